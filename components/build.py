@@ -1,0 +1,195 @@
+"""Build: the CodeBuild project that tests the app, builds and pushes its image, writes the deploy artifact."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import buildspec
+from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFACT, StageContribution, Statement
+from components.iam import service_role
+from components.settings import CpuArchitecture
+
+
+@dataclass(frozen=True)
+class BuildArgs:
+    project_name: str
+    """Physical CodeBuild project name (unique per account and region)."""
+    app_path: str
+    container_name: str
+    repository_url: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    repository_name: pulumi.Input[str]
+    artifact_statements: Sequence[Statement]
+    """What the build role needs to read and write pipeline artifacts (bucket and key)."""
+    artifact_key_arn: pulumi.Input[str]
+    """KMS key that encrypts the build's output artifacts."""
+    architecture: CpuArchitecture = CpuArchitecture.X86_64
+    compute_type: str = "BUILD_GENERAL1_SMALL"
+    timeout_minutes: int = 20
+    log_retention_days: int = 30
+    production: bool = False
+    """When True the log group is protected from deletion."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Build(pulumi.ComponentResource):
+    """CodeBuild project with its own role, log group and JUnit report group.
+
+    Outputs: `project_name`, `project_arn`, `log_group_name`, `contribution` (the Build stage).
+    """
+
+    def __init__(self, name: str, args: BuildArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:build:Build", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/codebuild/{args.project_name}",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.production),
+        )
+        reports = aws.codebuild.ReportGroup(
+            f"{name}-tests",
+            name=f"{args.project_name}-tests",
+            type="TEST",
+            export_config={"type": "NO_EXPORT"},
+            # Keep reports of deleted builds only as long as the group exists.
+            delete_reports=True,
+            tags=args.tags,
+            opts=child,
+        )
+        role = service_role(
+            f"{name}-role",
+            "codebuild.amazonaws.com",
+            build_statements(
+                log_group_arn=log_group.arn,
+                repository_arn=args.repository_arn,
+                report_group_arn=reports.arn,
+                artifact_statements=args.artifact_statements,
+            ),
+            parent=self,
+            tags=args.tags,
+            description=f"CodeBuild service role of {args.project_name}",
+        )
+        spec = pulumi.Output.all(args.repository_url, args.repository_name, reports.arn).apply(
+            lambda values: buildspec.render(
+                buildspec.buildspec(
+                    app_path=args.app_path,
+                    container_name=args.container_name,
+                    repository_url=values[0],
+                    repository_name=values[1],
+                    report_group_arn=values[2],
+                )
+            )
+        )
+        project = aws.codebuild.Project(
+            f"{name}-project",
+            name=args.project_name,
+            description="Tests the app, builds and pushes its image, writes imagedefinitions.json",
+            service_role=role.arn,
+            source={"type": "CODEPIPELINE", "buildspec": spec},
+            artifacts={"type": "CODEPIPELINE"},
+            environment={
+                "type": args.architecture.codebuild_environment_type,
+                "image": args.architecture.codebuild_image,
+                "compute_type": args.compute_type,
+                # Docker builds need the Docker daemon, which needs privileged mode.
+                "privileged_mode": True,
+                "image_pull_credentials_type": "CODEBUILD",
+            },
+            cache={"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]},
+            logs_config={
+                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+                "s3_logs": {"status": "DISABLED"},
+            },
+            build_timeout=args.timeout_minutes,
+            queued_timeout=60,
+            encryption_key=args.artifact_key_arn,
+            tags=args.tags,
+            # The role's policy must exist before the first build can use it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+        )
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name="BuildImage",
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            namespace=BUILD_NAMESPACE,
+            input_artifacts=[SOURCE_ARTIFACT],
+            output_artifacts=[BUILD_ARTIFACT],
+            configuration={"ProjectName": project.name},
+        )
+        self.contribution = StageContribution(
+            stage=aws.codepipeline.PipelineStageArgs(name="Build", actions=[action]),
+            pipeline_statements=[
+                {
+                    "Sid": "RunBuild",
+                    "Effect": "Allow",
+                    "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                    "Resource": project.arn,
+                }
+            ],
+        )
+        self.project_name = project.name
+        self.project_arn = project.arn
+        self.log_group_name = log_group.name
+        self.role_arn = role.arn
+        self.register_outputs({"project_name": self.project_name, "project_arn": self.project_arn})
+
+
+def build_statements(
+    *,
+    log_group_arn: pulumi.Input[str],
+    repository_arn: pulumi.Input[str],
+    report_group_arn: pulumi.Input[str],
+    artifact_statements: Sequence[Statement],
+) -> list[Statement]:
+    """Least privilege for the build: its logs, its reports, push/pull on its repository, artifacts."""
+    return [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+        },
+        {
+            # GetAuthorizationToken has no resource-level permissions; it only issues a token,
+            # what the token may do is decided by the statement below.
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PushImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:DescribeImages",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:InitiateLayerUpload",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "TestReports",
+            "Effect": "Allow",
+            "Action": [
+                "codebuild:BatchPutCodeCoverages",
+                "codebuild:BatchPutTestCases",
+                "codebuild:CreateReport",
+                "codebuild:UpdateReport",
+            ],
+            "Resource": report_group_arn,
+        },
+        *artifact_statements,
+    ]

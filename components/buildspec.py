@@ -1,0 +1,105 @@
+"""The CodeBuild buildspec, built as Python data and serialised once.
+
+Contract with the app's Dockerfile (see app/README.md): a `test` stage that runs the tests and
+writes `/reports/junit.xml` and `/reports/exit-code` without failing the docker build, so the JUnit
+report reaches CodeBuild even when tests fail; the final stage is the image that runs.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import yaml
+
+from components.contracts import IMAGE_DEFINITIONS_FILE
+
+REPORTS_DIR = "reports"
+JUNIT_FILE = "junit.xml"
+# A commit's image tag: the first 7 characters of the commit id CodePipeline passed to the build.
+SHORT_SHA_LENGTH = 7
+
+
+def buildspec(
+    *,
+    app_path: str,
+    container_name: str,
+    repository_url: str,
+    repository_name: str,
+    report_group_arn: str,
+) -> dict:
+    """The buildspec (version 0.2) as data.
+
+    The build is idempotent per commit: when the repository already holds the commit's tag
+    (a re-run, a revert to an old commit) it skips the docker build and push, which would
+    fail on the immutable tag, and still writes the deploy artifact.
+    """
+    q = shlex.quote
+    test_image = f"{container_name}-test:$IMAGE_TAG"
+    build_image = (
+        'if [ "$IMAGE_EXISTS" = "true" ]; then '
+        'echo "Image $IMAGE_URI already in the registry; skipping test, build and push"; '
+        "else "
+        f"docker build --target test --tag {test_image} \"$APP_PATH\" && "
+        f"CID=$(docker create {test_image}) && "
+        f'docker cp "$CID:/reports/." {REPORTS_DIR}/ && docker rm "$CID" && '
+        f'TEST_EXIT="$(cat {REPORTS_DIR}/exit-code)" && '
+        'if [ "$TEST_EXIT" != "0" ]; then echo "Tests failed (exit $TEST_EXIT)"; exit 1; fi && '
+        'docker build --tag "$IMAGE_URI" --label "org.opencontainers.image.revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" "$APP_PATH" && '
+        'docker push "$IMAGE_URI"; '
+        "fi"
+    )
+    return {
+        "version": 0.2,
+        "env": {
+            "shell": "bash",
+            "variables": {
+                "APP_PATH": app_path,
+                "CONTAINER_NAME": container_name,
+                "REPOSITORY_URI": repository_url,
+                "REPOSITORY_NAME": repository_name,
+                "DOCKER_BUILDKIT": "1",
+            },
+            # Published as #{BuildVariables.IMAGE_URI} etc. to later pipeline actions.
+            "exported-variables": ["IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST"],
+        },
+        "phases": {
+            "pre_build": {
+                "on-failure": "ABORT",
+                "commands": [
+                    f'IMAGE_TAG="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" | cut -c 1-{SHORT_SHA_LENGTH})"',
+                    'test -n "$IMAGE_TAG" || { echo "CODEBUILD_RESOLVED_SOURCE_VERSION is empty"; exit 1; }',
+                    'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',
+                    f"mkdir -p {REPORTS_DIR}",
+                    'aws ecr get-login-password --region "$AWS_REGION" '
+                    '| docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
+                    'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
+                    '--image-ids imageTag="$IMAGE_TAG" > /dev/null 2>&1; '
+                    "then IMAGE_EXISTS=true; else IMAGE_EXISTS=false; fi",
+                ],
+            },
+            "build": {"on-failure": "ABORT", "commands": [build_image]},
+            "post_build": {
+                "commands": [
+                    'test "$CODEBUILD_BUILD_SUCCEEDING" = "1" || exit 1',
+                    'IMAGE_DIGEST="$(aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
+                    "--image-ids imageTag=\"$IMAGE_TAG\" --query 'imageDetails[0].imageDigest' --output text)\"",
+                    # The container name comes from the same Python value as the task definition's.
+                    f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" "
+                    f"'[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
+                    f"cat {IMAGE_DEFINITIONS_FILE}",
+                ],
+            },
+        },
+        "reports": {
+            report_group_arn: {
+                "files": [JUNIT_FILE],
+                "base-directory": REPORTS_DIR,
+                "file-format": "JUNITXML",
+            }
+        },
+        "artifacts": {"files": [IMAGE_DEFINITIONS_FILE]},
+    }
+
+
+def render(spec: dict) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, width=1000)

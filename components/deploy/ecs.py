@@ -1,0 +1,436 @@
+"""ECS on Fargate deploy target: ALB, cluster, task definition, service and the ECS deploy action."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.contracts import BUILD_ARTIFACT, IMAGE_DEFINITIONS_FILE, DeployInputs, StageContribution, Statement
+from components.iam import service_role
+from components.naming import physical_name
+from components.network import Network, NetworkArgs, network_args
+from components.settings import (
+    BOOTSTRAP_HEALTH_PATH,
+    DEFAULT_BOOTSTRAP_IMAGE,
+    CpuArchitecture,
+    Settings,
+    WorkloadSettings,
+)
+
+# ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
+HEALTH_CHECK_INTERVAL_SECONDS = 10
+HEALTHY_THRESHOLD = 2
+# The ALB default deregistration delay is 300 s; 30 s keeps rolling deploys short.
+DEREGISTRATION_DELAY_SECONDS = 30
+# TLS 1.3 with a TLS 1.2 floor, the ELB policy AWS recommends.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True)
+class EcsTargetArgs:
+    inputs: DeployInputs
+    network: NetworkArgs
+    name_prefix: str
+    """Physical-name prefix (project-stack-service)."""
+    cpu: int = 256
+    memory: int = 512
+    architecture: CpuArchitecture = CpuArchitecture.X86_64
+    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    """Who may reach the load balancer. Defaults to everyone: the service is public."""
+    certificate_arn: str | None = None
+    """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. Omitted: HTTP only."""
+
+
+def bootstrap_environment(workload: WorkloadSettings) -> list[dict[str, str]]:
+    """Environment of the app container.
+
+    PORT tells the app where to listen. With the default bootstrap image, two TRAEFIK_ variables
+    make Traefik answer the health path on the container port; they stay in later task definition
+    revisions (the ECS deploy action changes only the image) and the app ignores them.
+    """
+    env = [{"name": "PORT", "value": str(workload.container_port)}]
+    if workload.bootstrap_image == DEFAULT_BOOTSTRAP_IMAGE and workload.health_check_path == BOOTSTRAP_HEALTH_PATH:
+        env += [
+            {"name": "TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS", "value": f":{workload.container_port}"},
+            {"name": "TRAEFIK_PING", "value": "true"},
+        ]
+    return env
+
+
+def container_definitions(workload: WorkloadSettings, log_group: str, region: str) -> list[dict]:
+    """The task's containerDefinitions, shaped as ECS RegisterTaskDefinition expects them."""
+    return [
+        {
+            "name": workload.container_name,
+            "image": workload.bootstrap_image,
+            "essential": True,
+            "portMappings": [{"containerPort": workload.container_port, "protocol": "tcp"}],
+            "environment": bootstrap_environment(workload),
+            "readonlyRootFilesystem": True,
+            "privileged": False,
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": workload.container_name,
+                },
+            },
+        }
+    ]
+
+
+def execution_statements(repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]) -> list[Statement]:
+    """The ECS agent pulls the image and writes the container's logs; nothing else."""
+    return [
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group_arn, ":*"),
+        },
+    ]
+
+
+def deploy_statements(
+    *,
+    cluster_arn: pulumi.Input[str],
+    service_arn: pulumi.Input[str],
+    task_family_arn_pattern: pulumi.Input[str],
+    role_arns: Sequence[pulumi.Input[str]],
+) -> list[Statement]:
+    """What CodePipeline's ECS deploy action needs: register a revision, update this service, pass its roles."""
+    return [
+        {
+            "Sid": "UpdateService",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
+            "Resource": service_arn,
+        },
+        {
+            # RegisterTaskDefinition and DescribeTaskDefinition support no resource-level permissions.
+            "Sid": "TaskDefinitions",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "TagTaskDefinitions",
+            "Effect": "Allow",
+            "Action": "ecs:TagResource",
+            "Resource": task_family_arn_pattern,
+            "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+        },
+        {
+            "Sid": "WatchTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:DescribeTasks", "ecs:ListTasks"],
+            "Resource": "*",
+            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
+        },
+        {
+            "Sid": "PassTaskRoles",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": list(role_arns),
+            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        },
+    ]
+
+
+class EcsTarget(pulumi.ComponentResource):
+    """Runs the service on ECS Fargate behind an internet-facing ALB.
+
+    Outputs: `service_url`, `cluster_name`, `service_name`, `stages` (the Deploy stage).
+    """
+
+    def __init__(self, name: str, args: EcsTargetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:deploy:EcsTarget", name, None, opts)
+        inputs, workload = args.inputs, args.inputs.workload
+        tags = inputs.tags
+        child = pulumi.ResourceOptions(parent=self)
+        network = Network(f"{name}-network", args.network, opts=child)
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            description="Load balancer: listeners from the allowed CIDRs",
+            vpc_id=network.vpc_id,
+            tags=tags,
+            opts=child,
+        )
+        service_sg = aws.ec2.SecurityGroup(
+            f"{name}-service-sg",
+            description="Tasks: the container port from the load balancer only",
+            vpc_id=network.vpc_id,
+            tags=tags,
+            opts=child,
+        )
+        listener_ports = [80, 443] if args.certificate_arn else [80]
+        for port in listener_ports:
+            for i, cidr in enumerate(args.ingress_cidrs):
+                ipv6 = ":" in cidr
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-alb-in-{port}-{i}",
+                    security_group_id=alb_sg.id,
+                    description=f"Port {port} from {cidr}",
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=None if ipv6 else cidr,
+                    cidr_ipv6=cidr if ipv6 else None,
+                    opts=pulumi.ResourceOptions(parent=alb_sg),
+                )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-service",
+            security_group_id=alb_sg.id,
+            description="To the tasks' container port",
+            ip_protocol="tcp",
+            from_port=workload.container_port,
+            to_port=workload.container_port,
+            referenced_security_group_id=service_sg.id,
+            opts=pulumi.ResourceOptions(parent=alb_sg),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-service-from-alb",
+            security_group_id=service_sg.id,
+            description="Container port from the load balancer",
+            ip_protocol="tcp",
+            from_port=workload.container_port,
+            to_port=workload.container_port,
+            referenced_security_group_id=alb_sg.id,
+            opts=pulumi.ResourceOptions(parent=service_sg),
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-service-https-out",
+            security_group_id=service_sg.id,
+            # ECR, CloudWatch Logs and the app's own AWS calls, through the NAT gateway.
+            description="HTTPS to AWS APIs and the registry",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            opts=pulumi.ResourceOptions(parent=service_sg),
+        )
+        # ALB and target group names are at most 32 characters.
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            name=physical_name(args.name_prefix, "alb", 32),
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[alb_sg.id],
+            subnets=network.public_subnet_ids,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=inputs.production,
+            tags=tags,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            name=physical_name(args.name_prefix, "tg", 32),
+            port=workload.container_port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=network.vpc_id,
+            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+            health_check={
+                "path": workload.health_check_path,
+                "protocol": "HTTP",
+                "matcher": "200",
+                "interval": HEALTH_CHECK_INTERVAL_SECONDS,
+                "timeout": 5,
+                "healthy_threshold": HEALTHY_THRESHOLD,
+                "unhealthy_threshold": 3,
+            },
+            tags=tags,
+            opts=child,
+        )
+        if args.certificate_arn:
+            listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=alb),
+            )
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+                ],
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=alb),
+            )
+            scheme = "https://"
+        else:
+            listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=alb),
+            )
+            scheme = "http://"
+
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=physical_name(args.name_prefix, "cluster", 255),
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags,
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{args.name_prefix}",
+            retention_in_days=inputs.log_retention_days,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=inputs.production),
+        )
+        execution_role = service_role(
+            f"{name}-execution-role",
+            "ecs-tasks.amazonaws.com",
+            execution_statements(inputs.repository_arn, log_group.arn),
+            parent=self,
+            tags=tags,
+            description="ECS task execution role: pulls the image, writes logs",
+            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+        )
+        # The app's own AWS permissions start empty: grant them on this role when the app needs them.
+        task_role = service_role(
+            f"{name}-task-role",
+            "ecs-tasks.amazonaws.com",
+            [],
+            parent=self,
+            tags=tags,
+            description="ECS task role: the app's own AWS permissions",
+            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+        )
+        family = physical_name(args.name_prefix, "task", 255)
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=family,
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.architecture.ecs_cpu_architecture},
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=pulumi.Output.all(log_group.name, region).apply(
+                lambda values: pulumi.Output.json_dumps(container_definitions(workload, values[0], values[1]))
+            ),
+            tags=tags,
+            opts=child,
+        )
+        service = aws.ecs.Service(
+            f"{name}-service",
+            name=physical_name(args.name_prefix, "service", 255),
+            cluster=cluster.arn,
+            task_definition=task_definition.arn,
+            desired_count=workload.desired_count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": network.private_subnet_ids,
+                "security_groups": [service_sg.id],
+                "assign_public_ip": False,
+            },
+            load_balancers=[
+                {
+                    "target_group_arn": target_group.arn,
+                    "container_name": workload.container_name,
+                    "container_port": workload.container_port,
+                }
+            ],
+            # Never below the desired count during a deployment; a failed one rolls back by itself.
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            health_check_grace_period_seconds=30,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            # `pulumi up` returns only once the bootstrap tasks pass the health check.
+            wait_for_steady_state=True,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[listener],
+                # After the first deployment the pipeline owns the running task definition (its image);
+                # `pulumi up` must not roll the service back to the bootstrap revision.
+                ignore_changes=["task_definition"],
+            ),
+        )
+        deploy_action = aws.codepipeline.PipelineStageActionArgs(
+            name="DeployToEcs",
+            category="Deploy",
+            owner="AWS",
+            provider="ECS",
+            version="1",
+            input_artifacts=[BUILD_ARTIFACT],
+            configuration={
+                "ClusterName": cluster.name,
+                "ServiceName": service.name,
+                "FileName": IMAGE_DEFINITIONS_FILE,
+                # Fail the pipeline well before the 60-minute default when ECS cannot stabilise.
+                "DeploymentTimeout": str(workload.deployment_timeout_minutes),
+            },
+        )
+        task_family_pattern = pulumi.Output.concat(
+            "arn:aws:ecs:", region, ":", identity.account_id, ":task-definition/", family, ":*"
+        )
+        self.stages: Sequence[StageContribution] = [
+            StageContribution(
+                stage=aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[deploy_action]),
+                pipeline_statements=deploy_statements(
+                    cluster_arn=cluster.arn,
+                    service_arn=service.arn,
+                    task_family_arn_pattern=task_family_pattern,
+                    role_arns=[execution_role.arn, task_role.arn],
+                ),
+            )
+        ]
+        self.service_url = pulumi.Output.concat(scheme, alb.dns_name)
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.load_balancer_arn_suffix = alb.arn_suffix
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
+
+
+def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
+    net = settings.network
+    return EcsTarget(
+        name,
+        EcsTargetArgs(
+            inputs=inputs,
+            network=network_args(settings),
+            name_prefix=settings.prefix,
+            cpu=settings.ecs.cpu,
+            memory=settings.ecs.memory,
+            architecture=settings.build.architecture,
+            ingress_cidrs=net.ingress_cidrs,
+            certificate_arn=net.certificate_arn,
+        ),
+        opts,
+    )
+

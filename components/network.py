@@ -1,0 +1,136 @@
+"""Network: a new VPC with public and private subnets in two AZs, or an existing one from config."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import NatGateways, Settings
+
+AZ_COUNT = 2
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    vpc_cidr: str = "10.0.0.0/16"
+    """CIDR of the created VPC; split into four equal subnets (two public, two private)."""
+    nat_gateways: NatGateways = NatGateways.SINGLE
+    """SINGLE: one NAT gateway for both private subnets (cheaper, one AZ of egress)."""
+    existing_vpc_id: str | None = None
+    """When set, nothing is created and the subnet ids below are used as they are."""
+    existing_public_subnet_ids: tuple[str, ...] = ()
+    existing_private_subnet_ids: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def subnet_cidrs(vpc_cidr: str) -> tuple[list[str], list[str]]:
+    """Four equal subnets of the VPC: the first two public, the last two private."""
+    quarters = [str(s) for s in ipaddress.IPv4Network(vpc_cidr).subnets(prefixlen_diff=2)]
+    return quarters[:AZ_COUNT], quarters[AZ_COUNT:]
+
+
+class Network(pulumi.ComponentResource):
+    """Outputs: `vpc_id`, `public_subnet_ids`, `private_subnet_ids`."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:network:Network", name, None, opts)
+        if args.existing_vpc_id:
+            self.vpc_id = pulumi.Output.from_input(args.existing_vpc_id)
+            self.public_subnet_ids = pulumi.Output.from_input(list(args.existing_public_subnet_ids))
+            self.private_subnet_ids = pulumi.Output.from_input(list(args.existing_private_subnet_ids))
+        else:
+            self._create(name, args)
+        self.register_outputs(
+            {"vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids, "private_subnet_ids": self.private_subnet_ids}
+        )
+
+    def _create(self, name: str, args: NetworkArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={**args.tags, "Name": f"{name}-vpc"},
+            opts=child,
+        )
+        in_vpc = pulumi.ResourceOptions(parent=vpc)
+        # The default security group of a new VPC allows all traffic between its members;
+        # adopting it with no rules leaves it empty, so nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=args.tags, opts=in_vpc)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={**args.tags, "Name": f"{name}-igw"}, opts=in_vpc)
+        public_cidrs, private_cidrs = subnet_cidrs(args.vpc_cidr)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+            tags={**args.tags, "Name": f"{name}-public"},
+            opts=in_vpc,
+        )
+        public, private, nats = [], [], []
+        for i in range(AZ_COUNT):
+            az = zones.names.apply(lambda names, i=i: names[i])
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{i}",
+                vpc_id=vpc.id,
+                cidr_block=public_cidrs[i],
+                availability_zone=az,
+                # Only load balancers and NAT gateways live here; they get their own addresses.
+                map_public_ip_on_launch=False,
+                tags={**args.tags, "Name": f"{name}-public-{i}", "kubernetes.io/role/elb": "1"},
+                opts=in_vpc,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-public-{i}-rta", subnet_id=subnet.id, route_table_id=public_rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            public.append(subnet)
+            if i == 0 or args.nat_gateways is NatGateways.ONE_PER_AZ:
+                eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags=args.tags, opts=pulumi.ResourceOptions(parent=subnet))
+                nats.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i}",
+                        subnet_id=subnet.id,
+                        allocation_id=eip.id,
+                        tags={**args.tags, "Name": f"{name}-nat-{i}"},
+                        opts=pulumi.ResourceOptions(parent=subnet, depends_on=[igw]),
+                    )
+                )
+        for i in range(AZ_COUNT):
+            az = zones.names.apply(lambda names, i=i: names[i])
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{i}",
+                vpc_id=vpc.id,
+                cidr_block=private_cidrs[i],
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={**args.tags, "Name": f"{name}-private-{i}", "kubernetes.io/role/internal-elb": "1"},
+                opts=in_vpc,
+            )
+            nat = nats[i] if i < len(nats) else nats[0]
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{i}-rt",
+                vpc_id=vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}],
+                tags={**args.tags, "Name": f"{name}-private-{i}"},
+                opts=in_vpc,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            private.append(subnet)
+        self.vpc_id = vpc.id
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+
+
+def network_args(settings: Settings) -> NetworkArgs:
+    """The network every deploy target builds on, from the stack's settings."""
+    net = settings.network
+    return NetworkArgs(
+        vpc_cidr=net.vpc_cidr,
+        nat_gateways=net.nat_gateways,
+        existing_vpc_id=net.vpc_id,
+        existing_public_subnet_ids=net.public_subnet_ids,
+        existing_private_subnet_ids=net.private_subnet_ids,
+        tags=dict(settings.tags),
+    )

@@ -1,0 +1,90 @@
+"""Registry: the private ECR repository the build pushes to and the deploy target pulls from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class RegistryArgs:
+    repository_name: str
+    """Physical repository name; must be unique in the account and region."""
+    image_retention_count: int = 30
+    """Tagged images kept; older tagged images expire."""
+    untagged_image_expiry_days: int = 1
+    """Untagged images (superseded layers, failed pushes) expire after this many days."""
+    production: bool = False
+    """When True the repository is protected: `pulumi destroy` stops instead of deleting it."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int) -> str:
+    """ECR lifecycle policy: expire untagged images, keep the newest N tagged ones."""
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Expire untagged images after {untagged_image_expiry_days} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": untagged_image_expiry_days,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
+                    "description": f"Keep the last {image_retention_count} tagged images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": image_retention_count,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        }
+    )
+
+
+class Registry(pulumi.ComponentResource):
+    """Private ECR repository: scan on push, immutable tags, KMS encryption, lifecycle policy.
+
+    No repository policy is attached, so only principals of this account that IAM allows can
+    pull or push; nothing is public. Outputs: `repository_url`, `repository_arn`, `repository_name`.
+    """
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:registry:Registry", name, None, opts)
+        repo = aws.ecr.Repository(
+            f"{name}-repo",
+            name=args.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            # KMS with the AWS-managed aws/ecr key: ECR manages the grants, so pushers and
+            # pullers need no kms:* permissions.
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            # Never delete a repository that still holds images.
+            force_delete=False,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.production),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repo.name,
+            policy=lifecycle_policy(args.image_retention_count, args.untagged_image_expiry_days),
+            opts=pulumi.ResourceOptions(parent=repo),
+        )
+        self.repository_url = repo.repository_url
+        self.repository_arn = repo.arn
+        self.repository_name = repo.name
+        self.register_outputs(
+            {"repository_url": self.repository_url, "repository_arn": self.repository_arn, "repository_name": self.repository_name}
+        )

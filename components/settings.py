@@ -1,0 +1,616 @@
+"""Stack settings: the only module that reads Pulumi config.
+
+`load_settings()` reads the project's config namespace once and hands it to
+`parse_settings()`, a pure function that validates every key and returns one
+immutable `Settings` object. Everything that can be wrong with a stack file is
+reported here, before a single resource is registered, with a message that names
+the key, the bad value, what is allowed and how to fix it.
+
+The table `KEYS` is the single declaration of every config key; Pulumi.yaml's
+`config:` block and the README's config reference are checked against it by
+the tests, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+PROJECT = "container-cicd"
+
+
+class SettingsError(ValueError):
+    """A stack's configuration is invalid. The message says how to fix it."""
+
+
+class DeployTargetKind(str, Enum):
+    ECS = "ecs"
+    EKS = "eks"
+
+
+class SourceProvider(str, Enum):
+    CODECOMMIT = "codecommit"
+    GITHUB = "github"
+    BITBUCKET = "bitbucket"
+    GITLAB = "gitlab"
+
+    @property
+    def uses_connection(self) -> bool:
+        return self is not SourceProvider.CODECOMMIT
+
+    @property
+    def connection_provider_type(self) -> str:
+        """The ProviderType of an AWS CodeConnections connection for this host."""
+        return {"github": "GitHub", "bitbucket": "Bitbucket", "gitlab": "GitLab"}[self.value]
+
+
+class CpuArchitecture(str, Enum):
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+    @property
+    def codebuild_environment_type(self) -> str:
+        return "LINUX_CONTAINER" if self is CpuArchitecture.X86_64 else "ARM_CONTAINER"
+
+    @property
+    def codebuild_image(self) -> str:
+        # Curated Amazon Linux 2023 images; both ship Docker and Python 3.12.
+        # https://docs.aws.amazon.com/codebuild/latest/userguide/ec2-compute-images.html
+        if self is CpuArchitecture.X86_64:
+            return "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+        return "aws/codebuild/amazonlinux-aarch64-standard:3.0"
+
+    @property
+    def ecs_cpu_architecture(self) -> str:
+        return "X86_64" if self is CpuArchitecture.X86_64 else "ARM64"
+
+
+class NatGateways(str, Enum):
+    SINGLE = "single"
+    ONE_PER_AZ = "one-per-az"
+
+
+# CodeBuild compute types valid for each environment type.
+# https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html
+BUILD_COMPUTE_TYPES: dict[CpuArchitecture, tuple[str, ...]] = {
+    CpuArchitecture.X86_64: (
+        "BUILD_GENERAL1_SMALL",
+        "BUILD_GENERAL1_MEDIUM",
+        "BUILD_GENERAL1_LARGE",
+        "BUILD_GENERAL1_XLARGE",
+        "BUILD_GENERAL1_2XLARGE",
+    ),
+    CpuArchitecture.ARM64: (
+        "BUILD_GENERAL1_SMALL",
+        "BUILD_GENERAL1_MEDIUM",
+        "BUILD_GENERAL1_LARGE",
+        "BUILD_GENERAL1_XLARGE",
+        "BUILD_GENERAL1_2XLARGE",
+    ),
+}
+
+# Fargate's supported task cpu (CPU units) -> memory (MiB) combinations.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+# Traefik answers GET /ping on its "traefik" entry point from environment variables alone, so the
+# bootstrap container needs no command override (a command would survive every pipeline deployment:
+# the ECS deploy action and `kubectl set image` change only the image).
+DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.4"
+BOOTSTRAP_HEALTH_PATH = "/ping"
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
+_BRANCH = re.compile(r"^[^\s~^:?*\[\\]+$")
+_CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
+_CONNECTION_REPO = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_IMAGE = re.compile(r"^[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$")
+
+
+# --------------------------------------------------------------------------------------------
+# The key table
+# --------------------------------------------------------------------------------------------
+
+ALL_TARGETS = frozenset(DeployTargetKind)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its Pulumi type, default, description and which deploy targets use it."""
+
+    name: str
+    type: str  # Pulumi config type: string | integer | boolean | array
+    default: Any
+    description: str
+    targets: frozenset[DeployTargetKind] = ALL_TARGETS
+
+
+def _keys(*keys: Key) -> dict[str, Key]:
+    return {k.name: k for k in keys}
+
+
+ECS_ONLY = frozenset({DeployTargetKind.ECS})
+EKS_ONLY = frozenset({DeployTargetKind.EKS})
+
+KEYS: dict[str, Key] = _keys(
+    Key("deployTarget", "string", "ecs", "Where the service runs: 'ecs' (ECS on Fargate) or 'eks' (Kubernetes on EKS)."),
+    Key("production", "boolean", False, "Production stack: protects the registry, artifact bucket and log groups from deletion."),
+    Key("serviceName", "string", "app", "Short name of the service (2-20 chars, a-z 0-9 -); prefixes physical names."),
+    Key("sourceProvider", "string", "codecommit", "Where the code lives: codecommit, github, bitbucket or gitlab."),
+    Key("sourceRepository", "string", "", "CodeCommit repository name, or 'owner/name' for github/bitbucket/gitlab. Empty with codecommit: '<project>-<stack>-<serviceName>'."),
+    Key("createSourceRepository", "boolean", True, "codecommit only: create the repository (true) or use an existing one named by sourceRepository (false)."),
+    Key("sourceBranch", "string", "main", "Branch whose pushes run the pipeline."),
+    Key("sourceConnectionArn", "string", "", "Existing CodeConnections/CodeStar connection ARN. Empty: a connection is created (confirm it once in the console)."),
+    Key("sourceFilePaths", "array", [], "Connection sources: glob patterns; a push runs the pipeline only when it changes a matching file (monorepos). Empty: any file."),
+    Key("appPath", "string", "app", "Folder in the repository that holds the Dockerfile and the app's tests."),
+    Key("containerName", "string", "app", "Name of the application container, shared by the build, the task definition / pod and imagedefinitions.json."),
+    Key("containerPort", "integer", 8080, "Port the container listens on (1024-65535: the container runs as non-root)."),
+    Key("healthCheckPath", "string", BOOTSTRAP_HEALTH_PATH, "HTTP path that answers 200 when the container is healthy."),
+    Key("bootstrapImage", "string", DEFAULT_BOOTSTRAP_IMAGE, "Image the first `pulumi up` runs before the pipeline has pushed one; must answer healthCheckPath on containerPort."),
+    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire."),
+    Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire."),
+    Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime: x86_64 or arm64."),
+    Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
+    Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes (5-2160)."),
+    Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (a value CloudWatch Logs accepts)."),
+    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire from the artifact bucket."),
+    Key("vpcId", "string", "", "Existing VPC id. Empty: a new VPC is created."),
+    Key("publicSubnetIds", "array", [], "With vpcId: public subnet ids (at least two AZs) for the load balancer."),
+    Key("privateSubnetIds", "array", [], "With vpcId: private subnet ids (at least two AZs, with a NAT route) for the workload."),
+    Key("vpcCidr", "string", "10.0.0.0/16", "CIDR of a created VPC (/16 to /24)."),
+    Key("natGateways", "string", "single", "NAT gateways of a created VPC: 'single' (cheaper) or 'one-per-az' (survives an AZ outage)."),
+    Key("ingressCidrs", "array", ["0.0.0.0/0"], "CIDRs allowed to reach the load balancer. The default is the whole internet: this is a public service."),
+    Key("certificateArn", "string", "", "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP to it. Empty: HTTP only."),
+    Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods)."),
+    Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing (1-60)."),
+    Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY),
+    Key("ecsMemory", "integer", 512, "Fargate task memory (MiB); must pair with ecsCpu.", ECS_ONLY),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The settings object
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    provider: SourceProvider
+    repository: str
+    create_repository: bool
+    branch: str
+    connection_arn: str | None
+    file_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """The container contract shared by the build, both deploy targets and the load balancer."""
+
+    container_name: str
+    container_port: int
+    health_check_path: str
+    bootstrap_image: str
+    desired_count: int
+    deployment_timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    image_retention_count: int
+    untagged_image_expiry_days: int
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    app_path: str
+    architecture: CpuArchitecture
+    compute_type: str
+    timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_id: str | None
+    public_subnet_ids: tuple[str, ...]
+    private_subnet_ids: tuple[str, ...]
+    vpc_cidr: str
+    nat_gateways: NatGateways
+    ingress_cidrs: tuple[str, ...]
+    certificate_arn: str | None
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    deploy_target: DeployTargetKind
+    production: bool
+    service_name: str
+    source: SourceSettings
+    workload: WorkloadSettings
+    registry: RegistrySettings
+    build: BuildSettings
+    network: NetworkSettings
+    log_retention_days: int
+    artifact_expiry_days: int
+    ecs: EcsSettings
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix: unique per project, stack and service in one account and region."""
+        return f"{self.project}-{self.stack}-{self.service_name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------
+
+
+def _fail(key: str, value: Any, allowed: str, fix: str) -> SettingsError:
+    return SettingsError(f"{key}: {value!r} is not valid; {allowed}. Fix: {fix}")
+
+
+class _Reader:
+    """Typed access to the raw config strings, with the table's defaults."""
+
+    def __init__(self, raw: Mapping[str, Any]):
+        self.raw = raw
+
+    def is_set(self, key: str) -> bool:
+        """Set to something other than its default.
+
+        The CLI passes Pulumi.yaml's defaults to the program as if they were set, so a key
+        holding its default value counts as not set.
+        """
+        return key in self.raw and self.get(key) != _normalised_default(key)
+
+    def get(self, key: str) -> Any:
+        spec = KEYS[key]
+        if key not in self.raw:
+            return spec.default
+        value = self.raw[key]
+        parse = _PARSERS[spec.type]
+        return parse(key, value)
+
+
+def _normalised_default(key: str) -> Any:
+    default = KEYS[key].default
+    return tuple(default) if isinstance(default, list) else default
+
+
+def _parse_string(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(key, value, "expected a string", f"quote the value of {key} in the stack file")
+    return value.strip()
+
+
+def _parse_integer(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _fail(key, value, "expected a whole number", f"set {key} to a number such as {KEYS[key].default}")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise _fail(key, value, "expected a whole number", f"set {key} to a number such as {KEYS[key].default}") from None
+
+
+def _parse_boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise _fail(key, value, "expected true or false", f"set {key} to true or false")
+
+
+def _parse_array(key: str, value: Any) -> tuple[str, ...]:
+    items = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value)
+        except json.JSONDecodeError:
+            items = None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise _fail(key, value, "expected a list of strings", f"write {key} as a YAML list, e.g. [\"a\", \"b\"]")
+    return tuple(i.strip() for i in items)
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "string": _parse_string,
+    "integer": _parse_integer,
+    "boolean": _parse_boolean,
+    "array": _parse_array,
+}
+
+
+def _enum(reader: _Reader, key: str, enum: type[Enum]) -> Any:
+    value = reader.get(key)
+    try:
+        return enum(value)
+    except ValueError:
+        options = [e.value for e in enum]
+        listed = ", ".join(repr(o) for o in options[:-1]) + f" or {options[-1]!r}"
+        raise SettingsError(f"{key}: {value!r} is not supported; use {listed}") from None
+
+
+def _in_range(reader: _Reader, key: str, low: int, high: int) -> int:
+    value = reader.get(key)
+    if not low <= value <= high:
+        raise _fail(key, value, f"allowed: {low} to {high}", f"set {key} between {low} and {high}")
+    return value
+
+
+def _matching(reader: _Reader, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+    value = reader.get(key)
+    if not pattern.match(value):
+        raise _fail(key, value, f"allowed: {allowed}", f"set {key} to {allowed}")
+    return value
+
+
+def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
+    for key in raw:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
+            raise SettingsError(
+                f"{PROJECT}:{key}: unknown config key; {hint} "
+                f"Fix: rename or remove it with `pulumi config rm {key}`"
+            )
+
+
+def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
+    for key in reader.raw:
+        spec = KEYS[key]
+        if target not in spec.targets and reader.is_set(key):
+            users = " and ".join(sorted(t.value for t in spec.targets))
+            raise SettingsError(
+                f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; "
+                f"Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
+            )
+
+
+def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSettings:
+    provider = _enum(reader, "sourceProvider", SourceProvider)
+    repository = reader.get("sourceRepository")
+    create = reader.get("createSourceRepository")
+    connection_arn = reader.get("sourceConnectionArn") or None
+    if provider is SourceProvider.CODECOMMIT:
+        if reader.is_set("sourceConnectionArn"):
+            raise _fail("sourceConnectionArn", connection_arn, "only github, bitbucket and gitlab sources use a connection",
+                        "remove sourceConnectionArn, or set sourceProvider to the connection's host")
+        if reader.is_set("sourceFilePaths"):
+            raise _fail("sourceFilePaths", list(reader.get("sourceFilePaths")),
+                        "file-path triggers exist only for connection sources (github, bitbucket, gitlab)",
+                        "remove sourceFilePaths or use a connection source")
+        if not repository:
+            if not create:
+                raise _fail("sourceRepository", repository, "an existing repository must be named when createSourceRepository is false",
+                            "set sourceRepository to the CodeCommit repository name")
+            repository = f"{project}-{stack}-{service}"
+        if not _CODECOMMIT_REPO.match(repository):
+            raise _fail("sourceRepository", repository, "allowed: 1-100 letters, digits, '.', '_' or '-'",
+                        "use a valid CodeCommit repository name")
+    else:
+        if reader.is_set("createSourceRepository"):
+            raise _fail("createSourceRepository", create, "only codecommit repositories can be created by the stack",
+                        f"remove createSourceRepository; create the {provider.value} repository on its host")
+        if not _CONNECTION_REPO.match(repository or ""):
+            raise _fail("sourceRepository", repository, f"{provider.value} needs 'owner/name'",
+                        "set sourceRepository to e.g. 'my-org/my-service'")
+        if connection_arn and not _CONNECTION_ARN.match(connection_arn):
+            raise _fail("sourceConnectionArn", connection_arn,
+                        "allowed: arn:aws:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)",
+                        "copy the ARN from Developer Tools > Settings > Connections")
+    branch = reader.get("sourceBranch")
+    if not branch or not _BRANCH.match(branch):
+        raise _fail("sourceBranch", branch, "allowed: a git branch name without spaces or ~^:?*[\\",
+                    "set sourceBranch to a branch such as 'main'")
+    file_paths = reader.get("sourceFilePaths")
+    for pattern in file_paths:
+        if not pattern or pattern.startswith("/"):
+            raise _fail("sourceFilePaths", pattern, "allowed: glob patterns relative to the repository root",
+                        "write patterns like 'app/**'")
+    if len(file_paths) > 8:
+        # CodePipeline V2 trigger filters take at most 8 include patterns.
+        raise _fail("sourceFilePaths", list(file_paths), "at most 8 patterns", "merge patterns with ** globs")
+    return SourceSettings(provider, repository, create, branch, connection_arn, file_paths)
+
+
+def _network(reader: _Reader) -> NetworkSettings:
+    vpc_id = reader.get("vpcId") or None
+    public = reader.get("publicSubnetIds")
+    private = reader.get("privateSubnetIds")
+    if vpc_id:
+        if not _VPC_ID.match(vpc_id):
+            raise _fail("vpcId", vpc_id, "allowed: vpc-<hex id>", "copy the id from the VPC console")
+        for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
+            if len(ids) < 2:
+                raise _fail(key, list(ids), "with vpcId, at least two subnets in different AZs",
+                            f"list at least two subnet ids in {key}")
+            for subnet in ids:
+                if not _SUBNET_ID.match(subnet):
+                    raise _fail(key, subnet, "allowed: subnet-<hex id>", "copy the ids from the VPC console")
+        if set(public) & set(private):
+            raise _fail("privateSubnetIds", list(private), "a subnet cannot be both public and private",
+                        "list each subnet under one key only")
+        for key in ("vpcCidr", "natGateways"):
+            if reader.is_set(key):
+                raise _fail(key, reader.get(key), "only used when the stack creates the VPC",
+                            f"remove {key}, or remove vpcId to create a VPC")
+    else:
+        for key in ("publicSubnetIds", "privateSubnetIds"):
+            if reader.is_set(key):
+                raise _fail(key, list(reader.get(key)), "subnet ids need vpcId",
+                            "set vpcId too, or remove the subnet ids to create a VPC")
+    cidr = reader.get("vpcCidr")
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError:
+        raise _fail("vpcCidr", cidr, "allowed: an IPv4 network such as 10.0.0.0/16", "fix the CIDR") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise _fail("vpcCidr", cidr, "allowed: a /16 to /24 network (four /+2 subnets must fit)", "use e.g. 10.0.0.0/16")
+    ingress = reader.get("ingressCidrs")
+    if not ingress:
+        raise _fail("ingressCidrs", [], "at least one CIDR", "list the networks allowed to reach the service")
+    for block in ingress:
+        try:
+            ipaddress.ip_network(block)
+        except ValueError:
+            raise _fail("ingressCidrs", block, "allowed: CIDR blocks such as 203.0.113.0/24", "fix the CIDR") from None
+    certificate = reader.get("certificateArn") or None
+    if certificate and not _CERTIFICATE_ARN.match(certificate):
+        raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>",
+                    "copy the ARN from the ACM console")
+    return NetworkSettings(
+        vpc_id=vpc_id,
+        public_subnet_ids=public,
+        private_subnet_ids=private,
+        vpc_cidr=str(network),
+        nat_gateways=_enum(reader, "natGateways", NatGateways),
+        ingress_cidrs=ingress,
+        certificate_arn=certificate,
+    )
+
+
+def _workload(reader: _Reader) -> WorkloadSettings:
+    name = _matching(reader, "containerName", _CONTAINER_NAME, "letters, digits, '-' and '_' (max 255)")
+    port = _in_range(reader, "containerPort", 1024, 65535)
+    path = reader.get("healthCheckPath")
+    if not path.startswith("/") or len(path) > 1024 or " " in path:
+        raise _fail("healthCheckPath", path, "allowed: an absolute URL path such as /ping (max 1024 chars)",
+                    "start the path with '/'")
+    image = _matching(reader, "bootstrapImage", _IMAGE, "a registry image reference with a tag or digest")
+    if image == DEFAULT_BOOTSTRAP_IMAGE and path != BOOTSTRAP_HEALTH_PATH:
+        raise _fail("healthCheckPath", path,
+                    f"the default bootstrapImage answers only {BOOTSTRAP_HEALTH_PATH}",
+                    f"set bootstrapImage to an image that answers {path} on containerPort, "
+                    f"or keep healthCheckPath at {BOOTSTRAP_HEALTH_PATH}")
+    return WorkloadSettings(
+        container_name=name,
+        container_port=port,
+        health_check_path=path,
+        bootstrap_image=image,
+        desired_count=_in_range(reader, "desiredCount", 1, 100),
+        deployment_timeout_minutes=_in_range(reader, "deploymentTimeoutMinutes", 1, 60),
+    )
+
+
+def _build(reader: _Reader) -> BuildSettings:
+    architecture = _enum(reader, "cpuArchitecture", CpuArchitecture)
+    compute = reader.get("buildComputeType")
+    allowed = BUILD_COMPUTE_TYPES[architecture]
+    if compute not in allowed:
+        raise _fail("buildComputeType", compute, f"allowed for {architecture.value}: {', '.join(allowed)}",
+                    "pick one of those compute types")
+    app_path = reader.get("appPath").strip("/")
+    if not app_path or ".." in app_path.split("/") or not re.match(r"^[\w./-]+$", app_path):
+        raise _fail("appPath", reader.get("appPath"), "allowed: a relative folder such as 'app' or 'services/api'",
+                    "set appPath to the folder holding the Dockerfile")
+    return BuildSettings(
+        app_path=app_path,
+        architecture=architecture,
+        compute_type=compute,
+        timeout_minutes=_in_range(reader, "buildTimeoutMinutes", 5, 2160),
+    )
+
+
+def _ecs(reader: _Reader) -> EcsSettings:
+    cpu = reader.get("ecsCpu")
+    memory = reader.get("ecsMemory")
+    if cpu not in FARGATE_CPU_MEMORY:
+        raise _fail("ecsCpu", cpu, f"Fargate allows {', '.join(map(str, FARGATE_CPU_MEMORY))}",
+                    "pick one of those CPU sizes")
+    if memory not in FARGATE_CPU_MEMORY[cpu]:
+        pairs = FARGATE_CPU_MEMORY[cpu]
+        raise _fail("ecsMemory", memory, f"with ecsCpu {cpu} Fargate allows {pairs[0]}-{pairs[-1]} MiB "
+                    f"({', '.join(map(str, pairs))})", f"set ecsMemory to one of those, or change ecsCpu")
+    return EcsSettings(cpu=cpu, memory=memory)
+
+
+def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings:
+    """Validate a stack's raw config (key without namespace -> value) into `Settings`.
+
+    Pure: no Pulumi runtime needed, so every rule is testable directly.
+    """
+    _check_unknown_keys(raw)
+    reader = _Reader(raw)
+    target = _enum(reader, "deployTarget", DeployTargetKind)
+    _check_target_keys(reader, target)
+    service = _matching(reader, "serviceName", _SERVICE_NAME, "2-20 chars of a-z, 0-9 and '-', starting with a letter")
+    if len(f"{project}-{stack}") > 40:
+        raise SettingsError(
+            f"stack name: {stack!r} makes the name prefix '{project}-{stack}' longer than 40 characters; "
+            "Fix: use a shorter stack name"
+        )
+    retention = reader.get("logRetentionDays")
+    if retention not in LOG_RETENTION_DAYS:
+        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}",
+                    "pick the nearest of those values")
+    return Settings(
+        project=project,
+        stack=stack,
+        deploy_target=target,
+        production=reader.get("production"),
+        service_name=service,
+        source=_source(reader, project, stack, service),
+        workload=_workload(reader),
+        registry=RegistrySettings(
+            image_retention_count=_in_range(reader, "imageRetentionCount", 1, 1000),
+            untagged_image_expiry_days=_in_range(reader, "untaggedImageExpiryDays", 1, 365),
+        ),
+        build=_build(reader),
+        network=_network(reader),
+        log_retention_days=retention,
+        artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 1, 3650),
+        ecs=_ecs(reader),
+        tags={"project": project, "stack": stack, "service": service, "managed-by": "pulumi"},
+    )
+
+
+def load_settings() -> Settings:
+    """Read this project's config namespace once and validate it."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    # The CLI hands config to the program through PULUMI_CONFIG (the language host) or
+    # set_all_config (automation API, mocks); both are read so no key escapes validation.
+    every = {**get_config_env(), **CONFIG.get()}
+    prefix = f"{PROJECT}:"
+    raw = {key[len(prefix):]: value for key, value in every.items() if key.startswith(prefix)}
+    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack())

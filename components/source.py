@@ -1,0 +1,190 @@
+"""Source: a CodeCommit repository or a CodeConnections connection to GitHub, Bitbucket or GitLab."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.contracts import SOURCE_ARTIFACT, SOURCE_NAMESPACE, StageContribution, Statement
+from components.naming import physical_name
+from components.settings import SourceProvider
+
+SOURCE_ACTION = "Source"
+
+
+@dataclass(frozen=True)
+class SourceArgs:
+    provider: SourceProvider
+    repository: str
+    """CodeCommit repository name, or 'owner/name' on a connection host."""
+    branch: str
+    name_prefix: str
+    """Prefix of physical names (project-stack-service)."""
+    create_repository: bool = True
+    """codecommit only. When False the repository must already exist under `repository`."""
+    connection_arn: str | None = None
+    """Connection sources only. When omitted a connection is created, PENDING until confirmed in the console."""
+    file_paths: Sequence[str] = ()
+    """Connection sources only. When empty, a push of any file on the branch runs the pipeline."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceContribution(StageContribution):
+    """The Source stage plus how pipeline executions start."""
+
+    triggers: Sequence[aws.codepipeline.PipelineTriggerArgs] = ()
+    """V2 triggers (connection sources): push filters on branch and file paths."""
+    start_event_pattern: dict | None = None
+    """CodeCommit: the EventBridge pattern of a push to the branch; the pipeline starts on it."""
+
+
+class Source(pulumi.ComponentResource):
+    """Where the pipeline's code comes from.
+
+    Outputs: `location` (clone URL for CodeCommit, connection ARN otherwise), `contribution`.
+    """
+
+    def __init__(self, name: str, args: SourceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:pipeline:Source", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.provider is SourceProvider.CODECOMMIT:
+            self.contribution, self.location = self._codecommit(name, args, child)
+        else:
+            self.contribution, self.location = self._connection(name, args, child)
+        self.register_outputs({"location": self.location})
+
+    @staticmethod
+    def _codecommit(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
+        if args.create_repository:
+            repo = aws.codecommit.Repository(
+                f"{name}-repo",
+                repository_name=args.repository,
+                description=f"Source of {args.name_prefix}",
+                default_branch=None,  # CodeCommit sets it from the first push.
+                tags=args.tags,
+                opts=child,
+            )
+            arn, clone_url = repo.arn, repo.clone_url_http
+        else:
+            found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent))
+            arn, clone_url = found.arn, found.clone_url_http
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name=SOURCE_ACTION,
+            category="Source",
+            owner="AWS",
+            provider="CodeCommit",
+            version="1",
+            namespace=SOURCE_NAMESPACE,
+            output_artifacts=[SOURCE_ARTIFACT],
+            configuration={
+                "RepositoryName": args.repository,
+                "BranchName": args.branch,
+                # Change detection through the EventBridge rule below, not polling.
+                "PollForSourceChanges": "false",
+                "OutputArtifactFormat": "CODE_ZIP",
+            },
+        )
+        statements: list[Statement] = [
+            {
+                "Sid": "ReadSource",
+                "Effect": "Allow",
+                "Action": [
+                    "codecommit:GetBranch",
+                    "codecommit:GetCommit",
+                    "codecommit:GetRepository",
+                    "codecommit:UploadArchive",
+                    "codecommit:GetUploadArchiveStatus",
+                    "codecommit:CancelUploadArchive",
+                ],
+                "Resource": arn,
+            }
+        ]
+        pattern = arn.apply(
+            lambda repo_arn: {
+                "source": ["aws.codecommit"],
+                "detail-type": ["CodeCommit Repository State Change"],
+                "resources": [repo_arn],
+                "detail": {
+                    "event": ["referenceCreated", "referenceUpdated"],
+                    "referenceType": ["branch"],
+                    "referenceName": [args.branch],
+                },
+            }
+        )
+        contribution = SourceContribution(
+            stage=aws.codepipeline.PipelineStageArgs(name="Source", actions=[action]),
+            pipeline_statements=statements,
+            start_event_pattern=pattern,
+        )
+        return contribution, clone_url
+
+    @staticmethod
+    def _connection(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
+        if args.connection_arn:
+            connection_arn: pulumi.Input[str] = args.connection_arn
+        else:
+            connection = aws.codeconnections.Connection(
+                f"{name}-connection",
+                # Connection names are at most 32 characters.
+                name=physical_name(args.name_prefix, "src", 32),
+                provider_type=args.provider.connection_provider_type,
+                tags=args.tags,
+                opts=child,
+            )
+            connection_arn = connection.arn
+        action = aws.codepipeline.PipelineStageActionArgs(
+            name=SOURCE_ACTION,
+            category="Source",
+            owner="AWS",
+            provider="CodeStarSourceConnection",
+            version="1",
+            namespace=SOURCE_NAMESPACE,
+            output_artifacts=[SOURCE_ARTIFACT],
+            configuration={
+                "ConnectionArn": connection_arn,
+                "FullRepositoryId": args.repository,
+                # With triggers, BranchName is only the default of a manual start.
+                "BranchName": args.branch,
+                "OutputArtifactFormat": "CODE_ZIP",
+                "DetectChanges": "true",
+            },
+        )
+        push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+            branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[args.branch]),
+            file_paths=(
+                aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(args.file_paths))
+                if args.file_paths
+                else None
+            ),
+        )
+        trigger = aws.codepipeline.PipelineTriggerArgs(
+            provider_type="CodeStarSourceConnection",
+            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
+                source_action_name=SOURCE_ACTION, pushes=[push]
+            ),
+        )
+        statements: list[Statement] = [
+            {
+                "Sid": "UseConnection",
+                "Effect": "Allow",
+                # Connections created before the 2024 rename carry codestar-connections ARNs;
+                # IAM evaluates the action of the ARN's service prefix.
+                "Action": ["codeconnections:UseConnection", "codestar-connections:UseConnection"],
+                "Resource": connection_arn,
+            }
+        ]
+        contribution = SourceContribution(
+            stage=aws.codepipeline.PipelineStageArgs(name="Source", actions=[action]),
+            pipeline_statements=statements,
+            triggers=[trigger],
+        )
+        return contribution, pulumi.Output.from_input(connection_arn)
+
+
+def event_pattern_json(pattern: dict) -> str:
+    return json.dumps(pattern, sort_keys=True)

@@ -1,0 +1,276 @@
+"""Evaluate the real Pulumi program offline, under mocks, and record everything it registers.
+
+One module serves the tests (tests/conftest.py) and the offline plan (offline/plan.py).
+No AWS credentials, no Pulumi CLI, no provider plugins: the program runs in-process against
+a mock resource monitor that answers with plausible ids, ARNs and URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "container-cicd"
+ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class Resource:
+    """One registered resource: what the program asked the engine for."""
+
+    type: str
+    name: str
+    urn: str
+    """The URN the real engine would assign (full parent type chain)."""
+    parent_urn: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StackResult:
+    stack: str
+    config: dict[str, Any]
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    invokes: list[tuple[str, dict]]
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> Resource:
+        found = self.of_type(type_)
+        if len(found) != 1:
+            raise AssertionError(f"expected exactly one {type_}, found {[r.name for r in found]}")
+        return found[0]
+
+    def named(self, name: str) -> Resource:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def count_by_type(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.resources:
+            counts[r.type] = counts.get(r.type, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _arn(service: str, region: str, resource: str) -> str:
+    if service in ("s3",):
+        return f"arn:aws:s3:::{resource}"
+    if service == "iam":
+        return f"arn:aws:iam::{ACCOUNT}:{resource}"
+    return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
+
+    def __init__(self, region: str):
+        self.region = region
+        self.invokes: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        if not args.custom:
+            return [None, inputs]
+        typ, name, region = args.typ, args.name, self.region
+        physical = inputs.get("name") or f"{name}-mock"
+        module = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
+        state: dict[str, Any] = {"name": physical, **inputs}
+        state.setdefault("arn", _arn(module, region, f"{typ.rsplit(':', 1)[-1].lower()}/{physical}"))
+        rid = f"{physical}-id"
+        if typ == "aws:ecr/repository:Repository":
+            state["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}"
+            state["arn"] = _arn("ecr", region, f"repository/{physical}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or f"{name}-mock"
+            state.update(bucket=bucket, arn=_arn("s3", region, bucket))
+            rid = bucket
+        elif typ == "aws:codecommit/repository:Repository":
+            repo = inputs["repositoryName"]
+            state.update(
+                cloneUrlHttp=f"https://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
+                arn=_arn("codecommit", region, repo),
+            )
+        elif typ == "aws:iam/role:Role":
+            state["arn"] = _arn("iam", region, f"role/{physical}")
+            rid = physical
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = _arn("logs", region, f"log-group:{physical}")
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            state.update(
+                dnsName=f"{physical}-1234567890.{region}.elb.amazonaws.com",
+                arnSuffix=f"app/{physical}/0123456789abcdef",
+                arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef"),
+            )
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            state.update(
+                arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
+                arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef"),
+            )
+        elif typ == "aws:ecs/cluster:Cluster":
+            state["arn"] = _arn("ecs", region, f"cluster/{physical}")
+        elif typ == "aws:ecs/service:Service":
+            cluster = str(inputs.get("cluster", "")).rsplit("/", 1)[-1]
+            state["arn"] = _arn("ecs", region, f"service/{cluster}/{physical}")
+        elif typ == "aws:ecs/taskDefinition:TaskDefinition":
+            state["arn"] = _arn("ecs", region, f"task-definition/{inputs['family']}:1")
+            state["revision"] = 1
+        elif typ == "aws:codeconnections/connection:Connection":
+            state["arn"] = _arn("codeconnections", region, "connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+        elif typ == "aws:codebuild/project:Project":
+            state["arn"] = _arn("codebuild", region, f"project/{physical}")
+        elif typ == "aws:codebuild/reportGroup:ReportGroup":
+            state["arn"] = _arn("codebuild", region, f"report-group/{physical}")
+        elif typ == "aws:codepipeline/pipeline:Pipeline":
+            state["arn"] = _arn("codepipeline", region, physical)
+        elif typ == "aws:kms/key:Key":
+            state["arn"] = _arn("kms", region, "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+            state["keyId"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
+        return [rid, state]
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        token, region = args.token, self.region
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "AIDAMOCK", "id": ACCOUNT}
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az4"], "id": region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:codecommit/getRepository:getRepository":
+            repo = args.args["repositoryName"]
+            return {
+                "repositoryName": repo,
+                "arn": _arn("codecommit", region, repo),
+                "cloneUrlHttp": f"https://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
+                "cloneUrlSsh": f"ssh://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
+                "repositoryId": "mock-repository-id",
+                "id": repo,
+            }
+        return {}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, plus a record of every registration's options and real URN."""
+
+    def __init__(self, mocks: CloudMocks):
+        super().__init__(mocks)
+        self.records: dict[str, Resource] = {}
+        self._qualified: dict[str, str] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        parent_type = self._qualified.get(request.parent)
+        qualified = f"{parent_type}${request.type}" if parent_type else request.type
+        self._qualified[response.urn] = qualified
+        registration = self.resources[response.urn]
+        self.records[response.urn] = Resource(
+            type=request.type,
+            name=request.name,
+            urn=f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{request.name}",
+            parent_urn=request.parent or None,
+            custom=bool(request.custom),
+            inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.object)),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            ignore_changes=tuple(request.ignoreChanges),
+            depends_on=tuple(request.dependencies),
+            outputs=_plain(registration.state or {}),
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Deserialised properties as plain JSON-like data (secrets unwrapped)."""
+    if isinstance(value, dict):
+        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-file config as the CLI hands it to a program: strings, JSON for structured values."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            out[key] = str(value)
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
+    """The config of Pulumi.<stack>.yaml, with `overrides` (keys with or without the project namespace)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    config = dict((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return config
+
+
+def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> StackResult:
+    """Run __main__.py for `stack` with `config` under mocks; return what it registered and exported.
+
+    Exceptions from the program (settings errors included) propagate unchanged.
+    """
+    region = str(config.get("aws:region", DEFAULT_REGION))
+    cloud = CloudMocks(region)
+    monitor = RecordingMonitor(cloud)
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config_strings(config))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+    _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+    stack_resource = pulumi_settings.get_root_resource()
+    outputs = {k: _sync_await(v.future()) for k, v in stack_resource.outputs.items()}
+    return StackResult(
+        stack=stack,
+        config=dict(config),
+        resources=list(monitor.records.values()),
+        outputs=outputs,
+        invokes=list(cloud.invokes),
+    )
+
+
+def evaluate_stack(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> StackResult:
+    """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks."""
+    return evaluate(stack, stack_config(stack, overrides, root), root)
