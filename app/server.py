@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 DEFAULT_PORT = 8080
-DEFAULT_HOST = "0.0.0.0"  # all interfaces: required to be reachable in a container
+DEFAULT_HOST = "0.0.0.0"  # noqa: S104 -- all interfaces: must be reachable from outside the container
 # Socket timeout: an idle or slow client cannot hold a worker (or shutdown) forever.
 REQUEST_TIMEOUT_SECONDS = 10
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -100,9 +100,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._started = time.perf_counter()
         return super().parse_request()
 
-    def send_error(
-        self, code: int, message: str | None = None, explain: str | None = None
-    ) -> None:
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # Used by the stdlib for protocol errors (400, 414, 431, 505, ...):
         # answer in JSON like everything else instead of an HTML page.
         self.close_connection = True
@@ -139,11 +137,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         payload: Mapping[str, object] | bytes,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        body = (
-            payload
-            if isinstance(payload, bytes)
-            else json.dumps(payload).encode("utf-8")
-        )
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", JSON_CONTENT_TYPE)
         self.send_header("Content-Length", str(len(body)))
@@ -217,9 +211,7 @@ def main() -> int:
     try:
         server = make_server(port)
     except OSError as exc:
-        log_event(
-            event="error", message=f"cannot listen on {DEFAULT_HOST}:{port}: {exc}"
-        )
+        log_event(event="error", message=f"cannot listen on {DEFAULT_HOST}:{port}: {exc}")
         return 1
 
     def request_shutdown(signum: int) -> None:
@@ -231,9 +223,7 @@ def main() -> int:
         # serve_forever(); shutdown() must be called from another thread.
         threading.Thread(target=request_shutdown, args=(signum,), daemon=True).start()
 
-    previous = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         log_event(event="listening", host=DEFAULT_HOST, port=server.server_address[1])
         server.serve_forever()

@@ -42,7 +42,32 @@ class DeployInputs:
     repository_arn: pulumi.Input[str]
     log_retention_days: int
     production: bool
+    alarm_names: tuple[str, ...] = ()
+    """Physical names of the service's CloudWatch alarms (created after the target, names known
+    up front): a target rolls a deployment back when one of them fires while it deploys."""
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """A CloudWatch metric of the running service."""
+
+    namespace: str
+    metric_name: str
+    dimensions: dict[str, pulumi.Input[str]]
+    kind: str
+    """'cpu' or 'memory': what saturation it measures, in percent."""
+
+
+@dataclass(frozen=True)
+class ServiceMetrics:
+    """Where the running service's metrics live, for alarms and the dashboard."""
+
+    load_balancer: pulumi.Input[str]
+    """ALB ARN suffix: the LoadBalancer dimension of AWS/ApplicationELB metrics."""
+    target_group: pulumi.Input[str]
+    """Target group ARN suffix: the TargetGroup dimension."""
+    saturation: Sequence[MetricRef]
 
 
 class DeployTarget(Protocol):
@@ -56,4 +81,9 @@ class DeployTarget(Protocol):
     @property
     def service_url(self) -> pulumi.Output[str]:
         """Public URL of the running service."""
+        ...
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        """The service's load balancer and saturation metrics."""
         ...

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 PROJECT = "container-cicd"
@@ -29,12 +29,12 @@ class SettingsError(ValueError):
     """A stack's configuration is invalid. The message says how to fix it."""
 
 
-class DeployTargetKind(str, Enum):
+class DeployTargetKind(StrEnum):
     ECS = "ecs"
     EKS = "eks"
 
 
-class SourceProvider(str, Enum):
+class SourceProvider(StrEnum):
     CODECOMMIT = "codecommit"
     GITHUB = "github"
     BITBUCKET = "bitbucket"
@@ -50,7 +50,7 @@ class SourceProvider(str, Enum):
         return {"github": "GitHub", "bitbucket": "Bitbucket", "gitlab": "GitLab"}[self.value]
 
 
-class CpuArchitecture(str, Enum):
+class CpuArchitecture(StrEnum):
     X86_64 = "x86_64"
     ARM64 = "arm64"
 
@@ -71,7 +71,7 @@ class CpuArchitecture(str, Enum):
         return "X86_64" if self is CpuArchitecture.X86_64 else "ARM64"
 
 
-class NatGateways(str, Enum):
+class NatGateways(StrEnum):
     SINGLE = "single"
     ONE_PER_AZ = "one-per-az"
 
@@ -559,7 +559,7 @@ def _ecs(reader: _Reader) -> EcsSettings:
     if memory not in FARGATE_CPU_MEMORY[cpu]:
         pairs = FARGATE_CPU_MEMORY[cpu]
         raise _fail("ecsMemory", memory, f"with ecsCpu {cpu} Fargate allows {pairs[0]}-{pairs[-1]} MiB "
-                    f"({', '.join(map(str, pairs))})", f"set ecsMemory to one of those, or change ecsCpu")
+                    f"({', '.join(map(str, pairs))})", "set ecsMemory to one of those, or change ecsCpu")
     return EcsSettings(cpu=cpu, memory=memory)
 
 

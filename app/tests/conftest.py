@@ -28,9 +28,7 @@ def live_server():
     )
     thread.start()
     try:
-        yield SimpleNamespace(
-            server=srv, thread=thread, url=f"http://127.0.0.1:{srv.server_address[1]}"
-        )
+        yield SimpleNamespace(server=srv, thread=thread, url=f"http://127.0.0.1:{srv.server_address[1]}")
     finally:
         srv.shutdown()
         srv.server_close()

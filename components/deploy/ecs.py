@@ -8,8 +8,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import BUILD_ARTIFACT, IMAGE_DEFINITIONS_FILE, DeployInputs, StageContribution, Statement
+from components.contracts import (
+    BUILD_ARTIFACT,
+    IMAGE_DEFINITIONS_FILE,
+    DeployInputs,
+    MetricRef,
+    ServiceMetrics,
+    StageContribution,
+    Statement,
+)
 from components.iam import service_role
+from components.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.naming import physical_name
 from components.network import Network, NetworkArgs, network_args
 from components.settings import (
@@ -19,14 +28,6 @@ from components.settings import (
     Settings,
     WorkloadSettings,
 )
-
-# ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
-HEALTH_CHECK_INTERVAL_SECONDS = 10
-HEALTHY_THRESHOLD = 2
-# The ALB default deregistration delay is 300 s; 30 s keeps rolling deploys short.
-DEREGISTRATION_DELAY_SECONDS = 30
-# TLS 1.3 with a TLS 1.2 floor, the ELB policy AWS recommends.
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,15 @@ def deploy_statements(
     ]
 
 
+def ecs_saturation_metrics(cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[MetricRef]:
+    """Service CPU and memory utilisation (percent of what the tasks reserve), from the AWS/ECS namespace."""
+    dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
+    return [
+        MetricRef("AWS/ECS", "CPUUtilization", dimensions, "cpu"),
+        MetricRef("AWS/ECS", "MemoryUtilization", dimensions, "memory"),
+    ]
+
+
 class EcsTarget(pulumi.ComponentResource):
     """Runs the service on ECS Fargate behind an internet-facing ALB.
 
@@ -163,135 +173,21 @@ class EcsTarget(pulumi.ComponentResource):
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
-        alb_sg = aws.ec2.SecurityGroup(
-            f"{name}-alb-sg",
-            description="Load balancer: listeners from the allowed CIDRs",
-            vpc_id=network.vpc_id,
-            tags=tags,
-            opts=child,
-        )
-        service_sg = aws.ec2.SecurityGroup(
-            f"{name}-service-sg",
-            description="Tasks: the container port from the load balancer only",
-            vpc_id=network.vpc_id,
-            tags=tags,
-            opts=child,
-        )
-        listener_ports = [80, 443] if args.certificate_arn else [80]
-        for port in listener_ports:
-            for i, cidr in enumerate(args.ingress_cidrs):
-                ipv6 = ":" in cidr
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-alb-in-{port}-{i}",
-                    security_group_id=alb_sg.id,
-                    description=f"Port {port} from {cidr}",
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=None if ipv6 else cidr,
-                    cidr_ipv6=cidr if ipv6 else None,
-                    opts=pulumi.ResourceOptions(parent=alb_sg),
-                )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-service",
-            security_group_id=alb_sg.id,
-            description="To the tasks' container port",
-            ip_protocol="tcp",
-            from_port=workload.container_port,
-            to_port=workload.container_port,
-            referenced_security_group_id=service_sg.id,
-            opts=pulumi.ResourceOptions(parent=alb_sg),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-service-from-alb",
-            security_group_id=service_sg.id,
-            description="Container port from the load balancer",
-            ip_protocol="tcp",
-            from_port=workload.container_port,
-            to_port=workload.container_port,
-            referenced_security_group_id=alb_sg.id,
-            opts=pulumi.ResourceOptions(parent=service_sg),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-service-https-out",
-            security_group_id=service_sg.id,
-            # ECR, CloudWatch Logs and the app's own AWS calls, through the NAT gateway.
-            description="HTTPS to AWS APIs and the registry",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
-            opts=pulumi.ResourceOptions(parent=service_sg),
-        )
-        # ALB and target group names are at most 32 characters.
-        alb = aws.lb.LoadBalancer(
-            f"{name}-alb",
-            name=physical_name(args.name_prefix, "alb", 32),
-            load_balancer_type="application",
-            internal=False,
-            security_groups=[alb_sg.id],
-            subnets=network.public_subnet_ids,
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=inputs.production,
-            tags=tags,
-            opts=child,
-        )
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            name=physical_name(args.name_prefix, "tg", 32),
-            port=workload.container_port,
-            protocol="HTTP",
-            target_type="ip",
-            vpc_id=network.vpc_id,
-            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
-            health_check={
-                "path": workload.health_check_path,
-                "protocol": "HTTP",
-                "matcher": "200",
-                "interval": HEALTH_CHECK_INTERVAL_SECONDS,
-                "timeout": 5,
-                "healthy_threshold": HEALTHY_THRESHOLD,
-                "unhealthy_threshold": 3,
-            },
-            tags=tags,
-            opts=child,
-        )
-        if args.certificate_arn:
-            listener = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
+        lb = LoadBalancer(
+            f"{name}-lb",
+            LoadBalancerArgs(
+                name_prefix=args.name_prefix,
+                vpc_id=network.vpc_id,
+                public_subnet_ids=network.public_subnet_ids,
+                container_port=workload.container_port,
+                health_check_path=workload.health_check_path,
+                ingress_cidrs=args.ingress_cidrs,
                 certificate_arn=args.certificate_arn,
-                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                production=inputs.production,
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=alb),
-            )
-            aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
-                ],
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=alb),
-            )
-            scheme = "https://"
-        else:
-            listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=alb),
-            )
-            scheme = "http://"
-
+            ),
+            opts=child,
+        )
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=physical_name(args.name_prefix, "cluster", 255),
@@ -352,12 +248,12 @@ class EcsTarget(pulumi.ComponentResource):
             platform_version="LATEST",
             network_configuration={
                 "subnets": network.private_subnet_ids,
-                "security_groups": [service_sg.id],
+                "security_groups": [lb.service_security_group_id],
                 "assign_public_ip": False,
             },
             load_balancers=[
                 {
-                    "target_group_arn": target_group.arn,
+                    "target_group_arn": lb.target_group_arn,
                     "container_name": workload.container_name,
                     "container_port": workload.container_port,
                 }
@@ -374,7 +270,7 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[listener],
+                depends_on=[lb.listener],
                 # After the first deployment the pipeline owns the running task definition (its image);
                 # `pulumi up` must not roll the service back to the bootstrap revision.
                 ignore_changes=["task_definition"],
@@ -409,11 +305,14 @@ class EcsTarget(pulumi.ComponentResource):
                 ),
             )
         ]
-        self.service_url = pulumi.Output.concat(scheme, alb.dns_name)
+        self.service_url = lb.url
         self.cluster_name = cluster.name
         self.service_name = service.name
-        self.load_balancer_arn_suffix = alb.arn_suffix
-        self.target_group_arn_suffix = target_group.arn_suffix
+        self.metrics = ServiceMetrics(
+            load_balancer=lb.load_balancer_arn_suffix,
+            target_group=lb.target_group_arn_suffix,
+            saturation=ecs_saturation_metrics(cluster.name, service.name),
+        )
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
 
