@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,7 +38,7 @@ class SourceContribution(StageContribution):
 
     triggers: Sequence[aws.codepipeline.PipelineTriggerArgs] = ()
     """V2 triggers (connection sources): push filters on branch and file paths."""
-    start_event_pattern: dict | None = None
+    start_event_pattern: pulumi.Input[dict] | None = None
     """CodeCommit: the EventBridge pattern of a push to the branch; the pipeline starts on it."""
 
 
@@ -65,13 +64,13 @@ class Source(pulumi.ComponentResource):
                 f"{name}-repo",
                 repository_name=args.repository,
                 description=f"Source of {args.name_prefix}",
-                default_branch=None,  # CodeCommit sets it from the first push.
                 tags=args.tags,
                 opts=child,
             )
             arn, clone_url = repo.arn, repo.clone_url_http
         else:
-            found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent))
+            found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent)
+            )
             arn, clone_url = found.arn, found.clone_url_http
         action = aws.codepipeline.PipelineStageActionArgs(
             name=SOURCE_ACTION,
@@ -184,7 +183,3 @@ class Source(pulumi.ComponentResource):
             triggers=[trigger],
         )
         return contribution, pulumi.Output.from_input(connection_arn)
-
-
-def event_pattern_json(pattern: dict) -> str:
-    return json.dumps(pattern, sort_keys=True)
