@@ -192,6 +192,19 @@ KEYS: dict[str, Key] = _keys(
     Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing (1-60)."),
     Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY),
     Key("ecsMemory", "integer", 512, "Fargate task memory (MiB); must pair with ecsCpu.", ECS_ONLY),
+    Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
+    Key("notificationHttpsEndpoints", "array", [], "HTTPS endpoints subscribed to the delivery topic (chat webhooks, incident tools)."),
+    Key("alarm5xxPercent", "integer", 5, "Alarm when 5xx responses exceed this percent of requests (1-100)."),
+    Key("alarmLatencyP95Ms", "integer", 1000, "Alarm when the p95 target response time exceeds this many milliseconds (10-60000)."),
+    Key("alarmUnhealthyTargets", "integer", 1, "Alarm when at least this many targets are unhealthy (1-100)."),
+    Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent (10-100)."),
+    Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent (10-100)."),
+    Key("manualApproval", "string", "auto", "Manual approval before Deploy: 'auto' (on when production), 'on' or 'off'."),
+    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds (0 turns the watch off, max 60)."),
+    Key("deploymentWindowCron", "string", "", "Deploy only inside this window: a CodePipeline DeploymentWindow cron expression, e.g. '* 9-16 ? * MON-THU *'. Empty: any time."),
+    Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron (an IANA name such as Europe/Berlin)."),
+    Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
+    Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
 )
 
 
@@ -253,6 +266,41 @@ class EcsSettings:
     memory: int
 
 
+class Toggle(StrEnum):
+    """A feature that follows `production` unless set explicitly."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+    def resolve(self, production: bool) -> bool:
+        return production if self is Toggle.AUTO else self is Toggle.ON
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    error_rate_percent: int
+    latency_p95_ms: int
+    unhealthy_targets: int
+    cpu_percent: int
+    memory_percent: int
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """Notifications, alarms, gates and audit (issue 4)."""
+
+    notification_emails: tuple[str, ...] = ()
+    notification_https_endpoints: tuple[str, ...] = ()
+    thresholds: AlarmThresholds = AlarmThresholds(5, 1000, 1, 85, 85)
+    manual_approval: bool = False
+    bake_time_minutes: int = 10
+    deployment_window_cron: str | None = None
+    deployment_window_time_zone: str = "UTC"
+    block_deploy_while_alarming: bool = False
+    audit_trail: bool = False
+
+
 @dataclass(frozen=True)
 class Settings:
     project: str
@@ -269,6 +317,7 @@ class Settings:
     artifact_expiry_days: int
     ecs: EcsSettings
     tags: Mapping[str, str] = field(default_factory=dict)
+    safety: SafetySettings = SafetySettings()
 
     @property
     def prefix(self) -> str:
@@ -563,6 +612,63 @@ def _ecs(reader: _Reader) -> EcsSettings:
     return EcsSettings(cpu=cpu, memory=memory)
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HTTPS_URL = re.compile(r"^https://[^\s/?#]+\.[^\s/?#]+(:\d+)?([/?#]\S*)?$")
+# DeploymentWindow rule: six-field cron (minutes hours day-of-month month day-of-week year), one
+# of day-of-month / day-of-week being '?'. https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+_CRON = re.compile(r"^\S+ \S+ \S+ \S+ \S+ \S+$")
+_TIME_ZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
+
+
+def _safety(reader: _Reader, production: bool) -> SafetySettings:
+    emails = tuple(reader.get("notificationEmails"))
+    for email in emails:
+        if not _EMAIL.match(email):
+            raise _fail("notificationEmails", email, "allowed: email addresses such as team@example.com",
+                        "fix or remove the address")
+    endpoints = tuple(reader.get("notificationHttpsEndpoints"))
+    for url in endpoints:
+        if not _HTTPS_URL.match(url):
+            raise _fail("notificationHttpsEndpoints", url, "allowed: https:// URLs (plain http would carry notifications unencrypted)",
+                        "use the endpoint's https:// URL")
+    if len(set(emails)) != len(emails) or len(set(endpoints)) != len(endpoints):
+        key = "notificationEmails" if len(set(emails)) != len(emails) else "notificationHttpsEndpoints"
+        raise _fail(key, list(reader.get(key)), "each subscriber once", "remove the duplicate")
+    cron = reader.get("deploymentWindowCron") or None
+    if cron is not None:
+        fields = cron.split(" ")
+        if not _CRON.match(cron) or "?" not in (fields[2], fields[4]):
+            raise _fail("deploymentWindowCron", cron,
+                        "allowed: six cron fields 'min hour day-of-month month day-of-week year' with '?' "
+                        "in day-of-month or day-of-week",
+                        "write e.g. '* 9-16 ? * MON-THU *'")
+    zone = reader.get("deploymentWindowTimeZone")
+    if not _TIME_ZONE.match(zone):
+        raise _fail("deploymentWindowTimeZone", zone, "allowed: UTC or an IANA time zone such as Europe/Berlin",
+                    "set an IANA time zone name")
+    if reader.is_set("deploymentWindowTimeZone") and cron is None:
+        raise _fail("deploymentWindowTimeZone", zone, "only used with deploymentWindowCron",
+                    "set deploymentWindowCron too, or remove deploymentWindowTimeZone")
+    manual = _enum(reader, "manualApproval", Toggle)
+    return SafetySettings(
+        notification_emails=emails,
+        notification_https_endpoints=endpoints,
+        thresholds=AlarmThresholds(
+            error_rate_percent=_in_range(reader, "alarm5xxPercent", 1, 100),
+            latency_p95_ms=_in_range(reader, "alarmLatencyP95Ms", 10, 60000),
+            unhealthy_targets=_in_range(reader, "alarmUnhealthyTargets", 1, 100),
+            cpu_percent=_in_range(reader, "alarmCpuPercent", 10, 100),
+            memory_percent=_in_range(reader, "alarmMemoryPercent", 10, 100),
+        ),
+        manual_approval=manual.resolve(production),
+        bake_time_minutes=_in_range(reader, "bakeTimeMinutes", 0, 60),
+        deployment_window_cron=cron,
+        deployment_window_time_zone=zone,
+        block_deploy_while_alarming=reader.get("blockDeployWhileAlarming"),
+        audit_trail=_enum(reader, "auditTrail", Toggle).resolve(production),
+    )
+
+
 def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings:
     """Validate a stack's raw config (key without namespace -> value) into `Settings`.
 
@@ -600,6 +706,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings
         artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 1, 3650),
         ecs=_ecs(reader),
         tags={"project": project, "stack": stack, "service": service, "managed-by": "pulumi"},
+        safety=_safety(reader, reader.get("production")),
     )
 
 
