@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from types import MappingProxyType
 from typing import Any
 
 PROJECT = "container-cicd"
@@ -351,7 +352,8 @@ class _Reader:
     def get(self, key: str) -> Any:
         spec = KEYS[key]
         if key not in self.raw:
-            return spec.default
+            # A copy as a tuple: the settings object must not share (or expose) the table's lists.
+            return _normalised_default(key)
         value = self.raw[key]
         parse = _PARSERS[spec.type]
         return parse(key, value)
@@ -705,7 +707,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings
         log_retention_days=retention,
         artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 1, 3650),
         ecs=_ecs(reader),
-        tags={"project": project, "stack": stack, "service": service, "managed-by": "pulumi"},
+        tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
         safety=_safety(reader, reader.get("production")),
     )
 

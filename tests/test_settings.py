@@ -1,0 +1,452 @@
+"""Settings: every key's validation, called directly (no mocks), plus the "before any resource" rule."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+import offline.mocks
+from components.settings import (
+    BOOTSTRAP_HEALTH_PATH,
+    BUILD_COMPUTE_TYPES,
+    DEFAULT_BOOTSTRAP_IMAGE,
+    FARGATE_CPU_MEMORY,
+    KEYS,
+    LOG_RETENTION_DAYS,
+    CpuArchitecture,
+    DeployTargetKind,
+    NatGateways,
+    SettingsError,
+    SourceProvider,
+    parse_settings,
+)
+
+PROJECT = "container-cicd"
+CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+GITHUB = {"sourceProvider": "github", "sourceRepository": "my-org/my-service"}
+EXISTING_VPC = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "publicSubnetIds": ["subnet-00000000000000001", "subnet-00000000000000002"],
+    "privateSubnetIds": ["subnet-00000000000000003", "subnet-00000000000000004"],
+}
+
+
+def parse(**raw):
+    return parse_settings(raw, PROJECT, "dev")
+
+
+def fails(match: str, **raw) -> None:
+    with pytest.raises(SettingsError, match=match):
+        parse(**raw)
+
+
+# ------------------------------------------------------------------------------------------
+# Defaults and the shape of the settings object
+# ------------------------------------------------------------------------------------------
+
+
+def test_empty_config_gives_the_documented_defaults():
+    s = parse()
+    assert s.deploy_target is DeployTargetKind.ECS
+    assert s.production is False
+    assert s.prefix == "container-cicd-dev-app"
+    assert s.source.provider is SourceProvider.CODECOMMIT
+    assert s.source.repository == "container-cicd-dev-app"  # derived when sourceRepository is empty
+    assert s.source.create_repository is True
+    assert s.source.branch == "main"
+    assert s.source.connection_arn is None
+    assert s.source.file_paths == ()
+    assert s.workload.container_name == "app"
+    assert s.workload.container_port == 8080
+    assert s.workload.health_check_path == BOOTSTRAP_HEALTH_PATH
+    assert s.workload.bootstrap_image == DEFAULT_BOOTSTRAP_IMAGE
+    assert s.workload.deployment_timeout_minutes == 15
+    assert s.build.architecture is CpuArchitecture.X86_64
+    assert s.build.compute_type == "BUILD_GENERAL1_SMALL"
+    assert s.network.vpc_id is None
+    assert s.network.nat_gateways is NatGateways.SINGLE
+    assert s.network.ingress_cidrs == ("0.0.0.0/0",)
+    assert (s.ecs.cpu, s.ecs.memory) == (256, 512)
+
+
+def test_settings_are_immutable():
+    s = parse()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.production = True  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.workload.container_name = "other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.source.branch = "dev"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.tags["project"] = "other"  # type: ignore[index]
+    assert isinstance(s.source.file_paths, tuple) and isinstance(s.network.ingress_cidrs, tuple)
+
+
+def test_values_arrive_as_cli_strings():
+    """The CLI hands every value to the program as a string; JSON for arrays."""
+    s = parse(production="true", containerPort="9000", sourceFilePaths='["app/**"]', **{"sourceProvider": "github",
+              "sourceRepository": "o/r"})
+    assert s.production is True and s.workload.container_port == 9000 and s.source.file_paths == ("app/**",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("production", "yes", r"^production: 'yes' is not valid; expected true or false\. Fix: set production to true or false$"),
+        ("containerPort", "80a", r"^containerPort: '80a' is not valid; expected a whole number\."),
+        ("containerPort", True, r"^containerPort: True is not valid; expected a whole number\."),
+        ("serviceName", 5, r"^serviceName: 5 is not valid; expected a string\."),
+        ("ingressCidrs", "not json", r"^ingressCidrs: 'not json' is not valid; expected a list of strings\."),
+    ],
+)
+def test_wrongly_typed_values_name_key_value_and_type(key, value, match):
+    fails(match, **{key: value})
+
+
+# ------------------------------------------------------------------------------------------
+# deployTarget and unknown keys
+# ------------------------------------------------------------------------------------------
+
+
+def test_unsupported_deploy_target_message_is_exact():
+    with pytest.raises(SettingsError, match=r"^deployTarget: 'lambda' is not supported; use 'ecs' or 'eks'$"):
+        parse(deployTarget="lambda")
+
+
+def test_eks_is_an_accepted_deploy_target():
+    assert parse(deployTarget="eks").deploy_target is DeployTargetKind.EKS
+
+
+def test_unknown_key_suggests_the_closest_known_key():
+    with pytest.raises(SettingsError, match=r"^container-cicd:deployTaget: unknown config key; did you mean 'deployTarget'\? "
+                                            r"Fix: rename or remove it with `pulumi config rm deployTaget`$"):
+        parse(deployTaget="ecs")
+
+
+def test_unknown_key_without_close_match_lists_known_keys():
+    known = re.escape(", ".join(sorted(KEYS)))
+    with pytest.raises(SettingsError, match=rf"^container-cicd:zzzz: unknown config key; known keys: {known} Fix: "):
+        parse(zzzz="1")
+
+
+def test_target_specific_key_is_rejected_on_the_other_target():
+    ecs_only = [k.name for k in KEYS.values() if k.targets == {DeployTargetKind.ECS}]
+    assert "ecsCpu" in ecs_only
+    with pytest.raises(SettingsError, match=r"^ecsCpu: is set but deployTarget is 'eks', and only ecs uses it; "):
+        parse(deployTarget="eks", ecsCpu=512)
+
+
+def test_defaults_count_as_not_set():
+    """The CLI passes Pulumi.yaml's defaults as if set; a key holding its default is 'not set'."""
+    everything_default = {k.name: k.default for k in KEYS.values()}
+    s = parse_settings(everything_default, PROJECT, "dev")
+    assert s == parse()
+    # ecsCpu at its default on eks is not an error; ecsCpu set to another value is (test above).
+    parse(deployTarget="eks", ecsCpu=KEYS["ecsCpu"].default)
+    # Connection-only / codecommit-only keys at their defaults do not trip the source rules.
+    parse(**GITHUB, createSourceRepository=True)
+    parse(sourceConnectionArn="", sourceFilePaths=[])
+    # Network keys at their defaults do not trip "only used when the stack creates the VPC".
+    parse(**EXISTING_VPC, vpcCidr="10.0.0.0/16", natGateways="single")
+
+
+# ------------------------------------------------------------------------------------------
+# Fargate sizes, log retention, build compute
+# ------------------------------------------------------------------------------------------
+
+VALID_PAIRS = [(cpu, mem) for cpu, mems in FARGATE_CPU_MEMORY.items() for mem in mems]
+
+
+def test_fargate_table_matches_the_aws_documentation():
+    # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+    assert FARGATE_CPU_MEMORY[256] == (512, 1024, 2048)
+    assert FARGATE_CPU_MEMORY[512] == (1024, 2048, 3072, 4096)
+    assert FARGATE_CPU_MEMORY[1024] == tuple(range(2048, 8193, 1024))
+    assert FARGATE_CPU_MEMORY[4096][-1] == 30720
+    assert FARGATE_CPU_MEMORY[8192] == tuple(range(16384, 61441, 4096))
+    assert FARGATE_CPU_MEMORY[16384] == tuple(range(32768, 122881, 8192))
+
+
+@pytest.mark.parametrize(("cpu", "memory"), VALID_PAIRS)
+def test_every_fargate_pair_is_accepted(cpu, memory):
+    s = parse(ecsCpu=cpu, ecsMemory=memory)
+    assert (s.ecs.cpu, s.ecs.memory) == (cpu, memory)
+
+
+@pytest.mark.parametrize(("cpu", "memory"), [(256, 4096), (512, 512), (1024, 1024), (4096, 31744), (8192, 18432)])
+def test_invalid_fargate_pairs_are_rejected(cpu, memory):
+    pairs = FARGATE_CPU_MEMORY[cpu]
+    fails(
+        rf"^ecsMemory: {memory} is not valid; with ecsCpu {cpu} Fargate allows {pairs[0]}-{pairs[-1]} MiB "
+        rf"\({re.escape(', '.join(map(str, pairs)))}\)\. Fix: set ecsMemory to one of those, or change ecsCpu$",
+        ecsCpu=cpu,
+        ecsMemory=memory,
+    )
+
+
+def test_unknown_fargate_cpu_is_rejected():
+    fails(r"^ecsCpu: 300 is not valid; Fargate allows 256, 512, 1024, 2048, 4096, 8192, 16384\. Fix: pick one", ecsCpu=300)
+
+
+@pytest.mark.parametrize("days", LOG_RETENTION_DAYS)
+def test_every_cloudwatch_retention_value_is_accepted(days):
+    assert parse(logRetentionDays=days).log_retention_days == days
+
+
+@pytest.mark.parametrize("days", [0, 2, 10, 366, 4000])
+def test_other_retention_values_are_rejected(days):
+    fails(rf"^logRetentionDays: {days} is not valid; CloudWatch Logs accepts 1, 3, 5, .*3653\. Fix: pick the nearest", logRetentionDays=days)
+
+
+@pytest.mark.parametrize("arch", list(CpuArchitecture))
+def test_build_compute_type_is_checked_per_architecture(arch):
+    for compute in BUILD_COMPUTE_TYPES[arch]:
+        s = parse(cpuArchitecture=arch.value, buildComputeType=compute)
+        assert s.build.compute_type == compute and s.build.architecture is arch
+    fails(rf"^buildComputeType: 'BUILD_GENERAL1_HUGE' is not valid; allowed for {arch.value}: BUILD_GENERAL1_SMALL, ",
+          cpuArchitecture=arch.value, buildComputeType="BUILD_GENERAL1_HUGE")
+
+
+def test_unknown_architecture_is_rejected():
+    fails(r"^cpuArchitecture: 'amd64' is not supported; use 'x86_64' or 'arm64'$", cpuArchitecture="amd64")
+
+
+@pytest.mark.parametrize(("key", "low", "high"), [
+    ("buildTimeoutMinutes", 5, 2160),
+    ("containerPort", 1024, 65535),
+    ("desiredCount", 1, 100),
+    ("deploymentTimeoutMinutes", 1, 60),
+    ("imageRetentionCount", 1, 1000),
+    ("untaggedImageExpiryDays", 1, 365),
+    ("artifactExpiryDays", 1, 3650),
+])
+def test_integer_ranges(key, low, high):
+    parse(**{key: low})
+    parse(**{key: high})
+    for bad in (low - 1, high + 1):
+        fails(rf"^{key}: {bad} is not valid; allowed: {low} to {high}\. Fix: set {key} between {low} and {high}$", **{key: bad})
+
+
+# ------------------------------------------------------------------------------------------
+# Source
+# ------------------------------------------------------------------------------------------
+
+
+def test_codecommit_existing_repository_needs_a_name():
+    fails(r"^sourceRepository: '' is not valid; an existing repository must be named when createSourceRepository is false",
+          createSourceRepository=False)
+    s = parse(createSourceRepository=False, sourceRepository="legacy-repo")
+    assert (s.source.repository, s.source.create_repository) == ("legacy-repo", False)
+
+
+def test_codecommit_repository_name_format():
+    fails(r"^sourceRepository: 'bad name!' is not valid; allowed: 1-100 letters", sourceRepository="bad name!")
+    fails(r"^sourceRepository: 'x{101}' is not valid", sourceRepository="x" * 101)
+
+
+def test_codecommit_rejects_connection_keys():
+    fails(r"^sourceConnectionArn: '.+' is not valid; only github, bitbucket and gitlab sources use a connection\. "
+          r"Fix: remove sourceConnectionArn", sourceConnectionArn=CONNECTION_ARN)
+    fails(r"^sourceFilePaths: \['app/\*\*'\] is not valid; file-path triggers exist only for connection sources",
+          sourceFilePaths=["app/**"])
+
+
+@pytest.mark.parametrize("provider", ["github", "bitbucket", "gitlab"])
+def test_connection_sources(provider):
+    s = parse(sourceProvider=provider, sourceRepository="org/svc", sourceConnectionArn=CONNECTION_ARN,
+              sourceFilePaths=["app/**", "shared/**"])
+    assert s.source.provider.uses_connection
+    assert s.source.connection_arn == CONNECTION_ARN and s.source.file_paths == ("app/**", "shared/**")
+    # Created connections carry the provider's ProviderType.
+    assert s.source.provider.connection_provider_type == {"github": "GitHub", "bitbucket": "Bitbucket", "gitlab": "GitLab"}[provider]
+    fails(rf"^sourceRepository: 'svc' is not valid; {provider} needs 'owner/name'\. Fix: set sourceRepository to e\.g\. 'my-org/my-service'$",
+          sourceProvider=provider, sourceRepository="svc")
+    fails(rf"^sourceRepository: '' is not valid; {provider} needs 'owner/name'", sourceProvider=provider)
+    fails(rf"^createSourceRepository: False is not valid; only codecommit repositories can be created by the stack\. "
+          rf"Fix: remove createSourceRepository; create the {provider} repository on its host$",
+          sourceProvider=provider, sourceRepository="org/svc", createSourceRepository=False)
+
+
+def test_gitlab_subgroups_are_owner_name():
+    assert parse(sourceProvider="gitlab", sourceRepository="group/sub/svc").source.repository == "group/sub/svc"
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:codestar-connections:eu-west-1:123456789012:connection/abc-123",
+    "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+])
+def test_connection_arn_formats_accepted(arn):
+    assert parse(**GITHUB, sourceConnectionArn=arn).source.connection_arn == arn
+
+
+@pytest.mark.parametrize("arn", [
+    "arn:aws:codebuild:us-east-1:123456789012:project/x",
+    "connection/abc",
+    "arn:aws:codeconnections:us-east-1:12345:connection/abc",
+])
+def test_connection_arn_format_rejected(arn):
+    fails(rf"^sourceConnectionArn: '{re.escape(arn)}' is not valid; allowed: arn:aws:codeconnections:<region>:<account>:connection/<id>",
+          **GITHUB, sourceConnectionArn=arn)
+
+
+def test_at_most_eight_file_paths():
+    parse(**GITHUB, sourceFilePaths=[f"p{i}/**" for i in range(8)])
+    fails(r"^sourceFilePaths: \[.*\] is not valid; at most 8 patterns\. Fix: merge patterns with \*\* globs$",
+          **GITHUB, sourceFilePaths=[f"p{i}/**" for i in range(9)])
+
+
+def test_file_paths_are_relative():
+    fails(r"^sourceFilePaths: '/app/\*\*' is not valid; allowed: glob patterns relative to the repository root",
+          **GITHUB, sourceFilePaths=["/app/**"])
+
+
+@pytest.mark.parametrize("branch", ["", "my branch", "feat:x", "a*"])
+def test_branch_names(branch):
+    fails(rf"^sourceBranch: '{re.escape(branch)}' is not valid; allowed: a git branch name", sourceBranch=branch)
+
+
+def test_branch_with_slash_is_fine():
+    assert parse(sourceBranch="release/1.2").source.branch == "release/1.2"
+
+
+# ------------------------------------------------------------------------------------------
+# Network
+# ------------------------------------------------------------------------------------------
+
+
+def test_existing_vpc_is_all_or_none():
+    s = parse(**EXISTING_VPC)
+    assert s.network.vpc_id == EXISTING_VPC["vpcId"]
+    assert s.network.private_subnet_ids == tuple(EXISTING_VPC["privateSubnetIds"])
+    fails(r"^publicSubnetIds: \[\] is not valid; with vpcId, at least two subnets in different AZs",
+          vpcId=EXISTING_VPC["vpcId"], privateSubnetIds=EXISTING_VPC["privateSubnetIds"])
+    fails(r"^privateSubnetIds: \['subnet-00000000000000003'\] is not valid; with vpcId, at least two subnets",
+          **{**EXISTING_VPC, "privateSubnetIds": ["subnet-00000000000000003"]})
+    fails(r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000002'\] is not valid; subnet ids need vpcId\. "
+          r"Fix: set vpcId too", publicSubnetIds=EXISTING_VPC["publicSubnetIds"])
+    fails(r"^privateSubnetIds: .* is not valid; subnet ids need vpcId", privateSubnetIds=EXISTING_VPC["privateSubnetIds"])
+
+
+def test_existing_vpc_id_formats():
+    fails(r"^vpcId: 'vpc-xyz' is not valid; allowed: vpc-<hex id>", **{**EXISTING_VPC, "vpcId": "vpc-xyz"})
+    fails(r"^publicSubnetIds: 'sub-1' is not valid; allowed: subnet-<hex id>",
+          **{**EXISTING_VPC, "publicSubnetIds": ["sub-1", "subnet-00000000000000002"]})
+    fails(r"^privateSubnetIds: .* is not valid; a subnet cannot be both public and private",
+          **{**EXISTING_VPC, "privateSubnetIds": EXISTING_VPC["publicSubnetIds"]})
+
+
+def test_created_vpc_keys_conflict_with_existing_vpc():
+    fails(r"^vpcCidr: '10\.1\.0\.0/16' is not valid; only used when the stack creates the VPC\. Fix: remove vpcCidr, or remove vpcId",
+          **EXISTING_VPC, vpcCidr="10.1.0.0/16")
+    fails(r"^natGateways: 'one-per-az' is not valid; only used when the stack creates the VPC", **EXISTING_VPC, natGateways="one-per-az")
+
+
+def test_vpc_cidr():
+    assert parse(vpcCidr="10.20.0.0/20").network.vpc_cidr == "10.20.0.0/20"
+    fails(r"^vpcCidr: '10\.0\.0\.0/8' is not valid; allowed: a /16 to /24 network", vpcCidr="10.0.0.0/8")
+    fails(r"^vpcCidr: '10\.0\.0\.0/28' is not valid; allowed: a /16 to /24 network", vpcCidr="10.0.0.0/28")
+    fails(r"^vpcCidr: 'ten' is not valid; allowed: an IPv4 network", vpcCidr="ten")
+    fails(r"^natGateways: 'two' is not supported; use 'single' or 'one-per-az'$", natGateways="two")
+
+
+def test_ingress_cidrs():
+    assert parse(ingressCidrs=["203.0.113.0/24", "2001:db8::/32"]).network.ingress_cidrs == ("203.0.113.0/24", "2001:db8::/32")
+    fails(r"^ingressCidrs: \[\] is not valid; at least one CIDR", ingressCidrs=[])
+    fails(r"^ingressCidrs: '203\.0\.113\.5/24' is not valid; allowed: CIDR blocks", ingressCidrs=["203.0.113.5/24"])
+    fails(r"^ingressCidrs: 'anywhere' is not valid; allowed: CIDR blocks", ingressCidrs=["anywhere"])
+
+
+def test_certificate_arn():
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    assert parse(certificateArn=arn).network.certificate_arn == arn
+    fails(r"^certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' is not valid; allowed: arn:aws:acm:",
+          certificateArn="arn:aws:iam::123456789012:server-certificate/x")
+
+
+# ------------------------------------------------------------------------------------------
+# Workload
+# ------------------------------------------------------------------------------------------
+
+
+def test_container_port_range():
+    fails(r"^containerPort: 80 is not valid; allowed: 1024 to 65535\. Fix: set containerPort between 1024 and 65535$", containerPort=80)
+    fails(r"^containerPort: 65536 is not valid; allowed: 1024 to 65535", containerPort=65536)
+
+
+def test_health_check_path_must_match_the_default_bootstrap_image():
+    fails(r"^healthCheckPath: '/healthz' is not valid; the default bootstrapImage answers only /ping\. "
+          r"Fix: set bootstrapImage to an image that answers /healthz on containerPort, or keep healthCheckPath at /ping$",
+          healthCheckPath="/healthz")
+    s = parse(healthCheckPath="/healthz", bootstrapImage="public.ecr.aws/my/hello:1.0")
+    assert (s.workload.health_check_path, s.workload.bootstrap_image) == ("/healthz", "public.ecr.aws/my/hello:1.0")
+
+
+def test_health_check_path_format():
+    fails(r"^healthCheckPath: 'ping' is not valid; allowed: an absolute URL path", healthCheckPath="ping")
+
+
+@pytest.mark.parametrize("image", ["traefik", "traefik:v3", "public.ecr.aws/x/y"])
+def test_bootstrap_image_needs_registry_and_tag(image):
+    fails(rf"^bootstrapImage: '{re.escape(image)}' is not valid; allowed: a registry image reference with a tag or digest",
+          bootstrapImage=image, healthCheckPath="/ping")
+
+
+@pytest.mark.parametrize("name", ["-app", "my app", "a" * 256])
+def test_container_name(name):
+    fails(r"^containerName: '.*' is not valid; allowed: letters, digits, '-' and '_'", containerName=name)
+
+
+@pytest.mark.parametrize("name", ["A", "1app", "app_", "very-long-service-name"])
+def test_service_name(name):
+    fails(rf"^serviceName: '{name}' is not valid; allowed: 2-20 chars of a-z", serviceName=name)
+
+
+def test_stack_name_length_keeps_physical_names_short():
+    with pytest.raises(SettingsError, match=r"^stack name: 'x{30}' makes the name prefix 'container-cicd-x{30}' longer than 40"):
+        parse_settings({}, PROJECT, "x" * 30)
+
+
+def test_app_path():
+    assert parse(appPath="/services/api/").build.app_path == "services/api"
+    fails(r"^appPath: '\.\./x' is not valid; allowed: a relative folder", appPath="../x")
+
+
+# ------------------------------------------------------------------------------------------
+# Errors happen before any resource exists
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def monitors(monkeypatch):
+    """Capture the RecordingMonitor that offline.mocks.evaluate builds, even when the program raises."""
+    created: list[offline.mocks.RecordingMonitor] = []
+
+    class Capturing(offline.mocks.RecordingMonitor):
+        def __init__(self, mocks):
+            super().__init__(mocks)
+            created.append(self)
+
+    monkeypatch.setattr(offline.mocks, "RecordingMonitor", Capturing)
+    return created
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    ({"deployTarget": "lambda"}, r"^deployTarget: 'lambda' is not supported; use 'ecs' or 'eks'$"),
+    ({"deployTaget": "ecs"}, r"did you mean 'deployTarget'\?"),
+    ({"ecsMemory": 4096}, r"^ecsMemory: 4096 is not valid; with ecsCpu 256"),
+])
+def test_bad_config_fails_before_any_resource_is_registered(monitors, overrides, match):
+    with pytest.raises(SettingsError, match=match):
+        offline.mocks.evaluate_stack("dev", overrides)
+    assert len(monitors) == 1
+    assert monitors[0].records == {}
+    # Not even a component: the only registration the engine saw is the stack itself.
+    assert [r.type for r in monitors[0].resources.values()] in ([], ["pulumi:pulumi:Stack"])
+
+
+def test_capturing_monitor_does_record_a_good_stack(monitors):
+    """Guards the test above: the same hook sees resources when the config is valid."""
+    offline.mocks.evaluate_stack("dev")
+    assert len(monitors[0].records) > 20
