@@ -1,0 +1,103 @@
+"""Pulumi.yaml, the stack files and docs/config.md agree with settings.KEYS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import KEYS, PROJECT, parse_settings
+from offline import docs
+
+ROOT = Path(__file__).resolve().parent.parent
+PULUMI_YAML = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+CONFIG_DOC = (ROOT / "docs" / "config.md").read_text()
+STACKS = ("dev", "prod")
+
+
+def stack_file(stack: str) -> dict:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def test_project_name_matches_the_settings_namespace():
+    assert PULUMI_YAML["name"] == PROJECT
+    assert PULUMI_YAML["runtime"]["name"] == "python"
+
+
+def test_pulumi_yaml_config_block_equals_keys_exactly():
+    block = PULUMI_YAML["config"]
+    assert list(block) == list(KEYS), "Pulumi.yaml's config: keys must be KEYS, in the same order"
+    for name, key in KEYS.items():
+        expected = {"type": key.type, "description": key.description, "default": key.default}
+        if key.type == "array":
+            expected["items"] = {"type": "string"}
+        assert block[name] == expected, name
+
+
+def test_key_types_are_pulumi_config_types():
+    for key in KEYS.values():
+        assert key.type in {"string", "integer", "boolean", "array"}, key.name
+        python_type = {"string": str, "integer": int, "boolean": bool, "array": list}[key.type]
+        assert type(key.default) is python_type, f"{key.name}: default {key.default!r} is not a {key.type}"
+        assert key.description.strip() and key.targets, key.name
+
+
+def test_pulumi_yaml_defaults_are_valid_settings():
+    """The CLI passes every Pulumi.yaml default to the program: together they must parse."""
+    defaults = {name: spec["default"] for name, spec in PULUMI_YAML["config"].items()}
+    parse_settings(defaults, PROJECT, "dev")
+
+
+def test_docs_config_table_is_generated_from_keys():
+    assert docs.render(CONFIG_DOC) == CONFIG_DOC, (
+        "docs/config.md is out of date; regenerate it with the command in the file"
+    )
+
+
+def test_every_key_is_a_row_of_docs_config_table():
+    table = CONFIG_DOC.split(docs.START, 1)[1].split(docs.END, 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == list(KEYS)
+    for row, key in zip(rows, KEYS.values(), strict=True):
+        cells = [c.strip() for c in row.strip("|").split(" | ")]
+        assert cells[1] == key.type
+        used_by = "all" if len(key.targets) == 2 else ", ".join(sorted(t.value for t in key.targets))
+        assert cells[3] == used_by, key.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_use_only_known_keys(stack):
+    for full in stack_file(stack):
+        namespace, key = full.split(":", 1)
+        assert namespace in {PROJECT, "aws"}, full
+        if namespace == PROJECT:
+            assert key in KEYS, f"Pulumi.{stack}.yaml: unknown key {full}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_parse_as_settings(stack):
+    raw = {k.split(":", 1)[1]: v for k, v in stack_file(stack).items() if k.startswith(f"{PROJECT}:")}
+    settings = parse_settings(raw, PROJECT, stack)
+    assert settings.stack == stack
+    assert settings.production is (stack == "prod")
+
+
+def test_prod_is_the_stricter_stack():
+    dev, prod = (
+        parse_settings({k.split(":", 1)[1]: v for k, v in stack_file(s).items() if k.startswith(f"{PROJECT}:")}, PROJECT, s)
+        for s in STACKS
+    )
+    assert prod.production and not dev.production
+    assert prod.log_retention_days >= dev.log_retention_days
+    # Production survives the loss of one task or AZ.
+    assert prod.workload.desired_count >= 2
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_evaluate_whole(stack, dev, prod):
+    """The whole program runs from the unmodified stack file (the `dev`/`prod` fixtures load the YAML)."""
+    result = {"dev": dev, "prod": prod}[stack]
+    assert result.config == {**stack_file(stack)}
+    assert len([r for r in result.resources if r.custom]) > 30
+    assert set(result.outputs) >= {"pipelineName", "pipelineConsoleUrl", "sourceLocation", "repositoryUrl", "serviceUrl"}
