@@ -23,6 +23,7 @@ source = Source(
         branch=settings.source.branch,
         name_prefix=settings.prefix,
         create_repository=settings.source.create_repository,
+        production=settings.production,
         connection_arn=settings.source.connection_arn,
         file_paths=settings.source.file_paths,
         tags=tags,
@@ -76,6 +77,7 @@ target = create_target(
         log_retention_days=settings.log_retention_days,
         production=settings.production,
         tags=tags,
+        artifact_statements=artifacts.read_write_statements(),
     ),
     pulumi.ResourceOptions(),
 )

@@ -29,6 +29,8 @@ class SourceArgs:
     """Connection sources only. When omitted a connection is created, PENDING until confirmed in the console."""
     file_paths: Sequence[str] = ()
     """Connection sources only. When empty, a push of any file on the branch runs the pipeline."""
+    production: bool = False
+    """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -50,7 +52,7 @@ class Source(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SourceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:pipeline:Source", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, protect=args.production)
         if args.provider is SourceProvider.CODECOMMIT:
             self.contribution, self.location = self._codecommit(name, args, child)
         else:

@@ -318,3 +318,10 @@ def test_the_validator_catches_a_bad_declaration(dev):
         bad = create_pipeline_request(dev.one("aws:codepipeline/pipeline:Pipeline").inputs)["pipeline"]
         bad["stages"][0]["actions"][0]["configuration"]["Branch"] = "main"
         check_action_configuration(bad)
+
+
+def test_created_source_is_protected_in_production(dev, prod, evaluate):
+    assert prod.one("aws:codecommit/repository:Repository").protect is True
+    assert dev.one("aws:codecommit/repository:Repository").protect is False
+    # A created connection is confirmed by hand in the console: losing it stops every pipeline run.
+    assert evaluate("prod", **GITHUB).one("aws:codeconnections/connection:Connection").protect is True

@@ -1,0 +1,98 @@
+"""Artifact store: private, KMS-encrypted, versioned, expiring, TLS-only bucket and its rotating key."""
+
+from __future__ import annotations
+
+import json
+
+ARTIFACTS = "container-cicd:pipeline:ArtifactStore"
+
+
+def store(result):
+    return [r for r in result.resources if r.custom and f"{ARTIFACTS}$" in r.urn]
+
+
+def test_exact_resources(dev):
+    assert sorted(r.type for r in store(dev)) == sorted([
+        "aws:kms/key:Key",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketPolicy:BucketPolicy",
+    ])
+
+
+def bucket_id(result) -> str:
+    return result.one("aws:s3/bucket:Bucket").outputs["bucket"]
+
+
+def test_bucket_is_not_force_destroyed(dev):
+    assert dev.one("aws:s3/bucket:Bucket").inputs["forceDestroy"] is False
+
+
+def test_public_access_is_blocked(dev):
+    block = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert block == {
+        "bucket": bucket_id(dev),
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
+    ownership = dev.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}  # ACLs disabled
+
+
+def test_sse_kms_with_the_stack_key(dev):
+    key = dev.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.inputs["deletionWindowInDays"] == 30
+    [rule] = dev.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.outputs["arn"]}
+    assert rule["bucketKeyEnabled"] is True
+
+
+def test_versioning_enabled(dev):
+    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning == {"bucket": bucket_id(dev), "versioningConfiguration": {"status": "Enabled"}}
+
+
+def test_lifecycle_expires_old_artifacts(dev, prod):
+    for result, days in ((dev, 30), (prod, 90)):  # default; Pulumi.prod.yaml artifactExpiryDays
+        [rule] = result.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+        assert rule["status"] == "Enabled"
+        assert rule["filter"] == {}
+        assert rule["expiration"] == {"days": days}
+        assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": days}
+        assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+
+
+def test_bucket_policy_denies_non_tls(dev):
+    bucket = dev.one("aws:s3/bucket:Bucket")
+    policy = json.loads(dev.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    assert policy["Version"] == "2012-10-17"
+    assert policy["Statement"] == [{
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }]
+
+
+def test_stateful_resources_protected_in_production_only(dev, prod):
+    for type_ in ("aws:s3/bucket:Bucket", "aws:kms/key:Key"):
+        assert prod.one(type_).protect is True, type_
+        assert dev.one(type_).protect is False, type_
+
+
+def test_pipeline_uses_the_bucket_and_key(dev):
+    [store_decl] = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["artifactStores"]
+    assert store_decl == {
+        "location": bucket_id(dev),
+        "type": "S3",
+        "encryptionKey": {"id": dev.one("aws:kms/key:Key").outputs["arn"], "type": "KMS"},
+    }
