@@ -46,6 +46,9 @@ class DeployInputs:
     """Physical names of the service's CloudWatch alarms (created after the target, names known
     up front): a target rolls a deployment back when one of them fires while it deploys."""
     tags: dict[str, str] = field(default_factory=dict)
+    artifact_statements: Sequence[Statement] = ()
+    """What a role needs to read the pipeline's artifacts (bucket and key), for targets whose deploy
+    action runs under their own role (a CodeBuild deploy step). Omitted: no artifact access."""
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.listener = listener
         self.target_group_arn = target_group.arn
         self.service_security_group_id = service_sg.id
+        self.alb_security_group_id = alb_sg.id
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
         self.register_outputs({"url": self.url, "target_group_arn": self.target_group_arn})

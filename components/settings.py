@@ -72,6 +72,19 @@ class CpuArchitecture(StrEnum):
         return "X86_64" if self is CpuArchitecture.X86_64 else "ARM64"
 
 
+class EksLoadBalancing(StrEnum):
+    AUTO_MODE = "auto-mode"
+    AWS_LOAD_BALANCER_CONTROLLER = "aws-load-balancer-controller"
+
+    @property
+    def target_group_binding_api_version(self) -> str:
+        # EKS Auto Mode serves TargetGroupBinding in its own API group; the open-source controller
+        # in elbv2.k8s.aws. https://docs.aws.amazon.com/eks/latest/userguide/auto-multi-cluster-target-groups.html
+        if self is EksLoadBalancing.AUTO_MODE:
+            return "eks.amazonaws.com/v1"
+        return "elbv2.k8s.aws/v1beta1"
+
+
 class NatGateways(StrEnum):
     SINGLE = "single"
     ONE_PER_AZ = "one-per-az"
@@ -95,6 +108,10 @@ BUILD_COMPUTE_TYPES: dict[CpuArchitecture, tuple[str, ...]] = {
         "BUILD_GENERAL1_2XLARGE",
     ),
 }
+
+# Kubernetes versions in EKS standard support (14 months after release; extended support costs
+# $0.60 instead of $0.10 per cluster hour). https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
 
 # Fargate's supported task cpu (CPU units) -> memory (MiB) combinations.
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
@@ -132,6 +149,8 @@ _CONNECTION_ARN = re.compile(
 _CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_EKS_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _IMAGE = re.compile(r"^[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$")
 
 
@@ -206,6 +225,12 @@ KEYS: dict[str, Key] = _keys(
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron (an IANA name such as Europe/Berlin)."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
     Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
+    Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). Empty: the stack creates an EKS Auto Mode cluster.", EKS_ONLY),
+    Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.", EKS_ONLY),
+    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint. Empty: private endpoint only (run pulumi from inside the VPC).", EKS_ONLY),
+    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: 'auto-mode' (EKS Auto Mode) or 'aws-load-balancer-controller' (an existing cluster running it).", EKS_ONLY),
+    Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores (100-8000).", EKS_ONLY),
+    Key("eksPodMemoryMiB", "integer", 512, "Memory request and limit of each pod, in MiB (128-32768).", EKS_ONLY),
 )
 
 
@@ -303,6 +328,18 @@ class SafetySettings:
 
 
 @dataclass(frozen=True)
+class EksSettings:
+    cluster_name: str | None
+    """An existing cluster to deploy into; None: the stack creates one."""
+    kubernetes_version: str
+    public_access_cidrs: tuple[str, ...]
+    """Empty: the API endpoint is private only."""
+    load_balancing: EksLoadBalancing
+    pod_cpu_millicores: int
+    pod_memory_mib: int
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -319,6 +356,8 @@ class Settings:
     ecs: EcsSettings
     tags: Mapping[str, str] = field(default_factory=dict)
     safety: SafetySettings = SafetySettings()
+    eks: EksSettings | None = None
+    """Set only when deploy_target is EKS."""
 
     @property
     def prefix(self) -> str:
@@ -671,6 +710,51 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
     )
 
 
+def _eks(reader: _Reader) -> EksSettings:
+    cluster = reader.get("eksClusterName") or None
+    if cluster:
+        if not _EKS_CLUSTER_NAME.match(cluster):
+            raise _fail("eksClusterName", cluster, "allowed: 1-100 letters, digits, '-' and '_', starting with a letter or digit",
+                        "copy the name from the EKS console")
+        if not reader.get("vpcId"):
+            raise _fail("eksClusterName", cluster, "an existing cluster needs vpcId: the load balancer must be in the cluster's VPC",
+                        "set vpcId, publicSubnetIds and privateSubnetIds to the cluster's VPC and subnets")
+        if reader.is_set("eksPublicAccessCidrs"):
+            raise _fail("eksPublicAccessCidrs", list(reader.get("eksPublicAccessCidrs")),
+                        "only used when the stack creates the cluster", "remove eksPublicAccessCidrs, or remove eksClusterName")
+    version = reader.get("eksKubernetesVersion")
+    if version not in EKS_KUBERNETES_VERSIONS:
+        raise _fail("eksKubernetesVersion", version, f"allowed: {', '.join(EKS_KUBERNETES_VERSIONS)} (EKS standard support)",
+                    f"set eksKubernetesVersion to {EKS_KUBERNETES_VERSIONS[-1]}")
+    cidrs = reader.get("eksPublicAccessCidrs")
+    for block in cidrs:
+        try:
+            parsed = ipaddress.ip_network(block)
+        except ValueError:
+            raise _fail("eksPublicAccessCidrs", block, "allowed: CIDR blocks such as 203.0.113.0/24", "fix the CIDR") from None
+        if parsed.version != 4:
+            raise _fail("eksPublicAccessCidrs", block, "the EKS public endpoint accepts IPv4 CIDRs only", "use an IPv4 CIDR")
+        if parsed.prefixlen == 0:
+            raise _fail("eksPublicAccessCidrs", block, "the Kubernetes API must not be open to the whole internet",
+                        "list your operators' egress CIDRs, or remove eksPublicAccessCidrs for a private endpoint")
+    load_balancing = _enum(reader, "eksLoadBalancing", EksLoadBalancing)
+    if not cluster and load_balancing is not EksLoadBalancing.AUTO_MODE:
+        raise _fail("eksLoadBalancing", load_balancing.value, "a created cluster runs EKS Auto Mode",
+                    "remove eksLoadBalancing, or set eksClusterName to a cluster that runs the AWS Load Balancer Controller")
+    container = reader.get("containerName")
+    if not _DNS_LABEL.match(container):
+        raise _fail("containerName", container, "with deployTarget eks: a DNS label (1-63 chars of a-z, 0-9 and '-')",
+                    "use e.g. 'app'")
+    return EksSettings(
+        cluster_name=cluster,
+        kubernetes_version=version,
+        public_access_cidrs=cidrs,
+        load_balancing=load_balancing,
+        pod_cpu_millicores=_in_range(reader, "eksPodCpuMillicores", 100, 8000),
+        pod_memory_mib=_in_range(reader, "eksPodMemoryMiB", 128, 32768),
+    )
+
+
 def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings:
     """Validate a stack's raw config (key without namespace -> value) into `Settings`.
 
@@ -709,6 +793,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings
         ecs=_ecs(reader),
         tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
         safety=_safety(reader, reader.get("production")),
+        eks=_eks(reader) if target is DeployTargetKind.EKS else None,
     )
 
 

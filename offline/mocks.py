@@ -83,6 +83,25 @@ def _arn(service: str, region: str, resource: str) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
 
 
+def _eks_cluster_outputs(cluster: str, region: str) -> dict[str, Any]:
+    """What the pulumi-eks Cluster component returns that the program reads."""
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
+                                                   "certificate-authority-data": "LS0tLS1CRUdJTi1NT0NL"}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
+        "current-context": cluster,
+        "users": [{"name": cluster, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
+                                                      "args": ["eks", "get-token", "--cluster-name", cluster]}}}],
+    }
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigJson": json.dumps(kubeconfig),
+        "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0",
+    }
+
+
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
 
@@ -92,6 +111,9 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
+        if args.typ == "eks:index:Cluster":
+            # pulumi-eks's Cluster is a multi-language (remote) component: its outputs come from here.
+            return [None, {**inputs, **_eks_cluster_outputs(inputs.get("name") or args.name, self.region)}]
         if not args.custom:
             return [None, inputs]
         typ, name, region = args.typ, args.name, self.region
@@ -170,6 +192,18 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "cloneUrlSsh": f"ssh://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
                 "repositoryId": "mock-repository-id",
                 "id": repo,
+            }
+        if token == "aws:eks/getCluster:getCluster":
+            cluster = args.args["name"]
+            return {
+                "name": cluster,
+                "id": cluster,
+                "arn": _arn("eks", region, f"cluster/{cluster}"),
+                "endpoint": f"https://0123456789ABCDEF0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
+                "certificateAuthorities": [{"data": "LS0tLS1CRUdJTi1NT0NL"}],
+                "version": "1.35",
+                "vpcConfigs": [{"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718",
+                                "endpointPrivateAccess": True, "endpointPublicAccess": False}],
             }
         return {}
 

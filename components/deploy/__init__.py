@@ -11,13 +11,14 @@ from collections.abc import Callable
 import pulumi
 
 from components.contracts import DeployInputs, DeployTarget
-from components.deploy import ecs
+from components.deploy import ecs, eks
 from components.settings import DeployTargetKind, Settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
 
 TARGETS: dict[DeployTargetKind, TargetFactory] = {
     DeployTargetKind.ECS: ecs.from_settings,
+    DeployTargetKind.EKS: eks.from_settings,
 }
 
 
