@@ -43,6 +43,8 @@ class Resource:
     ignore_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     outputs: dict[str, Any] = field(default_factory=dict)
+    ref: str = ""
+    """The mock monitor's URN for this resource: what other resources' parent_urn and depends_on contain."""
 
 
 @dataclass
@@ -236,6 +238,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             depends_on=tuple(request.dependencies),
             outputs=_plain(registration.state or {}),
+            ref=response.urn,
         )
         return response
 
