@@ -2,12 +2,16 @@
 
 import pulumi
 
+from components.alarms import Alarms, AlarmsArgs, alarm_names, composite_alarm_name
 from components.artifacts import ArtifactStore, ArtifactStoreArgs
+from components.audit import AuditTrail, AuditTrailArgs
 from components.build import Build, BuildArgs
 from components.contracts import DeployInputs
+from components.dashboard import Dashboard, DashboardArgs
 from components.deploy import create_target
 from components.naming import physical_name
-from components.pipeline import Pipeline, PipelineArgs
+from components.notifications import Notifications, NotificationsArgs
+from components.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.registry import Registry, RegistryArgs
 from components.settings import load_settings
 from components.source import Source, SourceArgs
@@ -78,19 +82,87 @@ target = create_target(
         production=settings.production,
         tags=tags,
         artifact_statements=artifacts.read_write_statements(),
+        # Names known before the alarms exist: the target rolls back a deployment when one fires.
+        alarm_names=alarm_names(settings.prefix),
     ),
     pulumi.ResourceOptions(),
+)
+
+safety = settings.safety
+pipeline_name = physical_name(settings.prefix, "pipeline", 100)
+notifications = Notifications(
+    "notifications",
+    NotificationsArgs(
+        topic_name=physical_name(settings.prefix, "delivery", 256),
+        name_prefix=settings.prefix,
+        pipeline_name=pipeline_name,
+        repository_name=registry.repository_name,
+        emails=safety.notification_emails,
+        https_endpoints=safety.notification_https_endpoints,
+        tags=tags,
+    ),
+)
+
+alarms = Alarms(
+    "alarms",
+    AlarmsArgs(
+        name_prefix=settings.prefix,
+        metrics=target.metrics,
+        thresholds=safety.thresholds,
+        topic_arn=notifications.topic_arn,
+        tags=tags,
+    ),
 )
 
 pipeline = Pipeline(
     "pipeline",
     PipelineArgs(
-        pipeline_name=physical_name(settings.prefix, "pipeline", 100),
+        pipeline_name=pipeline_name,
         artifact_bucket_name=artifacts.bucket_name,
         artifact_key_arn=artifacts.key_arn,
         artifact_statements=artifacts.read_write_statements(),
         source=source.contribution,
-        stages=[build.contribution, *target.stages],
+        stages=[build.contribution],
+        tags=tags,
+        deploy_stages=target.stages,
+        gates=PipelineGates(
+            topic_arn=notifications.topic_arn,
+            topic_statements=notifications.publish_statements(),
+            alarm_name=composite_alarm_name(settings.prefix),
+            manual_approval=safety.manual_approval,
+            # The bake time is a production gate; dev deploys succeed as soon as the target is healthy.
+            bake_time_minutes=safety.bake_time_minutes if settings.production else 0,
+            deployment_window=(
+                (safety.deployment_window_cron, safety.deployment_window_time_zone)
+                if safety.deployment_window_cron
+                else None
+            ),
+            block_while_alarming=safety.block_deploy_while_alarming,
+        ),
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[alarms]),
+)
+
+if safety.audit_trail:
+    AuditTrail(
+        "audit",
+        AuditTrailArgs(
+            trail_name=physical_name(settings.prefix, "trail", 128),
+            log_retention_days=settings.log_retention_days,
+            production=settings.production,
+            tags=tags,
+        ),
+    )
+
+dashboard = Dashboard(
+    "dashboard",
+    DashboardArgs(
+        dashboard_name=physical_name(settings.prefix, "delivery", 255),
+        pipeline_name=pipeline_name,
+        deploy_stage_names=[c.stage.name for c in target.stages],
+        metrics=target.metrics,
+        thresholds=safety.thresholds,
+        alarm_arns=alarms.alarm_arns,
         tags=tags,
     ),
 )
@@ -100,3 +172,6 @@ pulumi.export("pipelineConsoleUrl", pipeline.console_url)
 pulumi.export("sourceLocation", source.location)
 pulumi.export("repositoryUrl", registry.repository_url)
 pulumi.export("serviceUrl", target.service_url)
+pulumi.export("notificationTopicArn", notifications.topic_arn)
+pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
+pulumi.export("dashboardUrl", dashboard.dashboard_url)

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import StageContribution, Statement
+from components.contracts import BUILD_NAMESPACE, SOURCE_NAMESPACE, StageContribution, Statement
 from components.iam import service_role
+from components.naming import physical_name
 from components.source import SourceContribution
 
 
@@ -24,6 +25,122 @@ class PipelineArgs:
     stages: Sequence[StageContribution]
     """Stages after Source, in order: Build, then the deploy target's."""
     tags: dict[str, str] = field(default_factory=dict)
+    deploy_stages: Sequence[StageContribution] = ()
+    """The deploy target's stage(s), after `stages`: they get the gates below. Omitted: no gated stages."""
+    gates: PipelineGates | None = None
+    """Approval, rollback and alarm conditions around `deploy_stages`. Omitted: none."""
+
+
+# CodeStar notification event type ids for pipelines.
+# https://docs.aws.amazon.com/dtconsole/latest/userguide/concepts.html#events-ref-pipeline
+NOTIFICATION_EVENTS = (
+    "codepipeline-pipeline-pipeline-execution-started",
+    "codepipeline-pipeline-pipeline-execution-succeeded",
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-pipeline-execution-superseded",
+    "codepipeline-pipeline-manual-approval-needed",
+)
+
+
+@dataclass(frozen=True)
+class PipelineGates:
+    """Delivery-safety wiring around the deploy stages."""
+
+    topic_arn: pulumi.Input[str]
+    """Notification topic: CodeStar notification rule target and the approval's NotificationArn."""
+    topic_statements: Sequence[Statement]
+    """What the pipeline role needs to publish to the (encrypted) topic."""
+    alarm_name: str | None = None
+    """Composite alarm watched by the bake time and the alarm entry gate. Omitted: no alarm conditions."""
+    manual_approval: bool = False
+    """An `Approve` stage (Approval/Manual) before the deploy stages. Omitted: deploys without approval."""
+    bake_time_minutes: int = 0
+    """When > 0 (and `alarm_name`): the deploy stage succeeds only after the alarm stayed quiet this long;
+    otherwise it rolls back. 0: the stage succeeds when the deploy action does."""
+    rollback_on_failure: bool = True
+    """Deploy stage on_failure ROLLBACK: re-deploys the last successful artifact of the stage."""
+    deployment_window: tuple[str, str] | None = None
+    """(cron, time zone) of a DeploymentWindow entry rule. Omitted: deploy any time."""
+    block_while_alarming: bool = False
+    """Entry rule: fail the deploy stage's entry while `alarm_name` is in ALARM."""
+
+
+def _rule(name: str, provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict:
+    # Rule structure: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference.html
+    return {
+        "name": name,
+        "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": provider, "version": "1"},
+        "configuration": configuration,
+    }
+
+
+def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineStageArgs:
+    """Manual approval naming the commit and the image about to be deployed."""
+    return aws.codepipeline.PipelineStageArgs(
+        name="Approve",
+        actions=[
+            aws.codepipeline.PipelineStageActionArgs(
+                name="ApproveDeploy",
+                category="Approval",
+                owner="AWS",
+                provider="Manual",
+                version="1",
+                configuration={
+                    "NotificationArn": topic_arn,
+                    "CustomData": (
+                        f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} "
+                        f"as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}?"
+                    ),
+                },
+            )
+        ],
+    )
+
+
+def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, first: bool) -> aws.codepipeline.PipelineStageArgs:
+    """`stage` with rollback on failure, the bake-time success condition and (first deploy stage) entry rules."""
+    before_entry = None
+    entry_rules = []
+    if first and gates.deployment_window is not None:
+        cron, zone = gates.deployment_window
+        entry_rules.append(_rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone}))
+    if first and gates.block_while_alarming and gates.alarm_name:
+        entry_rules.append(_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name}))
+    if entry_rules:
+        before_entry = {"condition": {"result": "FAIL", "rules": entry_rules}}
+    on_success = None
+    if gates.bake_time_minutes > 0 and gates.alarm_name:
+        on_success = {
+            "condition": {
+                "result": "ROLLBACK",
+                "rules": [
+                    _rule("BakeTime", "CloudWatchAlarm",
+                          {"AlarmName": gates.alarm_name, "WaitTime": str(gates.bake_time_minutes)}),
+                ],
+            }
+        }
+    return aws.codepipeline.PipelineStageArgs(
+        name=stage.name,
+        actions=stage.actions,
+        before_entry=before_entry,
+        on_failure={"result": "ROLLBACK"} if gates.rollback_on_failure else None,
+        on_success=on_success,
+    )
+
+
+def gate_statements(gates: PipelineGates, region: pulumi.Input[str], account: pulumi.Input[str]) -> list[Statement]:
+    statements = list(gates.topic_statements)
+    if gates.alarm_name and (gates.bake_time_minutes > 0 or gates.block_while_alarming):
+        statements.append(
+            {
+                # CloudWatchAlarm rules run with the pipeline role.
+                "Sid": "WatchServiceAlarm",
+                "Effect": "Allow",
+                "Action": "cloudwatch:DescribeAlarms",
+                "Resource": pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:", gates.alarm_name),
+            }
+        )
+    return statements
 
 
 class Pipeline(pulumi.ComponentResource):
@@ -34,10 +151,19 @@ class Pipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:pipeline:Pipeline", name, None, opts)
-        contributions: list[StageContribution] = [args.source, *args.stages]
+        contributions: list[StageContribution] = [args.source, *args.stages, *args.deploy_stages]
         statements = [*args.artifact_statements]
         for contribution in contributions:
             statements.extend(contribution.pipeline_statements)
+        stage_args = [c.stage for c in [args.source, *args.stages]]
+        deploy_args = [c.stage for c in args.deploy_stages]
+        if args.gates is not None:
+            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+            gate_region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+            statements.extend(gate_statements(args.gates, gate_region, identity.account_id))
+            if args.gates.manual_approval:
+                stage_args.append(approval_stage(args.gates.topic_arn))
+            deploy_args = [gate_stage(s, args.gates, i == 0) for i, s in enumerate(deploy_args)]
         role = service_role(
             f"{name}-role",
             "codepipeline.amazonaws.com",
@@ -61,13 +187,24 @@ class Pipeline(pulumi.ComponentResource):
                     "encryption_key": {"id": args.artifact_key_arn, "type": "KMS"},
                 }
             ],
-            stages=[c.stage for c in contributions],
+            stages=[*stage_args, *deploy_args],
             triggers=list(args.source.triggers) or None,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
         if args.source.start_event_pattern is not None:
             self._start_on(name, args, pipeline)
+        if args.gates is not None:
+            aws.codestarnotifications.NotificationRule(
+                f"{name}-notifications",
+                name=physical_name(args.pipeline_name, "events", 64),
+                resource=pipeline.arn,
+                detail_type="FULL",
+                event_type_ids=list(NOTIFICATION_EVENTS),
+                targets=[{"address": args.gates.topic_arn, "type": "SNS"}],
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         self.pipeline_name = pipeline.name
         self.pipeline_arn = pipeline.arn

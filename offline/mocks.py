@@ -172,6 +172,14 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kms/key:Key":
             state["arn"] = _arn("kms", region, "key/1234abcd-12ab-34cd-56ef-1234567890ab")
             state["keyId"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
+        elif typ == "aws:sns/topic:Topic":
+            state["arn"] = _arn("sns", region, physical)
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            state["arn"] = _arn("cloudwatch", region, f"alarm:{physical}")
+        elif typ == "aws:cloudwatch/compositeAlarm:CompositeAlarm":
+            state["arn"] = _arn("cloudwatch", region, f"alarm:{inputs['alarmName']}")
+        elif typ == "aws:cloudtrail/trail:Trail":
+            state["arn"] = _arn("cloudtrail", region, f"trail/{physical}")
         return [rid, state]
 
     def call(self, args: pulumi.runtime.MockCallArgs):

@@ -262,6 +262,13 @@ class EcsTarget(pulumi.ComponentResource):
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             deployment_circuit_breaker={"enable": True, "rollback": True},
+            # The service alarms (created after this target, names known up front) also roll a deployment
+            # back when one fires while it is in progress; the deploy action then fails within minutes.
+            alarms=(
+                {"alarm_names": list(inputs.alarm_names), "enable": True, "rollback": True}
+                if inputs.alarm_names
+                else None
+            ),
             health_check_grace_period_seconds=30,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",

@@ -1,0 +1,189 @@
+"""Service alarms: the signals that roll a deployment back and page the team.
+
+Names are a pure function of the stack prefix (`alarm_names`), so the deploy target can be told them
+before the alarms exist (ECS `alarms` block, EKS rollout watch) and the alarms can be created after
+the target from its `ServiceMetrics`, without branching on the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.contracts import ServiceMetrics
+from components.naming import physical_name
+from components.settings import AlarmThresholds
+
+# Alarm kinds in a fixed order: the order of `alarm_names`. CodePipeline conditions take at most
+# five rules, so the pipeline watches the composite alarm instead of these one by one.
+KINDS = ("5xx-rate", "unhealthy-targets", "latency-p95", "cpu", "memory")
+# One-minute periods: a bad deployment must be noticed (and rolled back) within minutes.
+PERIOD_SECONDS = 60
+# Fewer requests than this per minute make a rate meaningless (1 error in 2 requests is not 50 % down).
+MIN_REQUESTS_FOR_RATE = 10
+
+
+def alarm_names(prefix: str) -> tuple[str, ...]:
+    """Physical names of the service's metric alarms, in `KINDS` order."""
+    return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)
+
+
+def composite_alarm_name(prefix: str) -> str:
+    """The composite alarm that is in ALARM while any service alarm is."""
+    return physical_name(prefix, "alarm-service-unhealthy", 255)
+
+
+def _metric(id_: str, namespace: str, name: str, stat: str, dimensions: dict) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "return_data": False,
+        "metric": {"namespace": namespace, "metric_name": name, "stat": stat, "period": PERIOD_SECONDS, "dimensions": dimensions},
+    }
+
+
+def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThresholds) -> list[dict[str, Any]]:
+    """MetricAlarm arguments (without actions and tags), in `KINDS` order.
+
+    Raises ValueError when the target's metrics lack a cpu or memory saturation metric: the target
+    was promised those alarm names before they existed.
+    """
+    names = dict(zip(KINDS, alarm_names(prefix), strict=True))
+    lb = {"LoadBalancer": metrics.load_balancer}
+    lb_tg = {"LoadBalancer": metrics.load_balancer, "TargetGroup": metrics.target_group}
+    specs: list[dict[str, Any]] = [
+        {
+            "name": names["5xx-rate"],
+            "alarm_description": f"5xx responses (target + load balancer) above {thresholds.error_rate_percent}% of requests",
+            "comparison_operator": "GreaterThanThreshold",
+            "threshold": thresholds.error_rate_percent,
+            "evaluation_periods": 3,
+            "datapoints_to_alarm": 3,
+            "metric_queries": [
+                _metric("targetErrors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", lb_tg),
+                # Load-balancer-generated 5xx (502/503/504 when no target answers) have no TargetGroup dimension.
+                _metric("lbErrors", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", lb),
+                _metric("requests", "AWS/ApplicationELB", "RequestCount", "Sum", lb),
+                {
+                    "id": "errorRate",
+                    "label": "5xx rate (%)",
+                    "return_data": True,
+                    "expression": (
+                        f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, "
+                        "100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"
+                    ),
+                },
+            ],
+            # No requests, no data: an idle service is not failing.
+            "treat_missing_data": "notBreaching",
+        },
+        {
+            "name": names["unhealthy-targets"],
+            "alarm_description": f"At least {thresholds.unhealthy_targets} target(s) failing the load balancer health check",
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": "UnHealthyHostCount",
+            "dimensions": lb_tg,
+            "statistic": "Maximum",
+            "period": PERIOD_SECONDS,
+            "comparison_operator": "GreaterThanOrEqualToThreshold",
+            "threshold": thresholds.unhealthy_targets,
+            "evaluation_periods": 3,
+            "datapoints_to_alarm": 3,
+            # The ALB reports this every minute for an attached target group; a gap is delayed
+            # delivery, not an outage, so keep the current state instead of flapping.
+            "treat_missing_data": "missing",
+        },
+        {
+            "name": names["latency-p95"],
+            "alarm_description": f"p95 target response time above {thresholds.latency_p95_ms} ms",
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": "TargetResponseTime",
+            "dimensions": lb_tg,
+            "extended_statistic": "p95",
+            "period": PERIOD_SECONDS,
+            "comparison_operator": "GreaterThanThreshold",
+            # TargetResponseTime is in seconds.
+            "threshold": thresholds.latency_p95_ms / 1000,
+            "evaluation_periods": 3,
+            "datapoints_to_alarm": 3,
+            # Percentiles over a handful of requests are noise; with no requests there is nothing slow.
+            "evaluate_low_sample_count_percentiles": "ignore",
+            "treat_missing_data": "notBreaching",
+        },
+    ]
+    by_kind = {m.kind: m for m in metrics.saturation}
+    for kind, threshold in (("cpu", thresholds.cpu_percent), ("memory", thresholds.memory_percent)):
+        if kind not in by_kind:
+            raise ValueError(f"ServiceMetrics.saturation has no {kind!r} metric; the deploy target must expose cpu and memory")
+        ref = by_kind[kind]
+        specs.append(
+            {
+                "name": names[kind],
+                "alarm_description": f"Service {kind} utilisation above {threshold}%",
+                "namespace": ref.namespace,
+                "metric_name": ref.metric_name,
+                "dimensions": ref.dimensions,
+                "statistic": "Average",
+                "period": PERIOD_SECONDS,
+                "comparison_operator": "GreaterThanThreshold",
+                "threshold": threshold,
+                # Saturation builds up: five minutes in a row, so a start-up spike does not roll back.
+                "evaluation_periods": 5,
+                "datapoints_to_alarm": 5,
+                # Published every minute while tasks/pods run; a gap is delivery delay or a replacement
+                # in progress, which the health and error alarms already cover.
+                "treat_missing_data": "missing",
+            }
+        )
+    return specs
+
+
+@dataclass(frozen=True)
+class AlarmsArgs:
+    name_prefix: str
+    """Physical-name prefix (project-stack-service); alarm names derive from it via `alarm_names`."""
+    metrics: ServiceMetrics
+    thresholds: AlarmThresholds
+    topic_arn: pulumi.Input[str]
+    """Every alarm notifies this topic when it fires and when it recovers."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Alarms(pulumi.ComponentResource):
+    """The service's metric alarms plus one composite alarm over them.
+
+    Outputs: `alarm_names`, `composite_alarm_name`, `alarm_arns`.
+    """
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:alarms:Alarms", name, None, opts)
+        actions = [args.topic_arn]
+        alarms = []
+        for kind, spec in zip(KINDS, alarm_specs(args.name_prefix, args.metrics, args.thresholds), strict=True):
+            alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{kind}",
+                    alarm_actions=actions,
+                    ok_actions=actions,
+                    tags=args.tags,
+                    opts=pulumi.ResourceOptions(parent=self),
+                    **spec,
+                )
+            )
+        names = alarm_names(args.name_prefix)
+        composite = aws.cloudwatch.CompositeAlarm(
+            f"{name}-service-unhealthy",
+            alarm_name=composite_alarm_name(args.name_prefix),
+            alarm_description="Any service alarm is firing: watched by the pipeline's deploy gates",
+            alarm_rule=" OR ".join(f'ALARM("{n}")' for n in names),
+            alarm_actions=actions,
+            ok_actions=actions,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=alarms),
+        )
+        self.alarm_names = names
+        self.composite_alarm_name = composite.alarm_name
+        self.alarm_arns = [a.arn for a in [*alarms, composite]]
+        self.register_outputs({"composite_alarm_name": self.composite_alarm_name, "alarm_arns": self.alarm_arns})

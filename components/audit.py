@@ -1,0 +1,210 @@
+"""Audit trail: a multi-region CloudTrail trail with validated, KMS-encrypted log files in its own bucket,
+also delivered to CloudWatch Logs for search and alarms.
+
+Accounts under an AWS Organizations trail already have this; `auditTrail: off` skips the component.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.artifacts import tls_only_statements
+from components.iam import policy_document, service_role
+
+
+@dataclass(frozen=True)
+class AuditTrailArgs:
+    trail_name: str
+    """Physical trail name (unique per account and region)."""
+    log_retention_days: int
+    """Retention of the CloudWatch Logs copy (the S3 copy is kept)."""
+    production: bool = False
+    """When True, the bucket, key and log group are protected from deletion."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def trail_arn(region: pulumi.Input[str], account: pulumi.Input[str], trail_name: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:cloudtrail:", region, ":", account, ":trail/", trail_name)
+
+
+def key_policy(account: pulumi.Input[str], source_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """CloudTrail may encrypt this trail's log files only; the account reads them through IAM.
+
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudTrailEncryptsLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": source_arn},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.concat(
+                            "arn:aws:cloudtrail:*:", account, ":trail/*"
+                        )
+                    },
+                },
+            },
+            {
+                "Sid": "CloudTrailDescribesKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": source_arn}},
+            },
+        ],
+    }
+
+
+def bucket_statements(bucket_arn: pulumi.Input[str], account: pulumi.Input[str], source_arn: pulumi.Input[str]) -> list[dict]:
+    """CloudTrail (for this trail only) checks the ACL and writes under AWSLogs/<account>/; TLS only.
+
+    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html
+    """
+    trail_only = {"StringEquals": {"aws:SourceArn": source_arn}}
+    return [
+        {
+            "Sid": "CloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": trail_only,
+        },
+        {
+            "Sid": "CloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": pulumi.Output.concat(bucket_arn, "/AWSLogs/", account, "/*"),
+            "Condition": {
+                "StringEquals": {"aws:SourceArn": source_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
+            },
+        },
+        *tls_only_statements(bucket_arn),
+    ]
+
+
+class AuditTrail(pulumi.ComponentResource):
+    """CloudTrail trail: multi-region, global service events, log file validation, KMS CMK, own private
+    versioned TLS-only bucket, CloudWatch Logs delivery with its own role.
+
+    Outputs: `trail_arn`, `bucket_name`, `log_group_name`.
+    """
+
+    def __init__(self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:audit:AuditTrail", name, None, opts)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.production)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        account = identity.account_id
+        arn = trail_arn(region, account, args.trail_name)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the log files of trail {args.trail_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(key_policy(account, arn)),
+            tags=args.tags,
+            opts=stateful,
+        )
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            # Audit logs are evidence: never delete a bucket that still holds them.
+            force_destroy=False,
+            tags=args.tags,
+            opts=stateful,
+        )
+        child = pulumi.ResourceOptions(parent=bucket)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        bucket_policy = aws.s3.BucketPolicy(
+            f"{name}-bucket-policy",
+            bucket=bucket.id,
+            policy=policy_document(bucket_statements(bucket.arn, account, arn)),
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/cloudtrail/{args.trail_name}",
+            retention_in_days=args.log_retention_days,
+            tags=args.tags,
+            opts=stateful,
+        )
+        role = service_role(
+            f"{name}-logs-role",
+            "cloudtrail.amazonaws.com",
+            [
+                {
+                    "Sid": "DeliverToLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
+                }
+            ],
+            parent=self,
+            tags=args.tags,
+            description=f"Lets CloudTrail deliver {args.trail_name} to CloudWatch Logs",
+            conditions={"StringEquals": {"aws:SourceArn": arn}},
+        )
+        trail = aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=args.trail_name,
+            s3_bucket_name=bucket.bucket,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            kms_key_id=key.arn,
+            # CloudTrail wants the log group ARN with the ':*' stream wildcard.
+            cloud_watch_logs_group_arn=pulumi.Output.concat(log_group.arn, ":*"),
+            cloud_watch_logs_role_arn=role.arn,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket_policy, key]),
+        )
+        self.trail_arn = trail.arn
+        self.bucket_name = bucket.bucket
+        self.log_group_name = log_group.name
+        self.register_outputs(
+            {"trail_arn": self.trail_arn, "bucket_name": self.bucket_name, "log_group_name": self.log_group_name}
+        )

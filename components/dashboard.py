@@ -1,0 +1,194 @@
+"""Dashboard: one CloudWatch dashboard per stack with service health, pipeline executions and delivery
+metrics, computed by CloudWatch itself (no code runs in the account).
+
+Delivery metrics come from EventBridge rules without targets: EventBridge publishes `MatchedEvents` per
+rule (namespace AWS/Events, dimension RuleName) every minute a rule matches, so one rule per pipeline
+event type turns pipeline events into countable metrics
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html). Those metrics are
+best-effort, like every EventBridge metric: the panels are trends, not an audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarms import MIN_REQUESTS_FOR_RATE
+from components.contracts import ServiceMetrics
+from components.settings import AlarmThresholds
+
+DAY = 86400
+MINUTE = 60
+
+
+def delivery_event_patterns(pipeline_name: str, deploy_stages: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """One EventBridge pattern per counted event: rule suffix -> pattern.
+
+    Deploy stages are named by the deploy target; every one of them counts.
+    """
+    def stage(state: str) -> dict[str, Any]:
+        return {
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Stage Execution State Change"],
+            "detail": {"pipeline": [pipeline_name], "stage": list(deploy_stages), "state": [state]},
+        }
+
+    def execution(state: str) -> dict[str, Any]:
+        return {
+            "source": ["aws.codepipeline"],
+            "detail-type": ["CodePipeline Pipeline Execution State Change"],
+            "detail": {"pipeline": [pipeline_name], "state": [state]},
+        }
+
+    return {
+        "deploy-succeeded": stage("SUCCEEDED"),
+        "deploy-failed": stage("FAILED"),
+        "execution-started": execution("STARTED"),
+        "execution-succeeded": execution("SUCCEEDED"),
+        "execution-failed": execution("FAILED"),
+    }
+
+
+def _events(rule_name: pulumi.Input[str], id_: str, label: str, visible: bool = True) -> list[Any]:
+    return ["AWS/Events", "MatchedEvents", "RuleName", rule_name, {"id": id_, "label": label, "stat": "Sum", "visible": visible}]
+
+
+def dashboard_body(
+    *,
+    region: pulumi.Input[str],
+    metrics: ServiceMetrics,
+    thresholds: AlarmThresholds,
+    rule_names: dict[str, pulumi.Input[str]],
+    alarm_arns: Sequence[pulumi.Input[str]],
+) -> dict[str, Any]:
+    """The dashboard body (CloudWatch dashboard body structure) as data."""
+    lb, tg = metrics.load_balancer, metrics.target_group
+    elb = "AWS/ApplicationELB"
+
+    def graph(title: str, rows: list, x: int, y: int, period: int = MINUTE, stat: str = "Sum", **extra: Any) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 8,
+            "height": 6,
+            "properties": {"title": title, "region": region, "metrics": rows, "period": period, "stat": stat,
+                           "view": "timeSeries", **extra},
+        }
+
+    saturation = [[ref.namespace, ref.metric_name, *[v for kv in ref.dimensions.items() for v in kv],
+                   {"label": f"{ref.kind} %", "stat": "Average"}] for ref in metrics.saturation]
+    widgets = [
+        {
+            "type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
+            "properties": {"markdown": (
+                "## Service health and delivery\n"
+                "Delivery panels count pipeline events (EventBridge MatchedEvents, best-effort). "
+                "See docs/safety.md for what each panel measures and its limits."
+            )},
+        },
+        graph("Requests per minute", [[elb, "RequestCount", "LoadBalancer", lb, {"label": "requests"}]], 0, 2),
+        graph("5xx responses and rate", [
+            [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "targetErrors", "label": "target 5xx"}],
+            [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "lbErrors", "label": "load balancer 5xx"}],
+            [elb, "RequestCount", "LoadBalancer", lb, {"id": "requests", "visible": False}],
+            [{"id": "errorRate", "label": "5xx rate %", "yAxis": "right", "expression":
+              f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"}],
+        ], 8, 2, annotations={"horizontal": [{"label": "alarm", "value": thresholds.error_rate_percent, "yAxis": "right"}]}),
+        graph("Target response time (s)", [
+            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p50", "label": "p50"}],
+            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p95", "label": "p95"}],
+            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p99", "label": "p99"}],
+        ], 16, 2, annotations={"horizontal": [{"label": "p95 alarm", "value": thresholds.latency_p95_ms / 1000}]}),
+        graph("Healthy / unhealthy targets", [
+            [elb, "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "healthy"}],
+            [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "unhealthy"}],
+        ], 0, 8, stat="Maximum"),
+        graph("CPU and memory (% of reservation)", saturation, 8, 8, stat="Average", yAxis={"left": {"min": 0, "max": 100}}),
+        {
+            "type": "alarm", "x": 16, "y": 8, "width": 8, "height": 6,
+            "properties": {"title": "Service alarms", "alarms": list(alarm_arns)},
+        },
+        graph("Pipeline executions per day", [
+            _events(rule_names["execution-started"], "started", "started"),
+            _events(rule_names["execution-succeeded"], "succeeded", "succeeded"),
+            _events(rule_names["execution-failed"], "failed", "failed"),
+        ], 0, 14, period=DAY, view="bar"),
+        graph("Deployment frequency (successful deploys per day)", [
+            _events(rule_names["deploy-succeeded"], "deploys", "successful deploys"),
+        ], 8, 14, period=DAY, view="bar"),
+        graph("Change failure rate (% of deploys that failed, per day)", [
+            _events(rule_names["deploy-succeeded"], "ok", "succeeded", visible=False),
+            _events(rule_names["deploy-failed"], "ko", "failed", visible=False),
+            [{"id": "cfr", "label": "change failure rate %",
+              "expression": "IF(FILL(ok, 0) + FILL(ko, 0) > 0, 100 * FILL(ko, 0) / (FILL(ok, 0) + FILL(ko, 0)), 0)"}],
+        ], 16, 14, period=DAY, yAxis={"left": {"min": 0, "max": 100}}),
+        graph("Time to restore: service impaired (1 = impaired; block width = time to restore)", [
+            [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "te", "visible": False}],
+            [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "le", "visible": False}],
+            [elb, "RequestCount", "LoadBalancer", lb, {"id": "rq", "visible": False}],
+            [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"id": "uh", "stat": "Maximum", "visible": False}],
+            [{"id": "impaired", "label": "impaired", "expression": (
+                f"IF((rq >= {MIN_REQUESTS_FOR_RATE} AND 100 * (FILL(te, 0) + FILL(le, 0)) / rq > {thresholds.error_rate_percent})"
+                f" OR FILL(uh, 0) >= {thresholds.unhealthy_targets}, 1, 0)"
+            )}],
+        ], 0, 20, period=MINUTE, view="timeSeries", stacked=False) | {"width": 24},
+    ]
+    return {"widgets": widgets}
+
+
+@dataclass(frozen=True)
+class DashboardArgs:
+    dashboard_name: str
+    """Physical dashboard name (unique per account)."""
+    pipeline_name: str
+    deploy_stage_names: Sequence[str]
+    """Names of the deploy target's stages; their SUCCEEDED/FAILED events are the delivery metrics."""
+    metrics: ServiceMetrics
+    thresholds: AlarmThresholds
+    alarm_arns: Sequence[pulumi.Input[str]]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class Dashboard(pulumi.ComponentResource):
+    """The stack's CloudWatch dashboard and the EventBridge rules that count pipeline events.
+
+    Outputs: `dashboard_name`, `dashboard_url`.
+    """
+
+    def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:dashboard:Dashboard", name, None, opts)
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        rule_names: dict[str, pulumi.Input[str]] = {}
+        for suffix, pattern in delivery_event_patterns(args.pipeline_name, args.deploy_stage_names).items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{suffix}",
+                description=f"Counts {suffix} events of {args.pipeline_name} (AWS/Events MatchedEvents); no target",
+                event_pattern=pulumi.Output.json_dumps(pattern),
+                tags=args.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            rule_names[suffix] = rule.name
+        body = dashboard_body(
+            region=region,
+            metrics=args.metrics,
+            thresholds=args.thresholds,
+            rule_names=rule_names,
+            alarm_arns=args.alarm_arns,
+        )
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=args.dashboard_name,
+            dashboard_body=pulumi.Output.json_dumps(body),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.dashboard_name = dashboard.dashboard_name
+        self.dashboard_url = pulumi.Output.concat(
+            "https://", region, ".console.aws.amazon.com/cloudwatch/home?region=", region,
+            "#dashboards/dashboard/", dashboard.dashboard_name,
+        )
+        self.register_outputs({"dashboard_name": self.dashboard_name, "dashboard_url": self.dashboard_url})

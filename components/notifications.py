@@ -1,0 +1,231 @@
+"""Notifications: one KMS-encrypted SNS topic for everything delivery reports, and the EventBridge rules
+that route deployment failures, critical image findings and pipeline failures to it.
+
+Publishers: CloudWatch alarms (cloudwatch.amazonaws.com), EventBridge rules (events.amazonaws.com),
+CodeStar notification rules on the pipeline (codestar-notifications.amazonaws.com) and the pipeline's
+manual approval action (the pipeline's own role, granted by `publish_statements`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.contracts import Statement
+
+# Service principals that publish to the topic; nothing else may (the account's own IAM principals
+# still can through their identity policies: same-account access needs only one side to allow it).
+PUBLISHERS = (
+    "cloudwatch.amazonaws.com",
+    "events.amazonaws.com",
+    "codestar-notifications.amazonaws.com",
+)
+
+
+@dataclass(frozen=True)
+class NotificationsArgs:
+    topic_name: str
+    """Physical topic name (unique per account and region)."""
+    name_prefix: str
+    """Physical-name prefix of this stack: ECS deployment events of services named with it are routed."""
+    pipeline_name: str
+    """Pipeline whose failed actions and stages are routed to the topic."""
+    repository_name: pulumi.Input[str]
+    """ECR repository whose CRITICAL/HIGH scan findings are routed to the topic."""
+    emails: tuple[str, ...] = ()
+    """Email subscribers. Omitted: none (subscribe later, in the console or in config)."""
+    https_endpoints: tuple[str, ...] = ()
+    """HTTPS subscribers. Omitted: none."""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def key_policy(account_id: pulumi.Input[str]) -> dict[str, Any]:
+    """The topic key: administered through IAM in this account, usable by the publishing services.
+
+    SNS encrypts with the publisher's permissions, so every publishing service principal needs
+    GenerateDataKey*/Decrypt on the key (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "PublishingServices",
+                "Effect": "Allow",
+                "Principal": {"Service": list(PUBLISHERS)},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Only the publishing services of this account may publish; nobody may use the topic without TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PublishingServices",
+                "Effect": "Allow",
+                "Principal": {"Service": list(PUBLISHERS)},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                # Confused-deputy guard: only this account's alarms, rules and notification rules.
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            },
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+def ecs_deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
+    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
+    """
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"prefix": service_arn_prefix}],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+
+
+def image_findings_pattern(repository_name: pulumi.Input[str]) -> dict[str, Any]:
+    """A basic scan of an image in this repository found CRITICAL or HIGH vulnerabilities.
+
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html (event "ECR Image Scan").
+    """
+    return {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Scan"],
+        "detail": {
+            "scan-status": ["COMPLETE"],
+            "repository-name": [repository_name],
+            "finding-severity-counts": {
+                "$or": [
+                    {"CRITICAL": [{"numeric": [">", 0]}]},
+                    {"HIGH": [{"numeric": [">", 0]}]},
+                ]
+            },
+        },
+    }
+
+
+def pipeline_failures_pattern(pipeline_name: str) -> dict[str, Any]:
+    """A stage or action of the pipeline failed: covers the deploy step of every target (the ECS deploy
+    action, the EKS rollout step) with the failing action's name in the event."""
+    return {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Action Execution State Change", "CodePipeline Stage Execution State Change"],
+        "detail": {"pipeline": [pipeline_name], "state": ["FAILED"]},
+    }
+
+
+class Notifications(pulumi.ComponentResource):
+    """The delivery topic (KMS CMK with rotation, service-only publish, TLS only), its subscriptions and
+    the EventBridge rules that feed it.
+
+    Outputs: `topic_arn`, `key_arn`.
+    """
+
+    def __init__(self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("container-cicd:notifications:Notifications", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts the SNS topic {args.topic_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=pulumi.Output.json_dumps(key_policy(identity.account_id)),
+            tags=args.tags,
+            opts=child,
+        )
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=args.topic_name,
+            kms_master_key_id=key.arn,
+            tags=args.tags,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.json_dumps(topic_policy(topic.arn, identity.account_id)),
+            opts=pulumi.ResourceOptions(parent=topic),
+        )
+        for index, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=pulumi.ResourceOptions(parent=topic),
+            )
+        for index, url in enumerate(args.https_endpoints):
+            aws.sns.TopicSubscription(
+                f"{name}-https-{index}",
+                topic=topic.arn,
+                protocol="https",
+                endpoint=url,
+                # The endpoint confirms by visiting SubscribeURL; SNS retries until it does.
+                endpoint_auto_confirms=False,
+                opts=pulumi.ResourceOptions(parent=topic),
+            )
+        service_arn_prefix = pulumi.Output.concat(
+            "arn:aws:ecs:", region, ":", identity.account_id, ":service/", args.name_prefix, "-"
+        )
+        rules = {
+            "deployment-failed": ("ECS gave up on a deployment of this stack's service", ecs_deployment_failed_pattern(service_arn_prefix)),
+            "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
+            "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
+        }
+        for suffix, (description, pattern) in rules.items():
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{suffix}",
+                description=description,
+                event_pattern=pulumi.Output.json_dumps(pattern),
+                tags=args.tags,
+                opts=child,
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-{suffix}-target",
+                rule=rule.name,
+                arn=topic.arn,
+                opts=pulumi.ResourceOptions(parent=rule),
+            )
+        self.topic_arn = topic.arn
+        self.key_arn = key.arn
+        self.register_outputs({"topic_arn": self.topic_arn, "key_arn": self.key_arn})
+
+    def publish_statements(self) -> list[Statement]:
+        """What a role needs to publish to the encrypted topic (the pipeline's manual approval does)."""
+        return [
+            {"Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic_arn},
+            {
+                "Sid": "EncryptNotifications",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": self.key_arn,
+            },
+        ]
+
