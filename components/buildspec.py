@@ -17,6 +17,8 @@ REPORTS_DIR = "reports"
 JUNIT_FILE = "junit.xml"
 # A commit's image tag: the first 7 characters of the commit id CodePipeline passed to the build.
 SHORT_SHA_LENGTH = 7
+# Local tag of the Dockerfile's `test` stage; never pushed.
+TEST_IMAGE = "pipeline-test"
 
 
 def buildspec(
@@ -34,7 +36,8 @@ def buildspec(
     fail on the immutable tag, and still writes the deploy artifact.
     """
     q = shlex.quote
-    test_image = f"{container_name}-test:$IMAGE_TAG"
+    # A fixed, lowercase local name: Docker rejects upper-case repository names, which containerName allows.
+    test_image = f"{TEST_IMAGE}:$IMAGE_TAG"
     build_image = (
         'if [ "$IMAGE_EXISTS" = "true" ]; then '
         'echo "Image $IMAGE_URI already in the registry; skipping test, build and push"; '

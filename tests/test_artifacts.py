@@ -25,15 +25,15 @@ def test_exact_resources(dev):
 
 
 def bucket_id(result) -> str:
-    return result.one("aws:s3/bucket:Bucket").outputs["bucket"]
+    return result.named("artifacts-bucket").outputs["bucket"]
 
 
 def test_bucket_is_not_force_destroyed(dev):
-    assert dev.one("aws:s3/bucket:Bucket").inputs["forceDestroy"] is False
+    assert dev.named("artifacts-bucket").inputs["forceDestroy"] is False
 
 
 def test_public_access_is_blocked(dev):
-    block = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    block = dev.named("artifacts-public-access").inputs
     assert block == {
         "bucket": bucket_id(dev),
         "blockPublicAcls": True,
@@ -41,27 +41,27 @@ def test_public_access_is_blocked(dev):
         "ignorePublicAcls": True,
         "restrictPublicBuckets": True,
     }
-    ownership = dev.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = dev.named("artifacts-ownership").inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}  # ACLs disabled
 
 
 def test_sse_kms_with_the_stack_key(dev):
-    key = dev.one("aws:kms/key:Key")
+    key = dev.named("artifacts-key")
     assert key.inputs["enableKeyRotation"] is True
     assert key.inputs["deletionWindowInDays"] == 30
-    [rule] = dev.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
+    [rule] = dev.named("artifacts-encryption").inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key.outputs["arn"]}
     assert rule["bucketKeyEnabled"] is True
 
 
 def test_versioning_enabled(dev):
-    versioning = dev.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    versioning = dev.named("artifacts-versioning").inputs
     assert versioning == {"bucket": bucket_id(dev), "versioningConfiguration": {"status": "Enabled"}}
 
 
 def test_lifecycle_expires_old_artifacts(dev, prod):
     for result, days in ((dev, 30), (prod, 90)):  # default; Pulumi.prod.yaml artifactExpiryDays
-        [rule] = result.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+        [rule] = result.named("artifacts-lifecycle").inputs["rules"]
         assert rule["status"] == "Enabled"
         assert rule["filter"] == {}
         assert rule["expiration"] == {"days": days}
@@ -70,8 +70,8 @@ def test_lifecycle_expires_old_artifacts(dev, prod):
 
 
 def test_bucket_policy_denies_non_tls(dev):
-    bucket = dev.one("aws:s3/bucket:Bucket")
-    policy = json.loads(dev.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+    bucket = dev.named("artifacts-bucket")
+    policy = json.loads(dev.named("artifacts-tls-only").inputs["policy"])
     assert policy["Version"] == "2012-10-17"
     assert policy["Statement"] == [{
         "Sid": "DenyInsecureTransport",
@@ -84,9 +84,9 @@ def test_bucket_policy_denies_non_tls(dev):
 
 
 def test_stateful_resources_protected_in_production_only(dev, prod):
-    for type_ in ("aws:s3/bucket:Bucket", "aws:kms/key:Key"):
-        assert prod.one(type_).protect is True, type_
-        assert dev.one(type_).protect is False, type_
+    for type_ in ("artifacts-bucket", "artifacts-key"):
+        assert prod.named(type_).protect is True, type_
+        assert dev.named(type_).protect is False, type_
 
 
 def test_pipeline_uses_the_bucket_and_key(dev):
@@ -94,5 +94,5 @@ def test_pipeline_uses_the_bucket_and_key(dev):
     assert store_decl == {
         "location": bucket_id(dev),
         "type": "S3",
-        "encryptionKey": {"id": dev.one("aws:kms/key:Key").outputs["arn"], "type": "KMS"},
+        "encryptionKey": {"id": dev.named("artifacts-key").outputs["arn"], "type": "KMS"},
     }

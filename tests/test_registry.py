@@ -7,6 +7,9 @@ import json
 from components.registry import lifecycle_policy
 
 REGISTRY = "container-cicd:registry:Registry"
+# One non-default dev stack shared by several test modules (same dict => one cached evaluation).
+CUSTOM = {"containerName": "Web_Frontend", "buildTimeoutMinutes": 45, "deploymentTimeoutMinutes": 9,
+          "imageRetentionCount": 7, "untaggedImageExpiryDays": 3, "buildComputeType": "BUILD_GENERAL1_LARGE"}
 
 
 def registry_resources(result):
@@ -28,7 +31,7 @@ def test_no_repository_policy_means_no_public_or_cross_account_access(dev, prod)
 
 
 def test_repository_is_scanned_immutable_and_kms_encrypted(dev):
-    repo = dev.one("aws:ecr/repository:Repository")
+    repo = dev.named("registry-repo")
     assert repo.inputs["name"] == "container-cicd-dev-app"
     assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
@@ -38,12 +41,12 @@ def test_repository_is_scanned_immutable_and_kms_encrypted(dev):
 
 
 def test_repository_is_protected_only_in_production(dev, prod):
-    assert prod.one("aws:ecr/repository:Repository").protect is True
-    assert dev.one("aws:ecr/repository:Repository").protect is False
+    assert prod.named("registry-repo").protect is True
+    assert dev.named("registry-repo").protect is False
 
 
 def test_lifecycle_policy_rules(dev):
-    policy = dev.one("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    policy = dev.named("registry-lifecycle")
     assert policy.inputs["repository"] == "container-cicd-dev-app"
     rules = json.loads(policy.inputs["policy"])["rules"]
     assert [r["rulePriority"] for r in rules] == [1, 2]
@@ -55,10 +58,10 @@ def test_lifecycle_policy_rules(dev):
 
 
 def test_lifecycle_counts_come_from_config(evaluate, prod):
-    rules = json.loads(prod.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
+    rules = json.loads(prod.named("registry-lifecycle").inputs["policy"])["rules"]
     assert rules[1]["selection"]["countNumber"] == 100  # Pulumi.prod.yaml
-    r = evaluate("dev", imageRetentionCount=7, untaggedImageExpiryDays=3)
-    rules = json.loads(r.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs["policy"])["rules"]
+    r = evaluate("dev", **CUSTOM)
+    rules = json.loads(r.named("registry-lifecycle").inputs["policy"])["rules"]
     assert (rules[0]["selection"]["countNumber"], rules[1]["selection"]["countNumber"]) == (3, 7)
 
 

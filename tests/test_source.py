@@ -175,7 +175,7 @@ def test_codecommit_action_uses_events_not_polling(dev):
 
 
 def test_codecommit_push_to_the_branch_starts_the_pipeline(dev):
-    rule = dev.one("aws:cloudwatch/eventRule:EventRule")
+    rule = dev.named("pipeline-start")
     assert json.loads(rule.inputs["eventPattern"]) == {
         "source": ["aws.codecommit"],
         "detail-type": ["CodeCommit Repository State Change"],
@@ -186,7 +186,7 @@ def test_codecommit_push_to_the_branch_starts_the_pipeline(dev):
             "referenceName": ["main"],
         },
     }
-    target = dev.one("aws:cloudwatch/eventTarget:EventTarget")
+    target = dev.named("pipeline-start-target")
     assert target.inputs["arn"] == f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:container-cicd-dev-app-pipeline"
     role = dev.named("pipeline-start-role")
     assert target.inputs["roleArn"] == role.outputs["arn"]
@@ -211,7 +211,7 @@ def test_existing_codecommit_repository_is_looked_up_not_created(existing_codeco
     assert action["configuration"]["RepositoryName"] == "legacy-repo"
     assert action["configuration"]["BranchName"] == "trunk"
     assert r.outputs["sourceLocation"] == "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/legacy-repo"
-    pattern = json.loads(r.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
+    pattern = json.loads(r.named("pipeline-start").inputs["eventPattern"])
     assert pattern["resources"] == [f"arn:aws:codecommit:us-east-1:{ACCOUNT}:legacy-repo"]
     assert pattern["detail"]["referenceName"] == ["trunk"]
     [statement] = [s for s in pipeline_policy(r) if s["Sid"] == "ReadSource"]
@@ -232,18 +232,18 @@ def test_connection_is_created_for_the_host(evaluate, provider, provider_type):
     assert len(connection.inputs["name"]) <= 32  # CodeConnections limit
     assert connection.inputs["name"].startswith("container-cicd-dev-app")
     assert r.of_type("aws:codecommit/repository:Repository") == []
-    assert r.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    assert "pipeline-start" not in [x.name for x in r.resources]
 
 
 def test_created_connection_names_differ_between_stacks(evaluate):
-    names = {evaluate(s, **GITHUB).one("aws:codeconnections/connection:Connection").inputs["name"] for s in ("dev", "prod")}
+    names = {evaluate(s, **GITHUB).named("source-connection").inputs["name"] for s in ("dev", "prod")}
     assert len(names) == 2
 
 
 def test_connection_action_configuration(github_created):
     r = github_created
     action = source_action(r)
-    connection_arn = r.one("aws:codeconnections/connection:Connection").outputs["arn"]
+    connection_arn = r.named("source-connection").outputs["arn"]
     assert (action["owner"], action["provider"], action["version"]) == ("AWS", "CodeStarSourceConnection", "1")
     assert action["configuration"] == {
         "ConnectionArn": connection_arn,
@@ -274,7 +274,7 @@ def test_trigger_without_file_paths_runs_on_any_change(evaluate):
 
 
 def test_use_connection_is_scoped_to_the_connection(github_created, github_existing):
-    created_arn = github_created.one("aws:codeconnections/connection:Connection").outputs["arn"]
+    created_arn = github_created.named("source-connection").outputs["arn"]
     for result, arn in ((github_created, created_arn), (github_existing, CONNECTION_ARN)):
         [statement] = [s for s in pipeline_policy(result) if s["Sid"] == "UseConnection"]
         assert statement["Resource"] == arn
@@ -321,7 +321,7 @@ def test_the_validator_catches_a_bad_declaration(dev):
 
 
 def test_created_source_is_protected_in_production(dev, prod, evaluate):
-    assert prod.one("aws:codecommit/repository:Repository").protect is True
-    assert dev.one("aws:codecommit/repository:Repository").protect is False
+    assert prod.named("source-repo").protect is True
+    assert dev.named("source-repo").protect is False
     # A created connection is confirmed by hand in the console: losing it stops every pipeline run.
-    assert evaluate("prod", **GITHUB).one("aws:codeconnections/connection:Connection").protect is True
+    assert evaluate("prod", **GITHUB).named("source-connection").protect is True

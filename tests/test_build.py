@@ -1,0 +1,276 @@
+"""Build: CodeBuild project, its log and report groups, and the buildspec (parsed and executed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import buildspec
+from components.settings import CpuArchitecture
+
+BUILD = "container-cicd:build:Build"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# One non-default dev stack shared by several test modules (same dict => one cached evaluation).
+CUSTOM = {"containerName": "Web_Frontend", "buildTimeoutMinutes": 45, "deploymentTimeoutMinutes": 9,
+          "imageRetentionCount": 7, "untaggedImageExpiryDays": 3, "buildComputeType": "BUILD_GENERAL1_LARGE"}
+
+
+def build_resources(result):
+    return [r for r in result.resources if r.custom and f"{BUILD}$" in r.urn]
+
+
+def project(result):
+    """The build's project (a deploy target may add projects of its own)."""
+    [found] = [r for r in build_resources(result) if r.type == "aws:codebuild/project:Project"]
+    return found
+
+
+def spec(result) -> dict:
+    return yaml.safe_load(project(result).inputs["source"]["buildspec"])
+
+
+def task_container_name(result) -> str:
+    [container] = json.loads(result.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    return container["name"]
+
+
+def jq_container_name(spec_: dict) -> str:
+    [cmd] = [c for c in spec_["phases"]["post_build"]["commands"] if c.startswith("jq ")]
+    args = shlex.split(cmd)
+    return args[args.index("--arg") + 2] if args[args.index("--arg") + 1] == "name" else pytest.fail(cmd)
+
+
+# ------------------------------------------------------------------------------------------
+# Resources
+# ------------------------------------------------------------------------------------------
+
+
+def test_exact_resources(dev):
+    assert sorted((r.type, r.name) for r in build_resources(dev)) == [
+        ("aws:cloudwatch/logGroup:LogGroup", "build-logs"),
+        ("aws:codebuild/project:Project", "build-project"),
+        ("aws:codebuild/reportGroup:ReportGroup", "build-tests"),
+        ("aws:iam/role:Role", "build-role"),
+        ("aws:iam/rolePolicy:RolePolicy", "build-role-policy"),
+    ]
+
+
+def test_project_environment(dev):
+    p = project(dev).inputs
+    assert p["name"] == "container-cicd-dev-app-build"
+    assert p["environment"] == {
+        "type": "LINUX_CONTAINER",
+        "image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+        "computeType": "BUILD_GENERAL1_SMALL",
+        "privilegedMode": True,  # the Docker daemon needs it
+        "imagePullCredentialsType": "CODEBUILD",
+    }
+    assert p["cache"] == {"type": "LOCAL", "modes": ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]}
+    assert p["buildTimeout"] == 20
+    assert p["source"]["type"] == "CODEPIPELINE" and p["artifacts"] == {"type": "CODEPIPELINE"}
+    assert p["serviceRole"] == dev.named("build-role").outputs["arn"]
+    assert p["encryptionKey"] == dev.named("artifacts-key").outputs["arn"]
+
+
+def test_prod_compute_type_and_timeout_from_config(prod, evaluate):
+    assert project(prod).inputs["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"  # Pulumi.prod.yaml
+    assert project(evaluate("dev", **CUSTOM)).inputs["buildTimeout"] == 45
+
+
+@pytest.mark.parametrize("arch", list(CpuArchitecture))
+def test_architecture_drives_build_image_and_task_platform(evaluate, arch):
+    r = evaluate("dev", **CUSTOM) if arch is CpuArchitecture.X86_64 else evaluate("dev", cpuArchitecture=arch.value, buildComputeType="BUILD_GENERAL1_LARGE")
+    env = project(r).inputs["environment"]
+    expected = {
+        CpuArchitecture.X86_64: ("LINUX_CONTAINER", "aws/codebuild/amazonlinux-x86_64-standard:5.0", "X86_64"),
+        CpuArchitecture.ARM64: ("ARM_CONTAINER", "aws/codebuild/amazonlinux-aarch64-standard:3.0", "ARM64"),
+    }[arch]
+    assert (env["type"], env["image"]) == expected[:2]
+    assert env["computeType"] == "BUILD_GENERAL1_LARGE"
+    # The image is built on the architecture it runs on.
+    assert r.one("aws:ecs/taskDefinition:TaskDefinition").inputs["runtimePlatform"]["cpuArchitecture"] == expected[2]
+
+
+def test_log_group_with_retention(dev, prod):
+    for result, days in ((dev, 14), (prod, 90)):  # the stack files' logRetentionDays
+        log_group = result.named("build-logs")
+        assert log_group.inputs["name"] == f"/aws/codebuild/container-cicd-{result.stack}-app-build"
+        assert log_group.inputs["retentionInDays"] == days
+        assert project(result).inputs["logsConfig"] == {
+            "cloudwatchLogs": {"status": "ENABLED", "groupName": log_group.inputs["name"]},
+            "s3Logs": {"status": "DISABLED"},
+        }
+        assert log_group.protect is (result.stack == "prod")
+
+
+def test_report_group(dev):
+    reports = dev.named("build-tests").inputs
+    assert reports["type"] == "TEST"
+    assert reports["name"] == "container-cicd-dev-app-build-tests"
+    assert reports["exportConfig"] == {"type": "NO_EXPORT"}
+
+
+def test_build_stage(dev):
+    stages = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
+    [action] = stages[1]["actions"]
+    assert stages[1]["name"] == "Build"
+    assert (action["provider"], action["category"], action["owner"]) == ("CodeBuild", "Build", "AWS")
+    assert action["configuration"] == {"ProjectName": "container-cicd-dev-app-build"}
+    assert action["inputArtifacts"] == ["SourceOutput"] and action["outputArtifacts"] == ["BuildOutput"]
+
+
+# ------------------------------------------------------------------------------------------
+# Buildspec
+# ------------------------------------------------------------------------------------------
+
+
+def test_buildspec_is_yaml_with_phases_in_order(dev):
+    s = spec(dev)
+    assert s["version"] == 0.2
+    assert list(s["phases"]) == ["pre_build", "build", "post_build"]
+    assert s["env"]["shell"] == "bash"
+    assert s["env"]["variables"]["REPOSITORY_URI"] == dev.outputs["repositoryUrl"]
+    assert s["env"]["variables"]["REPOSITORY_NAME"] == "container-cicd-dev-app"
+    assert s["env"]["variables"]["APP_PATH"] == "app"
+    assert s["phases"]["pre_build"]["on-failure"] == "ABORT" and s["phases"]["build"]["on-failure"] == "ABORT"
+    assert set(s["env"]["exported-variables"]) == {"IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST"}
+
+
+def test_image_tag_is_the_short_commit(dev):
+    pre = spec(dev)["phases"]["pre_build"]["commands"]
+    assert pre[0] == 'IMAGE_TAG="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" | cut -c 1-7)"'
+    assert 'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"' in pre
+
+
+def test_skip_when_the_commit_image_exists(dev):
+    s = spec(dev)
+    [probe] = [c for c in s["phases"]["pre_build"]["commands"] if "describe-images" in c]
+    assert 'imageTag="$IMAGE_TAG"' in probe and "IMAGE_EXISTS=true" in probe and "IMAGE_EXISTS=false" in probe
+    [build] = s["phases"]["build"]["commands"]
+    assert build.startswith('if [ "$IMAGE_EXISTS" = "true" ]; then ')
+    assert build.index("else") < build.index('docker push "$IMAGE_URI"')
+
+
+def test_junit_report_goes_to_the_report_group(dev):
+    s = spec(dev)
+    group_arn = dev.named("build-tests").outputs["arn"]
+    assert s["reports"] == {group_arn: {"files": ["junit.xml"], "base-directory": "reports", "file-format": "JUNITXML"}}
+
+
+def test_imagedefinitions_name_is_the_task_definition_container_name(dev, evaluate):
+    for result in (dev, evaluate("dev", **CUSTOM)):
+        s = spec(result)
+        name = task_container_name(result)
+        assert jq_container_name(s) == name
+        assert s["env"]["variables"]["CONTAINER_NAME"] == name
+        assert s["artifacts"] == {"files": ["imagedefinitions.json"]}
+        [deploy] = result.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"][2]["actions"]
+        assert deploy["configuration"]["FileName"] == "imagedefinitions.json"
+        service = result.one("aws:ecs/service:Service").inputs
+        assert service["loadBalancers"][0]["containerName"] == name
+    assert task_container_name(evaluate("dev", **CUSTOM)) == "Web_Frontend"
+
+
+def test_buildspec_function_is_pure_data():
+    s = buildspec.buildspec(app_path="svc/api", container_name="api", repository_url="r.example/x",
+                            repository_name="x", report_group_arn="arn:rg")
+    assert yaml.safe_load(buildspec.render(s)) == s
+    # Docker rejects upper-case image names; local tags never use the configurable container name.
+    upper = buildspec.buildspec(app_path="app", container_name="MyApp", repository_url="r.example/x",
+                                repository_name="x", report_group_arn="arn:rg")
+    for ref in re.findall(r"--tag (\S+)|docker create (\S+)", upper["phases"]["build"]["commands"][0]):
+        ref = next(r for r in ref if r)
+        repository = ref.split(":", 1)[0]
+        assert ref.startswith('"$IMAGE_URI"') or repository == repository.lower(), ref
+
+
+# ------------------------------------------------------------------------------------------
+# Running the buildspec's commands against stub `aws` and `docker`
+# ------------------------------------------------------------------------------------------
+
+STUB_DOCKER = """#!/usr/bin/env bash
+echo "docker $*" >> "$CALLS"
+case "$1" in
+  create) echo cid123 ;;
+  cp) mkdir -p "$3"; echo "${TEST_EXIT:-0}" > "$3/exit-code"; echo '<testsuites/>' > "$3/junit.xml" ;;
+esac
+"""
+STUB_AWS = """#!/usr/bin/env bash
+echo "aws $*" >> "$CALLS"
+case "$*" in
+  *get-login-password*) echo token ;;
+  *--query*) echo sha256:feed ;;
+  *describe-images*) [ "$IMAGE_IN_REGISTRY" = "yes" ] || exit 254 ;;
+esac
+"""
+
+
+def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_exit: int = 0) -> tuple[int, list[str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (("docker", STUB_DOCKER), ("aws", STUB_AWS)):
+        path = bin_dir / name
+        path.write_text(body)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    lines = []
+    for phase in ("pre_build", "build", "post_build"):
+        for command in spec_["phases"][phase]["commands"]:
+            # CodeBuild stops a phase at the first failing command.
+            lines.append(f"{command}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi")
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CALLS": str(tmp_path / "calls.log"),
+        "IMAGE_IN_REGISTRY": "yes" if image_in_registry else "no",
+        "TEST_EXIT": str(test_exit),
+        "CODEBUILD_RESOLVED_SOURCE_VERSION": COMMIT,
+        "CODEBUILD_BUILD_SUCCEEDING": "1",
+        "AWS_REGION": "us-east-1",
+        **{k: str(v) for k, v in spec_["env"]["variables"].items()},
+    }
+    work = tmp_path / "src"
+    work.mkdir()
+    proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, env=env, capture_output=True, text=True, timeout=30)
+    calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
+    return proc.returncode, calls, work
+
+
+@pytest.fixture(scope="module")
+def dev_spec(dev) -> dict:
+    return spec(dev)
+
+
+def test_new_commit_is_tested_built_and_pushed(tmp_path, dev_spec, dev):
+    rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=False)
+    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
+    assert rc == 0, calls
+    docker = [c for c in calls if c.startswith("docker ")]
+    assert docker[0].startswith("docker login")
+    assert docker[1] == "docker build --target test --tag pipeline-test:0123456 app"
+    assert any(c.startswith(f"docker build --tag {uri} ") for c in docker)
+    assert docker[-1] == f"docker push {uri}"
+    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": task_container_name(dev), "imageUri": uri}]
+    assert (work / "reports" / "junit.xml").exists()
+
+
+def test_existing_commit_image_skips_build_and_push(tmp_path, dev_spec, dev):
+    rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=True)
+    assert rc == 0
+    assert not any(c.startswith(("docker build", "docker push")) for c in calls), calls
+    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
+    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": uri}]
+
+
+def test_failing_tests_fail_the_build_before_the_image_is_pushed(tmp_path, dev_spec):
+    rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=False, test_exit=1)
+    assert rc == 1
+    assert not any(c.startswith("docker push") for c in calls)
+    assert not (work / "imagedefinitions.json").exists()
+    assert (work / "reports" / "junit.xml").exists()  # the report is still published
