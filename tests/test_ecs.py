@@ -1,0 +1,262 @@
+"""ECS Fargate target: network, load balancer, cluster, task definition, service (dev or prod forced to ecs)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import botocore.session
+import pytest
+import yaml
+from botocore.validate import ParamValidator
+
+from components.settings import DEFAULT_BOOTSTRAP_IMAGE, KEYS, DeployTargetKind
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORK = "container-cicd:network:Network"
+LB = "container-cicd:network:LoadBalancer"
+EXISTING_VPC = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "publicSubnetIds": ["subnet-00000000000000001", "subnet-00000000000000002"],
+    "privateSubnetIds": ["subnet-00000000000000003", "subnet-00000000000000004"],
+}
+# A custom image that answers its own health path, on another port and task size.
+BOOTSTRAP = {"bootstrapImage": "public.ecr.aws/my/hello:1.0", "healthCheckPath": "/healthz", "containerPort": 9000,
+             "ecsCpu": 1024, "ecsMemory": 4096}
+
+
+def ecs_overrides(stack: str) -> dict:
+    """deployTarget ecs, with the stack file's keys that only another target uses removed."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    drop = {
+        full.split(":", 1)[1]: None
+        for full in config
+        if full.startswith("container-cicd:")
+        and full.split(":", 1)[1] in KEYS
+        and DeployTargetKind.ECS not in KEYS[full.split(":", 1)[1]].targets
+    }
+    return {"deployTarget": "ecs", **drop}
+
+
+@pytest.fixture(scope="module")
+def prod_ecs(evaluate):
+    return evaluate("prod", **ecs_overrides("prod"))
+
+
+@pytest.fixture(scope="module")
+def existing_vpc(evaluate):
+    return evaluate("dev", **EXISTING_VPC)
+
+
+def within(result, component: str) -> list:
+    return [r for r in result.resources if r.custom and f"{component}$" in r.urn]
+
+
+def task_definition(result) -> dict:
+    return result.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+
+
+def containers(result) -> list[dict]:
+    return json.loads(task_definition(result)["containerDefinitions"])
+
+
+# ------------------------------------------------------------------------------------------
+# Network
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "nat_count"), [("dev", 1), ("prod", 2)])
+def test_new_vpc_two_public_two_private_subnets_in_two_azs(dev, prod_ecs, stack, nat_count):
+    result = {"dev": dev, "prod": prod_ecs}[stack]
+    resources = within(result, NETWORK)
+    counts: dict[str, int] = {}
+    for r in resources:
+        counts[r.type] = counts.get(r.type, 0) + 1
+    assert counts == {
+        "aws:ec2/vpc:Vpc": 1,
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1,
+        "aws:ec2/internetGateway:InternetGateway": 1,
+        "aws:ec2/subnet:Subnet": 4,
+        "aws:ec2/routeTable:RouteTable": 3,
+        "aws:ec2/routeTableAssociation:RouteTableAssociation": 4,
+        "aws:ec2/eip:Eip": nat_count,
+        "aws:ec2/natGateway:NatGateway": nat_count,
+    }
+    vpc = result.named("deploy-network-vpc").inputs
+    assert vpc["cidrBlock"] == "10.0.0.0/16" and vpc["enableDnsHostnames"] is True
+    subnets = [r for r in resources if r.type == "aws:ec2/subnet:Subnet"]
+    public = [s.inputs for s in subnets if "public" in s.name]
+    private = [s.inputs for s in subnets if "private" in s.name]
+    assert len(public) == len(private) == 2
+    for group in (public, private):
+        assert len({s["availabilityZone"] for s in group}) == 2
+    assert all(s["mapPublicIpOnLaunch"] is False for s in public + private)
+    networks = [ipaddress.ip_network(s["cidrBlock"]) for s in public + private]
+    assert all(n.subnet_of(ipaddress.ip_network("10.0.0.0/16")) for n in networks)
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    # Private subnets route to the internet through NAT, public ones through the internet gateway.
+    for i in range(2):
+        [route] = result.named(f"deploy-network-private-{i}-rt").inputs["routes"]
+        assert route["cidrBlock"] == "0.0.0.0/0" and "natGatewayId" in route and "gatewayId" not in route
+    [route] = result.named("deploy-network-public-rt").inputs["routes"]
+    assert "gatewayId" in route
+    nat_subnets = {r.inputs["subnetId"] for r in resources if r.type == "aws:ec2/natGateway:NatGateway"}
+    assert all("public" in s for s in nat_subnets)
+    assert result.named("deploy-network-default-sg").inputs.get("ingress") in (None, [])
+
+
+def test_existing_vpc_creates_no_network(existing_vpc):
+    assert within(existing_vpc, NETWORK) == []
+    service = existing_vpc.one("aws:ecs/service:Service").inputs
+    assert service["networkConfiguration"]["subnets"] == EXISTING_VPC["privateSubnetIds"]
+    alb = existing_vpc.named("deploy-lb-alb").inputs
+    assert alb["subnets"] == EXISTING_VPC["publicSubnetIds"]
+    assert existing_vpc.named("deploy-lb-tg").inputs["vpcId"] == EXISTING_VPC["vpcId"]
+
+
+# ------------------------------------------------------------------------------------------
+# Load balancer
+# ------------------------------------------------------------------------------------------
+
+
+def test_internet_facing_alb(dev, prod_ecs):
+    alb = dev.named("deploy-lb-alb").inputs
+    assert alb["internal"] is False and alb["loadBalancerType"] == "application"
+    assert alb["dropInvalidHeaderFields"] is True
+    assert all("public" in s for s in alb["subnets"]) and len(alb["subnets"]) == 2
+    assert len(alb["name"]) <= 32
+    assert alb["enableDeletionProtection"] is False
+    assert prod_ecs.named("deploy-lb-alb").inputs["enableDeletionProtection"] is True
+
+
+def test_target_group_tuned_for_fast_deploys(dev):
+    tg = dev.named("deploy-lb-tg").inputs
+    assert tg["deregistrationDelay"] <= 30
+    hc = tg["healthCheck"]
+    assert hc["interval"] * hc["healthyThreshold"] <= 30  # healthy within 30 s of passing checks
+    assert hc["path"] == "/ping" and hc["matcher"] == "200" and hc["protocol"] == "HTTP"
+    assert hc["timeout"] < hc["interval"]  # ELB requires timeout < interval
+    assert (tg["targetType"], tg["port"], tg["protocol"]) == ("ip", 8080, "HTTP")
+    assert len(tg["name"]) <= 32
+
+
+def test_security_groups(dev):
+    rules = {r.name: r.inputs for r in within(dev, LB) if "securityGroup" in r.type and "Rule" in r.type}
+    ingress_80 = rules["deploy-lb-alb-in-80-0"]
+    assert (ingress_80["fromPort"], ingress_80["toPort"], ingress_80["cidrIpv4"]) == (80, 80, "0.0.0.0/0")
+    from_alb = rules["deploy-lb-service-from-alb"]
+    assert (from_alb["fromPort"], from_alb["toPort"]) == (8080, 8080)
+    assert "referencedSecurityGroupId" in from_alb and "cidrIpv4" not in from_alb
+    # Nothing but the ALB reaches the tasks.
+    service_sg_ingress = [r for n, r in rules.items() if n.startswith("deploy-lb-service") and r.get("fromPort") == 8080 and "cidrIpv4" in r]
+    assert service_sg_ingress == []
+
+
+def test_listener_forwards_to_the_target_group(dev):
+    [listener] = [r for r in within(dev, LB) if r.type == "aws:lb/listener:Listener"]
+    assert listener.inputs["port"] == 80 and listener.inputs["defaultActions"][0]["type"] == "forward"
+    assert dev.outputs["serviceUrl"].startswith("http://") and dev.outputs["serviceUrl"].endswith(".elb.amazonaws.com")
+
+
+# ------------------------------------------------------------------------------------------
+# Cluster, task definition, service
+# ------------------------------------------------------------------------------------------
+
+
+def test_cluster_has_container_insights(dev):
+    cluster = dev.one("aws:ecs/cluster:Cluster").inputs
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+
+
+def test_task_definition(dev, evaluate):
+    td = task_definition(dev)
+    assert (td["cpu"], td["memory"]) == ("256", "512")
+    custom = task_definition(evaluate("dev", **BOOTSTRAP))
+    assert (custom["cpu"], custom["memory"]) == ("1024", "4096")
+    assert td["networkMode"] == "awsvpc" and td["requiresCompatibilities"] == ["FARGATE"]
+    assert td["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}
+    assert td["executionRoleArn"] == dev.named("deploy-execution-role").outputs["arn"]
+    assert td["taskRoleArn"] == dev.named("deploy-task-role").outputs["arn"]
+    assert td["executionRoleArn"] != td["taskRoleArn"]
+    assert td["family"] == "container-cicd-dev-app-task"
+
+
+def test_container_logs_to_the_stack_log_group(dev, prod_ecs):
+    [container] = containers(dev)
+    log_group = dev.named("deploy-logs").inputs
+    assert log_group["retentionInDays"] == 14
+    assert container["logConfiguration"] == {
+        "logDriver": "awslogs",
+        "options": {"awslogs-group": log_group["name"], "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"},
+    }
+    assert prod_ecs.named("deploy-logs").protect is True and dev.named("deploy-logs").protect is False
+
+
+def test_container_definitions_match_the_ecs_api(dev):
+    model = botocore.session.get_session().get_service_model("ecs")
+    td = task_definition(dev)
+    request = {
+        "family": td["family"],
+        "containerDefinitions": containers(dev),
+        "cpu": td["cpu"],
+        "memory": td["memory"],
+        "networkMode": td["networkMode"],
+        "requiresCompatibilities": td["requiresCompatibilities"],
+        "runtimePlatform": td["runtimePlatform"],
+        "executionRoleArn": td["executionRoleArn"],
+        "taskRoleArn": td["taskRoleArn"],
+    }
+    report = ParamValidator().validate(request, model.operation_model("RegisterTaskDefinition").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    bad = {**request, "containerDefinitions": [{**containers(dev)[0], "portMapping": []}]}
+    assert ParamValidator().validate(bad, model.operation_model("RegisterTaskDefinition").input_shape).has_errors()
+
+
+def test_bootstrap_container(dev, evaluate):
+    [container] = containers(dev)
+    assert container["name"] == "app" and container["essential"] is True
+    assert container["image"] == DEFAULT_BOOTSTRAP_IMAGE
+    assert container["portMappings"] == [{"containerPort": 8080, "protocol": "tcp"}]
+    # Traefik answers /ping on the container port from these variables alone.
+    assert container["environment"] == [
+        {"name": "PORT", "value": "8080"},
+        {"name": "TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS", "value": ":8080"},
+        {"name": "TRAEFIK_PING", "value": "true"},
+    ]
+    assert "command" not in container and "entryPoint" not in container
+    custom = evaluate("dev", **BOOTSTRAP)
+    [container] = containers(custom)
+    assert container["image"] == "public.ecr.aws/my/hello:1.0"
+    assert container["environment"] == [{"name": "PORT", "value": "9000"}]
+    assert custom.named("deploy-lb-tg").inputs["healthCheck"]["path"] == "/healthz"
+    assert custom.named("deploy-lb-tg").inputs["port"] == 9000
+
+
+def test_service(dev):
+    service = dev.one("aws:ecs/service:Service")
+    s = service.inputs
+    assert s["launchType"] == "FARGATE" and s["desiredCount"] == 1  # Pulumi.dev.yaml
+    assert s["networkConfiguration"]["assignPublicIp"] is False
+    assert len(s["networkConfiguration"]["subnets"]) == 2
+    assert all("private" in subnet for subnet in s["networkConfiguration"]["subnets"])
+    assert s["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert s["cluster"] == dev.one("aws:ecs/cluster:Cluster").outputs["arn"]
+    assert s["loadBalancers"] == [{
+        "targetGroupArn": dev.named("deploy-lb-tg").outputs["arn"], "containerName": "app", "containerPort": 8080,
+    }]
+    assert s["deploymentMinimumHealthyPercent"] == 100
+    assert s["waitForSteadyState"] is True
+
+
+def test_pulumi_up_never_reverts_a_pipeline_deployment(dev):
+    """After the first deployment the pipeline owns the task definition revision (the image)."""
+    assert "taskDefinition" in dev.one("aws:ecs/service:Service").ignore_changes
+
+
+def test_deploy_stage_comes_from_the_target(dev):
+    stages = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
+    [deploy] = [a for s in stages if s["name"] == "Deploy" for a in s["actions"] if a["category"] == "Deploy"]
+    assert deploy["provider"] == "ECS"
+    assert deploy["configuration"]["ClusterName"] == dev.one("aws:ecs/cluster:Cluster").inputs["name"]
+    assert deploy["configuration"]["ServiceName"] == dev.one("aws:ecs/service:Service").inputs["name"]
