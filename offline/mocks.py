@@ -212,8 +212,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "endpoint": f"https://0123456789ABCDEF0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
                 "certificateAuthorities": [{"data": "LS0tLS1CRUdJTi1NT0NL"}],
                 "version": "1.35",
-                "vpcConfigs": [{"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718",
-                                "endpointPrivateAccess": True, "endpointPublicAccess": False}],
+                "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718",
+                              "endpointPrivateAccess": True, "endpointPublicAccess": False},
             }
         return {}
 

@@ -119,7 +119,7 @@ class EksTarget(pulumi.ComponentResource):
         if args.existing_cluster_name:
             cluster_name: pulumi.Output[str] = pulumi.Output.from_input(args.existing_cluster_name)
             existing = aws.eks.get_cluster_output(name=args.existing_cluster_name, opts=invoke)
-            node_security_group_id = existing.vpc_configs[0].cluster_security_group_id
+            node_security_group_id = existing.vpc_config.cluster_security_group_id
             kubeconfig = pulumi.Output.all(existing.endpoint, existing.certificate_authorities[0].data, region).apply(
                 lambda v: pulumi.Output.json_dumps(manifests.kubeconfig(args.existing_cluster_name, v[0], v[1], v[2]))
             )
