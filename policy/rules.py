@@ -366,6 +366,9 @@ def _rollback_stages(props: Mapping[str, Any]) -> list[str]:
         on_failure = _get(stage, "onFailure")
         results = [_get(on_failure, "result")] + [_get(c, "result") for c in _items(_get(on_failure, "conditions"))]
         results += [_get(on_failure, "condition", "result")]
+        # A success condition (e.g. an alarm bake time) may also roll the stage back.
+        on_success = _get(stage, "onSuccess")
+        results += [_get(on_success, "condition", "result")] + [_get(c, "result") for c in _items(_get(on_success, "conditions"))]
         if "ROLLBACK" in results:
             names.append(str(_get(stage, "name")))
     return names
