@@ -68,6 +68,10 @@ def namespace(spec: WorkloadSpec) -> dict:
                 "app.kubernetes.io/managed-by": "pulumi",
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/enforce-version": "latest",
+                # The load balancer controller injects a readiness gate: a new pod counts as Ready only
+                # once its target is healthy in the ALB, so a rollout never outruns the registration.
+                # https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/
+                "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
             },
         },
     }

@@ -106,8 +106,10 @@ def test_restricted_security_context():
     }
 
 
-def test_namespace_enforces_the_restricted_pod_security_standard():
-    assert manifests.namespace(SPEC)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+def test_namespace_enforces_restricted_pods_and_alb_readiness_gates():
+    labels = manifests.namespace(SPEC)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
 
 
 def test_rollout_never_drops_below_desired_and_has_a_deadline():
