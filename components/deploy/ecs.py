@@ -119,11 +119,18 @@ def deploy_statements(
             "Resource": service_arn,
         },
         {
-            # RegisterTaskDefinition and DescribeTaskDefinition support no resource-level permissions.
-            "Sid": "TaskDefinitions",
+            # DescribeTaskDefinition supports no resource-level permissions (IAM service authorization reference).
+            "Sid": "DescribeTaskDefinitions",
             "Effect": "Allow",
-            "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"],
+            "Action": "ecs:DescribeTaskDefinition",
             "Resource": "*",
+        },
+        {
+            # RegisterTaskDefinition is authorised against the task-definition ARN: only this family.
+            "Sid": "RegisterTaskDefinitions",
+            "Effect": "Allow",
+            "Action": "ecs:RegisterTaskDefinition",
+            "Resource": task_family_arn_pattern,
         },
         {
             "Sid": "TagTaskDefinitions",
@@ -133,9 +140,18 @@ def deploy_statements(
             "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
         },
         {
+            # Tasks of this cluster only: arn:aws:ecs:<region>:<account>:task/<cluster-name>/<task-id>.
+            "Sid": "DescribeTasks",
+            "Effect": "Allow",
+            "Action": "ecs:DescribeTasks",
+            "Resource": pulumi.Output.from_input(cluster_arn).apply(lambda arn: arn.replace(":cluster/", ":task/", 1) + "/*"),
+        },
+        {
+            # ListTasks is authorised against container instances, which Fargate tasks do not have;
+            # the ecs:cluster condition keeps it to this cluster.
             "Sid": "WatchTasks",
             "Effect": "Allow",
-            "Action": ["ecs:DescribeTasks", "ecs:ListTasks"],
+            "Action": "ecs:ListTasks",
             "Resource": "*",
             "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
         },
