@@ -1,0 +1,169 @@
+"""Notifications: encrypted topic, service-only TLS-only topic policy, subscriptions from config,
+CodeStar notification rule on the pipeline, EventBridge rules for deployment failures, image findings
+and pipeline failures."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.pipeline import NOTIFICATION_EVENTS
+from components.settings import SettingsError, parse_settings
+from offline.mocks import ACCOUNT
+
+PROD_ON_ECS = {"deployTarget": "ecs", "eksKubernetesVersion": None, "eksPodCpuMillicores": None, "eksPodMemoryMiB": None}
+STACKS = {
+    "dev-ecs": ("dev", {"deployTarget": "ecs"}),
+    "dev-eks": ("dev", {"deployTarget": "eks"}),
+    "prod-ecs": ("prod", PROD_ON_ECS),
+    "prod-eks": ("prod", {"deployTarget": "eks"}),
+}
+PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "codestar-notifications.amazonaws.com"]
+
+
+@pytest.fixture(params=sorted(STACKS))
+def stack(request, evaluate):
+    name, overrides = STACKS[request.param]
+    return evaluate(name, **overrides)
+
+
+def doc(value):
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_topic_is_encrypted_with_a_rotating_cmk(stack):
+    topic = stack.named("notifications-topic")
+    key = stack.named("notifications-key")
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert topic.inputs["name"] == f"container-cicd-{stack.stack}-app-delivery"
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_key_policy_lets_the_publishing_services_encrypt(dev):
+    policy = doc(dev.named("notifications-key").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["AccountAdministersThroughIam"]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    assert by_sid["PublishingServices"]["Principal"] == {"Service": PUBLISHERS}
+    assert by_sid["PublishingServices"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert len(policy["Statement"]) == 2
+
+
+def test_topic_policy_allows_only_the_publishing_services_and_denies_non_tls(dev):
+    topic_arn = dev.named("notifications-topic").outputs["arn"]
+    policy = doc(dev.named("notifications-topic-policy").inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "PublishingServices",
+            "Effect": "Allow",
+            "Principal": {"Service": PUBLISHERS},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+
+
+def test_no_subscriptions_by_default(dev):
+    assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+
+
+def test_subscriptions_from_config(evaluate):
+    r = evaluate("dev", notificationEmails=["ops@example.com", "dev@example.com"],
+                 notificationHttpsEndpoints=["https://hooks.example.com/sns"])
+    subs = {s.name: s.inputs for s in r.of_type("aws:sns/topicSubscription:TopicSubscription")}
+    topic_arn = r.named("notifications-topic").outputs["arn"]
+    assert {n: (s["protocol"], s["endpoint"]) for n, s in subs.items()} == {
+        "notifications-email-0": ("email", "ops@example.com"),
+        "notifications-email-1": ("email", "dev@example.com"),
+        "notifications-https-0": ("https", "https://hooks.example.com/sns"),
+    }
+    assert all(s["topic"] == topic_arn for s in subs.values())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("notificationEmails", ["not-an-email"], r"^notificationEmails: 'not-an-email' is not valid; allowed: email addresses"),
+        ("notificationHttpsEndpoints", ["http://hooks.example.com"],
+         r"^notificationHttpsEndpoints: 'http://hooks.example.com' is not valid; allowed: https:// URLs"),
+        ("notificationEmails", ["a@example.com", "a@example.com"], r"^notificationEmails: \['a@example.com', 'a@example.com'\] is not valid; each subscriber once"),
+    ],
+)
+def test_bad_subscribers_fail_in_settings(key, value, message):
+    with pytest.raises(SettingsError, match=message):
+        parse_settings({key: value}, "container-cicd", "dev")
+
+
+def test_codestar_rule_notifies_the_pipeline_events(stack):
+    rule = stack.one("aws:codestarnotifications/notificationRule:NotificationRule").inputs
+    assert rule["resource"] == stack.one("aws:codepipeline/pipeline:Pipeline").outputs["arn"]
+    assert rule["eventTypeIds"] == [
+        "codepipeline-pipeline-pipeline-execution-started",
+        "codepipeline-pipeline-pipeline-execution-succeeded",
+        "codepipeline-pipeline-pipeline-execution-failed",
+        "codepipeline-pipeline-pipeline-execution-superseded",
+        "codepipeline-pipeline-manual-approval-needed",
+    ]
+    assert list(NOTIFICATION_EVENTS) == rule["eventTypeIds"]
+    assert rule["targets"] == [{"address": stack.named("notifications-topic").outputs["arn"], "type": "SNS"}]
+    assert len(rule["name"]) <= 64
+
+
+def rule_pattern(r, name):
+    return doc(r.named(f"notifications-{name}").inputs["eventPattern"])
+
+
+def test_event_rules_route_to_the_topic(stack):
+    topic_arn = stack.named("notifications-topic").outputs["arn"]
+    for name in ("deployment-failed", "image-findings", "pipeline-failed"):
+        target = stack.named(f"notifications-{name}-target").inputs
+        assert target["arn"] == topic_arn
+        assert target["rule"] == stack.named(f"notifications-{name}").outputs["name"]
+
+
+def test_ecs_deployment_failures_of_this_stack_are_routed(dev):
+    assert rule_pattern(dev, "deployment-failed") == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"prefix": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/container-cicd-dev-app-"}],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+
+
+def test_ecs_service_arn_matches_the_deployment_failed_prefix(evaluate):
+    name, overrides = STACKS["prod-ecs"]
+    r = evaluate(name, **overrides)
+    prefix = rule_pattern(r, "deployment-failed")["resources"][0]["prefix"]
+    assert r.one("aws:ecs/service:Service").outputs["arn"].startswith(prefix)
+
+
+def test_critical_and_high_image_findings_of_this_repository_are_routed(dev):
+    assert rule_pattern(dev, "image-findings") == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Scan"],
+        "detail": {
+            "scan-status": ["COMPLETE"],
+            "repository-name": [dev.one("aws:ecr/repository:Repository").outputs["name"]],
+            "finding-severity-counts": {
+                "$or": [{"CRITICAL": [{"numeric": [">", 0]}]}, {"HIGH": [{"numeric": [">", 0]}]}]
+            },
+        },
+    }
+
+
+def test_pipeline_action_and_stage_failures_are_routed(stack):
+    """Covers every target's deploy step (ECS action, EKS rollout step) failing."""
+    assert rule_pattern(stack, "pipeline-failed") == {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Action Execution State Change", "CodePipeline Stage Execution State Change"],
+        "detail": {"pipeline": [stack.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]], "state": ["FAILED"]},
+    }
