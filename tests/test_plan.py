@@ -202,3 +202,11 @@ def test_plan_uses_the_one_mocks_module():
     assert plan.evaluate_stack is offline.mocks.evaluate_stack
     source = open(plan.__file__).read()
     assert "from offline.mocks import" in source and "set_mocks" not in source
+
+
+def test_docs_document_every_exit_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "plan.md").read_text()
+    for code in (plan.EXIT_OK, plan.EXIT_PROGRAM_ERROR, plan.EXIT_SETTINGS_ERROR, plan.EXIT_POLICY_VIOLATIONS, plan.EXIT_USAGE):
+        assert f"\n| {code} | " in doc

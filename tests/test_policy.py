@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import re
 
 import pytest
 from pulumi_policy import (
@@ -251,6 +252,16 @@ def test_codepipeline_rules_fire(dev):
     pipeline["pipelineType"] = "V1"
     assert _check("codepipeline-rollback-mode", rules.CODEPIPELINE, pipeline) == [
         "CodePipeline rolls back stage(s) Deploy but pipelineType is not 'V2': set pipelineType 'V2'",
+        "CodePipeline rolls back stage(s) Deploy in executionMode 'PARALLEL', where rollback is not supported: use 'QUEUED' or 'SUPERSEDED'",
+    ]
+
+
+def test_codepipeline_rollback_by_a_success_condition_counts_as_rollback(dev):
+    pipeline = _props(dev, rules.CODEPIPELINE)
+    pipeline["stages"][-1].pop("onFailure", None)
+    pipeline["stages"][-1]["onSuccess"] = {"condition": {"result": "ROLLBACK", "rules": [{"name": "BakeTime"}]}}
+    pipeline["executionMode"] = "PARALLEL"
+    assert _check("codepipeline-rollback-mode", rules.CODEPIPELINE, pipeline) == [
         "CodePipeline rolls back stage(s) Deploy in executionMode 'PARALLEL', where rollback is not supported: use 'QUEUED' or 'SUPERSEDED'",
     ]
 
@@ -506,3 +517,14 @@ def test_stack_policy_reports_against_the_bucket_urn_using_property_dependencies
         "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
         "urn:other",
     )]
+
+
+def test_docs_list_every_rule_with_its_ids():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "policy.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in doc.splitlines() if line.startswith("| `")}
+    assert list(rows) == RULE_NAMES
+    for rule in RULES:
+        for id_ in re.findall(r"CKV2?_AWS_\d+|AwsSolutions-[A-Z0-9]+", rule.description):
+            assert id_ in rows[rule.name], (rule.name, id_)
