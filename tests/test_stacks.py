@@ -1,0 +1,127 @@
+"""Whole stacks: both stack files evaluate, coexist in one account, export well-formed outputs, fast."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import KEYS, DeployTargetKind
+from offline.mocks import evaluate_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+# Top-level inputs that are an AWS resource's own explicit physical name (other resources' `bucket`,
+# `clusterName`, ... inputs are references to it, not names of their own).
+GENERIC_NAME_INPUTS = ("name", "family", "roleName", "alarmName", "dashboardName")
+TYPED_NAME_INPUTS = {
+    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix"),
+    "aws:codecommit/repository:Repository": ("repositoryName",),
+}
+OUTPUTS = ("pipelineName", "pipelineConsoleUrl", "sourceLocation", "repositoryUrl", "serviceUrl")
+
+
+def ecs_overrides(stack: str) -> dict:
+    """deployTarget ecs, with the stack file's keys that only another target uses removed (as in test_ecs)."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    drop = {
+        full.split(":", 1)[1]: None
+        for full in config
+        if full.startswith("container-cicd:")
+        and full.split(":", 1)[1] in KEYS
+        and DeployTargetKind.ECS not in KEYS[full.split(":", 1)[1]].targets
+    }
+    return {"deployTarget": "ecs", **drop}
+
+
+@pytest.fixture(scope="module")
+def prod_ecs(evaluate):
+    return evaluate("prod", **ecs_overrides("prod"))
+
+
+def physical_names(result) -> dict[tuple[str, str], str]:
+    """(type, input) -> name for every explicit physical name of an AWS resource, keyed by resource."""
+    names = {}
+    for r in result.resources:
+        if not r.custom or not r.type.startswith("aws:"):
+            continue
+        for key in GENERIC_NAME_INPUTS + TYPED_NAME_INPUTS.get(r.type, ()):
+            value = r.inputs.get(key)
+            if isinstance(value, str) and value:
+                names[(r.type, r.name, key)] = value
+    return names
+
+
+def test_both_stacks_evaluate_whole(dev, prod):
+    assert dev.config["container-cicd:deployTarget"] == "ecs"
+    for result in (dev, prod):
+        assert set(OUTPUTS) <= set(result.outputs)
+        types = {r.type for r in result.resources}
+        for required in ("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:ecr/repository:Repository"):
+            assert required in types, (result.stack, required)
+
+
+@pytest.mark.parametrize("other", ["prod", "prod_ecs"])
+def test_dev_and_prod_physical_names_do_not_collide(dev, other, request):
+    prod = request.getfixturevalue(other)
+    dev_names, prod_names = physical_names(dev), physical_names(prod)
+    assert len(dev_names) >= 8, dev_names  # the check is not vacuous
+    by_type = {}
+    for (type_, _, key), value in dev_names.items():
+        by_type.setdefault((type_, key), set()).add(value)
+    clashes = [
+        (type_, key, value)
+        for (type_, _, key), value in prod_names.items()
+        if value in by_type.get((type_, key), set())
+    ]
+    assert clashes == []
+
+
+def test_physical_names_carry_project_and_stack(dev):
+    for (type_, name, key), value in physical_names(dev).items():
+        if key in ("name", "repositoryName", "family", "bucket"):
+            assert "dev" in value, (type_, name, value)
+
+
+def test_physical_names_are_unique_within_a_stack(dev, prod):
+    for result in (dev, prod):
+        seen: dict[tuple[str, str], str] = {}
+        for (type_, name, key), value in physical_names(result).items():
+            assert (type_, value) not in seen, (result.stack, type_, value, name, seen.get((type_, value)))
+            seen[(type_, value)] = name
+
+
+def test_outputs_are_well_formed(dev, prod):
+    for result in (dev, prod):
+        out, stack = result.outputs, result.stack
+        assert out["pipelineName"] == f"container-cicd-{stack}-app-pipeline"
+        assert out["pipelineConsoleUrl"] == (
+            f"https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{out['pipelineName']}/view?region=us-east-1"
+        )
+        assert re.fullmatch(rf"https://git-codecommit\.us-east-1\.amazonaws\.com/v1/repos/container-cicd-{stack}-app", out["sourceLocation"])
+        assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.us-east-1\.amazonaws\.com/container-cicd-{stack}-app", out["repositoryUrl"])
+        assert re.fullmatch(r"https?://[a-z0-9.-]+", out["serviceUrl"]), out["serviceUrl"]
+
+
+def test_connection_source_exports_the_connection_arn(evaluate):
+    r = evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceFilePaths=["app/**", "lib/**"])
+    assert re.fullmatch(r"arn:aws:codeconnections:us-east-1:\d{12}:connection/[0-9a-f-]+", r.outputs["sourceLocation"])
+
+
+def test_switching_the_deploy_target_keeps_the_shared_urns(prod, prod_ecs):
+    """URNs are a contract: deployTarget must not rename or replace source, registry, build or pipeline."""
+    if prod.config.get("container-cicd:deployTarget") == "ecs":
+        pytest.skip("prod runs ecs; nothing to switch")
+    for name in ("source-repo", "registry-repo", "build-project", "build-role", "artifacts-bucket", "artifacts-key",
+                 "pipeline-pipeline", "pipeline-role"):
+        assert prod.named(name).urn == prod_ecs.named(name).urn, name
+
+
+def test_one_stack_evaluates_in_under_five_seconds():
+    start = time.perf_counter()
+    result = evaluate_stack("dev")
+    elapsed = time.perf_counter() - start
+    assert result.resources
+    assert elapsed < 5, f"evaluating dev took {elapsed:.2f} s"
