@@ -82,6 +82,7 @@ target = create_target(
         production=settings.production,
         tags=tags,
         artifact_statements=artifacts.read_write_statements(),
+        artifact_key_arn=artifacts.key_arn,
         # Names known before the alarms exist: the target rolls back a deployment when one fires.
         alarm_names=alarm_names(settings.prefix),
     ),

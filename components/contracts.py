@@ -49,6 +49,9 @@ class DeployInputs:
     artifact_statements: Sequence[Statement] = ()
     """What a role needs to read the pipeline's artifacts (bucket and key), for targets whose deploy
     action runs under their own role (a CodeBuild deploy step). Omitted: no artifact access."""
+    artifact_key_arn: pulumi.Input[str] | None = None
+    """KMS key of the pipeline's artifacts, for a deploy step's CodeBuild project. Omitted: the AWS
+    managed aws/s3 key."""
 
 
 @dataclass(frozen=True)

@@ -220,18 +220,22 @@ def test_deploy_identity_iam_exactly(prod):
     log_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/container-cicd-prod-app-deploy"
     alarm_names = prod.outputs["alarmNames"]
     artifacts = [s for s in policy(prod, "build-role-policy")["Statement"] if s["Sid"].startswith("Artifact")]
+    ec2 = "arn:aws:ec2:us-east-1:123456789012"
+    subnets = [f"{ec2}:subnet/deploy-network-private-0-mock-id", f"{ec2}:subnet/deploy-network-private-1-mock-id"]
     assert policy(prod, "deploy-deploy-role-policy")["Statement"] == [
         {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [log_arn, f"{log_arn}:*"]},
         {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
          "Resource": "arn:aws:eks:us-east-1:123456789012:cluster/container-cicd-prod-app-eks"},
-        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": [
-            "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"], "Resource": "*"},
+        {"Sid": "VpcLookup", "Effect": "Allow", "Action": [
+            "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs"], "Resource": "*"},
+        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": "ec2:CreateNetworkInterface", "Resource": [
+            f"{ec2}:network-interface/*", *subnets, f"{ec2}:security-group/deploy-deploy-sg-mock-id"]},
+        {"Sid": "VpcNetworkInterfaceCleanup", "Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
+         "Resource": f"{ec2}:network-interface/*"},
         {"Sid": "VpcNetworkInterfacePermission", "Effect": "Allow", "Action": "ec2:CreateNetworkInterfacePermission",
          "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
-         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}, "ArnEquals": {"ec2:Subnet": [
-             "arn:aws:ec2:us-east-1:123456789012:subnet/deploy-network-private-0-mock-id",
-             "arn:aws:ec2:us-east-1:123456789012:subnet/deploy-network-private-1-mock-id"]}}},
+         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}, "ArnEquals": {"ec2:Subnet": subnets}}},
         {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
          "Resource": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}" for n in alarm_names]},
         *artifacts,
@@ -281,6 +285,7 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
     assert project["logsConfig"]["cloudwatchLogs"] == {"status": "ENABLED", "groupName": "/aws/codebuild/container-cicd-prod-app-deploy"}
     assert prod.named("deploy-deploy-logs").inputs["retentionInDays"] == 90
     assert project["environment"]["privilegedMode"] is False
+    assert project["encryptionKey"] == prod.named("artifacts-key").outputs["arn"]
     assert project["buildTimeout"] == 15 * 2 + 10
 
 

@@ -351,6 +351,9 @@ class EksTarget(pulumi.ComponentResource):
                     "arn:aws:ec2:", region, ":", identity.account_id, ":network-interface/*"
                 ),
                 subnet_arns=subnet_arns,
+                security_group_arn=pulumi.Output.concat(
+                    "arn:aws:ec2:", region, ":", identity.account_id, ":security-group/", deploy_sg.id
+                ),
                 artifact_statements=inputs.artifact_statements,
             ),
             parent=self,
@@ -415,6 +418,8 @@ class EksTarget(pulumi.ComponentResource):
             # The rollout may take the full deadline twice (deploy, then undo), plus set-up.
             build_timeout=workload.deployment_timeout_minutes * 2 + 10,
             queued_timeout=60,
+            # The pipeline's key, not the AWS managed aws/s3 key, for anything the project stores.
+            encryption_key=inputs.artifact_key_arn,
             tags=tags,
             # The role's policy and the access policy must exist before the first deployment runs;
             # the Deployment must exist before kubectl can set its image.

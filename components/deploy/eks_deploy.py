@@ -131,6 +131,7 @@ def deploy_statements(
     alarm_arns: Sequence[pulumi.Input[str]],
     network_interface_arn_pattern: pulumi.Input[str],
     subnet_arns: pulumi.Input[Sequence[str]],
+    security_group_arn: pulumi.Input[str],
     artifact_statements: Sequence[Statement],
 ) -> list[Statement]:
     """Least privilege for the deploy identity. What it may do inside the cluster is the access
@@ -145,14 +146,12 @@ def deploy_statements(
         },
         {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster_arn},
         {
-            # CodeBuild in a VPC creates and cleans up its network interfaces; the Describe/Create/Delete
-            # actions support no resource-level scoping.
+            # CodeBuild in a VPC looks up the network and creates and cleans up its network interfaces.
             # https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html#customer-managed-policies-example-create-vpc-network-interface
-            "Sid": "VpcNetworkInterfaces",
+            # The Describe actions support no resource-level permissions.
+            "Sid": "VpcLookup",
             "Effect": "Allow",
             "Action": [
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
                 "ec2:DescribeDhcpOptions",
                 "ec2:DescribeNetworkInterfaces",
                 "ec2:DescribeSecurityGroups",
@@ -160,6 +159,21 @@ def deploy_statements(
                 "ec2:DescribeVpcs",
             ],
             "Resource": "*",
+        },
+        {
+            # CreateNetworkInterface is authorised on the new interface, its subnet and its security group.
+            "Sid": "VpcNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": pulumi.Output.all(network_interface_arn_pattern, subnet_arns, security_group_arn).apply(
+                lambda v: [v[0], *v[1], v[2]]
+            ),
+        },
+        {
+            "Sid": "VpcNetworkInterfaceCleanup",
+            "Effect": "Allow",
+            "Action": "ec2:DeleteNetworkInterface",
+            "Resource": network_interface_arn_pattern,
         },
         {
             "Sid": "VpcNetworkInterfacePermission",
