@@ -126,6 +126,13 @@ def check_action_configuration(pipeline: dict) -> None:
                 assert isinstance(value, str), f"{action['name']}: configuration values are strings"
 
 
+def connection_overrides(provider: str) -> dict:
+    """github with file paths, bitbucket likewise, gitlab without (any change runs the pipeline)."""
+    if provider == "gitlab":
+        return {"sourceProvider": "gitlab", "sourceRepository": "group/svc"}
+    return {**GITHUB, "sourceProvider": provider}
+
+
 # ------------------------------------------------------------------------------------------
 # Fixtures
 # ------------------------------------------------------------------------------------------
@@ -225,7 +232,7 @@ def test_existing_codecommit_repository_is_looked_up_not_created(existing_codeco
 
 @pytest.mark.parametrize(("provider", "provider_type"), [("github", "GitHub"), ("bitbucket", "Bitbucket"), ("gitlab", "GitLab")])
 def test_connection_is_created_for_the_host(evaluate, provider, provider_type):
-    r = evaluate("dev", **{**GITHUB, "sourceProvider": provider})
+    r = evaluate("dev", **connection_overrides(provider))
     [connection] = in_component(r, SOURCE)
     assert connection.type == "aws:codeconnections/connection:Connection"
     assert connection.inputs["providerType"] == provider_type
@@ -268,7 +275,7 @@ def test_v2_trigger_filters_branch_and_file_paths(github_created):
 
 
 def test_trigger_without_file_paths_runs_on_any_change(evaluate):
-    r = evaluate("dev", sourceProvider="gitlab", sourceRepository="group/svc")
+    r = evaluate("dev", **connection_overrides("gitlab"))
     [push] = r.one("aws:codepipeline/pipeline:Pipeline").inputs["triggers"][0]["gitConfiguration"]["pushes"]
     assert push == {"branches": {"includes": ["main"]}}
 

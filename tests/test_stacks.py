@@ -88,7 +88,7 @@ def test_physical_names_carry_project_and_stack(dev):
 def test_physical_names_are_unique_within_a_stack(dev, prod):
     for result in (dev, prod):
         seen: dict[tuple[str, str], str] = {}
-        for (type_, name, key), value in physical_names(result).items():
+        for (type_, name, _key), value in physical_names(result).items():
             assert (type_, value) not in seen, (result.stack, type_, value, name, seen.get((type_, value)))
             seen[(type_, value)] = name
 
