@@ -528,3 +528,24 @@ def test_docs_list_every_rule_with_its_ids():
     for rule in RULES:
         for id_ in re.findall(r"CKV2?_AWS_\d+|AwsSolutions-[A-Z0-9]+", rule.description):
             assert id_ in rows[rule.name], (rule.name, id_)
+
+
+def test_the_pack_directory_starts_one_mandatory_pack_when_run_by_the_policy_runtime(monkeypatch):
+    """pulumi.policy runs `runpy.run_path(<pack dir>, run_name="__main__")`; do the same with the server stubbed."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    import pulumi_policy
+
+    started = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: started.append(kwargs))
+    monkeypatch.delitem(sys.modules, "rules", raising=False)
+    try:
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "policy"), run_name="__main__")
+    finally:
+        sys.modules.pop("rules", None)
+    assert len(started) == 1
+    assert started[0]["name"] == "container-cicd-baseline"
+    assert started[0]["enforcement_level"] == EnforcementLevel.MANDATORY
+    assert [p.name for p in started[0]["policies"]] == RULE_NAMES
