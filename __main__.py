@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.alarms import Alarms, AlarmsArgs, alarm_names, composite_alarm_name
+from components.alarms import Alarms, AlarmsArgs, alarm_names
 from components.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.audit import AuditTrail, AuditTrailArgs
 from components.build import Build, BuildArgs
@@ -129,7 +129,8 @@ pipeline = Pipeline(
         gates=PipelineGates(
             topic_arn=notifications.topic_arn,
             topic_statements=notifications.publish_statements(),
-            alarm_name=composite_alarm_name(settings.prefix),
+            # An Output of the composite alarm: the pipeline is created after the alarm it watches.
+            alarm_name=alarms.composite_alarm_name,
             manual_approval=safety.manual_approval,
             # The bake time is a production gate; dev deploys succeed as soon as the target is healthy.
             bake_time_minutes=safety.bake_time_minutes if settings.production else 0,
@@ -141,7 +142,6 @@ pipeline = Pipeline(
             block_while_alarming=safety.block_deploy_while_alarming,
         ),
     ),
-    opts=pulumi.ResourceOptions(depends_on=[alarms]),
 )
 
 if safety.audit_trail:

@@ -50,7 +50,7 @@ class PipelineGates:
     """Notification topic: CodeStar notification rule target and the approval's NotificationArn."""
     topic_statements: Sequence[Statement]
     """What the pipeline role needs to publish to the (encrypted) topic."""
-    alarm_name: str | None = None
+    alarm_name: pulumi.Input[str] | None = None
     """Composite alarm watched by the bake time and the alarm entry gate. Omitted: no alarm conditions."""
     manual_approval: bool = False
     """An `Approve` stage (Approval/Manual) before the deploy stages. Omitted: deploys without approval."""

@@ -1,0 +1,223 @@
+"""Pipeline gates and production protection: manual approval, stage rollback, bake time, entry rules,
+the pipeline role's permissions for them, protected log groups and no force deletion."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.alarms import composite_alarm_name
+from components.settings import SettingsError, parse_settings
+from offline.mocks import ACCOUNT
+
+PROD_ON_ECS = {"deployTarget": "ecs", "eksKubernetesVersion": None, "eksPodCpuMillicores": None, "eksPodMemoryMiB": None}
+STACKS = {
+    "dev-ecs": ("dev", {"deployTarget": "ecs"}),
+    "dev-eks": ("dev", {"deployTarget": "eks"}),
+    "prod-ecs": ("prod", PROD_ON_ECS),
+    "prod-eks": ("prod", {"deployTarget": "eks"}),
+}
+PIPELINE = "aws:codepipeline/pipeline:Pipeline"
+
+
+@pytest.fixture(params=sorted(STACKS))
+def stack(request, evaluate):
+    name, overrides = STACKS[request.param]
+    return evaluate(name, **overrides)
+
+
+def stages(r):
+    return r.one(PIPELINE).inputs["stages"]
+
+
+def deploy_stages(r):
+    """Stages after Build (and Approve): the deploy target's."""
+    names = [s["name"] for s in stages(r)]
+    return stages(r)[names.index("Build") + 1:] if "Approve" not in names else stages(r)[names.index("Approve") + 1:]
+
+
+def role_statements(r):
+    policy = json.loads(r.named("pipeline-role-policy").inputs["policy"])
+    return {s.get("Sid"): s for s in policy["Statement"]}
+
+
+def topic(r):
+    return r.named("notifications-topic").outputs["arn"]
+
+
+# ---- manual approval ---------------------------------------------------------------------------
+
+
+def test_prod_approves_before_deploying(evaluate):
+    for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
+        r = evaluate(name, **overrides)
+        names = [s["name"] for s in stages(r)]
+        assert names.index("Approve") == names.index("Build") + 1
+        assert len(deploy_stages(r)) >= 1
+        [action] = stages(r)[names.index("Approve")]["actions"]
+        assert {k: action[k] for k in ("category", "owner", "provider", "version")} == {
+            "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"
+        }
+        assert action["configuration"] == {
+            "NotificationArn": topic(r),
+            "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}?",
+        }
+
+
+def test_dev_deploys_without_approval(dev):
+    assert "Approve" not in [s["name"] for s in stages(dev)]
+
+
+def test_approval_is_configurable_both_ways(evaluate):
+    assert "Approve" in [s["name"] for s in stages(evaluate("dev", manualApproval="on"))]
+    assert "Approve" not in [s["name"] for s in stages(evaluate("prod", manualApproval="off"))]
+
+
+def test_bad_approval_value_fails_in_settings():
+    with pytest.raises(SettingsError, match=r"^manualApproval: 'yes' is not supported; use 'auto', 'on' or 'off'$"):
+        parse_settings({"manualApproval": "yes"}, "container-cicd", "prod")
+
+
+def test_pipeline_role_may_publish_to_the_encrypted_topic(stack):
+    statements = role_statements(stack)
+    assert statements["PublishNotifications"] == {
+        "Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic(stack)
+    }
+    assert statements["EncryptNotifications"]["Resource"] == stack.named("notifications-key").outputs["arn"]
+    assert statements["EncryptNotifications"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+# ---- automatic rollback ------------------------------------------------------------------------
+
+
+def test_deploy_stages_roll_back_on_failure(stack):
+    for stage in deploy_stages(stack):
+        assert stage["onFailure"] == {"result": "ROLLBACK"}, stage["name"]
+    for stage in stages(stack):
+        if stage not in deploy_stages(stack):
+            assert "onFailure" not in stage, stage["name"]
+
+
+def test_prod_bakes_the_deployment_against_the_alarms(evaluate):
+    for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
+        r = evaluate(name, **overrides)
+        for stage in deploy_stages(r):
+            assert stage["onSuccess"] == {
+                "condition": {
+                    "result": "ROLLBACK",
+                    "rules": [
+                        {
+                            "name": "BakeTime",
+                            "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+                            "configuration": {"AlarmName": composite_alarm_name("container-cicd-prod-app"), "WaitTime": "10"},
+                        }
+                    ],
+                }
+            }
+        assert role_statements(r)["WatchServiceAlarm"] == {
+            "Sid": "WatchServiceAlarm",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",
+            "Resource": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:container-cicd-prod-app-alarm-service-unhealthy",
+        }
+
+
+def test_the_watched_alarm_exists_before_the_pipeline(prod):
+    composite = prod.one("aws:cloudwatch/compositeAlarm:CompositeAlarm")
+    assert composite.inputs["alarmName"] == composite_alarm_name("container-cicd-prod-app")
+    assert composite.urn in prod.named("pipeline-pipeline").depends_on
+
+
+def test_bake_time_is_configurable_and_zero_turns_it_off(evaluate):
+    [stage, *_] = deploy_stages(evaluate("prod", bakeTimeMinutes=25))
+    assert stage["onSuccess"]["condition"]["rules"][0]["configuration"]["WaitTime"] == "25"
+    r = evaluate("prod", bakeTimeMinutes=0)
+    assert all("onSuccess" not in s for s in deploy_stages(r))
+    assert "WatchServiceAlarm" not in role_statements(r)
+
+
+def test_dev_does_not_bake(dev):
+    assert all("onSuccess" not in s for s in deploy_stages(dev))
+
+
+def test_bake_time_out_of_range_fails_in_settings():
+    with pytest.raises(SettingsError, match=r"^bakeTimeMinutes: 61 is not valid; allowed: 0 to 60\."):
+        parse_settings({"bakeTimeMinutes": 61}, "container-cicd", "prod")
+
+
+# ---- entry conditions --------------------------------------------------------------------------
+
+
+def test_no_entry_conditions_by_default(stack):
+    assert all("beforeEntry" not in s for s in stages(stack))
+
+
+def test_deployment_window_gates_entry_to_the_first_deploy_stage(evaluate):
+    r = evaluate("prod", deploymentWindowCron="* 9-16 ? * MON-THU *", deploymentWindowTimeZone="Europe/Berlin",
+                 blockDeployWhileAlarming=True)
+    first, *rest = deploy_stages(r)
+    assert first["beforeEntry"] == {
+        "condition": {
+            "result": "FAIL",
+            "rules": [
+                {
+                    "name": "DeploymentWindow",
+                    "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
+                    "configuration": {"Cron": "* 9-16 ? * MON-THU *", "TimeZone": "Europe/Berlin"},
+                },
+                {
+                    "name": "ServiceHealthy",
+                    "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+                    "configuration": {"AlarmName": composite_alarm_name("container-cicd-prod-app")},
+                },
+            ],
+        }
+    }
+    assert all("beforeEntry" not in s for s in rest)
+
+
+def test_alarm_entry_gate_alone_in_dev_grants_describe_alarms(evaluate):
+    r = evaluate("dev", blockDeployWhileAlarming=True)
+    rules = deploy_stages(r)[0]["beforeEntry"]["condition"]["rules"]
+    assert [x["name"] for x in rules] == ["ServiceHealthy"]
+    assert "WatchServiceAlarm" in role_statements(r)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"deploymentWindowCron": "0 9 * * MON"}, r"^deploymentWindowCron: '0 9 \* \* MON' is not valid; allowed: six cron fields"),
+        ({"deploymentWindowCron": "* 9-16 * * MON-THU *"}, r"^deploymentWindowCron: .* with '\?' in day-of-month or day-of-week"),
+        ({"deploymentWindowTimeZone": "Europe/Berlin"}, r"^deploymentWindowTimeZone: 'Europe/Berlin' is not valid; only used with deploymentWindowCron"),
+        ({"deploymentWindowCron": "* 9-16 ? * MON-THU *", "deploymentWindowTimeZone": "CET +1"},
+         r"^deploymentWindowTimeZone: 'CET \+1' is not valid; allowed: UTC or an IANA time zone"),
+    ],
+)
+def test_bad_deployment_windows_fail_in_settings(raw, message):
+    with pytest.raises(SettingsError, match=message):
+        parse_settings(raw, "container-cicd", "prod")
+
+
+# ---- production protection ---------------------------------------------------------------------
+
+
+def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
+    groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert groups
+    expected_retention = 90 if stack.stack == "prod" else 14
+    for group in groups:
+        assert group.inputs["retentionInDays"] == expected_retention, group.name
+        assert group.protect is (stack.stack == "prod"), group.name
+
+
+def test_nothing_is_force_deleted(stack):
+    for r in stack.resources:
+        assert r.inputs.get("forceDestroy") in (None, False), r.name
+        assert r.inputs.get("forceDelete") in (None, False), r.name
+
+
+def test_registry_and_artifact_bucket_are_protected_in_prod(prod, dev):
+    for name in ("registry-repo", "artifacts-bucket"):
+        assert prod.named(name).protect is True
+        assert dev.named(name).protect is False
