@@ -125,3 +125,31 @@ def test_one_stack_evaluates_in_under_five_seconds():
     elapsed = time.perf_counter() - start
     assert result.resources
     assert elapsed < 5, f"evaluating dev took {elapsed:.2f} s"
+
+
+# AWS name limits of the resources this program names explicitly.
+NAME_LIMITS = {
+    ("aws:lb/loadBalancer:LoadBalancer", "name"): 32,
+    ("aws:lb/targetGroup:TargetGroup", "name"): 32,
+    ("aws:codeconnections/connection:Connection", "name"): 32,
+    ("aws:codepipeline/pipeline:Pipeline", "name"): 100,
+    ("aws:codebuild/project:Project", "name"): 150,
+    ("aws:codebuild/reportGroup:ReportGroup", "name"): 128,
+    ("aws:ecr/repository:Repository", "name"): 256,
+    ("aws:ecs/cluster:Cluster", "name"): 255,
+    ("aws:ecs/service:Service", "name"): 255,
+    ("aws:ecs/taskDefinition:TaskDefinition", "family"): 255,
+    ("aws:cloudwatch/logGroup:LogGroup", "name"): 512,
+}
+
+
+def test_longest_allowed_names_fit_aws_limits(evaluate):
+    # The longest stack name settings accept (prefix 'container-cicd-<stack>' <= 40) and service name (20).
+    stack = "s" * (40 - len("container-cicd-"))
+    r = evaluate(stack, serviceName="abcdefghijklmnopqrst", sourceProvider="github", sourceRepository="o/r")
+    checked = 0
+    for (type_, _name, key), value in physical_names(r).items():
+        if (type_, key) in NAME_LIMITS:
+            checked += 1
+            assert len(value) <= NAME_LIMITS[(type_, key)], (type_, value)
+    assert checked >= len(NAME_LIMITS) - 1
