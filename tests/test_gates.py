@@ -126,7 +126,7 @@ def test_prod_bakes_the_deployment_against_the_alarms(evaluate):
 def test_the_watched_alarm_exists_before_the_pipeline(prod):
     composite = prod.one("aws:cloudwatch/compositeAlarm:CompositeAlarm")
     assert composite.inputs["alarmName"] == composite_alarm_name("container-cicd-prod-app")
-    assert composite.urn in prod.named("pipeline-pipeline").depends_on
+    assert composite.ref in prod.named("pipeline-pipeline").depends_on
 
 
 def test_bake_time_is_configurable_and_zero_turns_it_off(evaluate):
