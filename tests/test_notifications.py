@@ -167,3 +167,60 @@ def test_pipeline_action_and_stage_failures_are_routed(stack):
         "detail-type": ["CodePipeline Action Execution State Change", "CodePipeline Stage Execution State Change"],
         "detail": {"pipeline": [stack.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]], "state": ["FAILED"]},
     }
+
+
+# ---- the patterns against sample events (moto's EventBridge pattern engine as the authority) ----
+
+def matches(pattern: dict, event: dict) -> bool:
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def ecs_event(service_arn: str, name: str = "SERVICE_DEPLOYMENT_FAILED") -> dict:
+    # Shape from https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
+    return {
+        "version": "0", "detail-type": "ECS Deployment State Change", "source": "aws.ecs", "account": ACCOUNT,
+        "region": "us-east-1", "resources": [service_arn],
+        "detail": {"eventType": "ERROR", "eventName": name, "deploymentId": "ecs-svc/123",
+                   "reason": "ECS deployment circuit breaker: task failed to start."},
+    }
+
+
+def test_deployment_failed_pattern_matches_only_this_stacks_failed_deployments(dev):
+    pattern = rule_pattern(dev, "deployment-failed")
+    ours = f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/container-cicd-dev-app-cluster/container-cicd-dev-app-service"
+    assert matches(pattern, ecs_event(ours))
+    assert not matches(pattern, ecs_event(ours, "SERVICE_DEPLOYMENT_COMPLETED"))
+    assert not matches(pattern, ecs_event(f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/other-cluster/other-service"))
+
+
+def test_image_findings_pattern_matches_critical_or_high_only(dev):
+    pattern = rule_pattern(dev, "image-findings")
+    repo = dev.one("aws:ecr/repository:Repository").outputs["name"]
+
+    def scan(counts, repository=repo):
+        return {"detail-type": "ECR Image Scan", "source": "aws.ecr", "account": ACCOUNT, "region": "us-east-1",
+                "detail": {"scan-status": "COMPLETE", "repository-name": repository,
+                           "finding-severity-counts": counts, "image-digest": "sha256:" + "0" * 64}}
+
+    assert matches(pattern, scan({"CRITICAL": 1, "MEDIUM": 9}))
+    assert matches(pattern, scan({"HIGH": 3}))
+    assert not matches(pattern, scan({"MEDIUM": 9, "LOW": 2}))
+    assert not matches(pattern, scan({"CRITICAL": 0, "HIGH": 0}))
+    assert not matches(pattern, scan({"CRITICAL": 1}, repository="someone-elses"))
+
+
+def test_pipeline_failed_pattern_matches_a_failed_deploy_action(stack):
+    pattern = rule_pattern(stack, "pipeline-failed")
+    name = stack.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
+
+    def action(state, pipeline=name):
+        return {"detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
+                "account": ACCOUNT, "region": "us-east-1",
+                "detail": {"pipeline": pipeline, "execution-id": "e1", "stage": "Deploy", "action": "Deploy",
+                           "state": state, "type": {"category": "Deploy", "owner": "AWS"}}}
+
+    assert matches(pattern, action("FAILED"))
+    assert not matches(pattern, action("SUCCEEDED"))
+    assert not matches(pattern, action("FAILED", pipeline="another-pipeline"))
