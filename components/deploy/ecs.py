@@ -280,6 +280,8 @@ class EcsTarget(pulumi.ComponentResource):
             deployment_circuit_breaker={"enable": True, "rollback": True},
             # The service alarms (created after this target, names known up front) also roll a deployment
             # back when one fires while it is in progress; the deploy action then fails within minutes.
+            # Naming alarms that are created after the service is the documented pattern (CDK
+            # aws_ecs.DeploymentAlarmConfig: "Defining a deployment alarm after the service has been created").
             alarms=(
                 {"alarm_names": list(inputs.alarm_names), "enable": True, "rollback": True}
                 if inputs.alarm_names
