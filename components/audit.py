@@ -186,7 +186,9 @@ class AuditTrail(pulumi.ComponentResource):
             parent=self,
             tags=args.tags,
             description=f"Lets CloudTrail deliver {args.trail_name} to CloudWatch Logs",
-            conditions={"StringEquals": {"aws:SourceArn": arn}},
+            # The trust policy AWS documents for this role has no condition; whether CloudTrail passes
+            # aws:SourceArn when it assumes the role is not documented, and a wrong guess would make
+            # CreateTrail fail. The role can only write to this one log group.
         )
         trail = aws.cloudtrail.Trail(
             f"{name}-trail",
