@@ -119,13 +119,25 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
                 ],
             }
         }
+    on_failure = {"result": "ROLLBACK"} if gates.rollback_on_failure else None
     return aws.codepipeline.PipelineStageArgs(
         name=stage.name,
         actions=stage.actions,
-        before_entry=before_entry,
-        on_failure={"result": "ROLLBACK"} if gates.rollback_on_failure else None,
-        on_success=on_success,
+        before_entry=_merge(stage, "before_entry", before_entry),
+        on_failure=_merge(stage, "on_failure", on_failure),
+        on_success=_merge(stage, "on_success", on_success),
     )
+
+
+def _merge(stage: aws.codepipeline.PipelineStageArgs, field_name: str, gate: dict | None):
+    """The gate's block, or the stage's own when the gates set none; both set is a wiring error."""
+    own = getattr(stage, field_name)
+    if own is not None and gate is not None:
+        raise ValueError(
+            f"stage {stage.name!r} sets {field_name} itself and the pipeline gates set it too; "
+            "let the gates own it (remove it from the deploy target's stage)"
+        )
+    return gate if gate is not None else own
 
 
 def gate_statements(gates: PipelineGates, region: pulumi.Input[str], account: pulumi.Input[str]) -> list[Statement]:

@@ -264,3 +264,17 @@ def test_every_action_in_the_safety_policies_exists(evaluate):
             assert any(a.lower().startswith(f"{service}:{candidates[0]}".lower()) for a in get_actions_for_service(service)), action
         else:
             assert data and data.get(service), action
+
+
+def test_gates_keep_a_stages_own_conditions_and_refuse_to_overwrite_them():
+    import pulumi_aws as aws
+
+    from components.pipeline import PipelineGates, gate_stage
+
+    own_entry = {"condition": {"result": "FAIL", "rules": []}}
+    stage = aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[], before_entry=own_entry,
+                                               on_failure={"result": "RETRY"})
+    kept = gate_stage(stage, PipelineGates(topic_arn="t", topic_statements=(), rollback_on_failure=False), first=True)
+    assert kept.before_entry == own_entry and kept.on_failure == {"result": "RETRY"} and kept.on_success is None
+    with pytest.raises(ValueError, match=r"^stage 'Deploy' sets on_failure itself and the pipeline gates set it too"):
+        gate_stage(stage, PipelineGates(topic_arn="t", topic_statements=()), first=True)
