@@ -227,8 +227,10 @@ KEYS: dict[str, Key] = _keys(
     Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
     Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). Empty: the stack creates an EKS Auto Mode cluster.", EKS_ONLY),
     Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.", EKS_ONLY),
-    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint. Empty: private endpoint only (run pulumi from inside the VPC).", EKS_ONLY),
-    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: 'auto-mode' (EKS Auto Mode) or 'aws-load-balancer-controller' (an existing cluster running it).", EKS_ONLY),
+    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint. Empty: private endpoint "
+        "only (run pulumi from inside the VPC).", EKS_ONLY),
+    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: 'auto-mode' (EKS Auto Mode) or "
+        "'aws-load-balancer-controller' (an existing cluster running it).", EKS_ONLY),
     Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores (100-8000).", EKS_ONLY),
     Key("eksPodMemoryMiB", "integer", 512, "Memory request and limit of each pod, in MiB (128-32768).", EKS_ONLY),
 )
