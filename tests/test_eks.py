@@ -11,7 +11,7 @@ import yaml
 
 from components import kubernetes as manifests
 from components.deploy import eks_deploy
-from components.deploy.eks import CONTROL_PLANE_LOG_TYPES, IMAGE_PATH
+from components.deploy.eks import CONTROL_PLANE_LOG_TYPES, IMAGE_PATH, eks_saturation_metrics
 
 EXISTING = {
     "deployTarget": "eks",
@@ -58,12 +58,32 @@ def test_created_cluster_exact_resources(prod):
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,  # 2 of the ALB, pods-from-alb, api-from-deploy
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 4,  # 2 of the ALB, alb-to-pods, deploy-https-out
         "aws:cloudwatch/logGroup:LogGroup": 1,
-        "aws:iam/role:Role": 1,
+        "aws:iam/role:Role": 2,  # the deploy step's, the CloudWatch agent's
         "aws:iam/rolePolicy:RolePolicy": 1,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+        "aws:eks/addon:Addon": 1,
         "aws:eks/accessEntry:AccessEntry": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
         "aws:codebuild/project:Project": 1,
     }
+
+
+def test_created_cluster_publishes_container_insights_for_the_saturation_alarms(prod):
+    addon = prod.one("aws:eks/addon:Addon")
+    role = prod.named("deploy-cloudwatch-agent-role")
+    assert addon.inputs["addonName"] == "amazon-cloudwatch-observability"
+    assert addon.inputs["clusterName"] == "container-cicd-prod-app-eks"
+    assert addon.inputs["podIdentityAssociations"] == [{"roleArn": role.outputs["arn"], "serviceAccount": "cloudwatch-agent"}]
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    [attachment] = prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+    # The saturation alarms read the namespace the add-on publishes to.
+    assert {m.namespace for m in eks_saturation_metrics("c", "ns", "svc")} == {"ContainerInsights"}
+
+
+def test_existing_cluster_installs_no_addon(existing):
+    assert existing.of_type("aws:eks/addon:Addon") == []
 
 
 def test_created_cluster_inputs(prod):

@@ -75,8 +75,12 @@ def test_every_role_trusts_exactly_one_service_principal(variants):
             trust = json.loads(role.inputs["assumeRolePolicy"])
             [statement] = trust["Statement"]
             assert statement["Effect"] == "Allow", (label, role.name)
-            assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"]), (label, role.name)
             principal = statement["Principal"]
+            if principal == {"Service": "pods.eks.amazonaws.com"}:
+                # EKS Pod Identity requires sts:TagSession besides sts:AssumeRole.
+                assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"], (label, role.name)
+            else:
+                assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"]), (label, role.name)
             assert list(principal) == ["Service"], (label, role.name, principal)
             service = principal["Service"]
             assert isinstance(service, str) and service.endswith(".amazonaws.com"), (label, role.name, service)

@@ -132,6 +132,7 @@ class EksTarget(pulumi.ComponentResource):
             node_security_group_id = cluster.cluster_security_group_id
             kubeconfig = cluster.kubeconfig_json
             cluster_dependency = [cluster]
+            self._container_insights(name, args, cluster, cluster_name)
         cluster_arn = pulumi.Output.concat("arn:aws:eks:", region, ":", identity.account_id, ":cluster/", cluster_name)
 
         # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
@@ -279,6 +280,50 @@ class EksTarget(pulumi.ComponentResource):
             create_oidc_provider=False,
             tags=args.inputs.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=production),
+        )
+
+    def _container_insights(self, name: str, args: EksTargetArgs, cluster: eks.Cluster, cluster_name: pulumi.Input[str]) -> None:
+        """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
+        CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
+        (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
+        """
+        tags = args.inputs.tags
+        role = aws.iam.Role(
+            f"{name}-cloudwatch-agent-role",
+            description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            # Pod Identity needs TagSession as well as AssumeRole.
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-cloudwatch-agent-policy",
+            role=role.name,
+            # The AWS-managed policy the add-on's documentation prescribes for its agent.
+            policy_arn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        aws.eks.Addon(
+            f"{name}-container-insights",
+            cluster_name=cluster_name,
+            addon_name="amazon-cloudwatch-observability",
+            pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
         )
 
     def _deploy_step(
