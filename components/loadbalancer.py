@@ -7,11 +7,14 @@ report the same CloudWatch metrics (AWS/ApplicationELB) to the alarms and the da
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
 
+from components.contracts import DeployInputs
 from components.naming import physical_name
+from components.network import Network
 
 # ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
@@ -36,6 +39,15 @@ class LoadBalancerArgs:
     production: bool = False
     """When True, deletion protection is on."""
     tags: dict[str, str] = field(default_factory=dict)
+
+
+class ServiceTargetArgs(Protocol):
+    """What a deploy target's Args carry for its load balancer (EcsTargetArgs, EksTargetArgs)."""
+
+    name_prefix: str
+    inputs: DeployInputs
+    ingress_cidrs: tuple[str, ...]
+    certificate_arn: str | None
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -183,3 +195,23 @@ class LoadBalancer(pulumi.ComponentResource):
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
         self.register_outputs({"url": self.url, "target_group_arn": self.target_group_arn})
+
+    @classmethod
+    def for_service(cls, name: str, target: ServiceTargetArgs, network: Network, opts: pulumi.ResourceOptions) -> LoadBalancer:
+        """The load balancer of a deploy target: public subnets of its network, its workload's port and health path."""
+        workload = target.inputs.workload
+        return cls(
+            name,
+            LoadBalancerArgs(
+                name_prefix=target.name_prefix,
+                vpc_id=network.vpc_id,
+                public_subnet_ids=network.public_subnet_ids,
+                container_port=workload.container_port,
+                health_check_path=workload.health_check_path,
+                ingress_cidrs=target.ingress_cidrs,
+                certificate_arn=target.certificate_arn,
+                production=target.inputs.production,
+                tags=target.inputs.tags,
+            ),
+            opts=opts,
+        )

@@ -18,7 +18,7 @@ from components.contracts import (
     Statement,
 )
 from components.iam import service_role
-from components.loadbalancer import LoadBalancer, LoadBalancerArgs
+from components.loadbalancer import LoadBalancer
 from components.naming import physical_name
 from components.network import Network, NetworkArgs, network_args
 from components.settings import (
@@ -189,21 +189,7 @@ class EcsTarget(pulumi.ComponentResource):
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
-        lb = LoadBalancer(
-            f"{name}-lb",
-            LoadBalancerArgs(
-                name_prefix=args.name_prefix,
-                vpc_id=network.vpc_id,
-                public_subnet_ids=network.public_subnet_ids,
-                container_port=workload.container_port,
-                health_check_path=workload.health_check_path,
-                ingress_cidrs=args.ingress_cidrs,
-                certificate_arn=args.certificate_arn,
-                production=inputs.production,
-                tags=tags,
-            ),
-            opts=child,
-        )
+        lb = LoadBalancer.for_service(f"{name}-lb", args, network, opts=child)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=physical_name(args.name_prefix, "cluster", 255),

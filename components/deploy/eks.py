@@ -22,7 +22,7 @@ from components.contracts import (
 from components.deploy import eks_deploy
 from components.deploy.ecs import bootstrap_environment
 from components.iam import service_role
-from components.loadbalancer import LoadBalancer, LoadBalancerArgs
+from components.loadbalancer import LoadBalancer
 from components.naming import physical_name
 from components.network import Network, NetworkArgs, network_args
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
@@ -92,29 +92,14 @@ class EksTarget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksTargetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:deploy:EksTarget", name, None, opts)
-        inputs, workload = args.inputs, args.inputs.workload
-        tags = inputs.tags
+        workload = args.inputs.workload
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
         network = Network(f"{name}-network", args.network, opts=child)
         region = aws.get_region_output(opts=invoke).region
         identity = aws.get_caller_identity_output(opts=invoke)
-        lb = LoadBalancer(
-            f"{name}-lb",
-            LoadBalancerArgs(
-                name_prefix=args.name_prefix,
-                vpc_id=network.vpc_id,
-                public_subnet_ids=network.public_subnet_ids,
-                container_port=workload.container_port,
-                health_check_path=workload.health_check_path,
-                ingress_cidrs=args.ingress_cidrs,
-                certificate_arn=args.certificate_arn,
-                production=inputs.production,
-                tags=tags,
-            ),
-            opts=child,
-        )
+        lb = LoadBalancer.for_service(f"{name}-lb", args, network, opts=child)
 
         if args.existing_cluster_name:
             cluster_name: pulumi.Output[str] = pulumi.Output.from_input(args.existing_cluster_name)
