@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.buckets import encrypted_private_bucket
 from components.iam import policy_document
 
 
@@ -37,49 +38,8 @@ class ArtifactStore(pulumi.ComponentResource):
             tags=args.tags,
             opts=stateful,
         )
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            # Never delete a bucket that still holds artifacts.
-            force_destroy=False,
-            tags=args.tags,
-            opts=stateful,
-        )
-        child = pulumi.ResourceOptions(parent=bucket)
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
-                    },
-                    # S3 Bucket Keys cut KMS request costs for the many small artifacts.
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
+        bucket, versioning = encrypted_private_bucket(
+            name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
@@ -100,7 +60,7 @@ class ArtifactStore(pulumi.ComponentResource):
             f"{name}-tls-only",
             bucket=bucket.id,
             policy=policy_document(tls_only_statements(bucket.arn)),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=bucket),
         )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

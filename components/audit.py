@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifacts import tls_only_statements
+from components.buckets import encrypted_private_bucket
 from components.iam import policy_document, service_role
 
 
@@ -125,40 +126,9 @@ class AuditTrail(pulumi.ComponentResource):
             tags=args.tags,
             opts=stateful,
         )
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket",
-            # Audit logs are evidence: never delete a bucket that still holds them.
-            force_destroy=False,
-            tags=args.tags,
-            opts=stateful,
-        )
+        # Audit logs are evidence: the bucket is never deleted while it holds them.
+        bucket, _ = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
         child = pulumi.ResourceOptions(parent=bucket)
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
         bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=bucket.id,
