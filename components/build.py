@@ -126,20 +126,23 @@ class Build(pulumi.ComponentResource):
         )
         self.contribution = StageContribution(
             stage=aws.codepipeline.PipelineStageArgs(name="Build", actions=[action]),
-            pipeline_statements=[
-                {
-                    "Sid": "RunBuild",
-                    "Effect": "Allow",
-                    "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                    "Resource": project.arn,
-                }
-            ],
+            pipeline_statements=[start_build_statement("RunBuild", project.arn)],
         )
         self.project_name = project.name
         self.project_arn = project.arn
         self.log_group_name = log_group.name
         self.role_arn = role.arn
         self.register_outputs({"project_name": self.project_name, "project_arn": self.project_arn})
+
+
+def start_build_statement(sid: str, project_arn: pulumi.Input[str]) -> Statement:
+    """What CodePipeline's CodeBuild action needs on the one project it runs."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+        "Resource": project_arn,
+    }
 
 
 def build_statements(

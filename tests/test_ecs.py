@@ -8,10 +8,9 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-import yaml
 from botocore.validate import ParamValidator
 
-from components.settings import DEFAULT_BOOTSTRAP_IMAGE, KEYS, DeployTargetKind
+from components.settings import DEFAULT_BOOTSTRAP_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = "container-cicd:network:Network"
@@ -25,23 +24,6 @@ EXISTING_VPC = {
 BOOTSTRAP = {"bootstrapImage": "public.ecr.aws/my/hello:1.0", "healthCheckPath": "/healthz", "containerPort": 9000,
              "ecsCpu": 1024, "ecsMemory": 4096}
 
-
-def ecs_overrides(stack: str) -> dict:
-    """deployTarget ecs, with the stack file's keys that only another target uses removed."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    drop = {
-        full.split(":", 1)[1]: None
-        for full in config
-        if full.startswith("container-cicd:")
-        and full.split(":", 1)[1] in KEYS
-        and DeployTargetKind.ECS not in KEYS[full.split(":", 1)[1]].targets
-    }
-    return {"deployTarget": "ecs", **drop}
-
-
-@pytest.fixture(scope="module")
-def prod_ecs(evaluate):
-    return evaluate("prod", **ecs_overrides("prod"))
 
 
 @pytest.fixture(scope="module")

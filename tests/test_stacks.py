@@ -7,9 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from components.settings import KEYS, DeployTargetKind
 from offline.mocks import evaluate_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,23 +20,6 @@ TYPED_NAME_INPUTS = {
 }
 OUTPUTS = ("pipelineName", "pipelineConsoleUrl", "sourceLocation", "repositoryUrl", "serviceUrl")
 
-
-def ecs_overrides(stack: str) -> dict:
-    """deployTarget ecs, with the stack file's keys that only another target uses removed (as in test_ecs)."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    drop = {
-        full.split(":", 1)[1]: None
-        for full in config
-        if full.startswith("container-cicd:")
-        and full.split(":", 1)[1] in KEYS
-        and DeployTargetKind.ECS not in KEYS[full.split(":", 1)[1]].targets
-    }
-    return {"deployTarget": "ecs", **drop}
-
-
-@pytest.fixture(scope="module")
-def prod_ecs(evaluate):
-    return evaluate("prod", **ecs_overrides("prod"))
 
 
 def physical_names(result) -> dict[tuple[str, str], str]:

@@ -12,6 +12,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components import kubernetes as manifests
+from components.build import start_build_statement
 from components.contracts import (
     BUILD_ARTIFACT,
     DeployInputs,
@@ -207,14 +208,7 @@ class EksTarget(pulumi.ComponentResource):
                         )
                     ],
                 ),
-                pipeline_statements=[
-                    {
-                        "Sid": "RunDeploy",
-                        "Effect": "Allow",
-                        "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                        "Resource": project.arn,
-                    }
-                ],
+                pipeline_statements=[start_build_statement("RunDeploy", project.arn)],
             )
         ]
         self.service_url = lb.url
