@@ -8,8 +8,10 @@ from components.audit import AuditTrail, AuditTrailArgs
 from components.build import Build, BuildArgs
 from components.contracts import DeployInputs
 from components.dashboard import Dashboard, DashboardArgs
-from components.deploy import create_target
+from components.deploy import create_target, moved_out_of_target, target_module
+from components.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.naming import physical_name
+from components.network import Network, network_args
 from components.notifications import Notifications, NotificationsArgs
 from components.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.registry import Registry, RegistryArgs
@@ -70,12 +72,36 @@ build = Build(
     ),
 )
 
+# The network and the load balancer belong to the stack, not to the deploy target: switching
+# deployTarget keeps the VPC, the ALB and the service URL. (They were the target's children before.)
+network = Network("deploy-network", network_args(settings), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
+load_balancer = LoadBalancer(
+    "deploy-lb",
+    LoadBalancerArgs(
+        name_prefix=settings.prefix,
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        container_port=settings.workload.container_port,
+        health_check_path=settings.workload.health_check_path,
+        network_variant=settings.network.vpc_id or f"created:{settings.network.vpc_cidr}",
+        target_kind=settings.deploy_target.value,
+        target_group_tags=target_module(settings).target_group_tags(settings),
+        ingress_cidrs=settings.network.ingress_cidrs,
+        certificate_arn=settings.network.certificate_arn,
+        production=settings.production,
+        tags=tags,
+    ),
+    opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
+)
+
 # The only place that depends on deployTarget: the registry of targets picks the module.
 target = create_target(
     "deploy",
     settings,
     DeployInputs(
         workload=settings.workload,
+        network=network,
+        load_balancer=load_balancer,
         repository_url=registry.repository_url,
         repository_arn=registry.repository_arn,
         log_retention_days=settings.log_retention_days,

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_aws as aws
 
+from components.loadbalancer import LoadBalancer
+from components.network import Network
 from components.settings import WorkloadSettings
 
 # Artifact and variable-namespace names, declared once and used by every stage.
@@ -38,6 +40,11 @@ class DeployInputs:
     """What every deploy target receives from the rest of the stack."""
 
     workload: WorkloadSettings
+    network: Network
+    """The stack's VPC: the target runs its tasks or pods in the private subnets."""
+    load_balancer: LoadBalancer
+    """The stack's ALB: the target registers its tasks or pods in `load_balancer.target_group_arn` and
+    opens its workload's security group to `load_balancer.alb_security_group_id`."""
     repository_url: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     log_retention_days: int

@@ -1,20 +1,18 @@
-"""Load balancer: the internet-facing ALB, target group and security groups in front of a service.
+"""Load balancer: the internet-facing ALB, its listeners and the target group in front of the service.
 
-Shared by the deploy targets, so ECS tasks and EKS pods sit behind the same, equally tuned ALB and
-report the same CloudWatch metrics (AWS/ApplicationELB) to the alarms and the dashboard.
+One per stack, outside the deploy target, so ECS tasks and EKS pods sit behind the same, equally tuned
+ALB, report the same CloudWatch metrics (AWS/ApplicationELB) to the alarms and the dashboard, and a
+switch of `deployTarget` keeps the load balancer and the service URL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import DeployInputs
-from components.naming import physical_name
-from components.network import Network
+from components.naming import variant_name
 
 # ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
@@ -32,28 +30,54 @@ class LoadBalancerArgs:
     public_subnet_ids: pulumi.Input[list[str]]
     container_port: int
     health_check_path: str
+    network_variant: str
+    """What identifies the VPC (an existing VPC's id, or the CIDR of a created one): a new VPC replaces
+    the load balancer and target group, so their names carry it (see `variant_name`)."""
+    target_kind: str
+    """The deploy target whose tasks or pods the target group holds: switching targets gives the new
+    target a target group of its own, so the old one drains and goes with the old target."""
+    target_group_tags: dict[str, str] = field(default_factory=dict)
+    """Tags the deploy target needs on its target group (EKS Auto Mode registers pods only in target
+    groups tagged with its cluster's name). Omitted: the stack's tags only."""
     ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the listeners. Defaults to everyone: the service is public."""
+    """Who may reach the listeners. Omitted: everyone, the service is public."""
     certificate_arn: str | None = None
     """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. Omitted: HTTP only."""
     production: bool = False
-    """When True, deletion protection is on."""
+    """When True, deletion protection is on. Omitted: off."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class ServiceTargetArgs(Protocol):
-    """What a deploy target's Args carry for its load balancer (EcsTargetArgs, EksTargetArgs)."""
+# The variant of the names that stacks had before names carried one: those stacks keep their ALB
+# and target group (a new name would replace them).
+DEFAULT_NETWORK_VARIANT = "created:10.0.0.0/16"
+DEFAULT_TARGET_KIND = "ecs"
+DEFAULT_CONTAINER_PORT = 8080
 
-    name_prefix: str
-    inputs: DeployInputs
-    ingress_cidrs: tuple[str, ...]
-    certificate_arn: str | None
+
+def load_balancer_name(args: LoadBalancerArgs) -> str:
+    # ALB names are at most 32 characters. internal and load_balancer_type, its other replace-only
+    # inputs, never change here.
+    return variant_name(args.name_prefix, "alb", 32, {"network": args.network_variant}, {"network": DEFAULT_NETWORK_VARIANT})
+
+
+def target_group_name(args: LoadBalancerArgs) -> str:
+    # Target group names are at most 32 characters; port, vpc_id and target_type are replace-only.
+    variant = {"network": args.network_variant, "port": str(args.container_port), "target": args.target_kind}
+    default = {"network": DEFAULT_NETWORK_VARIANT, "port": str(DEFAULT_CONTAINER_PORT), "target": DEFAULT_TARGET_KIND}
+    return variant_name(args.name_prefix, "tg", 32, variant, default)
 
 
 class LoadBalancer(pulumi.ComponentResource):
-    """Outputs: `url`, `target_group_arn`, `service_security_group_id` (for the tasks or pods),
-    `listener` (depend on it before registering targets), `load_balancer_arn_suffix`,
-    `target_group_arn_suffix` (CloudWatch dimensions)."""
+    """The stack's internet-facing ALB, its listeners and the deploy target's target group.
+
+    It belongs to the stack, not to a deploy target: switching `deployTarget` keeps the load balancer
+    and its URL, and replaces only the target group. Targets add their own security group rules from
+    `alb_security_group_id` to their tasks or pods.
+
+    Outputs: `url`, `target_group_arn`, `alb_security_group_id`, `listener` (depend on it before
+    registering targets), `load_balancer_arn_suffix`, `target_group_arn_suffix` (CloudWatch dimensions).
+    """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:network:LoadBalancer", name, None, opts)
@@ -61,13 +85,6 @@ class LoadBalancer(pulumi.ComponentResource):
         alb_sg = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             description="Load balancer: listeners from the allowed CIDRs",
-            vpc_id=args.vpc_id,
-            tags=args.tags,
-            opts=child,
-        )
-        service_sg = aws.ec2.SecurityGroup(
-            f"{name}-service-sg",
-            description="Service: the container port from the load balancer only",
             vpc_id=args.vpc_id,
             tags=args.tags,
             opts=child,
@@ -87,41 +104,9 @@ class LoadBalancer(pulumi.ComponentResource):
                     cidr_ipv6=cidr if ipv6 else None,
                     opts=pulumi.ResourceOptions(parent=alb_sg),
                 )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-service",
-            security_group_id=alb_sg.id,
-            description="To the service's container port",
-            ip_protocol="tcp",
-            from_port=args.container_port,
-            to_port=args.container_port,
-            referenced_security_group_id=service_sg.id,
-            opts=pulumi.ResourceOptions(parent=alb_sg),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-service-from-alb",
-            security_group_id=service_sg.id,
-            description="Container port from the load balancer",
-            ip_protocol="tcp",
-            from_port=args.container_port,
-            to_port=args.container_port,
-            referenced_security_group_id=alb_sg.id,
-            opts=pulumi.ResourceOptions(parent=service_sg),
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-service-https-out",
-            security_group_id=service_sg.id,
-            # ECR, CloudWatch Logs and the app's own AWS calls, through the NAT gateway.
-            description="HTTPS to AWS APIs and the registry",
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
-            opts=pulumi.ResourceOptions(parent=service_sg),
-        )
-        # ALB and target group names are at most 32 characters.
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
-            name=physical_name(args.name_prefix, "alb", 32),
+            name=load_balancer_name(args),
             load_balancer_type="application",
             internal=False,
             security_groups=[alb_sg.id],
@@ -133,7 +118,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
-            name=physical_name(args.name_prefix, "tg", 32),
+            name=target_group_name(args),
             port=args.container_port,
             protocol="HTTP",
             target_type="ip",
@@ -148,7 +133,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 "healthy_threshold": HEALTHY_THRESHOLD,
                 "unhealthy_threshold": 3,
             },
-            tags=args.tags,
+            tags={**args.tags, **args.target_group_tags},
             opts=child,
         )
         forward = [{"type": "forward", "target_group_arn": target_group.arn}]
@@ -190,28 +175,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.url = pulumi.Output.concat(scheme, alb.dns_name)
         self.listener = listener
         self.target_group_arn = target_group.arn
-        self.service_security_group_id = service_sg.id
         self.alb_security_group_id = alb_sg.id
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
         self.register_outputs({"url": self.url, "target_group_arn": self.target_group_arn})
-
-    @classmethod
-    def for_service(cls, name: str, target: ServiceTargetArgs, network: Network, opts: pulumi.ResourceOptions) -> LoadBalancer:
-        """The load balancer of a deploy target: public subnets of its network, its workload's port and health path."""
-        workload = target.inputs.workload
-        return cls(
-            name,
-            LoadBalancerArgs(
-                name_prefix=target.name_prefix,
-                vpc_id=network.vpc_id,
-                public_subnet_ids=network.public_subnet_ids,
-                container_port=workload.container_port,
-                health_check_path=workload.health_check_path,
-                ingress_cidrs=target.ingress_cidrs,
-                certificate_arn=target.certificate_arn,
-                production=target.inputs.production,
-                tags=target.inputs.tags,
-            ),
-            opts=opts,
-        )

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "container-cicd"
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+UNIQUE_SUFFIX = "20261127000000000000000001"
 
 
 @dataclass
@@ -45,6 +46,11 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     ref: str = ""
     """The mock monitor's URN for this resource: what other resources' parent_urn and depends_on contain."""
+    id: str = ""
+    """The physical id the mock provider answered (what `resource.id` resolves to)."""
+    aliases: tuple[str, ...] = ()
+    """URNs this resource was known by before (its own `aliases` option), as the engine computes them."""
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -119,7 +125,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return [None, inputs]
         typ, name, region = args.typ, args.name, self.region
-        physical = inputs.get("name") or f"{name}-mock"
+        # name_prefix: the provider appends a 26-character unique id (terraform-plugin-sdk id.PrefixedUniqueId).
+        physical = inputs.get("name") or (inputs["namePrefix"] + UNIQUE_SUFFIX if inputs.get("namePrefix") else f"{name}-mock")
         module = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
         state: dict[str, Any] = {"name": physical, **inputs}
         state.setdefault("arn", _arn(module, region, f"{typ.rsplit(':', 1)[-1].lower()}/{physical}"))
@@ -247,8 +254,36 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             depends_on=tuple(request.dependencies),
             outputs=_plain(registration.state or {}),
             ref=response.urn,
+            id=response.id,
+            aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         return response
+
+
+def _alias_urns(request, parent_qualified: str | None) -> list[str]:
+    """The previous URNs an `aliases` option names (alias specs: another parent, name or type).
+
+    `parent_qualified` is the current parent's type chain: a spec that names no parent keeps it."""
+    urns = []
+    for alias in request.aliases:
+        if alias.urn:
+            urns.append(alias.urn)
+            continue
+        spec = alias.spec
+        name = spec.name or request.name
+        type_ = spec.type or request.type
+        stack = spec.stack or pulumi.get_stack()
+        project = spec.project or pulumi.get_project()
+        if spec.parentUrn:
+            # A parent URN is urn:pulumi:<stack>::<project>::<qualified type>::<name>.
+            qualified = f"{spec.parentUrn.split('::')[2]}${type_}"
+        elif spec.noParent or not parent_qualified:
+            qualified = type_
+        else:
+            qualified = f"{parent_qualified}${type_}"
+        urns.append(f"urn:pulumi:{stack}::{project}::{qualified}::{name}")
+    return urns
 
 
 def _plain(value: Any) -> Any:

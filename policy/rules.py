@@ -633,7 +633,8 @@ def log_group_retention(type_: str, props: Mapping[str, Any]) -> list[str]:
     days = _get(props, "retentionInDays")
     if isinstance(days, (int, float)) and not isinstance(days, bool) and days > 0:
         return []
-    return [f"CloudWatch log group {_get(props, 'name') or ''} keeps logs forever: set retentionInDays".replace("  ", " ")]
+    name = _get(props, "name") or _get(props, "namePrefix") or ""
+    return [f"CloudWatch log group {name} keeps logs forever: set retentionInDays".replace("  ", " ")]
 
 
 def kms_rotation(type_: str, props: Mapping[str, Any]) -> list[str]:

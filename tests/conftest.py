@@ -51,6 +51,12 @@ def ecs_overrides(stack: str) -> dict:
 
 
 @pytest.fixture(scope="session")
+def ecs_config():
+    """`ecs_overrides`, for test modules (conftest is not importable from them)."""
+    return ecs_overrides
+
+
+@pytest.fixture(scope="session")
 def prod_ecs(evaluate) -> StackResult:
     """Pulumi.prod.yaml moved to the ECS target (prod itself runs on EKS)."""
     return evaluate("prod", **ecs_overrides("prod"))

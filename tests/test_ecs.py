@@ -123,16 +123,38 @@ def test_target_group_tuned_for_fast_deploys(dev):
     assert len(tg["name"]) <= 32
 
 
+def sg_rules(result) -> dict[str, dict]:
+    return {r.name: r.inputs for r in result.resources if r.type.startswith("aws:vpc/securityGroup") and r.type.endswith("Rule")}
+
+
 def test_security_groups(dev):
-    rules = {r.name: r.inputs for r in within(dev, LB) if "securityGroup" in r.type and "Rule" in r.type}
-    ingress_80 = rules["deploy-lb-alb-in-80-0"]
-    assert (ingress_80["fromPort"], ingress_80["toPort"], ingress_80["cidrIpv4"]) == (80, 80, "0.0.0.0/0")
-    from_alb = rules["deploy-lb-service-from-alb"]
-    assert (from_alb["fromPort"], from_alb["toPort"]) == (8080, 8080)
-    assert "referencedSecurityGroupId" in from_alb and "cidrIpv4" not in from_alb
-    # Nothing but the ALB reaches the tasks.
-    service_sg_ingress = [r for n, r in rules.items() if n.startswith("deploy-lb-service") and r.get("fromPort") == 8080 and "cidrIpv4" in r]
-    assert service_sg_ingress == []
+    rules = sg_rules(dev)
+    alb_sg = dev.named("deploy-lb-alb-sg").id
+    service_sg = dev.named("deploy-service-sg").id
+    assert rules == {
+        "deploy-lb-alb-in-80-0": {"securityGroupId": alb_sg, "description": "Port 80 from 0.0.0.0/0", "ipProtocol": "tcp",
+                                  "fromPort": 80, "toPort": 80, "cidrIpv4": "0.0.0.0/0"},
+        # The ALB reaches the tasks' container port only; nothing else reaches the tasks.
+        "deploy-alb-to-service": {"securityGroupId": alb_sg, "description": "To the service's container port", "ipProtocol": "tcp",
+                                  "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": service_sg},
+        "deploy-service-from-alb": {"securityGroupId": service_sg, "description": "Container port from the load balancer",
+                                    "ipProtocol": "tcp", "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": alb_sg},
+        "deploy-service-https-out": {"securityGroupId": service_sg, "description": "HTTPS to AWS APIs and the registry",
+                                     "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+    }
+    assert dev.one("aws:ecs/service:Service").inputs["networkConfiguration"]["securityGroups"] == [service_sg]
+
+
+def test_load_balancer_ingress_is_exactly_the_configured_cidrs(evaluate):
+    """ingressCidrs, IPv4 and IPv6, on every listener port: no rule wider than asked for."""
+    r = evaluate("dev", ingressCidrs=["203.0.113.0/24", "2001:db8::/32"],
+                 certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    ingress = {(i["fromPort"], i.get("cidrIpv4"), i.get("cidrIpv6")) for n, i in sg_rules(r).items() if n.startswith("deploy-lb-alb-in-")}
+    assert ingress == {
+        (80, "203.0.113.0/24", None), (80, None, "2001:db8::/32"),
+        (443, "203.0.113.0/24", None), (443, None, "2001:db8::/32"),
+    }
+    assert len([n for n in sg_rules(r) if n.startswith("deploy-lb-alb-in-")]) == 4
 
 
 def test_listener_forwards_to_the_target_group(dev):
@@ -166,13 +188,16 @@ def test_task_definition(dev, evaluate):
 
 def test_container_logs_to_the_stack_log_group(dev, prod_ecs):
     [container] = containers(dev)
-    log_group = dev.named("deploy-logs").inputs
-    assert log_group["retentionInDays"] == 14
+    log_group = dev.named("deploy-logs")
+    assert log_group.inputs == {"namePrefix": "/ecs/container-cicd-dev-app-", "retentionInDays": 14, "tags": log_group.inputs["tags"]}
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
-        "options": {"awslogs-group": log_group["name"], "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"},
+        "options": {"awslogs-group": log_group.outputs["name"], "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"},
     }
-    assert prod_ecs.named("deploy-logs").protect is True and dev.named("deploy-logs").protect is False
+    # Kept in CloudWatch when the target goes (a switch of deployTarget), never protected (that would stop the switch).
+    for result in (dev, prod_ecs):
+        group = result.named("deploy-logs")
+        assert (group.retain_on_delete, group.protect) == (True, False)
 
 
 def test_container_definitions_match_the_ecs_api(dev):

@@ -55,8 +55,8 @@ def test_created_cluster_exact_resources(prod):
         "kubernetes:apps/v1:Deployment": 1,
         "kubernetes:core/v1:Service": 1,
         "kubernetes:eks.amazonaws.com/v1:TargetGroupBinding": 1,
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 4,  # 2 of the ALB, pods-from-alb, api-from-deploy
-        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 4,  # 2 of the ALB, alb-to-pods, deploy-https-out
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 2,  # pods-from-alb, api-from-deploy
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,  # alb-to-pods, deploy-https-out
         "aws:cloudwatch/logGroup:LogGroup": 1,
         "aws:iam/role:Role": 2,  # the deploy step's, the CloudWatch agent's
         "aws:iam/rolePolicy:RolePolicy": 1,
@@ -117,11 +117,14 @@ def test_public_endpoint_only_for_listed_cidrs(evaluate):
     assert cluster.inputs["endpointPrivateAccess"] is True
 
 
-def test_stateful_eks_resources_protected_in_production_only(prod, evaluate):
-    names = ("deploy-cluster", "deploy-secrets-key", "deploy-deploy-logs")
-    assert all(prod.named(n).protect for n in names)
+def test_eks_resources_never_stop_a_target_switch(prod, evaluate):
+    """Nothing of the target is protected (a switch deletes it); its logs are kept in CloudWatch and
+    its key's deletion can be cancelled for 30 days."""
     dev_eks = evaluate("dev", deployTarget="eks")
-    assert not any(dev_eks.named(n).protect for n in names)
+    for result in (prod, dev_eks):
+        assert [r.name for r in in_target(result) if r.protect] == []
+        assert result.named("deploy-deploy-logs").retain_on_delete is True
+        assert result.named("deploy-secrets-key").inputs["deletionWindowInDays"] == 30
 
 
 def test_existing_cluster_creates_only_access_namespace_and_workload(existing):
@@ -237,7 +240,7 @@ def test_deploy_identity_iam_exactly(prod):
         "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
     }]
-    log_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/container-cicd-prod-app-deploy"
+    log_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/container-cicd-prod-app-deploy-20261127000000000000000001"
     alarm_names = prod.outputs["alarmNames"]
     artifacts = [s for s in policy(prod, "build-role-policy")["Statement"] if s["Sid"].startswith("Artifact")]
     ec2 = "arn:aws:ec2:us-east-1:123456789012"
@@ -302,7 +305,7 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
         "subnets": ["deploy-network-private-0-mock-id", "deploy-network-private-1-mock-id"],
         "securityGroupIds": ["deploy-deploy-sg-mock-id"],
     }
-    assert project["logsConfig"]["cloudwatchLogs"] == {"status": "ENABLED", "groupName": "/aws/codebuild/container-cicd-prod-app-deploy"}
+    assert project["logsConfig"]["cloudwatchLogs"] == {"status": "ENABLED", "groupName": "/aws/codebuild/container-cicd-prod-app-deploy-20261127000000000000000001"}
     assert prod.named("deploy-deploy-logs").inputs["retentionInDays"] == 90
     assert project["environment"]["privilegedMode"] is False
     assert project["encryptionKey"] == prod.named("artifacts-key").outputs["arn"]

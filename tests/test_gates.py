@@ -203,12 +203,15 @@ def test_bad_deployment_windows_fail_in_settings(raw, message):
 
 
 def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
+    """The stack's own log groups are protected in production; a deploy target's are kept in
+    CloudWatch when the target goes (retain_on_delete), in every stack."""
     groups = stack.of_type("aws:cloudwatch/logGroup:LogGroup")
     assert groups
     expected_retention = 90 if stack.stack == "prod" else 14
     for group in groups:
         assert group.inputs["retentionInDays"] == expected_retention, group.name
-        assert group.protect is (stack.stack == "prod"), group.name
+        in_target = "container-cicd:deploy:" in group.urn
+        assert (group.protect, group.retain_on_delete) == ((False, True) if in_target else (stack.stack == "prod", False)), group.name
 
 
 def test_nothing_is_force_deleted(stack):

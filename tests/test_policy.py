@@ -71,8 +71,12 @@ def test_eks_target_meets_the_eks_rules(evaluate):
 # ---------------------------------------------------------------- each rule fires
 
 
-def _props(result, type_: str) -> dict:
-    return copy.deepcopy(result.of_type(type_)[0].inputs)
+def _props(result, type_: str, name: str | None = None) -> dict:
+    """A copy of the inputs of the stack's one resource of `type_` (or of the one called `name`):
+    never "the first", whose choice would depend on registration order."""
+    resource = result.named(name) if name else result.one(type_)
+    assert resource.type == type_
+    return copy.deepcopy(resource.inputs)
 
 
 def _check(rule_name: str, type_: str, props) -> list[str]:
@@ -362,7 +366,7 @@ def _doc(*statements) -> str:
 
 
 def test_iam_wildcard_admin_and_passrole_fire_on_role_policies(dev):
-    policy = _props(dev, "aws:iam/rolePolicy:RolePolicy")
+    policy = _props(dev, "aws:iam/rolePolicy:RolePolicy", "build-role-policy")
     policy["policy"] = _doc(
         {"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"},
         {"Sid": "AllEcr", "Effect": "Allow", "Action": ["ecr:*", "ecr:GetAuthorizationToken"], "Resource": "*"},
@@ -404,13 +408,13 @@ def test_sns_cloudtrail_log_group_and_kms_rules_fire(dev):
     trail = {"s3BucketName": "trail", "enableLogFileValidation": False}
     assert _check("cloudtrail-log-validation", rules.CLOUDTRAIL, trail) == ["CloudTrail trail has log file validation off: set enableLogFileValidation true"]
     assert _check("cloudtrail-kms", rules.CLOUDTRAIL, trail) == ["CloudTrail trail logs are not encrypted with KMS: set kmsKeyId to a customer managed key ARN"]
-    logs = _props(dev, rules.LOG_GROUP)
+    logs = _props(dev, rules.LOG_GROUP, "build-logs")
     for days in (None, 0):
         logs["retentionInDays"] = days
         assert _check("log-group-retention", rules.LOG_GROUP, logs) == [
             "CloudWatch log group /aws/codebuild/container-cicd-dev-app-build keeps logs forever: set retentionInDays"
         ]
-    key = _props(dev, rules.KMS_KEY)
+    key = _props(dev, rules.KMS_KEY, "artifacts-key")
     key["enableKeyRotation"] = False
     assert _check("kms-rotation", rules.KMS_KEY, key) == ["KMS key has automatic rotation off: set enableKeyRotation true"]
     key["customerMasterKeySpec"] = "RSA_2048"  # AWS cannot rotate asymmetric keys

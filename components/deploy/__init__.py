@@ -1,12 +1,13 @@
 """Deploy targets, keyed by the `deployTarget` setting.
 
-Adding a target (App Runner, ECS blue/green, ...) is one module with a `from_settings`
-function returning a `DeployTarget`, plus one line in TARGETS.
+Adding a target (App Runner, ECS blue/green, ...) is one module with a `from_settings` function
+returning a `DeployTarget`, its component `TYPE` and `target_group_tags`, plus one line in TARGETS.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pulumi
 
@@ -16,15 +17,39 @@ from components.settings import DeployTargetKind, Settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
 
-TARGETS: dict[DeployTargetKind, TargetFactory] = {
-    DeployTargetKind.ECS: ecs.from_settings,
-    DeployTargetKind.EKS: eks.from_settings,
+
+@dataclass(frozen=True)
+class TargetModule:
+    type: str
+    """The target component's type token."""
+    create: TargetFactory
+    target_group_tags: Callable[[Settings], dict[str, str]]
+    """Tags the target needs on the load balancer's target group."""
+
+
+TARGETS: dict[DeployTargetKind, TargetModule] = {
+    DeployTargetKind.ECS: TargetModule(ecs.TYPE, ecs.from_settings, ecs.target_group_tags),
+    DeployTargetKind.EKS: TargetModule(eks.TYPE, eks.from_settings, eks.target_group_tags),
 }
 
 
-def create_target(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> DeployTarget:
+def target_module(settings: Settings) -> TargetModule:
     try:
-        factory = TARGETS[settings.deploy_target]
+        return TARGETS[settings.deploy_target]
     except KeyError:
         raise NotImplementedError(f"deployTarget: {settings.deploy_target.value!r} has no deploy target module yet") from None
-    return factory(name, settings, inputs, opts)
+
+
+def create_target(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> DeployTarget:
+    return target_module(settings).create(name, settings, inputs, opts)
+
+
+def moved_out_of_target(target_name: str) -> list[pulumi.Alias]:
+    """Aliases for a component that was a child of the deploy target component `target_name` (of
+    either type) before it became the stack's: its resources keep their state instead of being
+    replaced. The network and the load balancer moved so that a target switch keeps them."""
+    stack, project = pulumi.get_stack(), pulumi.get_project()
+    return [
+        pulumi.Alias(parent=f"urn:pulumi:{stack}::{project}::{module.type}::{target_name}")
+        for module in TARGETS.values()
+    ]

@@ -18,9 +18,8 @@ from components.contracts import (
     Statement,
 )
 from components.iam import service_role
-from components.loadbalancer import LoadBalancer
+from components.logs import target_log_group
 from components.naming import physical_name
-from components.network import Network, NetworkArgs, network_args
 from components.settings import (
     BOOTSTRAP_HEALTH_PATH,
     DEFAULT_BOOTSTRAP_IMAGE,
@@ -29,20 +28,18 @@ from components.settings import (
     WorkloadSettings,
 )
 
+# Component type token: part of every child's URN, so it never changes.
+TYPE = "container-cicd:deploy:EcsTarget"
+
 
 @dataclass(frozen=True)
 class EcsTargetArgs:
     inputs: DeployInputs
-    network: NetworkArgs
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
     cpu: int = 256
     memory: int = 512
     architecture: CpuArchitecture = CpuArchitecture.X86_64
-    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the load balancer. Defaults to everyone: the service is public."""
-    certificate_arn: str | None = None
-    """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. Omitted: HTTP only."""
 
 
 def bootstrap_environment(workload: WorkloadSettings) -> list[dict[str, str]]:
@@ -181,15 +178,14 @@ class EcsTarget(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: EcsTargetArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("container-cicd:deploy:EcsTarget", name, None, opts)
+        super().__init__(TYPE, name, None, opts)
         inputs, workload = args.inputs, args.inputs.workload
         tags = inputs.tags
         child = pulumi.ResourceOptions(parent=self)
-        network = Network(f"{name}-network", args.network, opts=child)
+        network, lb = inputs.network, inputs.load_balancer
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-
-        lb = LoadBalancer.for_service(f"{name}-lb", args, network, opts=child)
+        service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
             name=physical_name(args.name_prefix, "cluster", 255),
@@ -197,13 +193,7 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=f"/ecs/{args.name_prefix}",
-            retention_in_days=inputs.log_retention_days,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=inputs.production),
-        )
+        log_group = target_log_group(f"{name}-logs", f"/ecs/{args.name_prefix}-", inputs, parent=self)
         execution_role = service_role(
             f"{name}-execution-role",
             "ecs-tasks.amazonaws.com",
@@ -250,7 +240,7 @@ class EcsTarget(pulumi.ComponentResource):
             platform_version="LATEST",
             network_configuration={
                 "subnets": network.private_subnet_ids,
-                "security_groups": [lb.service_security_group_id],
+                "security_groups": [service_sg.id],
                 "assign_public_ip": False,
             },
             load_balancers=[
@@ -327,19 +317,67 @@ class EcsTarget(pulumi.ComponentResource):
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
 
+    def _service_security_group(
+        self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> aws.ec2.SecurityGroup:
+        """The tasks' security group: the container port from the load balancer, HTTPS out."""
+        service_sg = aws.ec2.SecurityGroup(
+            f"{name}-service-sg",
+            description="Service: the container port from the load balancer only",
+            vpc_id=vpc_id,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_sg = pulumi.ResourceOptions(parent=service_sg)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-service",
+            security_group_id=alb_sg_id,
+            description="To the service's container port",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=service_sg.id,
+            opts=in_sg,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-service-from-alb",
+            security_group_id=service_sg.id,
+            description="Container port from the load balancer",
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=alb_sg_id,
+            opts=in_sg,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-service-https-out",
+            security_group_id=service_sg.id,
+            # ECR, CloudWatch Logs and the app's own AWS calls, through the NAT gateway.
+            description="HTTPS to AWS APIs and the registry",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4="0.0.0.0/0",
+            opts=in_sg,
+        )
+        return service_sg
+
+
+
+def target_group_tags(settings: Settings) -> dict[str, str]:
+    """ECS registers tasks in any target group its service names: no tags needed."""
+    return {}
+
+
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
-    net = settings.network
     return EcsTarget(
         name,
         EcsTargetArgs(
             inputs=inputs,
-            network=network_args(settings),
             name_prefix=settings.prefix,
             cpu=settings.ecs.cpu,
             memory=settings.ecs.memory,
             architecture=settings.build.architecture,
-            ingress_cidrs=net.ingress_cidrs,
-            certificate_arn=net.certificate_arn,
         ),
         opts,
     )

@@ -23,9 +23,9 @@ from components.contracts import (
 from components.deploy import eks_deploy
 from components.deploy.ecs import bootstrap_environment
 from components.iam import service_role
-from components.loadbalancer import LoadBalancer
+from components.logs import target_log_group
 from components.naming import physical_name
-from components.network import Network, NetworkArgs, network_args
+from components.network import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
 
 # All five control-plane log types. https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html
@@ -36,12 +36,13 @@ AUTO_MODE_NODE_POOLS = ("general-purpose", "system")
 IMAGE_PATH = "spec.template.spec.containers[0].image"
 DEPLOY_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
 CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
+# Component type token: part of every child's URN, so it never changes.
+TYPE = "container-cicd:deploy:EksTarget"
 
 
 @dataclass(frozen=True)
 class EksTargetArgs:
     inputs: DeployInputs
-    network: NetworkArgs
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
     service_name: str
@@ -57,10 +58,6 @@ class EksTargetArgs:
     pod_memory_mib: int = 512
     architecture: CpuArchitecture = CpuArchitecture.X86_64
     """Architecture of the deploy step's CodeBuild image (and kubectl binary)."""
-    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the load balancer. Defaults to everyone: the service is public."""
-    certificate_arn: str | None = None
-    """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. Omitted: HTTP only."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
@@ -92,15 +89,14 @@ class EksTarget(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: EksTargetArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("container-cicd:deploy:EksTarget", name, None, opts)
+        super().__init__(TYPE, name, None, opts)
         workload = args.inputs.workload
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
-        network = Network(f"{name}-network", args.network, opts=child)
+        network, lb = args.inputs.network, args.inputs.load_balancer
         region = aws.get_region_output(opts=invoke).region
         identity = aws.get_caller_identity_output(opts=invoke)
-        lb = LoadBalancer.for_service(f"{name}-lb", args, network, opts=child)
 
         if args.existing_cluster_name:
             cluster_name: pulumi.Output[str] = pulumi.Output.from_input(args.existing_cluster_name)
@@ -112,7 +108,7 @@ class EksTarget(pulumi.ComponentResource):
             cluster_dependency: list[pulumi.Resource] = []
         else:
             cluster = self._create_cluster(name, args, network)
-            cluster_name = pulumi.Output.from_input(physical_name(args.name_prefix, "eks", 100))
+            cluster_name = pulumi.Output.from_input(created_cluster_name(args.name_prefix))
             # EKS Auto Mode nodes (and so the pods, which share the node's ENIs) carry the EKS-created
             # cluster security group; with skip_default_security_groups this output is that group.
             node_security_group_id = cluster.cluster_security_group_id
@@ -225,19 +221,20 @@ class EksTarget(pulumi.ComponentResource):
         )
 
     def _create_cluster(self, name: str, args: EksTargetArgs, network: Network) -> eks.Cluster:
-        production = args.inputs.production
         key = aws.kms.Key(
             f"{name}-secrets-key",
             description=f"Envelope encryption of Kubernetes secrets in {args.name_prefix}",
             enable_key_rotation=True,
+            # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
+            # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
             deletion_window_in_days=30,
             tags=args.inputs.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=production),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         public = bool(args.public_access_cidrs)
         return eks.Cluster(
             f"{name}-cluster",
-            name=physical_name(args.name_prefix, "eks", 100),
+            name=created_cluster_name(args.name_prefix),
             version=args.kubernetes_version,
             vpc_id=network.vpc_id,
             # Control-plane ENIs and Auto Mode nodes both go into the private subnets only.
@@ -258,7 +255,9 @@ class EksTarget(pulumi.ComponentResource):
             skip_default_security_groups=True,
             create_oidc_provider=False,
             tags=args.inputs.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=production),
+            # Not protected: a switch of deployTarget deletes it, and everything it runs is re-created
+            # from the stack (the workload) and the registry (the image).
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _container_insights(self, name: str, args: EksTargetArgs, cluster: eks.Cluster, cluster_name: pulumi.Input[str]) -> None:
@@ -322,13 +321,7 @@ class EksTarget(pulumi.ComponentResource):
         tags = inputs.tags
         child = pulumi.ResourceOptions(parent=self)
         project_name = physical_name(args.name_prefix, "deploy", 150)
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-deploy-logs",
-            name=f"/aws/codebuild/{project_name}",
-            retention_in_days=inputs.log_retention_days,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=inputs.production),
-        )
+        log_group = target_log_group(f"{name}-deploy-logs", f"/aws/codebuild/{project_name}-", inputs, parent=self)
         deploy_sg = aws.ec2.SecurityGroup(
             f"{name}-deploy-sg",
             description="Deploy step: the cluster API and AWS APIs over HTTPS",
@@ -451,14 +444,25 @@ class EksTarget(pulumi.ComponentResource):
         )
 
 
+def created_cluster_name(prefix: str) -> str:
+    return physical_name(prefix, "eks", 100)
+
+
+def target_group_tags(settings: Settings) -> dict[str, str]:
+    """EKS Auto Mode's cluster role (AmazonEKSLoadBalancingPolicy) registers targets only in target
+    groups tagged with the cluster's name."""
+    cfg = settings.eks
+    assert cfg is not None, "settings.eks is set whenever deployTarget is eks"
+    return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix)}
+
+
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
-    net, cfg = settings.network, settings.eks
+    cfg = settings.eks
     assert cfg is not None, "settings.eks is set whenever deployTarget is eks"
     return EksTarget(
         name,
         EksTargetArgs(
             inputs=inputs,
-            network=network_args(settings),
             name_prefix=settings.prefix,
             service_name=settings.service_name,
             kubernetes_version=cfg.kubernetes_version,
@@ -468,8 +472,6 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
             pod_cpu_millicores=cfg.pod_cpu_millicores,
             pod_memory_mib=cfg.pod_memory_mib,
             architecture=settings.build.architecture,
-            ingress_cidrs=net.ingress_cidrs,
-            certificate_arn=net.certificate_arn,
         ),
         opts,
     )

@@ -1,0 +1,217 @@
+"""A change of configuration on a deployed stack: what `pulumi up` creates, replaces and deletes.
+
+Each case evaluates the stack before and after the change and plans the update the way the engine
+does (offline/changes.py): replacements are created before the originals are deleted, so no
+created or replacing resource may take a physical name a resource of the old configuration still
+holds; no deletion may be refused (protected resources, ALB deletion protection) unless the docs
+give the step that clears it; and nothing stateful is lost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from offline.changes import NOT_ANALYSED_PREFIXES, REPLACE_ONLY, STATEFUL, Change, plan_change
+
+ROOT = Path(__file__).resolve().parent.parent
+EXISTING_VPC = {
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "publicSubnetIds": ["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"],
+    "privateSubnetIds": ["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"],
+}
+EKS = {"deployTarget": "eks"}
+PORT = {"containerPort": 9000}
+
+# (label, stack, config before, config after). Overrides on top of the stack file.
+CASES = [
+    ("dev ecs -> eks", "dev", {}, EKS),
+    ("dev eks -> ecs", "dev", EKS, {}),
+    ("dev ecs port", "dev", {}, PORT),
+    ("dev eks port", "dev", EKS, {**EKS, **PORT}),
+    ("dev created -> existing vpc", "dev", {}, EXISTING_VPC),
+    ("dev existing -> created vpc", "dev", EXISTING_VPC, {}),
+    ("dev eks created -> existing vpc", "dev", EKS, {**EKS, **EXISTING_VPC}),
+    ("prod eks -> ecs", "prod", {}, "ecs"),
+    ("prod ecs -> eks", "prod", "ecs", {}),
+    ("prod eks port", "prod", {}, PORT),
+    ("prod ecs port", "prod", "ecs", "ecs+port"),
+    ("prod created -> existing vpc", "prod", {}, {**EXISTING_VPC, "natGateways": None}),
+    ("prod existing -> created vpc", "prod", {**EXISTING_VPC, "natGateways": None}, {}),
+]
+
+# What a production stack's change may still need a person for, and the docs give the step:
+# a load balancer cannot move to another VPC, and AWS refuses to delete the old one while its
+# deletion protection is on (docs/safety.md, "Changes that replace the load balancer").
+DOCUMENTED_BLOCKERS = {
+    "prod created -> existing vpc": ["ALB deletion protection"],
+    "prod existing -> created vpc": ["ALB deletion protection"],
+}
+
+# Resources every change must keep in place: the code, the images, the artifacts and their key,
+# the build, its logs, the pipeline (its execution history) and the notification topic's key.
+MUST_KEEP = {"source-repo", "registry-repo", "artifacts-bucket", "artifacts-key", "build-project", "build-logs",
+             "pipeline-pipeline", "notifications-key"}
+
+
+@pytest.fixture(scope="module")
+def changes(evaluate, ecs_config) -> dict[str, tuple[Change, object]]:
+    def config(stack: str, spec) -> dict:
+        if spec == "ecs":
+            return ecs_config(stack)
+        if spec == "ecs+port":
+            return {**ecs_config(stack), **PORT}
+        return spec
+
+    planned = {}
+    for label, stack, before, after in CASES:
+        old = evaluate(stack, **config(stack, before))
+        new = evaluate(stack, **config(stack, after))
+        planned[label] = (plan_change(old, new), old)
+    return planned
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_no_replacement_takes_a_name_the_old_configuration_holds(changes, label):
+    change, old = changes[label]
+    assert change.collisions(old) == []
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_no_deletion_is_refused_unless_documented(changes, label):
+    change, _ = changes[label]
+    blocked = [b.split(":", 1)[0] for b in change.blocked_deletions()]
+    assert blocked == DOCUMENTED_BLOCKERS.get(label, [])
+
+
+def test_documented_blockers_say_how_to_clear_them():
+    safety = (ROOT / "docs" / "safety.md").read_text()
+    assert "## Changes that replace the load balancer" in safety
+    assert "aws elbv2 modify-load-balancer-attributes" in safety and "deletion_protection.enabled,Value=false" in safety
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_nothing_stateful_is_lost(changes, label):
+    change, _ = changes[label]
+    assert change.lost_state() == []
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_the_code_images_artifacts_and_build_are_kept_in_place(changes, label):
+    change, _ = changes[label]
+    kept = {old.name for old, new in change.updated if old.urn == new.urn}
+    assert MUST_KEEP <= kept
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_no_load_balancer_is_moved_to_another_vpc_in_place(changes, label):
+    change, _ = changes[label]
+    assert change.moved_in_place() == []
+
+
+def test_a_target_switch_keeps_the_network_and_the_load_balancer(changes):
+    for label in ("dev ecs -> eks", "dev eks -> ecs", "prod eks -> ecs", "prod ecs -> eks"):
+        change, _ = changes[label]
+        kept = {new.urn.rsplit("::", 1)[-1] for _, new in change.updated}
+        assert {"deploy-network-vpc", "deploy-lb-alb", "deploy-lb-http"} <= kept, label
+        # Only the target group is replaced: each target gets its own, named for it.
+        replaced = {new.urn.rsplit("::", 1)[-1]: reasons for _, new, reasons in change.replaced}
+        assert replaced == {"deploy-lb-tg": ["name"]}, label
+
+
+def test_a_port_change_replaces_the_target_group_under_a_new_name(changes):
+    change, _ = changes["dev ecs port"]
+    [(old, new, reasons)] = [c for c in change.replaced if c[1].type == "aws:lb/targetGroup:TargetGroup"]
+    assert reasons == ["name", "port"]
+    assert old.inputs["name"] == "container-cicd-dev-app-tg"
+    assert new.inputs["name"] != old.inputs["name"] and len(new.inputs["name"]) <= 32
+
+
+def test_the_default_configuration_keeps_the_names_stacks_already_have(dev, prod_ecs):
+    """Stacks deployed before names carried a variant keep their load balancer and target group."""
+    assert dev.one("aws:lb/loadBalancer:LoadBalancer").inputs["name"] == "container-cicd-dev-app-alb"
+    assert dev.one("aws:lb/targetGroup:TargetGroup").inputs["name"] == "container-cicd-dev-app-tg"
+    assert prod_ecs.one("aws:lb/loadBalancer:LoadBalancer").inputs["name"] == "container-cicd-prod-app-alb"
+
+
+def test_the_network_and_load_balancer_answer_to_their_urns_under_either_target(dev, prod):
+    """Moved out of the deploy target: aliases name both old parents, so a stack deployed with the
+    network inside its target keeps the VPC and ALB instead of replacing them."""
+    for result, stack in ((dev, "dev"), (prod, "prod")):
+        for name, type_ in (("deploy-network", "container-cicd:network:Network"), ("deploy-lb", "container-cicd:network:LoadBalancer")):
+            component = result.named(name)
+            assert component.urn == f"urn:pulumi:{stack}::container-cicd::{type_}::{name}"
+            assert set(component.aliases) == {
+                f"urn:pulumi:{stack}::container-cicd::container-cicd:deploy:EcsTarget${type_}::{name}",
+                f"urn:pulumi:{stack}::container-cicd::container-cicd:deploy:EksTarget${type_}::{name}",
+            }
+
+
+def test_every_resource_type_has_its_replace_only_inputs_declared(dev, prod, evaluate):
+    """A new resource type cannot slip past the change analysis unclassified."""
+    results = [dev, prod, evaluate("dev", **EKS), evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
+               evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"])]
+    types = {r.type for result in results for r in result.resources if r.custom}
+    unknown = sorted(t for t in types if t not in REPLACE_ONLY and not t.startswith(NOT_ANALYSED_PREFIXES))
+    assert unknown == []
+    assert STATEFUL <= set(REPLACE_ONLY)
+
+
+# ------------------------------------------------------------------------------------------
+# The analysis itself: each check fires on the mistake it exists for.
+# ------------------------------------------------------------------------------------------
+
+
+def _resource(urn_name: str, type_: str, inputs: dict, **extra):
+    from offline.mocks import Resource
+
+    urn = f"urn:pulumi:dev::container-cicd::{type_}::{urn_name}"
+    return Resource(type=type_, name=urn_name, urn=urn, parent_urn=None, custom=True, inputs=inputs, ref=urn, **extra)
+
+
+def _stack(*resources):
+    from offline.mocks import StackResult
+
+    return StackResult(stack="dev", config={}, resources=list(resources), outputs={}, invokes=[])
+
+
+def test_analysis_catches_a_replacement_under_the_same_name():
+    tg = "aws:lb/targetGroup:TargetGroup"
+    before = _stack(_resource("tg", tg, {"name": "x-tg", "port": 8080}))
+    after = _stack(_resource("tg", tg, {"name": "x-tg", "port": 9000}))
+    change = plan_change(before, after)
+    assert [reasons for _, _, reasons in change.replaced] == [["port"]]
+    assert change.collisions(before) == ["aws:lb/targetGroup:TargetGroup tg takes ('x-tg',), held by "
+                                         "urn:pulumi:dev::container-cicd::aws:lb/targetGroup:TargetGroup::tg"]
+
+
+def test_analysis_catches_a_new_urn_under_a_held_name_and_allows_delete_before_replace():
+    alb = "aws:lb/loadBalancer:LoadBalancer"
+    before = _stack(_resource("a", alb, {"name": "x-alb", "enableDeletionProtection": True}))
+    after = _stack(_resource("b", alb, {"name": "x-alb"}))
+    change = plan_change(before, after)
+    assert len(change.collisions(before)) == 1
+    assert change.blocked_deletions() == ["ALB deletion protection: urn:pulumi:dev::container-cicd::aws:lb/loadBalancer:LoadBalancer::a"]
+    tg = "aws:lb/targetGroup:TargetGroup"
+    before = _stack(_resource("tg", tg, {"name": "x-tg", "port": 8080}))
+    after = _stack(_resource("tg", tg, {"name": "x-tg", "port": 9000}, delete_before_replace=True))
+    assert plan_change(before, after).collisions(before) == []
+
+
+def test_analysis_reports_protected_and_lost_state_and_honours_retain_on_delete():
+    logs = "aws:cloudwatch/logGroup:LogGroup"
+    before = _stack(_resource("l", logs, {"name": "/x"}, protect=True), _resource("k", "aws:kms/key:Key", {"deletionWindowInDays": 30}))
+    change = plan_change(before, _stack())
+    assert change.blocked_deletions() == ["protected: urn:pulumi:dev::container-cicd::aws:cloudwatch/logGroup:LogGroup::l"]
+    assert change.lost_state() == ["urn:pulumi:dev::container-cicd::aws:cloudwatch/logGroup:LogGroup::l"]
+    kept = _stack(_resource("l", logs, {"name": "/x"}, retain_on_delete=True))
+    assert plan_change(kept, _stack()).lost_state() == []
+
+
+def test_analysis_follows_aliases():
+    logs = "aws:cloudwatch/logGroup:LogGroup"
+    before = _stack(_resource("old", logs, {"name": "/x"}))
+    moved = _resource("new", logs, {"name": "/x"}, aliases=("urn:pulumi:dev::container-cicd::aws:cloudwatch/logGroup:LogGroup::old",))
+    change = plan_change(before, _stack(moved))
+    assert (change.created, change.deleted, len(change.updated)) == ([], [], 1)
