@@ -134,8 +134,15 @@ LOG_RETENTION_DAYS = (
 
 # Traefik answers GET /ping on its "traefik" entry point from environment variables alone, so the
 # bootstrap container needs no command override (a command would survive every pipeline deployment:
-# the ECS deploy action and `kubectl set image` change only the image).
-DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.4"
+# the ECS deploy action and `kubectl set image` change only the image). TRAEFIK_ENTRYPOINTS_<NAME>_ADDRESS
+# and TRAEFIK_PING (on entry point `traefik` by default) are in the v3 install-configuration reference
+# (https://doc.traefik.io/traefik/reference/install-configuration/configuration-options/).
+# v3.7 is the only maintained v3 minor: Traefik supports only the latest minor
+# (https://doc.traefik.io/traefik/deprecation/releases/), and the official image lists v3.7 as its
+# only v3 line (https://github.com/docker-library/official-images/blob/master/library/traefik).
+# The minor tag follows its patch releases. Not pinned by digest: no digest of this tag could be
+# checked against the registry where this was written, and an unchecked digest would be invented.
+DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.7"
 BOOTSTRAP_HEALTH_PATH = "/ping"
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
