@@ -10,14 +10,27 @@ import pulumi_aws as aws
 from components.buckets import encrypted_private_bucket
 from components.iam import policy_document
 
+# CodePipeline stage rollback re-runs the stage with the artifacts of its last successful execution
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html); once they have
+# expired the rollback fails. A week lets a service deployed weekly still roll back.
+MIN_EXPIRY_DAYS = 7
+
 
 @dataclass(frozen=True)
 class ArtifactStoreArgs:
     expiry_days: int
-    """Days after which artifacts (and noncurrent versions) expire."""
+    """Days after which artifacts (and noncurrent versions) expire; at least `MIN_EXPIRY_DAYS`.
+    Stage rollback is unavailable once the last successful execution's artifacts are older."""
     production: bool = False
     """When True, the bucket and key are protected: `pulumi destroy` stops instead of deleting them."""
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.expiry_days, int) and self.expiry_days < MIN_EXPIRY_DAYS:
+            raise ValueError(
+                f"expiry_days: {self.expiry_days} is too short; stage rollback needs the last successful "
+                f"execution's artifacts. Fix: use at least {MIN_EXPIRY_DAYS} days"
+            )
 
 
 class ArtifactStore(pulumi.ComponentResource):

@@ -8,13 +8,23 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+# The deploy step adds a tag starting with this prefix to every image it deployed. Stage rollback
+# re-deploys the image of the stage's last successful execution, so that image must outlive the
+# count-based rule below however many builds follow it.
+DEPLOYED_TAG_PREFIX = "deployed-"
+# Deployed images kept: rollback needs only the last one; ten leave `python -m tools.revert` a few
+# releases to go back to. A constant rather than imageRetentionCount, which counts builds: a team that
+# builds often but deploys rarely would otherwise lose its last deployed image to newer builds.
+DEPLOYED_IMAGE_RETENTION_COUNT = 10
+
 
 @dataclass(frozen=True)
 class RegistryArgs:
     repository_name: str
     """Physical repository name; must be unique in the account and region."""
     image_retention_count: int = 30
-    """Tagged images kept; older tagged images expire."""
+    """Tagged images kept; older tagged images expire. The last `DEPLOYED_IMAGE_RETENTION_COUNT`
+    images tagged `DEPLOYED_TAG_PREFIX...` are kept besides them."""
     untagged_image_expiry_days: int = 1
     """Untagged images (superseded layers, failed pushes) expire after this many days."""
     production: bool = False
@@ -23,12 +33,31 @@ class RegistryArgs:
 
 
 def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int) -> str:
-    """ECR lifecycle policy: expire untagged images, keep the newest N tagged ones."""
+    """ECR lifecycle policy: keep the last deployed images, expire untagged images, keep the newest N tagged ones.
+
+    The deployed-images rule comes first because "an image that matches the tagging requirements of a
+    rule cannot be expired by a rule with a lower priority"
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html): the 'keep the last
+    N tagged' rule never removes an image that served traffic. Parameters as documented in
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html
+    (tagPatternList, AWS's recommended form, rather than tagPrefixList; never both in one rule).
+    """
     return json.dumps(
         {
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": f"Keep the last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": [f"{DEPLOYED_TAG_PREFIX}*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": DEPLOYED_IMAGE_RETENTION_COUNT,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": f"Expire untagged images after {untagged_image_expiry_days} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -39,7 +68,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"Keep the last {image_retention_count} tagged images",
                     "selection": {
                         "tagStatus": "tagged",

@@ -134,8 +134,15 @@ LOG_RETENTION_DAYS = (
 
 # Traefik answers GET /ping on its "traefik" entry point from environment variables alone, so the
 # bootstrap container needs no command override (a command would survive every pipeline deployment:
-# the ECS deploy action and `kubectl set image` change only the image).
-DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.4"
+# the ECS deploy action and `kubectl set image` change only the image). TRAEFIK_ENTRYPOINTS_<NAME>_ADDRESS
+# and TRAEFIK_PING (on entry point `traefik` by default) are in the v3 install-configuration reference
+# (https://doc.traefik.io/traefik/reference/install-configuration/configuration-options/).
+# v3.7 is the only maintained v3 minor: Traefik supports only the latest minor
+# (https://doc.traefik.io/traefik/deprecation/releases/), and the official image lists v3.7 as its
+# only v3 line (https://github.com/docker-library/official-images/blob/master/library/traefik).
+# The minor tag follows its patch releases. Not pinned by digest: no digest of this tag could be
+# checked against the registry where this was written, and an unchecked digest would be invented.
+DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.7"
 BOOTSTRAP_HEALTH_PATH = "/ping"
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
@@ -194,13 +201,13 @@ KEYS: dict[str, Key] = _keys(
     Key("containerPort", "integer", 8080, "Port the container listens on (1024-65535: the container runs as non-root)."),
     Key("healthCheckPath", "string", BOOTSTRAP_HEALTH_PATH, "HTTP path that answers 200 when the container is healthy."),
     Key("bootstrapImage", "string", DEFAULT_BOOTSTRAP_IMAGE, "Image the first `pulumi up` runs before the pipeline has pushed one; must answer healthCheckPath on containerPort."),
-    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire."),
+    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well."),
     Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire."),
     Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime: x86_64 or arm64."),
     Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
     Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes (5-2160)."),
     Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (a value CloudWatch Logs accepts)."),
-    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire from the artifact bucket."),
+    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire (7-3650); stage rollback needs the last successful execution's artifacts."),
     Key("vpcId", "string", "", "Existing VPC id. Empty: a new VPC is created."),
     Key("publicSubnetIds", "array", [], "With vpcId: public subnet ids (at least two AZs) for the load balancer."),
     Key("privateSubnetIds", "array", [], "With vpcId: private subnet ids (at least two AZs, with a NAT route) for the workload."),
@@ -791,7 +798,9 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings
         build=_build(reader),
         network=_network(reader),
         log_retention_days=retention,
-        artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 1, 3650),
+        # A stage rollback re-deploys the last successful execution's artifacts: under a week, a service
+        # deployed once a week could never roll back.
+        artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 7, 3650),
         ecs=_ecs(reader),
         tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
         safety=_safety(reader, reader.get("production")),

@@ -8,6 +8,7 @@ import re
 import shlex
 import stat
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -225,6 +226,8 @@ def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_
         for command in spec_["phases"][phase]["commands"]:
             # CodeBuild stops a phase at the first failing command.
             lines.append(f"{command}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi")
+    # What CodeBuild reads exported-variables from: the environment of the shell after post_build.
+    lines.append(f"env > {shlex.quote(str(tmp_path / 'final.env'))}")
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "CALLS": str(tmp_path / "calls.log"),
@@ -240,6 +243,12 @@ def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_
     proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, env=env, capture_output=True, text=True, timeout=30)
     calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
     return proc.returncode, calls, work
+
+
+def final_environment(tmp_path: Path) -> dict[str, str]:
+    """The exported environment of the build's shell after its last command (`env` output)."""
+    pairs = (line.split("=", 1) for line in (tmp_path / "final.env").read_text().splitlines() if "=" in line)
+    return dict(pairs)
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +283,45 @@ def test_failing_tests_fail_the_build_before_the_image_is_pushed(tmp_path, dev_s
     assert not any(c.startswith("docker push") for c in calls)
     assert not (work / "imagedefinitions.json").exists()
     assert (work / "reports" / "junit.xml").exists()  # the report is still published
+
+
+@pytest.mark.parametrize("image_in_registry", [False, True], ids=["new-image", "existing-image"])
+def test_exported_variables_are_in_the_environment_after_post_build(tmp_path, dev_spec, dev, image_in_registry):
+    """CodeBuild publishes exported-variables from the environment; an unexported shell variable is empty there."""
+    rc, calls, _ = run_buildspec(tmp_path, dev_spec, image_in_registry=image_in_registry)
+    assert rc == 0, calls
+    env = final_environment(tmp_path)
+    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
+    assert {name: env.get(name) for name in dev_spec["env"]["exported-variables"]} == {
+        "IMAGE_TAG": COMMIT[:7],
+        "IMAGE_URI": uri,
+        "IMAGE_DIGEST": "sha256:feed",  # the stub's describe-images --query answer
+    }
+
+
+def test_existing_image_writes_a_junit_report_that_says_why_no_test_ran(tmp_path, dev_spec, dev):
+    """Without a report file the report group records the run as INCOMPLETE on every re-run and revert."""
+    rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=True)
+    assert rc == 0, calls
+    report = work / dev_spec["reports"][dev.named("build-tests").outputs["arn"]]["base-directory"] / "junit.xml"
+    root = ET.parse(report).getroot()
+    [suite] = root.iter("testsuite")
+    assert (suite.get("tests"), suite.get("skipped"), suite.get("failures"), suite.get("errors")) == ("1", "1", "0", "0")
+    [case] = suite.iter("testcase")
+    [skipped] = case.findall("skipped")
+    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
+    assert skipped.get("message") == f"Image {uri} was already in the registry, so tests were not re-run"
+
+
+def test_new_image_keeps_the_report_the_tests_wrote(tmp_path, dev_spec):
+    """The skipped-tests report is only for the skip path: a real run publishes the tests' own report."""
+    rc, _, work = run_buildspec(tmp_path, dev_spec, image_in_registry=False)
+    assert rc == 0
+    assert (work / "reports" / "junit.xml").read_text().strip() == "<testsuites/>"  # the stub test stage's report
+
+
+def test_skipped_report_is_well_formed_for_any_registry_uri():
+    head, tail = buildspec.skipped_report()
+    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/svc-a_b:0a1b2c3"
+    [skipped] = ET.fromstring(head + uri + tail).iter("skipped")
+    assert uri in skipped.get("message")

@@ -179,7 +179,7 @@ def test_pulumi_up_does_not_revert_the_pipeline_image(prod):
     value = deployment.inputs
     for part in IMAGE_PATH.replace("[0]", ".0").split("."):
         value = value[int(part)] if part.isdigit() else value[part]
-    assert value == "public.ecr.aws/docker/library/traefik:v3.4"
+    assert value == "public.ecr.aws/docker/library/traefik:v3.7"
 
 
 def test_target_group_binding_points_at_the_alb_target_group(prod):

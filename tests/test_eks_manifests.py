@@ -67,7 +67,7 @@ def test_container_contract_comes_from_the_workload_settings():
 
 def test_bootstrap_image_gets_the_same_environment_as_ecs():
     workload = dataclasses.replace(
-        WORKLOAD, bootstrap_image="public.ecr.aws/docker/library/traefik:v3.4", health_check_path="/ping"
+        WORKLOAD, bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7", health_check_path="/ping"
     )
     spec = dataclasses.replace(
         SPEC, workload=workload, environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(workload))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from dataclasses import dataclass
 
-from components.registry import lifecycle_policy
+import pytest
+
+from components.registry import DEPLOYED_IMAGE_RETENTION_COUNT, DEPLOYED_TAG_PREFIX, lifecycle_policy
+from components.settings import KEYS
 
 REGISTRY = "container-cicd:registry:Registry"
 # One non-default dev stack shared by several test modules (same dict => one cached evaluation).
@@ -48,32 +53,167 @@ def test_repository_is_protected_only_in_production(dev, prod):
 def test_lifecycle_policy_rules(dev):
     policy = dev.named("registry-lifecycle")
     assert policy.inputs["repository"] == "container-cicd-dev-app"
-    rules = json.loads(policy.inputs["policy"])["rules"]
-    assert [r["rulePriority"] for r in rules] == [1, 2]
-    untagged, tagged = rules
-    assert untagged["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1}
-    # Pulumi.dev.yaml: imageRetentionCount 20.
-    assert tagged["selection"] == {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20}
-    assert all(r["action"] == {"type": "expire"} for r in rules)
+    # Pulumi.dev.yaml: imageRetentionCount 20; untaggedImageExpiryDays defaults to 1.
+    assert json.loads(policy.inputs["policy"]) == {"rules": [
+        {
+            "rulePriority": 1,
+            "description": "Keep the last 10 deployed images",
+            "selection": {"tagStatus": "tagged", "tagPatternList": ["deployed-*"], "countType": "imageCountMoreThan", "countNumber": 10},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Expire untagged images after 1 days",
+            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
+            "description": "Keep the last 20 tagged images",
+            "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
+            "action": {"type": "expire"},
+        },
+    ]}
+    assert (DEPLOYED_TAG_PREFIX, DEPLOYED_IMAGE_RETENTION_COUNT) == ("deployed-", 10)
+    # The config reference tells users how many deployed images are kept.
+    assert f"The last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images are kept" in KEYS["imageRetentionCount"].description
 
 
 def test_lifecycle_counts_come_from_config(evaluate, prod):
     rules = json.loads(prod.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert rules[1]["selection"]["countNumber"] == 100  # Pulumi.prod.yaml
+    assert rules[2]["selection"]["countNumber"] == 100  # Pulumi.prod.yaml
     r = evaluate("dev", **CUSTOM)
     rules = json.loads(r.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert (rules[0]["selection"]["countNumber"], rules[1]["selection"]["countNumber"]) == (3, 7)
+    assert [rule["selection"]["countNumber"] for rule in rules] == [10, 3, 7]
 
 
-def test_lifecycle_policy_is_valid_for_ecr():
-    """ECR rejects a 'tagged' rule without tagPrefixList/tagPatternList, and duplicate priorities."""
-    rules = json.loads(lifecycle_policy(5, 2))["rules"]
-    assert len({r["rulePriority"] for r in rules}) == len(rules)
+# The documented lifecycle policy parameters:
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html
+RULE_KEYS = {"rulePriority", "description", "selection", "action"}
+SELECTION_KEYS = {"tagStatus", "tagPatternList", "tagPrefixList", "countType", "countUnit", "countNumber"}
+
+
+@pytest.mark.parametrize(("retention", "untagged_days"), [(1, 1), (5, 2), (1000, 365)])
+def test_lifecycle_policy_is_valid_for_ecr(retention, untagged_days):
+    rules = json.loads(lifecycle_policy(retention, untagged_days))["rules"]
+    priorities = [r["rulePriority"] for r in rules]
+    assert len(set(priorities)) == len(rules) and all(isinstance(p, int) and p >= 1 for p in priorities)
     for rule in rules:
+        assert set(rule) <= RULE_KEYS and {"rulePriority", "selection", "action"} <= set(rule)
+        assert rule["action"] == {"type": "expire"}
         sel = rule["selection"]
+        assert set(sel) <= SELECTION_KEYS
+        assert sel["tagStatus"] in {"tagged", "untagged", "any"}
+        lists = [k for k in ("tagPatternList", "tagPrefixList") if k in sel]
         if sel["tagStatus"] == "tagged":
-            assert sel.get("tagPatternList") or sel.get("tagPrefixList")
+            # Required when tagged, and a rule cannot carry both lists.
+            assert len(lists) == 1 and sel[lists[0]], rule
+        else:
+            assert lists == [], rule  # untagged: "you must omit both"
+        for pattern in sel.get("tagPatternList", []):
+            assert pattern.count("*") <= 4  # "a maximum limit of four wildcards (*) per string"
+        assert sel["countType"] in {"imageCountMoreThan", "sinceImagePushed"}
         if sel["countType"] == "sinceImagePushed":
             assert sel["countUnit"] == "days"
         else:
             assert "countUnit" not in sel
+        assert isinstance(sel["countNumber"], int) and sel["countNumber"] >= 1
+    # A rule with tagStatus any must have the highest priority.
+    assert all(r["rulePriority"] == max(priorities) for r in rules if r["selection"]["tagStatus"] == "any")
+    # The deployed-images rule goes before every rule that could also select deployed images.
+    deployed = next(r for r in rules if r["selection"].get("tagPatternList") == [f"{DEPLOYED_TAG_PREFIX}*"])
+    assert deployed["rulePriority"] == min(priorities)
+
+
+# ------------------------------------------------------------------------------------------
+# ECR lifecycle semantics, as documented, applied to a synthetic repository
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Image:
+    digest: str
+    tags: frozenset[str]
+    pushed_days_ago: float
+
+
+def selects(selection: dict, image: Image) -> bool:
+    """Whether a rule's tagging requirements match the image.
+
+    "If you specify multiple tags, only the images with all specified tags are selected"; a prefix or
+    pattern matches when any of the image's tags matches it.
+    """
+    status = selection["tagStatus"]
+    if status == "untagged":
+        return not image.tags
+    if status == "any":
+        return True
+    if not image.tags:
+        return False
+    if "tagPrefixList" in selection:
+        return all(any(t.startswith(p) for t in image.tags) for p in selection["tagPrefixList"])
+    return all(any(fnmatch.fnmatchcase(t, p) for t in image.tags) for p in selection["tagPatternList"])
+
+
+def expired_by(policy: str, images: list[Image]) -> set[str]:
+    """Digests ECR would expire, following
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html:
+
+    - rules apply in rulePriority order, lowest first; an image is expired by one rule or none;
+    - "An image that matches the tagging requirements of a rule cannot be expired by a rule with a
+      lower priority"; lower rules still count it ("can still identify them as if they haven't been
+      expired"), so they may keep fewer other images, never more;
+    - imageCountMoreThan sorts the selected images newest first by push time and expires those past
+      countNumber; sinceImagePushed expires those older than countNumber days.
+    """
+    expired: set[str] = set()
+    claimed: set[str] = set()  # matched by the tagging requirements of a higher-priority rule
+    for rule in sorted(json.loads(policy)["rules"], key=lambda r: r["rulePriority"]):
+        sel = rule["selection"]
+        selected = sorted((i for i in images if selects(sel, i)), key=lambda i: i.pushed_days_ago)
+        if sel["countType"] == "imageCountMoreThan":
+            over = selected[sel["countNumber"]:]
+        else:
+            over = [i for i in selected if i.pushed_days_ago > sel["countNumber"]]
+        expired |= {i.digest for i in over if i.digest not in claimed}
+        claimed |= {i.digest for i in selected}
+    return expired
+
+
+def history(builds: int, deployed: set[int]) -> list[Image]:
+    """`builds` pushes one day apart, build 0 the oldest; the ones in `deployed` carry a deployed tag."""
+    images = []
+    for n in range(builds):
+        tag = f"{n:07x}"
+        tags = {tag, f"{DEPLOYED_TAG_PREFIX}{tag}"} if n in deployed else {tag}
+        images.append(Image(f"sha256:{n:064x}", frozenset(tags), pushed_days_ago=builds - n))
+    return images
+
+
+def test_deployed_image_outlives_newer_builds():
+    """The image that last served traffic survives any number of newer builds: stage rollback needs it."""
+    retention = 3
+    images = history(builds=1 + 10, deployed={0})  # deployed, then ten builds that were never deployed
+    expired = expired_by(lifecycle_policy(retention, 1), images)
+    assert images[0].digest not in expired
+    kept = [i for i in images if i.digest not in expired]
+    assert [i.tags for i in kept] == [images[0].tags] + [i.tags for i in images[-retention:]]
+
+
+def test_without_the_deployed_rule_the_same_image_expires():
+    """The evaluator is not vacuous: the count rule alone removes the deployed image."""
+    policy = json.loads(lifecycle_policy(3, 1))
+    policy["rules"] = [r for r in policy["rules"] if r["rulePriority"] != 1]
+    images = history(builds=11, deployed={0})
+    assert images[0].digest in expired_by(json.dumps(policy), images)
+
+
+def test_only_the_last_deployed_images_are_kept_for_ever():
+    images = history(builds=DEPLOYED_IMAGE_RETENTION_COUNT + 2, deployed=set(range(DEPLOYED_IMAGE_RETENTION_COUNT + 2)))
+    expired = expired_by(lifecycle_policy(1000, 1), images)
+    assert expired == {images[0].digest, images[1].digest}  # the two oldest deployments
+
+
+def test_untagged_images_still_expire():
+    images = [Image("sha256:old", frozenset(), 5.0), Image("sha256:new", frozenset(), 0.5)]
+    assert expired_by(lifecycle_policy(30, 1), images) == {"sha256:old"}

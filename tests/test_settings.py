@@ -220,7 +220,7 @@ def test_unknown_architecture_is_rejected():
     ("deploymentTimeoutMinutes", 1, 60),
     ("imageRetentionCount", 1, 1000),
     ("untaggedImageExpiryDays", 1, 365),
-    ("artifactExpiryDays", 1, 3650),
+    ("artifactExpiryDays", 7, 3650),
 ])
 def test_integer_ranges(key, low, high):
     parse(**{key: low})
