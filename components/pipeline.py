@@ -62,11 +62,24 @@ class PipelineGates:
     deployment_window: tuple[str, str] | None = None
     """(cron, time zone) of a DeploymentWindow entry rule. Omitted: deploy any time."""
     block_while_alarming: bool = False
-    """Entry rule: fail the deploy stage's entry while `alarm_name` is in ALARM."""
+    """Entry rule: fail the deploy stage's entry while `alarm_name` is in ALARM. Not with `deployment_window`
+    (see `gate_stage`)."""
+
+    def __post_init__(self) -> None:
+        if self.deployment_window is not None and self.block_while_alarming:
+            # A stage has one entry condition (CodePipeline's BeforeEntryConditions.conditions: 1 item), and an
+            # alarm rule in one condition with a DeploymentWindow rule is not checked again once the window
+            # opens: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+            raise ValueError("PipelineGates: deployment_window and block_while_alarming cannot share the deploy "
+                             "stage's single entry condition; set one of them")
 
 
 def _rule(name: str, provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict:
     # Rule structure: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference.html
+    if provider == "CloudWatchAlarm":
+        # The rule fails while the alarm is in one of AlarmStates (ALARM, OK, INSUFFICIENT_DATA), which the
+        # rule reference marks required: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+        configuration = {"AlarmStates": "ALARM", **configuration}
     return {
         "name": name,
         "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": provider, "version": "1"},
@@ -99,15 +112,15 @@ def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineSta
 
 def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, first: bool) -> aws.codepipeline.PipelineStageArgs:
     """`stage` with rollback on failure, the bake-time success condition and (first deploy stage) entry rules."""
-    before_entry = None
-    entry_rules = []
+    # One entry rule at most (PipelineGates refuses both): a stage has a single entry condition, and the two
+    # rules must not share one.
+    entry_rule = None
     if first and gates.deployment_window is not None:
         cron, zone = gates.deployment_window
-        entry_rules.append(_rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone}))
-    if first and gates.block_while_alarming and gates.alarm_name:
-        entry_rules.append(_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name}))
-    if entry_rules:
-        before_entry = {"condition": {"result": "FAIL", "rules": entry_rules}}
+        entry_rule = _rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone})
+    elif first and gates.block_while_alarming and gates.alarm_name:
+        entry_rule = _rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
+    before_entry = {"condition": {"result": "FAIL", "rules": [entry_rule]}} if entry_rule else None
     on_success = None
     if gates.bake_time_minutes > 0 and gates.alarm_name:
         on_success = {

@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import json
 import re
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
@@ -228,8 +229,11 @@ KEYS: dict[str, Key] = _keys(
     Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent (10-100)."),
     Key("manualApproval", "string", "auto", "Manual approval before Deploy: 'auto' (on when production), 'on' or 'off'."),
     Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds (0 turns the watch off, max 60)."),
-    Key("deploymentWindowCron", "string", "", "Deploy only inside this window: a CodePipeline DeploymentWindow cron expression, e.g. '* 9-16 ? * MON-THU *'. Empty: any time."),
-    Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron (an IANA name such as Europe/Berlin)."),
+    Key("deploymentWindowCron", "string", "",
+        "Deploy only inside this window: a CodePipeline DeploymentWindow cron 'seconds minutes hours day-of-month month "
+        "day-of-week [year]' (seconds '*', '?' in one day field), e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, "
+        "09:00-16:59). Empty: any time."),
+    Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
     Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
     Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). Empty: the stack creates an EKS Auto Mode cluster.", EKS_ONLY),
@@ -664,10 +668,123 @@ def _ecs(reader: _Reader) -> EcsSettings:
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HTTPS_URL = re.compile(r"^https://[^\s/?#]+\.[^\s/?#]+(:\d+)?([/?#]\S*)?$")
-# DeploymentWindow rule: six-field cron (minutes hours day-of-month month day-of-week year), one
-# of day-of-month / day-of-week being '?'. https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
-_CRON = re.compile(r"^\S+ \S+ \S+ \S+ \S+ \S+$")
-_TIME_ZONE = re.compile(r"^(UTC|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$")
+
+
+# The DeploymentWindow rule's Cron, as its reference documents it
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html):
+# 6 fields and an optional 7th, Seconds Minutes Hours Day-of-month Month Day-of-week [Year]. Seconds
+# take only '*'; '?' only in day-of-month or day-of-week; 'L' and 'W' in day-of-month, 'L' and '#' in
+# day-of-week. It is Quartz syntax, so Quartz's rules apply where the page is silent: exactly one of the
+# two day fields is '?', 'L'/'W'/'#' forms stand alone (not in a list), '#' counts 1-5. Ranges must run
+# forwards and names are upper case: what the page shows, and never rejected by AWS.
+@dataclass(frozen=True)
+class _CronField:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    """Names of low, low+1, ... (JAN-DEC, SUN-SAT)."""
+    max_step: int = 0
+    """Largest increment after '/' (Quartz's limits); 0: the field's `high`."""
+
+
+_CRON_FIELDS = (
+    _CronField("seconds", 0, 59),
+    _CronField("minutes", 0, 59),
+    _CronField("hours", 0, 23),
+    _CronField("day-of-month", 1, 31),
+    _CronField("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    _CronField("day-of-week", 1, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+    _CronField("year", 1970, 2199, max_step=229),
+)
+_CRON_ITEM = re.compile(r"^(?P<start>\*|[0-9A-Za-z]+)(?:-(?P<end>[0-9A-Za-z]+))?(?:/(?P<step>[0-9]+))?$")
+_DAY_OF_MONTH_SPECIAL = re.compile(r"^L(?:-(?P<offset>[0-9]+))?W?$|^(?P<day>[0-9]+)W$")
+_DAY_OF_WEEK_SPECIAL = re.compile(r"^(?P<day>[0-9]+|[A-Z]{3})(?:L|#(?P<nth>[0-9]+))$")
+CRON_EXAMPLE = "* * 9-16 ? * MON-THU"
+
+
+def _cron_value(field: _CronField, text: str) -> int | str:
+    """The number `text` stands for in `field`, or the problem with it."""
+    if text.isdigit():
+        value = int(text)
+    elif text in field.names:
+        value = field.low + field.names.index(text)
+    else:
+        names = f" or a name {field.names[0]}-{field.names[-1]}" if field.names else ""
+        return f"'{text}' is not a number {field.low}-{field.high}{names}"
+    if not field.low <= value <= field.high:
+        return f"'{text}' is out of range {field.low}-{field.high}"
+    return value
+
+
+def _cron_special(field: _CronField, text: str) -> str | None:
+    """For a '?', 'L', 'W' or '#' form: '' when valid, else its problem. None: not such a form."""
+    if text == "?":
+        return "" if field.name in ("day-of-month", "day-of-week") else "'?' is allowed only in day-of-month or day-of-week"
+    if field.name == "day-of-month" and (match := _DAY_OF_MONTH_SPECIAL.match(text)):
+        if match["offset"] is not None and int(match["offset"]) > 30:
+            return f"'{text}': the offset after 'L-' must be 0-30"
+        day = _cron_value(field, match["day"]) if match["day"] is not None else 0
+        return day if isinstance(day, str) else ""
+    if field.name == "day-of-week" and text == "L":
+        return ""
+    if field.name == "day-of-week" and (match := _DAY_OF_WEEK_SPECIAL.match(text)):
+        day = _cron_value(field, match["day"])
+        if isinstance(day, str):
+            return day
+        if match["nth"] is not None and not 1 <= int(match["nth"]) <= 5:
+            return f"'{text}': the week number after '#' must be 1-5"
+        return ""
+    return None
+
+
+def _cron_field_problem(field: _CronField, text: str) -> str | None:
+    """What is wrong with one field of a DeploymentWindow cron, without the 'field N (name)' prefix."""
+    if field.name == "seconds":
+        return None if text == "*" else f"'{text}' is not allowed; seconds take only '*'"
+    special = _cron_special(field, text)
+    if special is not None:
+        return special or None
+    items = text.split(",")
+    for item in items:
+        if len(items) > 1 and _cron_special(field, item) is not None:
+            return f"'{item}' must be the whole field, not part of a list"
+        match = _CRON_ITEM.match(item)
+        if not match or (match["start"] == "*" and match["end"]):
+            forms = {"day-of-month": ", '?', 'L', 'L-n', 'LW' or 'nW'", "day-of-week": ", '?', 'L', 'nL' or 'n#k'"}
+            return f"'{item}' is not '*', a value, a range 'a-b' or a step 'a/n'{forms.get(field.name, '')}"
+        values = [_cron_value(field, match[part]) for part in ("start", "end") if match[part] not in (None, "*")]
+        for value in values:
+            if isinstance(value, str):
+                return value
+        if len(values) == 2 and values[0] > values[1]:
+            return f"'{item}' is a range that runs backwards; split it into two ranges in a list"
+        step_limit = field.max_step or field.high
+        if match["step"] is not None and not 1 <= int(match["step"]) <= step_limit:
+            return f"'{item}': the step after '/' must be 1-{step_limit}"
+    return None
+
+
+def deployment_window_cron_problem(text: str) -> str | None:
+    """What CodePipeline's DeploymentWindow rule would reject in `text` (naming the field), or None."""
+    fields = text.split()
+    if len(fields) not in (6, 7):
+        return (f"allowed: 6 or 7 space-separated fields 'seconds minutes hours day-of-month month day-of-week "
+                f"[year]', got {len(fields)}")
+    for number, (spec, value) in enumerate(zip(_CRON_FIELDS, fields, strict=False), start=1):
+        problem = _cron_field_problem(spec, value)
+        if problem:
+            return f"field {number} ({spec.name}) {problem}"
+    if (fields[3] == "?") == (fields[5] == "?"):
+        return (f"exactly one of day-of-month and day-of-week must be '?', got '{fields[3]}' and '{fields[5]}'")
+    return None
+
+
+def time_zone_problem(name: str) -> str | None:
+    """None for a name zoneinfo knows (the IANA database) or 'UTC'."""
+    if name == "UTC" or name in zoneinfo.available_timezones():
+        return None
+    return "allowed: UTC or an IANA time zone such as Europe/Berlin"
 
 
 def _safety(reader: _Reader, production: bool) -> SafetySettings:
@@ -686,19 +803,26 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
         raise _fail(key, list(reader.get(key)), "each subscriber once", "remove the duplicate")
     cron = reader.get("deploymentWindowCron") or None
     if cron is not None:
-        fields = cron.split(" ")
-        if not _CRON.match(cron) or "?" not in (fields[2], fields[4]):
-            raise _fail("deploymentWindowCron", cron,
-                        "allowed: six cron fields 'min hour day-of-month month day-of-week year' with '?' "
-                        "in day-of-month or day-of-week",
-                        "write e.g. '* 9-16 ? * MON-THU *'")
+        problem = deployment_window_cron_problem(cron)
+        if problem:
+            raise _fail("deploymentWindowCron", cron, problem,
+                        "write 'seconds minutes hours day-of-month month day-of-week [year]' with seconds '*' and "
+                        f"'?' in one day field, e.g. '{CRON_EXAMPLE}' (Monday to Thursday, 09:00-16:59)")
     zone = reader.get("deploymentWindowTimeZone")
-    if not _TIME_ZONE.match(zone):
-        raise _fail("deploymentWindowTimeZone", zone, "allowed: UTC or an IANA time zone such as Europe/Berlin",
-                    "set an IANA time zone name")
+    problem = time_zone_problem(zone)
+    if problem:
+        raise _fail("deploymentWindowTimeZone", zone, problem,
+                    "set an IANA time zone name (python -c 'import zoneinfo; print(zoneinfo.available_timezones())' lists them)")
     if reader.is_set("deploymentWindowTimeZone") and cron is None:
         raise _fail("deploymentWindowTimeZone", zone, "only used with deploymentWindowCron",
                     "set deploymentWindowCron too, or remove deploymentWindowTimeZone")
+    if cron is not None and reader.get("blockDeployWhileAlarming"):
+        # The deploy stage has one entry condition, and an alarm rule sharing it with a DeploymentWindow rule
+        # is not checked again once the window opens (rule-reference-CloudWatchAlarm.html, "Important").
+        raise _fail("blockDeployWhileAlarming", True,
+                    "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, "
+                    "where CodePipeline does not re-check the alarm once the window opens",
+                    "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)")
     manual = _enum(reader, "manualApproval", Toggle)
     return SafetySettings(
         notification_emails=emails,

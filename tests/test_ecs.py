@@ -6,11 +6,10 @@ import ipaddress
 import json
 from pathlib import Path
 
-import botocore.session
 import pytest
-from botocore.validate import ParamValidator
 
 from components.settings import DEFAULT_BOOTSTRAP_IMAGE
+from tests.aws_models import assert_valid, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = "container-cicd:network:Network"
@@ -201,7 +200,6 @@ def test_container_logs_to_the_stack_log_group(dev, prod_ecs):
 
 
 def test_container_definitions_match_the_ecs_api(dev):
-    model = botocore.session.get_session().get_service_model("ecs")
     td = task_definition(dev)
     request = {
         "family": td["family"],
@@ -214,10 +212,9 @@ def test_container_definitions_match_the_ecs_api(dev):
         "executionRoleArn": td["executionRoleArn"],
         "taskRoleArn": td["taskRoleArn"],
     }
-    report = ParamValidator().validate(request, model.operation_model("RegisterTaskDefinition").input_shape)
-    assert not report.has_errors(), report.generate_report()
+    assert_valid("ecs", "RegisterTaskDefinition", request)
     bad = {**request, "containerDefinitions": [{**containers(dev)[0], "portMapping": []}]}
-    assert ParamValidator().validate(bad, model.operation_model("RegisterTaskDefinition").input_shape).has_errors()
+    assert validate("ecs", "RegisterTaskDefinition", bad)
 
 
 def test_bootstrap_container(dev, evaluate):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from components.alarms import composite_alarm_name
-from components.settings import SettingsError, parse_settings
+from components.settings import SettingsError, deployment_window_cron_problem, parse_settings
 from offline.mocks import ACCOUNT
 
 PROD_ON_ECS = {"deployTarget": "ecs", "eksKubernetesVersion": None, "eksPodCpuMillicores": None, "eksPodMemoryMiB": None}
@@ -110,7 +110,8 @@ def test_prod_bakes_the_deployment_against_the_alarms(evaluate):
                         {
                             "name": "BakeTime",
                             "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-                            "configuration": {"AlarmName": composite_alarm_name("container-cicd-prod-app"), "WaitTime": "10"},
+                            "configuration": {"AlarmStates": "ALARM", "AlarmName": composite_alarm_name("container-cicd-prod-app"),
+                                              "WaitTime": "10"},
                         }
                     ],
                 }
@@ -153,9 +154,11 @@ def test_no_entry_conditions_by_default(stack):
     assert all("beforeEntry" not in s for s in stages(stack))
 
 
+WINDOW = "* * 9-16 ? * MON-THU"
+
+
 def test_deployment_window_gates_entry_to_the_first_deploy_stage(evaluate):
-    r = evaluate("prod", deploymentWindowCron="* 9-16 ? * MON-THU *", deploymentWindowTimeZone="Europe/Berlin",
-                 blockDeployWhileAlarming=True)
+    r = evaluate("prod", deploymentWindowCron=WINDOW, deploymentWindowTimeZone="Europe/Berlin")
     first, *rest = deploy_stages(r)
     assert first["beforeEntry"] == {
         "condition": {
@@ -164,12 +167,7 @@ def test_deployment_window_gates_entry_to_the_first_deploy_stage(evaluate):
                 {
                     "name": "DeploymentWindow",
                     "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
-                    "configuration": {"Cron": "* 9-16 ? * MON-THU *", "TimeZone": "Europe/Berlin"},
-                },
-                {
-                    "name": "ServiceHealthy",
-                    "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-                    "configuration": {"AlarmName": composite_alarm_name("container-cicd-prod-app")},
+                    "configuration": {"Cron": WINDOW, "TimeZone": "Europe/Berlin"},
                 },
             ],
         }
@@ -179,24 +177,86 @@ def test_deployment_window_gates_entry_to_the_first_deploy_stage(evaluate):
 
 def test_alarm_entry_gate_alone_in_dev_grants_describe_alarms(evaluate):
     r = evaluate("dev", blockDeployWhileAlarming=True)
-    rules = deploy_stages(r)[0]["beforeEntry"]["condition"]["rules"]
-    assert [x["name"] for x in rules] == ["ServiceHealthy"]
+    assert deploy_stages(r)[0]["beforeEntry"] == {
+        "condition": {
+            "result": "FAIL",
+            "rules": [
+                {
+                    "name": "ServiceHealthy",
+                    "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+                    # AlarmStates is required by the CloudWatchAlarm rule reference; the rule fails in ALARM.
+                    "configuration": {"AlarmStates": "ALARM", "AlarmName": composite_alarm_name("container-cicd-dev-app")},
+                },
+            ],
+        }
+    }
     assert "WatchServiceAlarm" in role_statements(r)
+
+
+def test_window_and_alarm_entry_gate_are_never_one_condition():
+    """AWS: an alarm rule sharing an entry condition with a DeploymentWindow rule is not re-checked when the
+    window opens, and a stage takes one entry condition (see the next test), so the pair is refused."""
+    from components.pipeline import PipelineGates
+
+    with pytest.raises(SettingsError, match=(
+        r"^blockDeployWhileAlarming: True is not valid; not together with deploymentWindowCron: both would share the "
+        r"deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens\. "
+        r"Fix: keep one of them"
+    )):
+        parse_settings({"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True}, "container-cicd", "prod")
+    with pytest.raises(ValueError, match=r"^PipelineGates: deployment_window and block_while_alarming cannot share"):
+        PipelineGates(topic_arn="t", topic_statements=(), alarm_name="a", deployment_window=(WINDOW, "UTC"),
+                      block_while_alarming=True)
+
+
+def test_a_stage_takes_only_one_entry_condition(evaluate):
+    """Why the window and the alarm gate cannot be split into two conditions of one stage: CreatePipeline
+    allows one (BeforeEntryConditions.conditions max 1), which the strict model check enforces."""
+    from tests.aws_models import validate
+    from tests.test_source import create_pipeline_request
+
+    request = create_pipeline_request(evaluate("prod", deploymentWindowCron=WINDOW).one(PIPELINE).inputs)
+    first = [s for s in request["pipeline"]["stages"] if "beforeEntry" in s][0]
+    alarm_condition = {"result": "FAIL", "rules": [{
+        "name": "ServiceHealthy",
+        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+        "configuration": {"AlarmStates": "ALARM", "AlarmName": "alarm"},
+    }]}
+    first["beforeEntry"]["conditions"].append(alarm_condition)
+    assert validate("codepipeline", "CreatePipeline", request) == [
+        f"Invalid length for parameter pipeline.stages[{request['pipeline']['stages'].index(first)}].beforeEntry.conditions, "
+        "value: 2, valid max length: 1"
+    ]
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"deploymentWindowCron": "0 9 * * MON"}, r"^deploymentWindowCron: '0 9 \* \* MON' is not valid; allowed: six cron fields"),
-        ({"deploymentWindowCron": "* 9-16 * * MON-THU *"}, r"^deploymentWindowCron: .* with '\?' in day-of-month or day-of-week"),
-        ({"deploymentWindowTimeZone": "Europe/Berlin"}, r"^deploymentWindowTimeZone: 'Europe/Berlin' is not valid; only used with deploymentWindowCron"),
-        ({"deploymentWindowCron": "* 9-16 ? * MON-THU *", "deploymentWindowTimeZone": "CET +1"},
-         r"^deploymentWindowTimeZone: 'CET \+1' is not valid; allowed: UTC or an IANA time zone"),
+        ({"deploymentWindowCron": "* 9-16 ? * MON-THU *"},
+         r"^deploymentWindowCron: '\* 9-16 \? \* MON-THU \*' is not valid; field 3 \(hours\) '\?' is allowed only in "
+         r"day-of-month or day-of-week\. Fix: write 'seconds minutes hours day-of-month month day-of-week \[year\]' with "
+         r"seconds '\*' and '\?' in one day field, e\.g\. '\* \* 9-16 \? \* MON-THU' \(Monday to Thursday, 09:00-16:59\)$"),
+        ({"deploymentWindowTimeZone": "Europe/Berlin"},
+         r"^deploymentWindowTimeZone: 'Europe/Berlin' is not valid; only used with deploymentWindowCron"),
+        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "CET +1"},
+         r"^deploymentWindowTimeZone: 'CET \+1' is not valid; allowed: UTC or an IANA time zone such as Europe/Berlin\. "
+         r"Fix: set an IANA time zone name"),
+        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Europe/Berlinn"},
+         r"^deploymentWindowTimeZone: 'Europe/Berlinn' is not valid; allowed: UTC or an IANA time zone"),
+        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Mars/Olympus_Mons"},
+         r"^deploymentWindowTimeZone: 'Mars/Olympus_Mons' is not valid; allowed: UTC or an IANA time zone"),
     ],
+    ids=["old-five-field-order", "zone-without-cron", "offset", "misspelt-zone", "zone-shaped-but-unknown"],
 )
 def test_bad_deployment_windows_fail_in_settings(raw, message):
     with pytest.raises(SettingsError, match=message):
         parse_settings(raw, "container-cicd", "prod")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+1"])
+def test_iana_time_zones_are_accepted(zone):
+    safety = parse_settings({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": zone}, "container-cicd", "prod").safety
+    assert (safety.deployment_window_cron, safety.deployment_window_time_zone) == (WINDOW, zone)
 
 
 # ---- production protection ---------------------------------------------------------------------
@@ -226,17 +286,45 @@ def test_registry_and_artifact_bucket_are_protected_in_prod(prod, dev):
         assert dev.named(name).protect is False
 
 
-def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate):
-    """Every gate at once, checked against the CodePipeline API model (botocore)."""
+# The configuration keys CodePipeline documents for each rule provider: (required, optional), and the values
+# AlarmStates may hold.
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+RULE_CONFIGURATION = {
+    "DeploymentWindow": ({"Cron"}, {"TimeZone"}),
+    "CloudWatchAlarm": ({"AlarmName", "AlarmStates"}, {"WaitTime"}),
+}
+ALARM_STATES = {"ALARM", "OK", "INSUFFICIENT_DATA"}
+
+
+@pytest.mark.parametrize("entry", ["window", "alarm"])
+def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
+    """Every gate at once (one entry rule: the pair is refused), strictly checked against the CodePipeline
+    API model (enums, lengths, ranges) and each rule's configuration against its reference page."""
     from tests.test_source import validate_pipeline  # the shared Pulumi-inputs -> API converter
 
+    gate = {"deploymentWindowCron": WINDOW} if entry == "window" else {"blockDeployWhileAlarming": True}
     for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
-        r = evaluate(name, **overrides, deploymentWindowCron="* 9-16 ? * MON-THU *", blockDeployWhileAlarming=True)
+        r = evaluate(name, **overrides, **gate)
         declaration = validate_pipeline(r)
         first = [s for s in declaration["stages"] if s["name"] not in ("Source", "Build", "Approve")][0]
-        assert [c["result"] for c in first["beforeEntry"]["conditions"]] == ["FAIL"]
+        [entry_condition] = first["beforeEntry"]["conditions"]
+        assert entry_condition["result"] == "FAIL"
+        [entry_rule] = entry_condition["rules"]
+        assert entry_rule["ruleTypeId"]["provider"] == {"window": "DeploymentWindow", "alarm": "CloudWatchAlarm"}[entry]
         assert [c["result"] for c in first["onSuccess"]["conditions"]] == ["ROLLBACK"]
         assert first["onFailure"]["result"] == "ROLLBACK"
+        rules = [rule for stage in declaration["stages"] for block in ("beforeEntry", "onSuccess", "onFailure")
+                 for condition in stage.get(block, {}).get("conditions", []) for rule in condition["rules"]]
+        assert len(rules) == 2
+        for rule in rules:
+            required, optional = RULE_CONFIGURATION[rule["ruleTypeId"]["provider"]]
+            keys = set(rule["configuration"])
+            assert required <= keys <= required | optional, rule["name"]
+            if "AlarmStates" in keys:
+                assert set(rule["configuration"]["AlarmStates"].split(",")) <= ALARM_STATES
+            if "Cron" in keys:
+                assert deployment_window_cron_problem(rule["configuration"]["Cron"]) is None
 
 
 def test_every_action_in_the_safety_policies_exists(evaluate):

@@ -20,6 +20,7 @@ from components.settings import (
     NatGateways,
     SettingsError,
     SourceProvider,
+    deployment_window_cron_problem,
     parse_settings,
 )
 
@@ -450,3 +451,93 @@ def test_capturing_monitor_does_record_a_good_stack(monitors):
     """Guards the test above: the same hook sees resources when the config is valid."""
     offline.mocks.evaluate_stack("dev")
     assert len(monitors[0].records) > 20
+
+
+# ------------------------------------------------------------------------------------------
+# deploymentWindowCron: exactly the CodePipeline DeploymentWindow rule's cron
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+# ------------------------------------------------------------------------------------------
+
+VALID_CRONS = [
+    "* * 9-16 ? * MON-THU",          # the documented example shape: weekdays, office hours
+    "* * 9-16 ? * MON-THU *",        # optional year
+    "* * 9-16 ? * MON-THU 2025-2030",
+    "* 0-29 22 ? * 2-6",             # numbers for days of the week (1 = SUN)
+    "* */15 * ? * *",
+    "* 5/15 8,12,18 ? JAN-MAR,OCT-DEC MON,WED,FRI",
+    "* * * 1-15 * ?",                # '?' in day-of-week instead
+    "* * * L * ?",                   # last day of the month
+    "* * * L-3 * ?",
+    "* * * LW * ?",
+    "* * * 15W * ?",                 # nearest weekday to the 15th
+    "* * * ? * L",                   # day-of-week 'L' alone: Saturday
+    "* * * ? * 6L",                  # last Friday
+    "* * * ? * FRIL",
+    "* * * ? * 6#3",                 # third Friday
+    "* * * ? * FRI#1",
+    "* * * ? 1-12/3 * 1970-2199/2",
+    "*  *\t9-16 ? * MON-THU",         # any white space separates fields
+]
+
+ALLOWED = "'seconds minutes hours day-of-month month day-of-week [year]'"
+INVALID_CRONS = [
+    # the old settings' five-field order: no seconds field, so '?' lands in hours
+    ("* 9-16 ? * MON-THU *", "field 3 (hours) '?' is allowed only in day-of-month or day-of-week"),
+    ("0 9 * * MON", f"allowed: 6 or 7 space-separated fields {ALLOWED}, got 5"),
+    ("* * 9 ? * MON * *", f"allowed: 6 or 7 space-separated fields {ALLOWED}, got 8"),
+    ("0 * 9-16 ? * MON-THU", "field 1 (seconds) '0' is not allowed; seconds take only '*'"),
+    ("*/5 * 9-16 ? * MON-THU", "field 1 (seconds) '*/5' is not allowed; seconds take only '*'"),
+    ("* 60 9-16 ? * MON-THU", "field 2 (minutes) '60' is out of range 0-59"),
+    ("* * 25 ? * MON", "field 3 (hours) '25' is out of range 0-23"),
+    ("* * 9-24 ? * MON", "field 3 (hours) '24' is out of range 0-23"),
+    ("* * 16-9 ? * MON", "field 3 (hours) '16-9' is a range that runs backwards; split it into two ranges in a list"),
+    ("* * 9,25 ? * MON", "field 3 (hours) '25' is out of range 0-23"),
+    ("* */0 9 ? * MON", "field 2 (minutes) '*/0': the step after '/' must be 1-59"),
+    ("* */60 9 ? * MON", "field 2 (minutes) '*/60': the step after '/' must be 1-59"),
+    ("* * 9 0 * ?", "field 4 (day-of-month) '0' is out of range 1-31"),
+    ("* * 9 32 * ?", "field 4 (day-of-month) '32' is out of range 1-31"),
+    ("* * 9 32W * ?", "field 4 (day-of-month) '32' is out of range 1-31"),
+    ("* * 9 L-31 * ?", "field 4 (day-of-month) 'L-31': the offset after 'L-' must be 0-30"),
+    ("* * 9 1,L * ?", "field 4 (day-of-month) 'L' must be the whole field, not part of a list"),
+    ("* * 9 ? 13 MON", "field 5 (month) '13' is out of range 1-12"),
+    ("* * 9 ? 0 MON", "field 5 (month) '0' is out of range 1-12"),
+    ("* * 9 ? JANUARY MON", "field 5 (month) 'JANUARY' is not a number 1-12 or a name JAN-DEC"),
+    ("* * 9 ? ? MON", "field 5 (month) '?' is allowed only in day-of-month or day-of-week"),
+    ("* * 9 ? * 8", "field 6 (day-of-week) '8' is out of range 1-7"),
+    ("* * 9 ? * 0", "field 6 (day-of-week) '0' is out of range 1-7"),
+    ("* * 9 ? * mon-thu", "field 6 (day-of-week) 'mon' is not a number 1-7 or a name SUN-SAT"),
+    ("* * 9 ? * MON-FRY", "field 6 (day-of-week) 'FRY' is not a number 1-7 or a name SUN-SAT"),
+    ("* * 9 ? * 6#6", "field 6 (day-of-week) '6#6': the week number after '#' must be 1-5"),
+    ("* * 9 ? * 5L,6", "field 6 (day-of-week) '5L' must be the whole field, not part of a list"),
+    ("* * 9 ? * 15W", "field 6 (day-of-week) '15W' is not a number 1-7 or a name SUN-SAT"),  # 'W' is day-of-month's
+    ("* * 9 15L * ?", "field 4 (day-of-month) '15L' is not a number 1-31"),  # 'nL' is day-of-week's
+    ("* * 9 ? * 1#2#3", "field 6 (day-of-week) '1#2#3' is not '*', a value, a range 'a-b' or a step 'a/n', '?', 'L', 'nL' or 'n#k'"),
+    ("* * 9 ? * MON 1969", "field 7 (year) '1969' is out of range 1970-2199"),
+    ("* * 9 ? * MON 2200", "field 7 (year) '2200' is out of range 1970-2199"),
+    ("* * 9 ? * MON L", "field 7 (year) 'L' is not a number 1970-2199"),
+    ("* * 9 * * MON", "exactly one of day-of-month and day-of-week must be '?', got '*' and 'MON'"),
+    ("* * 9 ? * ?", "exactly one of day-of-month and day-of-week must be '?', got '?' and '?'"),
+    ("* * 9 1 * MON", "exactly one of day-of-month and day-of-week must be '?', got '1' and 'MON'"),
+    ("* * *-5 ? * MON", "field 3 (hours) '*-5' is not '*', a value, a range 'a-b' or a step 'a/n'"),
+]
+
+
+@pytest.mark.parametrize("cron", VALID_CRONS)
+def test_crons_codepipeline_accepts_are_accepted(cron):
+    assert deployment_window_cron_problem(cron) is None
+    assert parse_settings({"deploymentWindowCron": cron}, PROJECT, "prod").safety.deployment_window_cron == cron
+
+
+@pytest.mark.parametrize(("cron", "problem"), INVALID_CRONS, ids=[c for c, _ in INVALID_CRONS])
+def test_crons_codepipeline_rejects_are_rejected_naming_the_field(cron, problem):
+    assert deployment_window_cron_problem(cron) == problem
+    expected = (f"deploymentWindowCron: {cron!r} is not valid; {problem}. Fix: write {ALLOWED[1:-1]!r} with seconds '*' "
+                "and '?' in one day field, e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, 09:00-16:59)")
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"deploymentWindowCron": cron}, PROJECT, "prod")
+    assert str(raised.value) == expected
+
+
+def test_the_documented_cron_example_is_valid():
+    example = re.search(r"e\.g\. '([^']+)'", KEYS["deploymentWindowCron"].description)[1]
+    assert deployment_window_cron_problem(example) is None

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.session
 import pytest
-from botocore.validate import ParamValidator
 
 from offline.mocks import ACCOUNT, StackResult
+from tests.aws_models import assert_valid, validate
 
 SOURCE = "container-cicd:pipeline:Source"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/11111111-2222-3333-4444-555555555555"
@@ -106,10 +105,9 @@ def create_pipeline_request(inputs: dict) -> dict:
 
 
 def validate_pipeline(result: StackResult) -> dict:
-    model = botocore.session.get_session().get_service_model("codepipeline")
+    """The pipeline as a CreatePipeline request, checked strictly (enums, ranges, patterns) against botocore's model."""
     request = create_pipeline_request(result.one("aws:codepipeline/pipeline:Pipeline").inputs)
-    report = ParamValidator().validate(request, model.operation_model("CreatePipeline").input_shape)
-    assert not report.has_errors(), report.generate_report()
+    assert_valid("codepipeline", "CreatePipeline", request)
     return request["pipeline"]
 
 
@@ -317,10 +315,9 @@ def test_pipeline_declaration_matches_the_codepipeline_api(variant, request):
 
 def test_the_validator_catches_a_bad_declaration(dev):
     """Guards the test above: a misspelt field is reported by the botocore model."""
-    model = botocore.session.get_session().get_service_model("codepipeline")
     request = create_pipeline_request(dev.one("aws:codepipeline/pipeline:Pipeline").inputs)
     request["pipeline"]["stages"][0]["actions"][0]["outputArtifact"] = [{"name": "x"}]
-    assert ParamValidator().validate(request, model.operation_model("CreatePipeline").input_shape).has_errors()
+    assert validate("codepipeline", "CreatePipeline", request)
     with pytest.raises(AssertionError, match="unknown configuration"):
         bad = create_pipeline_request(dev.one("aws:codepipeline/pipeline:Pipeline").inputs)["pipeline"]
         bad["stages"][0]["actions"][0]["configuration"]["Branch"] = "main"
