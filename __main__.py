@@ -9,6 +9,8 @@ from components.build import Build, BuildArgs
 from components.contracts import DeployInputs
 from components.dashboard import Dashboard, DashboardArgs
 from components.deploy import create_target, moved_out_of_target, target_module
+from components.image_record import ImageRecord, ImageRecordArgs
+from components.image_record import parameter_name as image_parameter_name
 from components.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.naming import physical_name
 from components.network import Network, network_args
@@ -72,6 +74,16 @@ build = Build(
     ),
 )
 
+# The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
+image_record = ImageRecord(
+    "image-record",
+    ImageRecordArgs(
+        parameter_name=image_parameter_name(settings.project, settings.stack, settings.service_name),
+        bootstrap_image=settings.workload.bootstrap_image,
+        tags=tags,
+    ),
+)
+
 # The network and the load balancer belong to the stack, not to the deploy target: switching
 # deployTarget keeps the VPC, the ALB and the service URL. (They were the target's children before.)
 network = Network("deploy-network", network_args(settings), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
@@ -102,8 +114,10 @@ target = create_target(
         workload=settings.workload,
         network=network,
         load_balancer=load_balancer,
+        image_record=image_record,
         repository_url=registry.repository_url,
         repository_arn=registry.repository_arn,
+        repository_name=registry.repository_name,
         log_retention_days=settings.log_retention_days,
         production=settings.production,
         tags=tags,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -15,6 +15,9 @@ import pulumi_aws as aws
 from components.loadbalancer import LoadBalancer
 from components.network import Network
 from components.settings import WorkloadSettings
+
+if TYPE_CHECKING:
+    from components.image_record import ImageRecord
 
 # Artifact and variable-namespace names, declared once and used by every stage.
 SOURCE_ARTIFACT = "SourceOutput"
@@ -45,8 +48,12 @@ class DeployInputs:
     load_balancer: LoadBalancer
     """The stack's ALB: the target registers its tasks or pods in `load_balancer.target_group_arn` and
     opens its workload's security group to `load_balancer.alb_security_group_id`."""
+    image_record: ImageRecord
+    """The image that runs (`image_record.image`: the bootstrap image, then what the pipeline deployed
+    last) and the parameter the target's deploy step records each deployment in."""
     repository_url: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
+    repository_name: pulumi.Input[str]
     log_retention_days: int
     production: bool
     alarm_names: tuple[str, ...] = ()

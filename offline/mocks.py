@@ -113,9 +113,13 @@ def _eks_cluster_outputs(cluster: str, region: str) -> dict[str, Any]:
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, ssm_parameters: Mapping[str, str] | None = None):
         self.region = region
         self.invokes: list[tuple[str, dict]] = []
+        # SSM parameters as they are in the account: what the stack created, overridden by what
+        # someone else (the pipeline's deploy step) wrote since.
+        self.live_parameters: dict[str, str] = {}
+        self.written_parameters = dict(ssm_parameters or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
@@ -187,6 +191,10 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = _arn("cloudwatch", region, f"alarm:{inputs['alarmName']}")
         elif typ == "aws:cloudtrail/trail:Trail":
             state["arn"] = _arn("cloudtrail", region, f"trail/{physical}")
+        elif typ == "aws:ssm/parameter:Parameter":
+            state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
+            rid = physical
+            self.live_parameters[physical] = inputs.get("insecureValue", inputs.get("value", ""))
         return [rid, state]
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -210,6 +218,13 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "repositoryId": "mock-repository-id",
                 "id": repo,
             }
+        if token == "aws:ssm/getParameter:getParameter":
+            name = args.args["name"]
+            value = self.written_parameters.get(name, self.live_parameters.get(name))
+            if value is None:
+                raise KeyError(f"ParameterNotFound: {name}")
+            return {"name": name, "id": name, "arn": _arn("ssm", region, f"parameter/{name.lstrip('/')}"),
+                    "type": "String", "value": value, "insecureValue": value, "version": 1}
         if token == "aws:eks/getCluster:getCluster":
             cluster = args.args["name"]
             return {
@@ -325,13 +340,15 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: P
     return config
 
 
-def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> StackResult:
+def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None) -> StackResult:
     """Run __main__.py for `stack` with `config` under mocks; return what it registered and exported.
 
-    Exceptions from the program (settings errors included) propagate unchanged.
+    `ssm_parameters`: values that SSM parameters of the stack hold in the account (written by the
+    pipeline since the last `pulumi up`). Exceptions from the program (settings errors included)
+    propagate unchanged.
     """
     region = str(config.get("aws:region", DEFAULT_REGION))
-    cloud = CloudMocks(region)
+    cloud = CloudMocks(region, ssm_parameters)
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
@@ -351,6 +368,8 @@ def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> StackR
     )
 
 
-def evaluate_stack(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> StackResult:
+def evaluate_stack(
+    stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None
+) -> StackResult:
     """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks."""
-    return evaluate(stack, stack_config(stack, overrides, root), root)
+    return evaluate(stack, stack_config(stack, overrides, root), root, ssm_parameters)

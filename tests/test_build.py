@@ -173,7 +173,7 @@ def test_imagedefinitions_name_is_the_task_definition_container_name(dev, evalua
         assert jq_container_name(s) == name
         assert s["env"]["variables"]["CONTAINER_NAME"] == name
         assert s["artifacts"] == {"files": ["imagedefinitions.json"]}
-        [deploy] = result.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"][2]["actions"]
+        [deploy] = [a for a in result.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"][2]["actions"] if a["provider"] == "ECS"]
         assert deploy["configuration"]["FileName"] == "imagedefinitions.json"
         service = result.one("aws:ecs/service:Service").inputs
         assert service["loadBalancers"][0]["containerName"] == name

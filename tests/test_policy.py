@@ -208,7 +208,7 @@ def test_s3_tls_only_fires_without_the_deny_statement(dev):
 
 
 def test_codebuild_rules_fire(dev):
-    project = _props(dev, rules.CODEBUILD_PROJECT)
+    project = _props(dev, rules.CODEBUILD_PROJECT, "build-project")
     project["logsConfig"] = {"cloudwatchLogs": {"status": "DISABLED"}, "s3Logs": {"status": "DISABLED"}}
     assert _check("codebuild-logging", rules.CODEBUILD_PROJECT, project) == [
         "CodeBuild project has no logsConfig with cloudwatchLogs or s3Logs status 'ENABLED': build output would not be kept where you choose"
@@ -231,7 +231,7 @@ def test_codebuild_rules_fire(dev):
 
 
 def test_codebuild_privileged_mode_is_allowed_only_for_docker_builds(dev):
-    project = _props(dev, rules.CODEBUILD_PROJECT)
+    project = _props(dev, rules.CODEBUILD_PROJECT, "build-project")
     assert project["environment"]["privilegedMode"] is True  # the documented exception, exercised by the real buildspec
     assert _check("codebuild-privileged-only-for-docker", rules.CODEBUILD_PROJECT, project) == []
     project["source"]["buildspec"] = "version: 0.2\nphases:\n  build:\n    commands:\n    - pytest\n"

@@ -161,8 +161,14 @@ def test_the_tag_is_the_build_tag_of_the_commit():
     assert tool.tag_for_commit(COMMIT) == COMMIT[:SHORT_SHA_LENGTH]
 
 
-def test_pulumi_up_keeps_the_reverted_image(evaluate):
-    """The pipeline owns the running image: `pulumi up` must not put the bootstrap revision back."""
-    prod_on_ecs = evaluate("prod", deployTarget="ecs", eksKubernetesVersion=None, eksPodCpuMillicores=None, eksPodMemoryMiB=None)
-    service = prod_on_ecs.one("aws:ecs/service:Service")
-    assert "taskDefinition" in service.ignore_changes
+def test_pulumi_up_keeps_the_reverted_image(ecs_config):
+    """A revert runs through the pipeline, whose record step writes the reverted image; the next
+    `pulumi up` builds the task definition with it instead of the bootstrap image."""
+    import json
+
+    from offline.mocks import evaluate_stack
+
+    reverted = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app:3f2c1e9"
+    prod_on_ecs = evaluate_stack("prod", ecs_config("prod"), ssm_parameters={"/container-cicd/prod/app/deployed-image": reverted})
+    [container] = json.loads(prod_on_ecs.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    assert container["image"] == reverted

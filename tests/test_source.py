@@ -72,6 +72,9 @@ def _botocore(value: Any, key: str = "") -> Any:
     """Pulumi's camelCase pipeline inputs -> the CodePipeline API's shapes."""
     if isinstance(value, list):
         return [_botocore(v, key) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        # The engine's wire format (protobuf Struct) carries every number as a double.
+        return int(value)
     if not isinstance(value, dict):
         return value
     out: dict[str, Any] = {}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import yaml
 
 from components.contracts import (
     BUILD_ARTIFACT,
@@ -17,7 +18,9 @@ from components.contracts import (
     StageContribution,
     Statement,
 )
+from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
+from components.image_record import record_commands, record_statements
 from components.logs import target_log_group
 from components.naming import physical_name
 from components.settings import (
@@ -58,12 +61,14 @@ def bootstrap_environment(workload: WorkloadSettings) -> list[dict[str, str]]:
     return env
 
 
-def container_definitions(workload: WorkloadSettings, log_group: str, region: str) -> list[dict]:
-    """The task's containerDefinitions, shaped as ECS RegisterTaskDefinition expects them."""
+def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
+    """The task's containerDefinitions, shaped as ECS RegisterTaskDefinition expects them.
+
+    `image`: the image that runs now (the image record), so `pulumi up` keeps what the pipeline deployed."""
     return [
         {
             "name": workload.container_name,
-            "image": workload.bootstrap_image,
+            "image": image,
             "essential": True,
             "portMappings": [{"containerPort": workload.container_port, "protocol": "tcp"}],
             "environment": bootstrap_environment(workload),
@@ -162,6 +167,30 @@ def deploy_statements(
     ]
 
 
+def record_buildspec(parameter_name: str, repository_name: str) -> dict:
+    """The record step's buildspec (version 0.2) as data."""
+    return {
+        "version": 0.2,
+        "env": {"shell": "bash"},
+        "phases": {
+            "build": {
+                "on-failure": "ABORT",
+                "commands": [
+                    "set -euo pipefail",
+                    f"IMAGE_URI=\"$(jq -r '.[0].imageUri' {IMAGE_DEFINITIONS_FILE})\"",
+                    'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || '
+                    f'{{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
+                    *record_commands(parameter_name, repository_name),
+                ],
+            }
+        },
+    }
+
+
+def render_buildspec(spec: dict) -> str:
+    return yaml.safe_dump(spec, sort_keys=False, width=1000)
+
+
 def ecs_saturation_metrics(cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[MetricRef]:
     """Service CPU and memory utilisation (percent of what the tasks reserve), from the AWS/ECS namespace."""
     dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
@@ -224,8 +253,8 @@ class EcsTarget(pulumi.ComponentResource):
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.architecture.ecs_cpu_architecture},
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
-            container_definitions=pulumi.Output.all(log_group.name, region).apply(
-                lambda values: pulumi.Output.json_dumps(container_definitions(workload, values[0], values[1]))
+            container_definitions=pulumi.Output.all(inputs.image_record.image, log_group.name, region).apply(
+                lambda values: pulumi.Output.json_dumps(container_definitions(workload, values[0], values[1], values[2]))
             ),
             tags=tags,
             opts=child,
@@ -269,13 +298,9 @@ class EcsTarget(pulumi.ComponentResource):
             # `pulumi up` returns only once the bootstrap tasks pass the health check.
             wait_for_steady_state=True,
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[lb.listener],
-                # After the first deployment the pipeline owns the running task definition (its image);
-                # `pulumi up` must not roll the service back to the bootstrap revision.
-                ignore_changes=["task_definition"],
-            ),
+            # No ignore_changes on task_definition: the task definition carries the recorded image, so
+            # `pulumi up` applies size and environment changes and keeps the image the pipeline deployed.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
             name="DeployToEcs",
@@ -292,18 +317,24 @@ class EcsTarget(pulumi.ComponentResource):
                 "DeploymentTimeout": str(workload.deployment_timeout_minutes),
             },
         )
+        record = self._record_step(name, args, identity.account_id)
         task_family_pattern = pulumi.Output.concat(
             "arn:aws:ecs:", region, ":", identity.account_id, ":task-definition/", family, ":*"
         )
         self.stages: Sequence[StageContribution] = [
             StageContribution(
-                stage=aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[deploy_action]),
-                pipeline_statements=deploy_statements(
-                    cluster_arn=cluster.arn,
-                    service_arn=service.arn,
-                    task_family_arn_pattern=task_family_pattern,
-                    role_arns=[execution_role.arn, task_role.arn],
+                stage=aws.codepipeline.PipelineStageArgs(
+                    name="Deploy", actions=[deploy_action, record.action("RecordImage", run_order=2)]
                 ),
+                pipeline_statements=[
+                    *deploy_statements(
+                        cluster_arn=cluster.arn,
+                        service_arn=service.arn,
+                        task_family_arn_pattern=task_family_pattern,
+                        role_arns=[execution_role.arn, task_role.arn],
+                    ),
+                    record.pipeline_statement("RunRecordImage"),
+                ],
             )
         ]
         self.service_url = lb.url
@@ -316,6 +347,26 @@ class EcsTarget(pulumi.ComponentResource):
         )
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
+
+    def _record_step(self, name: str, args: EcsTargetArgs, account_id: pulumi.Input[str]) -> DeployStep:
+        """After the ECS deploy action succeeded: record the image it deployed (read from the same
+        imagedefinitions.json, so a stage rollback records the image it restored)."""
+        inputs = args.inputs
+        buildspec = pulumi.Output.from_input(inputs.repository_name).apply(
+            lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository))
+        )
+        return deploy_step(
+            f"{name}-record",
+            parent=self,
+            project_name=physical_name(args.name_prefix, "record", 150),
+            description="Records the image the ECS deploy action deployed (pulumi up keeps it)",
+            inputs=inputs,
+            buildspec=buildspec,
+            statements=record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
+            architecture=args.architecture,
+            timeout_minutes=10,
+            source_account=account_id,
+        )
 
     def _service_security_group(
         self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]

@@ -1,0 +1,127 @@
+"""A deploy target's CodeBuild step: a project that a Deploy-stage action runs, with its own role and logs.
+
+Both targets use one: ECS runs it after the ECS deploy action to record the deployed image; EKS runs
+its whole rollout in it (inside the VPC, where a private cluster endpoint is reachable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.build import start_build_statement
+from components.contracts import BUILD_ARTIFACT, DeployInputs, Statement
+from components.iam import service_role
+from components.logs import target_log_group
+from components.settings import CpuArchitecture
+
+COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
+
+
+@dataclass(frozen=True)
+class StepVpc:
+    """Where a step runs when it must reach something inside the VPC. Omitted: CodeBuild's own network."""
+
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
+class DeployStep:
+    project: aws.codebuild.Project
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+
+    def action(self, name: str, run_order: int, variables: Sequence[tuple[str, str]] = ()) -> aws.codepipeline.PipelineStageActionArgs:
+        """The Deploy-stage action that runs the step (CodeBuild actions need an input artifact)."""
+        configuration: dict[str, pulumi.Input[str]] = {"ProjectName": self.project.name}
+        if variables:
+            configuration["EnvironmentVariables"] = pulumi.Output.json_dumps(
+                [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables]
+            )
+        return aws.codepipeline.PipelineStageActionArgs(
+            name=name,
+            category="Build",
+            owner="AWS",
+            provider="CodeBuild",
+            version="1",
+            run_order=run_order,
+            input_artifacts=[BUILD_ARTIFACT],
+            configuration=configuration,
+        )
+
+    def pipeline_statement(self, sid: str) -> Statement:
+        return start_build_statement(sid, self.project.arn)
+
+
+def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
+    return {
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+    }
+
+
+def deploy_step(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    project_name: str,
+    description: str,
+    inputs: DeployInputs,
+    buildspec: pulumi.Input[str],
+    statements: Sequence[Statement],
+    architecture: CpuArchitecture,
+    timeout_minutes: int,
+    source_account: pulumi.Input[str],
+    vpc: StepVpc | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> DeployStep:
+    """The project, its log group (kept when the target goes) and its role: logs and `statements`."""
+    log_group = target_log_group(f"{name}-logs", f"/aws/codebuild/{project_name}-", inputs, parent=parent)
+    role = service_role(
+        f"{name}-role",
+        "codebuild.amazonaws.com",
+        [log_statement(log_group.arn), *statements, *inputs.artifact_statements],
+        parent=parent,
+        tags=inputs.tags,
+        description=f"CodeBuild role of {project_name}",
+        conditions={"StringEquals": {"aws:SourceAccount": source_account}},
+    )
+    project = aws.codebuild.Project(
+        f"{name}-project",
+        name=project_name,
+        description=description,
+        service_role=role.arn,
+        source={"type": "CODEPIPELINE", "buildspec": buildspec},
+        artifacts={"type": "CODEPIPELINE"},
+        environment={
+            "type": architecture.codebuild_environment_type,
+            "image": architecture.codebuild_image,
+            "compute_type": COMPUTE_TYPE,
+            "privileged_mode": False,
+            "image_pull_credentials_type": "CODEBUILD",
+        },
+        vpc_config=(
+            {"vpc_id": vpc.vpc_id, "subnets": vpc.subnet_ids, "security_group_ids": list(vpc.security_group_ids)}
+            if vpc
+            else None
+        ),
+        logs_config={
+            "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
+            "s3_logs": {"status": "DISABLED"},
+        },
+        build_timeout=timeout_minutes,
+        queued_timeout=60,
+        # The pipeline's key, not the AWS managed aws/s3 key, for anything the project stores.
+        encryption_key=inputs.artifact_key_arn,
+        tags=inputs.tags,
+        # The role's inline policy must exist before the first run.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role, *depends_on]),
+    )
+    return DeployStep(project=project, role=role, log_group=log_group)

@@ -1,0 +1,156 @@
+"""Who owns the running image: the pipeline deploys it, `pulumi up` keeps it and still applies config.
+
+Two steps, as in an account: `pulumi up` (the bootstrap image runs); the pipeline deploys image X and
+its deploy step records X in the stack's SSM parameter; the team changes sizes and replicas and runs
+`pulumi up` again. The second evaluation must run X with the new sizes, and nothing may go back to
+the bootstrap image.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import DEFAULT_BOOTSTRAP_IMAGE
+from offline.changes import plan_change
+from offline.mocks import evaluate_stack
+
+PARAMETER = "/container-cicd/dev/app/deployed-image"
+X = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app:3f2c1e9"
+
+
+def ecs_image(result) -> str:
+    [container] = json.loads(result.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    return container["image"]
+
+
+@pytest.fixture(scope="module")
+def ecs_two_steps():
+    first = evaluate_stack("dev")
+    second = evaluate_stack("dev", {"ecsCpu": 512, "ecsMemory": 1024, "desiredCount": 3}, ssm_parameters={PARAMETER: X})
+    return first, second
+
+
+def test_the_stack_creates_the_record_with_the_bootstrap_image_and_leaves_its_value_to_the_pipeline(dev):
+    parameter = dev.one("aws:ssm/parameter:Parameter")
+    assert (parameter.inputs["name"], parameter.inputs["type"], parameter.inputs["insecureValue"]) == (PARAMETER, "String", DEFAULT_BOOTSTRAP_IMAGE)
+    assert parameter.ignore_changes == ("insecureValue",)
+    # Read back from AWS on every up, once the parameter exists.
+    assert ("aws:ssm/getParameter:getParameter", {"name": PARAMETER}) in dev.invokes
+    assert ecs_image(dev) == DEFAULT_BOOTSTRAP_IMAGE
+
+
+def test_ecs_second_up_keeps_the_deployed_image_and_applies_the_new_sizes(ecs_two_steps):
+    first, second = ecs_two_steps
+    task = second.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert ecs_image(second) == X
+    assert (task["cpu"], task["memory"]) == ("512", "1024")
+    service = second.one("aws:ecs/service:Service")
+    assert service.inputs["desiredCount"] == 3
+    assert service.inputs["taskDefinition"] == second.one("aws:ecs/taskDefinition:TaskDefinition").outputs["arn"]
+    assert "taskDefinition" not in service.ignore_changes and "task_definition" not in service.ignore_changes
+    change = plan_change(first, second)
+    # A new revision (task definitions are immutable) with X and the new sizes; the service is updated
+    # in place to it; nothing else is replaced and nothing is deleted.
+    assert [(new.name, reasons) for _, new, reasons in change.replaced] == [
+        ("deploy-task", ["containerDefinitions", "cpu", "memory"])
+    ]
+    assert change.deleted == [] and change.created == []
+
+
+def test_ecs_up_without_config_change_after_a_deployment_runs_the_deployed_image():
+    after_deploy = evaluate_stack("dev", ssm_parameters={PARAMETER: X})
+    assert ecs_image(after_deploy) == X
+
+
+def test_the_record_survives_a_target_switch(dev, evaluate):
+    """The parameter belongs to the stack: the other target starts with the image that ran last."""
+    change = plan_change(dev, evaluate("dev", deployTarget="eks"))
+    kept = {new.name for old, new in change.updated if old.urn == new.urn}
+    assert "image-record-parameter" in kept
+
+
+# ------------------------------------------------------------------------------------------
+# The ECS record step: after the ECS deploy action, record what it deployed.
+# ------------------------------------------------------------------------------------------
+
+STUB_AWS = """#!/usr/bin/env bash
+echo "aws $*" >> "$CALLS"
+case "$*" in
+  *"describe-images"*) [ "$DEPLOYED_TAG_EXISTS" = "yes" ] || exit 254 ;;
+  *"batch-get-image"*) echo '{"schemaVersion":2}' ;;
+  *"put-parameter"*) [ "$SSM_FAILS" = "yes" ] && exit 255 ;;
+esac
+exit 0
+"""
+
+
+def run_record_step(tmp_path, spec: dict, image_uri: str, *, deployed_tag_exists: bool = False, ssm_fails: bool = False):
+    import os
+    import stat
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(STUB_AWS)
+    (bin_dir / "aws").chmod(0o755 | stat.S_IEXEC)
+    work = tmp_path / "src"
+    work.mkdir()
+    (work / "imagedefinitions.json").write_text(json.dumps([{"name": "app", "imageUri": image_uri}]))
+    script = "\n".join(f"{c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi" for c in spec["phases"]["build"]["commands"])
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls.log"),
+           "DEPLOYED_TAG_EXISTS": "yes" if deployed_tag_exists else "no", "SSM_FAILS": "yes" if ssm_fails else "no"}
+    proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=30)
+    calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
+    return proc.returncode, calls
+
+
+def record_spec(result) -> dict:
+    import yaml
+
+    return yaml.safe_load(result.named("deploy-record-project").inputs["source"]["buildspec"])
+
+
+def test_ecs_deploy_stage_records_the_image_after_the_deploy_action(dev):
+    stages = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
+    [deploy] = [s for s in stages if s["name"] == "Deploy"]
+    actions = [(a["name"], a["provider"], a.get("runOrder", 1)) for a in deploy["actions"]]
+    assert actions == [("DeployToEcs", "ECS", 1), ("RecordImage", "CodeBuild", 2)]
+    record = deploy["actions"][1]
+    assert record["configuration"] == {"ProjectName": "container-cicd-dev-app-record"}
+    assert record["inputArtifacts"] == ["BuildOutput"]
+
+
+def test_record_step_role_may_write_the_record_and_tag_images_only(dev):
+    role_policy = json.loads(dev.named("deploy-record-role-policy").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in role_policy["Statement"]}
+    parameter_arn = dev.one("aws:ssm/parameter:Parameter").outputs["arn"]
+    repository_arn = dev.one("aws:ecr/repository:Repository").outputs["arn"]
+    assert by_sid["RecordDeployedImage"] == {"Sid": "RecordDeployedImage", "Effect": "Allow",
+                                             "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn}
+    assert by_sid["TagDeployedImage"] == {"Sid": "TagDeployedImage", "Effect": "Allow",
+                                          "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"], "Resource": repository_arn}
+    assert by_sid["Logs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
+def test_record_step_writes_the_deployed_image_and_tags_it_once(tmp_path, dev):
+    rc, calls = run_record_step(tmp_path, record_spec(dev), X)
+    assert rc == 0, calls
+    assert calls[0] == f"aws ssm put-parameter --name {PARAMETER} --type String --overwrite --value {X}"
+    assert "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=deployed-3f2c1e9" in calls
+    assert calls[-1] == ("aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 "
+                         '--image-manifest {"schemaVersion":2}')
+
+
+def test_record_step_does_not_tag_an_image_twice(tmp_path, dev):
+    rc, calls = run_record_step(tmp_path, record_spec(dev), X, deployed_tag_exists=True)
+    assert rc == 0
+    assert not any("put-image" in c for c in calls)
+
+
+def test_record_step_fails_when_the_record_cannot_be_written(tmp_path, dev):
+    """A deployment whose image is not recorded would be undone by the next `pulumi up`: fail the stage."""
+    rc, calls = run_record_step(tmp_path, record_spec(dev), X, ssm_fails=True)
+    assert rc != 0
+    assert not any("put-image" in c for c in calls)
