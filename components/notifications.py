@@ -1,9 +1,13 @@
 """Notifications: one KMS-encrypted SNS topic for everything delivery reports, and the EventBridge rules
 that route deployment failures, critical image findings and pipeline failures to it.
 
-Publishers: CloudWatch alarms (cloudwatch.amazonaws.com), EventBridge rules (events.amazonaws.com),
-CodeStar notification rules on the pipeline (codestar-notifications.amazonaws.com) and the pipeline's
-manual approval action (the pipeline's own role, granted by `publish_statements`).
+Publishers: CloudWatch alarms (cloudwatch.amazonaws.com), EventBridge rules (events.amazonaws.com) and
+the pipeline's manual approval action (the pipeline's own role, granted by `publish_statements`).
+
+Pipeline events reach the topic through EventBridge, not CodeStar notification rules: the first
+notification rule in a fresh account fails while AWS is still creating the service-linked role
+AWSServiceRoleForCodeStarNotifications (ConfigurationException), and EventBridge needs no such role,
+so the first `pulumi up` in a new account works.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ from components.contracts import Statement
 PUBLISHERS = (
     "cloudwatch.amazonaws.com",
     "events.amazonaws.com",
-    "codestar-notifications.amazonaws.com",
 )
 
 
@@ -139,6 +142,29 @@ def pipeline_failures_pattern(pipeline_name: str) -> dict[str, Any]:
     }
 
 
+# Pipeline execution states a team hears about (failures also come per action and stage, above).
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+PIPELINE_EXECUTION_STATES = ("STARTED", "SUCCEEDED", "FAILED", "SUPERSEDED", "STOPPED")
+
+
+def pipeline_executions_pattern(pipeline_name: str) -> dict[str, Any]:
+    """An execution of the pipeline started, succeeded, failed, was superseded or stopped."""
+    return {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"pipeline": [pipeline_name], "state": list(PIPELINE_EXECUTION_STATES)},
+    }
+
+
+def approval_needed_pattern(pipeline_name: str) -> dict[str, Any]:
+    """A manual approval action of the pipeline is waiting for someone."""
+    return {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Action Execution State Change"],
+        "detail": {"pipeline": [pipeline_name], "state": ["STARTED"], "type": {"category": ["Approval"]}},
+    }
+
+
 class Notifications(pulumi.ComponentResource):
     """The delivery topic (KMS CMK with rotation, service-only publish, TLS only), its subscriptions and
     the EventBridge rules that feed it.
@@ -198,6 +224,9 @@ class Notifications(pulumi.ComponentResource):
             "deployment-failed": ("ECS gave up on a deployment of this stack's service", ecs_deployment_failed_pattern(service_arn_prefix)),
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
             "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
+            "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped",
+                                    pipeline_executions_pattern(args.pipeline_name)),
+            "approval-needed": (f"A manual approval of {args.pipeline_name} is waiting", approval_needed_pattern(args.pipeline_name)),
         }
         for suffix, (description, pattern) in rules.items():
             rule = aws.cloudwatch.EventRule(

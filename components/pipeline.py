@@ -10,7 +10,6 @@ import pulumi_aws as aws
 
 from components.contracts import BUILD_NAMESPACE, SOURCE_NAMESPACE, StageContribution, Statement
 from components.iam import service_role
-from components.naming import physical_name
 from components.source import SourceContribution
 
 
@@ -31,23 +30,12 @@ class PipelineArgs:
     """Approval, rollback and alarm conditions around `deploy_stages`. Omitted: none."""
 
 
-# CodeStar notification event type ids for pipelines.
-# https://docs.aws.amazon.com/dtconsole/latest/userguide/concepts.html#events-ref-pipeline
-NOTIFICATION_EVENTS = (
-    "codepipeline-pipeline-pipeline-execution-started",
-    "codepipeline-pipeline-pipeline-execution-succeeded",
-    "codepipeline-pipeline-pipeline-execution-failed",
-    "codepipeline-pipeline-pipeline-execution-superseded",
-    "codepipeline-pipeline-manual-approval-needed",
-)
-
-
 @dataclass(frozen=True)
 class PipelineGates:
     """Delivery-safety wiring around the deploy stages."""
 
     topic_arn: pulumi.Input[str]
-    """Notification topic: CodeStar notification rule target and the approval's NotificationArn."""
+    """Notification topic: the manual approval's NotificationArn."""
     topic_statements: Sequence[Statement]
     """What the pipeline role needs to publish to the (encrypted) topic."""
     alarm_name: pulumi.Input[str] | None = None
@@ -219,17 +207,6 @@ class Pipeline(pulumi.ComponentResource):
         )
         if args.source.start_event_pattern is not None:
             self._start_on(name, args, pipeline)
-        if args.gates is not None:
-            aws.codestarnotifications.NotificationRule(
-                f"{name}-notifications",
-                name=physical_name(args.pipeline_name, "events", 64),
-                resource=pipeline.arn,
-                detail_type="FULL",
-                event_type_ids=list(NOTIFICATION_EVENTS),
-                targets=[{"address": args.gates.topic_arn, "type": "SNS"}],
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         self.pipeline_name = pipeline.name
         self.pipeline_arn = pipeline.arn

@@ -1,6 +1,6 @@
 """Notifications: encrypted topic, service-only TLS-only topic policy, subscriptions from config,
-CodeStar notification rule on the pipeline, EventBridge rules for deployment failures, image findings
-and pipeline failures."""
+EventBridge rules for pipeline executions, approvals, deployment failures, image findings and
+pipeline failures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from components.pipeline import NOTIFICATION_EVENTS
 from components.settings import SettingsError, parse_settings
 from offline.mocks import ACCOUNT
 
@@ -19,7 +18,7 @@ STACKS = {
     "prod-ecs": ("prod", PROD_ON_ECS),
     "prod-eks": ("prod", {"deployTarget": "eks"}),
 }
-PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "codestar-notifications.amazonaws.com"]
+PUBLISHERS = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
 
 
 @pytest.fixture(params=sorted(STACKS))
@@ -103,19 +102,50 @@ def test_bad_subscribers_fail_in_settings(key, value, message):
         parse_settings({key: value}, "container-cicd", "dev")
 
 
-def test_codestar_rule_notifies_the_pipeline_events(stack):
-    rule = stack.one("aws:codestarnotifications/notificationRule:NotificationRule").inputs
-    assert rule["resource"] == stack.one("aws:codepipeline/pipeline:Pipeline").outputs["arn"]
-    assert rule["eventTypeIds"] == [
-        "codepipeline-pipeline-pipeline-execution-started",
-        "codepipeline-pipeline-pipeline-execution-succeeded",
-        "codepipeline-pipeline-pipeline-execution-failed",
-        "codepipeline-pipeline-pipeline-execution-superseded",
-        "codepipeline-pipeline-manual-approval-needed",
-    ]
-    assert list(NOTIFICATION_EVENTS) == rule["eventTypeIds"]
-    assert rule["targets"] == [{"address": stack.named("notifications-topic").outputs["arn"], "type": "SNS"}]
-    assert len(rule["name"]) <= 64
+def test_no_codestar_notification_rule_fresh_accounts_cannot_create_the_first_one(stack):
+    """CodeStar notification rules fail in a fresh account until their service-linked role exists;
+    EventBridge rules carry the same pipeline events without one."""
+    assert stack.of_type("aws:codestarnotifications/notificationRule:NotificationRule") == []
+    assert not any("codestar-notifications" in json.dumps(r.inputs) for r in stack.resources)
+
+
+def test_pipeline_executions_and_approvals_are_routed(stack):
+    name = stack.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
+    assert rule_pattern(stack, "pipeline-executions") == {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"pipeline": [name], "state": ["STARTED", "SUCCEEDED", "FAILED", "SUPERSEDED", "STOPPED"]},
+    }
+    assert rule_pattern(stack, "approval-needed") == {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Action Execution State Change"],
+        "detail": {"pipeline": [name], "state": ["STARTED"], "type": {"category": ["Approval"]}},
+    }
+
+
+def test_pipeline_event_patterns_match_sample_events(dev):
+    # Event shapes: https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+    name = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
+
+    def execution(state, pipeline=name):
+        return {"detail-type": "CodePipeline Pipeline Execution State Change", "source": "aws.codepipeline",
+                "account": ACCOUNT, "region": "us-east-1",
+                "detail": {"pipeline": pipeline, "execution-id": "e1", "state": state, "version": 3}}
+
+    def action(state, category):
+        return {"detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
+                "account": ACCOUNT, "region": "us-east-1",
+                "detail": {"pipeline": name, "execution-id": "e1", "stage": "Approve", "action": "ApproveDeploy", "state": state,
+                           "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"}}}
+
+    executions = rule_pattern(dev, "pipeline-executions")
+    assert all(matches(executions, execution(s)) for s in ("STARTED", "SUCCEEDED", "FAILED", "SUPERSEDED", "STOPPED"))
+    assert not matches(executions, execution("RESUMED"))
+    assert not matches(executions, execution("STARTED", pipeline="another-pipeline"))
+    approvals = rule_pattern(dev, "approval-needed")
+    assert matches(approvals, action("STARTED", "Approval"))
+    assert not matches(approvals, action("SUCCEEDED", "Approval"))
+    assert not matches(approvals, action("STARTED", "Deploy"))
 
 
 def rule_pattern(r, name):
@@ -124,7 +154,7 @@ def rule_pattern(r, name):
 
 def test_event_rules_route_to_the_topic(stack):
     topic_arn = stack.named("notifications-topic").outputs["arn"]
-    for name in ("deployment-failed", "image-findings", "pipeline-failed"):
+    for name in ("deployment-failed", "image-findings", "pipeline-failed", "pipeline-executions", "approval-needed"):
         target = stack.named(f"notifications-{name}-target").inputs
         assert target["arn"] == topic_arn
         assert target["rule"] == stack.named(f"notifications-{name}").outputs["name"]
