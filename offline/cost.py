@@ -1,0 +1,155 @@
+"""What an evaluated stack costs per month while idle: the resources that bill by the hour or month.
+
+Prices are AWS's public on-demand prices for us-east-1 (N. Virginia) as read on PRICES_READ from
+the pages in SOURCES; other regions differ by a few percent. Usage-based charges (NAT and load
+balancer traffic beyond one LCU, build and pipeline minutes, log ingestion, image storage) are listed
+as notes, not added: they depend on the team, not on the stack.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from components.settings import parse_settings
+from offline.mocks import PROJECT, StackResult
+
+PRICES_READ = "2026-11-27"
+HOURS_PER_MONTH = 730
+SOURCES = {
+    "vpc": "https://aws.amazon.com/vpc/pricing/",
+    "elb": "https://aws.amazon.com/elasticloadbalancing/pricing/",
+    "eks": "https://aws.amazon.com/eks/pricing/",
+    "ec2": "https://aws.amazon.com/ec2/pricing/on-demand/",
+    "fargate": "https://aws.amazon.com/fargate/pricing/",
+    "kms": "https://aws.amazon.com/kms/pricing/",
+    "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
+}
+
+NAT_GATEWAY_HOUR = 0.045
+PUBLIC_IPV4_HOUR = 0.005
+ALB_HOUR = 0.0225
+ALB_LCU_HOUR = 0.008
+EKS_CLUSTER_HOUR = 0.10
+# The node EKS Auto Mode's general-purpose pool most likely starts for small pods (AWS does not say
+# which): c6a.large, 2 vCPU / 4 GiB, plus the Auto Mode management fee (about 12% of the EC2 price).
+AUTO_MODE_NODE = "c6a.large"
+AUTO_MODE_NODE_HOUR = 0.0765 + 0.00918
+AUTO_MODE_NODE_MILLICORES = 1930  # allocatable after the kubelet and system reservations
+AUTO_MODE_NODE_MIB = 3300
+FARGATE = {"X86_64": (0.04048, 0.004445), "ARM64": (0.03238, 0.00356)}  # per vCPU-hour, per GB-hour
+KMS_KEY_MONTH = 1.00
+METRIC_ALARM_MONTH = 0.10
+COMPOSITE_ALARM_MONTH = 0.50
+DASHBOARD_MONTH = 3.00
+
+
+@dataclass(frozen=True)
+class Line:
+    item: str
+    quantity: float
+    unit: str
+    monthly: float
+
+
+@dataclass(frozen=True)
+class Estimate:
+    lines: tuple[Line, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def total(self) -> float:
+        return round(sum(line.monthly for line in self.lines), 2)
+
+    def markdown(self) -> str:
+        rows = ["| Resource | Quantity | Per month (USD) |", "|---|---:|---:|"]
+        rows += [f"| {line.item} | {_quantity(line)} | {line.monthly:.2f} |" for line in self.lines]
+        rows.append(f"| **Total while idle** | | **{self.total:.2f}** |")
+        notes = "\n".join(f"- {note}" for note in self.notes)
+        return (
+            "\n".join(rows)
+            + f"\n\nOn-demand prices of us-east-1, read {PRICES_READ} from AWS's price pages"
+            + f" ({', '.join(SOURCES.values())}).\n\nNot included (billed by use):\n{notes}\n"
+        )
+
+
+def _quantity(line: Line) -> str:
+    value = f"{line.quantity:g}"
+    return f"{value} {line.unit}".strip()
+
+
+def _monthly(hourly: float, count: float = 1) -> float:
+    return round(hourly * HOURS_PER_MONTH * count, 2)
+
+
+def estimate(result: StackResult) -> Estimate:
+    count = result.count_by_type()
+    lines: list[Line] = []
+    nats = count.get("aws:ec2/natGateway:NatGateway", 0)
+    albs = count.get("aws:lb/loadBalancer:LoadBalancer", 0)
+    if nats:
+        lines.append(Line("NAT gateway", nats, "", _monthly(NAT_GATEWAY_HOUR, nats)))
+    # An internet-facing ALB holds one public IPv4 address per subnet (two AZs); a NAT gateway one.
+    public_ips = nats + 2 * albs
+    if public_ips:
+        lines.append(Line("Public IPv4 address", public_ips, "", _monthly(PUBLIC_IPV4_HOUR, public_ips)))
+    if albs:
+        lines.append(Line("Application Load Balancer (1 LCU)", albs, "", _monthly(ALB_HOUR + ALB_LCU_HOUR, albs)))
+    clusters = count.get("aws:eks/cluster:Cluster", 0) + count.get("eks:index:Cluster", 0)
+    if clusters:
+        lines.append(Line("EKS cluster (standard support)", clusters, "", _monthly(EKS_CLUSTER_HOUR, clusters)))
+        nodes = _auto_mode_nodes(result)
+        lines.append(Line(f"EKS Auto Mode node ({AUTO_MODE_NODE} + fee)", nodes, "", _monthly(AUTO_MODE_NODE_HOUR, nodes)))
+    for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        vcpu, gib = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
+        arch = (task.inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+        per_vcpu, per_gb = FARGATE[arch]
+        tasks = result.one("aws:ecs/service:Service").inputs["desiredCount"]
+        item = f"Fargate task ({vcpu:g} vCPU, {gib:g} GB, {arch.lower()})"
+        lines.append(Line(item, tasks, "", _monthly(per_vcpu * vcpu + per_gb * gib, tasks)))
+    keys = count.get("aws:kms/key:Key", 0)
+    if keys:
+        lines.append(Line("KMS customer managed key", keys, "", round(KMS_KEY_MONTH * keys, 2)))
+    alarms = count.get("aws:cloudwatch/metricAlarm:MetricAlarm", 0)
+    if alarms:
+        lines.append(Line("CloudWatch metric alarm", alarms, "", round(METRIC_ALARM_MONTH * alarms, 2)))
+    composites = count.get("aws:cloudwatch/compositeAlarm:CompositeAlarm", 0)
+    if composites:
+        lines.append(Line("CloudWatch composite alarm", composites, "", round(COMPOSITE_ALARM_MONTH * composites, 2)))
+    dashboards = count.get("aws:cloudwatch/dashboard:Dashboard", 0)
+    if dashboards:
+        lines.append(Line("CloudWatch dashboard", dashboards, "", round(DASHBOARD_MONTH * dashboards, 2)))
+    notes = [
+        "NAT gateway data processing: $0.045 per GB" if nats else "",
+        "load balancer capacity beyond one LCU: $0.008 per LCU-hour" if albs else "",
+        "CodeBuild: $0.005 per build minute (general1.small, x86; 100 free minutes a month)",
+        "CodePipeline V2: $0.002 per action execution minute (100 free minutes a month)",
+        "CloudWatch Logs: $0.50 per GB ingested, $0.03 per GB-month stored; ECR: $0.10 per GB-month",
+        "CloudTrail: the first copy of management events is free; its S3 bucket bills storage"
+        if count.get("aws:cloudtrail/trail:Trail")
+        else "",
+        "AWS free tiers (10 alarms, 3 dashboards) are not subtracted",
+    ]
+    if clusters:
+        notes.append(
+            f"EKS nodes: AWS picks the instance types; {AUTO_MODE_NODE} is an estimate, and pods spread over two AZs need a node in each"
+        )
+    return Estimate(tuple(lines), tuple(n for n in notes if n))
+
+
+def _auto_mode_nodes(result: StackResult) -> int:
+    """Nodes the workload needs: its pods' requests over one node's allocatable, at least one per AZ
+    its replicas spread over (the Deployment spreads them across zones)."""
+    replicas, millicores, mib = _workload_requests(result)
+    by_cpu = math.ceil(replicas * millicores / AUTO_MODE_NODE_MILLICORES)
+    by_memory = math.ceil(replicas * mib / AUTO_MODE_NODE_MIB)
+    return max(by_cpu, by_memory, min(replicas, 2), 1)
+
+
+def _workload_requests(result: StackResult) -> tuple[int, int, int]:
+    """(replicas, millicores, MiB) of the EKS workload, from the stack's settings."""
+    namespace = f"{PROJECT}:"
+    raw = {key[len(namespace):]: value for key, value in result.config.items() if key.startswith(namespace)}
+    settings = parse_settings(raw, PROJECT, result.stack)
+    assert settings.eks is not None, "an EKS cluster is created only when deployTarget is eks"
+    return settings.workload.desired_count, settings.eks.pod_cpu_millicores, settings.eks.pod_memory_mib

@@ -1,0 +1,46 @@
+"""The idle monthly cost of a stack, from what it creates (offline/cost.py)."""
+
+from __future__ import annotations
+
+from offline.cost import HOURS_PER_MONTH, Line, estimate
+
+
+def test_dev_costs_exactly_its_hourly_resources(dev):
+    e = estimate(dev)
+    assert e.lines == (
+        Line("NAT gateway", 1, "", round(0.045 * HOURS_PER_MONTH, 2)),
+        # The ALB's two addresses and the NAT gateway's.
+        Line("Public IPv4 address", 3, "", round(0.005 * HOURS_PER_MONTH * 3, 2)),
+        Line("Application Load Balancer (1 LCU)", 1, "", round((0.0225 + 0.008) * HOURS_PER_MONTH, 2)),
+        Line("Fargate task (0.25 vCPU, 0.5 GB, x86_64)", 1, "", round((0.04048 * 0.25 + 0.004445 * 0.5) * HOURS_PER_MONTH, 2)),
+        Line("KMS customer managed key", 2, "", 2.0),
+        Line("CloudWatch metric alarm", 5, "", 0.5),
+        Line("CloudWatch composite alarm", 1, "", 0.5),
+        Line("CloudWatch dashboard", 1, "", 3.0),
+    )
+    assert e.total == round(sum(line.monthly for line in e.lines), 2) == 81.08
+
+
+def test_prod_is_dominated_by_the_cluster_nodes_and_nat_gateways(prod):
+    e = estimate(prod)
+    monthly = {line.item: line.monthly for line in e.lines}
+    assert monthly["NAT gateway"] == round(0.045 * HOURS_PER_MONTH * 2, 2)  # one per AZ
+    assert monthly["EKS cluster (standard support)"] == 73.0
+    # 3 pods of 500m / 1 GiB fit one node, but they spread over two AZs: two nodes.
+    assert [line.quantity for line in e.lines if line.item.startswith("EKS Auto Mode node")] == [2]
+    top = sorted(e.lines, key=lambda line: line.monthly, reverse=True)[:3]
+    assert {line.item.split(" (")[0] for line in top} == {"EKS Auto Mode node", "EKS cluster", "NAT gateway"}
+
+
+def test_more_or_bigger_tasks_cost_more(evaluate):
+    small = estimate(evaluate("dev")).total
+    bigger = estimate(evaluate("dev", ecsCpu=1024, ecsMemory=2048, desiredCount=3)).total
+    arm = estimate(evaluate("dev", cpuArchitecture="arm64")).total
+    assert bigger > small > arm
+
+
+def test_markdown_names_the_prices_date_and_sources(dev):
+    text = estimate(dev).markdown()
+    assert "| **Total while idle** | | **81.08** |" in text
+    assert "read 2026-11-27" in text and "https://aws.amazon.com/vpc/pricing/" in text
+    assert "NAT gateway data processing: $0.045 per GB" in text
