@@ -1,6 +1,11 @@
 """container-cicd: source -> build -> registry -> pipeline -> deploy target, one stack per environment."""
 
-import pulumi
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 - before anything that needs 3.11 is imported
+    sys.exit(f"container-cicd needs Python 3.11 or newer; this is {sys.version.split()[0]}. Point Pulumi at a newer python3.")
+
+import pulumi  # noqa: E402
 
 from components.alarms import Alarms, AlarmsArgs, alarm_names
 from components.artifacts import ArtifactStore, ArtifactStoreArgs

@@ -101,3 +101,26 @@ def test_stack_files_evaluate_whole(stack, dev, prod):
     assert result.config == {**stack_file(stack)}
     assert len([r for r in result.resources if r.custom]) > 30
     assert set(result.outputs) >= {"pipelineName", "pipelineConsoleUrl", "sourceLocation", "repositoryUrl", "serviceUrl"}
+
+
+def test_scripts_test_refuses_an_old_python_before_installing_anything(tmp_path):
+    """On Python 3.10 the install would take hundreds of MB before an ImportError: refuse at once."""
+    import subprocess
+    import time
+
+    fake = tmp_path / "python3.10"
+    fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-V" ]; then echo "Python 3.10.14"; exit 0; fi\nexit 1\n')
+    fake.chmod(0o755)
+    started = time.monotonic()
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "test")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)},
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"container-cicd needs Python 3.11 or newer; {fake} is Python 3.10.14. "
+                                   "Set PYTHON=python3.11 (or newer) and run again.")
+    assert time.monotonic() - started < 5
+
+
+def test_the_program_refuses_an_old_python_first():
+    source = (ROOT / "__main__.py").read_text()
+    guard = source.index("if sys.version_info < (3, 11):")
+    assert guard < source.index("import pulumi")
