@@ -7,8 +7,9 @@ the target from its `ServiceMetrics`, without branching on the target.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Required, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -36,7 +37,30 @@ def composite_alarm_name(prefix: str) -> str:
     return physical_name(prefix, "alarm-service-unhealthy", 255)
 
 
-def _metric(id_: str, namespace: str, name: str, stat: str, dimensions: dict) -> dict[str, Any]:
+class AlarmSpec(TypedDict, total=False):
+    """MetricAlarm keyword arguments that `alarm_specs` sets (the component adds actions and tags).
+
+    Unpacked into `aws.cloudwatch.MetricAlarm(**spec)`, so a type checker matches each key to a parameter.
+    """
+
+    name: Required[str]
+    alarm_description: str
+    comparison_operator: str
+    threshold: float
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    metric_queries: Sequence[aws.cloudwatch.MetricAlarmMetricQueryArgsDict]
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    extended_statistic: str
+    period: int
+    evaluate_low_sample_count_percentiles: str
+    treat_missing_data: str
+
+
+def _metric(id_: str, namespace: str, name: str, stat: str, dimensions: Mapping[str, pulumi.Input[str]]) -> aws.cloudwatch.MetricAlarmMetricQueryArgsDict:
     return {
         "id": id_,
         "return_data": False,
@@ -44,16 +68,16 @@ def _metric(id_: str, namespace: str, name: str, stat: str, dimensions: dict) ->
     }
 
 
-def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThresholds) -> list[dict[str, Any]]:
+def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThresholds) -> list[AlarmSpec]:
     """MetricAlarm arguments (without actions and tags), in `KINDS` order.
 
     Raises ValueError when the target's metrics lack a cpu or memory saturation metric: the target
     was promised those alarm names before they existed.
     """
-    names = dict(zip(KINDS, alarm_names(prefix), strict=True))
+    names: dict[str, str] = dict(zip(KINDS, alarm_names(prefix), strict=True))
     lb = {"LoadBalancer": metrics.load_balancer}
     lb_tg = {"LoadBalancer": metrics.load_balancer, "TargetGroup": metrics.target_group}
-    specs: list[dict[str, Any]] = [
+    specs: list[AlarmSpec] = [
         {
             "name": names["5xx-rate"],
             "alarm_description": f"5xx responses (target + load balancer) above {thresholds.error_rate_percent}% of requests",

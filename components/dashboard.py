@@ -25,7 +25,7 @@ DAY = 86400
 MINUTE = 60
 
 
-def delivery_event_patterns(pipeline_name: str, deploy_stages: Sequence[str]) -> dict[str, dict[str, Any]]:
+def delivery_event_patterns(pipeline_name: str, deploy_stages: Sequence[pulumi.Input[str]]) -> dict[str, dict[str, Any]]:
     """One EventBridge pattern per counted event: rule suffix -> pattern.
 
     Deploy stages are named by the deploy target; every one of them counts.
@@ -146,7 +146,7 @@ class DashboardArgs:
     dashboard_name: str
     """Physical dashboard name (unique per account)."""
     pipeline_name: str
-    deploy_stage_names: Sequence[str]
+    deploy_stage_names: Sequence[pulumi.Input[str]]
     """Names of the deploy target's stages; their SUCCEEDED/FAILED events are the delivery metrics."""
     metrics: ServiceMetrics
     thresholds: AlarmThresholds

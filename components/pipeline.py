@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -62,17 +63,30 @@ class PipelineGates:
                              "stage's single entry condition; set one of them")
 
 
-def _rule(name: str, provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict:
+def _rule_configuration(provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
     # Rule structure: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference.html
     if provider == "CloudWatchAlarm":
         # The rule fails while the alarm is in one of AlarmStates (ALARM, OK, INSUFFICIENT_DATA), which the
         # rule reference marks required: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
         configuration = {"AlarmStates": "ALARM", **configuration}
-    return {
-        "name": name,
-        "rule_type_id": {"category": "Rule", "owner": "AWS", "provider": provider, "version": "1"},
-        "configuration": configuration,
-    }
+    return configuration
+
+
+# The SDK has one rule class per stage block (entry, success), with the same fields.
+def _entry_rule(name: str, provider: str, configuration: dict[str, pulumi.Input[str]]) -> aws.codepipeline.PipelineStageBeforeEntryConditionRuleArgs:
+    return aws.codepipeline.PipelineStageBeforeEntryConditionRuleArgs(
+        name=name,
+        rule_type_id=aws.codepipeline.PipelineStageBeforeEntryConditionRuleRuleTypeIdArgs(category="Rule", owner="AWS", provider=provider, version="1"),
+        configuration=_rule_configuration(provider, configuration),
+    )
+
+
+def _success_rule(name: str, provider: str, configuration: dict[str, pulumi.Input[str]]) -> aws.codepipeline.PipelineStageOnSuccessConditionRuleArgs:
+    return aws.codepipeline.PipelineStageOnSuccessConditionRuleArgs(
+        name=name,
+        rule_type_id=aws.codepipeline.PipelineStageOnSuccessConditionRuleRuleTypeIdArgs(category="Rule", owner="AWS", provider=provider, version="1"),
+        configuration=_rule_configuration(provider, configuration),
+    )
 
 
 def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineStageArgs:
@@ -105,22 +119,28 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
     entry_rule = None
     if first and gates.deployment_window is not None:
         cron, zone = gates.deployment_window
-        entry_rule = _rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone})
+        entry_rule = _entry_rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone})
     elif first and gates.block_while_alarming and gates.alarm_name:
-        entry_rule = _rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
-    before_entry = {"condition": {"result": "FAIL", "rules": [entry_rule]}} if entry_rule else None
+        entry_rule = _entry_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
+    before_entry = (
+        aws.codepipeline.PipelineStageBeforeEntryArgs(
+            condition=aws.codepipeline.PipelineStageBeforeEntryConditionArgs(result="FAIL", rules=[entry_rule])
+        )
+        if entry_rule
+        else None
+    )
     on_success = None
     if gates.bake_time_minutes > 0 and gates.alarm_name:
-        on_success = {
-            "condition": {
-                "result": "ROLLBACK",
-                "rules": [
-                    _rule("BakeTime", "CloudWatchAlarm",
-                          {"AlarmName": gates.alarm_name, "WaitTime": str(gates.bake_time_minutes)}),
+        on_success = aws.codepipeline.PipelineStageOnSuccessArgs(
+            condition=aws.codepipeline.PipelineStageOnSuccessConditionArgs(
+                result="ROLLBACK",
+                rules=[
+                    _success_rule("BakeTime", "CloudWatchAlarm",
+                                  {"AlarmName": gates.alarm_name, "WaitTime": str(gates.bake_time_minutes)}),
                 ],
-            }
-        }
-    on_failure = {"result": "ROLLBACK"} if gates.rollback_on_failure else None
+            )
+        )
+    on_failure = aws.codepipeline.PipelineStageOnFailureArgs(result="ROLLBACK") if gates.rollback_on_failure else None
     return aws.codepipeline.PipelineStageArgs(
         name=stage.name,
         actions=stage.actions,
@@ -130,7 +150,10 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
     )
 
 
-def _merge(stage: aws.codepipeline.PipelineStageArgs, field_name: str, gate: dict | None):
+_Block = TypeVar("_Block")
+
+
+def _merge(stage: aws.codepipeline.PipelineStageArgs, field_name: str, gate: _Block | None) -> pulumi.Input[_Block] | None:
     """The gate's block, or the stage's own when the gates set none; both set is a wiring error."""
     own = getattr(stage, field_name)
     if own is not None and gate is not None:

@@ -754,10 +754,12 @@ def _cron_field_problem(field: _CronField, text: str) -> str | None:
             forms = {"day-of-month": ", '?', 'L', 'L-n', 'LW' or 'nW'", "day-of-week": ", '?', 'L', 'nL' or 'n#k'"}
             return f"'{item}' is not '*', a value, a range 'a-b' or a step 'a/n'{forms.get(field.name, '')}"
         values = [_cron_value(field, match[part]) for part in ("start", "end") if match[part] not in (None, "*")]
+        bounds: list[int] = []
         for value in values:
             if isinstance(value, str):
                 return value
-        if len(values) == 2 and values[0] > values[1]:
+            bounds.append(value)
+        if len(bounds) == 2 and bounds[0] > bounds[1]:
             return f"'{item}' is a range that runs backwards; split it into two ranges in a list"
         step_limit = field.max_step or field.high
         if match["step"] is not None and not 1 <= int(match["step"]) <= step_limit:

@@ -210,7 +210,7 @@ class Change:
         for r in new_ones:
             name = physical_name(r)
             holder = held.get(name) if name else None
-            if holder is not None and holder.urn not in kept:
+            if name is not None and holder is not None and holder.urn not in kept:
                 found.append(f"{r.type} {r.urn.rsplit('::', 1)[-1]} takes {name[1]}, held by {holder.urn}")
         return sorted(found)
 

@@ -121,13 +121,13 @@ class CloudMocks(pulumi.runtime.Mocks):
         self.live_parameters: dict[str, str] = {}
         self.written_parameters = dict(ssm_parameters or {})
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
         if args.typ == "eks:index:Cluster":
             # pulumi-eks's Cluster is a multi-language (remote) component: its outputs come from here.
-            return [None, {**inputs, **_eks_cluster_outputs(inputs.get("name") or args.name, self.region)}]
+            return None, {**inputs, **_eks_cluster_outputs(inputs.get("name") or args.name, self.region)}
         if not args.custom:
-            return [None, inputs]
+            return None, inputs
         typ, name, region = args.typ, args.name, self.region
         # name_prefix: the provider appends a 26-character unique id (terraform-plugin-sdk id.PrefixedUniqueId).
         physical = inputs.get("name") or (inputs["namePrefix"] + UNIQUE_SUFFIX if inputs.get("namePrefix") else f"{name}-mock")
@@ -195,10 +195,14 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
             rid = physical
             self.live_parameters[physical] = inputs.get("insecureValue", inputs.get("value", ""))
-        return [rid, state]
+        return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs):
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         self.invokes.append((args.token, dict(args.args)))
+        # No check failures: an empty list (the mock monitor iterates it; None, though typed as allowed, fails).
+        return self._result(args), []
+
+    def _result(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token, region = args.token, self.region
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
@@ -358,6 +362,8 @@ def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT, ssm_param
     runpy.run_path(str(root / "__main__.py"), run_name="__main__")
     _sync_await(pulumi.runtime.stack.wait_for_rpcs())
     stack_resource = pulumi_settings.get_root_resource()
+    if not isinstance(stack_resource, pulumi.runtime.stack.Stack):
+        raise RuntimeError(f"{root / '__main__.py'} ran but registered no Pulumi stack resource")
     outputs = {k: _sync_await(v.future()) for k, v in stack_resource.outputs.items()}
     return StackResult(
         stack=stack,

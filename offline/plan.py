@@ -22,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -63,7 +63,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would exit 2, which means "settings error" here
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2, which means "settings error" here
         raise UsageError(message)
 
 

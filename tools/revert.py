@@ -119,7 +119,7 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
 
 
 def main(argv: list[str] | None = None, session: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.revert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.revert", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="Pulumi stack, e.g. prod")
     parser.add_argument("--service", default="app", help="serviceName of the stack (default: app)")
     parser.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None, session: Any = None) -> int:
     which.add_argument("--tag", help="image tag in the stack's ECR repository (the short commit SHA)")
     args = parser.parse_args(argv)
     if session is None:
-        import boto3
+        import boto3.session
 
         session = boto3.session.Session(region_name=args.region)
     target = stack_target(args.stack, args.service)
