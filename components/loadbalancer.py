@@ -136,7 +136,7 @@ class LoadBalancer(pulumi.ComponentResource):
             tags={**args.tags, **args.target_group_tags},
             opts=child,
         )
-        forward = [{"type": "forward", "target_group_arn": target_group.arn}]
+        forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
         in_alb = pulumi.ResourceOptions(parent=alb)
         if args.certificate_arn:
             listener = aws.lb.Listener(

@@ -124,3 +124,14 @@ def test_the_program_refuses_an_old_python_first():
     source = (ROOT / "__main__.py").read_text()
     guard = source.index("if sys.version_info < (3, 11):")
     assert guard < source.index("import pulumi")
+
+
+def test_pyright_config_parses_and_checks_the_program_not_the_tests():
+    """A malformed pyrightconfig.json makes pyright fall back to its defaults silently."""
+    import json
+    import re
+
+    text = (ROOT / "pyrightconfig.json").read_text()
+    config = json.loads(re.sub(r"//[^\n]*", "", text))
+    assert config["include"] == ["components", "offline", "policy", "tools", "__main__.py"]
+    assert config["typeCheckingMode"] in ("standard", "strict") and "tests" in config["exclude"]
