@@ -432,3 +432,13 @@ def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluat
     kinds = {urn.split("::")[2].split("$")[0] for urn in outside(dev)}
     assert {"container-cicd:pipeline:Source", "container-cicd:registry:Registry", "container-cicd:build:Build",
             "container-cicd:pipeline:Pipeline"} <= kinds
+
+
+def test_offline_plan_says_what_pulumi_up_needs(prod, existing, dev):
+    from offline.plan import deploy_time_section
+
+    needs = "\n".join(deploy_time_section(prod))
+    assert "no AWS CLI, no kubectl and no network route to the cluster" in needs
+    assert "aws codebuild list-builds-for-project --project-name container-cicd-prod-app-deploy" in needs
+    assert "administrators create the workload's namespace" in "\n".join(deploy_time_section(existing))
+    assert "EKS" not in "\n".join(deploy_time_section(dev))
