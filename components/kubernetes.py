@@ -1,8 +1,8 @@
-"""Kubernetes documents as data: the workload's manifests and a kubeconfig.
+"""Kubernetes documents as data: the workload's manifests.
 
-Pure functions of plain values. The EKS target builds its pulumi-kubernetes resources from the same
-dicts, and the tests validate every one against the Kubernetes JSON schemas of the configured version
-(kubernetes-validate), so what is validated is what is applied.
+Pure functions of plain values. The EKS target renders them into its deploy step, which applies them
+inside the VPC (`kubectl apply --server-side`); the tests validate every one against the Kubernetes
+JSON schemas of the configured version (kubernetes-validate), so what is validated is what is applied.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from components.settings import WorkloadSettings
+from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 
 # Any non-zero UID works: the restricted Pod Security Standard only demands runAsNonRoot. 65532 is
 # the conventional "nonroot" user of distroless images.
@@ -25,6 +25,24 @@ READINESS_PERIOD_SECONDS = 5
 LIVENESS_PERIOD_SECONDS = 15
 PROBE_FAILURE_THRESHOLD = 3
 PORT_NAME = "http"
+# The image in the rendered Deployment: the deploy step always replaces it with the image it deploys
+# (the pipeline's, or the recorded one), so the manifests do not change when the pipeline deploys.
+IMAGE_PLACEHOLDER = "image.set-by-the-deploy-step.invalid/app:placeholder"
+# Nodes carry the well-known label kubernetes.io/arch with Go's architecture names.
+# https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-arch
+NODE_ARCHITECTURE = {CpuArchitecture.X86_64: "amd64", CpuArchitecture.ARM64: "arm64"}
+# The namespace label that makes the load balancer controller's webhook inject a readiness gate, so
+# a new pod counts as Ready only once its ALB target is healthy and a rollout never outruns the
+# registration (target type ip only; injected into pods created after the TargetGroupBinding).
+READINESS_GATE_LABEL = {
+    # EKS Auto Mode's managed webhook (eks-load-balancing-webhook) selects on its own key; the
+    # open-source key is not honoured there. Not stated on an AWS page: read from live Auto Mode
+    # clusters' webhook namespaceSelector (research.md Q2); check with
+    # `kubectl get mutatingwebhookconfiguration -o yaml | grep -A6 pod-readiness-gate-inject`.
+    EksLoadBalancing.AUTO_MODE: "eks.amazonaws.com/pod-readiness-gate-inject",
+    # https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/
+    EksLoadBalancing.AWS_LOAD_BALANCER_CONTROLLER: "elbv2.k8s.aws/pod-readiness-gate-inject",
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,10 @@ class WorkloadSpec:
     """The container's environment, name -> value, in order."""
     cpu_millicores: int
     memory_mib: int
+    architecture: CpuArchitecture = CpuArchitecture.X86_64
+    """The image's architecture: pods are pinned to nodes of it."""
+    load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
+    """Whose webhook injects the readiness gate, and whose TargetGroupBinding API is used."""
 
 
 def namespace_name(prefix: str) -> str:
@@ -68,16 +90,13 @@ def namespace(spec: WorkloadSpec) -> dict:
                 "app.kubernetes.io/managed-by": "pulumi",
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/enforce-version": "latest",
-                # The load balancer controller injects a readiness gate: a new pod counts as Ready only
-                # once its target is healthy in the ALB, so a rollout never outruns the registration.
-                # https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/
-                "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+                READINESS_GATE_LABEL[spec.load_balancing]: "enabled",
             },
         },
     }
 
 
-def deployment(spec: WorkloadSpec) -> dict:
+def deployment(spec: WorkloadSpec, image: str = IMAGE_PLACEHOLDER) -> dict:
     w = spec.workload
     cpu = f"{spec.cpu_millicores}m"
     memory = f"{spec.memory_mib}Mi"
@@ -99,6 +118,9 @@ def deployment(spec: WorkloadSpec) -> dict:
                 "metadata": {"labels": labels(spec)},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    # The pipeline builds an image for one architecture; built-in Auto Mode pools differ
+                    # (general-purpose is amd64 only), so the pod says which nodes it needs.
+                    "nodeSelector": {"kubernetes.io/arch": NODE_ARCHITECTURE[spec.architecture]},
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "securityContext": {
                         "runAsNonRoot": True,
@@ -117,7 +139,7 @@ def deployment(spec: WorkloadSpec) -> dict:
                     "containers": [
                         {
                             "name": w.container_name,
-                            "image": w.bootstrap_image,
+                            "image": image,
                             "ports": [{"name": PORT_NAME, "containerPort": w.container_port, "protocol": "TCP"}],
                             "env": [{"name": k, "value": v} for k, v in spec.environment],
                             "resources": {
@@ -174,10 +196,10 @@ def service(spec: WorkloadSpec) -> dict:
     }
 
 
-def target_group_binding(spec: WorkloadSpec, target_group_arn: str, api_version: str) -> dict:
+def target_group_binding(spec: WorkloadSpec, target_group_arn: str) -> dict:
     """Registers the Service's ready pods, by IP, in the target group the stack's ALB forwards to."""
     return {
-        "apiVersion": api_version,
+        "apiVersion": spec.load_balancing.target_group_binding_api_version,
         "kind": "TargetGroupBinding",
         "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": labels(spec)},
         "spec": {
@@ -188,26 +210,9 @@ def target_group_binding(spec: WorkloadSpec, target_group_arn: str, api_version:
     }
 
 
-def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> dict:
-    """A kubeconfig that authenticates with `aws eks get-token` (the caller's IAM identity, which
-    needs an access entry on the cluster)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": certificate_authority}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "aws",
-                        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-    }
+def workload(spec: WorkloadSpec, target_group_arn: str, *, include_namespace: bool) -> dict:
+    """Everything the deploy step applies, as one `v1` List (in apply order). `include_namespace`:
+    False for an existing cluster, whose administrators own namespaces."""
+    items = [namespace(spec)] if include_namespace else []
+    items += [deployment(spec), service(spec), target_group_binding(spec, target_group_arn)]
+    return {"apiVersion": "v1", "kind": "List", "items": items}

@@ -236,10 +236,11 @@ KEYS: dict[str, Key] = _keys(
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
     Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
-    Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). Empty: the stack creates an EKS Auto Mode cluster.", EKS_ONLY),
+    Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). "
+        "Empty: the stack creates an EKS Auto Mode cluster (x86_64 only).", EKS_ONLY),
     Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.", EKS_ONLY),
-    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint. Empty: private endpoint "
-        "only (run pulumi from inside the VPC).", EKS_ONLY),
+    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint (for operators' kubectl; "
+        "pulumi up never needs it). Empty: private endpoint only.", EKS_ONLY),
     Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: 'auto-mode' (EKS Auto Mode) or "
         "'aws-load-balancer-controller' (an existing cluster running it).", EKS_ONLY),
     Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores (100-8000).", EKS_ONLY),
@@ -876,6 +877,13 @@ def _eks(reader: _Reader) -> EksSettings:
     if not cluster and load_balancing is not EksLoadBalancing.AUTO_MODE:
         raise _fail("eksLoadBalancing", load_balancing.value, "a created cluster runs EKS Auto Mode",
                     "remove eksLoadBalancing, or set eksClusterName to a cluster that runs the AWS Load Balancer Controller")
+    if not cluster and reader.get("cpuArchitecture") == CpuArchitecture.ARM64.value:
+        # The image is built for one architecture and the pods are pinned to it; EKS Auto Mode's
+        # built-in general-purpose node pool offers amd64 only (system is tainted for add-ons).
+        # https://docs.aws.amazon.com/eks/latest/userguide/set-builtin-node-pools.html
+        raise _fail("cpuArchitecture", "arm64", "a created EKS Auto Mode cluster runs the workload on its general-purpose "
+                    "node pool, which offers amd64 nodes only",
+                    "set cpuArchitecture to x86_64, or set eksClusterName to a cluster with an arm64 node pool")
     container = reader.get("containerName")
     if not _DNS_LABEL.match(container):
         raise _fail("containerName", container, "with deployTarget eks: a DNS label (1-63 chars of a-z, 0-9 and '-')",

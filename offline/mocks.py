@@ -91,25 +91,6 @@ def _arn(service: str, region: str, resource: str) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
 
 
-def _eks_cluster_outputs(cluster: str, region: str) -> dict[str, Any]:
-    """What the pulumi-eks Cluster component returns that the program reads."""
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"server": f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
-                                                   "certificate-authority-data": "LS0tLS1CRUdJTi1NT0NL"}}],
-        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
-        "current-context": cluster,
-        "users": [{"name": cluster, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
-                                                      "args": ["eks", "get-token", "--cluster-name", cluster]}}}],
-    }
-    return {
-        "kubeconfig": kubeconfig,
-        "kubeconfigJson": json.dumps(kubeconfig),
-        "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0",
-    }
-
-
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
 
@@ -123,9 +104,6 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
-        if args.typ == "eks:index:Cluster":
-            # pulumi-eks's Cluster is a multi-language (remote) component: its outputs come from here.
-            return None, {**inputs, **_eks_cluster_outputs(inputs.get("name") or args.name, self.region)}
         if not args.custom:
             return None, inputs
         typ, name, region = args.typ, args.name, self.region
@@ -191,6 +169,14 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = _arn("cloudwatch", region, f"alarm:{inputs['alarmName']}")
         elif typ == "aws:cloudtrail/trail:Trail":
             state["arn"] = _arn("cloudtrail", region, f"trail/{physical}")
+        elif typ == "aws:eks/cluster:Cluster":
+            # EKS creates the cluster security group (Auto Mode nodes and pods carry it).
+            state.update(
+                arn=_arn("eks", region, f"cluster/{physical}"),
+                endpoint=f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
+                vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0"},
+            )
+            rid = physical
         elif typ == "aws:ssm/parameter:Parameter":
             state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
             rid = physical

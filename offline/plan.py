@@ -46,11 +46,11 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
         "deploymentCircuitBreaker", "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
     ),
     "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
-    "eks:index:Cluster": (
-        "name", "version", "endpointPublicAccess", "endpointPrivateAccess", "publicAccessCidrs", "enabledClusterLogTypes",
-        "autoMode.enabled", "authenticationMode",
+    "aws:eks/cluster:Cluster": (
+        "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",
+        "enabledClusterLogTypes", "computeConfig.enabled", "computeConfig.nodePools", "accessConfig.authenticationMode",
     ),
-    "aws:eks/cluster:Cluster": ("name", "version", "vpcConfig.endpointPublicAccess", "enabledClusterLogTypes"),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("policyArn", "accessScope"),
     "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "loadBalancerType"),
     "aws:lb/listener:Listener": ("port", "protocol"),
     "aws:lb/targetGroup:TargetGroup": ("name", "port", "protocol", "targetType", "healthCheck.path", "deregistrationDelay"),
@@ -212,10 +212,43 @@ def deploy_section(result: StackResult) -> list[str]:
             for c in json.loads(r.inputs.get("containerDefinitions") or "[]"):
                 ports = [m.get("containerPort") for m in c.get("portMappings") or []]
                 lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`, ports {ports}, log driver `{_get(c, 'logConfiguration.logDriver')}`")
-    kinds = sorted({r.type for r in _descendants(result, target) if r.type.startswith("kubernetes:")})
-    for kind in kinds:
-        names = [r.name for r in result.of_type(kind)]
-        lines.append(f"- `{kind}`: {', '.join(names)}")
+    for r in _descendants(result, target):
+        variables = _get(_buildspec(r), "env.variables") or {}
+        if "MANIFESTS" in variables:
+            items = json.loads(variables["MANIFESTS"]).get("items") or []
+            kinds = ", ".join(f"{i.get('kind')} `{_get(i, 'metadata.name')}`" for i in items)
+            lines.append(f"- Workload applied by the deploy project **{r.name}** (`kubectl apply --server-side`, in the VPC): {kinds}")
+    return lines
+
+
+def _buildspec(r: Resource) -> dict:
+    if r.type != "aws:codebuild/project:Project":
+        return {}
+    try:
+        return yaml.safe_load(_get(r.inputs, "source.buildspec") or "") or {}
+    except yaml.YAMLError:
+        return {}
+
+
+def deploy_time_section(result: StackResult) -> list[str]:
+    """What the machine that runs `pulumi up` needs, and what happens after `pulumi up` returns."""
+    region = result.config.get("aws:region", "us-east-1")
+    lines = [
+        "- Pulumi CLI and Python 3 (Pulumi.yaml's runtime creates `venv/` from requirements.txt)",
+        f"- AWS credentials for the target account, region `{region}`; nothing else (no Docker: CodeBuild builds the image)",
+    ]
+    clusters = result.of_type("aws:eks/cluster:Cluster")
+    eks = [r for r in result.resources if r.type.startswith(f"{DEPLOY_COMPONENT_PREFIX}EksTarget")]
+    if eks:
+        projects = [r for r in result.of_type("aws:codebuild/project:Project") if "MANIFESTS" in (_get(_buildspec(r), "env.variables") or {})]
+        project = projects[0].inputs.get("name") if projects else "the deploy project"
+        lines += [
+            "- EKS: no AWS CLI, no kubectl and no network route to the cluster on this machine: Pulumi does not call the "
+            "Kubernetes API. The workload is applied by the in-VPC deploy project after `pulumi up` returns; watch it with "
+            f"`aws codebuild list-builds-for-project --project-name {project}` (or the CodeBuild console)",
+        ]
+        if not clusters:
+            lines.append("- EKS, existing cluster: its administrators create the workload's namespace first (docs/eks.md)")
     return lines
 
 
@@ -273,7 +306,6 @@ ARCHITECTURE_NODES: tuple[tuple[str, str], ...] = (
     ("aws:lb/loadBalancer:LoadBalancer", "Application Load Balancer"),
     ("aws:ecs/cluster:Cluster", "ECS cluster"),
     ("aws:ecs/service:Service", "ECS Fargate service"),
-    ("eks:index:Cluster", "EKS cluster"),
     ("aws:eks/cluster:Cluster", "EKS cluster"),
     ("aws:sns/topic:Topic", "SNS topic"),
     ("aws:cloudtrail/trail:Trail", "CloudTrail trail"),
@@ -289,10 +321,8 @@ ARCHITECTURE_EDGES: tuple[tuple[str, str, str], ...] = (
     ("aws:codepipeline/pipeline:Pipeline", "aws:ecs/service:Service", "deploys"),
     ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "runs"),
     ("aws:lb/loadBalancer:LoadBalancer", "aws:ecs/service:Service", "routes to"),
-    ("aws:lb/loadBalancer:LoadBalancer", "eks:index:Cluster", "routes to pods"),
     ("aws:lb/loadBalancer:LoadBalancer", "aws:eks/cluster:Cluster", "routes to pods"),
     ("aws:ecr/repository:Repository", "aws:ecs/service:Service", "pulls"),
-    ("aws:ecr/repository:Repository", "eks:index:Cluster", "pulls"),
     ("aws:ecr/repository:Repository", "aws:eks/cluster:Cluster", "pulls"),
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),
 )
@@ -304,7 +334,7 @@ def architecture_mermaid(result: StackResult) -> str:
     lines = ["flowchart LR"]
     present: set[str] = set()
     for type_, label in ARCHITECTURE_NODES:
-        if type_ in counts and not (type_ == "aws:eks/cluster:Cluster" and "eks:index:Cluster" in counts):
+        if type_ in counts:
             suffix = f" ×{counts[type_]}" if counts[type_] > 1 else ""
             lines.append(f'  {_node_id(type_)}["{_label(label)}{suffix}"]')
             present.add(type_)
@@ -312,9 +342,8 @@ def architecture_mermaid(result: StackResult) -> str:
         if a in present and b in present:
             lines.append(f'  {_node_id(a)} -- "{label}" --> {_node_id(b)}')
     # The EKS deploy action is a CodeBuild project running kubectl, not an ECS action.
-    if PIPELINE_TYPE in present and ("eks:index:Cluster" in present or "aws:eks/cluster:Cluster" in present):
-        eks = "eks:index:Cluster" if "eks:index:Cluster" in present else "aws:eks/cluster:Cluster"
-        lines.append(f'  {_node_id("aws:codebuild/project:Project")} -. "kubectl rollout" .-> {_node_id(eks)}')
+    if PIPELINE_TYPE in present and "aws:eks/cluster:Cluster" in present:
+        lines.append(f'  {_node_id("aws:codebuild/project:Project")} -. "kubectl apply" .-> {_node_id("aws:eks/cluster:Cluster")}')
     return "\n".join(lines) + "\n"
 
 
@@ -382,6 +411,10 @@ def render_report(result: StackResult, overrides: dict[str, Any], violations: Se
         "## Deploy target",
         "",
         *deploy_section(result),
+        "",
+        "## What `pulumi up` needs",
+        "",
+        *deploy_time_section(result),
         "",
         "## Policy pack",
         "",

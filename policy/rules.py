@@ -471,16 +471,15 @@ def ecs_circuit_breaker(type_: str, props: Mapping[str, Any]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------
-# EKS: the aws:eks/cluster:Cluster resource and the pulumi-eks component's inputs
+# EKS: the aws:eks/cluster:Cluster resource's inputs
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
-EKS_COMPONENT = "eks:index:Cluster"
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 _OPEN = ("0.0.0.0/0", "::/0")
 
 
 def eks_control_plane_logs(type_: str, props: Mapping[str, Any]) -> list[str]:
-    if type_ not in (EKS_CLUSTER, EKS_COMPONENT):
+    if type_ != EKS_CLUSTER:
         return []
     enabled = set(_items(_get(props, "enabledClusterLogTypes")))
     missing = [t for t in EKS_LOG_TYPES if t not in enabled]
@@ -490,35 +489,27 @@ def eks_control_plane_logs(type_: str, props: Mapping[str, Any]) -> list[str]:
 
 
 def eks_secrets_encryption(type_: str, props: Mapping[str, Any]) -> list[str]:
-    if type_ == EKS_COMPONENT:
-        ok = bool(_get(props, "encryptionConfigKeyArn"))
-    elif type_ == EKS_CLUSTER:
-        config = _get(props, "encryptionConfig")
-        ok = "secrets" in _items(_get(config, "resources")) and bool(_get(config, "provider", "keyArn"))
-    else:
+    if type_ != EKS_CLUSTER:
         return []
-    if ok:
+    config = _get(props, "encryptionConfig")
+    if "secrets" in _items(_get(config, "resources")) and _get(config, "provider", "keyArn"):
         return []
-    key = "encryptionConfigKeyArn" if type_ == EKS_COMPONENT else "encryptionConfig {resources: ['secrets'], provider: {keyArn}}"
-    return [f"EKS cluster does not encrypt Kubernetes secrets with KMS: set {key}"]
+    return ["EKS cluster does not encrypt Kubernetes secrets with KMS: set encryptionConfig {resources: ['secrets'], provider: {keyArn}}"]
 
 
 def eks_public_endpoint(type_: str, props: Mapping[str, Any]) -> list[str]:
-    if type_ == EKS_COMPONENT:
-        endpoint = props
-    elif type_ == EKS_CLUSTER:
-        endpoint = _get(props, "vpcConfig") or {}
-    else:
+    if type_ != EKS_CLUSTER:
         return []
+    endpoint = _get(props, "vpcConfig") or {}
     public = _get(endpoint, "endpointPublicAccess")
     if public is not None and not _true(public):
         return []
-    # Both the EKS API and pulumi-eks default to a public endpoint open to 0.0.0.0/0.
+    # The EKS API defaults to a public endpoint open to 0.0.0.0/0.
     cidrs = _items(_get(endpoint, "publicAccessCidrs")) or ["0.0.0.0/0 (the default)"]
     open_ = [c for c in cidrs if c.split(" ")[0] in _OPEN]
     if not open_:
         return []
-    return [f"EKS API endpoint is public to {', '.join(open_)}: set endpointPublicAccess false, or publicAccessCidrs to your networks"]
+    return [f"EKS API endpoint is public to {', '.join(open_)}: set vpcConfig.endpointPublicAccess false, or vpcConfig.publicAccessCidrs to your networks"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -689,11 +680,11 @@ RULES: tuple[Rule, ...] = (
     Rule("ecs-circuit-breaker", "ECS services deployed by ECS roll back failed deployments with the circuit breaker (no checkov/cdk-nag equivalent).",
          (ECS_SERVICE,), ecs_circuit_breaker),
     Rule("eks-control-plane-logs", "EKS clusters log all control-plane log types (checkov CKV_AWS_37, cdk-nag AwsSolutions-EKS2).",
-         (EKS_CLUSTER, EKS_COMPONENT), eks_control_plane_logs),
-    Rule("eks-secrets-encryption", "EKS clusters encrypt Kubernetes secrets with KMS (checkov CKV_AWS_58).", (EKS_CLUSTER, EKS_COMPONENT),
+         (EKS_CLUSTER,), eks_control_plane_logs),
+    Rule("eks-secrets-encryption", "EKS clusters encrypt Kubernetes secrets with KMS (checkov CKV_AWS_58).", (EKS_CLUSTER,),
          eks_secrets_encryption),
     Rule("eks-public-endpoint", "EKS API endpoints are not public to 0.0.0.0/0 (checkov CKV_AWS_38, cdk-nag AwsSolutions-EKS1).",
-         (EKS_CLUSTER, EKS_COMPONENT), eks_public_endpoint),
+         (EKS_CLUSTER,), eks_public_endpoint),
     Rule("iam-no-wildcard-actions", "IAM policies allow no '*' or 'service:*' actions (checkov CKV_AWS_63, cdk-nag AwsSolutions-IAM5).",
          (*IAM_DOCUMENT_TYPES, IAM_ROLE), iam_no_wildcard_actions),
     Rule("iam-no-admin", "IAM policies grant no full administrator access (checkov CKV_AWS_62, cdk-nag NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess).",

@@ -91,10 +91,22 @@ def test_documented_blockers_say_how_to_clear_them():
     assert "aws elbv2 modify-load-balancer-attributes" in safety and "deletion_protection.enabled,Value=false" in safety
 
 
+# A created EKS cluster goes with its target (a switch) or its VPC (a replacement under a new name):
+# it holds no state of ours (the workload is re-created from the stack by the deploy step, the image
+# comes from the registry), nor does the trigger parameter (a digest of the manifests).
+EKS_DISPOSABLE = ("aws:eks/cluster:Cluster::deploy-cluster", "aws:ssm/parameter:Parameter::deploy-spec")
+EKS_GOES = {"dev eks -> ecs", "dev eks created -> existing vpc", "prod eks -> ecs", "prod created -> existing vpc",
+            "prod existing -> created vpc"}
+
+
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
 def test_nothing_stateful_is_lost(changes, label):
     change, _ = changes[label]
-    assert change.lost_state() == []
+    lost = change.lost_state()
+    disposable = [urn for urn in lost if urn.endswith(EKS_DISPOSABLE)]
+    assert [urn for urn in lost if urn not in disposable] == []
+    if label in EKS_GOES:
+        assert any(urn.endswith(EKS_DISPOSABLE[0]) for urn in disposable), label
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])

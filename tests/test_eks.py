@@ -1,4 +1,6 @@
-"""The EKS target as the program registers it: cluster, workload, ALB wiring, deploy identity, stage."""
+"""The EKS target as the program registers it: an Auto Mode cluster of plain AWS resources, its wiring
+to the ALB, the deploy identity, the in-VPC deploy step that applies the workload, and the trigger that
+applies config changes. Pulumi registers no Kubernetes object and no Kubernetes provider."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components import kubernetes as manifests
 from components.deploy import eks_deploy
-from components.deploy.eks import CONTROL_PLANE_LOG_TYPES, IMAGE_PATH, eks_saturation_metrics
+from components.deploy.eks import CONTROL_PLANE_LOG_TYPES, created_cluster_name, eks_saturation_metrics
+from components.kubernetes import IMAGE_PLACEHOLDER
+from tests.aws_models import assert_valid
 
 EXISTING = {
     "deployTarget": "eks",
@@ -21,8 +24,10 @@ EXISTING = {
     "privateSubnetIds": ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
 }
 EXISTING_CLUSTER_SG = "sg-0e0e0e0e0e0e0e0e0"  # offline/mocks.py getCluster
-CREATED_CLUSTER_SG = "sg-0c0c0c0c0c0c0c0c0"  # offline/mocks.py pulumi-eks Cluster outputs
+CREATED_CLUSTER_SG = "sg-0c0c0c0c0c0c0c0c0"  # offline/mocks.py aws:eks/cluster:Cluster
 PROD_NS = "container-cicd-prod-app"
+PROD_CLUSTER = created_cluster_name("container-cicd-prod-app", "created:10.0.0.0/16")
+TAGS = {"project": "container-cicd", "stack": "prod", "service": "app", "managed-by": "pulumi"}
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +43,25 @@ def policy(result, name):
     return json.loads(result.named(name).inputs["policy"])
 
 
+def buildspec(result) -> dict:
+    return yaml.safe_load(result.named("deploy-deploy-project").inputs["source"]["buildspec"])
+
+
+def applied_manifests(result) -> list[dict]:
+    return json.loads(buildspec(result)["env"]["variables"]["MANIFESTS"])["items"]
+
+
 def test_prod_runs_on_eks_and_dev_on_ecs(dev, prod):
     assert [r.type for r in prod.resources if r.type.startswith("container-cicd:deploy:")] == ["container-cicd:deploy:EksTarget"]
     assert [r.type for r in dev.resources if r.type.startswith("container-cicd:deploy:")] == ["container-cicd:deploy:EcsTarget"]
     assert prod.outputs["serviceUrl"] == "http://container-cicd-prod-app-alb-1234567890.us-east-1.elb.amazonaws.com"
+
+
+@pytest.mark.parametrize("fixture", ["prod", "existing"])
+def test_pulumi_never_talks_to_the_kubernetes_api(request, fixture):
+    """No provider, no Kubernetes object, no pulumi-eks component: `pulumi up` needs AWS credentials only."""
+    result = request.getfixturevalue(fixture)
+    assert [r.type for r in result.resources if r.type.startswith(("kubernetes:", "pulumi:providers:kubernetes", "eks:"))] == []
 
 
 def test_created_cluster_exact_resources(prod):
@@ -49,152 +69,153 @@ def test_created_cluster_exact_resources(prod):
     assert counts == {
         "container-cicd:deploy:EksTarget": 1,
         "aws:kms/key:Key": 1,
-        "eks:index:Cluster": 1,
-        "pulumi:providers:kubernetes": 1,
-        "kubernetes:core/v1:Namespace": 1,
-        "kubernetes:apps/v1:Deployment": 1,
-        "kubernetes:core/v1:Service": 1,
-        "kubernetes:eks.amazonaws.com/v1:TargetGroupBinding": 1,
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 2,  # pods-from-alb, api-from-deploy
-        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,  # alb-to-pods, deploy-https-out
-        "aws:cloudwatch/logGroup:LogGroup": 1,
-        "aws:iam/role:Role": 2,  # the deploy step's, the CloudWatch agent's
-        "aws:iam/rolePolicy:RolePolicy": 1,
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1,
+        "aws:eks/cluster:Cluster": 1,
+        "aws:iam/role:Role": 5,  # cluster, node, CloudWatch agent, deploy step, EventBridge
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 8,  # 5 cluster, 2 node, 1 agent
+        "aws:iam/rolePolicy:RolePolicy": 2,  # deploy step, EventBridge
         "aws:eks/addon:Addon": 1,
         "aws:eks/accessEntry:AccessEntry": 1,
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 2,  # pods-from-alb, api-from-deploy
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,  # alb-to-pods, deploy-https-out
+        "aws:cloudwatch/logGroup:LogGroup": 1,
         "aws:codebuild/project:Project": 1,
+        "aws:cloudwatch/eventRule:EventRule": 1,
+        "aws:cloudwatch/eventTarget:EventTarget": 1,
+        "aws:ssm/parameter:Parameter": 1,
     }
+
+
+def test_created_cluster_is_auto_mode_with_the_documented_arguments(prod):
+    cluster = prod.one("aws:eks/cluster:Cluster")
+    key, role, node_role = prod.named("deploy-secrets-key"), prod.named("deploy-cluster-role"), prod.named("deploy-node-role")
+    assert cluster.inputs == {
+        "name": PROD_CLUSTER,
+        "version": "1.35",
+        "roleArn": role.outputs["arn"],
+        "vpcConfig": {
+            "subnetIds": ["deploy-network-private-0-mock-id", "deploy-network-private-1-mock-id"],
+            "endpointPrivateAccess": True,
+            "endpointPublicAccess": False,
+        },
+        "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
+        "bootstrapSelfManagedAddons": False,
+        "computeConfig": {"enabled": True, "nodePools": ["general-purpose", "system"], "nodeRoleArn": node_role.outputs["arn"]},
+        "kubernetesNetworkConfig": {"elasticLoadBalancing": {"enabled": True}},
+        "storageConfig": {"blockStorage": {"enabled": True}},
+        "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": key.outputs["arn"]}},
+        "enabledClusterLogTypes": list(CONTROL_PLANE_LOG_TYPES),
+        "upgradePolicy": {"supportType": "STANDARD"},
+        "tags": TAGS,
+    }
+    assert len(CONTROL_PLANE_LOG_TYPES) == 5
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_cluster_and_node_roles(prod):
+    cluster = prod.one("aws:eks/cluster:Cluster")
+    role, node_role = prod.named("deploy-cluster-role"), prod.named("deploy-node-role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
+    ]
+    assert json.loads(node_role.inputs["assumeRolePolicy"])["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+    attached = {}
+    for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        attached.setdefault(a.inputs["role"], []).append(a.inputs["policyArn"].rsplit("/", 1)[1])
+        if a.parent_urn in (role.ref, node_role.ref):
+            # EKS must not lose the role's rights before the cluster is gone (pulumi_aws eks.Cluster role_arn docs).
+            assert a.ref in cluster.depends_on
+    # Registration order follows the mocks' asynchronous answers: compare as sets (and no duplicates).
+    assert sorted(attached[role.outputs["name"]]) == sorted({"AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
+                                                             "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"})
+    assert sorted(attached[node_role.outputs["name"]]) == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodeMinimalPolicy"]
+    # EKS creates the node role's access entry itself; a second one would fail (research.md Q4).
+    assert [e.name for e in prod.of_type("aws:eks/accessEntry:AccessEntry")] == ["deploy-deploy-access"]
+
+
+def test_everything_that_names_the_cluster_waits_for_it(prod):
+    cluster = prod.one("aws:eks/cluster:Cluster")
+    for type_ in ("aws:eks/addon:Addon", "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"):
+        resource = prod.one(type_)
+        assert resource.inputs["clusterName"] == PROD_CLUSTER
+        assert cluster.ref in resource.depends_on, type_
+    # The deploy project's buildspec and the role's FindCluster statement name it too.
+    assert cluster.ref in prod.named("deploy-deploy-project").depends_on
+    assert cluster.ref in prod.named("deploy-deploy-role-policy").depends_on
+
+
+def test_cluster_name_never_collides_and_tags_the_target_group(prod, evaluate):
+    """A replacement (another VPC) is created under another name before the original goes; the old
+    pulumi-eks cluster's name (`<prefix>-eks`) is never reused; the target group carries the name."""
+    other_vpc = evaluate("prod", vpcId=EXISTING["vpcId"], publicSubnetIds=EXISTING["publicSubnetIds"],
+                         privateSubnetIds=EXISTING["privateSubnetIds"], natGateways=None)
+    names = {prod.one("aws:eks/cluster:Cluster").inputs["name"], other_vpc.one("aws:eks/cluster:Cluster").inputs["name"]}
+    assert len(names) == 2 and "container-cicd-prod-app-eks" not in names
+    assert all(len(n) <= 100 for n in names)
+    for result in (prod, other_vpc):
+        tags = result.one("aws:lb/targetGroup:TargetGroup").inputs["tags"]
+        assert tags["eks:eks-cluster-name"] == result.one("aws:eks/cluster:Cluster").inputs["name"]
+
+
+def test_public_endpoint_only_for_listed_cidrs(evaluate):
+    cluster = evaluate("dev", deployTarget="eks", eksPublicAccessCidrs=["203.0.113.0/24"]).one("aws:eks/cluster:Cluster")
+    assert cluster.inputs["vpcConfig"]["endpointPublicAccess"] is True
+    assert cluster.inputs["vpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert cluster.inputs["vpcConfig"]["endpointPrivateAccess"] is True
 
 
 def test_created_cluster_publishes_container_insights_for_the_saturation_alarms(prod):
     addon = prod.one("aws:eks/addon:Addon")
     role = prod.named("deploy-cloudwatch-agent-role")
     assert addon.inputs["addonName"] == "amazon-cloudwatch-observability"
-    assert addon.inputs["clusterName"] == "container-cicd-prod-app-eks"
     assert addon.inputs["podIdentityAssociations"] == [{"roleArn": role.outputs["arn"], "serviceAccount": "cloudwatch-agent"}]
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert trust == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]
-    [attachment] = prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    [attachment] = [a for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if a.parent_urn == role.ref]
     assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
-    # The saturation alarms read the namespace the add-on publishes to.
     assert {m.namespace for m in eks_saturation_metrics("c", "ns", "svc")} == {"ContainerInsights"}
-
-
-def test_existing_cluster_installs_no_addon(existing):
-    assert existing.of_type("aws:eks/addon:Addon") == []
-
-
-def test_created_cluster_inputs(prod):
-    cluster = prod.one("eks:index:Cluster")
-    key = prod.named("deploy-secrets-key")
-    assert cluster.inputs == {
-        "name": "container-cicd-prod-app-eks",
-        "version": "1.35",
-        "vpcId": "deploy-network-vpc-mock-id",
-        "subnetIds": ["deploy-network-private-0-mock-id", "deploy-network-private-1-mock-id"],
-        "nodeAssociatePublicIpAddress": False,
-        "authenticationMode": "API",
-        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
-        "encryptionConfigKeyArn": key.outputs["arn"],
-        "endpointPrivateAccess": True,
-        "endpointPublicAccess": False,
-        "autoMode": {"enabled": True, "createNodeRole": True, "computeConfig": {"nodePools": ["general-purpose", "system"]}},
-        "skipDefaultNodeGroup": True,
-        "skipDefaultSecurityGroups": True,
-        "createOidcProvider": False,
-        "tags": {"project": "container-cicd", "stack": "prod", "service": "app", "managed-by": "pulumi"},
-    }
-    assert len(CONTROL_PLANE_LOG_TYPES) == 5
-    assert key.inputs["enableKeyRotation"] is True
-
-
-def test_public_endpoint_only_for_listed_cidrs(evaluate):
-    cluster = evaluate("dev", deployTarget="eks", eksPublicAccessCidrs=["203.0.113.0/24"]).one("eks:index:Cluster")
-    assert cluster.inputs["endpointPublicAccess"] is True
-    assert cluster.inputs["publicAccessCidrs"] == ["203.0.113.0/24"]
-    assert cluster.inputs["endpointPrivateAccess"] is True
 
 
 def test_eks_resources_never_stop_a_target_switch(prod, evaluate):
     """Nothing of the target is protected (a switch deletes it); its logs are kept in CloudWatch and
     its key's deletion can be cancelled for 30 days."""
-    dev_eks = evaluate("dev", deployTarget="eks")
-    for result in (prod, dev_eks):
+    for result in (prod, evaluate("dev", deployTarget="eks")):
         assert [r.name for r in in_target(result) if r.protect] == []
         assert result.named("deploy-deploy-logs").retain_on_delete is True
         assert result.named("deploy-secrets-key").inputs["deletionWindowInDays"] == 30
 
 
-def test_existing_cluster_creates_only_access_namespace_and_workload(existing):
+def test_existing_cluster_creates_only_the_access_and_the_step(existing):
     types = {r.type for r in in_target(existing)}
-    assert "eks:index:Cluster" not in types
-    assert "aws:kms/key:Key" not in types
-    assert {"aws:eks/accessEntry:AccessEntry", "kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment",
-            "kubernetes:core/v1:Service", "kubernetes:eks.amazonaws.com/v1:TargetGroupBinding"} <= types
+    assert not types & {"aws:eks/cluster:Cluster", "aws:kms/key:Key", "aws:eks/addon:Addon"}
     assert ("aws:eks/getCluster:getCluster", {"name": "platform"}) in existing.invokes
     assert existing.one("aws:eks/accessEntry:AccessEntry").inputs["clusterName"] == "platform"
-    kubeconfig = json.loads(existing.one("pulumi:providers:kubernetes").inputs["kubeconfig"])
-    assert kubeconfig == manifests.kubeconfig(
-        "platform", "https://0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com", "LS0tLS1CRUdJTi1NT0NL", "us-east-1"
+    association = existing.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
+    assert (association["policyArn"], association["accessScope"]) == (
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["container-cicd-dev-app"]},
     )
-    # The existing VPC is used as it is: nothing of the network is created.
+    # The cluster's administrators own namespaces: the step checks for it and does not apply one.
+    assert [i["kind"] for i in applied_manifests(existing)] == ["Deployment", "Service", "TargetGroupBinding"]
+    assert "kubectl get namespace container-cicd-dev-app" in buildspec(existing)["phases"]["build"]["commands"][0]
     assert not existing.of_type("aws:ec2/vpc:Vpc")
+    assert existing.one("aws:lb/targetGroup:TargetGroup").inputs["tags"]["eks:eks-cluster-name"] == "platform"
 
 
-def test_kubernetes_resources_use_the_cluster_provider(prod):
-    provider = prod.one("pulumi:providers:kubernetes")
-    assert json.loads(provider.inputs["kubeconfig"])["current-context"] == "container-cicd-prod-app-eks"
-    assert provider.inputs["enableServerSideApply"] == "true"
-    assert provider.parent_urn == prod.one("container-cicd:deploy:EksTarget").ref
-
-
-@pytest.mark.parametrize("kind", ["kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service"])
-def test_registered_objects_validate_against_the_configured_version(prod, kind):
-    resource = prod.one(kind)
-    document = {k: v for k, v in resource.inputs.items() if k in ("apiVersion", "kind", "metadata", "spec")}
-    document.setdefault("apiVersion", "apps/v1" if kind.endswith("Deployment") else "v1")
-    document = json.loads(json.dumps(document), parse_float=lambda f: int(float(f)) if float(f).is_integer() else float(f))
-    kubernetes_validate.validate(document, "1.35", strict=True)  # Pulumi.prod.yaml eksKubernetesVersion
-
-
-def test_deployment_is_the_manifest_function_output(prod):
-    deployment = prod.one("kubernetes:apps/v1:Deployment")
-    assert deployment.inputs["metadata"] == {
-        "name": "app", "namespace": PROD_NS, "labels": {"app.kubernetes.io/name": "app", "app.kubernetes.io/managed-by": "pulumi"},
+def test_created_cluster_deploy_identity_is_cluster_admin_of_the_stacks_own_cluster(prod):
+    role_arn = prod.named("deploy-deploy-role").outputs["arn"]
+    assert prod.one("aws:eks/accessEntry:AccessEntry").inputs == {
+        "clusterName": PROD_CLUSTER, "principalArn": role_arn, "type": "STANDARD", "tags": TAGS,
     }
-    spec = deployment.inputs["spec"]
-    assert spec["replicas"] == 3  # Pulumi.prod.yaml desiredCount
-    [container] = spec["template"]["spec"]["containers"]
-    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "1024Mi"}  # Pulumi.prod.yaml
-    assert container["name"] == "app" and container["ports"][0]["containerPort"] == 8080
-    assert container["readinessProbe"]["httpGet"]["path"] == "/ping"
-
-
-def test_pulumi_up_does_not_revert_the_pipeline_image(prod):
-    deployment = prod.one("kubernetes:apps/v1:Deployment")
-    assert deployment.ignore_changes == ("spec.template.spec.containers[0].image",)
-    # The ignored path is the image-bearing field of the registered object.
-    value = deployment.inputs
-    for part in IMAGE_PATH.replace("[0]", ".0").split("."):
-        value = value[int(part)] if part.isdigit() else value[part]
-    assert value == "public.ecr.aws/docker/library/traefik:v3.7"
-
-
-def test_target_group_binding_points_at_the_alb_target_group(prod):
-    binding = prod.one("kubernetes:eks.amazonaws.com/v1:TargetGroupBinding")
-    assert binding.inputs["spec"] == {
-        "serviceRef": {"name": "app", "port": 8080},
-        "targetGroupARN": prod.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
-        "targetType": "ip",
+    association = prod.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert association.inputs == {
+        "clusterName": PROD_CLUSTER,
+        "principalArn": role_arn,
+        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        "accessScope": {"type": "cluster"},
     }
-    assert prod.one("aws:lb/targetGroup:TargetGroup").inputs["targetType"] == "ip"
-
-
-def test_existing_cluster_with_the_controller_uses_its_api(evaluate):
-    result = evaluate("dev", **EXISTING, eksLoadBalancing="aws-load-balancer-controller")
-    assert result.one("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding").inputs["apiVersion"] == "elbv2.k8s.aws/v1beta1"
+    assert prod.one("aws:eks/accessEntry:AccessEntry").ref in association.depends_on
 
 
 @pytest.mark.parametrize(("fixture", "node_sg"), [("prod", CREATED_CLUSTER_SG), ("existing", EXISTING_CLUSTER_SG)])
@@ -216,24 +237,6 @@ def test_alb_reaches_the_pods_on_the_container_port_only(request, fixture, node_
     )
 
 
-def test_deploy_identity_access_entry_is_namespace_scoped(prod):
-    role_arn = prod.named("deploy-deploy-role").outputs["arn"]
-    assert prod.one("aws:eks/accessEntry:AccessEntry").inputs == {
-        "clusterName": "container-cicd-prod-app-eks",
-        "principalArn": role_arn,
-        "type": "STANDARD",
-        "tags": {"project": "container-cicd", "stack": "prod", "service": "app", "managed-by": "pulumi"},
-    }
-    association = prod.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-    assert association.inputs == {
-        "clusterName": "container-cicd-prod-app-eks",
-        "principalArn": role_arn,
-        "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
-        "accessScope": {"type": "namespace", "namespaces": [PROD_NS]},
-    }
-    assert prod.one("aws:eks/accessEntry:AccessEntry").ref in association.depends_on
-
-
 def test_deploy_identity_iam_exactly(prod):
     trust = json.loads(prod.named("deploy-deploy-role").inputs["assumeRolePolicy"])
     assert trust["Statement"] == [{
@@ -248,7 +251,7 @@ def test_deploy_identity_iam_exactly(prod):
     assert policy(prod, "deploy-deploy-role-policy")["Statement"] == [
         {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [log_arn, f"{log_arn}:*"]},
         {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
-         "Resource": "arn:aws:eks:us-east-1:123456789012:cluster/container-cicd-prod-app-eks"},
+         "Resource": f"arn:aws:eks:us-east-1:123456789012:cluster/{PROD_CLUSTER}"},
         {"Sid": "VpcLookup", "Effect": "Allow", "Action": [
             "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
             "ec2:DescribeVpcs"], "Resource": "*"},
@@ -257,10 +260,14 @@ def test_deploy_identity_iam_exactly(prod):
         {"Sid": "VpcNetworkInterfaceCleanup", "Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
          "Resource": f"{ec2}:network-interface/*"},
         {"Sid": "VpcNetworkInterfacePermission", "Effect": "Allow", "Action": "ec2:CreateNetworkInterfacePermission",
-         "Resource": "arn:aws:ec2:us-east-1:123456789012:network-interface/*",
+         "Resource": f"{ec2}:network-interface/*",
          "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}, "ArnEquals": {"ec2:Subnet": subnets}}},
         {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
          "Resource": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}" for n in alarm_names]},
+        {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"],
+         "Resource": prod.named("image-record-parameter").outputs["arn"]},
+        {"Sid": "TagDeployedImage", "Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
+         "Resource": prod.one("aws:ecr/repository:Repository").outputs["arn"]},
         *artifacts,
     ]
     assert len(artifacts) == 3 and alarm_names
@@ -269,11 +276,12 @@ def test_deploy_identity_iam_exactly(prod):
 def test_iam_actions_exist_in_the_iam_database(prod):
     from policy_sentry.querying.actions import get_action_data
 
-    for statement in policy(prod, "deploy-deploy-role-policy")["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        for action in actions:
-            service, name = action.split(":")
-            assert get_action_data(service, name), action
+    for name in ("deploy-deploy-role-policy", "deploy-spec-changed-role-policy"):
+        for statement in policy(prod, name)["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            for action in actions:
+                service, op = action.split(":")
+                assert get_action_data(service, op), action
 
 
 def test_pipeline_may_run_only_this_deploy_project(prod):
@@ -288,7 +296,7 @@ def test_deploy_stage_passes_the_built_image(prod):
     stages = prod.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
     [action] = [a for s in stages if s["name"] == "Deploy" for a in s["actions"] if a["name"] == "DeployToEks"]
     assert action == {
-        "name": "DeployToEks", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1",
+        "name": "DeployToEks", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1", "runOrder": 1,
         "inputArtifacts": ["BuildOutput"],
         "configuration": {
             "ProjectName": "container-cicd-prod-app-deploy",
@@ -312,30 +320,105 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
     assert project["buildTimeout"] == 15 * 2 + 10
 
 
-def test_deploy_buildspec_commands(prod):
-    spec = yaml.safe_load(prod.named("deploy-deploy-project").inputs["source"]["buildspec"])
-    assert spec["env"]["variables"] == {"CLUSTER_NAME": "container-cicd-prod-app-eks", "KUBERNETES_VERSION": "1.35"}
+def test_deploy_buildspec(prod):
+    spec = buildspec(prod)
+    variables = spec["env"]["variables"]
+    assert (variables["CLUSTER_NAME"], variables["KUBERNETES_VERSION"]) == (PROD_CLUSTER, "1.35")
     assert spec["phases"]["pre_build"]["commands"] == ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"']
     assert any("sha256sum --check" in c for c in spec["phases"]["install"]["commands"])
+    assert "/bin/linux/amd64/kubectl" in spec["phases"]["install"]["commands"][1]
     [script] = spec["phases"]["build"]["commands"]
-    target = f"deployment/app --namespace {PROD_NS}"
-    lines = script.splitlines()
-    assert f'kubectl set image {target} app="$IMAGE_URI" || exit 1' in lines
-    assert f"kubectl rollout status {target} --timeout=15m &" in lines
-    assert f"  kubectl rollout undo {target}" in lines
+    assert "kubectl rollout undo" not in script
+    assert "aws ssm get-parameter --name /container-cicd/prod/app/deployed-image" in script
     names = " ".join(prod.outputs["alarmNames"])
-    assert any(line.startswith(f"  FIRING=$(aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM") for line in lines)
+    assert f"aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM" in script
 
 
-def test_deploy_buildspec_without_alarms_has_no_alarm_watch():
-    spec = eks_deploy.deploy_buildspec(
-        cluster_name="c", namespace="ns", deployment="app", container_name="app", kubernetes_version="1.35",
-        kubectl_arch="arm64", timeout_minutes=7, alarm_names=(),
-    )
-    [script] = spec["phases"]["build"]["commands"]
-    assert "describe-alarms" not in script
-    assert "--timeout=7m" in script
-    assert "/bin/linux/arm64/kubectl" in spec["phases"]["install"]["commands"][1]
+@pytest.mark.parametrize("fixture", ["prod", "existing"])
+def test_buildspec_fits_codebuild_inline_limit(request, fixture):
+    rendered = request.getfixturevalue(fixture).named("deploy-deploy-project").inputs["source"]["buildspec"]
+    assert len(rendered) < eks_deploy.MAX_BUILDSPEC_CHARS
+    # Headroom for more alarms, a longer environment and names: a quarter of the limit at most today.
+    assert len(rendered) < eks_deploy.MAX_BUILDSPEC_CHARS // 3
+
+
+def test_applied_manifests_validate_against_the_configured_version(prod):
+    items = applied_manifests(prod)
+    assert [i["kind"] for i in items] == ["Namespace", "Deployment", "Service", "TargetGroupBinding"]
+    for document in items[:3]:
+        kubernetes_validate.validate(document, "1.35", strict=True)  # Pulumi.prod.yaml eksKubernetesVersion
+    assert items[3] == {
+        "apiVersion": "eks.amazonaws.com/v1", "kind": "TargetGroupBinding",
+        "metadata": {"name": "app", "namespace": PROD_NS, "labels": {"app.kubernetes.io/name": "app", "app.kubernetes.io/managed-by": "pulumi"}},
+        "spec": {"serviceRef": {"name": "app", "port": 8080}, "targetGroupARN": prod.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
+                 "targetType": "ip"},
+    }
+    assert items[0]["metadata"]["labels"]["eks.amazonaws.com/pod-readiness-gate-inject"] == "enabled"
+    deployment = items[1]["spec"]
+    assert deployment["replicas"] == 3  # Pulumi.prod.yaml desiredCount
+    assert deployment["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+    [container] = deployment["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"cpu": "500m", "memory": "1024Mi"}
+    assert container["image"] == IMAGE_PLACEHOLDER  # the step always sets it
+
+
+def test_existing_cluster_with_the_controller_uses_its_api_and_label(evaluate):
+    items = applied_manifests(evaluate("dev", **EXISTING, eksLoadBalancing="aws-load-balancer-controller"))
+    assert items[-1]["apiVersion"] == "elbv2.k8s.aws/v1beta1"
+
+
+def test_arm64_on_an_existing_cluster_pins_arm64_nodes(evaluate):
+    result = evaluate("dev", **EXISTING, cpuArchitecture="arm64")
+    assert applied_manifests(result)[0]["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
+    assert "/bin/linux/arm64/kubectl" in buildspec(result)["phases"]["install"]["commands"][1]
+
+
+# ---- config changes reach the cluster: the spec parameter, the rule, the target ----
+
+
+def test_spec_parameter_holds_the_manifests_digest_and_is_written_last(prod):
+    parameter = prod.named("deploy-spec")
+    manifests_json = buildspec(prod)["env"]["variables"]["MANIFESTS"]
+    assert parameter.inputs["name"] == "/container-cicd/prod/app/eks-workload-spec"
+    assert parameter.inputs["insecureValue"] == eks_deploy.spec_digest(json.loads(manifests_json))
+    for name in ("deploy-deploy-project", "deploy-spec-changed-target", "deploy-deploy-access-policy"):
+        assert prod.named(name).ref in parameter.depends_on, name
+    assert prod.one("aws:eks/cluster:Cluster").ref in parameter.depends_on
+
+
+def _matches(pattern: dict, event: dict) -> bool:
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(json.dumps(pattern)).matches_event(event)
+
+
+def _ssm_event(name: str, operation: str) -> dict:
+    # The AWS example event (research.md Q8): no value, the name with its leading slash for a path.
+    return {"version": "0", "id": "6a7e4feb-b491-4cf7-a9f1-bf3703497718", "detail-type": "Parameter Store Change",
+            "source": "aws.ssm", "account": "123456789012", "time": "2026-11-27T16:43:48Z", "region": "us-east-1",
+            "resources": [f"arn:aws:ssm:us-east-1:123456789012:parameter{name}"],
+            "detail": {"operation": operation, "name": name, "type": "String"}}
+
+
+def test_rule_starts_the_deploy_project_on_a_spec_change_only(prod):
+    rule = prod.named("deploy-spec-changed")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    name = "/container-cicd/prod/app/eks-workload-spec"
+    assert _matches(pattern, _ssm_event(name, "Create")) and _matches(pattern, _ssm_event(name, "Update"))
+    assert not _matches(pattern, _ssm_event(name, "Delete"))
+    # The image record changes on every deployment: it must not start an apply.
+    assert not _matches(pattern, _ssm_event("/container-cicd/prod/app/deployed-image", "Update"))
+    target = prod.named("deploy-spec-changed-target").inputs
+    assert target["arn"] == prod.named("deploy-deploy-project").outputs["arn"]
+    assert target["roleArn"] == prod.named("deploy-spec-changed-role").outputs["arn"]
+    start = json.loads(target["input"])
+    assert "environmentVariablesOverride" not in start  # no IMAGE_URI: the recorded image is applied
+    assert_valid("codebuild", "StartBuild", {"projectName": "container-cicd-prod-app-deploy", **start})
+    assert policy(prod, "deploy-spec-changed-role-policy")["Statement"] == [
+        {"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": target["arn"]}
+    ]
+    assert json.loads(prod.named("deploy-spec-changed-role").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"}
 
 
 def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluate):
@@ -349,3 +432,13 @@ def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluat
     kinds = {urn.split("::")[2].split("$")[0] for urn in outside(dev)}
     assert {"container-cicd:pipeline:Source", "container-cicd:registry:Registry", "container-cicd:build:Build",
             "container-cicd:pipeline:Pipeline"} <= kinds
+
+
+def test_offline_plan_says_what_pulumi_up_needs(prod, existing, dev):
+    from offline.plan import deploy_time_section
+
+    needs = "\n".join(deploy_time_section(prod))
+    assert "no AWS CLI, no kubectl and no network route to the cluster" in needs
+    assert "aws codebuild list-builds-for-project --project-name container-cicd-prod-app-deploy" in needs
+    assert "administrators create the workload's namespace" in "\n".join(deploy_time_section(existing))
+    assert "EKS" not in "\n".join(deploy_time_section(dev))

@@ -10,7 +10,7 @@ import pytest
 
 from components import kubernetes as manifests
 from components.deploy.ecs import bootstrap_environment
-from components.settings import EKS_KUBERNETES_VERSIONS, EksLoadBalancing, WorkloadSettings
+from components.settings import EKS_KUBERNETES_VERSIONS, CpuArchitecture, EksLoadBalancing, WorkloadSettings
 
 WORKLOAD = WorkloadSettings(
     container_name="web",
@@ -58,7 +58,9 @@ def container(doc: dict) -> dict:
 def test_container_contract_comes_from_the_workload_settings():
     c = container(manifests.deployment(SPEC))
     assert c["name"] == "web"
-    assert c["image"] == "public.ecr.aws/nginx/nginx:1.27"
+    # The deploy step sets the image (the pipeline's or the recorded one); the manifests never carry one.
+    assert c["image"] == manifests.IMAGE_PLACEHOLDER
+    assert container(manifests.deployment(SPEC, "x.invalid/app:1"))["image"] == "x.invalid/app:1"
     assert c["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
     assert c["env"] == [{"name": "PORT", "value": "9090"}]  # a custom image gets no Traefik variables
     for probe in ("readinessProbe", "livenessProbe"):
@@ -106,10 +108,25 @@ def test_restricted_security_context():
     }
 
 
-def test_namespace_enforces_restricted_pods_and_alb_readiness_gates():
-    labels = manifests.namespace(SPEC)["metadata"]["labels"]
+@pytest.mark.parametrize(
+    ("mode", "label"),
+    [
+        # Auto Mode's managed webhook selects on its own key (research.md Q2), not on the OSS controller's.
+        (EksLoadBalancing.AUTO_MODE, "eks.amazonaws.com/pod-readiness-gate-inject"),
+        (EksLoadBalancing.AWS_LOAD_BALANCER_CONTROLLER, "elbv2.k8s.aws/pod-readiness-gate-inject"),
+    ],
+)
+def test_namespace_enforces_restricted_pods_and_the_readiness_gate_of_the_controller(mode, label):
+    labels = manifests.namespace(dataclasses.replace(SPEC, load_balancing=mode))["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+    gates = {k: v for k, v in labels.items() if k.endswith("/pod-readiness-gate-inject")}
+    assert gates == {label: "enabled"}
+
+
+@pytest.mark.parametrize(("architecture", "node_arch"), [(CpuArchitecture.X86_64, "amd64"), (CpuArchitecture.ARM64, "arm64")])
+def test_pods_are_pinned_to_the_image_architecture(architecture, node_arch):
+    pod = manifests.deployment(dataclasses.replace(SPEC, architecture=architecture))["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/arch": node_arch}
 
 
 def test_rollout_never_drops_below_desired_and_has_a_deadline():
@@ -140,7 +157,7 @@ def test_service_is_cluster_ip_on_the_container_port():
 )
 def test_target_group_binding_registers_pod_ips_of_the_service(mode, api_version):
     # A CRD: not in the Kubernetes schemas, so its shape is asserted exactly instead.
-    assert manifests.target_group_binding(SPEC, TG_ARN, mode.target_group_binding_api_version) == {
+    assert manifests.target_group_binding(dataclasses.replace(SPEC, load_balancing=mode), TG_ARN) == {
         "apiVersion": api_version,
         "kind": "TargetGroupBinding",
         "metadata": {
@@ -159,11 +176,3 @@ def test_target_group_binding_registers_pod_ips_of_the_service(mode, api_version
 def test_namespace_name_is_a_dns_label(prefix, expected):
     assert manifests.namespace_name(prefix) == expected
     assert manifests.namespace_name("x" * 80) == "x" * 63
-
-
-def test_kubeconfig_authenticates_with_aws_eks_get_token():
-    config = manifests.kubeconfig("c1", "https://example.eks.amazonaws.com", "Q0E=", "eu-west-1")
-    assert config["clusters"] == [{"name": "c1", "cluster": {"server": "https://example.eks.amazonaws.com", "certificate-authority-data": "Q0E="}}]
-    assert config["users"][0]["user"]["exec"]["args"] == [
-        "eks", "get-token", "--cluster-name", "c1", "--region", "eu-west-1", "--output", "json",
-    ]

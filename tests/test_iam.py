@@ -76,8 +76,9 @@ def test_every_role_trusts_exactly_one_service_principal(variants):
             [statement] = trust["Statement"]
             assert statement["Effect"] == "Allow", (label, role.name)
             principal = statement["Principal"]
-            if principal == {"Service": "pods.eks.amazonaws.com"}:
-                # EKS Pod Identity requires sts:TagSession besides sts:AssumeRole.
+            if principal in ({"Service": "pods.eks.amazonaws.com"}, {"Service": "eks.amazonaws.com"}):
+                # EKS Pod Identity, and an EKS Auto Mode cluster role (its managed policies read the
+                # eks:eks-cluster-name session tag), require sts:TagSession besides sts:AssumeRole.
                 assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"], (label, role.name)
             else:
                 assert statement["Action"] in ("sts:AssumeRole", ["sts:AssumeRole"]), (label, role.name)

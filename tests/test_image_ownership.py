@@ -154,3 +154,70 @@ def test_record_step_fails_when_the_record_cannot_be_written(tmp_path, dev):
     rc, calls = run_record_step(tmp_path, record_spec(dev), X, ssm_fails=True)
     assert rc != 0
     assert not any("put-image" in c for c in calls)
+
+
+# ------------------------------------------------------------------------------------------
+# EKS: the same record. `pulumi up` renders the manifests into the deploy step; a change of them
+# starts a config-apply run, which applies them with the recorded image.
+# ------------------------------------------------------------------------------------------
+
+PROD_PARAMETER = "/container-cicd/prod/app/deployed-image"
+PROD_X = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app:3f2c1e9"
+
+
+def eks_buildspec(result) -> dict:
+    import yaml
+
+    return yaml.safe_load(result.named("deploy-deploy-project").inputs["source"]["buildspec"])
+
+
+def eks_deployment(result) -> dict:
+    items = json.loads(eks_buildspec(result)["env"]["variables"]["MANIFESTS"])["items"]
+    [deployment] = [i for i in items if i["kind"] == "Deployment"]
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def eks_two_steps(prod):
+    first = prod
+    second = evaluate_stack("prod", {"eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 2048, "desiredCount": 5},
+                            ssm_parameters={PROD_PARAMETER: PROD_X})
+    return first, second
+
+
+def test_eks_second_up_applies_the_new_sizes_with_the_deployed_image(tmp_path, eks_two_steps):
+    from tests.test_eks_deploy import applied, run_step
+
+    first, second = eks_two_steps
+    deployment = eks_deployment(second)
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert deployment["spec"]["replicas"] == 5
+    assert container["resources"] == {"requests": {"cpu": "1000m", "memory": "2048Mi"}, "limits": {"cpu": "1000m", "memory": "2048Mi"}}
+    # Nothing in what Pulumi sends carries the bootstrap image: the step always sets the image.
+    assert DEFAULT_BOOTSTRAP_IMAGE not in json.dumps(eks_buildspec(second))
+    # The config-apply run (no IMAGE_URI) of the second up's buildspec applies X with the new sizes.
+    [script] = eks_buildspec(second)["phases"]["build"]["commands"]
+    script = script.replace("sleep 15", "sleep 0.2")  # the alarm poll interval; behaviour does not depend on it
+    code, calls, running, record = run_step(
+        tmp_path, script, record=PROD_X, running=PROD_X, manifests_json=eks_buildspec(second)["env"]["variables"]["MANIFESTS"],
+    )
+    assert (code, applied(calls), running, record) == (0, [PROD_X], PROD_X, PROD_X)
+
+
+def test_eks_config_change_triggers_the_apply_and_replaces_nothing(eks_two_steps):
+    first, second = eks_two_steps
+    change = plan_change(first, second)
+    assert change.replaced == [] and change.created == [] and change.deleted == []
+    changed = {new.name for old, new in change.updated if old.inputs != new.inputs}
+    # The digest changes (EventBridge starts the config-apply run) and the project gets the new manifests.
+    assert changed == {"deploy-spec", "deploy-deploy-project"}
+    assert first.named("deploy-spec").inputs["insecureValue"] != second.named("deploy-spec").inputs["insecureValue"]
+
+
+def test_eks_up_after_a_pipeline_deployment_changes_nothing(prod):
+    """The pipeline deployed X; `pulumi up` without a config change neither touches the step nor
+    starts an apply (the manifests carry no image, so they do not change with the record)."""
+    before = prod
+    after = evaluate_stack("prod", ssm_parameters={PROD_PARAMETER: PROD_X})
+    change = plan_change(before, after)
+    assert [new.name for old, new in change.updated if old.inputs != new.inputs] == []

@@ -113,7 +113,7 @@ def test_diagram_files_are_mermaid_of_the_pipeline_and_architecture(tmp_path, ca
         'aws_codepipeline_pipeline_Pipeline -- "deploys" --> aws_ecs_service_Service',
     ):
         assert f"  {edge}\n" in architecture
-    assert "eks_index_Cluster" not in architecture
+    assert "aws_eks_cluster_Cluster" not in architecture
     report = (tmp_path / "plan.md").read_text()
     assert f"```mermaid\n{pipeline}```" in report and f"```mermaid\n{architecture}```" in report
     assert "Graphviz `dot` is not on PATH: no SVG written" in report

@@ -323,42 +323,49 @@ EKS_OK_RESOURCE = {
     "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:us-east-1:123456789012:key/k"}},
     "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "subnetIds": ["s-1"]},
 }
-EKS_OK_COMPONENT = {
-    "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
-    "encryptionConfigKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k",
-    "endpointPublicAccess": False,
-    "endpointPrivateAccess": True,
-}
 
 
-def test_eks_rules_pass_a_compliant_cluster_in_both_forms():
-    for type_, props in ((rules.EKS_CLUSTER, EKS_OK_RESOURCE), (rules.EKS_COMPONENT, EKS_OK_COMPONENT)):
-        assert run_rules([Subject(type_, "c", "urn:c", props)]) == []
+def test_eks_rules_pass_a_compliant_cluster():
+    assert run_rules([Subject(rules.EKS_CLUSTER, "c", "urn:c", EKS_OK_RESOURCE)]) == []
+    private = {**EKS_OK_RESOURCE, "vpcConfig": {"endpointPublicAccess": False, "endpointPrivateAccess": True, "subnetIds": ["s-1"]}}
+    assert run_rules([Subject(rules.EKS_CLUSTER, "c", "urn:c", private)]) == []
 
 
-@pytest.mark.parametrize("type_", [rules.EKS_CLUSTER, rules.EKS_COMPONENT])
-def test_eks_rules_fire_on_a_default_cluster(type_):
-    """Both the EKS API and pulumi-eks default to no control-plane logs, no secrets encryption and an open endpoint."""
-    props = {"vpcConfig": {"subnetIds": ["s-1"]}} if type_ == rules.EKS_CLUSTER else {"vpcId": "vpc-1"}
-    key = "encryptionConfigKeyArn" if type_ == rules.EKS_COMPONENT else "encryptionConfig {resources: ['secrets'], provider: {keyArn}}"
-    assert [str(v) for v in run_rules([Subject(type_, "c", "urn:c", props)])] == [
+def test_eks_rules_fire_on_a_default_cluster():
+    """The EKS API defaults to no control-plane logs, no secrets encryption and an open endpoint."""
+    type_ = rules.EKS_CLUSTER
+    assert [str(v) for v in run_rules([Subject(type_, "c", "urn:c", {"vpcConfig": {"subnetIds": ["s-1"]}})])] == [
         f"[eks-control-plane-logs] {type_} c: EKS cluster does not log control-plane types api, audit, authenticator, controllerManager, "
         "scheduler: set enabledClusterLogTypes to all of api, audit, authenticator, controllerManager, scheduler",
-        f"[eks-secrets-encryption] {type_} c: EKS cluster does not encrypt Kubernetes secrets with KMS: set {key}",
-        f"[eks-public-endpoint] {type_} c: EKS API endpoint is public to 0.0.0.0/0 (the default): set endpointPublicAccess false, "
-        "or publicAccessCidrs to your networks",
+        f"[eks-secrets-encryption] {type_} c: EKS cluster does not encrypt Kubernetes secrets with KMS: set encryptionConfig "
+        "{resources: ['secrets'], provider: {keyArn}}",
+        f"[eks-public-endpoint] {type_} c: EKS API endpoint is public to 0.0.0.0/0 (the default): set vpcConfig.endpointPublicAccess false, "
+        "or vpcConfig.publicAccessCidrs to your networks",
     ]
 
 
-def test_eks_partial_logs_and_explicit_open_cidr_fire():
-    props = {**EKS_OK_COMPONENT, "enabledClusterLogTypes": ["api", "audit"], "endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", "0.0.0.0/0"]}
-    assert _check("eks-control-plane-logs", rules.EKS_COMPONENT, props) == [
+def test_eks_partial_logs_open_cidr_and_unencrypted_fire():
+    props = {**EKS_OK_RESOURCE, "enabledClusterLogTypes": ["api", "audit"],
+             "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", "0.0.0.0/0"]},
+             "encryptionConfig": {"resources": ["secrets"]}}
+    assert _check("eks-control-plane-logs", rules.EKS_CLUSTER, props) == [
         "EKS cluster does not log control-plane types authenticator, controllerManager, scheduler: set enabledClusterLogTypes to all of "
         "api, audit, authenticator, controllerManager, scheduler"
     ]
-    assert _check("eks-public-endpoint", rules.EKS_COMPONENT, props) == [
-        "EKS API endpoint is public to 0.0.0.0/0: set endpointPublicAccess false, or publicAccessCidrs to your networks"
+    assert _check("eks-public-endpoint", rules.EKS_CLUSTER, props) == [
+        "EKS API endpoint is public to 0.0.0.0/0: set vpcConfig.endpointPublicAccess false, or vpcConfig.publicAccessCidrs to your networks"
     ]
+    assert _check("eks-secrets-encryption", rules.EKS_CLUSTER, props) == [
+        "EKS cluster does not encrypt Kubernetes secrets with KMS: set encryptionConfig {resources: ['secrets'], provider: {keyArn}}"
+    ]
+
+
+def test_the_created_cluster_meets_the_eks_rules_with_the_inputs_it_sends(prod):
+    """The rules read the real program's aws:eks/cluster:Cluster inputs (not a stand-in dict)."""
+    [cluster] = prod.of_type(rules.EKS_CLUSTER)
+    assert run_rules([Subject(rules.EKS_CLUSTER, cluster.name, cluster.urn, cluster.inputs)]) == []
+    opened = {**cluster.inputs, "vpcConfig": {**cluster.inputs["vpcConfig"], "endpointPublicAccess": True}}
+    assert [v.rule for v in run_rules([Subject(rules.EKS_CLUSTER, cluster.name, cluster.urn, opened)])] == ["eks-public-endpoint"]
 
 
 def _doc(*statements) -> str:

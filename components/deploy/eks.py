@@ -1,5 +1,10 @@
-"""EKS deploy target: the cluster (created with EKS Auto Mode, or an existing one), the workload behind
-the shared ALB, and a CodeBuild kubectl step as the pipeline's Deploy stage."""
+"""EKS deploy target: the cluster (created in EKS Auto Mode, or an existing one), its wiring to the
+shared ALB, and the in-VPC CodeBuild step that applies the workload and rolls images out.
+
+Pulumi never talks to the Kubernetes API: the cluster, its IAM, access entries and add-on are AWS
+resources; the Kubernetes objects are data that the deploy step applies from inside the VPC. So
+`pulumi up` works from any machine with AWS credentials, whatever the endpoint's access (docs/eks.md).
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,34 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_eks as eks
-import pulumi_kubernetes as k8s
 
 from components import kubernetes as manifests
-from components.build import start_build_statement
-from components.contracts import (
-    BUILD_ARTIFACT,
-    DeployInputs,
-    MetricRef,
-    ServiceMetrics,
-    StageContribution,
-)
+from components.contracts import DeployInputs, MetricRef, ServiceMetrics, StageContribution
 from components.deploy import eks_deploy
 from components.deploy.ecs import bootstrap_environment
-from components.iam import service_role
-from components.logs import target_log_group
-from components.naming import physical_name
+from components.deploy.step import DeployStep, StepVpc, deploy_step
+from components.iam import trust_policy
+from components.image_record import record_statements
+from components.naming import physical_name, variant_name
 from components.network import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
 
 # All five control-plane log types. https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# EKS Auto Mode's built-in node pools: general-purpose runs the workload, system runs add-ons.
+# EKS Auto Mode's built-in node pools: general-purpose runs the workload (amd64 only), system runs add-ons.
+# https://docs.aws.amazon.com/eks/latest/userguide/set-builtin-node-pools.html
 AUTO_MODE_NODE_POOLS = ("general-purpose", "system")
-# The pipeline owns the running image after the first deployment (see docs/eks.md).
-IMAGE_PATH = "spec.template.spec.containers[0].image"
-DEPLOY_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
+# The Auto Mode cluster role's managed policies (AWS guide "Create an EKS Auto Mode Cluster with the
+# AWS CLI"). https://docs.aws.amazon.com/eks/latest/userguide/automode-get-started-cli.html
+CLUSTER_ROLE_POLICIES = (
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
+# The Auto Mode node role's managed policies (same guide). EKS creates the node role's access entry.
+NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
 CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
 # Component type token: part of every child's URN, so it never changes.
 TYPE = "container-cicd:deploy:EksTarget"
@@ -48,16 +54,21 @@ class EksTargetArgs:
     service_name: str
     """Name of the Deployment, Service and TargetGroupBinding."""
     kubernetes_version: str
+    spec_parameter_name: str
+    """SSM parameter holding the digest of the rendered manifests; its change starts a config-apply run."""
+    network_variant: str
+    """What decides the cluster's VPC (vpcId, or the created VPC's CIDR): part of a created cluster's name."""
     existing_cluster_name: str | None = None
-    """When set, the workload goes into this cluster (only an access entry, the namespace and the
-    workload are created). Omitted: an EKS Auto Mode cluster is created."""
+    """When set, the workload goes into this cluster (only the deploy identity's access entry and
+    the step are created). Omitted: an EKS Auto Mode cluster is created."""
     public_access_cidrs: tuple[str, ...] = ()
-    """Who may reach a created cluster's public API endpoint. Omitted: private endpoint only."""
+    """Who may reach a created cluster's public API endpoint (operators' kubectl; Pulumi does not need
+    it). Omitted: private endpoint only."""
     load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
     pod_cpu_millicores: int = 250
     pod_memory_mib: int = 512
     architecture: CpuArchitecture = CpuArchitecture.X86_64
-    """Architecture of the deploy step's CodeBuild image (and kubectl binary)."""
+    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
@@ -69,6 +80,8 @@ def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
         environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(workload)),
         cpu_millicores=args.pod_cpu_millicores,
         memory_mib=args.pod_memory_mib,
+        architecture=args.architecture,
+        load_balancing=args.load_balancing,
     )
 
 
@@ -82,6 +95,10 @@ def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, serv
     ]
 
 
+def _managed(policy: str) -> str:
+    return f"arn:aws:iam::aws:policy/{policy}"
+
+
 class EksTarget(pulumi.ComponentResource):
     """Runs the service on EKS behind the same internet-facing ALB as the ECS target.
 
@@ -90,32 +107,29 @@ class EksTarget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksTargetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        workload = args.inputs.workload
+        inputs, workload = args.inputs, args.inputs.workload
         child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
-        network, lb = args.inputs.network, args.inputs.load_balancer
+        network, lb = inputs.network, inputs.load_balancer
         region = aws.get_region_output(opts=invoke).region
         identity = aws.get_caller_identity_output(opts=invoke)
 
+        cluster_resources: list[pulumi.Resource] = []
         if args.existing_cluster_name:
-            cluster_name: pulumi.Output[str] = pulumi.Output.from_input(args.existing_cluster_name)
             existing = aws.eks.get_cluster_output(name=args.existing_cluster_name, opts=invoke)
+            cluster_name: pulumi.Output[str] = existing.name
+            cluster_arn: pulumi.Output[str] = existing.arn
             node_security_group_id = existing.vpc_config.cluster_security_group_id
-            kubeconfig = pulumi.Output.all(existing.endpoint, existing.certificate_authorities[0].data, region).apply(
-                lambda v: pulumi.Output.json_dumps(manifests.kubeconfig(args.existing_cluster_name, v[0], v[1], v[2]))
-            )
-            cluster_dependency: list[pulumi.Resource] = []
         else:
             cluster = self._create_cluster(name, args, network)
-            cluster_name = pulumi.Output.from_input(created_cluster_name(args.name_prefix))
-            # EKS Auto Mode nodes (and so the pods, which share the node's ENIs) carry the EKS-created
-            # cluster security group; with skip_default_security_groups this output is that group.
-            node_security_group_id = cluster.cluster_security_group_id
-            kubeconfig = cluster.kubeconfig_json
-            cluster_dependency = [cluster]
-            self._container_insights(name, args, cluster, cluster_name)
-        cluster_arn = pulumi.Output.concat("arn:aws:eks:", region, ":", identity.account_id, ":cluster/", cluster_name)
+            cluster_resources = [cluster]
+            # Everything that names the cluster takes its name from the resource, so it waits for it.
+            cluster_name, cluster_arn = cluster.name, cluster.arn
+            # Auto Mode nodes (and so the pods, which share the node's ENIs) carry the EKS-created
+            # cluster security group.
+            node_security_group_id = cluster.vpc_config.cluster_security_group_id
+            self._container_insights(name, args, cluster)
 
         # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
         aws.vpc.SecurityGroupEgressRule(
@@ -139,88 +153,38 @@ class EksTarget(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The one provider of the stack, built from this target's cluster and owned by this component
-        # (pulumi-eks practice): it cannot be passed in, because the cluster it talks to is created here.
-        provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=cluster_dependency),
+        step, access = self._deploy_step(
+            name, args, spec, cluster_name, cluster_arn, region, identity, network, node_security_group_id
         )
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
-        ns_doc = manifests.namespace(spec)
-        namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=ns_doc["metadata"], opts=in_cluster)
-        in_namespace = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace])
-        deployment_doc = manifests.deployment(spec)
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=deployment_doc["metadata"],
-            spec=deployment_doc["spec"],
-            opts=pulumi.ResourceOptions.merge(
-                in_namespace,
-                # After the first deployment the pipeline owns the image (`kubectl set image` takes over
-                # the field); `pulumi up` must not roll the Deployment back to the bootstrap image.
-                pulumi.ResourceOptions(ignore_changes=[IMAGE_PATH]),
-            ),
-        )
-        service_doc = manifests.service(spec)
-        service = k8s.core.v1.Service(
-            f"{name}-service", metadata=service_doc["metadata"], spec=service_doc["spec"], opts=in_namespace
-        )
-        binding_doc = lb.target_group_arn.apply(
-            lambda arn: manifests.target_group_binding(spec, arn, args.load_balancing.target_group_binding_api_version)
-        )
-        k8s.apiextensions.CustomResource(
-            f"{name}-binding",
-            api_version=args.load_balancing.target_group_binding_api_version,
-            kind="TargetGroupBinding",
-            metadata=manifests.target_group_binding(spec, "", args.load_balancing.target_group_binding_api_version)["metadata"],
-            spec=binding_doc.apply(lambda d: d["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[service, lb.listener]),
-        )
-
-        project = self._deploy_step(name, args, spec, cluster_name, cluster_arn, region, identity, network,
-                                    node_security_group_id, deployment)
+        self._config_apply_trigger(name, args, spec, step, [access, *cluster_resources])
 
         self.stages: Sequence[StageContribution] = [
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[
-                        aws.codepipeline.PipelineStageActionArgs(
-                            name="DeployToEks",
-                            category="Build",
-                            owner="AWS",
-                            provider="CodeBuild",
-                            version="1",
-                            # CodeBuild actions need an input artifact; the step reads only variables.
-                            input_artifacts=[BUILD_ARTIFACT],
-                            configuration={
-                                "ProjectName": project.name,
-                                "EnvironmentVariables": pulumi.Output.json_dumps(
-                                    [{"name": "IMAGE_URI", "value": eks_deploy.IMAGE_URI_VARIABLE, "type": "PLAINTEXT"}]
-                                ),
-                            },
-                        )
-                    ],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", eks_deploy.IMAGE_URI_VARIABLE)])],
                 ),
-                pipeline_statements=[start_build_statement("RunDeploy", project.arn)],
+                pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
         ]
         self.service_url = lb.url
         self.cluster_name = cluster_name
         self.namespace = spec.namespace
-        self.deploy_project_name = project.name
+        self.deploy_project_name = step.project.name
         self.metrics = ServiceMetrics(
             load_balancer=lb.load_balancer_arn_suffix,
             target_group=lb.target_group_arn_suffix,
             saturation=eks_saturation_metrics(cluster_name, spec.namespace, spec.name),
         )
         self.register_outputs(
-            {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": project.name}
+            {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name}
         )
 
-    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network) -> eks.Cluster:
+    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network) -> aws.eks.Cluster:
+        """An EKS Auto Mode cluster with plain pulumi-aws (no pulumi-eks: it needs the AWS CLI on the
+        operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
+        "EKS Cluster with EKS Auto Mode"."""
+        tags = args.inputs.tags
         key = aws.kms.Key(
             f"{name}-secrets-key",
             description=f"Envelope encryption of Kubernetes secrets in {args.name_prefix}",
@@ -228,39 +192,81 @@ class EksTarget(pulumi.ComponentResource):
             # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
             # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
             deletion_window_in_days=30,
-            tags=args.inputs.tags,
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        public = bool(args.public_access_cidrs)
-        return eks.Cluster(
-            f"{name}-cluster",
-            name=created_cluster_name(args.name_prefix),
-            version=args.kubernetes_version,
-            vpc_id=network.vpc_id,
-            # Control-plane ENIs and Auto Mode nodes both go into the private subnets only.
-            subnet_ids=network.private_subnet_ids,
-            node_associate_public_ip_address=False,
-            # Access entries only: no aws-auth ConfigMap.
-            authentication_mode=eks.AuthenticationMode.API,
-            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
-            encryption_config_key_arn=key.arn,
-            endpoint_private_access=True,
-            endpoint_public_access=public,
-            public_access_cidrs=list(args.public_access_cidrs) if public else None,
-            auto_mode=eks.AutoModeOptionsArgs(
-                enabled=True,
-                compute_config=eks.ClusterComputeConfigArgs(node_pools=list(AUTO_MODE_NODE_POOLS)),
-            ),
-            skip_default_node_group=True,
-            skip_default_security_groups=True,
-            create_oidc_provider=False,
-            tags=args.inputs.tags,
-            # Not protected: a switch of deployTarget deletes it, and everything it runs is re-created
-            # from the stack (the workload) and the registry (the image).
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            description=f"EKS Auto Mode cluster role of {args.name_prefix}",
+            # sts:TagSession: the managed policies condition on ${aws:PrincipalTag/eks:eks-cluster-name}.
+            assume_role_policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                               "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+            }),
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=_managed(policy),
+                opts=pulumi.ResourceOptions(parent=cluster_role),
+            )
+            for policy in CLUSTER_ROLE_POLICIES
+        ]
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description=f"EKS Auto Mode node role of {args.name_prefix}",
+            assume_role_policy=trust_policy("ec2.amazonaws.com"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachments += [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-role-{policy}", role=node_role.name, policy_arn=_managed(policy),
+                opts=pulumi.ResourceOptions(parent=node_role),
+            )
+            for policy in NODE_ROLE_POLICIES
+        ]
+        public = bool(args.public_access_cidrs)
+        return aws.eks.Cluster(
+            f"{name}-cluster",
+            # name, role_arn and bootstrap_* are replace-only, and a cluster cannot move to another VPC:
+            # the name carries the network, so a replacement is created under a new name first.
+            name=created_cluster_name(args.name_prefix, args.network_variant),
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                # Control-plane ENIs and Auto Mode nodes both go into the private subnets only.
+                "subnet_ids": network.private_subnet_ids,
+                "endpoint_private_access": True,
+                "endpoint_public_access": public,
+                "public_access_cidrs": list(args.public_access_cidrs) if public else None,
+            },
+            access_config={
+                # Access entries only: no aws-auth ConfigMap.
+                "authentication_mode": "API",
+                # No standing cluster-admin for whoever runs `pulumi up` (nor a route to use it): the
+                # deploy step's role is the only workload identity; operators get an access entry.
+                "bootstrap_cluster_creator_admin_permissions": False,
+            },
+            # EKS Auto Mode: compute, load balancing and block storage all on; no self-managed add-ons.
+            bootstrap_self_managed_addons=False,
+            compute_config={"enabled": True, "node_pools": list(AUTO_MODE_NODE_POOLS), "node_role_arn": node_role.arn},
+            kubernetes_network_config={"elastic_load_balancing": {"enabled": True}},
+            storage_config={"block_storage": {"enabled": True}},
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            # Only standard-support versions are accepted: no extended-support billing at end of life.
+            upgrade_policy={"support_type": "STANDARD"},
+            tags=tags,
+            # Not protected: a switch of deployTarget deletes it, and everything it runs is re-created
+            # from the stack (the workload) and the registry (the image). The role's policies must
+            # outlive the cluster, or EKS cannot clean up what it created (pulumi_aws docs, role_arn).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
 
-    def _container_insights(self, name: str, args: EksTargetArgs, cluster: eks.Cluster, cluster_name: pulumi.Input[str]) -> None:
+    def _container_insights(self, name: str, args: EksTargetArgs, cluster: aws.eks.Cluster) -> None:
         """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
         CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
         (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
@@ -290,18 +296,18 @@ class EksTarget(pulumi.ComponentResource):
             f"{name}-cloudwatch-agent-policy",
             role=role.name,
             # The AWS-managed policy the add-on's documentation prescribes for its agent.
-            policy_arn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+            policy_arn=_managed("CloudWatchAgentServerPolicy"),
             opts=pulumi.ResourceOptions(parent=role),
         )
         aws.eks.Addon(
             f"{name}-container-insights",
-            cluster_name=cluster_name,
+            cluster_name=cluster.name,
             addon_name="amazon-cloudwatch-observability",
             pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _deploy_step(
@@ -315,13 +321,11 @@ class EksTarget(pulumi.ComponentResource):
         identity: pulumi.Output,
         network: Network,
         node_security_group_id: pulumi.Output[str],
-        deployment: k8s.apps.v1.Deployment,
-    ) -> aws.codebuild.Project:
+    ) -> tuple[DeployStep, aws.eks.AccessPolicyAssociation]:
         inputs, workload = args.inputs, args.inputs.workload
         tags = inputs.tags
         child = pulumi.ResourceOptions(parent=self)
         project_name = physical_name(args.name_prefix, "deploy", 150)
-        log_group = target_log_group(f"{name}-deploy-logs", f"/aws/codebuild/{project_name}-", inputs, parent=self)
         deploy_sg = aws.ec2.SecurityGroup(
             f"{name}-deploy-sg",
             description="Deploy step: the cluster API and AWS APIs over HTTPS",
@@ -357,31 +361,41 @@ class EksTarget(pulumi.ComponentResource):
         subnet_arns = pulumi.Output.all(network.private_subnet_ids, region, identity.account_id).apply(
             lambda v: [f"arn:aws:ec2:{v[1]}:{v[2]}:subnet/{s}" for s in v[0]]
         )
-        role = service_role(
-            f"{name}-deploy-role",
-            "codebuild.amazonaws.com",
-            eks_deploy.deploy_statements(
-                cluster_arn=cluster_arn,
-                log_group_arn=log_group.arn,
-                alarm_arns=alarm_arns,
-                network_interface_arn_pattern=pulumi.Output.concat(
-                    "arn:aws:ec2:", region, ":", identity.account_id, ":network-interface/*"
-                ),
-                subnet_arns=subnet_arns,
-                security_group_arn=pulumi.Output.concat(
-                    "arn:aws:ec2:", region, ":", identity.account_id, ":security-group/", deploy_sg.id
-                ),
-                artifact_statements=inputs.artifact_statements,
-            ),
+        create_namespace = not args.existing_cluster_name
+        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_name).apply(
+            lambda v: eks_deploy.render(deploy_buildspec(args, spec, v[0], v[1], v[2], create_namespace=create_namespace))
+        )
+        step = deploy_step(
+            f"{name}-deploy",
             parent=self,
-            tags=tags,
-            description=f"CodeBuild role of {project_name}: rolls the image out to EKS",
-            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            project_name=project_name,
+            description="Applies the EKS workload with the pipeline's (or the recorded) image; restores the known-good image on failure",
+            inputs=inputs,
+            buildspec=buildspec,
+            statements=[
+                *eks_deploy.deploy_statements(
+                    cluster_arn=cluster_arn,
+                    alarm_arns=alarm_arns,
+                    network_interface_arn_pattern=pulumi.Output.concat(
+                        "arn:aws:ec2:", region, ":", identity.account_id, ":network-interface/*"
+                    ),
+                    subnet_arns=subnet_arns,
+                    security_group_arn=pulumi.Output.concat(
+                        "arn:aws:ec2:", region, ":", identity.account_id, ":security-group/", deploy_sg.id
+                    ),
+                ),
+                *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
+            ],
+            architecture=args.architecture,
+            # The rollout may take the full deadline twice (deploy, then restore), plus set-up.
+            timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,
+            source_account=identity.account_id,
+            vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
         access_entry = aws.eks.AccessEntry(
             f"{name}-deploy-access",
             cluster_name=cluster_name,
-            principal_arn=role.arn,
+            principal_arn=step.role.arn,
             type="STANDARD",
             tags=tags,
             opts=child,
@@ -389,71 +403,128 @@ class EksTarget(pulumi.ComponentResource):
         access = aws.eks.AccessPolicyAssociation(
             f"{name}-deploy-access-policy",
             cluster_name=cluster_name,
-            principal_arn=role.arn,
-            policy_arn=eks_deploy.DEPLOY_ACCESS_POLICY_ARN,
-            access_scope={"type": "namespace", "namespaces": [spec.namespace]},
+            principal_arn=step.role.arn,
+            **deploy_access(args, spec),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access_entry]),
         )
-        kubectl_arch = "amd64" if args.architecture is CpuArchitecture.X86_64 else "arm64"
-        buildspec = cluster_name.apply(
-            lambda cluster: eks_deploy.render(
-                eks_deploy.deploy_buildspec(
-                    cluster_name=cluster,
-                    namespace=spec.namespace,
-                    deployment=spec.name,
-                    container_name=workload.container_name,
-                    kubernetes_version=args.kubernetes_version,
-                    kubectl_arch=kubectl_arch,
-                    timeout_minutes=workload.deployment_timeout_minutes,
-                    alarm_names=inputs.alarm_names,
-                )
-            )
-        )
-        return aws.codebuild.Project(
-            f"{name}-deploy-project",
-            name=project_name,
-            description="Rolls the pipeline's image out to the EKS Deployment; rolls back on failure",
-            service_role=role.arn,
-            source={"type": "CODEPIPELINE", "buildspec": buildspec},
-            artifacts={"type": "CODEPIPELINE"},
-            environment={
-                "type": args.architecture.codebuild_environment_type,
-                "image": args.architecture.codebuild_image,
-                "compute_type": DEPLOY_COMPUTE_TYPE,
-                "privileged_mode": False,
-                "image_pull_credentials_type": "CODEBUILD",
-            },
-            vpc_config={
-                "vpc_id": network.vpc_id,
-                "subnets": network.private_subnet_ids,
-                "security_group_ids": [deploy_sg.id],
-            },
-            logs_config={
-                "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
-                "s3_logs": {"status": "DISABLED"},
-            },
-            # The rollout may take the full deadline twice (deploy, then undo), plus set-up.
-            build_timeout=workload.deployment_timeout_minutes * 2 + 10,
-            queued_timeout=60,
-            # The pipeline's key, not the AWS managed aws/s3 key, for anything the project stores.
-            encryption_key=inputs.artifact_key_arn,
+        return step, access
+
+    def _config_apply_trigger(
+        self, name: str, args: EksTargetArgs, spec: manifests.WorkloadSpec, step: DeployStep, ready: Sequence[pulumi.Resource]
+    ) -> None:
+        """`pulumi up` changes the manifests' digest in an SSM parameter; EventBridge sees the change and
+        starts the deploy project without IMAGE_URI, which applies the new spec with the recorded image.
+        The parameter's creation (first `up`) brings the bootstrap workload up the same way."""
+        tags = args.inputs.tags
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-spec-changed",
+            description=f"The EKS workload spec of {args.name_prefix} changed: apply it",
+            event_pattern=pulumi.Output.json_dumps(eks_deploy.spec_change_pattern(args.spec_parameter_name)),
             tags=tags,
-            # The role's policy and the access policy must exist before the first deployment runs;
-            # the Deployment must exist before kubectl can set its image.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, access, deployment]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        events_role = aws.iam.Role(
+            f"{name}-spec-changed-role",
+            description=f"EventBridge: start the EKS deploy project of {args.name_prefix} when the workload spec changes",
+            assume_role_policy=trust_policy("events.amazonaws.com"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=rule),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-spec-changed-role-policy",
+            role=events_role.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": step.project.arn}],
+            }),
+            opts=pulumi.ResourceOptions(parent=events_role),
+        )
+        target = aws.cloudwatch.EventTarget(
+            f"{name}-spec-changed-target",
+            rule=rule.name,
+            arn=step.project.arn,
+            role_arn=events_role.arn,
+            # For a CodeBuild target, the input is the StartBuild request.
+            input=pulumi.Output.json_dumps(eks_deploy.start_build_input()),
+            opts=pulumi.ResourceOptions(parent=rule, depends_on=[policy]),
+        )
+        digest = pulumi.Output.all(args.inputs.load_balancer.target_group_arn).apply(
+            lambda v: eks_deploy.spec_digest(manifests.workload(spec, v[0], include_namespace=not args.existing_cluster_name))
+        )
+        aws.ssm.Parameter(
+            f"{name}-spec",
+            name=args.spec_parameter_name,
+            description="Digest of the EKS workload manifests in the deploy project; a change starts a config-apply run",
+            type="String",
+            insecure_value=digest,
+            tags=tags,
+            # Written after everything the run needs: the project with the new manifests, its access
+            # to the cluster, and the rule and target that react to the write.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[step.project, target, *ready]),
         )
 
 
-def created_cluster_name(prefix: str) -> str:
-    return physical_name(prefix, "eks", 100)
+def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec) -> dict:
+    """The deploy identity's access policy: cluster admin of a cluster the stack owns (it creates the
+    namespace); only the workload's namespace of an existing cluster."""
+    if args.existing_cluster_name:
+        return {
+            "policy_arn": eks_deploy.EXISTING_CLUSTER_ACCESS_POLICY_ARN,
+            "access_scope": {"type": "namespace", "namespaces": [spec.namespace]},
+        }
+    return {"policy_arn": eks_deploy.CREATED_CLUSTER_ACCESS_POLICY_ARN, "access_scope": {"type": "cluster"}}
+
+
+def deploy_buildspec(
+    args: EksTargetArgs,
+    spec: manifests.WorkloadSpec,
+    cluster_name: str,
+    target_group_arn: str,
+    repository_name: str,
+    *,
+    create_namespace: bool,
+) -> dict:
+    inputs = args.inputs
+    return eks_deploy.deploy_buildspec(
+        cluster_name=cluster_name,
+        kubernetes_version=args.kubernetes_version,
+        kubectl_arch=manifests.NODE_ARCHITECTURE[args.architecture],
+        manifests=manifests.workload(spec, target_group_arn, include_namespace=create_namespace),
+        script=eks_deploy.deploy_script(
+            namespace=spec.namespace,
+            deployment=spec.name,
+            container_name=inputs.workload.container_name,
+            timeout_minutes=inputs.workload.deployment_timeout_minutes,
+            alarm_names=inputs.alarm_names,
+            record_parameter=inputs.image_record.name,
+            repository_name=repository_name,
+            create_namespace=create_namespace,
+        ),
+    )
+
+
+def network_variant(settings: Settings) -> str:
+    """What decides the stack's VPC (the same value names the load balancer's variants)."""
+    return settings.network.vpc_id or f"created:{settings.network.vpc_cidr}"
+
+
+def created_cluster_name(prefix: str, network: str) -> str:
+    """`<prefix>-eks-<hash of the network and compute mode>`: never the name of the pulumi-eks
+    cluster of earlier versions (`<prefix>-eks`), nor of the cluster in another VPC, so a
+    replacement can be created before the original is deleted."""
+    return variant_name(prefix, "eks", 100, {"network": network, "compute": "auto-mode"}, {})
+
+
+def spec_parameter_name(settings: Settings) -> str:
+    return f"/{settings.project}/{settings.stack}/{settings.service_name}/eks-workload-spec"
 
 
 def target_group_tags(settings: Settings) -> dict[str, str]:
-    """EKS Auto Mode's cluster role (AmazonEKSLoadBalancingPolicy) registers targets only in target
-    groups tagged with the cluster's name."""
+    """EKS Auto Mode's cluster role (AmazonEKSLoadBalancingPolicy) modifies, and in some policy
+    versions registers targets in, only target groups tagged with the cluster's name (research.md Q1)."""
     cfg = settings.eks
     assert cfg is not None, "settings.eks is set whenever deployTarget is eks"
-    return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix)}
+    return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix, network_variant(settings))}
 
 
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
@@ -466,6 +537,8 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
             name_prefix=settings.prefix,
             service_name=settings.service_name,
             kubernetes_version=cfg.kubernetes_version,
+            spec_parameter_name=spec_parameter_name(settings),
+            network_variant=network_variant(settings),
             existing_cluster_name=cfg.cluster_name,
             public_access_cidrs=cfg.public_access_cidrs,
             load_balancing=cfg.load_balancing,

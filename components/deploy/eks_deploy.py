@@ -1,12 +1,24 @@
-"""The EKS target's deploy step as data: the kubectl buildspec and the deploy identity's permissions.
+"""The EKS target's deploy step as data: the buildspec, its bash program, and the identity's permissions.
 
-The step runs in CodeBuild inside the VPC (a private API endpoint is reachable from there): it sets the
-Deployment's image to the image the Build stage pushed, waits for the rollout, watches the service's
-alarms meanwhile, and on failure rolls the Deployment back and fails the pipeline.
+The step runs in CodeBuild inside the VPC (a private API endpoint is reachable from there) and is the
+only thing that talks to the Kubernetes API: Pulumi renders the workload's manifests into the
+buildspec, and the step applies them (`kubectl apply --server-side`) with one image:
+
+- a pipeline run (the Deploy stage passes IMAGE_URI): the image the build pushed;
+- a config-apply run (started by EventBridge when `pulumi up` changed the manifests; no IMAGE_URI):
+  the image the record says runs now, so a config change never changes the image.
+
+It reads the known-good image from the image record first, notes which alarms are already in ALARM,
+waits for the rollout while watching for alarms that *newly* enter ALARM, and on failure re-applies
+the manifests with the known-good image (an explicit image, never "the previous revision"), waits
+for that, and fails. A successful pipeline run records its image (also when it equals the known-good
+one, as in a stage rollback, which then ends green).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from collections.abc import Sequence
 
@@ -14,15 +26,36 @@ import pulumi
 import yaml
 
 from components.contracts import BUILD_NAMESPACE, Statement
+from components.image_record import record_commands
 
-# Access policy of the deploy identity, scoped to the workload's namespace: get/patch Deployments and
-# read ReplicaSets (what `kubectl set image`, `rollout status` and `rollout undo` need), no RBAC, no
-# cluster-scoped objects. https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html
-DEPLOY_ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+# A created cluster belongs to the stack, and the step must create the workload's namespace (a
+# cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and
+# Admin access policies do not create namespaces). An existing, shared cluster gets the namespace-
+# scoped Edit policy instead, and its administrators create the namespace (docs/eks.md).
+# https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html
+CREATED_CLUSTER_ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+EXISTING_CLUSTER_ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 # How often the deploy step polls the alarms while the rollout runs.
 ALARM_POLL_SECONDS = 15
 # The image the build pushed, published by the build's exported variables.
 IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
+# Server-side apply owner of every field the step sets.
+FIELD_MANAGER = "container-cicd-deploy"
+# Where the step writes the manifests it applies.
+APPLIED_FILE = "/tmp/applied.json"  # noqa: S108 - the build container's own /tmp
+# CodeBuild refuses an inline buildspec longer than this ("Max buildspec length is 25600",
+# aws/aws-cdk#30326; botocore's model states no maximum).
+MAX_BUILDSPEC_CHARS = 25_600
+
+
+def manifests_json(manifests: dict) -> str:
+    """The manifests as the step receives them: compact JSON, keys in a stable order."""
+    return json.dumps(manifests, sort_keys=True, separators=(",", ":"))
+
+
+def spec_digest(manifests: dict) -> str:
+    """What the trigger parameter holds: it changes exactly when the manifests change."""
+    return "sha256:" + hashlib.sha256(manifests_json(manifests).encode()).hexdigest()
 
 
 def deploy_script(
@@ -32,39 +65,79 @@ def deploy_script(
     container_name: str,
     timeout_minutes: int,
     alarm_names: Sequence[str],
+    record_parameter: str,
+    repository_name: str,
+    create_namespace: bool,
 ) -> str:
-    """One bash program: set image, wait (watching alarms), undo and fail on a bad rollout."""
+    """One bash program: apply with the chosen image, wait (watching new alarms), restore the
+    known-good image and fail on a bad rollout, record the image on success."""
     q = shlex.quote
     target = f"deployment/{q(deployment)} --namespace {q(namespace)}"
+    jq_filter = (
+        '(.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[] '
+        f"| select(.name == {json.dumps(container_name)}) | .image) = $image"
+    )
     lines = [
         "set -uo pipefail",
-        'test -n "${IMAGE_URI:-}" || { echo "IMAGE_URI is empty: the Build stage exported no image"; exit 1; }',
-        f'kubectl set image {target} {q(container_name)}="$IMAGE_URI" || exit 1',
-        f"kubectl annotate {target} kubernetes.io/change-cause=\"pipeline: $IMAGE_URI\" --overwrite",
-        f"kubectl rollout status {target} --timeout={timeout_minutes}m &",
-        "ROLLOUT=$!",
-        "REASON=",
+        # The image that runs now, by the record: what a failed rollout goes back to.
+        f"KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)\" "
+        '&& [ -n "$KNOWN_GOOD" ] || { echo "Cannot read the image record ' + record_parameter + '"; exit 1; }',
+        'if [ -n "${IMAGE_URI:-}" ]; then RUN=pipeline; IMAGE="$IMAGE_URI"; '
+        'else RUN=config-apply; IMAGE="$KNOWN_GOOD"; fi',
+        'echo "Run: $RUN; image: $IMAGE; known good: $KNOWN_GOOD"',
+        "apply_with() {",
+        f"  jq --arg image \"$1\" {q(jq_filter)} <<<\"$MANIFESTS\" > {APPLIED_FILE} || return 1",
+        f"  kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER} -f {APPLIED_FILE}",
+        "}",
     ]
     if alarm_names:
         names = " ".join(q(n) for n in alarm_names)
         lines += [
-            'while kill -0 "$ROLLOUT" 2>/dev/null; do',
-            f"  FIRING=$(aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM "
-            "--query 'MetricAlarms[].AlarmName' --output text)",
-            '  if [ -n "$FIRING" ] && [ "$FIRING" != "None" ]; then REASON="alarm in ALARM: $FIRING"; kill "$ROLLOUT"; break; fi',
-            f"  sleep {ALARM_POLL_SECONDS}",
-            "done",
+            "firing() {",
+            f"  aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM "
+            "--query 'MetricAlarms[].AlarmName' --output text | sed 's/^None$//'",
+            "}",
+            # A hotfix, or a stage rollback, starts while an alarm fires: only alarms that enter
+            # ALARM during this rollout count against it.
+            'ALREADY=" $(firing | tr -s "[:space:]" " ") "',
+            'if [ "$ALREADY" != "  " ]; then echo "Already in ALARM at the start (not held against this rollout):$ALREADY"; fi',
+        ]
+    if not create_namespace:
+        lines.append(
+            f"kubectl get namespace {q(namespace)} > /dev/null || {{ echo \"Namespace {namespace} does not exist: "
+            "the cluster's administrators create it (docs/eks.md, Existing cluster)\"; exit 1; }"
+        )
+    lines += [
+        'REASON=""',
+        'if ! apply_with "$IMAGE"; then REASON="kubectl apply failed"; else',
+        f"  kubectl rollout status {target} --timeout={timeout_minutes}m &",
+        "  ROLLOUT=$!",
+    ]
+    if alarm_names:
+        lines += [
+            '  while kill -0 "$ROLLOUT" 2>/dev/null; do',
+            '    NEW=""',
+            '    for a in $(firing); do case "$ALREADY" in *" $a "*) ;; *) NEW="$NEW $a" ;; esac; done',
+            '    if [ -n "$NEW" ]; then REASON="alarm entered ALARM:$NEW"; kill "$ROLLOUT"; break; fi',
+            f"    sleep {ALARM_POLL_SECONDS}",
+            "  done",
         ]
     lines += [
-        'wait "$ROLLOUT"; STATUS=$?',
-        'if [ -z "$REASON" ] && [ "$STATUS" -ne 0 ]; then REASON="rollout not ready within ' + f'{timeout_minutes}m"; fi',
+        '  wait "$ROLLOUT"; STATUS=$?',
+        f'  if [ -z "$REASON" ] && [ "$STATUS" -ne 0 ]; then REASON="rollout not ready within {timeout_minutes}m"; fi',
+        "fi",
         'if [ -n "$REASON" ]; then',
-        '  echo "Deployment failed ($REASON); rolling back"',
-        f"  kubectl rollout undo {target}",
-        f"  kubectl rollout status {target} --timeout={timeout_minutes}m",
+        '  echo "Deployment of $IMAGE failed ($REASON); restoring the known-good image $KNOWN_GOOD"',
+        '  apply_with "$KNOWN_GOOD" && ' + f"kubectl rollout status {target} --timeout={timeout_minutes}m",
         "  exit 1",
         "fi",
-        'echo "Deployed $IMAGE_URI"',
+        # A config-apply run changed no image: nothing to record.
+        'if [ "$RUN" = pipeline ]; then',
+        '  IMAGE_URI="$IMAGE"',
+        "  " + " && ".join(record_commands(record_parameter, repository_name))
+        + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
+        "fi",
+        'echo "Running $IMAGE"',
     ]
     return "\n".join(lines) + "\n"
 
@@ -72,21 +145,22 @@ def deploy_script(
 def deploy_buildspec(
     *,
     cluster_name: str,
-    namespace: str,
-    deployment: str,
-    container_name: str,
     kubernetes_version: str,
     kubectl_arch: str,
-    timeout_minutes: int,
-    alarm_names: Sequence[str],
+    manifests: dict,
+    script: str,
 ) -> dict:
-    """The deploy project's buildspec (version 0.2) as data."""
+    """The deploy project's buildspec (version 0.2) as data; the manifests travel as an env variable."""
     release = "https://dl.k8s.io/release"
     return {
         "version": 0.2,
         "env": {
             "shell": "bash",
-            "variables": {"CLUSTER_NAME": cluster_name, "KUBERNETES_VERSION": kubernetes_version},
+            "variables": {
+                "CLUSTER_NAME": cluster_name,
+                "KUBERNETES_VERSION": kubernetes_version,
+                "MANIFESTS": manifests_json(manifests),
+            },
         },
         "phases": {
             "install": {
@@ -104,18 +178,7 @@ def deploy_buildspec(
                 "on-failure": "ABORT",
                 "commands": ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"'],
             },
-            "build": {
-                "on-failure": "ABORT",
-                "commands": [
-                    deploy_script(
-                        namespace=namespace,
-                        deployment=deployment,
-                        container_name=container_name,
-                        timeout_minutes=timeout_minutes,
-                        alarm_names=alarm_names,
-                    )
-                ],
-            },
+            "build": {"on-failure": "ABORT", "commands": [script]},
         },
     }
 
@@ -124,26 +187,36 @@ def render(spec: dict) -> str:
     return yaml.safe_dump(spec, sort_keys=False, width=1000)
 
 
+def start_build_input() -> dict:
+    """The StartBuild request EventBridge sends for a config-apply run: the project's source is
+    CodePipeline's, which a build started outside the pipeline does not have, so it runs without
+    source and artifacts; no IMAGE_URI, so the step applies the recorded image."""
+    return {"sourceTypeOverride": "NO_SOURCE", "artifactsOverride": {"type": "NO_ARTIFACTS"}}
+
+
+def spec_change_pattern(parameter_name: str) -> dict:
+    """EventBridge pattern: the trigger parameter was created or its value changed.
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/monitoring-systems-manager-event-examples.html
+    (`detail.name` is the full path for a hierarchical parameter; the value is not in the event)."""
+    return {
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {"name": [parameter_name], "operation": ["Create", "Update"]},
+    }
+
+
 def deploy_statements(
     *,
     cluster_arn: pulumi.Input[str],
-    log_group_arn: pulumi.Input[str],
     alarm_arns: Sequence[pulumi.Input[str]],
     network_interface_arn_pattern: pulumi.Input[str],
     subnet_arns: pulumi.Input[Sequence[str]],
     security_group_arn: pulumi.Input[str],
-    artifact_statements: Sequence[Statement],
 ) -> list[Statement]:
-    """Least privilege for the deploy identity. What it may do inside the cluster is the access
-    policy's business (namespace-scoped); in IAM it only finds the cluster, writes its logs, reads
-    the alarms it watches and the artifacts, and runs in the VPC."""
+    """Least privilege for the deploy identity beyond its logs, artifacts and the image record. What
+    it may do inside the cluster is the access policy's business; in IAM it only finds the cluster,
+    reads the alarms it watches, and runs in the VPC."""
     statements: list[Statement] = [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-        },
         {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": cluster_arn},
         {
             # CodeBuild in a VPC looks up the network and creates and cleans up its network interfaces.
@@ -190,4 +263,4 @@ def deploy_statements(
         statements.append(
             {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": list(alarm_arns)}
         )
-    return [*statements, *artifact_statements]
+    return statements
