@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
+
+from offline import stackfile
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "container-cicd"
@@ -320,7 +321,8 @@ def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
     """The config of Pulumi.<stack>.yaml, with `overrides` (keys with or without the project namespace)."""
     path = root / f"Pulumi.{stack}.yaml"
-    config = dict((yaml.safe_load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
+    # Read as the CLI reads it (YAML 1.2): `production: yes` is the string 'yes', which the settings refuse.
+    config = dict((stackfile.load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:

@@ -71,22 +71,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="python -m offline.plan", description="Plan a stack offline: no AWS credentials, no Pulumi CLI.")
     parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (YAML scalar: 3 is an int, true a bool; empty value removes the key)")
+                        help="override a config key as `pulumi config set KEY VALUE` would: the value is a string "
+                             "(arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key")
     parser.add_argument("--out", type=Path, help="report directory (default: plan-out/<stack>)")
     return parser.parse_args(argv)
 
 
 def parse_overrides(sets: Sequence[str]) -> dict[str, Any]:
-    """`key=value` pairs; values parsed like YAML scalars (and flow lists/maps) as in a stack file."""
+    """`key=value` pairs, each value the string `pulumi config set key value` would store: the
+    settings read it by the key's type (`3` for an integer, `true` for a boolean, JSON for an array),
+    so `--set manualApproval=on` is the string 'on', as on the command line."""
     overrides: dict[str, Any] = {}
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set desiredCount=3")
-        try:
-            overrides[key.strip()] = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError as e:
-            raise UsageError(f"--set {item!r}: the value is not valid YAML ({e.__class__.__name__})") from None
+        overrides[key.strip()] = value if value != "" else None
     return overrides
 
 
@@ -396,7 +396,7 @@ def render_report(result: StackResult, overrides: dict[str, Any], violations: Se
         "",
         f"- Resources: {len(result.resources)} ({custom} cloud resources, {len(result.resources) - custom} components) of {len(counts)} types",
         f"- Policy pack: {'PASS' if not violations else f'FAIL ({len(violations)} violations)'}",
-        f"- Overrides: {', '.join(f'`{k}={v!r}`' for k, v in overrides.items()) or 'none'}",
+        f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         "",
         "## Configuration",
         "",

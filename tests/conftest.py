@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.settings import KEYS, DeployTargetKind  # noqa: E402
+from offline import stackfile  # noqa: E402
 from offline.mocks import StackResult, evaluate_stack  # noqa: E402
 
 
@@ -44,7 +44,7 @@ def evaluate():
 
 def ecs_overrides(stack: str) -> dict:
     """deployTarget ecs, with the stack file's keys that only another target uses removed."""
-    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = stackfile.load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     namespaced = (full.split(":", 1) for full in config)
     drop = {key: None for ns, key in namespaced if ns == "container-cicd" and key in KEYS and DeployTargetKind.ECS not in KEYS[key].targets}
     return {"deployTarget": "ecs", **drop}

@@ -133,15 +133,29 @@ def test_svg_is_rendered_when_graphviz_is_on_path(tmp_path, cached, capsys, monk
     assert "`architecture.svg` written by Graphviz." in (out / "plan.md").read_text()
 
 
-def test_set_values_are_parsed_like_yaml_scalars():
-    assert plan.parse_overrides(["desiredCount=3", "production=true", "sourceBranch=main", "logRetentionDays=", "x=[a, b]"]) == {
-        "desiredCount": 3, "production": True, "sourceBranch": "main", "logRetentionDays": None, "x": ["a", "b"],
+def test_set_values_are_strings_as_pulumi_config_set_stores_them():
+    assert plan.parse_overrides(["desiredCount=3", "production=true", "manualApproval=on", "logRetentionDays=",
+                                 'ingressCidrs=["10.0.0.0/8"]', "deploymentWindowCron=* * 9-16 ? * MON-THU"]) == {
+        "desiredCount": "3", "production": "true", "manualApproval": "on", "logRetentionDays": None,
+        "ingressCidrs": '["10.0.0.0/8"]', "deploymentWindowCron": "* * 9-16 ? * MON-THU",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("manualApproval=on", plan.EXIT_OK), ("manualApproval=off", plan.EXIT_OK), ("production=yes", plan.EXIT_SETTINGS_ERROR)],
+)
+def test_set_values_mean_what_they_mean_on_the_command_line(tmp_path, capsys, value, code):
+    """`on` is a value of manualApproval, not YAML 1.1's true; `yes` is no boolean for production."""
+    result, _, err = _run(["dev", "--set", value, "--out", str(tmp_path)], capsys)
+    assert result == code, err
+    if code == plan.EXIT_SETTINGS_ERROR:
+        assert "production: 'yes' is not valid; expected true or false" in err
 
 
 def test_set_overrides_reach_the_program(tmp_path, cached, capsys):
     assert _run(["dev", "--set", "desiredCount=3", "--out", str(tmp_path)], capsys)[0] == plan.EXIT_OK
-    assert cached == [("dev", {"desiredCount": 3})]
+    assert cached == [("dev", {"desiredCount": "3"})]
     report = (tmp_path / "plan.md").read_text()
     assert "| `container-cicd:desiredCount` | `3` |" in report
     assert "desiredCount=`3`" in _section(report, "Deploy target")

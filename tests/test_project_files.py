@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.settings import KEYS, PROJECT, parse_settings
-from offline import docs
+from offline import docs, stackfile
 
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_YAML = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -17,7 +17,7 @@ STACKS = ("dev", "prod")
 
 
 def stack_file(stack: str) -> dict:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return stackfile.load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def test_project_name_matches_the_settings_namespace():

@@ -1,0 +1,52 @@
+"""Stack files read the way the Pulumi CLI reads them: YAML 1.2 core schema.
+
+PyYAML implements YAML 1.1, where `yes`, `on`, `off` and `no` are booleans and `1:30` is a number;
+the CLI's YAML 1.2 parser reads all of them as strings. Reading `production: yes` as true would make
+the offline checks accept a value the real program rejects, so stack files and snippets are read
+with YAML 1.2's core schema here: only true/false are booleans, only decimal, 0o and 0x are integers.
+https://yaml.org/spec/1.2.2/#1032-tag-resolution
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+BOOL = "tag:yaml.org,2002:bool"
+INT = "tag:yaml.org,2002:int"
+FLOAT = "tag:yaml.org,2002:float"
+
+
+class CoreSchemaLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars."""
+
+
+CoreSchemaLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (BOOL, INT, FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+CoreSchemaLoader.add_implicit_resolver(BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+CoreSchemaLoader.add_implicit_resolver(INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
+CoreSchemaLoader.add_implicit_resolver(
+    FLOAT,
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)  # "010" is ten in YAML 1.2, not eight
+
+
+CoreSchemaLoader.add_constructor(INT, _construct_int)
+
+
+def load(text: str) -> Any:
+    return yaml.load(text, Loader=CoreSchemaLoader)  # noqa: S506 - a SafeLoader subclass
