@@ -384,8 +384,15 @@ class Settings:
 # --------------------------------------------------------------------------------------------
 
 
+def _shown(value: Any) -> str:
+    """A value as the user typed it: strings quoted and unstripped, booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def _fail(key: str, value: Any, allowed: str, fix: str) -> SettingsError:
-    return SettingsError(f"{key}: {value!r} is not valid; {allowed}. Fix: {fix}")
+    return SettingsError(f"{key}: {_shown(value)} is not valid; {allowed}. Fix: {fix}")
 
 
 class _Reader:
@@ -420,7 +427,8 @@ def _normalised_default(key: str) -> Any:
 def _parse_string(key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _fail(key, value, "expected a string", f"quote the value of {key} in the stack file")
-    return value.strip()
+    # Not stripped: a value with stray spaces is refused by the key's own rule, and shown as typed.
+    return value
 
 
 def _parse_integer(key: str, value: Any) -> int:
@@ -452,7 +460,7 @@ def _parse_array(key: str, value: Any) -> tuple[str, ...]:
             items = None
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise _fail(key, value, "expected a list of strings", f"write {key} as a YAML list, e.g. [\"a\", \"b\"]")
-    return tuple(i.strip() for i in items)
+    return tuple(items)
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
@@ -463,14 +471,26 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
+# Other names users type for an allowed value (a near spelling would suggest the wrong one: amd64 -> arm64).
+_SYNONYMS = {"amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64", "aarch64": "arm64", "fargate": "ecs", "kubernetes": "eks"}
+
+
 def _enum(reader: _Reader, key: str, enum: type[Enum]) -> Any:
     value = reader.get(key)
     try:
         return enum(value)
     except ValueError:
-        options = [e.value for e in enum]
+        options = [str(e.value) for e in enum]
         listed = ", ".join(repr(o) for o in options[:-1]) + f" or {options[-1]!r}"
-        raise SettingsError(f"{key}: {value!r} is not supported; use {listed}") from None
+        text = str(value).strip().lower()
+        synonym = _SYNONYMS.get(text)
+        close = (
+            [o for o in options if o.lower() == text]
+            or ([synonym] if synonym in options else [])
+            or difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
+        )
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SettingsError(f"{key}: {_shown(value)} is not supported; use {listed}{hint}") from None
 
 
 def _in_range(reader: _Reader, key: str, low: int, high: int) -> int:

@@ -199,7 +199,7 @@ def test_window_and_alarm_entry_gate_are_never_one_condition():
     from components.pipeline import PipelineGates
 
     with pytest.raises(SettingsError, match=(
-        r"^blockDeployWhileAlarming: True is not valid; not together with deploymentWindowCron: both would share the "
+        r"^blockDeployWhileAlarming: true is not valid; not together with deploymentWindowCron: both would share the "
         r"deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens\. "
         r"Fix: keep one of them"
     )):

@@ -97,7 +97,7 @@ def test_values_arrive_as_cli_strings():
     [
         ("production", "yes", r"^production: 'yes' is not valid; expected true or false\. Fix: set production to true or false$"),
         ("containerPort", "80a", r"^containerPort: '80a' is not valid; expected a whole number\."),
-        ("containerPort", True, r"^containerPort: True is not valid; expected a whole number\."),
+        ("containerPort", True, r"^containerPort: true is not valid; expected a whole number\."),
         ("serviceName", 5, r"^serviceName: 5 is not valid; expected a string\."),
         ("ingressCidrs", "not json", r"^ingressCidrs: 'not json' is not valid; expected a list of strings\."),
     ],
@@ -211,7 +211,10 @@ def test_build_compute_type_is_checked_per_architecture(arch):
 
 
 def test_unknown_architecture_is_rejected():
-    fails(r"^cpuArchitecture: 'amd64' is not supported; use 'x86_64' or 'arm64'$", cpuArchitecture="amd64")
+    fails(r"^cpuArchitecture: 'amd64' is not supported; use 'x86_64' or 'arm64'; did you mean 'x86_64'\?$", cpuArchitecture="amd64")
+    fails(r"^cpuArchitecture: 'ARM64' is not supported; use 'x86_64' or 'arm64'; did you mean 'arm64'\?$", cpuArchitecture="ARM64")
+    fails(r"^deployTarget: 'ECS' is not supported; use 'ecs' or 'eks'; did you mean 'ecs'\?$", deployTarget="ECS")
+    fails(r"^deployTarget: 'lambda' is not supported; use 'ecs' or 'eks'$", deployTarget="lambda")
 
 
 @pytest.mark.parametrize(("key", "low", "high"), [
@@ -265,7 +268,7 @@ def test_connection_sources(provider):
     fails(rf"^sourceRepository: 'svc' is not valid; {provider} needs 'owner/name'\. Fix: set sourceRepository to e\.g\. 'my-org/my-service'$",
           sourceProvider=provider, sourceRepository="svc")
     fails(rf"^sourceRepository: '' is not valid; {provider} needs 'owner/name'", sourceProvider=provider)
-    fails(rf"^createSourceRepository: False is not valid; only codecommit repositories can be created by the stack\. "
+    fails(rf"^createSourceRepository: false is not valid; only codecommit repositories can be created by the stack\. "
           rf"Fix: remove createSourceRepository; create the {provider} repository on its host$",
           sourceProvider=provider, sourceRepository="org/svc", createSourceRepository=False)
 
