@@ -251,3 +251,83 @@ def test_every_exemption_is_still_needed(evaluate, prod_ecs):
     results = [evaluate(stack, **overrides) for stack, overrides in VARIANTS.values()] + [prod_ecs]
     used = {e for result in results for _, e in unordered_references(result) if e is not None}
     assert [e.reason for e in EXEMPTIONS if e not in used] == []
+
+
+def role_permissions(result: StackResult) -> dict[str, list[Resource]]:
+    """Role ARN -> the resources that grant the role its permissions (inline policies, attachments)."""
+    roles = {r.ref: r for r in result.of_type("aws:iam/role:Role")}
+    grants: dict[str, list[Resource]] = {role.outputs["arn"]: [] for role in roles.values()}
+    for r in result.resources:
+        if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment") \
+                and r.parent_urn in roles:
+            grants[roles[r.parent_urn].outputs["arn"]].append(r)
+    return grants
+
+
+@dataclass(frozen=True)
+class EarlyUse:
+    user: Resource
+    path: str
+    grant: Resource
+
+    def __str__(self) -> str:
+        return f"{self.user.name} ({self.user.type}) uses its role via {self.path} before {self.grant.name} ({self.grant.type}) exists"
+
+
+def used_before_permitted(result: StackResult) -> list[EarlyUse]:
+    by_ref = {r.ref: r for r in result.resources}
+    grants = role_permissions(result)
+    found = []
+    for r in result.resources:
+        if not r.custom or r.type == "aws:iam/role:Role":
+            continue
+        closure = dependency_closure(r, by_ref)
+        for path, text in strings(r.inputs):
+            # A policy naming a role (iam:PassRole on it) does not use the role's permissions.
+            if any(matches(path, p) for p in IAM_DOCUMENT_PATHS):
+                continue
+            tokens = TOKEN_SEPARATORS.split(text)
+            found += [EarlyUse(r, path, g) for arn, gs in grants.items() if arn in tokens for g in gs if g.ref not in closure]
+    return found
+
+
+def known_eks_agent(use: EarlyUse) -> bool:
+    """The CloudWatch agent role of components/deploy/eks.py (being rewritten) is not built by `service_role`:
+    the add-on takes its ARN without a dependency on its managed-policy attachment."""
+    return use.user.type == "aws:eks/addon:Addon"
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "prod-ecs"])
+def test_a_role_is_used_only_once_its_permissions_exist(name, evaluate, prod_ecs):
+    """CodeBuild projects, the pipeline, task definitions, EventBridge targets, the trail, EKS access entries:
+    whatever takes a role's ARN may use the role at once, so its policies must exist by then."""
+    result = prod_ecs if name == "prod-ecs" else evaluate(VARIANTS[name][0], **VARIANTS[name][1])
+    assert [str(u) for u in used_before_permitted(result) if not known_eks_agent(u)] == []
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="components/deploy/eks.py: the add-on takes the "
+                 "agent role's ARN without its policy attachment; the rewrite must fix it, then drop known_eks_agent"))
+    for name in ("prod", "dev-eks")
+])
+def test_eks_agent_role_is_used_only_once_its_policy_is_attached(name, evaluate):
+    result = evaluate(VARIANTS[name][0], **VARIANTS[name][1])
+    assert result.of_type("aws:eks/addon:Addon")
+    assert [str(u) for u in used_before_permitted(result) if known_eks_agent(u)] == []
+
+
+def test_every_role_user_is_checked(dev):
+    """The users the issue names are among those the check above covers."""
+    grants = role_permissions(dev)
+    users = {r.type for r in dev.resources if r.custom and r.type != "aws:iam/role:Role"
+             and any(arn in TOKEN_SEPARATORS.split(text) for _, text in strings(r.inputs) for arn in grants)}
+    assert {"aws:codebuild/project:Project", "aws:codepipeline/pipeline:Pipeline",
+            "aws:ecs/taskDefinition:TaskDefinition", "aws:cloudwatch/eventTarget:EventTarget"} <= users
+
+
+def test_service_role_arn_carries_the_policy(dev):
+    """What `components.iam.ServiceRole.arn` is for: the recorded dependencies of a resource taking it hold the
+    policy itself (not only the role, whose children the SDK leaves out)."""
+    project = dev.named("build-project")
+    assert dev.named("build-role-policy").ref in project.depends_on
+    assert dev.named("build-role").ref in project.depends_on

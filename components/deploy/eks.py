@@ -440,7 +440,7 @@ class EksTarget(pulumi.ComponentResource):
             tags=tags,
             # The role's policy and the access policy must exist before the first deployment runs;
             # the Deployment must exist before kubectl can set its image.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, access, deployment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access, deployment]),
         )
 
 
