@@ -264,3 +264,15 @@ def test_deploy_stage_comes_from_the_target(dev):
     assert deploy["provider"] == "ECS"
     assert deploy["configuration"]["ClusterName"] == dev.one("aws:ecs/cluster:Cluster").inputs["name"]
     assert deploy["configuration"]["ServiceName"] == dev.one("aws:ecs/service:Service").inputs["name"]
+
+
+def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
+    """ECS rejects a service whose target group no load balancer uses yet ("The target group ... does not have an
+    associated load balancer"); the forwarding listener is what associates them, so the service must come after it."""
+    https = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    for result in (dev, prod_ecs, https):
+        service = result.one("aws:ecs/service:Service")
+        [target_group] = [lb["targetGroupArn"] for lb in service.inputs["loadBalancers"]]
+        [forwarding] = [listener for listener in result.of_type("aws:lb/listener:Listener")
+                        if any(a.get("targetGroupArn") == target_group for a in listener.inputs["defaultActions"])]
+        assert forwarding.ref in service.depends_on, (result.config, forwarding.name)
