@@ -29,3 +29,8 @@ def test_injection_never_touches_the_working_tree(tmp_path: Path):
     target.write_text(f"x\n{faults.FAULTS[0].old}\ny\n")
     faults.inject(faults.FAULTS[0], tmp_path)
     assert target.read_text() == f"x\n{faults.FAULTS[0].new}\ny\n"
+
+
+def test_the_run_does_not_count_this_module_as_a_catch():
+    """This module fails on every mutated copy (the fault's text is gone), which would make every fault 'caught'."""
+    assert "--ignore=tests/test_faults.py" in faults.PYTEST
