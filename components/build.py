@@ -110,8 +110,8 @@ class Build(pulumi.ComponentResource):
             queued_timeout=60,
             encryption_key=args.artifact_key_arn,
             tags=args.tags,
-            # The role's policy must exist before the first build can use it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            # role.arn waits for the role's policy: the first build finds its permissions.
+            opts=child,
         )
         action = aws.codepipeline.PipelineStageActionArgs(
             name="BuildImage",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -26,6 +27,22 @@ def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+@dataclass(frozen=True)
+class ServiceRole:
+    """A role and its inline policy, referenced through outputs that wait for both.
+
+    Pass `arn` to whatever assumes the role: a resource taking it then depends on the
+    policy too. `depends_on=[role]` is not enough, because the SDK leaves the children of a custom
+    resource (the policy is the role's child) out of dependencies.
+    """
+
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy | None
+    """The role's inline policy. None: the role has no permissions."""
+    arn: pulumi.Output[str]
+    """The role's ARN, known once its policy exists."""
+
+
 def service_role(
     name: str,
     service: str,
@@ -34,7 +51,7 @@ def service_role(
     tags: dict[str, str],
     description: str,
     conditions: dict | None = None,
-) -> aws.iam.Role:
+) -> ServiceRole:
     """A role trusted by one service principal, with its permissions as one inline policy.
 
     Inline (not managed) policies: the permissions live and die with the role and are scoped
@@ -47,11 +64,20 @@ def service_role(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    policy = None
     if statements:
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=policy_document(statements),
             opts=pulumi.ResourceOptions(parent=role),
         )
-    return role
+    return ServiceRole(role=role, policy=policy, arn=_once_granted(role.arn, policy))
+
+
+def _once_granted(value: pulumi.Output[str], policy: aws.iam.RolePolicy | None) -> pulumi.Output[str]:
+    """`value`, carrying a dependency on `policy`. Services use the role as soon as the resource taking it exists
+    (a new pipeline starts an execution on creation; CreateTrail checks that it can deliver to the log group)."""
+    if policy is None:
+        return value
+    return pulumi.Output.all(value, policy.id).apply(lambda values: values[0])

@@ -226,7 +226,8 @@ class Pipeline(pulumi.ComponentResource):
             stages=[*stage_args, *deploy_args],
             triggers=list(args.source.triggers) or None,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+            # role.arn waits for the role's policy: the first execution finds its permissions.
+            opts=pulumi.ResourceOptions(parent=self),
         )
         if args.source.start_event_pattern is not None:
             self._start_on(name, args, pipeline)

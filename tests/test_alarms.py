@@ -180,3 +180,37 @@ def test_ecs_deploy_action_fails_within_the_deployment_timeout(evaluate):
     stages = r.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
     [action] = [a for s in stages for a in s["actions"] if a["provider"] == "ECS"]
     assert action["configuration"]["DeploymentTimeout"] == "10"
+
+
+# How each alarm compares, and over how long: the direction is the alarm's meaning (a flipped operator
+# alarms while healthy and stays quiet during an outage). Defaults: AlarmThresholds(5, 1000, 1, 85, 85).
+INTENDED = {
+    "5xx-rate": {"comparisonOperator": "GreaterThanThreshold", "threshold": 5, "evaluationPeriods": 3, "datapointsToAlarm": 3},
+    # One unhealthy target is already an incident: ">=" with threshold 1, not "> 1".
+    "unhealthy-targets": {"comparisonOperator": "GreaterThanOrEqualToThreshold", "threshold": 1, "evaluationPeriods": 3,
+                          "datapointsToAlarm": 3, "period": 60, "statistic": "Maximum"},
+    "latency-p95": {"comparisonOperator": "GreaterThanThreshold", "threshold": 1, "evaluationPeriods": 3, "datapointsToAlarm": 3},
+    "cpu": {"comparisonOperator": "GreaterThanThreshold", "threshold": 85, "evaluationPeriods": 5, "datapointsToAlarm": 5},
+    "memory": {"comparisonOperator": "GreaterThanThreshold", "threshold": 85, "evaluationPeriods": 5, "datapointsToAlarm": 5},
+}
+
+
+def test_every_alarm_compares_in_the_intended_direction(stack):
+    alarms = alarms_by_kind(stack)
+    assert set(alarms) == set(INTENDED) == set(KINDS)
+    for kind, intended in INTENDED.items():
+        assert {k: alarms[kind].inputs.get(k) for k in intended} == intended, kind
+
+
+def test_unhealthy_targets_alarm_exactly(dev):
+    inputs = alarms_by_kind(dev)["unhealthy-targets"].inputs
+    assert inputs["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert inputs["threshold"] == 1
+    assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"], inputs["period"]) == (3, 3, 60)
+    assert (inputs["namespace"], inputs["metricName"], inputs["statistic"]) == ("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum")
+
+
+def test_composite_alarm_fires_when_any_alarm_does(dev):
+    """The composite's rule is an OR of ALARM states: an AND (or OK states) would hide a single failing signal."""
+    rule = dev.one(COMPOSITE).inputs["alarmRule"]
+    assert rule.count("ALARM(") == len(KINDS) and rule.count(" OR ") == len(KINDS) - 1 and " AND " not in rule

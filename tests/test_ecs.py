@@ -259,3 +259,31 @@ def test_deploy_stage_comes_from_the_target(dev):
     assert deploy["provider"] == "ECS"
     assert deploy["configuration"]["ClusterName"] == dev.one("aws:ecs/cluster:Cluster").inputs["name"]
     assert deploy["configuration"]["ServiceName"] == dev.one("aws:ecs/service:Service").inputs["name"]
+
+
+def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
+    """ECS rejects a service whose target group no load balancer uses yet ("The target group ... does not have an
+    associated load balancer"); the forwarding listener is what associates them, so the service must come after it."""
+    https = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    for result in (dev, prod_ecs, https):
+        service = result.one("aws:ecs/service:Service")
+        [target_group] = [lb["targetGroupArn"] for lb in service.inputs["loadBalancers"]]
+        [forwarding] = [listener for listener in result.of_type("aws:lb/listener:Listener")
+                        if any(a.get("targetGroupArn") == target_group for a in listener.inputs["defaultActions"])]
+        assert forwarding.ref in service.depends_on, (result.config, forwarding.name)
+
+
+def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
+    """With certificateArn the service URL is https://<alb>: the forwarding listener must be on 443 (the port the
+    security group opens and the URL implies), and port 80 only redirects there."""
+    r = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    listeners = {x.inputs["port"]: x.inputs for x in within(r, LB) if x.type == "aws:lb/listener:Listener"}
+    assert set(listeners) == {80, 443}
+    https, http = listeners[443], listeners[80]
+    assert https["protocol"] == "HTTPS" and https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["certificateArn"].endswith("certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": r.named("deploy-lb-tg").outputs["arn"]}]
+    assert http["protocol"] == "HTTP"
+    assert http["defaultActions"] == [
+        {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
+    assert r.outputs["serviceUrl"].startswith("https://")

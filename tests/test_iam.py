@@ -5,9 +5,11 @@ iam:PassRole only for the ECS task roles."""
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 
 import pytest
+import yaml
 from policy_sentry.querying.actions import get_action_data
 
 from components.artifacts import tls_only_statements
@@ -206,3 +208,227 @@ def test_ecs_deploy_statements_are_scoped_to_this_service(dev):
     assert statements["TagTaskDefinitions"]["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     assert statements["DescribeTasks"]["Resource"] == f"{prefix}:task/container-cicd-dev-app-cluster/*"
     assert statements["WatchTasks"]["Condition"] == {"ArnEquals": {"ecs:cluster": f"{prefix}:cluster/container-cicd-dev-app-cluster"}}
+
+
+# ------------------------------------------------------------------------------------------
+# Enough, not only not too much: what each role needs for what it does, from the AWS documentation.
+#
+# Pipeline service role: https://docs.aws.amazon.com/codepipeline/latest/userguide/how-to-custom-role.html and the
+#   "Service role permissions" section of each action's reference:
+#   CodeCommit  https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeCommit.html
+#   Connections https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html
+#   CodeBuild   https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html
+#   ECS         https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html
+#   Manual approval with a topic: sns:Publish, https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-service-role-permissions.html
+#   CloudWatchAlarm rule: cloudwatch:DescribeAlarms, https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
+# SSE-KMS objects (the artifact store): "To upload or download an object encrypted with an AWS KMS key ... you need
+#   kms:GenerateDataKey and kms:Decrypt permissions on the key", https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html;
+#   CodeBuild encrypts its output artifacts with the project's key, https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-kms.html
+# CodeBuild service role (logs, artifacts): https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html
+#   report groups: CreateReport, UpdateReport, BatchPutTestCases, https://docs.aws.amazon.com/codebuild/latest/userguide/test-permissions.html
+#   (CreateReportGroup only when the build creates the group; the stack creates it)
+#   VPC builds: https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html#customer-managed-policies-example-create-vpc-network-interface
+# Pushing to ECR: https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html
+# ECS task execution role (pull from ECR, awslogs): https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+#   and https://docs.aws.amazon.com/AmazonECR/latest/userguide/ECR_on_ECS.html (BatchGetImage, GetDownloadUrlForLayer, GetAuthorizationToken)
+# EventBridge starting a pipeline: https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-trigger-source-repo-changes-cli.html
+# CloudTrail to CloudWatch Logs: https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+# `aws eks update-kubeconfig` calls eks:DescribeCluster; the EKS deploy step polls its alarms with cloudwatch:DescribeAlarms.
+
+REGION, ACCOUNT = "us-east-1", "123456789012"
+SSE_KMS = ("kms:Decrypt", "kms:GenerateDataKey")
+ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+            "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
+ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+WRITE_LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+CODECOMMIT_SOURCE = ("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive",
+                     "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive")
+VPC_BUILD = ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
+             "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
+# Roles whose permissions are an AWS managed policy the documentation prescribes, not an inline policy.
+# Roles whose permissions are AWS managed policies, pinned exactly in tests/test_eks.py.
+MANAGED_POLICY_ROLES = {"deploy-cloudwatch-agent-role", "deploy-cluster-role", "deploy-node-role"}
+
+Need = set[tuple[str, str]]
+
+
+def iam_pattern(pattern: str, value: str, ignore_case: bool) -> bool:
+    """IAM wildcards: `*` any run of characters, `?` one character (actions compare case-insensitively)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def grants(statements: list[dict], action: str, resource: str) -> bool:
+    return any(
+        s["Effect"] == "Allow"
+        and any(iam_pattern(a, action, True) for a in as_list(s.get("Action", [])))
+        and any(iam_pattern(r, resource, False) for r in as_list(s.get("Resource", [])))
+        for s in statements
+    )
+
+
+def role_name_of(result, arn: str) -> str:
+    [role] = [r.name for r in result.of_type("aws:iam/role:Role") if r.outputs["arn"] == arn]
+    return role
+
+
+def arn_of(result, type_: str, **outputs) -> str:
+    [found] = [r.outputs["arn"] for r in result.of_type(type_) if all(r.outputs.get(k) == v for k, v in outputs.items())]
+    return found
+
+
+def need(actions, resource: str) -> Need:
+    return {(a, resource) for a in actions}
+
+
+def log_stream(group_arn: str) -> str:
+    return f"{group_arn.removesuffix(':*')}:log-stream:stream-1"
+
+
+def pipeline_needs(result) -> Need:
+    """What the pipeline role needs for the artifact store and every action and rule the pipeline defines."""
+    pipeline = result.one("aws:codepipeline/pipeline:Pipeline").inputs
+    [store] = pipeline["artifactStores"]
+    bucket = f"arn:aws:s3:::{store['location']}"
+    needs = need(("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"), f"{bucket}/{pipeline['name']}/artifact")
+    needs |= need(("s3:GetBucketVersioning",), bucket) | need(SSE_KMS, store["encryptionKey"]["id"])
+    for stage in pipeline["stages"]:
+        for action in stage["actions"]:
+            config, provider = action.get("configuration", {}), action["provider"]
+            if provider == "CodeCommit":
+                needs |= need(CODECOMMIT_SOURCE, f"arn:aws:codecommit:{REGION}:{ACCOUNT}:{config['RepositoryName']}")
+            elif provider == "CodeStarSourceConnection":
+                needs |= need(("codeconnections:UseConnection",), config["ConnectionArn"])
+            elif provider == "CodeBuild":
+                project = arn_of(result, "aws:codebuild/project:Project", name=config["ProjectName"])
+                needs |= need(("codebuild:StartBuild", "codebuild:BatchGetBuilds"), project)
+            elif provider == "ECS":
+                cluster, service = config["ClusterName"], config["ServiceName"]
+                task = result.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+                ecs = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+                needs |= need(("ecs:DescribeServices", "ecs:UpdateService"), f"{ecs}:service/{cluster}/{service}")
+                needs |= need(("ecs:RegisterTaskDefinition", "ecs:TagResource"), f"{ecs}:task-definition/{task['family']}:2")
+                needs |= need(("ecs:DescribeTaskDefinition", "ecs:ListTasks"), "*")
+                needs |= need(("ecs:DescribeTasks",), f"{ecs}:task/{cluster}/0123456789abcdef")
+                needs |= {("iam:PassRole", task[k]) for k in ("executionRoleArn", "taskRoleArn")}
+            elif provider == "Manual" and "NotificationArn" in config:
+                topic = config["NotificationArn"]
+                [key] = [t.inputs["kmsMasterKeyId"] for t in result.of_type("aws:sns/topic:Topic")
+                         if t.outputs["arn"] == topic]
+                needs |= need(("sns:Publish",), topic) | need(SSE_KMS, key)
+        conditions = [stage.get(k) or {} for k in ("beforeEntry", "onSuccess", "onFailure")]
+        for rule in (r for c in conditions for r in (c.get("condition") or {}).get("rules", [])):
+            if rule["ruleTypeId"]["provider"] == "CloudWatchAlarm":
+                alarm = rule["configuration"]["AlarmName"]
+                needs |= need(("cloudwatch:DescribeAlarms",), f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}")
+    return needs
+
+
+def project_needs(result, project: dict) -> Need:
+    """What a CodeBuild project's role needs for its logs, its pipeline artifacts, reports and VPC."""
+    group = project["logsConfig"]["cloudwatchLogs"]["groupName"]
+    needs = need(WRITE_LOGS, log_stream(arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=group)))
+    if project["artifacts"]["type"] == "CODEPIPELINE":
+        [store] = result.one("aws:codepipeline/pipeline:Pipeline").inputs["artifactStores"]
+        needs |= need(("s3:GetObject", "s3:PutObject"), f"arn:aws:s3:::{store['location']}/pipeline/artifact")
+        needs |= need(SSE_KMS, project["encryptionKey"])
+    for report_group in yaml.safe_load(project["source"]["buildspec"]).get("reports") or {}:
+        needs |= need(("codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases"), report_group)
+    if project.get("vpcConfig"):
+        needs |= need(VPC_BUILD, f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-0123456789abcdef0")
+        needs |= need(("ec2:CreateNetworkInterfacePermission",), f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-0123456789abcdef0")
+    return needs
+
+
+def required_permissions(result) -> dict[str, Need]:
+    """Role resource name -> the (action, resource) pairs it must be granted."""
+    required: dict[str, Need] = {}
+
+    def add(role_arn: str, needs: Need) -> None:
+        required.setdefault(role_name_of(result, role_arn), set()).update(needs)
+
+    pipeline = result.one("aws:codepipeline/pipeline:Pipeline")
+    add(pipeline.inputs["roleArn"], pipeline_needs(result))
+    repository = result.named("registry-repo").outputs["arn"]
+    for project in result.of_type("aws:codebuild/project:Project"):
+        add(project.inputs["serviceRole"], project_needs(result, project.inputs))
+    record = result.named("image-record-parameter")
+    for project in result.of_type("aws:codebuild/project:Project"):
+        buildspec = project.inputs["source"]["buildspec"]
+        if "ssm put-parameter" in buildspec:  # a deploy step that records the image it deployed
+            add(project.inputs["serviceRole"], need(("ssm:GetParameter", "ssm:PutParameter"), record.outputs["arn"]))
+        if "ecr put-image" in buildspec:  # ... and tags it deployed-<tag>
+            add(project.inputs["serviceRole"], need(("ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"), repository))
+    build = result.named("build-project").inputs
+    add(build["serviceRole"], need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PUSH, repository))
+    for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        [container] = json.loads(task.inputs["containerDefinitions"])
+        group = container["logConfiguration"]["options"]["awslogs-group"]
+        add(task.inputs["executionRoleArn"],
+            need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PULL, repository)
+            | need(WRITE_LOGS, log_stream(arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=group))))
+        # The task role starts without permissions (test_task_role_has_no_permissions_by_default).
+        required.setdefault(role_name_of(result, task.inputs["taskRoleArn"]), set())
+    for target in result.of_type("aws:cloudwatch/eventTarget:EventTarget"):
+        if target.inputs.get("roleArn"):
+            # EventBridge starts what the target names: a pipeline, or a CodeBuild project (StartBuild).
+            action = "codebuild:StartBuild" if ":codebuild:" in target.inputs["arn"] else "codepipeline:StartPipelineExecution"
+            add(target.inputs["roleArn"], need((action,), target.inputs["arn"]))
+    for trail in result.of_type("aws:cloudtrail/trail:Trail"):
+        add(trail.inputs["cloudWatchLogsRoleArn"],
+            need(WRITE_LOGS, log_stream(trail.inputs["cloudWatchLogsGroupArn"]).replace(
+                "stream-1", f"{ACCOUNT}_CloudTrail_{REGION}")))
+    for deploy in (p for p in result.of_type("aws:codebuild/project:Project") if p.name.endswith("deploy-project")):
+        spec = yaml.safe_load(deploy.inputs["source"]["buildspec"])
+        cluster = spec["env"]["variables"]["CLUSTER_NAME"]
+        commands = "\n".join(c for phase in spec["phases"].values() for c in phase["commands"])
+        alarms = re.search(r"--alarm-names ((?:\S+ )+)--state-value", commands).group(1).split()
+        add(deploy.inputs["serviceRole"],
+            need(("eks:DescribeCluster",), f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{cluster}")
+            | {("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}") for a in alarms})
+    return required
+
+
+def missing_permissions(result) -> dict[str, list[tuple[str, str]]]:
+    statements: dict[str, list[dict]] = {}
+    for role, statement in role_policies(result):
+        statements.setdefault(role, []).append(statement)
+    missing = {
+        role: sorted((a, r) for a, r in needs if not grants(statements.get(role, []), a, r))
+        for role, needs in required_permissions(result).items()
+    }
+    return {role: m for role, m in missing.items() if m}
+
+
+def test_every_role_has_what_its_service_needs(variants, prod_ecs):
+    for label, result in {**variants, "prod-ecs": prod_ecs}.items():
+        assert missing_permissions(result) == {}, label
+
+
+def test_every_role_has_its_requirements_listed(variants, prod_ecs):
+    """A new role must come with what it needs above, or the check silently skips it."""
+    for label, result in {**variants, "prod-ecs": prod_ecs}.items():
+        roles = {r.name for r in result.of_type("aws:iam/role:Role")} - MANAGED_POLICY_ROLES
+        assert roles == set(required_permissions(result)), label
+
+
+def test_required_permissions_cover_the_documented_essentials(dev, prod):
+    """The derivation above finds what the documentation lists (a derivation that found nothing would pass)."""
+    dev_needs, prod_needs = required_permissions(dev), required_permissions(prod)
+    key = dev.named("artifacts-key").outputs["arn"]
+    assert {("kms:GenerateDataKey", key), ("kms:Decrypt", key), ("ecr:PutImage", dev.named("registry-repo").outputs["arn"]),
+            ("codebuild:BatchPutTestCases", dev.named("build-tests").outputs["arn"])} <= dev_needs["build-role"]
+    assert {"codecommit:UploadArchive", "codebuild:StartBuild", "ecs:UpdateService", "iam:PassRole", "kms:GenerateDataKey",
+            "s3:PutObject"} <= {a for a, _ in dev_needs["pipeline-role"]}
+    assert {"ecr:GetDownloadUrlForLayer", "logs:PutLogEvents"} <= {a for a, _ in dev_needs["deploy-execution-role"]}
+    assert {"eks:DescribeCluster", "cloudwatch:DescribeAlarms", "ec2:CreateNetworkInterface"} <= {
+        a for a, _ in prod_needs["deploy-deploy-role"]}
+    assert {"sns:Publish", "cloudwatch:DescribeAlarms"} <= {a for a, _ in prod_needs["pipeline-role"]}
+
+
+def test_missing_permission_is_reported():
+    statements = [{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": "arn:aws:kms:r:1:key/k"}]
+    assert grants(statements, "kms:Decrypt", "arn:aws:kms:r:1:key/k")
+    assert not grants(statements, "kms:GenerateDataKey", "arn:aws:kms:r:1:key/k")
+    assert grants([{"Effect": "Allow", "Action": "logs:*", "Resource": "arn:g:*"}], "logs:PutLogEvents", "arn:g:log-stream:s")
+    assert not grants([{"Effect": "Deny", "Action": "*", "Resource": "*"}], "s3:GetObject", "arn:aws:s3:::b/k")

@@ -292,7 +292,7 @@ class EksTarget(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-agent-policy",
             role=role.name,
             # The AWS-managed policy the add-on's documentation prescribes for its agent.
@@ -307,7 +307,8 @@ class EksTarget(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The agent starts with the add-on: its role's policy must be attached by then.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
         )
 
     def _deploy_step(

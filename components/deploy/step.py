@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from components.build import start_build_statement
 from components.contracts import BUILD_ARTIFACT, DeployInputs, Statement
-from components.iam import service_role
+from components.iam import ServiceRole, service_role
 from components.logs import target_log_group
 from components.settings import CpuArchitecture
 
@@ -33,7 +33,7 @@ class StepVpc:
 @dataclass(frozen=True)
 class DeployStep:
     project: aws.codebuild.Project
-    role: aws.iam.Role
+    role: ServiceRole
     log_group: aws.cloudwatch.LogGroup
 
     def action(self, name: str, run_order: int, variables: Sequence[tuple[str, str]] = ()) -> aws.codepipeline.PipelineStageActionArgs:
@@ -121,7 +121,7 @@ def deploy_step(
         # The pipeline's key, not the AWS managed aws/s3 key, for anything the project stores.
         encryption_key=inputs.artifact_key_arn,
         tags=inputs.tags,
-        # The role's inline policy must exist before the first run.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role, *depends_on]),
+        # service_role=role.arn waits for the role's inline policy too.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     return DeployStep(project=project, role=role, log_group=log_group)

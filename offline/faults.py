@@ -1,0 +1,151 @@
+"""Fault injection: small, named source mutations the test suite must catch, one at a time.
+
+    scripts/faults                 # every fault; one line each: caught / NOT CAUGHT; exit 1 if any is not caught
+    scripts/faults NAME [NAME...]  # only these faults
+
+Each fault is applied to a temporary copy of the repository (the working tree is never touched) and the
+suite runs there with `-x`, so a caught fault costs only the time to its first failure. A fault whose
+`old` text is not in its file exactly once "does not apply": the list is checked against the tree by
+tests/test_faults.py, so a refactoring that moves the code must move the fault with it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not copied: the virtualenv (the run uses the project's), VCS data and caches.
+IGNORED = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc")
+# tests/test_faults.py fails on every mutated tree by design (the fault's text is gone): it must not count as a catch.
+PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "--ignore=tests/test_faults.py")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    kind: str
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy."""
+    file: str
+    """Path relative to the repository root."""
+    old: str
+    """Exact text that must occur once in `file`."""
+    new: str
+
+
+FAULTS: tuple[Fault, ...] = (
+    # IAM: a role loses an action it needs.
+    Fault("artifact-key-loses-generate-data-key", "iam", "components/artifacts.py",
+          '"Action": ["kms:Decrypt", "kms:GenerateDataKey"],', '"Action": ["kms:Decrypt"],'),
+    Fault("build-role-loses-put-image", "iam", "components/build.py",
+          '                "ecr:PutImage",\n', ""),
+    Fault("pipeline-loses-batch-get-builds", "iam", "components/build.py",
+          '"Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],', '"Action": ["codebuild:StartBuild"],'),
+    Fault("pipeline-loses-upload-archive", "iam", "components/source.py",
+          '                    "codecommit:UploadArchive",\n', ""),
+    Fault("execution-role-loses-put-log-events", "iam", "components/deploy/ecs.py",
+          '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
+    # Ordering: a dependency the engine needs is lost.
+    Fault("service-without-listener-dependency", "ordering", "components/deploy/ecs.py",
+          "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),", "opts=pulumi.ResourceOptions(parent=self),"),
+    Fault("role-arn-without-policy", "ordering", "components/iam.py",
+          "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
+    Fault("composite-alarm-before-its-alarms", "ordering", "components/alarms.py",
+          "opts=pulumi.ResourceOptions(parent=self, depends_on=alarms),", "opts=pulumi.ResourceOptions(parent=self),"),
+    Fault("trail-before-bucket-policy", "ordering", "components/audit.py",
+          "depends_on=[bucket_policy, key]", "depends_on=[key]"),
+    # Network: wider or different exposure.
+    Fault("alb-ingress-widened", "network", "components/loadbalancer.py",
+          "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
+    Fault("https-listener-port-changed", "network", "components/loadbalancer.py",
+          "                port=443,\n", "                port=8443,\n"),
+    Fault("service-gets-public-ip", "network", "components/deploy/ecs.py",
+          '"assign_public_ip": False,', '"assign_public_ip": True,'),
+    # Alarms: one that means the opposite.
+    Fault("unhealthy-targets-operator-flipped", "alarm", "components/alarms.py",
+          '"comparison_operator": "GreaterThanOrEqualToThreshold",', '"comparison_operator": "LessThanThreshold",'),
+    # Protection and retention of stateful resources.
+    Fault("registry-not-protected", "protection", "components/registry.py",
+          "opts=pulumi.ResourceOptions(parent=self, protect=args.production),", "opts=pulumi.ResourceOptions(parent=self),"),
+    Fault("build-log-retention-removed", "logs", "components/build.py",
+          "            retention_in_days=args.log_retention_days,\n", ""),
+    # Encryption and transport.
+    Fault("artifact-bucket-tls-only-removed", "encryption", "components/artifacts.py",
+          "policy=policy_document(tls_only_statements(bucket.arn)),", "policy=policy_document([]),"),
+    Fault("artifact-key-rotation-off", "encryption", "components/artifacts.py",
+          "enable_key_rotation=True,", "enable_key_rotation=False,"),
+    Fault("image-scanning-off", "encryption", "components/registry.py",
+          '{"scan_on_push": True}', '{"scan_on_push": False}'),
+    # Naming: a physical name that no longer derives from the stack.
+    Fault("alarm-names-fixed", "naming", "components/alarms.py",
+          'return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)',
+          'return tuple(f"alarm-{kind}" for kind in KINDS)'),
+    # Deployment safety.
+    Fault("circuit-breaker-does-not-roll-back", "deploy", "components/deploy/ecs.py",
+          'deployment_circuit_breaker={"enable": True, "rollback": True},',
+          'deployment_circuit_breaker={"enable": True, "rollback": False},'),
+    Fault("tags-mutable", "deploy", "components/registry.py",
+          'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
+)
+
+
+def applies(fault: Fault, root: Path = ROOT) -> bool:
+    path = root / fault.file
+    return path.is_file() and path.read_text().count(fault.old) == 1
+
+
+def inject(fault: Fault, root: Path) -> None:
+    """Apply `fault` to the tree at `root` (a copy)."""
+    if root.resolve() == ROOT:
+        raise ValueError("refusing to mutate the working tree; inject into a copy")
+    path = root / fault.file
+    path.write_text(path.read_text().replace(fault.old, fault.new, 1))
+
+
+def run_suite(root: Path) -> int:
+    python = ROOT / ".venv" / "bin" / "python"
+    return subprocess.run([str(python if python.exists() else sys.executable), *PYTEST], cwd=root,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+def main(argv: list[str]) -> int:
+    chosen = [f for f in FAULTS if not argv or f.name in argv]
+    unknown = set(argv) - {f.name for f in FAULTS}
+    if unknown:
+        print(f"unknown fault(s): {', '.join(sorted(unknown))}; known: {', '.join(f.name for f in FAULTS)}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
+        pristine = Path(tmp) / "pristine"
+        shutil.copytree(ROOT, pristine, ignore=IGNORED, symlinks=True)
+        started = time.monotonic()
+        if run_suite(pristine) != 0:
+            print("the suite fails without any fault: fix it first (./scripts/test)", file=sys.stderr)
+            return 2
+        print(f"baseline passes ({time.monotonic() - started:.0f} s); injecting {len(chosen)} fault(s), one at a time")
+        missed = 0
+        for fault in chosen:
+            if not applies(fault, pristine):
+                print(f"{fault.name:42} {fault.kind:11} fault does not apply ({fault.file})")
+                missed += 1
+                continue
+            work = Path(tmp) / fault.name
+            shutil.copytree(pristine, work, symlinks=True)
+            inject(fault, work)
+            started = time.monotonic()
+            code = run_suite(work)
+            # 1: a test failed; 2-4: collection/usage errors also stop a broken change. 0 and 5 (nothing ran) do not.
+            caught = code not in (0, 5)
+            missed += not caught
+            print(f"{fault.name:42} {fault.kind:11} {'caught' if caught else 'NOT CAUGHT'} ({time.monotonic() - started:.0f} s)",
+                  flush=True)
+            shutil.rmtree(work)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
