@@ -1,11 +1,13 @@
-"""The README's config reference, generated from settings.KEYS so the two cannot drift.
+"""The README's generated blocks, so they cannot drift from the code: the config reference (from
+settings.KEYS) and what the shipped stacks cost (offline/cost.py over the evaluated stack files).
 
-    python -m offline.docs          # rewrite the block between the config-reference markers
+    python -m offline.docs          # rewrite the blocks between their markers
     python -m offline.docs --check  # exit 1 when README.md is out of date
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -14,6 +16,8 @@ from components.settings import KEYS, DeployTargetKind
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
+COST_STACKS = ("dev", "prod")
 
 
 def config_reference() -> str:
@@ -38,10 +42,62 @@ def config_reference() -> str:
     return "\n".join(lines)
 
 
+@functools.cache
+def cost_section() -> str:
+    """One table of the shipped stacks' idle monthly cost, the items that dominate, the prices' date and sources."""
+    from offline import cost
+    from offline.mocks import evaluate_stack
+
+    results = {stack: evaluate_stack(stack) for stack in COST_STACKS}
+    estimates = {stack: cost.estimate(result) for stack, result in results.items()}
+    targets = {"ecs": "ECS on Fargate", "eks": "EKS Auto Mode"}
+    shipped = " and ".join(
+        f"`{stack}` ({targets[str(r.config.get('container-cicd:deployTarget', 'ecs'))]})" for stack, r in results.items()
+    )
+    items = list(dict.fromkeys(line.item for e in estimates.values() for line in e.lines))
+    lines = [
+        "## What it costs",
+        "",
+        f"What the shipped stacks {shipped} cost per month while idle, counted from the resources each one"
+        " creates at on-demand prices of us-east-1 (offline/cost.py). Cells are USD per month (quantity).",
+        "",
+        "| Resource | " + " | ".join(f"`{s}`" for s in COST_STACKS) + " |",
+        "|---|" + "---:|" * len(COST_STACKS),
+    ]
+    for item in items:
+        cells = []
+        for estimate in estimates.values():
+            line = next((x for x in estimate.lines if x.item == item), None)
+            cells.append(f"{line.monthly:.2f} ({line.quantity:g})" if line else "-")
+        lines.append(f"| {item} | " + " | ".join(cells) + " |")
+    lines.append("| **Total while idle** | " + " | ".join(f"**{e.total:.2f}**" for e in estimates.values()) + " |")
+    lines.append("")
+    for stack, estimate in estimates.items():
+        top = sorted(estimate.lines, key=lambda x: -x.monthly)[:3]
+        share = sum(x.monthly for x in top) / estimate.total
+        lines.append(f"- `{stack}`: {'; '.join(x.item for x in top)}: {share:.0%} of the total.")
+    notes = list(dict.fromkeys(n for e in estimates.values() for n in e.notes))
+    lines += [
+        "",
+        f"Prices: AWS's public price pages as read {cost.PRICES_READ} ({', '.join(cost.SOURCES.values())});"
+        " other regions differ by a few percent. Not included, because they are billed by use:",
+        "",
+        *(f"- {note}" for note in notes),
+    ]
+    return "\n".join(lines)
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def render(readme: str) -> str:
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{config_reference()}\n{END}{tail}"
+    out = _replace(readme, START, END, config_reference())
+    if COST_START in out:
+        out = _replace(out, COST_START, COST_END, cost_section())
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -49,7 +105,7 @@ def main(argv: list[str]) -> int:
     wanted = render(current)
     if "--check" in argv:
         if current != wanted:
-            print("README.md config reference is out of date: run `python -m offline.docs`", file=sys.stderr)
+            print("README.md generated blocks are out of date: run `python -m offline.docs`", file=sys.stderr)
             return 1
         return 0
     README.write_text(wanted)

@@ -34,3 +34,23 @@ def test_readme_commands_exist():
     assert os.access(ROOT / "scripts" / "test", os.X_OK)
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_cost_block_is_generated_from_the_stacks(dev, prod):
+    """The cost tables are offline/cost.py's estimate of the evaluated stack files: a change to a stack
+    file or to a price makes this fail until `python -m offline.docs` is run."""
+    from offline.cost import PRICES_READ, estimate
+
+    assert README.count(docs.COST_START) == 1 and README.count(docs.COST_END) == 1
+    block = README.split(docs.COST_START, 1)[1].split(docs.COST_END, 1)[0]
+    assert block.strip() == docs.cost_section()
+    totals = [line for line in block.splitlines() if line.startswith("| **Total while idle** |")]
+    assert totals == [f"| **Total while idle** | **{estimate(dev).total:.2f}** | **{estimate(prod).total:.2f}** |"]
+    assert f"as read {PRICES_READ}" in block
+
+
+def test_render_rewrites_a_stale_cost_block():
+    text = f"{docs.START}\n{docs.END}\nbefore\n{docs.COST_START}\n| NAT gateway | 1.00 (1) |\n{docs.COST_END}\nafter\n"
+    out = docs.render(text)
+    assert "1.00 (1)" not in out and out.endswith("\nafter\n")
+    assert f"{docs.COST_START}\n{docs.cost_section()}\n{docs.COST_END}" in out

@@ -4,6 +4,8 @@ every request's parameters against the model)."""
 from __future__ import annotations
 
 import datetime
+import re
+from pathlib import Path
 
 import botocore.session
 import pytest
@@ -15,6 +17,7 @@ from tools import revert as tool
 COMMIT = "3f2c1e9a" + "0" * 32
 TAG = COMMIT[:SHORT_SHA_LENGTH]
 TARGET = tool.stack_target("prod")
+ROOT = Path(__file__).resolve().parent.parent
 DIGEST = "sha256:" + "a" * 64
 
 
@@ -62,6 +65,7 @@ def started(stub: Stubber, commit: str = COMMIT):
 
 
 def test_stack_target_matches_the_program_names(prod):
+    assert tool.read_stack("prod") == tool.stack_target("prod", region="us-east-1")
     assert TARGET.pipeline == prod.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
     assert TARGET.repository == prod.one("aws:ecr/repository:Repository").inputs["name"]
 
@@ -126,19 +130,127 @@ def test_missing_image_fails_with_a_clear_message_and_starts_nothing():
             tool.revert(ecr, pipeline, TARGET, tag="0000000")
 
 
+class Sessions:
+    """A session factory that hands out the stubbed clients and records each session it was asked for."""
+
+    def __init__(self, ecr=None, pipeline=None):
+        self.clients = {"ecr": ecr, "codepipeline": pipeline}
+        self.regions: list[str | None] = []
+
+    def __call__(self, region):
+        self.regions.append(region)
+        return self
+
+    def client(self, name):
+        return self.clients[name]
+
+
+def test_cli_exits_0_and_starts_the_pipeline_in_the_stack_files_region(capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    image_found(ecr_stub)
+    pipeline_declaration(pipeline_stub)
+    started(pipeline_stub)
+    sessions = Sessions(ecr, pipeline)
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "prod", "--commit", COMMIT.upper()], session_factory=sessions)
+    assert code == tool.EXIT_STARTED == 0
+    assert sessions.regions == ["us-east-1"]  # Pulumi.prod.yaml's aws:region
+    pipeline_stub.assert_no_pending_responses()
+    assert capsys.readouterr().out.startswith(f"Started {TARGET.pipeline} execution 11111111-2222-3333-4444-555555555555 on commit {COMMIT} ")
+
+
 def test_cli_exits_2_with_the_message_when_the_image_is_missing(capsys):
     ecr, pipeline, ecr_stub, pipeline_stub = clients()
     ecr_stub.add_client_error("describe_images", service_error_code="ImageNotFoundException", service_message="not found")
-
-    class Session:
-        def client(self, name):
-            return {"ecr": ecr, "codepipeline": pipeline}[name]
-
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--commit", COMMIT], session=Session())
-    assert code == 2
+        code = tool.main(["--stack", "prod", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
+    assert code == tool.EXIT_NOTHING_TO_REVERT == 2
     err = capsys.readouterr().err
     assert err.startswith(f"revert: image container-cicd-prod-app:{TAG} does not exist in the registry; nothing was started.")
+
+
+def test_cli_exits_2_when_no_execution_built_the_tag(capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    image_found(ecr_stub, "abcdef0")
+    pipeline_stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": []}, {"pipelineName": TARGET.pipeline})
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "prod", "--tag", "abcdef0"], session_factory=Sessions(ecr, pipeline))
+    assert code == 2
+    assert "built a commit starting with 'abcdef0'; nothing was started." in capsys.readouterr().err
+
+
+def test_cli_exits_1_on_an_aws_error(capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    image_found(ecr_stub)
+    pipeline_stub.add_client_error("get_pipeline", service_error_code="PipelineNotFoundException", service_message="no such pipeline")
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "prod", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
+    assert code == tool.EXIT_AWS_ERROR == 1
+    assert capsys.readouterr().err.startswith("revert: AWS call failed: An error occurred (PipelineNotFoundException)")
+
+
+USAGE_ERRORS = {
+    "no revision": (["--stack", "prod"], r"one of the arguments --commit --tag is required"),
+    "both revisions": (["--stack", "prod", "--tag", TAG, "--commit", COMMIT], r"argument --commit: not allowed with argument --tag"),
+    "no stack": (["--tag", TAG], r"the following arguments are required: --stack"),
+    "short commit": (["--stack", "prod", "--commit", TAG], r"--commit: '3f2c1e9' is not a full 40-character commit SHA; use --tag"),
+    "long commit": (["--stack", "prod", "--commit", COMMIT + "0"], r"--commit: .* is not a full 40-character commit SHA"),
+    "non-hex commit": (["--stack", "prod", "--commit", "z" * 40], r"--commit: .* is not a full 40-character commit SHA"),
+    "uppercase tag": (["--stack", "prod", "--tag", "3F2C1E9"], r"--tag: '3F2C1E9' is not an image tag of this pipeline; .* lowercase hex"),
+    "long tag": (["--stack", "prod", "--tag", "3f2c1e9a"], r"--tag: '3f2c1e9a' is not an image tag"),
+    "unknown stack": (["--stack", "staging", "--tag", TAG], r"--stack: Pulumi\.staging\.yaml does not exist in .*; stacks with a file here: dev, prod"),
+    "path as stack": (["--stack", "../prod", "--tag", TAG], r"--stack: '\.\./prod' is not a stack name"),
+    "unknown option": (["--stack", "prod", "--tag", TAG, "--service", "web"], r"unrecognized arguments: --service web"),
+}
+
+
+@pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS.values(), ids=USAGE_ERRORS.keys())
+def test_usage_errors_exit_64_before_any_aws_client_exists(argv, message, capsys):
+    sessions = Sessions()
+    assert tool.main(argv, session_factory=sessions) == tool.EXIT_USAGE == 64
+    assert sessions.regions == [], "a session was created before the arguments were validated"
+    err = capsys.readouterr().err
+    assert re.search(rf"^revert: {message}", err), err
+    assert "usage: python -m tools.revert" in err
+
+
+def test_help_lists_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool.main(["--help"], session_factory=Sessions())
+    assert exit_.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Exit codes: 0 the pipeline was started; 64 usage error" in out
+    assert "2 nothing to revert" in out and "1 an AWS error" in out
+
+
+def stack_dir(tmp_path, stack_file: str):
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.staging.yaml").write_text(stack_file)
+    return tmp_path
+
+
+def test_the_stack_file_gives_region_and_service_name_as_the_program_uses_them(tmp_path, evaluate):
+    root = stack_dir(tmp_path, "config:\n  aws:region: eu-west-1\n  container-cicd:serviceName: web\n"
+                     "  container-cicd:notificationEmails:\n    secure: v1:AAAA\n")
+    target = tool.read_stack("staging", root)
+    assert target.region == "eu-west-1"
+    program = evaluate("dev", serviceName="web")
+    # Same names as the program gives the dev stack, with the stack name swapped.
+    assert target.pipeline == program.one("aws:codepipeline/pipeline:Pipeline").inputs["name"].replace("-dev-", "-staging-")
+    assert target.repository == program.one("aws:ecr/repository:Repository").inputs["name"].replace("-dev-", "-staging-")
+    assert target == tool.Target("container-cicd-staging-web-pipeline", "container-cicd-staging-web", "eu-west-1")
+
+
+def test_a_stack_file_without_a_region_leaves_it_to_the_aws_profile(tmp_path):
+    assert tool.read_stack("staging", stack_dir(tmp_path, "config: {}\n")).region is None
+
+
+def test_invalid_stack_settings_are_a_usage_error(tmp_path, capsys):
+    root = stack_dir(tmp_path, "config:\n  container-cicd:serviceName: Web_1\n")
+    sessions = Sessions()
+    assert tool.main(["--stack", "staging", "--tag", TAG], session_factory=sessions, root=root) == 64
+    assert sessions.regions == []
+    assert capsys.readouterr().err.startswith("revert: Pulumi.staging.yaml: serviceName: 'Web_1' is not valid")
 
 
 def test_unknown_tag_in_pipeline_history_starts_nothing():
@@ -153,7 +265,7 @@ def test_unknown_tag_in_pipeline_history_starts_nothing():
 
 @pytest.mark.parametrize("commit", ["3f2c1e9", "z" * 40, COMMIT + "0"])
 def test_commit_must_be_a_full_sha(commit):
-    with pytest.raises(tool.RevertError, match=r"is not a full 40-character commit SHA; use --tag for a short SHA"):
+    with pytest.raises(tool.UsageError, match=r"is not a full 40-character commit SHA; use --tag for a short SHA"):
         tool.revert(None, None, TARGET, commit=commit)
 
 

@@ -1,16 +1,19 @@
 """Put a previous image back, through the pipeline.
 
-    python -m tools.revert --stack prod --commit 3f2c1e9a...   # a commit the pipeline built before
-    python -m tools.revert --stack prod --tag 3f2c1e9           # an image tag (the short commit SHA)
+    venv/bin/python -m tools.revert --stack prod --commit 3f2c1e9a...   # a commit the pipeline built before
+    venv/bin/python -m tools.revert --stack prod --tag 3f2c1e9           # an image tag (the short commit SHA)
 
-It checks that the image exists in the stack's ECR repository, then starts the stack's pipeline on that
-commit (StartPipelineExecution with a COMMIT_ID source revision override). The pipeline's build finds the
-image already in the registry and skips building it, the deploy stage rolls it out with every gate of
-the stack (approval, alarms, bake time), and the service's task definition / image then belongs to the
-pipeline, which `pulumi up` leaves alone (`ignore_changes` on the image-bearing field). Nothing is
-changed behind the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
+It reads Pulumi.<stack>.yaml for the region and the service name, checks that the image exists in the
+stack's ECR repository, then starts the stack's pipeline on that commit (StartPipelineExecution with a
+COMMIT_ID source revision override). The pipeline's build finds the image already in the registry and
+skips building it, the deploy stage rolls it out with every gate of the stack (approval, alarms, bake
+time), and the deploy step records the image, so a later `pulumi up` keeps it. Nothing is changed behind
+the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
 
-Exit codes: 0 started, 2 the image or commit cannot be found (nothing was started), 1 an AWS error.
+Exit codes: 0 the pipeline was started; 64 usage error (bad arguments, no such stack file, invalid stack
+settings; checked before any AWS call); 2 nothing to revert (the image is not in the registry, or no
+earlier execution built the tag's commit; nothing was started); 1 an AWS error (credentials, access,
+network, no such pipeline).
 """
 
 from __future__ import annotations
@@ -18,32 +21,93 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
 
 from components.buildspec import SHORT_SHA_LENGTH
 from components.naming import physical_name
-from components.settings import PROJECT
+from components.settings import PROJECT, SettingsError, parse_settings
+from offline import stackfile
 
-_HEX = re.compile(r"^[0-9a-f]+$")
+ROOT = Path(__file__).resolve().parent.parent
+# sysexits.h: EX_USAGE. Distinct from 2 ("nothing to revert"), so a script can tell a typo from a missing image.
+EXIT_STARTED, EXIT_AWS_ERROR, EXIT_NOTHING_TO_REVERT, EXIT_USAGE = 0, 1, 2, 64
+_TAG = re.compile(rf"^[0-9a-f]{{{SHORT_SHA_LENGTH}}}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+# Pulumi stack names: letters, digits, '-', '_', '.'; also keeps the stack file inside the project.
+_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # How many recent executions to search for the commit behind a tag.
 MAX_EXECUTIONS_SEARCHED = 500
 
 
 class RevertError(Exception):
-    """The revert cannot start; the message says why and what to do. Nothing was changed."""
+    """Nothing to revert: the image or its commit cannot be found. Nothing was changed."""
+
+
+class UsageError(Exception):
+    """The arguments or the stack file are wrong; found before any AWS call."""
 
 
 @dataclass(frozen=True)
 class Target:
     pipeline: str
     repository: str
+    region: str | None = None
+    """aws:region of the stack file; None: boto3's default (AWS_REGION or the profile), as the provider does."""
 
 
-def stack_target(stack: str, service: str = "app") -> Target:
-    """The pipeline and repository names the Pulumi program gives a stack (see __main__.py)."""
-    prefix = f"{PROJECT}-{stack}-{service}"
-    return Target(pipeline=physical_name(prefix, "pipeline", 100), repository=prefix)
+def stack_target(stack: str, service: str = "app", project: str = PROJECT, region: str | None = None) -> Target:
+    """The pipeline and repository names the Pulumi program gives a stack (__main__.py: settings.prefix)."""
+    prefix = f"{project}-{stack}-{service}"
+    return Target(pipeline=physical_name(prefix, "pipeline", 100), repository=prefix, region=region)
+
+
+def read_stack(stack: str, root: Path = ROOT) -> Target:
+    """The stack's target from Pulumi.yaml and Pulumi.<stack>.yaml, read as the CLI reads them (YAML 1.2)
+    and validated by the program's own settings; UsageError when either is missing or invalid."""
+    if not _STACK.match(stack):
+        raise UsageError(f"--stack: {stack!r} is not a stack name; use letters, digits, '-', '_' or '.' (e.g. prod)")
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise UsageError(f"--stack: {path.name} does not exist in {root}; stacks with a file here: {', '.join(known) or 'none'}")
+    try:
+        project = str((stackfile.load((root / "Pulumi.yaml").read_text()) or {})["name"])
+        config = (stackfile.load(path.read_text()) or {}).get("config") or {}
+    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError) as error:
+        raise UsageError(f"cannot read Pulumi.yaml or {path.name}: {error}") from None
+    namespace = f"{project}:"
+    # Secrets ({secure: ...}) cannot be read without the passphrase and name nothing the revert needs:
+    # they are left out, so the settings check their defaults instead.
+    raw = {k[len(namespace):]: v for k, v in config.items() if k.startswith(namespace) and not isinstance(v, dict)}
+    try:
+        settings = parse_settings(raw, project, stack)
+    except SettingsError as error:
+        raise UsageError(f"{path.name}: {error}") from None
+    region = config.get("aws:region")
+    return stack_target(stack, settings.service_name, project, str(region) if region else None)
+
+
+def check_revision(commit: str | None, tag: str | None) -> tuple[str | None, str]:
+    """(commit, tag) once both are known to be well formed; UsageError otherwise."""
+    if (commit is None) == (tag is None):
+        raise UsageError("give exactly one of --commit and --tag")
+    if commit is not None:
+        if not _COMMIT.match(commit.lower()):
+            raise UsageError(f"--commit: {commit!r} is not a full 40-character commit SHA; use --tag for a short SHA")
+        commit = commit.lower()
+        return commit, tag_for_commit(commit)
+    assert tag is not None
+    if not _TAG.match(tag):
+        raise UsageError(
+            f"--tag: {tag!r} is not an image tag of this pipeline; tags are the first {SHORT_SHA_LENGTH} characters "
+            "of the commit SHA, lowercase hex (e.g. 3f2c1e9)"
+        )
+    return None, tag
 
 
 def tag_for_commit(commit: str) -> str:
@@ -93,14 +157,7 @@ def source_action(codepipeline: Any, pipeline: str) -> str:
 
 def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = None, tag: str | None = None) -> dict[str, str]:
     """Check the image, then start the pipeline on its commit. Returns what was started."""
-    if (commit is None) == (tag is None):
-        raise RevertError("give exactly one of --commit and --tag")
-    if commit is not None:
-        commit = commit.strip().lower()
-        if len(commit) != 40 or not _HEX.match(commit):
-            raise RevertError(f"--commit: {commit!r} is not a full 40-character commit SHA; use --tag for a short SHA")
-        tag = tag_for_commit(commit)
-    assert tag is not None
+    commit, tag = check_revision(commit, tag)
     digest = check_image(ecr, target.repository, tag)
     if commit is None:
         commit = commit_for_tag(codepipeline, target.pipeline, tag)
@@ -118,34 +175,56 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
     }
 
 
-def main(argv: list[str] | None = None, session: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.revert", description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--stack", required=True, help="Pulumi stack, e.g. prod")
-    parser.add_argument("--service", default="app", help="serviceName of the stack (default: app)")
-    parser.add_argument("--region", help="AWS region (default: from the AWS profile/environment)")
-    which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--commit", help="full commit SHA the pipeline built before")
-    which.add_argument("--tag", help="image tag in the stack's ECR repository (the short commit SHA)")
-    args = parser.parse_args(argv)
-    if session is None:
-        import boto3.session
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse exits 2, which here means "nothing to revert"
+        raise UsageError(message)
 
-        session = boto3.session.Session(region_name=args.region)
-    target = stack_target(args.stack, args.service)
+
+def parser() -> argparse.ArgumentParser:
+    doc = __doc__ or ""
+    parser = _Parser(
+        prog="python -m tools.revert",
+        description=doc.split("\n\n")[0],
+        epilog=doc[doc.index("Exit codes:"):],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--commit", help="full 40-character commit SHA the pipeline built before")
+    which.add_argument("--tag", help=f"image tag in the stack's ECR repository: the commit's first {SHORT_SHA_LENGTH} characters")
+    return parser
+
+
+def _session(region: str | None) -> Any:
+    import boto3.session
+
+    return boto3.session.Session(region_name=region)
+
+
+def main(argv: list[str] | None = None, session_factory: Callable[[str | None], Any] = _session, root: Path = ROOT) -> int:
+    # Everything that can be wrong locally is checked before the first AWS client exists.
     try:
-        result = revert(session.client("ecr"), session.client("codepipeline"), target, commit=args.commit, tag=args.tag)
+        args = parser().parse_args(argv)
+        commit, tag = check_revision(args.commit, args.tag)
+        target = read_stack(args.stack, root)
+    except UsageError as error:
+        print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        session = session_factory(target.region)
+        result = revert(session.client("ecr"), session.client("codepipeline"), target, commit=commit, tag=None if commit else tag)
     except RevertError as error:
         print(f"revert: {error}", file=sys.stderr)
-        return 2
+        return EXIT_NOTHING_TO_REVERT
     except Exception as error:  # botocore ClientError, credentials, network: report, do not trace
         print(f"revert: AWS call failed: {error}", file=sys.stderr)
-        return 1
+        return EXIT_AWS_ERROR
     print(
         f"Started {result['pipeline']} execution {result['executionId']} on commit {result['commit']} "
         f"(image {result['image']}, {result['digest']}). Follow it in the CodePipeline console; "
         "approval and bake-time gates apply as for any deployment."
     )
-    return 0
+    return EXIT_STARTED
 
 
 if __name__ == "__main__":

@@ -1,0 +1,122 @@
+"""examples/: each ready stack file is evaluated whole, and the feature it shows is in what it creates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from components.settings import PROJECT, parse_settings
+from offline import stackfile
+from offline.mocks import StackResult, evaluate, stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+NAMES = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in EXAMPLES.glob("Pulumi.*.yaml"))
+_cache: dict[str, StackResult] = {}
+
+
+def example(name: str) -> StackResult:
+    """examples/Pulumi.<name>.yaml as the stack <name>, evaluated through the real program."""
+    if name not in _cache:
+        _cache[name] = evaluate(name, stack_config(name, root=EXAMPLES))
+    return _cache[name]
+
+
+def test_the_examples_are_the_documented_set():
+    assert NAMES == ["arm64", "existing-eks", "existing-vpc", "github", "https"]
+    readme = (EXAMPLES / "README.md").read_text()
+    for name in NAMES:
+        assert f"[Pulumi.{name}.yaml](Pulumi.{name}.yaml)" in readme
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_example_is_a_complete_commented_stack_file_in_us_east_1(name):
+    text = (EXAMPLES / f"Pulumi.{name}.yaml").read_text()
+    assert text.startswith("# "), "each example says what it shows in its first comment"
+    config = stackfile.load(text)["config"]
+    assert config["aws:region"] == "us-east-1"
+    assert f"{PROJECT}:deployTarget" in config
+    # Every ARN or id in it is in the stack's region and account format the settings accept.
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+    parse_settings(raw, PROJECT, name)
+    for value in config.values():
+        if isinstance(value, str) and value.startswith("arn:aws:"):
+            assert value.split(":")[3] in ("us-east-1", ""), value
+
+
+def test_github_example_uses_a_connection_with_branch_and_file_path_push_filters():
+    result = example("github")
+    assert result.of_type("aws:codecommit/repository:Repository") == []
+    connection = result.one("aws:codeconnections/connection:Connection")
+    assert connection.inputs["providerType"] == "GitHub"
+    pipeline = result.one("aws:codepipeline/pipeline:Pipeline").inputs
+    [source] = pipeline["stages"][0]["actions"]
+    assert source["provider"] == "CodeStarSourceConnection"
+    assert source["configuration"]["FullRepositoryId"] == "my-org/my-monorepo"
+    assert source["configuration"]["ConnectionArn"] == connection.outputs["arn"]
+    [trigger] = pipeline["triggers"]
+    assert trigger["providerType"] == "CodeStarSourceConnection"
+    assert trigger["gitConfiguration"]["pushes"] == [
+        {"branches": {"includes": ["main"]}, "filePaths": {"includes": ["services/api/**", "shared/**"]}}
+    ]
+    buildspec = result.named("build-project").inputs["source"]["buildspec"]
+    assert "APP_PATH: services/api" in buildspec
+
+
+def test_existing_vpc_example_creates_no_network_and_uses_the_given_subnets():
+    result = example("existing-vpc")
+    counts = result.count_by_type()
+    for created in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway", "aws:ec2/internetGateway:InternetGateway"):
+        assert created not in counts
+    assert result.one("aws:lb/loadBalancer:LoadBalancer").inputs["subnets"] == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+    network = result.one("aws:ecs/service:Service").inputs["networkConfiguration"]
+    assert network["subnets"] == ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"] and network["assignPublicIp"] is False
+    ingress = [r.inputs for r in result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs.get("cidrIpv4")]
+    assert {r["cidrIpv4"] for r in ingress} == {"203.0.113.0/24"}
+
+
+def test_existing_eks_example_creates_no_cluster_and_deploys_into_the_named_one():
+    result = example("existing-eks")
+    counts = result.count_by_type()
+    assert "aws:eks/cluster:Cluster" not in counts and "aws:ec2/vpc:Vpc" not in counts
+    assert ("aws:eks/getCluster:getCluster", {"name": "platform-prod"}) in result.invokes
+    entry = result.one("aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["clusterName"] == "platform-prod"
+    # Existing cluster: the deploy identity may edit its own namespace only.
+    association = result.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
+    assert association["policyArn"].endswith("/AmazonEKSEditPolicy")
+    assert association["accessScope"] == {"type": "namespace", "namespaces": ["container-cicd-existing-eks-orders"]}
+
+
+def test_https_example_serves_443_with_the_certificate_and_redirects_http():
+    result = example("https")
+    listeners = {r.inputs["port"]: r.inputs for r in result.of_type("aws:lb/listener:Listener")}
+    assert sorted(listeners) == [80, 443]
+    https = listeners[443]
+    assert https["protocol"] == "HTTPS"
+    assert https["certificateArn"] == "arn:aws:acm:us-east-1:123456789012:certificate/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
+    assert [a["type"] for a in https["defaultActions"]] == ["forward"]
+    assert listeners[80]["defaultActions"] == [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+
+
+def test_arm64_example_builds_on_arm_and_runs_arm64_fargate_tasks():
+    result = example("arm64")
+    task = result.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert task["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    assert (task["cpu"], task["memory"]) == ("512", "1024")
+    build = result.named("build-project").inputs["environment"]
+    assert build["type"] == "ARM_CONTAINER" and "aarch64" in build["image"]
+    # The image is built for the platform it runs on: every CodeBuild project of the stack is ARM.
+    assert {p.inputs["environment"]["type"] for p in result.of_type("aws:codebuild/project:Project")} == {"ARM_CONTAINER"}
+
+
+def test_examples_hold_no_secrets_and_only_the_documentation_account():
+    """The examples hold no secrets or real account ids other than the documentation account."""
+    for name in NAMES:
+        text = (EXAMPLES / f"Pulumi.{name}.yaml").read_text()
+        assert "secure:" not in text
+        for word in json.dumps(stackfile.load(text)).replace('"', " ").split():
+            if word.startswith("arn:aws:"):
+                assert ":123456789012:" in word
