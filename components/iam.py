@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components.contracts import Statement
 
 
-def trust_policy(service: str, conditions: dict | None = None) -> str:
+def trust_policy(service: str, conditions: dict | None = None) -> pulumi.Output[str]:
     """A trust policy that lets exactly one AWS service principal assume the role."""
     statement: Statement = {
         "Effect": "Allow",
