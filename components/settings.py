@@ -18,7 +18,7 @@ import ipaddress
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -148,9 +148,14 @@ BOOTSTRAP_HEALTH_PATH = "/ping"
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
-_BRANCH = re.compile(r"^[^\s~^:?*\[\\]+$")
 _CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
-_CONNECTION_REPO = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
+# GitHub and Bitbucket: exactly owner/name; GitLab: group/[subgroup/...]project.
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_GROUP_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+# Lowercase letters and digits in runs joined by single '-': the stack and service names end up in ECR
+# repository names ([a-z0-9]+ joined by single separators) and CloudTrail trail names (no adjacent '-').
+_NAME_RUNS = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:([a-z0-9-]+):")
 _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -159,7 +164,12 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _EKS_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_IMAGE = re.compile(r"^[\w.-]+(:\d+)?(/[\w.-]+)+(:[\w.-]{1,128}|@sha256:[0-9a-f]{64})$")
+# registry[:port]/path (lower case: Docker refuses upper-case repository names), then :tag, @digest or both.
+# https://github.com/distribution/reference/blob/main/reference.go (the grammar `docker pull` uses)
+_IMAGE = re.compile(
+    r"^(?P<registry>[A-Za-z0-9.-]+(:\d+)?)(?P<path>(/[a-z0-9]+([._-]+[a-z0-9]+)*)+)"
+    r"(?P<tag>:[\w][\w.-]{0,127})?(?P<digest>@sha256:[0-9a-f]{64})?$"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,6 +517,51 @@ def _matching(reader: _Reader, key: str, pattern: re.Pattern[str], allowed: str)
     return value
 
 
+def git_branch_problem(name: str) -> str | None:
+    """What `git check-ref-format --branch` refuses in a branch name, or None.
+    https://git-scm.com/docs/git-check-ref-format"""
+    if not name:
+        return "a branch name cannot be empty"
+    if name.startswith("-"):
+        return "a branch name cannot start with '-'"
+    if name == "@" or "@{" in name:
+        return "a branch name cannot be '@' or contain '@{'"
+    bad = sorted({c for c in name if ord(c) < 32 or ord(c) == 127 or c in " ~^:?*[\\"})
+    if bad:
+        return f"a branch name cannot contain {' '.join(repr(c) for c in bad)}"
+    if ".." in name or "//" in name or name.endswith(("/", ".")):
+        return "a branch name cannot contain '..' or '//', nor end with '/' or '.'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        return "no part of a branch name may start with '.' or end with '.lock'"
+    return None
+
+
+def cidr_problem(block: str, versions: tuple[int, ...] = (4, 6)) -> tuple[str, str] | None:
+    """(what is wrong, the fix) for a CIDR block AWS would refuse, or None."""
+    try:
+        address = ipaddress.ip_address(block)
+    except ValueError:
+        pass
+    else:
+        bits = 32 if address.version == 4 else 128
+        return "a bare address is not a CIDR block", f"write {block}/{bits} for this one address"
+    try:
+        network = ipaddress.ip_network(block)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(block, strict=False)
+        except ValueError:
+            return "not a CIDR block such as 203.0.113.0/24", "write an address and a prefix length, e.g. 203.0.113.0/24"
+        return "the address has bits set beyond the prefix length", f"use the network address: {loose}"
+    if network.version not in versions:
+        return f"only IPv{versions[0]} CIDR blocks are allowed here", "use an IPv4 CIDR block"
+    return None
+
+
+def _duplicates(values: Sequence[str]) -> list[str]:
+    return sorted({v for v in values if values.count(v) > 1})
+
+
 def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
     for key in raw:
         if key not in KEYS:
@@ -550,22 +605,30 @@ def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSe
         if not _CODECOMMIT_REPO.match(repository):
             raise _fail("sourceRepository", repository, "allowed: 1-100 letters, digits, '.', '_' or '-'",
                         "use a valid CodeCommit repository name")
+        if repository.endswith(".git"):
+            # CodeCommit refuses names ending in .git (CreateRepository, repositoryName).
+            raise _fail("sourceRepository", repository, "a CodeCommit repository name cannot end in '.git'",
+                        f"set sourceRepository to {repository[:-4]!r}")
     else:
         if reader.is_set("createSourceRepository"):
             raise _fail("createSourceRepository", create, "only codecommit repositories can be created by the stack",
                         f"remove createSourceRepository; create the {provider.value} repository on its host")
-        if not _CONNECTION_REPO.match(repository or ""):
-            raise _fail("sourceRepository", repository, f"{provider.value} needs 'owner/name'",
+        pattern, shape = (_GROUP_PATH, "'group/project' (subgroups allowed)") if provider is SourceProvider.GITLAB \
+            else (_OWNER_NAME, "exactly 'owner/name'")
+        if not pattern.match(repository or "") or repository.endswith(".git"):
+            raise _fail("sourceRepository", repository, f"{provider.value} needs {shape}, without '.git' or a URL",
                         "set sourceRepository to e.g. 'my-org/my-service'")
         if connection_arn and not _CONNECTION_ARN.match(connection_arn):
             raise _fail("sourceConnectionArn", connection_arn,
                         "allowed: arn:aws:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)",
                         "copy the ARN from Developer Tools > Settings > Connections")
     branch = reader.get("sourceBranch")
-    if not branch or not _BRANCH.match(branch):
-        raise _fail("sourceBranch", branch, "allowed: a git branch name without spaces or ~^:?*[\\",
-                    "set sourceBranch to a branch such as 'main'")
+    problem = git_branch_problem(branch)
+    if problem:
+        raise _fail("sourceBranch", branch, problem, "set sourceBranch to the branch's name as `git branch` shows it, e.g. 'main'")
     file_paths = reader.get("sourceFilePaths")
+    if _duplicates(list(file_paths)):
+        raise _fail("sourceFilePaths", list(file_paths), "each pattern once", f"remove the repeated {_duplicates(list(file_paths))[0]!r}")
     for pattern in file_paths:
         if not pattern or pattern.startswith("/"):
             raise _fail("sourceFilePaths", pattern, "allowed: glob patterns relative to the repository root",
@@ -590,6 +653,10 @@ def _network(reader: _Reader) -> NetworkSettings:
             for subnet in ids:
                 if not _SUBNET_ID.match(subnet):
                     raise _fail(key, subnet, "allowed: subnet-<hex id>", "copy the ids from the VPC console")
+            if _duplicates(list(ids)):
+                # A repeated id would pass the two-subnet count with one subnet (one AZ).
+                raise _fail(key, list(ids), "each subnet once (two ids of one subnet are one AZ)",
+                            f"replace the repeated {_duplicates(list(ids))[0]!r} by a subnet in another AZ")
         if set(public) & set(private):
             raise _fail("privateSubnetIds", list(private), "a subnet cannot be both public and private",
                         "list each subnet under one key only")
@@ -603,20 +670,21 @@ def _network(reader: _Reader) -> NetworkSettings:
                 raise _fail(key, list(reader.get(key)), "subnet ids need vpcId",
                             "set vpcId too, or remove the subnet ids to create a VPC")
     cidr = reader.get("vpcCidr")
-    try:
-        network = ipaddress.IPv4Network(cidr)
-    except ValueError:
-        raise _fail("vpcCidr", cidr, "allowed: an IPv4 network such as 10.0.0.0/16", "fix the CIDR") from None
+    problem = cidr_problem(cidr, versions=(4,))
+    if problem:
+        raise _fail("vpcCidr", cidr, problem[0], problem[1])
+    network = ipaddress.IPv4Network(cidr)
     if not 16 <= network.prefixlen <= 24:
         raise _fail("vpcCidr", cidr, "allowed: a /16 to /24 network (four /+2 subnets must fit)", "use e.g. 10.0.0.0/16")
     ingress = reader.get("ingressCidrs")
     if not ingress:
         raise _fail("ingressCidrs", [], "at least one CIDR", "list the networks allowed to reach the service")
     for block in ingress:
-        try:
-            ipaddress.ip_network(block)
-        except ValueError:
-            raise _fail("ingressCidrs", block, "allowed: CIDR blocks such as 203.0.113.0/24", "fix the CIDR") from None
+        problem = cidr_problem(block)
+        if problem:
+            raise _fail("ingressCidrs", block, problem[0], problem[1])
+    if _duplicates(list(ingress)):
+        raise _fail("ingressCidrs", list(ingress), "each CIDR block once", f"remove the repeated {_duplicates(list(ingress))[0]!r}")
     certificate = reader.get("certificateArn") or None
     if certificate and not _CERTIFICATE_ARN.match(certificate):
         raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>",
@@ -639,7 +707,12 @@ def _workload(reader: _Reader) -> WorkloadSettings:
     if not path.startswith("/") or len(path) > 1024 or " " in path:
         raise _fail("healthCheckPath", path, "allowed: an absolute URL path such as /ping (max 1024 chars)",
                     "start the path with '/'")
-    image = _matching(reader, "bootstrapImage", _IMAGE, "a registry image reference with a tag or digest")
+    image = reader.get("bootstrapImage")
+    match = _IMAGE.match(image)
+    if not match or not (match.group("tag") or match.group("digest")):
+        raise _fail("bootstrapImage", image,
+                    "allowed: registry/repository with a :tag, an @sha256: digest or both; the repository in lower case",
+                    "write e.g. 'public.ecr.aws/docker/library/traefik:v3.7'")
     if image == DEFAULT_BOOTSTRAP_IMAGE and path != BOOTSTRAP_HEALTH_PATH:
         raise _fail("healthCheckPath", path,
                     f"the default bootstrapImage answers only {BOOTSTRAP_HEALTH_PATH}",
@@ -687,7 +760,8 @@ def _ecs(reader: _Reader) -> EcsSettings:
     return EcsSettings(cpu=cpu, memory=memory)
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address, not a URI: no scheme (`mailto:`), no display name, no spaces; a dotted domain.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _HTTPS_URL = re.compile(r"^https://[^\s/?#]+\.[^\s/?#]+(:\d+)?([/?#]\S*)?$")
 
 
@@ -814,8 +888,8 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
     emails = tuple(reader.get("notificationEmails"))
     for email in emails:
         if not _EMAIL.match(email):
-            raise _fail("notificationEmails", email, "allowed: email addresses such as team@example.com",
-                        "fix or remove the address")
+            raise _fail("notificationEmails", email, "allowed: a plain email address such as team@example.com (no 'mailto:', no name)",
+                        "write only the address")
     endpoints = tuple(reader.get("notificationHttpsEndpoints"))
     for url in endpoints:
         if not _HTTPS_URL.match(url):
@@ -846,6 +920,10 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
                     "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, "
                     "where CodePipeline does not re-check the alarm once the window opens",
                     "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)")
+    bake_time = _in_range(reader, "bakeTimeMinutes", 0, 60)
+    if reader.is_set("bakeTimeMinutes") and not production:
+        raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)",
+                    "remove bakeTimeMinutes, or set production to true")
     manual = _enum(reader, "manualApproval", Toggle)
     return SafetySettings(
         notification_emails=emails,
@@ -858,7 +936,7 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
             memory_percent=_in_range(reader, "alarmMemoryPercent", 10, 100),
         ),
         manual_approval=manual.resolve(production),
-        bake_time_minutes=_in_range(reader, "bakeTimeMinutes", 0, 60),
+        bake_time_minutes=bake_time,
         deployment_window_cron=cron,
         deployment_window_time_zone=zone,
         block_deploy_while_alarming=reader.get("blockDeployWhileAlarming"),
@@ -884,15 +962,17 @@ def _eks(reader: _Reader) -> EksSettings:
                     f"set eksKubernetesVersion to {EKS_KUBERNETES_VERSIONS[-1]}")
     cidrs = reader.get("eksPublicAccessCidrs")
     for block in cidrs:
-        try:
-            parsed = ipaddress.ip_network(block)
-        except ValueError:
-            raise _fail("eksPublicAccessCidrs", block, "allowed: CIDR blocks such as 203.0.113.0/24", "fix the CIDR") from None
+        problem = cidr_problem(block)
+        if problem:
+            raise _fail("eksPublicAccessCidrs", block, problem[0], problem[1])
+        parsed = ipaddress.ip_network(block)
         if parsed.version != 4:
             raise _fail("eksPublicAccessCidrs", block, "the EKS public endpoint accepts IPv4 CIDRs only", "use an IPv4 CIDR")
         if parsed.prefixlen == 0:
             raise _fail("eksPublicAccessCidrs", block, "the Kubernetes API must not be open to the whole internet",
                         "list your operators' egress CIDRs, or remove eksPublicAccessCidrs for a private endpoint")
+    if _duplicates(list(cidrs)):
+        raise _fail("eksPublicAccessCidrs", list(cidrs), "each CIDR block once", f"remove the repeated {_duplicates(list(cidrs))[0]!r}")
     load_balancing = _enum(reader, "eksLoadBalancing", EksLoadBalancing)
     if not cluster and load_balancing is not EksLoadBalancing.AUTO_MODE:
         raise _fail("eksLoadBalancing", load_balancing.value, "a created cluster runs EKS Auto Mode",
@@ -918,47 +998,131 @@ def _eks(reader: _Reader) -> EksSettings:
     )
 
 
-def parse_settings(raw: Mapping[str, Any], project: str, stack: str) -> Settings:
-    """Validate a stack's raw config (key without namespace -> value) into `Settings`.
+class _Problems:
+    """Every problem of a stack's config, so one run reports them all."""
 
-    Pure: no Pulumi runtime needed, so every rule is testable directly.
-    """
-    _check_unknown_keys(raw)
-    reader = _Reader(raw)
-    target = _enum(reader, "deployTarget", DeployTargetKind)
-    _check_target_keys(reader, target)
-    service = _matching(reader, "serviceName", _SERVICE_NAME, "2-20 chars of a-z, 0-9 and '-', starting with a letter")
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def check(self, parse: Callable[..., Any], *args: Any) -> Any:
+        """`parse(*args)`, or None after recording its problem."""
+        try:
+            return parse(*args)
+        except SettingsError as problem:
+            self.messages.append(str(problem))
+            return None
+
+    def raise_any(self) -> None:
+        if len(self.messages) == 1:
+            raise SettingsError(self.messages[0])
+        if self.messages:
+            listed = "\n".join(f"- {m}" for m in self.messages)
+            raise SettingsError(f"{len(self.messages)} problems in the stack's config:\n{listed}")
+
+
+def _names(project: str, stack: str) -> None:
     if len(f"{project}-{stack}") > 40:
         raise SettingsError(
             f"stack name: {stack!r} makes the name prefix '{project}-{stack}' longer than 40 characters; "
             "Fix: use a shorter stack name"
         )
+    if not _NAME_RUNS.match(stack):
+        # The prefix becomes the ECR repository name ([a-z0-9] runs joined by single separators) and part
+        # of the CloudTrail trail name (no two separators in a row).
+        raise SettingsError(
+            f"stack name: {stack!r} is not valid; the stack name becomes part of ECR repository and CloudTrail "
+            "names, which allow lower-case letters and digits joined by single '-'. "
+            f"Fix: use a stack named like {re.sub(r'-+', '-', re.sub(r'[^a-z0-9]+', '-', stack.lower())).strip('-') or 'dev'!r} "
+            "(`pulumi stack rename`)"
+        )
+
+
+def _service_name(reader: _Reader) -> str:
+    service = _matching(reader, "serviceName", _SERVICE_NAME, "2-20 chars of a-z, 0-9 and '-', starting with a letter")
+    if "--" in service:
+        raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse",
+                    f"set serviceName to {re.sub('-+', '-', service)!r}")
+    return service
+
+
+def _log_retention(reader: _Reader) -> int:
     retention = reader.get("logRetentionDays")
     if retention not in LOG_RETENTION_DAYS:
         raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}",
                     "pick the nearest of those values")
+    return retention
+
+
+def _regions(reader: _Reader, region: str | None) -> None:
+    """ARNs of regional resources the stack uses in place must be in the stack's region: an ALB takes ACM
+    certificates of its own region only, and a pipeline's source action runs in the pipeline's region."""
+    if not region:
+        return
+    for key in ("certificateArn", "sourceConnectionArn"):
+        arn = reader.get(key)
+        found = _ARN_REGION.match(arn) if arn else None
+        if found and found.group(1) != region:
+            raise _fail(key, arn, f"the ARN is in {found.group(1)}, the stack in {region}",
+                        f"use a {key.removesuffix('Arn')} in {region}, or deploy the stack to {found.group(1)} (aws:region)")
+
+
+def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None) -> Settings:
+    """Validate a stack's raw config (key without namespace -> value) into `Settings`.
+
+    Pure: no Pulumi runtime needed, so every rule is testable directly. Every problem is reported at
+    once (each part of the config stops at its first problem). `region`: the stack's aws:region, when
+    known, to check ARNs against it.
+    """
+    problems = _Problems()
+    unknown = [key for key in raw if key not in KEYS]
+    for key in unknown:
+        problems.check(_check_unknown_keys, {key: raw[key]})
+    reader = _Reader({k: v for k, v in raw.items() if k in KEYS})
+    target = problems.check(_enum, reader, "deployTarget", DeployTargetKind)
+    if target is not None:
+        problems.check(_check_target_keys, reader, target)
+    problems.check(_names, project, stack)
+    service = problems.check(_service_name, reader) or KEYS["serviceName"].default
+    production = problems.check(reader.get, "production") or False
+    parts = {
+        "source": problems.check(_source, reader, project, stack, service),
+        "workload": problems.check(_workload, reader),
+        "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount", 1, 1000),
+        "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays", 1, 365),
+        "build": problems.check(_build, reader),
+        "network": problems.check(_network, reader),
+        "log_retention_days": problems.check(_log_retention, reader),
+        # A stage rollback re-deploys the last successful execution's artifacts: under a week, a service
+        # deployed once a week could never roll back.
+        "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays", 7, 3650),
+        # Another target's keys are refused above; its settings are then the defaults.
+        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else _ecs(_Reader({})),
+        "safety": problems.check(_safety, reader, production),
+        "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
+    }
+    problems.check(_regions, reader, region)
+    problems.raise_any()
+    assert target is not None
     return Settings(
         project=project,
         stack=stack,
         deploy_target=target,
-        production=reader.get("production"),
+        production=production,
         service_name=service,
-        source=_source(reader, project, stack, service),
-        workload=_workload(reader),
+        source=parts["source"],
+        workload=parts["workload"],
         registry=RegistrySettings(
-            image_retention_count=_in_range(reader, "imageRetentionCount", 1, 1000),
-            untagged_image_expiry_days=_in_range(reader, "untaggedImageExpiryDays", 1, 365),
+            image_retention_count=parts["image_retention_count"],
+            untagged_image_expiry_days=parts["untagged_image_expiry_days"],
         ),
-        build=_build(reader),
-        network=_network(reader),
-        log_retention_days=retention,
-        # A stage rollback re-deploys the last successful execution's artifacts: under a week, a service
-        # deployed once a week could never roll back.
-        artifact_expiry_days=_in_range(reader, "artifactExpiryDays", 7, 3650),
-        ecs=_ecs(reader),
+        build=parts["build"],
+        network=parts["network"],
+        log_retention_days=parts["log_retention_days"],
+        artifact_expiry_days=parts["artifact_expiry_days"],
+        ecs=parts["ecs"],
         tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
-        safety=_safety(reader, reader.get("production")),
-        eks=_eks(reader) if target is DeployTargetKind.EKS else None,
+        safety=parts["safety"],
+        eks=parts["eks"],
     )
 
 
@@ -972,4 +1136,4 @@ def load_settings() -> Settings:
     every = {**get_config_env(), **CONFIG.get()}
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix):]: value for key, value in every.items() if key.startswith(prefix)}
-    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack())
+    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None)

@@ -100,7 +100,8 @@ def test_public_access_cidr_must_be_ipv4_and_valid():
         deployTarget="eks", eksPublicAccessCidrs=["2001:db8::/32"],
     )
     fails(
-        "eksPublicAccessCidrs: '10.0.0.300/32' is not valid; allowed: CIDR blocks such as 203.0.113.0/24. Fix: fix the CIDR",
+        "eksPublicAccessCidrs: '10.0.0.300/32' is not valid; not a CIDR block such as 203.0.113.0/24. "
+        "Fix: write an address and a prefix length, e.g. 203.0.113.0/24",
         deployTarget="eks", eksPublicAccessCidrs=["10.0.0.300/32"],
     )
 

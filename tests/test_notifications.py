@@ -91,7 +91,7 @@ def test_subscriptions_from_config(evaluate):
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("notificationEmails", ["not-an-email"], r"^notificationEmails: 'not-an-email' is not valid; allowed: email addresses"),
+        ("notificationEmails", ["not-an-email"], r"^notificationEmails: 'not-an-email' is not valid; allowed: a plain email address"),
         ("notificationHttpsEndpoints", ["http://hooks.example.com"],
          r"^notificationHttpsEndpoints: 'http://hooks.example.com' is not valid; allowed: https:// URLs"),
         ("notificationEmails", ["a@example.com", "a@example.com"], r"^notificationEmails: \['a@example.com', 'a@example.com'\] is not valid; each subscriber once"),

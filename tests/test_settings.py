@@ -265,9 +265,11 @@ def test_connection_sources(provider):
     assert s.source.connection_arn == CONNECTION_ARN and s.source.file_paths == ("app/**", "shared/**")
     # Created connections carry the provider's ProviderType.
     assert s.source.provider.connection_provider_type == {"github": "GitHub", "bitbucket": "Bitbucket", "gitlab": "GitLab"}[provider]
-    fails(rf"^sourceRepository: 'svc' is not valid; {provider} needs 'owner/name'\. Fix: set sourceRepository to e\.g\. 'my-org/my-service'$",
-          sourceProvider=provider, sourceRepository="svc")
-    fails(rf"^sourceRepository: '' is not valid; {provider} needs 'owner/name'", sourceProvider=provider)
+    shape = "'group/project' \\(subgroups allowed\\)" if provider == "gitlab" else "exactly 'owner/name'"
+    fails(rf"^sourceRepository: 'svc' is not valid; {provider} needs {shape}, without '\.git' or a URL\. "
+          rf"Fix: set sourceRepository to e\.g\. 'my-org/my-service'$", sourceProvider=provider, sourceRepository="svc")
+    fails(rf"^sourceRepository: '' is not valid; {provider} needs {shape}", sourceProvider=provider)
+    fails(rf"^sourceRepository: 'org/svc.git' is not valid; {provider} needs {shape}", sourceProvider=provider, sourceRepository="org/svc.git")
     fails(rf"^createSourceRepository: false is not valid; only codecommit repositories can be created by the stack\. "
           rf"Fix: remove createSourceRepository; create the {provider} repository on its host$",
           sourceProvider=provider, sourceRepository="org/svc", createSourceRepository=False)
@@ -306,9 +308,28 @@ def test_file_paths_are_relative():
           **GITHUB, sourceFilePaths=["/app/**"])
 
 
-@pytest.mark.parametrize("branch", ["", "my branch", "feat:x", "a*"])
-def test_branch_names(branch):
-    fails(rf"^sourceBranch: '{re.escape(branch)}' is not valid; allowed: a git branch name", sourceBranch=branch)
+@pytest.mark.parametrize(
+    ("branch", "problem"),
+    [
+        ("", "a branch name cannot be empty"),
+        ("my branch", "a branch name cannot contain ' '"),
+        ("feat:x", "a branch name cannot contain ':'"),
+        ("a*", "a branch name cannot contain '*'"),
+        ("main ", "a branch name cannot contain ' '"),
+        ("-hotfix", "a branch name cannot start with '-'"),
+        ("release..1", "a branch name cannot contain '..' or '//', nor end with '/' or '.'"),
+        ("feature//x", "a branch name cannot contain '..' or '//', nor end with '/' or '.'"),
+        ("feature/", "a branch name cannot contain '..' or '//', nor end with '/' or '.'"),
+        ("v1.", "a branch name cannot contain '..' or '//', nor end with '/' or '.'"),
+        ("main.lock", "no part of a branch name may start with '.' or end with '.lock'"),
+        ("feature/.hidden", "no part of a branch name may start with '.' or end with '.lock'"),
+        ("@", "a branch name cannot be '@' or contain '@{'"),
+        ("main@{1}", "a branch name cannot be '@' or contain '@{'"),
+    ],
+)
+def test_branch_names_follow_git_check_ref_format(branch, problem):
+    fails(rf"^sourceBranch: '{re.escape(branch)}' is not valid; {re.escape(problem)}\. "
+          r"Fix: set sourceBranch to the branch's name as `git branch` shows it, e\.g\. 'main'$", sourceBranch=branch)
 
 
 def test_branch_with_slash_is_fine():
@@ -351,15 +372,26 @@ def test_vpc_cidr():
     assert parse(vpcCidr="10.20.0.0/20").network.vpc_cidr == "10.20.0.0/20"
     fails(r"^vpcCidr: '10\.0\.0\.0/8' is not valid; allowed: a /16 to /24 network", vpcCidr="10.0.0.0/8")
     fails(r"^vpcCidr: '10\.0\.0\.0/28' is not valid; allowed: a /16 to /24 network", vpcCidr="10.0.0.0/28")
-    fails(r"^vpcCidr: 'ten' is not valid; allowed: an IPv4 network", vpcCidr="ten")
+    fails(r"^vpcCidr: 'ten' is not valid; not a CIDR block such as 203\.0\.113\.0/24\. "
+          r"Fix: write an address and a prefix length, e\.g\. 203\.0\.113\.0/24$", vpcCidr="ten")
+    fails(r"^vpcCidr: '10\.1\.2\.3' is not valid; a bare address is not a CIDR block\. Fix: write 10\.1\.2\.3/32 for this one address$",
+          vpcCidr="10.1.2.3")
+    fails(r"^vpcCidr: 'fd00::/48' is not valid; only IPv4 CIDR blocks are allowed here\. Fix: use an IPv4 CIDR block$", vpcCidr="fd00::/48")
     fails(r"^natGateways: 'two' is not supported; use 'single' or 'one-per-az'$", natGateways="two")
 
 
 def test_ingress_cidrs():
     assert parse(ingressCidrs=["203.0.113.0/24", "2001:db8::/32"]).network.ingress_cidrs == ("203.0.113.0/24", "2001:db8::/32")
     fails(r"^ingressCidrs: \[\] is not valid; at least one CIDR", ingressCidrs=[])
-    fails(r"^ingressCidrs: '203\.0\.113\.5/24' is not valid; allowed: CIDR blocks", ingressCidrs=["203.0.113.5/24"])
-    fails(r"^ingressCidrs: 'anywhere' is not valid; allowed: CIDR blocks", ingressCidrs=["anywhere"])
+    fails(r"^ingressCidrs: '203\.0\.113\.5/24' is not valid; the address has bits set beyond the prefix length\. "
+          r"Fix: use the network address: 203\.0\.113\.0/24$", ingressCidrs=["203.0.113.5/24"])
+    fails(r"^ingressCidrs: 'anywhere' is not valid; not a CIDR block", ingressCidrs=["anywhere"])
+    fails(r"^ingressCidrs: '198\.51\.100\.7' is not valid; a bare address is not a CIDR block\. Fix: write 198\.51\.100\.7/32",
+          ingressCidrs=["198.51.100.7"])
+    fails(r"^ingressCidrs: '2001:db8::1' is not valid; a bare address is not a CIDR block\. Fix: write 2001:db8::1/128",
+          ingressCidrs=["2001:db8::1"])
+    fails(r"^ingressCidrs: \['10\.0\.0\.0/8', '10\.0\.0\.0/8'\] is not valid; each CIDR block once\. Fix: remove the repeated '10\.0\.0\.0/8'$",
+          ingressCidrs=["10.0.0.0/8", "10.0.0.0/8"])
 
 
 def test_certificate_arn():
@@ -391,10 +423,21 @@ def test_health_check_path_format():
     fails(r"^healthCheckPath: 'ping' is not valid; allowed: an absolute URL path", healthCheckPath="ping")
 
 
-@pytest.mark.parametrize("image", ["traefik", "traefik:v3", "public.ecr.aws/x/y"])
+@pytest.mark.parametrize("image", ["traefik", "traefik:v3", "public.ecr.aws/x/y", "public.ecr.aws/MyOrg/app:1", "ghcr.io/org/app:"])
 def test_bootstrap_image_needs_registry_and_tag(image):
-    fails(rf"^bootstrapImage: '{re.escape(image)}' is not valid; allowed: a registry image reference with a tag or digest",
+    fails(rf"^bootstrapImage: '{re.escape(image)}' is not valid; allowed: registry/repository with a :tag, an @sha256: digest "
+          r"or both; the repository in lower case\. Fix: write e\.g\. 'public\.ecr\.aws/docker/library/traefik:v3\.7'$",
           bootstrapImage=image, healthCheckPath="/ping")
+
+
+@pytest.mark.parametrize("image", [
+    "ghcr.io/org/app:1.2.3",
+    "public.ecr.aws/org/app@sha256:" + "a" * 64,
+    "public.ecr.aws/org/app:1.2.3@sha256:" + "b" * 64,
+    "registry.example.com:5000/team/app:v1",
+])
+def test_bootstrap_image_accepts_tags_digests_and_both(image):
+    assert parse(bootstrapImage=image, healthCheckPath="/healthz").workload.bootstrap_image == image
 
 
 @pytest.mark.parametrize("name", ["-app", "my app", "a" * 256])
@@ -544,3 +587,82 @@ def test_crons_codepipeline_rejects_are_rejected_naming_the_field(cron, problem)
 def test_the_documented_cron_example_is_valid():
     example = re.search(r"e\.g\. '([^']+)'", KEYS["deploymentWindowCron"].description)[1]
     assert deployment_window_cron_problem(example) is None
+
+
+def test_subnets_are_each_listed_once():
+    """Two ids of one subnet would pass the two-subnet check with a single AZ."""
+    fails(r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000001'\] is not valid; each subnet once "
+          r"\(two ids of one subnet are one AZ\)\. Fix: replace the repeated 'subnet-00000000000000001' by a subnet in another AZ$",
+          **{**EXISTING_VPC, "publicSubnetIds": ["subnet-00000000000000001", "subnet-00000000000000001"]})
+
+
+def test_codecommit_names_cannot_end_in_git():
+    fails(r"^sourceRepository: 'service\.git' is not valid; a CodeCommit repository name cannot end in '\.git'\. "
+          r"Fix: set sourceRepository to 'service'$", sourceRepository="service.git")
+
+
+def test_gitlab_takes_subgroups_github_does_not():
+    assert parse(sourceProvider="gitlab", sourceRepository="group/sub/project").source.repository == "group/sub/project"
+    fails(r"^sourceRepository: 'group/sub/project' is not valid; github needs exactly 'owner/name'",
+          sourceProvider="github", sourceRepository="group/sub/project")
+
+
+@pytest.mark.parametrize("email", ["mailto:team@example.com", "Team <team@example.com>", "team@localhost"])
+def test_notification_emails_are_plain_addresses(email):
+    fails(rf"^notificationEmails: '{re.escape(email)}' is not valid; allowed: a plain email address such as team@example\.com "
+          r"\(no 'mailto:', no name\)\. Fix: write only the address$", notificationEmails=[email])
+
+
+def test_bake_time_is_refused_where_it_has_no_effect():
+    fails(r"^bakeTimeMinutes: 20 is not valid; only used when production is true \(dev deploys do not bake\)\. "
+          r"Fix: remove bakeTimeMinutes, or set production to true$", bakeTimeMinutes=20)
+    assert parse(bakeTimeMinutes=20, production=True).safety.bake_time_minutes == 20
+
+
+def test_file_paths_are_each_listed_once():
+    fails(r"^sourceFilePaths: \['app/\*\*', 'app/\*\*'\] is not valid; each pattern once\. Fix: remove the repeated 'app/\*\*'$",
+          **GITHUB, sourceFilePaths=["app/**", "app/**"])
+
+
+def test_values_are_shown_as_typed_not_stripped():
+    fails(r"^deployTarget: ' ecs' is not supported; use 'ecs' or 'eks'; did you mean 'ecs'\?$", deployTarget=" ecs")
+
+
+def test_every_problem_of_a_stack_file_is_reported_at_once():
+    with pytest.raises(SettingsError) as raised:
+        parse(deployTarget="ECS", desiredCount=0, notificationEmails=["mailto:a@example.com"], deployTaget="ecs")
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "4 problems in the stack's config:"
+    assert [line.split(":", 1)[0] for line in lines[1:]] == [
+        "- container-cicd", "- deployTarget", "- desiredCount", "- notificationEmails"]
+
+
+@pytest.mark.parametrize("stack", ["Dev", "dev_1", "dev--1", "-dev"])
+def test_stack_names_that_make_names_aws_refuses_are_refused(stack):
+    with pytest.raises(SettingsError, match=rf"^stack name: '{re.escape(stack)}' is not valid; the stack name becomes part of ECR "
+                       r"repository and CloudTrail names, which allow lower-case letters and digits joined by single '-'\. "
+                       r"Fix: use a stack named like '[a-z0-9-]+' \(`pulumi stack rename`\)$"):
+        parse_settings({}, PROJECT, stack)
+
+
+def test_service_name_with_two_dashes_is_refused():
+    fails(r"^serviceName: 'my--app' is not valid; two '-' in a row make names ECR and CloudTrail refuse\. "
+          r"Fix: set serviceName to 'my-app'$", serviceName="my--app")
+
+
+def test_arns_from_another_region_are_refused():
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    with pytest.raises(SettingsError, match=r"^certificateArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1\. "
+                       r"Fix: use a certificate in us-east-1, or deploy the stack to eu-west-1 \(aws:region\)$"):
+        parse_settings({"certificateArn": cert}, PROJECT, "dev", "us-east-1")
+    assert parse_settings({"certificateArn": cert}, PROJECT, "dev", "eu-west-1").network.certificate_arn == cert
+    connection = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    with pytest.raises(SettingsError, match=r"^sourceConnectionArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1"):
+        parse_settings({"sourceProvider": "github", "sourceRepository": "o/r", "sourceConnectionArn": connection}, PROJECT, "dev", "us-east-1")
+
+
+def test_the_program_checks_arns_against_the_stack_region(evaluate):
+    """load_settings hands aws:region from the stack file to the check."""
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    with pytest.raises(SettingsError, match=r"^certificateArn: .* the ARN is in eu-west-1, the stack in us-east-1"):
+        evaluate("dev", certificateArn=cert)
