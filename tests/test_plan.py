@@ -12,7 +12,8 @@ from offline import plan
 from policy.rules import run_rules, subjects
 
 SECTIONS = [
-    "## Summary", "## Configuration", "## Pipeline", "## Deploy target", "## Policy pack", "## Diagrams",
+    "## Summary", "## Configuration", "## Pipeline", "### Entry conditions and gates", "## Deploy target", "## What `pulumi up` needs",
+    "## Needs a person at deploy time", "## Monthly cost while idle", "## Policy pack", "## Diagrams",
     "## Stack outputs", "## Resource counts by type", "## Component tree",
 ]
 
@@ -157,7 +158,7 @@ def test_set_overrides_reach_the_program(tmp_path, cached, capsys):
     assert _run(["dev", "--set", "desiredCount=3", "--out", str(tmp_path)], capsys)[0] == plan.EXIT_OK
     assert cached == [("dev", {"desiredCount": "3"})]
     report = (tmp_path / "plan.md").read_text()
-    assert "| `container-cicd:desiredCount` | `3` |" in report
+    assert "| `desiredCount` | `3` | `--set` |" in _section(report, "Configuration")
     assert "desiredCount=`3`" in _section(report, "Deploy target")
     assert "- Overrides: `desiredCount=3`" in report
 
