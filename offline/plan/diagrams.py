@@ -67,8 +67,8 @@ def _pipeline_stages(result: StackResult) -> list[dict] | None:
 
 
 def pipeline_graph(result: StackResult) -> Graph:
-    """One cluster per stage holding its actions, stages chained in order; a dashed self-edge marks a
-    stage that rolls back (on failure, or when its on-success condition fails)."""
+    """One cluster per stage holding its actions (joined in their run order), stages chained in order; a
+    dashed self-edge marks a stage that rolls back (on failure, or when its on-success condition fails)."""
     stages = _pipeline_stages(result)
     if stages is None:
         return Graph("pipeline", nodes=(Node("none", ("no pipeline",)),))
@@ -81,6 +81,10 @@ def pipeline_graph(result: StackResult) -> Graph:
         clusters.append(Cluster(sid, str(stage.get("name")), nodes or (Node(f"{sid}_empty", ("no actions",)),)))
         if clusters[-2:-1]:
             edges.append(Edge(clusters[-2].id, sid))
+        # Actions run in runOrder groups (default 1): each group starts when the one before it succeeded.
+        orders = sorted({int(a.get("runOrder") or 1) for a in actions})
+        groups = [[n.id for n, a in zip(nodes, actions, strict=True) if int(a.get("runOrder") or 1) == o] for o in orders]
+        edges += [Edge(a, b) for before, after in zip(groups, groups[1:], strict=False) for a in before for b in after]
     for cluster, stage in zip(clusters, stages, strict=True):
         onfailure = (stage.get("onFailure") or {}).get("result")
         onsuccess = ((stage.get("onSuccess") or {}).get("condition") or {}).get("result")
@@ -170,10 +174,12 @@ def _dot_label(lines: tuple[str, ...]) -> str:
 
 
 def to_dot(graph: Graph) -> str:
-    """Graphviz DOT. An edge to or from a cluster runs between the clusters' first nodes and is clipped
-    at the clusters' borders (`compound=true` with `ltail`/`lhead`); a cluster's edge to itself is drawn
-    on its first node (Graphviz cannot clip an edge at the cluster it starts and ends in)."""
+    """Graphviz DOT. DOT has no edges between clusters: such an edge runs from the tail cluster's last
+    node to the head cluster's first node and is clipped at both borders (`compound=true` with
+    `ltail`/`lhead`); a cluster's edge to itself is drawn on its first node (Graphviz cannot clip an
+    edge at the cluster it starts and ends in)."""
     first = {c.id: c.nodes[0].id for c in graph.clusters}
+    last = {c.id: c.nodes[-1].id for c in graph.clusters}
     out = [f"digraph {graph.name} {{", "  rankdir=LR;"]
     if graph.clusters:
         out.append("  compound=true;")
@@ -195,7 +201,8 @@ def to_dot(graph: Graph) -> str:
                 attributes.append(f"ltail=cluster_{edge.tail}")
             if edge.head in first:
                 attributes.append(f"lhead=cluster_{edge.head}")
-        tail, head = first.get(edge.tail, edge.tail), first.get(edge.head, edge.head)
+        tail = first[edge.tail] if edge.tail == edge.head and edge.tail in first else last.get(edge.tail, edge.tail)
+        head = first.get(edge.head, edge.head)
         out.append(f"  {tail} -> {head}" + (f" [{', '.join(attributes)}]" if attributes else "") + ";")
     return "\n".join([*out, "}"]) + "\n"
 
