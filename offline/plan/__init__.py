@@ -1,0 +1,261 @@
+"""See what a stack would build, with no AWS account and no Pulumi CLI.
+
+    python -m offline.plan <stack> [--set key=value ...] [--out DIR]
+
+Runs the real program for Pulumi.<stack>.yaml (plus overrides) under offline/mocks.py, checks every
+registered resource with the policy pack (policy/rules.py), and writes DIR/plan.md (default
+plan-out/<stack>/plan.md): the effective settings, the pipeline and its gates, the deploy target,
+what deploying needs (of the machine and of people), the idle cost, policy results, diagrams, outputs,
+counts and the component tree; also DIR/<diagram>.mmd and DIR/<diagram>.dot, and SVGs when Graphviz
+`dot` is on PATH. Ids, ARNs and URLs in the report are the mocks' placeholders. The same inputs give
+the same bytes in every file.
+
+Exit codes (see docs/plan.md): 0 no findings; 1 the program failed for another reason;
+2 settings error; 3 policy violations; 64 usage error.
+
+Modules: sections.py (the report's sections), diagrams.py (one graph model, written as Mermaid and DOT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from offline import cost
+from offline.mocks import ROOT, StackResult, evaluate_stack, stack_config
+from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
+from offline.plan.sections import (
+    component_tree,
+    configuration_section,
+    deploy_section,
+    deploy_time_section,
+    human_section,
+    md,
+    pipeline_resource,
+    pipeline_section,
+    policy_section,
+    show,
+    sorted_violations,
+)
+from policy.rules import RULES, Violation, run_rules, subjects
+
+__all__ = [
+    "EXIT_OK", "EXIT_PROGRAM_ERROR", "EXIT_SETTINGS_ERROR", "EXIT_POLICY_VIOLATIONS", "EXIT_USAGE",
+    "architecture_mermaid", "component_tree", "deploy_section", "deploy_time_section", "evaluate_stack", "human_section",
+    "main", "parse_overrides", "pipeline_mermaid", "pipeline_section", "render_files", "render_report",
+]
+
+EXIT_OK = 0
+EXIT_PROGRAM_ERROR = 1
+EXIT_SETTINGS_ERROR = 2
+EXIT_POLICY_VIOLATIONS = 3
+EXIT_USAGE = 64
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would exit 2, which means "settings error" here
+        raise UsageError(message)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog="python -m offline.plan", description="Plan a stack offline: no AWS credentials, no Pulumi CLI.")
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key as `pulumi config set KEY VALUE` would: the value is a string "
+                             "(arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key")
+    parser.add_argument("--out", type=Path, help="report directory (default: plan-out/<stack>)")
+    return parser.parse_args(argv)
+
+
+def parse_overrides(sets: Sequence[str]) -> dict[str, Any]:
+    """`key=value` pairs, each value the string `pulumi config set key value` would store: the
+    settings read it by the key's type (`3` for an integer, `true` for a boolean, JSON for an array),
+    so `--set manualApproval=on` is the string 'on', as on the command line."""
+    overrides: dict[str, Any] = {}
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set desiredCount=3")
+        overrides[key.strip()] = value if value != "" else None
+    return overrides
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def render_report(
+    result: StackResult,
+    overrides: Mapping[str, Any],
+    violations: Sequence[Violation],
+    mermaid: Mapping[str, str],
+    image_notes: Sequence[str],
+    stack_file: Mapping[str, Any],
+) -> str:
+    counts = result.count_by_type()
+    custom = sum(1 for r in result.resources if r.custom)
+    lines = [
+        f"# Offline plan: stack `{result.stack}`",
+        "",
+        f"Evaluated `Pulumi.{result.stack}.yaml` under offline mocks (no AWS account, no Pulumi CLI). "
+        "Ids, ARNs and URLs are placeholders; a real `pulumi preview` also needs credentials.",
+        "",
+        "## Summary",
+        "",
+        f"- Resources: {len(result.resources)} ({custom} cloud resources, {len(result.resources) - custom} components) of {len(counts)} types",
+        f"- Policy pack: {'PASS' if not violations else f'FAIL ({len(violations)} violations)'}",
+        f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
+        "",
+        "## Configuration",
+        "",
+        *configuration_section(result, stack_file, overrides),
+        "",
+        "## Pipeline",
+        "",
+        *pipeline_section(result),
+        "",
+        "## Deploy target",
+        "",
+        *deploy_section(result),
+        "",
+        "## What `pulumi up` needs",
+        "",
+        *deploy_time_section(result),
+        "",
+        "## Needs a person at deploy time",
+        "",
+        *human_section(result),
+        "",
+        "## Monthly cost while idle",
+        "",
+        cost.estimate(result).markdown().rstrip(),
+        "",
+        "## Policy pack",
+        "",
+        *policy_section(violations, result),
+        "",
+        "## Diagrams",
+        "",
+        "### Pipeline",
+        "",
+        "```mermaid",
+        mermaid["pipeline"].rstrip(),
+        "```",
+        "",
+        "### Architecture",
+        "",
+        "```mermaid",
+        mermaid["architecture"].rstrip(),
+        "```",
+        "",
+        *image_notes,
+        "",
+        "## Stack outputs",
+        "",
+        "| Output | Value (mock) |",
+        "|---|---|",
+        *[f"| `{k}` | {md(show(v))} |" for k, v in sorted(result.outputs.items())],
+        "",
+        "## Resource counts by type",
+        "",
+        "| Type | Count |",
+        "|---|---|",
+        *[f"| `{t}` | {n} |" for t, n in counts.items()],
+        "",
+        "## Component tree",
+        "",
+        *component_tree(result),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def diagram_files(result: StackResult) -> dict[str, str]:
+    """`<name>.mmd` and `<name>.dot` of every diagram, by file name."""
+    files = {}
+    for name, graph in diagrams(result).items():
+        files[f"{name}.mmd"] = to_mermaid(graph)
+        files[f"{name}.dot"] = to_dot(graph)
+    return files
+
+
+def render_images(out: Path, names: Sequence[str]) -> list[str]:
+    """SVGs of the written `.dot` files via Graphviz when `dot` is on PATH; the report says which exist."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return ["Graphviz `dot` is not on PATH: no SVG written (the Mermaid diagrams above render on GitHub/GitLab; "
+                f"{', '.join(f'`{n}.dot`' for n in names)} render with any Graphviz)."]
+    notes = []
+    for name in names:
+        src, svg = out / f"{name}.dot", out / f"{name}.svg"
+        done = subprocess.run([dot, "-Tsvg", str(src), "-o", str(svg)], capture_output=True, text=True, check=False)
+        notes.append(f"`{svg.name}` written by Graphviz." if done.returncode == 0 else f"Graphviz failed on `{src.name}`: {done.stderr.strip()}")
+    return notes
+
+
+def render_files(
+    result: StackResult, overrides: Mapping[str, Any], violations: Sequence[Violation], stack_file: Mapping[str, Any], out: Path | None = None
+) -> dict[str, str]:
+    """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
+    writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
+    files = diagram_files(result)
+    names = list(diagrams(result))
+    if out is not None:
+        for name, text in files.items():
+            (out / name).write_text(text)
+        image_notes = render_images(out, names)
+    else:
+        image_notes = []
+    mermaid = {name: files[f"{name}.mmd"] for name in names}
+    files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file)
+    if out is not None:
+        (out / "plan.md").write_text(files["plan.md"])
+    return files
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+        overrides = parse_overrides(args.sets)
+        if not (ROOT / f"Pulumi.{args.stack}.yaml").exists():
+            raise UsageError(f"no stack file Pulumi.{args.stack}.yaml in {ROOT}")
+    except UsageError as e:
+        print(f"usage error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from components.settings import SettingsError
+
+    try:
+        result = evaluate_stack(args.stack, overrides)
+    except SettingsError as e:
+        print(f"settings error in stack {args.stack}: {e}", file=sys.stderr)
+        return EXIT_SETTINGS_ERROR
+    except Exception as e:  # noqa: BLE001 - any other failure of the program is reported, not a traceback
+        print(f"the program failed for stack {args.stack}: {e.__class__.__name__}: {e}", file=sys.stderr)
+        return EXIT_PROGRAM_ERROR
+
+    violations = sorted_violations(run_rules(subjects(result.resources)))
+    out: Path = args.out or (ROOT / "plan-out" / args.stack)
+    out.mkdir(parents=True, exist_ok=True)
+    render_files(result, overrides, violations, stack_config(args.stack), out)
+    report = out / "plan.md"
+
+    pipeline = pipeline_resource(result)
+    stages = " → ".join(s.get("name", "?") for s in (pipeline.inputs.get("stages") or [])) if pipeline else "none"
+    print(f"plan {args.stack}: {len(result.resources)} resources of {len(result.count_by_type())} types; pipeline: {stages}")
+    print(f"report: {report}")
+    if violations:
+        print(f"policy: {len(violations)} violation(s):", file=sys.stderr)
+        for v in violations:
+            print(f"  {v}", file=sys.stderr)
+        return EXIT_POLICY_VIOLATIONS
+    print(f"policy: PASS ({len(RULES)} rules)")
+    return EXIT_OK

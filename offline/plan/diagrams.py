@@ -1,0 +1,220 @@
+"""The plan's diagrams as one graph model, written as Mermaid (embedded in plan.md) and as Graphviz DOT.
+
+Both texts come from the same `Graph`, so they show the same nodes, clusters and edges: the DOT is not
+a translation of the Mermaid text. Everything is drawn in a declared order (pipeline stages and
+actions as the pipeline declares them, architecture blocks as `ARCHITECTURE_NODES` lists them), never
+in the order the program happened to register resources.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from offline.mocks import StackResult
+
+PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    lines: tuple[str, ...]
+    """The label, one entry per line."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: str
+    label: str
+    nodes: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    tail: str
+    """A node id, or a cluster id (the edge then starts at the cluster's border)."""
+    head: str
+    label: str = ""
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    nodes: tuple[Node, ...] = ()
+    clusters: tuple[Cluster, ...] = ()
+    edges: tuple[Edge, ...] = ()
+
+
+def _node_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+def _text(value: Any) -> str:
+    # Both languages quote labels with ": keep it out of the text.
+    return str(value).replace('"', "'")
+
+
+# ----------------------------------------------------------------------------------------------
+# The graphs
+
+
+def _pipeline_stages(result: StackResult) -> list[dict] | None:
+    found = result.of_type(PIPELINE_TYPE)
+    return list(found[0].inputs.get("stages") or []) if found else None
+
+
+def pipeline_graph(result: StackResult) -> Graph:
+    """One cluster per stage holding its actions (joined in their run order), stages chained in order; a
+    dashed self-edge marks a stage that rolls back (on failure, or when its on-success condition fails)."""
+    stages = _pipeline_stages(result)
+    if stages is None:
+        return Graph("pipeline", nodes=(Node("none", ("no pipeline",)),))
+    clusters: list[Cluster] = []
+    edges: list[Edge] = []
+    for i, stage in enumerate(stages):
+        sid = f"s{i}_{_node_id(stage.get('name', ''))}"
+        actions = stage.get("actions") or []
+        nodes = tuple(Node(f"{sid}_a{j}", (str(a.get("name")), str(a.get("provider")))) for j, a in enumerate(actions))
+        clusters.append(Cluster(sid, str(stage.get("name")), nodes or (Node(f"{sid}_empty", ("no actions",)),)))
+        if clusters[-2:-1]:
+            edges.append(Edge(clusters[-2].id, sid))
+        # Actions run in runOrder groups (default 1): each group starts when the one before it succeeded.
+        orders = sorted({int(a.get("runOrder") or 1) for a in actions})
+        groups = [[n.id for n, a in zip(nodes, actions, strict=True) if int(a.get("runOrder") or 1) == o] for o in orders]
+        edges += [Edge(a, b) for before, after in zip(groups, groups[1:], strict=False) for a in before for b in after]
+    for cluster, stage in zip(clusters, stages, strict=True):
+        onfailure = (stage.get("onFailure") or {}).get("result")
+        onsuccess = ((stage.get("onSuccess") or {}).get("condition") or {}).get("result")
+        if "ROLLBACK" in (onfailure, onsuccess):
+            edges.append(Edge(cluster.id, cluster.id, "rollback", dashed=True))
+    return Graph("pipeline", clusters=tuple(clusters), edges=tuple(edges))
+
+
+# (type, label) of the architecture's building blocks, in drawing order; absent types are skipped.
+ARCHITECTURE_NODES: tuple[tuple[str, str], ...] = (
+    ("aws:codecommit/repository:Repository", "CodeCommit repository"),
+    ("aws:codeconnections/connection:Connection", "Git host connection"),
+    ("aws:codepipeline/pipeline:Pipeline", "CodePipeline V2"),
+    ("aws:codebuild/project:Project", "CodeBuild project"),
+    ("aws:ecr/repository:Repository", "ECR repository"),
+    ("aws:s3/bucket:Bucket", "S3 bucket"),
+    ("aws:lb/loadBalancer:LoadBalancer", "Application Load Balancer"),
+    ("aws:ecs/cluster:Cluster", "ECS cluster"),
+    ("aws:ecs/service:Service", "ECS Fargate service"),
+    ("aws:eks/cluster:Cluster", "EKS cluster"),
+    ("aws:sns/topic:Topic", "SNS topic"),
+    ("aws:cloudtrail/trail:Trail", "CloudTrail trail"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "CloudWatch alarm"),
+)
+
+ARCHITECTURE_EDGES: tuple[tuple[str, str, str], ...] = (
+    ("aws:codecommit/repository:Repository", "aws:codepipeline/pipeline:Pipeline", "source"),
+    ("aws:codeconnections/connection:Connection", "aws:codepipeline/pipeline:Pipeline", "source"),
+    ("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "runs"),
+    ("aws:codepipeline/pipeline:Pipeline", "aws:s3/bucket:Bucket", "artifacts"),
+    ("aws:codebuild/project:Project", "aws:ecr/repository:Repository", "pushes image"),
+    ("aws:codepipeline/pipeline:Pipeline", "aws:ecs/service:Service", "deploys"),
+    ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "runs"),
+    ("aws:lb/loadBalancer:LoadBalancer", "aws:ecs/service:Service", "routes to"),
+    ("aws:lb/loadBalancer:LoadBalancer", "aws:eks/cluster:Cluster", "routes to pods"),
+    ("aws:ecr/repository:Repository", "aws:ecs/service:Service", "pulls"),
+    ("aws:ecr/repository:Repository", "aws:eks/cluster:Cluster", "pulls"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),
+)
+
+
+def architecture_graph(result: StackResult) -> Graph:
+    """One node per building-block type present (with its count), edges only between present nodes."""
+    counts = result.count_by_type()
+    nodes = []
+    for type_, label in ARCHITECTURE_NODES:
+        if type_ in counts:
+            suffix = f" ×{counts[type_]}" if counts[type_] > 1 else ""
+            nodes.append(Node(_node_id(type_), (f"{label}{suffix}",)))
+    present = {type_ for type_, _ in ARCHITECTURE_NODES if type_ in counts}
+    edges = [Edge(_node_id(a), _node_id(b), label) for a, b, label in ARCHITECTURE_EDGES if a in present and b in present]
+    # The EKS deploy action is a CodeBuild project running kubectl, not an ECS action.
+    if PIPELINE_TYPE in present and "aws:eks/cluster:Cluster" in present:
+        edges.append(Edge(_node_id("aws:codebuild/project:Project"), _node_id("aws:eks/cluster:Cluster"), "kubectl apply", dashed=True))
+    return Graph("architecture", nodes=tuple(nodes), edges=tuple(edges))
+
+
+# ----------------------------------------------------------------------------------------------
+# Writers
+
+
+def _mermaid_node(node: Node) -> str:
+    return f'{node.id}["{"<br/>".join(_text(line) for line in node.lines)}"]'
+
+
+def _mermaid_edge(edge: Edge) -> str:
+    if edge.dashed:
+        arrow = f'-. "{_text(edge.label)}" .->' if edge.label else "-.->"
+    else:
+        arrow = f'-- "{_text(edge.label)}" -->' if edge.label else "-->"
+    return f"{edge.tail} {arrow} {edge.head}"
+
+
+def to_mermaid(graph: Graph) -> str:
+    lines = ["flowchart LR"]
+    lines += [f"  {_mermaid_node(n)}" for n in graph.nodes]
+    for cluster in graph.clusters:
+        lines.append(f'  subgraph {cluster.id}["{_text(cluster.label)}"]')
+        lines += [f"    {_mermaid_node(n)}" for n in cluster.nodes]
+        lines.append("  end")
+    lines += [f"  {_mermaid_edge(e)}" for e in graph.edges]
+    return "\n".join(lines) + "\n"
+
+
+def _dot_label(lines: tuple[str, ...]) -> str:
+    return "\\n".join(_text(line).replace("\\", "\\\\") for line in lines)
+
+
+def to_dot(graph: Graph) -> str:
+    """Graphviz DOT. DOT has no edges between clusters: such an edge runs from the tail cluster's last
+    node to the head cluster's first node and is clipped at both borders (`compound=true` with
+    `ltail`/`lhead`); a cluster's edge to itself is drawn on its first node (Graphviz cannot clip an
+    edge at the cluster it starts and ends in)."""
+    first = {c.id: c.nodes[0].id for c in graph.clusters}
+    last = {c.id: c.nodes[-1].id for c in graph.clusters}
+    out = [f"digraph {graph.name} {{", "  rankdir=LR;"]
+    if graph.clusters:
+        out.append("  compound=true;")
+    out.append("  node [shape=box, style=rounded];")
+    out += [f'  {n.id} [label="{_dot_label(n.lines)}"];' for n in graph.nodes]
+    for cluster in graph.clusters:
+        out.append(f"  subgraph cluster_{cluster.id} {{")
+        out.append(f'    label="{_dot_label((cluster.label,))}";')
+        out += [f'    {n.id} [label="{_dot_label(n.lines)}"];' for n in cluster.nodes]
+        out.append("  }")
+    for edge in graph.edges:
+        attributes = []
+        if edge.label:
+            attributes.append(f'label="{_dot_label((edge.label,))}"')
+        if edge.dashed:
+            attributes.append("style=dashed")
+        if edge.tail != edge.head:
+            if edge.tail in first:
+                attributes.append(f"ltail=cluster_{edge.tail}")
+            if edge.head in first:
+                attributes.append(f"lhead=cluster_{edge.head}")
+        tail = first[edge.tail] if edge.tail == edge.head and edge.tail in first else last.get(edge.tail, edge.tail)
+        head = first.get(edge.head, edge.head)
+        out.append(f"  {tail} -> {head}" + (f" [{', '.join(attributes)}]" if attributes else "") + ";")
+    return "\n".join([*out, "}"]) + "\n"
+
+
+def pipeline_mermaid(result: StackResult) -> str:
+    return to_mermaid(pipeline_graph(result))
+
+
+def architecture_mermaid(result: StackResult) -> str:
+    return to_mermaid(architecture_graph(result))
+
+
+def diagrams(result: StackResult) -> dict[str, Graph]:
+    """The plan's diagrams by file name stem, in the order the report shows them."""
+    return {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}

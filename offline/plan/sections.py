@@ -1,0 +1,469 @@
+"""The sections of plan.md, each a list of Markdown lines computed from one evaluated stack.
+
+Order never depends on the order the program registered resources in (which follows when Outputs
+resolve): resources are sorted by URN, settings follow the key table, pipeline stages and actions
+follow the pipeline's own declaration, and JSON objects are written with sorted keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from components.settings import KEYS, Key, Settings, parse_settings
+from offline.mocks import PROJECT, Resource, StackResult
+from policy.rules import RULES, Violation
+
+PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
+IMAGE_RECORD_TYPE = f"{PROJECT}:delivery:ImageRecord"
+
+# Settings worth reading in the report, per resource type (dotted paths into the inputs).
+KEY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "aws:ecs/cluster:Cluster": ("name", "settings"),
+    "aws:ecs/service:Service": (
+        "name", "launchType", "desiredCount", "deploymentMinimumHealthyPercent", "deploymentMaximumPercent",
+        "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
+    ),
+    "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
+    "aws:eks/cluster:Cluster": (
+        "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",
+        "enabledClusterLogTypes", "computeConfig.enabled", "computeConfig.nodePools", "accessConfig.authenticationMode",
+    ),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("policyArn", "accessScope"),
+    "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "loadBalancerType"),
+    "aws:lb/listener:Listener": ("port", "protocol"),
+    "aws:lb/targetGroup:TargetGroup": ("name", "port", "protocol", "targetType", "healthCheck.path", "deregistrationDelay"),
+    "aws:codebuild/project:Project": ("name", "environment.computeType", "environment.image", "environment.privilegedMode", "buildTimeout"),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+
+
+def get(value: Any, path: str) -> Any:
+    for step in path.split("."):
+        if not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
+
+
+def show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (dict, list, tuple)):
+        return "`" + json.dumps(value, sort_keys=True, separators=(", ", ": ")) + "`"
+    if value == "":
+        return '`""`'
+    return f"`{value}`"
+
+
+def md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def by_urn(resources: Sequence[Resource]) -> list[Resource]:
+    return sorted(resources, key=lambda r: r.urn)
+
+
+def of_type(result: StackResult, type_: str) -> list[Resource]:
+    return by_urn(result.of_type(type_))
+
+
+def pipeline_resource(result: StackResult) -> Resource | None:
+    found = of_type(result, PIPELINE_TYPE)
+    return found[0] if found else None
+
+
+def descendants(result: StackResult, root: Resource) -> list[Resource]:
+    """Every resource under `root`, by URN (found by walking parents, whatever the registration order)."""
+    parents = {r.ref: r.parent_urn for r in result.resources}
+    found = []
+    for r in result.resources:
+        parent = r.parent_urn
+        while parent is not None and parent != root.ref:
+            parent = parents.get(parent)
+        if parent == root.ref:
+            found.append(r)
+    return by_urn(found)
+
+
+def buildspec(r: Resource) -> dict:
+    if r.type != "aws:codebuild/project:Project":
+        return {}
+    try:
+        return yaml.safe_load(get(r.inputs, "source.buildspec") or "") or {}
+    except yaml.YAMLError:
+        return {}
+
+
+def _short(key: str) -> str:
+    return key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
+
+
+def raw_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's config without its namespace: what `load_settings` hands to `parse_settings`."""
+    return {_short(k): v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+
+
+def stack_settings(result: StackResult) -> Settings:
+    return parse_settings(raw_settings(result.config), PROJECT, result.stack)
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration: every key with its effective value and where it comes from
+
+
+def _typed(spec: Key, value: Any) -> Any:
+    """A config value as the settings read it (the program has already accepted it)."""
+    if spec.type == "integer":
+        return int(str(value).strip())
+    if spec.type == "boolean":
+        return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+    if spec.type == "array":
+        return list(json.loads(value)) if isinstance(value, str) else list(value)
+    return str(value).strip()
+
+
+def _resolved(key: str, value: Any, settings: Settings) -> str:
+    """What a value that defers to something else turns into for this stack ('' when nothing)."""
+    if key in ("manualApproval", "auditTrail") and value == "auto":
+        on = settings.safety.manual_approval if key == "manualApproval" else settings.safety.audit_trail
+        return f"→ {'on' if on else 'off'} (production is {str(settings.production).lower()})"
+    if key == "bakeTimeMinutes" and not settings.production:
+        return "→ no bake time (production is false)"
+    if value not in ("", []):
+        return ""
+    if key == "sourceRepository":
+        return f"→ `{settings.source.repository}`"
+    if key == "sourceConnectionArn" and settings.source.provider.uses_connection:
+        return "→ the stack creates a connection (PENDING until confirmed)"
+    if key == "vpcId":
+        return f"→ the stack creates a VPC ({settings.network.vpc_cidr})"
+    if key == "certificateArn":
+        return "→ HTTP only"
+    if key == "deploymentWindowCron":
+        return "→ deploy at any time"
+    if key == "eksClusterName":
+        return "→ the stack creates an EKS Auto Mode cluster"
+    if key == "eksPublicAccessCidrs":
+        return "→ private API endpoint only"
+    return ""
+
+
+def configuration_section(result: StackResult, stack_file: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:
+    """Every key of the settings table, in its declared order: the value the program uses (defaults
+    resolved) and its origin. Keys the deploy target does not read are listed as not used."""
+    raw = raw_settings(result.config)
+    settings = stack_settings(result)
+    target = settings.deploy_target.value
+    from_set = {_short(k) for k, v in overrides.items() if v is not None}
+    from_file = {_short(k) for k in stack_file}
+    region = result.config.get("aws:region")
+    region_origin = "`--set`" if "aws:region" in from_set else "stack file" if "aws:region" in from_file else "default"
+    lines = [
+        f"AWS region: `{region or 'us-east-1'}` ({region_origin if region else 'default'}).",
+        "",
+        "| Key | Effective value | From |",
+        "|---|---|---|",
+    ]
+    for key, spec in KEYS.items():
+        if settings.deploy_target not in spec.targets:
+            lines.append(f"| `{key}` | — | not used by `{target}` |")
+            continue
+        value = _typed(spec, raw[key]) if key in raw else spec.default
+        origin = ("`--set`" if key in from_set else "stack file" if key in from_file else "stack config") if key in raw else "default"
+        note = _resolved(key, value, settings)
+        # Booleans as the stack file and `pulumi config set` spell them.
+        shown = f"`{str(value).lower()}`" if isinstance(value, bool) else show(value)
+        lines.append(f"| `{key}` | {md(shown)}{' ' + md(note) if note else ''} | {origin} |")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Pipeline
+
+
+def _rule_text(rule: dict) -> str:
+    provider = get(rule, "ruleTypeId.provider")
+    config = rule.get("configuration") or {}
+    if provider == "DeploymentWindow":
+        detail = f"only inside the window `{config.get('Cron')}` (time zone `{config.get('TimeZone', 'UTC')}`)"
+    elif provider == "CloudWatchAlarm":
+        detail = f"alarm `{config.get('AlarmName')}` must not be in {', '.join(f'`{s}`' for s in str(config.get('AlarmStates', 'ALARM')).split(','))}"
+        if config.get("WaitTime"):
+            detail += f" for {config['WaitTime']} minutes"
+    else:
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(config.items()))
+    return f"rule `{rule.get('name')}` ({provider}): {detail}"
+
+
+def gates_lines(stages: Sequence[dict]) -> list[str]:
+    """Entry conditions, approvals, success conditions and failure handling, stage by stage."""
+    lines = []
+    for stage in stages:
+        name = stage.get("name")
+        entry = get(stage, "beforeEntry.condition")
+        if entry:
+            for rule in entry.get("rules") or []:
+                lines.append(f"- `{name}` entry: {_rule_text(rule)}; otherwise the execution stops here ({entry.get('result')}) and must be retried")
+        for action in stage.get("actions") or []:
+            if action.get("category") == "Approval":
+                lines.append(f"- `{name}`: action `{action.get('name')}` waits for a person to approve or reject it in the CodePipeline console")
+        success = get(stage, "onSuccess.condition")
+        if success:
+            for rule in success.get("rules") or []:
+                lines.append(f"- `{name}` on success: {_rule_text(rule)}; otherwise {success.get('result')}")
+        if get(stage, "onFailure.result"):
+            lines.append(f"- `{name}` on failure: {get(stage, 'onFailure.result')}")
+    return lines or ["- None: every successful build is deployed at once, at any time."]
+
+
+def pipeline_section(result: StackResult) -> list[str]:
+    pipeline = pipeline_resource(result)
+    if pipeline is None:
+        return ["No CodePipeline pipeline is registered."]
+    p = pipeline.inputs
+    lines = [
+        f"- Name: `{p.get('name')}`",
+        f"- Type: `{p.get('pipelineType') or 'V1'}`, execution mode: `{p.get('executionMode') or 'SUPERSEDED'}`",
+    ]
+    for store in p.get("artifactStores") or []:
+        lines.append(f"- Artifact store: `{store.get('location')}` encrypted with `{get(store, 'encryptionKey.type') or 'aws/s3 default'}`")
+    triggers = p.get("triggers") or []
+    for t in triggers:
+        push = get(t, "gitConfiguration.pushes") or []
+        lines.append(f"- Trigger: `{t.get('providerType')}` on push {show(push)}")
+    started = False
+    for rule in of_type(result, "aws:cloudwatch/eventRule:EventRule"):
+        pattern = json.loads(rule.inputs.get("eventPattern") or "{}")
+        if "aws.codecommit" in (pattern.get("source") or []):
+            branches = get(pattern, "detail.referenceName") or []
+            lines.append(f"- Trigger: EventBridge rule `{rule.name}` starts the pipeline on CodeCommit pushes to {show(branches)}")
+            started = True
+    if not triggers and not started:
+        lines.append("- Trigger: none (start the pipeline manually)")
+    stages = p.get("stages") or []
+    lines += ["", "| Stage | Action | Provider | Configuration | Conditions |", "|---|---|---|---|---|"]
+    for stage in stages:
+        gates = []
+        if get(stage, "beforeEntry.condition"):
+            rules = [r.get("name") for r in get(stage, "beforeEntry.condition.rules") or []]
+            gates.append(f"before entry: {', '.join(map(str, rules))} → {get(stage, 'beforeEntry.condition.result')}")
+        if get(stage, "onFailure.result"):
+            gates.append(f"on failure: {get(stage, 'onFailure.result')}")
+        if get(stage, "onSuccess.condition"):
+            rules = [r.get("name") for r in get(stage, "onSuccess.condition.rules") or []]
+            gates.append(f"on success: {', '.join(map(str, rules))} → {get(stage, 'onSuccess.condition.result')}")
+        for action in stage.get("actions") or []:
+            config = ", ".join(f"{k}={v}" for k, v in sorted((action.get("configuration") or {}).items()))
+            lines.append(
+                f"| {md(stage.get('name'))} | {md(action.get('name'))} | {md(action.get('category'))}/{md(action.get('provider'))} "
+                f"| {md(config)} | {md('; '.join(gates))} |"
+            )
+    return [*lines, "", "### Entry conditions and gates", "", *gates_lines(stages)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Deploy target
+
+
+def deploy_component(result: StackResult) -> Resource | None:
+    found = by_urn([r for r in result.resources if r.type.startswith(DEPLOY_COMPONENT_PREFIX)])
+    return found[0] if found else None
+
+
+def _workload_projects(result: StackResult) -> list[Resource]:
+    return [r for r in of_type(result, "aws:codebuild/project:Project") if "MANIFESTS" in (get(buildspec(r), "env.variables") or {})]
+
+
+def _ecs_safety(service: Resource) -> list[str]:
+    breaker = service.inputs.get("deploymentCircuitBreaker") or {}
+    alarms = service.inputs.get("alarms") or {}
+    lines = [
+        f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, "
+        f"{'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"
+    ]
+    names = alarms.get("alarmNames") or []
+    if alarms.get("enable") and names:
+        action = "rolls the deployment back" if alarms.get("rollback") else "fails the deployment (no rollback)"
+        lines.append(f"  - deployment alarms: {', '.join(f'`{n}`' for n in names)}; one in ALARM during a deployment {action}")
+    else:
+        lines.append("  - deployment alarms: none")
+    return lines
+
+
+def _image_record(result: StackResult) -> Resource | None:
+    for record in by_urn([r for r in result.resources if r.type == IMAGE_RECORD_TYPE]):
+        for r in descendants(result, record):
+            if r.type == "aws:ssm/parameter:Parameter":
+                return r
+    return None
+
+
+def _probe(probe: dict | None) -> str:
+    if not probe:
+        return "none"
+    http = probe.get("httpGet") or {}
+    parts = [f"GET `{http.get('path')}` on port `{http.get('port')}`", f"every {probe.get('periodSeconds', 10)} s"]
+    if probe.get("initialDelaySeconds"):
+        parts.append(f"after {probe['initialDelaySeconds']} s")
+    parts.append(f"timeout {probe.get('timeoutSeconds', 1)} s, {probe.get('failureThreshold', 3)} failures")
+    return ", ".join(parts)
+
+
+def eks_workload_lines(result: StackResult) -> list[str]:
+    """The Deployment the deploy step applies: image, replicas, resources, probes, placement."""
+    lines = []
+    record = _image_record(result)
+    for project in _workload_projects(result):
+        items = json.loads(get(buildspec(project), "env.variables.MANIFESTS")).get("items") or []
+        kinds = ", ".join(f"{i.get('kind')} `{get(i, 'metadata.name')}`" for i in items)
+        lines.append(f"- Workload applied by the deploy project **{project.name}** (`kubectl apply --server-side`, in the VPC): {kinds}")
+        for item in items:
+            if item.get("kind") != "Deployment":
+                continue
+            spec = item.get("spec") or {}
+            pod = get(spec, "template.spec") or {}
+            lines.append(f"- Deployment `{get(item, 'metadata.name')}` in namespace `{get(item, 'metadata.namespace')}`: "
+                         f"replicas `{spec.get('replicas')}`, strategy {show(spec.get('strategy'))}, "
+                         f"progress deadline `{spec.get('progressDeadlineSeconds')}` s")
+            lines.append(f"  - node selector {show(pod.get('nodeSelector') or {})}")
+            for c in pod.get("containers") or []:
+                if record is not None:
+                    image = (f"the image record `{record.inputs.get('name')}` holds `{record.inputs.get('insecureValue')}` "
+                             "(the bootstrap image until the pipeline's first deployment, then the image the deploy step recorded); "
+                             "the deploy step puts it in place of the manifest's placeholder")
+                else:
+                    image = f"`{c.get('image')}`"
+                lines.append(f"  - container `{c.get('name')}`: image: {image}")
+                resources = c.get("resources") or {}
+                lines.append(f"  - requests {show(resources.get('requests') or {})}, limits {show(resources.get('limits') or {})}")
+                lines.append(f"  - readiness probe: {_probe(c.get('readinessProbe'))}")
+                lines.append(f"  - liveness probe: {_probe(c.get('livenessProbe'))}")
+    return lines
+
+
+def deploy_section(result: StackResult) -> list[str]:
+    target = deploy_component(result)
+    target_name = result.config.get(f"{PROJECT}:deployTarget", "ecs (default)")
+    if target is None:
+        return [f"- Deploy target: `{target_name}` (no deploy component registered)"]
+    lines = [f"- Deploy target: `{target_name}` — component `{target.name}` `{target.type}`"]
+    if "serviceUrl" in result.outputs:
+        lines.append(f"- Service URL (mock): `{result.outputs['serviceUrl']}`")
+    record = _image_record(result)
+    record_note = f" (what the image record `{record.inputs.get('name')}` holds at this `pulumi up`)" if record is not None else ""
+    for r in descendants(result, target):
+        paths = KEY_SETTINGS.get(r.type)
+        if not paths:
+            continue
+        shown = ", ".join(f"{p}={show(get(r.inputs, p))}" for p in paths if get(r.inputs, p) is not None)
+        lines.append(f"- `{r.type}` **{r.name}**: {shown}")
+        if r.type == "aws:ecs/taskDefinition:TaskDefinition":
+            for c in json.loads(r.inputs.get("containerDefinitions") or "[]"):
+                ports = [m.get("containerPort") for m in c.get("portMappings") or []]
+                lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, "
+                             f"log driver `{get(c, 'logConfiguration.logDriver')}`")
+        if r.type == "aws:ecs/service:Service":
+            lines += _ecs_safety(r)
+    return lines + eks_workload_lines(result)
+
+
+# ----------------------------------------------------------------------------------------------
+# What deploying needs: of the machine, and of people
+
+
+def deploy_time_section(result: StackResult) -> list[str]:
+    """What the machine that runs `pulumi up` needs, and what happens after `pulumi up` returns."""
+    region = result.config.get("aws:region", "us-east-1")
+    lines = [
+        "- Pulumi CLI and Python 3 (Pulumi.yaml's runtime creates `venv/` from requirements.txt)",
+        f"- AWS credentials for the target account, region `{region}`; nothing else (no Docker: CodeBuild builds the image)",
+    ]
+    clusters = result.of_type("aws:eks/cluster:Cluster")
+    eks = [r for r in result.resources if r.type.startswith(f"{DEPLOY_COMPONENT_PREFIX}EksTarget")]
+    if eks:
+        projects = _workload_projects(result)
+        project = projects[0].inputs.get("name") if projects else "the deploy project"
+        lines += [
+            "- EKS: no AWS CLI, no kubectl and no network route to the cluster on this machine: Pulumi does not call the "
+            "Kubernetes API. The workload is applied by the in-VPC deploy project after `pulumi up` returns; watch it with "
+            f"`aws codebuild list-builds-for-project --project-name {project}` (or the CodeBuild console)",
+        ]
+        if not clusters:
+            lines.append("- EKS, existing cluster: its administrators create the workload's namespace first (docs/eks.md)")
+    return lines
+
+
+def human_section(result: StackResult) -> list[str]:
+    """What a person has to do during or after `pulumi up` before the delivery works end to end."""
+    lines = []
+    for connection in of_type(result, "aws:codeconnections/connection:Connection"):
+        lines.append(
+            f"- Source connection `{connection.inputs.get('name')}` ({connection.inputs.get('providerType')}) is created PENDING: "
+            "until someone with access to that account confirms it once in the console (Developer Tools > Settings > "
+            "Connections > Update pending connection), the Source action fails. Alternatively, name an existing, available "
+            "connection in `sourceConnectionArn`."
+        )
+    for cluster in of_type(result, "aws:eks/cluster:Cluster"):
+        if not get(cluster.inputs, "vpcConfig.endpointPublicAccess"):
+            lines.append(
+                f"- EKS cluster `{cluster.inputs.get('name')}` has a private API endpoint only: the stack still comes up (the deploy "
+                "step runs inside the VPC), but kubectl from a laptop will not reach it. Use a host in the VPC, or list your "
+                "operators' CIDRs in `eksPublicAccessCidrs`."
+            )
+    subscriptions = of_type(result, "aws:sns/topicSubscription:TopicSubscription")
+    for protocol, how in (
+        ("email", "each address confirms once by the link in AWS's email; until then it receives nothing"),
+        ("https", "each endpoint confirms by visiting the SubscribeURL of SNS's SubscriptionConfirmation request; until then it receives nothing"),
+    ):
+        endpoints = [s.inputs.get("endpoint") for s in subscriptions if s.inputs.get("protocol") == protocol]
+        if endpoints:
+            lines.append(f"- Notification {protocol} subscriptions {', '.join(f'`{e}`' for e in endpoints)}: {how}.")
+    if not lines:
+        lines.append("- Nothing: no connection, subscription or private endpoint waits for a person.")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Policy, tree
+
+
+def sorted_violations(violations: Sequence[Violation]) -> list[Violation]:
+    return sorted(violations, key=lambda v: (v.resource_type, v.resource_name, v.rule, v.message))
+
+
+def policy_section(violations: Sequence[Violation], result: StackResult) -> list[str]:
+    types = {r.type for r in result.resources}
+    applied = [rule.name for rule in RULES if types & set(rule.resource_types)]
+    head = f"{len(RULES)} rules in the pack; {len(applied)} apply to this stack's resource types."
+    if not violations:
+        return [f"**PASS** — no violations. {head}", "", "Applied: " + ", ".join(f"`{n}`" for n in applied)]
+    lines = [f"**FAIL** — {len(violations)} violation(s). {head}", "", "| Rule | Resource | Message |", "|---|---|---|"]
+    lines += [f"| `{v.rule}` | `{v.resource_type}` {md(v.resource_name)} | {md(v.message)} |" for v in sorted_violations(violations)]
+    return lines
+
+
+def component_tree(result: StackResult) -> list[str]:
+    """Nested Markdown list of resources by parent (components first, then custom resources)."""
+    by_ref = {r.ref: r for r in result.resources if r.ref}
+    children: dict[str | None, list[Resource]] = {}
+    for r in result.resources:
+        parent = r.parent_urn if r.parent_urn in by_ref else None
+        children.setdefault(parent, []).append(r)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in sorted(children.get(parent, []), key=lambda x: (x.custom, x.type, x.name, x.urn)):
+            kind = "" if r.custom else " (component)"
+            lines.append(f"{'  ' * depth}- **{r.name}** `{r.type}`{kind}")
+            walk(r.ref, depth + 1)
+
+    walk(None, 0)
+    return lines
