@@ -135,3 +135,12 @@ def test_pyright_config_parses_and_checks_the_program_not_the_tests():
     config = json.loads(re.sub(r"//[^\n]*", "", text))
     assert config["include"] == ["components", "offline", "policy", "tools", "__main__.py"]
     assert config["typeCheckingMode"] in ("standard", "strict") and "tests" in config["exclude"]
+
+
+def test_requires_python_is_declared_and_matches_the_checks():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert "sys.version_info >= (3, 11)" in (ROOT / "scripts" / "test").read_text()
+    assert "sys.version_info < (3, 11)" in (ROOT / "__main__.py").read_text()
