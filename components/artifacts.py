@@ -23,7 +23,7 @@ class ArtifactStoreArgs:
     expiry_days: int
     """Days after which artifacts (and noncurrent versions) expire; at least `MIN_EXPIRY_DAYS`.
     Stage rollback is unavailable once the last successful execution's artifacts are older."""
-    production: bool = False
+    production: bool
     """When True, the bucket and key are protected: `pulumi destroy` stops instead of deleting them."""
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -19,7 +19,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -408,15 +408,15 @@ class AlarmThresholds:
 class SafetySettings:
     """Notifications, alarms, gates and audit (issue 4)."""
 
-    notification_emails: tuple[str, ...] = ()
-    notification_https_endpoints: tuple[str, ...] = ()
-    thresholds: AlarmThresholds = AlarmThresholds(5, 1000, 1, 85, 85)
-    manual_approval: bool = False
-    bake_time_minutes: int = 10
-    deployment_window_cron: str | None = None
-    deployment_window_time_zone: str = "UTC"
-    block_deploy_while_alarming: bool = False
-    audit_trail: bool = False
+    notification_emails: tuple[str, ...]
+    notification_https_endpoints: tuple[str, ...]
+    thresholds: AlarmThresholds
+    manual_approval: bool
+    bake_time_minutes: int
+    deployment_window_cron: str | None
+    deployment_window_time_zone: str
+    block_deploy_while_alarming: bool
+    audit_trail: bool
 
 
 @dataclass(frozen=True)
@@ -446,8 +446,8 @@ class Settings:
     log_retention_days: int
     artifact_expiry_days: int
     ecs: EcsSettings
-    tags: Mapping[str, str] = field(default_factory=dict)
-    safety: SafetySettings = SafetySettings()
+    tags: Mapping[str, str]
+    safety: SafetySettings
     eks: EksSettings | None = None
     """Set only when deploy_target is EKS."""
 

@@ -754,3 +754,98 @@ def test_the_program_checks_arns_against_the_stack_region(evaluate):
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
     with pytest.raises(SettingsError, match=r"^certificateArn: .* the ARN is in eu-west-1, the stack in us-east-1"):
         evaluate("dev", certificateArn=cert)
+
+
+# ------------------------------------------------------------------------------------------
+# Defaults live in KEYS only
+# ------------------------------------------------------------------------------------------
+
+# Dataclass fields that carry a key's value under another name than the key's snake_case.
+FIELD_KEYS = {
+    "architecture": "cpuArchitecture",
+    "compute_type": "buildComputeType",
+    "timeout_minutes": "buildTimeoutMinutes",
+    "create_repository": "createSourceRepository",
+    "connection_arn": "sourceConnectionArn",
+    "file_paths": "sourceFilePaths",
+    "existing_vpc_id": "vpcId",
+    "existing_public_subnet_ids": "publicSubnetIds",
+    "existing_private_subnet_ids": "privateSubnetIds",
+    "load_balancing": "eksLoadBalancing",
+    "thresholds": "alarm5xxPercent",
+    "error_rate_percent": "alarm5xxPercent",
+    "latency_p95_ms": "alarmLatencyP95Ms",
+    "unhealthy_targets": "alarmUnhealthyTargets",
+    "cpu_percent": "alarmCpuPercent",
+    "memory_percent": "alarmMemoryPercent",
+    "manual_approval": "manualApproval",
+    "audit_trail": "auditTrail",
+    "block_deploy_while_alarming": "blockDeployWhileAlarming",
+    "safety": "notificationEmails",
+    "provider": "sourceProvider",
+    "repository": "sourceRepository",
+    "branch": "sourceBranch",
+    "expiry_days": "artifactExpiryDays",
+    "cpu": "ecsCpu",
+    "memory": "ecsMemory",
+    "cluster_name": "eksClusterName",
+    "kubernetes_version": "eksKubernetesVersion",
+    "public_access_cidrs": "eksPublicAccessCidrs",
+    "pod_cpu_millicores": "eksPodCpuMillicores",
+    "pod_memory_mib": "eksPodMemoryMiB",
+    "cpu_millicores": "eksPodCpuMillicores",
+    "memory_mib": "eksPodMemoryMiB",
+}
+# Another developer's files (the deploy-target boundary); their copies are listed in the handover.
+NOT_SCANNED = {"deploy", "contracts", "notifications"}
+# The pipeline's gates are opt-in features of the Pipeline component: omitted means no gate (0, False),
+# not the key's default ('auto', 10 minutes); the program resolves the keys and passes every gate.
+OWN_DEFAULTS = {"PipelineGates"}
+
+
+def _key_of(field_name: str) -> str | None:
+    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): k for k in KEYS}
+    return FIELD_KEYS.get(field_name) or snake.get(field_name)
+
+
+def _component_dataclasses():
+    import importlib
+    import pkgutil
+
+    import components
+
+    for info in pkgutil.iter_modules(components.__path__):
+        if info.name in NOT_SCANNED:
+            continue
+        module = importlib.import_module(f"components.{info.name}")
+        for value in vars(module).values():
+            if (dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__
+                    and value.__name__ not in OWN_DEFAULTS):
+                yield value
+
+
+def test_no_component_field_copies_a_key_default():
+    """A key's default lives in KEYS only: a field that carries a key's value has no default of its own
+    (the program always passes the setting), so a changed default cannot be half-applied."""
+    carried = {}
+    for cls in _component_dataclasses():
+        for f in dataclasses.fields(cls):
+            key = _key_of(f.name)
+            if key is None:
+                continue
+            carried[f"{cls.__name__}.{f.name}"] = key
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            assert not has_default, f"{cls.__module__}.{cls.__name__}.{f.name} has a default; {key}'s default is in KEYS"
+    # The scan reaches the Args the program fills from the settings (a rename would silently shrink it).
+    assert {
+        "BuildArgs.architecture", "BuildArgs.compute_type", "BuildArgs.timeout_minutes", "BuildArgs.log_retention_days",
+        "BuildArgs.production", "RegistryArgs.image_retention_count", "RegistryArgs.untagged_image_expiry_days",
+        "RegistryArgs.production", "NetworkArgs.vpc_cidr", "NetworkArgs.nat_gateways", "NetworkArgs.existing_vpc_id",
+        "LoadBalancerArgs.ingress_cidrs", "LoadBalancerArgs.certificate_arn", "LoadBalancerArgs.production",
+        "SourceArgs.create_repository", "SourceArgs.connection_arn", "SourceArgs.file_paths", "SourceArgs.production",
+        "ArtifactStoreArgs.production", "AuditTrailArgs.production", "AuditTrailArgs.log_retention_days",
+        "WorkloadSpec.architecture", "WorkloadSpec.load_balancing", "SafetySettings.thresholds",
+        "SafetySettings.bake_time_minutes", "SafetySettings.manual_approval", "AlarmThresholds.cpu_percent",
+        "Settings.safety", "Settings.production", "WorkloadSettings.desired_count", "EksSettings.pod_cpu_millicores",
+        "EcsSettings.cpu", "ArtifactStoreArgs.expiry_days", "WorkloadSpec.cpu_millicores",
+    } <= set(carried)
