@@ -6,9 +6,11 @@ immutable `Settings` object. Everything that can be wrong with a stack file is
 reported here, before a single resource is registered, with a message that names
 the key, the bad value, what is allowed and how to fix it.
 
-The table `KEYS` is the single declaration of every config key; Pulumi.yaml's
-`config:` block and the README's config reference are checked against it by
-the tests, so the three cannot drift apart.
+The table `KEYS` is the single declaration of every config key: its default, and
+what it accepts (bounds, allowed values, pattern), which validation reads and
+`Key.full_description` renders. Pulumi.yaml's `config:` block, the README's and
+docs/config.md's config reference are generated from it (`python -m offline.docs`)
+and checked by the tests, so none of them can drift from what is enforced.
 """
 
 from __future__ import annotations
