@@ -9,11 +9,13 @@ import pulumi_aws as aws
 
 from components.buckets import encrypted_private_bucket
 from components.iam import policy_document
+from components.settings import KEYS
 
-# CodePipeline stage rollback re-runs the stage with the artifacts of its last successful execution
-# (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html); once they have
-# expired the rollback fails. A week lets a service deployed weekly still roll back.
-MIN_EXPIRY_DAYS = 7
+# Stage rollback needs the last successful execution's artifacts: the floor is declared (and explained)
+# on the artifactExpiryDays key, the one place it lives.
+_floor = KEYS["artifactExpiryDays"].minimum
+assert _floor is not None, "artifactExpiryDays needs its minimum"
+MIN_EXPIRY_DAYS: int = _floor
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class ArtifactStoreArgs:
     expiry_days: int
     """Days after which artifacts (and noncurrent versions) expire; at least `MIN_EXPIRY_DAYS`.
     Stage rollback is unavailable once the last successful execution's artifacts are older."""
-    production: bool = False
+    production: bool
     """When True, the bucket and key are protected: `pulumi destroy` stops instead of deleting them."""
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -23,7 +23,7 @@ class AuditTrailArgs:
     """Physical trail name (unique per account and region)."""
     log_retention_days: int
     """Retention of the CloudWatch Logs copy (the S3 copy is kept)."""
-    production: bool = False
+    production: bool
     """When True, the bucket, key and log group are protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
 

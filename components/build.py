@@ -27,11 +27,11 @@ class BuildArgs:
     """What the build role needs to read and write pipeline artifacts (bucket and key)."""
     artifact_key_arn: pulumi.Input[str]
     """KMS key that encrypts the build's output artifacts."""
-    architecture: CpuArchitecture = CpuArchitecture.X86_64
-    compute_type: str = "BUILD_GENERAL1_SMALL"
-    timeout_minutes: int = 20
-    log_retention_days: int = 30
-    production: bool = False
+    architecture: CpuArchitecture
+    compute_type: str
+    timeout_minutes: int
+    log_retention_days: int
+    production: bool
     """When True the log group is protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -57,9 +57,9 @@ class WorkloadSpec:
     """The container's environment, name -> value, in order."""
     cpu_millicores: int
     memory_mib: int
-    architecture: CpuArchitecture = CpuArchitecture.X86_64
+    architecture: CpuArchitecture
     """The image's architecture: pods are pinned to nodes of it."""
-    load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
+    load_balancing: EksLoadBalancing
     """Whose webhook injects the readiness gate, and whose TargetGroupBinding API is used."""
 
 

@@ -36,15 +36,15 @@ class LoadBalancerArgs:
     target_kind: str
     """The deploy target whose tasks or pods the target group holds: switching targets gives the new
     target a target group of its own, so the old one drains and goes with the old target."""
+    ingress_cidrs: tuple[str, ...]
+    """Who may reach the listeners."""
+    certificate_arn: str | None
+    """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. None: HTTP only."""
+    production: bool
+    """When True, deletion protection is on."""
     target_group_tags: dict[str, str] = field(default_factory=dict)
     """Tags the deploy target needs on its target group (EKS Auto Mode registers pods only in target
     groups tagged with its cluster's name). Omitted: the stack's tags only."""
-    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
-    """Who may reach the listeners. Omitted: everyone, the service is public."""
-    certificate_arn: str | None = None
-    """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. Omitted: HTTP only."""
-    production: bool = False
-    """When True, deletion protection is on. Omitted: off."""
     tags: dict[str, str] = field(default_factory=dict)
 
 

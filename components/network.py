@@ -15,14 +15,14 @@ AZ_COUNT = 2
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    vpc_cidr: str = "10.0.0.0/16"
+    vpc_cidr: str
     """CIDR of the created VPC; split into four equal subnets (two public, two private)."""
-    nat_gateways: NatGateways = NatGateways.SINGLE
+    nat_gateways: NatGateways
     """SINGLE: one NAT gateway for both private subnets (cheaper, one AZ of egress)."""
-    existing_vpc_id: str | None = None
-    """When set, nothing is created and the subnet ids below are used as they are."""
-    existing_public_subnet_ids: tuple[str, ...] = ()
-    existing_private_subnet_ids: tuple[str, ...] = ()
+    existing_vpc_id: str | None
+    """When set, nothing is created and the subnet ids below are used as they are. None: a VPC is created."""
+    existing_public_subnet_ids: tuple[str, ...]
+    existing_private_subnet_ids: tuple[str, ...]
     tags: dict[str, str] = field(default_factory=dict)
 
 

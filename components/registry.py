@@ -22,12 +22,12 @@ DEPLOYED_IMAGE_RETENTION_COUNT = 10
 class RegistryArgs:
     repository_name: str
     """Physical repository name; must be unique in the account and region."""
-    image_retention_count: int = 30
+    image_retention_count: int
     """Tagged images kept; older tagged images expire. The last `DEPLOYED_IMAGE_RETENTION_COUNT`
     images tagged `DEPLOYED_TAG_PREFIX...` are kept besides them."""
-    untagged_image_expiry_days: int = 1
+    untagged_image_expiry_days: int
     """Untagged images (superseded layers, failed pushes) expire after this many days."""
-    production: bool = False
+    production: bool
     """When True the repository is protected: `pulumi destroy` stops instead of deleting it."""
     tags: dict[str, str] = field(default_factory=dict)
 

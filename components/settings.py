@@ -6,9 +6,11 @@ immutable `Settings` object. Everything that can be wrong with a stack file is
 reported here, before a single resource is registered, with a message that names
 the key, the bad value, what is allowed and how to fix it.
 
-The table `KEYS` is the single declaration of every config key; Pulumi.yaml's
-`config:` block and the README's config reference are checked against it by
-the tests, so the three cannot drift apart.
+The table `KEYS` is the single declaration of every config key: its default, and
+what it accepts (bounds, allowed values, pattern), which validation reads and
+`Key.full_description` renders. Pulumi.yaml's `config:` block, the README's and
+docs/config.md's config reference are generated from it (`python -m offline.docs`)
+and checked by the tests, so none of them can drift from what is enforced.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -84,6 +86,17 @@ class EksLoadBalancing(StrEnum):
         if self is EksLoadBalancing.AUTO_MODE:
             return "eks.amazonaws.com/v1"
         return "elbv2.k8s.aws/v1beta1"
+
+
+class Toggle(StrEnum):
+    """A feature that follows `production` unless set explicitly."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+    def resolve(self, production: bool) -> bool:
+        return production if self is Toggle.AUTO else self is Toggle.ON
 
 
 class NatGateways(StrEnum):
@@ -181,13 +194,66 @@ ALL_TARGETS = frozenset(DeployTargetKind)
 
 @dataclass(frozen=True)
 class Key:
-    """One config key: its Pulumi type, default, description and which deploy targets use it."""
+    """One config key: its Pulumi type, default, description, which deploy targets use it, and what it accepts.
+
+    What a key accepts is declared here once: validation reads it (`_in_range`, `_enum`, `_matching`) and
+    `full_description` renders it into every place the key is documented, so `description` never repeats it.
+    """
 
     name: str
     type: str  # Pulumi config type: string | integer | boolean | array
     default: Any
     description: str
+    """What the key does, without what it accepts (that is rendered from the fields below)."""
     targets: frozenset[DeployTargetKind] = ALL_TARGETS
+    _: KW_ONLY
+    minimum: int | None = None
+    """Integer keys: the smallest value accepted. None: no lower bound."""
+    maximum: int | None = None
+    """Integer keys: the largest value accepted. None: no upper bound."""
+    allowed: type[Enum] | tuple[Any, ...] | None = None
+    """The only values accepted: an Enum (its members' values) or a tuple. None: not a closed set."""
+    pattern: re.Pattern[str] | None = None
+    """String keys: a value must match it. None: the key's own rule checks the value."""
+    shape: str = ""
+    """With `pattern`: what a matching value looks like, in words."""
+    prefix_lengths: tuple[int, int] | None = None
+    """CIDR keys: the shortest and longest prefix length accepted. None: any."""
+
+    @property
+    def allowed_values(self) -> tuple[Any, ...]:
+        if isinstance(self.allowed, tuple):
+            return self.allowed
+        if self.allowed is not None:
+            return tuple(member.value for member in self.allowed)
+        return ()
+
+    @property
+    def allowed_text(self) -> str:
+        """What the key accepts, in words, or "" when its description and own rule say it."""
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f"at least {self.minimum}"
+        if self.maximum is not None:
+            return f"at most {self.maximum}"
+        if self.allowed_values:
+            return _either(self.allowed_values)
+        if self.prefix_lengths is not None:
+            return f"a /{self.prefix_lengths[0]} to /{self.prefix_lengths[1]} network"
+        return self.shape
+
+    @property
+    def full_description(self) -> str:
+        """The description as documented (Pulumi.yaml, README, docs/config.md): what the key does and accepts."""
+        allowed = self.allowed_text
+        return f"{self.description} Allowed: {allowed}." if allowed else self.description
+
+
+def _either(values: Sequence[Any]) -> str:
+    """'a', 'b' or 'c' (strings quoted, numbers not)."""
+    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
 
 
 def _keys(*keys: Key) -> dict[str, Key]:
@@ -198,63 +264,78 @@ ECS_ONLY = frozenset({DeployTargetKind.ECS})
 EKS_ONLY = frozenset({DeployTargetKind.EKS})
 
 KEYS: dict[str, Key] = _keys(
-    Key("deployTarget", "string", "ecs", "Where the service runs: 'ecs' (ECS on Fargate) or 'eks' (Kubernetes on EKS)."),
+    Key("deployTarget", "string", "ecs", "Where the service runs: ecs is ECS on Fargate, eks is Kubernetes on EKS.", allowed=DeployTargetKind),
     Key("production", "boolean", False, "Production stack: protects the registry, artifact bucket and log groups from deletion."),
-    Key("serviceName", "string", "app", "Short name of the service (2-20 chars, a-z 0-9 -); prefixes physical names."),
-    Key("sourceProvider", "string", "codecommit", "Where the code lives: codecommit, github, bitbucket or gitlab."),
+    Key("serviceName", "string", "app", "Short name of the service; prefixes physical names.",
+        pattern=_SERVICE_NAME, shape="2-20 chars of a-z, 0-9 and '-', starting with a letter"),
+    Key("sourceProvider", "string", "codecommit", "Where the code lives.", allowed=SourceProvider),
     Key("sourceRepository", "string", "", "CodeCommit repository name, or 'owner/name' for github/bitbucket/gitlab. Empty with codecommit: '<project>-<stack>-<serviceName>'."),
     Key("createSourceRepository", "boolean", True, "codecommit only: create the repository (true) or use an existing one named by sourceRepository (false)."),
     Key("sourceBranch", "string", "main", "Branch whose pushes run the pipeline."),
     Key("sourceConnectionArn", "string", "", "Existing CodeConnections/CodeStar connection ARN. Empty: a connection is created (confirm it once in the console)."),
     Key("sourceFilePaths", "array", [], "Connection sources: glob patterns; a push runs the pipeline only when it changes a matching file (monorepos). Empty: any file."),
     Key("appPath", "string", "app", "Folder in the repository that holds the Dockerfile and the app's tests."),
-    Key("containerName", "string", "app", "Name of the application container, shared by the build, the task definition / pod and imagedefinitions.json."),
-    Key("containerPort", "integer", 8080, "Port the container listens on (1024-65535: the container runs as non-root)."),
+    Key("containerName", "string", "app", "Name of the application container, shared by the build, the task definition / pod and imagedefinitions.json.",
+        pattern=_CONTAINER_NAME, shape="letters, digits, '-' and '_' (max 255)"),
+    Key("containerPort", "integer", 8080, "Port the container listens on; not a privileged port: the container runs as non-root.",
+        minimum=1024, maximum=65535),
     Key("healthCheckPath", "string", BOOTSTRAP_HEALTH_PATH, "HTTP path that answers 200 when the container is healthy."),
     Key("bootstrapImage", "string", DEFAULT_BOOTSTRAP_IMAGE, "Image the first `pulumi up` runs before the pipeline has pushed one; must answer healthCheckPath on containerPort."),
-    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well."),
-    Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire."),
-    Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime: x86_64 or arm64."),
+    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well.",
+        minimum=1, maximum=1000),
+    Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire.", minimum=1, maximum=365),
+    Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime.", allowed=CpuArchitecture),
     Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
-    Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes (5-2160)."),
-    Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (a value CloudWatch Logs accepts)."),
-    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire (7-3650); stage rollback needs the last successful execution's artifacts."),
+    Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes.", minimum=5, maximum=2160),
+    Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (the values CloudWatch Logs accepts).",
+        allowed=LOG_RETENTION_DAYS),
+    # CodePipeline stage rollback re-runs the stage with the artifacts of its last successful execution
+    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html); once they have
+    # expired the rollback fails. A week lets a service deployed weekly still roll back.
+    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire; stage rollback needs the last successful execution's artifacts.",
+        minimum=7, maximum=3650),
     Key("vpcId", "string", "", "Existing VPC id. Empty: a new VPC is created."),
     Key("publicSubnetIds", "array", [], "With vpcId: public subnet ids (at least two AZs) for the load balancer."),
     Key("privateSubnetIds", "array", [], "With vpcId: private subnet ids (at least two AZs, with a NAT route) for the workload."),
-    Key("vpcCidr", "string", "10.0.0.0/16", "CIDR of a created VPC (/16 to /24)."),
-    Key("natGateways", "string", "single", "NAT gateways of a created VPC: 'single' (cheaper) or 'one-per-az' (survives an AZ outage)."),
+    Key("vpcCidr", "string", "10.0.0.0/16", "CIDR of a created VPC.", prefix_lengths=(16, 24)),
+    Key("natGateways", "string", "single", "NAT gateways of a created VPC: a single one is cheaper, one per AZ survives an AZ outage.",
+        allowed=NatGateways),
     Key("ingressCidrs", "array", ["0.0.0.0/0"], "CIDRs allowed to reach the load balancer. The default is the whole internet: this is a public service."),
     Key("certificateArn", "string", "", "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP to it. Empty: HTTP only."),
-    Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods)."),
-    Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing (1-60)."),
-    Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY),
+    Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods).", minimum=1, maximum=100),
+    Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing.",
+        minimum=1, maximum=60),
+    Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY, allowed=tuple(FARGATE_CPU_MEMORY)),
     Key("ecsMemory", "integer", 512, "Fargate task memory (MiB); must pair with ecsCpu.", ECS_ONLY),
     Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
     Key("notificationHttpsEndpoints", "array", [], "HTTPS endpoints subscribed to the delivery topic (chat webhooks, incident tools)."),
-    Key("alarm5xxPercent", "integer", 5, "Alarm when 5xx responses exceed this percent of requests (1-100)."),
-    Key("alarmLatencyP95Ms", "integer", 1000, "Alarm when the p95 target response time exceeds this many milliseconds (10-60000)."),
-    Key("alarmUnhealthyTargets", "integer", 1, "Alarm when at least this many targets are unhealthy (1-100)."),
-    Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent (10-100)."),
-    Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent (10-100)."),
-    Key("manualApproval", "string", "auto", "Manual approval before Deploy: 'auto' (on when production), 'on' or 'off'."),
-    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds (0 turns the watch off, max 60)."),
+    Key("alarm5xxPercent", "integer", 5, "Alarm when 5xx responses exceed this percent of requests.", minimum=1, maximum=100),
+    Key("alarmLatencyP95Ms", "integer", 1000, "Alarm when the p95 target response time exceeds this many milliseconds.",
+        minimum=10, maximum=60000),
+    Key("alarmUnhealthyTargets", "integer", 1, "Alarm when at least this many targets are unhealthy.", minimum=1, maximum=100),
+    Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent.", minimum=10, maximum=100),
+    Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent.", minimum=10, maximum=100),
+    Key("manualApproval", "string", "auto", "Manual approval before Deploy; auto: on when production.", allowed=Toggle),
+    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off.",
+        minimum=0, maximum=60),
     Key("deploymentWindowCron", "string", "",
         "Deploy only inside this window: a CodePipeline DeploymentWindow cron 'seconds minutes hours day-of-month month "
         "day-of-week [year]' (seconds '*', '?' in one day field), e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, "
         "09:00-16:59). Empty: any time."),
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
-    Key("auditTrail", "string", "auto", "CloudTrail trail for this stack: 'auto' (on when production), 'on' or 'off' (use 'off' under an organisation trail)."),
+    Key("auditTrail", "string", "auto", "CloudTrail trail for this stack; auto: on when production (off under an organisation trail).",
+        allowed=Toggle),
     Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). "
         "Empty: the stack creates an EKS Auto Mode cluster (x86_64 only).", EKS_ONLY),
-    Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.", EKS_ONLY),
+    Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.",
+        EKS_ONLY, allowed=EKS_KUBERNETES_VERSIONS),
     Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint (for operators' kubectl; "
         "pulumi up never needs it). Empty: private endpoint only.", EKS_ONLY),
-    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: 'auto-mode' (EKS Auto Mode) or "
-        "'aws-load-balancer-controller' (an existing cluster running it).", EKS_ONLY),
-    Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores (100-8000).", EKS_ONLY),
-    Key("eksPodMemoryMiB", "integer", 512, "Memory request and limit of each pod, in MiB (128-32768).", EKS_ONLY),
+    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: EKS Auto Mode, or the AWS Load Balancer "
+        "Controller an existing cluster runs.", EKS_ONLY, allowed=EksLoadBalancing),
+    Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores.", EKS_ONLY, minimum=100, maximum=8000),
+    Key("eksPodMemoryMiB", "integer", 512, "Memory request and limit of each pod, in MiB.", EKS_ONLY, minimum=128, maximum=32768),
 )
 
 
@@ -316,17 +397,6 @@ class EcsSettings:
     memory: int
 
 
-class Toggle(StrEnum):
-    """A feature that follows `production` unless set explicitly."""
-
-    AUTO = "auto"
-    ON = "on"
-    OFF = "off"
-
-    def resolve(self, production: bool) -> bool:
-        return production if self is Toggle.AUTO else self is Toggle.ON
-
-
 @dataclass(frozen=True)
 class AlarmThresholds:
     error_rate_percent: int
@@ -340,15 +410,15 @@ class AlarmThresholds:
 class SafetySettings:
     """Notifications, alarms, gates and audit (issue 4)."""
 
-    notification_emails: tuple[str, ...] = ()
-    notification_https_endpoints: tuple[str, ...] = ()
-    thresholds: AlarmThresholds = AlarmThresholds(5, 1000, 1, 85, 85)
-    manual_approval: bool = False
-    bake_time_minutes: int = 10
-    deployment_window_cron: str | None = None
-    deployment_window_time_zone: str = "UTC"
-    block_deploy_while_alarming: bool = False
-    audit_trail: bool = False
+    notification_emails: tuple[str, ...]
+    notification_https_endpoints: tuple[str, ...]
+    thresholds: AlarmThresholds
+    manual_approval: bool
+    bake_time_minutes: int
+    deployment_window_cron: str | None
+    deployment_window_time_zone: str
+    block_deploy_while_alarming: bool
+    audit_trail: bool
 
 
 @dataclass(frozen=True)
@@ -378,8 +448,8 @@ class Settings:
     log_retention_days: int
     artifact_expiry_days: int
     ecs: EcsSettings
-    tags: Mapping[str, str] = field(default_factory=dict)
-    safety: SafetySettings = SafetySettings()
+    tags: Mapping[str, str]
+    safety: SafetySettings
     eks: EksSettings | None = None
     """Set only when deploy_target is EKS."""
 
@@ -485,13 +555,16 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 _SYNONYMS = {"amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64", "aarch64": "arm64", "fargate": "ecs", "kubernetes": "eks"}
 
 
-def _enum(reader: _Reader, key: str, enum: type[Enum]) -> Any:
+def _enum(reader: _Reader, key: str) -> Any:
+    """The member of the key's `allowed` Enum that the value names."""
+    spec = KEYS[key]
+    enum = spec.allowed
+    assert isinstance(enum, type) and issubclass(enum, Enum), f"{key}: allowed is not an Enum"
     value = reader.get(key)
     try:
         return enum(value)
     except ValueError:
-        options = [str(e.value) for e in enum]
-        listed = ", ".join(repr(o) for o in options[:-1]) + f" or {options[-1]!r}"
+        options = [str(o) for o in spec.allowed_values]
         text = str(value).strip().lower()
         synonym = _SYNONYMS.get(text)
         close = (
@@ -500,20 +573,27 @@ def _enum(reader: _Reader, key: str, enum: type[Enum]) -> Any:
             or difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
         )
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise SettingsError(f"{key}: {_shown(value)} is not supported; use {listed}{hint}") from None
+        raise SettingsError(f"{key}: {_shown(value)} is not supported; use {spec.allowed_text}{hint}") from None
 
 
-def _in_range(reader: _Reader, key: str, low: int, high: int) -> int:
+def _in_range(reader: _Reader, key: str) -> int:
+    """The value, within the key's `minimum` and `maximum`."""
+    spec = KEYS[key]
+    low, high = spec.minimum, spec.maximum
+    assert low is not None and high is not None, f"{key}: no minimum and maximum in KEYS"
     value = reader.get(key)
     if not low <= value <= high:
-        raise _fail(key, value, f"allowed: {low} to {high}", f"set {key} between {low} and {high}")
+        raise _fail(key, value, f"allowed: {spec.allowed_text}", f"set {key} between {low} and {high}")
     return value
 
 
-def _matching(reader: _Reader, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+def _matching(reader: _Reader, key: str) -> str:
+    """The value, when it matches the key's `pattern`."""
+    spec = KEYS[key]
+    assert spec.pattern is not None, f"{key}: no pattern in KEYS"
     value = reader.get(key)
-    if not pattern.match(value):
-        raise _fail(key, value, f"allowed: {allowed}", f"set {key} to {allowed}")
+    if not spec.pattern.match(value):
+        raise _fail(key, value, f"allowed: {spec.shape}", f"set {key} to {spec.shape}")
     return value
 
 
@@ -585,7 +665,7 @@ def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
 
 
 def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSettings:
-    provider = _enum(reader, "sourceProvider", SourceProvider)
+    provider = _enum(reader, "sourceProvider")
     repository = reader.get("sourceRepository")
     create = reader.get("createSourceRepository")
     connection_arn = reader.get("sourceConnectionArn") or None
@@ -674,8 +754,11 @@ def _network(reader: _Reader) -> NetworkSettings:
     if problem:
         raise _fail("vpcCidr", cidr, problem[0], problem[1])
     network = ipaddress.IPv4Network(cidr)
-    if not 16 <= network.prefixlen <= 24:
-        raise _fail("vpcCidr", cidr, "allowed: a /16 to /24 network (four /+2 subnets must fit)", "use e.g. 10.0.0.0/16")
+    spec = KEYS["vpcCidr"]
+    assert spec.prefix_lengths is not None
+    shortest, longest = spec.prefix_lengths
+    if not shortest <= network.prefixlen <= longest:
+        raise _fail("vpcCidr", cidr, f"allowed: {spec.allowed_text} (four /+2 subnets must fit)", f"use e.g. {spec.default}")
     ingress = reader.get("ingressCidrs")
     if not ingress:
         raise _fail("ingressCidrs", [], "at least one CIDR", "list the networks allowed to reach the service")
@@ -694,15 +777,15 @@ def _network(reader: _Reader) -> NetworkSettings:
         public_subnet_ids=public,
         private_subnet_ids=private,
         vpc_cidr=str(network),
-        nat_gateways=_enum(reader, "natGateways", NatGateways),
+        nat_gateways=_enum(reader, "natGateways"),
         ingress_cidrs=ingress,
         certificate_arn=certificate,
     )
 
 
 def _workload(reader: _Reader) -> WorkloadSettings:
-    name = _matching(reader, "containerName", _CONTAINER_NAME, "letters, digits, '-' and '_' (max 255)")
-    port = _in_range(reader, "containerPort", 1024, 65535)
+    name = _matching(reader, "containerName")
+    port = _in_range(reader, "containerPort")
     path = reader.get("healthCheckPath")
     if not path.startswith("/") or len(path) > 1024 or " " in path:
         raise _fail("healthCheckPath", path, "allowed: an absolute URL path such as /ping (max 1024 chars)",
@@ -723,13 +806,13 @@ def _workload(reader: _Reader) -> WorkloadSettings:
         container_port=port,
         health_check_path=path,
         bootstrap_image=image,
-        desired_count=_in_range(reader, "desiredCount", 1, 100),
-        deployment_timeout_minutes=_in_range(reader, "deploymentTimeoutMinutes", 1, 60),
+        desired_count=_in_range(reader, "desiredCount"),
+        deployment_timeout_minutes=_in_range(reader, "deploymentTimeoutMinutes"),
     )
 
 
 def _build(reader: _Reader) -> BuildSettings:
-    architecture = _enum(reader, "cpuArchitecture", CpuArchitecture)
+    architecture = _enum(reader, "cpuArchitecture")
     compute = reader.get("buildComputeType")
     allowed = BUILD_COMPUTE_TYPES[architecture]
     if compute not in allowed:
@@ -743,15 +826,15 @@ def _build(reader: _Reader) -> BuildSettings:
         app_path=app_path,
         architecture=architecture,
         compute_type=compute,
-        timeout_minutes=_in_range(reader, "buildTimeoutMinutes", 5, 2160),
+        timeout_minutes=_in_range(reader, "buildTimeoutMinutes"),
     )
 
 
 def _ecs(reader: _Reader) -> EcsSettings:
     cpu = reader.get("ecsCpu")
     memory = reader.get("ecsMemory")
-    if cpu not in FARGATE_CPU_MEMORY:
-        raise _fail("ecsCpu", cpu, f"Fargate allows {', '.join(map(str, FARGATE_CPU_MEMORY))}",
+    if cpu not in KEYS["ecsCpu"].allowed_values:
+        raise _fail("ecsCpu", cpu, f"Fargate allows {', '.join(map(str, KEYS['ecsCpu'].allowed_values))}",
                     "pick one of those CPU sizes")
     if memory not in FARGATE_CPU_MEMORY[cpu]:
         pairs = FARGATE_CPU_MEMORY[cpu]
@@ -920,27 +1003,27 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
                     "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, "
                     "where CodePipeline does not re-check the alarm once the window opens",
                     "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)")
-    bake_time = _in_range(reader, "bakeTimeMinutes", 0, 60)
+    bake_time = _in_range(reader, "bakeTimeMinutes")
     if reader.is_set("bakeTimeMinutes") and not production:
         raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)",
                     "remove bakeTimeMinutes, or set production to true")
-    manual = _enum(reader, "manualApproval", Toggle)
+    manual = _enum(reader, "manualApproval")
     return SafetySettings(
         notification_emails=emails,
         notification_https_endpoints=endpoints,
         thresholds=AlarmThresholds(
-            error_rate_percent=_in_range(reader, "alarm5xxPercent", 1, 100),
-            latency_p95_ms=_in_range(reader, "alarmLatencyP95Ms", 10, 60000),
-            unhealthy_targets=_in_range(reader, "alarmUnhealthyTargets", 1, 100),
-            cpu_percent=_in_range(reader, "alarmCpuPercent", 10, 100),
-            memory_percent=_in_range(reader, "alarmMemoryPercent", 10, 100),
+            error_rate_percent=_in_range(reader, "alarm5xxPercent"),
+            latency_p95_ms=_in_range(reader, "alarmLatencyP95Ms"),
+            unhealthy_targets=_in_range(reader, "alarmUnhealthyTargets"),
+            cpu_percent=_in_range(reader, "alarmCpuPercent"),
+            memory_percent=_in_range(reader, "alarmMemoryPercent"),
         ),
         manual_approval=manual.resolve(production),
         bake_time_minutes=bake_time,
         deployment_window_cron=cron,
         deployment_window_time_zone=zone,
         block_deploy_while_alarming=reader.get("blockDeployWhileAlarming"),
-        audit_trail=_enum(reader, "auditTrail", Toggle).resolve(production),
+        audit_trail=_enum(reader, "auditTrail").resolve(production),
     )
 
 
@@ -957,9 +1040,10 @@ def _eks(reader: _Reader) -> EksSettings:
             raise _fail("eksPublicAccessCidrs", list(reader.get("eksPublicAccessCidrs")),
                         "only used when the stack creates the cluster", "remove eksPublicAccessCidrs, or remove eksClusterName")
     version = reader.get("eksKubernetesVersion")
-    if version not in EKS_KUBERNETES_VERSIONS:
-        raise _fail("eksKubernetesVersion", version, f"allowed: {', '.join(EKS_KUBERNETES_VERSIONS)} (EKS standard support)",
-                    f"set eksKubernetesVersion to {EKS_KUBERNETES_VERSIONS[-1]}")
+    versions = KEYS["eksKubernetesVersion"].allowed_values
+    if version not in versions:
+        raise _fail("eksKubernetesVersion", version, f"allowed: {', '.join(versions)} (EKS standard support)",
+                    f"set eksKubernetesVersion to {versions[-1]}")
     cidrs = reader.get("eksPublicAccessCidrs")
     for block in cidrs:
         problem = cidr_problem(block)
@@ -973,7 +1057,7 @@ def _eks(reader: _Reader) -> EksSettings:
                         "list your operators' egress CIDRs, or remove eksPublicAccessCidrs for a private endpoint")
     if _duplicates(list(cidrs)):
         raise _fail("eksPublicAccessCidrs", list(cidrs), "each CIDR block once", f"remove the repeated {_duplicates(list(cidrs))[0]!r}")
-    load_balancing = _enum(reader, "eksLoadBalancing", EksLoadBalancing)
+    load_balancing = _enum(reader, "eksLoadBalancing")
     if not cluster and load_balancing is not EksLoadBalancing.AUTO_MODE:
         raise _fail("eksLoadBalancing", load_balancing.value, "a created cluster runs EKS Auto Mode",
                     "remove eksLoadBalancing, or set eksClusterName to a cluster that runs the AWS Load Balancer Controller")
@@ -993,8 +1077,8 @@ def _eks(reader: _Reader) -> EksSettings:
         kubernetes_version=version,
         public_access_cidrs=cidrs,
         load_balancing=load_balancing,
-        pod_cpu_millicores=_in_range(reader, "eksPodCpuMillicores", 100, 8000),
-        pod_memory_mib=_in_range(reader, "eksPodMemoryMiB", 128, 32768),
+        pod_cpu_millicores=_in_range(reader, "eksPodCpuMillicores"),
+        pod_memory_mib=_in_range(reader, "eksPodMemoryMiB"),
     )
 
 
@@ -1038,7 +1122,7 @@ def _names(project: str, stack: str) -> None:
 
 
 def _service_name(reader: _Reader) -> str:
-    service = _matching(reader, "serviceName", _SERVICE_NAME, "2-20 chars of a-z, 0-9 and '-', starting with a letter")
+    service = _matching(reader, "serviceName")
     if "--" in service:
         raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse",
                     f"set serviceName to {re.sub('-+', '-', service)!r}")
@@ -1047,8 +1131,9 @@ def _service_name(reader: _Reader) -> str:
 
 def _log_retention(reader: _Reader) -> int:
     retention = reader.get("logRetentionDays")
-    if retention not in LOG_RETENTION_DAYS:
-        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, LOG_RETENTION_DAYS))}",
+    allowed = KEYS["logRetentionDays"].allowed_values
+    if retention not in allowed:
+        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, allowed))}",
                     "pick the nearest of those values")
     return retention
 
@@ -1078,7 +1163,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
     for key in unknown:
         problems.check(_check_unknown_keys, {key: raw[key]})
     reader = _Reader({k: v for k, v in raw.items() if k in KEYS})
-    target = problems.check(_enum, reader, "deployTarget", DeployTargetKind)
+    target = problems.check(_enum, reader, "deployTarget")
     if target is not None:
         problems.check(_check_target_keys, reader, target)
     problems.check(_names, project, stack)
@@ -1087,14 +1172,12 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
     parts = {
         "source": problems.check(_source, reader, project, stack, service),
         "workload": problems.check(_workload, reader),
-        "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount", 1, 1000),
-        "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays", 1, 365),
+        "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount"),
+        "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays"),
         "build": problems.check(_build, reader),
         "network": problems.check(_network, reader),
         "log_retention_days": problems.check(_log_retention, reader),
-        # A stage rollback re-deploys the last successful execution's artifacts: under a week, a service
-        # deployed once a week could never roll back.
-        "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays", 7, 3650),
+        "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
         # Another target's keys are refused above; its settings are then the defaults.
         "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else _ecs(_Reader({})),
         "safety": problems.check(_safety, reader, production),

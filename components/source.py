@@ -23,13 +23,13 @@ class SourceArgs:
     branch: str
     name_prefix: str
     """Prefix of physical names (project-stack-service)."""
-    create_repository: bool = True
+    create_repository: bool
     """codecommit only. When False the repository must already exist under `repository`."""
-    connection_arn: str | None = None
-    """Connection sources only. When omitted a connection is created, PENDING until confirmed in the console."""
-    file_paths: Sequence[str] = ()
+    connection_arn: str | None
+    """Connection sources only. When None a connection is created, PENDING until confirmed in the console."""
+    file_paths: Sequence[str]
     """Connection sources only. When empty, a push of any file on the branch runs the pipeline."""
-    production: bool = False
+    production: bool
     """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -1,8 +1,9 @@
-"""The README's generated blocks, so they cannot drift from the code: the config reference (from
-settings.KEYS) and what the shipped stacks cost (offline/cost.py over the evaluated stack files).
+"""The generated parts of the project's documents, so they cannot drift from the code: the config
+reference in README.md and docs/config.md and Pulumi.yaml's `config:` block (all from settings.KEYS),
+and what the shipped stacks cost in README.md (offline/cost.py over the evaluated stack files).
 
-    python -m offline.docs          # rewrite the blocks between their markers
-    python -m offline.docs --check  # exit 1 when README.md is out of date
+    python -m offline.docs          # rewrite the generated parts
+    python -m offline.docs --check  # exit 1 when one of the files is out of date
 """
 
 from __future__ import annotations
@@ -12,9 +13,15 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from components.settings import KEYS, DeployTargetKind
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+CONFIG_DOC = ROOT / "docs" / "config.md"
+PULUMI_YAML = ROOT / "Pulumi.yaml"
+CONFIG_BLOCK = "\nconfig:\n"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
 COST_STACKS = ("dev", "prod")
@@ -37,7 +44,7 @@ def config_reference() -> str:
             default = f"`{key.default}`" if key.default else "(empty)"
         else:
             default = f"`{json.dumps(key.default)}`"
-        description = key.description.replace("|", "\\|")
+        description = key.full_description.replace("|", "\\|")
         lines.append(f"| `{key.name}` | {key.type} | {default} | {used_by} | {description} |")
     return "\n".join(lines)
 
@@ -100,15 +107,36 @@ def render(readme: str) -> str:
     return out
 
 
+def pulumi_config() -> str:
+    """Pulumi.yaml's `config:` block: every key's type, documented description and default, in KEYS order."""
+    block: dict[str, dict] = {}
+    for key in KEYS.values():
+        spec: dict = {"type": key.type, "description": key.full_description, "default": key.default}
+        if key.type == "array":
+            spec["items"] = {"type": "string"}
+        block[key.name] = spec
+    return yaml.safe_dump({"config": block}, sort_keys=False, width=float("inf"), allow_unicode=True)
+
+
+def render_pulumi_yaml(text: str) -> str:
+    """Pulumi.yaml with its `config:` block (the file's last) rewritten from KEYS."""
+    head, _ = text.split(CONFIG_BLOCK, 1)
+    return f"{head}\n{pulumi_config()}"
+
+
 def main(argv: list[str]) -> int:
-    current = README.read_text()
-    wanted = render(current)
-    if "--check" in argv:
+    files = {README: render, CONFIG_DOC: render, PULUMI_YAML: render_pulumi_yaml}
+    stale = []
+    for path, generate in files.items():
+        current = path.read_text()
+        wanted = generate(current)
         if current != wanted:
-            print("README.md generated blocks are out of date: run `python -m offline.docs`", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted)
+            stale.append(path.relative_to(ROOT))
+            if "--check" not in argv:
+                path.write_text(wanted)
+    if "--check" in argv and stale:
+        print(f"generated parts of {', '.join(map(str, stale))} are out of date: run `python -m offline.docs`", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -106,9 +106,9 @@ def test_pipeline_uses_the_bucket_and_key(dev):
 def test_artifacts_live_long_enough_for_a_stage_rollback():
     """Rollback re-deploys the last successful execution's artifacts; a week is the shortest expiry allowed."""
     assert MIN_EXPIRY_DAYS == 7
-    assert ArtifactStoreArgs(expiry_days=MIN_EXPIRY_DAYS).expiry_days == 7
+    assert ArtifactStoreArgs(expiry_days=MIN_EXPIRY_DAYS, production=False).expiry_days == 7
     with pytest.raises(ValueError, match=r"^expiry_days: 6 is too short; stage rollback needs .* Fix: use at least 7 days$"):
-        ArtifactStoreArgs(expiry_days=MIN_EXPIRY_DAYS - 1)
+        ArtifactStoreArgs(expiry_days=MIN_EXPIRY_DAYS - 1, production=False)
     # The config key enforces the same floor before anything is created.
     assert parse_settings({"artifactExpiryDays": MIN_EXPIRY_DAYS}, PROJECT, "dev").artifact_expiry_days == 7
     with pytest.raises(SettingsError, match=r"^artifactExpiryDays: 6 is not valid; allowed: 7 to 3650\."):

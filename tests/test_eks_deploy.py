@@ -17,7 +17,7 @@ import pytest
 from components import kubernetes as manifests
 from components.deploy import eks_deploy
 from components.deploy.ecs import bootstrap_environment
-from components.settings import WorkloadSettings
+from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 
 KUBECTL = r"""#!/bin/bash
 echo "kubectl $*" >> "$CALLS"
@@ -60,7 +60,8 @@ WORKLOAD = WorkloadSettings(container_name="app", container_port=8080, health_ch
                             bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7", desired_count=2,
                             deployment_timeout_minutes=15)
 SPEC = manifests.WorkloadSpec(namespace="ns", name="app", workload=WORKLOAD, cpu_millicores=250, memory_mib=512,
-                              environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(WORKLOAD)))
+                              environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(WORKLOAD)),
+                              architecture=CpuArchitecture.X86_64, load_balancing=EksLoadBalancing.AUTO_MODE)
 MANIFESTS = manifests.workload(SPEC, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1", include_namespace=True)
 
 

@@ -27,6 +27,8 @@ SPEC = manifests.WorkloadSpec(
     environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(WORKLOAD)),
     cpu_millicores=500,
     memory_mib=1024,
+    architecture=CpuArchitecture.X86_64,
+    load_balancing=EksLoadBalancing.AUTO_MODE,
 )
 TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/container-cicd-prod-api-tg/0123456789abcdef"
 

@@ -29,10 +29,23 @@ def test_pulumi_yaml_config_block_equals_keys_exactly():
     block = PULUMI_YAML["config"]
     assert list(block) == list(KEYS), "Pulumi.yaml's config: keys must be KEYS, in the same order"
     for name, key in KEYS.items():
-        expected = {"type": key.type, "description": key.description, "default": key.default}
+        expected = {"type": key.type, "description": key.full_description, "default": key.default}
         if key.type == "array":
             expected["items"] = {"type": "string"}
         assert block[name] == expected, name
+
+
+def test_pulumi_yaml_config_block_is_generated_from_keys():
+    """Byte for byte what `python -m offline.docs` writes, so a hand edit of the block cannot survive."""
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert docs.render_pulumi_yaml(text) == text, "Pulumi.yaml is out of date; run `python -m offline.docs`"
+
+
+def test_render_pulumi_yaml_rewrites_only_the_config_block():
+    text = "name: x\nruntime: python\nconfig:\n  stale:\n    type: string\n"
+    out = docs.render_pulumi_yaml(text)
+    assert out.startswith("name: x\nruntime: python\nconfig:\n  deployTarget:\n") and "stale" not in out
+    assert yaml.safe_load(out)["config"]["containerPort"]["description"].endswith(" Allowed: 1024 to 65535.")
 
 
 def test_key_types_are_pulumi_config_types():
@@ -64,6 +77,7 @@ def test_every_key_is_a_row_of_docs_config_table():
         assert cells[1] == key.type
         used_by = "all" if len(key.targets) == 2 else ", ".join(sorted(t.value for t in key.targets))
         assert cells[3] == used_by, key.name
+        assert cells[4] == key.full_description, key.name
 
 
 @pytest.mark.parametrize("stack", STACKS)
