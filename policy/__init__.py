@@ -1,1 +1,1 @@
-"""container-cicd's CrossGuard policy pack; the rules live in policy/rules.py."""
+"""container-cicd's CrossGuard policy pack; the rules live in policy/rules/, one module per AWS service."""

@@ -1,4 +1,4 @@
-"""The policy pack: each rule of policy/rules.py as one mandatory CrossGuard policy.
+"""The policy pack: each rule of policy/rules/ as one mandatory CrossGuard policy.
 
 `pulumi preview --policy-pack policy` runs this file with __name__ == "__main__" (pulumi.policy runs the pack
 directory with runpy), which starts the analyzer server. Importing it as `policy.__main__` (the tests) only

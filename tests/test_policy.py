@@ -551,11 +551,16 @@ def test_the_pack_directory_starts_one_mandatory_pack_when_run_by_the_policy_run
 
     started = []
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: started.append(kwargs))
-    monkeypatch.delitem(sys.modules, "rules", raising=False)
+
+    def forget_rules_package():  # the runtime imports policy/rules/ as the top-level package `rules`
+        for module in [m for m in sys.modules if m == "rules" or m.startswith("rules.")]:
+            del sys.modules[module]
+
+    forget_rules_package()
     try:
         runpy.run_path(str(Path(__file__).resolve().parent.parent / "policy"), run_name="__main__")
     finally:
-        sys.modules.pop("rules", None)
+        forget_rules_package()
     assert len(started) == 1
     assert started[0]["name"] == "container-cicd-baseline"
     assert started[0]["enforcement_level"] == EnforcementLevel.MANDATORY
