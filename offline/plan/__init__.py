@@ -3,7 +3,7 @@
     python -m offline.plan <stack> [--set key=value ...] [--out DIR]
 
 Runs the real program for Pulumi.<stack>.yaml (plus overrides) under offline/mocks.py, checks every
-registered resource with the policy pack (policy/rules.py), and writes DIR/plan.md (default
+registered resource with the policy pack (policy/rules/), and writes DIR/plan.md (default
 plan-out/<stack>/plan.md): the effective settings, the pipeline and its gates, the deploy target,
 what deploying needs (of the machine and of people), the idle cost, policy results, diagrams, outputs,
 counts and the component tree; also DIR/<diagram>.mmd and DIR/<diagram>.dot, and SVGs when Graphviz
