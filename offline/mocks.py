@@ -52,6 +52,8 @@ class Resource:
     aliases: tuple[str, ...] = ()
     """URNs this resource was known by before (its own `aliases` option), as the engine computes them."""
     delete_before_replace: bool = False
+    secret_inputs: tuple[str, ...] = ()
+    """Top-level input names whose value is (or holds) a secret; `inputs` shows them unwrapped."""
 
 
 @dataclass
@@ -247,13 +249,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         qualified = f"{parent_type}${request.type}" if parent_type else request.type
         self._qualified[response.urn] = qualified
         registration = self.resources[response.urn]
+        raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
         self.records[response.urn] = Resource(
             type=request.type,
             name=request.name,
             urn=f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{request.name}",
             parent_urn=request.parent or None,
             custom=bool(request.custom),
-            inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.object)),
+            inputs=_plain(raw_inputs),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             ignore_changes=tuple(request.ignoreChanges),
@@ -263,6 +266,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
             delete_before_replace=bool(request.deleteBeforeReplace),
+            secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
         )
         return response
 
@@ -292,10 +296,21 @@ def _alias_urns(request, parent_qualified: str | None) -> list[str]:
     return urns
 
 
+_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(_SECRET_SIG[0]) == _SECRET_SIG[1] or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
 def _plain(value: Any) -> Any:
     """Deserialised properties as plain JSON-like data (secrets unwrapped)."""
     if isinstance(value, dict):
-        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
