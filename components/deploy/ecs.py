@@ -23,13 +23,8 @@ from components.iam import service_role
 from components.image_record import record_commands, record_statements
 from components.logs import target_log_group
 from components.naming import physical_name
-from components.settings import (
-    BOOTSTRAP_HEALTH_PATH,
-    DEFAULT_BOOTSTRAP_IMAGE,
-    CpuArchitecture,
-    Settings,
-    WorkloadSettings,
-)
+from components.settings import CpuArchitecture, Settings, WorkloadSettings
+from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
 TYPE = "container-cicd:deploy:EcsTarget"
@@ -43,22 +38,6 @@ class EcsTargetArgs:
     cpu: int = 256
     memory: int = 512
     architecture: CpuArchitecture = CpuArchitecture.X86_64
-
-
-def bootstrap_environment(workload: WorkloadSettings) -> list[dict[str, str]]:
-    """Environment of the app container.
-
-    PORT tells the app where to listen. With the default bootstrap image, two TRAEFIK_ variables
-    make Traefik answer the health path on the container port; they stay in later task definition
-    revisions (the ECS deploy action changes only the image) and the app ignores them.
-    """
-    env = [{"name": "PORT", "value": str(workload.container_port)}]
-    if workload.bootstrap_image == DEFAULT_BOOTSTRAP_IMAGE and workload.health_check_path == BOOTSTRAP_HEALTH_PATH:
-        env += [
-            {"name": "TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS", "value": f":{workload.container_port}"},
-            {"name": "TRAEFIK_PING", "value": "true"},
-        ]
-    return env
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:

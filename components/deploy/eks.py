@@ -17,13 +17,13 @@ import pulumi_aws as aws
 from components import kubernetes as manifests
 from components.contracts import DeployInputs, MetricRef, ServiceMetrics, StageContribution
 from components.deploy import eks_deploy
-from components.deploy.ecs import bootstrap_environment
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
 from components.image_record import record_statements
 from components.naming import physical_name, variant_name
 from components.network import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
+from components.workload import bootstrap_environment
 
 # All five control-plane log types. https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
