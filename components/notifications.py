@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_context import AwsContext
 from components.contracts import Statement
 
 # Service principals that publish to the topic; nothing else may (the account's own IAM principals
@@ -45,7 +46,7 @@ class NotificationsArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def key_policy(account_id: pulumi.Input[str]) -> dict[str, Any]:
+def key_policy(account_root: pulumi.Input[str]) -> dict[str, Any]:
     """The topic key: administered through IAM in this account, usable by the publishing services.
 
     SNS encrypts with the publisher's permissions, so every publishing service principal needs
@@ -57,7 +58,7 @@ def key_policy(account_id: pulumi.Input[str]) -> dict[str, Any]:
             {
                 "Sid": "AccountAdministersThroughIam",
                 "Effect": "Allow",
-                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+                "Principal": {"AWS": account_root},
                 "Action": "kms:*",
                 "Resource": "*",
             },
@@ -175,14 +176,13 @@ class Notifications(pulumi.ComponentResource):
     def __init__(self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:notifications:Notifications", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        context = AwsContext(self)
         key = aws.kms.Key(
             f"{name}-key",
             description=f"Encrypts the SNS topic {args.topic_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(key_policy(identity.account_id)),
+            policy=pulumi.Output.json_dumps(key_policy(context.root())),
             tags=args.tags,
             opts=child,
         )
@@ -196,7 +196,7 @@ class Notifications(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,
-            policy=pulumi.Output.json_dumps(topic_policy(topic.arn, identity.account_id)),
+            policy=pulumi.Output.json_dumps(topic_policy(topic.arn, context.account_id)),
             opts=pulumi.ResourceOptions(parent=topic),
         )
         for index, email in enumerate(args.emails):
@@ -217,9 +217,7 @@ class Notifications(pulumi.ComponentResource):
                 endpoint_auto_confirms=False,
                 opts=pulumi.ResourceOptions(parent=topic),
             )
-        service_arn_prefix = pulumi.Output.concat(
-            "arn:aws:ecs:", region, ":", identity.account_id, ":service/", args.name_prefix, "-"
-        )
+        service_arn_prefix = context.arn("ecs", f"service/{args.name_prefix}-")
         rules = {
             "deployment-failed": ("ECS gave up on a deployment of this stack's service", ecs_deployment_failed_pattern(service_arn_prefix)),
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),

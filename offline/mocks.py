@@ -86,12 +86,22 @@ class StackResult:
         return dict(sorted(counts.items()))
 
 
+def partition_of(region: str) -> str:
+    """The partition a region belongs to, as getPartition answers it there."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def _arn(service: str, region: str, resource: str) -> str:
+    partition = partition_of(region)
     if service in ("s3",):
-        return f"arn:aws:s3:::{resource}"
+        return f"arn:{partition}:s3:::{resource}"
     if service == "iam":
-        return f"arn:aws:iam::{ACCOUNT}:{resource}"
-    return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
+        return f"arn:{partition}:iam::{ACCOUNT}:{resource}"
+    return f"arn:{partition}:{service}:{region}:{ACCOUNT}:{resource}"
 
 
 class CloudMocks(pulumi.runtime.Mocks):
@@ -196,11 +206,13 @@ class CloudMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "AIDAMOCK", "id": ACCOUNT}
+            return {"accountId": ACCOUNT, "arn": _arn("iam", region, "user/mock"), "userId": "AIDAMOCK", "id": ACCOUNT}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az4"], "id": region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            partition = partition_of(region)
+            suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+            return {"partition": partition, "dnsSuffix": suffix, "id": partition}
         if token == "aws:codecommit/getRepository:getRepository":
             repo = args.args["repositoryName"]
             return {

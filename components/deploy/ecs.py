@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import yaml
 
+from components.aws_context import AwsContext
 from components.contracts import (
     BUILD_ARTIFACT,
     IMAGE_DEFINITIONS_FILE,
@@ -191,8 +192,8 @@ class EcsTarget(pulumi.ComponentResource):
         tags = inputs.tags
         child = pulumi.ResourceOptions(parent=self)
         network, lb = inputs.network, inputs.load_balancer
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        context = AwsContext(self)
+        region = context.region
         service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
@@ -209,7 +210,7 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task execution role: pulls the image, writes logs",
-            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         # The app's own AWS permissions start empty: grant them on this role when the app needs them.
         task_role = service_role(
@@ -219,7 +220,7 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task role: the app's own AWS permissions",
-            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         family = physical_name(args.name_prefix, "task", 255)
         task_definition = aws.ecs.TaskDefinition(
@@ -296,10 +297,8 @@ class EcsTarget(pulumi.ComponentResource):
                 "DeploymentTimeout": str(workload.deployment_timeout_minutes),
             },
         )
-        record = self._record_step(name, args, identity.account_id)
-        task_family_pattern = pulumi.Output.concat(
-            "arn:aws:ecs:", region, ":", identity.account_id, ":task-definition/", family, ":*"
-        )
+        record = self._record_step(name, args, context.account_id)
+        task_family_pattern = context.arn("ecs", f"task-definition/{family}:*")
         self.stages: Sequence[StageContribution] = [
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kubernetes as manifests
+from components.aws_context import AwsContext
 from components.contracts import DeployInputs, MetricRef, ServiceMetrics, StageContribution
 from components.deploy import eks_deploy
 from components.deploy.step import DeployStep, StepVpc, deploy_step
@@ -95,10 +96,6 @@ def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, serv
     ]
 
 
-def _managed(policy: str) -> str:
-    return f"arn:aws:iam::aws:policy/{policy}"
-
-
 class EksTarget(pulumi.ComponentResource):
     """Runs the service on EKS behind the same internet-facing ALB as the ECS target.
 
@@ -112,8 +109,7 @@ class EksTarget(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
         network, lb = inputs.network, inputs.load_balancer
-        region = aws.get_region_output(opts=invoke).region
-        identity = aws.get_caller_identity_output(opts=invoke)
+        context = AwsContext(self)
 
         cluster_resources: list[pulumi.Resource] = []
         if args.existing_cluster_name:
@@ -122,14 +118,14 @@ class EksTarget(pulumi.ComponentResource):
             cluster_arn: pulumi.Output[str] = existing.arn
             node_security_group_id = existing.vpc_config.cluster_security_group_id
         else:
-            cluster = self._create_cluster(name, args, network)
+            cluster = self._create_cluster(name, args, network, context)
             cluster_resources = [cluster]
             # Everything that names the cluster takes its name from the resource, so it waits for it.
             cluster_name, cluster_arn = cluster.name, cluster.arn
             # Auto Mode nodes (and so the pods, which share the node's ENIs) carry the EKS-created
             # cluster security group.
             node_security_group_id = cluster.vpc_config.cluster_security_group_id
-            self._container_insights(name, args, cluster)
+            self._container_insights(name, args, cluster, context)
 
         # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
         aws.vpc.SecurityGroupEgressRule(
@@ -154,7 +150,7 @@ class EksTarget(pulumi.ComponentResource):
         )
 
         step, access = self._deploy_step(
-            name, args, spec, cluster_name, cluster_arn, region, identity, network, node_security_group_id
+            name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id
         )
         self._config_apply_trigger(name, args, spec, step, [access, *cluster_resources])
 
@@ -180,7 +176,7 @@ class EksTarget(pulumi.ComponentResource):
             {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name}
         )
 
-    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network) -> aws.eks.Cluster:
+    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network, context: AwsContext) -> aws.eks.Cluster:
         """An EKS Auto Mode cluster with plain pulumi-aws (no pulumi-eks: it needs the AWS CLI on the
         operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
         "EKS Cluster with EKS Auto Mode"."""
@@ -209,7 +205,7 @@ class EksTarget(pulumi.ComponentResource):
         )
         attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=_managed(policy),
+                f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=context.managed_policy(policy),
                 opts=pulumi.ResourceOptions(parent=cluster_role),
             )
             for policy in CLUSTER_ROLE_POLICIES
@@ -223,7 +219,7 @@ class EksTarget(pulumi.ComponentResource):
         )
         attachments += [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-role-{policy}", role=node_role.name, policy_arn=_managed(policy),
+                f"{name}-node-role-{policy}", role=node_role.name, policy_arn=context.managed_policy(policy),
                 opts=pulumi.ResourceOptions(parent=node_role),
             )
             for policy in NODE_ROLE_POLICIES
@@ -266,7 +262,7 @@ class EksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
 
-    def _container_insights(self, name: str, args: EksTargetArgs, cluster: aws.eks.Cluster) -> None:
+    def _container_insights(self, name: str, args: EksTargetArgs, cluster: aws.eks.Cluster, context: AwsContext) -> None:
         """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
         CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
         (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
@@ -296,7 +292,7 @@ class EksTarget(pulumi.ComponentResource):
             f"{name}-cloudwatch-agent-policy",
             role=role.name,
             # The AWS-managed policy the add-on's documentation prescribes for its agent.
-            policy_arn=_managed("CloudWatchAgentServerPolicy"),
+            policy_arn=context.managed_policy("CloudWatchAgentServerPolicy"),
             opts=pulumi.ResourceOptions(parent=role),
         )
         aws.eks.Addon(
@@ -318,8 +314,7 @@ class EksTarget(pulumi.ComponentResource):
         spec: manifests.WorkloadSpec,
         cluster_name: pulumi.Output[str],
         cluster_arn: pulumi.Output[str],
-        region: pulumi.Output[str],
-        identity: pulumi.Output,
+        context: AwsContext,
         network: Network,
         node_security_group_id: pulumi.Output[str],
     ) -> tuple[DeployStep, aws.eks.AccessPolicyAssociation]:
@@ -356,11 +351,11 @@ class EksTarget(pulumi.ComponentResource):
             opts=child,
         )
         alarm_arns = [
-            pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", identity.account_id, ":alarm:", alarm)
+            context.arn("cloudwatch", f"alarm:{alarm}")
             for alarm in inputs.alarm_names
         ]
-        subnet_arns = pulumi.Output.all(network.private_subnet_ids, region, identity.account_id).apply(
-            lambda v: [f"arn:aws:ec2:{v[1]}:{v[2]}:subnet/{s}" for s in v[0]]
+        subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(
+            lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids])
         )
         create_namespace = not args.existing_cluster_name
         buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_name).apply(
@@ -377,20 +372,16 @@ class EksTarget(pulumi.ComponentResource):
                 *eks_deploy.deploy_statements(
                     cluster_arn=cluster_arn,
                     alarm_arns=alarm_arns,
-                    network_interface_arn_pattern=pulumi.Output.concat(
-                        "arn:aws:ec2:", region, ":", identity.account_id, ":network-interface/*"
-                    ),
+                    network_interface_arn_pattern=context.arn("ec2", "network-interface/*"),
                     subnet_arns=subnet_arns,
-                    security_group_arn=pulumi.Output.concat(
-                        "arn:aws:ec2:", region, ":", identity.account_id, ":security-group/", deploy_sg.id
-                    ),
+                    security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
                 *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
             ],
             architecture=args.architecture,
             # The rollout may take the full deadline twice (deploy, then restore), plus set-up.
             timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,
-            source_account=identity.account_id,
+            source_account=context.account_id,
             vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
         access_entry = aws.eks.AccessEntry(
@@ -405,7 +396,7 @@ class EksTarget(pulumi.ComponentResource):
             f"{name}-deploy-access-policy",
             cluster_name=cluster_name,
             principal_arn=step.role.arn,
-            **deploy_access(args, spec),
+            **deploy_access(args, spec, context),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access_entry]),
         )
         return step, access
@@ -465,15 +456,15 @@ class EksTarget(pulumi.ComponentResource):
         )
 
 
-def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec) -> dict:
+def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec, context: AwsContext) -> dict:
     """The deploy identity's access policy: cluster admin of a cluster the stack owns (it creates the
     namespace); only the workload's namespace of an existing cluster."""
     if args.existing_cluster_name:
         return {
-            "policy_arn": eks_deploy.EXISTING_CLUSTER_ACCESS_POLICY_ARN,
+            "policy_arn": eks_deploy.access_policy_arn(context, eks_deploy.EXISTING_CLUSTER_ACCESS_POLICY),
             "access_scope": {"type": "namespace", "namespaces": [spec.namespace]},
         }
-    return {"policy_arn": eks_deploy.CREATED_CLUSTER_ACCESS_POLICY_ARN, "access_scope": {"type": "cluster"}}
+    return {"policy_arn": eks_deploy.access_policy_arn(context, eks_deploy.CREATED_CLUSTER_ACCESS_POLICY), "access_scope": {"type": "cluster"}}
 
 
 def deploy_buildspec(
