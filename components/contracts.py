@@ -90,6 +90,18 @@ class ServiceMetrics:
     saturation: Sequence[MetricRef]
 
 
+@dataclass(frozen=True)
+class FailureEvents:
+    """EventBridge events in which a target says it gave up on a deployment (beyond the pipeline's own
+    failed-action events, which the notifications route for every target)."""
+
+    rule_suffix: str
+    """Child-name suffix of the notifications rule that routes them (`<notifications>-<suffix>`)."""
+    description: str
+    pattern: dict[str, Any]
+    """The EventBridge event pattern (values may be Outputs)."""
+
+
 class DeployTarget(Protocol):
     """What the rest of the stack needs from a deploy target (ECS, EKS, ...)."""
 
@@ -106,4 +118,10 @@ class DeployTarget(Protocol):
     @property
     def metrics(self) -> ServiceMetrics:
         """The service's load balancer and saturation metrics."""
+        ...
+
+    @property
+    def failure_events(self) -> Sequence[FailureEvents]:
+        """Events in which the target reports a failed deployment; empty when the pipeline's failed-action
+        events already say everything (the target's deploy action is what fails)."""
         ...

@@ -12,6 +12,7 @@ so the first `pulumi up` in a new account works.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import Statement
+from components.contracts import FailureEvents, Statement
 
 # Service principals that publish to the topic; nothing else may (the account's own IAM principals
 # still can through their identity policies: same-account access needs only one side to allow it).
@@ -33,8 +34,6 @@ PUBLISHERS = (
 class NotificationsArgs:
     topic_name: str
     """Physical topic name (unique per account and region)."""
-    name_prefix: str
-    """Physical-name prefix of this stack: ECS deployment events of services named with it are routed."""
     pipeline_name: str
     """Pipeline whose failed actions and stages are routed to the topic."""
     repository_name: pulumi.Input[str]
@@ -43,6 +42,9 @@ class NotificationsArgs:
     """Email subscribers. Omitted: none (subscribe later, in the console or in config)."""
     https_endpoints: tuple[str, ...] = ()
     """HTTPS subscribers. Omitted: none."""
+    failure_events: Sequence[FailureEvents] = ()
+    """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
+    pipeline's failed stages and actions report a failed deployment."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,19 +98,6 @@ def topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str]) ->
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
         ],
-    }
-
-
-def ecs_deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
-    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
-
-    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
-    """
-    return {
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Deployment State Change"],
-        "resources": [{"prefix": service_arn_prefix}],
-        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
     }
 
 
@@ -217,9 +206,8 @@ class Notifications(pulumi.ComponentResource):
                 endpoint_auto_confirms=False,
                 opts=pulumi.ResourceOptions(parent=topic),
             )
-        service_arn_prefix = context.arn("ecs", f"service/{args.name_prefix}-")
         rules = {
-            "deployment-failed": ("ECS gave up on a deployment of this stack's service", ecs_deployment_failed_pattern(service_arn_prefix)),
+            **{events.rule_suffix: (events.description, events.pattern) for events in args.failure_events},
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
             "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
             "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped",

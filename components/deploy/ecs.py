@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,6 +15,7 @@ from components.contracts import (
     BUILD_ARTIFACT,
     IMAGE_DEFINITIONS_FILE,
     DeployInputs,
+    FailureEvents,
     MetricRef,
     ServiceMetrics,
     StageContribution,
@@ -171,6 +173,19 @@ def render_buildspec(spec: dict) -> str:
     return yaml.safe_dump(spec, sort_keys=False, width=1000)
 
 
+def deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
+    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
+    """
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"prefix": service_arn_prefix}],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+
+
 def ecs_saturation_metrics(cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[MetricRef]:
     """Service CPU and memory utilisation (percent of what the tasks reserve), from the AWS/ECS namespace."""
     dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
@@ -323,6 +338,15 @@ class EcsTarget(pulumi.ComponentResource):
             target_group=lb.target_group_arn_suffix,
             saturation=ecs_saturation_metrics(cluster.name, service.name),
         )
+        # ECS rolls a failed deployment back by itself; the deploy action then fails too, but this event
+        # also covers deployments nobody started from the pipeline (a `pulumi up` that changes the task).
+        self.failure_events: Sequence[FailureEvents] = [
+            FailureEvents(
+                "deployment-failed",
+                "ECS gave up on a deployment of this stack's service",
+                deployment_failed_pattern(context.arn("ecs", f"service/{args.name_prefix}-")),
+            )
+        ]
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
 

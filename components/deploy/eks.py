@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components import kubernetes as manifests
 from components.aws_context import AwsContext
-from components.contracts import DeployInputs, MetricRef, ServiceMetrics, StageContribution
+from components.contracts import DeployInputs, FailureEvents, MetricRef, ServiceMetrics, StageContribution
 from components.deploy import eks_deploy
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
@@ -172,6 +172,9 @@ class EksTarget(pulumi.ComponentResource):
             target_group=lb.target_group_arn_suffix,
             saturation=eks_saturation_metrics(cluster_name, spec.namespace, spec.name),
         )
+        # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
+        # known-good image): the pipeline's failed-action events say it all.
+        self.failure_events: Sequence[FailureEvents] = []
         self.register_outputs(
             {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name}
         )
