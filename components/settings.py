@@ -377,7 +377,8 @@ class Settings:
     network: NetworkSettings
     log_retention_days: int
     artifact_expiry_days: int
-    ecs: EcsSettings
+    ecs: EcsSettings | None = None
+    """Set only when deploy_target is ECS."""
     tags: Mapping[str, str] = field(default_factory=dict)
     safety: SafetySettings = SafetySettings()
     eks: EksSettings | None = None
@@ -1096,7 +1097,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         # deployed once a week could never roll back.
         "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays", 7, 3650),
         # Another target's keys are refused above; its settings are then the defaults.
-        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else _ecs(_Reader({})),
+        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else None,
         "safety": problems.check(_safety, reader, production),
         "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
     }
