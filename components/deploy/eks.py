@@ -623,6 +623,10 @@ def _human_rows(view: PlanView) -> list[str]:
 
 
 REPORT = TargetReport(
+    empty_key_notes={
+        "eksClusterName": "→ the stack creates an EKS Auto Mode cluster",
+        "eksPublicAccessCidrs": "→ private API endpoint only",
+    },
     key_settings={
         _CLUSTER: (
             "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",

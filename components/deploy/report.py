@@ -60,6 +60,9 @@ def _no_rows(_resource: Recorded, _view: PlanView) -> list[str]:
 
 @dataclass(frozen=True)
 class TargetReport:
+    empty_key_notes: Mapping[str, str] = field(default_factory=dict)
+    """What an empty value of one of the target's config keys means (the configuration table shows it).
+    Omitted: none."""
     key_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Inputs worth reading per resource type of the target (dotted paths). Omitted: only the shared
     types' settings (load balancer, CodeBuild project) are shown."""

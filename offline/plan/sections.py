@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from components.deploy import TargetModule, module_of_type
+from components.deploy import TARGETS, TargetModule, module_of_type
 from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
 from offline.mocks import PROJECT, Resource, StackResult
@@ -124,11 +124,8 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         return "→ HTTP only"
     if key == "deploymentWindowCron":
         return "→ deploy at any time"
-    if key == "eksClusterName":
-        return "→ the stack creates an EKS Auto Mode cluster"
-    if key == "eksPublicAccessCidrs":
-        return "→ private API endpoint only"
-    return ""
+    module = TARGETS.get(settings.deploy_target)
+    return module.report.empty_key_notes.get(key, "") if module else ""
 
 
 def configuration_section(result: StackResult, stack_file: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:
@@ -285,7 +282,7 @@ class StackView:
 
 def deploy_section(result: StackResult) -> list[str]:
     target = deploy_component(result)
-    target_name = result.config.get(f"{PROJECT}:deployTarget", "ecs (default)")
+    target_name = result.config.get(f"{PROJECT}:deployTarget", f"{KEYS['deployTarget'].default} (default)")
     if target is None:
         return [f"- Deploy target: `{target_name}` (no deploy component registered)"]
     module = module_of_type(target.type)
