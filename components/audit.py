@@ -15,7 +15,8 @@ import pulumi_aws as aws
 from components.artifacts import tls_only_statements
 from components.aws_context import AwsContext
 from components.buckets import encrypted_private_bucket
-from components.iam import policy_document, service_role
+from components.iam import logs_statement, policy_document, service_role
+from components.kms import encryption_key
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,10 @@ class AuditTrail(pulumi.ComponentResource):
         context = AwsContext(self)
         account = context.account_id
         arn = context.arn("cloudtrail", f"trail/{args.trail_name}")
-        key = aws.kms.Key(
+        key = encryption_key(
             f"{name}-key",
             description=f"Encrypts the log files of trail {args.trail_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(key_policy(context, arn)),
+            policy=key_policy(context, arn),
             tags=args.tags,
             opts=stateful,
         )
@@ -139,14 +138,7 @@ class AuditTrail(pulumi.ComponentResource):
         role = service_role(
             f"{name}-logs-role",
             "cloudtrail.amazonaws.com",
-            [
-                {
-                    "Sid": "DeliverToLogGroup",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-                }
-            ],
+            [logs_statement(log_group.arn, sid="DeliverToLogGroup", streams=":log-stream:*", include_group=False)],
             parent=self,
             tags=args.tags,
             description=f"Lets CloudTrail deliver {args.trail_name} to CloudWatch Logs",

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import FailureEvents, Statement
+from components.kms import encryption_key
 
 # Service principals that publish to the topic; nothing else may (the account's own IAM principals
 # still can through their identity policies: same-account access needs only one side to allow it).
@@ -166,12 +167,10 @@ class Notifications(pulumi.ComponentResource):
         super().__init__("container-cicd:notifications:Notifications", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = AwsContext(self)
-        key = aws.kms.Key(
+        key = encryption_key(
             f"{name}-key",
             description=f"Encrypts the SNS topic {args.topic_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(key_policy(context.root())),
+            policy=key_policy(context.root()),
             tags=args.tags,
             opts=child,
         )

@@ -25,7 +25,7 @@ from components.contracts import (
 )
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
 from components.deploy.step import DeployStep, deploy_step
-from components.iam import service_role
+from components.iam import logs_statement, registry_login_statement, service_role
 from components.image_record import record_commands, record_statements
 from components.logs import target_log_group
 from components.naming import physical_name
@@ -41,9 +41,14 @@ class EcsTargetArgs:
     inputs: DeployInputs
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
-    cpu: int = 256
-    memory: int = 512
+    cpu_units: int = 256
+    """Task CPU in CPU units (1024 = one vCPU); must pair with `memory_mib` as Fargate allows. Omitted:
+    256, the smallest Fargate task."""
+    memory_mib: int = 512
+    """Task memory in MiB. Omitted: 512, the smallest that pairs with 256 CPU units."""
     architecture: CpuArchitecture = CpuArchitecture.X86_64
+    """CPU architecture of the task and of the record step's CodeBuild image; must match the built image.
+    Omitted: x86_64."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
@@ -74,19 +79,14 @@ def container_definitions(workload: WorkloadSettings, image: str, log_group: str
 def execution_statements(repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]) -> list[Statement]:
     """The ECS agent pulls the image and writes the container's logs; nothing else."""
     return [
-        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        registry_login_statement(),
         {
             "Sid": "PullImage",
             "Effect": "Allow",
             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             "Resource": repository_arn,
         },
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": pulumi.Output.concat(log_group_arn, ":*"),
-        },
+        logs_statement(log_group_arn, include_group=False),
     ]
 
 
@@ -244,8 +244,8 @@ class EcsTarget(pulumi.ComponentResource):
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=family,
-            cpu=str(args.cpu),
-            memory=str(args.memory),
+            cpu=str(args.cpu_units),
+            memory=str(args.memory_mib),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.architecture.ecs_cpu_architecture},
@@ -426,13 +426,14 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
 
 
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
+    ecs = own_settings(settings.ecs, settings)
     return EcsTarget(
         name,
         EcsTargetArgs(
             inputs=inputs,
             name_prefix=settings.prefix,
-            cpu=own_settings(settings.ecs, settings).cpu,
-            memory=own_settings(settings.ecs, settings).memory,
+            cpu_units=ecs.cpu,
+            memory_mib=ecs.memory,
             architecture=settings.build.architecture,
         ),
         opts,

@@ -23,6 +23,7 @@ from components.deploy.report import ArchitectureEdge, PlanView, Recorded, Targe
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
 from components.image_record import record_statements
+from components.kms import encryption_key
 from components.naming import physical_name, variant_name
 from components.network import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
@@ -68,8 +69,11 @@ class EksTargetArgs:
     """Who may reach a created cluster's public API endpoint (operators' kubectl; Pulumi does not need
     it). Omitted: private endpoint only."""
     load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
+    """Who registers the pods in the target group. Omitted: EKS Auto Mode."""
     pod_cpu_millicores: int = 250
+    """CPU request and limit of each pod. Omitted: a quarter of a vCPU."""
     pod_memory_mib: int = 512
+    """Memory request and limit of each pod. Omitted: 512 MiB."""
     architecture: CpuArchitecture = CpuArchitecture.X86_64
     """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image."""
 
@@ -186,13 +190,11 @@ class EksTarget(pulumi.ComponentResource):
         operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
         "EKS Cluster with EKS Auto Mode"."""
         tags = args.inputs.tags
-        key = aws.kms.Key(
+        # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
+        # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
+        key = encryption_key(
             f"{name}-secrets-key",
             description=f"Envelope encryption of Kubernetes secrets in {args.name_prefix}",
-            enable_key_rotation=True,
-            # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
-            # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
-            deletion_window_in_days=30,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
