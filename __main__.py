@@ -140,11 +140,11 @@ notifications = Notifications(
     "notifications",
     NotificationsArgs(
         topic_name=physical_name(settings.prefix, "delivery", 256),
-        name_prefix=settings.prefix,
         pipeline_name=pipeline_name,
         repository_name=registry.repository_name,
         emails=safety.notification_emails,
         https_endpoints=safety.notification_https_endpoints,
+        failure_events=target.failure_events,
         tags=tags,
     ),
 )

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.buckets import encrypted_private_bucket
 from components.iam import policy_document
+from components.kms import encryption_key
 from components.settings import KEYS
 
 # Stage rollback needs the last successful execution's artifacts: the floor is declared (and explained)
@@ -44,12 +45,9 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:pipeline:ArtifactStore", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.production)
-        key = aws.kms.Key(
+        key = encryption_key(
             f"{name}-key",
             description=f"Pipeline artifacts of {pulumi.get_project()}/{pulumi.get_stack()}",
-            enable_key_rotation=True,
-            # The longest waiting period: a key deleted by mistake can still be cancelled.
-            deletion_window_in_days=30,
             tags=args.tags,
             opts=stateful,
         )

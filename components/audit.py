@@ -13,8 +13,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifacts import tls_only_statements
+from components.aws_context import AwsContext
 from components.buckets import encrypted_private_bucket
-from components.iam import policy_document, service_role
+from components.iam import logs_statement, policy_document, service_role
+from components.kms import encryption_key
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,7 @@ class AuditTrailArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def trail_arn(region: pulumi.Input[str], account: pulumi.Input[str], trail_name: str) -> pulumi.Output[str]:
-    return pulumi.Output.concat("arn:aws:cloudtrail:", region, ":", account, ":trail/", trail_name)
-
-
-def key_policy(account: pulumi.Input[str], source_arn: pulumi.Input[str]) -> dict[str, Any]:
+def key_policy(context: AwsContext, source_arn: pulumi.Input[str]) -> dict[str, Any]:
     """CloudTrail may encrypt this trail's log files only; the account reads them through IAM.
 
     https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
@@ -43,7 +41,7 @@ def key_policy(account: pulumi.Input[str], source_arn: pulumi.Input[str]) -> dic
             {
                 "Sid": "AccountAdministersThroughIam",
                 "Effect": "Allow",
-                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                "Principal": {"AWS": context.root()},
                 "Action": "kms:*",
                 "Resource": "*",
             },
@@ -56,9 +54,7 @@ def key_policy(account: pulumi.Input[str], source_arn: pulumi.Input[str]) -> dic
                 "Condition": {
                     "StringEquals": {"aws:SourceArn": source_arn},
                     "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.concat(
-                            "arn:aws:cloudtrail:*:", account, ":trail/*"
-                        )
+                        "kms:EncryptionContext:aws:cloudtrail:arn": context.arn("cloudtrail", "trail/*", region="*")
                     },
                 },
             },
@@ -113,16 +109,13 @@ class AuditTrail(pulumi.ComponentResource):
     def __init__(self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:audit:AuditTrail", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.production)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        account = identity.account_id
-        arn = trail_arn(region, account, args.trail_name)
-        key = aws.kms.Key(
+        context = AwsContext(self)
+        account = context.account_id
+        arn = context.arn("cloudtrail", f"trail/{args.trail_name}")
+        key = encryption_key(
             f"{name}-key",
             description=f"Encrypts the log files of trail {args.trail_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(key_policy(account, arn)),
+            policy=key_policy(context, arn),
             tags=args.tags,
             opts=stateful,
         )
@@ -145,14 +138,7 @@ class AuditTrail(pulumi.ComponentResource):
         role = service_role(
             f"{name}-logs-role",
             "cloudtrail.amazonaws.com",
-            [
-                {
-                    "Sid": "DeliverToLogGroup",
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": pulumi.Output.concat(log_group.arn, ":log-stream:*"),
-                }
-            ],
+            [logs_statement(log_group.arn, sid="DeliverToLogGroup", streams=":log-stream:*", include_group=False)],
             parent=self,
             tags=args.tags,
             description=f"Lets CloudTrail deliver {args.trail_name} to CloudWatch Logs",

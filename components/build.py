@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components import buildspec
 from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFACT, StageContribution, Statement
-from components.iam import service_role
+from components.iam import logs_statement, registry_login_statement, service_role
 from components.settings import CpuArchitecture
 
 
@@ -154,20 +154,9 @@ def build_statements(
 ) -> list[Statement]:
     """Least privilege for the build: its logs, its reports, push/pull on its repository, artifacts."""
     return [
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-        },
-        {
-            # GetAuthorizationToken has no resource-level permissions; it only issues a token,
-            # what the token may do is decided by the statement below.
-            "Sid": "RegistryLogin",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",
-        },
+        logs_statement(log_group_arn),
+        # The token the login gets may do what the statement below allows.
+        registry_login_statement(),
         {
             "Sid": "PushImage",
             "Effect": "Allow",

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pulumi
 import pulumi_aws as aws
 
 from components.loadbalancer import LoadBalancer
 from components.network import Network
-from components.settings import WorkloadSettings
+from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
     from components.image_record import ImageRecord
+
+T = TypeVar("T")
 
 # Artifact and variable-namespace names, declared once and used by every stage.
 SOURCE_ARTIFACT = "SourceOutput"
@@ -90,6 +92,26 @@ class ServiceMetrics:
     saturation: Sequence[MetricRef]
 
 
+@dataclass(frozen=True)
+class FailureEvents:
+    """EventBridge events in which a target says it gave up on a deployment (beyond the pipeline's own
+    failed-action events, which the notifications route for every target)."""
+
+    rule_suffix: str
+    """Child-name suffix of the notifications rule that routes them (`<notifications>-<suffix>`)."""
+    description: str
+    pattern: dict[str, Any]
+    """The EventBridge event pattern (values may be Outputs)."""
+
+
+def own_settings(value: T | None, settings: Settings) -> T:
+    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
+    the target; refuses to build a target from another target's settings."""
+    if value is None:
+        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
+    return value
+
+
 class DeployTarget(Protocol):
     """What the rest of the stack needs from a deploy target (ECS, EKS, ...)."""
 
@@ -106,4 +128,10 @@ class DeployTarget(Protocol):
     @property
     def metrics(self) -> ServiceMetrics:
         """The service's load balancer and saturation metrics."""
+        ...
+
+    @property
+    def failure_events(self) -> Sequence[FailureEvents]:
+        """Events in which the target reports a failed deployment; empty when the pipeline's failed-action
+        events already say everything (the target's deploy action is what fails)."""
         ...

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import MIN_REQUESTS_FOR_RATE
+from components.aws_context import AwsContext
 from components.contracts import ServiceMetrics
 from components.settings import AlarmThresholds
 
@@ -162,7 +163,7 @@ class Dashboard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:dashboard:Dashboard", name, None, opts)
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        region = AwsContext(self).region
         rule_names: dict[str, pulumi.Input[str]] = {}
         for suffix, pattern in delivery_event_patterns(args.pipeline_name, args.deploy_stage_names).items():
             rule = aws.cloudwatch.EventRule(

@@ -81,3 +81,23 @@ def _once_granted(value: pulumi.Output[str], policy: aws.iam.RolePolicy | None) 
     if policy is None:
         return value
     return pulumi.Output.all(value, policy.id).apply(lambda values: values[0])
+
+
+def logs_statement(
+    log_group_arn: pulumi.Input[str], *, sid: str = "Logs", streams: str = ":*", include_group: bool = True
+) -> Statement:
+    """Write log events to one log group's streams (`<group arn><streams>`); with `include_group`, the
+    group ARN itself too (CodeBuild checks it). Omitted options: the `Logs` statement of a CodeBuild role."""
+    stream_arns = pulumi.Output.concat(log_group_arn, streams)
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [log_group_arn, stream_arns] if include_group else stream_arns,
+    }
+
+
+def registry_login_statement() -> Statement:
+    """ecr:GetAuthorizationToken has no resource-level permissions; it only issues a token, and what the
+    token may do is decided by the role's repository statements."""
+    return {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}

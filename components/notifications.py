@@ -12,13 +12,16 @@ so the first `pulumi up` in a new account works.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import Statement
+from components.aws_context import AwsContext
+from components.contracts import FailureEvents, Statement
+from components.kms import encryption_key
 
 # Service principals that publish to the topic; nothing else may (the account's own IAM principals
 # still can through their identity policies: same-account access needs only one side to allow it).
@@ -32,8 +35,6 @@ PUBLISHERS = (
 class NotificationsArgs:
     topic_name: str
     """Physical topic name (unique per account and region)."""
-    name_prefix: str
-    """Physical-name prefix of this stack: ECS deployment events of services named with it are routed."""
     pipeline_name: str
     """Pipeline whose failed actions and stages are routed to the topic."""
     repository_name: pulumi.Input[str]
@@ -42,10 +43,13 @@ class NotificationsArgs:
     """Email subscribers. Omitted: none (subscribe later, in the console or in config)."""
     https_endpoints: tuple[str, ...] = ()
     """HTTPS subscribers. Omitted: none."""
+    failure_events: Sequence[FailureEvents] = ()
+    """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
+    pipeline's failed stages and actions report a failed deployment."""
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def key_policy(account_id: pulumi.Input[str]) -> dict[str, Any]:
+def key_policy(account_root: pulumi.Input[str]) -> dict[str, Any]:
     """The topic key: administered through IAM in this account, usable by the publishing services.
 
     SNS encrypts with the publisher's permissions, so every publishing service principal needs
@@ -57,7 +61,7 @@ def key_policy(account_id: pulumi.Input[str]) -> dict[str, Any]:
             {
                 "Sid": "AccountAdministersThroughIam",
                 "Effect": "Allow",
-                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+                "Principal": {"AWS": account_root},
                 "Action": "kms:*",
                 "Resource": "*",
             },
@@ -95,19 +99,6 @@ def topic_policy(topic_arn: pulumi.Input[str], account_id: pulumi.Input[str]) ->
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
         ],
-    }
-
-
-def ecs_deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
-    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
-
-    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
-    """
-    return {
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Deployment State Change"],
-        "resources": [{"prefix": service_arn_prefix}],
-        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
     }
 
 
@@ -175,14 +166,11 @@ class Notifications(pulumi.ComponentResource):
     def __init__(self, name: str, args: NotificationsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:notifications:Notifications", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        key = aws.kms.Key(
+        context = AwsContext(self)
+        key = encryption_key(
             f"{name}-key",
             description=f"Encrypts the SNS topic {args.topic_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=pulumi.Output.json_dumps(key_policy(identity.account_id)),
+            policy=key_policy(context.root()),
             tags=args.tags,
             opts=child,
         )
@@ -196,7 +184,7 @@ class Notifications(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=topic.arn,
-            policy=pulumi.Output.json_dumps(topic_policy(topic.arn, identity.account_id)),
+            policy=pulumi.Output.json_dumps(topic_policy(topic.arn, context.account_id)),
             opts=pulumi.ResourceOptions(parent=topic),
         )
         for index, email in enumerate(args.emails):
@@ -217,11 +205,8 @@ class Notifications(pulumi.ComponentResource):
                 endpoint_auto_confirms=False,
                 opts=pulumi.ResourceOptions(parent=topic),
             )
-        service_arn_prefix = pulumi.Output.concat(
-            "arn:aws:ecs:", region, ":", identity.account_id, ":service/", args.name_prefix, "-"
-        )
         rules = {
-            "deployment-failed": ("ECS gave up on a deployment of this stack's service", ecs_deployment_failed_pattern(service_arn_prefix)),
+            **{events.rule_suffix: (events.description, events.pattern) for events in args.failure_events},
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
             "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
             "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped",

@@ -9,6 +9,7 @@ from typing import TypeVar
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, SOURCE_NAMESPACE, StageContribution, Statement
 from components.iam import service_role
 from components.source import SourceContribution
@@ -164,7 +165,7 @@ def _merge(stage: aws.codepipeline.PipelineStageArgs, field_name: str, gate: _Bl
     return gate if gate is not None else own
 
 
-def gate_statements(gates: PipelineGates, region: pulumi.Input[str], account: pulumi.Input[str]) -> list[Statement]:
+def gate_statements(gates: PipelineGates, context: AwsContext) -> list[Statement]:
     statements = list(gates.topic_statements)
     if gates.alarm_name and (gates.bake_time_minutes > 0 or gates.block_while_alarming):
         statements.append(
@@ -173,7 +174,7 @@ def gate_statements(gates: PipelineGates, region: pulumi.Input[str], account: pu
                 "Sid": "WatchServiceAlarm",
                 "Effect": "Allow",
                 "Action": "cloudwatch:DescribeAlarms",
-                "Resource": pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:", gates.alarm_name),
+                "Resource": context.arn("cloudwatch", pulumi.Output.concat("alarm:", gates.alarm_name)),
             }
         )
     return statements
@@ -193,10 +194,9 @@ class Pipeline(pulumi.ComponentResource):
             statements.extend(contribution.pipeline_statements)
         stage_args = [c.stage for c in [args.source, *args.stages]]
         deploy_args = [c.stage for c in args.deploy_stages]
+        context = AwsContext(self)
         if args.gates is not None:
-            identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-            gate_region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-            statements.extend(gate_statements(args.gates, gate_region, identity.account_id))
+            statements.extend(gate_statements(args.gates, context))
             if args.gates.manual_approval:
                 stage_args.append(approval_stage(args.gates.topic_arn))
             deploy_args = [gate_stage(s, args.gates, i == 0) for i, s in enumerate(deploy_args)]
@@ -231,7 +231,7 @@ class Pipeline(pulumi.ComponentResource):
         )
         if args.source.start_event_pattern is not None:
             self._start_on(name, args, pipeline)
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        region = context.region
         self.pipeline_name = pipeline.name
         self.pipeline_arn = pipeline.arn
         self.role_arn = role.arn

@@ -447,7 +447,8 @@ class Settings:
     network: NetworkSettings
     log_retention_days: int
     artifact_expiry_days: int
-    ecs: EcsSettings
+    ecs: EcsSettings | None
+    """Set only when deploy_target is ECS."""
     tags: Mapping[str, str]
     safety: SafetySettings
     eks: EksSettings | None = None
@@ -1178,8 +1179,8 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         "network": problems.check(_network, reader),
         "log_retention_days": problems.check(_log_retention, reader),
         "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
-        # Another target's keys are refused above; its settings are then the defaults.
-        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else _ecs(_Reader({})),
+        # Each target's own settings, only for that target (its keys are refused on the other one above).
+        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else None,
         "safety": problems.check(_safety, reader, production),
         "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
     }

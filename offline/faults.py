@@ -48,7 +48,7 @@ FAULTS: tuple[Fault, ...] = (
           '"Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],', '"Action": ["codebuild:StartBuild"],'),
     Fault("pipeline-loses-upload-archive", "iam", "components/source.py",
           '                    "codecommit:UploadArchive",\n', ""),
-    Fault("execution-role-loses-put-log-events", "iam", "components/deploy/ecs.py",
+    Fault("log-writers-lose-put-log-events", "iam", "components/iam.py",
           '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
     # Ordering: a dependency the engine needs is lost.
     Fault("service-without-listener-dependency", "ordering", "components/deploy/ecs.py",
@@ -77,7 +77,7 @@ FAULTS: tuple[Fault, ...] = (
     # Encryption and transport.
     Fault("artifact-bucket-tls-only-removed", "encryption", "components/artifacts.py",
           "policy=policy_document(tls_only_statements(bucket.arn)),", "policy=policy_document([]),"),
-    Fault("artifact-key-rotation-off", "encryption", "components/artifacts.py",
+    Fault("key-rotation-off", "encryption", "components/kms.py",
           "enable_key_rotation=True,", "enable_key_rotation=False,"),
     Fault("image-scanning-off", "encryption", "components/registry.py",
           '{"scan_on_push": True}', '{"scan_on_push": False}'),

@@ -52,6 +52,8 @@ class Resource:
     aliases: tuple[str, ...] = ()
     """URNs this resource was known by before (its own `aliases` option), as the engine computes them."""
     delete_before_replace: bool = False
+    secret_inputs: tuple[str, ...] = ()
+    """Top-level input names whose value is (or holds) a secret; `inputs` shows them unwrapped."""
 
 
 @dataclass
@@ -84,12 +86,22 @@ class StackResult:
         return dict(sorted(counts.items()))
 
 
+def partition_of(region: str) -> str:
+    """The partition a region belongs to, as getPartition answers it there."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def _arn(service: str, region: str, resource: str) -> str:
+    partition = partition_of(region)
     if service in ("s3",):
-        return f"arn:aws:s3:::{resource}"
+        return f"arn:{partition}:s3:::{resource}"
     if service == "iam":
-        return f"arn:aws:iam::{ACCOUNT}:{resource}"
-    return f"arn:aws:{service}:{region}:{ACCOUNT}:{resource}"
+        return f"arn:{partition}:iam::{ACCOUNT}:{resource}"
+    return f"arn:{partition}:{service}:{region}:{ACCOUNT}:{resource}"
 
 
 class CloudMocks(pulumi.runtime.Mocks):
@@ -194,11 +206,13 @@ class CloudMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/mock", "userId": "AIDAMOCK", "id": ACCOUNT}
+            return {"accountId": ACCOUNT, "arn": _arn("iam", region, "user/mock"), "userId": "AIDAMOCK", "id": ACCOUNT}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az4"], "id": region}
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+            partition = partition_of(region)
+            suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+            return {"partition": partition, "dnsSuffix": suffix, "id": partition}
         if token == "aws:codecommit/getRepository:getRepository":
             repo = args.args["repositoryName"]
             return {
@@ -247,13 +261,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         qualified = f"{parent_type}${request.type}" if parent_type else request.type
         self._qualified[response.urn] = qualified
         registration = self.resources[response.urn]
+        raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
         self.records[response.urn] = Resource(
             type=request.type,
             name=request.name,
             urn=f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{request.name}",
             parent_urn=request.parent or None,
             custom=bool(request.custom),
-            inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.object)),
+            inputs=_plain(raw_inputs),
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             ignore_changes=tuple(request.ignoreChanges),
@@ -263,6 +278,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
             delete_before_replace=bool(request.deleteBeforeReplace),
+            secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
         )
         return response
 
@@ -292,10 +308,21 @@ def _alias_urns(request, parent_qualified: str | None) -> list[str]:
     return urns
 
 
+_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return value.get(_SECRET_SIG[0]) == _SECRET_SIG[1] or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
 def _plain(value: Any) -> Any:
     """Deserialised properties as plain JSON-like data (secrets unwrapped)."""
     if isinstance(value, dict):
-        if value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -16,8 +16,8 @@ import pytest
 
 from components import kubernetes as manifests
 from components.deploy import eks_deploy
-from components.deploy.ecs import bootstrap_environment
 from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
+from components.workload import bootstrap_environment
 
 KUBECTL = r"""#!/bin/bash
 echo "kubectl $*" >> "$CALLS"

@@ -9,8 +9,8 @@ import kubernetes_validate
 import pytest
 
 from components import kubernetes as manifests
-from components.deploy.ecs import bootstrap_environment
 from components.settings import EKS_KUBERNETES_VERSIONS, CpuArchitecture, EksLoadBalancing, WorkloadSettings
+from components.workload import bootstrap_environment
 
 WORKLOAD = WorkloadSettings(
     container_name="web",

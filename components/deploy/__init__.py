@@ -1,7 +1,10 @@
 """Deploy targets, keyed by the `deployTarget` setting.
 
-Adding a target (App Runner, ECS blue/green, ...) is one module with a `from_settings` function
-returning a `DeployTarget`, its component `TYPE` and `target_group_tags`, plus one line in TARGETS.
+Adding a target (App Runner, ECS blue/green, ...) is one module plus one line in TARGETS. The module
+provides a `from_settings` function returning a `DeployTarget` (its stages, metrics, service URL and
+failure events), its component `TYPE`, its `target_group_tags` and its `REPORT` (what the offline plan
+shows of it). Nothing outside the module names the target. (Its config keys, if it has any, are
+declared in components/settings.py's key table, and its name is a `DeployTargetKind`.)
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pulumi
 
 from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
+from components.deploy.report import TargetReport
 from components.settings import DeployTargetKind, Settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
@@ -25,11 +29,14 @@ class TargetModule:
     create: TargetFactory
     target_group_tags: Callable[[Settings], dict[str, str]]
     """Tags the target needs on the load balancer's target group."""
+    report: TargetReport
+    """What the offline plan shows of the target: report rows, diagram blocks."""
 
 
-TARGETS: dict[DeployTargetKind, TargetModule] = {
-    DeployTargetKind.ECS: TargetModule(ecs.TYPE, ecs.from_settings, ecs.target_group_tags),
-    DeployTargetKind.EKS: TargetModule(eks.TYPE, eks.from_settings, eks.target_group_tags),
+# Keyed by the deployTarget value (a DeployTargetKind is a str): a test can register another target.
+TARGETS: dict[str, TargetModule] = {
+    DeployTargetKind.ECS: TargetModule(ecs.TYPE, ecs.from_settings, ecs.target_group_tags, ecs.REPORT),
+    DeployTargetKind.EKS: TargetModule(eks.TYPE, eks.from_settings, eks.target_group_tags, eks.REPORT),
 }
 
 
@@ -38,6 +45,11 @@ def target_module(settings: Settings) -> TargetModule:
         return TARGETS[settings.deploy_target]
     except KeyError:
         raise NotImplementedError(f"deployTarget: {settings.deploy_target.value!r} has no deploy target module yet") from None
+
+
+def module_of_type(type_: str) -> TargetModule | None:
+    """The registered target whose component has type token `type_` (how the offline plan finds it)."""
+    return next((module for module in TARGETS.values() if module.type == type_), None)
 
 
 def create_target(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> DeployTarget:

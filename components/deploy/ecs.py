@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import yaml
 
+from components.aws_context import AwsContext
 from components.contracts import (
     BUILD_ARTIFACT,
     IMAGE_DEFINITIONS_FILE,
     DeployInputs,
+    FailureEvents,
     MetricRef,
     ServiceMetrics,
     StageContribution,
     Statement,
+    own_settings,
 )
+from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
 from components.deploy.step import DeployStep, deploy_step
-from components.iam import service_role
+from components.iam import logs_statement, registry_login_statement, service_role
 from components.image_record import record_commands, record_statements
 from components.logs import target_log_group
 from components.naming import physical_name
-from components.settings import (
-    BOOTSTRAP_HEALTH_PATH,
-    DEFAULT_BOOTSTRAP_IMAGE,
-    CpuArchitecture,
-    Settings,
-    WorkloadSettings,
-)
+from components.settings import CpuArchitecture, Settings, WorkloadSettings
+from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
 TYPE = "container-cicd:deploy:EcsTarget"
@@ -40,25 +41,14 @@ class EcsTargetArgs:
     inputs: DeployInputs
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
-    cpu: int = 256
-    memory: int = 512
+    cpu_units: int = 256
+    """Task CPU in CPU units (1024 = one vCPU); must pair with `memory_mib` as Fargate allows. Omitted:
+    256, the smallest Fargate task."""
+    memory_mib: int = 512
+    """Task memory in MiB. Omitted: 512, the smallest that pairs with 256 CPU units."""
     architecture: CpuArchitecture = CpuArchitecture.X86_64
-
-
-def bootstrap_environment(workload: WorkloadSettings) -> list[dict[str, str]]:
-    """Environment of the app container.
-
-    PORT tells the app where to listen. With the default bootstrap image, two TRAEFIK_ variables
-    make Traefik answer the health path on the container port; they stay in later task definition
-    revisions (the ECS deploy action changes only the image) and the app ignores them.
-    """
-    env = [{"name": "PORT", "value": str(workload.container_port)}]
-    if workload.bootstrap_image == DEFAULT_BOOTSTRAP_IMAGE and workload.health_check_path == BOOTSTRAP_HEALTH_PATH:
-        env += [
-            {"name": "TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS", "value": f":{workload.container_port}"},
-            {"name": "TRAEFIK_PING", "value": "true"},
-        ]
-    return env
+    """CPU architecture of the task and of the record step's CodeBuild image; must match the built image.
+    Omitted: x86_64."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
@@ -89,19 +79,14 @@ def container_definitions(workload: WorkloadSettings, image: str, log_group: str
 def execution_statements(repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]) -> list[Statement]:
     """The ECS agent pulls the image and writes the container's logs; nothing else."""
     return [
-        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        registry_login_statement(),
         {
             "Sid": "PullImage",
             "Effect": "Allow",
             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
             "Resource": repository_arn,
         },
-        {
-            "Sid": "Logs",
-            "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": pulumi.Output.concat(log_group_arn, ":*"),
-        },
+        logs_statement(log_group_arn, include_group=False),
     ]
 
 
@@ -191,6 +176,19 @@ def render_buildspec(spec: dict) -> str:
     return yaml.safe_dump(spec, sort_keys=False, width=1000)
 
 
+def deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
+    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
+
+    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
+    """
+    return {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Deployment State Change"],
+        "resources": [{"prefix": service_arn_prefix}],
+        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+    }
+
+
 def ecs_saturation_metrics(cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[MetricRef]:
     """Service CPU and memory utilisation (percent of what the tasks reserve), from the AWS/ECS namespace."""
     dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
@@ -212,8 +210,8 @@ class EcsTarget(pulumi.ComponentResource):
         tags = inputs.tags
         child = pulumi.ResourceOptions(parent=self)
         network, lb = inputs.network, inputs.load_balancer
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        context = AwsContext(self)
+        region = context.region
         service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
@@ -230,7 +228,7 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task execution role: pulls the image, writes logs",
-            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         # The app's own AWS permissions start empty: grant them on this role when the app needs them.
         task_role = service_role(
@@ -240,14 +238,14 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task role: the app's own AWS permissions",
-            conditions={"StringEquals": {"aws:SourceAccount": identity.account_id}},
+            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         family = physical_name(args.name_prefix, "task", 255)
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
             family=family,
-            cpu=str(args.cpu),
-            memory=str(args.memory),
+            cpu=str(args.cpu_units),
+            memory=str(args.memory_mib),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
             runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": args.architecture.ecs_cpu_architecture},
@@ -317,10 +315,8 @@ class EcsTarget(pulumi.ComponentResource):
                 "DeploymentTimeout": str(workload.deployment_timeout_minutes),
             },
         )
-        record = self._record_step(name, args, identity.account_id)
-        task_family_pattern = pulumi.Output.concat(
-            "arn:aws:ecs:", region, ":", identity.account_id, ":task-definition/", family, ":*"
-        )
+        record = self._record_step(name, args, context.account_id)
+        task_family_pattern = context.arn("ecs", f"task-definition/{family}:*")
         self.stages: Sequence[StageContribution] = [
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
@@ -345,6 +341,15 @@ class EcsTarget(pulumi.ComponentResource):
             target_group=lb.target_group_arn_suffix,
             saturation=ecs_saturation_metrics(cluster.name, service.name),
         )
+        # ECS rolls a failed deployment back by itself; the deploy action then fails too, but this event
+        # also covers deployments nobody started from the pipeline (a `pulumi up` that changes the task).
+        self.failure_events: Sequence[FailureEvents] = [
+            FailureEvents(
+                "deployment-failed",
+                "ECS gave up on a deployment of this stack's service",
+                deployment_failed_pattern(context.arn("ecs", f"service/{args.name_prefix}-")),
+            )
+        ]
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
 
@@ -421,15 +426,71 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
 
 
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
+    ecs = own_settings(settings.ecs, settings)
     return EcsTarget(
         name,
         EcsTargetArgs(
             inputs=inputs,
             name_prefix=settings.prefix,
-            cpu=settings.ecs.cpu,
-            memory=settings.ecs.memory,
+            cpu_units=ecs.cpu,
+            memory_mib=ecs.memory,
             architecture=settings.build.architecture,
         ),
         opts,
     )
 
+
+# ----------------------------------------------------------------------------------------------
+# The offline plan's view of this target
+
+
+def _service_safety(service: Recorded) -> list[str]:
+    breaker = service.inputs.get("deploymentCircuitBreaker") or {}
+    alarms = service.inputs.get("alarms") or {}
+    lines = [
+        f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, "
+        f"{'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"
+    ]
+    names = alarms.get("alarmNames") or []
+    if alarms.get("enable") and names:
+        action = "rolls the deployment back" if alarms.get("rollback") else "fails the deployment (no rollback)"
+        lines.append(f"  - deployment alarms: {', '.join(f'`{n}`' for n in names)}; one in ALARM during a deployment {action}")
+    else:
+        lines.append("  - deployment alarms: none")
+    return lines
+
+
+def _resource_rows(resource: Recorded, view: PlanView) -> list[str]:
+    if resource.type == "aws:ecs/service:Service":
+        return _service_safety(resource)
+    if resource.type != "aws:ecs/taskDefinition:TaskDefinition":
+        return []
+    record = view.image_record()
+    record_note = f" (what the image record `{record.inputs.get('name')}` holds at this `pulumi up`)" if record is not None else ""
+    lines = []
+    for c in json.loads(resource.inputs.get("containerDefinitions") or "[]"):
+        ports = [m.get("containerPort") for m in c.get("portMappings") or []]
+        lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, "
+                     f"log driver `{get(c, 'logConfiguration.logDriver')}`")
+    return lines
+
+
+_SERVICE = "aws:ecs/service:Service"
+REPORT = TargetReport(
+    key_settings={
+        "aws:ecs/cluster:Cluster": ("name", "settings"),
+        _SERVICE: (
+            "name", "launchType", "desiredCount", "deploymentMinimumHealthyPercent", "deploymentMaximumPercent",
+            "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
+        ),
+        "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
+    },
+    resource_rows=_resource_rows,
+    architecture_nodes=(("aws:ecs/cluster:Cluster", "ECS cluster"), (_SERVICE, "ECS Fargate service")),
+    architecture_edges=(
+        ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _SERVICE, "deploys"),
+        ArchitectureEdge("aws:ecs/cluster:Cluster", _SERVICE, "runs"),
+        ArchitectureEdge("aws:lb/loadBalancer:LoadBalancer", _SERVICE, "routes to"),
+        ArchitectureEdge("aws:ecr/repository:Repository", _SERVICE, "pulls"),
+    ),
+)

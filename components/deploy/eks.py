@@ -8,6 +8,7 @@ resources; the Kubernetes objects are data that the deploy step applies from ins
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,15 +16,18 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kubernetes as manifests
-from components.contracts import DeployInputs, MetricRef, ServiceMetrics, StageContribution
+from components.aws_context import AwsContext
+from components.contracts import DeployInputs, FailureEvents, MetricRef, ServiceMetrics, StageContribution, own_settings
 from components.deploy import eks_deploy
-from components.deploy.ecs import bootstrap_environment
+from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get, show
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
 from components.image_record import record_statements
+from components.kms import encryption_key
 from components.naming import physical_name, variant_name
 from components.network import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
+from components.workload import bootstrap_environment
 
 # All five control-plane log types. https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -65,8 +69,11 @@ class EksTargetArgs:
     """Who may reach a created cluster's public API endpoint (operators' kubectl; Pulumi does not need
     it). Omitted: private endpoint only."""
     load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
+    """Who registers the pods in the target group. Omitted: EKS Auto Mode."""
     pod_cpu_millicores: int = 250
+    """CPU request and limit of each pod. Omitted: a quarter of a vCPU."""
     pod_memory_mib: int = 512
+    """Memory request and limit of each pod. Omitted: 512 MiB."""
     architecture: CpuArchitecture = CpuArchitecture.X86_64
     """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image."""
 
@@ -95,10 +102,6 @@ def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, serv
     ]
 
 
-def _managed(policy: str) -> str:
-    return f"arn:aws:iam::aws:policy/{policy}"
-
-
 class EksTarget(pulumi.ComponentResource):
     """Runs the service on EKS behind the same internet-facing ALB as the ECS target.
 
@@ -112,8 +115,7 @@ class EksTarget(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
         network, lb = inputs.network, inputs.load_balancer
-        region = aws.get_region_output(opts=invoke).region
-        identity = aws.get_caller_identity_output(opts=invoke)
+        context = AwsContext(self)
 
         cluster_resources: list[pulumi.Resource] = []
         if args.existing_cluster_name:
@@ -122,14 +124,14 @@ class EksTarget(pulumi.ComponentResource):
             cluster_arn: pulumi.Output[str] = existing.arn
             node_security_group_id = existing.vpc_config.cluster_security_group_id
         else:
-            cluster = self._create_cluster(name, args, network)
+            cluster = self._create_cluster(name, args, network, context)
             cluster_resources = [cluster]
             # Everything that names the cluster takes its name from the resource, so it waits for it.
             cluster_name, cluster_arn = cluster.name, cluster.arn
             # Auto Mode nodes (and so the pods, which share the node's ENIs) carry the EKS-created
             # cluster security group.
             node_security_group_id = cluster.vpc_config.cluster_security_group_id
-            self._container_insights(name, args, cluster)
+            self._container_insights(name, args, cluster, context)
 
         # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
         aws.vpc.SecurityGroupEgressRule(
@@ -154,7 +156,7 @@ class EksTarget(pulumi.ComponentResource):
         )
 
         step, access = self._deploy_step(
-            name, args, spec, cluster_name, cluster_arn, region, identity, network, node_security_group_id
+            name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id
         )
         self._config_apply_trigger(name, args, spec, step, [access, *cluster_resources])
 
@@ -176,22 +178,23 @@ class EksTarget(pulumi.ComponentResource):
             target_group=lb.target_group_arn_suffix,
             saturation=eks_saturation_metrics(cluster_name, spec.namespace, spec.name),
         )
+        # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
+        # known-good image): the pipeline's failed-action events say it all.
+        self.failure_events: Sequence[FailureEvents] = []
         self.register_outputs(
             {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name}
         )
 
-    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network) -> aws.eks.Cluster:
+    def _create_cluster(self, name: str, args: EksTargetArgs, network: Network, context: AwsContext) -> aws.eks.Cluster:
         """An EKS Auto Mode cluster with plain pulumi-aws (no pulumi-eks: it needs the AWS CLI on the
         operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
         "EKS Cluster with EKS Auto Mode"."""
         tags = args.inputs.tags
-        key = aws.kms.Key(
+        # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
+        # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
+        key = encryption_key(
             f"{name}-secrets-key",
             description=f"Envelope encryption of Kubernetes secrets in {args.name_prefix}",
-            enable_key_rotation=True,
-            # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
-            # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
-            deletion_window_in_days=30,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -209,7 +212,7 @@ class EksTarget(pulumi.ComponentResource):
         )
         attachments = [
             aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=_managed(policy),
+                f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=context.managed_policy(policy),
                 opts=pulumi.ResourceOptions(parent=cluster_role),
             )
             for policy in CLUSTER_ROLE_POLICIES
@@ -223,7 +226,7 @@ class EksTarget(pulumi.ComponentResource):
         )
         attachments += [
             aws.iam.RolePolicyAttachment(
-                f"{name}-node-role-{policy}", role=node_role.name, policy_arn=_managed(policy),
+                f"{name}-node-role-{policy}", role=node_role.name, policy_arn=context.managed_policy(policy),
                 opts=pulumi.ResourceOptions(parent=node_role),
             )
             for policy in NODE_ROLE_POLICIES
@@ -266,7 +269,7 @@ class EksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
         )
 
-    def _container_insights(self, name: str, args: EksTargetArgs, cluster: aws.eks.Cluster) -> None:
+    def _container_insights(self, name: str, args: EksTargetArgs, cluster: aws.eks.Cluster, context: AwsContext) -> None:
         """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
         CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
         (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
@@ -296,7 +299,7 @@ class EksTarget(pulumi.ComponentResource):
             f"{name}-cloudwatch-agent-policy",
             role=role.name,
             # The AWS-managed policy the add-on's documentation prescribes for its agent.
-            policy_arn=_managed("CloudWatchAgentServerPolicy"),
+            policy_arn=context.managed_policy("CloudWatchAgentServerPolicy"),
             opts=pulumi.ResourceOptions(parent=role),
         )
         aws.eks.Addon(
@@ -318,8 +321,7 @@ class EksTarget(pulumi.ComponentResource):
         spec: manifests.WorkloadSpec,
         cluster_name: pulumi.Output[str],
         cluster_arn: pulumi.Output[str],
-        region: pulumi.Output[str],
-        identity: pulumi.Output,
+        context: AwsContext,
         network: Network,
         node_security_group_id: pulumi.Output[str],
     ) -> tuple[DeployStep, aws.eks.AccessPolicyAssociation]:
@@ -356,11 +358,11 @@ class EksTarget(pulumi.ComponentResource):
             opts=child,
         )
         alarm_arns = [
-            pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", identity.account_id, ":alarm:", alarm)
+            context.arn("cloudwatch", f"alarm:{alarm}")
             for alarm in inputs.alarm_names
         ]
-        subnet_arns = pulumi.Output.all(network.private_subnet_ids, region, identity.account_id).apply(
-            lambda v: [f"arn:aws:ec2:{v[1]}:{v[2]}:subnet/{s}" for s in v[0]]
+        subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(
+            lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids])
         )
         create_namespace = not args.existing_cluster_name
         buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_name).apply(
@@ -377,20 +379,16 @@ class EksTarget(pulumi.ComponentResource):
                 *eks_deploy.deploy_statements(
                     cluster_arn=cluster_arn,
                     alarm_arns=alarm_arns,
-                    network_interface_arn_pattern=pulumi.Output.concat(
-                        "arn:aws:ec2:", region, ":", identity.account_id, ":network-interface/*"
-                    ),
+                    network_interface_arn_pattern=context.arn("ec2", "network-interface/*"),
                     subnet_arns=subnet_arns,
-                    security_group_arn=pulumi.Output.concat(
-                        "arn:aws:ec2:", region, ":", identity.account_id, ":security-group/", deploy_sg.id
-                    ),
+                    security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
                 *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
             ],
             architecture=args.architecture,
             # The rollout may take the full deadline twice (deploy, then restore), plus set-up.
             timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,
-            source_account=identity.account_id,
+            source_account=context.account_id,
             vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
         access_entry = aws.eks.AccessEntry(
@@ -405,7 +403,7 @@ class EksTarget(pulumi.ComponentResource):
             f"{name}-deploy-access-policy",
             cluster_name=cluster_name,
             principal_arn=step.role.arn,
-            **deploy_access(args, spec),
+            **deploy_access(args, spec, context),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access_entry]),
         )
         return step, access
@@ -465,15 +463,15 @@ class EksTarget(pulumi.ComponentResource):
         )
 
 
-def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec) -> dict:
+def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec, context: AwsContext) -> dict:
     """The deploy identity's access policy: cluster admin of a cluster the stack owns (it creates the
     namespace); only the workload's namespace of an existing cluster."""
     if args.existing_cluster_name:
         return {
-            "policy_arn": eks_deploy.EXISTING_CLUSTER_ACCESS_POLICY_ARN,
+            "policy_arn": eks_deploy.access_policy_arn(context, eks_deploy.EXISTING_CLUSTER_ACCESS_POLICY),
             "access_scope": {"type": "namespace", "namespaces": [spec.namespace]},
         }
-    return {"policy_arn": eks_deploy.CREATED_CLUSTER_ACCESS_POLICY_ARN, "access_scope": {"type": "cluster"}}
+    return {"policy_arn": eks_deploy.access_policy_arn(context, eks_deploy.CREATED_CLUSTER_ACCESS_POLICY), "access_scope": {"type": "cluster"}}
 
 
 def deploy_buildspec(
@@ -523,14 +521,12 @@ def spec_parameter_name(settings: Settings) -> str:
 def target_group_tags(settings: Settings) -> dict[str, str]:
     """EKS Auto Mode's cluster role (AmazonEKSLoadBalancingPolicy) modifies, and in some policy
     versions registers targets in, only target groups tagged with the cluster's name (research.md Q1)."""
-    cfg = settings.eks
-    assert cfg is not None, "settings.eks is set whenever deployTarget is eks"
+    cfg = own_settings(settings.eks, settings)
     return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix, network_variant(settings))}
 
 
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
-    cfg = settings.eks
-    assert cfg is not None, "settings.eks is set whenever deployTarget is eks"
+    cfg = own_settings(settings.eks, settings)
     return EksTarget(
         name,
         EksTargetArgs(
@@ -549,3 +545,105 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
         ),
         opts,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# The offline plan's view of this target
+
+_CLUSTER = "aws:eks/cluster:Cluster"
+
+
+def _workload_projects(view: PlanView) -> list[Recorded]:
+    """The deploy step's project: the one whose buildspec carries the manifests."""
+    return [r for r in view.of_type("aws:codebuild/project:Project") if "MANIFESTS" in (get(view.buildspec(r), "env.variables") or {})]
+
+
+def _probe(probe: dict | None) -> str:
+    if not probe:
+        return "none"
+    http = probe.get("httpGet") or {}
+    parts = [f"GET `{http.get('path')}` on port `{http.get('port')}`", f"every {probe.get('periodSeconds', 10)} s"]
+    if probe.get("initialDelaySeconds"):
+        parts.append(f"after {probe['initialDelaySeconds']} s")
+    parts.append(f"timeout {probe.get('timeoutSeconds', 1)} s, {probe.get('failureThreshold', 3)} failures")
+    return ", ".join(parts)
+
+
+def _workload_rows(view: PlanView) -> list[str]:
+    """The Deployment the deploy step applies: image, replicas, resources, probes, placement."""
+    lines = []
+    record = view.image_record()
+    for project in _workload_projects(view):
+        items = json.loads(get(view.buildspec(project), "env.variables.MANIFESTS")).get("items") or []
+        kinds = ", ".join(f"{i.get('kind')} `{get(i, 'metadata.name')}`" for i in items)
+        lines.append(f"- Workload applied by the deploy project **{project.name}** (`kubectl apply --server-side`, in the VPC): {kinds}")
+        for item in items:
+            if item.get("kind") != "Deployment":
+                continue
+            spec = item.get("spec") or {}
+            pod = get(spec, "template.spec") or {}
+            lines.append(f"- Deployment `{get(item, 'metadata.name')}` in namespace `{get(item, 'metadata.namespace')}`: "
+                         f"replicas `{spec.get('replicas')}`, strategy {show(spec.get('strategy'))}, "
+                         f"progress deadline `{spec.get('progressDeadlineSeconds')}` s")
+            lines.append(f"  - node selector {show(pod.get('nodeSelector') or {})}")
+            for c in pod.get("containers") or []:
+                if record is not None:
+                    image = (f"the image record `{record.inputs.get('name')}` holds `{record.inputs.get('insecureValue')}` "
+                             "(the bootstrap image until the pipeline's first deployment, then the image the deploy step recorded); "
+                             "the deploy step puts it in place of the manifest's placeholder")
+                else:
+                    image = f"`{c.get('image')}`"
+                lines.append(f"  - container `{c.get('name')}`: image: {image}")
+                resources = c.get("resources") or {}
+                lines.append(f"  - requests {show(resources.get('requests') or {})}, limits {show(resources.get('limits') or {})}")
+                lines.append(f"  - readiness probe: {_probe(c.get('readinessProbe'))}")
+                lines.append(f"  - liveness probe: {_probe(c.get('livenessProbe'))}")
+    return lines
+
+
+def _deploy_time_rows(view: PlanView) -> list[str]:
+    projects = _workload_projects(view)
+    project = projects[0].inputs.get("name") if projects else "the deploy project"
+    lines = [
+        "- EKS: no AWS CLI, no kubectl and no network route to the cluster on this machine: Pulumi does not call the "
+        "Kubernetes API. The workload is applied by the in-VPC deploy project after `pulumi up` returns; watch it with "
+        f"`aws codebuild list-builds-for-project --project-name {project}` (or the CodeBuild console)",
+    ]
+    if not view.of_type(_CLUSTER):
+        lines.append("- EKS, existing cluster: its administrators create the workload's namespace first (docs/eks.md)")
+    return lines
+
+
+def _human_rows(view: PlanView) -> list[str]:
+    return [
+        f"- EKS cluster `{cluster.inputs.get('name')}` has a private API endpoint only: the stack still comes up (the deploy "
+        "step runs inside the VPC), but kubectl from a laptop will not reach it. Use a host in the VPC, or list your "
+        "operators' CIDRs in `eksPublicAccessCidrs`."
+        for cluster in view.of_type(_CLUSTER)
+        if not get(cluster.inputs, "vpcConfig.endpointPublicAccess")
+    ]
+
+
+REPORT = TargetReport(
+    empty_key_notes={
+        "eksClusterName": "→ the stack creates an EKS Auto Mode cluster",
+        "eksPublicAccessCidrs": "→ private API endpoint only",
+    },
+    key_settings={
+        _CLUSTER: (
+            "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",
+            "enabledClusterLogTypes", "computeConfig.enabled", "computeConfig.nodePools", "accessConfig.authenticationMode",
+        ),
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("policyArn", "accessScope"),
+    },
+    deploy_rows=_workload_rows,
+    deploy_time_rows=_deploy_time_rows,
+    human_rows=_human_rows,
+    architecture_nodes=((_CLUSTER, "EKS cluster"),),
+    architecture_edges=(
+        ArchitectureEdge("aws:lb/loadBalancer:LoadBalancer", _CLUSTER, "routes to pods"),
+        ArchitectureEdge("aws:ecr/repository:Repository", _CLUSTER, "pulls"),
+        # The deploy action is a CodeBuild project running kubectl, not an ECS-style deploy action.
+        ArchitectureEdge("aws:codebuild/project:Project", _CLUSTER, "kubectl apply", dashed=True),
+    ),
+)

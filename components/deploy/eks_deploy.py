@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import pulumi
 import yaml
 
+from components.aws_context import AWS_OWNED, AwsContext
 from components.contracts import BUILD_NAMESPACE, Statement
 from components.image_record import record_commands
 
@@ -33,8 +34,8 @@ from components.image_record import record_commands
 # Admin access policies do not create namespaces). An existing, shared cluster gets the namespace-
 # scoped Edit policy instead, and its administrators create the namespace (docs/eks.md).
 # https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html
-CREATED_CLUSTER_ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-EXISTING_CLUSTER_ACCESS_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+CREATED_CLUSTER_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+EXISTING_CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
 # How often the deploy step polls the alarms while the rollout runs.
 ALARM_POLL_SECONDS = 15
 # The image the build pushed, published by the build's exported variables.
@@ -46,6 +47,11 @@ APPLIED_FILE = "/tmp/applied.json"  # noqa: S108 - the build container's own /tm
 # CodeBuild refuses an inline buildspec longer than this ("Max buildspec length is 25600",
 # aws/aws-cdk#30326; botocore's model states no maximum).
 MAX_BUILDSPEC_CHARS = 25_600
+
+
+def access_policy_arn(context: AwsContext, policy: str) -> pulumi.Output[str]:
+    """An EKS access policy (owned by AWS, global): arn:<partition>:eks::aws:cluster-access-policy/<name>."""
+    return context.arn("eks", f"cluster-access-policy/{policy}", region=False, account=AWS_OWNED)
 
 
 def manifests_json(manifests: dict) -> str:

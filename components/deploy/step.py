@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from components.build import start_build_statement
 from components.contracts import BUILD_ARTIFACT, DeployInputs, Statement
-from components.iam import ServiceRole, service_role
+from components.iam import ServiceRole, logs_statement, service_role
 from components.logs import target_log_group
 from components.settings import CpuArchitecture
 
@@ -58,15 +58,6 @@ class DeployStep:
         return start_build_statement(sid, self.project.arn)
 
 
-def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
-    return {
-        "Sid": "Logs",
-        "Effect": "Allow",
-        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-    }
-
-
 def deploy_step(
     name: str,
     *,
@@ -87,7 +78,7 @@ def deploy_step(
     role = service_role(
         f"{name}-role",
         "codebuild.amazonaws.com",
-        [log_statement(log_group.arn), *statements, *inputs.artifact_statements],
+        [logs_statement(log_group.arn), *statements, *inputs.artifact_statements],
         parent=parent,
         tags=inputs.tags,
         description=f"CodeBuild role of {project_name}",

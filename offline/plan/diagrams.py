@@ -2,7 +2,8 @@
 
 Both texts come from the same `Graph`, so they show the same nodes, clusters and edges: the DOT is not
 a translation of the Mermaid text. Everything is drawn in a declared order (pipeline stages and
-actions as the pipeline declares them, architecture blocks as `ARCHITECTURE_NODES` lists them), never
+actions as the pipeline declares them, architecture blocks as `ARCHITECTURE_NODES` and the deploy target's
+report list them), never
 in the order the program happened to register resources.
 """
 
@@ -12,9 +13,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from offline.mocks import StackResult
+from components.deploy import module_of_type
+from components.deploy.report import ArchitectureEdge, TargetReport
+from offline.mocks import PROJECT, StackResult
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
+DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def pipeline_graph(result: StackResult) -> Graph:
     return Graph("pipeline", clusters=tuple(clusters), edges=tuple(edges))
 
 
-# (type, label) of the architecture's building blocks, in drawing order; absent types are skipped.
+# (type, label) of the shared building blocks, in drawing order; the stack's deploy target draws its own
+# blocks between the two groups (TargetReport.architecture_nodes). Absent types are skipped.
 ARCHITECTURE_NODES: tuple[tuple[str, str], ...] = (
     ("aws:codecommit/repository:Repository", "CodeCommit repository"),
     ("aws:codeconnections/connection:Connection", "Git host connection"),
@@ -102,43 +107,47 @@ ARCHITECTURE_NODES: tuple[tuple[str, str], ...] = (
     ("aws:ecr/repository:Repository", "ECR repository"),
     ("aws:s3/bucket:Bucket", "S3 bucket"),
     ("aws:lb/loadBalancer:LoadBalancer", "Application Load Balancer"),
-    ("aws:ecs/cluster:Cluster", "ECS cluster"),
-    ("aws:ecs/service:Service", "ECS Fargate service"),
-    ("aws:eks/cluster:Cluster", "EKS cluster"),
+)
+ARCHITECTURE_NODES_AFTER_TARGET: tuple[tuple[str, str], ...] = (
     ("aws:sns/topic:Topic", "SNS topic"),
     ("aws:cloudtrail/trail:Trail", "CloudTrail trail"),
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "CloudWatch alarm"),
 )
 
-ARCHITECTURE_EDGES: tuple[tuple[str, str, str], ...] = (
-    ("aws:codecommit/repository:Repository", "aws:codepipeline/pipeline:Pipeline", "source"),
-    ("aws:codeconnections/connection:Connection", "aws:codepipeline/pipeline:Pipeline", "source"),
-    ("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "runs"),
-    ("aws:codepipeline/pipeline:Pipeline", "aws:s3/bucket:Bucket", "artifacts"),
-    ("aws:codebuild/project:Project", "aws:ecr/repository:Repository", "pushes image"),
-    ("aws:codepipeline/pipeline:Pipeline", "aws:ecs/service:Service", "deploys"),
-    ("aws:ecs/cluster:Cluster", "aws:ecs/service:Service", "runs"),
-    ("aws:lb/loadBalancer:LoadBalancer", "aws:ecs/service:Service", "routes to"),
-    ("aws:lb/loadBalancer:LoadBalancer", "aws:eks/cluster:Cluster", "routes to pods"),
-    ("aws:ecr/repository:Repository", "aws:ecs/service:Service", "pulls"),
-    ("aws:ecr/repository:Repository", "aws:eks/cluster:Cluster", "pulls"),
-    ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),
+ARCHITECTURE_EDGES: tuple[ArchitectureEdge, ...] = (
+    ArchitectureEdge("aws:codecommit/repository:Repository", "aws:codepipeline/pipeline:Pipeline", "source"),
+    ArchitectureEdge("aws:codeconnections/connection:Connection", "aws:codepipeline/pipeline:Pipeline", "source"),
+    ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "runs"),
+    ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", "aws:s3/bucket:Bucket", "artifacts"),
+    ArchitectureEdge("aws:codebuild/project:Project", "aws:ecr/repository:Repository", "pushes image"),
+)
+ARCHITECTURE_EDGES_AFTER_TARGET: tuple[ArchitectureEdge, ...] = (
+    ArchitectureEdge("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),
 )
 
 
+def _target_report(result: StackResult) -> TargetReport:
+    components = sorted((r for r in result.resources if r.type.startswith(DEPLOY_COMPONENT_PREFIX)), key=lambda r: r.urn)
+    module = module_of_type(components[0].type) if components else None
+    return module.report if module else TargetReport()
+
+
 def architecture_graph(result: StackResult) -> Graph:
-    """One node per building-block type present (with its count), edges only between present nodes."""
+    """One node per building-block type present (with its count), edges only between present nodes:
+    solid ones in declared order, then dashed ones (control paths such as a kubectl step)."""
     counts = result.count_by_type()
+    report = _target_report(result)
+    declared = (*ARCHITECTURE_NODES, *report.architecture_nodes, *ARCHITECTURE_NODES_AFTER_TARGET)
     nodes = []
-    for type_, label in ARCHITECTURE_NODES:
+    for type_, label in declared:
         if type_ in counts:
             suffix = f" ×{counts[type_]}" if counts[type_] > 1 else ""
             nodes.append(Node(_node_id(type_), (f"{label}{suffix}",)))
-    present = {type_ for type_, _ in ARCHITECTURE_NODES if type_ in counts}
-    edges = [Edge(_node_id(a), _node_id(b), label) for a, b, label in ARCHITECTURE_EDGES if a in present and b in present]
-    # The EKS deploy action is a CodeBuild project running kubectl, not an ECS action.
-    if PIPELINE_TYPE in present and "aws:eks/cluster:Cluster" in present:
-        edges.append(Edge(_node_id("aws:codebuild/project:Project"), _node_id("aws:eks/cluster:Cluster"), "kubectl apply", dashed=True))
+    present = {type_ for type_, _ in declared if type_ in counts}
+    drawn = [e for e in (*ARCHITECTURE_EDGES, *report.architecture_edges, *ARCHITECTURE_EDGES_AFTER_TARGET)
+             if e.tail in present and e.head in present]
+    edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed)
+             for e in sorted(drawn, key=lambda e: e.dashed)]
     return Graph("architecture", nodes=tuple(nodes), edges=tuple(edges))
 
 

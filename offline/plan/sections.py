@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from components.deploy import TARGETS, TargetModule, module_of_type
+from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
 from offline.mocks import PROJECT, Resource, StackResult
 from policy.rules import RULES, Violation
@@ -21,19 +24,9 @@ PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
 IMAGE_RECORD_TYPE = f"{PROJECT}:delivery:ImageRecord"
 
-# Settings worth reading in the report, per resource type (dotted paths into the inputs).
+# Settings worth reading in the report, per shared resource type (dotted paths into the inputs); each
+# target adds its own types' (TargetReport.key_settings).
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
-    "aws:ecs/cluster:Cluster": ("name", "settings"),
-    "aws:ecs/service:Service": (
-        "name", "launchType", "desiredCount", "deploymentMinimumHealthyPercent", "deploymentMaximumPercent",
-        "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
-    ),
-    "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
-    "aws:eks/cluster:Cluster": (
-        "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",
-        "enabledClusterLogTypes", "computeConfig.enabled", "computeConfig.nodePools", "accessConfig.authenticationMode",
-    ),
-    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("policyArn", "accessScope"),
     "aws:lb/loadBalancer:LoadBalancer": ("name", "internal", "loadBalancerType"),
     "aws:lb/listener:Listener": ("port", "protocol"),
     "aws:lb/targetGroup:TargetGroup": ("name", "port", "protocol", "targetType", "healthCheck.path", "deregistrationDelay"),
@@ -43,24 +36,6 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
 
 # ----------------------------------------------------------------------------------------------
 # Helpers
-
-
-def get(value: Any, path: str) -> Any:
-    for step in path.split("."):
-        if not isinstance(value, dict) or step not in value:
-            return None
-        value = value[step]
-    return value
-
-
-def show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (dict, list, tuple)):
-        return "`" + json.dumps(value, sort_keys=True, separators=(", ", ": ")) + "`"
-    if value == "":
-        return '`""`'
-    return f"`{value}`"
 
 
 def md(text: Any) -> str:
@@ -93,7 +68,7 @@ def descendants(result: StackResult, root: Resource) -> list[Resource]:
     return by_urn(found)
 
 
-def buildspec(r: Resource) -> dict:
+def buildspec(r: Recorded) -> dict:
     if r.type != "aws:codebuild/project:Project":
         return {}
     try:
@@ -149,11 +124,8 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         return "→ HTTP only"
     if key == "deploymentWindowCron":
         return "→ deploy at any time"
-    if key == "eksClusterName":
-        return "→ the stack creates an EKS Auto Mode cluster"
-    if key == "eksPublicAccessCidrs":
-        return "→ private API endpoint only"
-    return ""
+    module = TARGETS.get(settings.deploy_target)
+    return module.report.empty_key_notes.get(key, "") if module else ""
 
 
 def configuration_section(result: StackResult, stack_file: Mapping[str, Any], overrides: Mapping[str, Any]) -> list[str]:
@@ -278,24 +250,10 @@ def deploy_component(result: StackResult) -> Resource | None:
     return found[0] if found else None
 
 
-def _workload_projects(result: StackResult) -> list[Resource]:
-    return [r for r in of_type(result, "aws:codebuild/project:Project") if "MANIFESTS" in (get(buildspec(r), "env.variables") or {})]
-
-
-def _ecs_safety(service: Resource) -> list[str]:
-    breaker = service.inputs.get("deploymentCircuitBreaker") or {}
-    alarms = service.inputs.get("alarms") or {}
-    lines = [
-        f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, "
-        f"{'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"
-    ]
-    names = alarms.get("alarmNames") or []
-    if alarms.get("enable") and names:
-        action = "rolls the deployment back" if alarms.get("rollback") else "fails the deployment (no rollback)"
-        lines.append(f"  - deployment alarms: {', '.join(f'`{n}`' for n in names)}; one in ALARM during a deployment {action}")
-    else:
-        lines.append("  - deployment alarms: none")
-    return lines
+def stack_target(result: StackResult) -> TargetModule | None:
+    """The registered target module whose component the stack has."""
+    component = deploy_component(result)
+    return module_of_type(component.type) if component is not None else None
 
 
 def _image_record(result: StackResult) -> Resource | None:
@@ -306,73 +264,42 @@ def _image_record(result: StackResult) -> Resource | None:
     return None
 
 
-def _probe(probe: dict | None) -> str:
-    if not probe:
-        return "none"
-    http = probe.get("httpGet") or {}
-    parts = [f"GET `{http.get('path')}` on port `{http.get('port')}`", f"every {probe.get('periodSeconds', 10)} s"]
-    if probe.get("initialDelaySeconds"):
-        parts.append(f"after {probe['initialDelaySeconds']} s")
-    parts.append(f"timeout {probe.get('timeoutSeconds', 1)} s, {probe.get('failureThreshold', 3)} failures")
-    return ", ".join(parts)
+@dataclass(frozen=True)
+class StackView:
+    """An evaluated stack as a target's report sees it (components.deploy.report.PlanView)."""
 
+    result: StackResult
 
-def eks_workload_lines(result: StackResult) -> list[str]:
-    """The Deployment the deploy step applies: image, replicas, resources, probes, placement."""
-    lines = []
-    record = _image_record(result)
-    for project in _workload_projects(result):
-        items = json.loads(get(buildspec(project), "env.variables.MANIFESTS")).get("items") or []
-        kinds = ", ".join(f"{i.get('kind')} `{get(i, 'metadata.name')}`" for i in items)
-        lines.append(f"- Workload applied by the deploy project **{project.name}** (`kubectl apply --server-side`, in the VPC): {kinds}")
-        for item in items:
-            if item.get("kind") != "Deployment":
-                continue
-            spec = item.get("spec") or {}
-            pod = get(spec, "template.spec") or {}
-            lines.append(f"- Deployment `{get(item, 'metadata.name')}` in namespace `{get(item, 'metadata.namespace')}`: "
-                         f"replicas `{spec.get('replicas')}`, strategy {show(spec.get('strategy'))}, "
-                         f"progress deadline `{spec.get('progressDeadlineSeconds')}` s")
-            lines.append(f"  - node selector {show(pod.get('nodeSelector') or {})}")
-            for c in pod.get("containers") or []:
-                if record is not None:
-                    image = (f"the image record `{record.inputs.get('name')}` holds `{record.inputs.get('insecureValue')}` "
-                             "(the bootstrap image until the pipeline's first deployment, then the image the deploy step recorded); "
-                             "the deploy step puts it in place of the manifest's placeholder")
-                else:
-                    image = f"`{c.get('image')}`"
-                lines.append(f"  - container `{c.get('name')}`: image: {image}")
-                resources = c.get("resources") or {}
-                lines.append(f"  - requests {show(resources.get('requests') or {})}, limits {show(resources.get('limits') or {})}")
-                lines.append(f"  - readiness probe: {_probe(c.get('readinessProbe'))}")
-                lines.append(f"  - liveness probe: {_probe(c.get('livenessProbe'))}")
-    return lines
+    def of_type(self, type_: str) -> list[Resource]:
+        return of_type(self.result, type_)
+
+    def image_record(self) -> Resource | None:
+        return _image_record(self.result)
+
+    def buildspec(self, project: Recorded) -> dict:
+        return buildspec(project)
 
 
 def deploy_section(result: StackResult) -> list[str]:
     target = deploy_component(result)
-    target_name = result.config.get(f"{PROJECT}:deployTarget", "ecs (default)")
+    target_name = result.config.get(f"{PROJECT}:deployTarget", f"{KEYS['deployTarget'].default} (default)")
     if target is None:
         return [f"- Deploy target: `{target_name}` (no deploy component registered)"]
+    module = module_of_type(target.type)
+    view = StackView(result)
+    key_settings = {**KEY_SETTINGS, **(module.report.key_settings if module else {})}
     lines = [f"- Deploy target: `{target_name}` — component `{target.name}` `{target.type}`"]
     if "serviceUrl" in result.outputs:
         lines.append(f"- Service URL (mock): `{result.outputs['serviceUrl']}`")
-    record = _image_record(result)
-    record_note = f" (what the image record `{record.inputs.get('name')}` holds at this `pulumi up`)" if record is not None else ""
     for r in descendants(result, target):
-        paths = KEY_SETTINGS.get(r.type)
+        paths = key_settings.get(r.type)
         if not paths:
             continue
         shown = ", ".join(f"{p}={show(get(r.inputs, p))}" for p in paths if get(r.inputs, p) is not None)
         lines.append(f"- `{r.type}` **{r.name}**: {shown}")
-        if r.type == "aws:ecs/taskDefinition:TaskDefinition":
-            for c in json.loads(r.inputs.get("containerDefinitions") or "[]"):
-                ports = [m.get("containerPort") for m in c.get("portMappings") or []]
-                lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, "
-                             f"log driver `{get(c, 'logConfiguration.logDriver')}`")
-        if r.type == "aws:ecs/service:Service":
-            lines += _ecs_safety(r)
-    return lines + eks_workload_lines(result)
+        if module:
+            lines += module.report.resource_rows(r, view)
+    return lines + (module.report.deploy_rows(view) if module else [])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,19 +313,8 @@ def deploy_time_section(result: StackResult) -> list[str]:
         "- Pulumi CLI and Python 3 (Pulumi.yaml's runtime creates `venv/` from requirements.txt)",
         f"- AWS credentials for the target account, region `{region}`; nothing else (no Docker: CodeBuild builds the image)",
     ]
-    clusters = result.of_type("aws:eks/cluster:Cluster")
-    eks = [r for r in result.resources if r.type.startswith(f"{DEPLOY_COMPONENT_PREFIX}EksTarget")]
-    if eks:
-        projects = _workload_projects(result)
-        project = projects[0].inputs.get("name") if projects else "the deploy project"
-        lines += [
-            "- EKS: no AWS CLI, no kubectl and no network route to the cluster on this machine: Pulumi does not call the "
-            "Kubernetes API. The workload is applied by the in-VPC deploy project after `pulumi up` returns; watch it with "
-            f"`aws codebuild list-builds-for-project --project-name {project}` (or the CodeBuild console)",
-        ]
-        if not clusters:
-            lines.append("- EKS, existing cluster: its administrators create the workload's namespace first (docs/eks.md)")
-    return lines
+    module = stack_target(result)
+    return lines + (module.report.deploy_time_rows(StackView(result)) if module else [])
 
 
 def human_section(result: StackResult) -> list[str]:
@@ -411,13 +327,9 @@ def human_section(result: StackResult) -> list[str]:
             "Connections > Update pending connection), the Source action fails. Alternatively, name an existing, available "
             "connection in `sourceConnectionArn`."
         )
-    for cluster in of_type(result, "aws:eks/cluster:Cluster"):
-        if not get(cluster.inputs, "vpcConfig.endpointPublicAccess"):
-            lines.append(
-                f"- EKS cluster `{cluster.inputs.get('name')}` has a private API endpoint only: the stack still comes up (the deploy "
-                "step runs inside the VPC), but kubectl from a laptop will not reach it. Use a host in the VPC, or list your "
-                "operators' CIDRs in `eksPublicAccessCidrs`."
-            )
+    module = stack_target(result)
+    if module:
+        lines += module.report.human_rows(StackView(result))
     subscriptions = of_type(result, "aws:sns/topicSubscription:TopicSubscription")
     for protocol, how in (
         ("email", "each address confirms once by the link in AWS's email; until then it receives nothing"),
