@@ -1,0 +1,94 @@
+"""Stack settings: the only reader of Pulumi config, and the one import path for them (`components.settings`).
+
+`load_settings()` reads the project's config namespace once; `parse_settings()` validates it into one
+immutable `Settings` object, reporting every problem before a single resource is registered. By concern:
+
+- enums.py, constants.py: the closed sets of values, and the AWS facts values are checked against;
+- keys.py: `KEYS`, every config key once with its default and what it accepts;
+- model.py: the `Settings` dataclasses;
+- reading.py: the raw values' types and defaults, the shared checks, the message shape;
+- source.py, network.py, workload.py, build.py, ecs.py, safety.py (with cron.py), eks.py: one part each;
+- parse.py: what spans the parts, `parse_settings` and `load_settings`.
+
+Callers import from here, never from the modules.
+"""
+
+from components.settings.constants import (
+    BOOTSTRAP_HEALTH_PATH,
+    BUILD_COMPUTE_TYPES,
+    DEFAULT_BOOTSTRAP_IMAGE,
+    EKS_KUBERNETES_VERSIONS,
+    FARGATE_CPU_MEMORY,
+    LOG_RETENTION_DAYS,
+    PROJECT,
+)
+from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_problem, time_zone_problem
+from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, Key
+from components.settings.model import (
+    AlarmThresholds,
+    BuildSettings,
+    EcsSettings,
+    EksSettings,
+    NetworkSettings,
+    RegistrySettings,
+    SafetySettings,
+    Settings,
+    SourceSettings,
+    WorkloadSettings,
+)
+from components.settings.network import cidr_problem
+from components.settings.parse import load_settings, parse_settings
+from components.settings.reading import SettingsError
+from components.settings.source import git_branch_problem
+
+__all__ = [
+    "ALL_TARGETS",
+    "BOOTSTRAP_HEALTH_PATH",
+    "BUILD_COMPUTE_TYPES",
+    "CRON_EXAMPLE",
+    "DEFAULT_BOOTSTRAP_IMAGE",
+    "ECS_ONLY",
+    "EKS_KUBERNETES_VERSIONS",
+    "EKS_ONLY",
+    "FARGATE_CPU_MEMORY",
+    "KEYS",
+    "LOG_RETENTION_DAYS",
+    "PROJECT",
+    "AlarmThresholds",
+    "BuildSettings",
+    "CpuArchitecture",
+    "DeployTargetKind",
+    "EcsSettings",
+    "EksLoadBalancing",
+    "EksSettings",
+    "Key",
+    "NatGateways",
+    "NetworkSettings",
+    "RegistrySettings",
+    "SafetySettings",
+    "Settings",
+    "SettingsError",
+    "SourceProvider",
+    "SourceSettings",
+    "Toggle",
+    "WorkloadSettings",
+    "cidr_problem",
+    "deployment_window_cron_problem",
+    "git_branch_problem",
+    "load_settings",
+    "parse_settings",
+    "time_zone_problem",
+]
+
+# The public classes keep `components.settings` as their module, the path callers import them from, as
+# before the module became a package: tracebacks print `components.settings.SettingsError`, pickles and
+# reprs name that path, and the scan of component dataclasses (tests/test_settings.py) finds them here.
+def _name_public_classes_here() -> None:
+    for name in __all__:
+        value = globals()[name]
+        if isinstance(value, type):
+            value.__module__ = __name__
+
+
+_name_public_classes_here()

@@ -1,0 +1,62 @@
+"""Facts the settings are checked against: AWS's accepted sizes, versions and values, and the bootstrap image."""
+
+from __future__ import annotations
+
+from components.settings.enums import CpuArchitecture
+
+PROJECT = "container-cicd"
+
+# CodeBuild compute types valid for each environment type.
+# https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-compute-types.html
+BUILD_COMPUTE_TYPES: dict[CpuArchitecture, tuple[str, ...]] = {
+    CpuArchitecture.X86_64: (
+        "BUILD_GENERAL1_SMALL",
+        "BUILD_GENERAL1_MEDIUM",
+        "BUILD_GENERAL1_LARGE",
+        "BUILD_GENERAL1_XLARGE",
+        "BUILD_GENERAL1_2XLARGE",
+    ),
+    CpuArchitecture.ARM64: (
+        "BUILD_GENERAL1_SMALL",
+        "BUILD_GENERAL1_MEDIUM",
+        "BUILD_GENERAL1_LARGE",
+        "BUILD_GENERAL1_XLARGE",
+        "BUILD_GENERAL1_2XLARGE",
+    ),
+}
+
+# Kubernetes versions in EKS standard support (14 months after release; extended support costs
+# $0.60 instead of $0.10 per cluster hour). https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
+EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+
+# Fargate's supported task cpu (CPU units) -> memory (MiB) combinations.
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+FARGATE_CPU_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+# The only values CloudWatch Logs accepts for a log group's retention.
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+# Traefik answers GET /ping on its "traefik" entry point from environment variables alone, so the
+# bootstrap container needs no command override (a command would survive every pipeline deployment:
+# the ECS deploy action and `kubectl set image` change only the image). TRAEFIK_ENTRYPOINTS_<NAME>_ADDRESS
+# and TRAEFIK_PING (on entry point `traefik` by default) are in the v3 install-configuration reference
+# (https://doc.traefik.io/traefik/reference/install-configuration/configuration-options/).
+# v3.7 is the only maintained v3 minor: Traefik supports only the latest minor
+# (https://doc.traefik.io/traefik/deprecation/releases/), and the official image lists v3.7 as its
+# only v3 line (https://github.com/docker-library/official-images/blob/master/library/traefik).
+# The minor tag follows its patch releases. Not pinned by digest: no digest of this tag could be
+# checked against the registry where this was written, and an unchecked digest would be invented.
+DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.7"
+BOOTSTRAP_HEALTH_PATH = "/ping"

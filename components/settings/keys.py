@@ -1,0 +1,176 @@
+"""The key table: every config key once, with its default and what it accepts.
+
+`KEYS` is the single declaration of every config key: its default, and what it accepts (bounds, allowed
+values, pattern), which validation reads and `Key.full_description` renders. Pulumi.yaml's `config:`
+block, the README's and docs/config.md's config reference are generated from it (`python -m offline.docs`)
+and checked by the tests, so none of them can drift from what is enforced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
+from enum import Enum
+from typing import Any
+
+from components.settings.constants import (
+    BOOTSTRAP_HEALTH_PATH,
+    DEFAULT_BOOTSTRAP_IMAGE,
+    EKS_KUBERNETES_VERSIONS,
+    FARGATE_CPU_MEMORY,
+    LOG_RETENTION_DAYS,
+)
+from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
+_CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
+
+ALL_TARGETS = frozenset(DeployTargetKind)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its Pulumi type, default, description, which deploy targets use it, and what it accepts.
+
+    What a key accepts is declared here once: validation reads it (`_in_range`, `_enum`, `_matching`) and
+    `full_description` renders it into every place the key is documented, so `description` never repeats it.
+    """
+
+    name: str
+    type: str  # Pulumi config type: string | integer | boolean | array
+    default: Any
+    description: str
+    """What the key does, without what it accepts (that is rendered from the fields below)."""
+    targets: frozenset[DeployTargetKind] = ALL_TARGETS
+    _: KW_ONLY
+    minimum: int | None = None
+    """Integer keys: the smallest value accepted. None: no lower bound."""
+    maximum: int | None = None
+    """Integer keys: the largest value accepted. None: no upper bound."""
+    allowed: type[Enum] | tuple[Any, ...] | None = None
+    """The only values accepted: an Enum (its members' values) or a tuple. None: not a closed set."""
+    pattern: re.Pattern[str] | None = None
+    """String keys: a value must match it. None: the key's own rule checks the value."""
+    shape: str = ""
+    """With `pattern`: what a matching value looks like, in words."""
+    prefix_lengths: tuple[int, int] | None = None
+    """CIDR keys: the shortest and longest prefix length accepted. None: any."""
+
+    @property
+    def allowed_values(self) -> tuple[Any, ...]:
+        if isinstance(self.allowed, tuple):
+            return self.allowed
+        if self.allowed is not None:
+            return tuple(member.value for member in self.allowed)
+        return ()
+
+    @property
+    def allowed_text(self) -> str:
+        """What the key accepts, in words, or "" when its description and own rule say it."""
+        if self.minimum is not None and self.maximum is not None:
+            return f"{self.minimum} to {self.maximum}"
+        if self.minimum is not None:
+            return f"at least {self.minimum}"
+        if self.maximum is not None:
+            return f"at most {self.maximum}"
+        if self.allowed_values:
+            return _either(self.allowed_values)
+        if self.prefix_lengths is not None:
+            return f"a /{self.prefix_lengths[0]} to /{self.prefix_lengths[1]} network"
+        return self.shape
+
+    @property
+    def full_description(self) -> str:
+        """The description as documented (Pulumi.yaml, README, docs/config.md): what the key does and accepts."""
+        allowed = self.allowed_text
+        return f"{self.description} Allowed: {allowed}." if allowed else self.description
+
+
+def _either(values: Sequence[Any]) -> str:
+    """'a', 'b' or 'c' (strings quoted, numbers not)."""
+    shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _keys(*keys: Key) -> dict[str, Key]:
+    return {k.name: k for k in keys}
+
+
+ECS_ONLY = frozenset({DeployTargetKind.ECS})
+EKS_ONLY = frozenset({DeployTargetKind.EKS})
+
+KEYS: dict[str, Key] = _keys(
+    Key("deployTarget", "string", "ecs", "Where the service runs: ecs is ECS on Fargate, eks is Kubernetes on EKS.", allowed=DeployTargetKind),
+    Key("production", "boolean", False, "Production stack: protects the registry, artifact bucket and log groups from deletion."),
+    Key("serviceName", "string", "app", "Short name of the service; prefixes physical names.",
+        pattern=_SERVICE_NAME, shape="2-20 chars of a-z, 0-9 and '-', starting with a letter"),
+    Key("sourceProvider", "string", "codecommit", "Where the code lives.", allowed=SourceProvider),
+    Key("sourceRepository", "string", "", "CodeCommit repository name, or 'owner/name' for github/bitbucket/gitlab. Empty with codecommit: '<project>-<stack>-<serviceName>'."),
+    Key("createSourceRepository", "boolean", True, "codecommit only: create the repository (true) or use an existing one named by sourceRepository (false)."),
+    Key("sourceBranch", "string", "main", "Branch whose pushes run the pipeline."),
+    Key("sourceConnectionArn", "string", "", "Existing CodeConnections/CodeStar connection ARN. Empty: a connection is created (confirm it once in the console)."),
+    Key("sourceFilePaths", "array", [], "Connection sources: glob patterns; a push runs the pipeline only when it changes a matching file (monorepos). Empty: any file."),
+    Key("appPath", "string", "app", "Folder in the repository that holds the Dockerfile and the app's tests."),
+    Key("containerName", "string", "app", "Name of the application container, shared by the build, the task definition / pod and imagedefinitions.json.",
+        pattern=_CONTAINER_NAME, shape="letters, digits, '-' and '_' (max 255)"),
+    Key("containerPort", "integer", 8080, "Port the container listens on; not a privileged port: the container runs as non-root.",
+        minimum=1024, maximum=65535),
+    Key("healthCheckPath", "string", BOOTSTRAP_HEALTH_PATH, "HTTP path that answers 200 when the container is healthy."),
+    Key("bootstrapImage", "string", DEFAULT_BOOTSTRAP_IMAGE, "Image the first `pulumi up` runs before the pipeline has pushed one; must answer healthCheckPath on containerPort."),
+    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well.",
+        minimum=1, maximum=1000),
+    Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire.", minimum=1, maximum=365),
+    Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime.", allowed=CpuArchitecture),
+    Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
+    Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes.", minimum=5, maximum=2160),
+    Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (the values CloudWatch Logs accepts).",
+        allowed=LOG_RETENTION_DAYS),
+    # CodePipeline stage rollback re-runs the stage with the artifacts of its last successful execution
+    # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html); once they have
+    # expired the rollback fails. A week lets a service deployed weekly still roll back.
+    Key("artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire; stage rollback needs the last successful execution's artifacts.",
+        minimum=7, maximum=3650),
+    Key("vpcId", "string", "", "Existing VPC id. Empty: a new VPC is created."),
+    Key("publicSubnetIds", "array", [], "With vpcId: public subnet ids (at least two AZs) for the load balancer."),
+    Key("privateSubnetIds", "array", [], "With vpcId: private subnet ids (at least two AZs, with a NAT route) for the workload."),
+    Key("vpcCidr", "string", "10.0.0.0/16", "CIDR of a created VPC.", prefix_lengths=(16, 24)),
+    Key("natGateways", "string", "single", "NAT gateways of a created VPC: a single one is cheaper, one per AZ survives an AZ outage.",
+        allowed=NatGateways),
+    Key("ingressCidrs", "array", ["0.0.0.0/0"], "CIDRs allowed to reach the load balancer. The default is the whole internet: this is a public service."),
+    Key("certificateArn", "string", "", "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP to it. Empty: HTTP only."),
+    Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods).", minimum=1, maximum=100),
+    Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing.",
+        minimum=1, maximum=60),
+    Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY, allowed=tuple(FARGATE_CPU_MEMORY)),
+    Key("ecsMemory", "integer", 512, "Fargate task memory (MiB); must pair with ecsCpu.", ECS_ONLY),
+    Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
+    Key("notificationHttpsEndpoints", "array", [], "HTTPS endpoints subscribed to the delivery topic (chat webhooks, incident tools)."),
+    Key("alarm5xxPercent", "integer", 5, "Alarm when 5xx responses exceed this percent of requests.", minimum=1, maximum=100),
+    Key("alarmLatencyP95Ms", "integer", 1000, "Alarm when the p95 target response time exceeds this many milliseconds.",
+        minimum=10, maximum=60000),
+    Key("alarmUnhealthyTargets", "integer", 1, "Alarm when at least this many targets are unhealthy.", minimum=1, maximum=100),
+    Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent.", minimum=10, maximum=100),
+    Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent.", minimum=10, maximum=100),
+    Key("manualApproval", "string", "auto", "Manual approval before Deploy; auto: on when production.", allowed=Toggle),
+    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off.",
+        minimum=0, maximum=60),
+    Key("deploymentWindowCron", "string", "",
+        "Deploy only inside this window: a CodePipeline DeploymentWindow cron 'seconds minutes hours day-of-month month "
+        "day-of-week [year]' (seconds '*', '?' in one day field), e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, "
+        "09:00-16:59). Empty: any time."),
+    Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
+    Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
+    Key("auditTrail", "string", "auto", "CloudTrail trail for this stack; auto: on when production (off under an organisation trail).",
+        allowed=Toggle),
+    Key("eksClusterName", "string", "", "Existing EKS cluster to deploy into (set vpcId and the subnets to its VPC). "
+        "Empty: the stack creates an EKS Auto Mode cluster (x86_64 only).", EKS_ONLY),
+    Key("eksKubernetesVersion", "string", "1.35", "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.",
+        EKS_ONLY, allowed=EKS_KUBERNETES_VERSIONS),
+    Key("eksPublicAccessCidrs", "array", [], "CIDRs allowed to reach a created cluster's public API endpoint (for operators' kubectl; "
+        "pulumi up never needs it). Empty: private endpoint only.", EKS_ONLY),
+    Key("eksLoadBalancing", "string", "auto-mode", "Who registers the pods in the target group: EKS Auto Mode, or the AWS Load Balancer "
+        "Controller an existing cluster runs.", EKS_ONLY, allowed=EksLoadBalancing),
+    Key("eksPodCpuMillicores", "integer", 250, "CPU request and limit of each pod, in millicores.", EKS_ONLY, minimum=100, maximum=8000),
+    Key("eksPodMemoryMiB", "integer", 512, "Memory request and limit of each pod, in MiB.", EKS_ONLY, minimum=128, maximum=32768),
+)

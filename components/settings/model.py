@@ -1,0 +1,124 @@
+"""The settings object: immutable dataclasses, one per part of the stack, as `parse_settings` returns them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    provider: SourceProvider
+    repository: str
+    create_repository: bool
+    branch: str
+    connection_arn: str | None
+    file_paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkloadSettings:
+    """The container contract shared by the build, both deploy targets and the load balancer."""
+
+    container_name: str
+    container_port: int
+    health_check_path: str
+    bootstrap_image: str
+    desired_count: int
+    deployment_timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    image_retention_count: int
+    untagged_image_expiry_days: int
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    app_path: str
+    architecture: CpuArchitecture
+    compute_type: str
+    timeout_minutes: int
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_id: str | None
+    public_subnet_ids: tuple[str, ...]
+    private_subnet_ids: tuple[str, ...]
+    vpc_cidr: str
+    nat_gateways: NatGateways
+    ingress_cidrs: tuple[str, ...]
+    certificate_arn: str | None
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    error_rate_percent: int
+    latency_p95_ms: int
+    unhealthy_targets: int
+    cpu_percent: int
+    memory_percent: int
+
+
+@dataclass(frozen=True)
+class SafetySettings:
+    """Notifications, alarms, gates and audit (issue 4)."""
+
+    notification_emails: tuple[str, ...]
+    notification_https_endpoints: tuple[str, ...]
+    thresholds: AlarmThresholds
+    manual_approval: bool
+    bake_time_minutes: int
+    deployment_window_cron: str | None
+    deployment_window_time_zone: str
+    block_deploy_while_alarming: bool
+    audit_trail: bool
+
+
+@dataclass(frozen=True)
+class EksSettings:
+    cluster_name: str | None
+    """An existing cluster to deploy into; None: the stack creates one."""
+    kubernetes_version: str
+    public_access_cidrs: tuple[str, ...]
+    """Empty: the API endpoint is private only."""
+    load_balancing: EksLoadBalancing
+    pod_cpu_millicores: int
+    pod_memory_mib: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    deploy_target: DeployTargetKind
+    production: bool
+    service_name: str
+    source: SourceSettings
+    workload: WorkloadSettings
+    registry: RegistrySettings
+    build: BuildSettings
+    network: NetworkSettings
+    log_retention_days: int
+    artifact_expiry_days: int
+    ecs: EcsSettings | None
+    """Set only when deploy_target is ECS."""
+    tags: Mapping[str, str]
+    safety: SafetySettings
+    eks: EksSettings | None = None
+    """Set only when deploy_target is EKS."""
+
+    @property
+    def prefix(self) -> str:
+        """Physical-name prefix: unique per project, stack and service in one account and region."""
+        return f"{self.project}-{self.stack}-{self.service_name}"

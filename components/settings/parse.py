@@ -1,0 +1,199 @@
+"""Stack settings: the only module that reads Pulumi config.
+
+`load_settings()` reads the project's config namespace once and hands it to
+`parse_settings()`, a pure function that validates every key and returns one
+immutable `Settings` object. Everything that can be wrong with a stack file is
+reported here, before a single resource is registered, with a message that names
+the key, the bad value, what is allowed and how to fix it. Each part of the
+config is checked by its own module (source.py, network.py, ...); this one checks
+what spans them (key names, the deploy target's keys, the stack name, regions)
+and collects every problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from components.settings.build import _build
+from components.settings.constants import PROJECT
+from components.settings.ecs import _ecs
+from components.settings.eks import _eks
+from components.settings.enums import DeployTargetKind
+from components.settings.keys import KEYS
+from components.settings.model import RegistrySettings, Settings
+from components.settings.network import _network
+from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader
+from components.settings.safety import _safety
+from components.settings.source import _source
+from components.settings.workload import _workload
+
+# Lowercase letters and digits in runs joined by single '-': the stack and service names end up in ECR
+# repository names ([a-z0-9]+ joined by single separators) and CloudTrail trail names (no adjacent '-').
+_NAME_RUNS = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:([a-z0-9-]+):")
+
+
+def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
+    for key in raw:
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
+            raise SettingsError(
+                f"{PROJECT}:{key}: unknown config key; {hint} "
+                f"Fix: rename or remove it with `pulumi config rm {key}`"
+            )
+
+
+def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
+    for key in reader.raw:
+        spec = KEYS[key]
+        if target not in spec.targets and reader.is_set(key):
+            users = " and ".join(sorted(t.value for t in spec.targets))
+            raise SettingsError(
+                f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; "
+                f"Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
+            )
+
+
+class _Problems:
+    """Every problem of a stack's config, so one run reports them all."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def check(self, parse: Callable[..., Any], *args: Any) -> Any:
+        """`parse(*args)`, or None after recording its problem."""
+        try:
+            return parse(*args)
+        except SettingsError as problem:
+            self.messages.append(str(problem))
+            return None
+
+    def raise_any(self) -> None:
+        if len(self.messages) == 1:
+            raise SettingsError(self.messages[0])
+        if self.messages:
+            listed = "\n".join(f"- {m}" for m in self.messages)
+            raise SettingsError(f"{len(self.messages)} problems in the stack's config:\n{listed}")
+
+
+def _names(project: str, stack: str) -> None:
+    if len(f"{project}-{stack}") > 40:
+        raise SettingsError(
+            f"stack name: {stack!r} makes the name prefix '{project}-{stack}' longer than 40 characters; "
+            "Fix: use a shorter stack name"
+        )
+    if not _NAME_RUNS.match(stack):
+        # The prefix becomes the ECR repository name ([a-z0-9] runs joined by single separators) and part
+        # of the CloudTrail trail name (no two separators in a row).
+        raise SettingsError(
+            f"stack name: {stack!r} is not valid; the stack name becomes part of ECR repository and CloudTrail "
+            "names, which allow lower-case letters and digits joined by single '-'. "
+            f"Fix: use a stack named like {re.sub(r'-+', '-', re.sub(r'[^a-z0-9]+', '-', stack.lower())).strip('-') or 'dev'!r} "
+            "(`pulumi stack rename`)"
+        )
+
+
+def _service_name(reader: _Reader) -> str:
+    service = _matching(reader, "serviceName")
+    if "--" in service:
+        raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse",
+                    f"set serviceName to {re.sub('-+', '-', service)!r}")
+    return service
+
+
+def _log_retention(reader: _Reader) -> int:
+    retention = reader.get("logRetentionDays")
+    allowed = KEYS["logRetentionDays"].allowed_values
+    if retention not in allowed:
+        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, allowed))}",
+                    "pick the nearest of those values")
+    return retention
+
+
+def _regions(reader: _Reader, region: str | None) -> None:
+    """ARNs of regional resources the stack uses in place must be in the stack's region: an ALB takes ACM
+    certificates of its own region only, and a pipeline's source action runs in the pipeline's region."""
+    if not region:
+        return
+    for key in ("certificateArn", "sourceConnectionArn"):
+        arn = reader.get(key)
+        found = _ARN_REGION.match(arn) if arn else None
+        if found and found.group(1) != region:
+            raise _fail(key, arn, f"the ARN is in {found.group(1)}, the stack in {region}",
+                        f"use a {key.removesuffix('Arn')} in {region}, or deploy the stack to {found.group(1)} (aws:region)")
+
+
+def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None) -> Settings:
+    """Validate a stack's raw config (key without namespace -> value) into `Settings`.
+
+    Pure: no Pulumi runtime needed, so every rule is testable directly. Every problem is reported at
+    once (each part of the config stops at its first problem). `region`: the stack's aws:region, when
+    known, to check ARNs against it.
+    """
+    problems = _Problems()
+    unknown = [key for key in raw if key not in KEYS]
+    for key in unknown:
+        problems.check(_check_unknown_keys, {key: raw[key]})
+    reader = _Reader({k: v for k, v in raw.items() if k in KEYS})
+    target = problems.check(_enum, reader, "deployTarget")
+    if target is not None:
+        problems.check(_check_target_keys, reader, target)
+    problems.check(_names, project, stack)
+    service = problems.check(_service_name, reader) or KEYS["serviceName"].default
+    production = problems.check(reader.get, "production") or False
+    parts = {
+        "source": problems.check(_source, reader, project, stack, service),
+        "workload": problems.check(_workload, reader),
+        "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount"),
+        "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays"),
+        "build": problems.check(_build, reader),
+        "network": problems.check(_network, reader),
+        "log_retention_days": problems.check(_log_retention, reader),
+        "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
+        # Each target's own settings, only for that target (its keys are refused on the other one above).
+        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else None,
+        "safety": problems.check(_safety, reader, production),
+        "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
+    }
+    problems.check(_regions, reader, region)
+    problems.raise_any()
+    assert target is not None
+    return Settings(
+        project=project,
+        stack=stack,
+        deploy_target=target,
+        production=production,
+        service_name=service,
+        source=parts["source"],
+        workload=parts["workload"],
+        registry=RegistrySettings(
+            image_retention_count=parts["image_retention_count"],
+            untagged_image_expiry_days=parts["untagged_image_expiry_days"],
+        ),
+        build=parts["build"],
+        network=parts["network"],
+        log_retention_days=parts["log_retention_days"],
+        artifact_expiry_days=parts["artifact_expiry_days"],
+        ecs=parts["ecs"],
+        tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
+        safety=parts["safety"],
+        eks=parts["eks"],
+    )
+
+
+def load_settings() -> Settings:
+    """Read this project's config namespace once and validate it."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    # The CLI hands config to the program through PULUMI_CONFIG (the language host) or
+    # set_all_config (automation API, mocks); both are read so no key escapes validation.
+    every = {**get_config_env(), **CONFIG.get()}
+    prefix = f"{PROJECT}:"
+    raw = {key[len(prefix):]: value for key, value in every.items() if key.startswith(prefix)}
+    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None)
