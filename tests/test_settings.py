@@ -814,10 +814,10 @@ def _component_dataclasses():
 
     import components
 
-    for info in pkgutil.iter_modules(components.__path__):
-        if info.name in NOT_SCANNED:
+    for info in pkgutil.walk_packages(components.__path__, "components."):
+        if set(info.name.split(".")[1:]) & NOT_SCANNED:
             continue
-        module = importlib.import_module(f"components.{info.name}")
+        module = importlib.import_module(info.name)
         for value in vars(module).values():
             if (dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__
                     and value.__name__ not in OWN_DEFAULTS):

@@ -4,7 +4,7 @@ This file is that module: a throwaway "static" target (an Amplify app and a Depl
 action), registered into TARGETS with monkeypatch. The whole stack evaluates with it, and the pipeline,
 notifications, alarms, dashboard, plan report and diagrams take everything target-specific from it.
 No other module is edited: the settings stand-in below replaces only what a real target adds to
-components/settings.py (its DeployTargetKind value), since the key table is settings' own.
+components/settings/ (its DeployTargetKind value), since the key table is settings' own.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Adding a target (App Runner, ECS blue/green, ...) is one module plus one line in
 provides a `from_settings` function returning a `DeployTarget` (its stages, metrics, service URL and
 failure events), its component `TYPE`, its `target_group_tags` and its `REPORT` (what the offline plan
 shows of it). Nothing outside the module names the target. (Its config keys, if it has any, are
-declared in components/settings.py's key table, and its name is a `DeployTargetKind`.)
+declared in the key table (components/settings/keys.py), and its name is a `DeployTargetKind`.)
 """
 
 from __future__ import annotations

@@ -80,15 +80,3 @@ __all__ = [
     "parse_settings",
     "time_zone_problem",
 ]
-
-# The public classes keep `components.settings` as their module, the path callers import them from, as
-# before the module became a package: tracebacks print `components.settings.SettingsError`, pickles and
-# reprs name that path, and the scan of component dataclasses (tests/test_settings.py) finds them here.
-def _name_public_classes_here() -> None:
-    for name in __all__:
-        value = globals()[name]
-        if isinstance(value, type):
-            value.__module__ = __name__
-
-
-_name_public_classes_here()
