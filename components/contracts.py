@@ -17,7 +17,7 @@ from components.network import Network
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
-    from components.image_record import ImageRecord
+    from components.delivery.image_record import ImageRecord
 
 T = TypeVar("T")
 

@@ -40,13 +40,13 @@ class Fault:
 
 FAULTS: tuple[Fault, ...] = (
     # IAM: a role loses an action it needs.
-    Fault("artifact-key-loses-generate-data-key", "iam", "components/artifacts.py",
+    Fault("artifact-key-loses-generate-data-key", "iam", "components/delivery/artifacts.py",
           '"Action": ["kms:Decrypt", "kms:GenerateDataKey"],', '"Action": ["kms:Decrypt"],'),
-    Fault("build-role-loses-put-image", "iam", "components/build.py",
+    Fault("build-role-loses-put-image", "iam", "components/delivery/build.py",
           '                "ecr:PutImage",\n', ""),
-    Fault("pipeline-loses-batch-get-builds", "iam", "components/build.py",
+    Fault("pipeline-loses-batch-get-builds", "iam", "components/delivery/build.py",
           '"Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],', '"Action": ["codebuild:StartBuild"],'),
-    Fault("pipeline-loses-upload-archive", "iam", "components/source.py",
+    Fault("pipeline-loses-upload-archive", "iam", "components/delivery/source.py",
           '                    "codecommit:UploadArchive",\n', ""),
     Fault("log-writers-lose-put-log-events", "iam", "components/iam.py",
           '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
@@ -70,16 +70,16 @@ FAULTS: tuple[Fault, ...] = (
     Fault("unhealthy-targets-operator-flipped", "alarm", "components/alarms.py",
           '"comparison_operator": "GreaterThanOrEqualToThreshold",', '"comparison_operator": "LessThanThreshold",'),
     # Protection and retention of stateful resources.
-    Fault("registry-not-protected", "protection", "components/registry.py",
+    Fault("registry-not-protected", "protection", "components/delivery/registry.py",
           "opts=pulumi.ResourceOptions(parent=self, protect=args.production),", "opts=pulumi.ResourceOptions(parent=self),"),
-    Fault("build-log-retention-removed", "logs", "components/build.py",
+    Fault("build-log-retention-removed", "logs", "components/delivery/build.py",
           "            retention_in_days=args.log_retention_days,\n", ""),
     # Encryption and transport.
-    Fault("artifact-bucket-tls-only-removed", "encryption", "components/artifacts.py",
+    Fault("artifact-bucket-tls-only-removed", "encryption", "components/delivery/artifacts.py",
           "policy=policy_document(tls_only_statements(bucket.arn)),", "policy=policy_document([]),"),
     Fault("key-rotation-off", "encryption", "components/kms.py",
           "enable_key_rotation=True,", "enable_key_rotation=False,"),
-    Fault("image-scanning-off", "encryption", "components/registry.py",
+    Fault("image-scanning-off", "encryption", "components/delivery/registry.py",
           '{"scan_on_push": True}', '{"scan_on_push": False}'),
     # Naming: a physical name that no longer derives from the stack.
     Fault("alarm-names-fixed", "naming", "components/alarms.py",
@@ -89,7 +89,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("circuit-breaker-does-not-roll-back", "deploy", "components/deploy/ecs.py",
           'deployment_circuit_breaker={"enable": True, "rollback": True},',
           'deployment_circuit_breaker={"enable": True, "rollback": False},'),
-    Fault("tags-mutable", "deploy", "components/registry.py",
+    Fault("tags-mutable", "deploy", "components/delivery/registry.py",
           'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
 )
 

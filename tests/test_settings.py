@@ -798,6 +798,8 @@ FIELD_KEYS = {
 }
 # Another developer's files (the deploy-target boundary); their copies are listed in the handover.
 NOT_SCANNED = {"deploy", "contracts", "notifications"}
+# The workload manifests' spec was scanned before it moved under deploy/ (components/kubernetes.py).
+SCANNED_ANYWAY = {"deploy.eks.manifests"}
 # The pipeline's gates are opt-in features of the Pipeline component: omitted means no gate (0, False),
 # not the key's default ('auto', 10 minutes); the program resolves the keys and passes every gate.
 OWN_DEFAULTS = {"PipelineGates"}
@@ -814,10 +816,11 @@ def _component_dataclasses():
 
     import components
 
-    for info in pkgutil.iter_modules(components.__path__):
-        if info.name in NOT_SCANNED:
+    for info in pkgutil.walk_packages(components.__path__, "components."):
+        name = info.name.removeprefix("components.")
+        if name not in SCANNED_ANYWAY and any(name == n or name.startswith(f"{n}.") for n in NOT_SCANNED):
             continue
-        module = importlib.import_module(f"components.{info.name}")
+        module = importlib.import_module(info.name)
         for value in vars(module).values():
             if (dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__
                     and value.__name__ not in OWN_DEFAULTS):

@@ -23,10 +23,10 @@ from components.contracts import (
     Statement,
     own_settings,
 )
+from components.delivery.image_record import record_commands, record_statements
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
 from components.deploy.step import DeployStep, deploy_step
 from components.iam import logs_statement, registry_login_statement, service_role
-from components.image_record import record_commands, record_statements
 from components.logs import target_log_group
 from components.naming import physical_name
 from components.settings import CpuArchitecture, Settings, WorkloadSettings

@@ -18,11 +18,11 @@ import pulumi_aws as aws
 from components import kubernetes as manifests
 from components.aws_context import AwsContext
 from components.contracts import DeployInputs, FailureEvents, MetricRef, ServiceMetrics, StageContribution, own_settings
+from components.delivery.image_record import record_statements
 from components.deploy import eks_deploy
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get, show
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
-from components.image_record import record_statements
 from components.kms import encryption_key
 from components.naming import physical_name, variant_name
 from components.network import Network
