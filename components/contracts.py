@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from components.loadbalancer import LoadBalancer
-from components.network import Network
+from components.network.loadbalancer import LoadBalancer
+from components.network.vpc import Network
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:

@@ -55,19 +55,19 @@ FAULTS: tuple[Fault, ...] = (
           "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),", "opts=pulumi.ResourceOptions(parent=self),"),
     Fault("role-arn-without-policy", "ordering", "components/iam.py",
           "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
-    Fault("composite-alarm-before-its-alarms", "ordering", "components/alarms.py",
+    Fault("composite-alarm-before-its-alarms", "ordering", "components/safety/alarms.py",
           "opts=pulumi.ResourceOptions(parent=self, depends_on=alarms),", "opts=pulumi.ResourceOptions(parent=self),"),
-    Fault("trail-before-bucket-policy", "ordering", "components/audit.py",
+    Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py",
           "depends_on=[bucket_policy, key]", "depends_on=[key]"),
     # Network: wider or different exposure.
-    Fault("alb-ingress-widened", "network", "components/loadbalancer.py",
+    Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py",
           "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
-    Fault("https-listener-port-changed", "network", "components/loadbalancer.py",
+    Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py",
           "                port=443,\n", "                port=8443,\n"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs.py",
           '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
-    Fault("unhealthy-targets-operator-flipped", "alarm", "components/alarms.py",
+    Fault("unhealthy-targets-operator-flipped", "alarm", "components/safety/alarms.py",
           '"comparison_operator": "GreaterThanOrEqualToThreshold",', '"comparison_operator": "LessThanThreshold",'),
     # Protection and retention of stateful resources.
     Fault("registry-not-protected", "protection", "components/delivery/registry.py",
@@ -82,7 +82,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("image-scanning-off", "encryption", "components/delivery/registry.py",
           '{"scan_on_push": True}', '{"scan_on_push": False}'),
     # Naming: a physical name that no longer derives from the stack.
-    Fault("alarm-names-fixed", "naming", "components/alarms.py",
+    Fault("alarm-names-fixed", "naming", "components/safety/alarms.py",
           'return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)',
           'return tuple(f"alarm-{kind}" for kind in KINDS)'),
     # Deployment safety.

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.alarms import composite_alarm_name
+from components.safety.alarms import composite_alarm_name
 from components.settings import SettingsError, deployment_window_cron_problem, parse_settings
 from offline.mocks import ACCOUNT
 

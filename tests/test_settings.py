@@ -797,7 +797,7 @@ FIELD_KEYS = {
     "memory_mib": "eksPodMemoryMiB",
 }
 # Another developer's files (the deploy-target boundary); their copies are listed in the handover.
-NOT_SCANNED = {"deploy", "contracts", "notifications"}
+NOT_SCANNED = {"deploy", "contracts", "safety.notifications"}
 # The workload manifests' spec was scanned before it moved under deploy/ (components/kubernetes.py).
 SCANNED_ANYWAY = {"deploy.eks.manifests"}
 # The pipeline's gates are opt-in features of the Pipeline component: omitted means no gate (0, False),

@@ -25,7 +25,7 @@ from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
 from components.kms import encryption_key
 from components.naming import physical_name, variant_name
-from components.network import Network
+from components.network.vpc import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
 from components.workload import bootstrap_environment
 
