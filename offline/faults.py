@@ -51,7 +51,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("log-writers-lose-put-log-events", "iam", "components/iam.py",
           '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
     # Ordering: a dependency the engine needs is lost.
-    Fault("service-without-listener-dependency", "ordering", "components/deploy/ecs.py",
+    Fault("service-without-listener-dependency", "ordering", "components/deploy/ecs/target.py",
           "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),", "opts=pulumi.ResourceOptions(parent=self),"),
     Fault("role-arn-without-policy", "ordering", "components/iam.py",
           "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
@@ -64,7 +64,7 @@ FAULTS: tuple[Fault, ...] = (
           "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py",
           "                port=443,\n", "                port=8443,\n"),
-    Fault("service-gets-public-ip", "network", "components/deploy/ecs.py",
+    Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py",
           '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
     Fault("unhealthy-targets-operator-flipped", "alarm", "components/safety/alarms.py",
@@ -86,7 +86,7 @@ FAULTS: tuple[Fault, ...] = (
           'return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)',
           'return tuple(f"alarm-{kind}" for kind in KINDS)'),
     # Deployment safety.
-    Fault("circuit-breaker-does-not-roll-back", "deploy", "components/deploy/ecs.py",
+    Fault("circuit-breaker-does-not-roll-back", "deploy", "components/deploy/ecs/target.py",
           'deployment_circuit_breaker={"enable": True, "rollback": True},',
           'deployment_circuit_breaker={"enable": True, "rollback": False},'),
     Fault("tags-mutable", "deploy", "components/delivery/registry.py",
