@@ -7,23 +7,23 @@ if sys.version_info < (3, 11):  # noqa: UP036 - before anything that needs 3.11 
 
 import pulumi  # noqa: E402
 
-from components.alarms import Alarms, AlarmsArgs, alarm_names
-from components.artifacts import ArtifactStore, ArtifactStoreArgs
-from components.audit import AuditTrail, AuditTrailArgs
-from components.build import Build, BuildArgs
 from components.contracts import DeployInputs
-from components.dashboard import Dashboard, DashboardArgs
+from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
+from components.delivery.build import Build, BuildArgs
+from components.delivery.image_record import ImageRecord, ImageRecordArgs
+from components.delivery.image_record import parameter_name as image_parameter_name
+from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
+from components.delivery.registry import Registry, RegistryArgs
+from components.delivery.source import Source, SourceArgs
 from components.deploy import create_target, moved_out_of_target, target_module
-from components.image_record import ImageRecord, ImageRecordArgs
-from components.image_record import parameter_name as image_parameter_name
-from components.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.naming import physical_name
-from components.network import Network, network_args
-from components.notifications import Notifications, NotificationsArgs
-from components.pipeline import Pipeline, PipelineArgs, PipelineGates
-from components.registry import Registry, RegistryArgs
+from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
+from components.network.vpc import Network, network_args
+from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
+from components.safety.audit import AuditTrail, AuditTrailArgs
+from components.safety.dashboard import Dashboard, DashboardArgs
+from components.safety.notifications import Notifications, NotificationsArgs
 from components.settings import load_settings
-from components.source import Source, SourceArgs
 
 settings = load_settings()
 tags = dict(settings.tags)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from components.loadbalancer import LoadBalancer
-from components.network import Network
+from components.network.loadbalancer import LoadBalancer
+from components.network.vpc import Network
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
-    from components.image_record import ImageRecord
+    from components.delivery.image_record import ImageRecord
 
 T = TypeVar("T")
 

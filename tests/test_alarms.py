@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.alarms import KINDS, alarm_names, alarm_specs, composite_alarm_name
 from components.contracts import MetricRef, ServiceMetrics
+from components.safety.alarms import KINDS, alarm_names, alarm_specs, composite_alarm_name
 from components.settings import AlarmThresholds, SettingsError, parse_settings
 
 PROD_ON_ECS = {"deployTarget": "ecs", "eksKubernetesVersion": None, "eksPodCpuMillicores": None, "eksPodMemoryMiB": None}

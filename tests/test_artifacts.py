@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.artifacts import MIN_EXPIRY_DAYS, ArtifactStoreArgs
+from components.delivery.artifacts import MIN_EXPIRY_DAYS, ArtifactStoreArgs
 from components.settings import PROJECT, SettingsError, parse_settings
 
 ARTIFACTS = "container-cicd:pipeline:ArtifactStore"

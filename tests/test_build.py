@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import buildspec
+from components.delivery import buildspec
 from components.settings import CpuArchitecture
 
 BUILD = "container-cicd:build:Build"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.dashboard import delivery_event_patterns
+from components.safety.dashboard import delivery_event_patterns
 
 PROD_ON_ECS = {"deployTarget": "ecs", "eksKubernetesVersion": None, "eksPodCpuMillicores": None, "eksPodMemoryMiB": None}
 STACKS = {

@@ -56,7 +56,7 @@ EXEMPTIONS: tuple[Exemption, ...] = (
               "reject principals that do not exist."),
     Exemption("aws:ecs/service:Service", ("alarms.alarmNames[*]",),
               "Forward reference by design: the service's deployment alarms are created after the service, "
-              "with names known up front (components/deploy/ecs.py; CDK aws_ecs.DeploymentAlarmConfig).",
+              "with names known up front (components/deploy/ecs/target.py; CDK aws_ecs.DeploymentAlarmConfig).",
               named="aws:cloudwatch/metricAlarm:MetricAlarm"),
     Exemption("aws:codebuild/project:Project", ("source.buildspec",),
               "Forward reference by design: the EKS deploy step's buildspec names the service alarms it watches "

@@ -11,9 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.deploy import eks_deploy
-from components.deploy.eks import CONTROL_PLANE_LOG_TYPES, created_cluster_name, eks_saturation_metrics
-from components.kubernetes import IMAGE_PLACEHOLDER
+from components.deploy.eks import deploy_step as eks_deploy
+from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.manifests import IMAGE_PLACEHOLDER
 from tests.aws_models import assert_valid
 
 EXISTING = {

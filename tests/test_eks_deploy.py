@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from components import kubernetes as manifests
-from components.deploy import eks_deploy
+from components.deploy.eks import deploy_step as eks_deploy
+from components.deploy.eks import manifests
 from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 from components.workload import bootstrap_environment
 

@@ -8,7 +8,7 @@ import dataclasses
 import kubernetes_validate
 import pytest
 
-from components import kubernetes as manifests
+from components.deploy.eks import manifests
 from components.settings import EKS_KUBERNETES_VERSIONS, CpuArchitecture, EksLoadBalancing, WorkloadSettings
 from components.workload import bootstrap_environment
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.alarms import composite_alarm_name
+from components.safety.alarms import composite_alarm_name
 from components.settings import SettingsError, deployment_window_cron_problem, parse_settings
 from offline.mocks import ACCOUNT
 
@@ -196,7 +196,7 @@ def test_alarm_entry_gate_alone_in_dev_grants_describe_alarms(evaluate):
 def test_window_and_alarm_entry_gate_are_never_one_condition():
     """AWS: an alarm rule sharing an entry condition with a DeploymentWindow rule is not re-checked when the
     window opens, and a stage takes one entry condition (see the next test), so the pair is refused."""
-    from components.pipeline import PipelineGates
+    from components.delivery.pipeline import PipelineGates
 
     with pytest.raises(SettingsError, match=(
         r"^blockDeployWhileAlarming: true is not valid; not together with deploymentWindowCron: both would share the "
@@ -360,7 +360,7 @@ def test_every_action_in_the_safety_policies_exists(evaluate):
 def test_gates_keep_a_stages_own_conditions_and_refuse_to_overwrite_them():
     import pulumi_aws as aws
 
-    from components.pipeline import PipelineGates, gate_stage
+    from components.delivery.pipeline import PipelineGates, gate_stage
 
     own_entry = {"condition": {"result": "FAIL", "rules": []}}
     stage = aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[], before_entry=own_entry,

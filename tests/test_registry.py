@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.registry import DEPLOYED_IMAGE_RETENTION_COUNT, DEPLOYED_TAG_PREFIX, lifecycle_policy
+from components.delivery.registry import DEPLOYED_IMAGE_RETENTION_COUNT, DEPLOYED_TAG_PREFIX, lifecycle_policy
 from components.settings import KEYS
 
 REGISTRY = "container-cicd:registry:Registry"

@@ -11,7 +11,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from components.buildspec import SHORT_SHA_LENGTH
+from components.delivery.buildspec import SHORT_SHA_LENGTH
 from tools import revert as tool
 
 COMMIT = "3f2c1e9a" + "0" * 32

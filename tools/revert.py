@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from components.buildspec import SHORT_SHA_LENGTH
+from components.delivery.buildspec import SHORT_SHA_LENGTH
 from components.naming import physical_name
 from components.settings import PROJECT, SettingsError, parse_settings
 from offline import stackfile

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.build import start_build_statement
 from components.contracts import BUILD_ARTIFACT, DeployInputs, Statement
+from components.delivery.build import start_build_statement
 from components.iam import ServiceRole, logs_statement, service_role
 from components.logs import target_log_group
 from components.settings import CpuArchitecture

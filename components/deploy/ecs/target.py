@@ -1,15 +1,16 @@
-"""ECS on Fargate deploy target: ALB, cluster, task definition, service and the ECS deploy action."""
+"""ECS on Fargate deploy target: cluster, task definition, service and the ECS deploy action.
+
+The IAM statements, the record step's buildspec and the failure-event pattern are data in
+documents.py; the offline plan's view of the target is report.py.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import yaml
 
 from components.aws_context import AwsContext
 from components.contracts import (
@@ -17,16 +18,21 @@ from components.contracts import (
     IMAGE_DEFINITIONS_FILE,
     DeployInputs,
     FailureEvents,
-    MetricRef,
     ServiceMetrics,
     StageContribution,
-    Statement,
     own_settings,
 )
-from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
+from components.delivery.image_record import record_statements
+from components.deploy.ecs.documents import (
+    deploy_statements,
+    deployment_failed_pattern,
+    ecs_saturation_metrics,
+    execution_statements,
+    record_buildspec,
+    render_buildspec,
+)
 from components.deploy.step import DeployStep, deploy_step
-from components.iam import logs_statement, registry_login_statement, service_role
-from components.image_record import record_commands, record_statements
+from components.iam import service_role
 from components.logs import target_log_group
 from components.naming import physical_name
 from components.settings import CpuArchitecture, Settings, WorkloadSettings
@@ -76,126 +82,6 @@ def container_definitions(workload: WorkloadSettings, image: str, log_group: str
     ]
 
 
-def execution_statements(repository_arn: pulumi.Input[str], log_group_arn: pulumi.Input[str]) -> list[Statement]:
-    """The ECS agent pulls the image and writes the container's logs; nothing else."""
-    return [
-        registry_login_statement(),
-        {
-            "Sid": "PullImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": repository_arn,
-        },
-        logs_statement(log_group_arn, include_group=False),
-    ]
-
-
-def deploy_statements(
-    *,
-    cluster_arn: pulumi.Input[str],
-    service_arn: pulumi.Input[str],
-    task_family_arn_pattern: pulumi.Input[str],
-    role_arns: Sequence[pulumi.Input[str]],
-) -> list[Statement]:
-    """What CodePipeline's ECS deploy action needs: register a revision, update this service, pass its roles."""
-    return [
-        {
-            "Sid": "UpdateService",
-            "Effect": "Allow",
-            "Action": ["ecs:DescribeServices", "ecs:UpdateService"],
-            "Resource": service_arn,
-        },
-        {
-            # DescribeTaskDefinition supports no resource-level permissions (IAM service authorization reference).
-            "Sid": "DescribeTaskDefinitions",
-            "Effect": "Allow",
-            "Action": "ecs:DescribeTaskDefinition",
-            "Resource": "*",
-        },
-        {
-            # RegisterTaskDefinition is authorised against the task-definition ARN: only this family.
-            "Sid": "RegisterTaskDefinitions",
-            "Effect": "Allow",
-            "Action": "ecs:RegisterTaskDefinition",
-            "Resource": task_family_arn_pattern,
-        },
-        {
-            "Sid": "TagTaskDefinitions",
-            "Effect": "Allow",
-            "Action": "ecs:TagResource",
-            "Resource": task_family_arn_pattern,
-            "Condition": {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
-        },
-        {
-            # Tasks of this cluster only: arn:aws:ecs:<region>:<account>:task/<cluster-name>/<task-id>.
-            "Sid": "DescribeTasks",
-            "Effect": "Allow",
-            "Action": "ecs:DescribeTasks",
-            "Resource": pulumi.Output.from_input(cluster_arn).apply(lambda arn: arn.replace(":cluster/", ":task/", 1) + "/*"),
-        },
-        {
-            # ListTasks is authorised against container instances, which Fargate tasks do not have;
-            # the ecs:cluster condition keeps it to this cluster.
-            "Sid": "WatchTasks",
-            "Effect": "Allow",
-            "Action": "ecs:ListTasks",
-            "Resource": "*",
-            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn}},
-        },
-        {
-            "Sid": "PassTaskRoles",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": list(role_arns),
-            "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
-        },
-    ]
-
-
-def record_buildspec(parameter_name: str, repository_name: str) -> dict:
-    """The record step's buildspec (version 0.2) as data."""
-    return {
-        "version": 0.2,
-        "env": {"shell": "bash"},
-        "phases": {
-            "build": {
-                "on-failure": "ABORT",
-                "commands": [
-                    "set -euo pipefail",
-                    f"IMAGE_URI=\"$(jq -r '.[0].imageUri' {IMAGE_DEFINITIONS_FILE})\"",
-                    'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || '
-                    f'{{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
-                    *record_commands(parameter_name, repository_name),
-                ],
-            }
-        },
-    }
-
-
-def render_buildspec(spec: dict) -> str:
-    return yaml.safe_dump(spec, sort_keys=False, width=1000)
-
-
-def deployment_failed_pattern(service_arn_prefix: pulumi.Input[str]) -> dict[str, Any]:
-    """ECS gave up on a deployment of one of this stack's services (circuit breaker or alarm rollback).
-
-    https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
-    """
-    return {
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Deployment State Change"],
-        "resources": [{"prefix": service_arn_prefix}],
-        "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
-    }
-
-
-def ecs_saturation_metrics(cluster_name: pulumi.Input[str], service_name: pulumi.Input[str]) -> list[MetricRef]:
-    """Service CPU and memory utilisation (percent of what the tasks reserve), from the AWS/ECS namespace."""
-    dimensions = {"ClusterName": cluster_name, "ServiceName": service_name}
-    return [
-        MetricRef("AWS/ECS", "CPUUtilization", dimensions, "cpu"),
-        MetricRef("AWS/ECS", "MemoryUtilization", dimensions, "memory"),
-    ]
 
 
 class EcsTarget(pulumi.ComponentResource):
@@ -438,59 +324,3 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
         ),
         opts,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# The offline plan's view of this target
-
-
-def _service_safety(service: Recorded) -> list[str]:
-    breaker = service.inputs.get("deploymentCircuitBreaker") or {}
-    alarms = service.inputs.get("alarms") or {}
-    lines = [
-        f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, "
-        f"{'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"
-    ]
-    names = alarms.get("alarmNames") or []
-    if alarms.get("enable") and names:
-        action = "rolls the deployment back" if alarms.get("rollback") else "fails the deployment (no rollback)"
-        lines.append(f"  - deployment alarms: {', '.join(f'`{n}`' for n in names)}; one in ALARM during a deployment {action}")
-    else:
-        lines.append("  - deployment alarms: none")
-    return lines
-
-
-def _resource_rows(resource: Recorded, view: PlanView) -> list[str]:
-    if resource.type == "aws:ecs/service:Service":
-        return _service_safety(resource)
-    if resource.type != "aws:ecs/taskDefinition:TaskDefinition":
-        return []
-    record = view.image_record()
-    record_note = f" (what the image record `{record.inputs.get('name')}` holds at this `pulumi up`)" if record is not None else ""
-    lines = []
-    for c in json.loads(resource.inputs.get("containerDefinitions") or "[]"):
-        ports = [m.get("containerPort") for m in c.get("portMappings") or []]
-        lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, "
-                     f"log driver `{get(c, 'logConfiguration.logDriver')}`")
-    return lines
-
-
-_SERVICE = "aws:ecs/service:Service"
-REPORT = TargetReport(
-    key_settings={
-        "aws:ecs/cluster:Cluster": ("name", "settings"),
-        _SERVICE: (
-            "name", "launchType", "desiredCount", "deploymentMinimumHealthyPercent", "deploymentMaximumPercent",
-            "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
-        ),
-        "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
-    },
-    resource_rows=_resource_rows,
-    architecture_nodes=(("aws:ecs/cluster:Cluster", "ECS cluster"), (_SERVICE, "ECS Fargate service")),
-    architecture_edges=(
-        ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _SERVICE, "deploys"),
-        ArchitectureEdge("aws:ecs/cluster:Cluster", _SERVICE, "runs"),
-        ArchitectureEdge("aws:lb/loadBalancer:LoadBalancer", _SERVICE, "routes to"),
-        ArchitectureEdge("aws:ecr/repository:Repository", _SERVICE, "pulls"),
-    ),
-)

@@ -11,8 +11,8 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, SOURCE_NAMESPACE, StageContribution, Statement
+from components.delivery.source import SourceContribution
 from components.iam import service_role
-from components.source import SourceContribution
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import MIN_REQUESTS_FOR_RATE
 from components.aws_context import AwsContext
 from components.contracts import ServiceMetrics
+from components.safety.alarms import MIN_REQUESTS_FOR_RATE
 from components.settings import AlarmThresholds
 
 DAY = 86400

@@ -27,7 +27,7 @@ import yaml
 
 from components.aws_context import AWS_OWNED, AwsContext
 from components.contracts import BUILD_NAMESPACE, Statement
-from components.image_record import record_commands
+from components.delivery.image_record import record_commands
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
 # cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and

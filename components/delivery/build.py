@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import buildspec
 from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFACT, StageContribution, Statement
+from components.delivery import buildspec
 from components.iam import logs_statement, registry_login_statement, service_role
 from components.settings import CpuArchitecture
 

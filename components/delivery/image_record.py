@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.contracts import Statement
-from components.registry import DEPLOYED_TAG_PREFIX
+from components.delivery.registry import DEPLOYED_TAG_PREFIX
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,196 @@
+"""The EKS Auto Mode cluster the target creates when no existing cluster is named: its IAM roles,
+secrets key and control-plane logging, and the Container Insights add-on with the metrics it publishes.
+
+Functions that create resources under the target component (`parent`): their names and parents are
+the ones they had as the target's methods, so no URN changed when they moved here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.contracts import MetricRef
+from components.iam import trust_policy
+from components.kms import encryption_key
+from components.naming import variant_name
+
+# All five control-plane log types. https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# EKS Auto Mode's built-in node pools: general-purpose runs the workload (amd64 only), system runs add-ons.
+# https://docs.aws.amazon.com/eks/latest/userguide/set-builtin-node-pools.html
+AUTO_MODE_NODE_POOLS = ("general-purpose", "system")
+# The Auto Mode cluster role's managed policies (AWS guide "Create an EKS Auto Mode Cluster with the
+# AWS CLI"). https://docs.aws.amazon.com/eks/latest/userguide/automode-get-started-cli.html
+CLUSTER_ROLE_POLICIES = (
+    "AmazonEKSClusterPolicy",
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
+# The Auto Mode node role's managed policies (same guide). EKS creates the node role's access entry.
+NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
+CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
+
+
+def created_cluster_name(prefix: str, network: str) -> str:
+    """`<prefix>-eks-<hash of the network and compute mode>`: never the name of the pulumi-eks
+    cluster of earlier versions (`<prefix>-eks`), nor of the cluster in another VPC, so a
+    replacement can be created before the original is deleted."""
+    return variant_name(prefix, "eks", 100, {"network": network, "compute": "auto-mode"}, {})
+
+
+def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, service_name: str) -> list[MetricRef]:
+    """Pod CPU and memory utilisation (percent of the limits) per Kubernetes service, from Container
+    Insights (the amazon-cloudwatch-observability add-on must be installed to publish them)."""
+    dimensions = {"ClusterName": cluster_name, "Namespace": namespace, "Service": service_name}
+    return [
+        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_cpu_utilization_over_pod_limit", dimensions, "cpu"),
+        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_memory_utilization_over_pod_limit", dimensions, "memory"),
+    ]
+
+
+def auto_mode_cluster(
+    name: str,
+    *,
+    name_prefix: str,
+    kubernetes_version: str,
+    network_variant: str,
+    public_access_cidrs: Sequence[str],
+    subnet_ids: pulumi.Input[Sequence[str]],
+    tags: dict[str, str],
+    context: AwsContext,
+    parent: pulumi.Resource,
+) -> aws.eks.Cluster:
+    """An EKS Auto Mode cluster with plain pulumi-aws (no pulumi-eks: it needs the AWS CLI on the
+    operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
+    "EKS Cluster with EKS Auto Mode"."""
+    # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
+    # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
+    key = encryption_key(
+        f"{name}-secrets-key",
+        description=f"Envelope encryption of Kubernetes secrets in {name_prefix}",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    cluster_role = aws.iam.Role(
+        f"{name}-cluster-role",
+        description=f"EKS Auto Mode cluster role of {name_prefix}",
+        # sts:TagSession: the managed policies condition on ${aws:PrincipalTag/eks:eks-cluster-name}.
+        assume_role_policy=pulumi.Output.json_dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                           "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+        }),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=context.managed_policy(policy),
+            opts=pulumi.ResourceOptions(parent=cluster_role),
+        )
+        for policy in CLUSTER_ROLE_POLICIES
+    ]
+    node_role = aws.iam.Role(
+        f"{name}-node-role",
+        description=f"EKS Auto Mode node role of {name_prefix}",
+        assume_role_policy=trust_policy("ec2.amazonaws.com"),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    attachments += [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-node-role-{policy}", role=node_role.name, policy_arn=context.managed_policy(policy),
+            opts=pulumi.ResourceOptions(parent=node_role),
+        )
+        for policy in NODE_ROLE_POLICIES
+    ]
+    public = bool(public_access_cidrs)
+    return aws.eks.Cluster(
+        f"{name}-cluster",
+        # name, role_arn and bootstrap_* are replace-only, and a cluster cannot move to another VPC:
+        # the name carries the network, so a replacement is created under a new name first.
+        name=created_cluster_name(name_prefix, network_variant),
+        version=kubernetes_version,
+        role_arn=cluster_role.arn,
+        vpc_config={
+            # Control-plane ENIs and Auto Mode nodes both go into the private subnets only.
+            "subnet_ids": subnet_ids,
+            "endpoint_private_access": True,
+            "endpoint_public_access": public,
+            "public_access_cidrs": list(public_access_cidrs) if public else None,
+        },
+        access_config={
+            # Access entries only: no aws-auth ConfigMap.
+            "authentication_mode": "API",
+            # No standing cluster-admin for whoever runs `pulumi up` (nor a route to use it): the
+            # deploy step's role is the only workload identity; operators get an access entry.
+            "bootstrap_cluster_creator_admin_permissions": False,
+        },
+        # EKS Auto Mode: compute, load balancing and block storage all on; no self-managed add-ons.
+        bootstrap_self_managed_addons=False,
+        compute_config={"enabled": True, "node_pools": list(AUTO_MODE_NODE_POOLS), "node_role_arn": node_role.arn},
+        kubernetes_network_config={"elastic_load_balancing": {"enabled": True}},
+        storage_config={"block_storage": {"enabled": True}},
+        encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
+        enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+        # Only standard-support versions are accepted: no extended-support billing at end of life.
+        upgrade_policy={"support_type": "STANDARD"},
+        tags=tags,
+        # Not protected: a switch of deployTarget deletes it, and everything it runs is re-created
+        # from the stack (the workload) and the registry (the image). The role's policies must
+        # outlive the cluster, or EKS cannot clean up what it created (pulumi_aws docs, role_arn).
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=attachments),
+    )
+
+
+def container_insights(
+    name: str, cluster: aws.eks.Cluster, *, tags: dict[str, str], context: AwsContext, parent: pulumi.Resource
+) -> None:
+    """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
+    CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
+    (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
+    """
+    role = aws.iam.Role(
+        f"{name}-cloudwatch-agent-role",
+        description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
+        assume_role_policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "pods.eks.amazonaws.com"},
+                        # Pod Identity needs TagSession as well as AssumeRole.
+                        "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    }
+                ],
+            }
+        ),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    attachment = aws.iam.RolePolicyAttachment(
+        f"{name}-cloudwatch-agent-policy",
+        role=role.name,
+        # The AWS-managed policy the add-on's documentation prescribes for its agent.
+        policy_arn=context.managed_policy("CloudWatchAgentServerPolicy"),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    aws.eks.Addon(
+        f"{name}-container-insights",
+        cluster_name=cluster.name,
+        addon_name="amazon-cloudwatch-observability",
+        pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
+        resolve_conflicts_on_create="OVERWRITE",
+        resolve_conflicts_on_update="OVERWRITE",
+        tags=tags,
+        # The agent starts with the add-on: its role's policy must be attached by then.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attachment]),
+    )
