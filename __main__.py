@@ -179,11 +179,7 @@ pipeline = Pipeline(
             manual_approval=safety.manual_approval,
             # The bake time is a production gate; dev deploys succeed as soon as the target is healthy.
             bake_time_minutes=safety.bake_time_minutes if settings.production else 0,
-            deployment_window=(
-                (safety.deployment_window_cron, safety.deployment_window_time_zone)
-                if safety.deployment_window_cron
-                else None
-            ),
+            deployment_window=((safety.deployment_window_cron, safety.deployment_window_time_zone) if safety.deployment_window_cron else None),
             block_while_alarming=safety.block_deploy_while_alarming,
         ),
     ),

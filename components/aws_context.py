@@ -49,8 +49,16 @@ class AwsContext:
         `region`/`account`: True for this stack's, False for none (global services such as IAM, S3),
         or a literal (`"*"`, `AWS_OWNED`)."""
         return pulumi.Output.concat(
-            "arn:", self.partition, ":", service, ":",
-            self._part(region, self.region), ":", self._part(account, self.account_id), ":", resource,
+            "arn:",
+            self.partition,
+            ":",
+            service,
+            ":",
+            self._part(region, self.region),
+            ":",
+            self._part(account, self.account_id),
+            ":",
+            resource,
         )
 
     def root(self) -> pulumi.Output[str]:

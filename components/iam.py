@@ -83,9 +83,7 @@ def _once_granted(value: pulumi.Output[str], policy: aws.iam.RolePolicy | None) 
     return pulumi.Output.all(value, policy.id).apply(lambda values: values[0])
 
 
-def logs_statement(
-    log_group_arn: pulumi.Input[str], *, sid: str = "Logs", streams: str = ":*", include_group: bool = True
-) -> Statement:
+def logs_statement(log_group_arn: pulumi.Input[str], *, sid: str = "Logs", streams: str = ":*", include_group: bool = True) -> Statement:
     """Write log events to one log group's streams (`<group arn><streams>`); with `include_group`, the
     group ARN itself too (CodeBuild checks it). Omitted options: the `Logs` statement of a CodeBuild role."""
     stream_arns = pulumi.Output.concat(log_group_arn, streams)

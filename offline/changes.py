@@ -34,7 +34,14 @@ from offline.mocks import Resource, StackResult
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
-        "name", "namePrefix", "port", "protocol", "protocolVersion", "targetType", "vpcId", "ipAddressType",
+        "name",
+        "namePrefix",
+        "port",
+        "protocol",
+        "protocolVersion",
+        "targetType",
+        "vpcId",
+        "ipAddressType",
     ),
     "aws:lb/listener:Listener": ("loadBalancerArn",),
     "aws:ec2/vpc:Vpc": ("cidrBlock", "instanceTenancy"),
@@ -230,11 +237,7 @@ class Change:
         not merely scheduled for a deletion that can be cancelled for 7 days or more."""
         gone = [*self.deleted, *(old for old, _, _ in self.replaced)]
         return sorted(
-            r.urn
-            for r in gone
-            if r.type in STATEFUL
-            and not r.retain_on_delete
-            and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
+            r.urn for r in gone if r.type in STATEFUL and not r.retain_on_delete and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
         )
 
     def moved_in_place(self) -> list[str]:

@@ -125,15 +125,11 @@ def estimate(result: StackResult) -> Estimate:
         "CodeBuild: $0.005 per build minute (general1.small, x86; 100 free minutes a month)",
         "CodePipeline V2: $0.002 per action execution minute (100 free minutes a month)",
         "CloudWatch Logs: $0.50 per GB ingested, $0.03 per GB-month stored; ECR: $0.10 per GB-month",
-        "CloudTrail: the first copy of management events is free; its S3 bucket bills storage"
-        if count.get("aws:cloudtrail/trail:Trail")
-        else "",
+        "CloudTrail: the first copy of management events is free; its S3 bucket bills storage" if count.get("aws:cloudtrail/trail:Trail") else "",
         "AWS free tiers (10 alarms, 3 dashboards) are not subtracted",
     ]
     if clusters:
-        notes.append(
-            f"EKS nodes: AWS picks the instance types; {AUTO_MODE_NODE} is an estimate, and pods spread over two AZs need a node in each"
-        )
+        notes.append(f"EKS nodes: AWS picks the instance types; {AUTO_MODE_NODE} is an estimate, and pods spread over two AZs need a node in each")
     return Estimate(tuple(lines), tuple(n for n in notes if n))
 
 
@@ -149,7 +145,7 @@ def _auto_mode_nodes(result: StackResult) -> int:
 def _workload_requests(result: StackResult) -> tuple[int, int, int]:
     """(replicas, millicores, MiB) of the EKS workload, from the stack's settings."""
     namespace = f"{PROJECT}:"
-    raw = {key[len(namespace):]: value for key, value in result.config.items() if key.startswith(namespace)}
+    raw = {key[len(namespace) :]: value for key, value in result.config.items() if key.startswith(namespace)}
     settings = parse_settings(raw, PROJECT, result.stack)
     assert settings.eks is not None, "an EKS cluster is created only when deployTarget is eks"
     return settings.workload.desired_count, settings.eks.pod_cpu_millicores, settings.eks.pod_memory_mib

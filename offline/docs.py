@@ -58,9 +58,7 @@ def cost_section() -> str:
     results = {stack: evaluate_stack(stack) for stack in COST_STACKS}
     estimates = {stack: cost.estimate(result) for stack, result in results.items()}
     targets = {"ecs": "ECS on Fargate", "eks": "EKS Auto Mode"}
-    shipped = " and ".join(
-        f"`{stack}` ({targets[str(r.config.get('container-cicd:deployTarget', 'ecs'))]})" for stack, r in results.items()
-    )
+    shipped = " and ".join(f"`{stack}` ({targets[str(r.config.get('container-cicd:deployTarget', 'ecs'))]})" for stack, r in results.items())
     items = list(dict.fromkeys(line.item for e in estimates.values() for line in e.lines))
     lines = [
         "## What it costs",

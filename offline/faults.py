@@ -40,57 +40,82 @@ class Fault:
 
 FAULTS: tuple[Fault, ...] = (
     # IAM: a role loses an action it needs.
-    Fault("artifact-key-loses-generate-data-key", "iam", "components/delivery/artifacts.py",
-          '"Action": ["kms:Decrypt", "kms:GenerateDataKey"],', '"Action": ["kms:Decrypt"],'),
-    Fault("build-role-loses-put-image", "iam", "components/delivery/build.py",
-          '                "ecr:PutImage",\n', ""),
-    Fault("pipeline-loses-batch-get-builds", "iam", "components/delivery/build.py",
-          '"Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],', '"Action": ["codebuild:StartBuild"],'),
-    Fault("pipeline-loses-upload-archive", "iam", "components/delivery/source.py",
-          '                    "codecommit:UploadArchive",\n', ""),
-    Fault("log-writers-lose-put-log-events", "iam", "components/iam.py",
-          '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
+    Fault("artifact-key-loses-generate-data-key", "iam", "components/delivery/artifacts.py", '"Action": ["kms:Decrypt", "kms:GenerateDataKey"],', '"Action": ["kms:Decrypt"],'),
+    Fault("build-role-loses-put-image", "iam", "components/delivery/build.py", '                "ecr:PutImage",\n', ""),
+    Fault(
+        "pipeline-loses-batch-get-builds",
+        "iam",
+        "components/delivery/build.py",
+        '"Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],',
+        '"Action": ["codebuild:StartBuild"],',
+    ),
+    Fault("pipeline-loses-upload-archive", "iam", "components/delivery/source.py", '                    "codecommit:UploadArchive",\n', ""),
+    Fault("log-writers-lose-put-log-events", "iam", "components/iam.py", '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
     # Ordering: a dependency the engine needs is lost.
-    Fault("service-without-listener-dependency", "ordering", "components/deploy/ecs/target.py",
-          "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),", "opts=pulumi.ResourceOptions(parent=self),"),
-    Fault("role-arn-without-policy", "ordering", "components/iam.py",
-          "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
-    Fault("composite-alarm-before-its-alarms", "ordering", "components/safety/alarms.py",
-          "opts=pulumi.ResourceOptions(parent=self, depends_on=alarms),", "opts=pulumi.ResourceOptions(parent=self),"),
-    Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py",
-          "depends_on=[bucket_policy, key]", "depends_on=[key]"),
+    Fault(
+        "service-without-listener-dependency",
+        "ordering",
+        "components/deploy/ecs/target.py",
+        "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),",
+        "opts=pulumi.ResourceOptions(parent=self),",
+    ),
+    Fault("role-arn-without-policy", "ordering", "components/iam.py", "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
+    Fault(
+        "composite-alarm-before-its-alarms",
+        "ordering",
+        "components/safety/alarms.py",
+        "opts=pulumi.ResourceOptions(parent=self, depends_on=alarms),",
+        "opts=pulumi.ResourceOptions(parent=self),",
+    ),
+    Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py", "depends_on=[bucket_policy, key]", "depends_on=[key]"),
     # Network: wider or different exposure.
-    Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py",
-          "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
-    Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py",
-          "                port=443,\n", "                port=8443,\n"),
-    Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py",
-          '"assign_public_ip": False,', '"assign_public_ip": True,'),
+    Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py", "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
+    Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
+    Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
-    Fault("unhealthy-targets-operator-flipped", "alarm", "components/safety/alarms.py",
-          '"comparison_operator": "GreaterThanOrEqualToThreshold",', '"comparison_operator": "LessThanThreshold",'),
+    Fault(
+        "unhealthy-targets-operator-flipped",
+        "alarm",
+        "components/safety/alarms.py",
+        '"comparison_operator": "GreaterThanOrEqualToThreshold",',
+        '"comparison_operator": "LessThanThreshold",',
+    ),
     # Protection and retention of stateful resources.
-    Fault("registry-not-protected", "protection", "components/delivery/registry.py",
-          "opts=pulumi.ResourceOptions(parent=self, protect=args.production),", "opts=pulumi.ResourceOptions(parent=self),"),
-    Fault("build-log-retention-removed", "logs", "components/delivery/build.py",
-          "            retention_in_days=args.log_retention_days,\n", ""),
+    Fault(
+        "registry-not-protected",
+        "protection",
+        "components/delivery/registry.py",
+        "opts=pulumi.ResourceOptions(parent=self, protect=args.production),",
+        "opts=pulumi.ResourceOptions(parent=self),",
+    ),
+    Fault("build-log-retention-removed", "logs", "components/delivery/build.py", "            retention_in_days=args.log_retention_days,\n", ""),
     # Encryption and transport.
-    Fault("artifact-bucket-tls-only-removed", "encryption", "components/delivery/artifacts.py",
-          "policy=policy_document(tls_only_statements(bucket.arn)),", "policy=policy_document([]),"),
-    Fault("key-rotation-off", "encryption", "components/kms.py",
-          "enable_key_rotation=True,", "enable_key_rotation=False,"),
-    Fault("image-scanning-off", "encryption", "components/delivery/registry.py",
-          '{"scan_on_push": True}', '{"scan_on_push": False}'),
+    Fault(
+        "artifact-bucket-tls-only-removed",
+        "encryption",
+        "components/delivery/artifacts.py",
+        "policy=policy_document(tls_only_statements(bucket.arn)),",
+        "policy=policy_document([]),",
+    ),
+    Fault("key-rotation-off", "encryption", "components/kms.py", "enable_key_rotation=True,", "enable_key_rotation=False,"),
+    Fault("image-scanning-off", "encryption", "components/delivery/registry.py", '{"scan_on_push": True}', '{"scan_on_push": False}'),
     # Naming: a physical name that no longer derives from the stack.
-    Fault("alarm-names-fixed", "naming", "components/safety/alarms.py",
-          'return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)',
-          'return tuple(f"alarm-{kind}" for kind in KINDS)'),
+    Fault(
+        "alarm-names-fixed",
+        "naming",
+        "components/safety/alarms.py",
+        'return tuple(physical_name(prefix, f"alarm-{kind}", 255) for kind in KINDS)',
+        'return tuple(f"alarm-{kind}" for kind in KINDS)',
+    ),
     # Deployment safety.
-    Fault("circuit-breaker-does-not-roll-back", "deploy", "components/deploy/ecs/target.py",
-          'deployment_circuit_breaker={"enable": True, "rollback": True},',
-          'deployment_circuit_breaker={"enable": True, "rollback": False},'),
-    Fault("tags-mutable", "deploy", "components/delivery/registry.py",
-          'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
+    Fault(
+        "circuit-breaker-does-not-roll-back",
+        "deploy",
+        "components/deploy/ecs/target.py",
+        'deployment_circuit_breaker={"enable": True, "rollback": True},',
+        'deployment_circuit_breaker={"enable": True, "rollback": False},',
+    ),
+    Fault("tags-mutable", "deploy", "components/delivery/registry.py", 'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
 )
 
 
@@ -109,8 +134,7 @@ def inject(fault: Fault, root: Path) -> None:
 
 def run_suite(root: Path) -> int:
     python = ROOT / ".venv" / "bin" / "python"
-    return subprocess.run([str(python if python.exists() else sys.executable), *PYTEST], cwd=root,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    return subprocess.run([str(python if python.exists() else sys.executable), *PYTEST], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
 
 
 def main(argv: list[str]) -> int:
@@ -141,8 +165,7 @@ def main(argv: list[str]) -> int:
             # 1: a test failed; 2-4: collection/usage errors also stop a broken change. 0 and 5 (nothing ran) do not.
             caught = code not in (0, 5)
             missed += not caught
-            print(f"{fault.name:42} {fault.kind:11} {'caught' if caught else 'NOT CAUGHT'} ({time.monotonic() - started:.0f} s)",
-                  flush=True)
+            print(f"{fault.name:42} {fault.kind:11} {'caught' if caught else 'NOT CAUGHT'} ({time.monotonic() - started:.0f} s)", flush=True)
             shutil.rmtree(work)
     return 1 if missed else 0
 

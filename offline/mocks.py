@@ -228,8 +228,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             value = self.written_parameters.get(name, self.live_parameters.get(name))
             if value is None:
                 raise KeyError(f"ParameterNotFound: {name}")
-            return {"name": name, "id": name, "arn": _arn("ssm", region, f"parameter/{name.lstrip('/')}"),
-                    "type": "String", "value": value, "insecureValue": value, "version": 1}
+            return {"name": name, "id": name, "arn": _arn("ssm", region, f"parameter/{name.lstrip('/')}"), "type": "String", "value": value, "insecureValue": value, "version": 1}
         if token == "aws:eks/getCluster:getCluster":
             cluster = args.args["name"]
             return {
@@ -239,8 +238,7 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "endpoint": f"https://0123456789ABCDEF0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
                 "certificateAuthorities": [{"data": "LS0tLS1CRUdJTi1NT0NL"}],
                 "version": "1.35",
-                "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718",
-                              "endpointPrivateAccess": True, "endpointPublicAccess": False},
+                "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718", "endpointPrivateAccess": True, "endpointPublicAccess": False},
             }
         return {}
 
@@ -389,8 +387,6 @@ def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT, ssm_param
     )
 
 
-def evaluate_stack(
-    stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None
-) -> StackResult:
+def evaluate_stack(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None) -> StackResult:
     """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks."""
     return evaluate(stack, stack_config(stack, overrides, root), root, ssm_parameters)

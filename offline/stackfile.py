@@ -24,8 +24,7 @@ class CoreSchemaLoader(yaml.SafeLoader):
 
 
 CoreSchemaLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (BOOL, INT, FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (BOOL, INT, FLOAT)] for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 CoreSchemaLoader.add_implicit_resolver(BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 CoreSchemaLoader.add_implicit_resolver(INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))

@@ -66,13 +66,23 @@ def build_policies() -> list[Policy]:
     policies: list[Policy] = []
     for rule in RULES:
         if rule.check is not None:
-            policies.append(ResourceValidationPolicy(
-                name=rule.name, description=rule.description, validate=_validate_resource(rule), enforcement_level=ENFORCEMENT,
-            ))
+            policies.append(
+                ResourceValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=_validate_resource(rule),
+                    enforcement_level=ENFORCEMENT,
+                )
+            )
         else:
-            policies.append(StackValidationPolicy(
-                name=rule.name, description=rule.description, validate=_validate_stack(rule), enforcement_level=ENFORCEMENT,
-            ))
+            policies.append(
+                StackValidationPolicy(
+                    name=rule.name,
+                    description=rule.description,
+                    validate=_validate_stack(rule),
+                    enforcement_level=ENFORCEMENT,
+                )
+            )
     return policies
 
 

@@ -81,9 +81,7 @@ def test_error_rate_is_metric_math_over_target_and_lb_5xx(dev):
         "requests": "RequestCount",
     }
     assert all(q["metric"]["stat"] == "Sum" and q["metric"]["period"] == 60 for q in queries.values() if "metric" in q)
-    assert queries["errorRate"]["expression"] == (
-        "IF(requests >= 10, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"
-    )
+    assert queries["errorRate"]["expression"] == ("IF(requests >= 10, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)")
     assert [q["id"] for q in rate["metricQueries"] if q.get("returnData")] == ["errorRate"]
     assert rate["threshold"] == 5 and rate["comparisonOperator"] == "GreaterThanThreshold"
 
@@ -187,8 +185,14 @@ def test_ecs_deploy_action_fails_within_the_deployment_timeout(evaluate):
 INTENDED = {
     "5xx-rate": {"comparisonOperator": "GreaterThanThreshold", "threshold": 5, "evaluationPeriods": 3, "datapointsToAlarm": 3},
     # One unhealthy target is already an incident: ">=" with threshold 1, not "> 1".
-    "unhealthy-targets": {"comparisonOperator": "GreaterThanOrEqualToThreshold", "threshold": 1, "evaluationPeriods": 3,
-                          "datapointsToAlarm": 3, "period": 60, "statistic": "Maximum"},
+    "unhealthy-targets": {
+        "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        "threshold": 1,
+        "evaluationPeriods": 3,
+        "datapointsToAlarm": 3,
+        "period": 60,
+        "statistic": "Maximum",
+    },
     "latency-p95": {"comparisonOperator": "GreaterThanThreshold", "threshold": 1, "evaluationPeriods": 3, "datapointsToAlarm": 3},
     "cpu": {"comparisonOperator": "GreaterThanThreshold", "threshold": 85, "evaluationPeriods": 5, "datapointsToAlarm": 5},
     "memory": {"comparisonOperator": "GreaterThanThreshold", "threshold": 85, "evaluationPeriods": 5, "datapointsToAlarm": 5},

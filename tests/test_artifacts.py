@@ -17,16 +17,18 @@ def store(result):
 
 
 def test_exact_resources(dev):
-    assert sorted(r.type for r in store(dev)) == sorted([
-        "aws:kms/key:Key",
-        "aws:s3/bucket:Bucket",
-        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "aws:s3/bucketVersioning:BucketVersioning",
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-        "aws:s3/bucketPolicy:BucketPolicy",
-    ])
+    assert sorted(r.type for r in store(dev)) == sorted(
+        [
+            "aws:kms/key:Key",
+            "aws:s3/bucket:Bucket",
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "aws:s3/bucketPolicy:BucketPolicy",
+        ]
+    )
 
 
 def bucket_id(result) -> str:
@@ -78,14 +80,16 @@ def test_bucket_policy_denies_non_tls(dev):
     bucket = dev.named("artifacts-bucket")
     policy = json.loads(dev.named("artifacts-tls-only").inputs["policy"])
     assert policy["Version"] == "2012-10-17"
-    assert policy["Statement"] == [{
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }]
+    assert policy["Statement"] == [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
 
 
 def test_stateful_resources_protected_in_production_only(dev, prod):

@@ -52,23 +52,25 @@ def test_a_valid_request_has_no_errors():
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        (lambda p: p.update(executionMode="SERIAL"),
-         "Invalid value for parameter pipeline.executionMode, value: 'SERIAL', valid values: QUEUED, SUPERSEDED, PARALLEL"),
-        (lambda p: p["stages"][0]["beforeEntry"]["conditions"][0].update(result="ABORT"),
-         "Invalid value for parameter pipeline.stages[0].beforeEntry.conditions[0].result, value: 'ABORT', "
-         "valid values: ROLLBACK, FAIL, RETRY, SKIP"),
-        (lambda p: p.update(name="a" * 101),
-         "Invalid length for parameter pipeline.name, value: 101, valid max length: 100"),
-        (lambda p: p["stages"][0]["beforeEntry"]["conditions"].append({"result": "FAIL", "rules": [RULE]}),
-         "Invalid length for parameter pipeline.stages[0].beforeEntry.conditions, value: 2, valid max length: 1"),
-        (lambda p: p["stages"][0]["beforeEntry"]["conditions"][0]["rules"][0].update(timeoutInMinutes=86401),
-         "Invalid value for parameter pipeline.stages[0].beforeEntry.conditions[0].rules[0].timeoutInMinutes, "
-         "value: 86401, valid max value: 86400"),
-        (lambda p: p["stages"][0]["beforeEntry"]["conditions"][0]["rules"][0]["configuration"].update({"K" * 51: "v"}),
-         f"Invalid length for parameter pipeline.stages[0].beforeEntry.conditions[0].rules[0].configuration "
-         f"(key: {'K' * 51}), value: 51, valid max length: 50"),
-        (lambda p: p.update(name="my app"),
-         r"Invalid value for parameter pipeline.name, value: 'my app', valid pattern: [A-Za-z0-9.@\-_]+"),
+        (lambda p: p.update(executionMode="SERIAL"), "Invalid value for parameter pipeline.executionMode, value: 'SERIAL', valid values: QUEUED, SUPERSEDED, PARALLEL"),
+        (
+            lambda p: p["stages"][0]["beforeEntry"]["conditions"][0].update(result="ABORT"),
+            "Invalid value for parameter pipeline.stages[0].beforeEntry.conditions[0].result, value: 'ABORT', valid values: ROLLBACK, FAIL, RETRY, SKIP",
+        ),
+        (lambda p: p.update(name="a" * 101), "Invalid length for parameter pipeline.name, value: 101, valid max length: 100"),
+        (
+            lambda p: p["stages"][0]["beforeEntry"]["conditions"].append({"result": "FAIL", "rules": [RULE]}),
+            "Invalid length for parameter pipeline.stages[0].beforeEntry.conditions, value: 2, valid max length: 1",
+        ),
+        (
+            lambda p: p["stages"][0]["beforeEntry"]["conditions"][0]["rules"][0].update(timeoutInMinutes=86401),
+            "Invalid value for parameter pipeline.stages[0].beforeEntry.conditions[0].rules[0].timeoutInMinutes, value: 86401, valid max value: 86400",
+        ),
+        (
+            lambda p: p["stages"][0]["beforeEntry"]["conditions"][0]["rules"][0]["configuration"].update({"K" * 51: "v"}),
+            f"Invalid length for parameter pipeline.stages[0].beforeEntry.conditions[0].rules[0].configuration (key: {'K' * 51}), value: 51, valid max length: 50",
+        ),
+        (lambda p: p.update(name="my app"), r"Invalid value for parameter pipeline.name, value: 'my app', valid pattern: [A-Za-z0-9.@\-_]+"),
     ],
     ids=["enum", "nested-enum", "string-max", "list-max", "integer-max", "map-key-max", "pattern"],
 )
@@ -107,11 +109,13 @@ def test_minimums_and_shape_errors_are_still_reported_once():
 
 def test_enums_inside_lists_of_plain_strings_are_checked():
     """ParamValidator does not descend into a list of unconstrained strings; the strict check does."""
-    errors = validate("ecs", "RegisterTaskDefinition", {
-        "family": "app",
-        "containerDefinitions": [{"name": "app", "image": "nginx"}],
-        "requiresCompatibilities": ["FARGATE", "LAMBDA"],
-    })
-    assert errors == [
-        "Invalid value for parameter requiresCompatibilities[1], value: 'LAMBDA', valid values: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES"
-    ]
+    errors = validate(
+        "ecs",
+        "RegisterTaskDefinition",
+        {
+            "family": "app",
+            "containerDefinitions": [{"name": "app", "image": "nginx"}],
+            "requiresCompatibilities": ["FARGATE", "LAMBDA"],
+        },
+    )
+    assert errors == ["Invalid value for parameter requiresCompatibilities[1], value: 'LAMBDA', valid values: EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES"]

@@ -20,8 +20,14 @@ from components.settings import CpuArchitecture
 BUILD = "container-cicd:build:Build"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # One non-default dev stack shared by several test modules (same dict => one cached evaluation).
-CUSTOM = {"containerName": "Web_Frontend", "buildTimeoutMinutes": 45, "deploymentTimeoutMinutes": 9,
-          "imageRetentionCount": 7, "untaggedImageExpiryDays": 3, "buildComputeType": "BUILD_GENERAL1_LARGE"}
+CUSTOM = {
+    "containerName": "Web_Frontend",
+    "buildTimeoutMinutes": 45,
+    "deploymentTimeoutMinutes": 9,
+    "imageRetentionCount": 7,
+    "untaggedImageExpiryDays": 3,
+    "buildComputeType": "BUILD_GENERAL1_LARGE",
+}
 
 
 def build_resources(result):
@@ -181,12 +187,10 @@ def test_imagedefinitions_name_is_the_task_definition_container_name(dev, evalua
 
 
 def test_buildspec_function_is_pure_data():
-    s = buildspec.buildspec(app_path="svc/api", container_name="api", repository_url="r.example/x",
-                            repository_name="x", report_group_arn="arn:rg")
+    s = buildspec.buildspec(app_path="svc/api", container_name="api", repository_url="r.example/x", repository_name="x", report_group_arn="arn:rg")
     assert yaml.safe_load(buildspec.render(s)) == s
     # Docker rejects upper-case image names; local tags never use the configurable container name.
-    upper = buildspec.buildspec(app_path="app", container_name="MyApp", repository_url="r.example/x",
-                                repository_name="x", report_group_arn="arn:rg")
+    upper = buildspec.buildspec(app_path="app", container_name="MyApp", repository_url="r.example/x", repository_name="x", report_group_arn="arn:rg")
     for ref in re.findall(r"--tag (\S+)|docker create (\S+)", upper["phases"]["build"]["commands"][0]):
         ref = next(r for r in ref if r)
         repository = ref.split(":", 1)[0]

@@ -51,8 +51,7 @@ DOCUMENTED_BLOCKERS = {
 
 # Resources every change must keep in place: the code, the images, the artifacts and their key,
 # the build, its logs, the pipeline (its execution history) and the notification topic's key.
-MUST_KEEP = {"source-repo", "registry-repo", "artifacts-bucket", "artifacts-key", "build-project", "build-logs",
-             "pipeline-pipeline", "notifications-key"}
+MUST_KEEP = {"source-repo", "registry-repo", "artifacts-bucket", "artifacts-key", "build-project", "build-logs", "pipeline-pipeline", "notifications-key"}
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +94,7 @@ def test_documented_blockers_say_how_to_clear_them():
 # it holds no state of ours (the workload is re-created from the stack by the deploy step, the image
 # comes from the registry), nor does the trigger parameter (a digest of the manifests).
 EKS_DISPOSABLE = ("aws:eks/cluster:Cluster::deploy-cluster", "aws:ssm/parameter:Parameter::deploy-spec")
-EKS_GOES = {"dev eks -> ecs", "dev eks created -> existing vpc", "prod eks -> ecs", "prod created -> existing vpc",
-            "prod existing -> created vpc"}
+EKS_GOES = {"dev eks -> ecs", "dev eks created -> existing vpc", "prod eks -> ecs", "prod created -> existing vpc", "prod existing -> created vpc"}
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
@@ -162,8 +160,13 @@ def test_the_network_and_load_balancer_answer_to_their_urns_under_either_target(
 
 def test_every_resource_type_has_its_replace_only_inputs_declared(dev, prod, evaluate):
     """A new resource type cannot slip past the change analysis unclassified."""
-    results = [dev, prod, evaluate("dev", **EKS), evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
-               evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"])]
+    results = [
+        dev,
+        prod,
+        evaluate("dev", **EKS),
+        evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
+        evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"]),
+    ]
     types = {r.type for result in results for r in result.resources if r.custom}
     unknown = sorted(t for t in types if t not in REPLACE_ONLY and not t.startswith(NOT_ANALYSED_PREFIXES))
     assert unknown == []
@@ -194,8 +197,7 @@ def test_analysis_catches_a_replacement_under_the_same_name():
     after = _stack(_resource("tg", tg, {"name": "x-tg", "port": 9000}))
     change = plan_change(before, after)
     assert [reasons for _, _, reasons in change.replaced] == [["port"]]
-    assert change.collisions(before) == ["aws:lb/targetGroup:TargetGroup tg takes ('x-tg',), held by "
-                                         "urn:pulumi:dev::container-cicd::aws:lb/targetGroup:TargetGroup::tg"]
+    assert change.collisions(before) == ["aws:lb/targetGroup:TargetGroup tg takes ('x-tg',), held by urn:pulumi:dev::container-cicd::aws:lb/targetGroup:TargetGroup::tg"]
 
 
 def test_analysis_catches_a_new_urn_under_a_held_name_and_allows_delete_before_replace():

@@ -41,15 +41,14 @@ def rule_name(r, suffix):
 def deploy_stage_names(r):
     names = [s["name"] for s in r.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
     after = "Approve" if "Approve" in names else "Build"
-    return names[names.index(after) + 1:]
+    return names[names.index(after) + 1 :]
 
 
 def test_one_dashboard_per_stack_with_a_url(stack):
     dashboard = stack.one("aws:cloudwatch/dashboard:Dashboard").inputs
     assert dashboard["dashboardName"] == f"container-cicd-{stack.stack}-app-delivery"
     assert stack.outputs["dashboardUrl"] == (
-        "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/"
-        f"container-cicd-{stack.stack}-app-delivery"
+        f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards/dashboard/container-cicd-{stack.stack}-app-delivery"
     )
 
 
@@ -86,8 +85,7 @@ def test_service_health_widgets_use_the_targets_metrics(stack):
 
 
 def test_alarm_widget_lists_every_service_alarm(stack):
-    arns = [a.outputs["arn"] for a in (*stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"),
-                                       *stack.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"))]
+    arns = [a.outputs["arn"] for a in (*stack.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"), *stack.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"))]
     assert sorted(widget(stack, "Service alarms")["alarms"]) == sorted(arns)
 
 
@@ -95,8 +93,7 @@ def test_deployment_frequency_counts_successful_deploys_per_day(dev):
     props = widget(dev, "Deployment frequency")
     assert props["period"] == 86400
     assert props["metrics"] == [
-        ["AWS/Events", "MatchedEvents", "RuleName", rule_name(dev, "deploy-succeeded"),
-         {"id": "deploys", "label": "successful deploys", "stat": "Sum", "visible": True}]
+        ["AWS/Events", "MatchedEvents", "RuleName", rule_name(dev, "deploy-succeeded"), {"id": "deploys", "label": "successful deploys", "stat": "Sum", "visible": True}]
     ]
 
 
@@ -112,9 +109,7 @@ def test_time_to_restore_panel_uses_the_alarm_thresholds(evaluate):
     r = evaluate("dev", alarm5xxPercent=3, alarmUnhealthyTargets=2)
     props = widget(r, "Time to restore")
     assert props["period"] == 60
-    assert props["metrics"][-1][0]["expression"] == (
-        "IF((rq >= 10 AND 100 * (FILL(te, 0) + FILL(le, 0)) / rq > 3) OR FILL(uh, 0) >= 2, 1, 0)"
-    )
+    assert props["metrics"][-1][0]["expression"] == ("IF((rq >= 10 AND 100 * (FILL(te, 0) + FILL(le, 0)) / rq > 3) OR FILL(uh, 0) >= 2, 1, 0)")
 
 
 def test_pipeline_executions_widget(dev):

@@ -47,39 +47,53 @@ class Exemption:
 
 # Every place where naming another resource without depending on it is correct, and why.
 EXEMPTIONS: tuple[Exemption, ...] = (
-    Exemption("*", ("description", "tags.*", "tagsAll.*"),
-              "Descriptions and tags are free text to AWS; they reference nothing."),
-    Exemption("*", IAM_DOCUMENT_PATHS,
-              "IAM policy Resource and Condition elements are patterns matched per request; IAM accepts ARNs of "
-              "resources that do not exist yet (https://docs.aws.amazon.com/IAM/latest/UserGuide/"
-              "reference_policies_elements_resource.html). Principals are not exempt: resource policies "
-              "reject principals that do not exist."),
-    Exemption("aws:ecs/service:Service", ("alarms.alarmNames[*]",),
-              "Forward reference by design: the service's deployment alarms are created after the service, "
-              "with names known up front (components/deploy/ecs/target.py; CDK aws_ecs.DeploymentAlarmConfig).",
-              named="aws:cloudwatch/metricAlarm:MetricAlarm"),
-    Exemption("aws:codebuild/project:Project", ("source.buildspec",),
-              "Forward reference by design: the EKS deploy step's buildspec names the service alarms it watches "
-              "while rolling out; they exist before any pipeline run, which is what the step needs.",
-              named="aws:cloudwatch/metricAlarm:MetricAlarm"),
-    Exemption("aws:cloudwatch/eventRule:EventRule", ("eventPattern*",),
-              "Event patterns are string matchers over events; EventBridge does not resolve the names in them."),
-    Exemption("aws:cloudwatch/metricAlarm:MetricAlarm", ("dimensions.*", "metricQueries[*].metric.dimensions.*"),
-              "Metric dimensions are names, not resources: an alarm on a metric nobody publishes yet is "
-              "INSUFFICIENT_DATA until the resource reports."),
-    Exemption("aws:cloudwatch/dashboard:Dashboard", ("dashboardBody<json>*",),
-              "Dashboard widgets name metrics, not resources; PutDashboard does not resolve them."),
+    Exemption("*", ("description", "tags.*", "tagsAll.*"), "Descriptions and tags are free text to AWS; they reference nothing."),
+    Exemption(
+        "*",
+        IAM_DOCUMENT_PATHS,
+        "IAM policy Resource and Condition elements are patterns matched per request; IAM accepts ARNs of "
+        "resources that do not exist yet (https://docs.aws.amazon.com/IAM/latest/UserGuide/"
+        "reference_policies_elements_resource.html). Principals are not exempt: resource policies "
+        "reject principals that do not exist.",
+    ),
+    Exemption(
+        "aws:ecs/service:Service",
+        ("alarms.alarmNames[*]",),
+        "Forward reference by design: the service's deployment alarms are created after the service, "
+        "with names known up front (components/deploy/ecs/target.py; CDK aws_ecs.DeploymentAlarmConfig).",
+        named="aws:cloudwatch/metricAlarm:MetricAlarm",
+    ),
+    Exemption(
+        "aws:codebuild/project:Project",
+        ("source.buildspec",),
+        "Forward reference by design: the EKS deploy step's buildspec names the service alarms it watches "
+        "while rolling out; they exist before any pipeline run, which is what the step needs.",
+        named="aws:cloudwatch/metricAlarm:MetricAlarm",
+    ),
+    Exemption("aws:cloudwatch/eventRule:EventRule", ("eventPattern*",), "Event patterns are string matchers over events; EventBridge does not resolve the names in them."),
+    Exemption(
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        ("dimensions.*", "metricQueries[*].metric.dimensions.*"),
+        "Metric dimensions are names, not resources: an alarm on a metric nobody publishes yet is INSUFFICIENT_DATA until the resource reports.",
+    ),
+    Exemption("aws:cloudwatch/dashboard:Dashboard", ("dashboardBody<json>*",), "Dashboard widgets name metrics, not resources; PutDashboard does not resolve them."),
 )
 
 VARIANTS: dict[str, tuple[str, dict]] = {
     "dev": ("dev", {}),
     "prod": ("prod", {}),
     "dev-eks": ("dev", {"deployTarget": "eks"}),
-    "github": ("dev", {"sourceProvider": "github", "sourceRepository": "my-org/my-service",
-                       "sourceFilePaths": ["app/**"]}),
-    "eks-existing": ("dev", {"deployTarget": "eks", "eksClusterName": "shared-cluster", "vpcId": "vpc-0a1b2c3d4e5f60718",
-                             "publicSubnetIds": ["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"],
-                             "privateSubnetIds": ["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"]}),
+    "github": ("dev", {"sourceProvider": "github", "sourceRepository": "my-org/my-service", "sourceFilePaths": ["app/**"]}),
+    "eks-existing": (
+        "dev",
+        {
+            "deployTarget": "eks",
+            "eksClusterName": "shared-cluster",
+            "vpcId": "vpc-0a1b2c3d4e5f60718",
+            "publicSubnetIds": ["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"],
+            "privateSubnetIds": ["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"],
+        },
+    ),
 }
 
 
@@ -159,8 +173,7 @@ def matches(text: str, pattern: str) -> bool:
 
 def exemption(r: Resource, path: str, named: tuple[Resource, ...]) -> Exemption | None:
     for e in EXEMPTIONS:
-        if (matches(r.type, e.resource_type) and any(matches(path, p) for p in e.paths)
-                and all(matches(s.type, e.named) for s in named)):
+        if matches(r.type, e.resource_type) and any(matches(path, p) for p in e.paths) and all(matches(s.type, e.named) for s in named):
             return e
     return None
 
@@ -168,8 +181,7 @@ def exemption(r: Resource, path: str, named: tuple[Resource, ...]) -> Exemption 
 def visible(r: Resource, s: Resource) -> bool:
     """Kubernetes object names are scoped to their namespace: only Kubernetes objects name them (a container
     called `app` in a buildspec is not the Deployment `app`). Namespaces are cluster-wide and named anywhere."""
-    return not s.type.startswith("kubernetes:") or s.type == "kubernetes:core/v1:Namespace" \
-        or r.type.startswith("kubernetes:")
+    return not s.type.startswith("kubernetes:") or s.type == "kubernetes:core/v1:Namespace" or r.type.startswith("kubernetes:")
 
 
 def names(token: str, names_: set[str], arns: set[str]) -> bool:
@@ -193,8 +205,7 @@ def unordered_references(result: StackResult) -> Iterator[tuple[Violation, Exemp
                 continue
             reported: set[tuple[str, ...]] = set()
             for token in dict.fromkeys(t for t in TOKEN_SEPARATORS.split(text) if t):
-                named = tuple(s for s, ns, arns in candidates
-                              if s.ref != r.ref and visible(r, s) and names(token, ns, arns))
+                named = tuple(s for s, ns, arns in candidates if s.ref != r.ref and visible(r, s) and names(token, ns, arns))
                 # The same value can belong to several resources (a shared mock ARN, a namespace named like a
                 # repository): depending on one of them is enough.
                 key = tuple(s.ref for s in named)
@@ -231,8 +242,7 @@ def test_the_check_sees_a_name_typed_twice(dev):
     task = dev.one("aws:ecs/taskDefinition:TaskDefinition")
     forged = replace(task, depends_on=())
     result = replace(dev, resources=[forged if r is task else r for r in dev.resources])
-    assert any(v.resource is forged and role in v.named and v.path == "executionRoleArn"
-               for v in named_without_dependency(result))
+    assert any(v.resource is forged and role in v.named and v.path == "executionRoleArn" for v in named_without_dependency(result))
 
 
 def test_every_exemption_is_still_needed(evaluate, prod_ecs):
@@ -247,8 +257,7 @@ def role_permissions(result: StackResult) -> dict[str, list[Resource]]:
     roles = {r.ref: r for r in result.of_type("aws:iam/role:Role")}
     grants: dict[str, list[Resource]] = {role.outputs["arn"]: [] for role in roles.values()}
     for r in result.resources:
-        if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment") \
-                and r.parent_urn in roles:
+        if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment") and r.parent_urn in roles:
             grants[roles[r.parent_urn].outputs["arn"]].append(r)
     return grants
 
@@ -291,10 +300,10 @@ def test_a_role_is_used_only_once_its_permissions_exist(name, evaluate, prod_ecs
 def test_every_role_user_is_checked(dev):
     """The users the issue names are among those the check above covers."""
     grants = role_permissions(dev)
-    users = {r.type for r in dev.resources if r.custom and r.type != "aws:iam/role:Role"
-             and any(arn in TOKEN_SEPARATORS.split(text) for _, text in strings(r.inputs) for arn in grants)}
-    assert {"aws:codebuild/project:Project", "aws:codepipeline/pipeline:Pipeline",
-            "aws:ecs/taskDefinition:TaskDefinition", "aws:cloudwatch/eventTarget:EventTarget"} <= users
+    users = {
+        r.type for r in dev.resources if r.custom and r.type != "aws:iam/role:Role" and any(arn in TOKEN_SEPARATORS.split(text) for _, text in strings(r.inputs) for arn in grants)
+    }
+    assert {"aws:codebuild/project:Project", "aws:codepipeline/pipeline:Pipeline", "aws:ecs/taskDefinition:TaskDefinition", "aws:cloudwatch/eventTarget:EventTarget"} <= users
 
 
 def test_service_role_arn_carries_the_policy(dev):

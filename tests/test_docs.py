@@ -28,8 +28,7 @@ def test_readme_rows_show_what_each_key_accepts():
     rows = {line.split("`")[1]: line for line in block.splitlines() if line.startswith("| `")}
     assert rows["containerPort"].endswith(" Allowed: 1024 to 65535. |")
     assert rows["deployTarget"].endswith(" Allowed: 'ecs' or 'eks'. |")
-    assert rows["logRetentionDays"].endswith(" Allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
-                                             "2192, 2557, 2922, 3288 or 3653. |")
+    assert rows["logRetentionDays"].endswith(" Allowed: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653. |")
     assert rows["vpcCidr"].endswith(" Allowed: a /16 to /24 network. |")
     for name, key in KEYS.items():
         if key.allowed_text:

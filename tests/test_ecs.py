@@ -20,9 +20,7 @@ EXISTING_VPC = {
     "privateSubnetIds": ["subnet-00000000000000003", "subnet-00000000000000004"],
 }
 # A custom image that answers its own health path, on another port and task size.
-BOOTSTRAP = {"bootstrapImage": "public.ecr.aws/my/hello:1.0", "healthCheckPath": "/healthz", "containerPort": 9000,
-             "ecsCpu": 1024, "ecsMemory": 4096}
-
+BOOTSTRAP = {"bootstrapImage": "public.ecr.aws/my/hello:1.0", "healthCheckPath": "/healthz", "containerPort": 9000, "ecsCpu": 1024, "ecsMemory": 4096}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +73,7 @@ def test_new_vpc_two_public_two_private_subnets_in_two_azs(dev, prod_ecs, stack,
     assert all(s["mapPublicIpOnLaunch"] is False for s in public + private)
     networks = [ipaddress.ip_network(s["cidrBlock"]) for s in public + private]
     assert all(n.subnet_of(ipaddress.ip_network("10.0.0.0/16")) for n in networks)
-    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
     # Private subnets route to the internet through NAT, public ones through the internet gateway.
     for i in range(2):
         [route] = result.named(f"deploy-network-private-{i}-rt").inputs["routes"]
@@ -131,27 +129,45 @@ def test_security_groups(dev):
     alb_sg = dev.named("deploy-lb-alb-sg").id
     service_sg = dev.named("deploy-service-sg").id
     assert rules == {
-        "deploy-lb-alb-in-80-0": {"securityGroupId": alb_sg, "description": "Port 80 from 0.0.0.0/0", "ipProtocol": "tcp",
-                                  "fromPort": 80, "toPort": 80, "cidrIpv4": "0.0.0.0/0"},
+        "deploy-lb-alb-in-80-0": {"securityGroupId": alb_sg, "description": "Port 80 from 0.0.0.0/0", "ipProtocol": "tcp", "fromPort": 80, "toPort": 80, "cidrIpv4": "0.0.0.0/0"},
         # The ALB reaches the tasks' container port only; nothing else reaches the tasks.
-        "deploy-alb-to-service": {"securityGroupId": alb_sg, "description": "To the service's container port", "ipProtocol": "tcp",
-                                  "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": service_sg},
-        "deploy-service-from-alb": {"securityGroupId": service_sg, "description": "Container port from the load balancer",
-                                    "ipProtocol": "tcp", "fromPort": 8080, "toPort": 8080, "referencedSecurityGroupId": alb_sg},
-        "deploy-service-https-out": {"securityGroupId": service_sg, "description": "HTTPS to AWS APIs and the registry",
-                                     "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+        "deploy-alb-to-service": {
+            "securityGroupId": alb_sg,
+            "description": "To the service's container port",
+            "ipProtocol": "tcp",
+            "fromPort": 8080,
+            "toPort": 8080,
+            "referencedSecurityGroupId": service_sg,
+        },
+        "deploy-service-from-alb": {
+            "securityGroupId": service_sg,
+            "description": "Container port from the load balancer",
+            "ipProtocol": "tcp",
+            "fromPort": 8080,
+            "toPort": 8080,
+            "referencedSecurityGroupId": alb_sg,
+        },
+        "deploy-service-https-out": {
+            "securityGroupId": service_sg,
+            "description": "HTTPS to AWS APIs and the registry",
+            "ipProtocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "cidrIpv4": "0.0.0.0/0",
+        },
     }
     assert dev.one("aws:ecs/service:Service").inputs["networkConfiguration"]["securityGroups"] == [service_sg]
 
 
 def test_load_balancer_ingress_is_exactly_the_configured_cidrs(evaluate):
     """ingressCidrs, IPv4 and IPv6, on every listener port: no rule wider than asked for."""
-    r = evaluate("dev", ingressCidrs=["203.0.113.0/24", "2001:db8::/32"],
-                 certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    r = evaluate("dev", ingressCidrs=["203.0.113.0/24", "2001:db8::/32"], certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
     ingress = {(i["fromPort"], i.get("cidrIpv4"), i.get("cidrIpv6")) for n, i in sg_rules(r).items() if n.startswith("deploy-lb-alb-in-")}
     assert ingress == {
-        (80, "203.0.113.0/24", None), (80, None, "2001:db8::/32"),
-        (443, "203.0.113.0/24", None), (443, None, "2001:db8::/32"),
+        (80, "203.0.113.0/24", None),
+        (80, None, "2001:db8::/32"),
+        (443, "203.0.113.0/24", None),
+        (443, None, "2001:db8::/32"),
     }
     assert len([n for n in sg_rules(r) if n.startswith("deploy-lb-alb-in-")]) == 4
 
@@ -246,9 +262,13 @@ def test_service(dev):
     assert all("private" in subnet for subnet in s["networkConfiguration"]["subnets"])
     assert s["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert s["cluster"] == dev.one("aws:ecs/cluster:Cluster").outputs["arn"]
-    assert s["loadBalancers"] == [{
-        "targetGroupArn": dev.named("deploy-lb-tg").outputs["arn"], "containerName": "app", "containerPort": 8080,
-    }]
+    assert s["loadBalancers"] == [
+        {
+            "targetGroupArn": dev.named("deploy-lb-tg").outputs["arn"],
+            "containerName": "app",
+            "containerPort": 8080,
+        }
+    ]
     assert s["deploymentMinimumHealthyPercent"] == 100
     assert s["waitForSteadyState"] is True
 
@@ -268,8 +288,9 @@ def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
     for result in (dev, prod_ecs, https):
         service = result.one("aws:ecs/service:Service")
         [target_group] = [lb["targetGroupArn"] for lb in service.inputs["loadBalancers"]]
-        [forwarding] = [listener for listener in result.of_type("aws:lb/listener:Listener")
-                        if any(a.get("targetGroupArn") == target_group for a in listener.inputs["defaultActions"])]
+        [forwarding] = [
+            listener for listener in result.of_type("aws:lb/listener:Listener") if any(a.get("targetGroupArn") == target_group for a in listener.inputs["defaultActions"])
+        ]
         assert forwarding.ref in service.depends_on, (result.config, forwarding.name)
 
 
@@ -284,6 +305,5 @@ def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
     assert https["certificateArn"].endswith("certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
     assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": r.named("deploy-lb-tg").outputs["arn"]}]
     assert http["protocol"] == "HTTP"
-    assert http["defaultActions"] == [
-        {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
+    assert http["defaultActions"] == [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
     assert r.outputs["serviceUrl"].startswith("https://")

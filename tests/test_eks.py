@@ -118,9 +118,7 @@ def test_cluster_and_node_roles(prod):
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
     ]
-    assert json.loads(node_role.inputs["assumeRolePolicy"])["Statement"] == [
-        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ]
+    assert json.loads(node_role.inputs["assumeRolePolicy"])["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
     attached = {}
     for a in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         attached.setdefault(a.inputs["role"], []).append(a.inputs["policyArn"].rsplit("/", 1)[1])
@@ -128,8 +126,9 @@ def test_cluster_and_node_roles(prod):
             # EKS must not lose the role's rights before the cluster is gone (pulumi_aws eks.Cluster role_arn docs).
             assert a.ref in cluster.depends_on
     # Registration order follows the mocks' asynchronous answers: compare as sets (and no duplicates).
-    assert sorted(attached[role.outputs["name"]]) == sorted({"AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
-                                                             "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"})
+    assert sorted(attached[role.outputs["name"]]) == sorted(
+        {"AmazonEKSClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy", "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy"}
+    )
     assert sorted(attached[node_role.outputs["name"]]) == ["AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodeMinimalPolicy"]
     # EKS creates the node role's access entry itself; a second one would fail (research.md Q4).
     assert [e.name for e in prod.of_type("aws:eks/accessEntry:AccessEntry")] == ["deploy-deploy-access"]
@@ -149,8 +148,7 @@ def test_everything_that_names_the_cluster_waits_for_it(prod):
 def test_cluster_name_never_collides_and_tags_the_target_group(prod, evaluate):
     """A replacement (another VPC) is created under another name before the original goes; the old
     pulumi-eks cluster's name (`<prefix>-eks`) is never reused; the target group carries the name."""
-    other_vpc = evaluate("prod", vpcId=EXISTING["vpcId"], publicSubnetIds=EXISTING["publicSubnetIds"],
-                         privateSubnetIds=EXISTING["privateSubnetIds"], natGateways=None)
+    other_vpc = evaluate("prod", vpcId=EXISTING["vpcId"], publicSubnetIds=EXISTING["publicSubnetIds"], privateSubnetIds=EXISTING["privateSubnetIds"], natGateways=None)
     names = {prod.one("aws:eks/cluster:Cluster").inputs["name"], other_vpc.one("aws:eks/cluster:Cluster").inputs["name"]}
     assert len(names) == 2 and "container-cicd-prod-app-eks" not in names
     assert all(len(n) <= 100 for n in names)
@@ -194,7 +192,8 @@ def test_existing_cluster_creates_only_the_access_and_the_step(existing):
     assert existing.one("aws:eks/accessEntry:AccessEntry").inputs["clusterName"] == "platform"
     association = existing.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
     assert (association["policyArn"], association["accessScope"]) == (
-        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy", {"type": "namespace", "namespaces": ["container-cicd-dev-app"]},
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+        {"type": "namespace", "namespaces": ["container-cicd-dev-app"]},
     )
     # The cluster's administrators own namespaces: the step checks for it and does not apply one.
     assert [i["kind"] for i in applied_manifests(existing)] == ["Deployment", "Service", "TargetGroupBinding"]
@@ -206,7 +205,10 @@ def test_existing_cluster_creates_only_the_access_and_the_step(existing):
 def test_created_cluster_deploy_identity_is_cluster_admin_of_the_stacks_own_cluster(prod):
     role_arn = prod.named("deploy-deploy-role").outputs["arn"]
     assert prod.one("aws:eks/accessEntry:AccessEntry").inputs == {
-        "clusterName": PROD_CLUSTER, "principalArn": role_arn, "type": "STANDARD", "tags": TAGS,
+        "clusterName": PROD_CLUSTER,
+        "principalArn": role_arn,
+        "type": "STANDARD",
+        "tags": TAGS,
     }
     association = prod.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     assert association.inputs == {
@@ -224,25 +226,40 @@ def test_alb_reaches_the_pods_on_the_container_port_only(request, fixture, node_
     alb_sg = "deploy-lb-alb-sg-mock-id"  # offline/mocks.py ids: "<name>-mock-id"
     egress, ingress = result.named("deploy-alb-to-pods").inputs, result.named("deploy-pods-from-alb").inputs
     assert egress == {
-        "securityGroupId": alb_sg, "referencedSecurityGroupId": node_sg, "ipProtocol": "tcp",
-        "fromPort": 8080, "toPort": 8080, "description": "To the pods' container port",
+        "securityGroupId": alb_sg,
+        "referencedSecurityGroupId": node_sg,
+        "ipProtocol": "tcp",
+        "fromPort": 8080,
+        "toPort": 8080,
+        "description": "To the pods' container port",
     }
     assert ingress == {
-        "securityGroupId": node_sg, "referencedSecurityGroupId": alb_sg, "ipProtocol": "tcp",
-        "fromPort": 8080, "toPort": 8080, "description": "Container port from the load balancer",
+        "securityGroupId": node_sg,
+        "referencedSecurityGroupId": alb_sg,
+        "ipProtocol": "tcp",
+        "fromPort": 8080,
+        "toPort": 8080,
+        "description": "Container port from the load balancer",
     }
     api = result.named("deploy-api-from-deploy").inputs
     assert (api["securityGroupId"], api["referencedSecurityGroupId"], api["fromPort"], api["toPort"]) == (
-        node_sg, "deploy-deploy-sg-mock-id", 443, 443,
+        node_sg,
+        "deploy-deploy-sg-mock-id",
+        443,
+        443,
     )
 
 
 def test_deploy_identity_iam_exactly(prod):
     trust = json.loads(prod.named("deploy-deploy-role").inputs["assumeRolePolicy"])
-    assert trust["Statement"] == [{
-        "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
-    }]
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "codebuild.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+        }
+    ]
     log_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/container-cicd-prod-app-deploy-20261127000000000000000001"
     alarm_names = prod.outputs["alarmNames"]
     artifacts = [s for s in policy(prod, "build-role-policy")["Statement"] if s["Sid"].startswith("Artifact")]
@@ -250,24 +267,35 @@ def test_deploy_identity_iam_exactly(prod):
     subnets = [f"{ec2}:subnet/deploy-network-private-0-mock-id", f"{ec2}:subnet/deploy-network-private-1-mock-id"]
     assert policy(prod, "deploy-deploy-role-policy")["Statement"] == [
         {"Sid": "Logs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [log_arn, f"{log_arn}:*"]},
-        {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster",
-         "Resource": f"arn:aws:eks:us-east-1:123456789012:cluster/{PROD_CLUSTER}"},
-        {"Sid": "VpcLookup", "Effect": "Allow", "Action": [
-            "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
-            "ec2:DescribeVpcs"], "Resource": "*"},
-        {"Sid": "VpcNetworkInterfaces", "Effect": "Allow", "Action": "ec2:CreateNetworkInterface", "Resource": [
-            f"{ec2}:network-interface/*", *subnets, f"{ec2}:security-group/deploy-deploy-sg-mock-id"]},
-        {"Sid": "VpcNetworkInterfaceCleanup", "Effect": "Allow", "Action": "ec2:DeleteNetworkInterface",
-         "Resource": f"{ec2}:network-interface/*"},
-        {"Sid": "VpcNetworkInterfacePermission", "Effect": "Allow", "Action": "ec2:CreateNetworkInterfacePermission",
-         "Resource": f"{ec2}:network-interface/*",
-         "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}, "ArnEquals": {"ec2:Subnet": subnets}}},
-        {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
-         "Resource": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}" for n in alarm_names]},
-        {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"],
-         "Resource": prod.named("image-record-parameter").outputs["arn"]},
-        {"Sid": "TagDeployedImage", "Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
-         "Resource": prod.one("aws:ecr/repository:Repository").outputs["arn"]},
+        {"Sid": "FindCluster", "Effect": "Allow", "Action": "eks:DescribeCluster", "Resource": f"arn:aws:eks:us-east-1:123456789012:cluster/{PROD_CLUSTER}"},
+        {
+            "Sid": "VpcLookup",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "VpcNetworkInterfaces",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterface",
+            "Resource": [f"{ec2}:network-interface/*", *subnets, f"{ec2}:security-group/deploy-deploy-sg-mock-id"],
+        },
+        {"Sid": "VpcNetworkInterfaceCleanup", "Effect": "Allow", "Action": "ec2:DeleteNetworkInterface", "Resource": f"{ec2}:network-interface/*"},
+        {
+            "Sid": "VpcNetworkInterfacePermission",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterfacePermission",
+            "Resource": f"{ec2}:network-interface/*",
+            "Condition": {"StringEquals": {"ec2:AuthorizedService": "codebuild.amazonaws.com"}, "ArnEquals": {"ec2:Subnet": subnets}},
+        },
+        {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{n}" for n in alarm_names]},
+        {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": prod.named("image-record-parameter").outputs["arn"]},
+        {
+            "Sid": "TagDeployedImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
+            "Resource": prod.one("aws:ecr/repository:Repository").outputs["arn"],
+        },
         *artifacts,
     ]
     assert len(artifacts) == 3 and alarm_names
@@ -287,16 +315,26 @@ def test_iam_actions_exist_in_the_iam_database(prod):
 def test_pipeline_may_run_only_this_deploy_project(prod):
     project_arn = prod.named("deploy-deploy-project").outputs["arn"]
     statements = policy(prod, "pipeline-role-policy")["Statement"]
-    assert [s for s in statements if s.get("Sid") == "RunDeploy"] == [{
-        "Sid": "RunDeploy", "Effect": "Allow", "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"], "Resource": project_arn,
-    }]
+    assert [s for s in statements if s.get("Sid") == "RunDeploy"] == [
+        {
+            "Sid": "RunDeploy",
+            "Effect": "Allow",
+            "Action": ["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+            "Resource": project_arn,
+        }
+    ]
 
 
 def test_deploy_stage_passes_the_built_image(prod):
     stages = prod.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
     [action] = [a for s in stages if s["name"] == "Deploy" for a in s["actions"] if a["name"] == "DeployToEks"]
     assert action == {
-        "name": "DeployToEks", "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1", "runOrder": 1,
+        "name": "DeployToEks",
+        "category": "Build",
+        "owner": "AWS",
+        "provider": "CodeBuild",
+        "version": "1",
+        "runOrder": 1,
         "inputArtifacts": ["BuildOutput"],
         "configuration": {
             "ProjectName": "container-cicd-prod-app-deploy",
@@ -348,10 +386,10 @@ def test_applied_manifests_validate_against_the_configured_version(prod):
     for document in items[:3]:
         kubernetes_validate.validate(document, "1.35", strict=True)  # Pulumi.prod.yaml eksKubernetesVersion
     assert items[3] == {
-        "apiVersion": "eks.amazonaws.com/v1", "kind": "TargetGroupBinding",
+        "apiVersion": "eks.amazonaws.com/v1",
+        "kind": "TargetGroupBinding",
         "metadata": {"name": "app", "namespace": PROD_NS, "labels": {"app.kubernetes.io/name": "app", "app.kubernetes.io/managed-by": "pulumi"}},
-        "spec": {"serviceRef": {"name": "app", "port": 8080}, "targetGroupARN": prod.one("aws:lb/targetGroup:TargetGroup").outputs["arn"],
-                 "targetType": "ip"},
+        "spec": {"serviceRef": {"name": "app", "port": 8080}, "targetGroupARN": prod.one("aws:lb/targetGroup:TargetGroup").outputs["arn"], "targetType": "ip"},
     }
     assert items[0]["metadata"]["labels"]["eks.amazonaws.com/pod-readiness-gate-inject"] == "enabled"
     deployment = items[1]["spec"]
@@ -394,10 +432,17 @@ def _matches(pattern: dict, event: dict) -> bool:
 
 def _ssm_event(name: str, operation: str) -> dict:
     # The AWS example event (research.md Q8): no value, the name with its leading slash for a path.
-    return {"version": "0", "id": "6a7e4feb-b491-4cf7-a9f1-bf3703497718", "detail-type": "Parameter Store Change",
-            "source": "aws.ssm", "account": "123456789012", "time": "2026-11-27T16:43:48Z", "region": "us-east-1",
-            "resources": [f"arn:aws:ssm:us-east-1:123456789012:parameter{name}"],
-            "detail": {"operation": operation, "name": name, "type": "String"}}
+    return {
+        "version": "0",
+        "id": "6a7e4feb-b491-4cf7-a9f1-bf3703497718",
+        "detail-type": "Parameter Store Change",
+        "source": "aws.ssm",
+        "account": "123456789012",
+        "time": "2026-11-27T16:43:48Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:ssm:us-east-1:123456789012:parameter{name}"],
+        "detail": {"operation": operation, "name": name, "type": "String"},
+    }
 
 
 def test_rule_starts_the_deploy_project_on_a_spec_change_only(prod):
@@ -414,11 +459,8 @@ def test_rule_starts_the_deploy_project_on_a_spec_change_only(prod):
     start = json.loads(target["input"])
     assert "environmentVariablesOverride" not in start  # no IMAGE_URI: the recorded image is applied
     assert_valid("codebuild", "StartBuild", {"projectName": "container-cicd-prod-app-deploy", **start})
-    assert policy(prod, "deploy-spec-changed-role-policy")["Statement"] == [
-        {"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": target["arn"]}
-    ]
-    assert json.loads(prod.named("deploy-spec-changed-role").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Service": "events.amazonaws.com"}
+    assert policy(prod, "deploy-spec-changed-role-policy")["Statement"] == [{"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": target["arn"]}]
+    assert json.loads(prod.named("deploy-spec-changed-role").inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
 
 
 def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluate):
@@ -426,14 +468,12 @@ def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluat
     target's own contributions come and go with it: ECS's deployment-failed notification rule."""
 
     def outside(result):
-        return {r.urn for r in result.resources
-                if "container-cicd:deploy:" not in r.urn and "::notifications-deployment-failed" not in r.urn}
+        return {r.urn for r in result.resources if "container-cicd:deploy:" not in r.urn and "::notifications-deployment-failed" not in r.urn}
 
     on_eks = evaluate("dev", deployTarget="eks")
     assert outside(dev) == outside(on_eks)
     kinds = {urn.split("::")[2].split("$")[0] for urn in outside(dev)}
-    assert {"container-cicd:pipeline:Source", "container-cicd:registry:Registry", "container-cicd:build:Build",
-            "container-cicd:pipeline:Pipeline"} <= kinds
+    assert {"container-cicd:pipeline:Source", "container-cicd:registry:Registry", "container-cicd:build:Build", "container-cicd:pipeline:Pipeline"} <= kinds
 
 
 def test_offline_plan_says_what_pulumi_up_needs(prod, existing, dev):

@@ -56,26 +56,43 @@ exit 0
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo"
 GOOD, BAD_IMAGE, HOTFIX = f"{REGISTRY}:good111", f"{REGISTRY}:bad2222", f"{REGISTRY}:fix3333"
 RECORD = "/container-cicd/prod/app/deployed-image"
-WORKLOAD = WorkloadSettings(container_name="app", container_port=8080, health_check_path="/ping",
-                            bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7", desired_count=2,
-                            deployment_timeout_minutes=15)
-SPEC = manifests.WorkloadSpec(namespace="ns", name="app", workload=WORKLOAD, cpu_millicores=250, memory_mib=512,
-                              environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(WORKLOAD)),
-                              architecture=CpuArchitecture.X86_64, load_balancing=EksLoadBalancing.AUTO_MODE)
+WORKLOAD = WorkloadSettings(
+    container_name="app",
+    container_port=8080,
+    health_check_path="/ping",
+    bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7",
+    desired_count=2,
+    deployment_timeout_minutes=15,
+)
+SPEC = manifests.WorkloadSpec(
+    namespace="ns",
+    name="app",
+    workload=WORKLOAD,
+    cpu_millicores=250,
+    memory_mib=512,
+    environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(WORKLOAD)),
+    architecture=CpuArchitecture.X86_64,
+    load_balancing=EksLoadBalancing.AUTO_MODE,
+)
 MANIFESTS = manifests.workload(SPEC, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/1", include_namespace=True)
 
 
 def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: bool = True) -> str:
     text = eks_deploy.deploy_script(
-        namespace="ns", deployment="app", container_name="app", timeout_minutes=15, alarm_names=alarms,
-        record_parameter=RECORD, repository_name="repo", create_namespace=create_namespace,
+        namespace="ns",
+        deployment="app",
+        container_name="app",
+        timeout_minutes=15,
+        alarm_names=alarms,
+        record_parameter=RECORD,
+        repository_name="repo",
+        create_namespace=create_namespace,
     )
     # The poll interval would make the alarm tests slow; the behaviour does not depend on it.
     return text.replace(f"sleep {eks_deploy.ALARM_POLL_SECONDS}", "sleep 0.2")
 
 
-def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None,
-             **env: str) -> tuple[int, list[str], str, str]:
+def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None, **env: str) -> tuple[int, list[str], str, str]:
     """Run the step; return (exit code, calls, the image running afterwards, the record afterwards)."""
     bin_dir, state = tmp_path / "bin", tmp_path / "state"
     bin_dir.mkdir()
@@ -92,12 +109,12 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     calls.touch()
     proc = subprocess.run(
         ["bash", "-c", body],
-        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "STATE": str(state),
-             "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS), **env},
-        capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "STATE": str(state), "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    return (proc.returncode, calls.read_text().splitlines(), (state / "running").read_text().strip(),
-            (state / "record").read_text().strip())
+    return (proc.returncode, calls.read_text().splitlines(), (state / "running").read_text().strip(), (state / "record").read_text().strip())
 
 
 def applied(calls: list[str]) -> list[str]:
@@ -117,19 +134,30 @@ def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
 
 def test_alarm_during_the_deploy_restores_the_known_good_image_and_fails(tmp_path):
     code, calls, running, record = run_step(
-        tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=BAD_IMAGE, BAD=BAD_IMAGE, HANG="1", FIRING_LATER="a-5xx",
+        tmp_path,
+        script(),
+        record=GOOD,
+        running=GOOD,
+        IMAGE_URI=BAD_IMAGE,
+        BAD=BAD_IMAGE,
+        HANG="1",
+        FIRING_LATER="a-5xx",
     )
     assert code == 1
     assert applied(calls) == [BAD_IMAGE, GOOD]  # explicitly the known-good image, not "the previous revision"
     assert (running, record) == (GOOD, GOOD)
-    assert "aws cloudwatch describe-alarms --alarm-names a-5xx a-latency --state-value ALARM " \
-           "--query MetricAlarms[].AlarmName --output text" in calls
+    assert "aws cloudwatch describe-alarms --alarm-names a-5xx a-latency --state-value ALARM --query MetricAlarms[].AlarmName --output text" in calls
     assert not any("put-parameter" in c for c in calls)
 
 
 def test_hotfix_while_an_alarm_already_fires_is_not_undone(tmp_path):
     code, calls, running, record = run_step(
-        tmp_path, script(), record=BAD_IMAGE, running=BAD_IMAGE, IMAGE_URI=HOTFIX, FIRING_AT_START="a-5xx",
+        tmp_path,
+        script(),
+        record=BAD_IMAGE,
+        running=BAD_IMAGE,
+        IMAGE_URI=HOTFIX,
+        FIRING_AT_START="a-5xx",
     )
     assert code == 0
     assert applied(calls) == [HOTFIX]
@@ -138,8 +166,15 @@ def test_hotfix_while_an_alarm_already_fires_is_not_undone(tmp_path):
 
 def test_hotfix_is_undone_when_another_alarm_enters_alarm(tmp_path):
     code, calls, running, record = run_step(
-        tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=BAD_IMAGE, BAD=BAD_IMAGE, HANG="1",
-        FIRING_AT_START="a-5xx", FIRING_LATER="a-5xx\ta-latency",
+        tmp_path,
+        script(),
+        record=GOOD,
+        running=GOOD,
+        IMAGE_URI=BAD_IMAGE,
+        BAD=BAD_IMAGE,
+        HANG="1",
+        FIRING_AT_START="a-5xx",
+        FIRING_LATER="a-5xx\ta-latency",
     )
     assert code == 1
     assert applied(calls) == [BAD_IMAGE, GOOD]
@@ -159,7 +194,12 @@ def test_stage_rollback_execution_ends_green_with_the_good_image(tmp_path):
     """The bad image passed its rollout (and was recorded); the alarm fired in the bake time; the stage
     rollback re-runs the step with the previous execution's IMAGE_URI while the alarm still fires."""
     code, calls, running, record = run_step(
-        tmp_path, script(), record=BAD_IMAGE, running=BAD_IMAGE, IMAGE_URI=GOOD, FIRING_AT_START="a-5xx",
+        tmp_path,
+        script(),
+        record=BAD_IMAGE,
+        running=BAD_IMAGE,
+        IMAGE_URI=GOOD,
+        FIRING_AT_START="a-5xx",
     )
     assert code == 0
     assert applied(calls) == [GOOD]

@@ -70,12 +70,8 @@ def test_container_contract_comes_from_the_workload_settings():
 
 
 def test_bootstrap_image_gets_the_same_environment_as_ecs():
-    workload = dataclasses.replace(
-        WORKLOAD, bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7", health_check_path="/ping"
-    )
-    spec = dataclasses.replace(
-        SPEC, workload=workload, environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(workload))
-    )
+    workload = dataclasses.replace(WORKLOAD, bootstrap_image="public.ecr.aws/docker/library/traefik:v3.7", health_check_path="/ping")
+    spec = dataclasses.replace(SPEC, workload=workload, environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(workload)))
     assert container(manifests.deployment(spec))["env"] == [
         {"name": "PORT", "value": "9090"},
         {"name": "TRAEFIK_ENTRYPOINTS_TRAEFIK_ADDRESS", "value": ":9090"},

@@ -13,7 +13,7 @@ from offline.mocks import StackResult, evaluate, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-NAMES = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in EXAMPLES.glob("Pulumi.*.yaml"))
+NAMES = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in EXAMPLES.glob("Pulumi.*.yaml"))
 _cache: dict[str, StackResult] = {}
 
 
@@ -58,9 +58,7 @@ def test_github_example_uses_a_connection_with_branch_and_file_path_push_filters
     assert source["configuration"]["ConnectionArn"] == connection.outputs["arn"]
     [trigger] = pipeline["triggers"]
     assert trigger["providerType"] == "CodeStarSourceConnection"
-    assert trigger["gitConfiguration"]["pushes"] == [
-        {"branches": {"includes": ["main"]}, "filePaths": {"includes": ["services/api/**", "shared/**"]}}
-    ]
+    assert trigger["gitConfiguration"]["pushes"] == [{"branches": {"includes": ["main"]}, "filePaths": {"includes": ["services/api/**", "shared/**"]}}]
     buildspec = result.named("build-project").inputs["source"]["buildspec"]
     assert "APP_PATH: services/api" in buildspec
 

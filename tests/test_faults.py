@@ -17,8 +17,7 @@ def test_fault_still_applies(fault):
 
 def test_fault_names_are_unique_and_every_class_is_covered():
     assert len({f.name for f in faults.FAULTS}) == len(faults.FAULTS)
-    assert {"iam", "ordering", "network", "alarm", "protection", "logs", "encryption", "naming"} <= {
-        f.kind for f in faults.FAULTS}
+    assert {"iam", "ordering", "network", "alarm", "protection", "logs", "encryption", "naming"} <= {f.kind for f in faults.FAULTS}
 
 
 def test_injection_never_touches_the_working_tree(tmp_path: Path):

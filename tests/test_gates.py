@@ -34,7 +34,7 @@ def stages(r):
 def deploy_stages(r):
     """Stages after Build (and Approve): the deploy target's."""
     names = [s["name"] for s in stages(r)]
-    return stages(r)[names.index("Build") + 1:] if "Approve" not in names else stages(r)[names.index("Approve") + 1:]
+    return stages(r)[names.index("Build") + 1 :] if "Approve" not in names else stages(r)[names.index("Approve") + 1 :]
 
 
 def role_statements(r):
@@ -56,9 +56,7 @@ def test_prod_approves_before_deploying(evaluate):
         assert names.index("Approve") == names.index("Build") + 1
         assert len(deploy_stages(r)) >= 1
         [action] = stages(r)[names.index("Approve")]["actions"]
-        assert {k: action[k] for k in ("category", "owner", "provider", "version")} == {
-            "category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"
-        }
+        assert {k: action[k] for k in ("category", "owner", "provider", "version")} == {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
         assert action["configuration"] == {
             "NotificationArn": topic(r),
             "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}?",
@@ -81,9 +79,7 @@ def test_bad_approval_value_fails_in_settings():
 
 def test_pipeline_role_may_publish_to_the_encrypted_topic(stack):
     statements = role_statements(stack)
-    assert statements["PublishNotifications"] == {
-        "Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic(stack)
-    }
+    assert statements["PublishNotifications"] == {"Sid": "PublishNotifications", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic(stack)}
     assert statements["EncryptNotifications"]["Resource"] == stack.named("notifications-key").outputs["arn"]
     assert statements["EncryptNotifications"]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
 
@@ -110,8 +106,7 @@ def test_prod_bakes_the_deployment_against_the_alarms(evaluate):
                         {
                             "name": "BakeTime",
                             "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-                            "configuration": {"AlarmStates": "ALARM", "AlarmName": composite_alarm_name("container-cicd-prod-app"),
-                                              "WaitTime": "10"},
+                            "configuration": {"AlarmStates": "ALARM", "AlarmName": composite_alarm_name("container-cicd-prod-app"), "WaitTime": "10"},
                         }
                     ],
                 }
@@ -198,15 +193,17 @@ def test_window_and_alarm_entry_gate_are_never_one_condition():
     window opens, and a stage takes one entry condition (see the next test), so the pair is refused."""
     from components.delivery.pipeline import PipelineGates
 
-    with pytest.raises(SettingsError, match=(
-        r"^blockDeployWhileAlarming: true is not valid; not together with deploymentWindowCron: both would share the "
-        r"deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens\. "
-        r"Fix: keep one of them"
-    )):
+    with pytest.raises(
+        SettingsError,
+        match=(
+            r"^blockDeployWhileAlarming: true is not valid; not together with deploymentWindowCron: both would share the "
+            r"deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens\. "
+            r"Fix: keep one of them"
+        ),
+    ):
         parse_settings({"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True}, "container-cicd", "prod")
     with pytest.raises(ValueError, match=r"^PipelineGates: deployment_window and block_while_alarming cannot share"):
-        PipelineGates(topic_arn="t", topic_statements=(), alarm_name="a", deployment_window=(WINDOW, "UTC"),
-                      block_while_alarming=True)
+        PipelineGates(topic_arn="t", topic_statements=(), alarm_name="a", deployment_window=(WINDOW, "UTC"), block_while_alarming=True)
 
 
 def test_a_stage_takes_only_one_entry_condition(evaluate):
@@ -217,34 +214,45 @@ def test_a_stage_takes_only_one_entry_condition(evaluate):
 
     request = create_pipeline_request(evaluate("prod", deploymentWindowCron=WINDOW).one(PIPELINE).inputs)
     first = [s for s in request["pipeline"]["stages"] if "beforeEntry" in s][0]
-    alarm_condition = {"result": "FAIL", "rules": [{
-        "name": "ServiceHealthy",
-        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-        "configuration": {"AlarmStates": "ALARM", "AlarmName": "alarm"},
-    }]}
+    alarm_condition = {
+        "result": "FAIL",
+        "rules": [
+            {
+                "name": "ServiceHealthy",
+                "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+                "configuration": {"AlarmStates": "ALARM", "AlarmName": "alarm"},
+            }
+        ],
+    }
     first["beforeEntry"]["conditions"].append(alarm_condition)
     assert validate("codepipeline", "CreatePipeline", request) == [
-        f"Invalid length for parameter pipeline.stages[{request['pipeline']['stages'].index(first)}].beforeEntry.conditions, "
-        "value: 2, valid max length: 1"
+        f"Invalid length for parameter pipeline.stages[{request['pipeline']['stages'].index(first)}].beforeEntry.conditions, value: 2, valid max length: 1"
     ]
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"deploymentWindowCron": "* 9-16 ? * MON-THU *"},
-         r"^deploymentWindowCron: '\* 9-16 \? \* MON-THU \*' is not valid; field 3 \(hours\) '\?' is allowed only in "
-         r"day-of-month or day-of-week\. Fix: write 'seconds minutes hours day-of-month month day-of-week \[year\]' with "
-         r"seconds '\*' and '\?' in one day field, e\.g\. '\* \* 9-16 \? \* MON-THU' \(Monday to Thursday, 09:00-16:59\)$"),
-        ({"deploymentWindowTimeZone": "Europe/Berlin"},
-         r"^deploymentWindowTimeZone: 'Europe/Berlin' is not valid; only used with deploymentWindowCron"),
-        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "CET +1"},
-         r"^deploymentWindowTimeZone: 'CET \+1' is not valid; allowed: UTC or an IANA time zone such as Europe/Berlin\. "
-         r"Fix: set an IANA time zone name"),
-        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Europe/Berlinn"},
-         r"^deploymentWindowTimeZone: 'Europe/Berlinn' is not valid; allowed: UTC or an IANA time zone"),
-        ({"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Mars/Olympus_Mons"},
-         r"^deploymentWindowTimeZone: 'Mars/Olympus_Mons' is not valid; allowed: UTC or an IANA time zone"),
+        (
+            {"deploymentWindowCron": "* 9-16 ? * MON-THU *"},
+            r"^deploymentWindowCron: '\* 9-16 \? \* MON-THU \*' is not valid; field 3 \(hours\) '\?' is allowed only in "
+            r"day-of-month or day-of-week\. Fix: write 'seconds minutes hours day-of-month month day-of-week \[year\]' with "
+            r"seconds '\*' and '\?' in one day field, e\.g\. '\* \* 9-16 \? \* MON-THU' \(Monday to Thursday, 09:00-16:59\)$",
+        ),
+        ({"deploymentWindowTimeZone": "Europe/Berlin"}, r"^deploymentWindowTimeZone: 'Europe/Berlin' is not valid; only used with deploymentWindowCron"),
+        (
+            {"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "CET +1"},
+            r"^deploymentWindowTimeZone: 'CET \+1' is not valid; allowed: UTC or an IANA time zone such as Europe/Berlin\. "
+            r"Fix: set an IANA time zone name",
+        ),
+        (
+            {"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Europe/Berlinn"},
+            r"^deploymentWindowTimeZone: 'Europe/Berlinn' is not valid; allowed: UTC or an IANA time zone",
+        ),
+        (
+            {"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Mars/Olympus_Mons"},
+            r"^deploymentWindowTimeZone: 'Mars/Olympus_Mons' is not valid; allowed: UTC or an IANA time zone",
+        ),
     ],
     ids=["old-five-field-order", "zone-without-cron", "offset", "misspelt-zone", "zone-shaped-but-unknown"],
 )
@@ -314,8 +322,13 @@ def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
         assert entry_rule["ruleTypeId"]["provider"] == {"window": "DeploymentWindow", "alarm": "CloudWatchAlarm"}[entry]
         assert [c["result"] for c in first["onSuccess"]["conditions"]] == ["ROLLBACK"]
         assert first["onFailure"]["result"] == "ROLLBACK"
-        rules = [rule for stage in declaration["stages"] for block in ("beforeEntry", "onSuccess", "onFailure")
-                 for condition in stage.get(block, {}).get("conditions", []) for rule in condition["rules"]]
+        rules = [
+            rule
+            for stage in declaration["stages"]
+            for block in ("beforeEntry", "onSuccess", "onFailure")
+            for condition in stage.get(block, {}).get("conditions", [])
+            for rule in condition["rules"]
+        ]
         assert len(rules) == 2
         for rule in rules:
             required, optional = RULE_CONFIGURATION[rule["ruleTypeId"]["provider"]]
@@ -332,9 +345,7 @@ def test_every_action_in_the_safety_policies_exists(evaluate):
     from policy_sentry.querying.actions import get_action_data
 
     r = evaluate("prod", auditTrail="on", blockDeployWhileAlarming=True)
-    documents = [json.loads(r.named(n).inputs["policy"]) for n in (
-        "notifications-key", "notifications-topic-policy", "audit-key", "audit-bucket-policy", "audit-logs-role-policy"
-    )]
+    documents = [json.loads(r.named(n).inputs["policy"]) for n in ("notifications-key", "notifications-topic-policy", "audit-key", "audit-bucket-policy", "audit-logs-role-policy")]
     ours = {"PublishNotifications", "EncryptNotifications", "WatchServiceAlarm"}
     documents.append({"Statement": [s for sid, s in role_statements(r).items() if sid in ours]})
     actions = set()
@@ -363,8 +374,7 @@ def test_gates_keep_a_stages_own_conditions_and_refuse_to_overwrite_them():
     from components.delivery.pipeline import PipelineGates, gate_stage
 
     own_entry = {"condition": {"result": "FAIL", "rules": []}}
-    stage = aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[], before_entry=own_entry,
-                                               on_failure={"result": "RETRY"})
+    stage = aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[], before_entry=own_entry, on_failure={"result": "RETRY"})
     kept = gate_stage(stage, PipelineGates(topic_arn="t", topic_statements=(), rollback_on_failure=False), first=True)
     assert kept.before_entry == own_entry and kept.on_failure == {"result": "RETRY"} and kept.on_success is None
     with pytest.raises(ValueError, match=r"^stage 'Deploy' sets on_failure itself and the pipeline gates set it too"):

@@ -31,10 +31,8 @@ def variants(dev, prod, evaluate) -> dict:
     return {
         "dev": dev,
         "prod": prod,
-        "github": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service",
-                           sourceFilePaths=["app/**", "lib/**"]),
-        "github-existing": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service",
-                                    sourceConnectionArn=CONNECTION_ARN, sourceBranch="release"),
+        "github": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceFilePaths=["app/**", "lib/**"]),
+        "github-existing": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceConnectionArn=CONNECTION_ARN, sourceBranch="release"),
     }
 
 
@@ -90,10 +88,7 @@ def test_every_role_trusts_exactly_one_service_principal(variants):
 
 
 def test_one_role_per_principal_in_the_ecs_stack(dev):
-    services = {
-        role.name: json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"]
-        for role in dev.of_type("aws:iam/role:Role")
-    }
+    services = {role.name: json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"] for role in dev.of_type("aws:iam/role:Role")}
     assert services["build-role"] == "codebuild.amazonaws.com"
     assert services["pipeline-role"] == "codepipeline.amazonaws.com"
     assert services["pipeline-start-role"] == "events.amazonaws.com"
@@ -237,14 +232,19 @@ def test_ecs_deploy_statements_are_scoped_to_this_service(dev):
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SSE_KMS = ("kms:Decrypt", "kms:GenerateDataKey")
-ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
-            "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
+ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
 ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 WRITE_LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
-CODECOMMIT_SOURCE = ("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive",
-                     "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive")
-VPC_BUILD = ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces",
-             "ec2:DeleteNetworkInterface", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeVpcs")
+CODECOMMIT_SOURCE = ("codecommit:GetBranch", "codecommit:GetCommit", "codecommit:UploadArchive", "codecommit:GetUploadArchiveStatus", "codecommit:CancelUploadArchive")
+VPC_BUILD = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcs",
+)
 # Roles whose permissions are an AWS managed policy the documentation prescribes, not an inline policy.
 # Roles whose permissions are AWS managed policies, pinned exactly in tests/test_eks.py.
 MANAGED_POLICY_ROLES = {"deploy-cloudwatch-agent-role", "deploy-cluster-role", "deploy-node-role"}
@@ -313,8 +313,7 @@ def pipeline_needs(result) -> Need:
                 needs |= {("iam:PassRole", task[k]) for k in ("executionRoleArn", "taskRoleArn")}
             elif provider == "Manual" and "NotificationArn" in config:
                 topic = config["NotificationArn"]
-                [key] = [t.inputs["kmsMasterKeyId"] for t in result.of_type("aws:sns/topic:Topic")
-                         if t.outputs["arn"] == topic]
+                [key] = [t.inputs["kmsMasterKeyId"] for t in result.of_type("aws:sns/topic:Topic") if t.outputs["arn"] == topic]
                 needs |= need(("sns:Publish",), topic) | need(SSE_KMS, key)
         conditions = [stage.get(k) or {} for k in ("beforeEntry", "onSuccess", "onFailure")]
         for rule in (r for c in conditions for r in (c.get("condition") or {}).get("rules", [])):
@@ -364,9 +363,10 @@ def required_permissions(result) -> dict[str, Need]:
     for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
         [container] = json.loads(task.inputs["containerDefinitions"])
         group = container["logConfiguration"]["options"]["awslogs-group"]
-        add(task.inputs["executionRoleArn"],
-            need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PULL, repository)
-            | need(WRITE_LOGS, log_stream(arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=group))))
+        add(
+            task.inputs["executionRoleArn"],
+            need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PULL, repository) | need(WRITE_LOGS, log_stream(arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=group))),
+        )
         # The task role starts without permissions (test_task_role_has_no_permissions_by_default).
         required.setdefault(role_name_of(result, task.inputs["taskRoleArn"]), set())
     for target in result.of_type("aws:cloudwatch/eventTarget:EventTarget"):
@@ -375,17 +375,17 @@ def required_permissions(result) -> dict[str, Need]:
             action = "codebuild:StartBuild" if ":codebuild:" in target.inputs["arn"] else "codepipeline:StartPipelineExecution"
             add(target.inputs["roleArn"], need((action,), target.inputs["arn"]))
     for trail in result.of_type("aws:cloudtrail/trail:Trail"):
-        add(trail.inputs["cloudWatchLogsRoleArn"],
-            need(WRITE_LOGS, log_stream(trail.inputs["cloudWatchLogsGroupArn"]).replace(
-                "stream-1", f"{ACCOUNT}_CloudTrail_{REGION}")))
+        add(trail.inputs["cloudWatchLogsRoleArn"], need(WRITE_LOGS, log_stream(trail.inputs["cloudWatchLogsGroupArn"]).replace("stream-1", f"{ACCOUNT}_CloudTrail_{REGION}")))
     for deploy in (p for p in result.of_type("aws:codebuild/project:Project") if p.name.endswith("deploy-project")):
         spec = yaml.safe_load(deploy.inputs["source"]["buildspec"])
         cluster = spec["env"]["variables"]["CLUSTER_NAME"]
         commands = "\n".join(c for phase in spec["phases"].values() for c in phase["commands"])
         alarms = re.search(r"--alarm-names ((?:\S+ )+)--state-value", commands).group(1).split()
-        add(deploy.inputs["serviceRole"],
+        add(
+            deploy.inputs["serviceRole"],
             need(("eks:DescribeCluster",), f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{cluster}")
-            | {("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}") for a in alarms})
+            | {("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}") for a in alarms},
+        )
     return required
 
 
@@ -393,10 +393,7 @@ def missing_permissions(result) -> dict[str, list[tuple[str, str]]]:
     statements: dict[str, list[dict]] = {}
     for role, statement in role_policies(result):
         statements.setdefault(role, []).append(statement)
-    missing = {
-        role: sorted((a, r) for a, r in needs if not grants(statements.get(role, []), a, r))
-        for role, needs in required_permissions(result).items()
-    }
+    missing = {role: sorted((a, r) for a, r in needs if not grants(statements.get(role, []), a, r)) for role, needs in required_permissions(result).items()}
     return {role: m for role, m in missing.items() if m}
 
 
@@ -416,13 +413,17 @@ def test_required_permissions_cover_the_documented_essentials(dev, prod):
     """The derivation above finds what the documentation lists (a derivation that found nothing would pass)."""
     dev_needs, prod_needs = required_permissions(dev), required_permissions(prod)
     key = dev.named("artifacts-key").outputs["arn"]
-    assert {("kms:GenerateDataKey", key), ("kms:Decrypt", key), ("ecr:PutImage", dev.named("registry-repo").outputs["arn"]),
-            ("codebuild:BatchPutTestCases", dev.named("build-tests").outputs["arn"])} <= dev_needs["build-role"]
-    assert {"codecommit:UploadArchive", "codebuild:StartBuild", "ecs:UpdateService", "iam:PassRole", "kms:GenerateDataKey",
-            "s3:PutObject"} <= {a for a, _ in dev_needs["pipeline-role"]}
+    assert {
+        ("kms:GenerateDataKey", key),
+        ("kms:Decrypt", key),
+        ("ecr:PutImage", dev.named("registry-repo").outputs["arn"]),
+        ("codebuild:BatchPutTestCases", dev.named("build-tests").outputs["arn"]),
+    } <= dev_needs["build-role"]
+    assert {"codecommit:UploadArchive", "codebuild:StartBuild", "ecs:UpdateService", "iam:PassRole", "kms:GenerateDataKey", "s3:PutObject"} <= {
+        a for a, _ in dev_needs["pipeline-role"]
+    }
     assert {"ecr:GetDownloadUrlForLayer", "logs:PutLogEvents"} <= {a for a, _ in dev_needs["deploy-execution-role"]}
-    assert {"eks:DescribeCluster", "cloudwatch:DescribeAlarms", "ec2:CreateNetworkInterface"} <= {
-        a for a, _ in prod_needs["deploy-deploy-role"]}
+    assert {"eks:DescribeCluster", "cloudwatch:DescribeAlarms", "ec2:CreateNetworkInterface"} <= {a for a, _ in prod_needs["deploy-deploy-role"]}
     assert {"sns:Publish", "cloudwatch:DescribeAlarms"} <= {a for a, _ in prod_needs["pipeline-role"]}
 
 

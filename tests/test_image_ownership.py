@@ -53,9 +53,7 @@ def test_ecs_second_up_keeps_the_deployed_image_and_applies_the_new_sizes(ecs_tw
     change = plan_change(first, second)
     # A new revision (task definitions are immutable) with X and the new sizes; the service is updated
     # in place to it; nothing else is replaced and nothing is deleted.
-    assert [(new.name, reasons) for _, new, reasons in change.replaced] == [
-        ("deploy-task", ["containerDefinitions", "cpu", "memory"])
-    ]
+    assert [(new.name, reasons) for _, new, reasons in change.replaced] == [("deploy-task", ["containerDefinitions", "cpu", "memory"])]
     assert change.deleted == [] and change.created == []
 
 
@@ -99,8 +97,12 @@ def run_record_step(tmp_path, spec: dict, image_uri: str, *, deployed_tag_exists
     work.mkdir()
     (work / "imagedefinitions.json").write_text(json.dumps([{"name": "app", "imageUri": image_uri}]))
     script = "\n".join(f"{c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi" for c in spec["phases"]["build"]["commands"])
-    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls.log"),
-           "DEPLOYED_TAG_EXISTS": "yes" if deployed_tag_exists else "no", "SSM_FAILS": "yes" if ssm_fails else "no"}
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CALLS": str(tmp_path / "calls.log"),
+        "DEPLOYED_TAG_EXISTS": "yes" if deployed_tag_exists else "no",
+        "SSM_FAILS": "yes" if ssm_fails else "no",
+    }
     proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=30)
     calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
     return proc.returncode, calls
@@ -127,10 +129,13 @@ def test_record_step_role_may_write_the_record_and_tag_images_only(dev):
     by_sid = {s["Sid"]: s for s in role_policy["Statement"]}
     parameter_arn = dev.one("aws:ssm/parameter:Parameter").outputs["arn"]
     repository_arn = dev.one("aws:ecr/repository:Repository").outputs["arn"]
-    assert by_sid["RecordDeployedImage"] == {"Sid": "RecordDeployedImage", "Effect": "Allow",
-                                             "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn}
-    assert by_sid["TagDeployedImage"] == {"Sid": "TagDeployedImage", "Effect": "Allow",
-                                          "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"], "Resource": repository_arn}
+    assert by_sid["RecordDeployedImage"] == {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn}
+    assert by_sid["TagDeployedImage"] == {
+        "Sid": "TagDeployedImage",
+        "Effect": "Allow",
+        "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
+        "Resource": repository_arn,
+    }
     assert by_sid["Logs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 
@@ -139,8 +144,7 @@ def test_record_step_writes_the_deployed_image_and_tags_it_once(tmp_path, dev):
     assert rc == 0, calls
     assert calls[0] == f"aws ssm put-parameter --name {PARAMETER} --type String --overwrite --value {X}"
     assert "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=deployed-3f2c1e9" in calls
-    assert calls[-1] == ("aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 "
-                         '--image-manifest {"schemaVersion":2}')
+    assert calls[-1] == ('aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 --image-manifest {"schemaVersion":2}')
 
 
 def test_record_step_does_not_tag_an_image_twice(tmp_path, dev):
@@ -180,8 +184,7 @@ def eks_deployment(result) -> dict:
 @pytest.fixture(scope="module")
 def eks_two_steps(prod):
     first = prod
-    second = evaluate_stack("prod", {"eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 2048, "desiredCount": 5},
-                            ssm_parameters={PROD_PARAMETER: PROD_X})
+    second = evaluate_stack("prod", {"eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 2048, "desiredCount": 5}, ssm_parameters={PROD_PARAMETER: PROD_X})
     return first, second
 
 
@@ -199,7 +202,11 @@ def test_eks_second_up_applies_the_new_sizes_with_the_deployed_image(tmp_path, e
     [script] = eks_buildspec(second)["phases"]["build"]["commands"]
     script = script.replace("sleep 15", "sleep 0.2")  # the alarm poll interval; behaviour does not depend on it
     code, calls, running, record = run_step(
-        tmp_path, script, record=PROD_X, running=PROD_X, manifests_json=eks_buildspec(second)["env"]["variables"]["MANIFESTS"],
+        tmp_path,
+        script,
+        record=PROD_X,
+        running=PROD_X,
+        manifests_json=eks_buildspec(second)["env"]["variables"]["MANIFESTS"],
     )
     assert (code, applied(calls), running, record) == (0, [PROD_X], PROD_X, PROD_X)
 

@@ -106,8 +106,10 @@ def test_the_check_sees_a_private_reach():
     """The scan is not vacuous: a module of one concern taking another's private name is caught, by
     name or through the module; one taking its own concern's private name is not."""
     alarms = ROOT / "components" / "safety" / "alarms.py"
-    code = ("from components.delivery.build import _probe\nfrom components.delivery import pipeline\npipeline._x\n"
-            "from components.safety.dashboard import _own\nfrom .notifications import _own_too\n")
+    code = (
+        "from components.delivery.build import _probe\nfrom components.delivery import pipeline\npipeline._x\n"
+        "from components.safety.dashboard import _own\nfrom .notifications import _own_too\n"
+    )
     assert private_reaches(alarms, code) == [
         "components/safety/alarms.py:1: components.delivery.build._probe",
         "components/safety/alarms.py:3: components.delivery.pipeline._x",

@@ -76,8 +76,7 @@ def test_no_subscriptions_by_default(dev):
 
 
 def test_subscriptions_from_config(evaluate):
-    r = evaluate("dev", notificationEmails=["ops@example.com", "dev@example.com"],
-                 notificationHttpsEndpoints=["https://hooks.example.com/sns"])
+    r = evaluate("dev", notificationEmails=["ops@example.com", "dev@example.com"], notificationHttpsEndpoints=["https://hooks.example.com/sns"])
     subs = {s.name: s.inputs for s in r.of_type("aws:sns/topicSubscription:TopicSubscription")}
     topic_arn = r.named("notifications-topic").outputs["arn"]
     assert {n: (s["protocol"], s["endpoint"]) for n, s in subs.items()} == {
@@ -92,8 +91,7 @@ def test_subscriptions_from_config(evaluate):
     ("key", "value", "message"),
     [
         ("notificationEmails", ["not-an-email"], r"^notificationEmails: 'not-an-email' is not valid; allowed: a plain email address"),
-        ("notificationHttpsEndpoints", ["http://hooks.example.com"],
-         r"^notificationHttpsEndpoints: 'http://hooks.example.com' is not valid; allowed: https:// URLs"),
+        ("notificationHttpsEndpoints", ["http://hooks.example.com"], r"^notificationHttpsEndpoints: 'http://hooks.example.com' is not valid; allowed: https:// URLs"),
         ("notificationEmails", ["a@example.com", "a@example.com"], r"^notificationEmails: \['a@example.com', 'a@example.com'\] is not valid; each subscriber once"),
     ],
 )
@@ -128,15 +126,29 @@ def test_pipeline_event_patterns_match_sample_events(dev):
     name = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
 
     def execution(state, pipeline=name):
-        return {"detail-type": "CodePipeline Pipeline Execution State Change", "source": "aws.codepipeline",
-                "account": ACCOUNT, "region": "us-east-1",
-                "detail": {"pipeline": pipeline, "execution-id": "e1", "state": state, "version": 3}}
+        return {
+            "detail-type": "CodePipeline Pipeline Execution State Change",
+            "source": "aws.codepipeline",
+            "account": ACCOUNT,
+            "region": "us-east-1",
+            "detail": {"pipeline": pipeline, "execution-id": "e1", "state": state, "version": 3},
+        }
 
     def action(state, category):
-        return {"detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
-                "account": ACCOUNT, "region": "us-east-1",
-                "detail": {"pipeline": name, "execution-id": "e1", "stage": "Approve", "action": "ApproveDeploy", "state": state,
-                           "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"}}}
+        return {
+            "detail-type": "CodePipeline Action Execution State Change",
+            "source": "aws.codepipeline",
+            "account": ACCOUNT,
+            "region": "us-east-1",
+            "detail": {
+                "pipeline": name,
+                "execution-id": "e1",
+                "stage": "Approve",
+                "action": "ApproveDeploy",
+                "state": state,
+                "type": {"owner": "AWS", "provider": "Manual", "category": category, "version": "1"},
+            },
+        }
 
     executions = rule_pattern(dev, "pipeline-executions")
     assert all(matches(executions, execution(s)) for s in ("STARTED", "SUCCEEDED", "FAILED", "SUPERSEDED", "STOPPED"))
@@ -154,8 +166,7 @@ def rule_pattern(r, name):
 
 def test_event_rules_route_to_the_topic(stack):
     topic_arn = stack.named("notifications-topic").outputs["arn"]
-    rules = {r.name.removeprefix("notifications-") for r in stack.of_type("aws:cloudwatch/eventRule:EventRule")
-             if r.name.startswith("notifications-")}
+    rules = {r.name.removeprefix("notifications-") for r in stack.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith("notifications-")}
     # The deployment-failed rule is the ECS target's contribution; the EKS deploy step fails as a pipeline action.
     ecs = stack.one("container-cicd:deploy:EcsTarget") if stack.of_type("container-cicd:deploy:EcsTarget") else None
     shared = {"image-findings", "pipeline-failed", "pipeline-executions", "approval-needed"}
@@ -189,9 +200,7 @@ def test_critical_and_high_image_findings_of_this_repository_are_routed(dev):
         "detail": {
             "scan-status": ["COMPLETE"],
             "repository-name": [dev.one("aws:ecr/repository:Repository").outputs["name"]],
-            "finding-severity-counts": {
-                "$or": [{"CRITICAL": [{"numeric": [">", 0]}]}, {"HIGH": [{"numeric": [">", 0]}]}]
-            },
+            "finding-severity-counts": {"$or": [{"CRITICAL": [{"numeric": [">", 0]}]}, {"HIGH": [{"numeric": [">", 0]}]}]},
         },
     }
 
@@ -207,6 +216,7 @@ def test_pipeline_action_and_stage_failures_are_routed(stack):
 
 # ---- the patterns against sample events (moto's EventBridge pattern engine as the authority) ----
 
+
 def matches(pattern: dict, event: dict) -> bool:
     from moto.events.models import EventPattern
 
@@ -216,10 +226,13 @@ def matches(pattern: dict, event: dict) -> bool:
 def ecs_event(service_arn: str, name: str = "SERVICE_DEPLOYMENT_FAILED") -> dict:
     # Shape from https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html
     return {
-        "version": "0", "detail-type": "ECS Deployment State Change", "source": "aws.ecs", "account": ACCOUNT,
-        "region": "us-east-1", "resources": [service_arn],
-        "detail": {"eventType": "ERROR", "eventName": name, "deploymentId": "ecs-svc/123",
-                   "reason": "ECS deployment circuit breaker: task failed to start."},
+        "version": "0",
+        "detail-type": "ECS Deployment State Change",
+        "source": "aws.ecs",
+        "account": ACCOUNT,
+        "region": "us-east-1",
+        "resources": [service_arn],
+        "detail": {"eventType": "ERROR", "eventName": name, "deploymentId": "ecs-svc/123", "reason": "ECS deployment circuit breaker: task failed to start."},
     }
 
 
@@ -236,9 +249,13 @@ def test_image_findings_pattern_matches_critical_or_high_only(dev):
     repo = dev.one("aws:ecr/repository:Repository").outputs["name"]
 
     def scan(counts, repository=repo):
-        return {"detail-type": "ECR Image Scan", "source": "aws.ecr", "account": ACCOUNT, "region": "us-east-1",
-                "detail": {"scan-status": "COMPLETE", "repository-name": repository,
-                           "finding-severity-counts": counts, "image-digest": "sha256:" + "0" * 64}}
+        return {
+            "detail-type": "ECR Image Scan",
+            "source": "aws.ecr",
+            "account": ACCOUNT,
+            "region": "us-east-1",
+            "detail": {"scan-status": "COMPLETE", "repository-name": repository, "finding-severity-counts": counts, "image-digest": "sha256:" + "0" * 64},
+        }
 
     assert matches(pattern, scan({"CRITICAL": 1, "MEDIUM": 9}))
     assert matches(pattern, scan({"HIGH": 3}))
@@ -252,10 +269,13 @@ def test_pipeline_failed_pattern_matches_a_failed_deploy_action(stack):
     name = stack.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
 
     def action(state, pipeline=name):
-        return {"detail-type": "CodePipeline Action Execution State Change", "source": "aws.codepipeline",
-                "account": ACCOUNT, "region": "us-east-1",
-                "detail": {"pipeline": pipeline, "execution-id": "e1", "stage": "Deploy", "action": "Deploy",
-                           "state": state, "type": {"category": "Deploy", "owner": "AWS"}}}
+        return {
+            "detail-type": "CodePipeline Action Execution State Change",
+            "source": "aws.codepipeline",
+            "account": ACCOUNT,
+            "region": "us-east-1",
+            "detail": {"pipeline": pipeline, "execution-id": "e1", "stage": "Deploy", "action": "Deploy", "state": state, "type": {"category": "Deploy", "owner": "AWS"}},
+        }
 
     assert matches(pattern, action("FAILED"))
     assert not matches(pattern, action("SUCCEEDED"))

@@ -8,8 +8,14 @@ from offline.mocks import ACCOUNT
 
 PIPELINE = "container-cicd:pipeline:Pipeline"
 # One non-default dev stack shared by several test modules (same dict => one cached evaluation).
-CUSTOM = {"containerName": "Web_Frontend", "buildTimeoutMinutes": 45, "deploymentTimeoutMinutes": 9,
-          "imageRetentionCount": 7, "untaggedImageExpiryDays": 3, "buildComputeType": "BUILD_GENERAL1_LARGE"}
+CUSTOM = {
+    "containerName": "Web_Frontend",
+    "buildTimeoutMinutes": 45,
+    "deploymentTimeoutMinutes": 9,
+    "imageRetentionCount": 7,
+    "untaggedImageExpiryDays": 3,
+    "buildComputeType": "BUILD_GENERAL1_LARGE",
+}
 
 
 def pipeline(result) -> dict:
@@ -85,10 +91,7 @@ def test_pipeline_role_gets_every_contribution(dev):
 
 def test_console_url_output(dev):
     assert dev.outputs["pipelineName"] == "container-cicd-dev-app-pipeline"
-    assert dev.outputs["pipelineConsoleUrl"] == (
-        "https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/"
-        "container-cicd-dev-app-pipeline/view?region=us-east-1"
-    )
+    assert dev.outputs["pipelineConsoleUrl"] == ("https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/container-cicd-dev-app-pipeline/view?region=us-east-1")
 
 
 def test_start_rule_only_for_codecommit(dev, evaluate):

@@ -13,9 +13,19 @@ from offline import plan
 from policy.rules import run_rules, subjects
 
 SECTIONS = [
-    "## Summary", "## Configuration", "## Pipeline", "### Entry conditions and gates", "## Deploy target", "## What `pulumi up` needs",
-    "## Needs a person at deploy time", "## Monthly cost while idle", "## Policy pack", "## Diagrams",
-    "## Stack outputs", "## Resource counts by type", "## Component tree",
+    "## Summary",
+    "## Configuration",
+    "## Pipeline",
+    "### Entry conditions and gates",
+    "## Deploy target",
+    "## What `pulumi up` needs",
+    "## Needs a person at deploy time",
+    "## Monthly cost while idle",
+    "## Policy pack",
+    "## Diagrams",
+    "## Stack outputs",
+    "## Resource counts by type",
+    "## Component tree",
 ]
 
 
@@ -84,7 +94,7 @@ def test_pipeline_section_lists_every_stage_action_in_order(stack, tmp_path, cac
     expected = [[f" {s['name']} ", f" {a['name']} ", f" {a['category']}/{a['provider']} "] for s in pipeline["stages"] for a in s["actions"]]
     assert rows == expected
     assert f"- Type: `{pipeline['pipelineType']}`, execution mode: `{pipeline['executionMode']}`" in section
-    assert "- Trigger: EventBridge rule `pipeline-start` starts the pipeline on CodeCommit pushes to `[\"main\"]`" in section
+    assert '- Trigger: EventBridge rule `pipeline-start` starts the pipeline on CodeCommit pushes to `["main"]`' in section
 
 
 def test_deploy_section_shows_the_targets_key_settings(tmp_path, cached, capsys, dev):
@@ -138,10 +148,15 @@ def test_svg_is_rendered_when_graphviz_is_on_path(tmp_path, cached, capsys, monk
 
 
 def test_set_values_are_strings_as_pulumi_config_set_stores_them():
-    assert plan.parse_overrides(["desiredCount=3", "production=true", "manualApproval=on", "logRetentionDays=",
-                                 'ingressCidrs=["10.0.0.0/8"]', "deploymentWindowCron=* * 9-16 ? * MON-THU"]) == {
-        "desiredCount": "3", "production": "true", "manualApproval": "on", "logRetentionDays": None,
-        "ingressCidrs": '["10.0.0.0/8"]', "deploymentWindowCron": "* * 9-16 ? * MON-THU",
+    assert plan.parse_overrides(
+        ["desiredCount=3", "production=true", "manualApproval=on", "logRetentionDays=", 'ingressCidrs=["10.0.0.0/8"]', "deploymentWindowCron=* * 9-16 ? * MON-THU"]
+    ) == {
+        "desiredCount": "3",
+        "production": "true",
+        "manualApproval": "on",
+        "logRetentionDays": None,
+        "ingressCidrs": '["10.0.0.0/8"]',
+        "deploymentWindowCron": "* * 9-16 ? * MON-THU",
     }
 
 
@@ -197,11 +212,14 @@ def test_other_program_failures_exit_1(tmp_path, monkeypatch, capsys):
     assert err == "the program failed for stack dev: NotImplementedError: deployTarget: 'lambda' has no deploy target module yet\n"
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["nope"], "usage error: no stack file Pulumi.nope.yaml in "),
-    (["dev", "--set", "desiredCount"], "usage error: --set 'desiredCount': expected KEY=VALUE, e.g. --set desiredCount=3"),
-    ([], "usage error: the following arguments are required: stack"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nope"], "usage error: no stack file Pulumi.nope.yaml in "),
+        (["dev", "--set", "desiredCount"], "usage error: --set 'desiredCount': expected KEY=VALUE, e.g. --set desiredCount=3"),
+        ([], "usage error: the following arguments are required: stack"),
+    ],
+)
 def test_usage_errors_exit_64_not_2(argv, message, monkeypatch, capsys):
     monkeypatch.setattr(plan, "evaluate_stack", lambda *a: pytest.fail("must not evaluate"))
     code, _, err = _run(argv, capsys)
@@ -346,15 +364,17 @@ HTTPS = "- Notification https subscriptions `https://hooks.example.com/x`: each 
 NOTHING = "- Nothing: no connection, subscription or private endpoint waits for a person."
 
 
-@pytest.mark.parametrize(("stack", "overrides", "expected"), [
-    ("dev", {}, [NOTHING]),
-    ("dev", {"sourceProvider": "github", "sourceRepository": "org/svc"}, [CONNECTION]),
-    ("dev", {"sourceProvider": "github", "sourceRepository": "org/svc",
-             "sourceConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123"}, [NOTHING]),
-    ("prod", {}, [PRIVATE]),
-    ("prod", {"eksPublicAccessCidrs": '["203.0.113.0/24"]'}, [NOTHING]),
-    ("dev", {"notificationEmails": '["ops@example.com"]', "notificationHttpsEndpoints": '["https://hooks.example.com/x"]'}, [EMAIL, HTTPS]),
-])
+@pytest.mark.parametrize(
+    ("stack", "overrides", "expected"),
+    [
+        ("dev", {}, [NOTHING]),
+        ("dev", {"sourceProvider": "github", "sourceRepository": "org/svc"}, [CONNECTION]),
+        ("dev", {"sourceProvider": "github", "sourceRepository": "org/svc", "sourceConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123"}, [NOTHING]),
+        ("prod", {}, [PRIVATE]),
+        ("prod", {"eksPublicAccessCidrs": '["203.0.113.0/24"]'}, [NOTHING]),
+        ("dev", {"notificationEmails": '["ops@example.com"]', "notificationHttpsEndpoints": '["https://hooks.example.com/x"]'}, [EMAIL, HTTPS]),
+    ],
+)
 def test_each_warning_appears_exactly_when_it_applies(stack, overrides, expected, evaluate):
     from offline.plan.sections import human_section
 
@@ -466,10 +486,7 @@ def test_dot_labels_escape_quotes_and_backslashes():
     from offline.plan.diagrams import Edge, Graph, Node, to_dot
 
     graph = Graph("g", nodes=(Node("a", ('say "hi"', "C:\\x")), Node("b", ("b",))), edges=(Edge("a", "b", "x"),))
-    assert to_dot(graph) == (
-        'digraph g {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n'
-        "  a [label=\"say 'hi'\\nC:\\\\x\"];\n  b [label=\"b\"];\n  a -> b [label=\"x\"];\n}\n"
-    )
+    assert to_dot(graph) == ('digraph g {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n  a [label="say \'hi\'\\nC:\\\\x"];\n  b [label="b"];\n  a -> b [label="x"];\n}\n')
 
 
 # ----------------------------------------------------------------------------------------------
@@ -479,6 +496,7 @@ def test_dot_labels_escape_quotes_and_backslashes():
 def _scrambled(result):
     """The same stack as if the program had registered its resources in another order and the engine
     had handed back every object's keys in another order."""
+
     def flip(value):
         if isinstance(value, dict):
             return {k: flip(value[k]) for k in reversed(list(value))}
@@ -528,8 +546,7 @@ def test_three_runs_write_the_same_bytes(tmp_path):
     runs = {}
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        runs[seed] = subprocess.Popen([sys.executable, "-c", driver, str(tmp_path / seed)], cwd=root, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        runs[seed] = subprocess.Popen([sys.executable, "-c", driver, str(tmp_path / seed)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for seed, process in runs.items():
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, (seed, err)

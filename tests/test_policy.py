@@ -51,13 +51,31 @@ def _applicable(result) -> set[str]:
 def test_the_pack_really_checks_the_stack(dev):
     """Zero violations must mean 'checked', not 'nothing to check': the core rules meet their resources."""
     assert _applicable(dev) >= {
-        "ecr-image-scanning", "ecr-immutable-tags", "ecr-kms-encryption",
-        "s3-public-access-blocked", "s3-kms-encryption", "s3-versioning", "s3-tls-only",
-        "codebuild-logging", "codebuild-kms-key", "codebuild-no-plaintext-credentials", "codebuild-privileged-only-for-docker",
-        "codepipeline-artifacts-kms", "codepipeline-rollback-mode",
-        "ecs-container-insights", "ecs-awslogs", "ecs-no-privileged", "ecs-separate-roles", "ecs-no-plain-secrets",
-        "ecs-no-public-ip", "ecs-circuit-breaker",
-        "iam-no-wildcard-actions", "iam-no-admin", "iam-passrole-not-wildcard", "log-group-retention", "kms-rotation",
+        "ecr-image-scanning",
+        "ecr-immutable-tags",
+        "ecr-kms-encryption",
+        "s3-public-access-blocked",
+        "s3-kms-encryption",
+        "s3-versioning",
+        "s3-tls-only",
+        "codebuild-logging",
+        "codebuild-kms-key",
+        "codebuild-no-plaintext-credentials",
+        "codebuild-privileged-only-for-docker",
+        "codepipeline-artifacts-kms",
+        "codepipeline-rollback-mode",
+        "ecs-container-insights",
+        "ecs-awslogs",
+        "ecs-no-privileged",
+        "ecs-separate-roles",
+        "ecs-no-plain-secrets",
+        "ecs-no-public-ip",
+        "ecs-circuit-breaker",
+        "iam-no-wildcard-actions",
+        "iam-no-admin",
+        "iam-passrole-not-wildcard",
+        "log-group-retention",
+        "kms-rotation",
     }
 
 
@@ -91,9 +109,7 @@ def test_ecr_rules_fire(dev):
         "ECR repository has imageTagMutability 'MUTABLE': set 'IMMUTABLE' so a pushed tag always names the same image"
     ]
     repo["encryptionConfigurations"] = [{"encryptionType": "AES256"}]
-    assert _check("ecr-kms-encryption", rules.ECR_REPOSITORY, repo) == [
-        "ECR repository is encrypted with AES256: set encryptionConfigurations=[{encryptionType: 'KMS'}]"
-    ]
+    assert _check("ecr-kms-encryption", rules.ECR_REPOSITORY, repo) == ["ECR repository is encrypted with AES256: set encryptionConfigurations=[{encryptionType: 'KMS'}]"]
     repo.pop("encryptionConfigurations")
     assert _check("ecr-kms-encryption", rules.ECR_REPOSITORY, repo) == [
         "ECR repository is encrypted with AES256 (the default): set encryptionConfigurations=[{encryptionType: 'KMS'}]"
@@ -128,15 +144,25 @@ def _replace(items: list[Subject], type_: str, **props) -> list[Subject]:
 def test_ecr_scanning_fires_unless_enhanced_scanning_covers_the_repository(dev):
     stack = _replace(_stack(dev), rules.ECR_REPOSITORY, imageScanningConfiguration={"scanOnPush": False})
     repo = next(s for s in stack if s.type == rules.ECR_REPOSITORY)
-    expected = [(repo.urn, (
-        "ECR repository registry-repo scans no image: set imageScanningConfiguration.scanOnPush=true, "
-        "or cover the repository with an ENHANCED aws:ecr/registryScanningConfiguration rule"
-    ))]
+    expected = [
+        (
+            repo.urn,
+            (
+                "ECR repository registry-repo scans no image: set imageScanningConfiguration.scanOnPush=true, "
+                "or cover the repository with an ENHANCED aws:ecr/registryScanningConfiguration rule"
+            ),
+        )
+    ]
     assert rules.ecr_image_scanning(stack) == expected
-    enhanced = Subject(rules.ECR_REGISTRY_SCANNING, "scan", "urn:scan", {
-        "scanType": "ENHANCED",
-        "rules": [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "container-cicd-*", "filterType": "WILDCARD"}]}],
-    })
+    enhanced = Subject(
+        rules.ECR_REGISTRY_SCANNING,
+        "scan",
+        "urn:scan",
+        {
+            "scanType": "ENHANCED",
+            "rules": [{"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "container-cicd-*", "filterType": "WILDCARD"}]}],
+        },
+    )
     assert rules.ecr_image_scanning([*stack, enhanced]) == []
     basic = Subject(rules.ECR_REGISTRY_SCANNING, "scan", "urn:scan", {**enhanced.props, "scanType": "BASIC"})
     assert rules.ecr_image_scanning([*stack, basic]) == expected
@@ -153,14 +179,19 @@ def _without(stack: list[Subject], type_: str) -> list[Subject]:
 def test_s3_public_access_block_missing_or_partial_fires(dev):
     stack = _stack(dev)
     bucket = _bucket(stack)
-    assert rules.s3_public_access_blocked(_without(stack, rules.S3_PUBLIC_ACCESS_BLOCK[0])) == [(bucket.urn, (
-        "S3 bucket artifacts-bucket has no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock: add one with "
-        "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true"
-    ))]
+    assert rules.s3_public_access_blocked(_without(stack, rules.S3_PUBLIC_ACCESS_BLOCK[0])) == [
+        (
+            bucket.urn,
+            (
+                "S3 bucket artifacts-bucket has no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock: add one with "
+                "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true"
+            ),
+        )
+    ]
     partial = _replace(stack, rules.S3_PUBLIC_ACCESS_BLOCK[0], blockPublicPolicy=False, restrictPublicBuckets=False)
-    assert rules.s3_public_access_blocked(partial) == [(bucket.urn, (
-        "S3 bucket artifacts-bucket: public access block leaves blockPublicPolicy, restrictPublicBuckets off; set all four to true"
-    ))]
+    assert rules.s3_public_access_blocked(partial) == [
+        (bucket.urn, ("S3 bucket artifacts-bucket: public access block leaves blockPublicPolicy, restrictPublicBuckets off; set all four to true"))
+    ]
 
 
 def test_s3_public_access_block_of_another_bucket_does_not_count(dev):
@@ -175,32 +206,31 @@ def test_s3_encryption_fires_without_kms(dev):
     bucket = _bucket(stack)
     sse = rules.S3_ENCRYPTION[0]
     aes = _replace(stack, sse, rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}])
-    assert rules.s3_kms_encryption(aes) == [(bucket.urn, (
-        "S3 bucket artifacts-bucket is encrypted with AES256: add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key"
-    ))]
-    assert rules.s3_kms_encryption(_without(stack, sse)) == [(bucket.urn, (
-        "S3 bucket artifacts-bucket is encrypted with AES256 (the S3 default): add a BucketServerSideEncryptionConfiguration "
-        "with sseAlgorithm 'aws:kms' and a KMS key"
-    ))]
+    assert rules.s3_kms_encryption(aes) == [
+        (bucket.urn, ("S3 bucket artifacts-bucket is encrypted with AES256: add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key"))
+    ]
+    assert rules.s3_kms_encryption(_without(stack, sse)) == [
+        (
+            bucket.urn,
+            ("S3 bucket artifacts-bucket is encrypted with AES256 (the S3 default): add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key"),
+        )
+    ]
 
 
 def test_s3_versioning_fires_when_suspended_or_absent(dev):
     stack = _stack(dev)
     bucket = _bucket(stack)
     suspended = _replace(stack, rules.S3_VERSIONING[0], versioningConfiguration={"status": "Suspended"})
-    assert rules.s3_versioning(suspended) == [(bucket.urn, (
-        "S3 bucket artifacts-bucket versioning is Suspended: add a BucketVersioning with versioningConfiguration.status 'Enabled'"
-    ))]
+    assert rules.s3_versioning(suspended) == [
+        (bucket.urn, ("S3 bucket artifacts-bucket versioning is Suspended: add a BucketVersioning with versioningConfiguration.status 'Enabled'"))
+    ]
     assert rules.s3_versioning(_without(stack, rules.S3_VERSIONING[0]))[0][1].startswith("S3 bucket artifacts-bucket versioning is not configured")
 
 
 def test_s3_tls_only_fires_without_the_deny_statement(dev):
     stack = _stack(dev)
     bucket = _bucket(stack)
-    message = (
-        "S3 bucket artifacts-bucket accepts plain HTTP: add a bucket policy statement Deny Principal '*' Action 's3:*' "
-        "with Condition Bool aws:SecureTransport 'false'"
-    )
+    message = "S3 bucket artifacts-bucket accepts plain HTTP: add a bucket policy statement Deny Principal '*' Action 's3:*' with Condition Bool aws:SecureTransport 'false'"
     assert rules.s3_tls_only(_without(stack, rules.S3_POLICY[0])) == [(bucket.urn, message)]
     policy = json.loads(next(s for s in stack if s.type == rules.S3_POLICY[0]).props["policy"])
     policy["Statement"][0]["Effect"] = "Allow"
@@ -223,10 +253,8 @@ def test_codebuild_rules_fire(dev):
         {"name": "AWS_ACCESS_KEY_ID", "value": "/ci/key-id", "type": "PARAMETER_STORE"},
     ]
     assert _check("codebuild-no-plaintext-credentials", rules.CODEBUILD_PROJECT, project) == [
-        "CodeBuild environment variable AWS_SECRET_ACCESS_KEY holds AWS credentials in PLAINTEXT: use the project's service role, "
-        "or type SECRETS_MANAGER/PARAMETER_STORE",
-        "CodeBuild environment variable DEPLOY_KEY holds AWS credentials in PLAINTEXT: use the project's service role, "
-        "or type SECRETS_MANAGER/PARAMETER_STORE",
+        "CodeBuild environment variable AWS_SECRET_ACCESS_KEY holds AWS credentials in PLAINTEXT: use the project's service role, or type SECRETS_MANAGER/PARAMETER_STORE",
+        "CodeBuild environment variable DEPLOY_KEY holds AWS credentials in PLAINTEXT: use the project's service role, or type SECRETS_MANAGER/PARAMETER_STORE",
     ]
 
 
@@ -273,9 +301,7 @@ def test_codepipeline_rollback_by_a_success_condition_counts_as_rollback(dev):
 def test_ecs_cluster_and_service_rules_fire(dev):
     cluster = _props(dev, rules.ECS_CLUSTER)
     cluster["settings"] = [{"name": "containerInsights", "value": "disabled"}]
-    assert _check("ecs-container-insights", rules.ECS_CLUSTER, cluster) == [
-        "ECS cluster has Container Insights off: add settings [{name: 'containerInsights', value: 'enabled'}]"
-    ]
+    assert _check("ecs-container-insights", rules.ECS_CLUSTER, cluster) == ["ECS cluster has Container Insights off: add settings [{name: 'containerInsights', value: 'enabled'}]"]
     cluster["settings"] = [{"name": "containerInsights", "value": "enhanced"}]
     assert _check("ecs-container-insights", rules.ECS_CLUSTER, cluster) == []
 
@@ -301,9 +327,7 @@ def test_ecs_task_definition_rules_fire(dev):
     containers[0]["environment"].append({"name": "DB_PASSWORD", "value": "hunter2"})
     task["containerDefinitions"] = json.dumps(containers)
     task["taskRoleArn"] = task["executionRoleArn"]
-    assert _check("ecs-awslogs", rules.ECS_TASK_DEFINITION, task) == [
-        "ECS container 'app' has log driver 'json-file': set logConfiguration.logDriver 'awslogs'"
-    ]
+    assert _check("ecs-awslogs", rules.ECS_TASK_DEFINITION, task) == ["ECS container 'app' has log driver 'json-file': set logConfiguration.logDriver 'awslogs'"]
     assert _check("ecs-no-privileged", rules.ECS_TASK_DEFINITION, task) == ["ECS container 'app' is privileged: remove privileged: true"]
     assert _check("ecs-no-plain-secrets", rules.ECS_TASK_DEFINITION, task) == [
         "ECS container 'app' passes DB_PASSWORD as a plain environment variable: move it to secrets (valueFrom Secrets Manager or SSM)"
@@ -313,9 +337,7 @@ def test_ecs_task_definition_rules_fire(dev):
     ]
     containers[0].pop("logConfiguration")
     task["containerDefinitions"] = json.dumps(containers)
-    assert _check("ecs-awslogs", rules.ECS_TASK_DEFINITION, task) == [
-        "ECS container 'app' has log driver None: set logConfiguration.logDriver 'awslogs'"
-    ]
+    assert _check("ecs-awslogs", rules.ECS_TASK_DEFINITION, task) == ["ECS container 'app' has log driver None: set logConfiguration.logDriver 'awslogs'"]
 
 
 EKS_OK_RESOURCE = {
@@ -337,17 +359,19 @@ def test_eks_rules_fire_on_a_default_cluster():
     assert [str(v) for v in run_rules([Subject(type_, "c", "urn:c", {"vpcConfig": {"subnetIds": ["s-1"]}})])] == [
         f"[eks-control-plane-logs] {type_} c: EKS cluster does not log control-plane types api, audit, authenticator, controllerManager, "
         "scheduler: set enabledClusterLogTypes to all of api, audit, authenticator, controllerManager, scheduler",
-        f"[eks-secrets-encryption] {type_} c: EKS cluster does not encrypt Kubernetes secrets with KMS: set encryptionConfig "
-        "{resources: ['secrets'], provider: {keyArn}}",
+        f"[eks-secrets-encryption] {type_} c: EKS cluster does not encrypt Kubernetes secrets with KMS: set encryptionConfig {{resources: ['secrets'], provider: {{keyArn}}}}",
         f"[eks-public-endpoint] {type_} c: EKS API endpoint is public to 0.0.0.0/0 (the default): set vpcConfig.endpointPublicAccess false, "
         "or vpcConfig.publicAccessCidrs to your networks",
     ]
 
 
 def test_eks_partial_logs_open_cidr_and_unencrypted_fire():
-    props = {**EKS_OK_RESOURCE, "enabledClusterLogTypes": ["api", "audit"],
-             "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", "0.0.0.0/0"]},
-             "encryptionConfig": {"resources": ["secrets"]}}
+    props = {
+        **EKS_OK_RESOURCE,
+        "enabledClusterLogTypes": ["api", "audit"],
+        "vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["10.0.0.0/8", "0.0.0.0/0"]},
+        "encryptionConfig": {"resources": ["secrets"]},
+    }
     assert _check("eks-control-plane-logs", rules.EKS_CLUSTER, props) == [
         "EKS cluster does not log control-plane types authenticator, controllerManager, scheduler: set enabledClusterLogTypes to all of "
         "api, audit, authenticator, controllerManager, scheduler"
@@ -399,8 +423,7 @@ def test_iam_rules_read_managed_policies_role_inline_policies_and_attachments():
         "IAM policy statement #0 is Allow with NotAction, which grants every other action: list the actions it needs"
     ]
     assert _check("iam-passrole-not-wildcard", "aws:iam/role:Role", {"inlinePolicies": [{"name": "deploy", "policy": admin}]}) == [
-        "IAM inlinePolicies[0] deploy statement #1 allows iam:PassRole on arn:aws:iam::123456789012:role/*: name the role ARNs it may pass "
-        "(and add iam:PassedToService)"
+        "IAM inlinePolicies[0] deploy statement #1 allows iam:PassRole on arn:aws:iam::123456789012:role/*: name the role ARNs it may pass (and add iam:PassedToService)"
     ]
     admin_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
     assert _check("iam-no-admin", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", {"role": "r", "policyArn": admin_arn}) == [
@@ -418,9 +441,7 @@ def test_sns_cloudtrail_log_group_and_kms_rules_fire(dev):
     logs = _props(dev, rules.LOG_GROUP, "build-logs")
     for days in (None, 0):
         logs["retentionInDays"] = days
-        assert _check("log-group-retention", rules.LOG_GROUP, logs) == [
-            "CloudWatch log group /aws/codebuild/container-cicd-dev-app-build keeps logs forever: set retentionInDays"
-        ]
+        assert _check("log-group-retention", rules.LOG_GROUP, logs) == ["CloudWatch log group /aws/codebuild/container-cicd-dev-app-build keeps logs forever: set retentionInDays"]
     key = _props(dev, rules.KMS_KEY, "artifacts-key")
     key["enableKeyRotation"] = False
     assert _check("kms-rotation", rules.KMS_KEY, key) == ["KMS key has automatic rotation off: set enableKeyRotation true"]
@@ -444,9 +465,7 @@ def test_rules_read_the_engines_proxied_properties(dev):
     """The engine passes read-only proxies, not dicts; the rules must see through them."""
     task = _props(dev, rules.ECS_TASK_DEFINITION)
     task["taskRoleArn"] = task["executionRoleArn"]
-    assert _check("ecs-separate-roles", rules.ECS_TASK_DEFINITION, unknown_checking_proxy(task)) == _check(
-        "ecs-separate-roles", rules.ECS_TASK_DEFINITION, task
-    ) != []
+    assert _check("ecs-separate-roles", rules.ECS_TASK_DEFINITION, unknown_checking_proxy(task)) == _check("ecs-separate-roles", rules.ECS_TASK_DEFINITION, task) != []
     service = _props(dev, rules.ECS_SERVICE)
     service["networkConfiguration"]["assignPublicIp"] = True
     assert len(_check("ecs-no-public-ip", rules.ECS_SERVICE, unknown_checking_proxy(service))) == 1
@@ -484,17 +503,34 @@ def test_adapter_registers_one_mandatory_policy_per_rule(pack):
 
 def test_rule_descriptions_name_their_checkov_and_cdk_nag_ids():
     ids = {
-        "ecr-image-scanning": ["CKV_AWS_163"], "ecr-immutable-tags": ["CKV_AWS_51"], "ecr-kms-encryption": ["CKV_AWS_136"],
-        "ecr-no-public-policy": ["CKV_AWS_32", "AwsSolutions-ECR1"], "s3-public-access-blocked": ["CKV2_AWS_6", "AwsSolutions-S2"],
-        "s3-kms-encryption": ["CKV_AWS_145"], "s3-versioning": ["CKV_AWS_21"], "s3-tls-only": ["AwsSolutions-S10"],
-        "codebuild-logging": ["CKV_AWS_314"], "codebuild-kms-key": ["CKV_AWS_147", "AwsSolutions-CB4"],
-        "codebuild-privileged-only-for-docker": ["CKV_AWS_316", "AwsSolutions-CB3"], "codepipeline-artifacts-kms": ["CKV_AWS_219"],
-        "ecs-container-insights": ["CKV_AWS_65", "AwsSolutions-ECS4"], "ecs-awslogs": ["AwsSolutions-ECS7"], "ecs-no-privileged": ["CKV_AWS_334"],
-        "ecs-separate-roles": ["CKV_AWS_249"], "ecs-no-plain-secrets": ["AwsSolutions-ECS2"], "ecs-no-public-ip": ["CKV_AWS_333"],
-        "eks-control-plane-logs": ["CKV_AWS_37", "AwsSolutions-EKS2"], "eks-secrets-encryption": ["CKV_AWS_58"],
-        "eks-public-endpoint": ["CKV_AWS_38", "AwsSolutions-EKS1"], "iam-no-wildcard-actions": ["CKV_AWS_63"], "iam-no-admin": ["CKV_AWS_62"],
-        "sns-kms": ["CKV_AWS_26"], "cloudtrail-log-validation": ["CKV_AWS_36"], "cloudtrail-kms": ["CKV_AWS_35"],
-        "log-group-retention": ["CKV_AWS_66"], "kms-rotation": ["CKV_AWS_7"],
+        "ecr-image-scanning": ["CKV_AWS_163"],
+        "ecr-immutable-tags": ["CKV_AWS_51"],
+        "ecr-kms-encryption": ["CKV_AWS_136"],
+        "ecr-no-public-policy": ["CKV_AWS_32", "AwsSolutions-ECR1"],
+        "s3-public-access-blocked": ["CKV2_AWS_6", "AwsSolutions-S2"],
+        "s3-kms-encryption": ["CKV_AWS_145"],
+        "s3-versioning": ["CKV_AWS_21"],
+        "s3-tls-only": ["AwsSolutions-S10"],
+        "codebuild-logging": ["CKV_AWS_314"],
+        "codebuild-kms-key": ["CKV_AWS_147", "AwsSolutions-CB4"],
+        "codebuild-privileged-only-for-docker": ["CKV_AWS_316", "AwsSolutions-CB3"],
+        "codepipeline-artifacts-kms": ["CKV_AWS_219"],
+        "ecs-container-insights": ["CKV_AWS_65", "AwsSolutions-ECS4"],
+        "ecs-awslogs": ["AwsSolutions-ECS7"],
+        "ecs-no-privileged": ["CKV_AWS_334"],
+        "ecs-separate-roles": ["CKV_AWS_249"],
+        "ecs-no-plain-secrets": ["AwsSolutions-ECS2"],
+        "ecs-no-public-ip": ["CKV_AWS_333"],
+        "eks-control-plane-logs": ["CKV_AWS_37", "AwsSolutions-EKS2"],
+        "eks-secrets-encryption": ["CKV_AWS_58"],
+        "eks-public-endpoint": ["CKV_AWS_38", "AwsSolutions-EKS1"],
+        "iam-no-wildcard-actions": ["CKV_AWS_63"],
+        "iam-no-admin": ["CKV_AWS_62"],
+        "sns-kms": ["CKV_AWS_26"],
+        "cloudtrail-log-validation": ["CKV_AWS_36"],
+        "cloudtrail-kms": ["CKV_AWS_35"],
+        "log-group-retention": ["CKV_AWS_66"],
+        "kms-rotation": ["CKV_AWS_7"],
     }
     descriptions = {r.name: r.description for r in RULES}
     for name, wanted in ids.items():
@@ -518,16 +554,25 @@ def test_stack_policy_reports_against_the_bucket_urn_using_property_dependencies
     bucket = PolicyResource("aws:s3/bucket:Bucket", {"bucket": "b-123"}, "urn:bucket", "data", opts, None, None, [], {})
     other = PolicyResource("aws:s3/bucket:Bucket", {"bucket": "o-456"}, "urn:other", "other", opts, None, None, [], {})
     block = PolicyResource(
-        rules.S3_PUBLIC_ACCESS_BLOCK[0], {"bucket": "b-123", **dict.fromkeys(rules.PUBLIC_ACCESS_FLAGS, True)},
-        "urn:block", "block", opts, None, None, [bucket], {"bucket": [bucket]},
+        rules.S3_PUBLIC_ACCESS_BLOCK[0],
+        {"bucket": "b-123", **dict.fromkeys(rules.PUBLIC_ACCESS_FLAGS, True)},
+        "urn:block",
+        "block",
+        opts,
+        None,
+        None,
+        [bucket],
+        {"bucket": [bucket]},
     )
     reported = []
     policy.validate(StackValidationArgs([bucket, other, block]), lambda message, urn=None: reported.append((message, urn)))
-    assert reported == [(
-        "S3 bucket other has no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock: add one with "
-        "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
-        "urn:other",
-    )]
+    assert reported == [
+        (
+            "S3 bucket other has no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock: add one with "
+            "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
+            "urn:other",
+        )
+    ]
 
 
 def test_docs_list_every_rule_with_its_ids():

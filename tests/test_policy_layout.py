@@ -19,15 +19,38 @@ MAX_LINES = 400
 # The pack's rules as they were before policy/rules.py was split by service. The engine reports and the
 # offline plan list violations in this order, and docs/policy.md's table follows it.
 RULE_ORDER = [
-    "ecr-image-scanning", "ecr-immutable-tags", "ecr-kms-encryption", "ecr-no-public-policy",
-    "s3-public-access-blocked", "s3-kms-encryption", "s3-versioning", "s3-tls-only",
-    "codebuild-logging", "codebuild-kms-key", "codebuild-no-plaintext-credentials", "codebuild-privileged-only-for-docker",
-    "codepipeline-artifacts-kms", "codepipeline-rollback-mode",
-    "ecs-container-insights", "ecs-awslogs", "ecs-no-privileged", "ecs-separate-roles", "ecs-no-plain-secrets",
-    "ecs-no-public-ip", "ecs-circuit-breaker",
-    "eks-control-plane-logs", "eks-secrets-encryption", "eks-public-endpoint",
-    "iam-no-wildcard-actions", "iam-no-admin", "iam-passrole-not-wildcard",
-    "sns-kms", "cloudtrail-log-validation", "cloudtrail-kms", "log-group-retention", "kms-rotation",
+    "ecr-image-scanning",
+    "ecr-immutable-tags",
+    "ecr-kms-encryption",
+    "ecr-no-public-policy",
+    "s3-public-access-blocked",
+    "s3-kms-encryption",
+    "s3-versioning",
+    "s3-tls-only",
+    "codebuild-logging",
+    "codebuild-kms-key",
+    "codebuild-no-plaintext-credentials",
+    "codebuild-privileged-only-for-docker",
+    "codepipeline-artifacts-kms",
+    "codepipeline-rollback-mode",
+    "ecs-container-insights",
+    "ecs-awslogs",
+    "ecs-no-privileged",
+    "ecs-separate-roles",
+    "ecs-no-plain-secrets",
+    "ecs-no-public-ip",
+    "ecs-circuit-breaker",
+    "eks-control-plane-logs",
+    "eks-secrets-encryption",
+    "eks-public-endpoint",
+    "iam-no-wildcard-actions",
+    "iam-no-admin",
+    "iam-passrole-not-wildcard",
+    "sns-kms",
+    "cloudtrail-log-validation",
+    "cloudtrail-kms",
+    "log-group-retention",
+    "kms-rotation",
 ]
 
 
@@ -107,7 +130,11 @@ def test_a_resource_rule_sees_only_its_declared_types():
     assert seen == ["aws:a/a:A", "aws:b/b:B"]
     [rule] = registry.rules
     assert (rule.name, rule.description, rule.resource_types, rule.check, rule.stack_check) == (
-        "demo", "A demo rule.", ("aws:a/a:A", "aws:b/b:B"), demo, None,
+        "demo",
+        "A demo rule.",
+        ("aws:a/a:A", "aws:b/b:B"),
+        demo,
+        None,
     )
     assert registry.declared_in(__name__) == (rule,)
     assert registry.declared_in("elsewhere") == ()

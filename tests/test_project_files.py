@@ -63,9 +63,7 @@ def test_pulumi_yaml_defaults_are_valid_settings():
 
 
 def test_docs_config_table_is_generated_from_keys():
-    assert docs.render(CONFIG_DOC) == CONFIG_DOC, (
-        "docs/config.md is out of date; regenerate it with the command in the file"
-    )
+    assert docs.render(CONFIG_DOC) == CONFIG_DOC, "docs/config.md is out of date; regenerate it with the command in the file"
 
 
 def test_every_key_is_a_row_of_docs_config_table():
@@ -98,10 +96,7 @@ def test_stack_files_parse_as_settings(stack):
 
 
 def test_prod_is_the_stricter_stack():
-    dev, prod = (
-        parse_settings({k.split(":", 1)[1]: v for k, v in stack_file(s).items() if k.startswith(f"{PROJECT}:")}, PROJECT, s)
-        for s in STACKS
-    )
+    dev, prod = (parse_settings({k.split(":", 1)[1]: v for k, v in stack_file(s).items() if k.startswith(f"{PROJECT}:")}, PROJECT, s) for s in STACKS)
     assert prod.production and not dev.production
     assert prod.log_retention_days >= dev.log_retention_days
     # Production survives the loss of one task or AZ.
@@ -126,11 +121,9 @@ def test_scripts_test_refuses_an_old_python_before_installing_anything(tmp_path)
     fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-V" ]; then echo "Python 3.10.14"; exit 0; fi\nexit 1\n')
     fake.chmod(0o755)
     started = time.monotonic()
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "test")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)},
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "test")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)}, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"container-cicd needs Python 3.11 or newer; {fake} is Python 3.10.14. "
-                                   "Set PYTHON=python3.11 (or newer) and run again.")
+    assert proc.stderr.strip() == (f"container-cicd needs Python 3.11 or newer; {fake} is Python 3.10.14. Set PYTHON=python3.11 (or newer) and run again.")
     assert time.monotonic() - started < 5
 
 

@@ -13,8 +13,14 @@ from components.settings import KEYS
 
 REGISTRY = "container-cicd:registry:Registry"
 # One non-default dev stack shared by several test modules (same dict => one cached evaluation).
-CUSTOM = {"containerName": "Web_Frontend", "buildTimeoutMinutes": 45, "deploymentTimeoutMinutes": 9,
-          "imageRetentionCount": 7, "untaggedImageExpiryDays": 3, "buildComputeType": "BUILD_GENERAL1_LARGE"}
+CUSTOM = {
+    "containerName": "Web_Frontend",
+    "buildTimeoutMinutes": 45,
+    "deploymentTimeoutMinutes": 9,
+    "imageRetentionCount": 7,
+    "untaggedImageExpiryDays": 3,
+    "buildComputeType": "BUILD_GENERAL1_LARGE",
+}
 
 
 def registry_resources(result):
@@ -54,26 +60,28 @@ def test_lifecycle_policy_rules(dev):
     policy = dev.named("registry-lifecycle")
     assert policy.inputs["repository"] == "container-cicd-dev-app"
     # Pulumi.dev.yaml: imageRetentionCount 20; untaggedImageExpiryDays defaults to 1.
-    assert json.loads(policy.inputs["policy"]) == {"rules": [
-        {
-            "rulePriority": 1,
-            "description": "Keep the last 10 deployed images",
-            "selection": {"tagStatus": "tagged", "tagPatternList": ["deployed-*"], "countType": "imageCountMoreThan", "countNumber": 10},
-            "action": {"type": "expire"},
-        },
-        {
-            "rulePriority": 2,
-            "description": "Expire untagged images after 1 days",
-            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
-            "action": {"type": "expire"},
-        },
-        {
-            "rulePriority": 3,
-            "description": "Keep the last 20 tagged images",
-            "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
-            "action": {"type": "expire"},
-        },
-    ]}
+    assert json.loads(policy.inputs["policy"]) == {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": "Keep the last 10 deployed images",
+                "selection": {"tagStatus": "tagged", "tagPatternList": ["deployed-*"], "countType": "imageCountMoreThan", "countNumber": 10},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": "Expire untagged images after 1 days",
+                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 3,
+                "description": "Keep the last 20 tagged images",
+                "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
+                "action": {"type": "expire"},
+            },
+        ]
+    }
     assert (DEPLOYED_TAG_PREFIX, DEPLOYED_IMAGE_RETENTION_COUNT) == ("deployed-", 10)
     # The config reference tells users how many deployed images are kept.
     assert f"The last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images are kept" in KEYS["imageRetentionCount"].description
@@ -172,7 +180,7 @@ def expired_by(policy: str, images: list[Image]) -> set[str]:
         sel = rule["selection"]
         selected = sorted((i for i in images if selects(sel, i)), key=lambda i: i.pushed_days_ago)
         if sel["countType"] == "imageCountMoreThan":
-            over = selected[sel["countNumber"]:]
+            over = selected[sel["countNumber"] :]
         else:
             over = [i for i in selected if i.pushed_days_ago > sel["countNumber"]]
         expired |= {i.digest for i in over if i.digest not in claimed}

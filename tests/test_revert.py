@@ -96,10 +96,8 @@ def test_revert_by_tag_finds_the_full_commit_in_earlier_executions():
         "list_pipeline_executions",
         {
             "pipelineExecutionSummaries": [
-                {"pipelineExecutionId": "e2", "status": "Succeeded", "startTime": now,
-                 "sourceRevisions": [{"actionName": "Checkout", "revisionId": "b" * 40}]},
-                {"pipelineExecutionId": "e1", "status": "Succeeded", "startTime": now,
-                 "sourceRevisions": [{"actionName": "Checkout", "revisionId": COMMIT}]},
+                {"pipelineExecutionId": "e2", "status": "Succeeded", "startTime": now, "sourceRevisions": [{"actionName": "Checkout", "revisionId": "b" * 40}]},
+                {"pipelineExecutionId": "e1", "status": "Succeeded", "startTime": now, "sourceRevisions": [{"actionName": "Checkout", "revisionId": COMMIT}]},
             ]
         },
         {"pipelineName": TARGET.pipeline},
@@ -230,8 +228,7 @@ def stack_dir(tmp_path, stack_file: str):
 
 
 def test_the_stack_file_gives_region_and_service_name_as_the_program_uses_them(tmp_path, evaluate):
-    root = stack_dir(tmp_path, "config:\n  aws:region: eu-west-1\n  container-cicd:serviceName: web\n"
-                     "  container-cicd:notificationEmails:\n    secure: v1:AAAA\n")
+    root = stack_dir(tmp_path, "config:\n  aws:region: eu-west-1\n  container-cicd:serviceName: web\n  container-cicd:notificationEmails:\n    secure: v1:AAAA\n")
     target = tool.read_stack("staging", root)
     assert target.region == "eu-west-1"
     program = evaluate("dev", serviceName="web")
@@ -258,8 +255,11 @@ def test_unknown_tag_in_pipeline_history_starts_nothing():
     image_found(ecr_stub, "abcdef0")
     pipeline_stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": []}, {"pipelineName": TARGET.pipeline})
     with ecr_stub, pipeline_stub:
-        with pytest.raises(tool.RevertError, match=r"no execution of container-cicd-prod-app-pipeline among the last 0 built a commit "
-                           r"starting with 'abcdef0'; nothing was started\. Pass the full commit SHA with --commit instead\."):
+        with pytest.raises(
+            tool.RevertError,
+            match=r"no execution of container-cicd-prod-app-pipeline among the last 0 built a commit "
+            r"starting with 'abcdef0'; nothing was started\. Pass the full commit SHA with --commit instead\.",
+        ):
             tool.revert(ecr, pipeline, TARGET, tag="abcdef0")
 
 

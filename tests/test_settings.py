@@ -87,8 +87,7 @@ def test_settings_are_immutable():
 
 def test_values_arrive_as_cli_strings():
     """The CLI hands every value to the program as a string; JSON for arrays."""
-    s = parse(production="true", containerPort="9000", sourceFilePaths='["app/**"]', **{"sourceProvider": "github",
-              "sourceRepository": "o/r"})
+    s = parse(production="true", containerPort="9000", sourceFilePaths='["app/**"]', **{"sourceProvider": "github", "sourceRepository": "o/r"})
     assert s.production is True and s.workload.container_port == 9000 and s.source.file_paths == ("app/**",)
 
 
@@ -121,8 +120,11 @@ def test_eks_is_an_accepted_deploy_target():
 
 
 def test_unknown_key_suggests_the_closest_known_key():
-    with pytest.raises(SettingsError, match=r"^container-cicd:deployTaget: unknown config key; did you mean 'deployTarget'\? "
-                                            r"Fix: rename or remove it with `pulumi config rm deployTaget`$"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^container-cicd:deployTaget: unknown config key; did you mean 'deployTarget'\? "
+        r"Fix: rename or remove it with `pulumi config rm deployTaget`$",
+    ):
         parse(deployTaget="ecs")
 
 
@@ -206,8 +208,11 @@ def test_build_compute_type_is_checked_per_architecture(arch):
     for compute in BUILD_COMPUTE_TYPES[arch]:
         s = parse(cpuArchitecture=arch.value, buildComputeType=compute)
         assert s.build.compute_type == compute and s.build.architecture is arch
-    fails(rf"^buildComputeType: 'BUILD_GENERAL1_HUGE' is not valid; allowed for {arch.value}: BUILD_GENERAL1_SMALL, ",
-          cpuArchitecture=arch.value, buildComputeType="BUILD_GENERAL1_HUGE")
+    fails(
+        rf"^buildComputeType: 'BUILD_GENERAL1_HUGE' is not valid; allowed for {arch.value}: BUILD_GENERAL1_SMALL, ",
+        cpuArchitecture=arch.value,
+        buildComputeType="BUILD_GENERAL1_HUGE",
+    )
 
 
 def test_unknown_architecture_is_rejected():
@@ -232,13 +237,24 @@ def in_context(key, **raw):
 def test_every_integer_bound_of_today_is_on_its_key():
     bounded = {k.name for k in BOUNDED}
     assert bounded == {
-        "containerPort", "desiredCount", "deploymentTimeoutMinutes", "imageRetentionCount", "untaggedImageExpiryDays",
-        "buildTimeoutMinutes", "artifactExpiryDays", "alarm5xxPercent", "alarmLatencyP95Ms", "alarmUnhealthyTargets",
-        "alarmCpuPercent", "alarmMemoryPercent", "bakeTimeMinutes", "eksPodCpuMillicores", "eksPodMemoryMiB",
+        "containerPort",
+        "desiredCount",
+        "deploymentTimeoutMinutes",
+        "imageRetentionCount",
+        "untaggedImageExpiryDays",
+        "buildTimeoutMinutes",
+        "artifactExpiryDays",
+        "alarm5xxPercent",
+        "alarmLatencyP95Ms",
+        "alarmUnhealthyTargets",
+        "alarmCpuPercent",
+        "alarmMemoryPercent",
+        "bakeTimeMinutes",
+        "eksPodCpuMillicores",
+        "eksPodMemoryMiB",
     }
     assert all(k.type == "integer" and k.minimum is not None and k.maximum is not None for k in BOUNDED)
-    assert {k.name for k in ENUMS} == {"deployTarget", "sourceProvider", "cpuArchitecture", "natGateways", "manualApproval",
-                                       "auditTrail", "eksLoadBalancing"}
+    assert {k.name for k in ENUMS} == {"deployTarget", "sourceProvider", "cpuArchitecture", "natGateways", "manualApproval", "auditTrail", "eksLoadBalancing"}
     assert KEYS["logRetentionDays"].allowed == LOG_RETENTION_DAYS
     assert KEYS["ecsCpu"].allowed == tuple(FARGATE_CPU_MEMORY)
     assert KEYS["vpcCidr"].prefix_lengths == (16, 24)
@@ -271,8 +287,7 @@ def test_vpc_cidr_prefix_lengths_come_from_the_key():
     for good in (shortest, longest):
         assert parse(vpcCidr=f"10.0.0.0/{good}").network.vpc_cidr == f"10.0.0.0/{good}"
     for bad in (shortest - 1, longest + 1):
-        message = (f"vpcCidr: '10.0.0.0/{bad}' is not valid; allowed: a /{shortest} to /{longest} network (four /+2 subnets "
-                   f"must fit). Fix: use e.g. {key.default}")
+        message = f"vpcCidr: '10.0.0.0/{bad}' is not valid; allowed: a /{shortest} to /{longest} network (four /+2 subnets must fit). Fix: use e.g. {key.default}"
         fails(f"^{re.escape(message)}$", vpcCidr=f"10.0.0.0/{bad}")
 
 
@@ -307,8 +322,7 @@ def test_validators_take_what_a_key_accepts_from_keys():
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    checks = {"_in_range": lambda k: k.minimum is not None and k.maximum is not None,
-              "_enum": lambda k: isinstance(k.allowed, type), "_matching": lambda k: k.pattern is not None}
+    checks = {"_in_range": lambda k: k.minimum is not None and k.maximum is not None, "_enum": lambda k: isinstance(k.allowed, type), "_matching": lambda k: k.pattern is not None}
     calls = []
     for path in [*root.glob("components/**/*.py"), *root.glob("offline/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -334,8 +348,7 @@ def test_validators_take_what_a_key_accepts_from_keys():
 
 
 def test_codecommit_existing_repository_needs_a_name():
-    fails(r"^sourceRepository: '' is not valid; an existing repository must be named when createSourceRepository is false",
-          createSourceRepository=False)
+    fails(r"^sourceRepository: '' is not valid; an existing repository must be named when createSourceRepository is false", createSourceRepository=False)
     s = parse(createSourceRepository=False, sourceRepository="legacy-repo")
     assert (s.source.repository, s.source.create_repository) == ("legacy-repo", False)
 
@@ -346,61 +359,73 @@ def test_codecommit_repository_name_format():
 
 
 def test_codecommit_rejects_connection_keys():
-    fails(r"^sourceConnectionArn: '.+' is not valid; only github, bitbucket and gitlab sources use a connection\. "
-          r"Fix: remove sourceConnectionArn", sourceConnectionArn=CONNECTION_ARN)
-    fails(r"^sourceFilePaths: \['app/\*\*'\] is not valid; file-path triggers exist only for connection sources",
-          sourceFilePaths=["app/**"])
+    fails(
+        r"^sourceConnectionArn: '.+' is not valid; only github, bitbucket and gitlab sources use a connection\. "
+        r"Fix: remove sourceConnectionArn",
+        sourceConnectionArn=CONNECTION_ARN,
+    )
+    fails(r"^sourceFilePaths: \['app/\*\*'\] is not valid; file-path triggers exist only for connection sources", sourceFilePaths=["app/**"])
 
 
 @pytest.mark.parametrize("provider", ["github", "bitbucket", "gitlab"])
 def test_connection_sources(provider):
-    s = parse(sourceProvider=provider, sourceRepository="org/svc", sourceConnectionArn=CONNECTION_ARN,
-              sourceFilePaths=["app/**", "shared/**"])
+    s = parse(sourceProvider=provider, sourceRepository="org/svc", sourceConnectionArn=CONNECTION_ARN, sourceFilePaths=["app/**", "shared/**"])
     assert s.source.provider.uses_connection
     assert s.source.connection_arn == CONNECTION_ARN and s.source.file_paths == ("app/**", "shared/**")
     # Created connections carry the provider's ProviderType.
     assert s.source.provider.connection_provider_type == {"github": "GitHub", "bitbucket": "Bitbucket", "gitlab": "GitLab"}[provider]
     shape = "'group/project' \\(subgroups allowed\\)" if provider == "gitlab" else "exactly 'owner/name'"
-    fails(rf"^sourceRepository: 'svc' is not valid; {provider} needs {shape}, without '\.git' or a URL\. "
-          rf"Fix: set sourceRepository to e\.g\. 'my-org/my-service'$", sourceProvider=provider, sourceRepository="svc")
+    fails(
+        rf"^sourceRepository: 'svc' is not valid; {provider} needs {shape}, without '\.git' or a URL\. "
+        rf"Fix: set sourceRepository to e\.g\. 'my-org/my-service'$",
+        sourceProvider=provider,
+        sourceRepository="svc",
+    )
     fails(rf"^sourceRepository: '' is not valid; {provider} needs {shape}", sourceProvider=provider)
     fails(rf"^sourceRepository: 'org/svc.git' is not valid; {provider} needs {shape}", sourceProvider=provider, sourceRepository="org/svc.git")
-    fails(rf"^createSourceRepository: false is not valid; only codecommit repositories can be created by the stack\. "
-          rf"Fix: remove createSourceRepository; create the {provider} repository on its host$",
-          sourceProvider=provider, sourceRepository="org/svc", createSourceRepository=False)
+    fails(
+        rf"^createSourceRepository: false is not valid; only codecommit repositories can be created by the stack\. "
+        rf"Fix: remove createSourceRepository; create the {provider} repository on its host$",
+        sourceProvider=provider,
+        sourceRepository="org/svc",
+        createSourceRepository=False,
+    )
 
 
 def test_gitlab_subgroups_are_owner_name():
     assert parse(sourceProvider="gitlab", sourceRepository="group/sub/svc").source.repository == "group/sub/svc"
 
 
-@pytest.mark.parametrize("arn", [
-    "arn:aws:codestar-connections:eu-west-1:123456789012:connection/abc-123",
-    "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
-])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:codestar-connections:eu-west-1:123456789012:connection/abc-123",
+        "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+    ],
+)
 def test_connection_arn_formats_accepted(arn):
     assert parse(**GITHUB, sourceConnectionArn=arn).source.connection_arn == arn
 
 
-@pytest.mark.parametrize("arn", [
-    "arn:aws:codebuild:us-east-1:123456789012:project/x",
-    "connection/abc",
-    "arn:aws:codeconnections:us-east-1:12345:connection/abc",
-])
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:codebuild:us-east-1:123456789012:project/x",
+        "connection/abc",
+        "arn:aws:codeconnections:us-east-1:12345:connection/abc",
+    ],
+)
 def test_connection_arn_format_rejected(arn):
-    fails(rf"^sourceConnectionArn: '{re.escape(arn)}' is not valid; allowed: arn:aws:codeconnections:<region>:<account>:connection/<id>",
-          **GITHUB, sourceConnectionArn=arn)
+    fails(rf"^sourceConnectionArn: '{re.escape(arn)}' is not valid; allowed: arn:aws:codeconnections:<region>:<account>:connection/<id>", **GITHUB, sourceConnectionArn=arn)
 
 
 def test_at_most_eight_file_paths():
     parse(**GITHUB, sourceFilePaths=[f"p{i}/**" for i in range(8)])
-    fails(r"^sourceFilePaths: \[.*\] is not valid; at most 8 patterns\. Fix: merge patterns with \*\* globs$",
-          **GITHUB, sourceFilePaths=[f"p{i}/**" for i in range(9)])
+    fails(r"^sourceFilePaths: \[.*\] is not valid; at most 8 patterns\. Fix: merge patterns with \*\* globs$", **GITHUB, sourceFilePaths=[f"p{i}/**" for i in range(9)])
 
 
 def test_file_paths_are_relative():
-    fails(r"^sourceFilePaths: '/app/\*\*' is not valid; allowed: glob patterns relative to the repository root",
-          **GITHUB, sourceFilePaths=["/app/**"])
+    fails(r"^sourceFilePaths: '/app/\*\*' is not valid; allowed: glob patterns relative to the repository root", **GITHUB, sourceFilePaths=["/app/**"])
 
 
 @pytest.mark.parametrize(
@@ -423,8 +448,11 @@ def test_file_paths_are_relative():
     ],
 )
 def test_branch_names_follow_git_check_ref_format(branch, problem):
-    fails(rf"^sourceBranch: '{re.escape(branch)}' is not valid; {re.escape(problem)}\. "
-          r"Fix: set sourceBranch to the branch's name as `git branch` shows it, e\.g\. 'main'$", sourceBranch=branch)
+    fails(
+        rf"^sourceBranch: '{re.escape(branch)}' is not valid; {re.escape(problem)}\. "
+        r"Fix: set sourceBranch to the branch's name as `git branch` shows it, e\.g\. 'main'$",
+        sourceBranch=branch,
+    )
 
 
 def test_branch_with_slash_is_fine():
@@ -440,35 +468,35 @@ def test_existing_vpc_is_all_or_none():
     s = parse(**EXISTING_VPC)
     assert s.network.vpc_id == EXISTING_VPC["vpcId"]
     assert s.network.private_subnet_ids == tuple(EXISTING_VPC["privateSubnetIds"])
-    fails(r"^publicSubnetIds: \[\] is not valid; with vpcId, at least two subnets in different AZs",
-          vpcId=EXISTING_VPC["vpcId"], privateSubnetIds=EXISTING_VPC["privateSubnetIds"])
-    fails(r"^privateSubnetIds: \['subnet-00000000000000003'\] is not valid; with vpcId, at least two subnets",
-          **{**EXISTING_VPC, "privateSubnetIds": ["subnet-00000000000000003"]})
-    fails(r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000002'\] is not valid; subnet ids need vpcId\. "
-          r"Fix: set vpcId too", publicSubnetIds=EXISTING_VPC["publicSubnetIds"])
+    fails(r"^publicSubnetIds: \[\] is not valid; with vpcId, at least two subnets in different AZs", vpcId=EXISTING_VPC["vpcId"], privateSubnetIds=EXISTING_VPC["privateSubnetIds"])
+    fails(r"^privateSubnetIds: \['subnet-00000000000000003'\] is not valid; with vpcId, at least two subnets", **{**EXISTING_VPC, "privateSubnetIds": ["subnet-00000000000000003"]})
+    fails(
+        r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000002'\] is not valid; subnet ids need vpcId\. "
+        r"Fix: set vpcId too",
+        publicSubnetIds=EXISTING_VPC["publicSubnetIds"],
+    )
     fails(r"^privateSubnetIds: .* is not valid; subnet ids need vpcId", privateSubnetIds=EXISTING_VPC["privateSubnetIds"])
 
 
 def test_existing_vpc_id_formats():
     fails(r"^vpcId: 'vpc-xyz' is not valid; allowed: vpc-<hex id>", **{**EXISTING_VPC, "vpcId": "vpc-xyz"})
-    fails(r"^publicSubnetIds: 'sub-1' is not valid; allowed: subnet-<hex id>",
-          **{**EXISTING_VPC, "publicSubnetIds": ["sub-1", "subnet-00000000000000002"]})
-    fails(r"^privateSubnetIds: .* is not valid; a subnet cannot be both public and private",
-          **{**EXISTING_VPC, "privateSubnetIds": EXISTING_VPC["publicSubnetIds"]})
+    fails(r"^publicSubnetIds: 'sub-1' is not valid; allowed: subnet-<hex id>", **{**EXISTING_VPC, "publicSubnetIds": ["sub-1", "subnet-00000000000000002"]})
+    fails(r"^privateSubnetIds: .* is not valid; a subnet cannot be both public and private", **{**EXISTING_VPC, "privateSubnetIds": EXISTING_VPC["publicSubnetIds"]})
 
 
 def test_created_vpc_keys_conflict_with_existing_vpc():
-    fails(r"^vpcCidr: '10\.1\.0\.0/16' is not valid; only used when the stack creates the VPC\. Fix: remove vpcCidr, or remove vpcId",
-          **EXISTING_VPC, vpcCidr="10.1.0.0/16")
+    fails(r"^vpcCidr: '10\.1\.0\.0/16' is not valid; only used when the stack creates the VPC\. Fix: remove vpcCidr, or remove vpcId", **EXISTING_VPC, vpcCidr="10.1.0.0/16")
     fails(r"^natGateways: 'one-per-az' is not valid; only used when the stack creates the VPC", **EXISTING_VPC, natGateways="one-per-az")
 
 
 def test_vpc_cidr():
     assert parse(vpcCidr="10.20.0.0/20").network.vpc_cidr == "10.20.0.0/20"
-    fails(r"^vpcCidr: 'ten' is not valid; not a CIDR block such as 203\.0\.113\.0/24\. "
-          r"Fix: write an address and a prefix length, e\.g\. 203\.0\.113\.0/24$", vpcCidr="ten")
-    fails(r"^vpcCidr: '10\.1\.2\.3' is not valid; a bare address is not a CIDR block\. Fix: write 10\.1\.2\.3/32 for this one address$",
-          vpcCidr="10.1.2.3")
+    fails(
+        r"^vpcCidr: 'ten' is not valid; not a CIDR block such as 203\.0\.113\.0/24\. "
+        r"Fix: write an address and a prefix length, e\.g\. 203\.0\.113\.0/24$",
+        vpcCidr="ten",
+    )
+    fails(r"^vpcCidr: '10\.1\.2\.3' is not valid; a bare address is not a CIDR block\. Fix: write 10\.1\.2\.3/32 for this one address$", vpcCidr="10.1.2.3")
     fails(r"^vpcCidr: 'fd00::/48' is not valid; only IPv4 CIDR blocks are allowed here\. Fix: use an IPv4 CIDR block$", vpcCidr="fd00::/48")
     fails(r"^natGateways: 'two' is not supported; use 'single' or 'one-per-az'$", natGateways="two")
 
@@ -476,22 +504,24 @@ def test_vpc_cidr():
 def test_ingress_cidrs():
     assert parse(ingressCidrs=["203.0.113.0/24", "2001:db8::/32"]).network.ingress_cidrs == ("203.0.113.0/24", "2001:db8::/32")
     fails(r"^ingressCidrs: \[\] is not valid; at least one CIDR", ingressCidrs=[])
-    fails(r"^ingressCidrs: '203\.0\.113\.5/24' is not valid; the address has bits set beyond the prefix length\. "
-          r"Fix: use the network address: 203\.0\.113\.0/24$", ingressCidrs=["203.0.113.5/24"])
+    fails(
+        r"^ingressCidrs: '203\.0\.113\.5/24' is not valid; the address has bits set beyond the prefix length\. "
+        r"Fix: use the network address: 203\.0\.113\.0/24$",
+        ingressCidrs=["203.0.113.5/24"],
+    )
     fails(r"^ingressCidrs: 'anywhere' is not valid; not a CIDR block", ingressCidrs=["anywhere"])
-    fails(r"^ingressCidrs: '198\.51\.100\.7' is not valid; a bare address is not a CIDR block\. Fix: write 198\.51\.100\.7/32",
-          ingressCidrs=["198.51.100.7"])
-    fails(r"^ingressCidrs: '2001:db8::1' is not valid; a bare address is not a CIDR block\. Fix: write 2001:db8::1/128",
-          ingressCidrs=["2001:db8::1"])
-    fails(r"^ingressCidrs: \['10\.0\.0\.0/8', '10\.0\.0\.0/8'\] is not valid; each CIDR block once\. Fix: remove the repeated '10\.0\.0\.0/8'$",
-          ingressCidrs=["10.0.0.0/8", "10.0.0.0/8"])
+    fails(r"^ingressCidrs: '198\.51\.100\.7' is not valid; a bare address is not a CIDR block\. Fix: write 198\.51\.100\.7/32", ingressCidrs=["198.51.100.7"])
+    fails(r"^ingressCidrs: '2001:db8::1' is not valid; a bare address is not a CIDR block\. Fix: write 2001:db8::1/128", ingressCidrs=["2001:db8::1"])
+    fails(
+        r"^ingressCidrs: \['10\.0\.0\.0/8', '10\.0\.0\.0/8'\] is not valid; each CIDR block once\. Fix: remove the repeated '10\.0\.0\.0/8'$",
+        ingressCidrs=["10.0.0.0/8", "10.0.0.0/8"],
+    )
 
 
 def test_certificate_arn():
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
     assert parse(certificateArn=arn).network.certificate_arn == arn
-    fails(r"^certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' is not valid; allowed: arn:aws:acm:",
-          certificateArn="arn:aws:iam::123456789012:server-certificate/x")
+    fails(r"^certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' is not valid; allowed: arn:aws:acm:", certificateArn="arn:aws:iam::123456789012:server-certificate/x")
 
 
 # ------------------------------------------------------------------------------------------
@@ -500,9 +530,11 @@ def test_certificate_arn():
 
 
 def test_health_check_path_must_match_the_default_bootstrap_image():
-    fails(r"^healthCheckPath: '/healthz' is not valid; the default bootstrapImage answers only /ping\. "
-          r"Fix: set bootstrapImage to an image that answers /healthz on containerPort, or keep healthCheckPath at /ping$",
-          healthCheckPath="/healthz")
+    fails(
+        r"^healthCheckPath: '/healthz' is not valid; the default bootstrapImage answers only /ping\. "
+        r"Fix: set bootstrapImage to an image that answers /healthz on containerPort, or keep healthCheckPath at /ping$",
+        healthCheckPath="/healthz",
+    )
     s = parse(healthCheckPath="/healthz", bootstrapImage="public.ecr.aws/my/hello:1.0")
     assert (s.workload.health_check_path, s.workload.bootstrap_image) == ("/healthz", "public.ecr.aws/my/hello:1.0")
 
@@ -513,17 +545,23 @@ def test_health_check_path_format():
 
 @pytest.mark.parametrize("image", ["traefik", "traefik:v3", "public.ecr.aws/x/y", "public.ecr.aws/MyOrg/app:1", "ghcr.io/org/app:"])
 def test_bootstrap_image_needs_registry_and_tag(image):
-    fails(rf"^bootstrapImage: '{re.escape(image)}' is not valid; allowed: registry/repository with a :tag, an @sha256: digest "
-          r"or both; the repository in lower case\. Fix: write e\.g\. 'public\.ecr\.aws/docker/library/traefik:v3\.7'$",
-          bootstrapImage=image, healthCheckPath="/ping")
+    fails(
+        rf"^bootstrapImage: '{re.escape(image)}' is not valid; allowed: registry/repository with a :tag, an @sha256: digest "
+        r"or both; the repository in lower case\. Fix: write e\.g\. 'public\.ecr\.aws/docker/library/traefik:v3\.7'$",
+        bootstrapImage=image,
+        healthCheckPath="/ping",
+    )
 
 
-@pytest.mark.parametrize("image", [
-    "ghcr.io/org/app:1.2.3",
-    "public.ecr.aws/org/app@sha256:" + "a" * 64,
-    "public.ecr.aws/org/app:1.2.3@sha256:" + "b" * 64,
-    "registry.example.com:5000/team/app:v1",
-])
+@pytest.mark.parametrize(
+    "image",
+    [
+        "ghcr.io/org/app:1.2.3",
+        "public.ecr.aws/org/app@sha256:" + "a" * 64,
+        "public.ecr.aws/org/app:1.2.3@sha256:" + "b" * 64,
+        "registry.example.com:5000/team/app:v1",
+    ],
+)
 def test_bootstrap_image_accepts_tags_digests_and_both(image):
     assert parse(bootstrapImage=image, healthCheckPath="/healthz").workload.bootstrap_image == image
 
@@ -567,11 +605,14 @@ def monitors(monkeypatch):
     return created
 
 
-@pytest.mark.parametrize(("overrides", "match"), [
-    ({"deployTarget": "lambda"}, r"^deployTarget: 'lambda' is not supported; use 'ecs' or 'eks'$"),
-    ({"deployTaget": "ecs"}, r"did you mean 'deployTarget'\?"),
-    ({"ecsMemory": 4096}, r"^ecsMemory: 4096 is not valid; with ecsCpu 256"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"deployTarget": "lambda"}, r"^deployTarget: 'lambda' is not supported; use 'ecs' or 'eks'$"),
+        ({"deployTaget": "ecs"}, r"did you mean 'deployTarget'\?"),
+        ({"ecsMemory": 4096}, r"^ecsMemory: 4096 is not valid; with ecsCpu 256"),
+    ],
+)
 def test_bad_config_fails_before_any_resource_is_registered(monitors, overrides, match):
     with pytest.raises(SettingsError, match=match):
         offline.mocks.evaluate_stack("dev", overrides)
@@ -593,24 +634,24 @@ def test_capturing_monitor_does_record_a_good_stack(monitors):
 # ------------------------------------------------------------------------------------------
 
 VALID_CRONS = [
-    "* * 9-16 ? * MON-THU",          # the documented example shape: weekdays, office hours
-    "* * 9-16 ? * MON-THU *",        # optional year
+    "* * 9-16 ? * MON-THU",  # the documented example shape: weekdays, office hours
+    "* * 9-16 ? * MON-THU *",  # optional year
     "* * 9-16 ? * MON-THU 2025-2030",
-    "* 0-29 22 ? * 2-6",             # numbers for days of the week (1 = SUN)
+    "* 0-29 22 ? * 2-6",  # numbers for days of the week (1 = SUN)
     "* */15 * ? * *",
     "* 5/15 8,12,18 ? JAN-MAR,OCT-DEC MON,WED,FRI",
-    "* * * 1-15 * ?",                # '?' in day-of-week instead
-    "* * * L * ?",                   # last day of the month
+    "* * * 1-15 * ?",  # '?' in day-of-week instead
+    "* * * L * ?",  # last day of the month
     "* * * L-3 * ?",
     "* * * LW * ?",
-    "* * * 15W * ?",                 # nearest weekday to the 15th
-    "* * * ? * L",                   # day-of-week 'L' alone: Saturday
-    "* * * ? * 6L",                  # last Friday
+    "* * * 15W * ?",  # nearest weekday to the 15th
+    "* * * ? * L",  # day-of-week 'L' alone: Saturday
+    "* * * ? * 6L",  # last Friday
     "* * * ? * FRIL",
-    "* * * ? * 6#3",                 # third Friday
+    "* * * ? * 6#3",  # third Friday
     "* * * ? * FRI#1",
     "* * * ? 1-12/3 * 1970-2199/2",
-    "*  *\t9-16 ? * MON-THU",         # any white space separates fields
+    "*  *\t9-16 ? * MON-THU",  # any white space separates fields
 ]
 
 ALLOWED = "'seconds minutes hours day-of-month month day-of-week [year]'"
@@ -665,8 +706,10 @@ def test_crons_codepipeline_accepts_are_accepted(cron):
 @pytest.mark.parametrize(("cron", "problem"), INVALID_CRONS, ids=[c for c, _ in INVALID_CRONS])
 def test_crons_codepipeline_rejects_are_rejected_naming_the_field(cron, problem):
     assert deployment_window_cron_problem(cron) == problem
-    expected = (f"deploymentWindowCron: {cron!r} is not valid; {problem}. Fix: write {ALLOWED[1:-1]!r} with seconds '*' "
-                "and '?' in one day field, e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, 09:00-16:59)")
+    expected = (
+        f"deploymentWindowCron: {cron!r} is not valid; {problem}. Fix: write {ALLOWED[1:-1]!r} with seconds '*' "
+        "and '?' in one day field, e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, 09:00-16:59)"
+    )
     with pytest.raises(SettingsError) as raised:
         parse_settings({"deploymentWindowCron": cron}, PROJECT, "prod")
     assert str(raised.value) == expected
@@ -679,37 +722,46 @@ def test_the_documented_cron_example_is_valid():
 
 def test_subnets_are_each_listed_once():
     """Two ids of one subnet would pass the two-subnet check with a single AZ."""
-    fails(r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000001'\] is not valid; each subnet once "
-          r"\(two ids of one subnet are one AZ\)\. Fix: replace the repeated 'subnet-00000000000000001' by a subnet in another AZ$",
-          **{**EXISTING_VPC, "publicSubnetIds": ["subnet-00000000000000001", "subnet-00000000000000001"]})
+    fails(
+        r"^publicSubnetIds: \['subnet-00000000000000001', 'subnet-00000000000000001'\] is not valid; each subnet once "
+        r"\(two ids of one subnet are one AZ\)\. Fix: replace the repeated 'subnet-00000000000000001' by a subnet in another AZ$",
+        **{**EXISTING_VPC, "publicSubnetIds": ["subnet-00000000000000001", "subnet-00000000000000001"]},
+    )
 
 
 def test_codecommit_names_cannot_end_in_git():
-    fails(r"^sourceRepository: 'service\.git' is not valid; a CodeCommit repository name cannot end in '\.git'\. "
-          r"Fix: set sourceRepository to 'service'$", sourceRepository="service.git")
+    fails(
+        r"^sourceRepository: 'service\.git' is not valid; a CodeCommit repository name cannot end in '\.git'\. "
+        r"Fix: set sourceRepository to 'service'$",
+        sourceRepository="service.git",
+    )
 
 
 def test_gitlab_takes_subgroups_github_does_not():
     assert parse(sourceProvider="gitlab", sourceRepository="group/sub/project").source.repository == "group/sub/project"
-    fails(r"^sourceRepository: 'group/sub/project' is not valid; github needs exactly 'owner/name'",
-          sourceProvider="github", sourceRepository="group/sub/project")
+    fails(r"^sourceRepository: 'group/sub/project' is not valid; github needs exactly 'owner/name'", sourceProvider="github", sourceRepository="group/sub/project")
 
 
 @pytest.mark.parametrize("email", ["mailto:team@example.com", "Team <team@example.com>", "team@localhost"])
 def test_notification_emails_are_plain_addresses(email):
-    fails(rf"^notificationEmails: '{re.escape(email)}' is not valid; allowed: a plain email address such as team@example\.com "
-          r"\(no 'mailto:', no name\)\. Fix: write only the address$", notificationEmails=[email])
+    fails(
+        rf"^notificationEmails: '{re.escape(email)}' is not valid; allowed: a plain email address such as team@example\.com "
+        r"\(no 'mailto:', no name\)\. Fix: write only the address$",
+        notificationEmails=[email],
+    )
 
 
 def test_bake_time_is_refused_where_it_has_no_effect():
-    fails(r"^bakeTimeMinutes: 20 is not valid; only used when production is true \(dev deploys do not bake\)\. "
-          r"Fix: remove bakeTimeMinutes, or set production to true$", bakeTimeMinutes=20)
+    fails(
+        r"^bakeTimeMinutes: 20 is not valid; only used when production is true \(dev deploys do not bake\)\. "
+        r"Fix: remove bakeTimeMinutes, or set production to true$",
+        bakeTimeMinutes=20,
+    )
     assert parse(bakeTimeMinutes=20, production=True).safety.bake_time_minutes == 20
 
 
 def test_file_paths_are_each_listed_once():
-    fails(r"^sourceFilePaths: \['app/\*\*', 'app/\*\*'\] is not valid; each pattern once\. Fix: remove the repeated 'app/\*\*'$",
-          **GITHUB, sourceFilePaths=["app/**", "app/**"])
+    fails(r"^sourceFilePaths: \['app/\*\*', 'app/\*\*'\] is not valid; each pattern once\. Fix: remove the repeated 'app/\*\*'$", **GITHUB, sourceFilePaths=["app/**", "app/**"])
 
 
 def test_values_are_shown_as_typed_not_stripped():
@@ -721,27 +773,35 @@ def test_every_problem_of_a_stack_file_is_reported_at_once():
         parse(deployTarget="ECS", desiredCount=0, notificationEmails=["mailto:a@example.com"], deployTaget="ecs")
     lines = str(raised.value).splitlines()
     assert lines[0] == "4 problems in the stack's config:"
-    assert [line.split(":", 1)[0] for line in lines[1:]] == [
-        "- container-cicd", "- deployTarget", "- desiredCount", "- notificationEmails"]
+    assert [line.split(":", 1)[0] for line in lines[1:]] == ["- container-cicd", "- deployTarget", "- desiredCount", "- notificationEmails"]
 
 
 @pytest.mark.parametrize("stack", ["Dev", "dev_1", "dev--1", "-dev"])
 def test_stack_names_that_make_names_aws_refuses_are_refused(stack):
-    with pytest.raises(SettingsError, match=rf"^stack name: '{re.escape(stack)}' is not valid; the stack name becomes part of ECR "
-                       r"repository and CloudTrail names, which allow lower-case letters and digits joined by single '-'\. "
-                       r"Fix: use a stack named like '[a-z0-9-]+' \(`pulumi stack rename`\)$"):
+    with pytest.raises(
+        SettingsError,
+        match=rf"^stack name: '{re.escape(stack)}' is not valid; the stack name becomes part of ECR "
+        r"repository and CloudTrail names, which allow lower-case letters and digits joined by single '-'\. "
+        r"Fix: use a stack named like '[a-z0-9-]+' \(`pulumi stack rename`\)$",
+    ):
         parse_settings({}, PROJECT, stack)
 
 
 def test_service_name_with_two_dashes_is_refused():
-    fails(r"^serviceName: 'my--app' is not valid; two '-' in a row make names ECR and CloudTrail refuse\. "
-          r"Fix: set serviceName to 'my-app'$", serviceName="my--app")
+    fails(
+        r"^serviceName: 'my--app' is not valid; two '-' in a row make names ECR and CloudTrail refuse\. "
+        r"Fix: set serviceName to 'my-app'$",
+        serviceName="my--app",
+    )
 
 
 def test_arns_from_another_region_are_refused():
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-    with pytest.raises(SettingsError, match=r"^certificateArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1\. "
-                       r"Fix: use a certificate in us-east-1, or deploy the stack to eu-west-1 \(aws:region\)$"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^certificateArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1\. "
+        r"Fix: use a certificate in us-east-1, or deploy the stack to eu-west-1 \(aws:region\)$",
+    ):
         parse_settings({"certificateArn": cert}, PROJECT, "dev", "us-east-1")
     assert parse_settings({"certificateArn": cert}, PROJECT, "dev", "eu-west-1").network.certificate_arn == cert
     connection = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
@@ -822,8 +882,7 @@ def _component_dataclasses():
             continue
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            if (dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__
-                    and value.__name__ not in OWN_DEFAULTS):
+            if dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__ and value.__name__ not in OWN_DEFAULTS:
                 yield value
 
 
@@ -841,14 +900,38 @@ def test_no_component_field_copies_a_key_default():
             assert not has_default, f"{cls.__module__}.{cls.__name__}.{f.name} has a default; {key}'s default is in KEYS"
     # The scan reaches the Args the program fills from the settings (a rename would silently shrink it).
     assert {
-        "BuildArgs.architecture", "BuildArgs.compute_type", "BuildArgs.timeout_minutes", "BuildArgs.log_retention_days",
-        "BuildArgs.production", "RegistryArgs.image_retention_count", "RegistryArgs.untagged_image_expiry_days",
-        "RegistryArgs.production", "NetworkArgs.vpc_cidr", "NetworkArgs.nat_gateways", "NetworkArgs.existing_vpc_id",
-        "LoadBalancerArgs.ingress_cidrs", "LoadBalancerArgs.certificate_arn", "LoadBalancerArgs.production",
-        "SourceArgs.create_repository", "SourceArgs.connection_arn", "SourceArgs.file_paths", "SourceArgs.production",
-        "ArtifactStoreArgs.production", "AuditTrailArgs.production", "AuditTrailArgs.log_retention_days",
-        "WorkloadSpec.architecture", "WorkloadSpec.load_balancing", "SafetySettings.thresholds",
-        "SafetySettings.bake_time_minutes", "SafetySettings.manual_approval", "AlarmThresholds.cpu_percent",
-        "Settings.safety", "Settings.production", "WorkloadSettings.desired_count", "EksSettings.pod_cpu_millicores",
-        "EcsSettings.cpu", "ArtifactStoreArgs.expiry_days", "WorkloadSpec.cpu_millicores",
+        "BuildArgs.architecture",
+        "BuildArgs.compute_type",
+        "BuildArgs.timeout_minutes",
+        "BuildArgs.log_retention_days",
+        "BuildArgs.production",
+        "RegistryArgs.image_retention_count",
+        "RegistryArgs.untagged_image_expiry_days",
+        "RegistryArgs.production",
+        "NetworkArgs.vpc_cidr",
+        "NetworkArgs.nat_gateways",
+        "NetworkArgs.existing_vpc_id",
+        "LoadBalancerArgs.ingress_cidrs",
+        "LoadBalancerArgs.certificate_arn",
+        "LoadBalancerArgs.production",
+        "SourceArgs.create_repository",
+        "SourceArgs.connection_arn",
+        "SourceArgs.file_paths",
+        "SourceArgs.production",
+        "ArtifactStoreArgs.production",
+        "AuditTrailArgs.production",
+        "AuditTrailArgs.log_retention_days",
+        "WorkloadSpec.architecture",
+        "WorkloadSpec.load_balancing",
+        "SafetySettings.thresholds",
+        "SafetySettings.bake_time_minutes",
+        "SafetySettings.manual_approval",
+        "AlarmThresholds.cpu_percent",
+        "Settings.safety",
+        "Settings.production",
+        "WorkloadSettings.desired_count",
+        "EksSettings.pod_cpu_millicores",
+        "EcsSettings.cpu",
+        "ArtifactStoreArgs.expiry_days",
+        "WorkloadSpec.cpu_millicores",
     } <= set(carried)

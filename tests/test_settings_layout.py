@@ -33,8 +33,7 @@ def test_the_settings_modules_import_each_other_without_a_cycle():
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("components.settings."):
                 imported.add(node.module.removeprefix("components.settings."))
             assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path.name}: relative import"
-            assert not (isinstance(node, ast.ImportFrom) and node.module == "components.settings"), \
-                f"{path.name} imports the package it is part of"
+            assert not (isinstance(node, ast.ImportFrom) and node.module == "components.settings"), f"{path.name} imports the package it is part of"
         graph[path.stem] = imported
     order = list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a cycle
     assert order[-1] == "__init__"

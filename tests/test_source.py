@@ -35,8 +35,7 @@ ACTION_CONFIGURATION: dict[str, tuple[set[str], set[str]]] = {
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-EKS.html
     "EKS": (
         {"ClusterName"},
-        {"ManifestFiles", "HelmReleaseName", "HelmChartLocation", "HelmValuesFiles", "Namespace", "SubnetIds",
-         "SecurityGroupIds"},
+        {"ManifestFiles", "HelmReleaseName", "HelmChartLocation", "HelmValuesFiles", "Namespace", "SubnetIds", "SecurityGroupIds"},
     ),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
     "Manual": (set(), {"NotificationArn", "CustomData", "ExternalEntityLink"}),
@@ -151,8 +150,7 @@ def github_created(evaluate):
 
 @pytest.fixture(scope="module")
 def github_existing(evaluate):
-    return evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceConnectionArn=CONNECTION_ARN,
-                    sourceBranch="release")
+    return evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceConnectionArn=CONNECTION_ARN, sourceBranch="release")
 
 
 # ------------------------------------------------------------------------------------------
@@ -199,10 +197,14 @@ def test_codecommit_push_to_the_branch_starts_the_pipeline(dev):
     role = dev.named("pipeline-start-role")
     assert target.inputs["roleArn"] == role.outputs["arn"]
     policy = json.loads(dev.named("pipeline-start-role-policy").inputs["policy"])
-    assert policy["Statement"] == [{
-        "Sid": "StartPipeline", "Effect": "Allow", "Action": "codepipeline:StartPipelineExecution",
-        "Resource": target.inputs["arn"],
-    }]
+    assert policy["Statement"] == [
+        {
+            "Sid": "StartPipeline",
+            "Effect": "Allow",
+            "Action": "codepipeline:StartPipelineExecution",
+            "Resource": target.inputs["arn"],
+        }
+    ]
 
 
 def test_codecommit_read_permissions_are_scoped_to_the_repository(dev):
@@ -265,13 +267,15 @@ def test_connection_action_configuration(github_created):
 
 def test_v2_trigger_filters_branch_and_file_paths(github_created):
     pipeline = github_created.one("aws:codepipeline/pipeline:Pipeline").inputs
-    assert pipeline["triggers"] == [{
-        "providerType": "CodeStarSourceConnection",
-        "gitConfiguration": {
-            "sourceActionName": "Source",
-            "pushes": [{"branches": {"includes": ["main"]}, "filePaths": {"includes": ["app/**", "lib/**"]}}],
-        },
-    }]
+    assert pipeline["triggers"] == [
+        {
+            "providerType": "CodeStarSourceConnection",
+            "gitConfiguration": {
+                "sourceActionName": "Source",
+                "pushes": [{"branches": {"includes": ["main"]}, "filePaths": {"includes": ["app/**", "lib/**"]}}],
+            },
+        }
+    ]
     assert pipeline["triggers"][0]["gitConfiguration"]["sourceActionName"] == source_action(github_created)["name"]
 
 

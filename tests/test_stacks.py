@@ -21,7 +21,6 @@ TYPED_NAME_INPUTS = {
 OUTPUTS = ("pipelineName", "pipelineConsoleUrl", "sourceLocation", "repositoryUrl", "serviceUrl")
 
 
-
 def physical_names(result) -> dict[tuple[str, str], str]:
     """(type, input) -> name for every explicit physical name of an AWS resource, keyed by resource."""
     names = {}
@@ -52,11 +51,7 @@ def test_dev_and_prod_physical_names_do_not_collide(dev, other, request):
     by_type = {}
     for (type_, _, key), value in dev_names.items():
         by_type.setdefault((type_, key), set()).add(value)
-    clashes = [
-        (type_, key, value)
-        for (type_, _, key), value in prod_names.items()
-        if value in by_type.get((type_, key), set())
-    ]
+    clashes = [(type_, key, value) for (type_, _, key), value in prod_names.items() if value in by_type.get((type_, key), set())]
     assert clashes == []
 
 
@@ -78,9 +73,7 @@ def test_outputs_are_well_formed(dev, prod):
     for result in (dev, prod):
         out, stack = result.outputs, result.stack
         assert out["pipelineName"] == f"container-cicd-{stack}-app-pipeline"
-        assert out["pipelineConsoleUrl"] == (
-            f"https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{out['pipelineName']}/view?region=us-east-1"
-        )
+        assert out["pipelineConsoleUrl"] == (f"https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{out['pipelineName']}/view?region=us-east-1")
         assert re.fullmatch(rf"https://git-codecommit\.us-east-1\.amazonaws\.com/v1/repos/container-cicd-{stack}-app", out["sourceLocation"])
         assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.us-east-1\.amazonaws\.com/container-cicd-{stack}-app", out["repositoryUrl"])
         assert re.fullmatch(r"https?://[a-z0-9.-]+", out["serviceUrl"]), out["serviceUrl"]
@@ -95,8 +88,7 @@ def test_switching_the_deploy_target_keeps_the_shared_urns(prod, prod_ecs):
     """URNs are a contract: deployTarget must not rename or replace source, registry, build or pipeline."""
     if prod.config.get("container-cicd:deployTarget") == "ecs":
         pytest.skip("prod runs ecs; nothing to switch")
-    for name in ("source-repo", "registry-repo", "build-project", "build-role", "artifacts-bucket", "artifacts-key",
-                 "pipeline-pipeline", "pipeline-role"):
+    for name in ("source-repo", "registry-repo", "build-project", "build-role", "artifacts-bucket", "artifacts-key", "pipeline-pipeline", "pipeline-role"):
         assert prod.named(name).urn == prod_ecs.named(name).urn, name
 
 

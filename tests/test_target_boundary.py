@@ -52,9 +52,15 @@ class StaticTarget(pulumi.ComponentResource):
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[aws.codepipeline.PipelineStageActionArgs(
-                        name="PublishByHand", category="Approval", owner="AWS", provider="Manual", version="1",
-                    )],
+                    actions=[
+                        aws.codepipeline.PipelineStageActionArgs(
+                            name="PublishByHand",
+                            category="Approval",
+                            owner="AWS",
+                            provider="Manual",
+                            version="1",
+                        )
+                    ],
                 ),
             )
         ]
@@ -65,9 +71,7 @@ class StaticTarget(pulumi.ComponentResource):
             target_group=inputs.load_balancer.target_group_arn_suffix,
             saturation=[MetricRef("Static", "CpuPercent", dimensions, "cpu"), MetricRef("Static", "MemoryPercent", dimensions, "memory")],
         )
-        self.failure_events: Sequence[FailureEvents] = [
-            FailureEvents("static-publish-failed", "The site publisher gave up", {"source": ["static.publisher"]})
-        ]
+        self.failure_events: Sequence[FailureEvents] = [FailureEvents("static-publish-failed", "The site publisher gave up", {"source": ["static.publisher"]})]
         self.register_outputs({"service_url": self.service_url})
 
 
@@ -124,14 +128,12 @@ def test_the_pipeline_ends_with_the_targets_stage(static):
 
 def test_notifications_route_the_targets_failure_events_and_no_other_targets(static):
     rules = {r.name: r for r in static.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith("notifications-")}
-    assert set(rules) == {f"notifications-{n}" for n in
-                          ("static-publish-failed", "image-findings", "pipeline-failed", "pipeline-executions", "approval-needed")}
+    assert set(rules) == {f"notifications-{n}" for n in ("static-publish-failed", "image-findings", "pipeline-failed", "pipeline-executions", "approval-needed")}
     assert json.loads(rules["notifications-static-publish-failed"].inputs["eventPattern"]) == {"source": ["static.publisher"]}
 
 
 def test_alarms_and_dashboard_watch_the_targets_metrics(static):
-    saturation = {a.inputs["metricName"]: a.inputs["namespace"] for a in static.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-                  if a.inputs.get("namespace") == "Static"}
+    saturation = {a.inputs["metricName"]: a.inputs["namespace"] for a in static.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs.get("namespace") == "Static"}
     assert saturation == {"CpuPercent": "Static", "MemoryPercent": "Static"}
     body = json.loads(static.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     assert '"Static", "CpuPercent"' in json.dumps(body)
@@ -165,11 +167,21 @@ def test_everything_outside_the_target_keeps_its_urn(static, dev):
 
 # Modules that must take everything target-specific from the target: they name no target's resource
 # types, components, settings or config keys (prose in comments and docstrings may give examples).
-TARGET_FREE = ("__main__.py", "components/delivery/pipeline.py", "components/safety/notifications.py", "components/safety/alarms.py",
-               "components/safety/dashboard.py", "components/contracts.py", "offline/plan/__init__.py",
-               "offline/plan/sections.py", "offline/plan/diagrams.py")
-TARGET_NAMES = re.compile(r'"aws:(ecs|eks)/|E[ck]sTarget|DeployTargetKind\.|settings\.e[ck]s\b|"e[ck]s[A-Z]|from components\.deploy\.e[ck]s'
-                          r'|\be[ck]s_|:e[ck]s:|"aws\.e[ck]s"')
+TARGET_FREE = (
+    "__main__.py",
+    "components/delivery/pipeline.py",
+    "components/safety/notifications.py",
+    "components/safety/alarms.py",
+    "components/safety/dashboard.py",
+    "components/contracts.py",
+    "offline/plan/__init__.py",
+    "offline/plan/sections.py",
+    "offline/plan/diagrams.py",
+)
+TARGET_NAMES = re.compile(
+    r'"aws:(ecs|eks)/|E[ck]sTarget|DeployTargetKind\.|settings\.e[ck]s\b|"e[ck]s[A-Z]|from components\.deploy\.e[ck]s'
+    r'|\be[ck]s_|:e[ck]s:|"aws\.e[ck]s"'
+)
 
 
 @pytest.mark.parametrize("path", TARGET_FREE)

@@ -73,7 +73,7 @@ def read_stack(stack: str, root: Path = ROOT) -> Target:
         raise UsageError(f"--stack: {stack!r} is not a stack name; use letters, digits, '-', '_' or '.' (e.g. prod)")
     path = root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise UsageError(f"--stack: {path.name} does not exist in {root}; stacks with a file here: {', '.join(known) or 'none'}")
     try:
         project = str((stackfile.load((root / "Pulumi.yaml").read_text()) or {})["name"])
@@ -83,7 +83,7 @@ def read_stack(stack: str, root: Path = ROOT) -> Target:
     namespace = f"{project}:"
     # Secrets ({secure: ...}) cannot be read without the passphrase and name nothing the revert needs:
     # they are left out, so the settings check their defaults instead.
-    raw = {k[len(namespace):]: v for k, v in config.items() if k.startswith(namespace) and not isinstance(v, dict)}
+    raw = {k[len(namespace) :]: v for k, v in config.items() if k.startswith(namespace) and not isinstance(v, dict)}
     try:
         settings = parse_settings(raw, project, stack)
     except SettingsError as error:
@@ -103,10 +103,7 @@ def check_revision(commit: str | None, tag: str | None) -> tuple[str | None, str
         return commit, tag_for_commit(commit)
     assert tag is not None
     if not _TAG.match(tag):
-        raise UsageError(
-            f"--tag: {tag!r} is not an image tag of this pipeline; tags are the first {SHORT_SHA_LENGTH} characters "
-            "of the commit SHA, lowercase hex (e.g. 3f2c1e9)"
-        )
+        raise UsageError(f"--tag: {tag!r} is not an image tag of this pipeline; tags are the first {SHORT_SHA_LENGTH} characters of the commit SHA, lowercase hex (e.g. 3f2c1e9)")
     return None, tag
 
 
@@ -144,8 +141,7 @@ def commit_for_tag(codepipeline: Any, pipeline: str, tag: str) -> str:
         if seen >= MAX_EXECUTIONS_SEARCHED:
             break
     raise RevertError(
-        f"no execution of {pipeline} among the last {seen} built a commit starting with {tag!r}; "
-        "nothing was started. Pass the full commit SHA with --commit instead."
+        f"no execution of {pipeline} among the last {seen} built a commit starting with {tag!r}; nothing was started. Pass the full commit SHA with --commit instead."
     )
 
 
@@ -185,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m tools.revert",
         description=doc.split("\n\n")[0],
-        epilog=doc[doc.index("Exit codes:"):],
+        epilog=doc[doc.index("Exit codes:") :],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")

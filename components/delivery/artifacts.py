@@ -31,8 +31,7 @@ class ArtifactStoreArgs:
     def __post_init__(self) -> None:
         if isinstance(self.expiry_days, int) and self.expiry_days < MIN_EXPIRY_DAYS:
             raise ValueError(
-                f"expiry_days: {self.expiry_days} is too short; stage rollback needs the last successful "
-                f"execution's artifacts. Fix: use at least {MIN_EXPIRY_DAYS} days"
+                f"expiry_days: {self.expiry_days} is too short; stage rollback needs the last successful execution's artifacts. Fix: use at least {MIN_EXPIRY_DAYS} days"
             )
 
 
@@ -51,9 +50,7 @@ class ArtifactStore(pulumi.ComponentResource):
             tags=args.tags,
             opts=stateful,
         )
-        bucket, versioning = encrypted_private_bucket(
-            name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags
-        )
+        bucket, versioning = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,

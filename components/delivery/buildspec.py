@@ -59,9 +59,9 @@ def buildspec(
     build_image = (
         'if [ "$IMAGE_EXISTS" = "true" ]; then '
         'echo "Image $IMAGE_URI already in the registry; skipping test, build and push"; '
-        f'printf \'%s%s%s\\n\' {q(report_head)} "$IMAGE_URI" {q(report_tail)} > {REPORTS_DIR}/{JUNIT_FILE}; '
+        f"printf '%s%s%s\\n' {q(report_head)} \"$IMAGE_URI\" {q(report_tail)} > {REPORTS_DIR}/{JUNIT_FILE}; "
         "else "
-        f"docker build --target test --tag {test_image} \"$APP_PATH\" && "
+        f'docker build --target test --tag {test_image} "$APP_PATH" && '
         f"CID=$(docker create {test_image}) && "
         f'docker cp "$CID:/reports/." {REPORTS_DIR}/ && docker rm "$CID" && '
         f'TEST_EXIT="$(cat {REPORTS_DIR}/exit-code)" && '
@@ -96,8 +96,7 @@ def buildspec(
                     # a plain shell variable is not in it.
                     "export IMAGE_TAG IMAGE_URI",
                     f"mkdir -p {REPORTS_DIR}",
-                    'aws ecr get-login-password --region "$AWS_REGION" '
-                    '| docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
+                    'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
                     'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
                     '--image-ids imageTag="$IMAGE_TAG" > /dev/null 2>&1; '
                     "then IMAGE_EXISTS=true; else IMAGE_EXISTS=false; fi",
@@ -108,12 +107,11 @@ def buildspec(
                 "commands": [
                     'test "$CODEBUILD_BUILD_SUCCEEDING" = "1" || exit 1',
                     'IMAGE_DIGEST="$(aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
-                    "--image-ids imageTag=\"$IMAGE_TAG\" --query 'imageDetails[0].imageDigest' --output text)\"",
+                    '--image-ids imageTag="$IMAGE_TAG" --query \'imageDetails[0].imageDigest\' --output text)"',
                     # Separate from the assignment so a failing `aws` still fails the command.
                     "export IMAGE_DIGEST",
                     # The container name comes from the same Python value as the task definition's.
-                    f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" "
-                    f"'[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
+                    f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" '[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
                     f"cat {IMAGE_DEFINITIONS_FILE}",
                 ],
             },

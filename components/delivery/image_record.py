@@ -54,16 +54,13 @@ class ImageRecord(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecure_value"]),
         )
         # Read the parameter as it is now, not as Pulumi last wrote it; after the parameter exists.
-        live = aws.ssm.get_parameter_output(
-            name=parameter.name, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[parameter])
-        )
+        live = aws.ssm.get_parameter_output(name=parameter.name, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[parameter]))
         self.parameter_name = parameter.name
         self.name: str = args.parameter_name
         """The parameter's name as a plain value, for deploy scripts."""
         self.parameter_arn = parameter.arn
         self.image: pulumi.Output[str] = live.insecure_value
         self.register_outputs({"parameter_name": self.parameter_name, "image": self.image})
-
 
 
 def record_commands(parameter_name: str, repository_name: str) -> list[str]:
@@ -76,11 +73,11 @@ def record_commands(parameter_name: str, repository_name: str) -> list[str]:
     q = shlex.quote
     repo = q(repository_name)
     return [
-        f"aws ssm put-parameter --name {q(parameter_name)} --type String --overwrite --value \"$IMAGE_URI\" > /dev/null",
+        f'aws ssm put-parameter --name {q(parameter_name)} --type String --overwrite --value "$IMAGE_URI" > /dev/null',
         'TAG="${IMAGE_URI##*:}"',
         f'DEPLOYED_TAG="{DEPLOYED_TAG_PREFIX}$TAG"',
         f'if ! aws ecr describe-images --repository-name {repo} --image-ids imageTag="$DEPLOYED_TAG" > /dev/null 2>&1; then '
-        f"MANIFEST=\"$(aws ecr batch-get-image --repository-name {repo} --image-ids imageTag=\"$TAG\" "
+        f'MANIFEST="$(aws ecr batch-get-image --repository-name {repo} --image-ids imageTag="$TAG" '
         "--query 'images[0].imageManifest' --output text)\" && "
         f'aws ecr put-image --repository-name {repo} --image-tag "$DEPLOYED_TAG" --image-manifest "$MANIFEST" > /dev/null; fi',
         'echo "Recorded $IMAGE_URI as the running image"',

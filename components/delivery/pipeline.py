@@ -60,8 +60,7 @@ class PipelineGates:
             # A stage has one entry condition (CodePipeline's BeforeEntryConditions.conditions: 1 item), and an
             # alarm rule in one condition with a DeploymentWindow rule is not checked again once the window
             # opens: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
-            raise ValueError("PipelineGates: deployment_window and block_while_alarming cannot share the deploy "
-                             "stage's single entry condition; set one of them")
+            raise ValueError("PipelineGates: deployment_window and block_while_alarming cannot share the deploy stage's single entry condition; set one of them")
 
 
 def _rule_configuration(provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
@@ -103,10 +102,7 @@ def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineSta
                 version="1",
                 configuration={
                     "NotificationArn": topic_arn,
-                    "CustomData": (
-                        f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} "
-                        f"as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}?"
-                    ),
+                    "CustomData": (f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}?"),
                 },
             )
         ],
@@ -124,11 +120,7 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
     elif first and gates.block_while_alarming and gates.alarm_name:
         entry_rule = _entry_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
     before_entry = (
-        aws.codepipeline.PipelineStageBeforeEntryArgs(
-            condition=aws.codepipeline.PipelineStageBeforeEntryConditionArgs(result="FAIL", rules=[entry_rule])
-        )
-        if entry_rule
-        else None
+        aws.codepipeline.PipelineStageBeforeEntryArgs(condition=aws.codepipeline.PipelineStageBeforeEntryConditionArgs(result="FAIL", rules=[entry_rule])) if entry_rule else None
     )
     on_success = None
     if gates.bake_time_minutes > 0 and gates.alarm_name:
@@ -136,8 +128,7 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
             condition=aws.codepipeline.PipelineStageOnSuccessConditionArgs(
                 result="ROLLBACK",
                 rules=[
-                    _success_rule("BakeTime", "CloudWatchAlarm",
-                                  {"AlarmName": gates.alarm_name, "WaitTime": str(gates.bake_time_minutes)}),
+                    _success_rule("BakeTime", "CloudWatchAlarm", {"AlarmName": gates.alarm_name, "WaitTime": str(gates.bake_time_minutes)}),
                 ],
             )
         )
@@ -158,10 +149,7 @@ def _merge(stage: aws.codepipeline.PipelineStageArgs, field_name: str, gate: _Bl
     """The gate's block, or the stage's own when the gates set none; both set is a wiring error."""
     own = getattr(stage, field_name)
     if own is not None and gate is not None:
-        raise ValueError(
-            f"stage {stage.name!r} sets {field_name} itself and the pipeline gates set it too; "
-            "let the gates own it (remove it from the deploy target's stage)"
-        )
+        raise ValueError(f"stage {stage.name!r} sets {field_name} itself and the pipeline gates set it too; let the gates own it (remove it from the deploy target's stage)")
     return gate if gate is not None else own
 
 
@@ -236,12 +224,14 @@ class Pipeline(pulumi.ComponentResource):
         self.pipeline_arn = pipeline.arn
         self.role_arn = role.arn
         self.console_url = pulumi.Output.concat(
-            "https://", region, ".console.aws.amazon.com/codesuite/codepipeline/pipelines/",
-            pipeline.name, "/view?region=", region,
+            "https://",
+            region,
+            ".console.aws.amazon.com/codesuite/codepipeline/pipelines/",
+            pipeline.name,
+            "/view?region=",
+            region,
         )
-        self.register_outputs(
-            {"pipeline_name": self.pipeline_name, "pipeline_arn": self.pipeline_arn, "console_url": self.console_url}
-        )
+        self.register_outputs({"pipeline_name": self.pipeline_name, "pipeline_arn": self.pipeline_arn, "console_url": self.console_url})
 
     def _start_on(self, name: str, args: PipelineArgs, pipeline: aws.codepipeline.Pipeline) -> None:
         """CodeCommit change detection: an EventBridge rule starts the pipeline on a push."""

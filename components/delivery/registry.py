@@ -114,6 +114,4 @@ class Registry(pulumi.ComponentResource):
         self.repository_url = repo.repository_url
         self.repository_arn = repo.arn
         self.repository_name = repo.name
-        self.register_outputs(
-            {"repository_url": self.repository_url, "repository_arn": self.repository_arn, "repository_name": self.repository_name}
-        )
+        self.register_outputs({"repository_url": self.repository_url, "repository_arn": self.repository_arn, "repository_name": self.repository_name})

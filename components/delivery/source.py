@@ -71,8 +71,7 @@ class Source(pulumi.ComponentResource):
             )
             arn, clone_url = repo.arn, repo.clone_url_http
         else:
-            found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent)
-            )
+            found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent))
             arn, clone_url = found.arn, found.clone_url_http
         action = aws.codepipeline.PipelineStageActionArgs(
             name=SOURCE_ACTION,
@@ -157,17 +156,11 @@ class Source(pulumi.ComponentResource):
         )
         push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
             branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[args.branch]),
-            file_paths=(
-                aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(args.file_paths))
-                if args.file_paths
-                else None
-            ),
+            file_paths=(aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(args.file_paths)) if args.file_paths else None),
         )
         trigger = aws.codepipeline.PipelineTriggerArgs(
             provider_type="CodeStarSourceConnection",
-            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(
-                source_action_name=SOURCE_ACTION, pushes=[push]
-            ),
+            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(source_action_name=SOURCE_ACTION, pushes=[push]),
         )
         statements: list[Statement] = [
             {

@@ -61,7 +61,4 @@ def moved_out_of_target(target_name: str) -> list[pulumi.Alias]:
     either type) before it became the stack's: its resources keep their state instead of being
     replaced. The network and the load balancer moved so that a target switch keeps them."""
     stack, project = pulumi.get_stack(), pulumi.get_project()
-    return [
-        pulumi.Alias(parent=f"urn:pulumi:{stack}::{project}::{module.type}::{target_name}")
-        for module in TARGETS.values()
-    ]
+    return [pulumi.Alias(parent=f"urn:pulumi:{stack}::{project}::{module.type}::{target_name}") for module in TARGETS.values()]

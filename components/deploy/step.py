@@ -40,9 +40,7 @@ class DeployStep:
         """The Deploy-stage action that runs the step (CodeBuild actions need an input artifact)."""
         configuration: dict[str, pulumi.Input[str]] = {"ProjectName": self.project.name}
         if variables:
-            configuration["EnvironmentVariables"] = pulumi.Output.json_dumps(
-                [{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables]
-            )
+            configuration["EnvironmentVariables"] = pulumi.Output.json_dumps([{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables])
         return aws.codepipeline.PipelineStageActionArgs(
             name=name,
             category="Build",
@@ -98,11 +96,7 @@ def deploy_step(
             "privileged_mode": False,
             "image_pull_credentials_type": "CODEBUILD",
         },
-        vpc_config=(
-            {"vpc_id": vpc.vpc_id, "subnets": vpc.subnet_ids, "security_group_ids": list(vpc.security_group_ids)}
-            if vpc
-            else None
-        ),
+        vpc_config=({"vpc_id": vpc.vpc_id, "subnets": vpc.subnet_ids, "security_group_ids": list(vpc.security_group_ids)} if vpc else None),
         logs_config={
             "cloudwatch_logs": {"status": "ENABLED", "group_name": log_group.name},
             "s3_logs": {"status": "DISABLED"},

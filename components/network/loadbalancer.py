@@ -155,9 +155,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 load_balancer_arn=alb.arn,
                 port=80,
                 protocol="HTTP",
-                default_actions=[
-                    {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
-                ],
+                default_actions=[{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
                 tags=args.tags,
                 opts=in_alb,
             )

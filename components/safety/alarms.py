@@ -94,10 +94,7 @@ def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThreshold
                     "id": "errorRate",
                     "label": "5xx rate (%)",
                     "return_data": True,
-                    "expression": (
-                        f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, "
-                        "100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"
-                    ),
+                    "expression": (f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"),
                 },
             ],
             # No requests, no data: an idle service is not failing.

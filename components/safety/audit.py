@@ -53,9 +53,7 @@ def key_policy(context: AwsContext, source_arn: pulumi.Input[str]) -> dict[str, 
                 "Resource": "*",
                 "Condition": {
                     "StringEquals": {"aws:SourceArn": source_arn},
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:cloudtrail:arn": context.arn("cloudtrail", "trail/*", region="*")
-                    },
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": context.arn("cloudtrail", "trail/*", region="*")},
                 },
             },
             {
@@ -91,9 +89,7 @@ def bucket_statements(bucket_arn: pulumi.Input[str], account: pulumi.Input[str],
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "s3:PutObject",
             "Resource": pulumi.Output.concat(bucket_arn, "/AWSLogs/", account, "/*"),
-            "Condition": {
-                "StringEquals": {"aws:SourceArn": source_arn, "s3:x-amz-acl": "bucket-owner-full-control"}
-            },
+            "Condition": {"StringEquals": {"aws:SourceArn": source_arn, "s3:x-amz-acl": "bucket-owner-full-control"}},
         },
         *tls_only_statements(bucket_arn),
     ]
@@ -163,6 +159,4 @@ class AuditTrail(pulumi.ComponentResource):
         self.trail_arn = trail.arn
         self.bucket_name = bucket.bucket
         self.log_group_name = log_group.name
-        self.register_outputs(
-            {"trail_arn": self.trail_arn, "bucket_name": self.bucket_name, "log_group_name": self.log_group_name}
-        )
+        self.register_outputs({"trail_arn": self.trail_arn, "bucket_name": self.bucket_name, "log_group_name": self.log_group_name})

@@ -31,6 +31,7 @@ def delivery_event_patterns(pipeline_name: str, deploy_stages: Sequence[pulumi.I
 
     Deploy stages are named by the deploy target; every one of them counts.
     """
+
     def stage(state: str) -> dict[str, Any]:
         return {
             "source": ["aws.codepipeline"],
@@ -77,67 +78,134 @@ def dashboard_body(
             "y": y,
             "width": 8,
             "height": 6,
-            "properties": {"title": title, "region": region, "metrics": rows, "period": period, "stat": stat,
-                           "view": "timeSeries", **extra},
+            "properties": {"title": title, "region": region, "metrics": rows, "period": period, "stat": stat, "view": "timeSeries", **extra},
         }
 
-    saturation = [[ref.namespace, ref.metric_name, *[v for kv in ref.dimensions.items() for v in kv],
-                   {"label": f"{ref.kind} %", "stat": "Average"}] for ref in metrics.saturation]
+    saturation = [[ref.namespace, ref.metric_name, *[v for kv in ref.dimensions.items() for v in kv], {"label": f"{ref.kind} %", "stat": "Average"}] for ref in metrics.saturation]
     widgets = [
         {
-            "type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
-            "properties": {"markdown": (
-                "## Service health and delivery\n"
-                "Delivery panels count pipeline events (EventBridge MatchedEvents, best-effort). "
-                "See docs/safety.md for what each panel measures and its limits."
-            )},
+            "type": "text",
+            "x": 0,
+            "y": 0,
+            "width": 24,
+            "height": 2,
+            "properties": {
+                "markdown": (
+                    "## Service health and delivery\n"
+                    "Delivery panels count pipeline events (EventBridge MatchedEvents, best-effort). "
+                    "See docs/safety.md for what each panel measures and its limits."
+                )
+            },
         },
         graph("Requests per minute", [[elb, "RequestCount", "LoadBalancer", lb, {"label": "requests"}]], 0, 2),
-        graph("5xx responses and rate", [
-            [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "targetErrors", "label": "target 5xx"}],
-            [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "lbErrors", "label": "load balancer 5xx"}],
-            [elb, "RequestCount", "LoadBalancer", lb, {"id": "requests", "visible": False}],
-            [{"id": "errorRate", "label": "5xx rate %", "yAxis": "right", "expression":
-              f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)"}],
-        ], 8, 2, annotations={"horizontal": [{"label": "alarm", "value": thresholds.error_rate_percent, "yAxis": "right"}]}),
-        graph("Target response time (s)", [
-            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p50", "label": "p50"}],
-            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p95", "label": "p95"}],
-            [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p99", "label": "p99"}],
-        ], 16, 2, annotations={"horizontal": [{"label": "p95 alarm", "value": thresholds.latency_p95_ms / 1000}]}),
-        graph("Healthy / unhealthy targets", [
-            [elb, "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "healthy"}],
-            [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "unhealthy"}],
-        ], 0, 8, stat="Maximum"),
+        graph(
+            "5xx responses and rate",
+            [
+                [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "targetErrors", "label": "target 5xx"}],
+                [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "lbErrors", "label": "load balancer 5xx"}],
+                [elb, "RequestCount", "LoadBalancer", lb, {"id": "requests", "visible": False}],
+                [
+                    {
+                        "id": "errorRate",
+                        "label": "5xx rate %",
+                        "yAxis": "right",
+                        "expression": f"IF(requests >= {MIN_REQUESTS_FOR_RATE}, 100 * (FILL(targetErrors, 0) + FILL(lbErrors, 0)) / requests, 0)",
+                    }
+                ],
+            ],
+            8,
+            2,
+            annotations={"horizontal": [{"label": "alarm", "value": thresholds.error_rate_percent, "yAxis": "right"}]},
+        ),
+        graph(
+            "Target response time (s)",
+            [
+                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p50", "label": "p50"}],
+                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p95", "label": "p95"}],
+                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p99", "label": "p99"}],
+            ],
+            16,
+            2,
+            annotations={"horizontal": [{"label": "p95 alarm", "value": thresholds.latency_p95_ms / 1000}]},
+        ),
+        graph(
+            "Healthy / unhealthy targets",
+            [
+                [elb, "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "healthy"}],
+                [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "unhealthy"}],
+            ],
+            0,
+            8,
+            stat="Maximum",
+        ),
         graph("CPU and memory (% of reservation)", saturation, 8, 8, stat="Average", yAxis={"left": {"min": 0, "max": 100}}),
         {
-            "type": "alarm", "x": 16, "y": 8, "width": 8, "height": 6,
+            "type": "alarm",
+            "x": 16,
+            "y": 8,
+            "width": 8,
+            "height": 6,
             "properties": {"title": "Service alarms", "alarms": list(alarm_arns)},
         },
-        graph("Pipeline executions per day", [
-            _events(rule_names["execution-started"], "started", "started"),
-            _events(rule_names["execution-succeeded"], "succeeded", "succeeded"),
-            _events(rule_names["execution-failed"], "failed", "failed"),
-        ], 0, 14, period=DAY, view="bar"),
-        graph("Deployment frequency (successful deploys per day)", [
-            _events(rule_names["deploy-succeeded"], "deploys", "successful deploys"),
-        ], 8, 14, period=DAY, view="bar"),
-        graph("Change failure rate (% of deploys that failed, per day)", [
-            _events(rule_names["deploy-succeeded"], "ok", "succeeded", visible=False),
-            _events(rule_names["deploy-failed"], "ko", "failed", visible=False),
-            [{"id": "cfr", "label": "change failure rate %",
-              "expression": "IF(FILL(ok, 0) + FILL(ko, 0) > 0, 100 * FILL(ko, 0) / (FILL(ok, 0) + FILL(ko, 0)), 0)"}],
-        ], 16, 14, period=DAY, yAxis={"left": {"min": 0, "max": 100}}),
-        graph("Time to restore: service impaired (1 = impaired; block width = time to restore)", [
-            [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "te", "visible": False}],
-            [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "le", "visible": False}],
-            [elb, "RequestCount", "LoadBalancer", lb, {"id": "rq", "visible": False}],
-            [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"id": "uh", "stat": "Maximum", "visible": False}],
-            [{"id": "impaired", "label": "impaired", "expression": (
-                f"IF((rq >= {MIN_REQUESTS_FOR_RATE} AND 100 * (FILL(te, 0) + FILL(le, 0)) / rq > {thresholds.error_rate_percent})"
-                f" OR FILL(uh, 0) >= {thresholds.unhealthy_targets}, 1, 0)"
-            )}],
-        ], 0, 20, period=MINUTE, view="timeSeries", stacked=False) | {"width": 24},
+        graph(
+            "Pipeline executions per day",
+            [
+                _events(rule_names["execution-started"], "started", "started"),
+                _events(rule_names["execution-succeeded"], "succeeded", "succeeded"),
+                _events(rule_names["execution-failed"], "failed", "failed"),
+            ],
+            0,
+            14,
+            period=DAY,
+            view="bar",
+        ),
+        graph(
+            "Deployment frequency (successful deploys per day)",
+            [
+                _events(rule_names["deploy-succeeded"], "deploys", "successful deploys"),
+            ],
+            8,
+            14,
+            period=DAY,
+            view="bar",
+        ),
+        graph(
+            "Change failure rate (% of deploys that failed, per day)",
+            [
+                _events(rule_names["deploy-succeeded"], "ok", "succeeded", visible=False),
+                _events(rule_names["deploy-failed"], "ko", "failed", visible=False),
+                [{"id": "cfr", "label": "change failure rate %", "expression": "IF(FILL(ok, 0) + FILL(ko, 0) > 0, 100 * FILL(ko, 0) / (FILL(ok, 0) + FILL(ko, 0)), 0)"}],
+            ],
+            16,
+            14,
+            period=DAY,
+            yAxis={"left": {"min": 0, "max": 100}},
+        ),
+        graph(
+            "Time to restore: service impaired (1 = impaired; block width = time to restore)",
+            [
+                [elb, "HTTPCode_Target_5XX_Count", "LoadBalancer", lb, "TargetGroup", tg, {"id": "te", "visible": False}],
+                [elb, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"id": "le", "visible": False}],
+                [elb, "RequestCount", "LoadBalancer", lb, {"id": "rq", "visible": False}],
+                [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"id": "uh", "stat": "Maximum", "visible": False}],
+                [
+                    {
+                        "id": "impaired",
+                        "label": "impaired",
+                        "expression": (
+                            f"IF((rq >= {MIN_REQUESTS_FOR_RATE} AND 100 * (FILL(te, 0) + FILL(le, 0)) / rq > {thresholds.error_rate_percent})"
+                            f" OR FILL(uh, 0) >= {thresholds.unhealthy_targets}, 1, 0)"
+                        ),
+                    }
+                ],
+            ],
+            0,
+            20,
+            period=MINUTE,
+            view="timeSeries",
+            stacked=False,
+        )
+        | {"width": 24},
     ]
     return {"widgets": widgets}
 
@@ -189,7 +257,11 @@ class Dashboard(pulumi.ComponentResource):
         )
         self.dashboard_name = dashboard.dashboard_name
         self.dashboard_url = pulumi.Output.concat(
-            "https://", region, ".console.aws.amazon.com/cloudwatch/home?region=", region,
-            "#dashboards/dashboard/", dashboard.dashboard_name,
+            "https://",
+            region,
+            ".console.aws.amazon.com/cloudwatch/home?region=",
+            region,
+            "#dashboards/dashboard/",
+            dashboard.dashboard_name,
         )
         self.register_outputs({"dashboard_name": self.dashboard_name, "dashboard_url": self.dashboard_url})

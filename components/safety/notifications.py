@@ -209,8 +209,7 @@ class Notifications(pulumi.ComponentResource):
             **{events.rule_suffix: (events.description, events.pattern) for events in args.failure_events},
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
             "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
-            "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped",
-                                    pipeline_executions_pattern(args.pipeline_name)),
+            "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped", pipeline_executions_pattern(args.pipeline_name)),
             "approval-needed": (f"A manual approval of {args.pipeline_name} is waiting", approval_needed_pattern(args.pipeline_name)),
         }
         for suffix, (description, pattern) in rules.items():
@@ -242,4 +241,3 @@ class Notifications(pulumi.ComponentResource):
                 "Resource": self.key_arn,
             },
         ]
-

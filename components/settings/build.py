@@ -14,12 +14,10 @@ def _build(reader: _Reader) -> BuildSettings:
     compute = reader.get("buildComputeType")
     allowed = BUILD_COMPUTE_TYPES[architecture]
     if compute not in allowed:
-        raise _fail("buildComputeType", compute, f"allowed for {architecture.value}: {', '.join(allowed)}",
-                    "pick one of those compute types")
+        raise _fail("buildComputeType", compute, f"allowed for {architecture.value}: {', '.join(allowed)}", "pick one of those compute types")
     app_path = reader.get("appPath").strip("/")
     if not app_path or ".." in app_path.split("/") or not re.match(r"^[\w./-]+$", app_path):
-        raise _fail("appPath", reader.get("appPath"), "allowed: a relative folder such as 'app' or 'services/api'",
-                    "set appPath to the folder holding the Dockerfile")
+        raise _fail("appPath", reader.get("appPath"), "allowed: a relative folder such as 'app' or 'services/api'", "set appPath to the folder holding the Dockerfile")
     return BuildSettings(
         app_path=app_path,
         architecture=architecture,

@@ -108,14 +108,13 @@ def deployment_window_cron_problem(text: str) -> str | None:
     """What CodePipeline's DeploymentWindow rule would reject in `text` (naming the field), or None."""
     fields = text.split()
     if len(fields) not in (6, 7):
-        return (f"allowed: 6 or 7 space-separated fields 'seconds minutes hours day-of-month month day-of-week "
-                f"[year]', got {len(fields)}")
+        return f"allowed: 6 or 7 space-separated fields 'seconds minutes hours day-of-month month day-of-week [year]', got {len(fields)}"
     for number, (spec, value) in enumerate(zip(_CRON_FIELDS, fields, strict=False), start=1):
         problem = _cron_field_problem(spec, value)
         if problem:
             return f"field {number} ({spec.name}) {problem}"
     if (fields[3] == "?") == (fields[5] == "?"):
-        return (f"exactly one of day-of-month and day-of-week must be '?', got '{fields[3]}' and '{fields[5]}'")
+        return f"exactly one of day-of-month and day-of-week must be '?', got '{fields[3]}' and '{fields[5]}'"
     return None
 
 

@@ -45,27 +45,22 @@ def _network(reader: _Reader) -> NetworkSettings:
             raise _fail("vpcId", vpc_id, "allowed: vpc-<hex id>", "copy the id from the VPC console")
         for key, ids in (("publicSubnetIds", public), ("privateSubnetIds", private)):
             if len(ids) < 2:
-                raise _fail(key, list(ids), "with vpcId, at least two subnets in different AZs",
-                            f"list at least two subnet ids in {key}")
+                raise _fail(key, list(ids), "with vpcId, at least two subnets in different AZs", f"list at least two subnet ids in {key}")
             for subnet in ids:
                 if not _SUBNET_ID.match(subnet):
                     raise _fail(key, subnet, "allowed: subnet-<hex id>", "copy the ids from the VPC console")
             if _duplicates(list(ids)):
                 # A repeated id would pass the two-subnet count with one subnet (one AZ).
-                raise _fail(key, list(ids), "each subnet once (two ids of one subnet are one AZ)",
-                            f"replace the repeated {_duplicates(list(ids))[0]!r} by a subnet in another AZ")
+                raise _fail(key, list(ids), "each subnet once (two ids of one subnet are one AZ)", f"replace the repeated {_duplicates(list(ids))[0]!r} by a subnet in another AZ")
         if set(public) & set(private):
-            raise _fail("privateSubnetIds", list(private), "a subnet cannot be both public and private",
-                        "list each subnet under one key only")
+            raise _fail("privateSubnetIds", list(private), "a subnet cannot be both public and private", "list each subnet under one key only")
         for key in ("vpcCidr", "natGateways"):
             if reader.is_set(key):
-                raise _fail(key, reader.get(key), "only used when the stack creates the VPC",
-                            f"remove {key}, or remove vpcId to create a VPC")
+                raise _fail(key, reader.get(key), "only used when the stack creates the VPC", f"remove {key}, or remove vpcId to create a VPC")
     else:
         for key in ("publicSubnetIds", "privateSubnetIds"):
             if reader.is_set(key):
-                raise _fail(key, list(reader.get(key)), "subnet ids need vpcId",
-                            "set vpcId too, or remove the subnet ids to create a VPC")
+                raise _fail(key, list(reader.get(key)), "subnet ids need vpcId", "set vpcId too, or remove the subnet ids to create a VPC")
     cidr = reader.get("vpcCidr")
     problem = cidr_problem(cidr, versions=(4,))
     if problem:
@@ -87,8 +82,7 @@ def _network(reader: _Reader) -> NetworkSettings:
         raise _fail("ingressCidrs", list(ingress), "each CIDR block once", f"remove the repeated {_duplicates(list(ingress))[0]!r}")
     certificate = reader.get("certificateArn") or None
     if certificate and not _CERTIFICATE_ARN.match(certificate):
-        raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>",
-                    "copy the ARN from the ACM console")
+        raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>", "copy the ARN from the ACM console")
     return NetworkSettings(
         vpc_id=vpc_id,
         public_subnet_ids=public,

@@ -42,10 +42,7 @@ def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
         if key not in KEYS:
             close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(KEYS))}"
-            raise SettingsError(
-                f"{PROJECT}:{key}: unknown config key; {hint} "
-                f"Fix: rename or remove it with `pulumi config rm {key}`"
-            )
+            raise SettingsError(f"{PROJECT}:{key}: unknown config key; {hint} Fix: rename or remove it with `pulumi config rm {key}`")
 
 
 def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
@@ -54,8 +51,7 @@ def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
         if target not in spec.targets and reader.is_set(key):
             users = " and ".join(sorted(t.value for t in spec.targets))
             raise SettingsError(
-                f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; "
-                f"Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
+                f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
             )
 
 
@@ -83,10 +79,7 @@ class _Problems:
 
 def _names(project: str, stack: str) -> None:
     if len(f"{project}-{stack}") > 40:
-        raise SettingsError(
-            f"stack name: {stack!r} makes the name prefix '{project}-{stack}' longer than 40 characters; "
-            "Fix: use a shorter stack name"
-        )
+        raise SettingsError(f"stack name: {stack!r} makes the name prefix '{project}-{stack}' longer than 40 characters; Fix: use a shorter stack name")
     if not _NAME_RUNS.match(stack):
         # The prefix becomes the ECR repository name ([a-z0-9] runs joined by single separators) and part
         # of the CloudTrail trail name (no two separators in a row).
@@ -101,8 +94,7 @@ def _names(project: str, stack: str) -> None:
 def _service_name(reader: _Reader) -> str:
     service = _matching(reader, "serviceName")
     if "--" in service:
-        raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse",
-                    f"set serviceName to {re.sub('-+', '-', service)!r}")
+        raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse", f"set serviceName to {re.sub('-+', '-', service)!r}")
     return service
 
 
@@ -110,8 +102,7 @@ def _log_retention(reader: _Reader) -> int:
     retention = reader.get("logRetentionDays")
     allowed = KEYS["logRetentionDays"].allowed_values
     if retention not in allowed:
-        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, allowed))}",
-                    "pick the nearest of those values")
+        raise _fail("logRetentionDays", retention, f"CloudWatch Logs accepts {', '.join(map(str, allowed))}", "pick the nearest of those values")
     return retention
 
 
@@ -124,8 +115,12 @@ def _regions(reader: _Reader, region: str | None) -> None:
         arn = reader.get(key)
         found = _ARN_REGION.match(arn) if arn else None
         if found and found.group(1) != region:
-            raise _fail(key, arn, f"the ARN is in {found.group(1)}, the stack in {region}",
-                        f"use a {key.removesuffix('Arn')} in {region}, or deploy the stack to {found.group(1)} (aws:region)")
+            raise _fail(
+                key,
+                arn,
+                f"the ARN is in {found.group(1)}, the stack in {region}",
+                f"use a {key.removesuffix('Arn')} in {region}, or deploy the stack to {found.group(1)} (aws:region)",
+            )
 
 
 def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None) -> Settings:
@@ -195,5 +190,5 @@ def load_settings() -> Settings:
     # set_all_config (automation API, mocks); both are read so no key escapes validation.
     every = {**get_config_env(), **CONFIG.get()}
     prefix = f"{PROJECT}:"
-    raw = {key[len(prefix):]: value for key, value in every.items() if key.startswith(prefix)}
+    raw = {key[len(prefix) :]: value for key, value in every.items() if key.startswith(prefix)}
     return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None)

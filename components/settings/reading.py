@@ -91,7 +91,7 @@ def _parse_array(key: str, value: Any) -> tuple[str, ...]:
         except json.JSONDecodeError:
             items = None
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise _fail(key, value, "expected a list of strings", f"write {key} as a YAML list, e.g. [\"a\", \"b\"]")
+        raise _fail(key, value, "expected a list of strings", f'write {key} as a YAML list, e.g. ["a", "b"]')
     return tuple(items)
 
 
@@ -119,11 +119,7 @@ def _enum(reader: _Reader, key: str) -> Any:
         options = [str(o) for o in spec.allowed_values]
         text = str(value).strip().lower()
         synonym = _SYNONYMS.get(text)
-        close = (
-            [o for o in options if o.lower() == text]
-            or ([synonym] if synonym in options else [])
-            or difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
-        )
+        close = [o for o in options if o.lower() == text] or ([synonym] if synonym in options else []) or difflib.get_close_matches(str(value), options, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise SettingsError(f"{key}: {_shown(value)} is not supported; use {spec.allowed_text}{hint}") from None
 

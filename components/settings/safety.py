@@ -17,13 +17,11 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
     emails = tuple(reader.get("notificationEmails"))
     for email in emails:
         if not _EMAIL.match(email):
-            raise _fail("notificationEmails", email, "allowed: a plain email address such as team@example.com (no 'mailto:', no name)",
-                        "write only the address")
+            raise _fail("notificationEmails", email, "allowed: a plain email address such as team@example.com (no 'mailto:', no name)", "write only the address")
     endpoints = tuple(reader.get("notificationHttpsEndpoints"))
     for url in endpoints:
         if not _HTTPS_URL.match(url):
-            raise _fail("notificationHttpsEndpoints", url, "allowed: https:// URLs (plain http would carry notifications unencrypted)",
-                        "use the endpoint's https:// URL")
+            raise _fail("notificationHttpsEndpoints", url, "allowed: https:// URLs (plain http would carry notifications unencrypted)", "use the endpoint's https:// URL")
     if len(set(emails)) != len(emails) or len(set(endpoints)) != len(endpoints):
         key = "notificationEmails" if len(set(emails)) != len(emails) else "notificationHttpsEndpoints"
         raise _fail(key, list(reader.get(key)), "each subscriber once", "remove the duplicate")
@@ -31,28 +29,31 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
     if cron is not None:
         problem = deployment_window_cron_problem(cron)
         if problem:
-            raise _fail("deploymentWindowCron", cron, problem,
-                        "write 'seconds minutes hours day-of-month month day-of-week [year]' with seconds '*' and "
-                        f"'?' in one day field, e.g. '{CRON_EXAMPLE}' (Monday to Thursday, 09:00-16:59)")
+            raise _fail(
+                "deploymentWindowCron",
+                cron,
+                problem,
+                "write 'seconds minutes hours day-of-month month day-of-week [year]' with seconds '*' and "
+                f"'?' in one day field, e.g. '{CRON_EXAMPLE}' (Monday to Thursday, 09:00-16:59)",
+            )
     zone = reader.get("deploymentWindowTimeZone")
     problem = time_zone_problem(zone)
     if problem:
-        raise _fail("deploymentWindowTimeZone", zone, problem,
-                    "set an IANA time zone name (python -c 'import zoneinfo; print(zoneinfo.available_timezones())' lists them)")
+        raise _fail("deploymentWindowTimeZone", zone, problem, "set an IANA time zone name (python -c 'import zoneinfo; print(zoneinfo.available_timezones())' lists them)")
     if reader.is_set("deploymentWindowTimeZone") and cron is None:
-        raise _fail("deploymentWindowTimeZone", zone, "only used with deploymentWindowCron",
-                    "set deploymentWindowCron too, or remove deploymentWindowTimeZone")
+        raise _fail("deploymentWindowTimeZone", zone, "only used with deploymentWindowCron", "set deploymentWindowCron too, or remove deploymentWindowTimeZone")
     if cron is not None and reader.get("blockDeployWhileAlarming"):
         # The deploy stage has one entry condition, and an alarm rule sharing it with a DeploymentWindow rule
         # is not checked again once the window opens (rule-reference-CloudWatchAlarm.html, "Important").
-        raise _fail("blockDeployWhileAlarming", True,
-                    "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, "
-                    "where CodePipeline does not re-check the alarm once the window opens",
-                    "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)")
+        raise _fail(
+            "blockDeployWhileAlarming",
+            True,
+            "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens",
+            "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)",
+        )
     bake_time = _in_range(reader, "bakeTimeMinutes")
     if reader.is_set("bakeTimeMinutes") and not production:
-        raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)",
-                    "remove bakeTimeMinutes, or set production to true")
+        raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)", "remove bakeTimeMinutes, or set production to true")
     manual = _enum(reader, "manualApproval")
     return SafetySettings(
         notification_emails=emails,

@@ -21,19 +21,23 @@ def _workload(reader: _Reader) -> WorkloadSettings:
     port = _in_range(reader, "containerPort")
     path = reader.get("healthCheckPath")
     if not path.startswith("/") or len(path) > 1024 or " " in path:
-        raise _fail("healthCheckPath", path, "allowed: an absolute URL path such as /ping (max 1024 chars)",
-                    "start the path with '/'")
+        raise _fail("healthCheckPath", path, "allowed: an absolute URL path such as /ping (max 1024 chars)", "start the path with '/'")
     image = reader.get("bootstrapImage")
     match = _IMAGE.match(image)
     if not match or not (match.group("tag") or match.group("digest")):
-        raise _fail("bootstrapImage", image,
-                    "allowed: registry/repository with a :tag, an @sha256: digest or both; the repository in lower case",
-                    "write e.g. 'public.ecr.aws/docker/library/traefik:v3.7'")
+        raise _fail(
+            "bootstrapImage",
+            image,
+            "allowed: registry/repository with a :tag, an @sha256: digest or both; the repository in lower case",
+            "write e.g. 'public.ecr.aws/docker/library/traefik:v3.7'",
+        )
     if image == DEFAULT_BOOTSTRAP_IMAGE and path != BOOTSTRAP_HEALTH_PATH:
-        raise _fail("healthCheckPath", path,
-                    f"the default bootstrapImage answers only {BOOTSTRAP_HEALTH_PATH}",
-                    f"set bootstrapImage to an image that answers {path} on containerPort, "
-                    f"or keep healthCheckPath at {BOOTSTRAP_HEALTH_PATH}")
+        raise _fail(
+            "healthCheckPath",
+            path,
+            f"the default bootstrapImage answers only {BOOTSTRAP_HEALTH_PATH}",
+            f"set bootstrapImage to an image that answers {path} on containerPort, or keep healthCheckPath at {BOOTSTRAP_HEALTH_PATH}",
+        )
     return WorkloadSettings(
         container_name=name,
         container_port=port,

@@ -45,9 +45,23 @@ from offline.plan.sections import (
 from policy.rules import RULES, Violation, run_rules, subjects
 
 __all__ = [
-    "EXIT_OK", "EXIT_PROGRAM_ERROR", "EXIT_SETTINGS_ERROR", "EXIT_POLICY_VIOLATIONS", "EXIT_USAGE",
-    "architecture_mermaid", "component_tree", "deploy_section", "deploy_time_section", "evaluate_stack", "human_section",
-    "main", "parse_overrides", "pipeline_mermaid", "pipeline_section", "render_files", "render_report",
+    "EXIT_OK",
+    "EXIT_PROGRAM_ERROR",
+    "EXIT_SETTINGS_ERROR",
+    "EXIT_POLICY_VIOLATIONS",
+    "EXIT_USAGE",
+    "architecture_mermaid",
+    "component_tree",
+    "deploy_section",
+    "deploy_time_section",
+    "evaluate_stack",
+    "human_section",
+    "main",
+    "parse_overrides",
+    "pipeline_mermaid",
+    "pipeline_section",
+    "render_files",
+    "render_report",
 ]
 
 EXIT_OK = 0
@@ -69,9 +83,14 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="python -m offline.plan", description="Plan a stack offline: no AWS credentials, no Pulumi CLI.")
     parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key as `pulumi config set KEY VALUE` would: the value is a string "
-                             "(arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key as `pulumi config set KEY VALUE` would: the value is a string (arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default: plan-out/<stack>)")
     return parser.parse_args(argv)
 
@@ -191,8 +210,10 @@ def render_images(out: Path, names: Sequence[str]) -> list[str]:
     """SVGs of the written `.dot` files via Graphviz when `dot` is on PATH; the report says which exist."""
     dot = shutil.which("dot")
     if dot is None:
-        return ["Graphviz `dot` is not on PATH: no SVG written (the Mermaid diagrams above render on GitHub/GitLab; "
-                f"{', '.join(f'`{n}.dot`' for n in names)} render with any Graphviz)."]
+        return [
+            "Graphviz `dot` is not on PATH: no SVG written (the Mermaid diagrams above render on GitHub/GitLab; "
+            f"{', '.join(f'`{n}.dot`' for n in names)} render with any Graphviz)."
+        ]
     notes = []
     for name in names:
         src, svg = out / f"{name}.dot", out / f"{name}.svg"
@@ -201,9 +222,7 @@ def render_images(out: Path, names: Sequence[str]) -> list[str]:
     return notes
 
 
-def render_files(
-    result: StackResult, overrides: Mapping[str, Any], violations: Sequence[Violation], stack_file: Mapping[str, Any], out: Path | None = None
-) -> dict[str, str]:
+def render_files(result: StackResult, overrides: Mapping[str, Any], violations: Sequence[Violation], stack_file: Mapping[str, Any], out: Path | None = None) -> dict[str, str]:
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
     files = diagram_files(result)

@@ -121,9 +121,7 @@ ARCHITECTURE_EDGES: tuple[ArchitectureEdge, ...] = (
     ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", "aws:s3/bucket:Bucket", "artifacts"),
     ArchitectureEdge("aws:codebuild/project:Project", "aws:ecr/repository:Repository", "pushes image"),
 )
-ARCHITECTURE_EDGES_AFTER_TARGET: tuple[ArchitectureEdge, ...] = (
-    ArchitectureEdge("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),
-)
+ARCHITECTURE_EDGES_AFTER_TARGET: tuple[ArchitectureEdge, ...] = (ArchitectureEdge("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),)
 
 
 def _target_report(result: StackResult) -> TargetReport:
@@ -144,10 +142,8 @@ def architecture_graph(result: StackResult) -> Graph:
             suffix = f" ×{counts[type_]}" if counts[type_] > 1 else ""
             nodes.append(Node(_node_id(type_), (f"{label}{suffix}",)))
     present = {type_ for type_, _ in declared if type_ in counts}
-    drawn = [e for e in (*ARCHITECTURE_EDGES, *report.architecture_edges, *ARCHITECTURE_EDGES_AFTER_TARGET)
-             if e.tail in present and e.head in present]
-    edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed)
-             for e in sorted(drawn, key=lambda e: e.dashed)]
+    drawn = [e for e in (*ARCHITECTURE_EDGES, *report.architecture_edges, *ARCHITECTURE_EDGES_AFTER_TARGET) if e.tail in present and e.head in present]
+    edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed) for e in sorted(drawn, key=lambda e: e.dashed)]
     return Graph("architecture", nodes=tuple(nodes), edges=tuple(edges))
 
 

@@ -235,8 +235,7 @@ def pipeline_section(result: StackResult) -> list[str]:
         for action in stage.get("actions") or []:
             config = ", ".join(f"{k}={v}" for k, v in sorted((action.get("configuration") or {}).items()))
             lines.append(
-                f"| {md(stage.get('name'))} | {md(action.get('name'))} | {md(action.get('category'))}/{md(action.get('provider'))} "
-                f"| {md(config)} | {md('; '.join(gates))} |"
+                f"| {md(stage.get('name'))} | {md(action.get('name'))} | {md(action.get('category'))}/{md(action.get('provider'))} | {md(config)} | {md('; '.join(gates))} |"
             )
     return [*lines, "", "### Entry conditions and gates", "", *gates_lines(stages)]
 

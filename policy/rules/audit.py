@@ -21,24 +21,21 @@ def sns_kms(type_: str, props: Mapping[str, Any]) -> list[str]:
     return ["SNS topic is not encrypted: set kmsMasterKeyId to a customer managed KMS key"]
 
 
-@rule("cloudtrail-log-validation", "CloudTrail trails validate log files (checkov CKV_AWS_36, cdk-nag NIST.800.53.R5-CloudTrailLogFileValidationEnabled).",
-      types=(CLOUDTRAIL,))
+@rule("cloudtrail-log-validation", "CloudTrail trails validate log files (checkov CKV_AWS_36, cdk-nag NIST.800.53.R5-CloudTrailLogFileValidationEnabled).", types=(CLOUDTRAIL,))
 def cloudtrail_log_validation(type_: str, props: Mapping[str, Any]) -> list[str]:
     if _true(_get(props, "enableLogFileValidation")):
         return []
     return ["CloudTrail trail has log file validation off: set enableLogFileValidation true"]
 
 
-@rule("cloudtrail-kms", "CloudTrail trails encrypt logs with KMS (checkov CKV_AWS_35, cdk-nag NIST.800.53.R5-CloudTrailEncryptionEnabled).",
-      types=(CLOUDTRAIL,))
+@rule("cloudtrail-kms", "CloudTrail trails encrypt logs with KMS (checkov CKV_AWS_35, cdk-nag NIST.800.53.R5-CloudTrailEncryptionEnabled).", types=(CLOUDTRAIL,))
 def cloudtrail_kms(type_: str, props: Mapping[str, Any]) -> list[str]:
     if _get(props, "kmsKeyId"):
         return []
     return ["CloudTrail trail logs are not encrypted with KMS: set kmsKeyId to a customer managed key ARN"]
 
 
-@rule("log-group-retention", "CloudWatch log groups have a retention period (checkov CKV_AWS_66, cdk-nag NIST.800.53.R5-CloudWatchLogGroupRetentionPeriod).",
-      types=(LOG_GROUP,))
+@rule("log-group-retention", "CloudWatch log groups have a retention period (checkov CKV_AWS_66, cdk-nag NIST.800.53.R5-CloudWatchLogGroupRetentionPeriod).", types=(LOG_GROUP,))
 def log_group_retention(type_: str, props: Mapping[str, Any]) -> list[str]:
     days = _get(props, "retentionInDays")
     if isinstance(days, (int, float)) and not isinstance(days, bool) and days > 0:

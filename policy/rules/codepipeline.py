@@ -35,8 +35,7 @@ def _rollback_stages(props: Mapping[str, Any]) -> list[str]:
     return names
 
 
-@rule("codepipeline-rollback-mode", "Pipelines that roll back stages are V2 and not in PARALLEL execution mode (no checkov/cdk-nag equivalent).",
-      types=(CODEPIPELINE,))
+@rule("codepipeline-rollback-mode", "Pipelines that roll back stages are V2 and not in PARALLEL execution mode (no checkov/cdk-nag equivalent).", types=(CODEPIPELINE,))
 def codepipeline_rollback_mode(type_: str, props: Mapping[str, Any]) -> list[str]:
     stages = _rollback_stages(props)
     if not stages:

@@ -25,8 +25,7 @@ def _enhanced_scanning_covers(registry_scanning: Mapping[str, Any], repository_n
     return False
 
 
-@stack_rule("ecr-image-scanning", "ECR repositories scan images on push, or enhanced scanning covers them (checkov CKV_AWS_163).",
-            types=(ECR_REPOSITORY, ECR_REGISTRY_SCANNING))
+@stack_rule("ecr-image-scanning", "ECR repositories scan images on push, or enhanced scanning covers them (checkov CKV_AWS_163).", types=(ECR_REPOSITORY, ECR_REGISTRY_SCANNING))
 def ecr_image_scanning(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     registry_scans = [r.props for r in resources if r.type == ECR_REGISTRY_SCANNING]
     found = []
@@ -36,10 +35,15 @@ def ecr_image_scanning(resources: Sequence[Subject]) -> list[tuple[str, str]]:
         name = _get(repo.props, "name")
         if any(_enhanced_scanning_covers(scan, name) for scan in registry_scans):
             continue
-        found.append((repo.urn, (
-            f"ECR repository {repo.name} scans no image: set imageScanningConfiguration.scanOnPush=true, "
-            "or cover the repository with an ENHANCED aws:ecr/registryScanningConfiguration rule"
-        )))
+        found.append(
+            (
+                repo.urn,
+                (
+                    f"ECR repository {repo.name} scans no image: set imageScanningConfiguration.scanOnPush=true, "
+                    "or cover the repository with an ENHANCED aws:ecr/registryScanningConfiguration rule"
+                ),
+            )
+        )
     return found
 
 
@@ -60,8 +64,11 @@ def ecr_kms_encryption(type_: str, props: Mapping[str, Any]) -> list[str]:
     return [f"ECR repository is encrypted with {shown}: set encryptionConfigurations=[{{encryptionType: 'KMS'}}]"]
 
 
-@rule("ecr-no-public-policy", "ECR repository policies do not open the repository to everyone (checkov CKV_AWS_32, cdk-nag AwsSolutions-ECR1).",
-      types=(ECR_REPOSITORY_POLICY, ECR_PUBLIC_REPOSITORY))
+@rule(
+    "ecr-no-public-policy",
+    "ECR repository policies do not open the repository to everyone (checkov CKV_AWS_32, cdk-nag AwsSolutions-ECR1).",
+    types=(ECR_REPOSITORY_POLICY, ECR_PUBLIC_REPOSITORY),
+)
 def ecr_no_public_policy(type_: str, props: Mapping[str, Any]) -> list[str]:
     if type_ == ECR_PUBLIC_REPOSITORY:
         return ["ECR Public repository: every image is world-readable; use a private aws:ecr/repository:Repository"]

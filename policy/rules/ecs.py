@@ -56,9 +56,12 @@ def ecs_separate_roles(type_: str, props: Mapping[str, Any]) -> list[str]:
     return []
 
 
-@rule("ecs-no-plain-secrets",
-      "ECS containers pass no secret-looking values as plain environment variables (cdk-nag AwsSolutions-ECS2, which flags every variable; "
-      "this rule flags names like PASSWORD/SECRET/TOKEN/API_KEY and AWS access key values).", types=(ECS_TASK_DEFINITION,))
+@rule(
+    "ecs-no-plain-secrets",
+    "ECS containers pass no secret-looking values as plain environment variables (cdk-nag AwsSolutions-ECS2, which flags every variable; "
+    "this rule flags names like PASSWORD/SECRET/TOKEN/API_KEY and AWS access key values).",
+    types=(ECS_TASK_DEFINITION,),
+)
 def ecs_no_plain_secrets(type_: str, props: Mapping[str, Any]) -> list[str]:
     found = []
     for c in _containers(props):
@@ -76,8 +79,7 @@ def ecs_no_public_ip(type_: str, props: Mapping[str, Any]) -> list[str]:
     return ["ECS service assigns public IPs to its tasks: set networkConfiguration.assignPublicIp false and reach the internet through a NAT gateway"]
 
 
-@rule("ecs-circuit-breaker", "ECS services deployed by ECS roll back failed deployments with the circuit breaker (no checkov/cdk-nag equivalent).",
-      types=(ECS_SERVICE,))
+@rule("ecs-circuit-breaker", "ECS services deployed by ECS roll back failed deployments with the circuit breaker (no checkov/cdk-nag equivalent).", types=(ECS_SERVICE,))
 def ecs_circuit_breaker(type_: str, props: Mapping[str, Any]) -> list[str]:
     """The circuit breaker belongs to the ECS (rolling update) deployment controller; services deployed by
     CodeDeploy or an EXTERNAL controller roll back there instead and are not checked."""

@@ -50,8 +50,7 @@ def _allow_statements(type_: str, props: Mapping[str, Any]) -> Iterable[tuple[st
                 yield where, _sid(st, i), st, actions, resources
 
 
-@rule("iam-no-wildcard-actions", "IAM policies allow no '*' or 'service:*' actions (checkov CKV_AWS_63, cdk-nag AwsSolutions-IAM5).",
-      types=(*IAM_DOCUMENT_TYPES, IAM_ROLE))
+@rule("iam-no-wildcard-actions", "IAM policies allow no '*' or 'service:*' actions (checkov CKV_AWS_63, cdk-nag AwsSolutions-IAM5).", types=(*IAM_DOCUMENT_TYPES, IAM_ROLE))
 def iam_no_wildcard_actions(type_: str, props: Mapping[str, Any]) -> list[str]:
     found = []
     for where, sid, st, actions, _ in _allow_statements(type_, props):
@@ -63,8 +62,11 @@ def iam_no_wildcard_actions(type_: str, props: Mapping[str, Any]) -> list[str]:
     return found
 
 
-@rule("iam-no-admin", "IAM policies grant no full administrator access (checkov CKV_AWS_62, cdk-nag NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess).",
-      types=(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENTS))
+@rule(
+    "iam-no-admin",
+    "IAM policies grant no full administrator access (checkov CKV_AWS_62, cdk-nag NIST.800.53.R5-IAMPolicyNoStatementsWithAdminAccess).",
+    types=(*IAM_DOCUMENT_TYPES, IAM_ROLE, *IAM_ATTACHMENTS),
+)
 def iam_no_admin(type_: str, props: Mapping[str, Any]) -> list[str]:
     found = [
         f"IAM {where} {sid} allows '*' on '*' (full administrator): list the actions and resources it needs"

@@ -46,8 +46,11 @@ def _each_bucket(resources: Sequence[Subject], check: Callable[[Subject], str | 
     return found
 
 
-@stack_rule("s3-public-access-blocked", "S3 buckets have a public access block with all four settings on (checkov CKV2_AWS_6, cdk-nag AwsSolutions-S2).",
-            types=(*S3_BUCKETS, *S3_PUBLIC_ACCESS_BLOCK))
+@stack_rule(
+    "s3-public-access-blocked",
+    "S3 buckets have a public access block with all four settings on (checkov CKV2_AWS_6, cdk-nag AwsSolutions-S2).",
+    types=(*S3_BUCKETS, *S3_PUBLIC_ACCESS_BLOCK),
+)
 def s3_public_access_blocked(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     def check(bucket: Subject) -> str | None:
         blocks = _companions(resources, bucket, S3_PUBLIC_ACCESS_BLOCK)
@@ -66,8 +69,7 @@ def _kms_algorithms(config: Any) -> list[Any]:
     return [_get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") for r in rules]
 
 
-@stack_rule("s3-kms-encryption", "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145).",
-            types=(*S3_BUCKETS, *S3_ENCRYPTION))
+@stack_rule("s3-kms-encryption", "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145).", types=(*S3_BUCKETS, *S3_ENCRYPTION))
 def s3_kms_encryption(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     def check(bucket: Subject) -> str | None:
         configs = [c.props for c in _companions(resources, bucket, S3_ENCRYPTION)]
@@ -109,9 +111,6 @@ def s3_tls_only(resources: Sequence[Subject]) -> list[tuple[str, str]]:
         documents.append(_document(_get(bucket.props, "policy")))
         if any(_denies_insecure_transport(st) for d in documents for st in _statements(d)):
             return None
-        return (
-            f"S3 bucket {bucket.name} accepts plain HTTP: add a bucket policy statement Deny Principal '*' Action 's3:*' "
-            "with Condition Bool aws:SecureTransport 'false'"
-        )
+        return f"S3 bucket {bucket.name} accepts plain HTTP: add a bucket policy statement Deny Principal '*' Action 's3:*' with Condition Bool aws:SecureTransport 'false'"
 
     return _each_bucket(resources, check)

@@ -101,8 +101,7 @@ def record_buildspec(parameter_name: str, repository_name: str) -> dict:
                 "commands": [
                     "set -euo pipefail",
                     f"IMAGE_URI=\"$(jq -r '.[0].imageUri' {IMAGE_DEFINITIONS_FILE})\"",
-                    'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || '
-                    f'{{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
+                    f'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || {{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
                     *record_commands(parameter_name, repository_name),
                 ],
             }

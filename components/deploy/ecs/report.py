@@ -10,10 +10,7 @@ from components.deploy.report import ArchitectureEdge, PlanView, Recorded, Targe
 def _service_safety(service: Recorded) -> list[str]:
     breaker = service.inputs.get("deploymentCircuitBreaker") or {}
     alarms = service.inputs.get("alarms") or {}
-    lines = [
-        f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, "
-        f"{'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"
-    ]
+    lines = [f"  - circuit breaker: {'on' if breaker.get('enable') else 'off'}, {'rolls back' if breaker.get('rollback') else 'no rollback'} when tasks fail to become healthy"]
     names = alarms.get("alarmNames") or []
     if alarms.get("enable") and names:
         action = "rolls the deployment back" if alarms.get("rollback") else "fails the deployment (no rollback)"
@@ -33,8 +30,7 @@ def _resource_rows(resource: Recorded, view: PlanView) -> list[str]:
     lines = []
     for c in json.loads(resource.inputs.get("containerDefinitions") or "[]"):
         ports = [m.get("containerPort") for m in c.get("portMappings") or []]
-        lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, "
-                     f"log driver `{get(c, 'logConfiguration.logDriver')}`")
+        lines.append(f"  - container `{c.get('name')}`: image `{c.get('image')}`{record_note}, ports {ports}, log driver `{get(c, 'logConfiguration.logDriver')}`")
     return lines
 
 
@@ -43,8 +39,13 @@ REPORT = TargetReport(
     key_settings={
         "aws:ecs/cluster:Cluster": ("name", "settings"),
         _SERVICE: (
-            "name", "launchType", "desiredCount", "deploymentMinimumHealthyPercent", "deploymentMaximumPercent",
-            "networkConfiguration.assignPublicIp", "healthCheckGracePeriodSeconds",
+            "name",
+            "launchType",
+            "desiredCount",
+            "deploymentMinimumHealthyPercent",
+            "deploymentMaximumPercent",
+            "networkConfiguration.assignPublicIp",
+            "healthCheckGracePeriodSeconds",
         ),
         "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
     },

@@ -82,8 +82,6 @@ def container_definitions(workload: WorkloadSettings, image: str, log_group: str
     ]
 
 
-
-
 class EcsTarget(pulumi.ComponentResource):
     """Runs the service on ECS Fargate behind an internet-facing ALB.
 
@@ -171,11 +169,7 @@ class EcsTarget(pulumi.ComponentResource):
             # back when one fires while it is in progress; the deploy action then fails within minutes.
             # Naming alarms that are created after the service is the documented pattern (CDK
             # aws_ecs.DeploymentAlarmConfig: "Defining a deployment alarm after the service has been created").
-            alarms=(
-                {"alarm_names": list(inputs.alarm_names), "enable": True, "rollback": True}
-                if inputs.alarm_names
-                else None
-            ),
+            alarms=({"alarm_names": list(inputs.alarm_names), "enable": True, "rollback": True} if inputs.alarm_names else None),
             health_check_grace_period_seconds=30,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
@@ -205,9 +199,7 @@ class EcsTarget(pulumi.ComponentResource):
         task_family_pattern = context.arn("ecs", f"task-definition/{family}:*")
         self.stages: Sequence[StageContribution] = [
             StageContribution(
-                stage=aws.codepipeline.PipelineStageArgs(
-                    name="Deploy", actions=[deploy_action, record.action("RecordImage", run_order=2)]
-                ),
+                stage=aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[deploy_action, record.action("RecordImage", run_order=2)]),
                 pipeline_statements=[
                     *deploy_statements(
                         cluster_arn=cluster.arn,
@@ -238,14 +230,11 @@ class EcsTarget(pulumi.ComponentResource):
         ]
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
-
     def _record_step(self, name: str, args: EcsTargetArgs, account_id: pulumi.Input[str]) -> DeployStep:
         """After the ECS deploy action succeeded: record the image it deployed (read from the same
         imagedefinitions.json, so a stage rollback records the image it restored)."""
         inputs = args.inputs
-        buildspec = pulumi.Output.from_input(inputs.repository_name).apply(
-            lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository))
-        )
+        buildspec = pulumi.Output.from_input(inputs.repository_name).apply(lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository)))
         return deploy_step(
             f"{name}-record",
             parent=self,
@@ -259,9 +248,7 @@ class EcsTarget(pulumi.ComponentResource):
             source_account=account_id,
         )
 
-    def _service_security_group(
-        self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]
-    ) -> aws.ec2.SecurityGroup:
+    def _service_security_group(self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]) -> aws.ec2.SecurityGroup:
         """The tasks' security group: the container port from the load balancer, HTTPS out."""
         service_sg = aws.ec2.SecurityGroup(
             f"{name}-service-sg",
@@ -303,7 +290,6 @@ class EcsTarget(pulumi.ComponentResource):
             opts=in_sg,
         )
         return service_sg
-
 
 
 def target_group_tags(settings: Settings) -> dict[str, str]:

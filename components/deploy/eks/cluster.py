@@ -81,17 +81,20 @@ def auto_mode_cluster(
         f"{name}-cluster-role",
         description=f"EKS Auto Mode cluster role of {name_prefix}",
         # sts:TagSession: the managed policies condition on ${aws:PrincipalTag/eks:eks-cluster-name}.
-        assume_role_policy=pulumi.Output.json_dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
-                           "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-        }),
+        assume_role_policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+            }
+        ),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     attachments = [
         aws.iam.RolePolicyAttachment(
-            f"{name}-cluster-role-{policy}", role=cluster_role.name, policy_arn=context.managed_policy(policy),
+            f"{name}-cluster-role-{policy}",
+            role=cluster_role.name,
+            policy_arn=context.managed_policy(policy),
             opts=pulumi.ResourceOptions(parent=cluster_role),
         )
         for policy in CLUSTER_ROLE_POLICIES
@@ -105,7 +108,9 @@ def auto_mode_cluster(
     )
     attachments += [
         aws.iam.RolePolicyAttachment(
-            f"{name}-node-role-{policy}", role=node_role.name, policy_arn=context.managed_policy(policy),
+            f"{name}-node-role-{policy}",
+            role=node_role.name,
+            policy_arn=context.managed_policy(policy),
             opts=pulumi.ResourceOptions(parent=node_role),
         )
         for policy in NODE_ROLE_POLICIES
@@ -149,9 +154,7 @@ def auto_mode_cluster(
     )
 
 
-def container_insights(
-    name: str, cluster: aws.eks.Cluster, *, tags: dict[str, str], context: AwsContext, parent: pulumi.Resource
-) -> None:
+def container_insights(name: str, cluster: aws.eks.Cluster, *, tags: dict[str, str], context: AwsContext, parent: pulumi.Resource) -> None:
     """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
     CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
     (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).

@@ -79,20 +79,16 @@ def deploy_script(
     known-good image and fail on a bad rollout, record the image on success."""
     q = shlex.quote
     target = f"deployment/{q(deployment)} --namespace {q(namespace)}"
-    jq_filter = (
-        '(.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[] '
-        f"| select(.name == {json.dumps(container_name)}) | .image) = $image"
-    )
+    jq_filter = f'(.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[] | select(.name == {json.dumps(container_name)}) | .image) = $image'
     lines = [
         "set -uo pipefail",
         # The image that runs now, by the record: what a failed rollout goes back to.
-        f"KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)\" "
+        f'KNOWN_GOOD="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
         '&& [ -n "$KNOWN_GOOD" ] || { echo "Cannot read the image record ' + record_parameter + '"; exit 1; }',
-        'if [ -n "${IMAGE_URI:-}" ]; then RUN=pipeline; IMAGE="$IMAGE_URI"; '
-        'else RUN=config-apply; IMAGE="$KNOWN_GOOD"; fi',
+        'if [ -n "${IMAGE_URI:-}" ]; then RUN=pipeline; IMAGE="$IMAGE_URI"; else RUN=config-apply; IMAGE="$KNOWN_GOOD"; fi',
         'echo "Run: $RUN; image: $IMAGE; known good: $KNOWN_GOOD"',
         "apply_with() {",
-        f"  jq --arg image \"$1\" {q(jq_filter)} <<<\"$MANIFESTS\" > {APPLIED_FILE} || return 1",
+        f'  jq --arg image "$1" {q(jq_filter)} <<<"$MANIFESTS" > {APPLIED_FILE} || return 1',
         f"  kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER} -f {APPLIED_FILE}",
         "}",
     ]
@@ -100,8 +96,7 @@ def deploy_script(
         names = " ".join(q(n) for n in alarm_names)
         lines += [
             "firing() {",
-            f"  aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM "
-            "--query 'MetricAlarms[].AlarmName' --output text | sed 's/^None$//'",
+            f"  aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM --query 'MetricAlarms[].AlarmName' --output text | sed 's/^None$//'",
             "}",
             # A hotfix, or a stage rollback, starts while an alarm fires: only alarms that enter
             # ALARM during this rollout count against it.
@@ -110,7 +105,7 @@ def deploy_script(
         ]
     if not create_namespace:
         lines.append(
-            f"kubectl get namespace {q(namespace)} > /dev/null || {{ echo \"Namespace {namespace} does not exist: "
+            f'kubectl get namespace {q(namespace)} > /dev/null || {{ echo "Namespace {namespace} does not exist: '
             "the cluster's administrators create it (docs/eks.md, Existing cluster)\"; exit 1; }"
         )
     lines += [
@@ -140,8 +135,7 @@ def deploy_script(
         # A config-apply run changed no image: nothing to record.
         'if [ "$RUN" = pipeline ]; then',
         '  IMAGE_URI="$IMAGE"',
-        "  " + " && ".join(record_commands(record_parameter, repository_name))
-        + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
+        "  " + " && ".join(record_commands(record_parameter, repository_name)) + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
         "fi",
         'echo "Running $IMAGE"',
     ]
@@ -175,8 +169,7 @@ def deploy_buildspec(
                     # kubectl of the cluster's minor version (kubectl supports +/-1 minor), checksum-verified.
                     f'KUBECTL_VERSION="$(curl -fsSL {release}/stable-$KUBERNETES_VERSION.txt)"',
                     f'curl -fsSLo /usr/local/bin/kubectl "{release}/$KUBECTL_VERSION/bin/linux/{kubectl_arch}/kubectl"',
-                    f'echo "$(curl -fsSL "{release}/$KUBECTL_VERSION/bin/linux/{kubectl_arch}/kubectl.sha256")  /usr/local/bin/kubectl" '
-                    "| sha256sum --check",
+                    f'echo "$(curl -fsSL "{release}/$KUBECTL_VERSION/bin/linux/{kubectl_arch}/kubectl.sha256")  /usr/local/bin/kubectl" | sha256sum --check',
                     "chmod +x /usr/local/bin/kubectl",
                 ],
             },
@@ -244,9 +237,7 @@ def deploy_statements(
             "Sid": "VpcNetworkInterfaces",
             "Effect": "Allow",
             "Action": "ec2:CreateNetworkInterface",
-            "Resource": pulumi.Output.all(network_interface_arn_pattern, subnet_arns, security_group_arn).apply(
-                lambda v: [v[0], *v[1], v[2]]
-            ),
+            "Resource": pulumi.Output.all(network_interface_arn_pattern, subnet_arns, security_group_arn).apply(lambda v: [v[0], *v[1], v[2]]),
         },
         {
             "Sid": "VpcNetworkInterfaceCleanup",
@@ -266,7 +257,5 @@ def deploy_statements(
         },
     ]
     if alarm_arns:
-        statements.append(
-            {"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": list(alarm_arns)}
-        )
+        statements.append({"Sid": "WatchAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": list(alarm_arns)})
     return statements

@@ -38,15 +38,19 @@ def _workload_rows(view: PlanView) -> list[str]:
                 continue
             spec = item.get("spec") or {}
             pod = get(spec, "template.spec") or {}
-            lines.append(f"- Deployment `{get(item, 'metadata.name')}` in namespace `{get(item, 'metadata.namespace')}`: "
-                         f"replicas `{spec.get('replicas')}`, strategy {show(spec.get('strategy'))}, "
-                         f"progress deadline `{spec.get('progressDeadlineSeconds')}` s")
+            lines.append(
+                f"- Deployment `{get(item, 'metadata.name')}` in namespace `{get(item, 'metadata.namespace')}`: "
+                f"replicas `{spec.get('replicas')}`, strategy {show(spec.get('strategy'))}, "
+                f"progress deadline `{spec.get('progressDeadlineSeconds')}` s"
+            )
             lines.append(f"  - node selector {show(pod.get('nodeSelector') or {})}")
             for c in pod.get("containers") or []:
                 if record is not None:
-                    image = (f"the image record `{record.inputs.get('name')}` holds `{record.inputs.get('insecureValue')}` "
-                             "(the bootstrap image until the pipeline's first deployment, then the image the deploy step recorded); "
-                             "the deploy step puts it in place of the manifest's placeholder")
+                    image = (
+                        f"the image record `{record.inputs.get('name')}` holds `{record.inputs.get('insecureValue')}` "
+                        "(the bootstrap image until the pipeline's first deployment, then the image the deploy step recorded); "
+                        "the deploy step puts it in place of the manifest's placeholder"
+                    )
                 else:
                     image = f"`{c.get('image')}`"
                 lines.append(f"  - container `{c.get('name')}`: image: {image}")
@@ -87,8 +91,15 @@ REPORT = TargetReport(
     },
     key_settings={
         _CLUSTER: (
-            "name", "version", "vpcConfig.endpointPrivateAccess", "vpcConfig.endpointPublicAccess", "vpcConfig.publicAccessCidrs",
-            "enabledClusterLogTypes", "computeConfig.enabled", "computeConfig.nodePools", "accessConfig.authenticationMode",
+            "name",
+            "version",
+            "vpcConfig.endpointPrivateAccess",
+            "vpcConfig.endpointPublicAccess",
+            "vpcConfig.publicAccessCidrs",
+            "enabledClusterLogTypes",
+            "computeConfig.enabled",
+            "computeConfig.nodePools",
+            "accessConfig.authenticationMode",
         ),
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("policyArn", "accessScope"),
     },

@@ -140,9 +140,7 @@ class EksTarget(pulumi.ComponentResource):
             opts=child,
         )
 
-        step, access = self._deploy_step(
-            name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id
-        )
+        step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id)
         self._config_apply_trigger(name, args, spec, step, [access, *cluster_resources])
 
         self.stages: Sequence[StageContribution] = [
@@ -166,9 +164,7 @@ class EksTarget(pulumi.ComponentResource):
         # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
         # known-good image): the pipeline's failed-action events say it all.
         self.failure_events: Sequence[FailureEvents] = []
-        self.register_outputs(
-            {"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name}
-        )
+        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name})
 
     def _deploy_step(
         self,
@@ -213,13 +209,8 @@ class EksTarget(pulumi.ComponentResource):
             referenced_security_group_id=deploy_sg.id,
             opts=child,
         )
-        alarm_arns = [
-            context.arn("cloudwatch", f"alarm:{alarm}")
-            for alarm in inputs.alarm_names
-        ]
-        subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(
-            lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids])
-        )
+        alarm_arns = [context.arn("cloudwatch", f"alarm:{alarm}") for alarm in inputs.alarm_names]
+        subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids]))
         create_namespace = not args.existing_cluster_name
         buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_name).apply(
             lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], create_namespace=create_namespace))
@@ -264,9 +255,7 @@ class EksTarget(pulumi.ComponentResource):
         )
         return step, access
 
-    def _config_apply_trigger(
-        self, name: str, args: EksTargetArgs, spec: manifests.WorkloadSpec, step: DeployStep, ready: Sequence[pulumi.Resource]
-    ) -> None:
+    def _config_apply_trigger(self, name: str, args: EksTargetArgs, spec: manifests.WorkloadSpec, step: DeployStep, ready: Sequence[pulumi.Resource]) -> None:
         """`pulumi up` changes the manifests' digest in an SSM parameter; EventBridge sees the change and
         starts the deploy project without IMAGE_URI, which applies the new spec with the recorded image.
         The parameter's creation (first `up`) brings the bootstrap workload up the same way."""
@@ -288,10 +277,12 @@ class EksTarget(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-spec-changed-role-policy",
             role=events_role.id,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": step.project.arn}],
-            }),
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": step.project.arn}],
+                }
+            ),
             opts=pulumi.ResourceOptions(parent=events_role),
         )
         target = aws.cloudwatch.EventTarget(
