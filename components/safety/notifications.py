@@ -47,6 +47,7 @@ class NotificationsArgs:
     """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
     pipeline's failed stages and actions report a failed deployment."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 def key_policy(account_root: pulumi.Input[str]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ TYPE = "container-cicd:deploy:EcsTarget"
 @dataclass(frozen=True)
 class EcsTargetArgs:
     inputs: DeployInputs
+    """What the target receives from the rest of the stack (network, load balancer, image, workload)."""
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
     cpu_units: int = 256

@@ -38,11 +38,13 @@ TYPE = "container-cicd:deploy:EksTarget"
 @dataclass(frozen=True)
 class EksTargetArgs:
     inputs: DeployInputs
+    """What the target receives from the rest of the stack (network, load balancer, image, workload)."""
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
     service_name: str
     """Name of the Deployment, Service and TargetGroupBinding."""
     kubernetes_version: str
+    """Kubernetes version of a created cluster, and of the deploy step's kubectl."""
     spec_parameter_name: str
     """SSM parameter holding the digest of the rendered manifests; its change starts a config-apply run."""
     network_variant: str
@@ -60,7 +62,8 @@ class EksTargetArgs:
     pod_memory_mib: int = 512
     """Memory request and limit of each pod. Omitted: 512 MiB."""
     architecture: CpuArchitecture = CpuArchitecture.X86_64
-    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image."""
+    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image.
+    Omitted: x86_64."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
