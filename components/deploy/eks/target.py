@@ -49,21 +49,21 @@ class EksTargetArgs:
     """SSM parameter holding the digest of the rendered manifests; its change starts a config-apply run."""
     network_variant: str
     """What decides the cluster's VPC (vpcId, or the created VPC's CIDR): part of a created cluster's name."""
-    existing_cluster_name: str | None = None
+    existing_cluster_name: str | None
     """When set, the workload goes into this cluster (only the deploy identity's access entry and
-    the step are created). Omitted: an EKS Auto Mode cluster is created."""
-    public_access_cidrs: tuple[str, ...] = ()
+    the step are created). None: an EKS Auto Mode cluster is created (eksClusterName)."""
+    public_access_cidrs: tuple[str, ...]
     """Who may reach a created cluster's public API endpoint (operators' kubectl; Pulumi does not need
-    it). Omitted: private endpoint only."""
-    load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
-    """Who registers the pods in the target group. Omitted: EKS Auto Mode."""
-    pod_cpu_millicores: int = 250
-    """CPU request and limit of each pod. Omitted: a quarter of a vCPU."""
-    pod_memory_mib: int = 512
-    """Memory request and limit of each pod. Omitted: 512 MiB."""
-    architecture: CpuArchitecture = CpuArchitecture.X86_64
-    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image.
-    Omitted: x86_64."""
+    it). Empty: private endpoint only (eksPublicAccessCidrs)."""
+    load_balancing: EksLoadBalancing
+    """Who registers the pods in the target group (eksLoadBalancing)."""
+    pod_cpu_millicores: int
+    """CPU request and limit of each pod (eksPodCpuMillicores)."""
+    pod_memory_mib: int
+    """Memory request and limit of each pod (eksPodMemoryMiB)."""
+    architecture: CpuArchitecture
+    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image
+    (cpuArchitecture)."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
