@@ -141,7 +141,6 @@ class Build(pulumi.ComponentResource):
         self.project_name = project.name
         self.project_arn = project.arn
         self.log_group_name = log_group.name
-        self.role_arn = role.arn
         self.register_outputs({"project_name": self.project_name, "project_arn": self.project_arn})
 
 

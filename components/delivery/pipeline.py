@@ -227,7 +227,6 @@ class Pipeline(pulumi.ComponentResource):
         region = context.region
         self.pipeline_name = pipeline.name
         self.pipeline_arn = pipeline.arn
-        self.role_arn = role.arn
         self.console_url = pulumi.Output.concat(
             "https://",
             region,

@@ -167,7 +167,7 @@ class EksTarget(pulumi.ComponentResource):
         # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
         # known-good image): the pipeline's failed-action events say it all.
         self.failure_events: Sequence[FailureEvents] = []
-        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name})
+        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": self.deploy_project_name})
 
     def _deploy_step(
         self,
