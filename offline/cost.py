@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from components.contracts import own_settings
 from components.settings import parse_settings
 from offline.mocks import PROJECT, StackResult
 
@@ -147,5 +148,5 @@ def _workload_requests(result: StackResult) -> tuple[int, int, int]:
     namespace = f"{PROJECT}:"
     raw = {key[len(namespace) :]: value for key, value in result.config.items() if key.startswith(namespace)}
     settings = parse_settings(raw, PROJECT, result.stack)
-    assert settings.eks is not None, "an EKS cluster is created only when deployTarget is eks"
-    return settings.workload.desired_count, settings.eks.pod_cpu_millicores, settings.eks.pod_memory_mib
+    eks = own_settings(settings.eks, settings)
+    return settings.workload.desired_count, eks.pod_cpu_millicores, eks.pod_memory_mib

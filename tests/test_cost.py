@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from offline.cost import HOURS_PER_MONTH, Line, estimate
+import pytest
+
+from offline.cost import HOURS_PER_MONTH, Line, _workload_requests, estimate
 
 
 def test_dev_costs_exactly_its_hourly_resources(dev):
@@ -44,3 +46,10 @@ def test_markdown_names_the_prices_date_and_sources(dev):
     assert "| **Total while idle** | | **81.08** |" in text
     assert "read 2026-11-27" in text and "https://aws.amazon.com/vpc/pricing/" in text
     assert "NAT gateway data processing: $0.045 per GB" in text
+
+
+def test_eks_node_estimate_refuses_another_targets_settings(dev):
+    """The node count reads the EKS settings through the targets' own helper (own_settings), which
+    names the deploy target instead of failing an assert."""
+    with pytest.raises(ValueError, match=r"^deployTarget is 'ecs': this target's settings are not parsed for it$"):
+        _workload_requests(dev)

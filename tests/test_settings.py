@@ -855,19 +855,21 @@ FIELD_KEYS = {
     "pod_memory_mib": "eksPodMemoryMiB",
     "cpu_millicores": "eksPodCpuMillicores",
     "memory_mib": "eksPodMemoryMiB",
+    "cpu_units": "ecsCpu",
+    "existing_cluster_name": "eksClusterName",
+    "emails": "notificationEmails",
+    "https_endpoints": "notificationHttpsEndpoints",
+    # A field name that carries different keys in different dataclasses: Class.field wins.
+    "EcsTargetArgs.memory_mib": "ecsMemory",
 }
-# Another developer's files (the deploy-target boundary); their copies are listed in the handover.
-NOT_SCANNED = {"deploy", "contracts", "safety.notifications"}
-# The workload manifests' spec was scanned before it moved under deploy/ (components/kubernetes.py).
-SCANNED_ANYWAY = {"deploy.eks.manifests"}
 # The pipeline's gates are opt-in features of the Pipeline component: omitted means no gate (0, False),
 # not the key's default ('auto', 10 minutes); the program resolves the keys and passes every gate.
 OWN_DEFAULTS = {"PipelineGates"}
 
 
-def _key_of(field_name: str) -> str | None:
+def _key_of(class_name: str, field_name: str) -> str | None:
     snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): k for k in KEYS}
-    return FIELD_KEYS.get(field_name) or snake.get(field_name)
+    return FIELD_KEYS.get(f"{class_name}.{field_name}") or FIELD_KEYS.get(field_name) or snake.get(field_name)
 
 
 def _component_dataclasses():
@@ -877,9 +879,6 @@ def _component_dataclasses():
     import components
 
     for info in pkgutil.walk_packages(components.__path__, "components."):
-        name = info.name.removeprefix("components.")
-        if name not in SCANNED_ANYWAY and any(name == n or name.startswith(f"{n}.") for n in NOT_SCANNED):
-            continue
         module = importlib.import_module(info.name)
         for value in vars(module).values():
             if dataclasses.is_dataclass(value) and isinstance(value, type) and value.__module__ == module.__name__ and value.__name__ not in OWN_DEFAULTS:
@@ -892,7 +891,7 @@ def test_no_component_field_copies_a_key_default():
     carried = {}
     for cls in _component_dataclasses():
         for f in dataclasses.fields(cls):
-            key = _key_of(f.name)
+            key = _key_of(cls.__name__, f.name)
             if key is None:
                 continue
             carried[f"{cls.__name__}.{f.name}"] = key
@@ -934,4 +933,16 @@ def test_no_component_field_copies_a_key_default():
         "EcsSettings.cpu",
         "ArtifactStoreArgs.expiry_days",
         "WorkloadSpec.cpu_millicores",
+        "DeployInputs.production",
+        "EcsTargetArgs.cpu_units",
+        "EcsTargetArgs.memory_mib",
+        "EcsTargetArgs.architecture",
+        "EksTargetArgs.existing_cluster_name",
+        "EksTargetArgs.public_access_cidrs",
+        "EksTargetArgs.load_balancing",
+        "EksTargetArgs.pod_cpu_millicores",
+        "EksTargetArgs.pod_memory_mib",
+        "EksTargetArgs.architecture",
+        "NotificationsArgs.emails",
+        "NotificationsArgs.https_endpoints",
     } <= set(carried)

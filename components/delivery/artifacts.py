@@ -27,6 +27,7 @@ class ArtifactStoreArgs:
     production: bool
     """When True, the bucket and key are protected: `pulumi destroy` stops instead of deleting them."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
     def __post_init__(self) -> None:
         if isinstance(self.expiry_days, int) and self.expiry_days < MIN_EXPIRY_DAYS:

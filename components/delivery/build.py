@@ -19,21 +19,31 @@ class BuildArgs:
     project_name: str
     """Physical CodeBuild project name (unique per account and region)."""
     app_path: str
+    """Folder in the repository that holds the Dockerfile and the app's tests."""
     container_name: str
+    """Name of the application container, written into imagedefinitions.json."""
     repository_url: pulumi.Input[str]
+    """ECR repository URL the build pushes the image to."""
     repository_arn: pulumi.Input[str]
+    """ECR repository ARN: the build role may push to this repository only."""
     repository_name: pulumi.Input[str]
+    """ECR repository name, handed to the buildspec."""
     artifact_statements: Sequence[Statement]
     """What the build role needs to read and write pipeline artifacts (bucket and key)."""
     artifact_key_arn: pulumi.Input[str]
     """KMS key that encrypts the build's output artifacts."""
     architecture: CpuArchitecture
+    """CPU architecture of the CodeBuild image, and so of the built image."""
     compute_type: str
+    """CodeBuild compute type (BUILD_GENERAL1_...)."""
     timeout_minutes: int
+    """CodeBuild stops a build that runs longer."""
     log_retention_days: int
+    """Retention of the build's CloudWatch log group."""
     production: bool
     """When True the log group is protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 class Build(pulumi.ComponentResource):
@@ -131,7 +141,6 @@ class Build(pulumi.ComponentResource):
         self.project_name = project.name
         self.project_arn = project.arn
         self.log_group_name = log_group.name
-        self.role_arn = role.arn
         self.register_outputs({"project_name": self.project_name, "project_arn": self.project_arn})
 
 

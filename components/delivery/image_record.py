@@ -31,6 +31,7 @@ class ImageRecordArgs:
     bootstrap_image: str
     """What the parameter holds until the pipeline's first deployment."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 def parameter_name(project: str, stack: str, service: str) -> str:

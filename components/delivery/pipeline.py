@@ -20,12 +20,17 @@ class PipelineArgs:
     pipeline_name: str
     """Physical pipeline name (unique per account and region)."""
     artifact_bucket_name: pulumi.Input[str]
+    """S3 bucket of the pipeline's artifact store."""
     artifact_key_arn: pulumi.Input[str]
+    """KMS key that encrypts the artifact store."""
     artifact_statements: Sequence[Statement]
+    """What the pipeline's role needs to read and write artifacts (bucket and key)."""
     source: SourceContribution
+    """The Source stage, its triggers and, for sources without triggers, the event that starts the pipeline."""
     stages: Sequence[StageContribution]
     """Stages after Source, in order: Build, then the deploy target's."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
     deploy_stages: Sequence[StageContribution] = ()
     """The deploy target's stage(s), after `stages`: they get the gates below. Omitted: no gated stages."""
     gates: PipelineGates | None = None
@@ -222,7 +227,6 @@ class Pipeline(pulumi.ComponentResource):
         region = context.region
         self.pipeline_name = pipeline.name
         self.pipeline_arn = pipeline.arn
-        self.role_arn = role.arn
         self.console_url = pulumi.Output.concat(
             "https://",
             region,

@@ -30,6 +30,7 @@ class RegistryArgs:
     production: bool
     """When True the repository is protected: `pulumi destroy` stops instead of deleting it."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int) -> str:

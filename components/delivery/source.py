@@ -18,9 +18,11 @@ SOURCE_ACTION = "Source"
 @dataclass(frozen=True)
 class SourceArgs:
     provider: SourceProvider
+    """Where the code lives: CodeCommit, or a CodeConnections host."""
     repository: str
     """CodeCommit repository name, or 'owner/name' on a connection host."""
     branch: str
+    """Branch whose pushes run the pipeline."""
     name_prefix: str
     """Prefix of physical names (project-stack-service)."""
     create_repository: bool
@@ -32,6 +34,7 @@ class SourceArgs:
     production: bool
     """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,15 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     name_prefix: str
+    """Physical-name prefix (project-stack-service) of the load balancer and target group."""
     vpc_id: pulumi.Input[str]
+    """VPC of the load balancer, its security group and target group."""
     public_subnet_ids: pulumi.Input[list[str]]
+    """Subnets of the internet-facing load balancer (two AZs at least)."""
     container_port: int
+    """Port the targets listen on."""
     health_check_path: str
+    """Path the target group's health check requests."""
     network_variant: str
     """What identifies the VPC (an existing VPC's id, or the CIDR of a created one): a new VPC replaces
     the load balancer and target group, so their names carry it (see `variant_name`)."""
@@ -46,6 +51,7 @@ class LoadBalancerArgs:
     """Tags the deploy target needs on its target group (EKS Auto Mode registers pods only in target
     groups tagged with its cluster's name). Omitted: the stack's tags only."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 # The variant of the names that stacks had before names carried one: those stacks keep their ALB

@@ -22,8 +22,11 @@ class NetworkArgs:
     existing_vpc_id: str | None
     """When set, nothing is created and the subnet ids below are used as they are. None: a VPC is created."""
     existing_public_subnet_ids: tuple[str, ...]
+    """With `existing_vpc_id`: the load balancer's subnets. Ignored when a VPC is created."""
     existing_private_subnet_ids: tuple[str, ...]
+    """With `existing_vpc_id`: the subnets of tasks, pods and deploy steps. Ignored when a VPC is created."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: only the `Name` tags."""
 
 
 def subnet_cidrs(vpc_cidr: str) -> tuple[list[str], list[str]]:

@@ -166,10 +166,13 @@ class AlarmsArgs:
     name_prefix: str
     """Physical-name prefix (project-stack-service); alarm names derive from it via `alarm_names`."""
     metrics: ServiceMetrics
+    """The service's load balancer and saturation metrics, from the deploy target."""
     thresholds: AlarmThresholds
+    """When each alarm fires."""
     topic_arn: pulumi.Input[str]
     """Every alarm notifies this topic when it fires and when it recovers."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 class Alarms(pulumi.ComponentResource):

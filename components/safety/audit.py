@@ -28,6 +28,7 @@ class AuditTrailArgs:
     production: bool
     """When True, the bucket, key and log group are protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 def key_policy(context: AwsContext, source_arn: pulumi.Input[str]) -> dict[str, Any]:

@@ -215,12 +215,17 @@ class DashboardArgs:
     dashboard_name: str
     """Physical dashboard name (unique per account)."""
     pipeline_name: str
+    """Pipeline whose executions the delivery metrics count."""
     deploy_stage_names: Sequence[pulumi.Input[str]]
     """Names of the deploy target's stages; their SUCCEEDED/FAILED events are the delivery metrics."""
     metrics: ServiceMetrics
+    """The service's load balancer and saturation metrics, from the deploy target."""
     thresholds: AlarmThresholds
+    """The alarms' thresholds, drawn on the graphs and used by the time-to-restore widget."""
     alarm_arns: Sequence[pulumi.Input[str]]
+    """Alarms shown in the dashboard's alarm status widget."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 class Dashboard(pulumi.ComponentResource):

@@ -39,14 +39,15 @@ class NotificationsArgs:
     """Pipeline whose failed actions and stages are routed to the topic."""
     repository_name: pulumi.Input[str]
     """ECR repository whose CRITICAL/HIGH scan findings are routed to the topic."""
-    emails: tuple[str, ...] = ()
-    """Email subscribers. Omitted: none (subscribe later, in the console or in config)."""
-    https_endpoints: tuple[str, ...] = ()
-    """HTTPS subscribers. Omitted: none."""
+    emails: tuple[str, ...]
+    """Email subscribers (notificationEmails). Empty: none (subscribe later, in the console or in config)."""
+    https_endpoints: tuple[str, ...]
+    """HTTPS subscribers (notificationHttpsEndpoints). Empty: none."""
     failure_events: Sequence[FailureEvents] = ()
     """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
     pipeline's failed stages and actions report a failed deployment."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
 
 
 def key_policy(account_root: pulumi.Input[str]) -> dict[str, Any]:

@@ -20,9 +20,9 @@ class _CronField:
     low: int
     high: int
     names: tuple[str, ...] = ()
-    """Names of low, low+1, ... (JAN-DEC, SUN-SAT)."""
+    """Names of low, low+1, ... (JAN-DEC, SUN-SAT). Omitted: numbers only."""
     max_step: int = 0
-    """Largest increment after '/' (Quartz's limits); 0: the field's `high`."""
+    """Largest increment after '/' (Quartz's limits). Omitted (0): the field's `high`."""
 
 
 _CRON_FIELDS = (

@@ -43,19 +43,20 @@ class Key:
     description: str
     """What the key does, without what it accepts (that is rendered from the fields below)."""
     targets: frozenset[DeployTargetKind] = ALL_TARGETS
+    """The deploy targets that read the key; setting it on another target is an error. Omitted: every target."""
     _: KW_ONLY
     minimum: int | None = None
-    """Integer keys: the smallest value accepted. None: no lower bound."""
+    """Integer keys: the smallest value accepted. Omitted: no lower bound."""
     maximum: int | None = None
-    """Integer keys: the largest value accepted. None: no upper bound."""
+    """Integer keys: the largest value accepted. Omitted: no upper bound."""
     allowed: type[Enum] | tuple[Any, ...] | None = None
-    """The only values accepted: an Enum (its members' values) or a tuple. None: not a closed set."""
+    """The only values accepted: an Enum (its members' values) or a tuple. Omitted: not a closed set."""
     pattern: re.Pattern[str] | None = None
-    """String keys: a value must match it. None: the key's own rule checks the value."""
+    """String keys: a value must match it. Omitted: the key's own rule checks the value."""
     shape: str = ""
-    """With `pattern`: what a matching value looks like, in words."""
+    """With `pattern`: what a matching value looks like, in words. Omitted: the rendered description names no shape."""
     prefix_lengths: tuple[int, int] | None = None
-    """CIDR keys: the shortest and longest prefix length accepted. None: any."""
+    """CIDR keys: the shortest and longest prefix length accepted. Omitted: any."""
 
     @property
     def allowed_values(self) -> tuple[Any, ...]:

@@ -116,7 +116,7 @@ class Settings:
     tags: Mapping[str, str]
     safety: SafetySettings
     eks: EksSettings | None = None
-    """Set only when deploy_target is EKS."""
+    """Set only when deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
 
     @property
     def prefix(self) -> str:

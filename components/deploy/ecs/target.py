@@ -45,16 +45,16 @@ TYPE = "container-cicd:deploy:EcsTarget"
 @dataclass(frozen=True)
 class EcsTargetArgs:
     inputs: DeployInputs
+    """What the target receives from the rest of the stack (network, load balancer, image, workload)."""
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
-    cpu_units: int = 256
-    """Task CPU in CPU units (1024 = one vCPU); must pair with `memory_mib` as Fargate allows. Omitted:
-    256, the smallest Fargate task."""
-    memory_mib: int = 512
-    """Task memory in MiB. Omitted: 512, the smallest that pairs with 256 CPU units."""
-    architecture: CpuArchitecture = CpuArchitecture.X86_64
-    """CPU architecture of the task and of the record step's CodeBuild image; must match the built image.
-    Omitted: x86_64."""
+    cpu_units: int
+    """Task CPU in CPU units (1024 = one vCPU); must pair with `memory_mib` as Fargate allows (ecsCpu)."""
+    memory_mib: int
+    """Task memory in MiB (ecsMemory)."""
+    architecture: CpuArchitecture
+    """CPU architecture of the task and of the record step's CodeBuild image; must match the built image
+    (cpuArchitecture)."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:

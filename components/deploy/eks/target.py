@@ -38,29 +38,32 @@ TYPE = "container-cicd:deploy:EksTarget"
 @dataclass(frozen=True)
 class EksTargetArgs:
     inputs: DeployInputs
+    """What the target receives from the rest of the stack (network, load balancer, image, workload)."""
     name_prefix: str
     """Physical-name prefix (project-stack-service)."""
     service_name: str
     """Name of the Deployment, Service and TargetGroupBinding."""
     kubernetes_version: str
+    """Kubernetes version of a created cluster, and of the deploy step's kubectl."""
     spec_parameter_name: str
     """SSM parameter holding the digest of the rendered manifests; its change starts a config-apply run."""
     network_variant: str
     """What decides the cluster's VPC (vpcId, or the created VPC's CIDR): part of a created cluster's name."""
-    existing_cluster_name: str | None = None
+    existing_cluster_name: str | None
     """When set, the workload goes into this cluster (only the deploy identity's access entry and
-    the step are created). Omitted: an EKS Auto Mode cluster is created."""
-    public_access_cidrs: tuple[str, ...] = ()
+    the step are created). None: an EKS Auto Mode cluster is created (eksClusterName)."""
+    public_access_cidrs: tuple[str, ...]
     """Who may reach a created cluster's public API endpoint (operators' kubectl; Pulumi does not need
-    it). Omitted: private endpoint only."""
-    load_balancing: EksLoadBalancing = EksLoadBalancing.AUTO_MODE
-    """Who registers the pods in the target group. Omitted: EKS Auto Mode."""
-    pod_cpu_millicores: int = 250
-    """CPU request and limit of each pod. Omitted: a quarter of a vCPU."""
-    pod_memory_mib: int = 512
-    """Memory request and limit of each pod. Omitted: 512 MiB."""
-    architecture: CpuArchitecture = CpuArchitecture.X86_64
-    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image."""
+    it). Empty: private endpoint only (eksPublicAccessCidrs)."""
+    load_balancing: EksLoadBalancing
+    """Who registers the pods in the target group (eksLoadBalancing)."""
+    pod_cpu_millicores: int
+    """CPU request and limit of each pod (eksPodCpuMillicores)."""
+    pod_memory_mib: int
+    """Memory request and limit of each pod (eksPodMemoryMiB)."""
+    architecture: CpuArchitecture
+    """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image
+    (cpuArchitecture)."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
@@ -164,7 +167,7 @@ class EksTarget(pulumi.ComponentResource):
         # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
         # known-good image): the pipeline's failed-action events say it all.
         self.failure_events: Sequence[FailureEvents] = []
-        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": step.project.name})
+        self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": self.deploy_project_name})
 
     def _deploy_step(
         self,
