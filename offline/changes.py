@@ -30,7 +30,7 @@ from offline.mocks import Resource, StackResult
 # report_group.go; codepipeline/codepipeline.go; ecr/repository.go; s3/bucket.go; sns/topic.go;
 # eks/cluster.go, access_entry.go, access_policy_association.go, addon.go; cloudtrail/trail.go;
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
-# codestarnotifications/notification_rule.go; iam/role.go.
+# codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go.
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
@@ -92,6 +92,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:sns/topicSubscription:TopicSubscription": ("topic", "protocol", "endpoint"),
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("securityGroupId",),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("securityGroupId",),
+    "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
 }
 # Resources whose replacement the engine leaves to another provider's own rules: Kubernetes objects
 # (pulumi-kubernetes replaces a named object by deleting it first), providers, remote components.

@@ -260,10 +260,12 @@ def _config_rows(report: str) -> dict[str, tuple[str, str]]:
 def test_configuration_lists_every_key_with_its_effective_value_and_origin(tmp_path, cached, capsys):
     from components.settings import KEYS
 
-    _run(["dev", "--set", "desiredCount=3", "--set", "logRetentionDays=", "--set", "production=true", "--out", str(tmp_path)], capsys)
+    _run(["dev", "--set", "desiredCount=3", "--set", "logRetentionDays=", "--set", "production=true", "--set", "allowPlainHttp=true", "--out", str(tmp_path)], capsys)
     report = (tmp_path / "plan.md").read_text()
     rows = _config_rows(report)
     assert list(rows) == list(KEYS)  # every key once, in the table's order
+    assert rows["allowPlainHttp"] == ("`true`", "`--set`")
+    assert rows["albAccessLogs"] == rows["waf"] == ("`auto` → on (production is true)", "default")
     assert rows["desiredCount"] == ("`3`", "`--set`")
     assert rows["production"] == ("`true`", "`--set`")
     assert rows["imageRetentionCount"] == ("`20`", "stack file")

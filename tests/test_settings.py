@@ -87,7 +87,7 @@ def test_settings_are_immutable():
 
 def test_values_arrive_as_cli_strings():
     """The CLI hands every value to the program as a string; JSON for arrays."""
-    s = parse(production="true", containerPort="9000", sourceFilePaths='["app/**"]', **{"sourceProvider": "github", "sourceRepository": "o/r"})
+    s = parse(production="true", allowPlainHttp="true", containerPort="9000", sourceFilePaths='["app/**"]', **{"sourceProvider": "github", "sourceRepository": "o/r"})
     assert s.production is True and s.workload.container_port == 9000 and s.source.file_paths == ("app/**",)
 
 
@@ -231,7 +231,7 @@ ENUMS = [k for k in KEYS.values() if isinstance(k.allowed, type)]
 def in_context(key, **raw):
     """`raw` where `key` is read: its deploy target, and production (bakeTimeMinutes is production-only)."""
     target = {} if DeployTargetKind.ECS in key.targets else {"deployTarget": "eks"}
-    return {**target, "production": True, **raw}
+    return {**target, "production": True, "allowPlainHttp": True, **raw}
 
 
 def test_every_integer_bound_of_today_is_on_its_key():
@@ -254,7 +254,17 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "eksPodMemoryMiB",
     }
     assert all(k.type == "integer" and k.minimum is not None and k.maximum is not None for k in BOUNDED)
-    assert {k.name for k in ENUMS} == {"deployTarget", "sourceProvider", "cpuArchitecture", "natGateways", "manualApproval", "auditTrail", "eksLoadBalancing"}
+    assert {k.name for k in ENUMS} == {
+        "deployTarget",
+        "sourceProvider",
+        "cpuArchitecture",
+        "natGateways",
+        "manualApproval",
+        "auditTrail",
+        "eksLoadBalancing",
+        "albAccessLogs",
+        "waf",
+    }
     assert KEYS["logRetentionDays"].allowed == LOG_RETENTION_DAYS
     assert KEYS["ecsCpu"].allowed == tuple(FARGATE_CPU_MEMORY)
     assert KEYS["vpcCidr"].prefix_lengths == (16, 24)
@@ -757,7 +767,7 @@ def test_bake_time_is_refused_where_it_has_no_effect():
         r"Fix: remove bakeTimeMinutes, or set production to true$",
         bakeTimeMinutes=20,
     )
-    assert parse(bakeTimeMinutes=20, production=True).safety.bake_time_minutes == 20
+    assert parse(bakeTimeMinutes=20, production=True, allowPlainHttp=True).safety.bake_time_minutes == 20
 
 
 def test_file_paths_are_each_listed_once():

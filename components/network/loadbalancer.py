@@ -13,6 +13,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.naming import variant_name
+from components.network.access_logs import LOG_PREFIX, access_log_bucket
+from components.network.waf import web_acl
 
 # ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
@@ -46,7 +48,12 @@ class LoadBalancerArgs:
     certificate_arn: str | None
     """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. None: HTTP only."""
     production: bool
-    """When True, deletion protection is on."""
+    """When True, deletion protection is on (and the access-log bucket is protected)."""
+    access_log_expiry_days: int | None
+    """When set: the ALB writes access logs to a stack-owned bucket that expires them after this many
+    days. None: no access logs, no bucket."""
+    waf: bool
+    """When True, a WAFv2 web ACL (AWS managed rule groups, a per-IP rate limit) guards the ALB."""
     target_group_tags: dict[str, str] = field(default_factory=dict)
     """Tags the deploy target needs on its target group (EKS Auto Mode registers pods only in target
     groups tagged with its cluster's name). Omitted: the stack's tags only."""
@@ -110,6 +117,13 @@ class LoadBalancer(pulumi.ComponentResource):
                     cidr_ipv6=cidr if ipv6 else None,
                     opts=pulumi.ResourceOptions(parent=alb_sg),
                 )
+        access_logs: aws.lb.LoadBalancerAccessLogsArgsDict | None = None
+        log_policy: list[pulumi.Resource] = []
+        if args.access_log_expiry_days is not None:
+            log_bucket, policy = access_log_bucket(name, expiry_days=args.access_log_expiry_days, parent=self, protect=args.production, tags=args.tags)
+            access_logs = {"bucket": log_bucket.bucket, "prefix": LOG_PREFIX, "enabled": True}
+            # ELB checks that it may write to the bucket when access logs are enabled.
+            log_policy = [policy]
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             name=load_balancer_name(args),
@@ -119,9 +133,12 @@ class LoadBalancer(pulumi.ComponentResource):
             subnets=args.public_subnet_ids,
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.production,
+            access_logs=access_logs,
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_policy),
         )
+        if args.waf:
+            web_acl(name, metric_prefix=f"{args.name_prefix}-waf", load_balancer_arn=alb.arn, parent=self, tags=args.tags)
         target_group = aws.lb.TargetGroup(
             f"{name}-tg",
             name=target_group_name(args),

@@ -53,6 +53,10 @@ class NetworkSettings:
     nat_gateways: NatGateways
     ingress_cidrs: tuple[str, ...]
     certificate_arn: str | None
+    alb_access_logs: bool
+    """The ALB writes access logs to a stack-owned bucket."""
+    waf: bool
+    """A WAFv2 web ACL is created and associated with the ALB."""
 
 
 @dataclass(frozen=True)

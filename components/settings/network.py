@@ -36,7 +36,7 @@ def cidr_problem(block: str, versions: tuple[int, ...] = (4, 6)) -> tuple[str, s
     return None
 
 
-def _network(reader: _Reader) -> NetworkSettings:
+def _network(reader: _Reader, production: bool) -> NetworkSettings:
     vpc_id = reader.get("vpcId") or None
     public = reader.get("publicSubnetIds")
     private = reader.get("privateSubnetIds")
@@ -83,6 +83,19 @@ def _network(reader: _Reader) -> NetworkSettings:
     certificate = reader.get("certificateArn") or None
     if certificate and not _CERTIFICATE_ARN.match(certificate):
         raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>", "copy the ARN from the ACM console")
+    plain = reader.get("allowPlainHttp")
+    if production and not certificate and not plain:
+        # The production posture: a public production service does not answer plain HTTP unless
+        # the user accepts it by name (a demo account has no domain, hence no ACM certificate, yet).
+        raise _fail(
+            "certificateArn",
+            "",
+            "a production stack serves HTTPS, which needs an ACM certificate",
+            "set certificateArn to an ACM certificate in the stack's region, or allowPlainHttp: true to accept plain HTTP",
+        )
+    if plain and (not production or certificate):
+        why = "with certificateArn, HTTP already redirects to HTTPS" if certificate else "only production stacks refuse plain HTTP"
+        raise _fail("allowPlainHttp", plain, f"it has no effect here: {why}", "remove allowPlainHttp (`pulumi config rm allowPlainHttp`)")
     return NetworkSettings(
         vpc_id=vpc_id,
         public_subnet_ids=public,
@@ -91,4 +104,6 @@ def _network(reader: _Reader) -> NetworkSettings:
         nat_gateways=_enum(reader, "natGateways"),
         ingress_cidrs=ingress,
         certificate_arn=certificate,
+        alb_access_logs=_enum(reader, "albAccessLogs").resolve(production),
+        waf=_enum(reader, "waf").resolve(production),
     )

@@ -147,7 +147,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount"),
         "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays"),
         "build": problems.check(_build, reader),
-        "network": problems.check(_network, reader),
+        "network": problems.check(_network, reader, production),
         "log_retention_days": problems.check(_log_retention, reader),
         "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
         # Each target's own settings, only for that target (its keys are refused on the other one above).

@@ -107,8 +107,14 @@ def _typed(spec: Key, value: Any) -> Any:
 
 def _resolved(key: str, value: Any, settings: Settings) -> str:
     """What a value that defers to something else turns into for this stack ('' when nothing)."""
-    if key in ("manualApproval", "auditTrail") and value == "auto":
-        on = settings.safety.manual_approval if key == "manualApproval" else settings.safety.audit_trail
+    toggles = {
+        "manualApproval": settings.safety.manual_approval,
+        "auditTrail": settings.safety.audit_trail,
+        "albAccessLogs": settings.network.alb_access_logs,
+        "waf": settings.network.waf,
+    }
+    if key in toggles and value == "auto":
+        on = toggles[key]
         return f"→ {'on' if on else 'off'} (production is {str(settings.production).lower()})"
     if key == "bakeTimeMinutes" and not settings.production:
         return "→ no bake time (production is false)"

@@ -69,13 +69,40 @@ def _kms_algorithms(config: Any) -> list[Any]:
     return [_get(r, "applyServerSideEncryptionByDefault", "sseAlgorithm") for r in rules]
 
 
-@stack_rule("s3-kms-encryption", "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145).", types=(*S3_BUCKETS, *S3_ENCRYPTION))
+LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+
+
+def _alb_access_log_bucket(resources: Sequence[Subject], bucket: Subject) -> bool:
+    """Whether a load balancer writes its access logs to `bucket`: by the engine's property dependency
+    when known, else by name, else by a plain dependency (as `_refers_to`)."""
+    names = {_get(bucket.props, k) for k in ("bucket", "id")} - {None}
+    for lb in resources:
+        if lb.type not in LOAD_BALANCERS or not _true(_get(lb.props, "accessLogs", "enabled")):
+            continue
+        deps = lb.property_dependencies.get("accessLogs")
+        if deps:
+            if bucket.urn in deps:
+                return True
+        elif _get(lb.props, "accessLogs", "bucket") in names or bucket.urn in lb.dependencies:
+            return True
+    return False
+
+
+@stack_rule(
+    "s3-kms-encryption",
+    "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145); exception: an ALB's "
+    "access-log bucket uses SSE-S3 (AES256), the only encryption ELB access logs support (ELB docs, "
+    "'Enable access logs for your Application Load Balancer').",
+    types=(*S3_BUCKETS, *S3_ENCRYPTION, *LOAD_BALANCERS),
+)
 def s3_kms_encryption(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     def check(bucket: Subject) -> str | None:
         configs = [c.props for c in _companions(resources, bucket, S3_ENCRYPTION)]
         inline = _get(bucket.props, "serverSideEncryptionConfiguration")
         algorithms = [a for c in [*configs, inline] if c is not None for a in _kms_algorithms(c)]
         if algorithms and all(a in ("aws:kms", "aws:kms:dsse") for a in algorithms):
+            return None
+        if algorithms and all(a == "AES256" for a in algorithms) and _alb_access_log_bucket(resources, bucket):
             return None
         shown = ", ".join(map(str, algorithms)) or "AES256 (the S3 default)"
         return f"S3 bucket {bucket.name} is encrypted with {shown}: add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key"
