@@ -8,6 +8,7 @@ as notes, not added: they depend on the team, not on the stack.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ SOURCES = {
     "fargate": "https://aws.amazon.com/fargate/pricing/",
     "kms": "https://aws.amazon.com/kms/pricing/",
     "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
+    "waf": "https://aws.amazon.com/waf/pricing/",
 }
 
 NAT_GATEWAY_HOUR = 0.045
@@ -43,6 +45,9 @@ KMS_KEY_MONTH = 1.00
 METRIC_ALARM_MONTH = 0.10
 COMPOSITE_ALARM_MONTH = 0.50
 DASHBOARD_MONTH = 3.00
+# WAF: the same in every Region; a managed rule group without a subscription counts as one rule.
+WAF_WEB_ACL_MONTH = 5.00
+WAF_RULE_MONTH = 1.00
 
 
 @dataclass(frozen=True)
@@ -120,8 +125,14 @@ def estimate(result: StackResult) -> Estimate:
     dashboards = count.get("aws:cloudwatch/dashboard:Dashboard", 0)
     if dashboards:
         lines.append(Line("CloudWatch dashboard", dashboards, "", round(DASHBOARD_MONTH * dashboards, 2)))
+    for acl in result.of_type("aws:wafv2/webAcl:WebAcl"):
+        rules = len(json.loads(acl.inputs["ruleJson"]))
+        lines.append(Line(f"WAF web ACL ({rules} rules)", 1, "", round(WAF_WEB_ACL_MONTH + WAF_RULE_MONTH * rules, 2)))
+    access_logs = any((alb.inputs.get("accessLogs") or {}).get("enabled") for alb in result.of_type("aws:lb/loadBalancer:LoadBalancer"))
     notes = [
         "NAT gateway data processing: $0.045 per GB" if nats else "",
+        "WAF requests: $0.60 per million inspected" if count.get("aws:wafv2/webAcl:WebAcl") else "",
+        "ALB access logs: S3 storage only ($0.023 per GB-month), delivery is free" if access_logs else "",
         "load balancer capacity beyond one LCU: $0.008 per LCU-hour" if albs else "",
         "CodeBuild: $0.005 per build minute (general1.small, x86; 100 free minutes a month)",
         "CodePipeline V2: $0.002 per action execution minute (100 free minutes a month)",

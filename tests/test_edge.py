@@ -244,3 +244,15 @@ def test_dev_has_no_waf_and_no_access_log_bucket(dev):
 def test_dev_waf_on_request(evaluate):
     result = evaluate("dev", waf="on")
     assert len(result.of_type(WEB_ACL)) == 1 and len(result.of_type(ASSOCIATION)) == 1
+
+
+def test_the_web_acl_costs_five_dollars_and_one_per_rule(prod, dev, evaluate):
+    from offline.cost import estimate
+
+    lines = {line.item: line.monthly for line in estimate(prod).lines}
+    assert lines["WAF web ACL (4 rules)"] == 9.00
+    notes = estimate(prod).notes
+    assert "WAF requests: $0.60 per million inspected" in notes
+    assert "ALB access logs: S3 storage only ($0.023 per GB-month), delivery is free" in notes
+    assert not [item for item in (line.item for line in estimate(dev).lines) if item.startswith("WAF")]
+    assert not [n for n in estimate(dev).notes if n.startswith(("WAF", "ALB access logs"))]
