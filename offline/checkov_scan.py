@@ -126,5 +126,5 @@ def scan(result: StackResult, exceptions: Sequence[Exception_] | None = None) ->
 
 def stale_exceptions(exceptions: Sequence[Exception_], results: Sequence[ScanResult]) -> list[Exception_]:
     """Exceptions that match no failure in any of the scanned stacks (to be removed from the file)."""
-    used = {id(e) for r in results for _, e in r.excepted}
-    return [e for e in exceptions if id(e) not in used]
+    used = {e for r in results for _, e in r.excepted}
+    return [e for e in exceptions if e not in used]

@@ -13,7 +13,8 @@ Terraform resource under another name and casing. The conversion undoes what the
 - references: an input equal to another resource's id or ARN becomes a `configuration` expression
   reference (`aws_s3_bucket.artifacts_bucket.id`), which checkov's graph uses to connect resources.
 
-What it cannot carry (docs/policy.md): see CANNOT_CARRY.
+What it cannot carry (components expanded only by their providers, Kubernetes objects, values known
+only after deploy, references inside JSON documents) is listed in docs/policy.md, "checkov".
 """
 
 from __future__ import annotations
@@ -37,22 +38,12 @@ TF_TYPE_EXCEPTIONS: dict[str, str] = {
 """Tokens whose Terraform type is not the module-prefixed snake_case of the token."""
 
 UNPREFIXED_MODULES = frozenset({"ec2"})
-"""Modules whose Terraform types carry no module prefix: `aws:ec2/vpc:Vpc` is `aws_vpc`."""
+"""Modules whose Terraform types carry no module prefix: `aws:ec2/vpc:Vpc` is `aws_vpc`. (The bridge keeps
+the prefix for a few newer ec2 types, e.g. `aws_ec2_transit_gateway`; none is registered, and
+tests/test_checkov.py pins the type of every token the stacks use.)"""
 
 MAP_ATTRIBUTES = frozenset({"tags", "tagsAll", "dimensions", "configuration", "variables"})
 """Inputs that are Terraform maps (free-form keys), not blocks: kept as objects, keys unchanged."""
-
-CANNOT_CARRY = (
-    "Component resources (`container-cicd:*`): they have no Terraform equivalent; their children are converted.",
-    "Resources outside the `aws:` provider (e.g. `kubernetes:*`, `random:*`, `command:*`): no Terraform AWS type; "
-    "the EKS target's Kubernetes objects (Deployment, Service, Ingress) are applied by the deploy stage, not registered.",
-    "Components expanded only by their providers (none registered today; an awsx or eks component's children "
-    "exist only inside the provider plugin, which the offline mocks do not run).",
-    "Values known only after deploy: the mocks answer ids, ARNs and computed attributes with placeholders, and "
-    "Terraform defaults the provider would fill in are absent unless the program sets them.",
-    "References by value only: an input is linked to another resource only when it equals that resource's id or "
-    "ARN exactly; references inside JSON documents (IAM policies, container definitions) stay plain strings.",
-)
 
 
 def tf_type(token: str) -> str:
