@@ -196,7 +196,12 @@ def test_policy_violation_exits_3_and_lists_it(tmp_path, monkeypatch, capsys, de
     code, _, err = _run(["dev", "--out", str(tmp_path)], capsys)
     assert code == plan.EXIT_POLICY_VIOLATIONS == 3
     message = "ECR repository has imageTagMutability 'MUTABLE': set 'IMMUTABLE' so a pushed tag always names the same image"
-    assert err == f"policy: 1 violation(s):\n  [ecr-immutable-tags] aws:ecr/repository:Repository registry-repo: {message}\n"
+    policy, checkov = err.split("checkov: ", 1)
+    assert policy == f"policy: 1 violation(s):\n  [ecr-immutable-tags] aws:ecr/repository:Repository registry-repo: {message}\n"
+    # checkov, the independent authority, finds the same mutable tags (CKV_AWS_51) and fails it too.
+    assert checkov.startswith("FAIL, 1 failure(s) neither fixed nor excepted") and checkov.endswith(
+        "\n  CKV_AWS_51 aws_ecr_repository.registry-repo: Ensure ECR Image Tags are immutable\n"
+    )
     report = (tmp_path / "plan.md").read_text()
     assert "- Policy pack: FAIL (1 violations)" in report
     assert f"| `ecr-immutable-tags` | `aws:ecr/repository:Repository` registry-repo | {message} |" in report
@@ -544,7 +549,8 @@ def test_three_runs_write_the_same_bytes(tmp_path):
 
     root = Path(plan.__file__).resolve().parents[2]
     # One interpreter plans both stacks through the CLI's entry point (half the start-up cost of two).
-    driver = "import sys; from offline.plan import main; sys.exit(max(main([s, '--out', f'{sys.argv[1]}/{s}']) for s in ('dev', 'prod')))"
+    # --no-checkov: the scan adds about 4 s a run; its section lists sorted findings (tests/test_checkov.py).
+    driver = "import sys; from offline.plan import main; sys.exit(max(main([s, '--no-checkov', '--out', f'{sys.argv[1]}/{s}']) for s in ('dev', 'prod')))"
     runs = {}
     for seed in ("1", "2", "3"):
         env = {**os.environ, "PYTHONHASHSEED": seed}

@@ -1,6 +1,6 @@
 """See what a stack would build, with no AWS account and no Pulumi CLI.
 
-    python -m offline.plan <stack> [--set key=value ...] [--out DIR]
+    python -m offline.plan <stack> [--set key=value ...] [--out DIR] [--no-checkov]
 
 Runs the real program for Pulumi.<stack>.yaml (plus overrides) under offline/mocks.py, checks every
 registered resource with the policy pack (policy/rules/), and writes DIR/plan.md (default
@@ -10,8 +10,12 @@ counts and the component tree; also DIR/<diagram>.mmd and DIR/<diagram>.dot, and
 `dot` is on PATH. Ids, ARNs and URLs in the report are the mocks' placeholders. The same inputs give
 the same bytes in every file.
 
+It also exports the stack as a Terraform plan (offline/tfplan.py) and scans it with checkov
+(offline/checkov_scan.py); a checkov failure not excepted in policy/checkov-exceptions.yaml counts as a
+policy violation. `--no-checkov` skips that scan.
+
 Exit codes (see docs/plan.md): 0 no findings; 1 the program failed for another reason;
-2 settings error; 3 policy violations; 64 usage error.
+2 settings error; 3 policy violations or checkov failures not excepted; 64 usage error.
 
 Modules: sections.py (the report's sections), diagrams.py (one graph model, written as Mermaid and DOT).
 """
@@ -26,10 +30,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from offline import cost
+from offline import checkov_scan, cost
 from offline.mocks import ROOT, StackResult, evaluate_stack, stack_config
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
 from offline.plan.sections import (
+    checkov_section,
     component_tree,
     configuration_section,
     deploy_section,
@@ -92,6 +97,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="override a config key as `pulumi config set KEY VALUE` would: the value is a string (arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key",
     )
     parser.add_argument("--out", type=Path, help="report directory (default: plan-out/<stack>)")
+    parser.add_argument("--no-checkov", action="store_true", help="skip the checkov scan (about 5 s a stack); the report says it was not run")
     return parser.parse_args(argv)
 
 
@@ -118,6 +124,7 @@ def render_report(
     mermaid: Mapping[str, str],
     image_notes: Sequence[str],
     stack_file: Mapping[str, Any],
+    checkov: checkov_scan.ScanResult | None = None,
 ) -> str:
     counts = result.count_by_type()
     custom = sum(1 for r in result.resources if r.custom)
@@ -131,6 +138,7 @@ def render_report(
         "",
         f"- Resources: {len(result.resources)} ({custom} cloud resources, {len(result.resources) - custom} components) of {len(counts)} types",
         f"- Policy pack: {'PASS' if not violations else f'FAIL ({len(violations)} violations)'}",
+        f"- checkov: {'not run' if checkov is None else 'PASS' if not checkov.unexcepted else f'FAIL ({len(checkov.unexcepted)} not excepted)'}",
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         "",
         "## Configuration",
@@ -160,6 +168,10 @@ def render_report(
         "## Policy pack",
         "",
         *policy_section(violations, result),
+        "",
+        "## checkov",
+        "",
+        *checkov_section(checkov),
         "",
         "## Diagrams",
         "",
@@ -222,7 +234,14 @@ def render_images(out: Path, names: Sequence[str]) -> list[str]:
     return notes
 
 
-def render_files(result: StackResult, overrides: Mapping[str, Any], violations: Sequence[Violation], stack_file: Mapping[str, Any], out: Path | None = None) -> dict[str, str]:
+def render_files(
+    result: StackResult,
+    overrides: Mapping[str, Any],
+    violations: Sequence[Violation],
+    stack_file: Mapping[str, Any],
+    out: Path | None = None,
+    checkov: checkov_scan.ScanResult | None = None,
+) -> dict[str, str]:
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
     files = diagram_files(result)
@@ -234,7 +253,7 @@ def render_files(result: StackResult, overrides: Mapping[str, Any], violations: 
     else:
         image_notes = []
     mermaid = {name: files[f"{name}.mmd"] for name in names}
-    files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file)
+    files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file, checkov)
     if out is not None:
         (out / "plan.md").write_text(files["plan.md"])
     return files
@@ -264,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     violations = sorted_violations(run_rules(subjects(result.resources)))
     out: Path = args.out or (ROOT / "plan-out" / args.stack)
     out.mkdir(parents=True, exist_ok=True)
-    render_files(result, overrides, violations, stack_config(args.stack), out)
+    checkov = None if args.no_checkov else checkov_scan.scan(result)
+    render_files(result, overrides, violations, stack_config(args.stack), out, checkov)
     report = out / "plan.md"
 
     pipeline = pipeline_resource(result)
@@ -275,6 +295,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"policy: {len(violations)} violation(s):", file=sys.stderr)
         for v in violations:
             print(f"  {v}", file=sys.stderr)
+    else:
+        print(f"policy: PASS ({len(RULES)} rules)")
+    if checkov is not None:
+        summary = f"{checkov.passed} passed, {len(checkov.failed)} failed, {len(checkov.excepted)} excepted ({checkov.seconds:.1f} s)"
+        if checkov.unexcepted:
+            print(f"checkov: FAIL, {len(checkov.unexcepted)} failure(s) neither fixed nor excepted in policy/checkov-exceptions.yaml; {summary}:", file=sys.stderr)
+            for f in checkov.unexcepted:
+                print(f"  {f.check_id} {f.resource}: {f.check_name}", file=sys.stderr)
+        else:
+            print(f"checkov: PASS; {summary}")
+    if violations or (checkov is not None and checkov.unexcepted):
         return EXIT_POLICY_VIOLATIONS
-    print(f"policy: PASS ({len(RULES)} rules)")
     return EXIT_OK
