@@ -77,7 +77,13 @@ def tf_values(inputs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in inputs.items():
         name = snake(key)
-        if key in MAP_ATTRIBUTES and isinstance(value, dict):
+        if key == "ruleJson" and isinstance(value, str):
+            # aws_wafv2_web_acl's rules as one JSON string (the WAFv2 API's PascalCase shape): checkov reads
+            # the `rule` blocks, so they are given in that shape too (ManagedRuleGroupStatement ->
+            # managed_rule_group_statement, each object a one-element block list).
+            out["rule"] = [tf_values(rule) for rule in json.loads(value)]
+            out[name] = value
+        elif key in MAP_ATTRIBUTES and isinstance(value, dict):
             out[name] = value
         elif isinstance(value, dict):
             out[name] = [tf_values(value)]
