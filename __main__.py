@@ -16,6 +16,7 @@ from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.registry import Registry, RegistryArgs
 from components.delivery.source import Source, SourceArgs
 from components.deploy import create_target, moved_out_of_target, target_module
+from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
@@ -27,6 +28,10 @@ from components.settings import load_settings
 
 settings = load_settings()
 tags = dict(settings.tags)
+
+# Every log group the stack creates is encrypted with this one key. It belongs to the stack, so a
+# deployTarget switch keeps it (and the old target's kept log groups readable).
+logs_key = LogsKey("logs", LogsKeyArgs(production=settings.production, tags=tags))
 
 source = Source(
     "source",
@@ -74,6 +79,7 @@ build = Build(
         compute_type=settings.build.compute_type,
         timeout_minutes=settings.build.timeout_minutes,
         log_retention_days=settings.log_retention_days,
+        log_key_arn=logs_key.key_arn,
         production=settings.production,
         tags=tags,
     ),
@@ -124,6 +130,7 @@ target = create_target(
         repository_arn=registry.repository_arn,
         repository_name=registry.repository_name,
         log_retention_days=settings.log_retention_days,
+        log_key_arn=logs_key.key_arn,
         production=settings.production,
         tags=tags,
         artifact_statements=artifacts.read_write_statements(),
@@ -191,6 +198,7 @@ if safety.audit_trail:
         AuditTrailArgs(
             trail_name=physical_name(settings.prefix, "trail", 128),
             log_retention_days=settings.log_retention_days,
+            log_key_arn=logs_key.key_arn,
             production=settings.production,
             tags=tags,
         ),

@@ -57,6 +57,8 @@ class DeployInputs:
     repository_arn: pulumi.Input[str]
     repository_name: pulumi.Input[str]
     log_retention_days: int
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key (`LogsKey`): every log group of the target is encrypted with it."""
     production: bool
     alarm_names: tuple[str, ...] = ()
     """Physical names of the service's CloudWatch alarms (created after the target, names known

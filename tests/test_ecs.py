@@ -204,7 +204,12 @@ def test_task_definition(dev, evaluate):
 def test_container_logs_to_the_stack_log_group(dev, prod_ecs):
     [container] = containers(dev)
     log_group = dev.named("deploy-logs")
-    assert log_group.inputs == {"namePrefix": "/ecs/container-cicd-dev-app-", "retentionInDays": 14, "tags": log_group.inputs["tags"]}
+    assert log_group.inputs == {
+        "namePrefix": "/ecs/container-cicd-dev-app-",
+        "retentionInDays": 14,
+        "kmsKeyId": dev.named("logs-key").outputs["arn"],
+        "tags": log_group.inputs["tags"],
+    }
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {"awslogs-group": log_group.outputs["name"], "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"},

@@ -25,6 +25,8 @@ class AuditTrailArgs:
     """Physical trail name (unique per account and region)."""
     log_retention_days: int
     """Retention of the CloudWatch Logs copy (the S3 copy is kept)."""
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key: the CloudWatch Logs copy is encrypted with it."""
     production: bool
     """When True, the bucket, key and log group are protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -129,6 +131,7 @@ class AuditTrail(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"/aws/cloudtrail/{args.trail_name}",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
             tags=args.tags,
             opts=stateful,
         )

@@ -1,0 +1,81 @@
+"""Production posture of the stack's data: log groups under the stack's own CloudWatch Logs key,
+VPC flow logs, the audit bucket's access logs and lifecycle, the CodeCommit approval rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from policy_sentry.querying.actions import get_action_data
+
+from offline.mocks import ACCOUNT, StackResult
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+KEY = "aws:kms/key:Key"
+
+
+@pytest.fixture(scope="module")
+def variants(dev, prod, prod_ecs, evaluate) -> dict[str, StackResult]:
+    return {"dev": dev, "prod": prod, "prod_ecs": prod_ecs, "dev_audit": evaluate("dev", auditTrail="on")}
+
+
+# --- CloudWatch Logs key -------------------------------------------------------------------------
+
+
+def test_one_logs_key_per_stack_with_rotation(variants):
+    for label, result in variants.items():
+        key = result.named("logs-key")
+        assert key.type == KEY, label
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["deletionWindowInDays"] == 30
+        assert key.parent_urn.endswith("container-cicd:logs:LogsKey::logs"), label
+
+
+def test_logs_key_protected_in_production_only(dev, prod):
+    assert prod.named("logs-key").protect is True
+    assert dev.named("logs-key").protect is False
+
+
+def test_logs_key_policy_statements_exactly(dev):
+    policy = json.loads(dev.named("logs-key").inputs["policy"])
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsEncryptsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:*"}},
+            },
+        ],
+    }
+
+
+def test_logs_key_actions_exist_in_the_iam_database(dev):
+    policy = json.loads(dev.named("logs-key").inputs["policy"])
+    for pattern in policy["Statement"][1]["Action"]:
+        prefix = pattern.removesuffix("*").split(":")[1]
+        # Every wildcard covers at least one real KMS action.
+        matches = [a for a in ("Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey", "DescribeKey") if a.startswith(prefix)]
+        assert matches, pattern
+        for action in matches:
+            assert get_action_data("kms", action), f"kms:{action}"
+
+
+def test_every_log_group_is_encrypted_with_the_logs_key_and_waits_for_it(variants):
+    for label, result in variants.items():
+        key = result.named("logs-key")
+        groups = result.of_type(LOG_GROUP)
+        assert groups, label
+        for group in groups:
+            assert group.inputs.get("kmsKeyId") == key.outputs["arn"], (label, group.name)
+            assert key.ref in group.depends_on, (label, group.name)
