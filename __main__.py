@@ -97,7 +97,7 @@ image_record = ImageRecord(
 
 # The network and the load balancer belong to the stack, not to the deploy target: switching
 # deployTarget keeps the VPC, the ALB and the service URL. (They were the target's children before.)
-network = Network("deploy-network", network_args(settings), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
+network = Network("deploy-network", network_args(settings, logs_key.key_arn), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
 load_balancer = LoadBalancer(
     "deploy-lb",
     LoadBalancerArgs(

@@ -13,11 +13,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.network.loadbalancer import LoadBalancer
-from components.network.vpc import Network
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
     from components.delivery.image_record import ImageRecord
+
+    # Only a type here: the network builds its flow-log role with components.iam, which imports
+    # this module.
+    from components.network.vpc import Network
 
 T = TypeVar("T")
 

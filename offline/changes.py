@@ -45,6 +45,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     ),
     "aws:lb/listener:Listener": ("loadBalancerArn",),
     "aws:ec2/vpc:Vpc": ("cidrBlock", "instanceTenancy"),
+    # VPC flow logs cannot be modified, only replaced (ec2 has no ModifyFlowLogs).
+    "aws:ec2/flowLog:FlowLog": ("vpcId", "trafficType", "logDestinationType", "logDestination", "iamRoleArn", "maxAggregationInterval", "logFormat"),
     "aws:ec2/subnet:Subnet": ("vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"),
     "aws:ec2/securityGroup:SecurityGroup": ("name", "namePrefix", "description", "vpcId"),
     "aws:ec2/natGateway:NatGateway": ("subnetId", "allocationId", "connectivityType"),

@@ -79,3 +79,60 @@ def test_every_log_group_is_encrypted_with_the_logs_key_and_waits_for_it(variant
         for group in groups:
             assert group.inputs.get("kmsKeyId") == key.outputs["arn"], (label, group.name)
             assert key.ref in group.depends_on, (label, group.name)
+
+
+# --- VPC flow logs -------------------------------------------------------------------------------
+
+
+def test_created_vpc_flow_logs_all_traffic_to_an_encrypted_group(dev, prod_ecs):
+    for result in (dev, prod_ecs):
+        [flow_log] = result.of_type("aws:ec2/flowLog:FlowLog")
+        group = result.named("deploy-network-flow-logs")
+        assert flow_log.inputs["vpcId"] == result.named("deploy-network-vpc").id
+        assert flow_log.inputs["trafficType"] == "ALL"
+        assert flow_log.inputs["logDestinationType"] == "cloud-watch-logs"
+        assert flow_log.inputs["logDestination"] == group.outputs["arn"]
+        assert flow_log.inputs["iamRoleArn"] == result.named("deploy-network-flow-logs-role").outputs["arn"]
+        assert group.inputs["kmsKeyId"] == result.named("logs-key").outputs["arn"]
+        assert group.inputs["retentionInDays"] == (90 if result.stack == "prod" else 14)
+        assert group.inputs["namePrefix"] == f"/aws/vpc/container-cicd-{result.stack}-app-flow-logs-"
+
+
+def test_flow_log_role_trust_and_permissions(dev):
+    role = dev.named("deploy-network-flow-logs-role")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-flow-log/*"},
+            },
+        }
+    ]
+    group = dev.named("deploy-network-flow-logs").outputs["arn"]
+    policy = json.loads(dev.named("deploy-network-flow-logs-role-policy").inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "DeliverFlowLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [group, f"{group}:*"],
+        }
+    ]
+    for action in policy["Statement"][0]["Action"]:
+        assert get_action_data("logs", action.split(":")[1]), action
+
+
+def test_existing_vpc_gets_no_flow_log(evaluate):
+    result = evaluate(
+        "prod",
+        natGateways=None,
+        vpcCidr=None,
+        vpcId="vpc-0a1b2c3d4e5f60718",
+        publicSubnetIds=["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"],
+        privateSubnetIds=["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"],
+    )
+    assert result.of_type("aws:ec2/flowLog:FlowLog") == []
+    assert [r.name for r in result.resources if "flow-logs" in r.name] == []
