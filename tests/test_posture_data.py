@@ -136,3 +136,25 @@ def test_existing_vpc_gets_no_flow_log(evaluate):
     )
     assert result.of_type("aws:ec2/flowLog:FlowLog") == []
     assert [r.name for r in result.resources if "flow-logs" in r.name] == []
+
+
+# --- audit bucket lifecycle ----------------------------------------------------------------------
+
+
+def test_audit_bucket_expires_noncurrent_versions_and_aborts_unfinished_uploads(prod):
+    lifecycle = prod.named("audit-lifecycle")
+    assert lifecycle.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    assert lifecycle.inputs["bucket"] == prod.named("audit-bucket").id
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "expire-noncurrent-versions",
+            "status": "Enabled",
+            "filter": {},
+            "noncurrentVersionExpiration": {"noncurrentDays": 90},
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+        }
+    ]
+    # Current log files never expire: they are the evidence.
+    assert "expiration" not in lifecycle.inputs["rules"][0]
+    # S3 rejects noncurrent-version rules on a bucket whose versioning is not yet on.
+    assert prod.named("audit-versioning").ref in lifecycle.depends_on
