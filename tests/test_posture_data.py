@@ -158,3 +158,33 @@ def test_audit_bucket_expires_noncurrent_versions_and_aborts_unfinished_uploads(
     assert "expiration" not in lifecycle.inputs["rules"][0]
     # S3 rejects noncurrent-version rules on a bucket whose versioning is not yet on.
     assert prod.named("audit-versioning").ref in lifecycle.depends_on
+
+
+# --- CodeCommit approval rule --------------------------------------------------------------------
+
+
+def test_created_codecommit_repository_needs_one_approval_on_pull_requests_into_the_branch(dev):
+    template = dev.one("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate")
+    assert template.name == "source-approval-rule"
+    assert template.inputs["name"] == "container-cicd-dev-app-approval"
+    # The shape CreateApprovalRuleTemplate documents: Version 2018-11-08, destination refs, Approvers.
+    assert json.loads(template.inputs["content"]) == {
+        "Version": "2018-11-08",
+        "DestinationReferences": ["refs/heads/main"],
+        "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": 1}],
+    }
+    association = dev.one("aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation")
+    assert association.inputs == {
+        "approvalRuleTemplateName": template.outputs["name"],
+        "repositoryName": dev.named("source-repo").outputs["repositoryName"],
+    }
+    assert template.ref in association.depends_on and dev.named("source-repo").ref in association.depends_on
+
+
+def test_no_approval_rule_without_a_created_repository(evaluate):
+    for result in (
+        evaluate("dev", createSourceRepository=False, sourceRepository="existing-repo"),
+        evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceFilePaths=["app/**", "lib/**"]),
+    ):
+        assert result.of_type("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate") == []
+        assert result.of_type("aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation") == []
