@@ -16,6 +16,7 @@ from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.registry import Registry, RegistryArgs
 from components.delivery.source import Source, SourceArgs
 from components.deploy import create_target, moved_out_of_target, target_module
+from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
@@ -27,6 +28,10 @@ from components.settings import load_settings
 
 settings = load_settings()
 tags = dict(settings.tags)
+
+# Every log group the stack creates is encrypted with this one key. It belongs to the stack, so a
+# deployTarget switch keeps it (and the old target's kept log groups readable).
+logs_key = LogsKey("logs", LogsKeyArgs(production=settings.production, tags=tags))
 
 source = Source(
     "source",
@@ -74,6 +79,7 @@ build = Build(
         compute_type=settings.build.compute_type,
         timeout_minutes=settings.build.timeout_minutes,
         log_retention_days=settings.log_retention_days,
+        log_key_arn=logs_key.key_arn,
         production=settings.production,
         tags=tags,
     ),
@@ -91,7 +97,7 @@ image_record = ImageRecord(
 
 # The network and the load balancer belong to the stack, not to the deploy target: switching
 # deployTarget keeps the VPC, the ALB and the service URL. (They were the target's children before.)
-network = Network("deploy-network", network_args(settings), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
+network = Network("deploy-network", network_args(settings, logs_key.key_arn), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
 load_balancer = LoadBalancer(
     "deploy-lb",
     LoadBalancerArgs(
@@ -126,6 +132,7 @@ target = create_target(
         repository_arn=registry.repository_arn,
         repository_name=registry.repository_name,
         log_retention_days=settings.log_retention_days,
+        log_key_arn=logs_key.key_arn,
         production=settings.production,
         tags=tags,
         artifact_statements=artifacts.read_write_statements(),
@@ -193,6 +200,7 @@ if safety.audit_trail:
         AuditTrailArgs(
             trail_name=physical_name(settings.prefix, "trail", 128),
             log_retention_days=settings.log_retention_days,
+            log_key_arn=logs_key.key_arn,
             production=settings.production,
             tags=tags,
         ),

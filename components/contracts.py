@@ -13,11 +13,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.network.loadbalancer import LoadBalancer
-from components.network.vpc import Network
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
     from components.delivery.image_record import ImageRecord
+
+    # Only a type here: the network builds its flow-log role with components.iam, which imports
+    # this module.
+    from components.network.vpc import Network
 
 T = TypeVar("T")
 
@@ -57,6 +60,8 @@ class DeployInputs:
     repository_arn: pulumi.Input[str]
     repository_name: pulumi.Input[str]
     log_retention_days: int
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key (`LogsKey`): every log group of the target is encrypted with it."""
     production: bool
     alarm_names: tuple[str, ...] = ()
     """Physical names of the service's CloudWatch alarms (created after the target, names known

@@ -45,6 +45,12 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     ),
     "aws:lb/listener:Listener": ("loadBalancerArn",),
     "aws:ec2/vpc:Vpc": ("cidrBlock", "instanceTenancy"),
+    # Name, description and content each have an Update* API.
+    "aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate": (),
+    # An association is a pair: either side changing is a new association.
+    "aws:codecommit/approvalRuleTemplateAssociation:ApprovalRuleTemplateAssociation": ("approvalRuleTemplateName", "repositoryName"),
+    # VPC flow logs cannot be modified, only replaced (ec2 has no ModifyFlowLogs).
+    "aws:ec2/flowLog:FlowLog": ("vpcId", "trafficType", "logDestinationType", "logDestination", "iamRoleArn", "maxAggregationInterval", "logFormat"),
     "aws:ec2/subnet:Subnet": ("vpcId", "cidrBlock", "availabilityZone", "availabilityZoneId"),
     "aws:ec2/securityGroup:SecurityGroup": ("name", "namePrefix", "description", "vpcId"),
     "aws:ec2/natGateway:NatGateway": ("subnetId", "allocationId", "connectivityType"),

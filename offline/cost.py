@@ -138,6 +138,10 @@ def estimate(result: StackResult) -> Estimate:
         "CodePipeline V2: $0.002 per action execution minute (100 free minutes a month)",
         "CloudWatch Logs: $0.50 per GB ingested, $0.03 per GB-month stored; ECR: $0.10 per GB-month",
         "CloudTrail: the first copy of management events is free; its S3 bucket bills storage" if count.get("aws:cloudtrail/trail:Trail") else "",
+        "VPC flow logs (ALL traffic) to CloudWatch Logs: vended-log ingestion $0.50 per GB (first 10 TB a month), then stored as other logs"
+        if count.get("aws:ec2/flowLog:FlowLog")
+        else "",
+        "KMS requests (log groups under the stack's key, SSE-KMS buckets): $0.03 per 10,000 requests",
         "AWS free tiers (10 alarms, 3 dashboards) are not subtracted",
     ]
     if clusters:

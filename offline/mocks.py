@@ -135,6 +135,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             rid = bucket
         elif typ == "aws:codecommit/repository:Repository":
             repo = inputs["repositoryName"]
+            rid = repo  # the provider's id of a repository is its name
             state.update(
                 cloneUrlHttp=f"https://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
                 arn=_arn("codecommit", region, repo),

@@ -15,12 +15,12 @@ def test_dev_costs_exactly_its_hourly_resources(dev):
         Line("Public IPv4 address", 3, "", round(0.005 * HOURS_PER_MONTH * 3, 2)),
         Line("Application Load Balancer (1 LCU)", 1, "", round((0.0225 + 0.008) * HOURS_PER_MONTH, 2)),
         Line("Fargate task (0.25 vCPU, 0.5 GB, x86_64)", 1, "", round((0.04048 * 0.25 + 0.004445 * 0.5) * HOURS_PER_MONTH, 2)),
-        Line("KMS customer managed key", 2, "", 2.0),
+        Line("KMS customer managed key", 3, "", 3.0),
         Line("CloudWatch metric alarm", 5, "", 0.5),
         Line("CloudWatch composite alarm", 1, "", 0.5),
         Line("CloudWatch dashboard", 1, "", 3.0),
     )
-    assert e.total == round(sum(line.monthly for line in e.lines), 2) == 81.08
+    assert e.total == round(sum(line.monthly for line in e.lines), 2) == 82.08
 
 
 def test_prod_is_dominated_by_the_cluster_nodes_and_nat_gateways(prod):
@@ -43,7 +43,7 @@ def test_more_or_bigger_tasks_cost_more(evaluate):
 
 def test_markdown_names_the_prices_date_and_sources(dev):
     text = estimate(dev).markdown()
-    assert "| **Total while idle** | | **81.08** |" in text
+    assert "| **Total while idle** | | **82.08** |" in text
     assert "read 2026-11-27" in text and "https://aws.amazon.com/vpc/pricing/" in text
     assert "NAT gateway data processing: $0.045 per GB" in text
 

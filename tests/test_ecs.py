@@ -61,6 +61,10 @@ def test_new_vpc_two_public_two_private_subnets_in_two_azs(dev, prod_ecs, stack,
         "aws:ec2/routeTableAssociation:RouteTableAssociation": 4,
         "aws:ec2/eip:Eip": nat_count,
         "aws:ec2/natGateway:NatGateway": nat_count,
+        "aws:ec2/flowLog:FlowLog": 1,
+        "aws:cloudwatch/logGroup:LogGroup": 1,
+        "aws:iam/role:Role": 1,
+        "aws:iam/rolePolicy:RolePolicy": 1,
     }
     vpc = result.named("deploy-network-vpc").inputs
     assert vpc["cidrBlock"] == "10.0.0.0/16" and vpc["enableDnsHostnames"] is True
@@ -204,7 +208,12 @@ def test_task_definition(dev, evaluate):
 def test_container_logs_to_the_stack_log_group(dev, prod_ecs):
     [container] = containers(dev)
     log_group = dev.named("deploy-logs")
-    assert log_group.inputs == {"namePrefix": "/ecs/container-cicd-dev-app-", "retentionInDays": 14, "tags": log_group.inputs["tags"]}
+    assert log_group.inputs == {
+        "namePrefix": "/ecs/container-cicd-dev-app-",
+        "retentionInDays": 14,
+        "kmsKeyId": dev.named("logs-key").outputs["arn"],
+        "tags": log_group.inputs["tags"],
+    }
     assert container["logConfiguration"] == {
         "logDriver": "awslogs",
         "options": {"awslogs-group": log_group.outputs["name"], "awslogs-region": "us-east-1", "awslogs-stream-prefix": "app"},

@@ -278,7 +278,8 @@ def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
     expected_retention = 90 if stack.stack == "prod" else 14
     for group in groups:
         assert group.inputs["retentionInDays"] == expected_retention, group.name
-        in_target = "container-cicd:deploy:" in group.urn
+        # A deploy target's groups and the created VPC's flow log group go with what they log.
+        in_target = "container-cicd:deploy:" in group.urn or group.name == "deploy-network-flow-logs"
         assert (group.protect, group.retain_on_delete) == ((False, True) if in_target else (stack.stack == "prod", False)), group.name
 
 

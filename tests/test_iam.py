@@ -376,6 +376,9 @@ def required_permissions(result) -> dict[str, Need]:
             add(target.inputs["roleArn"], need((action,), target.inputs["arn"]))
     for trail in result.of_type("aws:cloudtrail/trail:Trail"):
         add(trail.inputs["cloudWatchLogsRoleArn"], need(WRITE_LOGS, log_stream(trail.inputs["cloudWatchLogsGroupArn"]).replace("stream-1", f"{ACCOUNT}_CloudTrail_{REGION}")))
+    for flow_log in result.of_type("aws:ec2/flowLog:FlowLog"):
+        group = flow_log.inputs["logDestination"]
+        add(flow_log.inputs["iamRoleArn"], need(WRITE_LOGS, log_stream(group)) | need(("logs:DescribeLogStreams",), group))
     for deploy in (p for p in result.of_type("aws:codebuild/project:Project") if p.name.endswith("deploy-project")):
         spec = yaml.safe_load(deploy.inputs["source"]["buildspec"])
         cluster = spec["env"]["variables"]["CLUSTER_NAME"]

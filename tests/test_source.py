@@ -159,7 +159,7 @@ def github_existing(evaluate):
 
 
 def test_codecommit_repository_is_created(dev):
-    [repo] = in_component(dev, SOURCE)
+    [repo] = [r for r in in_component(dev, SOURCE) if r.type == "aws:codecommit/repository:Repository"]
     assert repo.type == "aws:codecommit/repository:Repository"
     assert repo.name == "source-repo"
     assert repo.inputs["repositoryName"] == "container-cicd-dev-app"

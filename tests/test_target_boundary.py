@@ -27,7 +27,7 @@ from components.deploy.report import ArchitectureEdge, PlanView, Recorded, Targe
 from components.settings import Settings
 from offline.mocks import StackResult, evaluate_stack
 from offline.plan import render_files
-from offline.plan.sections import sorted_violations
+from offline.plan.checks import sorted_violations
 from policy.rules import run_rules, subjects
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -40,6 +40,8 @@ class BuildArgs:
     """CodeBuild stops a build that runs longer."""
     log_retention_days: int
     """Retention of the build's CloudWatch log group."""
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key: the build's log group is encrypted with it."""
     production: bool
     """When True the log group is protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -59,6 +61,7 @@ class Build(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"/aws/codebuild/{args.project_name}",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.production),
         )

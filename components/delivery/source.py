@@ -13,6 +13,22 @@ from components.naming import physical_name
 from components.settings import SourceProvider
 
 SOURCE_ACTION = "Source"
+# Approvals a pull request into the pipeline's branch needs before it can be merged.
+REQUIRED_APPROVALS = 1
+
+
+def approval_rule_content(branch: str) -> dict:
+    """An approval rule template: pull requests into `branch` need REQUIRED_APPROVALS approvals from
+    anyone allowed to approve in the account (no approval pool: IAM decides who may).
+
+    https://docs.aws.amazon.com/codecommit/latest/userguide/approval-rule-templates.html
+    https://docs.aws.amazon.com/codecommit/latest/APIReference/API_CreateApprovalRuleTemplate.html
+    """
+    return {
+        "Version": "2018-11-08",
+        "DestinationReferences": [f"refs/heads/{branch}"],
+        "Statements": [{"Type": "Approvers", "NumberOfApprovalsNeeded": REQUIRED_APPROVALS}],
+    }
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,21 @@ class Source(pulumi.ComponentResource):
                 opts=child,
             )
             arn, clone_url = repo.arn, repo.clone_url_http
+            # Gates pull-request merges only; a direct push to the branch is not stopped by it (see
+            # docs/safety.md for the IAM deny that does).
+            template = aws.codecommit.ApprovalRuleTemplate(
+                f"{name}-approval-rule",
+                name=physical_name(args.name_prefix, "approval", 100),
+                description=f"Pull requests into {args.branch} of {args.repository} need {REQUIRED_APPROVALS} approval",
+                content=pulumi.Output.json_dumps(approval_rule_content(args.branch)),
+                opts=pulumi.ResourceOptions(parent=child.parent),
+            )
+            aws.codecommit.ApprovalRuleTemplateAssociation(
+                f"{name}-approval-rule-association",
+                approval_rule_template_name=template.name,
+                repository_name=repo.repository_name,
+                opts=pulumi.ResourceOptions(parent=template),
+            )
         else:
             found = aws.codecommit.get_repository_output(repository_name=args.repository, opts=pulumi.InvokeOutputOptions(parent=child.parent))
             arn, clone_url = found.arn, found.clone_url_http

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.aws_context import AwsContext
+from components.iam import service_role
 from components.settings import NatGateways, Settings
 
 AZ_COUNT = 2
@@ -25,6 +27,13 @@ class NetworkArgs:
     """With `existing_vpc_id`: the load balancer's subnets. Ignored when a VPC is created."""
     existing_private_subnet_ids: tuple[str, ...]
     """With `existing_vpc_id`: the subnets of tasks, pods and deploy steps. Ignored when a VPC is created."""
+    flow_log_group_prefix: str
+    """Name prefix of the created VPC's flow log group (CloudWatch Logs adds a unique suffix). Ignored
+    with `existing_vpc_id`."""
+    log_retention_days: int
+    """Retention of the flow log group."""
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key: the flow log group is encrypted with it."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: only the `Name` tags."""
 
@@ -35,8 +44,24 @@ def subnet_cidrs(vpc_cidr: str) -> tuple[list[str], list[str]]:
     return quarters[:AZ_COUNT], quarters[AZ_COUNT:]
 
 
+def flow_log_statement(log_group_arn: pulumi.Input[str]) -> dict:
+    """What VPC Flow Logs does with its role: create streams in the one group and write to them.
+
+    https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+    """
+    return {
+        "Sid": "DeliverFlowLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+    }
+
+
 class Network(pulumi.ComponentResource):
-    """Outputs: `vpc_id`, `public_subnet_ids`, `private_subnet_ids`."""
+    """A created VPC records its traffic (flow logs, ALL traffic) in an encrypted log group; an existing
+    VPC's flow logs are its owner's business, so nothing is added to it.
+
+    Outputs: `vpc_id`, `public_subnet_ids`, `private_subnet_ids`."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:network:Network", name, None, opts)
@@ -119,13 +144,53 @@ class Network(pulumi.ComponentResource):
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet))
             private.append(subnet)
+        self._flow_logs(name, args, vpc)
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
 
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
+        context = AwsContext(self)
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name_prefix=args.flow_log_group_prefix,
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            tags=args.tags,
+            # Kept, not protected: switching to an existing VPC deletes the created one, and its traffic
+            # records stay evidence until their retention ends (as a deploy target's kept log groups).
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        role = service_role(
+            f"{name}-flow-logs-role",
+            "vpc-flow-logs.amazonaws.com",
+            [flow_log_statement(log_group.arn)],
+            parent=self,
+            tags=args.tags,
+            description=f"Lets VPC Flow Logs deliver {name}'s traffic records to CloudWatch Logs",
+            # Confused-deputy guard AWS documents for this role: only flow logs of this account.
+            conditions={
+                "StringEquals": {"aws:SourceAccount": context.account_id},
+                "ArnLike": {"aws:SourceArn": context.arn("ec2", "vpc-flow-log/*")},
+            },
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            # ALL, not REJECT: an investigation needs the accepted connections too (what a task
+            # reached). See docs/safety.md for the cost per GB.
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            tags={**args.tags, "Name": f"{name}-flow-log"},
+            opts=pulumi.ResourceOptions(parent=vpc),
+        )
 
-def network_args(settings: Settings) -> NetworkArgs:
-    """The network every deploy target builds on, from the stack's settings."""
+
+def network_args(settings: Settings, log_key_arn: pulumi.Input[str]) -> NetworkArgs:
+    """The network every deploy target builds on, from the stack's settings; `log_key_arn`: the stack's
+    CloudWatch Logs key."""
     net = settings.network
     return NetworkArgs(
         vpc_cidr=net.vpc_cidr,
@@ -133,5 +198,8 @@ def network_args(settings: Settings) -> NetworkArgs:
         existing_vpc_id=net.vpc_id,
         existing_public_subnet_ids=net.public_subnet_ids,
         existing_private_subnet_ids=net.private_subnet_ids,
+        flow_log_group_prefix=f"/aws/vpc/{settings.prefix}-flow-logs-",
+        log_retention_days=settings.log_retention_days,
+        log_key_arn=log_key_arn,
         tags=dict(settings.tags),
     )

@@ -18,6 +18,13 @@ from components.delivery.artifacts import tls_only_statements
 from components.iam import logs_statement, policy_document, service_role
 from components.kms import encryption_key
 
+# Overwritten or deleted log files (only possible for whoever may write the bucket) stay recoverable
+# this long; current log files are kept until someone decides otherwise (they are the evidence).
+NONCURRENT_VERSION_DAYS = 90
+# CloudTrail writes small objects in one request; an unfinished multipart upload is debris that
+# S3 would otherwise bill for ever.
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+
 
 @dataclass(frozen=True)
 class AuditTrailArgs:
@@ -25,6 +32,8 @@ class AuditTrailArgs:
     """Physical trail name (unique per account and region)."""
     log_retention_days: int
     """Retention of the CloudWatch Logs copy (the S3 copy is kept)."""
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key: the CloudWatch Logs copy is encrypted with it."""
     production: bool
     """When True, the bucket, key and log group are protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -98,7 +107,8 @@ def bucket_statements(bucket_arn: pulumi.Input[str], account: pulumi.Input[str],
 
 class AuditTrail(pulumi.ComponentResource):
     """CloudTrail trail: multi-region, global service events, log file validation, KMS CMK, own private
-    versioned TLS-only bucket, CloudWatch Logs delivery with its own role.
+    versioned TLS-only bucket (noncurrent versions expire, unfinished uploads are aborted), CloudWatch
+    Logs delivery with its own role.
 
     Outputs: `trail_arn`, `bucket_name`, `log_group_name`.
     """
@@ -117,8 +127,22 @@ class AuditTrail(pulumi.ComponentResource):
             opts=stateful,
         )
         # Audit logs are evidence: the bucket is never deleted while it holds them.
-        bucket, _ = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
+        bucket, versioning = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
         child = pulumi.ResourceOptions(parent=bucket)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-noncurrent-versions",
+                    "status": "Enabled",
+                    "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
+        )
         bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=bucket.id,
@@ -129,6 +153,7 @@ class AuditTrail(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"/aws/cloudtrail/{args.trail_name}",
             retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
             tags=args.tags,
             opts=stateful,
         )

@@ -32,9 +32,9 @@ from typing import Any, NoReturn
 
 from offline import checkov_scan, cost
 from offline.mocks import ROOT, StackResult, evaluate_stack, stack_config
+from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
 from offline.plan.sections import (
-    checkov_section,
     component_tree,
     configuration_section,
     deploy_section,
@@ -43,9 +43,7 @@ from offline.plan.sections import (
     md,
     pipeline_resource,
     pipeline_section,
-    policy_section,
     show,
-    sorted_violations,
 )
 from policy.rules import RULES, Violation, run_rules, subjects
 
