@@ -61,3 +61,17 @@ def encrypted_private_bucket(
         opts=child,
     )
     return bucket, versioning
+
+
+def tls_only_statements(bucket_arn: pulumi.Input[str]) -> list[dict]:
+    """Deny every request to the bucket and its objects that does not use TLS."""
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]

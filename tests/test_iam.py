@@ -12,7 +12,7 @@ import pytest
 import yaml
 from policy_sentry.querying.actions import get_action_data
 
-from components.delivery.artifacts import tls_only_statements
+from components.buckets import tls_only_statements
 
 # Actions that take `Resource: "*"` although policy_sentry lists a resource type for them, each with why.
 # Keep this list short: an entry must name the statement (role name fragment, Sid) it is allowed in.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import encrypted_private_bucket
+from components.buckets import encrypted_private_bucket, tls_only_statements
 from components.iam import policy_document
 from components.kms import encryption_key
 from components.settings import KEYS
@@ -100,17 +100,3 @@ class ArtifactStore(pulumi.ComponentResource):
                 "Resource": self.key_arn,
             },
         ]
-
-
-def tls_only_statements(bucket_arn: pulumi.Input[str]) -> list[dict]:
-    """Deny every request to the bucket and its objects that does not use TLS."""
-    return [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-    ]

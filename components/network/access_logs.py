@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
+from components.buckets import tls_only_statements
 
 # "Enable access logs for your Application Load Balancer"
 # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html):
@@ -126,14 +127,7 @@ def access_log_bucket(
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    },
+                    *tls_only_statements(bucket.arn),
                     {
                         "Sid": "ElbAccessLogDelivery",
                         "Effect": "Allow",

@@ -13,8 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.buckets import encrypted_private_bucket
-from components.delivery.artifacts import tls_only_statements
+from components.buckets import encrypted_private_bucket, tls_only_statements
 from components.iam import logs_statement, policy_document, service_role
 from components.kms import encryption_key
 
