@@ -1,33 +1,47 @@
-"""The one way this project makes an S3 bucket: private, owner-enforced, versioned, SSE-KMS."""
+"""The one way this project makes an S3 bucket: private, owner-enforced, versioned, encrypted."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 
-def encrypted_private_bucket(
+@dataclass(frozen=True)
+class PrivateBucket:
+    bucket: aws.s3.Bucket
+    versioning: aws.s3.BucketVersioning
+    """A lifecycle configuration must wait for it (S3 refuses one while versioning changes)."""
+    public_access: aws.s3.BucketPublicAccessBlock
+    """A bucket policy must wait for it (S3 refuses a policy while the block changes)."""
+
+
+def private_bucket(
     name: str,
     *,
-    key_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str] | None,
     parent: pulumi.Resource,
     protect: bool,
     tags: dict[str, str],
-) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
-    """A bucket with every public access path blocked, ACLs disabled, versioning on and SSE-KMS
-    under `key_arn`. It is never force-destroyed: `pulumi destroy` stops while it holds objects.
+    bucket_resource_name: str | None = None,
+) -> PrivateBucket:
+    """A bucket with every public access path blocked, ACLs disabled and versioning on, encrypted with
+    SSE-KMS under `key_arn`, or with SSE-S3 when `key_arn` is None (for writers that support only
+    SSE-S3, such as ELB access logs). It is never force-destroyed: `pulumi destroy` stops while it
+    holds objects. The caller adds the bucket policy (TLS-only at least) and any lifecycle rules.
 
-    Returns the bucket and its versioning resource (a lifecycle rule must wait for versioning).
-    The caller adds the bucket policy (TLS-only at least) and any lifecycle rules.
+    `bucket_resource_name`: the bucket's resource name. Omitted: `{name}-bucket`. Its companions are
+    `{name}-public-access`, `{name}-ownership`, `{name}-encryption` and `{name}-versioning`.
     """
     bucket = aws.s3.Bucket(
-        f"{name}-bucket",
+        bucket_resource_name or f"{name}-bucket",
         force_destroy=False,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
     child = pulumi.ResourceOptions(parent=bucket)
-    aws.s3.BucketPublicAccessBlock(
+    public_access = aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access",
         bucket=bucket.id,
         block_public_acls=True,
@@ -42,25 +56,23 @@ def encrypted_private_bucket(
         rule={"object_ownership": "BucketOwnerEnforced"},
         opts=child,
     )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-encryption",
-        bucket=bucket.id,
-        rules=[
-            {
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
-                # S3 Bucket Keys cut KMS request costs for many small objects.
-                "bucket_key_enabled": True,
-            }
-        ],
-        opts=child,
+    rule: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict = (
+        {
+            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
+            # S3 Bucket Keys cut KMS request costs for many small objects.
+            "bucket_key_enabled": True,
+        }
+        if key_arn is not None
+        else {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
     )
+    aws.s3.BucketServerSideEncryptionConfiguration(f"{name}-encryption", bucket=bucket.id, rules=[rule], opts=child)
     versioning = aws.s3.BucketVersioning(
         f"{name}-versioning",
         bucket=bucket.id,
         versioning_configuration={"status": "Enabled"},
         opts=child,
     )
-    return bucket, versioning
+    return PrivateBucket(bucket, versioning, public_access)
 
 
 def tls_only_statements(bucket_arn: pulumi.Input[str]) -> list[dict]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import encrypted_private_bucket, tls_only_statements
+from components.buckets import private_bucket, tls_only_statements
 from components.iam import policy_document
 from components.kms import encryption_key
 from components.settings import KEYS
@@ -51,7 +51,8 @@ class ArtifactStore(pulumi.ComponentResource):
             tags=args.tags,
             opts=stateful,
         )
-        bucket, versioning = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
+        created = private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
+        bucket, versioning = created.bucket, created.versioning
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.buckets import tls_only_statements
+from components.buckets import private_bucket, tls_only_statements
 
 # "Enable access logs for your Application Load Balancer"
 # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html):
@@ -65,40 +65,9 @@ def access_log_bucket(
     SSE-S3, not the stack's KMS keys: SSE-S3 is the only encryption ELB access logs support. Never
     force-destroyed: `pulumi destroy` stops while it holds logs.
     """
-    bucket = aws.s3.Bucket(
-        f"{name}-access-logs",
-        force_destroy=False,
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
-    )
-    child = pulumi.ResourceOptions(parent=bucket)
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-access-logs-public-access",
-        bucket=bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=child,
-    )
-    aws.s3.BucketOwnershipControls(
-        f"{name}-access-logs-ownership",
-        bucket=bucket.id,
-        rule={"object_ownership": "BucketOwnerEnforced"},
-        opts=child,
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-access-logs-encryption",
-        bucket=bucket.id,
-        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-        opts=child,
-    )
-    versioning = aws.s3.BucketVersioning(
-        f"{name}-access-logs-versioning",
-        bucket=bucket.id,
-        versioning_configuration={"status": "Enabled"},
-        opts=child,
-    )
+    # SSE-S3 (key_arn None): the only encryption ELB access logs support.
+    created = private_bucket(f"{name}-access-logs", key_arn=None, parent=parent, protect=protect, tags=tags, bucket_resource_name=f"{name}-access-logs")
+    bucket, versioning = created.bucket, created.versioning
     aws.s3.BucketLifecycleConfiguration(
         f"{name}-access-logs-expiry",
         bucket=bucket.id,
@@ -139,6 +108,6 @@ def access_log_bucket(
             }
         ),
         # S3 refuses a policy while the public access block is being changed.
-        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[public_access]),
+        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[created.public_access]),
     )
     return bucket, policy

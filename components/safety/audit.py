@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.buckets import encrypted_private_bucket, tls_only_statements
+from components.buckets import private_bucket, tls_only_statements
 from components.iam import logs_statement, policy_document, service_role
 from components.kms import encryption_key
 
@@ -126,7 +126,8 @@ class AuditTrail(pulumi.ComponentResource):
             opts=stateful,
         )
         # Audit logs are evidence: the bucket is never deleted while it holds them.
-        bucket, versioning = encrypted_private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
+        created = private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
+        bucket, versioning = created.bucket, created.versioning
         child = pulumi.ResourceOptions(parent=bucket)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
