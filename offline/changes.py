@@ -27,7 +27,8 @@ from offline.mocks import Resource, StackResult
 # Sources: terraform-provider-aws internal/service/elbv2/load_balancer.go, target_group.go,
 # listener.go; ec2/vpc_.go, vpc_subnet.go, vpc_security_group.go, vpc_nat_gateway.go;
 # ecs/cluster.go, service.go, task_definition.go; logs/group.go; codebuild/project.go,
-# report_group.go; codepipeline/codepipeline.go; ecr/repository.go; s3/bucket.go; sns/topic.go;
+# report_group.go; codepipeline/codepipeline.go; ecr/repository.go; s3/bucket.go,
+# bucket_logging.go; sns/topic.go;
 # eks/cluster.go, access_entry.go, access_policy_association.go, addon.go; cloudtrail/trail.go;
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
 # codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go.
@@ -89,6 +90,7 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("bucket", "expectedBucketOwner"),
+    "aws:s3/bucketLogging:BucketLogging": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("bucket",),
     "aws:s3/bucketPolicy:BucketPolicy": ("bucket",),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ("bucket",),

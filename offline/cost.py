@@ -137,7 +137,9 @@ def estimate(result: StackResult) -> Estimate:
         "CodeBuild: $0.005 per build minute (general1.small, x86; 100 free minutes a month)",
         "CodePipeline V2: $0.002 per action execution minute (100 free minutes a month)",
         "CloudWatch Logs: $0.50 per GB ingested, $0.03 per GB-month stored; ECR: $0.10 per GB-month",
-        "CloudTrail: the first copy of management events is free; its S3 bucket bills storage" if count.get("aws:cloudtrail/trail:Trail") else "",
+        "CloudTrail: the first copy of management events is free; its S3 bucket and that bucket's access-log bucket bill storage"
+        if count.get("aws:cloudtrail/trail:Trail")
+        else "",
         "VPC flow logs (ALL traffic) to CloudWatch Logs: vended-log ingestion $0.50 per GB (first 10 TB a month), then stored as other logs"
         if count.get("aws:ec2/flowLog:FlowLog")
         else "",

@@ -54,6 +54,9 @@ class Resource:
     delete_before_replace: bool = False
     secret_inputs: tuple[str, ...] = ()
     """Top-level input names whose value is (or holds) a secret; `inputs` shows them unwrapped."""
+    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per top-level input, the mock monitor's URNs of the resources its value came from (what the
+    engine hands a policy pack as property dependencies); inputs from no resource are left out."""
 
 
 @dataclass
@@ -278,6 +281,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
             delete_before_replace=bool(request.deleteBeforeReplace),
             secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
+            property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
         )
         return response
 

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from offline.mocks import ACCOUNT
+from offline.mocks import ACCOUNT, Resource, StackResult
+from tests.aws_models import assert_valid, validate
 
 TRAIL = "aws:cloudtrail/trail:Trail"
 TRAIL_ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/container-cicd-prod-app-trail"
@@ -111,3 +112,136 @@ def test_bucket_policy_is_cloudtrail_for_this_trail_and_tls_only(prod):
     }
     assert statements["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
+# --- S3 server access logs of the audit bucket ---------------------------------------------------
+
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+LOG_BUCKET_URN = "urn:pulumi:prod::container-cicd::container-cicd:audit:AuditTrail$aws:s3/bucket:Bucket::audit-access-logs-bucket"
+
+
+def _log_bucket_children(result: StackResult) -> dict[str, Resource]:
+    parent = result.named("audit-access-logs-bucket").ref
+    return {r.name: r for r in result.resources if r.parent_urn == parent}
+
+
+def test_access_log_bucket_is_private_owner_enforced_versioned_sse_s3_and_protected(prod):
+    bucket = prod.named("audit-access-logs-bucket")
+    assert bucket.type == "aws:s3/bucket:Bucket"
+    assert bucket.urn == LOG_BUCKET_URN
+    assert bucket.protect is True
+    assert bucket.inputs["forceDestroy"] is False
+    children = _log_bucket_children(prod)
+    assert sorted(children) == [
+        "audit-access-logs-encryption",
+        "audit-access-logs-lifecycle",
+        "audit-access-logs-ownership",
+        "audit-access-logs-policy",
+        "audit-access-logs-public-access",
+        "audit-access-logs-versioning",
+    ]
+    assert all(c.inputs["bucket"] == bucket.id for c in children.values())
+    block = children["audit-access-logs-public-access"].inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    # ACLs off: the logging service is admitted by the bucket policy, the only way with BucketOwnerEnforced.
+    assert children["audit-access-logs-ownership"].inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    assert children["audit-access-logs-versioning"].inputs["versioningConfiguration"] == {"status": "Enabled"}
+    # SSE-S3: S3 server access logging does not support SSE-KMS default encryption on its target bucket.
+    assert children["audit-access-logs-encryption"].inputs["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+
+
+def test_access_logs_expire_with_the_stacks_log_retention(prod, evaluate):
+    lifecycle = prod.named("audit-access-logs-lifecycle")
+    assert lifecycle.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    assert lifecycle.inputs["rules"] == [
+        {
+            "id": "expire-access-logs",
+            "status": "Enabled",
+            "filter": {},
+            "expiration": {"days": 90},  # prod's logRetentionDays
+            "noncurrentVersionExpiration": {"noncurrentDays": 90},
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+        }
+    ]
+    assert prod.named("audit-access-logs-versioning").ref in lifecycle.depends_on
+    [rule] = evaluate("prod", logRetentionDays=365).named("audit-access-logs-lifecycle").inputs["rules"]
+    assert rule["expiration"] == {"days": 365}
+
+
+def test_access_log_bucket_policy_is_tls_only_and_admits_s3_logging_for_the_audit_bucket_only(prod):
+    log_arn = prod.named("audit-access-logs-bucket").outputs["arn"]
+    policy = prod.named("audit-access-logs-policy")
+    assert json.loads(policy.inputs["policy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [log_arn, f"{log_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "S3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{log_arn}/audit-bucket/*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": prod.named("audit-bucket").outputs["arn"]},
+                    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+                },
+            },
+        ],
+    }
+    # S3 refuses a bucket policy while the public access block is changing.
+    assert prod.named("audit-access-logs-public-access").ref in policy.depends_on
+
+
+def test_audit_bucket_logs_to_the_access_log_bucket_after_the_grant_exists(prod):
+    logging = prod.one(LOGGING)
+    assert logging.name == "audit-bucket-logging"
+    assert logging.parent_urn == prod.named("audit-bucket").ref
+    assert logging.inputs == {
+        "bucket": prod.named("audit-bucket").id,
+        "targetBucket": prod.named("audit-access-logs-bucket").outputs["bucket"],
+        "targetPrefix": "audit-bucket/",
+        "targetObjectKeyFormat": {"partitionedPrefix": {"partitionDateSource": "EventTime"}},
+    }
+    # Logging is enabled only once the logging service may write: the bucket policy is a dependency.
+    assert prod.named("audit-access-logs-policy").ref in logging.depends_on
+    assert logging.property_dependencies["targetBucket"] == (prod.named("audit-access-logs-bucket").ref,)
+    assert logging.property_dependencies["bucket"] == (prod.named("audit-bucket").ref,)
+    # The grant's prefix is the prefix logs are written under.
+    statement = json.loads(prod.named("audit-access-logs-policy").inputs["policy"])["Statement"][1]
+    assert statement["Resource"].endswith("/" + logging.inputs["targetPrefix"] + "*")
+
+
+def test_the_put_bucket_logging_request_is_valid_for_s3(prod):
+    """The request the provider sends for the BucketLogging's inputs, checked against botocore's S3 model."""
+    inputs = prod.one(LOGGING).inputs
+    enabled = {
+        "TargetBucket": inputs["targetBucket"],
+        "TargetPrefix": inputs["targetPrefix"],
+        "TargetObjectKeyFormat": {"PartitionedPrefix": {"PartitionDateSource": inputs["targetObjectKeyFormat"]["partitionedPrefix"]["partitionDateSource"]}},
+    }
+    assert_valid("s3", "PutBucketLogging", {"Bucket": inputs["bucket"], "BucketLoggingStatus": {"LoggingEnabled": enabled}})
+    # The model does check the date source: an unknown one is refused.
+    enabled["TargetObjectKeyFormat"]["PartitionedPrefix"]["PartitionDateSource"] = "WriteTime"
+    assert validate("s3", "PutBucketLogging", {"Bucket": inputs["bucket"], "BucketLoggingStatus": {"LoggingEnabled": enabled}}) != []
+
+
+def test_dev_with_audit_trail_gets_unprotected_access_logs_with_dev_retention(evaluate):
+    result = evaluate("dev", auditTrail="on")
+    assert result.named("audit-access-logs-bucket").protect is False
+    assert result.named("audit-access-logs-bucket").inputs["forceDestroy"] is False
+    [rule] = result.named("audit-access-logs-lifecycle").inputs["rules"]
+    assert rule["expiration"] == {"days": 14}  # dev's logRetentionDays
+    assert result.one(LOGGING).inputs["bucket"] == result.named("audit-bucket").id
+
+
+def test_no_access_logs_without_the_trail(dev, evaluate):
+    for result in (dev, evaluate("prod", auditTrail="off")):
+        assert result.of_type(LOGGING) == []
+        assert [r.name for r in result.resources if r.name.startswith("audit-access-logs")] == []

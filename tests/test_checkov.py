@@ -62,6 +62,7 @@ EXPECTED_TYPES = {
     "aws:lb/targetGroup:TargetGroup": "aws_lb_target_group",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "aws_s3_bucket_lifecycle_configuration",
+    "aws:s3/bucketLogging:BucketLogging": "aws_s3_bucket_logging",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "aws_s3_bucket_ownership_controls",
     "aws:s3/bucketPolicy:BucketPolicy": "aws_s3_bucket_policy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "aws_s3_bucket_public_access_block",
@@ -208,6 +209,19 @@ def test_a_connection_check_sees_the_separate_versioning_resource(stacks, scans)
     flipped.resources = [r for r in flipped.resources if r.type != "aws:s3/bucketVersioning:BucketVersioning"]
     _, failed, _ = checkov_scan.run_checkov(tfplan.to_plan(flipped))
     assert any(f.check_id == "CKV_AWS_21" and f.resource == address for f in failed)
+
+
+def test_the_audit_bucket_passes_access_logging_through_its_bucket_logging_resource(stacks, scans):
+    """CKV_AWS_18 (S3 access logging) passes on the audit bucket only through the reference from its
+    aws_s3_bucket_logging resource; without that resource the full scan fails the bucket, and no
+    exception covers it."""
+    address = "aws_s3_bucket.audit-bucket"
+    assert all(f.resource != address for f in scans["prod"].failed if f.check_id == "CKV_AWS_18")
+    flipped = copy.deepcopy(stacks["prod"])
+    flipped.resources = [r for r in flipped.resources if r.type != "aws:s3/bucketLogging:BucketLogging"]
+    _, failed, _ = checkov_scan.run_checkov(tfplan.to_plan(flipped))
+    [finding] = [f for f in failed if f.check_id == "CKV_AWS_18" and f.resource == address]
+    assert not any(e.matches(finding, "prod") for e in checkov_scan.load_exceptions())
 
 
 # ----------------------------------------------------------------------------------------------

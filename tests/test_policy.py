@@ -217,6 +217,71 @@ def test_s3_encryption_fires_without_kms(dev):
     ]
 
 
+AES256 = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+
+
+def _aes_bucket(name: str) -> list[Subject]:
+    """A bucket on SSE-S3 and its encryption configuration, linked by property dependency as the engine links them."""
+    urn = f"urn:{name}"
+    return [
+        Subject(rules.S3_BUCKETS[0], name, urn, {"bucket": name}),
+        Subject(rules.S3_ENCRYPTION[0], f"{name}-sse", f"{urn}-sse", {"bucket": name, "rules": AES256}, (urn,), {"bucket": (urn,)}),
+    ]
+
+
+def test_s3_encryption_exempts_the_target_of_server_access_logging_only(prod):
+    stack = _stack(prod)
+    log_bucket = next(s for s in stack if s.name == "audit-access-logs-bucket")
+    assert rules.s3_kms_encryption(stack) == []
+    # Without the BucketLogging, nothing writes server access logs to the SSE-S3 bucket: it must use KMS.
+    assert rules.s3_kms_encryption(_without(stack, rules.S3_LOGGING[0])) == [
+        (
+            log_bucket.urn,
+            "S3 bucket audit-access-logs-bucket is encrypted with AES256: add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key",
+        )
+    ]
+    # An SSE-S3 bucket no logging configuration targets still fails next to the exempt one.
+    assert [urn for urn, _ in rules.s3_kms_encryption([*stack, *_aes_bucket("other")])] == ["urn:other"]
+
+
+def test_s3_encryption_exemption_follows_target_bucket_not_the_logged_bucket():
+    """The logged (source) bucket of a BucketLogging is no log target: on SSE-S3 it still fails, though the
+    BucketLogging depends on it; the target passes by property dependency, or by name without one."""
+    source, target = _aes_bucket("source"), _aes_bucket("target")
+    by_dependency = Subject(
+        rules.S3_LOGGING[0],
+        "logging",
+        "urn:logging",
+        {"bucket": "source", "targetBucket": "target", "targetPrefix": "logs/"},
+        ("urn:source", "urn:target"),
+        {"bucket": ("urn:source",), "targetBucket": ("urn:target",)},
+    )
+    assert [urn for urn, _ in rules.s3_kms_encryption([*source, *target, by_dependency])] == ["urn:source"]
+    by_name = Subject(rules.S3_LOGGING[0], "logging", "urn:logging", {"bucket": "source", "targetBucket": "target"}, ("urn:source", "urn:target"))
+    assert [urn for urn, _ in rules.s3_kms_encryption([*source, *target, by_name])] == ["urn:source"]
+    # A plain dependency alone names no target: both buckets fail.
+    unnamed = Subject(rules.S3_LOGGING[1], "logging", "urn:logging", {"bucket": "source-id", "targetBucket": "target-id"}, ("urn:source", "urn:target"))
+    assert [urn for urn, _ in rules.s3_kms_encryption([*source, *target, unnamed])] == ["urn:source", "urn:target"]
+    # The property dependency wins over the name: a targetBucket from another resource is not this bucket.
+    elsewhere = Subject(rules.S3_LOGGING[0], "logging", "urn:logging", {"bucket": "source", "targetBucket": "target"}, ("urn:x",), {"targetBucket": ("urn:x",)})
+    assert [urn for urn, _ in rules.s3_kms_encryption([*source, *target, elsewhere])] == ["urn:source", "urn:target"]
+
+
+def test_s3_encryption_exemption_of_a_log_target_needs_sse_s3_throughout():
+    target = _aes_bucket("target")
+    mixed = Subject(
+        rules.S3_ENCRYPTION[0],
+        "target-sse-2",
+        "urn:target-sse-2",
+        {"bucket": "target", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms:dsse"}}]},
+        (),
+        {"bucket": ("urn:target",)},
+    )
+    logging = Subject(rules.S3_LOGGING[0], "logging", "urn:logging", {"bucket": "source", "targetBucket": "target"}, (), {"targetBucket": ("urn:target",)})
+    assert rules.s3_kms_encryption([*target, logging]) == []
+    assert [urn for urn, _ in rules.s3_kms_encryption([*target, mixed, logging])] == ["urn:target"]
+
+
 def test_s3_versioning_fires_when_suspended_or_absent(dev):
     stack = _stack(dev)
     bucket = _bucket(stack)

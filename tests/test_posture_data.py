@@ -1,5 +1,5 @@
 """Production posture of the stack's data: log groups under the stack's own CloudWatch Logs key,
-VPC flow logs, the audit bucket's access logs and lifecycle, the CodeCommit approval rule."""
+VPC flow logs, the audit bucket's lifecycle and server access logs, the CodeCommit approval rule."""
 
 from __future__ import annotations
 
@@ -158,6 +158,29 @@ def test_audit_bucket_expires_noncurrent_versions_and_aborts_unfinished_uploads(
     assert "expiration" not in lifecycle.inputs["rules"][0]
     # S3 rejects noncurrent-version rules on a bucket whose versioning is not yet on.
     assert prod.named("audit-versioning").ref in lifecycle.depends_on
+
+
+# --- audit bucket access logs --------------------------------------------------------------------
+
+
+def test_only_the_audit_bucket_has_server_access_logs_and_no_bucket_logs_to_itself(variants):
+    """Where the trail is on, its bucket logs to the access-log bucket; the access-log bucket, a log target,
+    has no access log of its own (AWS: a target bucket should not have server access logging enabled)."""
+    for label, result in variants.items():
+        loggings = result.of_type("aws:s3/bucketLogging:BucketLogging")
+        if not result.of_type("aws:cloudtrail/trail:Trail"):
+            assert loggings == [], label
+            continue
+        [logging] = loggings
+        assert logging.inputs["bucket"] == result.named("audit-bucket").id, label
+        assert logging.inputs["targetBucket"] == result.named("audit-access-logs-bucket").outputs["bucket"], label
+        assert logging.inputs["targetBucket"] != logging.inputs["bucket"], label
+        assert result.named("audit-access-logs-bucket").protect is (result.stack == "prod"), label
+
+
+def test_the_trail_is_on_in_prod_and_where_asked(variants):
+    """The variants above cover both sides: stacks with and without the audit trail."""
+    assert {label for label, result in variants.items() if result.of_type("aws:cloudtrail/trail:Trail")} == {"prod", "prod_ecs", "dev_audit"}
 
 
 # --- CodeCommit approval rule --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Audit trail: a multi-region CloudTrail trail with validated, KMS-encrypted log files in its own bucket,
-also delivered to CloudWatch Logs for search and alarms.
+also delivered to CloudWatch Logs for search and alarms; the bucket's S3 server access logs go to a
+second bucket.
 
 Accounts under an AWS Organizations trail already have this; `auditTrail: off` skips the component.
 """
@@ -23,6 +24,11 @@ NONCURRENT_VERSION_DAYS = 90
 # CloudTrail writes small objects in one request; an unfinished multipart upload is debris that
 # S3 would otherwise bill for ever.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+# Server access log objects of the audit bucket are written under this prefix of the access-log bucket
+# (partitioned: <prefix><account>/<region>/<bucket>/<yyyy>/<mm>/<dd>/...).
+ACCESS_LOG_PREFIX = "audit-bucket/"
+# S3 server access logging writes as this service principal; the target bucket's policy must admit it.
+S3_LOGGING_SERVICE = "logging.s3.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,25 @@ def bucket_statements(bucket_arn: pulumi.Input[str], account: pulumi.Input[str],
     ]
 
 
+def access_log_statement(log_bucket_arn: pulumi.Input[str], source_bucket_arn: pulumi.Input[str], account: pulumi.Input[str]) -> dict:
+    """S3 server access logging may write the source bucket's logs under ACCESS_LOG_PREFIX, for that
+    bucket of this account only (the policy and conditions "Enabling Amazon S3 server access logging"
+    documents: https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html)."""
+    return {
+        "Sid": "S3ServerAccessLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": S3_LOGGING_SERVICE},
+        "Action": "s3:PutObject",
+        "Resource": pulumi.Output.concat(log_bucket_arn, f"/{ACCESS_LOG_PREFIX}*"),
+        "Condition": {"ArnLike": {"aws:SourceArn": source_bucket_arn}, "StringEquals": {"aws:SourceAccount": account}},
+    }
+
+
 class AuditTrail(pulumi.ComponentResource):
     """CloudTrail trail: multi-region, global service events, log file validation, KMS CMK, own private
     versioned TLS-only bucket (noncurrent versions expire, unfinished uploads are aborted), CloudWatch
-    Logs delivery with its own role.
+    Logs delivery with its own role. The bucket's S3 server access logs go to a private, versioned,
+    TLS-only, SSE-S3 access-log bucket whose objects expire after `log_retention_days`.
 
     Outputs: `trail_arn`, `bucket_name`, `log_group_name`.
     """
@@ -149,6 +170,7 @@ class AuditTrail(pulumi.ComponentResource):
             policy=policy_document(bucket_statements(bucket.arn, account, arn)),
             opts=child,
         )
+        self._access_logs(name, bucket, account, args)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
             name=f"/aws/cloudtrail/{args.trail_name}",
@@ -186,3 +208,52 @@ class AuditTrail(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.log_group_name = log_group.name
         self.register_outputs({"trail_arn": self.trail_arn, "bucket_name": self.bucket_name, "log_group_name": self.log_group_name})
+
+    def _access_logs(self, name: str, audit_bucket: aws.s3.Bucket, account: pulumi.Input[str], args: AuditTrailArgs) -> None:
+        """Who read or changed the audit bucket's objects (S3 server access logs), in a bucket of its own:
+        the evidence of access to the evidence. A bucket logging to itself would log its own log deliveries
+        for ever (AWS advises against it), so the access-log bucket has no access log of its own."""
+        # SSE-S3 (key_arn None): "You can use default bucket encryption on the target bucket only if you
+        # use server-side encryption with Amazon S3 managed keys (SSE-S3) [...]. Default server-side
+        # encryption with AWS Key Management Service (AWS KMS) keys (SSE-KMS) is not supported."
+        # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html)
+        # Like the audit bucket it is protected in production and never force-destroyed.
+        created = private_bucket(f"{name}-access-logs", key_arn=None, parent=self, protect=args.production, tags=args.tags)
+        log_bucket = created.bucket
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-lifecycle",
+            bucket=log_bucket.id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {},
+                    # Access logs are kept as long as the stack keeps its other logs (logRetentionDays).
+                    "expiration": {"days": args.log_retention_days},
+                    # An expired or deleted log object stays recoverable as long as the audit bucket
+                    # keeps its noncurrent versions.
+                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
+                }
+            ],
+            # A lifecycle configuration on a bucket whose versioning is changing is refused.
+            opts=pulumi.ResourceOptions(parent=log_bucket, depends_on=[created.versioning]),
+        )
+        log_policy = aws.s3.BucketPolicy(
+            f"{name}-access-logs-policy",
+            bucket=log_bucket.id,
+            policy=policy_document([*tls_only_statements(log_bucket.arn), access_log_statement(log_bucket.arn, audit_bucket.arn, account)]),
+            # S3 refuses a policy while the public access block is being changed.
+            opts=pulumi.ResourceOptions(parent=log_bucket, depends_on=[created.public_access]),
+        )
+        aws.s3.BucketLogging(
+            f"{name}-bucket-logging",
+            bucket=audit_bucket.id,
+            target_bucket=log_bucket.bucket,
+            target_prefix=ACCESS_LOG_PREFIX,
+            # Keys <prefix><account>/<region>/<bucket>/<yyyy>/<mm>/<dd>/..., dated by the request (not the
+            # delivery): one day's requests are one key prefix to read.
+            target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+            # The grant to the logging service exists before S3 starts delivering.
+            opts=pulumi.ResourceOptions(parent=audit_bucket, depends_on=[log_policy]),
+        )

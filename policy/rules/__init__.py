@@ -58,6 +58,7 @@ from .s3 import (
     PUBLIC_ACCESS_FLAGS,
     S3_BUCKETS,
     S3_ENCRYPTION,
+    S3_LOGGING,
     S3_POLICY,
     S3_PUBLIC_ACCESS_BLOCK,
     S3_VERSIONING,
@@ -101,8 +102,8 @@ def run_rules(resources: Sequence[Subject], rules: Sequence[Rule] = RULES) -> li
 
 def subjects(resources: Iterable[Any]) -> list[Subject]:
     """Subjects from offline.mocks.Resource records: inputs as props (what the engine validates per
-    resource), the mock monitor's URNs so dependencies and parents resolve."""
-    return [Subject(r.type, r.name, r.ref or r.urn, r.inputs, tuple(r.depends_on)) for r in resources]
+    resource), the mock monitor's URNs so dependencies, property dependencies and parents resolve."""
+    return [Subject(r.type, r.name, r.ref or r.urn, r.inputs, tuple(r.depends_on), dict(getattr(r, "property_dependencies", {}))) for r in resources]
 
 
 __all__ = [
@@ -127,6 +128,7 @@ __all__ = [
     "RULES",
     "S3_BUCKETS",
     "S3_ENCRYPTION",
+    "S3_LOGGING",
     "S3_POLICY",
     "S3_PUBLIC_ACCESS_BLOCK",
     "S3_VERSIONING",

@@ -16,6 +16,7 @@ S3_ENCRYPTION = (
 )
 S3_VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 S3_POLICY = ("aws:s3/bucketPolicy:BucketPolicy",)
+S3_LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
@@ -88,12 +89,30 @@ def _alb_access_log_bucket(resources: Sequence[Subject], bucket: Subject) -> boo
     return False
 
 
+def _server_access_log_bucket(resources: Sequence[Subject], bucket: Subject) -> bool:
+    """Whether S3 server access logging (a BucketLogging) delivers to `bucket`: by the engine's property
+    dependency of `targetBucket` when known, else by name. Not by a plain dependency: a BucketLogging
+    depends on its source bucket too, and that one is no log target."""
+    names = {_get(bucket.props, k) for k in ("bucket", "id")} - {None}
+    for logging in resources:
+        if logging.type not in S3_LOGGING:
+            continue
+        deps = logging.property_dependencies.get("targetBucket")
+        if deps:
+            if bucket.urn in deps:
+                return True
+        elif _get(logging.props, "targetBucket") in names:
+            return True
+    return False
+
+
 @stack_rule(
     "s3-kms-encryption",
-    "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145); exception: an ALB's "
-    "access-log bucket uses SSE-S3 (AES256), the only encryption ELB access logs support (ELB docs, "
-    "'Enable access logs for your Application Load Balancer').",
-    types=(*S3_BUCKETS, *S3_ENCRYPTION, *LOAD_BALANCERS),
+    "S3 buckets use server-side encryption with KMS by default (checkov CKV_AWS_145); exceptions use SSE-S3 "
+    "(AES256) because their writer supports nothing else: an ALB's access-log bucket (ELB docs, 'Enable access "
+    "logs for your Application Load Balancer') and the target bucket of S3 server access logging (S3 docs, "
+    "'Enabling Amazon S3 server access logging').",
+    types=(*S3_BUCKETS, *S3_ENCRYPTION, *LOAD_BALANCERS, *S3_LOGGING),
 )
 def s3_kms_encryption(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     def check(bucket: Subject) -> str | None:
@@ -102,7 +121,7 @@ def s3_kms_encryption(resources: Sequence[Subject]) -> list[tuple[str, str]]:
         algorithms = [a for c in [*configs, inline] if c is not None for a in _kms_algorithms(c)]
         if algorithms and all(a in ("aws:kms", "aws:kms:dsse") for a in algorithms):
             return None
-        if algorithms and all(a == "AES256" for a in algorithms) and _alb_access_log_bucket(resources, bucket):
+        if algorithms and all(a == "AES256" for a in algorithms) and (_alb_access_log_bucket(resources, bucket) or _server_access_log_bucket(resources, bucket)):
             return None
         shown = ", ".join(map(str, algorithms)) or "AES256 (the S3 default)"
         return f"S3 bucket {bucket.name} is encrypted with {shown}: add a BucketServerSideEncryptionConfiguration with sseAlgorithm 'aws:kms' and a KMS key"
