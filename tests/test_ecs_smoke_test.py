@@ -137,7 +137,7 @@ def test_a_slow_answer_is_a_timeout_and_the_hook_does_not_wait_for_it(app, caplo
     app.routes.update({"/health": (200, 0, {}), "/": (200, 1.5, {})})
     started = time.monotonic()
     answer = hook.run(event(), env(app, SMOKE_PATHS='["/"]', REQUEST_TIMEOUT_SECONDS="0.3"))
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.2  # the answer takes 1.5 s
     assert answer == {"hookStatus": "IN_PROGRESS", "callBackDelay": 20, "hookDetails": {"smokeTestAttempt": 1}}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["smoke test attempt 1 of 3 failed, retrying in 20 s: / -> timed out after 0.3 s"]
@@ -165,7 +165,7 @@ def test_a_trickling_server_is_cut_at_the_deadline_not_per_read(caplog):
     stop.set()
     listener.close()
     assert result == hook.Probe("/health", None, "timed out after 0.5 s")
-    assert 0.5 <= elapsed < 1.0
+    assert 0.5 <= elapsed < 1.5  # without the deadline: 100 bytes x 0.1 s
 
 
 def test_connection_refused_is_a_failure_to_retry():
