@@ -140,7 +140,7 @@ def test_pyright_config_parses_and_checks_the_program_not_the_tests():
 
     text = (ROOT / "pyrightconfig.json").read_text()
     config = json.loads(re.sub(r"//[^\n]*", "", text))
-    assert config["include"] == ["components", "offline", "policy", "tools", "__main__.py"]
+    assert config["include"] == ["components", "functions", "offline", "policy", "tools", "__main__.py"]
     assert config["typeCheckingMode"] in ("standard", "strict") and "tests" in config["exclude"]
 
 
