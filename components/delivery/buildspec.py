@@ -127,7 +127,9 @@ def buildspec(
                     'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
                     # Separate from the assignments so a failing `aws` still fails its command.
                     "export IMAGE_DIGEST IMAGE_URI",
-                    # The container name comes from the same Python value as the task definition's.
+                    # The container name comes from the same Python value as the task definition's. ECS takes
+                    # `registry/repository@sha256:<64 hex>` as a container image (ContainerDefinition.image,
+                    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html).
                     f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" '[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
                     f"cat {IMAGE_DEFINITIONS_FILE}",
                 ],
