@@ -116,6 +116,14 @@ FAULTS: tuple[Fault, ...] = (
         'deployment_circuit_breaker={"enable": True, "rollback": False},',
     ),
     Fault("tags-mutable", "deploy", "components/delivery/registry.py", 'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
+    Fault("deployed-by-tag", "deploy", "components/delivery/buildspec.py", """'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',""", """'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',"""),
+    Fault(
+        "deployed-tag-without-media-type",
+        "deploy",
+        "components/delivery/image_record.py",
+        """'--image-manifest "$MANIFEST" --image-manifest-media-type "$MEDIA_TYPE" > /dev/null'""",
+        """'--image-manifest "$MANIFEST" > /dev/null'""",
+    ),
 )
 
 

@@ -19,6 +19,8 @@ from components.settings import CpuArchitecture
 
 BUILD = "container-cicd:build:Build"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# What the stub registry answers for the commit's tag (describe-images --query ...imageDigest).
+DIGEST = "sha256:" + "feed" * 16
 # One non-default dev stack shared by several test modules (same dict => one cached evaluation).
 CUSTOM = {
     "containerName": "Web_Frontend",
@@ -151,10 +153,21 @@ def test_buildspec_is_yaml_with_phases_in_order(dev):
     assert set(s["env"]["exported-variables"]) == {"IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST"}
 
 
-def test_image_tag_is_the_short_commit(dev):
-    pre = spec(dev)["phases"]["pre_build"]["commands"]
+def test_image_tag_is_the_short_commit_and_names_only_what_docker_pushes(dev):
+    s = spec(dev)
+    pre = s["phases"]["pre_build"]["commands"]
     assert pre[0] == 'IMAGE_TAG="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" | cut -c 1-7)"'
-    assert 'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"' in pre
+    assert 'TAGGED_IMAGE="$REPOSITORY_URI:$IMAGE_TAG"' in pre
+    # IMAGE_URI is set once, after the push, from the registry's digest.
+    assert [c for phase in s["phases"].values() for c in phase["commands"] if c.startswith("IMAGE_URI=")] == ['IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"']
+
+
+def test_the_digest_is_the_one_the_registry_resolves_the_tag_to(dev):
+    post = spec(dev)["phases"]["post_build"]["commands"]
+    assert post[1] == (
+        'IMAGE_DIGEST="$(aws ecr describe-images --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$IMAGE_TAG" --query \'imageDetails[0].imageDigest\' --output text)"'
+    )
+    assert post.index("export IMAGE_DIGEST IMAGE_URI") < next(i for i, c in enumerate(post) if c.startswith("jq "))
 
 
 def test_skip_when_the_commit_image_exists(dev):
@@ -163,7 +176,8 @@ def test_skip_when_the_commit_image_exists(dev):
     assert 'imageTag="$IMAGE_TAG"' in probe and "IMAGE_EXISTS=true" in probe and "IMAGE_EXISTS=false" in probe
     [build] = s["phases"]["build"]["commands"]
     assert build.startswith('if [ "$IMAGE_EXISTS" = "true" ]; then ')
-    assert build.index("else") < build.index('docker push "$IMAGE_URI"')
+    assert build.index("else") < build.index('docker push "$TAGGED_IMAGE"')
+    assert "IMAGE_URI" not in build  # not known before the push: the digest comes from the registry
 
 
 def test_junit_report_goes_to_the_report_group(dev):
@@ -194,7 +208,7 @@ def test_buildspec_function_is_pure_data():
     for ref in re.findall(r"--tag (\S+)|docker create (\S+)", upper["phases"]["build"]["commands"][0]):
         ref = next(r for r in ref if r)
         repository = ref.split(":", 1)[0]
-        assert ref.startswith('"$IMAGE_URI"') or repository == repository.lower(), ref
+        assert ref.startswith('"$TAGGED_IMAGE"') or repository == repository.lower(), ref
 
 
 # ------------------------------------------------------------------------------------------
@@ -212,13 +226,13 @@ STUB_AWS = """#!/usr/bin/env bash
 echo "aws $*" >> "$CALLS"
 case "$*" in
   *get-login-password*) echo token ;;
-  *--query*) echo sha256:feed ;;
+  *--query*) echo "${DIGEST_ANSWER}" ;;
   *describe-images*) [ "$IMAGE_IN_REGISTRY" = "yes" ] || exit 254 ;;
 esac
 """
 
 
-def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_exit: int = 0) -> tuple[int, list[str], Path]:
+def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_exit: int = 0, digest_answer: str = DIGEST) -> tuple[int, list[str], Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, body in (("docker", STUB_DOCKER), ("aws", STUB_AWS)):
@@ -237,6 +251,7 @@ def run_buildspec(tmp_path: Path, spec_: dict, *, image_in_registry: bool, test_
         "CALLS": str(tmp_path / "calls.log"),
         "IMAGE_IN_REGISTRY": "yes" if image_in_registry else "no",
         "TEST_EXIT": str(test_exit),
+        "DIGEST_ANSWER": digest_answer,
         "CODEBUILD_RESOLVED_SOURCE_VERSION": COMMIT,
         "CODEBUILD_BUILD_SUCCEEDING": "1",
         "AWS_REGION": "us-east-1",
@@ -260,25 +275,34 @@ def dev_spec(dev) -> dict:
     return spec(dev)
 
 
-def test_new_commit_is_tested_built_and_pushed(tmp_path, dev_spec, dev):
+def test_new_commit_is_tested_built_pushed_by_tag_and_deployed_by_digest(tmp_path, dev_spec, dev):
     rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=False)
-    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
+    tagged = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
     assert rc == 0, calls
     docker = [c for c in calls if c.startswith("docker ")]
     assert docker[0].startswith("docker login")
     assert docker[1] == "docker build --target test --tag pipeline-test:0123456 app"
-    assert any(c.startswith(f"docker build --tag {uri} ") for c in docker)
-    assert docker[-1] == f"docker push {uri}"
-    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": task_container_name(dev), "imageUri": uri}]
+    assert any(c.startswith(f"docker build --tag {tagged} ") for c in docker)
+    assert docker[-1] == f"docker push {tagged}"
+    assert calls[-1] == f"aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag={COMMIT[:7]} --query imageDetails[0].imageDigest --output text"
+    digest_reference = f"{dev.outputs['repositoryUrl']}@{DIGEST}"
+    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": task_container_name(dev), "imageUri": digest_reference}]
     assert (work / "reports" / "junit.xml").exists()
 
 
-def test_existing_commit_image_skips_build_and_push(tmp_path, dev_spec, dev):
+def test_existing_commit_image_skips_build_and_push_and_deploys_its_digest(tmp_path, dev_spec, dev):
     rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=True)
     assert rc == 0
     assert not any(c.startswith(("docker build", "docker push")) for c in calls), calls
-    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
-    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": uri}]
+    assert json.loads((work / "imagedefinitions.json").read_text()) == [{"name": "app", "imageUri": f"{dev.outputs['repositoryUrl']}@{DIGEST}"}]
+
+
+@pytest.mark.parametrize("answer", ["None", "", "sha256:feed", "sha256:" + "F" * 64, DIGEST + "\n" + DIGEST])
+def test_no_deploy_artifact_without_a_registry_digest(tmp_path, dev_spec, answer):
+    """`--output text` prints None for a missing image; a tag (or anything else) never becomes IMAGE_URI."""
+    rc, calls, work = run_buildspec(tmp_path, dev_spec, image_in_registry=True, digest_answer=answer)
+    assert rc == 1, calls
+    assert not (work / "imagedefinitions.json").exists()
 
 
 def test_failing_tests_fail_the_build_before_the_image_is_pushed(tmp_path, dev_spec):
@@ -295,12 +319,12 @@ def test_exported_variables_are_in_the_environment_after_post_build(tmp_path, de
     rc, calls, _ = run_buildspec(tmp_path, dev_spec, image_in_registry=image_in_registry)
     assert rc == 0, calls
     env = final_environment(tmp_path)
-    uri = f"{dev.outputs['repositoryUrl']}:{COMMIT[:7]}"
     assert {name: env.get(name) for name in dev_spec["env"]["exported-variables"]} == {
         "IMAGE_TAG": COMMIT[:7],
-        "IMAGE_URI": uri,
-        "IMAGE_DIGEST": "sha256:feed",  # the stub's describe-images --query answer
+        "IMAGE_URI": f"{dev.outputs['repositoryUrl']}@{DIGEST}",
+        "IMAGE_DIGEST": DIGEST,  # the stub's describe-images --query answer
     }
+    assert "TAGGED_IMAGE" not in env  # the pushed name is the build's own business
 
 
 def test_existing_image_writes_a_junit_report_that_says_why_no_test_ran(tmp_path, dev_spec, dev):

@@ -1,8 +1,9 @@
 """The deploy step's script, run by bash against stand-ins for kubectl and the AWS CLI.
 
 The stand-ins keep state as the cluster and the account would: the image the Deployment runs (what the
-last `kubectl apply` set), the image record in SSM, and the alarms in ALARM (at the step's start, and
-from then on). A rollout of an image listed in BAD fails (or hangs while an alarm fires).
+last `kubectl apply` set), the image record in SSM, the repository's images and tags (tests/fake_registry.py)
+and the alarms in ALARM (at the step's start, and from then on). A rollout of an image listed in BAD fails
+(or hangs while an alarm fires). Images are referenced by digest, as the build exports them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from components.deploy.eks import deploy_step as eks_deploy
 from components.deploy.eks import manifests
 from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 from components.workload import bootstrap_environment
+from tests import fake_registry
 
 KUBECTL = r"""#!/bin/bash
 echo "kubectl $*" >> "$CALLS"
@@ -49,12 +51,14 @@ case "$*" in
     while [ $# -gt 0 ]; do [ "$1" = "--value" ] && echo "$2" > "$STATE/record"; shift; done ;;
   "cloudwatch describe-alarms"*)
     if [ -e "$STATE/polled" ]; then echo "${FIRING_LATER-${FIRING_AT_START:-}}"; else touch "$STATE/polled"; echo "${FIRING_AT_START:-None}"; fi ;;
-  "ecr describe-images"*) exit 0 ;;
+  "ecr "*) exec "$STATE/../bin/fake-ecr" "$@" ;;
 esac
 exit 0
 """
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo"
-GOOD, BAD_IMAGE, HOTFIX = f"{REGISTRY}:good111", f"{REGISTRY}:bad2222", f"{REGISTRY}:fix3333"
+# The repository's images as the build pushed them (commit tags), referenced by digest as the build exports them.
+IMAGES = [fake_registry.image([tag]) for tag in ("900d111", "bad2222", "f1e3333")]
+GOOD, BAD_IMAGE, HOTFIX = (f"{REGISTRY}@{i['imageDigest']}" for i in IMAGES)
 RECORD = "/container-cicd/prod/app/deployed-image"
 WORKLOAD = WorkloadSettings(
     container_name="app",
@@ -85,6 +89,7 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
         timeout_minutes=15,
         alarm_names=alarms,
         record_parameter=RECORD,
+        repository_url=REGISTRY,
         repository_name="repo",
         create_namespace=create_namespace,
     )
@@ -100,6 +105,7 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     for name, stub in (("kubectl", KUBECTL), ("aws", AWS)):
         (bin_dir / name).write_text(stub)
         (bin_dir / name).chmod(0o755)
+    fake_registry.install(bin_dir, state, IMAGES)
     if record is not None:
         (state / "record").write_text(record + "\n")
     else:
@@ -130,6 +136,31 @@ def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
     assert "kubectl rollout status deployment/app --namespace ns --timeout=15m" in calls
     assert f"aws ssm put-parameter --name {RECORD} --type String --overwrite --value {HOTFIX}" in calls
     assert not any("rollout undo" in c for c in calls)
+    # Checked against the registry before the cluster is touched; tagged deployed once it runs.
+    first_ecr, first_kubectl = (next(i for i, c in enumerate(calls) if c.startswith(p)) for p in ("aws ecr describe-images", "kubectl"))
+    assert first_ecr < first_kubectl
+    assert fake_registry.tags_of(tmp_path / "state", IMAGES[2]["imageDigest"]) == ["f1e3333", "deployed-f1e3333"]
+
+
+def test_a_tag_from_an_execution_before_digest_deployments_is_applied_by_its_digest(tmp_path):
+    """A stage rollback to an execution built before images were deployed by digest passes repo:tag;
+    the cluster still gets (and the record keeps) the digest reference."""
+    code, calls, running, record = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=f"{REGISTRY}:f1e3333")
+    assert code == 0
+    assert applied(calls) == [HOTFIX]
+    assert (running, record) == (HOTFIX, HOTFIX)
+
+
+@pytest.mark.parametrize(
+    "image_uri",
+    [f"{REGISTRY}@sha256:{'0' * 64}", f"public.ecr.aws/other/repo@{IMAGES[2]['imageDigest']}", f"{REGISTRY}:latest"],
+    ids=["digest-not-in-the-repository", "other-repository", "unknown-tag"],
+)
+def test_an_image_the_repository_does_not_hold_is_never_applied(tmp_path, image_uri):
+    code, calls, running, record = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=image_uri)
+    assert code == 1
+    assert not any(c.startswith("kubectl") for c in calls)
+    assert (running, record) == (GOOD, GOOD)
 
 
 def test_alarm_during_the_deploy_restores_the_known_good_image_and_fails(tmp_path):

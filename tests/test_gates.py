@@ -59,8 +59,21 @@ def test_prod_approves_before_deploying(evaluate):
         assert {k: action[k] for k in ("category", "owner", "provider", "version")} == {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
         assert action["configuration"] == {
             "NotificationArn": topic(r),
-            "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}?",
+            "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}? The image is named by its digest: exactly these bytes will run.",
         }
+
+
+def test_the_approval_text_fits_codepipeline_with_the_longest_values_resolved():
+    """CommitId: a SHA-256 Git object id (64 hex) at most; IMAGE_URI: an ECR registry host, a repository
+    name of ECR's maximum length (botocore model) and a sha256 digest."""
+    from components.delivery.pipeline import APPROVAL_TEXT, CONFIGURATION_VALUE_MAX_CHARS
+    from tests.aws_models import operation_model
+
+    repository = "r" * operation_model("ecr", "DescribeImages").input_shape.members["repositoryName"].metadata["max"]
+    uri = f"123456789012.dkr.ecr.ap-southeast-5.amazonaws.com.cn/{repository}@sha256:{'f' * 64}"
+    resolved = APPROVAL_TEXT.replace("#{SourceVariables.CommitId}", "c" * 64).replace("#{BuildVariables.IMAGE_URI}", uri)
+    assert "#{" not in resolved
+    assert len(resolved) <= CONFIGURATION_VALUE_MAX_CHARS == 1000
 
 
 def test_dev_deploys_without_approval(dev):

@@ -12,12 +12,17 @@ import json
 
 import pytest
 
+from components.delivery.image_record import MANIFEST_MEDIA_TYPES
 from components.settings import DEFAULT_BOOTSTRAP_IMAGE
 from offline.changes import plan_change
 from offline.mocks import evaluate_stack
+from tests import fake_registry
 
 PARAMETER = "/container-cicd/dev/app/deployed-image"
-X = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app:3f2c1e9"
+REPOSITORY_URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
+# The commit's image as the build pushed it: tagged with the short commit, an image index (provenance).
+BUILT = fake_registry.image(["3f2c1e9"])
+X = f"{REPOSITORY_URL}@{BUILT['imageDigest']}"
 
 
 def ecs_image(result) -> str:
@@ -76,36 +81,42 @@ def test_the_record_survives_a_target_switch(dev, evaluate):
 STUB_AWS = """#!/usr/bin/env bash
 echo "aws $*" >> "$CALLS"
 case "$*" in
-  *"describe-images"*) [ "$DEPLOYED_TAG_EXISTS" = "yes" ] || exit 254 ;;
-  *"batch-get-image"*) echo '{"schemaVersion":2}' ;;
-  *"put-parameter"*) [ "$SSM_FAILS" = "yes" ] && exit 255 ;;
+  "ecr "*) exec "$FAKE_ECR" "$@" ;;
+  *"put-parameter"*)
+    [ "$SSM_FAILS" = "yes" ] && exit 255
+    while [ $# -gt 0 ]; do [ "$1" = "--value" ] && echo "$2" > "$STATE/record"; shift; done ;;
 esac
 exit 0
 """
 
 
-def run_record_step(tmp_path, spec: dict, image_uri: str, *, deployed_tag_exists: bool = False, ssm_fails: bool = False):
+def run_record_step(tmp_path, spec: dict, image_uri: str, *, images: list[dict] | None = None, ssm_fails: bool = False):
+    """Run the record step's commands once against the fake registry; return (exit code, calls, the record).
+    Call again with the same tmp_path to run it again against the same registry (a redeployment)."""
     import os
-    import stat
     import subprocess
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "aws").write_text(STUB_AWS)
-    (bin_dir / "aws").chmod(0o755 | stat.S_IEXEC)
-    work = tmp_path / "src"
-    work.mkdir()
+    bin_dir, state, work = tmp_path / "bin", tmp_path / "state", tmp_path / "src"
+    if not bin_dir.exists():
+        for d in (bin_dir, state, work):
+            d.mkdir()
+        fake_registry.install(bin_dir, state, [BUILT] if images is None else images)
+        (bin_dir / "aws").write_text(STUB_AWS)
+        (bin_dir / "aws").chmod(0o755)
+    (tmp_path / "calls.log").write_text("")
     (work / "imagedefinitions.json").write_text(json.dumps([{"name": "app", "imageUri": image_uri}]))
     script = "\n".join(f"{c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi" for c in spec["phases"]["build"]["commands"])
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "CALLS": str(tmp_path / "calls.log"),
-        "DEPLOYED_TAG_EXISTS": "yes" if deployed_tag_exists else "no",
+        "STATE": str(state),
+        "FAKE_ECR": str(bin_dir / "fake-ecr"),
         "SSM_FAILS": "yes" if ssm_fails else "no",
     }
-    proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=30)
-    calls = (tmp_path / "calls.log").read_text().splitlines() if (tmp_path / "calls.log").exists() else []
-    return proc.returncode, calls
+    proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    record = (state / "record").read_text().strip() if (state / "record").exists() else None
+    return proc.returncode, calls, record
 
 
 def record_spec(result) -> dict:
@@ -139,25 +150,99 @@ def test_record_step_role_may_write_the_record_and_tag_images_only(dev):
     assert by_sid["Logs"]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
 
 
-def test_record_step_writes_the_deployed_image_and_tags_it_once(tmp_path, dev):
-    rc, calls = run_record_step(tmp_path, record_spec(dev), X)
+def test_record_step_records_the_digest_reference_and_tags_the_image_deployed_once(tmp_path, dev):
+    rc, calls, record = run_record_step(tmp_path, record_spec(dev), X)
     assert rc == 0, calls
-    assert calls[0] == f"aws ssm put-parameter --name {PARAMETER} --type String --overwrite --value {X}"
-    assert "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=deployed-3f2c1e9" in calls
-    assert calls[-1] == ('aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 --image-manifest {"schemaVersion":2}')
+    assert record == X
+    digest = BUILT["imageDigest"]
+    assert calls == [
+        f"aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --query imageDetails[0] --output json",
+        f"aws ssm put-parameter --name {PARAMETER} --type String --overwrite --value {X}",
+        f"aws ecr batch-get-image --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --accepted-media-types "
+        + " ".join(MANIFEST_MEDIA_TYPES)
+        + " --query images[0] --output json",
+        f"aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 --image-digest {digest} "
+        f"--image-manifest {BUILT['imageManifest']} --image-manifest-media-type application/vnd.oci.image.index.v1+json",
+    ]
+    # The same image (digest) now carries both tags; nothing else was created.
+    assert fake_registry.images_in(tmp_path / "state") == [{**BUILT, "imageTags": ["3f2c1e9", "deployed-3f2c1e9"]}]
 
 
-def test_record_step_does_not_tag_an_image_twice(tmp_path, dev):
-    rc, calls = run_record_step(tmp_path, record_spec(dev), X, deployed_tag_exists=True)
-    assert rc == 0
+def test_a_redeployment_of_the_same_digest_records_it_and_tags_nothing(tmp_path, dev):
+    spec = record_spec(dev)
+    assert run_record_step(tmp_path, spec, X)[0] == 0
+    rc, calls, record = run_record_step(tmp_path, spec, X)
+    assert (rc, record) == (0, X)
+    assert not any("batch-get-image" in c or "put-image" in c for c in calls), calls
+    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
+
+
+def test_a_tag_reference_from_before_digest_deployments_is_recorded_as_its_digest(tmp_path, dev):
+    """A stage rollback to an execution built before images were deployed by digest passes repo:tag."""
+    rc, calls, record = run_record_step(tmp_path, record_spec(dev), f"{REPOSITORY_URL}:3f2c1e9")
+    assert (rc, record) == (0, X), calls
+    assert calls[0] == "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=3f2c1e9 --query imageDetails[0] --output json"
+    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
+
+
+@pytest.mark.parametrize(
+    "image_uri",
+    [
+        f"{REPOSITORY_URL}@sha256:{'0' * 64}",  # not in the repository
+        f"public.ecr.aws/other/app@{BUILT['imageDigest']}",  # another repository's name for the same bytes
+        f"{REPOSITORY_URL}@sha256:feed",  # not a digest
+        REPOSITORY_URL,  # neither tag nor digest
+    ],
+    ids=["unknown-digest", "other-repository", "malformed-digest", "bare-repository"],
+)
+def test_record_step_records_nothing_but_an_image_of_its_repository(tmp_path, dev, image_uri):
+    rc, calls, record = run_record_step(tmp_path, record_spec(dev), image_uri)
+    assert rc != 0
+    assert record is None
+    assert not any("put-parameter" in c or "put-image" in c for c in calls), calls
+
+
+def test_an_image_without_a_commit_tag_is_recorded_but_not_tagged(tmp_path, dev):
+    untagged = fake_registry.image([], name="pushed-by-hand")
+    reference = f"{REPOSITORY_URL}@{untagged['imageDigest']}"
+    rc, calls, record = run_record_step(tmp_path, record_spec(dev), reference, images=[untagged])
+    assert (rc, record) == (0, reference), calls
     assert not any("put-image" in c for c in calls)
+
+
+def test_the_media_type_is_what_lets_put_image_take_the_index(tmp_path, dev):
+    """The same step without --image-manifest-media-type fails (as PutImage does for a manifest without a
+    mediaType field), so the test above would catch its loss."""
+    spec = record_spec(dev)
+    commands = spec["phases"]["build"]["commands"]
+    [i] = [n for n, c in enumerate(commands) if "put-image" in c]
+    commands[i] = commands[i].replace(' --image-manifest-media-type "$MEDIA_TYPE"', "")
+    rc, calls, _ = run_record_step(tmp_path, spec, X)
+    assert rc != 0
+    assert any("put-image" in c for c in calls)
+    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9"]
 
 
 def test_record_step_fails_when_the_record_cannot_be_written(tmp_path, dev):
     """A deployment whose image is not recorded would be undone by the next `pulumi up`: fail the stage."""
-    rc, calls = run_record_step(tmp_path, record_spec(dev), X, ssm_fails=True)
+    rc, calls, _ = run_record_step(tmp_path, record_spec(dev), X, ssm_fails=True)
     assert rc != 0
     assert not any("put-image" in c for c in calls)
+
+
+def test_record_step_needs_exactly_the_permissions_it_is_granted(dev):
+    """Every AWS call the record step makes is an action of its role's record statements, and every
+    action there is used (botocore names each CLI command's API operation)."""
+    import re
+
+    from components.delivery.image_record import record_statements
+
+    commands = "\n".join(record_spec(dev)["phases"]["build"]["commands"])
+    used = {f"{service}:{''.join(w.title() for w in command.split('-'))}" for service, command in re.findall(r"\baws (ecr|ssm) ([a-z-]+)", commands)}
+    granted = {a for s in record_statements("parameter-arn", "repository-arn") for a in s["Action"]}
+    # GetParameter: the EKS deploy step reads the record (KNOWN_GOOD) with the same statements.
+    assert used == granted - {"ssm:GetParameter"}
+    assert used == {"ecr:DescribeImages", "ecr:BatchGetImage", "ecr:PutImage", "ssm:PutParameter"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,7 +251,7 @@ def test_record_step_fails_when_the_record_cannot_be_written(tmp_path, dev):
 # ------------------------------------------------------------------------------------------
 
 PROD_PARAMETER = "/container-cicd/prod/app/deployed-image"
-PROD_X = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app:3f2c1e9"
+PROD_X = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app@{BUILT['imageDigest']}"
 
 
 def eks_buildspec(result) -> dict:

@@ -83,8 +83,8 @@ def test_revert_by_commit_checks_the_image_then_starts_the_pipeline_on_that_comm
         "pipeline": TARGET.pipeline,
         "executionId": "11111111-2222-3333-4444-555555555555",
         "commit": COMMIT,
-        "image": f"{TARGET.repository}:{TAG}",
-        "digest": DIGEST,
+        "image": f"{TARGET.repository}@{DIGEST}",
+        "tag": TAG,
     }
 
 
@@ -126,6 +126,91 @@ def test_missing_image_fails_with_a_clear_message_and_starts_nothing():
             r"List the tags it holds with: aws ecr describe-images --repository-name container-cicd-prod-app ",
         ):
             tool.revert(ecr, pipeline, TARGET, tag="0000000")
+
+
+def digest_found(stub: Stubber, tags: list[str]):
+    stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"repositoryName": TARGET.repository, "imageDigest": DIGEST, "imageTags": tags}]},
+        {"repositoryName": TARGET.repository, "imageIds": [{"imageDigest": DIGEST}]},
+    )
+
+
+def test_revert_by_digest_finds_the_commit_tag_then_the_commit_and_starts_the_pipeline():
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    digest_found(ecr_stub, [f"deployed-{TAG}", TAG])
+    now = datetime.datetime(2026, 1, 1)
+    pipeline_stub.add_response(
+        "list_pipeline_executions",
+        {
+            "pipelineExecutionSummaries": [
+                {"pipelineExecutionId": "e1", "status": "Succeeded", "startTime": now, "sourceRevisions": [{"actionName": "Checkout", "revisionId": COMMIT}]}
+            ]
+        },
+        {"pipelineName": TARGET.pipeline},
+    )
+    pipeline_declaration(pipeline_stub)
+    started(pipeline_stub)
+    with ecr_stub, pipeline_stub:
+        result = tool.revert(ecr, pipeline, TARGET, digest=DIGEST)
+    ecr_stub.assert_no_pending_responses()
+    pipeline_stub.assert_no_pending_responses()
+    assert (result["commit"], result["image"], result["tag"]) == (COMMIT, f"{TARGET.repository}@{DIGEST}", TAG)
+
+
+def test_missing_digest_fails_with_a_clear_message_and_starts_nothing():
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    ecr_stub.add_client_error(
+        "describe_images",
+        service_error_code="ImageNotFoundException",
+        service_message="not found",
+        expected_params={"repositoryName": TARGET.repository, "imageIds": [{"imageDigest": DIGEST}]},
+    )
+    with ecr_stub, pipeline_stub:
+        with pytest.raises(
+            tool.RevertError,
+            match=rf"^image container-cicd-prod-app@{DIGEST} does not exist in the registry; nothing was started\. "
+            r"List the digests it holds with: aws ecr describe-images --repository-name container-cicd-prod-app --query 'imageDetails\[\]\.imageDigest' --output text$",
+        ):
+            tool.revert(ecr, pipeline, TARGET, digest=DIGEST)
+
+
+def test_an_image_without_a_commit_tag_cannot_be_reverted_to():
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    digest_found(ecr_stub, ["latest", "deployed-"])
+    with ecr_stub, pipeline_stub:
+        with pytest.raises(tool.RevertError, match=rf"^image container-cicd-prod-app@{DIGEST} has no commit tag, so no pipeline execution built it; nothing was started\."):
+            tool.revert(ecr, pipeline, TARGET, digest=DIGEST)
+
+
+def test_cli_exits_2_when_the_digest_is_not_in_the_registry(capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    ecr_stub.add_client_error("describe_images", service_error_code="ImageNotFoundException", service_message="not found")
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "prod", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
+    assert code == tool.EXIT_NOTHING_TO_REVERT == 2
+    assert capsys.readouterr().err.startswith(f"revert: image container-cicd-prod-app@{DIGEST} does not exist in the registry; nothing was started.")
+
+
+def test_cli_by_digest_names_the_digest_reference_it_deploys(capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    digest_found(ecr_stub, [TAG])
+    now = datetime.datetime(2026, 1, 1)
+    pipeline_stub.add_response(
+        "list_pipeline_executions",
+        {
+            "pipelineExecutionSummaries": [
+                {"pipelineExecutionId": "e1", "status": "Succeeded", "startTime": now, "sourceRevisions": [{"actionName": "Checkout", "revisionId": COMMIT}]}
+            ]
+        },
+        {"pipelineName": TARGET.pipeline},
+    )
+    pipeline_declaration(pipeline_stub)
+    started(pipeline_stub)
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "prod", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
+    assert code == 0
+    assert f"on commit {COMMIT} (image container-cicd-prod-app@{DIGEST}, tag {TAG})." in capsys.readouterr().out
 
 
 class Sessions:
@@ -188,7 +273,15 @@ def test_cli_exits_1_on_an_aws_error(capsys):
 
 
 USAGE_ERRORS = {
-    "no revision": (["--stack", "prod"], r"one of the arguments --commit --tag is required"),
+    "no revision": (["--stack", "prod"], r"one of the arguments --commit --tag --digest is required"),
+    "tag and digest": (["--stack", "prod", "--tag", TAG, "--digest", DIGEST], r"argument --digest: not allowed with argument --tag"),
+    "short digest": (
+        ["--stack", "prod", "--digest", "sha256:abc"],
+        r"--digest: 'sha256:abc' is not an image digest; write sha256: and the 64 lowercase hex characters, as in the deployed-image record",
+    ),
+    "digest without algorithm": (["--stack", "prod", "--digest", "a" * 64], r"--digest: 'a{64}' is not an image digest"),
+    "uppercase digest": (["--stack", "prod", "--digest", "sha256:" + "A" * 64], r"--digest: 'sha256:A{64}' is not an image digest"),
+    "digest reference": (["--stack", "prod", "--digest", f"repo@{DIGEST}"], r"--digest: 'repo@sha256:a{64}' is not an image digest"),
     "both revisions": (["--stack", "prod", "--tag", TAG, "--commit", COMMIT], r"argument --commit: not allowed with argument --tag"),
     "no stack": (["--tag", TAG], r"the following arguments are required: --stack"),
     "short commit": (["--stack", "prod", "--commit", TAG], r"--commit: '3f2c1e9' is not a full 40-character commit SHA; use --tag"),
@@ -280,7 +373,7 @@ def test_pulumi_up_keeps_the_reverted_image(ecs_config):
 
     from offline.mocks import evaluate_stack
 
-    reverted = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app:3f2c1e9"
+    reverted = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app@{DIGEST}"
     prod_on_ecs = evaluate_stack("prod", ecs_config("prod"), ssm_parameters={"/container-cicd/prod/app/deployed-image": reverted})
     [container] = json.loads(prod_on_ecs.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
     assert container["image"] == reverted

@@ -2,18 +2,19 @@
 
     venv/bin/python -m tools.revert --stack prod --commit 3f2c1e9a...   # a commit the pipeline built before
     venv/bin/python -m tools.revert --stack prod --tag 3f2c1e9           # an image tag (the short commit SHA)
+    venv/bin/python -m tools.revert --stack prod --digest sha256:4b1d...  # an image digest (e.g. from the record)
 
 It reads Pulumi.<stack>.yaml for the region and the service name, checks that the image exists in the
-stack's ECR repository, then starts the stack's pipeline on that commit (StartPipelineExecution with a
-COMMIT_ID source revision override). The pipeline's build finds the image already in the registry and
-skips building it, the deploy stage rolls it out with every gate of the stack (approval, alarms, bake
-time), and the deploy step records the image, so a later `pulumi up` keeps it. Nothing is changed behind
-the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
+stack's ECR repository, then starts the stack's pipeline on that image's commit (StartPipelineExecution
+with a COMMIT_ID source revision override). The pipeline's build finds the image already in the registry
+and skips building it, the deploy stage rolls out its digest reference with every gate of the stack
+(approval, alarms, bake time), and the deploy step records it, so a later `pulumi up` keeps it. Nothing
+is changed behind the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
 
 Exit codes: 0 the pipeline was started; 64 usage error (bad arguments, no such stack file, invalid stack
-settings; checked before any AWS call); 2 nothing to revert (the image is not in the registry, or no
-earlier execution built the tag's commit; nothing was started); 1 an AWS error (credentials, access,
-network, no such pipeline).
+settings; checked before any AWS call); 2 nothing to revert (the image is not in the registry, it has no
+commit tag, or no earlier execution built its commit; nothing was started); 1 an AWS error (credentials,
+access, network, no such pipeline).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from components.delivery.buildspec import SHORT_SHA_LENGTH
+from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
 from components.naming import physical_name
 from components.settings import PROJECT, SettingsError, parse_settings
 from offline import stackfile
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXIT_STARTED, EXIT_AWS_ERROR, EXIT_NOTHING_TO_REVERT, EXIT_USAGE = 0, 1, 2, 64
 _TAG = re.compile(rf"^[0-9a-f]{{{SHORT_SHA_LENGTH}}}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_DIGEST = re.compile(DIGEST_PATTERN)
 # Pulumi stack names: letters, digits, '-', '_', '.'; also keeps the stack file inside the project.
 _STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # How many recent executions to search for the commit behind a tag.
@@ -92,19 +94,36 @@ def read_stack(stack: str, root: Path = ROOT) -> Target:
     return stack_target(stack, settings.service_name, project, str(region) if region else None)
 
 
-def check_revision(commit: str | None, tag: str | None) -> tuple[str | None, str]:
-    """(commit, tag) once both are known to be well formed; UsageError otherwise."""
-    if (commit is None) == (tag is None):
-        raise UsageError("give exactly one of --commit and --tag")
+@dataclass(frozen=True)
+class Revision:
+    """What to revert to, well formed: exactly one of a full commit, an image tag and an image digest."""
+
+    commit: str | None = None
+    tag: str | None = None
+    digest: str | None = None
+
+
+def check_revision(commit: str | None = None, tag: str | None = None, digest: str | None = None) -> Revision:
+    """The revision once it is known to be well formed; UsageError otherwise."""
+    if sum(v is not None for v in (commit, tag, digest)) != 1:
+        raise UsageError("give exactly one of --commit, --tag and --digest")
     if commit is not None:
         if not _COMMIT.match(commit.lower()):
             raise UsageError(f"--commit: {commit!r} is not a full 40-character commit SHA; use --tag for a short SHA")
         commit = commit.lower()
-        return commit, tag_for_commit(commit)
-    assert tag is not None
-    if not _TAG.match(tag):
-        raise UsageError(f"--tag: {tag!r} is not an image tag of this pipeline; tags are the first {SHORT_SHA_LENGTH} characters of the commit SHA, lowercase hex (e.g. 3f2c1e9)")
-    return None, tag
+        return Revision(commit=commit, tag=tag_for_commit(commit))
+    if tag is not None:
+        if not _TAG.match(tag):
+            raise UsageError(
+                f"--tag: {tag!r} is not an image tag of this pipeline; tags are the first {SHORT_SHA_LENGTH} characters of the commit SHA, lowercase hex (e.g. 3f2c1e9)"
+            )
+        return Revision(tag=tag)
+    assert digest is not None
+    if not _DIGEST.match(digest):
+        raise UsageError(
+            f"--digest: {digest!r} is not an image digest; write sha256: and the 64 lowercase hex characters, as in the deployed-image record (e.g. sha256:{'0' * 64})"
+        )
+    return Revision(digest=digest)
 
 
 def tag_for_commit(commit: str) -> str:
@@ -123,6 +142,23 @@ def check_image(ecr: Any, repository: str, tag: str) -> str:
             "--query 'imageDetails[].imageTags[]' --output text"
         ) from None
     return response["imageDetails"][0]["imageDigest"]
+
+
+def tag_for_digest(ecr: Any, repository: str, digest: str) -> str:
+    """The commit tag of the image with this digest; RevertError when the repository holds no such
+    image or the image has no commit tag (the pipeline did not build it)."""
+    try:
+        response = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+    except ecr.exceptions.ImageNotFoundException:
+        raise RevertError(
+            f"image {repository}@{digest} does not exist in the registry; nothing was started. "
+            f"List the digests it holds with: aws ecr describe-images --repository-name {repository} "
+            "--query 'imageDetails[].imageDigest' --output text"
+        ) from None
+    tags = sorted(t for t in response["imageDetails"][0].get("imageTags", []) if _TAG.match(t))
+    if not tags:
+        raise RevertError(f"image {repository}@{digest} has no commit tag, so no pipeline execution built it; nothing was started. Pass the commit with --commit instead.")
+    return tags[0]
 
 
 def commit_for_tag(codepipeline: Any, pipeline: str, tag: str) -> str:
@@ -151,10 +187,17 @@ def source_action(codepipeline: Any, pipeline: str) -> str:
     return declaration["stages"][0]["actions"][0]["name"]
 
 
-def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = None, tag: str | None = None) -> dict[str, str]:
+def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = None, tag: str | None = None, digest: str | None = None) -> dict[str, str]:
     """Check the image, then start the pipeline on its commit. Returns what was started."""
-    commit, tag = check_revision(commit, tag)
-    digest = check_image(ecr, target.repository, tag)
+    revision = check_revision(commit, tag, digest)
+    commit = revision.commit
+    if revision.digest is not None:
+        digest = revision.digest
+        tag = tag_for_digest(ecr, target.repository, digest)
+    else:
+        assert revision.tag is not None
+        tag = revision.tag
+        digest = check_image(ecr, target.repository, tag)
     if commit is None:
         commit = commit_for_tag(codepipeline, target.pipeline, tag)
     action = source_action(codepipeline, target.pipeline)
@@ -166,8 +209,8 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
         "pipeline": target.pipeline,
         "executionId": started["pipelineExecutionId"],
         "commit": commit,
-        "image": f"{target.repository}:{tag}",
-        "digest": digest,
+        "image": f"{target.repository}@{digest}",
+        "tag": tag,
     }
 
 
@@ -188,6 +231,7 @@ def parser() -> argparse.ArgumentParser:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--commit", help="full 40-character commit SHA the pipeline built before")
     which.add_argument("--tag", help=f"image tag in the stack's ECR repository: the commit's first {SHORT_SHA_LENGTH} characters")
+    which.add_argument("--digest", help="image digest in the stack's ECR repository (sha256:<64 hex>), e.g. from the deployed-image record")
     return parser
 
 
@@ -201,14 +245,16 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
     # Everything that can be wrong locally is checked before the first AWS client exists.
     try:
         args = parser().parse_args(argv)
-        commit, tag = check_revision(args.commit, args.tag)
+        revision = check_revision(args.commit, args.tag, args.digest)
         target = read_stack(args.stack, root)
     except UsageError as error:
         print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
         return EXIT_USAGE
     try:
         session = session_factory(target.region)
-        result = revert(session.client("ecr"), session.client("codepipeline"), target, commit=commit, tag=None if commit else tag)
+        # A commit implies its tag; pass only what was given.
+        given = {"commit": revision.commit} if revision.commit else {"tag": revision.tag, "digest": revision.digest}
+        result = revert(session.client("ecr"), session.client("codepipeline"), target, **given)
     except RevertError as error:
         print(f"revert: {error}", file=sys.stderr)
         return EXIT_NOTHING_TO_REVERT
@@ -217,7 +263,7 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
         return EXIT_AWS_ERROR
     print(
         f"Started {result['pipeline']} execution {result['executionId']} on commit {result['commit']} "
-        f"(image {result['image']}, {result['digest']}). Follow it in the CodePipeline console; "
+        f"(image {result['image']}, tag {result['tag']}). Follow it in the CodePipeline console; "
         "approval and bake-time gates apply as for any deployment."
     )
     return EXIT_STARTED

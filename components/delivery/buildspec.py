@@ -22,6 +22,8 @@ SHORT_SHA_LENGTH = 7
 TEST_IMAGE = "pipeline-test"
 # Stands for the image URI in the skipped-tests report; the shell puts the real one in its place.
 _URI_SLOT = "@IMAGE_URI@"
+# What the build exports as IMAGE_DIGEST and puts after `@` in IMAGE_URI: the registry's digest, never a tag.
+DIGEST_PATTERN = "^sha256:[0-9a-f]{64}$"
 
 
 def skipped_report() -> tuple[str, str]:
@@ -48,9 +50,14 @@ def buildspec(
 ) -> dict:
     """The buildspec (version 0.2) as data.
 
+    Docker builds and pushes `$TAGGED_IMAGE` (`$REPOSITORY_URI:<short commit>`); what the build
+    hands on is the digest reference `IMAGE_URI=$REPOSITORY_URI@sha256:...` (also in
+    imagedefinitions.json), so every deployment names exactly the bytes that were built. IMAGE_TAG
+    and IMAGE_DIGEST are exported besides it.
+
     The build is idempotent per commit: when the repository already holds the commit's tag
     (a re-run, a revert to an old commit) it skips the docker build and push, which would
-    fail on the immutable tag, and still writes the deploy artifact.
+    fail on the immutable tag, and still writes the deploy artifact with that image's digest.
     """
     q = shlex.quote
     # A fixed, lowercase local name: Docker rejects upper-case repository names, which containerName allows.
@@ -58,16 +65,16 @@ def buildspec(
     report_head, report_tail = skipped_report()
     build_image = (
         'if [ "$IMAGE_EXISTS" = "true" ]; then '
-        'echo "Image $IMAGE_URI already in the registry; skipping test, build and push"; '
-        f"printf '%s%s%s\\n' {q(report_head)} \"$IMAGE_URI\" {q(report_tail)} > {REPORTS_DIR}/{JUNIT_FILE}; "
+        'echo "Image $TAGGED_IMAGE already in the registry; skipping test, build and push"; '
+        f"printf '%s%s%s\\n' {q(report_head)} \"$TAGGED_IMAGE\" {q(report_tail)} > {REPORTS_DIR}/{JUNIT_FILE}; "
         "else "
         f'docker build --target test --tag {test_image} "$APP_PATH" && '
         f"CID=$(docker create {test_image}) && "
         f'docker cp "$CID:/reports/." {REPORTS_DIR}/ && docker rm "$CID" && '
         f'TEST_EXIT="$(cat {REPORTS_DIR}/exit-code)" && '
         'if [ "$TEST_EXIT" != "0" ]; then echo "Tests failed (exit $TEST_EXIT)"; exit 1; fi && '
-        'docker build --tag "$IMAGE_URI" --label "org.opencontainers.image.revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" "$APP_PATH" && '
-        'docker push "$IMAGE_URI"; '
+        'docker build --tag "$TAGGED_IMAGE" --label "org.opencontainers.image.revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" "$APP_PATH" && '
+        'docker push "$TAGGED_IMAGE"; '
         "fi"
     )
     return {
@@ -90,11 +97,12 @@ def buildspec(
                 "commands": [
                     f'IMAGE_TAG="$(echo "$CODEBUILD_RESOLVED_SOURCE_VERSION" | cut -c 1-{SHORT_SHA_LENGTH})"',
                     'test -n "$IMAGE_TAG" || { echo "CODEBUILD_RESOLVED_SOURCE_VERSION is empty"; exit 1; }',
-                    'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',
+                    # The name docker builds and pushes; not exported: deployments use the digest reference.
+                    'TAGGED_IMAGE="$REPOSITORY_URI:$IMAGE_TAG"',
                     # CodeBuild reads exported-variables from the build's environment after post_build
                     # (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ExportedEnvironmentVariable.html);
                     # a plain shell variable is not in it.
-                    "export IMAGE_TAG IMAGE_URI",
+                    "export IMAGE_TAG",
                     f"mkdir -p {REPORTS_DIR}",
                     'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
                     'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
@@ -106,11 +114,22 @@ def buildspec(
             "post_build": {
                 "commands": [
                     'test "$CODEBUILD_BUILD_SUCCEEDING" = "1" || exit 1',
+                    # The digest the registry resolves the tag to, which is what ECS and Kubernetes pull.
+                    # Not the local image ID, nor the digest `docker push` prints for the platform
+                    # manifest: BuildKit's provenance attestations (buildx >= 0.10) make the pushed tag
+                    # an OCI image index over that manifest (https://github.com/docker/buildx/issues/1533),
+                    # and describe-images reports the digest of whatever the tag references. Tags are
+                    # immutable in this repository, so the digest is the one this commit's push (or the
+                    # earlier build the skip path found) stored, on both paths.
                     'IMAGE_DIGEST="$(aws ecr describe-images --repository-name "$REPOSITORY_NAME" '
                     '--image-ids imageTag="$IMAGE_TAG" --query \'imageDetails[0].imageDigest\' --output text)"',
-                    # Separate from the assignment so a failing `aws` still fails the command.
-                    "export IMAGE_DIGEST",
-                    # The container name comes from the same Python value as the task definition's.
+                    f'[[ "$IMAGE_DIGEST" =~ {DIGEST_PATTERN} ]] || {{ echo "No digest for $TAGGED_IMAGE in the registry: \'$IMAGE_DIGEST\'"; exit 1; }}',
+                    'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
+                    # Separate from the assignments so a failing `aws` still fails its command.
+                    "export IMAGE_DIGEST IMAGE_URI",
+                    # The container name comes from the same Python value as the task definition's. ECS takes
+                    # `registry/repository@sha256:<64 hex>` as a container image (ContainerDefinition.image,
+                    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html).
                     f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" '[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
                     f"cat {IMAGE_DEFINITIONS_FILE}",
                 ],

@@ -4,9 +4,10 @@ After the first deployment the pipeline owns the running image, and `pulumi up` 
 bootstrap image back nor stop applying its own changes (task size, replicas, environment). Ignoring
 the image (`ignore_changes`) cannot do both: ECS would never get a new task size, and
 pulumi-kubernetes' server-side apply does not honour `ignoreChanges` on a path inside an array. So
-Pulumi *knows* the image instead: the deploy step writes the image it deployed (and, on a rollback,
-the known-good image it restored) into an SSM parameter the stack creates; the stack reads the
-parameter back on every `up` and builds the task definition or the pod spec with that image.
+Pulumi *knows* the image instead: the deploy step writes the image it deployed, as its digest
+reference (and, on a rollback, the known-good image it restored), into an SSM parameter the stack
+creates; the stack reads the parameter back on every `up` and builds the task definition or the pod
+spec with that image. The parameter holds the bootstrap image until the first deployment.
 
 The parameter belongs to the stack, not to a deploy target: a switch of `deployTarget` starts the new
 target with the image that last ran on the old one.
@@ -21,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.contracts import Statement
+from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
 from components.delivery.registry import DEPLOYED_TAG_PREFIX
 
 
@@ -64,29 +66,85 @@ class ImageRecord(pulumi.ComponentResource):
         self.register_outputs({"parameter_name": self.parameter_name, "image": self.image})
 
 
-def record_commands(parameter_name: str, repository_name: str) -> list[str]:
-    """Bash lines that record "$IMAGE_URI" as the image that runs, after a deployment succeeded.
+# The manifest media types the record step accepts from batch-get-image: all four, so ECR returns the
+# stored manifest or index as it is (a list without the index types would ask ECR for a platform
+# manifest instead; amazon-ecr-containerd-resolver asks for the same four:
+# https://github.com/awslabs/amazon-ecr-containerd-resolver/blob/master/ecr/base.go).
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
 
-    They write the SSM parameter `pulumi up` reads back, and give the image a second tag,
-    `deployed-<tag>`, which the registry's lifecycle policy keeps longer than images that never ran
-    (tags are immutable: the tag is added once, a redeployment of the same image finds it there).
+
+def digest_reference_commands(repository_url: str, repository_name: str) -> list[str]:
+    """Bash lines that turn "$IMAGE_URI" into the digest reference of the image it names, checked
+    against the registry; they fail for anything that is not an image of this repository.
+
+    Afterwards IMAGE_URI is `<repository_url>@sha256:<digest>`, IMAGE_DIGEST the digest and
+    IMAGE_DETAILS the registry's description of the image (JSON, with its tags). A digest reference
+    must name an image the repository holds. `<repository_url>:<tag>` is accepted only as what a
+    pipeline execution from before digest deployments passes (a stage rollback re-runs such an
+    execution with its own variables and artifacts); it resolves to the digest its immutable tag
+    references, so the record never holds a tag the pipeline deployed.
+    """
+    return [
+        f"REPOSITORY_URI={shlex.quote(repository_url)}",
+        'case "$IMAGE_URI" in "$REPOSITORY_URI"@sha256:*) IMAGE_ID="imageDigest=${IMAGE_URI#"$REPOSITORY_URI"@}" ;; '
+        '"$REPOSITORY_URI":*) IMAGE_ID="imageTag=${IMAGE_URI#"$REPOSITORY_URI":}" ;; '
+        "*) echo \"Not an image of $REPOSITORY_URI: '$IMAGE_URI'\"; false ;; esac",
+        f'IMAGE_DETAILS="$(aws ecr describe-images --repository-name {shlex.quote(repository_name)} --image-ids "$IMAGE_ID" --query \'imageDetails[0]\' --output json)"',
+        'IMAGE_DIGEST="$(jq -r .imageDigest <<<"$IMAGE_DETAILS")"',
+        f'[[ "$IMAGE_DIGEST" =~ {DIGEST_PATTERN} ]] || {{ echo "No image $IMAGE_URI in {repository_name}"; false; }}',
+        'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
+    ]
+
+
+def record_commands(parameter_name: str, repository_url: str, repository_name: str) -> list[str]:
+    """Bash lines that record "$IMAGE_URI" as the image that runs, after a deployment succeeded:
+    `digest_reference_commands`, then `record_resolved_commands`."""
+    return [*digest_reference_commands(repository_url, repository_name), *record_resolved_commands(parameter_name, repository_name)]
+
+
+def record_resolved_commands(parameter_name: str, repository_name: str) -> list[str]:
+    """Bash lines that record the image `digest_reference_commands` resolved (IMAGE_URI, IMAGE_DIGEST,
+    IMAGE_DETAILS).
+
+    They write the digest reference into the SSM parameter `pulumi up` reads back, and give the image
+    a second tag, `deployed-<commit tag>`, which the registry's lifecycle policy keeps longer than
+    images that never ran. The commit tag is found among the tags of the image the digest names; the
+    deployed tag is added once (tags are immutable), a redeployment of the same digest finds it there. put-image gets the manifest exactly as
+    batch-get-image returned it, its media type (PutImage refuses an OCI manifest or index whose
+    media type it must guess: "Invalid parameter at 'ImageManifest' failed to satisfy constraint:
+    'Invalid JSON syntax'", https://github.com/aws/containers-roadmap/issues/1873) and the digest,
+    so ECR refuses rather than creates a different image if the bytes ever differ.
     """
     q = shlex.quote
     repo = q(repository_name)
+    commit_tag = f"^[0-9a-f]{{{SHORT_SHA_LENGTH}}}$"
+    tag_image = (
+        f'IMAGE="$(aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
+        f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --query 'images[0]' --output json)\" && "
+        'MANIFEST="$(jq -r .imageManifest <<<"$IMAGE")" && MEDIA_TYPE="$(jq -r .imageManifestMediaType <<<"$IMAGE")" && '
+        f'aws ecr put-image --repository-name {repo} --image-tag "$DEPLOYED_TAG" --image-digest "$IMAGE_DIGEST" '
+        '--image-manifest "$MANIFEST" --image-manifest-media-type "$MEDIA_TYPE" > /dev/null'
+    )
     return [
         f'aws ssm put-parameter --name {q(parameter_name)} --type String --overwrite --value "$IMAGE_URI" > /dev/null',
-        'TAG="${IMAGE_URI##*:}"',
+        f"""TAG="$(jq -r '[.imageTags[]? | select(test("{commit_tag}"))] | first // empty' <<<"$IMAGE_DETAILS")\"""",
         f'DEPLOYED_TAG="{DEPLOYED_TAG_PREFIX}$TAG"',
-        f'if ! aws ecr describe-images --repository-name {repo} --image-ids imageTag="$DEPLOYED_TAG" > /dev/null 2>&1; then '
-        f'MANIFEST="$(aws ecr batch-get-image --repository-name {repo} --image-ids imageTag="$TAG" '
-        "--query 'images[0].imageManifest' --output text)\" && "
-        f'aws ecr put-image --repository-name {repo} --image-tag "$DEPLOYED_TAG" --image-manifest "$MANIFEST" > /dev/null; fi',
+        'if [ -z "$TAG" ]; then echo "$IMAGE_URI has no commit tag; not tagged as deployed"; '
+        'elif jq -e --arg tag "$DEPLOYED_TAG" \'any(.imageTags[]?; . == $tag)\' <<<"$IMAGE_DETAILS" > /dev/null; '
+        'then echo "$IMAGE_URI is already tagged $DEPLOYED_TAG"; '
+        f"else {tag_image}; fi",
         'echo "Recorded $IMAGE_URI as the running image"',
     ]
 
 
 def record_statements(parameter_arn: pulumi.Input[str], repository_arn: pulumi.Input[str]) -> list[Statement]:
-    """What `record_commands` needs: the parameter, and reading and tagging images of the repository."""
+    """What `record_commands` (and the EKS step's read of the record) needs: the parameter, and
+    looking up, reading and tagging images of the repository."""
     return [
         {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn},
         {

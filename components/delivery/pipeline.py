@@ -94,8 +94,16 @@ def _success_rule(name: str, provider: str, configuration: dict[str, pulumi.Inpu
     )
 
 
+# CodePipeline refuses an action configuration value over 1000 characters
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html, "Maximum length of the action
+# configuration value"); the approval text stays under it with its variables resolved.
+CONFIGURATION_VALUE_MAX_CHARS = 1000
+# What the approver sees: the commit and the digest reference the Deploy stage will run.
+APPROVAL_TEXT = f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}? The image is named by its digest: exactly these bytes will run."
+
+
 def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineStageArgs:
-    """Manual approval naming the commit and the image about to be deployed."""
+    """Manual approval naming the commit and the digest reference about to be deployed."""
     return aws.codepipeline.PipelineStageArgs(
         name="Approve",
         actions=[
@@ -107,7 +115,7 @@ def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineSta
                 version="1",
                 configuration={
                     "NotificationArn": topic_arn,
-                    "CustomData": (f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}?"),
+                    "CustomData": APPROVAL_TEXT,
                 },
             )
         ],

@@ -124,7 +124,15 @@ KEYS: dict[str, Key] = _keys(
     ),
     Key("containerPort", "integer", 8080, "Port the container listens on; not a privileged port: the container runs as non-root.", minimum=1024, maximum=65535),
     Key("healthCheckPath", "string", BOOTSTRAP_HEALTH_PATH, "HTTP path that answers 200 when the container is healthy."),
-    Key("bootstrapImage", "string", DEFAULT_BOOTSTRAP_IMAGE, "Image the first `pulumi up` runs before the pipeline has pushed one; must answer healthCheckPath on containerPort."),
+    Key(
+        "bootstrapImage",
+        "string",
+        DEFAULT_BOOTSTRAP_IMAGE,
+        (
+            "Image the first `pulumi up` runs before the pipeline has deployed one: registry/repository with a :tag, an @sha256: digest or both "
+            "(pipeline deployments always use a digest); must answer healthCheckPath on containerPort."
+        ),
+    ),
     Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well.", minimum=1, maximum=1000),
     Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire.", minimum=1, maximum=365),
     Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime.", allowed=CpuArchitecture),

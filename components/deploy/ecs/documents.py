@@ -90,8 +90,9 @@ def deploy_statements(
     ]
 
 
-def record_buildspec(parameter_name: str, repository_name: str) -> dict:
-    """The record step's buildspec (version 0.2) as data."""
+def record_buildspec(parameter_name: str, repository_url: str, repository_name: str) -> dict:
+    """The record step's buildspec (version 0.2) as data: it records the image the deploy action
+    deployed, as the digest reference imagedefinitions.json names."""
     return {
         "version": 0.2,
         "env": {"shell": "bash"},
@@ -102,7 +103,7 @@ def record_buildspec(parameter_name: str, repository_name: str) -> dict:
                     "set -euo pipefail",
                     f"IMAGE_URI=\"$(jq -r '.[0].imageUri' {IMAGE_DEFINITIONS_FILE})\"",
                     f'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || {{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
-                    *record_commands(parameter_name, repository_name),
+                    *record_commands(parameter_name, repository_url, repository_name),
                 ],
             }
         },

@@ -234,7 +234,9 @@ class EcsTarget(pulumi.ComponentResource):
         """After the ECS deploy action succeeded: record the image it deployed (read from the same
         imagedefinitions.json, so a stage rollback records the image it restored)."""
         inputs = args.inputs
-        buildspec = pulumi.Output.from_input(inputs.repository_name).apply(lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository)))
+        buildspec = pulumi.Output.all(inputs.repository_url, inputs.repository_name).apply(
+            lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository[0], repository[1]))
+        )
         return deploy_step(
             f"{name}-record",
             parent=self,

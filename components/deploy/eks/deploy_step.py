@@ -4,7 +4,8 @@ The step runs in CodeBuild inside the VPC (a private API endpoint is reachable f
 only thing that talks to the Kubernetes API: Pulumi renders the workload's manifests into the
 buildspec, and the step applies them (`kubectl apply --server-side`) with one image:
 
-- a pipeline run (the Deploy stage passes IMAGE_URI): the image the build pushed;
+- a pipeline run (the Deploy stage passes IMAGE_URI): the image the build pushed, by its digest
+  reference (`<repository>@sha256:...`), checked against the registry before anything is applied;
 - a config-apply run (started by EventBridge when `pulumi up` changed the manifests; no IMAGE_URI):
   the image the record says runs now, so a config change never changes the image.
 
@@ -27,7 +28,7 @@ import yaml
 
 from components.aws_context import AWS_OWNED, AwsContext
 from components.contracts import BUILD_NAMESPACE, Statement
-from components.delivery.image_record import record_commands
+from components.delivery.image_record import digest_reference_commands, record_resolved_commands
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
 # cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and
@@ -38,7 +39,7 @@ CREATED_CLUSTER_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 EXISTING_CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
 # How often the deploy step polls the alarms while the rollout runs.
 ALARM_POLL_SECONDS = 15
-# The image the build pushed, published by the build's exported variables.
+# The digest reference of the image the build pushed, published by the build's exported variables.
 IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 # Server-side apply owner of every field the step sets.
 FIELD_MANAGER = "container-cicd-deploy"
@@ -72,6 +73,7 @@ def deploy_script(
     timeout_minutes: int,
     alarm_names: Sequence[str],
     record_parameter: str,
+    repository_url: str,
     repository_name: str,
     create_namespace: bool,
 ) -> str:
@@ -85,7 +87,15 @@ def deploy_script(
         # The image that runs now, by the record: what a failed rollout goes back to.
         f'KNOWN_GOOD="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
         '&& [ -n "$KNOWN_GOOD" ] || { echo "Cannot read the image record ' + record_parameter + '"; exit 1; }',
-        'if [ -n "${IMAGE_URI:-}" ]; then RUN=pipeline; IMAGE="$IMAGE_URI"; else RUN=config-apply; IMAGE="$KNOWN_GOOD"; fi',
+        'if [ -n "${IMAGE_URI:-}" ]; then',
+        "  RUN=pipeline",
+        "  "
+        + " && ".join(digest_reference_commands(repository_url, repository_name))
+        + f' || {{ echo "Nothing applied: the pipeline\'s image is not an image of {repository_name}"; exit 1; }}',
+        '  IMAGE="$IMAGE_URI"',
+        "else",
+        '  RUN=config-apply; IMAGE="$KNOWN_GOOD"',
+        "fi",
         'echo "Run: $RUN; image: $IMAGE; known good: $KNOWN_GOOD"',
         "apply_with() {",
         f'  jq --arg image "$1" {q(jq_filter)} <<<"$MANIFESTS" > {APPLIED_FILE} || return 1',
@@ -134,8 +144,8 @@ def deploy_script(
         "fi",
         # A config-apply run changed no image: nothing to record.
         'if [ "$RUN" = pipeline ]; then',
-        '  IMAGE_URI="$IMAGE"',
-        "  " + " && ".join(record_commands(record_parameter, repository_name)) + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
+        # IMAGE_URI, IMAGE_DIGEST and IMAGE_DETAILS are still those the digest reference resolved to.
+        "  " + " && ".join(record_resolved_commands(record_parameter, repository_name)) + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
         "fi",
         'echo "Running $IMAGE"',
     ]

@@ -215,8 +215,8 @@ class EksTarget(pulumi.ComponentResource):
         alarm_arns = [context.arn("cloudwatch", f"alarm:{alarm}") for alarm in inputs.alarm_names]
         subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids]))
         create_namespace = not args.existing_cluster_name
-        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_name).apply(
-            lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], create_namespace=create_namespace))
+        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_url, inputs.repository_name).apply(
+            lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], v[3], create_namespace=create_namespace))
         )
         step = deploy_step(
             f"{name}-deploy",
@@ -329,6 +329,7 @@ def deploy_buildspec(
     spec: manifests.WorkloadSpec,
     cluster_name: str,
     target_group_arn: str,
+    repository_url: str,
     repository_name: str,
     *,
     create_namespace: bool,
@@ -346,6 +347,7 @@ def deploy_buildspec(
             timeout_minutes=inputs.workload.deployment_timeout_minutes,
             alarm_names=inputs.alarm_names,
             record_parameter=inputs.image_record.name,
+            repository_url=repository_url,
             repository_name=repository_name,
             create_namespace=create_namespace,
         ),
