@@ -30,6 +30,9 @@ BUILD_ARTIFACT = "BuildOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 BUILD_NAMESPACE = "BuildVariables"
 IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
+# What the Build stage exports to later actions: the image as a digest reference, and the full commit id.
+IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
+COMMIT_ID_VARIABLE = f"#{{{BUILD_NAMESPACE}.COMMIT_ID}}"
 
 # A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
 Statement = dict[str, Any]

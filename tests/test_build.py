@@ -150,7 +150,7 @@ def test_buildspec_is_yaml_with_phases_in_order(dev):
     assert s["env"]["variables"]["REPOSITORY_NAME"] == "container-cicd-dev-app"
     assert s["env"]["variables"]["APP_PATH"] == "app"
     assert s["phases"]["pre_build"]["on-failure"] == "ABORT" and s["phases"]["build"]["on-failure"] == "ABORT"
-    assert set(s["env"]["exported-variables"]) == {"IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST"}
+    assert set(s["env"]["exported-variables"]) == {"IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST", "COMMIT_ID"}
 
 
 def test_image_tag_is_the_short_commit_and_names_only_what_docker_pushes(dev):
@@ -323,6 +323,7 @@ def test_exported_variables_are_in_the_environment_after_post_build(tmp_path, de
         "IMAGE_TAG": COMMIT[:7],
         "IMAGE_URI": f"{dev.outputs['repositoryUrl']}@{DIGEST}",
         "IMAGE_DIGEST": DIGEST,  # the stub's describe-images --query answer
+        "COMMIT_ID": COMMIT,
     }
     assert "TAGGED_IMAGE" not in env  # the pushed name is the build's own business
 

@@ -89,7 +89,7 @@ def buildspec(
                 "DOCKER_BUILDKIT": "1",
             },
             # Published as #{BuildVariables.IMAGE_URI} etc. to later pipeline actions.
-            "exported-variables": ["IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST"],
+            "exported-variables": ["IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST", "COMMIT_ID"],
         },
         "phases": {
             "pre_build": {
@@ -102,7 +102,10 @@ def buildspec(
                     # CodeBuild reads exported-variables from the build's environment after post_build
                     # (https://docs.aws.amazon.com/codebuild/latest/APIReference/API_ExportedEnvironmentVariable.html);
                     # a plain shell variable is not in it.
-                    "export IMAGE_TAG",
+                    # The full commit id, for later actions that must name the commit without the
+                    # source's own variables (a promoting stack has no source repository).
+                    'COMMIT_ID="$CODEBUILD_RESOLVED_SOURCE_VERSION"',
+                    "export IMAGE_TAG COMMIT_ID",
                     f"mkdir -p {REPORTS_DIR}",
                     'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "${REPOSITORY_URI%%/*}"',
                     'if aws ecr describe-images --repository-name "$REPOSITORY_NAME" '

@@ -27,7 +27,7 @@ import pulumi
 import yaml
 
 from components.aws_context import AWS_OWNED, AwsContext
-from components.contracts import BUILD_NAMESPACE, Statement
+from components.contracts import Statement
 from components.delivery.image_record import digest_reference_commands, record_resolved_commands
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
@@ -39,8 +39,6 @@ CREATED_CLUSTER_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 EXISTING_CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
 # How often the deploy step polls the alarms while the rollout runs.
 ALARM_POLL_SECONDS = 15
-# The digest reference of the image the build pushed, published by the build's exported variables.
-IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 # Server-side apply owner of every field the step sets.
 FIELD_MANAGER = "container-cicd-deploy"
 # Where the step writes the manifests it applies.

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
+from components.contracts import IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests
@@ -150,7 +150,7 @@ class EksTarget(pulumi.ComponentResource):
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", deploy_step_data.IMAGE_URI_VARIABLE)])],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE)])],
                 ),
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
