@@ -134,7 +134,7 @@ def _check_fits(reader: _Reader, strategy: DeploymentStrategySettings, named: st
     limit = f"{ECS_DEPLOY_ACTION_MAX_MINUTES}, the ECS deploy action's limit"
     fixes = []
     if shortfall <= bakes:
-        fixes.append(f"shorten the bakes by {shortfall} minutes ({shorter})")
+        fixes.append(f"shorten the bakes by {shortfall} minute{'' if shortfall == 1 else 's'} ({shorter})")
     if worst.minutes <= ECS_DEPLOY_ACTION_MAX_MINUTES:
         fixes.append(f"raise deploymentTimeoutMinutes to {worst.minutes} (at most {limit})")
     if not fixes:
