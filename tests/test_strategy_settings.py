@@ -502,3 +502,18 @@ def test_the_plan_command_shows_the_strategy(monkeypatch, evaluate, tmp_path, ca
     assert "| `linearStepPercent` | `50` | `--set` |" in report
     assert plan.main(["prod", "--set", "deploymentStrategy=canary", "--no-checkov", "--out", str(tmp_path / "prod")]) == plan.EXIT_SETTINGS_ERROR
     assert capsys.readouterr().err.startswith("settings error in stack prod: deploymentStrategy: 'canary' is ECS-only for now;")
+
+
+# ------------------------------------------------------------------------------------------
+# The number key type
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_number_key_renders_its_bounds_and_step_and_is_a_string_to_pulumi():
+    from components.settings import Key
+
+    key = Key("x", "number", 1.5, "d.", minimum=0.5, maximum=2.0, step=0.5)
+    assert key.allowed_text == "0.5 to 2 in steps of 0.5"
+    assert (key.pulumi_type, key.pulumi_default) == ("string", "1.5")
+    assert KEYS["canaryPercent"].full_description.endswith(" Allowed: 0.1 to 100 in steps of 0.1.")
+    assert (KEYS["containerPort"].pulumi_type, KEYS["containerPort"].pulumi_default) == ("integer", 8080)

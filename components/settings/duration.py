@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 
 from components.settings.constants import DEREGISTRATION_DELAY_SECONDS, SMOKE_TEST_HOOK_MAX_MINUTES, TASK_START_ALLOWANCE_MINUTES
 from components.settings.enums import DeploymentStrategyKind
@@ -51,8 +50,8 @@ def linear_shifts(step_percent: float) -> int:
     one fewer bakes: CloudFormation counts the same steps (100 / StepPercent - 1 when it divides 100,
     else floor(100 / StepPercent);
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecs-service-linearconfiguration.html)."""
-    # Decimal on the shortest repr: 100 / 3.3 in floats must not round a whole number of steps away.
-    return math.ceil(Decimal(100) / Decimal(repr(step_percent)))
+    # Exact in floats for every allowed percent (3 to 100 in tenths): tests/test_strategy_settings.py checks them all.
+    return math.ceil(100 / step_percent)
 
 
 def worst_case(
