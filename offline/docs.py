@@ -40,10 +40,11 @@ def config_reference() -> str:
     ]
     for key in KEYS.values():
         used_by = "all" if len(key.targets) == len(DeployTargetKind) else ", ".join(sorted(t.value for t in key.targets))
-        if isinstance(key.default, str):
-            default = f"`{key.default}`" if key.default else "(empty)"
+        # As a stack file would hold it (a number key's default written as a number: 10, not "10").
+        if isinstance(key.pulumi_default, str):
+            default = f"`{key.pulumi_default}`" if key.pulumi_default else "(empty)"
         else:
-            default = f"`{json.dumps(key.default)}`"
+            default = f"`{json.dumps(key.pulumi_default)}`"
         description = key.full_description.replace("|", "\\|")
         lines.append(f"| `{key.name}` | {key.type} | {default} | {used_by} | {description} |")
     return "\n".join(lines)
@@ -109,7 +110,7 @@ def pulumi_config() -> str:
     """Pulumi.yaml's `config:` block: every key's type, documented description and default, in KEYS order."""
     block: dict[str, dict] = {}
     for key in KEYS.values():
-        spec: dict = {"type": key.type, "description": key.full_description, "default": key.default}
+        spec: dict = {"type": key.pulumi_type, "description": key.full_description, "default": key.pulumi_default}
         if key.type == "array":
             spec["items"] = {"type": "string"}
         block[key.name] = spec

@@ -29,7 +29,7 @@ def test_pulumi_yaml_config_block_equals_keys_exactly():
     block = PULUMI_YAML["config"]
     assert list(block) == list(KEYS), "Pulumi.yaml's config: keys must be KEYS, in the same order"
     for name, key in KEYS.items():
-        expected = {"type": key.type, "description": key.full_description, "default": key.default}
+        expected = {"type": key.pulumi_type, "description": key.full_description, "default": key.pulumi_default}
         if key.type == "array":
             expected["items"] = {"type": "string"}
         assert block[name] == expected, name
@@ -50,10 +50,23 @@ def test_render_pulumi_yaml_rewrites_only_the_config_block():
 
 def test_key_types_are_pulumi_config_types():
     for key in KEYS.values():
-        assert key.type in {"string", "integer", "boolean", "array"}, key.name
-        python_type = {"string": str, "integer": int, "boolean": bool, "array": list}[key.type]
+        assert key.type in {"string", "integer", "boolean", "array", "number"}, key.name
+        python_type = {"string": str, "integer": int, "boolean": bool, "array": list, "number": float}[key.type]
         assert type(key.default) is python_type, f"{key.name}: default {key.default!r} is not a {key.type}"
         assert key.description.strip() and key.targets, key.name
+        # Pulumi config has no decimal type: Pulumi.yaml declares a number key a string, its default too.
+        assert key.pulumi_type in {"string", "integer", "boolean", "array"}, key.name
+        assert (key.pulumi_type, key.pulumi_default) == (("string", f"{key.default:g}") if key.type == "number" else (key.type, key.default)), key.name
+
+
+def test_number_keys_are_strings_in_pulumi_yaml_and_read_back_as_their_default():
+    numbers = {name: spec for name, spec in PULUMI_YAML["config"].items() if KEYS[name].type == "number"}
+    assert numbers == {
+        "canaryPercent": {"type": "string", "description": KEYS["canaryPercent"].full_description, "default": "10"},
+        "linearStepPercent": {"type": "string", "description": KEYS["linearStepPercent"].full_description, "default": "25"},
+    }
+    settings = parse_settings({name: spec["default"] for name, spec in numbers.items()}, PROJECT, "dev")
+    assert (settings.ecs.strategy.canary_percent, settings.ecs.strategy.linear_step_percent) == (10.0, 25.0)
 
 
 def test_pulumi_yaml_defaults_are_valid_settings():

@@ -15,6 +15,7 @@ from components.settings import (
     FARGATE_CPU_MEMORY,
     KEYS,
     LOG_RETENTION_DAYS,
+    STRATEGY_KEYS,
     CpuArchitecture,
     DeployTargetKind,
     NatGateways,
@@ -229,9 +230,10 @@ ENUMS = [k for k in KEYS.values() if isinstance(k.allowed, type)]
 
 
 def in_context(key, **raw):
-    """`raw` where `key` is read: its deploy target, and production (bakeTimeMinutes is production-only)."""
+    """`raw` where `key` is read: its deploy target, and production (bakeTimeMinutes is production-only).
+    A rolling deployment: the strategies that shift traffic also bound deploymentTimeoutMinutes from below."""
     target = {} if DeployTargetKind.ECS in key.targets else {"deployTarget": "eks"}
-    return {**target, "production": True, "allowPlainHttp": True, **raw}
+    return {**target, "production": True, "allowPlainHttp": True, "deploymentStrategy": "rolling", **raw}
 
 
 def test_every_integer_bound_of_today_is_on_its_key():
@@ -252,8 +254,15 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "bakeTimeMinutes",
         "eksPodCpuMillicores",
         "eksPodMemoryMiB",
+        "canaryPercent",
+        "canaryBakeMinutes",
+        "linearStepPercent",
+        "linearStepBakeMinutes",
+        "deploymentBakeMinutes",
+        "testListenerPort",
     }
-    assert all(k.type == "integer" and k.minimum is not None and k.maximum is not None for k in BOUNDED)
+    assert all(k.type in ("integer", "number") and k.minimum is not None and k.maximum is not None for k in BOUNDED)
+    assert {k.name for k in BOUNDED if k.type == "number"} == {"canaryPercent", "linearStepPercent"}
     assert {k.name for k in ENUMS} == {
         "deployTarget",
         "sourceProvider",
@@ -264,13 +273,16 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "eksLoadBalancing",
         "albAccessLogs",
         "waf",
+        "deploymentStrategy",
     }
     assert KEYS["logRetentionDays"].allowed == LOG_RETENTION_DAYS
     assert KEYS["ecsCpu"].allowed == tuple(FARGATE_CPU_MEMORY)
     assert KEYS["vpcCidr"].prefix_lengths == (16, 24)
 
 
-@pytest.mark.parametrize("key", BOUNDED, ids=lambda k: k.name)
+# The strategy's keys are read only for their strategy, and its bakes are bounded together by the deploy
+# timeout as well: tests/test_strategy_settings.py tests their edges.
+@pytest.mark.parametrize("key", [k for k in BOUNDED if k.name not in STRATEGY_KEYS], ids=lambda k: k.name)
 def test_integer_bounds_come_from_the_key(key):
     low, high = key.minimum, key.maximum
     assert low <= key.default <= high

@@ -15,7 +15,7 @@ from components.settings import KEYS
 # Stage rollback needs the last successful execution's artifacts: the floor is declared (and explained)
 # on the artifactExpiryDays key, the one place it lives.
 _floor = KEYS["artifactExpiryDays"].minimum
-assert _floor is not None, "artifactExpiryDays needs its minimum"
+assert isinstance(_floor, int), "artifactExpiryDays needs its (whole) minimum"
 MIN_EXPIRY_DAYS: int = _floor
 
 

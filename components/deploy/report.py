@@ -2,7 +2,8 @@
 architecture diagram.
 
 Each target module declares one `TargetReport`; the plan asks the stack's target for it instead of
-knowing ECS or EKS. The report reads recorded resources (type, name, inputs), never live ones.
+knowing ECS or EKS. The report reads recorded resources (type, name, inputs) and the settings parsed
+from the recorded config, never live ones.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from components.settings import Settings
 
 
 class Recorded(Protocol):
@@ -39,6 +42,10 @@ class PlanView(Protocol):
         """A CodeBuild project's inline buildspec as data ({} when none)."""
         ...
 
+    def settings(self) -> Settings:
+        """The stack's settings, parsed from the config it was evaluated with."""
+        ...
+
 
 @dataclass(frozen=True)
 class ArchitectureEdge:
@@ -58,11 +65,19 @@ def _no_rows(_resource: Recorded, _view: PlanView) -> list[str]:
     return []
 
 
+def _no_note(_key: str, _value: Any, _settings: Settings) -> str:
+    return ""
+
+
 @dataclass(frozen=True)
 class TargetReport:
     empty_key_notes: Mapping[str, str] = field(default_factory=dict)
     """What an empty value of one of the target's config keys means (the configuration table shows it).
     Omitted: none."""
+    resolved_note: Callable[[str, Any, Settings], str] = _no_note
+    """What a key's value turns into on this target when it defers to something else (an `auto`, a
+    default that depends on another key), as "→ ..." for the configuration table; "" for none. Omitted:
+    no such notes."""
     key_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Inputs worth reading per resource type of the target (dotted paths). Omitted: only the shared
     types' settings (load balancer, CodeBuild project) are shown."""

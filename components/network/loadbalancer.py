@@ -16,11 +16,12 @@ from components.naming import variant_name
 from components.network.access_logs import LOG_PREFIX, access_log_bucket
 from components.network.waf import web_acl
 
+# The deregistration delay is a settings fact: a deployment's worst case (settings' duration.py) counts it.
+from components.settings import DEREGISTRATION_DELAY_SECONDS
+
 # ALB target-group health check: healthy after 2 passing checks 10 s apart, i.e. within 20 s.
 HEALTH_CHECK_INTERVAL_SECONDS = 10
 HEALTHY_THRESHOLD = 2
-# The ALB default deregistration delay is 300 s; 30 s keeps rolling deploys short.
-DEREGISTRATION_DELAY_SECONDS = 30
 # TLS 1.3 with a TLS 1.2 floor, the ELB policy AWS recommends.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 

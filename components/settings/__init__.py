@@ -7,7 +7,9 @@ immutable `Settings` object, reporting every problem before a single resource is
 - keys.py: `KEYS`, every config key once with its default and what it accepts;
 - model.py: the `Settings` dataclasses;
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
-- source.py, network.py, workload.py, build.py, ecs.py, safety.py (with cron.py), eks.py: one part each;
+- source.py, network.py, workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py:
+  one part each;
+- duration.py: how long one ECS deployment can take at worst (a pure function of the strategy);
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
 
 Callers import from here, never from the modules.
@@ -17,17 +19,24 @@ from components.settings.constants import (
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
     DEFAULT_BOOTSTRAP_IMAGE,
+    DEREGISTRATION_DELAY_SECONDS,
+    ECS_DEPLOY_ACTION_MAX_MINUTES,
     EKS_KUBERNETES_VERSIONS,
     FARGATE_CPU_MEMORY,
     LOG_RETENTION_DAYS,
     PROJECT,
+    SMOKE_TEST_HOOK_MAX_MINUTES,
+    TASK_START_ALLOWANCE_MINUTES,
+    TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES,
 )
 from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_problem, time_zone_problem
-from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+from components.settings.duration import WorstCase, linear_shifts, percent_text, worst_case
+from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
 from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, Key
 from components.settings.model import (
     AlarmThresholds,
     BuildSettings,
+    DeploymentStrategySettings,
     EcsSettings,
     EksSettings,
     NetworkSettings,
@@ -41,6 +50,7 @@ from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
 from components.settings.reading import SettingsError
 from components.settings.source import git_branch_problem
+from components.settings.strategy import STRATEGY_KEYS
 
 __all__ = [
     "ALL_TARGETS",
@@ -48,6 +58,8 @@ __all__ = [
     "BUILD_COMPUTE_TYPES",
     "CRON_EXAMPLE",
     "DEFAULT_BOOTSTRAP_IMAGE",
+    "DEREGISTRATION_DELAY_SECONDS",
+    "ECS_DEPLOY_ACTION_MAX_MINUTES",
     "ECS_ONLY",
     "EKS_KUBERNETES_VERSIONS",
     "EKS_ONLY",
@@ -55,10 +67,16 @@ __all__ = [
     "KEYS",
     "LOG_RETENTION_DAYS",
     "PROJECT",
+    "SMOKE_TEST_HOOK_MAX_MINUTES",
+    "STRATEGY_KEYS",
+    "TASK_START_ALLOWANCE_MINUTES",
+    "TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES",
     "AlarmThresholds",
     "BuildSettings",
     "CpuArchitecture",
     "DeployTargetKind",
+    "DeploymentStrategyKind",
+    "DeploymentStrategySettings",
     "EcsSettings",
     "EksLoadBalancing",
     "EksSettings",
@@ -73,10 +91,14 @@ __all__ = [
     "SourceSettings",
     "Toggle",
     "WorkloadSettings",
+    "WorstCase",
     "cidr_problem",
     "deployment_window_cron_problem",
     "git_branch_problem",
+    "linear_shifts",
     "load_settings",
     "parse_settings",
+    "percent_text",
     "time_zone_problem",
+    "worst_case",
 ]

@@ -80,3 +80,33 @@ LOG_RETENTION_DAYS = (
 # checked against the registry where this was written, and an unchecked digest would be invented.
 DEFAULT_BOOTSTRAP_IMAGE = "public.ecr.aws/docker/library/traefik:v3.7"
 BOOTSTRAP_HEALTH_PATH = "/ping"
+
+# The target group's deregistration delay: the ALB default is 300 s; 30 s keeps deploys short. A draining
+# target with no in-flight requests leaves earlier, so 30 s is the worst case a deployment waits for it.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay
+DEREGISTRATION_DELAY_SECONDS = 30
+
+# The CodePipeline ECS deploy action waits at most one hour: its DeploymentTimeout "is configurable up
+# to the maximum default timeout for this action", and the quotas page gives that as one hour.
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html
+# https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html
+ECS_DEPLOY_ACTION_MAX_MINUTES = 60
+
+# deploymentTimeoutMinutes when it is not set and ECS shifts traffic (blue-green, canary, linear): the
+# production default, a canary, takes up to 21 minutes (components/settings/duration.py), more than the
+# rolling default of 15.
+TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES = 30
+
+# What a deployment that shifts traffic allows for starting the new revision's tasks and seeing them
+# healthy: an allowance, not a measurement. A Fargate task pulls its image and starts in a minute or two,
+# then needs the service's 30 s health-check grace period and two passing ALB checks 10 s apart.
+TASK_START_ALLOWANCE_MINUTES = 5
+
+# The smoke-test lifecycle hook: a Lambda function ECS invokes once per deployment, at
+# POST_TEST_TRAFFIC_SHIFT (the test listener already reaches the new revision, production traffic not
+# yet), which requests healthCheckPath and smokeTestPaths there. ECS re-invokes a Lambda hook that answers
+# IN_PROGRESS (every 30 s by default) and rolls back on FAILED
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-lifecycle-hooks.html); pulumi-aws
+# documents the hook's timeout_configuration for PAUSE hooks only. So the hook itself answers FAILED once
+# it has run this long, which bounds the deployment's worst case.
+SMOKE_TEST_HOOK_MAX_MINUTES = 5

@@ -74,3 +74,34 @@ class Toggle(StrEnum):
 class NatGateways(StrEnum):
     SINGLE = "single"
     ONE_PER_AZ = "one-per-az"
+
+
+class DeploymentStrategyKind(StrEnum):
+    """How ECS moves a service to a new revision (its service `deploymentConfiguration.strategy`).
+
+    AUTO follows `production`: a canary in production, a rolling update otherwise (`resolve`).
+    """
+
+    AUTO = "auto"
+    ROLLING = "rolling"
+    BLUE_GREEN = "blue-green"
+    CANARY = "canary"
+    LINEAR = "linear"
+
+    def resolve(self, production: bool) -> DeploymentStrategyKind:
+        if self is not DeploymentStrategyKind.AUTO:
+            return self
+        return DeploymentStrategyKind.CANARY if production else DeploymentStrategyKind.ROLLING
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """The new revision runs beside the old one behind a second target group, and ECS moves the ALB's
+        traffic to it (with a test listener and a final bake); a rolling update replaces tasks in place."""
+        return self in (DeploymentStrategyKind.BLUE_GREEN, DeploymentStrategyKind.CANARY, DeploymentStrategyKind.LINEAR)
+
+    @property
+    def ecs_strategy(self) -> str:
+        """The value of the service's deploymentConfiguration.strategy (botocore ecs DeploymentStrategy:
+        ROLLING | BLUE_GREEN | LINEAR | CANARY)."""
+        assert self is not DeploymentStrategyKind.AUTO, "resolve() auto first"
+        return self.value.upper().replace("-", "_")

@@ -17,11 +17,13 @@ from typing import Any
 from components.settings.constants import (
     BOOTSTRAP_HEALTH_PATH,
     DEFAULT_BOOTSTRAP_IMAGE,
+    ECS_DEPLOY_ACTION_MAX_MINUTES,
     EKS_KUBERNETES_VERSIONS,
     FARGATE_CPU_MEMORY,
     LOG_RETENTION_DAYS,
+    TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES,
 )
-from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
@@ -38,17 +40,21 @@ class Key:
     """
 
     name: str
-    type: str  # Pulumi config type: string | integer | boolean | array
+    type: str
+    """string | integer | boolean | array (Pulumi config types), or number: a decimal such as 10.5, which
+    Pulumi.yaml declares a string (`pulumi_type`) since Pulumi config has no decimal type."""
     default: Any
     description: str
     """What the key does, without what it accepts (that is rendered from the fields below)."""
     targets: frozenset[DeployTargetKind] = ALL_TARGETS
     """The deploy targets that read the key; setting it on another target is an error. Omitted: every target."""
     _: KW_ONLY
-    minimum: int | None = None
-    """Integer keys: the smallest value accepted. Omitted: no lower bound."""
-    maximum: int | None = None
-    """Integer keys: the largest value accepted. Omitted: no upper bound."""
+    minimum: int | float | None = None
+    """Integer and number keys: the smallest value accepted. Omitted: no lower bound."""
+    maximum: int | float | None = None
+    """Integer and number keys: the largest value accepted. Omitted: no upper bound."""
+    step: float | None = None
+    """Number keys: a value must be a whole multiple of it (0.1: one decimal). Omitted: any value in range."""
     allowed: type[Enum] | tuple[Any, ...] | None = None
     """The only values accepted: an Enum (its members' values) or a tuple. Omitted: not a closed set."""
     pattern: re.Pattern[str] | None = None
@@ -67,10 +73,23 @@ class Key:
         return ()
 
     @property
+    def pulumi_type(self) -> str:
+        """The type Pulumi.yaml declares: Pulumi config types are string, integer, boolean and array
+        (https://github.com/pulumi/pulumi/blob/master/sdk/go/common/workspace/project.json, simpleConfigType),
+        so a number key is a string the settings read as a decimal."""
+        return "string" if self.type == "number" else self.type
+
+    @property
+    def pulumi_default(self) -> Any:
+        """The default as Pulumi.yaml declares it (of `pulumi_type`)."""
+        return _number(self.default) if self.type == "number" else self.default
+
+    @property
     def allowed_text(self) -> str:
         """What the key accepts, in words, or "" when its description and own rule say it."""
         if self.minimum is not None and self.maximum is not None:
-            return f"{self.minimum} to {self.maximum}"
+            steps = f" in steps of {_number(self.step)}" if self.step is not None else ""
+            return f"{_number(self.minimum)} to {_number(self.maximum)}{steps}"
         if self.minimum is not None:
             return f"at least {self.minimum}"
         if self.maximum is not None:
@@ -86,6 +105,11 @@ class Key:
         """The description as documented (Pulumi.yaml, README, docs/config.md): what the key does and accepts."""
         allowed = self.allowed_text
         return f"{self.description} Allowed: {allowed}." if allowed else self.description
+
+
+def _number(value: float) -> str:
+    """A bound or default as people write it: 100 rather than 100.0, 0.1 as 0.1."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def _either(values: Sequence[Any]) -> str:
@@ -167,9 +191,95 @@ KEYS: dict[str, Key] = _keys(
         allowed=Toggle,
     ),
     Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods).", minimum=1, maximum=100),
-    Key("deploymentTimeoutMinutes", "integer", 15, "Minutes the pipeline's deploy action waits for a healthy deployment before failing.", minimum=1, maximum=60),
+    Key(
+        "deploymentTimeoutMinutes",
+        "integer",
+        15,
+        "Minutes the pipeline's deploy action waits for a healthy deployment before failing. On ECS with a blue-green, canary or linear "
+        f"deploymentStrategy the default means {TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES}, and a deployment's worst case must fit in it.",
+        minimum=1,
+        # The CodePipeline ECS deploy action's limit (constants.ECS_DEPLOY_ACTION_MAX_MINUTES).
+        maximum=ECS_DEPLOY_ACTION_MAX_MINUTES,
+    ),
     Key("ecsCpu", "integer", 256, "Fargate task CPU units.", ECS_ONLY, allowed=tuple(FARGATE_CPU_MEMORY)),
     Key("ecsMemory", "integer", 512, "Fargate task memory (MiB); must pair with ecsCpu.", ECS_ONLY),
+    # The ECS service's deploymentConfiguration: strategy ROLLING | BLUE_GREEN | LINEAR | CANARY (botocore
+    # ecs 2014-11-13 DeploymentStrategy). EKS reads it too, to refuse anything but a rolling update.
+    Key(
+        "deploymentStrategy",
+        "string",
+        "auto",
+        "How ECS moves the service to a new revision: rolling replaces the tasks in place; the others start the new revision beside the old "
+        "one and move the load balancer's traffic to it at once (blue-green), a share first (canary) or in steps (linear), see docs/safety.md. "
+        "auto: canary when production, else rolling. EKS: rolling only.",
+        allowed=DeploymentStrategyKind,
+    ),
+    # Ranges as the ECS API documents them: canaryPercent "multiples of 0.1 from 0.1 to 100.0" (CanaryConfiguration),
+    # stepPercent "multiples of 0.1 from 3.0 to 100.0" (LinearConfiguration), the bakes "0 to 1440 minutes"
+    # (both, and pulumi-aws's bake_time_in_minutes: "Valid range: 0-1440 minutes"). Defaults are this project's,
+    # chosen to fit the 30-minute default timeout (duration.py): ECS's linear default (10 % every 6 min, 9 bakes)
+    # alone takes 54 of the deploy action's 60 minutes, and a 10 % canary sees twice the requests of ECS's 5 %.
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CanaryConfiguration.html
+    # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LinearConfiguration.html
+    Key(
+        "canaryPercent",
+        "number",
+        10.0,
+        "canary: percent of production traffic the new revision gets for canaryBakeMinutes; the rest follows at once.",
+        ECS_ONLY,
+        minimum=0.1,
+        maximum=100.0,
+        step=0.1,
+    ),
+    Key(
+        "canaryBakeMinutes",
+        "integer",
+        5,
+        "canary: minutes the canary share runs (a deployment alarm rolls back) before the rest of the traffic moves.",
+        ECS_ONLY,
+        minimum=0,
+        maximum=1440,
+    ),
+    Key("linearStepPercent", "number", 25.0, "linear: percent of production traffic moved at each step.", ECS_ONLY, minimum=3.0, maximum=100.0, step=0.1),
+    Key("linearStepBakeMinutes", "integer", 3, "linear: minutes between two steps (none after the last).", ECS_ONLY, minimum=0, maximum=1440),
+    Key(
+        "deploymentBakeMinutes",
+        "integer",
+        5,
+        "blue-green, canary, linear: ECS's final bake, minutes both revisions keep running after all traffic has moved (a deployment alarm "
+        "rolls back at once) before the old one stops. Not bakeTimeMinutes, which watches the alarms after the deploy action has succeeded.",
+        ECS_ONLY,
+        minimum=0,
+        maximum=1440,
+    ),
+    Key(
+        "smokeTestPaths",
+        "array",
+        [],
+        "blue-green, canary, linear: absolute URL paths (e.g. /api/status) the smoke-test hook requests on the test listener, besides "
+        "healthCheckPath, before production traffic moves; a failing one rolls the deployment back.",
+        ECS_ONLY,
+    ),
+    # Any port from 1024: the production listeners use 80 and 443, which the floor keeps free (and with
+    # them every well-known port a scanner flags when open). It may equal containerPort: the listener
+    # port is the load balancer's, the container port the tasks'; they never share a socket.
+    Key(
+        "testListenerPort",
+        "integer",
+        9000,
+        "blue-green, canary, linear: load balancer port of the test listener, which reaches the new revision before production traffic does.",
+        ECS_ONLY,
+        minimum=1024,
+        maximum=65535,
+    ),
+    Key(
+        "testListenerCidrs",
+        "array",
+        [],
+        "blue-green, canary, linear: CIDRs allowed to reach the test listener besides the smoke-test hook (not the whole internet: it serves the "
+        "unreleased revision). Empty: the hook only.",
+        ECS_ONLY,
+    ),
     Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
     Key("notificationHttpsEndpoints", "array", [], "HTTPS endpoints subscribed to the delivery topic (chat webhooks, incident tools)."),
     Key("alarm5xxPercent", "integer", 5, "Alarm when 5xx responses exceed this percent of requests.", minimum=1, maximum=100),

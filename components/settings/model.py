@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.settings.enums import CpuArchitecture, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
+from components.settings.duration import WorstCase, worst_case
+from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,53 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class DeploymentStrategySettings:
+    """How ECS moves the service to a new revision (deploymentStrategy and the keys of its strategy).
+
+    Every field holds its key's value whichever strategy `kind` is; the settings refuse a key set for a
+    strategy that does not use it, so a field `kind` does not use holds its key's default.
+    """
+
+    kind: DeploymentStrategyKind
+    """ROLLING, BLUE_GREEN, CANARY or LINEAR (never AUTO: resolved against `production`)."""
+    canary_percent: float
+    """CANARY: percent of production traffic on the new revision during the canary bake (a multiple of 0.1)."""
+    canary_bake_minutes: int
+    """CANARY: minutes at canary_percent before the rest of the traffic moves."""
+    linear_step_percent: float
+    """LINEAR: percent of production traffic moved per shift (a multiple of 0.1)."""
+    linear_step_bake_minutes: int
+    """LINEAR: minutes between two shifts (none after the last)."""
+    bake_minutes: int
+    """BLUE_GREEN, CANARY, LINEAR: ECS's final bake (the service's bakeTimeInMinutes), both revisions
+    running after all traffic has moved. Not the pipeline's bake (SafetySettings.bake_time_minutes)."""
+    smoke_test_paths: tuple[str, ...]
+    """BLUE_GREEN, CANARY, LINEAR: paths the smoke-test hook requests on the test listener, besides the
+    health check path."""
+    test_listener_port: int
+    """BLUE_GREEN, CANARY, LINEAR: the ALB port of the test listener."""
+    test_listener_cidrs: tuple[str, ...]
+    """BLUE_GREEN, CANARY, LINEAR: who may reach the test listener besides the smoke-test hook (empty: nobody)."""
+
+    @property
+    def worst_case(self) -> WorstCase:
+        """How long one deployment can take at worst, step by step (components/settings/duration.py)."""
+        return worst_case(
+            self.kind,
+            canary_percent=self.canary_percent,
+            canary_bake_minutes=self.canary_bake_minutes,
+            linear_step_percent=self.linear_step_percent,
+            linear_step_bake_minutes=self.linear_step_bake_minutes,
+            bake_minutes=self.bake_minutes,
+        )
+
+
+@dataclass(frozen=True)
 class EcsSettings:
     cpu: int
     memory: int
+    strategy: DeploymentStrategySettings
+    """How ECS deploys a new revision, and how long that can take (`strategy.worst_case`)."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from components.settings.network import _network
 from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader
 from components.settings.safety import _safety
 from components.settings.source import _source
+from components.settings.strategy import _strategy_kind
 from components.settings.workload import _workload
 
 # Lowercase letters and digits in runs joined by single '-': the stack and service names end up in ECR
@@ -141,9 +142,12 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
     problems.check(_names, project, stack)
     service = problems.check(_service_name, reader) or KEYS["serviceName"].default
     production = problems.check(reader.get, "production") or False
+    # How the target deploys; the deploy timeout's default and the ECS part follow it.
+    strategy = problems.check(_strategy_kind, reader, target, production) if target is not None else None
+    workload = problems.check(_workload, reader, strategy)
     parts = {
         "source": problems.check(_source, reader, project, stack, service),
-        "workload": problems.check(_workload, reader),
+        "workload": workload,
         "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount"),
         "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays"),
         "build": problems.check(_build, reader),
@@ -151,7 +155,10 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         "log_retention_days": problems.check(_log_retention, reader),
         "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
         # Each target's own settings, only for that target (its keys are refused on the other one above).
-        "ecs": problems.check(_ecs, reader) if target is DeployTargetKind.ECS else None,
+        # (With deploymentStrategy wrong, its problem is reported and the ECS part not checked.)
+        "ecs": problems.check(_ecs, reader, strategy, production, workload.deployment_timeout_minutes if workload else None)
+        if target is DeployTargetKind.ECS and strategy is not None
+        else None,
         "safety": problems.check(_safety, reader, production),
         "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
     }

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any
 
-from components.settings.keys import KEYS
+from components.settings.keys import KEYS, _number
 
 
 class SettingsError(ValueError):
@@ -74,6 +76,20 @@ def _parse_integer(key: str, value: Any) -> int:
         raise _fail(key, value, "expected a whole number", f"set {key} to a number such as {KEYS[key].default}") from None
 
 
+def _parse_number(key: str, value: Any) -> float:
+    """A decimal, typed (10.5) or as the CLI passes it ('10.5')."""
+    example = _number(KEYS[key].default)
+    if isinstance(value, bool):
+        raise _fail(key, value, "expected a number", f"set {key} to a number such as {example}")
+    try:
+        number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    except ValueError:
+        raise _fail(key, value, "expected a number", f"set {key} to a number such as {example}") from None
+    if not math.isfinite(number):
+        raise _fail(key, value, "expected a number", f"set {key} to a number such as {example}")
+    return number
+
+
 def _parse_boolean(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -98,6 +114,7 @@ def _parse_array(key: str, value: Any) -> tuple[str, ...]:
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "string": _parse_string,
     "integer": _parse_integer,
+    "number": _parse_number,
     "boolean": _parse_boolean,
     "array": _parse_array,
 }
@@ -124,14 +141,21 @@ def _enum(reader: _Reader, key: str) -> Any:
         raise SettingsError(f"{key}: {_shown(value)} is not supported; use {spec.allowed_text}{hint}") from None
 
 
-def _in_range(reader: _Reader, key: str) -> int:
-    """The value, within the key's `minimum` and `maximum`."""
+def _in_range(reader: _Reader, key: str) -> Any:
+    """The value (an int, or a float for number keys), within the key's `minimum` and `maximum` and on
+    its `step`."""
     spec = KEYS[key]
     low, high = spec.minimum, spec.maximum
     assert low is not None and high is not None, f"{key}: no minimum and maximum in KEYS"
     value = reader.get(key)
     if not low <= value <= high:
-        raise _fail(key, value, f"allowed: {spec.allowed_text}", f"set {key} between {low} and {high}")
+        raise _fail(key, value, f"allowed: {spec.allowed_text}", f"set {key} between {_number(low)} and {_number(high)}")
+    if spec.step is not None:
+        # Decimal arithmetic on the shortest repr: 0.3 is a multiple of 0.1, although 0.3 % 0.1 != 0 in floats.
+        step = Decimal(repr(spec.step))
+        if Decimal(repr(value)) % step != 0:
+            nearest = (Decimal(repr(value)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+            raise _fail(key, value, f"allowed: {spec.allowed_text}", f"set {key} to a multiple of {_number(spec.step)}, e.g. {_number(float(nearest))}")
     return value
 
 

@@ -1,12 +1,14 @@
-"""The workload part: the container contract (name, port, health check, bootstrap image) and its count."""
+"""The workload part: the container contract (name, port, health check, bootstrap image), its count and deploy timeout."""
 
 from __future__ import annotations
 
 import re
 
 from components.settings.constants import BOOTSTRAP_HEALTH_PATH, DEFAULT_BOOTSTRAP_IMAGE
+from components.settings.enums import DeploymentStrategyKind
 from components.settings.model import WorkloadSettings
 from components.settings.reading import _fail, _in_range, _matching, _Reader
+from components.settings.strategy import deployment_timeout
 
 # registry[:port]/path (lower case: Docker refuses upper-case repository names), then :tag, @digest or both.
 # https://github.com/distribution/reference/blob/main/reference.go (the grammar `docker pull` uses)
@@ -16,7 +18,9 @@ _IMAGE = re.compile(
 )
 
 
-def _workload(reader: _Reader) -> WorkloadSettings:
+def _workload(reader: _Reader, strategy: DeploymentStrategyKind | None) -> WorkloadSettings:
+    """`strategy`: how the target deploys (None when deploymentStrategy has a problem of its own); the
+    deploy timeout's default follows it."""
     name = _matching(reader, "containerName")
     port = _in_range(reader, "containerPort")
     path = reader.get("healthCheckPath")
@@ -44,5 +48,5 @@ def _workload(reader: _Reader) -> WorkloadSettings:
         health_check_path=path,
         bootstrap_image=image,
         desired_count=_in_range(reader, "desiredCount"),
-        deployment_timeout_minutes=_in_range(reader, "deploymentTimeoutMinutes"),
+        deployment_timeout_minutes=deployment_timeout(reader, strategy),
     )

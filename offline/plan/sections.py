@@ -97,6 +97,8 @@ def _typed(spec: Key, value: Any) -> Any:
     """A config value as the settings read it (the program has already accepted it)."""
     if spec.type == "integer":
         return int(str(value).strip())
+    if spec.type == "number":
+        return float(str(value).strip())
     if spec.type == "boolean":
         return value if isinstance(value, bool) else str(value).strip().lower() == "true"
     if spec.type == "array":
@@ -117,6 +119,10 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         return f"→ {'on' if on else 'off'} (production is {str(settings.production).lower()})"
     if key == "bakeTimeMinutes" and not settings.production:
         return "→ no bake time (production is false)"
+    module = TARGETS.get(settings.deploy_target)
+    note = module.report.resolved_note(key, value, settings) if module else ""
+    if note:
+        return note
     if value not in ("", []):
         return ""
     if key == "sourceRepository":
@@ -129,7 +135,6 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         return "→ HTTP only"
     if key == "deploymentWindowCron":
         return "→ deploy at any time"
-    module = TARGETS.get(settings.deploy_target)
     return module.report.empty_key_notes.get(key, "") if module else ""
 
 
@@ -282,6 +287,9 @@ class StackView:
 
     def buildspec(self, project: Recorded) -> dict:
         return buildspec(project)
+
+    def settings(self) -> Settings:
+        return stack_settings(self.result)
 
 
 def deploy_section(result: StackResult) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
+from components.settings import DeploymentStrategyKind, DeploymentStrategySettings, Settings, linear_shifts, percent_text
 
 
 def _service_safety(service: Recorded) -> list[str]:
@@ -34,6 +36,58 @@ def _resource_rows(resource: Recorded, view: PlanView) -> list[str]:
     return lines
 
 
+def _traffic_text(strategy: DeploymentStrategySettings) -> str:
+    """How production traffic moves to the new revision, in words."""
+    kind = strategy.kind
+    if kind is DeploymentStrategyKind.CANARY:
+        return f"{percent_text(strategy.canary_percent)} of production traffic for {strategy.canary_bake_minutes} min, then 100 %"
+    if kind is DeploymentStrategyKind.LINEAR:
+        shifts = linear_shifts(strategy.linear_step_percent)
+        return f"{percent_text(strategy.linear_step_percent)} more production traffic every {strategy.linear_step_bake_minutes} min until 100 % ({shifts} shifts)"
+    if kind is DeploymentStrategyKind.BLUE_GREEN:
+        return "all production traffic at once"
+    return "new tasks replace the old ones in place (no second target group, no test listener)"
+
+
+def _strategy_rows(view: PlanView) -> list[str]:
+    """The deployment strategy, its traffic steps and final bake, and its worst case against the deploy
+    action's timeout."""
+    settings = view.settings()
+    if settings.ecs is None:
+        return []
+    strategy, timeout = settings.ecs.strategy, settings.workload.deployment_timeout_minutes
+    lines = [f"- Deployment strategy: `{strategy.kind.value}`: {_traffic_text(strategy)}"]
+    if strategy.kind.shifts_traffic:
+        reach = " and ".join(["the smoke-test hook", *(f"`{c}`" for c in strategy.test_listener_cidrs)])
+        paths = ", ".join(f"`{p}`" for p in (settings.workload.health_check_path, *strategy.smoke_test_paths))
+        lines += [
+            f"  - final bake: {strategy.bake_minutes} min with both revisions running, then the old one stops",
+            f"  - test listener: port `{strategy.test_listener_port}`, reachable by {reach}; the smoke test requests {paths}",
+        ]
+    worst = strategy.worst_case
+    fits = "within" if worst.minutes <= timeout else "longer than"
+    lines.append(f"  - worst case {worst.minutes} min, {fits} the deploy action's {timeout} min timeout (`deploymentTimeoutMinutes`): {worst.text}")
+    for service in view.of_type(_SERVICE):
+        # ECS rolls when a service names no strategy (botocore ecs: DeploymentConfiguration.strategy).
+        applied = get(service.inputs, "deploymentConfiguration.strategy") or DeploymentStrategyKind.ROLLING.ecs_strategy
+        if applied != strategy.kind.ecs_strategy:
+            lines.append(f"  - not applied yet: service `{service.name}` deploys with strategy `{applied}`")
+    return lines
+
+
+def _resolved_note(key: str, value: Any, settings: Settings) -> str:
+    """deploymentStrategy's auto, and the deploy timeout's default that follows the strategy."""
+    if settings.ecs is None:
+        return ""
+    kind = settings.ecs.strategy.kind
+    timeout = settings.workload.deployment_timeout_minutes
+    if key == "deploymentStrategy" and value == DeploymentStrategyKind.AUTO.value:
+        return f"→ {kind.value} (production is {str(settings.production).lower()})"
+    if key == "deploymentTimeoutMinutes" and value != timeout:
+        return f"→ {timeout} (the default with deploymentStrategy {kind.value})"
+    return ""
+
+
 _SERVICE = "aws:ecs/service:Service"
 REPORT = TargetReport(
     key_settings={
@@ -49,7 +103,9 @@ REPORT = TargetReport(
         ),
         "aws:ecs/taskDefinition:TaskDefinition": ("family", "cpu", "memory", "runtimePlatform.cpuArchitecture", "requiresCompatibilities"),
     },
+    resolved_note=_resolved_note,
     resource_rows=_resource_rows,
+    deploy_rows=_strategy_rows,
     architecture_nodes=(("aws:ecs/cluster:Cluster", "ECS cluster"), (_SERVICE, "ECS Fargate service")),
     architecture_edges=(
         ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _SERVICE, "deploys"),

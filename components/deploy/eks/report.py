@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get, show
+from components.settings import DeploymentStrategyKind, Settings
 
 _CLUSTER = "aws:eks/cluster:Cluster"
 
@@ -84,7 +86,14 @@ def _human_rows(view: PlanView) -> list[str]:
     ]
 
 
+def _resolved_note(key: str, value: Any, settings: Settings) -> str:
+    if key == "deploymentStrategy" and value == DeploymentStrategyKind.AUTO.value:
+        return "→ rolling (the Deployment's rolling update, the only strategy on EKS)"
+    return ""
+
+
 REPORT = TargetReport(
+    resolved_note=_resolved_note,
     empty_key_notes={
         "eksClusterName": "→ the stack creates an EKS Auto Mode cluster",
         "eksPublicAccessCidrs": "→ private API endpoint only",
