@@ -102,8 +102,11 @@ REPORT = TargetReport(
 
 
 @pytest.fixture(scope="module")
-def static() -> Iterator[StackResult]:
-    """dev with the third target, registered while this module's tests run (the plan asks TARGETS too)."""
+def static(dev) -> Iterator[StackResult]:
+    """dev with the third target, registered while this module's tests run (the plan asks TARGETS too).
+
+    Asks for the session's `dev` first: evaluated inside the patch, the shared dev stack would be this
+    third-target variant for every later test module."""
     with pytest.MonkeyPatch.context() as patch:
         # The one line in TARGETS.
         patch.setitem(deploy.TARGETS, Kind.STATIC, deploy.TargetModule(TYPE, from_settings, lambda s: {}, REPORT))
