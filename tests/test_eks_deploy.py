@@ -149,6 +149,8 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     (state / "running").write_text(running + "\n")
     calls = tmp_path / "calls"
     calls.touch()
+    # The build container's /tmp is the run's own; tests running side by side each get theirs.
+    body = body.replace(eks_deploy.APPLIED_FILE, str(tmp_path / "applied.json"))
     proc = subprocess.run(
         ["bash", "-c", body],
         env={
@@ -202,7 +204,8 @@ def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
     assert code == 0
     assert applied(calls) == [HOTFIX]
     assert (running, record) == (HOTFIX, HOTFIX)
-    assert "kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f /tmp/applied.json" in calls
+    assert f"kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f {tmp_path}/applied.json" in calls
+    assert "kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f /tmp/applied.json" in script()
     assert "kubectl rollout status deployment/app --namespace ns --timeout=15m" in calls
     assert f"aws ssm put-parameter --name {RECORD} --type String --overwrite --value {HOTFIX}" in calls
     assert not any("rollout undo" in c for c in calls)
