@@ -242,3 +242,10 @@ def test_metrics_permission_is_held_to_the_namespace():
     }
     [data] = get_action_data("cloudwatch", "PutMetricData")["cloudwatch"]
     assert data["resource_arn_format"] == "*" and "cloudwatch:namespace" in data["condition_keys"]
+
+
+def test_a_missing_namespace_on_an_existing_cluster_is_recorded_failed(tmp_path):
+    body = script(create_namespace=False).replace("kubectl get namespace ns", "false")
+    code, calls, running, _ = run_step(tmp_path, body, record=GOOD, running=GOOD, IMAGE_URI=HOTFIX)
+    assert (code, applied(calls), running) == (1, [], GOOD)
+    assert outcome(tmp_path) == ("FAILED", "Namespace ns does not exist: the cluster's administrators create it (docs/eks.md, Existing cluster)")
