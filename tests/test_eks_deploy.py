@@ -19,6 +19,7 @@ from components.deploy.eks import deploy_step as eks_deploy
 from components.deploy.eks import manifests
 from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 from components.workload import bootstrap_environment
+from functions import deployment_record as records
 from tests import fake_registry
 
 KUBECTL = r"""#!/bin/bash
@@ -39,7 +40,23 @@ case "$1" in
         exit 1 ;;
     esac
     exit 0 ;;
-  get) exit 0 ;;
+  get)
+    # A complete rollout of what was applied last: the Deployment's status, and its ready pods, each
+    # reporting the image it runs as containerd does (<repository>@sha256:...). DEPLOYMENT_PATCH and
+    # PODS_PATCH (jq, with $running) change them.
+    running="$(cat "$STATE/running")"
+    case "$2" in
+      deployment/*)
+        jq '.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
+          status: {observedGeneration: 4, replicas: .spec.replicas, updatedReplicas: .spec.replicas, availableReplicas: .spec.replicas,
+          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}}' <<<"$MANIFESTS" \
+          | jq --arg running "$running" "${DEPLOYMENT_PATCH:-.}" ;;
+      pods)
+        jq -n --arg running "$running" '{items: [range(2) as $i | {metadata: {name: "app-\($i)"}, status: {phase: "Running",
+          conditions: [{type: "Ready", status: "True"}], containerStatuses: [{name: "app", ready: true, imageID: $running}]}}]}' \
+          | jq --arg running "$running" "${PODS_PATCH:-.}" ;;
+    esac
+    exit 0 ;;
 esac
 exit 0
 """
@@ -51,15 +68,29 @@ case "$*" in
     while [ $# -gt 0 ]; do [ "$1" = "--value" ] && echo "$2" > "$STATE/record"; shift; done ;;
   "cloudwatch describe-alarms"*)
     if [ -e "$STATE/polled" ]; then echo "${FIRING_LATER-${FIRING_AT_START:-}}"; else touch "$STATE/polled"; echo "${FIRING_AT_START:-None}"; fi ;;
+  "cloudwatch put-metric-data"*)
+    while [ $# -gt 0 ]; do [ "$1" = "--metric-data" ] && echo "$2" > "$STATE/metric-data"; shift; done
+    if [ -n "${METRICS_FAIL:-}" ]; then echo "An error occurred (Throttling) when calling the PutMetricData operation: Rate exceeded" >&2; exit 254; fi ;;
   "ecr "*) exec "$STATE/../bin/fake-ecr" "$@" ;;
 esac
 exit 0
+"""
+# The step's clock: the real one, or (CLOCK_START set) one that advances CLOCK_STEP ms per reading.
+DATE = r"""#!/bin/bash
+if [ -z "${CLOCK_START:-}" ]; then PATH=/usr/bin:/bin exec date "$@"; fi
+n="$(cat "$STATE/clock" 2>/dev/null || echo 0)"; echo $((n + 1)) > "$STATE/clock"
+echo $((CLOCK_START + n * CLOCK_STEP))
 """
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo"
 # The repository's images as the build pushed them (commit tags), referenced by digest as the build exports them.
 IMAGES = [fake_registry.image([tag]) for tag in ("900d111", "bad2222", "f1e3333")]
 GOOD, BAD_IMAGE, HOTFIX = (f"{REGISTRY}@{i['imageDigest']}" for i in IMAGES)
 RECORD = "/container-cicd/prod/app/deployed-image"
+SERVICE = "container-cicd-prod-app"
+COMMIT = "f1e3333a4b5c6d7e8f90123456789abcdef01234"
+BUILD_ID = "container-cicd-prod-app-deploy:0d6f3c1e-1111-2222-3333-444455556666"
+# 2025-07-10T13:15:39.018Z, then 75.25 s later.
+CLOCK = {"CLOCK_START": "1752153339018", "CLOCK_STEP": "75250"}
 WORKLOAD = WorkloadSettings(
     container_name="app",
     container_port=8080,
@@ -92,17 +123,22 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
         repository_url=REGISTRY,
         repository_name="repo",
         create_namespace=create_namespace,
+        service_id=SERVICE,
     )
     # The poll interval would make the alarm tests slow; the behaviour does not depend on it.
     return text.replace(f"sleep {eks_deploy.ALARM_POLL_SECONDS}", "sleep 0.2")
 
 
 def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None, **env: str) -> tuple[int, list[str], str, str]:
-    """Run the step; return (exit code, calls, the image running afterwards, the record afterwards)."""
+    """Run the step; return (exit code, calls, the image running afterwards, the record afterwards).
+    A pipeline run (IMAGE_URI) gets COMMIT_ID as the Deploy stage passes it; CodeBuild's build id is
+    always set. The step's standard output is kept in tmp_path / "stdout"."""
+    if "IMAGE_URI" in env:
+        env = {"COMMIT_ID": COMMIT, **env}
     bin_dir, state = tmp_path / "bin", tmp_path / "state"
     bin_dir.mkdir()
     state.mkdir()
-    for name, stub in (("kubectl", KUBECTL), ("aws", AWS)):
+    for name, stub in (("kubectl", KUBECTL), ("aws", AWS), ("date", DATE)):
         (bin_dir / name).write_text(stub)
         (bin_dir / name).chmod(0o755)
     fake_registry.install(bin_dir, state, IMAGES)
@@ -113,13 +149,23 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     (state / "running").write_text(running + "\n")
     calls = tmp_path / "calls"
     calls.touch()
+    # The build container's /tmp is the run's own; tests running side by side each get theirs.
+    body = body.replace(eks_deploy.APPLIED_FILE, str(tmp_path / "applied.json"))
     proc = subprocess.run(
         ["bash", "-c", body],
-        env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls), "STATE": str(state), "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS), **env},
+        env={
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "CALLS": str(calls),
+            "STATE": str(state),
+            "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS),
+            "CODEBUILD_BUILD_ID": BUILD_ID,
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=60,
     )
+    (tmp_path / "stdout").write_text(proc.stdout)
     return (proc.returncode, calls.read_text().splitlines(), (state / "running").read_text().strip(), (state / "record").read_text().strip())
 
 
@@ -127,12 +173,39 @@ def applied(calls: list[str]) -> list[str]:
     return [c.removeprefix("APPLIED ") for c in calls if c.startswith("APPLIED ")]
 
 
+def deployment_records(tmp_path: Path) -> list[dict]:
+    """The deployment record lines the step printed, each checked against the contract: exactly its
+    fields, in order, and what `records.record` builds from the same values."""
+    found = []
+    for line in (tmp_path / "stdout").read_text().splitlines():
+        if line.startswith("{") and f'"recordType":"{records.RECORD_TYPE}"' in line:
+            rec = json.loads(line)
+            assert list(rec) == list(records.FIELDS)
+            times = {"started_at": records.parse_timestamp(rec["startedAt"]), "finished_at": records.parse_timestamp(rec["finishedAt"])}
+            same = {k: rec[k] for k in ("target", "service", "commit", "image", "digest", "strategy", "deployment", "outcome", "reason")}
+            assert records.record(**same, **times) == rec
+            found.append(rec)
+    return found
+
+
+def metric_data(tmp_path: Path) -> list[dict] | None:
+    """The MetricData the step passed to put-metric-data, as JSON; None when it did not call it."""
+    sent = tmp_path / "state" / "metric-data"
+    return json.loads(sent.read_text()) if sent.exists() else None
+
+
+def outcome(tmp_path: Path) -> tuple[str, str | None]:
+    [rec] = deployment_records(tmp_path)
+    return rec["outcome"], rec["reason"]
+
+
 def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
     code, calls, running, record = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=HOTFIX)
     assert code == 0
     assert applied(calls) == [HOTFIX]
     assert (running, record) == (HOTFIX, HOTFIX)
-    assert "kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f /tmp/applied.json" in calls
+    assert f"kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f {tmp_path}/applied.json" in calls
+    assert "kubectl apply --server-side --force-conflicts --field-manager=container-cicd-deploy -f /tmp/applied.json" in script()
     assert "kubectl rollout status deployment/app --namespace ns --timeout=15m" in calls
     assert f"aws ssm put-parameter --name {RECORD} --type String --overwrite --value {HOTFIX}" in calls
     assert not any("rollout undo" in c for c in calls)
@@ -140,6 +213,7 @@ def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
     first_ecr, first_kubectl = (next(i for i, c in enumerate(calls) if c.startswith(p)) for p in ("aws ecr describe-images", "kubectl"))
     assert first_ecr < first_kubectl
     assert fake_registry.tags_of(tmp_path / "state", IMAGES[2]["imageDigest"]) == ["f1e3333", "deployed-f1e3333"]
+    assert outcome(tmp_path) == ("SUCCEEDED", None)
 
 
 def test_a_tag_from_an_execution_before_digest_deployments_is_applied_by_its_digest(tmp_path):
@@ -161,6 +235,29 @@ def test_an_image_the_repository_does_not_hold_is_never_applied(tmp_path, image_
     assert code == 1
     assert not any(c.startswith("kubectl") for c in calls)
     assert (running, record) == (GOOD, GOOD)
+    assert "Nothing applied: the pipeline's image is not an image of repo" in (tmp_path / "stdout").read_text()
+
+
+@pytest.mark.parametrize(
+    ("image_uri", "digest"),
+    [(f"{REGISTRY}@sha256:{'0' * 64}", f"sha256:{'0' * 64}"), (f"public.ecr.aws/other/repo@{IMAGES[2]['imageDigest']}", IMAGES[2]["imageDigest"])],
+    ids=["digest-not-in-the-repository", "other-repository"],
+)
+def test_an_image_never_applied_is_recorded_failed_with_the_digest_it_named(tmp_path, image_uri, digest):
+    code, *_ = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=image_uri)
+    [rec] = deployment_records(tmp_path)
+    assert (code, rec["outcome"], rec["image"], rec["digest"]) == (1, "FAILED", image_uri, digest)
+    assert rec["reason"] == "Nothing applied: the pipeline's image is not an image of repo"
+    assert metric_data(tmp_path)[1]["MetricName"] == records.FAILED_METRIC
+
+
+def test_a_tag_that_resolves_to_no_digest_fails_without_a_record(tmp_path):
+    """The record's digest is what was expected to run; an unknown tag names none, so no record is
+    invented (the step says so) and the verdict is the same."""
+    code, calls, _, _ = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=f"{REGISTRY}:latest")
+    assert code == 1
+    assert deployment_records(tmp_path) == [] and metric_data(tmp_path) is None
+    assert f"No deployment record: commit '{COMMIT}' or digest '{REGISTRY}:latest' is not what it takes" in (tmp_path / "stdout").read_text()
 
 
 def test_alarm_during_the_deploy_restores_the_known_good_image_and_fails(tmp_path):
@@ -179,6 +276,7 @@ def test_alarm_during_the_deploy_restores_the_known_good_image_and_fails(tmp_pat
     assert (running, record) == (GOOD, GOOD)
     assert "aws cloudwatch describe-alarms --alarm-names a-5xx a-latency --state-value ALARM --query MetricAlarms[].AlarmName --output text" in calls
     assert not any("put-parameter" in c for c in calls)
+    assert outcome(tmp_path) == ("ROLLED_BACK", f"alarm entered ALARM: a-5xx; restored {GOOD}")
 
 
 def test_hotfix_while_an_alarm_already_fires_is_not_undone(tmp_path):
@@ -216,9 +314,22 @@ def test_failed_rollout_restores_the_known_good_image_and_fails(tmp_path):
     code, calls, running, record = run_step(tmp_path, script(alarms=()), record=GOOD, running=GOOD, IMAGE_URI=BAD_IMAGE, BAD=BAD_IMAGE)
     assert code == 1
     assert applied(calls) == [BAD_IMAGE, GOOD]
-    assert calls[-1] == "kubectl rollout status deployment/app --namespace ns --timeout=15m"
+    # The restore is waited for and verified like the deployment, then the record's metrics go out.
+    assert calls[-4:] == [
+        "kubectl rollout status deployment/app --namespace ns --timeout=15m",
+        "kubectl get deployment/app --namespace ns -o json",
+        "kubectl get pods --namespace ns -l app.kubernetes.io/name=app -o json",
+        f"aws cloudwatch put-metric-data --namespace ContainerCicd/Deployments --metric-data {(tmp_path / 'state' / 'metric-data').read_text().strip()}",
+    ]
     assert (running, record) == (GOOD, GOOD)
     assert not any("describe-alarms" in c for c in calls)
+    assert outcome(tmp_path) == ("ROLLED_BACK", f"rollout not ready within 15m; restored {GOOD}")
+
+
+def test_a_restore_that_fails_too_is_recorded_failed(tmp_path):
+    code, calls, running, _ = run_step(tmp_path, script(alarms=()), record=GOOD, running=GOOD, IMAGE_URI=BAD_IMAGE, BAD=f"{BAD_IMAGE} {GOOD}")
+    assert (code, applied(calls), running) == (1, [BAD_IMAGE, GOOD], GOOD)
+    assert outcome(tmp_path) == ("FAILED", f"rollout not ready within 15m; restoring {GOOD} failed too")
 
 
 def test_stage_rollback_execution_ends_green_with_the_good_image(tmp_path):
@@ -236,6 +347,7 @@ def test_stage_rollback_execution_ends_green_with_the_good_image(tmp_path):
     assert applied(calls) == [GOOD]
     assert (running, record) == (GOOD, GOOD)
     assert f"aws ssm put-parameter --name {RECORD} --type String --overwrite --value {GOOD}" in calls
+    assert outcome(tmp_path) == ("SUCCEEDED", None)
 
 
 def test_config_apply_run_applies_the_recorded_image_and_records_nothing(tmp_path):
@@ -244,12 +356,16 @@ def test_config_apply_run_applies_the_recorded_image_and_records_nothing(tmp_pat
     assert applied(calls) == [GOOD]
     assert (running, record) == (GOOD, GOOD)
     assert not any("put-parameter" in c or c.startswith("aws ecr") for c in calls)
+    # Verified like a deployment (the recorded digest), but no deployment: no record, no metrics.
+    assert "kubectl get pods --namespace ns -l app.kubernetes.io/name=app -o json" in calls
+    assert deployment_records(tmp_path) == [] and metric_data(tmp_path) is None
 
 
 def test_unreadable_record_fails_before_touching_the_cluster(tmp_path):
     code, calls, _, _ = run_step(tmp_path, script(), record=None, running=GOOD, IMAGE_URI=HOTFIX)
     assert code == 1
     assert not any(c.startswith("kubectl") for c in calls)
+    assert outcome(tmp_path) == ("FAILED", f"Cannot read the image record {RECORD}; nothing applied")
 
 
 def test_record_failure_fails_the_step(tmp_path):
@@ -258,6 +374,7 @@ def test_record_failure_fails_the_step(tmp_path):
     code, _, running, record = run_step(tmp_path, failing, record=GOOD, running=GOOD, IMAGE_URI=HOTFIX)
     assert code == 1
     assert (running, record) == (HOTFIX, GOOD)
+    assert outcome(tmp_path) == ("FAILED", f"Deployed and verified {HOTFIX} but could not record it in the image record")
 
 
 @pytest.mark.parametrize("create_namespace", [True, False])

@@ -228,7 +228,8 @@ def test_ecs_deploy_statements_are_scoped_to_this_service(dev):
 #   and https://docs.aws.amazon.com/AmazonECR/latest/userguide/ECR_on_ECS.html (BatchGetImage, GetDownloadUrlForLayer, GetAuthorizationToken)
 # EventBridge starting a pipeline: https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-trigger-source-repo-changes-cli.html
 # CloudTrail to CloudWatch Logs: https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
-# `aws eks update-kubeconfig` calls eks:DescribeCluster; the EKS deploy step polls its alarms with cloudwatch:DescribeAlarms.
+# `aws eks update-kubeconfig` calls eks:DescribeCluster; the EKS deploy step polls its alarms with cloudwatch:DescribeAlarms
+#   and puts its deployment metrics with cloudwatch:PutMetricData (no resource-level permissions: "*").
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SSE_KMS = ("kms:Decrypt", "kms:GenerateDataKey")
@@ -387,7 +388,8 @@ def required_permissions(result) -> dict[str, Need]:
         add(
             deploy.inputs["serviceRole"],
             need(("eks:DescribeCluster",), f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{cluster}")
-            | {("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}") for a in alarms},
+            | {("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a}") for a in alarms}
+            | (need(("cloudwatch:PutMetricData",), "*") if "cloudwatch put-metric-data" in commands else set()),
         )
     return required
 

@@ -10,10 +10,13 @@ buildspec, and the step applies them (`kubectl apply --server-side`) with one im
   the image the record says runs now, so a config change never changes the image.
 
 It reads the known-good image from the image record first, notes which alarms are already in ALARM,
-waits for the rollout while watching for alarms that *newly* enter ALARM, and on failure re-applies
-the manifests with the known-good image (an explicit image, never "the previous revision"), waits
-for that, and fails. A successful pipeline run records its image (also when it equals the known-good
-one, as in a stage rollback, which then ends green).
+waits for the rollout while watching for alarms that *newly* enter ALARM, then checks what really runs
+(verdict.py: the Deployment's status, and the digest of every ready pod). On failure it re-applies
+the manifests with the known-good image (an explicit image, never "the previous revision"), waits for
+and checks that, and fails. A successful pipeline run records its image (also when it equals the
+known-good one, as in a stage rollback, which then ends green). Every pipeline run ends with its
+deployment record and metrics (SUCCEEDED, ROLLED_BACK or FAILED); a config-apply run deploys no
+commit and writes none.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import yaml
 from components.aws_context import AWS_OWNED, AwsContext
 from components.contracts import Statement
 from components.delivery.image_record import digest_reference_commands, record_resolved_commands
+from components.deploy.eks import verdict
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
 # cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and
@@ -74,27 +78,37 @@ def deploy_script(
     repository_url: str,
     repository_name: str,
     create_namespace: bool,
+    service_id: str,
 ) -> str:
-    """One bash program: apply with the chosen image, wait (watching new alarms), restore the
-    known-good image and fail on a bad rollout, record the image on success."""
+    """One bash program: apply with the chosen image, wait (watching new alarms), verify what runs,
+    restore the known-good image and fail on a bad rollout, record the image on success; a pipeline
+    run ends with its deployment record (`verdict.finish_function`, Service dimension `service_id`)."""
     q = shlex.quote
     target = f"deployment/{q(deployment)} --namespace {q(namespace)}"
+    rollout = f"kubectl rollout status {target} --timeout={timeout_minutes}m"
     jq_filter = f'(.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[] | select(.name == {json.dumps(container_name)}) | .image) = $image'
     lines = [
         "set -uo pipefail",
+        # The step's own clock: the record's startedAt.
+        "START_MS=$(date +%s%3N)",
+        # DIGEST: what the pipeline expects to run, until the registry resolves IMAGE_URI.
+        'if [ -n "${IMAGE_URI:-}" ]; then RUN=pipeline; DIGEST="${IMAGE_URI##*@}"; else RUN=config-apply; fi',
+        *verdict.finish_function(service_id),
+        *verdict.verify_function(namespace=namespace, deployment=deployment, container_name=container_name),
+        # The digest an image reference names; empty for a tag (the bootstrap image).
+        'digest_of() { [[ "$1" == *@sha256:* ]] && echo "${1##*@}"; }',
         # The image that runs now, by the record: what a failed rollout goes back to.
         f'KNOWN_GOOD="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
-        '&& [ -n "$KNOWN_GOOD" ] || { echo "Cannot read the image record ' + record_parameter + '"; exit 1; }',
-        'if [ -n "${IMAGE_URI:-}" ]; then',
-        "  RUN=pipeline",
+        f'&& [ -n "$KNOWN_GOOD" ] || finish FAILED "Cannot read the image record {record_parameter}; nothing applied"',
+        'if [ "$RUN" = pipeline ]; then',
         "  "
         + " && ".join(digest_reference_commands(repository_url, repository_name))
-        + f' || {{ echo "Nothing applied: the pipeline\'s image is not an image of {repository_name}"; exit 1; }}',
-        '  IMAGE="$IMAGE_URI"',
+        + f' || finish FAILED "Nothing applied: the pipeline\'s image is not an image of {repository_name}"',
+        '  IMAGE_REF="$IMAGE_URI"; DIGEST="$IMAGE_DIGEST"',
         "else",
-        '  RUN=config-apply; IMAGE="$KNOWN_GOOD"',
+        '  IMAGE_REF="$KNOWN_GOOD"',
         "fi",
-        'echo "Run: $RUN; image: $IMAGE; known good: $KNOWN_GOOD"',
+        'echo "Run: $RUN; image: $IMAGE_REF; known good: $KNOWN_GOOD"',
         "apply_with() {",
         f'  jq --arg image "$1" {q(jq_filter)} <<<"$MANIFESTS" > {APPLIED_FILE} || return 1',
         f"  kubectl apply --server-side --force-conflicts --field-manager={FIELD_MANAGER} -f {APPLIED_FILE}",
@@ -113,13 +127,13 @@ def deploy_script(
         ]
     if not create_namespace:
         lines.append(
-            f'kubectl get namespace {q(namespace)} > /dev/null || {{ echo "Namespace {namespace} does not exist: '
-            "the cluster's administrators create it (docs/eks.md, Existing cluster)\"; exit 1; }"
+            f'kubectl get namespace {q(namespace)} > /dev/null || finish FAILED "Namespace {namespace} does not exist: '
+            "the cluster's administrators create it (docs/eks.md, Existing cluster)\""
         )
     lines += [
         'REASON=""',
-        'if ! apply_with "$IMAGE"; then REASON="kubectl apply failed"; else',
-        f"  kubectl rollout status {target} --timeout={timeout_minutes}m &",
+        'if ! apply_with "$IMAGE_REF"; then REASON="kubectl apply failed"; else',
+        f"  {rollout} &",
         "  ROLLOUT=$!",
     ]
     if alarm_names:
@@ -134,18 +148,24 @@ def deploy_script(
     lines += [
         '  wait "$ROLLOUT"; STATUS=$?',
         f'  if [ -z "$REASON" ] && [ "$STATUS" -ne 0 ]; then REASON="rollout not ready within {timeout_minutes}m"; fi',
+        # "Rolled out" is the controller's word; green is what the pods run.
+        '  if [ -z "$REASON" ]; then PROBLEM="$(verify "$(digest_of "$IMAGE_REF")")" || REASON="rollout reported complete, but $PROBLEM"; fi',
         "fi",
         'if [ -n "$REASON" ]; then',
-        '  echo "Deployment of $IMAGE failed ($REASON); restoring the known-good image $KNOWN_GOOD"',
-        '  apply_with "$KNOWN_GOOD" && ' + f"kubectl rollout status {target} --timeout={timeout_minutes}m",
-        "  exit 1",
+        '  echo "Deployment of $IMAGE_REF failed ($REASON); restoring the known-good image $KNOWN_GOOD"',
+        '  PROBLEM=""',
+        f'  apply_with "$KNOWN_GOOD" && {rollout} && PROBLEM="$(verify "$(digest_of "$KNOWN_GOOD")")" && finish ROLLED_BACK "$REASON; restored $KNOWN_GOOD"',
+        '  finish FAILED "$REASON; restoring $KNOWN_GOOD failed too${PROBLEM:+: $PROBLEM}"',
         "fi",
         # A config-apply run changed no image: nothing to record.
         'if [ "$RUN" = pipeline ]; then',
         # IMAGE_URI, IMAGE_DIGEST and IMAGE_DETAILS are still those the digest reference resolved to.
-        "  " + " && ".join(record_resolved_commands(record_parameter, repository_name)) + ' || { echo "Deployed $IMAGE but could not record it"; exit 1; }',
+        "  "
+        + " && ".join(record_resolved_commands(record_parameter, repository_name))
+        + ' || finish FAILED "Deployed and verified $IMAGE_REF but could not record it in the image record"',
         "fi",
-        'echo "Running $IMAGE"',
+        'echo "Running $IMAGE_REF"',
+        "finish SUCCEEDED",
     ]
     return "\n".join(lines) + "\n"
 

@@ -19,10 +19,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
+from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
-from components.deploy.eks import manifests
+from components.deploy.eks import manifests, verdict
 from components.deploy.eks.cluster import auto_mode_cluster, container_insights, created_cluster_name, eks_saturation_metrics
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.iam import trust_policy
@@ -40,7 +40,7 @@ class EksTargetArgs:
     inputs: DeployInputs
     """What the target receives from the rest of the stack (network, load balancer, image, workload)."""
     name_prefix: str
-    """Physical-name prefix (project-stack-service)."""
+    """Physical-name prefix (project-stack-service); also the Service dimension of the deployment metrics."""
     service_name: str
     """Name of the Deployment, Service and TargetGroupBinding."""
     kubernetes_version: str
@@ -150,7 +150,7 @@ class EksTarget(pulumi.ComponentResource):
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE)])],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE)])],
                 ),
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
@@ -234,6 +234,7 @@ class EksTarget(pulumi.ComponentResource):
                     security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
                 *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
+                verdict.metrics_statement(),
             ],
             architecture=args.architecture,
             # The rollout may take the full deadline twice (deploy, then restore), plus set-up.
@@ -350,6 +351,7 @@ def deploy_buildspec(
             repository_url=repository_url,
             repository_name=repository_name,
             create_namespace=create_namespace,
+            service_id=args.name_prefix,
         ),
     )
 
