@@ -16,6 +16,15 @@ from offline import stackfile  # noqa: E402
 from offline.mocks import StackResult, evaluate_stack  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _fake_registry_requests_are_valid():
+    """After each test: every request a stand-in registry (tests/fake_registry.py) received is valid."""
+    yield
+    from tests import fake_registry
+
+    fake_registry.assert_logged_requests_valid()
+
+
 @pytest.fixture(scope="session")
 def dev() -> StackResult:
     """Pulumi.dev.yaml, evaluated whole."""

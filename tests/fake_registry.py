@@ -7,6 +7,10 @@ ECR model (tests/aws_models.py), and put-image behaves as the PutImage API docum
 type when the manifest has no `mediaType` field, refuses a digest that is not the manifest's, refuses a tag
 that is already on an image, and adds the tag to the image with the same digest. The calling stub logs the
 command line; this program only answers.
+
+Each request is checked after the test, in the test's own process (`assert_logged_requests_valid`, run by an
+autouse fixture in tests/conftest.py): the program logs it, so it starts without loading botocore, which
+cost about a second of every test that runs a step's bash.
 """
 
 from __future__ import annotations
@@ -16,17 +20,17 @@ import json
 import sys
 from pathlib import Path
 
+from tests.aws_models import validate
+
 ROOT = Path(__file__).resolve().parent.parent
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 REGISTRY_FILE = "registry.json"
+REQUESTS_FILE = "ecr-requests.jsonl"
 
 PROGRAM = r'''
 import hashlib, json, os, sys
 from pathlib import Path
-
-sys.path.insert(0, @ROOT@)
-from tests.aws_models import validate
 
 OPERATIONS = {"describe-images": "DescribeImages", "batch-get-image": "BatchGetImage", "put-image": "PutImage"}
 LISTS = {"acceptedMediaTypes"}
@@ -85,9 +89,8 @@ def main():
     service, command, *rest = sys.argv[1:]
     operation = OPERATIONS[command]
     params, cli = parse(rest)
-    errors = validate("ecr", operation, params)
-    if errors:
-        fail("ValidationError", "; ".join(errors), 252)
+    with (Path(os.environ["STATE"]) / "ecr-requests.jsonl").open("a") as log:
+        log.write(json.dumps({"operation": operation, "params": params}) + "\n")
     path = Path(os.environ["STATE"]) / "registry.json"
     images = json.loads(path.read_text())
     if command == "describe-images":
@@ -148,13 +151,31 @@ def image(tags: list[str], name: str | None = None, media_type: str = OCI_INDEX)
     return {"imageDigest": digest_of(text), "imageTags": list(tags), "imageManifest": text, "imageManifestMediaType": media_type}
 
 
+# The states of the registries installed by the running test, whose logged requests are checked after it.
+_INSTALLED: list[Path] = []
+
+
 def install(bin_dir: Path, state: Path, images: list[dict]) -> Path:
-    """Write the program (run with this interpreter, which has botocore) and the registry's images; return the program."""
+    """Write the program and the registry's images; return the program."""
     program = bin_dir / "fake-ecr"
-    program.write_text(f"#!{sys.executable}\n" + PROGRAM.replace("@ROOT@", repr(str(ROOT))))
+    program.write_text(f"#!{sys.executable}\n" + PROGRAM)
     program.chmod(0o755)
     (state / REGISTRY_FILE).write_text(json.dumps(images))
+    _INSTALLED.append(state)
     return program
+
+
+def logged_requests(state: Path) -> list[dict]:
+    log = state / REQUESTS_FILE
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def assert_logged_requests_valid() -> None:
+    """Every request the registries of the test received is one ECR accepts (botocore's model, strictly)."""
+    states = list(_INSTALLED)
+    _INSTALLED.clear()
+    errors = [f"{r['operation']} {r['params']}: {e}" for state in states for r in logged_requests(state) for e in validate("ecr", r["operation"], r["params"])]
+    assert not errors, "ECR would reject:\n" + "\n".join(errors)
 
 
 def images_in(state: Path) -> list[dict]:
