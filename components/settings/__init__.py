@@ -7,7 +7,7 @@ immutable `Settings` object, reporting every problem before a single resource is
 - keys.py: `KEYS`, every config key once with its default and what it accepts;
 - model.py: the `Settings` dataclasses;
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
-- source.py, network.py, workload.py, build.py, ecs.py, safety.py (with cron.py), eks.py: one part each;
+- source.py, network.py, workload.py, build.py, ecs.py, safety.py (with cron.py), eks.py, promotion.py: one part each;
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
 
 Callers import from here, never from the modules.
@@ -31,6 +31,7 @@ from components.settings.model import (
     EcsSettings,
     EksSettings,
     NetworkSettings,
+    PromotionSettings,
     RegistrySettings,
     SafetySettings,
     Settings,
@@ -39,12 +40,14 @@ from components.settings.model import (
 )
 from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
+from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError
 from components.settings.source import git_branch_problem
 
 __all__ = [
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
+    "BUILD_ONLY_KEYS",
     "BUILD_COMPUTE_TYPES",
     "CRON_EXAMPLE",
     "DEFAULT_BOOTSTRAP_IMAGE",
@@ -65,6 +68,7 @@ __all__ = [
     "Key",
     "NatGateways",
     "NetworkSettings",
+    "PromotionSettings",
     "RegistrySettings",
     "SafetySettings",
     "Settings",
