@@ -1,4 +1,5 @@
-"""container-cicd: source -> build -> registry -> pipeline -> deploy target, one stack per environment."""
+"""container-cicd: source -> build -> registry -> pipeline -> deploy target, one stack per environment (or
+promoted from another stack's verified images instead of built: promoteFrom)."""
 
 import sys
 
@@ -7,19 +8,17 @@ if sys.version_info < (3, 11):  # noqa: UP036 - before anything that needs 3.11 
 
 import pulumi  # noqa: E402
 
-from components.contracts import DeployInputs
+from components.contracts import DeployInputs, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
-from components.delivery.build import Build, BuildArgs
 from components.delivery.image_record import ImageRecord, ImageRecordArgs
 from components.delivery.image_record import parameter_name as image_parameter_name
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
-from components.delivery.registry import Registry, RegistryArgs
-from components.delivery.source import Source, SourceArgs
 from components.deploy import create_target, moved_out_of_target, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
+from components.promotion.origin import image_origin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.dashboard import Dashboard, DashboardArgs
@@ -33,56 +32,25 @@ tags = dict(settings.tags)
 # deployTarget switch keeps it (and the old target's kept log groups readable).
 logs_key = LogsKey("logs", LogsKeyArgs(production=settings.production, tags=tags))
 
-source = Source(
-    "source",
-    SourceArgs(
-        provider=settings.source.provider,
-        repository=settings.source.repository,
-        branch=settings.source.branch,
-        name_prefix=settings.prefix,
-        create_repository=settings.source.create_repository,
-        production=settings.production,
-        connection_arn=settings.source.connection_arn,
-        file_paths=settings.source.file_paths,
-        tags=tags,
-    ),
-)
-
-registry = Registry(
-    "registry",
-    RegistryArgs(
-        repository_name=settings.prefix,
-        image_retention_count=settings.registry.image_retention_count,
-        untagged_image_expiry_days=settings.registry.untagged_image_expiry_days,
-        production=settings.production,
-        tags=tags,
-    ),
-)
-
 artifacts = ArtifactStore(
     "artifacts",
     ArtifactStoreArgs(expiry_days=settings.artifact_expiry_days, production=settings.production, tags=tags),
 )
+pipeline_name = physical_name(settings.prefix, "pipeline", 100)
 
-build = Build(
-    "build",
-    BuildArgs(
-        project_name=physical_name(settings.prefix, "build", 150),
-        app_path=settings.build.app_path,
-        container_name=settings.workload.container_name,
-        repository_url=registry.repository_url,
-        repository_arn=registry.repository_arn,
-        repository_name=registry.repository_name,
-        artifact_statements=artifacts.read_write_statements(),
-        artifact_key_arn=artifacts.key_arn,
-        architecture=settings.build.architecture,
-        compute_type=settings.build.compute_type,
-        timeout_minutes=settings.build.timeout_minutes,
+# Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
+# images another stack built and verified, by digest (docs/promotion.md).
+origin = image_origin(
+    settings,
+    artifacts,
+    StepContext(
         log_retention_days=settings.log_retention_days,
         log_key_arn=logs_key.key_arn,
-        production=settings.production,
+        artifact_statements=artifacts.read_write_statements(),
+        artifact_key_arn=artifacts.key_arn,
         tags=tags,
     ),
+    pipeline_name,
 )
 
 # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
@@ -128,9 +96,9 @@ target = create_target(
         network=network,
         load_balancer=load_balancer,
         image_record=image_record,
-        repository_url=registry.repository_url,
-        repository_arn=registry.repository_arn,
-        repository_name=registry.repository_name,
+        repository_url=origin.repository_url,
+        repository_arn=origin.repository_arn,
+        repository_name=origin.repository_name,
         log_retention_days=settings.log_retention_days,
         log_key_arn=logs_key.key_arn,
         production=settings.production,
@@ -144,13 +112,12 @@ target = create_target(
 )
 
 safety = settings.safety
-pipeline_name = physical_name(settings.prefix, "pipeline", 100)
 notifications = Notifications(
     "notifications",
     NotificationsArgs(
         topic_name=physical_name(settings.prefix, "delivery", 256),
         pipeline_name=pipeline_name,
-        repository_name=registry.repository_name,
+        repository_name=origin.repository_name,
         emails=safety.notification_emails,
         https_endpoints=safety.notification_https_endpoints,
         failure_events=target.failure_events,
@@ -176,16 +143,18 @@ pipeline = Pipeline(
         artifact_bucket_name=artifacts.bucket_name,
         artifact_key_arn=artifacts.key_arn,
         artifact_statements=artifacts.read_write_statements(),
-        source=source.contribution,
-        stages=[build.contribution],
+        source=origin.source,
+        stages=origin.stages,
         tags=tags,
         deploy_stages=target.stages,
+        final_stages=origin.final_stages,
         gates=PipelineGates(
             topic_arn=notifications.topic_arn,
             topic_statements=notifications.publish_statements(),
             # An Output of the composite alarm: the pipeline is created after the alarm it watches.
             alarm_name=alarms.composite_alarm_name,
             manual_approval=safety.manual_approval,
+            approval_message=origin.approval_message,
             # The bake time is a production gate; dev deploys succeed as soon as the target is healthy.
             bake_time_minutes=safety.bake_time_minutes if settings.production else 0,
             deployment_window=((safety.deployment_window_cron, safety.deployment_window_time_zone) if safety.deployment_window_cron else None),
@@ -221,9 +190,11 @@ dashboard = Dashboard(
 
 pulumi.export("pipelineName", pipeline.pipeline_name)
 pulumi.export("pipelineConsoleUrl", pipeline.console_url)
-pulumi.export("sourceLocation", source.location)
-pulumi.export("repositoryUrl", registry.repository_url)
+pulumi.export("sourceLocation", origin.location)
+pulumi.export("repositoryUrl", origin.repository_url)
 pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
+for output, value in origin.exports(pipeline.pipeline_name, pipeline.pipeline_arn).items():
+    pulumi.export(output, value)

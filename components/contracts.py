@@ -46,6 +46,42 @@ class StageContribution:
     pipeline_statements: Sequence[Statement] = ()
 
 
+class StepEnvironment(Protocol):
+    """What a pipeline step's CodeBuild project needs from the stack: its logs and the pipeline's artifacts.
+    `DeployInputs` has it (a deploy target's steps); `StepContext` is it alone (steps outside a target)."""
+
+    @property
+    def log_retention_days(self) -> int: ...
+
+    @property
+    def log_key_arn(self) -> pulumi.Input[str]: ...
+
+    @property
+    def tags(self) -> dict[str, str]: ...
+
+    @property
+    def artifact_statements(self) -> Sequence[Statement]: ...
+
+    @property
+    def artifact_key_arn(self) -> pulumi.Input[str] | None: ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """A `StepEnvironment` for a step that belongs to no deploy target (the promotion steps)."""
+
+    log_retention_days: int
+    """Retention of the step's log group."""
+    log_key_arn: pulumi.Input[str]
+    """The stack's CloudWatch Logs key: the step's log group is encrypted with it."""
+    artifact_statements: Sequence[Statement]
+    """What the step's role needs to read and write the pipeline's artifacts."""
+    artifact_key_arn: pulumi.Input[str] | None
+    """KMS key of the pipeline's artifacts, for the step's project. None: the AWS managed aws/s3 key."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the step's taggable resources. Omitted: untagged."""
+
+
 @dataclass(frozen=True)
 class DeployInputs:
     """What every deploy target receives from the rest of the stack."""

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import DeployInputs
+from components.contracts import StepEnvironment
 from components.kms import encryption_key
 
 # What CloudWatch Logs does with a log group's key: encrypt and decrypt events, and describe the key
@@ -80,8 +80,8 @@ class LogsKey(pulumi.ComponentResource):
         self.register_outputs({"key_arn": self.key_arn})
 
 
-def target_log_group(name: str, name_prefix: str, inputs: DeployInputs, parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
-    """A log group that outlives its deploy target, encrypted with the stack's logs key.
+def target_log_group(name: str, name_prefix: str, inputs: StepEnvironment, parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    """A log group that outlives its deploy target (or its pipeline step), encrypted with the stack's logs key.
 
     A switch of `deployTarget` deletes the old target's resources; its logs are evidence a team still
     wants, so the group is kept in CloudWatch (`retain_on_delete`; it empties itself after its

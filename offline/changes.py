@@ -31,7 +31,8 @@ from offline.mocks import Resource, StackResult
 # bucket_logging.go; sns/topic.go;
 # eks/cluster.go, access_entry.go, access_policy_association.go, addon.go; cloudtrail/trail.go;
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
-# codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go.
+# codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go;
+# lambda/function.go, permission.go; s3/bucket_notification.go; ecr/repository_policy.go; events/permission.go.
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
@@ -102,6 +103,12 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("securityGroupId",),
     "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
     "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
+    "aws:lambda/function:Function": ("name", "packageType"),
+    # A Lambda permission has no update: any change is a new statement.
+    "aws:lambda/permission:Permission": ("*",),
+    "aws:s3/bucketNotification:BucketNotification": ("bucket",),
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository",),
+    "aws:cloudwatch/eventPermission:EventPermission": ("eventBusName", "statementId"),
 }
 # Resources whose replacement the engine leaves to another provider's own rules: Kubernetes objects
 # (pulumi-kubernetes replaces a named object by deleting it first), providers, remote components.
@@ -137,6 +144,8 @@ PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
     "aws:codestarnotifications/notificationRule:NotificationRule": ("name",),
     "aws:codeconnections/connection:Connection": ("name",),
     "aws:ec2/securityGroup:SecurityGroup": ("vpcId", "name"),
+    "aws:lambda/function:Function": ("name",),
+    "aws:cloudwatch/eventPermission:EventPermission": ("eventBusName", "statementId"),
 }
 
 # Types whose deletion loses data a team keeps: code, images, artifacts, logs, audit records, keys.

@@ -7,56 +7,31 @@ a mock resource monitor that answers with plausible ids, ARNs and URLs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
 from offline import stackfile
+from offline.recording import RecordingMonitor, Resource
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "container-cicd"
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 UNIQUE_SUFFIX = "20261127000000000000000001"
-
-
-@dataclass
-class Resource:
-    """One registered resource: what the program asked the engine for."""
-
-    type: str
-    name: str
-    urn: str
-    """The URN the real engine would assign (full parent type chain)."""
-    parent_urn: str | None
-    custom: bool
-    inputs: dict[str, Any]
-    protect: bool = False
-    retain_on_delete: bool = False
-    ignore_changes: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    outputs: dict[str, Any] = field(default_factory=dict)
-    ref: str = ""
-    """The mock monitor's URN for this resource: what other resources' parent_urn and depends_on contain."""
-    id: str = ""
-    """The physical id the mock provider answered (what `resource.id` resolves to)."""
-    aliases: tuple[str, ...] = ()
-    """URNs this resource was known by before (its own `aliases` option), as the engine computes them."""
-    delete_before_replace: bool = False
-    secret_inputs: tuple[str, ...] = ()
-    """Top-level input names whose value is (or holds) a secret; `inputs` shows them unwrapped."""
-    property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Per top-level input, the mock monitor's URNs of the resources its value came from (what the
-    engine hands a policy pack as property dependencies); inputs from no resource are left out."""
+# What pulumi.get_organization() answers (the name self-managed backends use); StackReference names of
+# this project's stacks start with it.
+ORGANIZATION = "organization"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 @dataclass
@@ -110,8 +85,10 @@ def _arn(service: str, region: str, resource: str) -> str:
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
 
-    def __init__(self, region: str, ssm_parameters: Mapping[str, str] | None = None):
+    def __init__(self, region: str, ssm_parameters: Mapping[str, str] | None = None, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
         self.region = region
+        # Outputs of the stacks the program references (StackReference), by fully qualified name.
+        self.stack_outputs = dict(stack_outputs or {})
         self.invokes: list[tuple[str, dict]] = []
         # SSM parameters as they are in the account: what the stack created, overridden by what
         # someone else (the pipeline's deploy step) wrote since.
@@ -120,6 +97,9 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
+        # Read, not registered: the mock monitor's ReadResource passes no `custom`.
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(args)
         if not args.custom:
             return None, inputs
         typ, name, region = args.typ, args.name, self.region
@@ -194,11 +174,23 @@ class CloudMocks(pulumi.runtime.Mocks):
                 vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0"},
             )
             rid = physical
+        elif typ == "aws:lambda/function:Function":
+            state["arn"] = _arn("lambda", region, f"function:{physical}")
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            state["arn"] = _arn("events", region, f"rule/{physical}")
         elif typ == "aws:ssm/parameter:Parameter":
             state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
             rid = physical
             self.live_parameters[physical] = inputs.get("insecureValue", inputs.get("value", ""))
         return rid, state
+
+    def _stack_reference(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        """A StackReference read: the referenced stack's outputs, as the engine would answer them."""
+        name = str(args.resource_id or args.inputs.get("name"))
+        if name not in self.stack_outputs:
+            known = ", ".join(sorted(self.stack_outputs)) or "none"
+            raise KeyError(f"offline mocks: no outputs for the stack reference {name!r} (known: {known}); evaluate that stack first or pass stack_outputs")
+        return name, {"name": name, "outputs": dict(self.stack_outputs[name]), "secretOutputNames": []}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         self.invokes.append((args.token, dict(args.args)))
@@ -247,92 +239,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         return {}
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The stock mock monitor, plus a record of every registration's options and real URN."""
-
-    def __init__(self, mocks: CloudMocks):
-        super().__init__(mocks)
-        self.records: dict[str, Resource] = {}
-        self._qualified: dict[str, str] = {}
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
-            return response
-        parent_type = self._qualified.get(request.parent)
-        qualified = f"{parent_type}${request.type}" if parent_type else request.type
-        self._qualified[response.urn] = qualified
-        registration = self.resources[response.urn]
-        raw_inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
-        self.records[response.urn] = Resource(
-            type=request.type,
-            name=request.name,
-            urn=f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{request.name}",
-            parent_urn=request.parent or None,
-            custom=bool(request.custom),
-            inputs=_plain(raw_inputs),
-            protect=bool(request.protect),
-            retain_on_delete=bool(request.retainOnDelete),
-            ignore_changes=tuple(request.ignoreChanges),
-            depends_on=tuple(request.dependencies),
-            outputs=_plain(registration.state or {}),
-            ref=response.urn,
-            id=response.id,
-            aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
-            delete_before_replace=bool(request.deleteBeforeReplace),
-            secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
-            property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
-        )
-        return response
-
-
-def _alias_urns(request, parent_qualified: str | None) -> list[str]:
-    """The previous URNs an `aliases` option names (alias specs: another parent, name or type).
-
-    `parent_qualified` is the current parent's type chain: a spec that names no parent keeps it."""
-    urns = []
-    for alias in request.aliases:
-        if alias.urn:
-            urns.append(alias.urn)
-            continue
-        spec = alias.spec
-        name = spec.name or request.name
-        type_ = spec.type or request.type
-        stack = spec.stack or pulumi.get_stack()
-        project = spec.project or pulumi.get_project()
-        if spec.parentUrn:
-            # A parent URN is urn:pulumi:<stack>::<project>::<qualified type>::<name>.
-            qualified = f"{spec.parentUrn.split('::')[2]}${type_}"
-        elif spec.noParent or not parent_qualified:
-            qualified = type_
-        else:
-            qualified = f"{parent_qualified}${type_}"
-        urns.append(f"urn:pulumi:{stack}::{project}::{qualified}::{name}")
-    return urns
-
-
-_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-
-
-def _holds_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get(_SECRET_SIG[0]) == _SECRET_SIG[1] or any(_holds_secret(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_secret(v) for v in value)
-    return False
-
-
-def _plain(value: Any) -> Any:
-    """Deserialised properties as plain JSON-like data (secrets unwrapped)."""
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
-            return _plain(value.get("value"))
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
     """Stack-file config as the CLI hands it to a program: strings, JSON for structured values."""
     out = {}
@@ -362,27 +268,55 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: P
     return config
 
 
-def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None) -> StackResult:
+def _abandon_pending_tasks() -> None:
+    """After a failed evaluation, cancel what the program left running (outputs waiting on the failure), so
+    the next evaluation in this process starts clean instead of meeting the old failure."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    # The runtime keeps the failed outputs and RPCs for the next wait_for_rpcs, which would raise them again.
+    # (SETTINGS' context properties are typed as methods, so pyright cannot see their values' types.)
+    settings: Any = pulumi_settings.SETTINGS
+    with settings.lock:
+        settings.outputs.clear()
+    settings.rpc_manager.clear()
+
+
+def evaluate(
+    stack: str,
+    config: Mapping[str, Any],
+    root: Path = ROOT,
+    ssm_parameters: Mapping[str, str] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StackResult:
     """Run __main__.py for `stack` with `config` under mocks; return what it registered and exported.
 
     `ssm_parameters`: values that SSM parameters of the stack hold in the account (written by the
-    pipeline since the last `pulumi up`). Exceptions from the program (settings errors included)
-    propagate unchanged.
+    pipeline since the last `pulumi up`). `stack_outputs`: the outputs of stacks the program references,
+    by fully qualified name (organization/project/stack). Exceptions from the program (settings errors
+    included) propagate unchanged.
     """
     region = str(config.get("aws:region", DEFAULT_REGION))
-    cloud = CloudMocks(region, ssm_parameters)
+    cloud = CloudMocks(region, ssm_parameters, stack_outputs)
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION)
     pulumi.runtime.set_all_config(config_strings(config))
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    runpy.run_path(str(root / "__main__.py"), run_name="__main__")
-    _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+    try:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+        _sync_await(pulumi.runtime.stack.wait_for_rpcs())
+    except BaseException:
+        _abandon_pending_tasks()
+        raise
     stack_resource = pulumi_settings.get_root_resource()
     if not isinstance(stack_resource, pulumi.runtime.stack.Stack):
         raise RuntimeError(f"{root / '__main__.py'} ran but registered no Pulumi stack resource")
-    outputs = {k: _sync_await(v.future()) for k, v in stack_resource.outputs.items()}
+    outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in stack_resource.outputs.items()}
     return StackResult(
         stack=stack,
         config=dict(config),
@@ -392,6 +326,42 @@ def evaluate(stack: str, config: Mapping[str, Any], root: Path = ROOT, ssm_param
     )
 
 
-def evaluate_stack(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT, ssm_parameters: Mapping[str, str] | None = None) -> StackResult:
-    """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks."""
-    return evaluate(stack, stack_config(stack, overrides, root), root, ssm_parameters)
+def evaluate_stack(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    root: Path = ROOT,
+    ssm_parameters: Mapping[str, str] | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> StackResult:
+    """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks.
+
+    A stack that promotes from another stack of this project (promoteFrom) references that stack's
+    outputs: unless `stack_outputs` names them, the upstream's own stack file is evaluated first (once
+    per process) and its outputs are what the reference reads."""
+    config = stack_config(stack, overrides, root)
+    outputs = dict(stack_outputs or {})
+    upstream = upstream_reference(config)
+    if upstream is not None and upstream not in outputs:
+        upstream_stack = upstream.rsplit("/", 1)[-1]
+        if upstream.startswith(f"{ORGANIZATION}/{PROJECT}/") and (root / f"Pulumi.{upstream_stack}.yaml").exists():
+            outputs[upstream] = upstream_outputs(upstream_stack, root)
+    return evaluate(stack, config, root, ssm_parameters, outputs)
+
+
+def upstream_reference(config: Mapping[str, Any]) -> str | None:
+    """The fully qualified name of the stack `config` promotes from (promoteFrom), or None."""
+    value = str(config.get(f"{PROJECT}:promoteFrom") or "")
+    if not value:
+        return None
+    return value if "/" in value else f"{ORGANIZATION}/{PROJECT}/{value}"
+
+
+_UPSTREAM_OUTPUTS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def upstream_outputs(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The outputs of Pulumi.<stack>.yaml as evaluated under mocks, computed once per process."""
+    key = (str(root), stack)
+    if key not in _UPSTREAM_OUTPUTS:
+        _UPSTREAM_OUTPUTS[key] = dict(evaluate_stack(stack, root=root).outputs)
+    return _UPSTREAM_OUTPUTS[key]

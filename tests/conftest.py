@@ -38,6 +38,13 @@ def prod() -> StackResult:
 
 
 @pytest.fixture(scope="session")
+def prod_building() -> StackResult:
+    """Pulumi.prod.yaml as a stack that builds (promoteFrom removed): production's source, registry and
+    build, which prod itself (it promotes from dev) does not have."""
+    return evaluate_stack("prod", {"promoteFrom": None})
+
+
+@pytest.fixture(scope="session")
 def evaluate():
     """Evaluate a stack file with overrides: evaluate('dev', sourceProvider='github', ...)."""
     cache: dict = {}

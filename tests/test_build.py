@@ -90,7 +90,10 @@ def test_project_environment(dev):
 
 
 def test_prod_compute_type_and_timeout_from_config(prod, evaluate):
-    assert project(prod).inputs["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"  # Pulumi.prod.yaml
+    # prod promotes from dev (it builds nothing); as a building stack it takes its compute type from config.
+    assert [r.name for r in prod.of_type("aws:codebuild/project:Project") if r.inputs["environment"]["privilegedMode"]] == []
+    building = evaluate("prod", promoteFrom=None, buildComputeType="BUILD_GENERAL1_MEDIUM")
+    assert project(building).inputs["environment"]["computeType"] == "BUILD_GENERAL1_MEDIUM"
     assert project(evaluate("dev", **CUSTOM)).inputs["buildTimeout"] == 45
 
 
@@ -108,8 +111,8 @@ def test_architecture_drives_build_image_and_task_platform(evaluate, arch):
     assert r.one("aws:ecs/taskDefinition:TaskDefinition").inputs["runtimePlatform"]["cpuArchitecture"] == expected[2]
 
 
-def test_log_group_with_retention(dev, prod):
-    for result, days in ((dev, 14), (prod, 90)):  # the stack files' logRetentionDays
+def test_log_group_with_retention(dev, prod_building):
+    for result, days in ((dev, 14), (prod_building, 90)):  # the stack files' logRetentionDays
         log_group = result.named("build-logs")
         assert log_group.inputs["name"] == f"/aws/codebuild/container-cicd-{result.stack}-app-build"
         assert log_group.inputs["retentionInDays"] == days

@@ -49,9 +49,12 @@ DOCUMENTED_BLOCKERS = {
     "prod existing -> created vpc": ["ALB deletion protection"],
 }
 
-# Resources every change must keep in place: the code, the images, the artifacts and their key,
-# the build, its logs, the pipeline (its execution history) and the notification topic's key.
-MUST_KEEP = {"source-repo", "registry-repo", "artifacts-bucket", "artifacts-key", "build-project", "build-logs", "pipeline-pipeline", "notifications-key"}
+# Resources every change must keep in place: the artifacts and their key, the pipeline (its execution
+# history) and the notification topic's key; in a building stack the code, the images, the build and its
+# logs; in a promoting one (prod) the promotion inbox (the promotions it received).
+MUST_KEEP = {"artifacts-bucket", "artifacts-key", "pipeline-pipeline", "notifications-key"}
+MUST_KEEP_BUILDING = {"source-repo", "registry-repo", "build-project", "build-logs"}
+MUST_KEEP_PROMOTING = {"promotion-inbox-bucket", "promotion-inbox-versioning"}
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +114,8 @@ def test_nothing_stateful_is_lost(changes, label):
 def test_the_code_images_artifacts_and_build_are_kept_in_place(changes, label):
     change, _ = changes[label]
     kept = {old.name for old, new in change.updated if old.urn == new.urn}
-    assert MUST_KEEP <= kept
+    stack = next(c[1] for c in CASES if c[0] == label)
+    assert MUST_KEEP | (MUST_KEEP_PROMOTING if stack == "prod" else MUST_KEEP_BUILDING) <= kept
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
@@ -166,6 +170,7 @@ def test_every_resource_type_has_its_replace_only_inputs_declared(dev, prod, eva
         evaluate("dev", **EKS),
         evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
         evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"]),
+        evaluate("dev", promoteToAccounts=["210987654321"]),
     ]
     types = {r.type for result in results for r in result.resources if r.custom}
     unknown = sorted(t for t in types if t not in REPLACE_ONLY and not t.startswith(NOT_ANALYSED_PREFIXES))

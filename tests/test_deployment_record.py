@@ -122,4 +122,4 @@ def test_functions_import_only_what_the_lambda_runtime_has(path):
             assert node.level == 0, f"{path.name}: relative import"
             imported |= {f"{node.module}.{alias.name}" if node.module == "functions" else node.module or "" for alias in node.names}
     assert {name for name in imported if name.split(".")[0] not in allowed or (name.startswith("functions") and name != "functions.deployment_record")} == set()
-    assert len(FUNCTION_MODULES) == 3
+    assert len(FUNCTION_MODULES) == 4

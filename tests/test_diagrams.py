@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from offline.plan import architecture_mermaid, pipeline_mermaid
+from offline.plan.diagrams import diagrams as plan_diagrams
+from offline.plan.diagrams import to_mermaid
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKER = ROOT / "scripts" / "mermaid-check.mjs"
@@ -47,6 +49,10 @@ def test_every_diagram_in_the_docs_and_the_plan_parses(dev, prod, evaluate):
     for label, result in (("dev", dev), ("prod", prod), ("dev-eks", evaluate("dev", deployTarget="eks"))):
         diagrams.append({"name": f"plan {label} pipeline", "text": pipeline_mermaid(result)})
         diagrams.append({"name": f"plan {label} architecture", "text": architecture_mermaid(result)})
+        for name, graph in plan_diagrams(result).items():
+            if name not in ("pipeline", "architecture"):
+                diagrams.append({"name": f"plan {label} {name}", "text": to_mermaid(graph)})
+    assert any(d["name"] == "plan prod promotion" for d in diagrams)  # prod promotes from dev
     code, lines = parse(diagrams)
     assert [line for line in lines if not line.startswith("ok ")] == []
     assert code == 0 and len(lines) == len(diagrams)

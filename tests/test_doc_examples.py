@@ -51,11 +51,15 @@ def examples() -> list[tuple[str, str, dict]]:
         for group in command_groups(text):
             overrides: dict = {}
             for line in group:
-                changed = False
+                changed, target = False, "dev"
                 for command in re.split(r"&&|;", line):
                     if _is_template(command) or not ("pulumi config" in command or "offline.plan" in command):
                         continue
                     words = shlex.split(command)
+                    if "--stack" in words[:-1] and words[:2] == ["pulumi", "config"]:
+                        # `pulumi config set KEY VALUE --stack prod`: the stack it names.
+                        at = words.index("--stack")
+                        target, words = words[at + 1], words[:at] + words[at + 2 :]
                     if words[:3] == ["pulumi", "config", "set"] and "--path" not in words:
                         overrides[words[3]] = words[4]
                         changed = True
@@ -67,7 +71,7 @@ def examples() -> list[tuple[str, str, dict]]:
                         if sets:
                             found.append((f"{page.relative_to(ROOT)}: {command.strip()}", stack, parse_overrides(sets)))
                 if changed:
-                    found.append((f"{page.relative_to(ROOT)}: {line.strip()}", "dev", dict(overrides)))
+                    found.append((f"{page.relative_to(ROOT)}: {line.strip()}", target, dict(overrides)))
         for block in FENCE.findall(text):
             if f"{PROJECT}:" in block and ":" in block.split(f"{PROJECT}:", 1)[1]:
                 doc = stackfile.load(block)

@@ -140,7 +140,8 @@ def test_access_log_bucket_policy_denies_plain_http_and_lets_only_elb_write(prod
 
 
 def test_a_region_without_an_elb_account_grants_the_log_delivery_service(evaluate):
-    result = evaluate("prod", **{"aws:region": "ap-southeast-7"})
+    # Building: prod promotes from dev, which runs in us-east-1, and a promotion stays in one region.
+    result = evaluate("prod", promoteFrom=None, **{"aws:region": "ap-southeast-7"})
     document = json.loads(result.named("deploy-lb-access-logs-policy").inputs["policy"])
     assert document["Statement"][1]["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
 

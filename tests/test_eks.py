@@ -262,7 +262,7 @@ def test_deploy_identity_iam_exactly(prod):
     ]
     log_arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/container-cicd-prod-app-deploy-20261127000000000000000001"
     alarm_names = prod.outputs["alarmNames"]
-    artifacts = [s for s in policy(prod, "build-role-policy")["Statement"] if s["Sid"].startswith("Artifact")]
+    artifacts = [s for s in policy(prod, "promotion-check-step-role-policy")["Statement"] if s["Sid"].startswith("Artifact")]
     ec2 = "arn:aws:ec2:us-east-1:123456789012"
     subnets = [f"{ec2}:subnet/deploy-network-private-0-mock-id", f"{ec2}:subnet/deploy-network-private-1-mock-id"]
     assert policy(prod, "deploy-deploy-role-policy")["Statement"] == [
@@ -294,7 +294,8 @@ def test_deploy_identity_iam_exactly(prod):
             "Sid": "TagDeployedImage",
             "Effect": "Allow",
             "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
-            "Resource": prod.one("aws:ecr/repository:Repository").outputs["arn"],
+            # prod promotes from dev: the image it records is in dev's repository (the same account).
+            "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/container-cicd-dev-app",
         },
         {
             "Sid": "DeploymentMetrics",

@@ -32,9 +32,11 @@ def stages(r):
 
 
 def deploy_stages(r):
-    """Stages after Build (and Approve): the deploy target's."""
+    """Stages after Build or Check (and Approve), before a building stack's Publish: the deploy target's."""
     names = [s["name"] for s in stages(r)]
-    return stages(r)[names.index("Build") + 1 :] if "Approve" not in names else stages(r)[names.index("Approve") + 1 :]
+    before = "Approve" if "Approve" in names else "Build" if "Build" in names else "Check"
+    end = names.index("Publish") if "Publish" in names else len(names)
+    return stages(r)[names.index(before) + 1 : end]
 
 
 def role_statements(r):
@@ -50,17 +52,30 @@ def topic(r):
 
 
 def test_prod_approves_before_deploying(evaluate):
+    """prod promotes (promoteFrom): its approval follows the Check stage and names the upstream's verification."""
     for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
         r = evaluate(name, **overrides)
         names = [s["name"] for s in stages(r)]
-        assert names.index("Approve") == names.index("Build") + 1
+        assert names.index("Approve") == names.index("Check") + 1
         assert len(deploy_stages(r)) >= 1
         [action] = stages(r)[names.index("Approve")]["actions"]
         assert {k: action[k] for k in ("category", "owner", "provider", "version")} == {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"}
         assert action["configuration"] == {
             "NotificationArn": topic(r),
-            "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}? The image is named by its digest: exactly these bytes will run.",
+            "CustomData": "Promote commit #{BuildVariables.COMMIT_ID} as image #{BuildVariables.IMAGE_URI}, verified by execution "
+            "#{BuildVariables.UPSTREAM_EXECUTION_ID} of container-cicd-dev-app-pipeline (organization/container-cicd/dev)?",
         }
+
+
+def test_a_building_production_stack_approves_the_build(evaluate):
+    r = evaluate("prod", promoteFrom=None)
+    names = [s["name"] for s in stages(r)]
+    assert names == ["Source", "Build", "Approve", "Deploy", "Publish"]
+    [action] = stages(r)[names.index("Approve")]["actions"]
+    assert action["configuration"] == {
+        "NotificationArn": topic(r),
+        "CustomData": "Deploy commit #{SourceVariables.CommitId} as image #{BuildVariables.IMAGE_URI}? The image is named by its digest: exactly these bytes will run.",
+    }
 
 
 def test_the_approval_text_fits_codepipeline_with_the_longest_values_resolved():
@@ -291,8 +306,9 @@ def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
     expected_retention = 90 if stack.stack == "prod" else 14
     for group in groups:
         assert group.inputs["retentionInDays"] == expected_retention, group.name
-        # A deploy target's groups and the created VPC's flow log group go with what they log.
-        in_target = "container-cicd:deploy:" in group.urn or group.name == "deploy-network-flow-logs"
+        # A deploy target's groups, the promotion steps' (which go when the stack switches between building
+        # and promoting) and the created VPC's flow log group go with what they log.
+        in_target = any(f"container-cicd:{kind}:" in group.urn for kind in ("deploy", "promotion")) or group.name == "deploy-network-flow-logs"
         assert (group.protect, group.retain_on_delete) == ((False, True) if in_target else (stack.stack == "prod", False)), group.name
 
 
@@ -302,10 +318,15 @@ def test_nothing_is_force_deleted(stack):
         assert r.inputs.get("forceDelete") in (None, False), r.name
 
 
-def test_registry_and_artifact_bucket_are_protected_in_prod(prod, dev):
+def test_registry_and_artifact_bucket_are_protected_in_prod(prod, dev, evaluate):
+    building_prod = evaluate("prod", promoteFrom=None)
     for name in ("registry-repo", "artifacts-bucket"):
-        assert prod.named(name).protect is True
+        assert building_prod.named(name).protect is True
         assert dev.named(name).protect is False
+    # A promoting production stack has no registry; its artifact bucket and promotion inbox are protected.
+    assert [r.name for r in prod.of_type("aws:ecr/repository:Repository")] == []
+    assert prod.named("artifacts-bucket").protect is True
+    assert prod.named("promotion-inbox-bucket").protect is True
 
 
 # The configuration keys CodePipeline documents for each rule provider: (required, optional), and the values
@@ -329,7 +350,7 @@ def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
     for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
         r = evaluate(name, **overrides, **gate)
         declaration = validate_pipeline(r)
-        first = [s for s in declaration["stages"] if s["name"] not in ("Source", "Build", "Approve")][0]
+        first = [s for s in declaration["stages"] if s["name"] not in ("Source", "Build", "Check", "Approve")][0]
         [entry_condition] = first["beforeEntry"]["conditions"]
         assert entry_condition["result"] == "FAIL"
         [entry_rule] = entry_condition["rules"]

@@ -26,11 +26,13 @@ CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/1111
 
 
 @pytest.fixture(scope="module")
-def variants(dev, prod, evaluate) -> dict:
-    """Every source variant and both stacks: each builds different statements."""
+def variants(dev, prod, prod_building, evaluate) -> dict:
+    """Every source variant and both stacks, promoting and building, sharing with another account: each builds different statements."""
     return {
         "dev": dev,
         "prod": prod,
+        "prod-building": prod_building,
+        "dev-sharing": evaluate("dev", promoteToAccounts=["210987654321"]),
         "github": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceFilePaths=["app/**", "lib/**"]),
         "github-existing": evaluate("dev", sourceProvider="github", sourceRepository="my-org/my-service", sourceConnectionArn=CONNECTION_ARN, sourceBranch="release"),
     }
@@ -298,6 +300,10 @@ def pipeline_needs(result) -> Need:
             config, provider = action.get("configuration", {}), action["provider"]
             if provider == "CodeCommit":
                 needs |= need(CODECOMMIT_SOURCE, f"arn:aws:codecommit:{REGION}:{ACCOUNT}:{config['RepositoryName']}")
+            elif provider == "S3":  # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html
+                bucket_arn = f"arn:aws:s3:::{config['S3Bucket']}"
+                needs |= need(("s3:GetObject", "s3:GetObjectVersion"), f"{bucket_arn}/{config['S3ObjectKey']}") | need(("s3:GetBucketVersioning",), bucket_arn)
+                needs |= need(("kms:Decrypt",), bucket_key(result, config["S3Bucket"]))
             elif provider == "CodeStarSourceConnection":
                 needs |= need(("codeconnections:UseConnection",), config["ConnectionArn"])
             elif provider == "CodeBuild":
@@ -322,6 +328,32 @@ def pipeline_needs(result) -> Need:
                 alarm = rule["configuration"]["AlarmName"]
                 needs |= need(("cloudwatch:DescribeAlarms",), f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}")
     return needs
+
+
+def bucket_key(result, bucket: str) -> str:
+    """The KMS key a bucket encrypts its objects with by default."""
+    [key] = [
+        rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+        for c in result.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        if c.inputs["bucket"] == bucket
+        for rule in c.inputs["rules"]
+    ]
+    return key
+
+
+def upstream_repository(variables: dict) -> str:
+    """The upstream's repository ARN, from a promoting stack's Check step or collector environment."""
+    account = variables.get("UPSTREAM_REGISTRY_ID") or variables["UPSTREAM_ACCOUNT"]
+    return f"arn:aws:ecr:{variables.get('UPSTREAM_REGION', REGION)}:{account}:repository/{variables['UPSTREAM_REPOSITORY']}"
+
+
+def image_repository(result) -> str:
+    """The repository the stack deploys from: its own, or (a promoting stack) the upstream's its Check step names."""
+    own = result.of_type("aws:ecr/repository:Repository")
+    if own:
+        return own[0].outputs["arn"]
+    [check] = [p for p in result.of_type("aws:codebuild/project:Project") if "UPSTREAM_REPOSITORY" in p.inputs["source"]["buildspec"]]
+    return upstream_repository(yaml.safe_load(check.inputs["source"]["buildspec"])["env"]["variables"])
 
 
 def project_needs(result, project: dict) -> Need:
@@ -349,9 +381,12 @@ def required_permissions(result) -> dict[str, Need]:
 
     pipeline = result.one("aws:codepipeline/pipeline:Pipeline")
     add(pipeline.inputs["roleArn"], pipeline_needs(result))
-    repository = result.named("registry-repo").outputs["arn"]
+    repository = image_repository(result)
     for project in result.of_type("aws:codebuild/project:Project"):
         add(project.inputs["serviceRole"], project_needs(result, project.inputs))
+        variables = yaml.safe_load(project.inputs["source"]["buildspec"]).get("env", {}).get("variables", {})
+        if "UPSTREAM_REPOSITORY" in variables:  # a promoting stack's Check step reads the image's tags upstream
+            add(project.inputs["serviceRole"], need(("ecr:DescribeImages",), upstream_repository(variables)))
     record = result.named("image-record-parameter")
     for project in result.of_type("aws:codebuild/project:Project"):
         buildspec = project.inputs["source"]["buildspec"]
@@ -359,8 +394,18 @@ def required_permissions(result) -> dict[str, Need]:
             add(project.inputs["serviceRole"], need(("ssm:GetParameter", "ssm:PutParameter"), record.outputs["arn"]))
         if "ecr put-image" in buildspec:  # ... and tags it deployed-<tag>
             add(project.inputs["serviceRole"], need(("ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"), repository))
-    build = result.named("build-project").inputs
-    add(build["serviceRole"], need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PUSH, repository))
+    for build in (p.inputs for p in result.of_type("aws:codebuild/project:Project") if p.name == "build-project"):
+        add(build["serviceRole"], need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PUSH, repository))
+    for function in result.of_type("aws:lambda/function:Function"):  # the promotion collector
+        env = function.inputs["environment"]["variables"]
+        group = arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=function.inputs["loggingConfig"]["logGroup"])
+        add(
+            function.inputs["role"],
+            need(WRITE_LOGS, log_stream(group))
+            | need(("ecr:DescribeImages",), upstream_repository(env))
+            | need(("s3:PutObject",), f"arn:aws:s3:::{env['INBOX_BUCKET']}/promotion.zip")
+            | need(("kms:GenerateDataKey",), bucket_key(result, env["INBOX_BUCKET"])),
+        )
     for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
         [container] = json.loads(task.inputs["containerDefinitions"])
         group = container["logConfiguration"]["options"]["awslogs-group"]
@@ -372,8 +417,10 @@ def required_permissions(result) -> dict[str, Need]:
         required.setdefault(role_name_of(result, task.inputs["taskRoleArn"]), set())
     for target in result.of_type("aws:cloudwatch/eventTarget:EventTarget"):
         if target.inputs.get("roleArn"):
-            # EventBridge starts what the target names: a pipeline, or a CodeBuild project (StartBuild).
-            action = "codebuild:StartBuild" if ":codebuild:" in target.inputs["arn"] else "codepipeline:StartPipelineExecution"
+            # EventBridge starts what the target names: a pipeline, a CodeBuild project (StartBuild), or puts
+            # the event on another account's bus (a building stack forwarding to its promoting accounts).
+            arn = target.inputs["arn"]
+            action = "codebuild:StartBuild" if ":codebuild:" in arn else "events:PutEvents" if ":event-bus/" in arn else "codepipeline:StartPipelineExecution"
             add(target.inputs["roleArn"], need((action,), target.inputs["arn"]))
     for trail in result.of_type("aws:cloudtrail/trail:Trail"):
         add(trail.inputs["cloudWatchLogsRoleArn"], need(WRITE_LOGS, log_stream(trail.inputs["cloudWatchLogsGroupArn"]).replace("stream-1", f"{ACCOUNT}_CloudTrail_{REGION}")))

@@ -18,6 +18,7 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 CONCERNS = {
     "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record"},
     "network": {"vpc", "loadbalancer", "access_logs", "waf"},
+    "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin"},
     "safety": {"alarms", "notifications", "audit", "dashboard"},
 }
 SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "settings"}

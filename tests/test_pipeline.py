@@ -45,13 +45,16 @@ def test_artifact_store_is_the_kms_encrypted_bucket(dev):
 
 
 def test_stage_order_source_build_then_deploy(dev, prod):
-    for result in (dev, prod):
+    """A building stack: Source, Build, the deploy stage(s), Publish last; a promoting one (prod): Source
+    (its inbox), Check instead of Build, and no Publish."""
+    for result, second, last in ((dev, "Build", "Publish"), (prod, "Check", "Deploy")):
         names = stage_names(result)
-        assert names[:2] == ["Source", "Build"]
+        assert names[:2] == ["Source", second]
         deploy = [n for n in names[2:] if n.startswith("Deploy")]
         assert deploy, names
         # Gates (approval, conditions) may sit between Build and Deploy; nothing precedes Source/Build.
-        assert names.index(deploy[0]) > names.index("Build")
+        assert names.index(deploy[0]) > names.index(second)
+        assert names[-1] == last
 
 
 def test_artifact_names_chain_stage_to_stage(dev):

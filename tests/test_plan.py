@@ -94,7 +94,12 @@ def test_pipeline_section_lists_every_stage_action_in_order(stack, tmp_path, cac
     expected = [[f" {s['name']} ", f" {a['name']} ", f" {a['category']}/{a['provider']} "] for s in pipeline["stages"] for a in s["actions"]]
     assert rows == expected
     assert f"- Type: `{pipeline['pipelineType']}`, execution mode: `{pipeline['executionMode']}`" in section
-    assert '- Trigger: EventBridge rule `pipeline-start` starts the pipeline on CodeCommit pushes to `["main"]`' in section
+    trigger = {
+        "dev": 'on CodeCommit pushes to `["main"]`',
+        # prod promotes from dev: its pipeline starts on what the collector writes into its inbox.
+        "prod": "when `promotion.zip` is written to the promotion inbox `promotion-inbox-bucket-mock`",
+    }[stack]
+    assert f"- Trigger: EventBridge rule `pipeline-start` starts the pipeline {trigger}" in section
 
 
 def test_deploy_section_shows_the_targets_key_settings(tmp_path, cached, capsys, dev):
@@ -115,9 +120,10 @@ def test_diagram_files_are_mermaid_of_the_pipeline_and_architecture(tmp_path, ca
     assert pipeline.splitlines()[0] == "flowchart LR"
     assert re.findall(r'subgraph \w+\["(\w+)"\]', pipeline) == stages
     ids = re.findall(r"subgraph (\w+)\[", pipeline)
-    assert [f"  {a} --> {b}" for a, b in zip(ids, ids[1:], strict=False)] + ["  s2_Deploy_a0 --> s2_Deploy_a1"] == [
+    chain = [f"  {a} --> {b}" for a, b in zip(ids, ids[1:], strict=False)]
+    assert chain[:2] + ["  s2_Deploy_a0 --> s2_Deploy_a1"] + chain[2:] == [
         line for line in pipeline.splitlines() if "-->" in line
-    ]  # stages in order, then the Deploy stage's second run order after its first
+    ]  # stages in order, the Deploy stage's second run order after its first, then Publish
     assert '  s2_Deploy -. "rollback" .-> s2_Deploy' in pipeline  # dev's Deploy stage rolls back on failure
     assert 's0_Source_a0["Source<br/>CodeCommit"]' in pipeline
     architecture = (tmp_path / "architecture.mmd").read_text()
@@ -427,9 +433,14 @@ digraph pipeline {
     s2_Deploy_a0 [label="DeployToEcs\\nECS"];
     s2_Deploy_a1 [label="RecordImage\\nCodeBuild"];
   }
+  subgraph cluster_s3_Publish {
+    label="Publish";
+    s3_Publish_a0 [label="MarkVerified\\nCodeBuild"];
+  }
   s0_Source_a0 -> s1_Build_a0 [ltail=cluster_s0_Source, lhead=cluster_s1_Build];
   s1_Build_a0 -> s2_Deploy_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Deploy];
   s2_Deploy_a0 -> s2_Deploy_a1;
+  s2_Deploy_a1 -> s3_Publish_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Publish];
   s2_Deploy_a0 -> s2_Deploy_a0 [label="rollback", style=dashed];
 }
 """
@@ -440,7 +451,7 @@ digraph architecture {
   node [shape=box, style=rounded];
   aws_codecommit_repository_Repository [label="CodeCommit repository"];
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
-  aws_codebuild_project_Project [label="CodeBuild project ×2"];
+  aws_codebuild_project_Project [label="CodeBuild project ×3"];
   aws_ecr_repository_Repository [label="ECR repository"];
   aws_s3_bucket_Bucket [label="S3 bucket"];
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];
@@ -527,7 +538,8 @@ def test_output_does_not_depend_on_registration_or_key_order(stack, evaluate):
     scrambled = _scrambled(result)
     files = plan.render_files(result, {}, violations, stack_config(stack))
     assert plan.render_files(scrambled, {}, list(reversed(violations)), stack_config(stack)) == files
-    assert set(files) == {"plan.md", "pipeline.mmd", "pipeline.dot", "architecture.mmd", "architecture.dot"}
+    promotion = {"promotion.mmd", "promotion.dot"} if stack == "prod" else set()  # prod promotes from dev
+    assert set(files) == {"plan.md", "pipeline.mmd", "pipeline.dot", "architecture.mmd", "architecture.dot"} | promotion
 
 
 def test_violations_are_listed_in_a_fixed_order(dev):

@@ -343,7 +343,8 @@ def test_codepipeline_rules_fire(dev):
         "CodePipeline artifact store artifacts-bucket-mock has no encryptionKey {type: 'KMS', id: <key ARN>}: artifacts would use the AWS managed aws/s3 key"
     ]
     assert _check("codepipeline-rollback-mode", rules.CODEPIPELINE, pipeline) == []
-    pipeline["stages"][-1]["onFailure"] = {"result": "ROLLBACK"}
+    [deploy] = [s for s in pipeline["stages"] if s["name"] == "Deploy"]
+    deploy["onFailure"] = {"result": "ROLLBACK"}
     assert _check("codepipeline-rollback-mode", rules.CODEPIPELINE, pipeline) == []  # V2, QUEUED
     pipeline["executionMode"] = "PARALLEL"
     pipeline["pipelineType"] = "V1"
@@ -355,8 +356,9 @@ def test_codepipeline_rules_fire(dev):
 
 def test_codepipeline_rollback_by_a_success_condition_counts_as_rollback(dev):
     pipeline = _props(dev, rules.CODEPIPELINE)
-    pipeline["stages"][-1].pop("onFailure", None)
-    pipeline["stages"][-1]["onSuccess"] = {"condition": {"result": "ROLLBACK", "rules": [{"name": "BakeTime"}]}}
+    [deploy] = [s for s in pipeline["stages"] if s["name"] == "Deploy"]
+    deploy.pop("onFailure", None)
+    deploy["onSuccess"] = {"condition": {"result": "ROLLBACK", "rules": [{"name": "BakeTime"}]}}
     pipeline["executionMode"] = "PARALLEL"
     assert _check("codepipeline-rollback-mode", rules.CODEPIPELINE, pipeline) == [
         "CodePipeline rolls back stage(s) Deploy in executionMode 'PARALLEL', where rollback is not supported: use 'QUEUED' or 'SUPERSEDED'",

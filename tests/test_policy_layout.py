@@ -33,6 +33,7 @@ RULE_ORDER = [
     "codebuild-privileged-only-for-docker",
     "codepipeline-artifacts-kms",
     "codepipeline-rollback-mode",
+    "codepipeline-promotion-checked",
     "ecs-container-insights",
     "ecs-awslogs",
     "ecs-no-privileged",

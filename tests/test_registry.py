@@ -51,8 +51,8 @@ def test_repository_is_scanned_immutable_and_kms_encrypted(dev):
     assert dev.outputs["repositoryUrl"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
 
 
-def test_repository_is_protected_only_in_production(dev, prod):
-    assert prod.named("registry-repo").protect is True
+def test_repository_is_protected_only_in_production(dev, prod_building):
+    assert prod_building.named("registry-repo").protect is True
     assert dev.named("registry-repo").protect is False
 
 
@@ -87,9 +87,9 @@ def test_lifecycle_policy_rules(dev):
     assert f"The last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images are kept" in KEYS["imageRetentionCount"].description
 
 
-def test_lifecycle_counts_come_from_config(evaluate, prod):
-    rules = json.loads(prod.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert rules[2]["selection"]["countNumber"] == 100  # Pulumi.prod.yaml
+def test_lifecycle_counts_come_from_config(evaluate, prod_building):
+    rules = json.loads(prod_building.named("registry-lifecycle").inputs["policy"])["rules"]
+    assert rules[2]["selection"]["countNumber"] == KEYS["imageRetentionCount"].default
     r = evaluate("dev", **CUSTOM)
     rules = json.loads(r.named("registry-lifecycle").inputs["policy"])["rules"]
     assert [rule["selection"]["countNumber"] for rule in rules] == [10, 3, 7]

@@ -16,7 +16,7 @@ from tools import revert as tool
 
 COMMIT = "3f2c1e9a" + "0" * 32
 TAG = COMMIT[:SHORT_SHA_LENGTH]
-TARGET = tool.stack_target("prod")
+TARGET = tool.stack_target("dev")  # prod promotes from dev: it is reverted by digest (tests/test_promotion_revert.py)
 ROOT = Path(__file__).resolve().parent.parent
 DIGEST = "sha256:" + "a" * 64
 
@@ -64,10 +64,10 @@ def started(stub: Stubber, commit: str = COMMIT):
     )
 
 
-def test_stack_target_matches_the_program_names(prod):
-    assert tool.read_stack("prod") == tool.stack_target("prod", region="us-east-1")
-    assert TARGET.pipeline == prod.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
-    assert TARGET.repository == prod.one("aws:ecr/repository:Repository").inputs["name"]
+def test_stack_target_matches_the_program_names(dev):
+    assert tool.read_stack("dev") == tool.stack_target("dev", region="us-east-1")
+    assert TARGET.pipeline == dev.one("aws:codepipeline/pipeline:Pipeline").inputs["name"]
+    assert TARGET.repository == dev.one("aws:ecr/repository:Repository").inputs["name"]
 
 
 def test_revert_by_commit_checks_the_image_then_starts_the_pipeline_on_that_commit():
@@ -122,8 +122,8 @@ def test_missing_image_fails_with_a_clear_message_and_starts_nothing():
     with ecr_stub, pipeline_stub:
         with pytest.raises(
             tool.RevertError,
-            match=r"^image container-cicd-prod-app:0000000 does not exist in the registry; nothing was started\. "
-            r"List the tags it holds with: aws ecr describe-images --repository-name container-cicd-prod-app ",
+            match=r"^image container-cicd-dev-app:0000000 does not exist in the registry; nothing was started\. "
+            r"List the tags it holds with: aws ecr describe-images --repository-name container-cicd-dev-app ",
         ):
             tool.revert(ecr, pipeline, TARGET, tag="0000000")
 
@@ -235,9 +235,9 @@ def test_cli_exits_0_and_starts_the_pipeline_in_the_stack_files_region(capsys):
     started(pipeline_stub)
     sessions = Sessions(ecr, pipeline)
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--commit", COMMIT.upper()], session_factory=sessions)
+        code = tool.main(["--stack", "dev", "--commit", COMMIT.upper()], session_factory=sessions)
     assert code == tool.EXIT_STARTED == 0
-    assert sessions.regions == ["us-east-1"]  # Pulumi.prod.yaml's aws:region
+    assert sessions.regions == ["us-east-1"]  # Pulumi.dev.yaml's aws:region
     pipeline_stub.assert_no_pending_responses()
     assert capsys.readouterr().out.startswith(f"Started {TARGET.pipeline} execution 11111111-2222-3333-4444-555555555555 on commit {COMMIT} ")
 
@@ -246,10 +246,10 @@ def test_cli_exits_2_with_the_message_when_the_image_is_missing(capsys):
     ecr, pipeline, ecr_stub, pipeline_stub = clients()
     ecr_stub.add_client_error("describe_images", service_error_code="ImageNotFoundException", service_message="not found")
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
+        code = tool.main(["--stack", "dev", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
     assert code == tool.EXIT_NOTHING_TO_REVERT == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"revert: image container-cicd-prod-app:{TAG} does not exist in the registry; nothing was started.")
+    assert err.startswith(f"revert: image container-cicd-dev-app:{TAG} does not exist in the registry; nothing was started.")
 
 
 def test_cli_exits_2_when_no_execution_built_the_tag(capsys):
@@ -257,7 +257,7 @@ def test_cli_exits_2_when_no_execution_built_the_tag(capsys):
     image_found(ecr_stub, "abcdef0")
     pipeline_stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": []}, {"pipelineName": TARGET.pipeline})
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--tag", "abcdef0"], session_factory=Sessions(ecr, pipeline))
+        code = tool.main(["--stack", "dev", "--tag", "abcdef0"], session_factory=Sessions(ecr, pipeline))
     assert code == 2
     assert "built a commit starting with 'abcdef0'; nothing was started." in capsys.readouterr().err
 
@@ -267,31 +267,31 @@ def test_cli_exits_1_on_an_aws_error(capsys):
     image_found(ecr_stub)
     pipeline_stub.add_client_error("get_pipeline", service_error_code="PipelineNotFoundException", service_message="no such pipeline")
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
+        code = tool.main(["--stack", "dev", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline))
     assert code == tool.EXIT_AWS_ERROR == 1
     assert capsys.readouterr().err.startswith("revert: AWS call failed: An error occurred (PipelineNotFoundException)")
 
 
 USAGE_ERRORS = {
-    "no revision": (["--stack", "prod"], r"one of the arguments --commit --tag --digest is required"),
-    "tag and digest": (["--stack", "prod", "--tag", TAG, "--digest", DIGEST], r"argument --digest: not allowed with argument --tag"),
+    "no revision": (["--stack", "dev"], r"one of the arguments --commit --tag --digest is required"),
+    "tag and digest": (["--stack", "dev", "--tag", TAG, "--digest", DIGEST], r"argument --digest: not allowed with argument --tag"),
     "short digest": (
-        ["--stack", "prod", "--digest", "sha256:abc"],
+        ["--stack", "dev", "--digest", "sha256:abc"],
         r"--digest: 'sha256:abc' is not an image digest; write sha256: and the 64 lowercase hex characters, as in the deployed-image record",
     ),
-    "digest without algorithm": (["--stack", "prod", "--digest", "a" * 64], r"--digest: 'a{64}' is not an image digest"),
-    "uppercase digest": (["--stack", "prod", "--digest", "sha256:" + "A" * 64], r"--digest: 'sha256:A{64}' is not an image digest"),
-    "digest reference": (["--stack", "prod", "--digest", f"repo@{DIGEST}"], r"--digest: 'repo@sha256:a{64}' is not an image digest"),
-    "both revisions": (["--stack", "prod", "--tag", TAG, "--commit", COMMIT], r"argument --commit: not allowed with argument --tag"),
+    "digest without algorithm": (["--stack", "dev", "--digest", "a" * 64], r"--digest: 'a{64}' is not an image digest"),
+    "uppercase digest": (["--stack", "dev", "--digest", "sha256:" + "A" * 64], r"--digest: 'sha256:A{64}' is not an image digest"),
+    "digest reference": (["--stack", "dev", "--digest", f"repo@{DIGEST}"], r"--digest: 'repo@sha256:a{64}' is not an image digest"),
+    "both revisions": (["--stack", "dev", "--tag", TAG, "--commit", COMMIT], r"argument --commit: not allowed with argument --tag"),
     "no stack": (["--tag", TAG], r"the following arguments are required: --stack"),
-    "short commit": (["--stack", "prod", "--commit", TAG], r"--commit: '3f2c1e9' is not a full 40-character commit SHA; use --tag"),
-    "long commit": (["--stack", "prod", "--commit", COMMIT + "0"], r"--commit: .* is not a full 40-character commit SHA"),
-    "non-hex commit": (["--stack", "prod", "--commit", "z" * 40], r"--commit: .* is not a full 40-character commit SHA"),
-    "uppercase tag": (["--stack", "prod", "--tag", "3F2C1E9"], r"--tag: '3F2C1E9' is not an image tag of this pipeline; .* lowercase hex"),
-    "long tag": (["--stack", "prod", "--tag", "3f2c1e9a"], r"--tag: '3f2c1e9a' is not an image tag"),
+    "short commit": (["--stack", "dev", "--commit", TAG], r"--commit: '3f2c1e9' is not a full 40-character commit SHA; use --tag"),
+    "long commit": (["--stack", "dev", "--commit", COMMIT + "0"], r"--commit: .* is not a full 40-character commit SHA"),
+    "non-hex commit": (["--stack", "dev", "--commit", "z" * 40], r"--commit: .* is not a full 40-character commit SHA"),
+    "uppercase tag": (["--stack", "dev", "--tag", "3F2C1E9"], r"--tag: '3F2C1E9' is not an image tag of this pipeline; .* lowercase hex"),
+    "long tag": (["--stack", "dev", "--tag", "3f2c1e9a"], r"--tag: '3f2c1e9a' is not an image tag"),
     "unknown stack": (["--stack", "staging", "--tag", TAG], r"--stack: Pulumi\.staging\.yaml does not exist in .*; stacks with a file here: dev, prod"),
     "path as stack": (["--stack", "../prod", "--tag", TAG], r"--stack: '\.\./prod' is not a stack name"),
-    "unknown option": (["--stack", "prod", "--tag", TAG, "--service", "web"], r"unrecognized arguments: --service web"),
+    "unknown option": (["--stack", "dev", "--tag", TAG, "--service", "web"], r"unrecognized arguments: --service web"),
 }
 
 
@@ -350,7 +350,7 @@ def test_unknown_tag_in_pipeline_history_starts_nothing():
     with ecr_stub, pipeline_stub:
         with pytest.raises(
             tool.RevertError,
-            match=r"no execution of container-cicd-prod-app-pipeline among the last 0 built a commit "
+            match=r"no execution of container-cicd-dev-app-pipeline among the last 0 built a commit "
             r"starting with 'abcdef0'; nothing was started\. Pass the full commit SHA with --commit instead\.",
         ):
             tool.revert(ecr, pipeline, TARGET, tag="abcdef0")

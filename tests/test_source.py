@@ -37,6 +37,8 @@ ACTION_CONFIGURATION: dict[str, tuple[set[str], set[str]]] = {
         {"ClusterName"},
         {"ManifestFiles", "HelmReleaseName", "HelmChartLocation", "HelmValuesFiles", "Namespace", "SubnetIds", "SecurityGroupIds"},
     ),
+    # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-S3.html (a promoting stack's inbox)
+    "S3": ({"S3Bucket", "S3ObjectKey"}, {"PollForSourceChanges", "AllowOverrideForS3ObjectKey"}),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
     "Manual": (set(), {"NotificationArn", "CustomData", "ExternalEntityLink"}),
 }
@@ -246,7 +248,7 @@ def test_connection_is_created_for_the_host(evaluate, provider, provider_type):
 
 
 def test_created_connection_names_differ_between_stacks(evaluate):
-    names = {evaluate(s, **GITHUB).named("source-connection").inputs["name"] for s in ("dev", "prod")}
+    names = {evaluate(s, promoteFrom=None, **GITHUB).named("source-connection").inputs["name"] for s in ("dev", "prod")}
     assert len(names) == 2
 
 
@@ -331,8 +333,8 @@ def test_the_validator_catches_a_bad_declaration(dev):
         check_action_configuration(bad)
 
 
-def test_created_source_is_protected_in_production(dev, prod, evaluate):
-    assert prod.named("source-repo").protect is True
+def test_created_source_is_protected_in_production(dev, prod_building, evaluate):
+    assert prod_building.named("source-repo").protect is True
     assert dev.named("source-repo").protect is False
     # A created connection is confirmed by hand in the console: losing it stops every pipeline run.
-    assert evaluate("prod", **GITHUB).named("source-connection").protect is True
+    assert evaluate("prod", promoteFrom=None, **GITHUB).named("source-connection").protect is True

@@ -39,8 +39,11 @@ def test_both_stacks_evaluate_whole(dev, prod):
     for result in (dev, prod):
         assert set(OUTPUTS) <= set(result.outputs)
         types = {r.type for r in result.resources}
-        for required in ("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "aws:ecr/repository:Repository"):
+        for required in ("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project"):
             assert required in types, (result.stack, required)
+    # dev builds and keeps its images; prod promotes from dev: it pulls dev's images and has no registry.
+    assert "aws:ecr/repository:Repository" in {r.type for r in dev.resources}
+    assert "aws:ecr/repository:Repository" not in {r.type for r in prod.resources}
 
 
 @pytest.mark.parametrize("other", ["prod", "prod_ecs"])
@@ -74,9 +77,12 @@ def test_outputs_are_well_formed(dev, prod):
         out, stack = result.outputs, result.stack
         assert out["pipelineName"] == f"container-cicd-{stack}-app-pipeline"
         assert out["pipelineConsoleUrl"] == (f"https://us-east-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/{out['pipelineName']}/view?region=us-east-1")
-        assert re.fullmatch(rf"https://git-codecommit\.us-east-1\.amazonaws\.com/v1/repos/container-cicd-{stack}-app", out["sourceLocation"])
-        assert re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.us-east-1\.amazonaws\.com/container-cicd-{stack}-app", out["repositoryUrl"])
+        # Both deploy dev's images (prod promotes them): the repository is dev's.
+        assert re.fullmatch(r"\d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/container-cicd-dev-app", out["repositoryUrl"])
         assert re.fullmatch(r"https?://[a-z0-9.-]+", out["serviceUrl"]), out["serviceUrl"]
+    assert re.fullmatch(r"https://git-codecommit\.us-east-1\.amazonaws\.com/v1/repos/container-cicd-dev-app", dev.outputs["sourceLocation"])
+    assert prod.outputs["sourceLocation"] == f"s3://{prod.named('promotion-inbox-bucket').outputs['bucket']}/promotion.zip"
+    assert prod.outputs["promotesFrom"] == "organization/container-cicd/dev"
 
 
 def test_connection_source_exports_the_connection_arn(evaluate):
@@ -84,11 +90,22 @@ def test_connection_source_exports_the_connection_arn(evaluate):
     assert re.fullmatch(r"arn:aws:codeconnections:us-east-1:\d{12}:connection/[0-9a-f-]+", r.outputs["sourceLocation"])
 
 
-def test_switching_the_deploy_target_keeps_the_shared_urns(prod, prod_ecs):
-    """URNs are a contract: deployTarget must not rename or replace source, registry, build or pipeline."""
+def test_switching_the_deploy_target_keeps_the_shared_urns(prod, prod_ecs, prod_building, evaluate, ecs_config):
+    """URNs are a contract: deployTarget must not rename or replace source, registry, build, promotion or pipeline."""
     if prod.config.get("container-cicd:deployTarget") == "ecs":
         pytest.skip("prod runs ecs; nothing to switch")
-    for name in ("source-repo", "registry-repo", "build-project", "build-role", "artifacts-bucket", "artifacts-key", "pipeline-pipeline", "pipeline-role"):
+    building_ecs = evaluate("prod", promoteFrom=None, **ecs_config("prod"))
+    for name in ("source-repo", "registry-repo", "build-project", "build-role", "publish-step-project", "artifacts-bucket", "pipeline-pipeline"):
+        assert prod_building.named(name).urn == building_ecs.named(name).urn, name
+    for name in (
+        "promotion-inbox-bucket",
+        "promotion-collector-function",
+        "promotion-check-step-project",
+        "artifacts-bucket",
+        "artifacts-key",
+        "pipeline-pipeline",
+        "pipeline-role",
+    ):
         assert prod.named(name).urn == prod_ecs.named(name).urn, name
 
 

@@ -123,10 +123,10 @@ def test_the_stack_runs_the_third_target(static):
     assert not [r for r in static.resources if r.type.startswith("aws:ecs/") or r.type.startswith("aws:eks/")]
 
 
-def test_the_pipeline_ends_with_the_targets_stage(static):
+def test_the_targets_stage_follows_the_build_and_precedes_publish(static):
     stages = static.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
-    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy"]
-    assert [(a["name"], a["provider"]) for a in stages[-1]["actions"]] == [("PublishByHand", "Manual")]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Publish"]
+    assert [(a["name"], a["provider"]) for a in stages[2]["actions"]] == [("PublishByHand", "Manual")]
 
 
 def test_notifications_route_the_targets_failure_events_and_no_other_targets(static):

@@ -1,8 +1,9 @@
 """Put a previous image back, through the pipeline.
 
-    venv/bin/python -m tools.revert --stack prod --commit 3f2c1e9a...   # a commit the pipeline built before
-    venv/bin/python -m tools.revert --stack prod --tag 3f2c1e9           # an image tag (the short commit SHA)
-    venv/bin/python -m tools.revert --stack prod --digest sha256:4b1d...  # an image digest (e.g. from the record)
+    venv/bin/python -m tools.revert --stack dev --commit 3f2c1e9a...   # a commit the pipeline built before
+    venv/bin/python -m tools.revert --stack dev --tag 3f2c1e9           # an image tag (the short commit SHA)
+    venv/bin/python -m tools.revert --stack dev --digest sha256:4b1d...  # an image digest (e.g. from the record)
+    venv/bin/python -m tools.revert --stack prod --digest sha256:0a1b... # a stack that promotes (tools/promote.py)
 
 It reads Pulumi.<stack>.yaml for the region and the service name, checks that the image exists in the
 stack's ECR repository, then starts the stack's pipeline on that image's commit (StartPipelineExecution
@@ -11,10 +12,13 @@ and skips building it, the deploy stage rolls out its digest reference with ever
 (approval, alarms, bake time), and the deploy step records it, so a later `pulumi up` keeps it. Nothing
 is changed behind the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
 
+A stack that promotes from another (promoteFrom) builds nothing: it is reverted by the digest of an image
+its upstream verified, which the tool writes into the stack's promotion inbox (tools/promote.py).
+
 Exit codes: 0 the pipeline was started; 64 usage error (bad arguments, no such stack file, invalid stack
 settings; checked before any AWS call); 2 nothing to revert (the image is not in the registry, it has no
-commit tag, or no earlier execution built its commit; nothing was started); 1 an AWS error (credentials,
-access, network, no such pipeline).
+commit tag, no earlier execution built its commit, or the upstream did not verify the digest; nothing
+was started or written); 1 an AWS error (credentials, access, network, no such pipeline).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import yaml
 
 from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
 from components.naming import physical_name
-from components.settings import PROJECT, SettingsError, parse_settings
+from components.settings import PROJECT, Settings, SettingsError, parse_settings
 from offline import stackfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +75,14 @@ def stack_target(stack: str, service: str = "app", project: str = PROJECT, regio
 def read_stack(stack: str, root: Path = ROOT) -> Target:
     """The stack's target from Pulumi.yaml and Pulumi.<stack>.yaml, read as the CLI reads them (YAML 1.2)
     and validated by the program's own settings; UsageError when either is missing or invalid."""
+    project, settings, region = read_settings(stack, root)
+    if settings.promotes:
+        raise UsageError(f"--stack: {stack} promotes from {settings.promotion.promote_from} and builds nothing; revert it with --digest")
+    return stack_target(stack, settings.service_name, project, region)
+
+
+def read_settings(stack: str, root: Path = ROOT) -> tuple[str, Settings, str | None]:
+    """(project, settings, aws:region or None) of Pulumi.<stack>.yaml; UsageError when it is missing or invalid."""
     if not _STACK.match(stack):
         raise UsageError(f"--stack: {stack!r} is not a stack name; use letters, digits, '-', '_' or '.' (e.g. prod)")
     path = root / f"Pulumi.{stack}.yaml"
@@ -91,7 +103,7 @@ def read_stack(stack: str, root: Path = ROOT) -> Target:
     except SettingsError as error:
         raise UsageError(f"{path.name}: {error}") from None
     region = config.get("aws:region")
-    return stack_target(stack, settings.service_name, project, str(region) if region else None)
+    return project, settings, str(region) if region else None
 
 
 @dataclass(frozen=True)
@@ -231,7 +243,11 @@ def parser() -> argparse.ArgumentParser:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--commit", help="full 40-character commit SHA the pipeline built before")
     which.add_argument("--tag", help=f"image tag in the stack's ECR repository: the commit's first {SHORT_SHA_LENGTH} characters")
-    which.add_argument("--digest", help="image digest in the stack's ECR repository (sha256:<64 hex>), e.g. from the deployed-image record")
+    which.add_argument(
+        "--digest",
+        help="image digest (sha256:<64 hex>): in the stack's ECR repository (e.g. from the deployed-image record), "
+        "or, for a stack that promotes (promoteFrom), of an image its upstream verified",
+    )
     return parser
 
 
@@ -246,6 +262,8 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
     try:
         args = parser().parse_args(argv)
         revision = check_revision(args.commit, args.tag, args.digest)
+        if revision.digest is not None and read_settings(args.stack, root)[1].promotes:
+            return _promote(args.stack, revision.digest, session_factory, root)
         target = read_stack(args.stack, root)
     except UsageError as error:
         print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
@@ -265,6 +283,34 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
         f"Started {result['pipeline']} execution {result['executionId']} on commit {result['commit']} "
         f"(image {result['image']}, tag {result['tag']}). Follow it in the CodePipeline console; "
         "approval and bake-time gates apply as for any deployment."
+    )
+    return EXIT_STARTED
+
+
+def _promote(stack: str, digest: str, session_factory: Callable[[str | None], Any], root: Path) -> int:
+    """--digest: write an image the upstream verified into a promoting stack's inbox (tools/promote.py)."""
+    from tools import promote
+
+    try:
+        project, settings, region = read_settings(stack, root)
+        target = promote.promotion_target(stack, settings, project, region)
+        promote.check_digest(digest)
+    except UsageError as error:
+        print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        session = session_factory(target.region)
+        result = promote.promote(session.client("ecr"), session.client("s3"), session.client("codepipeline"), target, digest)
+    except RevertError as error:
+        print(f"revert: {error}", file=sys.stderr)
+        return EXIT_NOTHING_TO_REVERT
+    except Exception as error:  # botocore ClientError, credentials, network: report, do not trace
+        print(f"revert: AWS call failed: {error}", file=sys.stderr)
+        return EXIT_AWS_ERROR
+    print(
+        f"Wrote {result['inbox']} (version {result['version']}): image {result['imageUri']}, commit {result['commit']}, verified by "
+        f"{result['upstreamPipeline']} execution {result['upstreamExecutionId']}. The new object starts {result['pipeline']}; its Check "
+        "stage verifies the image again, and approval and bake-time gates apply as for any promotion."
     )
     return EXIT_STARTED
 

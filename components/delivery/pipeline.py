@@ -28,13 +28,17 @@ class PipelineArgs:
     source: SourceContribution
     """The Source stage, its triggers and, for sources without triggers, the event that starts the pipeline."""
     stages: Sequence[StageContribution]
-    """Stages after Source, in order: Build, then the deploy target's."""
+    """Stages after Source, in order, before the approval and the deploy stages: Build (or a promoting
+    stack's Check)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
     deploy_stages: Sequence[StageContribution] = ()
     """The deploy target's stage(s), after `stages`: they get the gates below. Omitted: no gated stages."""
     gates: PipelineGates | None = None
     """Approval, rollback and alarm conditions around `deploy_stages`. Omitted: none."""
+    final_stages: Sequence[StageContribution] = ()
+    """Stages after the deploy stages, without gates of their own: they run only once every deploy stage
+    succeeded, its success conditions included (a building stack's Publish). Omitted: none."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class PipelineGates:
     """Composite alarm watched by the bake time and the alarm entry gate. Omitted: no alarm conditions."""
     manual_approval: bool = False
     """An `Approve` stage (Approval/Manual) before the deploy stages. Omitted: deploys without approval."""
+    approval_message: pulumi.Input[str] | None = None
+    """The approval's CustomData (at most 1000 characters before variables resolve: botocore's
+    ActionConfigurationValue). Omitted: `APPROVAL_TEXT`, the commit and image of the build."""
     bake_time_minutes: int = 0
     """When > 0 (and `alarm_name`): the deploy stage succeeds only after the alarm stayed quiet this long;
     otherwise it rolls back. 0: the stage succeeds when the deploy action does."""
@@ -102,7 +109,7 @@ CONFIGURATION_VALUE_MAX_CHARS = 1000
 APPROVAL_TEXT = f"Deploy commit #{{{SOURCE_NAMESPACE}.CommitId}} as image #{{{BUILD_NAMESPACE}.IMAGE_URI}}? The image is named by its digest: exactly these bytes will run."
 
 
-def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineStageArgs:
+def approval_stage(topic_arn: pulumi.Input[str], message: pulumi.Input[str] = APPROVAL_TEXT) -> aws.codepipeline.PipelineStageArgs:
     """Manual approval naming the commit and the digest reference about to be deployed."""
     return aws.codepipeline.PipelineStageArgs(
         name="Approve",
@@ -115,7 +122,7 @@ def approval_stage(topic_arn: pulumi.Input[str]) -> aws.codepipeline.PipelineSta
                 version="1",
                 configuration={
                     "NotificationArn": topic_arn,
-                    "CustomData": APPROVAL_TEXT,
+                    "CustomData": message,
                 },
             )
         ],
@@ -189,7 +196,7 @@ class Pipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PipelineArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:pipeline:Pipeline", name, None, opts)
-        contributions: list[StageContribution] = [args.source, *args.stages, *args.deploy_stages]
+        contributions: list[StageContribution] = [args.source, *args.stages, *args.deploy_stages, *args.final_stages]
         statements = [*args.artifact_statements]
         for contribution in contributions:
             statements.extend(contribution.pipeline_statements)
@@ -199,7 +206,8 @@ class Pipeline(pulumi.ComponentResource):
         if args.gates is not None:
             statements.extend(gate_statements(args.gates, context))
             if args.gates.manual_approval:
-                stage_args.append(approval_stage(args.gates.topic_arn))
+                message = APPROVAL_TEXT if args.gates.approval_message is None else args.gates.approval_message
+                stage_args.append(approval_stage(args.gates.topic_arn, message))
             deploy_args = [gate_stage(s, args.gates, i == 0) for i, s in enumerate(deploy_args)]
         role = service_role(
             f"{name}-role",
@@ -224,7 +232,7 @@ class Pipeline(pulumi.ComponentResource):
                     "encryption_key": {"id": args.artifact_key_arn, "type": "KMS"},
                 }
             ],
-            stages=[*stage_args, *deploy_args],
+            stages=[*stage_args, *deploy_args, *(c.stage for c in args.final_stages)],
             triggers=list(args.source.triggers) or None,
             tags=args.tags,
             # role.arn waits for the role's policy: the first execution finds its permissions.
@@ -246,10 +254,10 @@ class Pipeline(pulumi.ComponentResource):
         self.register_outputs({"pipeline_name": self.pipeline_name, "pipeline_arn": self.pipeline_arn, "console_url": self.console_url})
 
     def _start_on(self, name: str, args: PipelineArgs, pipeline: aws.codepipeline.Pipeline) -> None:
-        """CodeCommit change detection: an EventBridge rule starts the pipeline on a push."""
+        """Change detection by EventBridge (a CodeCommit push, a promotion written to the inbox): a rule starts the pipeline."""
         rule = aws.cloudwatch.EventRule(
             f"{name}-start",
-            description=f"Start {args.pipeline_name} on a push to its source branch",
+            description=f"Start {args.pipeline_name} on {args.source.start_trigger}",
             event_pattern=pulumi.Output.json_dumps(args.source.start_event_pattern),
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),

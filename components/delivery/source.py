@@ -61,6 +61,8 @@ class SourceContribution(StageContribution):
     """V2 triggers (connection sources): push filters on branch and file paths."""
     start_event_pattern: pulumi.Input[dict] | None = None
     """CodeCommit: the EventBridge pattern of a push to the branch; the pipeline starts on it."""
+    start_trigger: str = "a push to its source branch"
+    """With `start_event_pattern`: what the event is, in words (the start rule's description)."""
 
 
 class Source(pulumi.ComponentResource):

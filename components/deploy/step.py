@@ -1,7 +1,8 @@
 """A deploy target's CodeBuild step: a project that a Deploy-stage action runs, with its own role and logs.
 
 Both targets use one: ECS runs it after the ECS deploy action to record the deployed image; EKS runs
-its whole rollout in it (inside the VPC, where a private cluster endpoint is reachable).
+its whole rollout in it (inside the VPC, where a private cluster endpoint is reachable). The promotion
+steps (components/promotion/) are built the same way, from a `StepContext` instead of `DeployInputs`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import BUILD_ARTIFACT, DeployInputs, Statement
+from components.contracts import BUILD_ARTIFACT, Statement, StepEnvironment
 from components.delivery.build import start_build_statement
 from components.iam import ServiceRole, logs_statement, service_role
 from components.logs import target_log_group
@@ -62,7 +63,7 @@ def deploy_step(
     parent: pulumi.Resource,
     project_name: str,
     description: str,
-    inputs: DeployInputs,
+    inputs: StepEnvironment,
     buildspec: pulumi.Input[str],
     statements: Sequence[Statement],
     architecture: CpuArchitecture,

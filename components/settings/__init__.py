@@ -7,8 +7,8 @@ immutable `Settings` object, reporting every problem before a single resource is
 - keys.py: `KEYS`, every config key once with its default and what it accepts;
 - model.py: the `Settings` dataclasses;
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
-- source.py, network.py, workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py:
-  one part each;
+- source.py, network.py, workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py,
+  promotion.py: one part each;
 - duration.py: how long one ECS deployment can take at worst (a pure function of the strategy);
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
 
@@ -40,6 +40,7 @@ from components.settings.model import (
     EcsSettings,
     EksSettings,
     NetworkSettings,
+    PromotionSettings,
     RegistrySettings,
     SafetySettings,
     Settings,
@@ -48,6 +49,7 @@ from components.settings.model import (
 )
 from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
+from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError
 from components.settings.source import git_branch_problem
 from components.settings.strategy import STRATEGY_KEYS
@@ -55,6 +57,7 @@ from components.settings.strategy import STRATEGY_KEYS
 __all__ = [
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
+    "BUILD_ONLY_KEYS",
     "BUILD_COMPUTE_TYPES",
     "CRON_EXAMPLE",
     "DEFAULT_BOOTSTRAP_IMAGE",
@@ -83,6 +86,7 @@ __all__ = [
     "Key",
     "NatGateways",
     "NetworkSettings",
+    "PromotionSettings",
     "RegistrySettings",
     "SafetySettings",
     "Settings",

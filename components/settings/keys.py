@@ -169,6 +169,27 @@ KEYS: dict[str, Key] = _keys(
     Key(
         "artifactExpiryDays", "integer", 30, "Days after which pipeline artifacts expire; stage rollback needs the last successful execution's artifacts.", minimum=7, maximum=3650
     ),
+    Key(
+        "promoteFrom",
+        "string",
+        "",
+        "Promote instead of build: the stack whose verified images this stack deploys (a stack of this project such as 'dev', or "
+        "'organization/project/stack'); this stack then has no source, build or registry of its own. Empty: this stack builds from source.",
+    ),
+    Key(
+        "promoteFromAccount",
+        "string",
+        "",
+        "With promoteFrom: the 12-digit account id of the promoteFrom stack when it runs in another account (this stack then lets that "
+        "account send its pipeline events here). Empty: the same account as this stack.",
+    ),
+    Key(
+        "promoteToAccounts",
+        "array",
+        [],
+        "On a building stack: 12-digit account ids of promoting stacks in other accounts, which may pull and inspect its images and "
+        "receive its pipeline events. Empty: none (a promoting stack in this account needs no grant).",
+    ),
     Key("vpcId", "string", "", "Existing VPC id. Empty: a new VPC is created."),
     Key("publicSubnetIds", "array", [], "With vpcId: public subnet ids (at least two AZs) for the load balancer."),
     Key("privateSubnetIds", "array", [], "With vpcId: private subnet ids (at least two AZs, with a NAT route) for the workload."),

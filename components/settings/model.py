@@ -147,6 +147,26 @@ class EksSettings:
 
 
 @dataclass(frozen=True)
+class PromotionSettings:
+    """Build once, promote by digest: where a promoting stack's images come from, and which other
+    accounts may promote from a building stack."""
+
+    promote_from: str | None
+    """The upstream stack as configured: a stack name of this project, or 'organization/project/stack'.
+    None: this stack builds its images from source."""
+    promote_from_account: str | None
+    """The upstream stack's AWS account when it is not this stack's. None: the same account."""
+    promote_to_accounts: tuple[str, ...]
+    """Accounts of downstream stacks that promote from this (building) stack. Empty: none in another
+    account (a downstream stack in this account needs no grant)."""
+
+    def stack_reference(self, organization: str, project: str) -> str:
+        """The upstream's fully qualified stack name, as a StackReference takes it."""
+        assert self.promote_from is not None, "stack_reference of a stack that builds"
+        return self.promote_from if "/" in self.promote_from else f"{organization}/{project}/{self.promote_from}"
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -166,6 +186,13 @@ class Settings:
     safety: SafetySettings
     eks: EksSettings | None = None
     """Set only when deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
+    promotion: PromotionSettings = PromotionSettings(promote_from=None, promote_from_account=None, promote_to_accounts=())
+    """Promotion between stacks. Omitted: the stack builds and shares with no other account."""
+
+    @property
+    def promotes(self) -> bool:
+        """The stack deploys images another stack built and verified, instead of building its own."""
+        return self.promotion.promote_from is not None
 
     @property
     def prefix(self) -> str:

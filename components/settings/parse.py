@@ -24,8 +24,9 @@ from components.settings.ecs import _ecs
 from components.settings.eks import _eks
 from components.settings.enums import DeployTargetKind
 from components.settings.keys import KEYS
-from components.settings.model import RegistrySettings, Settings
+from components.settings.model import PromotionSettings, RegistrySettings, Settings
 from components.settings.network import _network
+from components.settings.promotion import BUILD_ONLY_KEYS, _not_read_when_promoting, _promotion
 from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader
 from components.settings.safety import _safety
 from components.settings.source import _source
@@ -124,12 +125,13 @@ def _regions(reader: _Reader, region: str | None) -> None:
             )
 
 
-def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None) -> Settings:
+def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None, organization: str | None = None) -> Settings:
     """Validate a stack's raw config (key without namespace -> value) into `Settings`.
 
     Pure: no Pulumi runtime needed, so every rule is testable directly. Every problem is reported at
     once (each part of the config stops at its first problem). `region`: the stack's aws:region, when
-    known, to check ARNs against it.
+    known, to check ARNs against it. `organization`: the stack's Pulumi organisation, when known, to
+    tell this stack from another organisation's stack of the same name in promoteFrom.
     """
     problems = _Problems()
     unknown = [key for key in raw if key not in KEYS]
@@ -145,6 +147,10 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
     # How the target deploys; the deploy timeout's default and the ECS part follow it.
     strategy = problems.check(_strategy_kind, reader, target, production) if target is not None else None
     workload = problems.check(_workload, reader, strategy)
+    promotion: PromotionSettings | None = problems.check(_promotion, reader, project, stack, organization)
+    if promotion is not None and promotion.promote_from is not None:
+        for key in BUILD_ONLY_KEYS:
+            problems.check(_not_read_when_promoting, reader, key, promotion.promote_from)
     parts = {
         "source": problems.check(_source, reader, project, stack, service),
         "workload": workload,
@@ -164,7 +170,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
     }
     problems.check(_regions, reader, region)
     problems.raise_any()
-    assert target is not None
+    assert target is not None and promotion is not None
     return Settings(
         project=project,
         stack=stack,
@@ -185,6 +191,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
         safety=parts["safety"],
         eks=parts["eks"],
+        promotion=promotion,
     )
 
 
@@ -198,4 +205,4 @@ def load_settings() -> Settings:
     every = {**get_config_env(), **CONFIG.get()}
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix) :]: value for key, value in every.items() if key.startswith(prefix)}
-    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None)
+    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None, pulumi.get_organization() or None)

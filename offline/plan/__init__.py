@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 
 from offline import checkov_scan, cost
 from offline.mocks import ROOT, StackResult, evaluate_stack, stack_config
+from offline.plan import promotion
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
 from offline.plan.sections import (
@@ -138,6 +139,7 @@ def render_report(
         f"- Policy pack: {'PASS' if not violations else f'FAIL ({len(violations)} violations)'}",
         f"- checkov: {'not run' if checkov is None else 'PASS' if not checkov.unexcepted else f'FAIL ({len(checkov.unexcepted)} not excepted)'}",
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
+        promotion.summary_row(result),
         "",
         "## Configuration",
         "",
@@ -185,6 +187,7 @@ def render_report(
         mermaid["architecture"].rstrip(),
         "```",
         "",
+        *(["### Promotion", "", "```mermaid", mermaid["promotion"].rstrip(), "```", ""] if "promotion" in mermaid else []),
         *image_notes,
         "",
         "## Stack outputs",

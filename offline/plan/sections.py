@@ -18,6 +18,7 @@ from components.deploy import TARGETS, TargetModule, module_of_type
 from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
 from offline.mocks import PROJECT, Resource, StackResult
+from offline.plan.promotion import trigger_line as inbox_trigger
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
@@ -228,6 +229,9 @@ def pipeline_section(result: StackResult) -> list[str]:
             branches = get(pattern, "detail.referenceName") or []
             lines.append(f"- Trigger: EventBridge rule `{rule.name}` starts the pipeline on CodeCommit pushes to {show(branches)}")
             started = True
+        elif rule.name == "pipeline-start" and (line := inbox_trigger(rule, pattern)):
+            lines.append(line)
+            started = True
     if not triggers and not started:
         lines.append("- Trigger: none (start the pipeline manually)")
     stages = p.get("stages") or []
@@ -325,6 +329,11 @@ def deploy_time_section(result: StackResult) -> list[str]:
         "- Pulumi CLI and Python 3 (Pulumi.yaml's runtime creates `venv/` from requirements.txt)",
         f"- AWS credentials for the target account, region `{region}`; nothing else (no Docker: CodeBuild builds the image)",
     ]
+    if "promotesFrom" in result.outputs:
+        lines.append(
+            f"- The stack it promotes from, `{result.outputs['promotesFrom']}`, deployed first (`pulumi up` there): this stack reads its "
+            "`promotion` output, and a Pulumi backend the CLI can read both stacks from"
+        )
     module = stack_target(result)
     return lines + (module.report.deploy_time_rows(StackView(result)) if module else [])
 

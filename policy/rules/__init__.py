@@ -28,7 +28,7 @@ from .codebuild import (
     codebuild_no_plaintext_credentials,
     codebuild_privileged_only_for_docker,
 )
-from .codepipeline import CODEPIPELINE, codepipeline_artifacts_kms, codepipeline_rollback_mode
+from .codepipeline import CODEPIPELINE, codepipeline_artifacts_kms, codepipeline_promotion_checked, codepipeline_rollback_mode
 from .common import REGISTRY, ResourceCheck, Rule, StackCheck, Subject
 from .ecr import (
     ECR_PUBLIC_REPOSITORY,
@@ -146,6 +146,7 @@ __all__ = [
     "codebuild_no_plaintext_credentials",
     "codebuild_privileged_only_for_docker",
     "codepipeline_artifacts_kms",
+    "codepipeline_promotion_checked",
     "codepipeline_rollback_mode",
     "ecr_image_scanning",
     "ecr_immutable_tags",

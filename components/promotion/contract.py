@@ -1,0 +1,167 @@
+"""The promotion contract between a building (upstream) stack and the stacks that promote from it.
+
+The upstream exports it as one stack output, `promotion`; a promoting (downstream) stack reads it with a
+StackReference and checks it against where it runs itself before any resource uses it. What it names:
+
+- the upstream's registry (URL, ARN, name, account, region): the images the downstream deploys, by digest;
+- the upstream's pipeline (name, ARN): its "execution succeeded" events start a promotion;
+- the tags the upstream's Publish step gives an image it deployed and verified: `verified-<commit7>`
+  and `execution-<pipeline execution id>` (which execution verified it);
+- the CPU architecture the images are built for, and the accounts the upstream grants access to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+# The output's name, and the version of its shape: a downstream refuses a contract it does not know.
+CONTRACT_OUTPUT = "promotion"
+CONTRACT_VERSION = 1
+# Tags of an image the upstream deployed and verified (tags are immutable: each is added once).
+VERIFIED_TAG_PREFIX = "verified-"
+EXECUTION_TAG_PREFIX = "execution-"
+# The object in a downstream's inbox whose creation starts its pipeline (functions/promotion_collector.py).
+INBOX_KEY = "promotion.zip"
+PROMOTION_FILE = "promotion.json"
+
+
+class PromotionError(Exception):
+    """The upstream's contract does not fit this stack; the message says how to fix it. (Not a ValueError:
+    the SDK re-wraps those in "While processing input ..." messages that bury this one.)"""
+
+
+def contract_output(
+    *,
+    repository_url: pulumi.Input[str],
+    repository_arn: pulumi.Input[str],
+    repository_name: pulumi.Input[str],
+    pipeline_name: pulumi.Input[str],
+    pipeline_arn: pulumi.Input[str],
+    account_id: pulumi.Input[str],
+    region: pulumi.Input[str],
+    cpu_architecture: str,
+    downstream_accounts: Sequence[str],
+) -> pulumi.Output[dict[str, Any]]:
+    """What a building stack exports as `promotion`."""
+    return pulumi.Output.from_input(
+        {
+            "version": CONTRACT_VERSION,
+            "repositoryUrl": repository_url,
+            "repositoryArn": repository_arn,
+            "repositoryName": repository_name,
+            "pipelineName": pipeline_name,
+            "pipelineArn": pipeline_arn,
+            "accountId": account_id,
+            "region": region,
+            "verifiedTagPrefix": VERIFIED_TAG_PREFIX,
+            "executionTagPrefix": EXECUTION_TAG_PREFIX,
+            "cpuArchitecture": cpu_architecture,
+            "downstreamAccounts": list(downstream_accounts),
+        }
+    )
+
+
+def check_contract(
+    upstream: str,
+    contract: Mapping[str, Any] | None,
+    *,
+    own_account: str,
+    own_region: str,
+    promote_from_account: str | None,
+    cpu_architecture: str,
+) -> Mapping[str, Any]:
+    """The upstream's contract, once it fits this stack; PromotionError naming the fix otherwise."""
+    if not contract:
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} exports no {CONTRACT_OUTPUT!r} output, so it is not a stack that builds "
+            "(or it was last deployed before promotion existed). Fix: run `pulumi up` on it first, or promote from a stack that builds"
+        )
+    if contract.get("version") != CONTRACT_VERSION:
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} exports promotion contract version {contract.get('version')!r}; this program reads version "
+            f"{CONTRACT_VERSION}. Fix: deploy both stacks from the same version of the program"
+        )
+    account, region = str(contract["accountId"]), str(contract["region"])
+    if region != own_region:
+        # EventBridge delivers a pipeline's events in the pipeline's region only.
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} runs in {region}, this stack in {own_region}; a promotion starts on the upstream "
+            f"pipeline's events, which stay in its region. Fix: deploy this stack to {region} (aws:region)"
+        )
+    expected = promote_from_account or own_account
+    if account != expected:
+        fix = (
+            f"set promoteFromAccount to {account!r}"
+            if promote_from_account is None
+            else f"set promoteFromAccount to {account!r}, or remove it if the stacks share account {own_account}"
+        )
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} runs in account {account}, but this stack expects {expected} "
+            f"({'promoteFromAccount' if promote_from_account else 'its own account'}). Fix: {fix}"
+        )
+    if account != own_account and own_account not in contract.get("downstreamAccounts", []):
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} (account {account}) does not list this stack's account {own_account} in its promoteToAccounts, "
+            f"so its registry and its pipeline events are closed to this account. Fix: add {own_account!r} to promoteToAccounts of "
+            f"{upstream!r} and run `pulumi up` on it"
+        )
+    if contract.get("cpuArchitecture") != cpu_architecture:
+        raise PromotionError(
+            f"cpuArchitecture: {cpu_architecture!r} does not match the images stack {upstream!r} builds ({contract.get('cpuArchitecture')!r}). "
+            f"Fix: set cpuArchitecture to {contract.get('cpuArchitecture')!r}"
+        )
+    return contract
+
+
+@dataclass(frozen=True)
+class UpstreamContract:
+    """The upstream's contract as a promoting stack uses it: each value known once the contract is checked."""
+
+    stack: str
+    """The upstream's fully qualified stack name (organization/project/stack)."""
+    repository_url: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+    repository_name: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+    """The upstream's account: the registry id of its repository and the source account of its events."""
+    region: pulumi.Output[str]
+    pipeline_name: pulumi.Output[str]
+    pipeline_arn: pulumi.Output[str]
+    cross_account: bool
+    """The upstream runs in another account (promoteFromAccount)."""
+
+    @staticmethod
+    def checked(upstream: str, checked: pulumi.Output[Mapping[str, Any]], cross_account: bool) -> UpstreamContract:
+        def field(key: str) -> pulumi.Output[str]:
+            return checked.apply(lambda contract: str(contract[key]))
+
+        return UpstreamContract(
+            stack=upstream,
+            repository_url=field("repositoryUrl"),
+            repository_arn=field("repositoryArn"),
+            repository_name=field("repositoryName"),
+            account_id=field("accountId"),
+            region=field("region"),
+            pipeline_name=field("pipelineName"),
+            pipeline_arn=field("pipelineArn"),
+            cross_account=cross_account,
+        )
+
+
+def succeeded_pattern(account_id: pulumi.Input[str], pipeline_name: pulumi.Input[str]) -> dict[str, Any]:
+    """EventBridge pattern: an execution of the upstream pipeline succeeded (every stage, Publish included).
+
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+    The `account` field also keeps a rule on a bus that other accounts may write to from matching
+    anyone else's events (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutPermission.html).
+    """
+    return {
+        "source": ["aws.codepipeline"],
+        "account": [account_id],
+        "detail-type": ["CodePipeline Pipeline Execution State Change"],
+        "detail": {"pipeline": [pipeline_name], "state": ["SUCCEEDED"]},
+    }

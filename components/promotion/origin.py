@@ -1,0 +1,183 @@
+"""Where a stack's images come from: built from source here, or promoted from another stack.
+
+One interface (`ImageOrigin`), two variants chosen by the settings (promoteFrom):
+
+- built: the source repository, the registry and the build, as every stack had before promotion, plus
+  the Publish stage after the deploy stages that marks what the deployment verified;
+- promoted: the upstream's contract, the inbox as Source, the collector, and the Check stage instead
+  of the Build stage. No source repository, build project or registry of its own.
+
+Either way the pipeline gets a Source stage, the stage(s) before the approval, the final stages, the
+repository the deploy target pulls from, and what the stack exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.contracts import BUILD_NAMESPACE, StageContribution, StepContext
+from components.delivery.artifacts import ArtifactStore
+from components.delivery.build import Build, BuildArgs
+from components.delivery.registry import Registry, RegistryArgs
+from components.delivery.source import Source, SourceArgs, SourceContribution
+from components.naming import physical_name
+from components.promotion.contract import CONTRACT_OUTPUT, contract_output
+from components.promotion.downstream import Promoted, PromotedArgs
+from components.promotion.publish import Publish, PublishArgs
+from components.settings import Settings
+
+Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class ImageOrigin:
+    source: SourceContribution
+    """The pipeline's Source stage (and what starts the pipeline)."""
+    stages: Sequence[StageContribution]
+    """The stage(s) between Source and the approval: Build, or Check."""
+    repository_url: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    repository_name: pulumi.Input[str]
+    """The registry the deploy target pulls from (this stack's, or the upstream's)."""
+    location: pulumi.Input[str]
+    """Where the pipeline's source is, for people (the `sourceLocation` output)."""
+    exports: Exports
+    """The stack outputs of the origin, given the pipeline's name and ARN."""
+    final_stages: Sequence[StageContribution] = ()
+    """Stages after the deploy stages. Omitted: none."""
+    approval_message: pulumi.Input[str] | None = None
+    """The manual approval's text. Omitted: the pipeline's default (the source commit and the built image)."""
+
+
+def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
+    return promoted(settings, artifacts, step_context) if settings.promotes else built(settings, artifacts, step_context, pipeline_name)
+
+
+def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
+    tags = dict(settings.tags)
+    source = Source(
+        "source",
+        SourceArgs(
+            provider=settings.source.provider,
+            repository=settings.source.repository,
+            branch=settings.source.branch,
+            name_prefix=settings.prefix,
+            create_repository=settings.source.create_repository,
+            production=settings.production,
+            connection_arn=settings.source.connection_arn,
+            file_paths=settings.source.file_paths,
+            tags=tags,
+        ),
+    )
+    registry = Registry(
+        "registry",
+        RegistryArgs(
+            repository_name=settings.prefix,
+            image_retention_count=settings.registry.image_retention_count,
+            untagged_image_expiry_days=settings.registry.untagged_image_expiry_days,
+            production=settings.production,
+            tags=tags,
+        ),
+    )
+    build = Build(
+        "build",
+        BuildArgs(
+            project_name=physical_name(settings.prefix, "build", 150),
+            app_path=settings.build.app_path,
+            container_name=settings.workload.container_name,
+            repository_url=registry.repository_url,
+            repository_arn=registry.repository_arn,
+            repository_name=registry.repository_name,
+            artifact_statements=artifacts.read_write_statements(),
+            artifact_key_arn=artifacts.key_arn,
+            architecture=settings.build.architecture,
+            compute_type=settings.build.compute_type,
+            timeout_minutes=settings.build.timeout_minutes,
+            log_retention_days=settings.log_retention_days,
+            log_key_arn=step_context.log_key_arn,
+            production=settings.production,
+            tags=tags,
+        ),
+    )
+    publish = Publish(
+        "publish",
+        PublishArgs(
+            name_prefix=settings.prefix,
+            pipeline_name=pipeline_name,
+            repository_name=registry.repository_name,
+            repository_arn=registry.repository_arn,
+            environment=step_context,
+            architecture=settings.build.architecture,
+            downstream_accounts=settings.promotion.promote_to_accounts,
+            tags=tags,
+        ),
+    )
+
+    def exports(name: pulumi.Output[str], arn: pulumi.Output[str]) -> Mapping[str, Any]:
+        contract = contract_output(
+            repository_url=registry.repository_url,
+            repository_arn=registry.repository_arn,
+            repository_name=registry.repository_name,
+            pipeline_name=name,
+            pipeline_arn=arn,
+            account_id=publish.account_id,
+            region=publish.region,
+            cpu_architecture=settings.build.architecture.value,
+            downstream_accounts=settings.promotion.promote_to_accounts,
+        )
+        return {CONTRACT_OUTPUT: contract}
+
+    return ImageOrigin(
+        source=source.contribution,
+        stages=[build.contribution],
+        final_stages=[publish.contribution],
+        repository_url=registry.repository_url,
+        repository_arn=registry.repository_arn,
+        repository_name=registry.repository_name,
+        location=source.location,
+        exports=exports,
+    )
+
+
+# The organisation self-managed backends report (the Pulumi CLI always passes one; a bare runtime may not).
+DEFAULT_ORGANIZATION = "organization"
+
+
+def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext) -> ImageOrigin:
+    upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
+    origin = Promoted(
+        "promotion",
+        PromotedArgs(
+            upstream_stack=upstream_stack,
+            promote_from_account=settings.promotion.promote_from_account,
+            name_prefix=settings.prefix,
+            container_name=settings.workload.container_name,
+            architecture=settings.build.architecture,
+            environment=step_context,
+            artifact_key_arn=artifacts.key_arn,
+            expiry_days=settings.artifact_expiry_days,
+            production=settings.production,
+            tags=dict(settings.tags),
+        ),
+    )
+    upstream = origin.upstream
+    b = BUILD_NAMESPACE
+    approval = pulumi.Output.concat(
+        f"Promote commit #{{{b}.COMMIT_ID}} as image #{{{b}.IMAGE_URI}}, verified by execution #{{{b}.UPSTREAM_EXECUTION_ID}} of ",
+        upstream.pipeline_name,
+        f" ({upstream_stack})?",
+    )
+    return ImageOrigin(
+        source=origin.source,
+        stages=[origin.check],
+        repository_url=upstream.repository_url,
+        repository_arn=upstream.repository_arn,
+        repository_name=upstream.repository_name,
+        location=origin.location,
+        exports=lambda name, arn: {"promotesFrom": upstream_stack},
+        approval_message=approval,
+    )
