@@ -169,8 +169,8 @@ def test_missing_digest_fails_with_a_clear_message_and_starts_nothing():
     with ecr_stub, pipeline_stub:
         with pytest.raises(
             tool.RevertError,
-            match=rf"^image container-cicd-prod-app@{DIGEST} does not exist in the registry; nothing was started\. "
-            r"List the digests it holds with: aws ecr describe-images --repository-name container-cicd-prod-app --query 'imageDetails\[\]\.imageDigest' --output text$",
+            match=rf"^image container-cicd-dev-app@{DIGEST} does not exist in the registry; nothing was started\. "
+            r"List the digests it holds with: aws ecr describe-images --repository-name container-cicd-dev-app --query 'imageDetails\[\]\.imageDigest' --output text$",
         ):
             tool.revert(ecr, pipeline, TARGET, digest=DIGEST)
 
@@ -179,7 +179,7 @@ def test_an_image_without_a_commit_tag_cannot_be_reverted_to():
     ecr, pipeline, ecr_stub, pipeline_stub = clients()
     digest_found(ecr_stub, ["latest", "deployed-"])
     with ecr_stub, pipeline_stub:
-        with pytest.raises(tool.RevertError, match=rf"^image container-cicd-prod-app@{DIGEST} has no commit tag, so no pipeline execution built it; nothing was started\."):
+        with pytest.raises(tool.RevertError, match=rf"^image container-cicd-dev-app@{DIGEST} has no commit tag, so no pipeline execution built it; nothing was started\."):
             tool.revert(ecr, pipeline, TARGET, digest=DIGEST)
 
 
@@ -187,9 +187,9 @@ def test_cli_exits_2_when_the_digest_is_not_in_the_registry(capsys):
     ecr, pipeline, ecr_stub, pipeline_stub = clients()
     ecr_stub.add_client_error("describe_images", service_error_code="ImageNotFoundException", service_message="not found")
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
+        code = tool.main(["--stack", "dev", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
     assert code == tool.EXIT_NOTHING_TO_REVERT == 2
-    assert capsys.readouterr().err.startswith(f"revert: image container-cicd-prod-app@{DIGEST} does not exist in the registry; nothing was started.")
+    assert capsys.readouterr().err.startswith(f"revert: image container-cicd-dev-app@{DIGEST} does not exist in the registry; nothing was started.")
 
 
 def test_cli_by_digest_names_the_digest_reference_it_deploys(capsys):
@@ -208,9 +208,9 @@ def test_cli_by_digest_names_the_digest_reference_it_deploys(capsys):
     pipeline_declaration(pipeline_stub)
     started(pipeline_stub)
     with ecr_stub, pipeline_stub:
-        code = tool.main(["--stack", "prod", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
+        code = tool.main(["--stack", "dev", "--digest", DIGEST], session_factory=Sessions(ecr, pipeline))
     assert code == 0
-    assert f"on commit {COMMIT} (image container-cicd-prod-app@{DIGEST}, tag {TAG})." in capsys.readouterr().out
+    assert f"on commit {COMMIT} (image container-cicd-dev-app@{DIGEST}, tag {TAG})." in capsys.readouterr().out
 
 
 class Sessions:
@@ -373,7 +373,8 @@ def test_pulumi_up_keeps_the_reverted_image(ecs_config):
 
     from offline.mocks import evaluate_stack
 
-    reverted = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-prod-app@{DIGEST}"
+    # prod promotes from dev: it runs images from dev's repository.
+    reverted = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app@{DIGEST}"
     prod_on_ecs = evaluate_stack("prod", ecs_config("prod"), ssm_parameters={"/container-cicd/prod/app/deployed-image": reverted})
     [container] = json.loads(prod_on_ecs.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
     assert container["image"] == reverted
