@@ -7,6 +7,7 @@ a mock resource monitor that answers with plausible ids, ARNs and URLs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 import sys
@@ -21,6 +22,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
 from offline import stackfile
+from offline.recorded_values import holds_secret as _holds_secret
+from offline.recorded_values import plain as _plain
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "container-cicd"
@@ -89,6 +92,11 @@ class StackResult:
         return dict(sorted(counts.items()))
 
 
+def _hex_id(name: str) -> str:
+    """A 16-hex-digit id, the same for the same resource name in every run (ELB ids look like this)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 def partition_of(region: str) -> str:
     """The partition a region belongs to, as getPartition answers it there."""
     if region.startswith("cn-"):
@@ -117,6 +125,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         # someone else (the pipeline's deploy step) wrote since.
         self.live_parameters: dict[str, str] = {}
         self.written_parameters = dict(ssm_parameters or {})
+        # Elastic IPs handed out, in order: each gets the next address of TEST-NET-2 (RFC 5737).
+        self.elastic_ips = 0
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -194,6 +204,20 @@ class CloudMocks(pulumi.runtime.Mocks):
                 vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0"},
             )
             rid = physical
+        elif typ == "aws:ec2/eip:Eip":
+            self.elastic_ips += 1
+            state["publicIp"] = f"198.51.100.{self.elastic_ips}"
+        elif typ == "aws:lambda/function:Function":
+            # Lambda function ARNs end in function:<name>, not function/<name>.
+            state["arn"] = _arn("lambda", region, f"function:{physical}")
+            state["invokeArn"] = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
+            rid = physical
+        elif typ == "aws:lb/listener:Listener" and ":loadbalancer/" in str(inputs.get("loadBalancerArn", "")):
+            # listener/app/<load balancer name>/<load balancer id>/<listener id>
+            state["arn"] = inputs["loadBalancerArn"].replace(":loadbalancer/", ":listener/", 1) + "/" + _hex_id(name)
+        elif typ == "aws:lb/listenerRule:ListenerRule" and ":listener/" in str(inputs.get("listenerArn", "")):
+            # listener-rule/app/<load balancer name>/<load balancer id>/<listener id>/<rule id>
+            state["arn"] = inputs["listenerArn"].replace(":listener/", ":listener-rule/", 1) + "/" + _hex_id(name)
         elif typ == "aws:ssm/parameter:Parameter":
             state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
             rid = physical
@@ -309,28 +333,6 @@ def _alias_urns(request, parent_qualified: str | None) -> list[str]:
             qualified = f"{parent_qualified}${type_}"
         urns.append(f"urn:pulumi:{stack}::{project}::{qualified}::{name}")
     return urns
-
-
-_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-
-
-def _holds_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get(_SECRET_SIG[0]) == _SECRET_SIG[1] or any(_holds_secret(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_holds_secret(v) for v in value)
-    return False
-
-
-def _plain(value: Any) -> Any:
-    """Deserialised properties as plain JSON-like data (secrets unwrapped)."""
-    if isinstance(value, dict):
-        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
-            return _plain(value.get("value"))
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def config_strings(config: Mapping[str, Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 # (container-cicd:pipeline:*, container-cicd:network:*, ...); the shared modules stay at the top.
 CONCERNS = {
     "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record"},
-    "network": {"vpc", "loadbalancer", "access_logs", "waf"},
+    "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift"},
     "safety": {"alarms", "notifications", "audit", "dashboard"},
 }
 SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "settings"}
