@@ -31,7 +31,8 @@ from offline.mocks import Resource, StackResult
 # bucket_logging.go; sns/topic.go;
 # eks/cluster.go, access_entry.go, access_policy_association.go, addon.go; cloudtrail/trail.go;
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
-# codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go.
+# codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go;
+# lambda/function.go; elbv2/listener_rule.go.
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
@@ -45,6 +46,9 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
         "ipAddressType",
     ),
     "aws:lb/listener:Listener": ("loadBalancerArn",),
+    # A rule belongs to one listener; its priority, conditions and actions have ModifyRule/SetRulePriorities.
+    "aws:lb/listenerRule:ListenerRule": ("listenerArn",),
+    "aws:lambda/function:Function": ("name", "packageType"),
     "aws:ec2/vpc:Vpc": ("cidrBlock", "instanceTenancy"),
     # Name, description and content each have an Update* API.
     "aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate": (),
@@ -113,6 +117,9 @@ PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name",),
     "aws:lb/targetGroup:TargetGroup": ("name",),
     "aws:lb/listener:Listener": ("loadBalancerArn", "port"),
+    # Two rules of one listener cannot share a priority.
+    "aws:lb/listenerRule:ListenerRule": ("listenerArn", "priority"),
+    "aws:lambda/function:Function": ("name",),
     "aws:ecs/cluster:Cluster": ("name",),
     "aws:ecs/service:Service": ("cluster", "name"),
     "aws:cloudwatch/logGroup:LogGroup": ("name",),

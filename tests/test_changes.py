@@ -166,6 +166,7 @@ def test_every_resource_type_has_its_replace_only_inputs_declared(dev, prod, eva
         evaluate("dev", **EKS),
         evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
         evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"]),
+        evaluate("dev", deploymentStrategy="canary"),
     ]
     types = {r.type for result in results for r in result.resources if r.custom}
     unknown = sorted(t for t in types if t not in REPLACE_ONLY and not t.startswith(NOT_ANALYSED_PREFIXES))
