@@ -257,6 +257,20 @@ class Change:
             r.urn for r in gone if r.type in STATEFUL and not r.retain_on_delete and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
         )
 
+    def stale_ignored(self) -> list[str]:
+        """Updates that keep, through `ignore_changes`, a reference to a resource the same update replaces or
+        deletes: the engine leaves the ignored input as it was, so the kept resource goes on naming the old
+        one (and AWS refuses to delete a target group a listener rule still forwards to)."""
+        gone = {value: old for old in [*self.deleted, *(o for o, _, _ in self.replaced)] for value in (old.outputs.get("arn"), old.id) if isinstance(value, str) and value}
+        found = []
+        for old, new in self.updated:
+            for path in new.ignore_changes:
+                text = repr(_value(old.inputs, path))
+                for value, resource in gone.items():
+                    if value in text:
+                        found.append(f"{new.urn}: ignored {path} keeps naming {resource.urn}")
+        return sorted(set(found))
+
     def moved_in_place(self) -> list[str]:
         """In-place updates AWS refuses although the provider plans them: a load balancer whose
         subnets all change (its security groups being replaced for another VPC) would have to move
