@@ -312,3 +312,21 @@ def test_target_group_alarms_watch_both_target_groups(shifting):
         assert watched == groups, kind
     targets = next(q for q in alarms["5xx-rate"]["metricQueries"] if q["id"] == "targetErrors")
     assert "TargetGroup" not in targets["metric"]["dimensions"]
+
+
+# ------------------------------------------------------------------------------------------
+# The offline plan's architecture diagram
+# ------------------------------------------------------------------------------------------
+
+
+def test_the_diagram_shows_the_test_listener_rules_and_the_hook_only_when_present(dev, evaluate):
+    from offline.plan.diagrams import architecture_mermaid
+
+    canary = architecture_mermaid(evaluate("dev", deploymentStrategy="canary"))
+    assert 'aws_lb_listenerRule_ListenerRule["Listener rules: production, test listener (ECS sets the weights) ×2"]' in canary
+    assert 'aws_lambda_function_Function["Lambda function (verifier, smoke-test hook) ×2"]' in canary
+    assert 'aws_lambda_function_Function -. "smoke-tests the test listener" .-> aws_lb_listenerRule_ListenerRule' in canary
+    assert 'aws_lb_listenerRule_ListenerRule -- "shifts to the new revision" --> aws_ecs_service_Service' in canary
+    rolling = architecture_mermaid(dev)
+    assert "aws_lb_listenerRule_ListenerRule" not in rolling and "smoke-tests" not in rolling
+    assert 'aws_codepipeline_pipeline_Pipeline -. "verifies the deployment" .-> aws_lambda_function_Function' in rolling
