@@ -46,9 +46,7 @@ def vpc_statements(context: AwsContext, vpc: FunctionVpc) -> list[Statement]:
     those), on this account's and region's network interfaces, the function's subnets and its security
     group; the two Describe actions support no resource-level permissions.
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions"""
-    subnets = pulumi.Output.all(context.partition, context.region, context.account_id, vpc.subnet_ids).apply(
-        lambda v: [f"arn:{v[0]}:ec2:{v[1]}:{v[2]}:subnet/{subnet}" for subnet in v[3]]
-    )
+    subnets = pulumi.Output.from_input(vpc.subnet_ids).apply(lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{subnet}") for subnet in ids]))
     network_interfaces = context.arn("ec2", "network-interface/*")
     security_group = context.arn("ec2", pulumi.Output.concat("security-group/", vpc.security_group_id))
     return [
