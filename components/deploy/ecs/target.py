@@ -103,9 +103,10 @@ class EcsTarget(pulumi.ComponentResource):
         context = AwsContext(self)
         region = context.region
         service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
+        cluster_name, service_name = physical_name(args.name_prefix, "cluster", 255), physical_name(args.name_prefix, "service", 255)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            name=physical_name(args.name_prefix, "cluster", 255),
+            name=cluster_name,
             settings=[{"name": "containerInsights", "value": "enabled"}],
             tags=tags,
             opts=child,
@@ -147,7 +148,6 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        cluster_name, service_name = physical_name(args.name_prefix, "cluster", 255), physical_name(args.name_prefix, "service", 255)
         shifting = self._progressive(name, args, context) if args.strategy.kind.shifts_traffic else None
         load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
             "target_group_arn": lb.target_group_arn,
