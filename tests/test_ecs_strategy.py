@@ -330,3 +330,11 @@ def test_the_diagram_shows_the_test_listener_rules_and_the_hook_only_when_presen
     rolling = architecture_mermaid(dev)
     assert "aws_lb_listenerRule_ListenerRule" not in rolling and "smoke-tests" not in rolling
     assert 'aws_codepipeline_pipeline_Pipeline -. "verifies the deployment" .-> aws_lambda_function_Function' in rolling
+
+
+def test_the_hook_exists_only_once_its_way_out_does(shifting):
+    """The service's first deployment already runs the hook: the NAT gateways and private routes come first."""
+    function = shifting.named("deploy-smoke-test-function")
+    refs = {r.ref: r.name for r in shifting.resources}
+    waits_for = {refs[d] for d in function.depends_on}
+    assert {"deploy-network-nat-0", "deploy-network-private-0-rt", "deploy-network-private-1-rt", "deploy-network-private-1-rta"} <= waits_for

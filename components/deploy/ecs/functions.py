@@ -80,6 +80,7 @@ def stack_function(
     context: AwsContext,
     statements: Sequence[Statement] = (),
     vpc: FunctionVpc | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> StackFunction:
     """A function of the packaged `functions/` folder with its log group (kept when the target goes, like
     every target log group) and its role: write that group, plus `statements`."""
@@ -110,6 +111,6 @@ def stack_function(
         vpc_config={"subnet_ids": vpc.subnet_ids, "security_group_ids": [vpc.security_group_id]} if vpc else None,
         tags=inputs.tags,
         # role=role.arn waits for the role's inline policy too.
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     return StackFunction(function=function, role=role, log_group=log_group)

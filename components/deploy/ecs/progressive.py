@@ -201,4 +201,6 @@ def _smoke_test(
         environment=smoke_test_environment(test_url, inputs.workload.health_check_path, strategy.smoke_test_paths),
         context=context,
         vpc=FunctionVpc(subnet_ids=network.private_subnet_ids, security_group_id=hook_sg.id),
+        # The service's first deployment already runs the hook, which must get out of the private subnets by then.
+        depends_on=network.private_egress,
     )
