@@ -83,6 +83,8 @@ load_balancer = LoadBalancer(
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
         tags=tags,
+        # ECS blue-green, canary, linear: the second target group, the listener rules and the test listener.
+        traffic_shift=target_module(settings).traffic_shift(settings, network.nat_public_ips),
     ),
     opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
 )
@@ -184,7 +186,9 @@ dashboard = Dashboard(
         metrics=target.metrics,
         thresholds=safety.thresholds,
         alarm_arns=alarms.alarm_arns,
+        service_id=settings.prefix,
         tags=tags,
+        deployment_record_log_groups=target.deployment_record_log_groups,
     ),
 )
 

@@ -134,6 +134,10 @@ class ServiceMetrics:
     target_group: pulumi.Input[str]
     """Target group ARN suffix: the TargetGroup dimension."""
     saturation: Sequence[MetricRef]
+    alternate_target_group: pulumi.Input[str] | None = None
+    """The second target group's ARN suffix, when the target shifts traffic between two (ECS blue-green,
+    canary, linear): after a deployment the service may run in either, so alarms and graphs watch both.
+    Omitted: one target group."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,12 @@ class DeployTarget(Protocol):
     @property
     def metrics(self) -> ServiceMetrics:
         """The service's load balancer and saturation metrics."""
+        ...
+
+    @property
+    def deployment_record_log_groups(self) -> Sequence[pulumi.Output[str]]:
+        """Log groups that hold the target's deployment records (functions/deployment_record.py: one JSON
+        line per deployment with its verdict); the dashboard queries them. Empty: the target writes none."""
         ...
 
     @property

@@ -31,9 +31,11 @@ with callBackDelay = RETRY_DELAY_SECONDS, until MAX_ATTEMPTS attempts have faile
 failure logged (path and status, or the error).
 
 Attempts are counted in `hookDetails` (key `ATTEMPT_KEY`), which the contract above carries between
-invocations: no table, no clock. The count is a soft bound; the hard one is ECS's own hook timeout. The
-wiring sets `timeoutConfiguration` to at least ceil(WORST_CASE_SECONDS(...) / 60) + 1 minutes with action
-ROLLBACK, so even if the count were lost the hook cannot hold a deployment open past its budget.
+invocations: no table, no clock. The count is the bound the wiring relies on: components/deploy/ecs/
+progressive.py sizes MAX_ATTEMPTS so that WORST_CASE_SECONDS fits the hook's budget. pulumi-aws documents a
+hook's `timeoutConfiguration` for PAUSE hooks only, so the wiring sets none; were the count lost, ECS's own
+default (24 hours, then ROLLBACK) would be the next bound, and the pipeline's deploy action fails at its
+timeout long before.
 
 Environment:
     TEST_BASE_URL            required: http(s)://host[:port] of the test listener, no path.

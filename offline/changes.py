@@ -32,7 +32,8 @@ from offline.mocks import Resource, StackResult
 # eks/cluster.go, access_entry.go, access_policy_association.go, addon.go; cloudtrail/trail.go;
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
 # codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go;
-# lambda/function.go, permission.go; s3/bucket_notification.go; ecr/repository_policy.go; events/permission.go.
+# lambda/function.go, permission.go; s3/bucket_notification.go; ecr/repository_policy.go; events/permission.go;
+# elbv2/listener_rule.go.
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
@@ -46,6 +47,9 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
         "ipAddressType",
     ),
     "aws:lb/listener:Listener": ("loadBalancerArn",),
+    # A rule belongs to one listener; its priority, conditions and actions have ModifyRule/SetRulePriorities.
+    "aws:lb/listenerRule:ListenerRule": ("listenerArn",),
+    "aws:lambda/function:Function": ("name", "packageType"),
     "aws:ec2/vpc:Vpc": ("cidrBlock", "instanceTenancy"),
     # Name, description and content each have an Update* API.
     "aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate": (),
@@ -103,7 +107,6 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("securityGroupId",),
     "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
     "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
-    "aws:lambda/function:Function": ("name", "packageType"),
     # A Lambda permission has no update: any change is a new statement.
     "aws:lambda/permission:Permission": ("*",),
     "aws:s3/bucketNotification:BucketNotification": ("bucket",),
@@ -120,6 +123,9 @@ PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name",),
     "aws:lb/targetGroup:TargetGroup": ("name",),
     "aws:lb/listener:Listener": ("loadBalancerArn", "port"),
+    # Two rules of one listener cannot share a priority.
+    "aws:lb/listenerRule:ListenerRule": ("listenerArn", "priority"),
+    "aws:lambda/function:Function": ("name",),
     "aws:ecs/cluster:Cluster": ("name",),
     "aws:ecs/service:Service": ("cluster", "name"),
     "aws:cloudwatch/logGroup:LogGroup": ("name",),
@@ -144,7 +150,6 @@ PHYSICAL_NAME: dict[str, tuple[str, ...]] = {
     "aws:codestarnotifications/notificationRule:NotificationRule": ("name",),
     "aws:codeconnections/connection:Connection": ("name",),
     "aws:ec2/securityGroup:SecurityGroup": ("vpcId", "name"),
-    "aws:lambda/function:Function": ("name",),
     "aws:cloudwatch/eventPermission:EventPermission": ("eventBusName", "statementId"),
 }
 
@@ -258,6 +263,20 @@ class Change:
         return sorted(
             r.urn for r in gone if r.type in STATEFUL and not r.retain_on_delete and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
         )
+
+    def stale_ignored(self) -> list[str]:
+        """Updates that keep, through `ignore_changes`, a reference to a resource the same update replaces or
+        deletes: the engine leaves the ignored input as it was, so the kept resource goes on naming the old
+        one (and AWS refuses to delete a target group a listener rule still forwards to)."""
+        gone = {value: old for old in [*self.deleted, *(o for o, _, _ in self.replaced)] for value in (old.outputs.get("arn"), old.id) if isinstance(value, str) and value}
+        found = []
+        for old, new in self.updated:
+            for path in new.ignore_changes:
+                text = repr(_value(old.inputs, path))
+                for value, resource in gone.items():
+                    if value in text:
+                        found.append(f"{new.urn}: ignored {path} keeps naming {resource.urn}")
+        return sorted(set(found))
 
     def moved_in_place(self) -> list[str]:
         """In-place updates AWS refuses although the provider plans them: a load balancer whose

@@ -56,8 +56,8 @@ FAULTS: tuple[Fault, ...] = (
         "service-without-listener-dependency",
         "ordering",
         "components/deploy/ecs/target.py",
-        "opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),",
-        "opts=pulumi.ResourceOptions(parent=self),",
+        "depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*(shifting.depends_on if shifting else ())]",
     ),
     Fault("role-arn-without-policy", "ordering", "components/iam.py", "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
     Fault(

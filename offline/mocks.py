@@ -8,6 +8,7 @@ a mock resource monitor that answers with plausible ids, ARNs and URLs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import runpy
 import sys
@@ -64,6 +65,11 @@ class StackResult:
         return dict(sorted(counts.items()))
 
 
+def _hex_id(name: str) -> str:
+    """A 16-hex-digit id, the same for the same resource name in every run (ELB ids look like this)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 def partition_of(region: str) -> str:
     """The partition a region belongs to, as getPartition answers it there."""
     if region.startswith("cn-"):
@@ -94,6 +100,8 @@ class CloudMocks(pulumi.runtime.Mocks):
         # someone else (the pipeline's deploy step) wrote since.
         self.live_parameters: dict[str, str] = {}
         self.written_parameters = dict(ssm_parameters or {})
+        # Elastic IPs handed out, in order: each gets the next address of TEST-NET-2 (RFC 5737).
+        self.elastic_ips = 0
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -174,10 +182,22 @@ class CloudMocks(pulumi.runtime.Mocks):
                 vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0"},
             )
             rid = physical
-        elif typ == "aws:lambda/function:Function":
-            state["arn"] = _arn("lambda", region, f"function:{physical}")
         elif typ == "aws:cloudwatch/eventRule:EventRule":
             state["arn"] = _arn("events", region, f"rule/{physical}")
+        elif typ == "aws:ec2/eip:Eip":
+            self.elastic_ips += 1
+            state["publicIp"] = f"198.51.100.{self.elastic_ips}"
+        elif typ == "aws:lambda/function:Function":
+            # Lambda function ARNs end in function:<name>, not function/<name>.
+            state["arn"] = _arn("lambda", region, f"function:{physical}")
+            state["invokeArn"] = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
+            rid = physical
+        elif typ == "aws:lb/listener:Listener" and ":loadbalancer/" in str(inputs.get("loadBalancerArn", "")):
+            # listener/app/<load balancer name>/<load balancer id>/<listener id>
+            state["arn"] = inputs["loadBalancerArn"].replace(":loadbalancer/", ":listener/", 1) + "/" + _hex_id(name)
+        elif typ == "aws:lb/listenerRule:ListenerRule" and ":listener/" in str(inputs.get("listenerArn", "")):
+            # listener-rule/app/<load balancer name>/<load balancer id>/<listener id>/<rule id>
+            state["arn"] = inputs["listenerArn"].replace(":listener/", ":listener-rule/", 1) + "/" + _hex_id(name)
         elif typ == "aws:ssm/parameter:Parameter":
             state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
             rid = physical

@@ -23,6 +23,7 @@ EXISTING_VPC = {
 }
 EKS = {"deployTarget": "eks"}
 PORT = {"containerPort": 9000}
+CANARY = {"deploymentStrategy": "canary"}
 
 # (label, stack, config before, config after). Overrides on top of the stack file.
 CASES = [
@@ -39,7 +40,18 @@ CASES = [
     ("prod ecs port", "prod", "ecs", "ecs+port"),
     ("prod created -> existing vpc", "prod", {}, {**EXISTING_VPC, "natGateways": None}),
     ("prod existing -> created vpc", "prod", {**EXISTING_VPC, "natGateways": None}, {}),
+    ("dev rolling -> canary", "dev", {}, CANARY),
+    ("dev canary -> rolling", "dev", CANARY, {}),
+    ("dev canary -> linear", "dev", CANARY, {"deploymentStrategy": "linear"}),
+    ("dev canary created -> existing vpc", "dev", CANARY, {**CANARY, **EXISTING_VPC, "testListenerCidrs": ["198.51.100.1/32"]}),
 ]
+
+# Changes that leave an ignored input naming a replaced resource, and the docs give the step that avoids
+# it: the listener rules' actions belong to ECS (ignore_changes), so a new target group does not reach
+# them; a port change on a traffic-shifting stack goes through a rolling update (docs/safety.md).
+DOCUMENTED_STALE = {
+    "prod ecs port": ["deploy-lb-production-rule", "deploy-lb-test-rule"],
+}
 
 # What a production stack's change may still need a person for, and the docs give the step:
 # a load balancer cannot move to another VPC, and AWS refuses to delete the old one while its
@@ -119,6 +131,56 @@ def test_the_code_images_artifacts_and_build_are_kept_in_place(changes, label):
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_no_ignored_input_keeps_naming_a_replaced_resource_unless_documented(changes, label):
+    change, _ = changes[label]
+    stale = sorted({s.split(": ignored", 1)[0].rsplit("::", 1)[-1] for s in change.stale_ignored()})
+    assert stale == DOCUMENTED_STALE.get(label, [])
+
+
+def test_the_documented_port_change_goes_through_a_rolling_update():
+    safety = (ROOT / "docs" / "safety.md").read_text()
+    assert "### Changing containerPort on a blue-green, canary or linear stack" in safety
+    assert "pulumi config set deploymentStrategy rolling" in safety
+
+
+def test_a_strategy_switch_adds_or_removes_only_the_strategys_resources(changes):
+    change, _ = changes["dev rolling -> canary"]
+    created = sorted(r.urn.rsplit("::", 1)[-1] for r in change.created)
+    assert created == STRATEGY_RESOURCES
+    assert change.replaced == [] and change.deleted == []
+    updated = {new.urn.rsplit("::", 1)[-1] for old, new in change.updated if old.inputs != new.inputs}
+    # The pipeline: the verifier's UserParameters name the strategy (its deployment records do).
+    assert updated == {"deploy-service", "alarms-unhealthy-targets", "alarms-latency-p95", "alarms-5xx-rate", "dashboard-dashboard", "pipeline-pipeline"}
+    back, _ = changes["dev canary -> rolling"]
+    assert sorted(r.urn.rsplit("::", 1)[-1] for r in back.deleted) == STRATEGY_RESOURCES
+    assert back.created == [] and back.replaced == []
+    # The hook's log group stays in CloudWatch (retain_on_delete): its records outlive the strategy.
+    [logs] = [r for r in back.deleted if r.type == "aws:cloudwatch/logGroup:LogGroup"]
+    assert logs.retain_on_delete and back.lost_state() == []
+
+
+STRATEGY_RESOURCES = sorted(
+    [
+        "deploy-hook-role",
+        "deploy-hook-role-policy",
+        "deploy-lb-alb-in-test-hook-0",
+        "deploy-lb-production-rule",
+        "deploy-lb-role",
+        "deploy-lb-role-policy",
+        "deploy-lb-test",
+        "deploy-lb-test-rule",
+        "deploy-lb-tg-alt",
+        "deploy-smoke-test-function",
+        "deploy-smoke-test-logs",
+        "deploy-smoke-test-out",
+        "deploy-smoke-test-role",
+        "deploy-smoke-test-role-policy",
+        "deploy-smoke-test-sg",
+    ]
+)
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
 def test_no_load_balancer_is_moved_to_another_vpc_in_place(changes, label):
     change, _ = changes[label]
     assert change.moved_in_place() == []
@@ -171,6 +233,7 @@ def test_every_resource_type_has_its_replace_only_inputs_declared(dev, prod, eva
         evaluate("dev", sourceProvider="github", sourceRepository="o/r"),
         evaluate("dev", auditTrail="on", notificationEmails=["team@example.com"]),
         evaluate("dev", promoteToAccounts=["210987654321"]),
+        evaluate("dev", deploymentStrategy="canary"),
     ]
     types = {r.type for result in results for r in result.resources if r.custom}
     unknown = sorted(t for t in types if t not in REPLACE_ONLY and not t.startswith(NOT_ANALYSED_PREFIXES))

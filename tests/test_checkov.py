@@ -14,8 +14,10 @@ import pytest
 from offline import checkov_scan, tfplan
 from offline.mocks import Resource, StackResult
 
-# The stacks CI plans (.ci/run): dev (ECS), prod (EKS), dev on EKS.
-STACKS = {"dev": ("dev", {}), "prod": ("prod", {}), "dev-eks": ("dev", {"deployTarget": "eks"})}
+# The stacks CI plans (.ci/run): dev (ECS), prod (EKS), dev on EKS, and dev deploying as a canary (the
+# resources of ECS's traffic-shifting strategies: a second target group, listener rules, the test listener,
+# the smoke-test hook).
+STACKS = {"dev": ("dev", {}), "prod": ("prod", {}), "dev-eks": ("dev", {"deployTarget": "eks"}), "dev-canary": ("dev", {"deploymentStrategy": "canary"})}
 
 # Every aws: type the three stacks register, with the Terraform type the bridge maps it to.
 EXPECTED_TYPES = {
@@ -59,6 +61,7 @@ EXPECTED_TYPES = {
     "aws:kms/key:Key": "aws_kms_key",
     "aws:lambda/function:Function": "aws_lambda_function",
     "aws:lambda/permission:Permission": "aws_lambda_permission",
+    "aws:lb/listenerRule:ListenerRule": "aws_lb_listener_rule",
     "aws:lb/listener:Listener": "aws_lb_listener",
     "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
     "aws:lb/targetGroup:TargetGroup": "aws_lb_target_group",

@@ -46,7 +46,8 @@ def parse(diagrams: list[dict[str, str]]) -> tuple[int, list[str]]:
 def test_every_diagram_in_the_docs_and_the_plan_parses(dev, prod, evaluate):
     diagrams = markdown_diagrams()
     assert any(d["name"] == "README.md#1" for d in diagrams)  # the collector finds the README's diagram
-    for label, result in (("dev", dev), ("prod", prod), ("dev-eks", evaluate("dev", deployTarget="eks"))):
+    stacks = (("dev", dev), ("prod", prod), ("dev-eks", evaluate("dev", deployTarget="eks")), ("dev-canary", evaluate("dev", deploymentStrategy="canary")))
+    for label, result in stacks:
         diagrams.append({"name": f"plan {label} pipeline", "text": pipeline_mermaid(result)})
         diagrams.append({"name": f"plan {label} architecture", "text": architecture_mermaid(result)})
         for name, graph in plan_diagrams(result).items():

@@ -250,7 +250,8 @@ VPC_BUILD = (
 )
 # Roles whose permissions are an AWS managed policy the documentation prescribes, not an inline policy.
 # Roles whose permissions are AWS managed policies, pinned exactly in tests/test_eks.py.
-MANAGED_POLICY_ROLES = {"deploy-cloudwatch-agent-role", "deploy-cluster-role", "deploy-node-role"}
+# Roles whose permissions are AWS managed policies (tests/test_ecs_strategy.py pins the ECS one's attachment).
+MANAGED_POLICY_ROLES = {"deploy-cloudwatch-agent-role", "deploy-cluster-role", "deploy-node-role", "deploy-lb-role"}
 
 Need = set[tuple[str, str]]
 
@@ -318,6 +319,8 @@ def pipeline_needs(result) -> Need:
                 needs |= need(("ecs:DescribeTaskDefinition", "ecs:ListTasks"), "*")
                 needs |= need(("ecs:DescribeTasks",), f"{ecs}:task/{cluster}/0123456789abcdef")
                 needs |= {("iam:PassRole", task[k]) for k in ("executionRoleArn", "taskRoleArn")}
+            elif provider == "Lambda":
+                needs |= need(("lambda:InvokeFunction",), arn_of(result, "aws:lambda/function:Function", name=config["FunctionName"]))
             elif provider == "Manual" and "NotificationArn" in config:
                 topic = config["NotificationArn"]
                 [key] = [t.inputs["kmsMasterKeyId"] for t in result.of_type("aws:sns/topic:Topic") if t.outputs["arn"] == topic]
@@ -372,6 +375,26 @@ def project_needs(result, project: dict) -> Need:
     return needs
 
 
+def lambda_needs(result, function) -> Need:
+    """A function writes its log group; in a VPC it manages its network interfaces (what AWS's
+    AWSLambdaVPCAccessExecutionRole grants); the verifier reads this service's deployments, answers the
+    pipeline and puts its metrics (functions.ecs_verify_deployment.IAM_ACTIONS)."""
+    group = function.inputs["loggingConfig"]["logGroup"]
+    needs = need(WRITE_LOGS, log_stream(arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=group)))
+    if function.inputs.get("vpcConfig"):
+        eni = f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/eni-0123456789abcdef0"
+        needs |= need(("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"), eni)
+        needs |= need(("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"), "*")
+    if function.inputs["handler"] == "functions.ecs_verify_deployment.handler":
+        cluster, service = result.one("aws:ecs/cluster:Cluster").inputs["name"], result.one("aws:ecs/service:Service").inputs["name"]
+        ecs = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
+        needs |= need(("ecs:ListServiceDeployments",), f"{ecs}:service/{cluster}/{service}")
+        needs |= need(("ecs:DescribeServiceDeployments",), f"{ecs}:service-deployment/{cluster}/{service}/1234567890")
+        needs |= need(("ecs:DescribeServiceRevisions",), f"{ecs}:service-revision/{cluster}/{service}/1234567890")
+        needs |= need(("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult", "cloudwatch:PutMetricData"), "*")
+    return needs
+
+
 def required_permissions(result) -> dict[str, Need]:
     """Role resource name -> the (action, resource) pairs it must be granted."""
     required: dict[str, Need] = {}
@@ -396,13 +419,13 @@ def required_permissions(result) -> dict[str, Need]:
             add(project.inputs["serviceRole"], need(("ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"), repository))
     for build in (p.inputs for p in result.of_type("aws:codebuild/project:Project") if p.name == "build-project"):
         add(build["serviceRole"], need(("ecr:GetAuthorizationToken",), "*") | need(ECR_PUSH, repository))
-    for function in result.of_type("aws:lambda/function:Function"):  # the promotion collector
+    for function in result.of_type("aws:lambda/function:Function"):
         env = function.inputs["environment"]["variables"]
-        group = arn_of(result, "aws:cloudwatch/logGroup:LogGroup", name=function.inputs["loggingConfig"]["logGroup"])
+        if "INBOX_BUCKET" not in env:  # the promotion collector; lambda_needs covers every function's logs
+            continue
         add(
             function.inputs["role"],
-            need(WRITE_LOGS, log_stream(group))
-            | need(("ecr:DescribeImages",), upstream_repository(env))
+            need(("ecr:DescribeImages",), upstream_repository(env))
             | need(("s3:PutObject",), f"arn:aws:s3:::{env['INBOX_BUCKET']}/promotion.zip")
             | need(("kms:GenerateDataKey",), bucket_key(result, env["INBOX_BUCKET"])),
         )
@@ -427,6 +450,11 @@ def required_permissions(result) -> dict[str, Need]:
     for flow_log in result.of_type("aws:ec2/flowLog:FlowLog"):
         group = flow_log.inputs["logDestination"]
         add(flow_log.inputs["iamRoleArn"], need(WRITE_LOGS, log_stream(group)) | need(("logs:DescribeLogStreams",), group))
+    for function in result.of_type("aws:lambda/function:Function"):
+        add(function.inputs["role"], lambda_needs(result, function))
+    for service in result.of_type("aws:ecs/service:Service"):
+        for hook in (service.inputs.get("deploymentConfiguration") or {}).get("lifecycleHooks", []):
+            add(hook["roleArn"], need(("lambda:InvokeFunction",), hook["hookTargetArn"]))
     for deploy in (p for p in result.of_type("aws:codebuild/project:Project") if p.name.endswith("deploy-project")):
         spec = yaml.safe_load(deploy.inputs["source"]["buildspec"])
         cluster = spec["env"]["variables"]["CLUSTER_NAME"]

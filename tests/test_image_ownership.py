@@ -129,8 +129,8 @@ def test_ecs_deploy_stage_records_the_image_after_the_deploy_action(dev):
     stages = dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
     [deploy] = [s for s in stages if s["name"] == "Deploy"]
     actions = [(a["name"], a["provider"], a.get("runOrder", 1)) for a in deploy["actions"]]
-    assert actions == [("DeployToEcs", "ECS", 1), ("RecordImage", "CodeBuild", 2)]
-    record = deploy["actions"][1]
+    assert actions == [("DeployToEcs", "ECS", 1), ("VerifyDeployment", "Lambda", 2), ("RecordImage", "CodeBuild", 3)]
+    record = deploy["actions"][2]
     assert record["configuration"] == {"ProjectName": "container-cicd-dev-app-record"}
     assert record["inputArtifacts"] == ["BuildOutput"]
 

@@ -121,9 +121,9 @@ def test_diagram_files_are_mermaid_of_the_pipeline_and_architecture(tmp_path, ca
     assert re.findall(r'subgraph \w+\["(\w+)"\]', pipeline) == stages
     ids = re.findall(r"subgraph (\w+)\[", pipeline)
     chain = [f"  {a} --> {b}" for a, b in zip(ids, ids[1:], strict=False)]
-    assert chain[:2] + ["  s2_Deploy_a0 --> s2_Deploy_a1"] + chain[2:] == [
+    assert chain[:2] + ["  s2_Deploy_a0 --> s2_Deploy_a1", "  s2_Deploy_a1 --> s2_Deploy_a2"] + chain[2:] == [
         line for line in pipeline.splitlines() if "-->" in line
-    ]  # stages in order, the Deploy stage's second run order after its first, then Publish
+    ]  # stages in order, the Deploy stage's run orders (deploy, verify, record), then Publish
     assert '  s2_Deploy -. "rollback" .-> s2_Deploy' in pipeline  # dev's Deploy stage rolls back on failure
     assert 's0_Source_a0["Source<br/>CodeCommit"]' in pipeline
     architecture = (tmp_path / "architecture.mmd").read_text()
@@ -431,7 +431,8 @@ digraph pipeline {
   subgraph cluster_s2_Deploy {
     label="Deploy";
     s2_Deploy_a0 [label="DeployToEcs\\nECS"];
-    s2_Deploy_a1 [label="RecordImage\\nCodeBuild"];
+    s2_Deploy_a1 [label="VerifyDeployment\\nLambda"];
+    s2_Deploy_a2 [label="RecordImage\\nCodeBuild"];
   }
   subgraph cluster_s3_Publish {
     label="Publish";
@@ -440,7 +441,8 @@ digraph pipeline {
   s0_Source_a0 -> s1_Build_a0 [ltail=cluster_s0_Source, lhead=cluster_s1_Build];
   s1_Build_a0 -> s2_Deploy_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Deploy];
   s2_Deploy_a0 -> s2_Deploy_a1;
-  s2_Deploy_a1 -> s3_Publish_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Publish];
+  s2_Deploy_a1 -> s2_Deploy_a2;
+  s2_Deploy_a2 -> s3_Publish_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Publish];
   s2_Deploy_a0 -> s2_Deploy_a0 [label="rollback", style=dashed];
 }
 """
@@ -457,6 +459,7 @@ digraph architecture {
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];
   aws_ecs_cluster_Cluster [label="ECS cluster"];
   aws_ecs_service_Service [label="ECS Fargate service"];
+  aws_lambda_function_Function [label="Lambda function (verifier, smoke-test hook)"];
   aws_sns_topic_Topic [label="SNS topic"];
   aws_cloudwatch_metricAlarm_MetricAlarm [label="CloudWatch alarm ×5"];
   aws_codecommit_repository_Repository -> aws_codepipeline_pipeline_Pipeline [label="source"];
@@ -468,6 +471,7 @@ digraph architecture {
   aws_lb_loadBalancer_LoadBalancer -> aws_ecs_service_Service [label="routes to"];
   aws_ecr_repository_Repository -> aws_ecs_service_Service [label="pulls"];
   aws_cloudwatch_metricAlarm_MetricAlarm -> aws_sns_topic_Topic [label="notifies"];
+  aws_codepipeline_pipeline_Pipeline -> aws_lambda_function_Function [label="verifies the deployment", style=dashed];
 }
 """
 

@@ -41,6 +41,7 @@ RULE_ORDER = [
     "ecs-no-plain-secrets",
     "ecs-no-public-ip",
     "ecs-circuit-breaker",
+    "ecs-traffic-shift-safety",
     "eks-control-plane-logs",
     "eks-secrets-encryption",
     "eks-public-endpoint",

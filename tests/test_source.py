@@ -41,6 +41,8 @@ ACTION_CONFIGURATION: dict[str, tuple[set[str], set[str]]] = {
     "S3": ({"S3Bucket", "S3ObjectKey"}, {"PollForSourceChanges", "AllowOverrideForS3ObjectKey"}),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html
     "Manual": (set(), {"NotificationArn", "CustomData", "ExternalEntityLink"}),
+    # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Lambda.html
+    "Lambda": ({"FunctionName"}, {"UserParameters"}),
 }
 FORMATS = {"CODE_ZIP", "CODEBUILD_CLONE_REF"}
 

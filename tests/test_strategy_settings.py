@@ -421,7 +421,14 @@ def test_a_bad_timeout_is_reported_once():
 # The offline plan
 # ------------------------------------------------------------------------------------------
 
-NOT_APPLIED = "  - not applied yet: service `deploy-service` deploys with strategy `ROLLING`"
+VERIFIED = (
+    "  - verified: stage `Deploy` runs `DeployToEcs`, then `VerifyDeployment`, then `RecordImage`; `VerifyDeployment` (Lambda) succeeds only "
+    "when ECS reports the deployment SUCCESSFUL and its revision runs the build's digest"
+)
+
+
+def applied(strategy: str) -> str:
+    return f"  - applied: service `deploy-service` deploys with strategy `{strategy}`; lifecycle hook `container-cicd-dev-app-smoke-test` at POST_TEST_TRAFFIC_SHIFT"
 
 
 @pytest.mark.parametrize(
@@ -434,7 +441,8 @@ NOT_APPLIED = "  - not applied yet: service `deploy-service` deploys with strate
                 "  - final bake: 5 min with both revisions running, then the old one stops",
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 f"  - worst case 21 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): {CANARY_TEXT}",
-                NOT_APPLIED,
+                applied("CANARY"),
+                VERIFIED,
             ],
         ),
         (
@@ -445,7 +453,8 @@ NOT_APPLIED = "  - not applied yet: service `deploy-service` deploys with strate
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 "  - worst case 25 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
                 "+ 5 min smoke-test hook on the test listener + 9 min 3 step bakes of 3 min (25 % a step) + 5 min final bake + 1 min old tasks drain (30 s) = 25 min",
-                NOT_APPLIED,
+                applied("LINEAR"),
+                VERIFIED,
             ],
         ),
         (
@@ -456,7 +465,8 @@ NOT_APPLIED = "  - not applied yet: service `deploy-service` deploys with strate
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 "  - worst case 16 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
                 "+ 5 min smoke-test hook on the test listener + 5 min final bake + 1 min old tasks drain (30 s) = 16 min",
-                NOT_APPLIED,
+                applied("BLUE_GREEN"),
+                VERIFIED,
             ],
         ),
     ],
@@ -470,6 +480,8 @@ def test_plan_rows_of_the_dev_stack_and_of_a_listed_test_audience(dev, evaluate)
         "- Deployment strategy: `rolling`: new tasks replace the old ones in place (no second target group, no test listener)",
         "  - worst case 6 min, within the deploy action's 15 min timeout (`deploymentTimeoutMinutes`): "
         "5 min new tasks start and turn healthy + 1 min old tasks drain (30 s) = 6 min",
+        "  - applied: service `deploy-service` deploys with strategy `ROLLING`",
+        VERIFIED,
     ]
     listed = evaluate("dev", deploymentStrategy="canary", testListenerCidrs=["203.0.113.0/24"], smokeTestPaths=["/api"], testListenerPort=8443)
     assert (

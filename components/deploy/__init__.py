@@ -9,7 +9,7 @@ declared in the key table (components/settings/keys.py), and its name is a `Depl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,9 +17,14 @@ import pulumi
 from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
 from components.deploy.report import TargetReport
+from components.network.traffic_shift import TrafficShiftArgs
 from components.settings import DeployTargetKind, Settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
+
+
+def _no_traffic_shift(_settings: Settings, _hook_source_ips: Sequence[pulumi.Input[str]]) -> TrafficShiftArgs | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,14 @@ class TargetModule:
     """Tags the target needs on the load balancer's target group."""
     report: TargetReport
     """What the offline plan shows of the target: report rows, diagram blocks."""
+    traffic_shift: Callable[[Settings, Sequence[pulumi.Input[str]]], TrafficShiftArgs | None] = _no_traffic_shift
+    """What the target needs on the load balancer to shift traffic between two target groups (its second
+    target group, listener rules, test listener), given the NAT gateway addresses. Omitted: nothing."""
 
 
 # Keyed by the deployTarget value (a DeployTargetKind is a str): a test can register another target.
 TARGETS: dict[str, TargetModule] = {
-    DeployTargetKind.ECS: TargetModule(ecs.TYPE, ecs.from_settings, ecs.target_group_tags, ecs.REPORT),
+    DeployTargetKind.ECS: TargetModule(ecs.TYPE, ecs.from_settings, ecs.target_group_tags, ecs.REPORT, ecs.traffic_shift_args),
     DeployTargetKind.EKS: TargetModule(eks.TYPE, eks.from_settings, eks.target_group_tags, eks.REPORT),
 }
 

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.naming import variant_name
 from components.network.access_logs import LOG_PREFIX, access_log_bucket
+from components.network.traffic_shift import TrafficShift, TrafficShiftArgs, traffic_shift
 from components.network.waf import web_acl
 
 # The deregistration delay is a settings fact: a deployment's worst case (settings' duration.py) counts it.
@@ -60,6 +61,10 @@ class LoadBalancerArgs:
     groups tagged with its cluster's name). Omitted: the stack's tags only."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    traffic_shift: TrafficShiftArgs | None = None
+    """When set (ECS blue-green, canary, linear): a second target group, the production listener rule ECS
+    re-weights between the two, and the test listener. Omitted: one target group behind the listener's
+    default action (a rolling update)."""
 
 
 # The variant of the names that stacks had before names carried one: those stacks keep their ALB
@@ -75,11 +80,13 @@ def load_balancer_name(args: LoadBalancerArgs) -> str:
     return variant_name(args.name_prefix, "alb", 32, {"network": args.network_variant}, {"network": DEFAULT_NETWORK_VARIANT})
 
 
-def target_group_name(args: LoadBalancerArgs) -> str:
+def target_group_name(args: LoadBalancerArgs, suffix: str = "tg") -> str:
+    """`suffix` "tg-alt": the alternate target group of a traffic-shifting strategy, named by the same variant
+    as the primary, so a change that replaces one replaces both under new names."""
     # Target group names are at most 32 characters; port, vpc_id and target_type are replace-only.
     variant = {"network": args.network_variant, "port": str(args.container_port), "target": args.target_kind}
     default = {"network": DEFAULT_NETWORK_VARIANT, "port": str(DEFAULT_CONTAINER_PORT), "target": DEFAULT_TARGET_KIND}
-    return variant_name(args.name_prefix, "tg", 32, variant, default)
+    return variant_name(args.name_prefix, suffix, 32, variant, default)
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -90,7 +97,9 @@ class LoadBalancer(pulumi.ComponentResource):
     `alb_security_group_id` to their tasks or pods.
 
     Outputs: `url`, `target_group_arn`, `alb_security_group_id`, `listener` (depend on it before
-    registering targets), `load_balancer_arn_suffix`, `target_group_arn_suffix` (CloudWatch dimensions).
+    registering targets), `load_balancer_arn_suffix`, `target_group_arn_suffix` (CloudWatch dimensions),
+    `traffic_shift` (with `LoadBalancerArgs.traffic_shift`: the alternate target group, listener rules and
+    test listener; else None).
     """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -140,26 +149,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         if args.waf:
             web_acl(name, metric_prefix=f"{args.name_prefix}-waf", load_balancer_arn=alb.arn, parent=self, tags=args.tags)
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            name=target_group_name(args),
-            port=args.container_port,
-            protocol="HTTP",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
-            health_check={
-                "path": args.health_check_path,
-                "protocol": "HTTP",
-                "matcher": "200",
-                "interval": HEALTH_CHECK_INTERVAL_SECONDS,
-                "timeout": 5,
-                "healthy_threshold": HEALTHY_THRESHOLD,
-                "unhealthy_threshold": 3,
-            },
-            tags={**args.tags, **args.target_group_tags},
-            opts=child,
-        )
+        target_group = self._target_group(f"{name}-tg", target_group_name(args), args)
         forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
         in_alb = pulumi.ResourceOptions(parent=alb)
         if args.certificate_arn:
@@ -193,6 +183,13 @@ class LoadBalancer(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=in_alb,
             )
+        # Blue-green, canary, linear: the second target group and the listener rules ECS shifts traffic with.
+        self.traffic_shift: TrafficShift | None = None
+        if args.traffic_shift is not None:
+            alternate = self._target_group(f"{name}-tg-alt", target_group_name(args, "tg-alt"), args)
+            self.traffic_shift = traffic_shift(
+                name, args.traffic_shift, alb=alb, alb_sg=alb_sg, serving_listener=listener, primary=target_group, alternate=alternate, tags=args.tags
+            )
         scheme = "https://" if args.certificate_arn else "http://"
         self.url = pulumi.Output.concat(scheme, alb.dns_name)
         self.listener = listener
@@ -201,3 +198,27 @@ class LoadBalancer(pulumi.ComponentResource):
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.target_group_arn_suffix = target_group.arn_suffix
         self.register_outputs({"url": self.url, "target_group_arn": self.target_group_arn})
+
+    def _target_group(self, resource_name: str, physical: str, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
+        """A target group of the service's port and health check (the primary, or a traffic-shifting
+        strategy's alternate: ECS requires both to check health alike)."""
+        return aws.lb.TargetGroup(
+            resource_name,
+            name=physical,
+            port=args.container_port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+            health_check={
+                "path": args.health_check_path,
+                "protocol": "HTTP",
+                "matcher": "200",
+                "interval": HEALTH_CHECK_INTERVAL_SECONDS,
+                "timeout": 5,
+                "healthy_threshold": HEALTHY_THRESHOLD,
+                "unhealthy_threshold": 3,
+            },
+            tags={**args.tags, **args.target_group_tags},
+            opts=pulumi.ResourceOptions(parent=self),
+        )

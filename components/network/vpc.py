@@ -61,7 +61,10 @@ class Network(pulumi.ComponentResource):
     """A created VPC records its traffic (flow logs, ALL traffic) in an encrypted log group; an existing
     VPC's flow logs are its owner's business, so nothing is added to it.
 
-    Outputs: `vpc_id`, `public_subnet_ids`, `private_subnet_ids`."""
+    Outputs: `vpc_id`, `public_subnet_ids`, `private_subnet_ids`, `nat_public_ips` (the created NAT gateways'
+    Elastic IPs, the private subnets' address on the internet; empty for an existing VPC), `private_egress`
+    (the NAT gateways and private routes: depend on them before something in the private subnets must reach
+    the internet; empty for an existing VPC)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:network:Network", name, None, opts)
@@ -69,6 +72,8 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = pulumi.Output.from_input(args.existing_vpc_id)
             self.public_subnet_ids = pulumi.Output.from_input(list(args.existing_public_subnet_ids))
             self.private_subnet_ids = pulumi.Output.from_input(list(args.existing_private_subnet_ids))
+            self.nat_public_ips: list[pulumi.Output[str]] = []
+            self.private_egress: list[pulumi.Resource] = []
         else:
             self._create(name, args)
         self.register_outputs({"vpc_id": self.vpc_id, "public_subnet_ids": self.public_subnet_ids, "private_subnet_ids": self.private_subnet_ids})
@@ -97,7 +102,8 @@ class Network(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{name}-public"},
             opts=in_vpc,
         )
-        public, private, nats = [], [], []
+        public, private, nats, eips = [], [], [], []
+        egress: list[pulumi.Resource] = []
         for i in range(AZ_COUNT):
             az = zones.names.apply(lambda names, i=i: names[i])
             subnet = aws.ec2.Subnet(
@@ -114,6 +120,7 @@ class Network(pulumi.ComponentResource):
             public.append(subnet)
             if i == 0 or args.nat_gateways is NatGateways.ONE_PER_AZ:
                 eip = aws.ec2.Eip(f"{name}-nat-{i}-eip", domain="vpc", tags=args.tags, opts=pulumi.ResourceOptions(parent=subnet))
+                eips.append(eip)
                 nats.append(
                     aws.ec2.NatGateway(
                         f"{name}-nat-{i}",
@@ -142,12 +149,15 @@ class Network(pulumi.ComponentResource):
                 tags={**args.tags, "Name": f"{name}-private-{i}"},
                 opts=in_vpc,
             )
-            aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            association = aws.ec2.RouteTableAssociation(f"{name}-private-{i}-rta", subnet_id=subnet.id, route_table_id=rt.id, opts=pulumi.ResourceOptions(parent=subnet))
+            egress += [rt, association]
             private.append(subnet)
         self._flow_logs(name, args, vpc)
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self.nat_public_ips = [eip.public_ip for eip in eips]
+        self.private_egress = [*nats, *egress]
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc) -> None:
         context = AwsContext(self)

@@ -68,8 +68,31 @@ def _metric(id_: str, namespace: str, name: str, stat: str, dimensions: Mapping[
     }
 
 
+def _both_target_groups(spec: AlarmSpec, metrics: ServiceMetrics, id_: str, stat: str, label: str) -> AlarmSpec:
+    """`spec` (a single-metric alarm on the primary target group) over both target groups: the worse of the
+    two each minute. ECS blue-green, canary and linear deployments move the service between them, so an
+    alarm on one would be blind on every other deployment."""
+    dimensions = {"LoadBalancer": metrics.load_balancer, "TargetGroup": metrics.target_group}
+    alternate = {"LoadBalancer": metrics.load_balancer, "TargetGroup": metrics.alternate_target_group}
+    name = spec.get("metric_name", "")
+    # The single metric's fields go; so does the low-sample setting, which PutMetricAlarm applies to
+    # percentile alarms on one metric only.
+    single = {
+        k: v for k, v in spec.items() if k not in ("namespace", "metric_name", "dimensions", "statistic", "extended_statistic", "period", "evaluate_low_sample_count_percentiles")
+    }
+    return {
+        **single,  # type: ignore[typeddict-item]
+        "metric_queries": [
+            _metric(id_, "AWS/ApplicationELB", name, stat, dimensions),
+            _metric(f"{id_}Alternate", "AWS/ApplicationELB", name, stat, alternate),
+            {"id": f"{id_}Worse", "label": label, "return_data": True, "expression": f"MAX([FILL({id_}, 0), FILL({id_}Alternate, 0)])"},
+        ],
+    }
+
+
 def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThresholds) -> list[AlarmSpec]:
-    """MetricAlarm arguments (without actions and tags), in `KINDS` order.
+    """MetricAlarm arguments (without actions and tags), in `KINDS` order. With an alternate target group
+    (ECS blue-green, canary, linear), the target-group alarms watch both.
 
     Raises ValueError when the target's metrics lack a cpu or memory saturation metric: the target
     was promised those alarm names before they existed.
@@ -77,6 +100,10 @@ def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThreshold
     names: dict[str, str] = dict(zip(KINDS, alarm_names(prefix), strict=True))
     lb = {"LoadBalancer": metrics.load_balancer}
     lb_tg = {"LoadBalancer": metrics.load_balancer, "TargetGroup": metrics.target_group}
+    both = metrics.alternate_target_group is not None
+    # Target 5xx: of the primary target group, or with two, of the load balancer's targets (the ALB serves
+    # this service only, so its target 5xx are the service's in either target group).
+    target_errors = _metric("targetErrors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", lb if both else lb_tg)
     specs: list[AlarmSpec] = [
         {
             "name": names["5xx-rate"],
@@ -86,7 +113,7 @@ def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThreshold
             "evaluation_periods": 3,
             "datapoints_to_alarm": 3,
             "metric_queries": [
-                _metric("targetErrors", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "Sum", lb_tg),
+                target_errors,
                 # Load-balancer-generated 5xx (502/503/504 when no target answers) have no TargetGroup dimension.
                 _metric("lbErrors", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum", lb),
                 _metric("requests", "AWS/ApplicationELB", "RequestCount", "Sum", lb),
@@ -134,6 +161,9 @@ def alarm_specs(prefix: str, metrics: ServiceMetrics, thresholds: AlarmThreshold
             "treat_missing_data": "notBreaching",
         },
     ]
+    if both:
+        specs[1] = _both_target_groups(specs[1], metrics, "unhealthy", "Maximum", "unhealthy targets (either target group)")
+        specs[2] = _both_target_groups(specs[2], metrics, "latency", "p95", "p95 target response time (slower target group)")
     by_kind = {m.kind: m for m in metrics.saturation}
     for kind, threshold in (("cpu", thresholds.cpu_percent), ("memory", thresholds.memory_percent)):
         if kind not in by_kind:

@@ -21,6 +21,7 @@ from components.aws_context import AwsContext
 from components.contracts import ServiceMetrics
 from components.safety.alarms import MIN_REQUESTS_FOR_RATE
 from components.settings import AlarmThresholds
+from functions.deployment_record import DIMENSION_NAME, DURATION_METRIC, FAILED_METRIC, METRIC_NAMESPACE, RECORD_TYPE, SUCCEEDED_METRIC
 
 DAY = 86400
 MINUTE = 60
@@ -59,6 +60,74 @@ def _events(rule_name: pulumi.Input[str], id_: str, label: str, visible: bool = 
     return ["AWS/Events", "MatchedEvents", "RuleName", rule_name, {"id": id_, "label": label, "stat": "Sum", "visible": visible}]
 
 
+# The deployment records' fields the records table shows, newest first (functions/deployment_record.py).
+RECORD_COLUMNS = ("finishedAt", "outcome", "strategy", "commit", "digest", "durationSeconds", "reason")
+RECORD_ROWS = 50
+
+
+def deployment_records_query(log_groups: Sequence[str]) -> str:
+    """The Logs Insights query of the records table: every deployment record in `log_groups`, newest first."""
+    sources = " | ".join(f"SOURCE '{group}'" for group in log_groups)
+    return f"{sources} | filter recordType = '{RECORD_TYPE}' | fields {', '.join(RECORD_COLUMNS)} | sort finishedAt desc | limit {RECORD_ROWS}"
+
+
+def deployment_widgets(region: pulumi.Input[str], service_id: str, log_groups: Sequence[pulumi.Input[str]], y: int) -> list[dict[str, Any]]:
+    """Deployment duration and outcomes from the deployment records' metrics (namespace
+    ContainerCicd/Deployments, dimension Service), and the records themselves as a table."""
+    service = [DIMENSION_NAME, service_id]
+
+    def deployments(name: str, id_: str, label: str, stat: str) -> list[Any]:
+        return [METRIC_NAMESPACE, name, *service, {"id": id_, "label": label, "stat": stat}]
+
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "metric",
+            "x": 0,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "Deployment duration (s, per day)",
+                "region": region,
+                "metrics": [deployments(DURATION_METRIC, "longest", "longest", "Maximum"), deployments(DURATION_METRIC, "mean", "average", "Average")],
+                "period": DAY,
+                "view": "bar",
+            },
+        },
+        {
+            "type": "metric",
+            "x": 12,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": "Deployment outcomes (verified, per day)",
+                "region": region,
+                "metrics": [deployments(SUCCEEDED_METRIC, "succeeded", "succeeded", "Sum"), deployments(FAILED_METRIC, "failed", "failed, rolled back or stopped", "Sum")],
+                "period": DAY,
+                "view": "bar",
+            },
+        },
+    ]
+    if log_groups:
+        widgets.append(
+            {
+                "type": "log",
+                "x": 0,
+                "y": y + 6,
+                "width": 24,
+                "height": 8,
+                "properties": {
+                    "title": f"Deployment records (last {RECORD_ROWS})",
+                    "region": region,
+                    "query": pulumi.Output.all(*log_groups).apply(deployment_records_query),
+                    "view": "table",
+                },
+            }
+        )
+    return widgets
+
+
 def dashboard_body(
     *,
     region: pulumi.Input[str],
@@ -66,10 +135,24 @@ def dashboard_body(
     thresholds: AlarmThresholds,
     rule_names: dict[str, pulumi.Input[str]],
     alarm_arns: Sequence[pulumi.Input[str]],
+    service_id: str = "",
+    deployment_record_log_groups: Sequence[pulumi.Input[str]] = (),
 ) -> dict[str, Any]:
-    """The dashboard body (CloudWatch dashboard body structure) as data."""
-    lb, tg = metrics.load_balancer, metrics.target_group
+    """The dashboard body (CloudWatch dashboard body structure) as data. `service_id`: the deployment
+    metrics' Service dimension ("": no deployment panels)."""
+    lb, tg, alt = metrics.load_balancer, metrics.target_group, metrics.alternate_target_group
     elb = "AWS/ApplicationELB"
+    # Response times of the service's targets: of the one target group, or with two (ECS blue-green, canary,
+    # linear) of the load balancer, which serves this service only.
+    latency_dimensions: list[Any] = ["LoadBalancer", lb] if alt is not None else ["LoadBalancer", lb, "TargetGroup", tg]
+    alternate_hosts: list[list[Any]] = (
+        [
+            [elb, "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", alt, {"label": "healthy (alternate)"}],
+            [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", alt, {"label": "unhealthy (alternate)"}],
+        ]
+        if alt is not None
+        else []
+    )
 
     def graph(title: str, rows: list, x: int, y: int, period: int = MINUTE, stat: str = "Sum", **extra: Any) -> dict[str, Any]:
         return {
@@ -120,9 +203,9 @@ def dashboard_body(
         graph(
             "Target response time (s)",
             [
-                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p50", "label": "p50"}],
-                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p95", "label": "p95"}],
-                [elb, "TargetResponseTime", "LoadBalancer", lb, "TargetGroup", tg, {"stat": "p99", "label": "p99"}],
+                [elb, "TargetResponseTime", *latency_dimensions, {"stat": "p50", "label": "p50"}],
+                [elb, "TargetResponseTime", *latency_dimensions, {"stat": "p95", "label": "p95"}],
+                [elb, "TargetResponseTime", *latency_dimensions, {"stat": "p99", "label": "p99"}],
             ],
             16,
             2,
@@ -133,6 +216,7 @@ def dashboard_body(
             [
                 [elb, "HealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "healthy"}],
                 [elb, "UnHealthyHostCount", "LoadBalancer", lb, "TargetGroup", tg, {"label": "unhealthy"}],
+                *alternate_hosts,
             ],
             0,
             8,
@@ -207,6 +291,8 @@ def dashboard_body(
         )
         | {"width": 24},
     ]
+    if service_id:
+        widgets += deployment_widgets(region, service_id, deployment_record_log_groups, 26)
     return {"widgets": widgets}
 
 
@@ -224,8 +310,13 @@ class DashboardArgs:
     """The alarms' thresholds, drawn on the graphs and used by the time-to-restore widget."""
     alarm_arns: Sequence[pulumi.Input[str]]
     """Alarms shown in the dashboard's alarm status widget."""
+    service_id: str
+    """The deployment records' service id (the Service dimension of the ContainerCicd/Deployments metrics)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    deployment_record_log_groups: Sequence[pulumi.Input[str]] = ()
+    """Log groups holding the deployment records, shown as a table. Omitted: no records table (the
+    deployment metrics are still drawn)."""
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -253,6 +344,8 @@ class Dashboard(pulumi.ComponentResource):
             thresholds=args.thresholds,
             rule_names=rule_names,
             alarm_arns=args.alarm_arns,
+            service_id=args.service_id,
+            deployment_record_log_groups=args.deployment_record_log_groups,
         )
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",

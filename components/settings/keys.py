@@ -278,7 +278,7 @@ KEYS: dict[str, Key] = _keys(
         "array",
         [],
         "blue-green, canary, linear: absolute URL paths (e.g. /api/status) the smoke-test hook requests on the test listener, besides "
-        "healthCheckPath, before production traffic moves; a failing one rolls the deployment back.",
+        "healthCheckPath, before production traffic moves; a failing one rolls the deployment back. At most 20.",
         ECS_ONLY,
     ),
     # Any port from 1024: the production listeners use 80 and 443, which the floor keeps free (and with
@@ -298,7 +298,8 @@ KEYS: dict[str, Key] = _keys(
         "array",
         [],
         "blue-green, canary, linear: CIDRs allowed to reach the test listener besides the smoke-test hook (not the whole internet: it serves the "
-        "unreleased revision). Empty: the hook only.",
+        "unreleased revision). Empty: the hook only. With vpcId, list the VPC's NAT gateway Elastic IPs (/32) here: the hook reaches the "
+        "listener through them.",
         ECS_ONLY,
     ),
     Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),

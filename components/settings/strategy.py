@@ -43,6 +43,9 @@ _SHORTER = {
 
 # An absolute path and query as a client sends it: printable ASCII, no space, no '#' fragment (never sent).
 _URL_PATH = re.compile(r'^/[!"$-~]{0,1023}$')
+# The smoke-test hook takes at most 20 paths besides the health path (functions/ecs_smoke_test.py,
+# MAX_SMOKE_PATHS; the settings do not import the function).
+MAX_SMOKE_TEST_PATHS = 20
 
 
 def _strategy_kind(reader: _Reader, target: DeployTargetKind, production: bool) -> DeploymentStrategyKind:
@@ -88,6 +91,8 @@ def _check_strategy_keys(reader: _Reader, kind: DeploymentStrategyKind, named: s
 
 def _smoke_test_paths(reader: _Reader) -> tuple[str, ...]:
     paths = reader.get("smokeTestPaths")
+    if len(paths) > MAX_SMOKE_TEST_PATHS:
+        raise _fail("smokeTestPaths", list(paths), f"at most {MAX_SMOKE_TEST_PATHS} paths (the smoke test must fit its time budget)", "keep the paths that matter most")
     for path in paths:
         if not _URL_PATH.match(path):
             raise _fail(
@@ -120,6 +125,20 @@ def _test_listener_cidrs(reader: _Reader) -> tuple[str, ...]:
     if _duplicates(list(cidrs)):
         raise _fail("testListenerCidrs", list(cidrs), "each CIDR block once", f"remove the repeated {_duplicates(list(cidrs))[0]!r}")
     return cidrs
+
+
+def _check_hook_reach(reader: _Reader, cidrs: tuple[str, ...]) -> None:
+    """The smoke-test hook runs in the private subnets and reaches the internet-facing load balancer's test
+    listener through the NAT gateways. The stack opens the test port to the NAT gateways' addresses when it
+    creates the VPC; in an existing VPC it cannot look them up, so they must be listed."""
+    vpc = reader.get("vpcId")
+    if vpc and not cidrs:
+        raise _fail(
+            "testListenerCidrs",
+            [],
+            f"with vpcId {vpc!r} the smoke-test hook reaches the test listener through that VPC's NAT gateways, whose public addresses the stack cannot look up",
+            "list each NAT gateway's Elastic IP as a /32 in testListenerCidrs (with your testers' networks), or set deploymentStrategy: rolling",
+        )
 
 
 def _check_fits(reader: _Reader, strategy: DeploymentStrategySettings, named: str, timeout: int) -> None:
@@ -166,6 +185,8 @@ def _strategy(reader: _Reader, kind: DeploymentStrategyKind, production: bool, t
         test_listener_port=_in_range(reader, "testListenerPort"),
         test_listener_cidrs=_test_listener_cidrs(reader),
     )
+    if kind.shifts_traffic:
+        _check_hook_reach(reader, strategy.test_listener_cidrs)
     if timeout is not None and kind.shifts_traffic:
         _check_fits(reader, strategy, named, timeout)
     return strategy

@@ -51,6 +51,7 @@ from .ecs import (
     ecs_no_privileged,
     ecs_no_public_ip,
     ecs_separate_roles,
+    ecs_traffic_shift_safety,
 )
 from .eks import EKS_CLUSTER, EKS_LOG_TYPES, eks_control_plane_logs, eks_public_endpoint, eks_secrets_encryption
 from .iam import IAM_ATTACHMENTS, IAM_DOCUMENT_TYPES, IAM_ROLE, iam_no_admin, iam_no_wildcard_actions, iam_passrole_not_wildcard, identity_policies
@@ -159,6 +160,7 @@ __all__ = [
     "ecs_no_privileged",
     "ecs_no_public_ip",
     "ecs_separate_roles",
+    "ecs_traffic_shift_safety",
     "eks_control_plane_logs",
     "eks_public_endpoint",
     "eks_secrets_encryption",

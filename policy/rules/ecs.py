@@ -89,3 +89,31 @@ def ecs_circuit_breaker(type_: str, props: Mapping[str, Any]) -> list[str]:
     if _true(_get(breaker, "enable")) and _true(_get(breaker, "rollback")):
         return []
     return ["ECS service has no deployment circuit breaker with rollback: set deploymentCircuitBreaker {enable: true, rollback: true}"]
+
+
+@rule(
+    "ecs-traffic-shift-safety",
+    "ECS services that shift traffic to a new revision (BLUE_GREEN, CANARY, LINEAR: production's default) roll back on deployment "
+    "alarms and run a Lambda lifecycle hook (no checkov/cdk-nag equivalent). The pack cannot tell a production stack from another, "
+    "so it holds every such service to it.",
+    types=(ECS_SERVICE,),
+)
+def ecs_traffic_shift_safety(type_: str, props: Mapping[str, Any]) -> list[str]:
+    """A traffic-shifting deployment is safe only with a signal that stops it: alarms that roll it back while
+    traffic moves and bakes, and a hook that tests the new revision before production traffic reaches it.
+    A hook's target type defaults to AWS_LAMBDA (botocore ecs DeploymentLifecycleHook.targetType)."""
+    strategy = _get(props, "deploymentConfiguration", "strategy")
+    if strategy in (None, "ROLLING"):
+        return []
+    found = []
+    alarms = _get(props, "alarms")
+    if not (_true(_get(alarms, "enable")) and _true(_get(alarms, "rollback")) and _items(_get(alarms, "alarmNames"))):
+        found.append(f"ECS service deploys with strategy {strategy} but no deployment alarm rolls it back: set alarms {{alarmNames: [...], enable: true, rollback: true}}")
+    hooks = _items(_get(props, "deploymentConfiguration", "lifecycleHooks"))
+    lambda_hooks = [h for h in hooks if (_get(h, "targetType") or "AWS_LAMBDA") == "AWS_LAMBDA" and _get(h, "hookTargetArn") and _items(_get(h, "lifecycleStages"))]
+    if not lambda_hooks:
+        found.append(
+            f"ECS service deploys with strategy {strategy} but runs no Lambda lifecycle hook: add deploymentConfiguration.lifecycleHooks "
+            "[{hookTargetArn: <function ARN>, roleArn: <role ECS invokes it with>, lifecycleStages: [POST_TEST_TRAFFIC_SHIFT]}] that tests the new revision"
+        )
+    return found

@@ -68,11 +68,27 @@ def _strategy_rows(view: PlanView) -> list[str]:
     fits = "within" if worst.minutes <= timeout else "longer than"
     lines.append(f"  - worst case {worst.minutes} min, {fits} the deploy action's {timeout} min timeout (`deploymentTimeoutMinutes`): {worst.text}")
     for service in view.of_type(_SERVICE):
-        # ECS rolls when a service names no strategy (botocore ecs: DeploymentConfiguration.strategy).
-        applied = get(service.inputs, "deploymentConfiguration.strategy") or DeploymentStrategyKind.ROLLING.ecs_strategy
-        if applied != strategy.kind.ecs_strategy:
-            lines.append(f"  - not applied yet: service `{service.name}` deploys with strategy `{applied}`")
+        lines += _applied_rows(service, strategy)
+    for pipeline in view.of_type("aws:codepipeline/pipeline:Pipeline"):
+        for stage in pipeline.inputs.get("stages") or []:
+            names = [a.get("name") for a in stage.get("actions") or []]
+            if "VerifyDeployment" in names:
+                lines.append(
+                    f"  - verified: stage `{stage.get('name')}` runs {', then '.join(f'`{n}`' for n in names)}; `VerifyDeployment` (Lambda) "
+                    "succeeds only when ECS reports the deployment SUCCESSFUL and its revision runs the build's digest"
+                )
     return lines
+
+
+def _applied_rows(service: Recorded, strategy: DeploymentStrategySettings) -> list[str]:
+    """What the service's recorded deploymentConfiguration applies: its strategy and lifecycle hooks."""
+    # ECS rolls when a service names no strategy (botocore ecs: DeploymentConfiguration.strategy).
+    applied = get(service.inputs, "deploymentConfiguration.strategy") or DeploymentStrategyKind.ROLLING.ecs_strategy
+    if applied != strategy.kind.ecs_strategy:
+        return [f"  - not applied: service `{service.name}` deploys with strategy `{applied}`"]
+    hooks = get(service.inputs, "deploymentConfiguration.lifecycleHooks") or []
+    described = [f"`{str(h.get('hookTargetArn', '')).rsplit(':', 1)[-1]}` at {', '.join(h.get('lifecycleStages') or [])}" for h in hooks]
+    return [f"  - applied: service `{service.name}` deploys with strategy `{applied}`" + (f"; lifecycle hook {', '.join(described)}" if described else "")]
 
 
 def _resolved_note(key: str, value: Any, settings: Settings) -> str:
@@ -89,6 +105,8 @@ def _resolved_note(key: str, value: Any, settings: Settings) -> str:
 
 
 _SERVICE = "aws:ecs/service:Service"
+_RULE = "aws:lb/listenerRule:ListenerRule"
+_FUNCTION = "aws:lambda/function:Function"
 REPORT = TargetReport(
     key_settings={
         "aws:ecs/cluster:Cluster": ("name", "settings"),
@@ -106,11 +124,21 @@ REPORT = TargetReport(
     resolved_note=_resolved_note,
     resource_rows=_resource_rows,
     deploy_rows=_strategy_rows,
-    architecture_nodes=(("aws:ecs/cluster:Cluster", "ECS cluster"), (_SERVICE, "ECS Fargate service")),
+    architecture_nodes=(
+        ("aws:ecs/cluster:Cluster", "ECS cluster"),
+        (_SERVICE, "ECS Fargate service"),
+        (_RULE, "Listener rules: production, test listener (ECS sets the weights)"),
+        (_FUNCTION, "Lambda function (verifier, smoke-test hook)"),
+    ),
     architecture_edges=(
         ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _SERVICE, "deploys"),
         ArchitectureEdge("aws:ecs/cluster:Cluster", _SERVICE, "runs"),
         ArchitectureEdge("aws:lb/loadBalancer:LoadBalancer", _SERVICE, "routes to"),
         ArchitectureEdge("aws:ecr/repository:Repository", _SERVICE, "pulls"),
+        ArchitectureEdge("aws:lb/loadBalancer:LoadBalancer", _RULE, "production and test traffic"),
+        ArchitectureEdge(_RULE, _SERVICE, "shifts to the new revision"),
+        ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _FUNCTION, "verifies the deployment", dashed=True),
+        # Drawn only with the listener rules (blue-green, canary, linear): the hook requests the test listener.
+        ArchitectureEdge(_FUNCTION, _RULE, "smoke-tests the test listener", dashed=True),
     ),
 )

@@ -31,11 +31,14 @@ from components.deploy.ecs.documents import (
     record_buildspec,
     render_buildspec,
 )
+from components.deploy.ecs.progressive import Progressive, deployment_configuration, progressive
+from components.deploy.ecs.verify import verifier
 from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
 from components.logs import target_log_group
 from components.naming import physical_name
-from components.settings import CpuArchitecture, Settings, WorkloadSettings
+from components.network.traffic_shift import TrafficShiftArgs
+from components.settings import CpuArchitecture, DeploymentStrategySettings, Settings, WorkloadSettings
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
@@ -55,6 +58,9 @@ class EcsTargetArgs:
     architecture: CpuArchitecture
     """CPU architecture of the task and of the record step's CodeBuild image; must match the built image
     (cpuArchitecture)."""
+    strategy: DeploymentStrategySettings
+    """How ECS moves the service to a new revision (deploymentStrategy). Blue-green, canary and linear need
+    the load balancer's `traffic_shift` (its second target group, rules and test listener)."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
@@ -97,9 +103,10 @@ class EcsTarget(pulumi.ComponentResource):
         context = AwsContext(self)
         region = context.region
         service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
+        cluster_name, service_name = physical_name(args.name_prefix, "cluster", 255), physical_name(args.name_prefix, "service", 255)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
-            name=physical_name(args.name_prefix, "cluster", 255),
+            name=cluster_name,
             settings=[{"name": "containerInsights", "value": "enabled"}],
             tags=tags,
             opts=child,
@@ -141,9 +148,17 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        shifting = self._progressive(name, args, context) if args.strategy.kind.shifts_traffic else None
+        load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
+            "target_group_arn": lb.target_group_arn,
+            "container_name": workload.container_name,
+            "container_port": workload.container_port,
+        }
+        if shifting is not None:
+            load_balancer["advanced_configuration"] = shifting.advanced_configuration
         service = aws.ecs.Service(
             f"{name}-service",
-            name=physical_name(args.name_prefix, "service", 255),
+            name=service_name,
             cluster=cluster.arn,
             task_definition=task_definition.arn,
             desired_count=workload.desired_count,
@@ -154,21 +169,23 @@ class EcsTarget(pulumi.ComponentResource):
                 "security_groups": [service_sg.id],
                 "assign_public_ip": False,
             },
-            load_balancers=[
-                {
-                    "target_group_arn": lb.target_group_arn,
-                    "container_name": workload.container_name,
-                    "container_port": workload.container_port,
-                }
-            ],
-            # Never below the desired count during a deployment; a failed one rolls back by itself.
+            # No ignore_changes: the provider sends the load balancers only when they differ from the stack's
+            # state, and a strategy switch or a new target group must reach the service (docs/safety.md).
+            load_balancers=[load_balancer],
+            deployment_configuration=shifting.deployment_configuration if shifting else deployment_configuration(args.strategy),
+            # Rolling: never below the desired count; blue-green, canary, linear start a full new revision
+            # beside the old one, which 200 % also allows.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
+            # A failed deployment rolls back by itself; ECS detects failures with the circuit breaker and the
+            # alarms for rolling and blue/green deployments alike
+            # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html).
             deployment_circuit_breaker={"enable": True, "rollback": True},
             # The service alarms (created after this target, names known up front) also roll a deployment
-            # back when one fires while it is in progress; the deploy action then fails within minutes.
-            # Naming alarms that are created after the service is the documented pattern (CDK
-            # aws_ecs.DeploymentAlarmConfig: "Defining a deployment alarm after the service has been created").
+            # back when one fires while it is in progress (in a canary, during the bakes); the deploy action
+            # then fails within minutes. Naming alarms that are created after the service is the documented
+            # pattern (CDK aws_ecs.DeploymentAlarmConfig: "Defining a deployment alarm after the service has
+            # been created").
             alarms=({"alarm_names": list(inputs.alarm_names), "enable": True, "rollback": True} if inputs.alarm_names else None),
             health_check_grace_period_seconds=30,
             enable_ecs_managed_tags=True,
@@ -178,7 +195,9 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             # No ignore_changes on task_definition: the task definition carries the recorded image, so
             # `pulumi up` applies size and environment changes and keeps the image the pipeline deployed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener]),
+            # Blue-green, canary, linear: the listener rules and the infrastructure role's managed policy
+            # must exist first (the role ARN waits for inline policies only).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
             name="DeployToEcs",
@@ -195,12 +214,25 @@ class EcsTarget(pulumi.ComponentResource):
                 "DeploymentTimeout": str(workload.deployment_timeout_minutes),
             },
         )
+        # No false green: the image is recorded only after the verifier saw ECS finish the deployment.
+        verify = verifier(
+            name,
+            parent=self,
+            inputs=inputs,
+            context=context,
+            name_prefix=args.name_prefix,
+            cluster_name=cluster_name,
+            service_name=service_name,
+            strategy=args.strategy.kind,
+            run_order=2,
+        )
         record = self._record_step(name, args, context.account_id)
         task_family_pattern = context.arn("ecs", f"task-definition/{family}:*")
         self.stages: Sequence[StageContribution] = [
             StageContribution(
-                stage=aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[deploy_action, record.action("RecordImage", run_order=2)]),
+                stage=aws.codepipeline.PipelineStageArgs(name="Deploy", actions=[deploy_action, verify.action, record.action("RecordImage", run_order=3)]),
                 pipeline_statements=[
+                    verify.pipeline_statement(),
                     *deploy_statements(
                         cluster_arn=cluster.arn,
                         service_arn=service.arn,
@@ -218,7 +250,10 @@ class EcsTarget(pulumi.ComponentResource):
             load_balancer=lb.load_balancer_arn_suffix,
             target_group=lb.target_group_arn_suffix,
             saturation=ecs_saturation_metrics(cluster.name, service.name),
+            alternate_target_group=lb.traffic_shift.alternate_target_group.arn_suffix if shifting and lb.traffic_shift else None,
         )
+        # The verifier writes the deployment record (functions/deployment_record.py) to its log group.
+        self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = [verify.function.log_group.name]
         # ECS rolls a failed deployment back by itself; the deploy action then fails too, but this event
         # also covers deployments nobody started from the pipeline (a `pulumi up` that changes the task).
         self.failure_events: Sequence[FailureEvents] = [
@@ -229,6 +264,15 @@ class EcsTarget(pulumi.ComponentResource):
             )
         ]
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
+
+    def _progressive(self, name: str, args: EcsTargetArgs, context: AwsContext) -> Progressive:
+        shift = args.inputs.load_balancer.traffic_shift
+        if shift is None:
+            raise ValueError(
+                f"EcsTargetArgs: strategy {args.strategy.kind.value!r} shifts traffic between two target groups, but the load balancer has "
+                "one; create it with LoadBalancerArgs.traffic_shift (see traffic_shift_args)"
+            )
+        return progressive(name, parent=self, inputs=args.inputs, strategy=args.strategy, name_prefix=args.name_prefix, shift=shift, context=context)
 
     def _record_step(self, name: str, args: EcsTargetArgs, account_id: pulumi.Input[str]) -> DeployStep:
         """After the ECS deploy action succeeded: record the image it deployed (read from the same
@@ -299,6 +343,15 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
     return {}
 
 
+def traffic_shift_args(settings: Settings, hook_source_ips: Sequence[pulumi.Input[str]]) -> TrafficShiftArgs | None:
+    """What the load balancer adds for a blue-green, canary or linear strategy; None for a rolling update.
+    `hook_source_ips`: the created VPC's NAT gateway addresses, where the smoke-test hook's requests come from."""
+    strategy = own_settings(settings.ecs, settings).strategy
+    if not strategy.kind.shifts_traffic:
+        return None
+    return TrafficShiftArgs(test_listener_port=strategy.test_listener_port, test_listener_cidrs=strategy.test_listener_cidrs, hook_source_ips=tuple(hook_source_ips))
+
+
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
     ecs = own_settings(settings.ecs, settings)
     return EcsTarget(
@@ -309,6 +362,7 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
             cpu_units=ecs.cpu,
             memory_mib=ecs.memory,
             architecture=settings.build.architecture,
+            strategy=ecs.strategy,
         ),
         opts,
     )

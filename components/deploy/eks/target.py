@@ -159,6 +159,7 @@ class EksTarget(pulumi.ComponentResource):
         self.cluster_name = cluster_name
         self.namespace = spec.namespace
         self.deploy_project_name = step.project.name
+        self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = [step.log_group.name]
         self.metrics = ServiceMetrics(
             load_balancer=lb.load_balancer_arn_suffix,
             target_group=lb.target_group_arn_suffix,

@@ -1,0 +1,206 @@
+"""ECS blue/green, canary and linear deployments (the service's deploymentConfiguration.strategy): what the
+service needs besides the load balancer's second target group, rules and test listener
+(components/network/traffic_shift.py):
+
+- the infrastructure role ECS re-weights the listener rules and registers tasks with;
+- the smoke-test hook (functions/ecs_smoke_test.py) at POST_TEST_TRAFFIC_SHIFT, in the private subnets, and
+  the role ECS invokes it with;
+- the service's deploymentConfiguration and its load balancer's advancedConfiguration.
+
+A rolling update needs none of it: `deployment_configuration` then names ROLLING and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.contracts import DeployInputs
+from components.deploy.ecs.functions import FunctionVpc, StackFunction, stack_function
+from components.iam import service_role
+from components.naming import physical_name
+from components.network.traffic_shift import TrafficShift
+from components.settings import SMOKE_TEST_HOOK_MAX_MINUTES, DeploymentStrategyKind, DeploymentStrategySettings
+from functions.ecs_smoke_test import STAGE, WORST_CASE_SECONDS
+
+# ECS manages the load balancer for blue/green, canary and linear deployments with this AWS managed policy
+# (v6: describe listeners, rules, target groups and health; register and deregister targets; modify ALB and
+# NLB listeners and ALB listener rules). It has no condition on resource tags, so the stack's target
+# groups, rules and listeners need no tags for it.
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonECSInfrastructureRolePolicyForLoadBalancers.html
+LOAD_BALANCER_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+
+# The smoke test's pace: one request may take 5 s, and a failed attempt is retried 15 s later. The number of
+# attempts then follows from the hook's budget (smoke_test_attempts).
+SMOKE_TEST_REQUEST_TIMEOUT_SECONDS = 5
+SMOKE_TEST_RETRY_DELAY_SECONDS = 15
+# Room for the function's start-up in one invocation, on top of its requests.
+LAMBDA_START_SECONDS = 5
+
+
+def smoke_test_attempts(n_paths: int) -> int:
+    """The most attempts whose worst case (every request to its deadline, every retry delay) still answers
+    FAILED within SMOKE_TEST_HOOK_MAX_MINUTES: the deployment's worst case counts the hook at that much.
+    `n_paths` counts the health path. At least 1 (one attempt of 21 paths takes 105 s)."""
+    budget = SMOKE_TEST_HOOK_MAX_MINUTES * 60
+    attempts = 1
+    while attempts < 100 and WORST_CASE_SECONDS(attempts + 1, SMOKE_TEST_RETRY_DELAY_SECONDS, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths) <= budget:
+        attempts += 1
+    return attempts
+
+
+def smoke_test_timeout_seconds(n_paths: int) -> int:
+    """The Lambda timeout: one attempt (every request to its deadline) plus start-up."""
+    return math.ceil(WORST_CASE_SECONDS(1, 0, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths)) + LAMBDA_START_SECONDS
+
+
+def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_paths: Sequence[str]) -> dict[str, pulumi.Input[str]]:
+    """The hook's environment (its contract: functions/ecs_smoke_test.py)."""
+    n_paths = 1 + len(smoke_paths)
+    return {
+        "TEST_BASE_URL": test_url,
+        "HEALTH_PATH": health_path,
+        "SMOKE_PATHS": pulumi.Output.json_dumps(list(smoke_paths)),
+        "REQUEST_TIMEOUT_SECONDS": str(SMOKE_TEST_REQUEST_TIMEOUT_SECONDS),
+        "MAX_ATTEMPTS": str(smoke_test_attempts(n_paths)),
+        "RETRY_DELAY_SECONDS": str(SMOKE_TEST_RETRY_DELAY_SECONDS),
+    }
+
+
+def deployment_configuration(
+    strategy: DeploymentStrategySettings, hook: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
+) -> aws.ecs.ServiceDeploymentConfigurationArgsDict:
+    """The service's deploymentConfiguration block; `hook`: (function ARN, invoke role ARN) of the smoke test.
+
+    ROLLING is named too, not left out: the provider keeps a block the program leaves out (it is optional and
+    computed), so a stack switched back from canary would keep deploying as a canary."""
+    kind = strategy.kind
+    if not kind.shifts_traffic:
+        return {"strategy": kind.ecs_strategy}
+    config: aws.ecs.ServiceDeploymentConfigurationArgsDict = {"strategy": kind.ecs_strategy, "bake_time_in_minutes": str(strategy.bake_minutes)}
+    if kind is DeploymentStrategyKind.CANARY:
+        config["canary_configuration"] = {"canary_percent": strategy.canary_percent, "canary_bake_time_in_minutes": str(strategy.canary_bake_minutes)}
+    elif kind is DeploymentStrategyKind.LINEAR:
+        config["linear_configuration"] = {"step_percent": strategy.linear_step_percent, "step_bake_time_in_minutes": str(strategy.linear_step_bake_minutes)}
+    if hook is not None:
+        # No timeout_configuration: pulumi-aws documents it for PAUSE hooks only. The hook answers FAILED
+        # within its own budget (smoke_test_attempts) instead.
+        config["lifecycle_hooks"] = [{"hook_target_arn": hook[0], "role_arn": hook[1], "lifecycle_stages": [STAGE], "target_type": "AWS_LAMBDA"}]
+    return config
+
+
+@dataclass(frozen=True)
+class Progressive:
+    """What the service takes from a traffic-shifting strategy."""
+
+    advanced_configuration: aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgsDict
+    """loadBalancers[0].advancedConfiguration: the alternate target group, the two rules, the infrastructure role."""
+    deployment_configuration: aws.ecs.ServiceDeploymentConfigurationArgsDict
+    """The service's deploymentConfiguration block."""
+    depends_on: Sequence[pulumi.Resource]
+    """What must exist before the service: the listener rules and the managed-policy attachment (a role's
+    ARN does not wait for a managed policy)."""
+    smoke_test: StackFunction
+    hook_role_arn: pulumi.Output[str]
+    infrastructure_role: aws.iam.Role
+
+
+def progressive(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    inputs: DeployInputs,
+    strategy: DeploymentStrategySettings,
+    name_prefix: str,
+    shift: TrafficShift,
+    context: AwsContext,
+) -> Progressive:
+    """The roles, the smoke-test hook and the service's configuration for a blue-green, canary or linear strategy."""
+    tags, account = inputs.tags, {"StringEquals": {"aws:SourceAccount": context.account_id}}
+    infrastructure = service_role(
+        f"{name}-lb-role",
+        "ecs.amazonaws.com",
+        [],
+        parent=parent,
+        tags=tags,
+        description="ECS infrastructure role: shifts the load balancer's traffic between the target groups",
+        conditions=account,
+    )
+    attachment = aws.iam.RolePolicyAttachment(
+        f"{name}-lb-role-policy",
+        role=infrastructure.role.name,
+        policy_arn=context.managed_policy(LOAD_BALANCER_POLICY),
+        opts=pulumi.ResourceOptions(parent=infrastructure.role),
+    )
+    smoke_test = _smoke_test(name, parent=parent, inputs=inputs, strategy=strategy, name_prefix=name_prefix, test_url=shift.test_url, context=context)
+    hook_role = service_role(
+        f"{name}-hook-role",
+        "ecs.amazonaws.com",
+        # ECS invokes the hook with this role; no resource policy on the function is needed.
+        # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html
+        [{"Sid": "InvokeSmokeTest", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": smoke_test.function.arn}],
+        parent=parent,
+        tags=tags,
+        description="ECS invokes the smoke-test lifecycle hook with this role",
+        conditions=account,
+    )
+    return Progressive(
+        advanced_configuration={
+            "alternate_target_group_arn": shift.alternate_target_group.arn,
+            "production_listener_rule": shift.production_rule.arn,
+            "test_listener_rule": shift.test_rule.arn,
+            "role_arn": infrastructure.arn,
+        },
+        deployment_configuration=deployment_configuration(strategy, (smoke_test.function.arn, hook_role.arn)),
+        depends_on=[shift.production_rule, shift.test_rule, attachment],
+        smoke_test=smoke_test,
+        hook_role_arn=hook_role.arn,
+        infrastructure_role=infrastructure.role,
+    )
+
+
+def _smoke_test(
+    name: str, *, parent: pulumi.Resource, inputs: DeployInputs, strategy: DeploymentStrategySettings, name_prefix: str, test_url: pulumi.Output[str], context: AwsContext
+) -> StackFunction:
+    """The hook runs in the private subnets: its requests leave through the NAT gateways, whose addresses
+    the test listener admits. Its security group lets it out to the test port only."""
+    network = inputs.network
+    hook_sg = aws.ec2.SecurityGroup(
+        f"{name}-smoke-test-sg",
+        description="Smoke-test hook: out to the load balancer's test port only",
+        vpc_id=network.vpc_id,
+        tags=inputs.tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-smoke-test-out",
+        security_group_id=hook_sg.id,
+        # The internet-facing load balancer's addresses are public and change; the listener itself admits
+        # only the NAT gateways and testListenerCidrs.
+        description=f"To the load balancer's test listener (port {strategy.test_listener_port})",
+        ip_protocol="tcp",
+        from_port=strategy.test_listener_port,
+        to_port=strategy.test_listener_port,
+        cidr_ipv4="0.0.0.0/0",
+        opts=pulumi.ResourceOptions(parent=hook_sg),
+    )
+    n_paths = 1 + len(strategy.smoke_test_paths)
+    return stack_function(
+        f"{name}-smoke-test",
+        parent=parent,
+        inputs=inputs,
+        function_name=physical_name(name_prefix, "smoke-test", 64),
+        description="ECS lifecycle hook: smoke-tests the new revision through the test listener before production traffic moves",
+        handler="functions.ecs_smoke_test.handler",
+        timeout_seconds=smoke_test_timeout_seconds(n_paths),
+        environment=smoke_test_environment(test_url, inputs.workload.health_check_path, strategy.smoke_test_paths),
+        context=context,
+        vpc=FunctionVpc(subnet_ids=network.private_subnet_ids, security_group_id=hook_sg.id),
+        # The service's first deployment already runs the hook, which must get out of the private subnets by then.
+        depends_on=network.private_egress,
+    )

@@ -1,0 +1,126 @@
+"""The Deploy stage's VerifyDeployment action: after the ECS deploy action, a Lambda invoke action
+(functions/ecs_verify_deployment.py) that succeeds only when ECS reports the newest deployment of the
+service SUCCESSFUL and its revision runs the build's digest, and writes the deployment record.
+
+Whether the ECS deploy action returns when the service is steady or only after a blue/green, canary or
+linear deployment's final bake, the verifier covers the rest: it checks again (CodePipeline continuation
+tokens) until the deployment is final, so the image is recorded only after ECS has finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws_context import AwsContext
+from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, Statement
+from components.deploy.ecs.functions import StackFunction, stack_function
+from components.naming import physical_name
+from components.settings import DeploymentStrategyKind
+from functions.deployment_record import METRIC_NAMESPACE
+
+ACTION_NAME = "VerifyDeployment"
+# One invocation lists the service's deployments (at most 20 pages), describes one deployment and its
+# revision, puts three metrics and answers CodePipeline: a few API calls, well within a minute.
+TIMEOUT_SECONDS = 60
+# Checks while the deployment is not final (the function's MAX_ATTEMPTS), then it fails the action.
+# CodePipeline chooses when it invokes the function again with the continuation token; the action's own
+# limit is 20 minutes without an answer and 24 hours in all
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+MAX_CHECKS = 120
+
+
+def verify_statements(context: AwsContext, cluster_name: str, service_name: str) -> list[Statement]:
+    """What the verifier calls, on this service's ARNs only (ECS's service, service-deployment and
+    service-revision resource types), and CloudWatch metrics in the deployment namespace only."""
+    return [
+        {"Sid": "ListDeployments", "Effect": "Allow", "Action": "ecs:ListServiceDeployments", "Resource": context.arn("ecs", f"service/{cluster_name}/{service_name}")},
+        {
+            "Sid": "DescribeDeployments",
+            "Effect": "Allow",
+            "Action": "ecs:DescribeServiceDeployments",
+            "Resource": context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"),
+        },
+        {
+            "Sid": "DescribeRevisions",
+            "Effect": "Allow",
+            "Action": "ecs:DescribeServiceRevisions",
+            "Resource": context.arn("ecs", f"service-revision/{cluster_name}/{service_name}/*"),
+        },
+        # The job result actions support no resource-level permissions (the job id is not an ARN).
+        {"Sid": "AnswerPipeline", "Effect": "Allow", "Action": ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], "Resource": "*"},
+        {
+            "Sid": "DeploymentMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        },
+    ]
+
+
+def user_parameters(cluster_name: str, service_name: str, strategy: DeploymentStrategyKind, container_name: str) -> pulumi.Output[str]:
+    """The action's UserParameters: the build's digest reference and commit come from the Build stage's
+    variables, which CodePipeline resolves before it invokes the function."""
+    return pulumi.Output.json_dumps(
+        {
+            "cluster": cluster_name,
+            "service": service_name,
+            "expectedImage": IMAGE_URI_VARIABLE,
+            "commit": COMMIT_ID_VARIABLE,
+            "strategy": strategy.value,
+            "container": container_name,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Verifier:
+    function: StackFunction
+    action: aws.codepipeline.PipelineStageActionArgs
+
+    def pipeline_statement(self) -> Statement:
+        """The pipeline role invokes this function only. The Lambda invoke action reference names no other
+        permission: https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-Lambda.html"""
+        return {"Sid": "InvokeVerifier", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": self.function.function.arn}
+
+
+def verifier(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    inputs: DeployInputs,
+    context: AwsContext,
+    name_prefix: str,
+    cluster_name: str,
+    service_name: str,
+    strategy: DeploymentStrategyKind,
+    run_order: int,
+) -> Verifier:
+    function = stack_function(
+        f"{name}-verify",
+        parent=parent,
+        inputs=inputs,
+        function_name=physical_name(name_prefix, "verify", 64),
+        description="Pipeline action: succeeds only when ECS finished the deployment and runs the build's digest; writes the deployment record",
+        handler="functions.ecs_verify_deployment.handler",
+        timeout_seconds=TIMEOUT_SECONDS,
+        environment={"SERVICE_ID": name_prefix, "MAX_ATTEMPTS": str(MAX_CHECKS)},
+        context=context,
+        statements=verify_statements(context, cluster_name, service_name),
+    )
+    action = aws.codepipeline.PipelineStageActionArgs(
+        name=ACTION_NAME,
+        category="Invoke",
+        owner="AWS",
+        provider="Lambda",
+        version="1",
+        run_order=run_order,
+        configuration={
+            "FunctionName": function.function.name,
+            "UserParameters": user_parameters(cluster_name, service_name, strategy, inputs.workload.container_name),
+        },
+    )
+    return Verifier(function=function, action=action)

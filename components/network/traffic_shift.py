@@ -1,0 +1,137 @@
+"""The load balancer's part of ECS blue/green, canary and linear deployments: a production listener rule
+that ECS re-weights between the two target groups, and a test listener whose rule reaches the new revision
+before production traffic does.
+
+Required resources (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-resources-for-blue-green.html):
+a primary and an alternate target group of the same settings, a production listener rule and (for test
+traffic) a test listener rule; the service names them in loadBalancers[].advancedConfiguration.
+
+- The production rule is a rule of its own on the serving listener, not the listener's default rule. ECS
+  can take either (its infrastructure policy may modify listeners and rules), but a listener's default rule
+  is no resource Pulumi manages: it is the listener's `default_actions`, and ignoring ECS's changes to it
+  would also hide a target group change of a rolling stack. The rule matches every path, so the default
+  action behind it is never reached while it exists.
+- ECS rewrites both rules' forward actions to weighted target groups on every deployment (observed: CDK
+  aws/aws-cdk#36649, terraform-aws-modules/terraform-aws-alb#409), so `actions` is in `ignore_changes`: a
+  `pulumi up` after a deployment must not send traffic back to the target group ECS drained.
+- The test listener answers 404 by default and forwards through its rule only (terraform-aws-ecs's blue/green
+  example has the same shape); it speaks plain HTTP on `testListenerPort`, even with a certificate: the
+  smoke-test hook requests it by the load balancer's DNS name, which no certificate of the service names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+# Every request path: the rules carry all of their listener's traffic.
+ALL_PATHS = "/*"
+# Traffic ECS moves: the primary target group holds it all until the first deployment.
+PRODUCTION_WEIGHTS = (100, 0)
+# Test traffic goes to the alternate target group, where the first deployment's new revision registers.
+TEST_WEIGHTS = (0, 100)
+
+
+@dataclass(frozen=True)
+class TrafficShiftArgs:
+    test_listener_port: int
+    """Load-balancer port of the test listener (testListenerPort)."""
+    test_listener_cidrs: tuple[str, ...]
+    """Who may reach the test listener besides the smoke-test hook (testListenerCidrs)."""
+    hook_source_ips: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
+    """Public addresses the smoke-test hook's requests leave the VPC from (the created VPC's NAT gateways);
+    the test port opens to each as a /32. Omitted: none (with an existing VPC they are in
+    `test_listener_cidrs`)."""
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """What the service names in its advancedConfiguration, and what the smoke test requests."""
+
+    alternate_target_group: aws.lb.TargetGroup
+    production_rule: aws.lb.ListenerRule
+    test_listener: aws.lb.Listener
+    test_rule: aws.lb.ListenerRule
+    test_url: pulumi.Output[str]
+    """http://<load balancer DNS name>:<test port>, the smoke test's TEST_BASE_URL."""
+
+
+def _weighted(primary_arn: pulumi.Input[str], alternate_arn: pulumi.Input[str], weights: tuple[int, int]) -> list[aws.lb.ListenerRuleActionArgsDict]:
+    return [
+        {
+            "type": "forward",
+            "forward": {"target_groups": [{"arn": primary_arn, "weight": weights[0]}, {"arn": alternate_arn, "weight": weights[1]}]},
+        }
+    ]
+
+
+def traffic_shift(
+    name: str,
+    args: TrafficShiftArgs,
+    *,
+    alb: aws.lb.LoadBalancer,
+    alb_sg: aws.ec2.SecurityGroup,
+    serving_listener: aws.lb.Listener,
+    primary: aws.lb.TargetGroup,
+    alternate: aws.lb.TargetGroup,
+    tags: dict[str, str],
+) -> TrafficShift:
+    """The production rule on `serving_listener`, the test listener with its rule, and the test port's
+    ingress rules on the load balancer's security group."""
+    in_alb = pulumi.ResourceOptions(parent=alb, ignore_changes=["actions"])
+    production_rule = aws.lb.ListenerRule(
+        f"{name}-production-rule",
+        listener_arn=serving_listener.arn,
+        priority=1,
+        actions=_weighted(primary.arn, alternate.arn, PRODUCTION_WEIGHTS),
+        conditions=[{"path_pattern": {"values": [ALL_PATHS]}}],
+        tags=tags,
+        opts=in_alb,
+    )
+    test_listener = aws.lb.Listener(
+        f"{name}-test",
+        load_balancer_arn=alb.arn,
+        port=args.test_listener_port,
+        protocol="HTTP",
+        default_actions=[{"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "message_body": "Not found", "status_code": "404"}}],
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=alb),
+    )
+    test_rule = aws.lb.ListenerRule(
+        f"{name}-test-rule",
+        listener_arn=test_listener.arn,
+        priority=1,
+        actions=_weighted(primary.arn, alternate.arn, TEST_WEIGHTS),
+        conditions=[{"path_pattern": {"values": [ALL_PATHS]}}],
+        tags=tags,
+        opts=in_alb,
+    )
+    port = args.test_listener_port
+    sources: list[tuple[str, pulumi.Input[str], str]] = [(f"{name}-alb-in-test-{i}", cidr, f"Test port {port} from {cidr}") for i, cidr in enumerate(args.test_listener_cidrs)]
+    sources += [
+        (f"{name}-alb-in-test-hook-{i}", pulumi.Output.concat(ip, "/32"), f"Test port {port} from the smoke-test hook (NAT gateway {i})")
+        for i, ip in enumerate(args.hook_source_ips)
+    ]
+    for resource_name, cidr, description in sources:
+        ipv6 = isinstance(cidr, str) and ":" in cidr
+        aws.vpc.SecurityGroupIngressRule(
+            resource_name,
+            security_group_id=alb_sg.id,
+            description=description,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            cidr_ipv4=None if ipv6 else cidr,
+            cidr_ipv6=cidr if ipv6 else None,
+            opts=pulumi.ResourceOptions(parent=alb_sg),
+        )
+    return TrafficShift(
+        alternate_target_group=alternate,
+        production_rule=production_rule,
+        test_listener=test_listener,
+        test_rule=test_rule,
+        test_url=pulumi.Output.concat("http://", alb.dns_name, f":{port}"),
+    )
