@@ -93,7 +93,7 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], ecr: Any, s3: Any) 
         commit=commit,
         digest=digest,
         image_uri=f"{env['UPSTREAM_REPOSITORY_URL']}@{digest}",
-        pipeline=pipeline,
+        pipeline=env["UPSTREAM_PIPELINE"],  # the event's pipeline, checked equal above
         execution_id=execution_id,
         account=env["UPSTREAM_ACCOUNT"],
     )
