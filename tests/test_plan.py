@@ -555,9 +555,9 @@ def test_violations_are_listed_in_a_fixed_order(dev):
     assert plan.sorted_violations(violations) == plan.sorted_violations(list(reversed(violations)))
 
 
-def test_three_runs_write_the_same_bytes(tmp_path):
-    """The plan of dev and prod, three times, each run in a fresh interpreter under another hash seed
-    (set iteration order changes with PYTHONHASHSEED): every output file is byte-identical."""
+def test_runs_under_other_hash_seeds_write_the_same_bytes(tmp_path):
+    """The plan of dev and prod, twice, each run in a fresh interpreter under another hash seed (set
+    iteration order changes with PYTHONHASHSEED): every output file is byte-identical."""
     import os
     import subprocess
     import sys
@@ -568,7 +568,7 @@ def test_three_runs_write_the_same_bytes(tmp_path):
     # --no-checkov: the scan adds about 4 s a run; its section lists sorted findings (tests/test_checkov.py).
     driver = "import sys; from offline.plan import main; sys.exit(max(main([s, '--no-checkov', '--out', f'{sys.argv[1]}/{s}']) for s in ('dev', 'prod')))"
     runs = {}
-    for seed in ("1", "2", "3"):
+    for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         runs[seed] = subprocess.Popen([sys.executable, "-c", driver, str(tmp_path / seed)], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     for seed, process in runs.items():
