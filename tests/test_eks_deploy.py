@@ -126,7 +126,7 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
         service_id=SERVICE,
     )
     # The poll interval would make the alarm tests slow; the behaviour does not depend on it.
-    return text.replace(f"sleep {eks_deploy.ALARM_POLL_SECONDS}", "sleep 0.2")
+    return text.replace(f"sleep {eks_deploy.ALARM_POLL_SECONDS}", "sleep 0.05")
 
 
 def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None, **env: str) -> tuple[int, list[str], str, str]:
