@@ -285,7 +285,7 @@ def test_eks_second_up_applies_the_new_sizes_with_the_deployed_image(tmp_path, e
     assert DEFAULT_BOOTSTRAP_IMAGE not in json.dumps(eks_buildspec(second))
     # The config-apply run (no IMAGE_URI) of the second up's buildspec applies X with the new sizes.
     [script] = eks_buildspec(second)["phases"]["build"]["commands"]
-    script = script.replace("sleep 15", "sleep 0.2")  # the alarm poll interval; behaviour does not depend on it
+    script = script.replace("sleep 15", "sleep 0.05")  # the alarm poll interval; behaviour does not depend on it
     code, calls, running, record = run_step(
         tmp_path,
         script,
