@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,28 @@ from components.settings import KEYS, DeployTargetKind  # noqa: E402
 from offline import stackfile  # noqa: E402
 from offline.mocks import StackResult, evaluate_stack  # noqa: E402
 
+# The test files that take longest, heaviest first. Under pytest-xdist (scripts/test: one file per worker
+# at a time) they start first, so no long file is left running alone at the end; the order of the tests
+# themselves does not matter (run them in random order with -p random_order --random-order -p no:xdist).
+HEAVY_FIRST = (
+    "test_plan.py",
+    "test_changes.py",
+    "test_gates.py",
+    "test_eks_verdict.py",
+    "test_revert.py",
+    "test_strategy_settings.py",
+    "test_ecs_strategy.py",
+    "test_eks_deploy.py",
+    "test_image_ownership.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(HEAVY_FIRST)))
+
 
 @pytest.fixture(autouse=True)
 def _fake_registry_requests_are_valid():
@@ -25,23 +52,46 @@ def _fake_registry_requests_are_valid():
     fake_registry.assert_logged_requests_valid()
 
 
+def shared_evaluate(stack: str, overrides: dict) -> StackResult:
+    """evaluate_stack, once per test run for all pytest-xdist workers: the first worker to evaluate a
+    stack file with these overrides leaves the result (plain data) in the run's directory, and the
+    other worker reads it instead of evaluating again (about half a second a stack). Without xdist:
+    evaluate_stack. The source cannot change during a run, so the key is the stack and the overrides."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return evaluate_stack(stack, overrides)
+    folder = Path(tempfile.gettempdir()) / f"container-cicd-stacks-{run}"
+    folder.mkdir(exist_ok=True)
+    key = hashlib.sha256(json.dumps([stack, overrides], sort_keys=True, default=repr).encode()).hexdigest()
+    path = folder / f"{key}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())  # noqa: S301 - written by this run's own workers
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        pass
+    result = evaluate_stack(stack, overrides)
+    partial = path.with_name(f"{key}.{os.getpid()}.partial")
+    partial.write_bytes(pickle.dumps(result))
+    partial.replace(path)  # atomic: a reader sees the whole result or none
+    return result
+
+
 @pytest.fixture(scope="session")
-def dev() -> StackResult:
+def dev(evaluate) -> StackResult:
     """Pulumi.dev.yaml, evaluated whole."""
-    return evaluate_stack("dev")
+    return evaluate("dev")
 
 
 @pytest.fixture(scope="session")
-def prod() -> StackResult:
+def prod(evaluate) -> StackResult:
     """Pulumi.prod.yaml, evaluated whole."""
-    return evaluate_stack("prod")
+    return evaluate("prod")
 
 
 @pytest.fixture(scope="session")
 def prod_building() -> StackResult:
     """Pulumi.prod.yaml as a stack that builds (promoteFrom removed): production's source, registry and
     build, which prod itself (it promotes from dev) does not have."""
-    return evaluate_stack("prod", {"promoteFrom": None})
+    return shared_evaluate("prod", {"promoteFrom": None})
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +102,7 @@ def evaluate():
     def run(stack: str, **overrides) -> StackResult:
         key = (stack, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
         if key not in cache:
-            cache[key] = evaluate_stack(stack, overrides)
+            cache[key] = shared_evaluate(stack, overrides)
         return cache[key]
 
     return run
