@@ -17,8 +17,9 @@ from components.promotion.contract import INBOX_KEY, UpstreamContract, succeeded
 
 FUNCTION_FILE = Path(__file__).resolve().parents[2] / "functions" / "promotion_collector.py"
 HANDLER = "promotion_collector.handler"
-# The newest Python runtime the installed SDK and botocore's Lambda model both know.
-RUNTIME = "python3.13"
+# The runtime of the stack's other functions (components/deploy/ecs/functions.py): Python 3.14, generally
+# available since November 2025 (https://aws.amazon.com/about-aws/whats-new/2025/11/aws-lambda-python-314/).
+RUNTIME = "python3.14"
 # It makes two AWS calls; a slow registry answer still fits.
 TIMEOUT_SECONDS = 30
 
