@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -18,7 +19,10 @@ if str(ROOT) not in sys.path:
 
 from components.settings import KEYS, DeployTargetKind  # noqa: E402
 from offline import stackfile  # noqa: E402
-from offline.mocks import StackResult, evaluate_stack  # noqa: E402
+from offline.mocks import GC_THRESHOLDS, StackResult, evaluate_stack  # noqa: E402
+
+# The whole test session allocates as an evaluation does (plans, checkov's graphs): the same thresholds.
+gc.set_threshold(*GC_THRESHOLDS)
 
 # The test files that take longest, heaviest first. Under pytest-xdist (scripts/test: one file per worker
 # at a time) they start first, so no long file is left running alone at the end; the order of the tests

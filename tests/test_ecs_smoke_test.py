@@ -165,7 +165,7 @@ def test_a_trickling_server_is_cut_at_the_deadline_not_per_read(caplog):
     stop.set()
     listener.close()
     assert result == hook.Probe("/health", None, "timed out after 0.5 s")
-    assert 0.5 <= elapsed < 1.5  # without the deadline: 100 bytes x 0.1 s
+    assert 0.5 <= elapsed < 3  # without the deadline: 100 bytes x 0.1 s = 10 s (room for a loaded machine)
 
 
 def test_connection_refused_is_a_failure_to_retry():
@@ -271,4 +271,6 @@ def test_worst_case_bounds_a_real_failing_run(app):
         answers.append(hook.run(event(details=details), settings))
         details = answers[-1].get("hookDetails")
     assert [a["hookStatus"] for a in answers] == ["IN_PROGRESS", "FAILED"]
-    assert time.monotonic() - started <= hook.WORST_CASE_SECONDS(2, 0, 0.2, 2) + 0.2
+    # WORST_CASE_SECONDS is 0.8 s here; without the deadlines each attempt would wait the 1.0 s answer.
+    # The margin is for a loaded machine's thread scheduling, still below the undeadlined 2 s.
+    assert time.monotonic() - started <= hook.WORST_CASE_SECONDS(2, 0, 0.2, 2) + 0.9
