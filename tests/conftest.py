@@ -7,8 +7,10 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,21 @@ def _fake_registry_requests_are_valid():
     fake_registry.assert_logged_requests_valid()
 
 
+SHARED_STACKS_PREFIX = "container-cicd-stacks-"
+
+
+def pytest_configure(config):
+    """The controller of an xdist run names the run itself, so it can remove the shared stacks after."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") and not config.option.testrunuid:
+        config.option.testrunuid = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session):
+    run = getattr(session.config.option, "testrunuid", None)
+    if run and not hasattr(session.config, "workerinput"):
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}", ignore_errors=True)
+
+
 def shared_evaluate(stack: str, overrides: dict) -> StackResult:
     """evaluate_stack, once per test run for all pytest-xdist workers: the first worker to evaluate a
     stack file with these overrides leaves the result (plain data) in the run's directory, and the
@@ -64,7 +81,7 @@ def shared_evaluate(stack: str, overrides: dict) -> StackResult:
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
     if not run:
         return evaluate_stack(stack, overrides)
-    folder = Path(tempfile.gettempdir()) / f"container-cicd-stacks-{run}"
+    folder = Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}"
     folder.mkdir(exist_ok=True)
     key = hashlib.sha256(json.dumps([stack, overrides], sort_keys=True, default=repr).encode()).hexdigest()
     path = folder / f"{key}.pickle"
