@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from components.delivery.registry import DEPLOYED_IMAGE_RETENTION_COUNT, DEPLOYED_TAG_PREFIX, lifecycle_policy
+from components.delivery.registry import (
+    DEPLOYED_IMAGE_RETENTION_COUNT,
+    DEPLOYED_TAG_PREFIX,
+    VERIFIED_IMAGE_RETENTION_COUNT,
+    VERIFIED_TAG_PREFIX,
+    lifecycle_policy,
+)
 from components.settings import KEYS
 
 REGISTRY = "container-cicd:registry:Registry"
@@ -64,35 +70,42 @@ def test_lifecycle_policy_rules(dev):
         "rules": [
             {
                 "rulePriority": 1,
+                "description": "Keep the last 30 verified images",
+                "selection": {"tagStatus": "tagged", "tagPatternList": ["verified-*"], "countType": "imageCountMoreThan", "countNumber": 30},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
                 "description": "Keep the last 10 deployed images",
                 "selection": {"tagStatus": "tagged", "tagPatternList": ["deployed-*"], "countType": "imageCountMoreThan", "countNumber": 10},
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 2,
+                "rulePriority": 3,
                 "description": "Expire untagged images after 1 days",
                 "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 3,
+                "rulePriority": 4,
                 "description": "Keep the last 20 tagged images",
                 "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
                 "action": {"type": "expire"},
             },
         ]
     }
-    assert (DEPLOYED_TAG_PREFIX, DEPLOYED_IMAGE_RETENTION_COUNT) == ("deployed-", 10)
-    # The config reference tells users how many deployed images are kept.
-    assert f"The last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images are kept" in KEYS["imageRetentionCount"].description
+    assert (DEPLOYED_TAG_PREFIX, DEPLOYED_IMAGE_RETENTION_COUNT, VERIFIED_TAG_PREFIX, VERIFIED_IMAGE_RETENTION_COUNT) == ("deployed-", 10, "verified-", 30)
+    # The config reference tells users how many deployed and verified images are kept.
+    text = f"The last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images and the last {VERIFIED_IMAGE_RETENTION_COUNT} verified ones (Publish stage) are kept"
+    assert text in KEYS["imageRetentionCount"].description
 
 
 def test_lifecycle_counts_come_from_config(evaluate, prod_building):
     rules = json.loads(prod_building.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert rules[2]["selection"]["countNumber"] == KEYS["imageRetentionCount"].default
+    assert rules[3]["selection"]["countNumber"] == KEYS["imageRetentionCount"].default
     r = evaluate("dev", **CUSTOM)
     rules = json.loads(r.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert [rule["selection"]["countNumber"] for rule in rules] == [10, 3, 7]
+    assert [rule["selection"]["countNumber"] for rule in rules] == [30, 10, 3, 7]
 
 
 # The documented lifecycle policy parameters:
@@ -128,9 +141,11 @@ def test_lifecycle_policy_is_valid_for_ecr(retention, untagged_days):
         assert isinstance(sel["countNumber"], int) and sel["countNumber"] >= 1
     # A rule with tagStatus any must have the highest priority.
     assert all(r["rulePriority"] == max(priorities) for r in rules if r["selection"]["tagStatus"] == "any")
-    # The deployed-images rule goes before every rule that could also select deployed images.
-    deployed = next(r for r in rules if r["selection"].get("tagPatternList") == [f"{DEPLOYED_TAG_PREFIX}*"])
-    assert deployed["rulePriority"] == min(priorities)
+    # The verified-images rule goes first, the deployed-images rule before every other rule that could
+    # also select deployed images (verified images are deployed ones kept longer).
+    by_pattern = {tuple(r["selection"].get("tagPatternList", ())): r["rulePriority"] for r in rules}
+    assert by_pattern[(f"{VERIFIED_TAG_PREFIX}*",)] == min(priorities)
+    assert by_pattern[(f"{DEPLOYED_TAG_PREFIX}*",)] == sorted(priorities)[1]
 
 
 # ------------------------------------------------------------------------------------------
@@ -188,12 +203,17 @@ def expired_by(policy: str, images: list[Image]) -> set[str]:
     return expired
 
 
-def history(builds: int, deployed: set[int]) -> list[Image]:
-    """`builds` pushes one day apart, build 0 the oldest; the ones in `deployed` carry a deployed tag."""
+def history(builds: int, deployed: set[int], verified: frozenset[int] = frozenset()) -> list[Image]:
+    """`builds` pushes one day apart, build 0 the oldest; the ones in `deployed` carry a deployed tag,
+    the ones in `verified` (deployed too) a verified tag as well."""
     images = []
     for n in range(builds):
         tag = f"{n:07x}"
-        tags = {tag, f"{DEPLOYED_TAG_PREFIX}{tag}"} if n in deployed else {tag}
+        tags = {tag}
+        if n in deployed or n in verified:
+            tags.add(f"{DEPLOYED_TAG_PREFIX}{tag}")
+        if n in verified:
+            tags.add(f"{VERIFIED_TAG_PREFIX}{tag}")
         images.append(Image(f"sha256:{n:064x}", frozenset(tags), pushed_days_ago=builds - n))
     return images
 
@@ -211,7 +231,7 @@ def test_deployed_image_outlives_newer_builds():
 def test_without_the_deployed_rule_the_same_image_expires():
     """The evaluator is not vacuous: the count rule alone removes the deployed image."""
     policy = json.loads(lifecycle_policy(3, 1))
-    policy["rules"] = [r for r in policy["rules"] if r["rulePriority"] != 1]
+    policy["rules"] = [r for r in policy["rules"] if r["selection"].get("tagPatternList") != [f"{DEPLOYED_TAG_PREFIX}*"]]
     images = history(builds=11, deployed={0})
     assert images[0].digest in expired_by(json.dumps(policy), images)
 
@@ -220,6 +240,19 @@ def test_only_the_last_deployed_images_are_kept_for_ever():
     images = history(builds=DEPLOYED_IMAGE_RETENTION_COUNT + 2, deployed=set(range(DEPLOYED_IMAGE_RETENTION_COUNT + 2)))
     expired = expired_by(lifecycle_policy(1000, 1), images)
     assert expired == {images[0].digest, images[1].digest}  # the two oldest deployments
+
+
+def test_verified_images_outlive_newer_deployments_for_the_stacks_that_promote_them():
+    """A promoting stack may run an image verified many upstream deployments ago: the last 30 verified
+    images are kept although only the last 10 deployed ones would be."""
+    n = VERIFIED_IMAGE_RETENTION_COUNT + 2
+    images = history(builds=n, deployed=set(range(n)), verified=frozenset(range(n)))
+    expired = expired_by(lifecycle_policy(1000, 1), images)
+    assert expired == {images[0].digest, images[1].digest}  # the two oldest verifications
+    # Without the verified rule, the deployed rule would keep only the last 10.
+    policy = json.loads(lifecycle_policy(1000, 1))
+    policy["rules"] = [r for r in policy["rules"] if r["selection"].get("tagPatternList") != [f"{VERIFIED_TAG_PREFIX}*"]]
+    assert len(expired_by(json.dumps(policy), images)) == n - DEPLOYED_IMAGE_RETENTION_COUNT
 
 
 def test_untagged_images_still_expire():

@@ -16,6 +16,12 @@ DEPLOYED_TAG_PREFIX = "deployed-"
 # releases to go back to. A constant rather than imageRetentionCount, which counts builds: a team that
 # builds often but deploys rarely would otherwise lose its last deployed image to newer builds.
 DEPLOYED_IMAGE_RETENTION_COUNT = 10
+# The Publish stage tags an image it deployed and verified with this prefix (components/promotion/). A
+# stack that promotes from this one runs, scales out and rolls back to those images from this
+# repository, possibly many upstream deployments later (a promotion waits for its approval): they are
+# kept longer than other deployed images.
+VERIFIED_TAG_PREFIX = "verified-"
+VERIFIED_IMAGE_RETENTION_COUNT = 30
 
 
 @dataclass(frozen=True)
@@ -34,9 +40,10 @@ class RegistryArgs:
 
 
 def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int) -> str:
-    """ECR lifecycle policy: keep the last deployed images, expire untagged images, keep the newest N tagged ones.
+    """ECR lifecycle policy: keep the last verified and deployed images, expire untagged images, keep the
+    newest N tagged ones.
 
-    The deployed-images rule comes first because "an image that matches the tagging requirements of a
+    The verified-images rule comes first and the deployed-images rule second because "an image that matches the tagging requirements of a
     rule cannot be expired by a rule with a lower priority"
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html): the 'keep the last
     N tagged' rule never removes an image that served traffic. Parameters as documented in
@@ -48,6 +55,17 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": f"Keep the last {VERIFIED_IMAGE_RETENTION_COUNT} verified images",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": [f"{VERIFIED_TAG_PREFIX}*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": VERIFIED_IMAGE_RETENTION_COUNT,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": f"Keep the last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images",
                     "selection": {
                         "tagStatus": "tagged",
@@ -58,7 +76,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"Expire untagged images after {untagged_image_expiry_days} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -69,7 +87,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 3,
+                    "rulePriority": 4,
                     "description": f"Keep the last {image_retention_count} tagged images",
                     "selection": {
                         "tagStatus": "tagged",

@@ -18,11 +18,12 @@ from typing import Any
 
 import pulumi
 
+from components.delivery.registry import VERIFIED_TAG_PREFIX
+
 # The output's name, and the version of its shape: a downstream refuses a contract it does not know.
 CONTRACT_OUTPUT = "promotion"
 CONTRACT_VERSION = 1
 # Tags of an image the upstream deployed and verified (tags are immutable: each is added once).
-VERIFIED_TAG_PREFIX = "verified-"
 EXECUTION_TAG_PREFIX = "execution-"
 # The object in a downstream's inbox whose creation starts its pipeline (functions/promotion_collector.py).
 INBOX_KEY = "promotion.zip"

@@ -157,7 +157,14 @@ KEYS: dict[str, Key] = _keys(
             "(pipeline deployments always use a digest); must answer healthCheckPath on containerPort."
         ),
     ),
-    Key("imageRetentionCount", "integer", 30, "Tagged images kept in the registry; older ones expire. The last 10 deployed images are kept as well.", minimum=1, maximum=1000),
+    Key(
+        "imageRetentionCount",
+        "integer",
+        30,
+        "Tagged images kept in the registry; older ones expire. The last 10 deployed images and the last 30 verified ones (Publish stage) are kept as well.",
+        minimum=1,
+        maximum=1000,
+    ),
     Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire.", minimum=1, maximum=365),
     Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime.", allowed=CpuArchitecture),
     Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
