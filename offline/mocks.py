@@ -104,7 +104,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         self.live_parameters: dict[str, str] = {}
         self.written_parameters = dict(ssm_parameters or {})
         # Elastic IPs handed out, in order: each gets the next address of TEST-NET-2 (RFC 5737).
-        self.elastic_ips = 0
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -188,8 +187,9 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:cloudwatch/eventRule:EventRule":
             state["arn"] = _arn("events", region, f"rule/{physical}")
         elif typ == "aws:ec2/eip:Eip":
-            self.elastic_ips += 1
-            state["publicIp"] = f"198.51.100.{self.elastic_ips}"
+            # From the name, not the registration order (which varies between runs): a documentation
+            # address (RFC 5737), the same for the same resource in every run.
+            state["publicIp"] = f"198.51.100.{1 + int(_hex_id(name), 16) % 254}"
         elif typ == "aws:lambda/function:Function":
             # Lambda function ARNs end in function:<name>, not function/<name>.
             state["arn"] = _arn("lambda", region, f"function:{physical}")
