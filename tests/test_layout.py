@@ -21,7 +21,7 @@ CONCERNS = {
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin"},
     "safety": {"alarms", "notifications", "audit", "dashboard"},
 }
-SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "settings"}
+SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "lambdas", "settings"}
 
 
 def python_files() -> list[Path]:

@@ -11,15 +11,11 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
-from components.iam import logs_statement, service_role
-from components.logs import target_log_group
+from components.lambdas import stack_function
 from components.promotion.contract import INBOX_KEY, UpstreamContract, succeeded_pattern
 
 FUNCTION_FILE = Path(__file__).resolve().parents[2] / "functions" / "promotion_collector.py"
 HANDLER = "promotion_collector.handler"
-# The runtime of the stack's other functions (components/deploy/ecs/functions.py): Python 3.14, generally
-# available since November 2025 (https://aws.amazon.com/about-aws/whats-new/2025/11/aws-lambda-python-314/).
-RUNTIME = "python3.14"
 # It makes two AWS calls; a slow registry answer still fits.
 TIMEOUT_SECONDS = 30
 
@@ -42,16 +38,9 @@ class CollectorArgs:
     """Retention and key of the function's log group, and the tags of the component's children."""
 
 
-def collector_statements(
-    *,
-    log_group_arn: pulumi.Input[str],
-    repository_arn: pulumi.Input[str],
-    bucket_arn: pulumi.Input[str],
-    key_arn: pulumi.Input[str],
-) -> list[Statement]:
-    """Its logs; read the upstream image's tags; write the one inbox object, encrypted under the inbox key."""
+def collector_statements(*, repository_arn: pulumi.Input[str], bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[Statement]:
+    """Besides its logs: read the upstream image's tags; write the one inbox object, encrypted under the inbox key."""
     return [
-        logs_statement(log_group_arn),
         {"Sid": "ReadUpstreamImageTags", "Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": repository_arn},
         {"Sid": "WritePromotion", "Effect": "Allow", "Action": "s3:PutObject", "Resource": pulumi.Output.concat(bucket_arn, f"/{INBOX_KEY}")},
         {
@@ -75,48 +64,29 @@ class Collector(pulumi.ComponentResource):
         context = AwsContext(self)
         upstream = args.upstream
         tags = args.environment.tags
-        # Created before the function, which logs into it (logging_config): encrypted, with a retention,
-        # and kept when the stack stops promoting, like a pipeline step's.
-        log_group = target_log_group(f"{name}-logs", f"/aws/lambda/{args.function_name}-", args.environment, parent=self)
-        role = service_role(
-            f"{name}-role",
-            "lambda.amazonaws.com",
-            collector_statements(
-                log_group_arn=log_group.arn,
-                repository_arn=upstream.repository_arn,
-                bucket_arn=args.inbox_bucket_arn,
-                key_arn=args.inbox_key_arn,
-            ),
+        function = stack_function(
+            name,
             parent=self,
-            tags=tags,
-            description=f"Lambda role of {args.function_name}: reads the upstream's image tags, writes the promotion inbox",
-            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
-        )
-        function = aws.lambda_.Function(
-            f"{name}-function",
-            name=args.function_name,
+            environment=args.environment,
+            function_name=args.function_name,
             description=f"Writes the image {upstream.stack} verified into this stack's promotion inbox",
-            role=role.arn,
-            runtime=RUNTIME,
             handler=HANDLER,
             code=pulumi.AssetArchive({FUNCTION_FILE.name: pulumi.FileAsset(str(FUNCTION_FILE))}),
-            timeout=TIMEOUT_SECONDS,
-            memory_size=128,
-            architectures=["arm64"],
-            environment={
-                "variables": {
-                    "UPSTREAM_ACCOUNT": upstream.account_id,
-                    "UPSTREAM_PIPELINE": upstream.pipeline_name,
-                    "UPSTREAM_REPOSITORY": upstream.repository_name,
-                    "UPSTREAM_REPOSITORY_URL": upstream.repository_url,
-                    "CONTAINER_NAME": args.container_name,
-                    "INBOX_BUCKET": args.inbox_bucket_name,
-                }
+            timeout_seconds=TIMEOUT_SECONDS,
+            variables={
+                "UPSTREAM_ACCOUNT": upstream.account_id,
+                "UPSTREAM_PIPELINE": upstream.pipeline_name,
+                "UPSTREAM_REPOSITORY": upstream.repository_name,
+                "UPSTREAM_REPOSITORY_URL": upstream.repository_url,
+                "CONTAINER_NAME": args.container_name,
+                "INBOX_BUCKET": args.inbox_bucket_name,
             },
-            logging_config={"log_format": "Text", "log_group": log_group.name},
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
-        )
+            context=context,
+            statements=collector_statements(repository_arn=upstream.repository_arn, bucket_arn=args.inbox_bucket_arn, key_arn=args.inbox_key_arn),
+            role_description=f"Lambda role of {args.function_name}: reads the upstream's image tags, writes the promotion inbox",
+            role_conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
+            logs_include_group=True,
+        ).function
         rule = aws.cloudwatch.EventRule(
             f"{name}-on-upstream",
             description=f"Collect what an execution of {upstream.stack}'s pipeline verified",

@@ -21,8 +21,9 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import DeployInputs
-from components.deploy.ecs.functions import FunctionVpc, StackFunction, stack_function
+from components.deploy.ecs.functions import functions_archive
 from components.iam import service_role
+from components.lambdas import FunctionVpc, StackFunction, stack_function
 from components.naming import physical_name
 from components.network.traffic_shift import TrafficShift
 from components.settings import SMOKE_TEST_HOOK_MAX_MINUTES, DeploymentStrategyKind, DeploymentStrategySettings
@@ -193,12 +194,13 @@ def _smoke_test(
     return stack_function(
         f"{name}-smoke-test",
         parent=parent,
-        inputs=inputs,
+        environment=inputs,
         function_name=physical_name(name_prefix, "smoke-test", 64),
         description="ECS lifecycle hook: smoke-tests the new revision through the test listener before production traffic moves",
         handler="functions.ecs_smoke_test.handler",
         timeout_seconds=smoke_test_timeout_seconds(n_paths),
-        environment=smoke_test_environment(test_url, inputs.workload.health_check_path, strategy.smoke_test_paths),
+        code=functions_archive(),
+        variables=smoke_test_environment(test_url, inputs.workload.health_check_path, strategy.smoke_test_paths),
         context=context,
         vpc=FunctionVpc(subnet_ids=network.private_subnet_ids, security_group_id=hook_sg.id),
         # The service's first deployment already runs the hook, which must get out of the private subnets by then.

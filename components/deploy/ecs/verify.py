@@ -16,7 +16,8 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, Statement
-from components.deploy.ecs.functions import StackFunction, stack_function
+from components.deploy.ecs.functions import functions_archive
+from components.lambdas import StackFunction, stack_function
 from components.naming import physical_name
 from components.settings import DeploymentStrategyKind
 from functions.deployment_record import METRIC_NAMESPACE
@@ -102,12 +103,13 @@ def verifier(
     function = stack_function(
         f"{name}-verify",
         parent=parent,
-        inputs=inputs,
+        environment=inputs,
         function_name=physical_name(name_prefix, "verify", 64),
         description="Pipeline action: succeeds only when ECS finished the deployment and runs the build's digest; writes the deployment record",
         handler="functions.ecs_verify_deployment.handler",
         timeout_seconds=TIMEOUT_SECONDS,
-        environment={"SERVICE_ID": name_prefix, "MAX_ATTEMPTS": str(MAX_CHECKS)},
+        code=functions_archive(),
+        variables={"SERVICE_ID": name_prefix, "MAX_ATTEMPTS": str(MAX_CHECKS)},
         context=context,
         statements=verify_statements(context, cluster_name, service_name),
     )
