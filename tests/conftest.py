@@ -50,12 +50,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _fake_registry_requests_are_valid():
-    """After each test: every request a stand-in registry (tests/fake_registry.py) received is valid."""
+def _stand_in_requests_are_valid():
+    """After each test: every request the stand-in AWS (tests/fake_aws.py) received is valid."""
     yield
-    from tests import fake_registry
+    from tests import fake_aws
 
-    fake_registry.assert_logged_requests_valid()
+    fake_aws.assert_logged_requests_valid()
 
 
 SHARED_STACKS_PREFIX = "container-cicd-stacks-"

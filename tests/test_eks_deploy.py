@@ -1,7 +1,7 @@
 """The deploy step's script, run by bash against stand-ins for kubectl and the AWS CLI.
 
 The stand-ins keep state as the cluster and the account would: the image the Deployment runs (what the
-last `kubectl apply` set), the image record in SSM, the repository's images and tags (tests/fake_registry.py)
+last `kubectl apply` set), the image record in SSM, the repository's images and tags (tests/fake_aws.py)
 and the alarms in ALARM (at the step's start, and from then on). A rollout of an image listed in BAD fails
 (or hangs while an alarm fires). Images are referenced by digest, as the build exports them.
 """
@@ -20,7 +20,7 @@ from components.deploy.eks import manifests
 from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSettings
 from components.workload import bootstrap_environment
 from functions import deployment_record as records
-from tests import fake_registry
+from tests import fake_aws
 
 KUBECTL = r"""#!/bin/bash
 echo "kubectl $*" >> "$CALLS"
@@ -60,21 +60,6 @@ case "$1" in
 esac
 exit 0
 """
-AWS = r"""#!/bin/bash
-echo "aws $*" >> "$CALLS"
-case "$*" in
-  "ssm get-parameter"*) cat "$STATE/record" ;;
-  "ssm put-parameter"*)
-    while [ $# -gt 0 ]; do [ "$1" = "--value" ] && echo "$2" > "$STATE/record"; shift; done ;;
-  "cloudwatch describe-alarms"*)
-    if [ -e "$STATE/polled" ]; then echo "${FIRING_LATER-${FIRING_AT_START:-}}"; else touch "$STATE/polled"; echo "${FIRING_AT_START:-None}"; fi ;;
-  "cloudwatch put-metric-data"*)
-    while [ $# -gt 0 ]; do [ "$1" = "--metric-data" ] && echo "$2" > "$STATE/metric-data"; shift; done
-    if [ -n "${METRICS_FAIL:-}" ]; then echo "An error occurred (Throttling) when calling the PutMetricData operation: Rate exceeded" >&2; exit 254; fi ;;
-  "ecr "*) exec "$STATE/../bin/fake-ecr" "$@" ;;
-esac
-exit 0
-"""
 # The step's clock: the real one, or (CLOCK_START set) one that advances CLOCK_STEP ms per reading.
 DATE = r"""#!/bin/bash
 if [ -z "${CLOCK_START:-}" ]; then PATH=/usr/bin:/bin exec date "$@"; fi
@@ -83,7 +68,7 @@ echo $((CLOCK_START + n * CLOCK_STEP))
 """
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo"
 # The repository's images as the build pushed them (commit tags), referenced by digest as the build exports them.
-IMAGES = [fake_registry.image([tag]) for tag in ("900d111", "bad2222", "f1e3333")]
+IMAGES = [fake_aws.image([tag]) for tag in ("900d111", "bad2222", "f1e3333")]
 GOOD, BAD_IMAGE, HOTFIX = (f"{REGISTRY}@{i['imageDigest']}" for i in IMAGES)
 RECORD = "/container-cicd/prod/app/deployed-image"
 SERVICE = "container-cicd-prod-app"
@@ -135,17 +120,14 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     always set. The step's standard output is kept in tmp_path / "stdout"."""
     if "IMAGE_URI" in env:
         env = {"COMMIT_ID": COMMIT, **env}
-    bin_dir, state = tmp_path / "bin", tmp_path / "state"
-    bin_dir.mkdir()
-    state.mkdir()
-    for name, stub in (("kubectl", KUBECTL), ("aws", AWS), ("date", DATE)):
+    cloud = fake_aws.FakeAws(tmp_path)
+    bin_dir, state = cloud.bin, cloud.state
+    for name, stub in (("kubectl", KUBECTL), ("date", DATE)):
         (bin_dir / name).write_text(stub)
         (bin_dir / name).chmod(0o755)
-    fake_registry.install(bin_dir, state, IMAGES)
+    cloud.repository("repo", IMAGES)
     if record is not None:
-        (state / "record").write_text(record + "\n")
-    else:
-        (state / "record").write_text("")
+        cloud.set_parameter(RECORD, record)
     (state / "running").write_text(running + "\n")
     calls = tmp_path / "calls"
     calls.touch()
@@ -156,9 +138,9 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
         env={
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "CALLS": str(calls),
-            "STATE": str(state),
             "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS),
             "CODEBUILD_BUILD_ID": BUILD_ID,
+            **cloud.env(),
             **env,
         },
         capture_output=True,
@@ -166,7 +148,7 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
         timeout=60,
     )
     (tmp_path / "stdout").write_text(proc.stdout)
-    return (proc.returncode, calls.read_text().splitlines(), (state / "running").read_text().strip(), (state / "record").read_text().strip())
+    return (proc.returncode, calls.read_text().splitlines(), (state / "running").read_text().strip(), cloud.parameter(RECORD) or "")
 
 
 def applied(calls: list[str]) -> list[str]:
@@ -212,7 +194,7 @@ def test_normal_deploy_applies_the_pipeline_image_and_records_it(tmp_path):
     # Checked against the registry before the cluster is touched; tagged deployed once it runs.
     first_ecr, first_kubectl = (next(i for i, c in enumerate(calls) if c.startswith(p)) for p in ("aws ecr describe-images", "kubectl"))
     assert first_ecr < first_kubectl
-    assert fake_registry.tags_of(tmp_path / "state", IMAGES[2]["imageDigest"]) == ["f1e3333", "deployed-f1e3333"]
+    assert fake_aws.FakeAws(tmp_path).tags_of("repo", IMAGES[2]["imageDigest"]) == ["f1e3333", "deployed-f1e3333"]
     assert outcome(tmp_path) == ("SUCCEEDED", None)
 
 

@@ -16,12 +16,12 @@ from components.delivery.image_record import MANIFEST_MEDIA_TYPES
 from components.settings import DEFAULT_BOOTSTRAP_IMAGE
 from offline.changes import plan_change
 from offline.mocks import evaluate_stack
-from tests import fake_registry
+from tests import fake_aws
 
 PARAMETER = "/container-cicd/dev/app/deployed-image"
 REPOSITORY_URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
 # The commit's image as the build pushed it: tagged with the short commit, an image index (provenance).
-BUILT = fake_registry.image(["3f2c1e9"])
+BUILT = fake_aws.image(["3f2c1e9"])
 X = f"{REPOSITORY_URL}@{BUILT['imageDigest']}"
 
 
@@ -78,45 +78,25 @@ def test_the_record_survives_a_target_switch(dev, evaluate):
 # The ECS record step: after the ECS deploy action, record what it deployed.
 # ------------------------------------------------------------------------------------------
 
-STUB_AWS = """#!/usr/bin/env bash
-echo "aws $*" >> "$CALLS"
-case "$*" in
-  "ecr "*) exec "$FAKE_ECR" "$@" ;;
-  *"put-parameter"*)
-    [ "$SSM_FAILS" = "yes" ] && exit 255
-    while [ $# -gt 0 ]; do [ "$1" = "--value" ] && echo "$2" > "$STATE/record"; shift; done ;;
-esac
-exit 0
-"""
-
 
 def run_record_step(tmp_path, spec: dict, image_uri: str, *, images: list[dict] | None = None, ssm_fails: bool = False):
-    """Run the record step's commands once against the fake registry; return (exit code, calls, the record).
+    """Run the record step's commands once against the stand-in AWS; return (exit code, calls, the record).
     Call again with the same tmp_path to run it again against the same registry (a redeployment)."""
     import os
     import subprocess
 
-    bin_dir, state, work = tmp_path / "bin", tmp_path / "state", tmp_path / "src"
-    if not bin_dir.exists():
-        for d in (bin_dir, state, work):
-            d.mkdir()
-        fake_registry.install(bin_dir, state, [BUILT] if images is None else images)
-        (bin_dir / "aws").write_text(STUB_AWS)
-        (bin_dir / "aws").chmod(0o755)
+    work = tmp_path / "src"
+    cloud = fake_aws.FakeAws(tmp_path)
+    if not work.exists():
+        work.mkdir()
+        cloud.repository("container-cicd-dev-app", [BUILT] if images is None else images)
     (tmp_path / "calls.log").write_text("")
     (work / "imagedefinitions.json").write_text(json.dumps([{"name": "app", "imageUri": image_uri}]))
     script = "\n".join(f"{c}\nrc=$?; if [ $rc -ne 0 ]; then exit $rc; fi" for c in spec["phases"]["build"]["commands"])
-    env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "CALLS": str(tmp_path / "calls.log"),
-        "STATE": str(state),
-        "FAKE_ECR": str(bin_dir / "fake-ecr"),
-        "SSM_FAILS": "yes" if ssm_fails else "no",
-    }
+    env = {"PATH": f"{cloud.bin}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls.log"), **cloud.env(), **({"SSM_FAILS": "yes"} if ssm_fails else {})}
     proc = subprocess.run(["bash", "-c", script], cwd=work, env=env, capture_output=True, text=True, timeout=60)
     calls = (tmp_path / "calls.log").read_text().splitlines()
-    record = (state / "record").read_text().strip() if (state / "record").exists() else None
-    return proc.returncode, calls, record
+    return proc.returncode, calls, cloud.parameter(PARAMETER)
 
 
 def record_spec(result) -> dict:
@@ -165,7 +145,7 @@ def test_record_step_records_the_digest_reference_and_tags_the_image_deployed_on
         f"--image-manifest {BUILT['imageManifest']} --image-manifest-media-type application/vnd.oci.image.index.v1+json",
     ]
     # The same image (digest) now carries both tags; nothing else was created.
-    assert fake_registry.images_in(tmp_path / "state") == [{**BUILT, "imageTags": ["3f2c1e9", "deployed-3f2c1e9"]}]
+    assert fake_aws.FakeAws(tmp_path).images("container-cicd-dev-app") == [{**BUILT, "imageTags": ["3f2c1e9", "deployed-3f2c1e9"]}]
 
 
 def test_a_redeployment_of_the_same_digest_records_it_and_tags_nothing(tmp_path, dev):
@@ -174,7 +154,7 @@ def test_a_redeployment_of_the_same_digest_records_it_and_tags_nothing(tmp_path,
     rc, calls, record = run_record_step(tmp_path, spec, X)
     assert (rc, record) == (0, X)
     assert not any("batch-get-image" in c or "put-image" in c for c in calls), calls
-    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
+    assert fake_aws.FakeAws(tmp_path).tags_of("container-cicd-dev-app", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
 
 
 def test_a_tag_reference_from_before_digest_deployments_is_recorded_as_its_digest(tmp_path, dev):
@@ -182,7 +162,7 @@ def test_a_tag_reference_from_before_digest_deployments_is_recorded_as_its_diges
     rc, calls, record = run_record_step(tmp_path, record_spec(dev), f"{REPOSITORY_URL}:3f2c1e9")
     assert (rc, record) == (0, X), calls
     assert calls[0] == "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=3f2c1e9 --query imageDetails[0] --output json"
-    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
+    assert fake_aws.FakeAws(tmp_path).tags_of("container-cicd-dev-app", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
 
 
 @pytest.mark.parametrize(
@@ -203,7 +183,7 @@ def test_record_step_records_nothing_but_an_image_of_its_repository(tmp_path, de
 
 
 def test_an_image_without_a_commit_tag_is_recorded_but_not_tagged(tmp_path, dev):
-    untagged = fake_registry.image([], name="pushed-by-hand")
+    untagged = fake_aws.image([], name="pushed-by-hand")
     reference = f"{REPOSITORY_URL}@{untagged['imageDigest']}"
     rc, calls, record = run_record_step(tmp_path, record_spec(dev), reference, images=[untagged])
     assert (rc, record) == (0, reference), calls
@@ -220,7 +200,7 @@ def test_the_media_type_is_what_lets_put_image_take_the_index(tmp_path, dev):
     rc, calls, _ = run_record_step(tmp_path, spec, X)
     assert rc != 0
     assert any("put-image" in c for c in calls)
-    assert fake_registry.tags_of(tmp_path / "state", BUILT["imageDigest"]) == ["3f2c1e9"]
+    assert fake_aws.FakeAws(tmp_path).tags_of("container-cicd-dev-app", BUILT["imageDigest"]) == ["3f2c1e9"]
 
 
 def test_record_step_fails_when_the_record_cannot_be_written(tmp_path, dev):

@@ -1,9 +1,7 @@
-"""The promotion steps' bash programs, run by bash against a stand-in for the AWS CLI.
+"""The promotion steps' bash programs, run by bash against the stand-in AWS (tests/fake_aws.py).
 
-The stand-in keeps an ECR repository as files: `$STATE/tags/<tag>` holds the digest the tag names, and
-`$STATE/images/<digest>` the manifest of an image the registry holds. `aws ecr describe-images` and
-`batch-get-image` answer from them (with the CLI's exit code 254 for an unknown tag or image), `put-image`
-adds a tag and refuses to move one, as an IMMUTABLE repository does.
+The upstream repository holds images by digest (each the digest of its manifest, as ECR computes it) with
+their tags; `put-image` adds a tag and refuses to move one, as an IMMUTABLE repository does.
 """
 
 from __future__ import annotations
@@ -16,68 +14,41 @@ from pathlib import Path
 import pytest
 
 from components.promotion import scripts
+from tests import fake_aws
 
-AWS = r"""#!/bin/bash
-echo "aws $*" >> "$CALLS"
-arg() { local want="$1"; shift; while [ $# -gt 0 ]; do [ "$1" = "$want" ] && { echo "$2"; return; }; shift; done; }
-ids="$(arg --image-ids "$@")"
-case "$1 $2" in
-  "ecr describe-images")
-    case "$ids" in
-      imageTag=*) tag="${ids#imageTag=}"; [ -f "$STATE/tags/$tag" ] || { echo "ImageNotFoundException" >&2; exit 254; }; cat "$STATE/tags/$tag" ;;
-      imageDigest=*)
-        digest="${ids#imageDigest=}"; [ -f "$STATE/images/$digest" ] || { echo "ImageNotFoundException" >&2; exit 254; }
-        grep -lx "$digest" "$STATE"/tags/* 2>/dev/null | xargs -r -n1 basename | jq -R . | jq -s . ;;
-    esac ;;
-  "ecr batch-get-image")
-    digest="${ids#imageDigest=}"
-    if [ -f "$STATE/images/$digest" ]; then
-      jq -n --rawfile m "$STATE/images/$digest" '{images: [{imageManifest: $m, imageManifestMediaType: "application/vnd.docker.distribution.manifest.v2+json"}], failures: []}'
-    else echo '{"images": [], "failures": [{"failureCode": "ImageNotFound"}]}'; fi ;;
-  "ecr put-image")
-    tag="$(arg --image-tag "$@")"; digest="$(arg --image-digest "$@")"
-    [ "$(arg --image-manifest "$@")" = "$(cat "$STATE/images/$digest")" ] || { echo "manifest does not match" >&2; exit 254; }
-    [ -n "$(arg --image-manifest-media-type "$@")" ] || { echo "no media type" >&2; exit 254; }
-    [ -f "$STATE/tags/$tag" ] && { echo "ImageTagAlreadyExistsException" >&2; exit 254; }
-    echo "$digest" > "$STATE/tags/$tag" ;;
-esac
-exit 0
-"""
-GOOD = "sha256:" + "a" * 64
-OTHER = "sha256:" + "b" * 64
+# Two images the upstream built: BuildKit image indexes (their manifests have no mediaType field).
+IMAGES = {image["imageDigest"]: image for image in (fake_aws.image([], name="good"), fake_aws.image([], name="other"))}
+GOOD, OTHER = IMAGES
 EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
 COMMIT = "3f2c1e9"
-UPSTREAM_URL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
+REPOSITORY = "container-cicd-dev-app"
+UPSTREAM_URL = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPOSITORY}"
 
 
 class Registry:
+    """The upstream's repository in the stand-in AWS, and a step's working directory."""
+
     def __init__(self, tmp_path: Path):
-        self.root = tmp_path
-        self.state = tmp_path / "state"
-        (self.state / "tags").mkdir(parents=True)
-        (self.state / "images").mkdir()
-        self.bin = tmp_path / "bin"
-        self.bin.mkdir()
-        (self.bin / "aws").write_text(AWS)
-        (self.bin / "aws").chmod(0o755)
+        self.cloud = fake_aws.FakeAws(tmp_path)
+        self.held: list[dict] = []
+        self.cloud.repository(REPOSITORY)
         self.calls = tmp_path / "calls"
         self.calls.touch()
         self.work = tmp_path / "work"
         self.work.mkdir()
 
     def image(self, digest: str, *tags: str) -> None:
-        (self.state / "images" / digest).write_text(json.dumps({"schemaVersion": 2, "config": {"digest": digest}}))
-        for tag in tags:
-            (self.state / "tags" / tag).write_text(digest + "\n")
+        self.held.append(dict(IMAGES[digest], imageTags=list(tags)))
+        self.cloud.repository(REPOSITORY, self.held)
 
     def tags_of(self, digest: str) -> set[str]:
-        return {p.name for p in (self.state / "tags").iterdir() if p.read_text().strip() == digest}
+        return set(self.cloud.tags_of(REPOSITORY, digest))
 
     def run(self, script: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             ["bash", "-c", script],
             cwd=self.work,
-            env={"PATH": f"{self.bin}:{os.environ['PATH']}", "STATE": str(self.state), "CALLS": str(self.calls), **env},
+            env={"PATH": f"{self.cloud.bin}:{os.environ['PATH']}", "CALLS": str(self.calls), **self.cloud.env(), **env},
             capture_output=True,
             text=True,
             check=False,
@@ -93,7 +64,7 @@ def registry(tmp_path) -> Registry:
 
 
 def publish(registry: Registry, digest: str = GOOD, tag: str = COMMIT, execution: str = EXECUTION):
-    return registry.run(scripts.publish_script("container-cicd-dev-app"), IMAGE_DIGEST=digest, IMAGE_TAG=tag, EXECUTION_ID=execution)
+    return registry.run(scripts.publish_script(REPOSITORY), IMAGE_DIGEST=digest, IMAGE_TAG=tag, EXECUTION_ID=execution)
 
 
 def test_publish_tags_the_deployed_digest_verified_then_with_its_execution(registry):

@@ -15,6 +15,7 @@ import yaml
 
 from components.contracts import IMAGE_DEFINITIONS_FILE
 from components.delivery.buildspec import SHORT_SHA_LENGTH
+from components.delivery.image_record import MANIFEST_MEDIA_TYPES
 from components.promotion.contract import EXECUTION_TAG_PREFIX, PROMOTION_FILE, VERIFIED_TAG_PREFIX
 
 # What the Check step exports under the build's namespace: the build's three, and where the image came from.
@@ -44,7 +45,10 @@ def publish_script(repository_name: str) -> str:
         _shape("IMAGE_DIGEST", _DIGEST, "an image digest", "Publish"),
         _shape("IMAGE_TAG", _COMMIT, "a short commit id", "Publish"),
         _shape("EXECUTION_ID", _EXECUTION, "a pipeline execution id", "Publish"),
-        f'aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" --output json > /tmp/image.json',
+        # The accepted media types name the index types too: without them ECR answers an image index (what
+        # BuildKit pushes) with the failure UnsupportedImageType instead of its manifest.
+        f'aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
+        f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --output json > /tmp/image.json",
         "MANIFEST=\"$(jq -r '.images[0].imageManifest // empty' /tmp/image.json)\"",
         "MEDIA_TYPE=\"$(jq -r '.images[0].imageManifestMediaType // empty' /tmp/image.json)\"",
         f'[ -n "$MANIFEST" ] || {{ echo "Publish: no image $IMAGE_DIGEST in {repository_name}"; exit 1; }}',

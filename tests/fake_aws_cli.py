@@ -1,0 +1,222 @@
+"""The stand-in `aws` command of the tests (installed by tests/fake_aws.py): the AWS CLI calls the product's bash
+steps make, answered from state files the way the services would, in the caller's account and region.
+
+Who calls: STANDIN_ACCOUNT (the account of the credentials the step runs with; CodeBuild gives a step
+its role's) and the region of `--region`, else AWS_REGION, else AWS_DEFAULT_REGION (CodeBuild sets both).
+Every resource lives in one (account, region): an ECR registry is `registryId` (default: the caller's
+account, as the ECR API documents it) in the request's region; an SSM parameter and a CloudWatch alarm
+are the caller's. So a step that forgets `--registry-id` looks in its own account's registry, as the
+real CLI does, and finds nothing there.
+
+Each call appends one JSON line to $STATE/aws-requests.jsonl: {account, region, service, command, args}
+(args as typed, without the CLI's global options); the test process turns it into the API request and
+checks it against botocore's model and IAM (tests/fake_aws.py). With CALLS set, `aws <args>` is also
+appended there, for tests that read the command lines.
+
+Behaviour switches (environment): FIRING_AT_START, FIRING_LATER (alarm names in ALARM at the first
+describe-alarms and at every later one; unset FIRING_LATER: as at the start), METRICS_FAIL (put-metric-data
+is throttled), SSM_FAILS (put-parameter is refused).
+
+Standard library and jmespath only (botocore's dependency): the program starts in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import jmespath
+
+GLOBAL_WITH_VALUE = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--color", "--cli-read-timeout", "--cli-connect-timeout"}
+GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl", "--no-sign-request"}
+LISTS = {"--accepted-media-types", "--alarm-names", "--image-ids"}
+
+
+def fail(code: str, message: str, exit_code: int = 254) -> None:
+    sys.stderr.write(f"An error occurred ({code}) when calling the operation: {message}\n")
+    sys.exit(exit_code)
+
+
+def split(argv: list[str]) -> tuple[dict[str, str], dict[str, object]]:
+    """(global options, command options) of `aws <service> <command> ...`; an option without a value is True."""
+    glob: dict[str, str] = {}
+    opts: dict[str, object] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in GLOBAL_FLAGS:
+            i += 1
+            continue
+        values = []
+        j = i + 1
+        while j < len(argv) and not argv[j].startswith("--"):
+            values.append(argv[j])
+            j += 1
+        if arg in GLOBAL_WITH_VALUE:
+            glob[arg] = values[0]
+        elif arg in LISTS:
+            opts[arg] = values
+        else:
+            opts[arg] = values[0] if values else True
+        i = j
+    return glob, opts
+
+
+class State:
+    def __init__(self, root: Path):
+        self.path = root / "aws.json"
+        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def section(self, name: str) -> dict:
+        return self.data.setdefault(name, {})
+
+    def save(self) -> None:
+        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+
+
+def image_id(spec: str) -> dict[str, str]:
+    name, _, value = spec.partition("=")
+    return {name: value}
+
+
+def find(images: list[dict], wanted: dict[str, str]) -> dict | None:
+    for image in images:
+        if wanted.get("imageDigest") == image["imageDigest"] or wanted.get("imageTag") in image["imageTags"]:
+            return image
+    return None
+
+
+def ecr(command: str, opts: dict, state: State, account: str, region: str) -> object:
+    if command == "get-login-password":
+        return "stand-in-token"
+    registry = str(opts.get("--registry-id") or account)
+    key = f"{registry}/{region}/{opts.get('--repository-name')}"
+    repositories = state.section("ecr")
+    if key not in repositories:
+        fail("RepositoryNotFoundException", f"The repository with name '{opts.get('--repository-name')}' does not exist in the registry with id '{registry}'")
+    images = repositories[key]
+    if command == "describe-images":
+        [wanted] = [image_id(s) for s in opts["--image-ids"]]  # type: ignore[union-attr]
+        image = find(images, wanted)
+        if image is None:
+            fail("ImageNotFoundException", f"The image with imageId {wanted} does not exist within the repository in the registry with id '{registry}'")
+        assert image is not None
+        detail = {k: image[k] for k in ("imageDigest", "imageTags", "imageManifestMediaType")}
+        return {"imageDetails": [{"registryId": registry, "repositoryName": opts["--repository-name"], **detail}]}
+    if command == "batch-get-image":
+        [wanted] = [image_id(s) for s in opts["--image-ids"]]  # type: ignore[union-attr]
+        image = find(images, wanted)
+        accepted = opts.get("--accepted-media-types") or DEFAULT_ACCEPTED
+        if image is None:
+            return {"images": [], "failures": [{"imageId": wanted, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}]}
+        if image["imageManifestMediaType"] not in accepted:
+            return {"images": [], "failures": [{"imageId": wanted, "failureCode": "UnsupportedImageType", "failureReason": "Image manifest media type not accepted"}]}
+        found = {"registryId": registry, "imageId": {"imageDigest": image["imageDigest"]}}
+        found.update(imageManifest=image["imageManifest"], imageManifestMediaType=image["imageManifestMediaType"])
+        return {"images": [found], "failures": []}
+    if command == "put-image":
+        manifest = str(opts["--image-manifest"])
+        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        if "mediaType" not in json.loads(manifest) and "--image-manifest-media-type" not in opts:
+            fail("InvalidParameterException", "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'", 255)
+        if opts.get("--image-digest", digest) != digest:
+            fail("ImageDigestDoesNotMatchException", "The digest does not match the manifest", 255)
+        tag = str(opts["--image-tag"])
+        if any(tag in image["imageTags"] for image in images):
+            fail("ImageTagAlreadyExistsException", f"The image tag '{tag}' already exists", 255)
+        image = find(images, {"imageDigest": digest})
+        if image is None:
+            image = {"imageDigest": digest, "imageTags": [], "imageManifest": manifest, "imageManifestMediaType": opts.get("--image-manifest-media-type")}
+            images.append(image)
+        image["imageTags"].append(tag)
+        state.save()
+        return {"image": {"registryId": registry, "repositoryName": opts["--repository-name"], "imageId": {"imageDigest": digest, "imageTag": tag}}}
+    fail("InvalidAction", f"the stand-in does not answer ecr {command}")
+    return None
+
+
+# BatchGetImage without acceptedMediaTypes: ECR's documented default (tests/fake_aws.py keeps it equal).
+DEFAULT_ACCEPTED = ("application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
+
+
+def ssm(command: str, opts: dict, state: State, account: str, region: str) -> object:
+    parameters = state.section("ssm")
+    key = f"{account}/{region}/{opts.get('--name')}"
+    if command == "get-parameter":
+        if key not in parameters:
+            fail("ParameterNotFound", "", 254)
+        return {"Parameter": {"Name": opts["--name"], "Type": "String", "Value": parameters[key], "Version": 1}}
+    if command == "put-parameter":
+        if os.environ.get("SSM_FAILS"):
+            fail("AccessDeniedException", "not authorized to perform: ssm:PutParameter", 254)
+        if key in parameters and not opts.get("--overwrite"):
+            fail("ParameterAlreadyExists", "The parameter already exists.", 254)
+        parameters[key] = opts["--value"]
+        state.save()
+        return {"Version": 2, "Tier": "Standard"}
+    fail("InvalidAction", f"the stand-in does not answer ssm {command}")
+    return None
+
+
+def cloudwatch(command: str, opts: dict, state: State, root: Path) -> object:
+    if command == "describe-alarms":
+        polled = root / "alarms-polled"
+        at_start = os.environ.get("FIRING_AT_START", "")
+        names = at_start if not polled.exists() else os.environ.get("FIRING_LATER", at_start)
+        polled.touch()
+        wanted = set(opts.get("--alarm-names") or [])  # type: ignore[arg-type]
+        return {"MetricAlarms": [{"AlarmName": n, "StateValue": "ALARM"} for n in names.split() if not wanted or n in wanted], "CompositeAlarms": []}
+    if command == "put-metric-data":
+        (root / "metric-data").write_text(str(opts.get("--metric-data")) + "\n")
+        if os.environ.get("METRICS_FAIL"):
+            fail("Throttling", "Rate exceeded")
+        return None
+    fail("InvalidAction", f"the stand-in does not answer cloudwatch {command}")
+    return None
+
+
+def render(value: object, glob: dict[str, str]) -> str:
+    if "--query" in glob:
+        value = jmespath.search(glob["--query"], value)
+    if glob.get("--output") == "text":
+        if value is None:
+            return "None"
+        if isinstance(value, list):
+            return "\t".join("None" if v is None else str(v) for v in value)
+        return str(value)
+    return json.dumps(value, indent=4)
+
+
+def main() -> None:
+    service, command, *rest = sys.argv[1:]
+    glob, opts = split(rest)
+    root = Path(os.environ["STATE"])
+    account = os.environ.get("STANDIN_ACCOUNT", "123456789012")
+    region = glob.get("--region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    if os.environ.get("CALLS"):
+        with open(os.environ["CALLS"], "a") as calls:
+            calls.write("aws " + " ".join(sys.argv[1:]) + "\n")
+    with (root / "aws-requests.jsonl").open("a") as log:
+        log.write(json.dumps({"account": account, "region": region, "service": service, "command": command, "args": rest}) + "\n")
+    state = State(root)
+    if service == "ecr":
+        answer = ecr(command, opts, state, account, region)
+    elif service == "ssm":
+        answer = ssm(command, opts, state, account, region)
+    elif service == "cloudwatch":
+        answer = cloudwatch(command, opts, state, root)
+    elif service == "eks" and command == "update-kubeconfig":
+        print(f"Updated context arn:aws:eks:{region}:{account}:cluster/{opts.get('--name')} in /root/.kube/config")
+        return
+    else:
+        fail("InvalidAction", f"the stand-in does not answer {service} {command}")
+        return
+    if answer is not None:
+        print(render(answer, glob))
+
+
+if __name__ == "__main__":
+    main()
