@@ -29,7 +29,8 @@ def test_a_request_aws_refuses_fails_the_check(tmp_path):
 
 def test_valid_requests_pass_and_each_state_is_checked_once(tmp_path):
     cloud = fake_aws.FakeAws(tmp_path)
-    good = {"account": fake_aws.ACCOUNT, "region": "us-east-1", "service": "ecr", "command": "describe-images", "args": ["--repository-name", "app", "--image-ids", "imageTag=0a1b2c3"]}
+    args = ["--repository-name", "app", "--image-ids", "imageTag=0a1b2c3"]
+    good = {"account": fake_aws.ACCOUNT, "region": "us-east-1", "service": "ecr", "command": "describe-images", "args": args}
     (cloud.state / fake_aws.REQUESTS_FILE).write_text(json.dumps(good) + "\n")
     fake_aws.assert_logged_requests_valid()
     bad = dict(good, args=["--repository-name", "app", "--image-ids", "imageTag="])
