@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
-import json
 import runpy
 import sys
 from collections.abc import Mapping
@@ -22,11 +21,9 @@ import pulumi
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
-from offline import stackfile
 from offline.recording import RecordingMonitor, Resource
+from offline.stackfile import PROJECT, ROOT, config_strings, stack_config
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "container-cicd"
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 UNIQUE_SUFFIX = "20261127000000000000000001"
@@ -82,20 +79,34 @@ def partition_of(region: str) -> str:
     return "aws"
 
 
-def _arn(service: str, region: str, resource: str) -> str:
+def _arn(service: str, region: str, resource: str, account: str = ACCOUNT) -> str:
     partition = partition_of(region)
     if service in ("s3",):
         return f"arn:{partition}:s3:::{resource}"
     if service == "iam":
-        return f"arn:{partition}:iam::{ACCOUNT}:{resource}"
-    return f"arn:{partition}:{service}:{region}:{ACCOUNT}:{resource}"
+        return f"arn:{partition}:iam::{account}:{resource}"
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def _key_id(name: str) -> str:
+    """A KMS key id (a UUID) of its own for every key, the same for the same resource name in every run."""
+    h = hashlib.sha256(f"kms:{name}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 class CloudMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes the way AWS would, closely enough to assert on."""
 
-    def __init__(self, region: str, ssm_parameters: Mapping[str, str] | None = None, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
+    def __init__(
+        self,
+        region: str,
+        ssm_parameters: Mapping[str, str] | None = None,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        account: str = ACCOUNT,
+    ):
         self.region = region
+        # The account the credentials belong to: every ARN of the stack names it.
+        self.account = account
         # Outputs of the stacks the program references (StackReference), by fully qualified name.
         self.stack_outputs = dict(stack_outputs or {})
         self.invokes: list[tuple[str, dict]] = []
@@ -117,82 +128,82 @@ class CloudMocks(pulumi.runtime.Mocks):
         physical = inputs.get("name") or (inputs["namePrefix"] + UNIQUE_SUFFIX if inputs.get("namePrefix") else f"{name}-mock")
         module = typ.split(":")[1].split("/")[0] if ":" in typ else "x"
         state: dict[str, Any] = {"name": physical, **inputs}
-        state.setdefault("arn", _arn(module, region, f"{typ.rsplit(':', 1)[-1].lower()}/{physical}"))
+        state.setdefault("arn", _arn(module, region, f"{typ.rsplit(':', 1)[-1].lower()}/{physical}", self.account))
         rid = f"{physical}-id"
         if typ == "aws:ecr/repository:Repository":
-            state["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{physical}"
-            state["arn"] = _arn("ecr", region, f"repository/{physical}")
+            state["repositoryUrl"] = f"{self.account}.dkr.ecr.{region}.amazonaws.com/{physical}"
+            state["arn"] = _arn("ecr", region, f"repository/{physical}", self.account)
         elif typ == "aws:s3/bucket:Bucket":
             bucket = inputs.get("bucket") or f"{name}-mock"
-            state.update(bucket=bucket, arn=_arn("s3", region, bucket))
+            state.update(bucket=bucket, arn=_arn("s3", region, bucket, self.account))
             rid = bucket
         elif typ == "aws:codecommit/repository:Repository":
             repo = inputs["repositoryName"]
             rid = repo  # the provider's id of a repository is its name
             state.update(
                 cloneUrlHttp=f"https://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
-                arn=_arn("codecommit", region, repo),
+                arn=_arn("codecommit", region, repo, self.account),
             )
         elif typ == "aws:iam/role:Role":
-            state["arn"] = _arn("iam", region, f"role/{physical}")
+            state["arn"] = _arn("iam", region, f"role/{physical}", self.account)
             rid = physical
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            state["arn"] = _arn("logs", region, f"log-group:{physical}")
+            state["arn"] = _arn("logs", region, f"log-group:{physical}", self.account)
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(
                 dnsName=f"{physical}-1234567890.{region}.elb.amazonaws.com",
                 arnSuffix=f"app/{physical}/0123456789abcdef",
-                arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef"),
+                arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef", self.account),
             )
         elif typ == "aws:lb/targetGroup:TargetGroup":
             state.update(
                 arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
-                arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef"),
+                arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef", self.account),
             )
         elif typ == "aws:ecs/cluster:Cluster":
-            state["arn"] = _arn("ecs", region, f"cluster/{physical}")
+            state["arn"] = _arn("ecs", region, f"cluster/{physical}", self.account)
         elif typ == "aws:ecs/service:Service":
             cluster = str(inputs.get("cluster", "")).rsplit("/", 1)[-1]
-            state["arn"] = _arn("ecs", region, f"service/{cluster}/{physical}")
+            state["arn"] = _arn("ecs", region, f"service/{cluster}/{physical}", self.account)
         elif typ == "aws:ecs/taskDefinition:TaskDefinition":
-            state["arn"] = _arn("ecs", region, f"task-definition/{inputs['family']}:1")
+            state["arn"] = _arn("ecs", region, f"task-definition/{inputs['family']}:1", self.account)
             state["revision"] = 1
         elif typ == "aws:codeconnections/connection:Connection":
-            state["arn"] = _arn("codeconnections", region, "connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+            state["arn"] = _arn("codeconnections", region, "connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789", self.account)
         elif typ == "aws:codebuild/project:Project":
-            state["arn"] = _arn("codebuild", region, f"project/{physical}")
+            state["arn"] = _arn("codebuild", region, f"project/{physical}", self.account)
         elif typ == "aws:codebuild/reportGroup:ReportGroup":
-            state["arn"] = _arn("codebuild", region, f"report-group/{physical}")
+            state["arn"] = _arn("codebuild", region, f"report-group/{physical}", self.account)
         elif typ == "aws:codepipeline/pipeline:Pipeline":
-            state["arn"] = _arn("codepipeline", region, physical)
+            state["arn"] = _arn("codepipeline", region, physical, self.account)
         elif typ == "aws:kms/key:Key":
-            state["arn"] = _arn("kms", region, "key/1234abcd-12ab-34cd-56ef-1234567890ab")
-            state["keyId"] = "1234abcd-12ab-34cd-56ef-1234567890ab"
+            state["keyId"] = _key_id(name)
+            state["arn"] = _arn("kms", region, f"key/{state['keyId']}", self.account)
         elif typ == "aws:sns/topic:Topic":
-            state["arn"] = _arn("sns", region, physical)
+            state["arn"] = _arn("sns", region, physical, self.account)
         elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
-            state["arn"] = _arn("cloudwatch", region, f"alarm:{physical}")
+            state["arn"] = _arn("cloudwatch", region, f"alarm:{physical}", self.account)
         elif typ == "aws:cloudwatch/compositeAlarm:CompositeAlarm":
-            state["arn"] = _arn("cloudwatch", region, f"alarm:{inputs['alarmName']}")
+            state["arn"] = _arn("cloudwatch", region, f"alarm:{inputs['alarmName']}", self.account)
         elif typ == "aws:cloudtrail/trail:Trail":
-            state["arn"] = _arn("cloudtrail", region, f"trail/{physical}")
+            state["arn"] = _arn("cloudtrail", region, f"trail/{physical}", self.account)
         elif typ == "aws:eks/cluster:Cluster":
             # EKS creates the cluster security group (Auto Mode nodes and pods carry it).
             state.update(
-                arn=_arn("eks", region, f"cluster/{physical}"),
+                arn=_arn("eks", region, f"cluster/{physical}", self.account),
                 endpoint=f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
                 vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-0c0c0c0c0c0c0c0c0"},
             )
             rid = physical
         elif typ == "aws:cloudwatch/eventRule:EventRule":
-            state["arn"] = _arn("events", region, f"rule/{physical}")
+            state["arn"] = _arn("events", region, f"rule/{physical}", self.account)
         elif typ == "aws:ec2/eip:Eip":
             # From the name, not the registration order (which varies between runs): a documentation
             # address (RFC 5737), the same for the same resource in every run.
             state["publicIp"] = f"198.51.100.{1 + int(_hex_id(name), 16) % 254}"
         elif typ == "aws:lambda/function:Function":
             # Lambda function ARNs end in function:<name>, not function/<name>.
-            state["arn"] = _arn("lambda", region, f"function:{physical}")
+            state["arn"] = _arn("lambda", region, f"function:{physical}", self.account)
             state["invokeArn"] = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
             rid = physical
         elif typ == "aws:lb/listener:Listener" and ":loadbalancer/" in str(inputs.get("loadBalancerArn", "")):
@@ -202,7 +213,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             # listener-rule/app/<load balancer name>/<load balancer id>/<listener id>/<rule id>
             state["arn"] = inputs["listenerArn"].replace(":listener/", ":listener-rule/", 1) + "/" + _hex_id(name)
         elif typ == "aws:ssm/parameter:Parameter":
-            state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}")
+            state["arn"] = _arn("ssm", region, f"parameter/{physical.lstrip('/')}", self.account)
             rid = physical
             self.live_parameters[physical] = inputs.get("insecureValue", inputs.get("value", ""))
         return rid, state
@@ -225,7 +236,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": _arn("iam", region, "user/mock"), "userId": "AIDAMOCK", "id": ACCOUNT}
+            return {"accountId": self.account, "arn": _arn("iam", region, "user/mock", self.account), "userId": "AIDAMOCK", "id": self.account}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{region}a", f"{region}b", f"{region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az4"], "id": region}
         if token == "aws:index/getPartition:getPartition":
@@ -236,7 +247,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             repo = args.args["repositoryName"]
             return {
                 "repositoryName": repo,
-                "arn": _arn("codecommit", region, repo),
+                "arn": _arn("codecommit", region, repo, self.account),
                 "cloneUrlHttp": f"https://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
                 "cloneUrlSsh": f"ssh://git-codecommit.{region}.amazonaws.com/v1/repos/{repo}",
                 "repositoryId": "mock-repository-id",
@@ -247,48 +258,20 @@ class CloudMocks(pulumi.runtime.Mocks):
             value = self.written_parameters.get(name, self.live_parameters.get(name))
             if value is None:
                 raise KeyError(f"ParameterNotFound: {name}")
-            return {"name": name, "id": name, "arn": _arn("ssm", region, f"parameter/{name.lstrip('/')}"), "type": "String", "value": value, "insecureValue": value, "version": 1}
+            arn = _arn("ssm", region, f"parameter/{name.lstrip('/')}", self.account)
+            return {"name": name, "id": name, "arn": arn, "type": "String", "value": value, "insecureValue": value, "version": 1}
         if token == "aws:eks/getCluster:getCluster":
             cluster = args.args["name"]
             return {
                 "name": cluster,
                 "id": cluster,
-                "arn": _arn("eks", region, f"cluster/{cluster}"),
+                "arn": _arn("eks", region, f"cluster/{cluster}", self.account),
                 "endpoint": f"https://0123456789ABCDEF0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
                 "certificateAuthorities": [{"data": "LS0tLS1CRUdJTi1NT0NL"}],
                 "version": "1.35",
                 "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718", "endpointPrivateAccess": True, "endpointPublicAccess": False},
             }
         return {}
-
-
-def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
-    """Stack-file config as the CLI hands it to a program: strings, JSON for structured values."""
-    out = {}
-    for key, value in config.items():
-        if isinstance(value, str):
-            out[key] = value
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, (int, float)):
-            out[key] = str(value)
-        else:
-            out[key] = json.dumps(value)
-    return out
-
-
-def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
-    """The config of Pulumi.<stack>.yaml, with `overrides` (keys with or without the project namespace)."""
-    path = root / f"Pulumi.{stack}.yaml"
-    # Read as the CLI reads it (YAML 1.2): `production: yes` is the string 'yes', which the settings refuse.
-    config = dict((stackfile.load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
-    for key, value in (overrides or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
-    return config
 
 
 def _abandon_pending_tasks() -> None:
@@ -314,16 +297,17 @@ def evaluate(
     root: Path = ROOT,
     ssm_parameters: Mapping[str, str] | None = None,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    account: str = ACCOUNT,
 ) -> StackResult:
     """Run __main__.py for `stack` with `config` under mocks; return what it registered and exported.
 
     `ssm_parameters`: values that SSM parameters of the stack hold in the account (written by the
     pipeline since the last `pulumi up`). `stack_outputs`: the outputs of stacks the program references,
-    by fully qualified name (organization/project/stack). Exceptions from the program (settings errors
-    included) propagate unchanged.
+    by fully qualified name (organization/project/stack). `account`: the account of the credentials.
+    Exceptions from the program (settings errors included) propagate unchanged.
     """
     region = str(config.get("aws:region", DEFAULT_REGION))
-    cloud = CloudMocks(region, ssm_parameters, stack_outputs)
+    cloud = CloudMocks(region, ssm_parameters, stack_outputs, account)
     monitor = RecordingMonitor(cloud)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION)
@@ -362,8 +346,9 @@ def evaluate_stack(
     root: Path = ROOT,
     ssm_parameters: Mapping[str, str] | None = None,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    account: str = ACCOUNT,
 ) -> StackResult:
-    """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks.
+    """Evaluate Pulumi.<stack>.yaml (plus overrides) under mocks, in `account`.
 
     A stack that promotes from another stack of this project (promoteFrom) references that stack's
     outputs: unless `stack_outputs` names them, the upstream's own stack file is evaluated first (once
@@ -375,7 +360,7 @@ def evaluate_stack(
         upstream_stack = upstream.rsplit("/", 1)[-1]
         if upstream.startswith(f"{ORGANIZATION}/{PROJECT}/") and (root / f"Pulumi.{upstream_stack}.yaml").exists():
             outputs[upstream] = upstream_outputs(upstream_stack, root)
-    return evaluate(stack, config, root, ssm_parameters, outputs)
+    return evaluate(stack, config, root, ssm_parameters, outputs, account)
 
 
 def upstream_reference(config: Mapping[str, Any]) -> str | None:

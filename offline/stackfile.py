@@ -9,11 +9,16 @@ https://yaml.org/spec/1.2.2/#1032-tag-resolution
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "container-cicd"
 BOOL = "tag:yaml.org,2002:bool"
 INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
@@ -49,3 +54,32 @@ CoreSchemaLoader.add_constructor(INT, _construct_int)
 
 def load(text: str) -> Any:
     return yaml.load(text, Loader=CoreSchemaLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-file config as the CLI hands it to a program: strings, JSON for structured values."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            out[key] = str(value)
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
+    """The config of Pulumi.<stack>.yaml, with `overrides` (keys with or without the project namespace)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    # Read as the CLI reads it (YAML 1.2): `production: yes` is the string 'yes', which the settings refuse.
+    config = dict((load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
+    for key, value in (overrides or {}).items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    return config

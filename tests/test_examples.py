@@ -9,7 +9,8 @@ import pytest
 
 from components.settings import PROJECT, parse_settings
 from offline import stackfile
-from offline.mocks import StackResult, evaluate, stack_config
+from offline.mocks import StackResult, evaluate
+from offline.stackfile import stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -292,8 +292,8 @@ def test_configuration_lists_every_key_with_its_effective_value_and_origin(tmp_p
 
 
 def test_configuration_of_prod_marks_the_ecs_keys_unused_and_resolves_auto(prod):
-    from offline.mocks import stack_config
     from offline.plan.sections import configuration_section
+    from offline.stackfile import stack_config
 
     rows = _config_rows("## Configuration\n" + "\n".join(configuration_section(prod, stack_config("prod"), {})))
     assert rows["ecsCpu"] == rows["ecsMemory"] == ("—", "not used by `eks`")
@@ -535,7 +535,7 @@ def _scrambled(result):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_output_does_not_depend_on_registration_or_key_order(stack, evaluate):
-    from offline.mocks import stack_config
+    from offline.stackfile import stack_config
 
     result = evaluate(stack)
     violations = run_rules(subjects(result.resources))

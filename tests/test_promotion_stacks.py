@@ -189,7 +189,7 @@ def test_promoting_stacks_in_another_partition_write_only_that_partitions_arns()
 
 def test_the_plan_shows_where_the_images_come_from_and_the_promotion_path(dev, prod):
     from offline import plan
-    from offline.mocks import stack_config
+    from offline.stackfile import stack_config
     from policy.rules import run_rules, subjects
 
     files = plan.render_files(prod, {}, run_rules(subjects(prod.resources)), stack_config("prod"))

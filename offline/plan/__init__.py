@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from offline import checkov_scan, cost
-from offline.mocks import ROOT, StackResult, evaluate_stack, stack_config
+from offline.mocks import ROOT, StackResult, evaluate_stack
 from offline.plan import promotion
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
@@ -46,6 +46,7 @@ from offline.plan.sections import (
     pipeline_section,
     show,
 )
+from offline.stackfile import stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
 
 __all__ = [
