@@ -107,6 +107,7 @@ target = create_target(
         tags=tags,
         artifact_statements=artifacts.read_write_statements(),
         artifact_key_arn=artifacts.key_arn,
+        tag_deployed_images=origin.registry_is_own,
         # Names known before the alarms exist: the target rolls back a deployment when one fires.
         alarm_names=alarm_names(settings.prefix),
     ),
@@ -200,5 +201,5 @@ pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
-for output, value in origin.exports(pipeline.pipeline_name, pipeline.pipeline_arn).items():
+for output, value in {**origin.exports(pipeline.pipeline_name, pipeline.pipeline_arn), **target.outputs}.items():
     pulumi.export(output, value)

@@ -5,7 +5,7 @@ The pipeline is assembled from what each component contributes; nothing here cre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -112,6 +112,10 @@ class DeployInputs:
     artifact_key_arn: pulumi.Input[str] | None = None
     """KMS key of the pipeline's artifacts, for a deploy step's CodeBuild project. Omitted: the AWS
     managed aws/s3 key."""
+    tag_deployed_images: bool = True
+    """Tag each deployed image `deployed-<commit tag>` in the repository. False when the repository belongs to
+    another account (a promoting stack's upstream, promoteFromAccount), whose policy lets this account pull and
+    describe images, not tag them. Omitted: tagged."""
 
 
 @dataclass(frozen=True)
@@ -188,4 +192,10 @@ class DeployTarget(Protocol):
     def failure_events(self) -> Sequence[FailureEvents]:
         """Events in which the target reports a failed deployment; empty when the pipeline's failed-action
         events already say everything (the target's deploy action is what fails)."""
+        ...
+
+    @property
+    def outputs(self) -> Mapping[str, pulumi.Input[str]]:
+        """Stack outputs the target adds (what a person needs from it, e.g. manifests an existing cluster's
+        administrators apply). Empty: none."""
         ...

@@ -10,9 +10,30 @@ import pulumi_aws as aws
 
 from components.contracts import Statement
 
+# Services that AWS documents putting aws:SourceAccount / aws:SourceArn in the request context when they assume a
+# role (cross-service confused-deputy protection). A trust-policy condition on a key the service does not set makes
+# its AssumeRole fail (a missing key makes a condition false: IAM reference_policies_elements_condition_operators),
+# so a role of any other service carries none. ECS documents them for the task role, not the task execution role
+# (task-iam-roles.html); the ECS infrastructure role, ECS's lifecycle-hook role, Lambda execution roles and
+# EventBridge target roles have no such documentation, and their documented trust policies carry no condition.
+SOURCE_KEYS_DOCUMENTED: dict[str, tuple[frozenset[str], str]] = {
+    "codebuild.amazonaws.com": (
+        frozenset({"aws:SourceAccount", "aws:SourceArn"}),
+        "https://docs.aws.amazon.com/codebuild/latest/userguide/cross-service-confused-deputy-prevention.html",
+    ),
+    "vpc-flow-logs.amazonaws.com": (frozenset({"aws:SourceAccount", "aws:SourceArn"}), "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"),
+    # The task role only (the containers' own credentials).
+    "ecs-tasks.amazonaws.com": (frozenset({"aws:SourceAccount", "aws:SourceArn"}), "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html"),
+}
+
 
 def trust_policy(service: str, conditions: dict | None = None) -> pulumi.Output[str]:
-    """A trust policy that lets exactly one AWS service principal assume the role."""
+    """A trust policy that lets exactly one AWS service principal assume the role; `conditions` only on keys
+    SOURCE_KEYS_DOCUMENTED says the service sets."""
+    keys = {key for operator in (conditions or {}).values() for key in operator}
+    documented = SOURCE_KEYS_DOCUMENTED.get(service, (frozenset(), ""))[0]
+    if not keys <= documented:
+        raise ValueError(f"trust_policy: {service} is not documented to set {sorted(keys - documented)} when it assumes a role; AssumeRole would fail. Remove the condition")
     statement: Statement = {
         "Effect": "Allow",
         "Principal": {"Service": service},

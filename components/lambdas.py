@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -77,14 +76,14 @@ def stack_function(
     context: AwsContext,
     statements: Sequence[Statement] = (),
     role_description: str | None = None,
-    role_conditions: Mapping[str, Any] | None = None,
     logs_include_group: bool = False,
     vpc: FunctionVpc | None = None,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> StackFunction:
     """A function with its log group (kept when its component goes, like every target log group) and its
     role: write that group (`logs_include_group`: the group's ARN besides its streams), plus `statements`.
-    Omitted: the role is described as the function's, trusted by Lambda without conditions, outside a VPC."""
+    Omitted: the role is described as the function's, outside a VPC. Its trust policy carries no condition: Lambda
+    is not documented to set aws:SourceAccount or aws:SourceArn when it assumes an execution role."""
     log_group = target_log_group(f"{name}-logs", f"/aws/lambda/{function_name}-", environment, parent=parent)
     role = service_role(
         f"{name}-role",
@@ -93,7 +92,6 @@ def stack_function(
         parent=parent,
         tags=environment.tags,
         description=role_description or f"Lambda role of {function_name}",
-        conditions=dict(role_conditions) if role_conditions else None,
     )
     function = aws.lambda_.Function(
         f"{name}-function",

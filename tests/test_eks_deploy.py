@@ -21,45 +21,8 @@ from components.settings import CpuArchitecture, EksLoadBalancing, WorkloadSetti
 from components.workload import bootstrap_environment
 from functions import deployment_record as records
 from tests import fake_aws
+from tests.fake_kubectl import KUBECTL
 
-KUBECTL = r"""#!/bin/bash
-echo "kubectl $*" >> "$CALLS"
-case "$1" in
-  apply)
-    file="${@: -1}"
-    image="$(jq -r '.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[0].image' "$file")"
-    echo "$image" > "$STATE/running"
-    echo "APPLIED $image" >> "$CALLS"
-    exit 0 ;;
-  rollout)
-    running="$(cat "$STATE/running")"
-    case " ${BAD:-} " in
-      *" $running "*)
-        # exec: the script's kill must hit the waiting process itself, as it does with kubectl.
-        if [ -n "${HANG:-}" ]; then exec sleep 20; fi
-        exit 1 ;;
-    esac
-    exit 0 ;;
-  get)
-    # A complete rollout of what was applied last: the Deployment's status, and its ready pods, each
-    # reporting the image it runs as containerd does (<repository>@sha256:...). DEPLOYMENT_PATCH and
-    # PODS_PATCH (jq, with $running) change them.
-    running="$(cat "$STATE/running")"
-    case "$2" in
-      deployment/*)
-        jq '.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
-          status: {observedGeneration: 4, replicas: .spec.replicas, updatedReplicas: .spec.replicas, availableReplicas: .spec.replicas,
-          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}}' <<<"$MANIFESTS" \
-          | jq --arg running "$running" "${DEPLOYMENT_PATCH:-.}" ;;
-      pods)
-        jq -n --arg running "$running" '{items: [range(2) as $i | {metadata: {name: "app-\($i)"}, status: {phase: "Running",
-          conditions: [{type: "Ready", status: "True"}], containerStatuses: [{name: "app", ready: true, imageID: $running}]}}]}' \
-          | jq --arg running "$running" "${PODS_PATCH:-.}" ;;
-    esac
-    exit 0 ;;
-esac
-exit 0
-"""
 # The step's clock: the real one, or (CLOCK_START set) one that advances CLOCK_STEP ms per reading.
 DATE = r"""#!/bin/bash
 if [ -z "${CLOCK_START:-}" ]; then PATH=/usr/bin:/bin exec date "$@"; fi
@@ -98,7 +61,7 @@ MANIFESTS = manifests.workload(SPEC, "arn:aws:elasticloadbalancing:us-east-1:123
 
 
 def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: bool = True) -> str:
-    text = eks_deploy.deploy_script(
+    return eks_deploy.deploy_script(
         namespace="ns",
         deployment="app",
         container_name="app",
@@ -110,8 +73,6 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
         create_namespace=create_namespace,
         service_id=SERVICE,
     )
-    # The poll interval would make the alarm tests slow; the behaviour does not depend on it.
-    return text.replace(f"sleep {eks_deploy.ALARM_POLL_SECONDS}", "sleep 0.05")
 
 
 def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None, **env: str) -> tuple[int, list[str], str, str]:
@@ -140,6 +101,8 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
             "CALLS": str(calls),
             "MANIFESTS": manifests_json or eks_deploy.manifests_json(MANIFESTS),
             "CODEBUILD_BUILD_ID": BUILD_ID,
+            # The poll interval would make the alarm tests slow; the behaviour does not depend on it.
+            "ALARM_POLL_SECONDS": "0.05",
             **cloud.env(),
             **env,
         },
@@ -357,6 +320,16 @@ def test_record_failure_fails_the_step(tmp_path):
     assert code == 1
     assert (running, record) == (HOTFIX, GOOD)
     assert outcome(tmp_path) == ("FAILED", f"Deployed and verified {HOTFIX} but could not record it in the image record")
+
+
+def test_existing_cluster_without_the_administrators_role_fails_before_applying(tmp_path):
+    """An existing cluster whose administrators did not bind the TargetGroupBinding Role: the step says so and
+    applies nothing (a half-applied workload, Deployment without its binding, would serve no traffic)."""
+    code, calls, running, record = run_step(tmp_path, script(create_namespace=False), record=GOOD, running=GOOD, IMAGE_URI=HOTFIX, CANNOT="targetgroupbindings.eks.amazonaws.com")
+    assert (code, applied(calls), running, record) == (1, [], GOOD, GOOD)
+    assert "kubectl auth can-i create targetgroupbindings.eks.amazonaws.com --namespace ns" in calls
+    admins = "the cluster's administrators apply the stack output clusterAdministratorManifests (docs/eks.md, Existing cluster)"
+    assert outcome(tmp_path) == ("FAILED", f"The deploy identity may not create targetgroupbindings.eks.amazonaws.com in namespace ns: {admins}; nothing applied")
 
 
 @pytest.mark.parametrize("create_namespace", [True, False])

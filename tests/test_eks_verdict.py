@@ -248,4 +248,5 @@ def test_a_missing_namespace_on_an_existing_cluster_is_recorded_failed(tmp_path)
     body = script(create_namespace=False).replace("kubectl get namespace ns", "false")
     code, calls, running, _ = run_step(tmp_path, body, record=GOOD, running=GOOD, IMAGE_URI=HOTFIX)
     assert (code, applied(calls), running) == (1, [], GOOD)
-    assert outcome(tmp_path) == ("FAILED", "Namespace ns does not exist: the cluster's administrators create it (docs/eks.md, Existing cluster)")
+    admins = "the cluster's administrators apply the stack output clusterAdministratorManifests (docs/eks.md, Existing cluster)"
+    assert outcome(tmp_path) == ("FAILED", f"Namespace ns does not exist: {admins}; nothing applied")

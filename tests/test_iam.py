@@ -101,10 +101,42 @@ def test_one_role_per_principal_in_the_ecs_stack(dev):
     assert len(arns) == len(set(arns))
 
 
-def test_ecs_task_roles_are_confined_to_this_account(dev):
-    for name in ("deploy-execution-role", "deploy-task-role"):
-        [statement] = json.loads(dev.named(name).inputs["assumeRolePolicy"])["Statement"]
-        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+def test_the_task_role_is_confined_to_this_account_and_the_execution_role_carries_no_condition(dev):
+    """ECS documents aws:SourceAccount for the task role's trust policy (task-iam-roles.html), not the execution role's."""
+    [task] = json.loads(dev.named("deploy-task-role").inputs["assumeRolePolicy"])["Statement"]
+    assert task["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    [execution] = json.loads(dev.named("deploy-execution-role").inputs["assumeRolePolicy"])["Statement"]
+    assert "Condition" not in execution
+
+
+def test_every_trust_condition_is_on_a_key_its_service_is_documented_to_set(variants, prod_ecs, evaluate):
+    """A condition on a key the service does not put in the AssumeRole request makes AssumeRole fail (the service
+    can then not create the ECS service, run the function or deliver the rule's event): keys only where AWS documents
+    the service setting them for that role (components.iam.SOURCE_KEYS_DOCUMENTED)."""
+    from components.iam import SOURCE_KEYS_DOCUMENTED
+
+    stacks = {**variants, "prod-ecs": prod_ecs, "dev-canary": evaluate("dev", deploymentStrategy="canary")}
+    checked = set()
+    for label, result in stacks.items():
+        execution_roles = {t.inputs["executionRoleArn"] for t in result.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+        for role in result.of_type("aws:iam/role:Role"):
+            [statement] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+            service = statement["Principal"]["Service"]
+            keys = {key for operator in statement.get("Condition", {}).values() for key in operator}
+            documented = SOURCE_KEYS_DOCUMENTED.get(service, (frozenset(), ""))[0]
+            assert keys <= documented, (label, role.name, service, keys)
+            if keys and service == "ecs-tasks.amazonaws.com":
+                assert role.outputs["arn"] not in execution_roles, (label, role.name, "documented for the task role only")
+            checked.add(service)
+    # The services whose roles carried undocumented conditions are among those checked.
+    assert {"ecs.amazonaws.com", "lambda.amazonaws.com", "events.amazonaws.com", "ecs-tasks.amazonaws.com"} <= checked
+
+
+def test_trust_policy_refuses_a_condition_its_service_does_not_set():
+    from components.iam import trust_policy
+
+    with pytest.raises(ValueError, match=r"trust_policy: lambda.amazonaws.com is not documented to set \['aws:SourceAccount'\] when it assumes a role"):
+        trust_policy("lambda.amazonaws.com", {"StringEquals": {"aws:SourceAccount": "123456789012"}})
 
 
 def test_task_role_has_no_permissions_by_default(dev):

@@ -79,14 +79,14 @@ def test_the_record_survives_a_target_switch(dev, evaluate):
 # ------------------------------------------------------------------------------------------
 
 
-def run_record_step(tmp_path, spec: dict, image_uri: str, *, images: list[dict] | None = None, ssm_fails: bool = False):
-    """Run the record step's commands once against the stand-in AWS; return (exit code, calls, the record).
-    Call again with the same tmp_path to run it again against the same registry (a redeployment)."""
+def run_record_step(tmp_path, spec: dict, image_uri: str, *, images: list[dict] | None = None, ssm_fails: bool = False, account: str = fake_aws.ACCOUNT):
+    """Run the record step's commands once against the stand-in AWS, as a role of `account`; return (exit code,
+    calls, the record). Call again with the same tmp_path to run it again against the same registry (a redeployment)."""
     import os
     import subprocess
 
     work = tmp_path / "src"
-    cloud = fake_aws.FakeAws(tmp_path)
+    cloud = fake_aws.FakeAws(tmp_path, account=account)
     if not work.exists():
         work.mkdir()
         cloud.repository("container-cicd-dev-app", [BUILT] if images is None else images)
@@ -136,12 +136,12 @@ def test_record_step_records_the_digest_reference_and_tags_the_image_deployed_on
     assert record == X
     digest = BUILT["imageDigest"]
     assert calls == [
-        f"aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --query imageDetails[0] --output json",
+        f"aws ecr describe-images --registry-id 123456789012 --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --query imageDetails[0] --output json",
         f"aws ssm put-parameter --name {PARAMETER} --type String --overwrite --value {X}",
-        f"aws ecr batch-get-image --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --accepted-media-types "
+        f"aws ecr batch-get-image --registry-id 123456789012 --repository-name container-cicd-dev-app --image-ids imageDigest={digest} --accepted-media-types "
         + " ".join(MANIFEST_MEDIA_TYPES)
         + " --query images[0] --output json",
-        f"aws ecr put-image --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 --image-digest {digest} "
+        f"aws ecr put-image --registry-id 123456789012 --repository-name container-cicd-dev-app --image-tag deployed-3f2c1e9 --image-digest {digest} "
         f"--image-manifest {BUILT['imageManifest']} --image-manifest-media-type application/vnd.oci.image.index.v1+json",
     ]
     # The same image (digest) now carries both tags; nothing else was created.
@@ -161,7 +161,8 @@ def test_a_tag_reference_from_before_digest_deployments_is_recorded_as_its_diges
     """A stage rollback to an execution built before images were deployed by digest passes repo:tag."""
     rc, calls, record = run_record_step(tmp_path, record_spec(dev), f"{REPOSITORY_URL}:3f2c1e9")
     assert (rc, record) == (0, X), calls
-    assert calls[0] == "aws ecr describe-images --repository-name container-cicd-dev-app --image-ids imageTag=3f2c1e9 --query imageDetails[0] --output json"
+    repository = "--registry-id 123456789012 --repository-name container-cicd-dev-app"
+    assert calls[0] == f"aws ecr describe-images {repository} --image-ids imageTag=3f2c1e9 --query imageDetails[0] --output json"
     assert fake_aws.FakeAws(tmp_path).tags_of("container-cicd-dev-app", BUILT["imageDigest"]) == ["3f2c1e9", "deployed-3f2c1e9"]
 
 
@@ -265,7 +266,6 @@ def test_eks_second_up_applies_the_new_sizes_with_the_deployed_image(tmp_path, e
     assert DEFAULT_BOOTSTRAP_IMAGE not in json.dumps(eks_buildspec(second))
     # The config-apply run (no IMAGE_URI) of the second up's buildspec applies X with the new sizes.
     [script] = eks_buildspec(second)["phases"]["build"]["commands"]
-    script = script.replace("sleep 15", "sleep 0.05")  # the alarm poll interval; behaviour does not depend on it
     code, calls, running, record = run_step(
         tmp_path,
         script,
@@ -293,3 +293,28 @@ def test_eks_up_after_a_pipeline_deployment_changes_nothing(prod):
     after = evaluate_stack("prod", ssm_parameters={PROD_PARAMETER: PROD_X})
     change = plan_change(before, after)
     assert [new.name for old, new in change.updated if old.inputs != new.inputs] == []
+
+
+def test_an_image_of_another_accounts_registry_is_recorded_and_never_tagged(tmp_path):
+    """A promoting stack in another account (promoteFromAccount): the upstream's repository policy lets it pull and
+    describe, not tag. The record step looks the image up in that registry, records it and tags nothing."""
+    from components.deploy.ecs.documents import record_buildspec
+
+    upstream = "111111111111.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
+    cloud = fake_aws.FakeAws(tmp_path, account="222222222222")
+    cloud.repository("container-cicd-dev-app", [BUILT], account="111111111111")
+    (tmp_path / "src").mkdir()
+    spec = record_buildspec(PARAMETER, upstream, "container-cicd-dev-app", tag_deployed=False)
+    rc, calls, record = run_record_step(tmp_path, spec, f"{upstream}@{BUILT['imageDigest']}", account="222222222222")
+    assert rc == 0, calls
+    assert record == f"{upstream}@{BUILT['imageDigest']}"
+    assert [c.split(" --")[0] for c in calls] == ["aws ecr describe-images", "aws ssm put-parameter"]
+    assert "--registry-id 111111111111" in calls[0]
+    assert cloud.tags_of("container-cicd-dev-app", BUILT["imageDigest"], account="111111111111") == ["3f2c1e9"]
+
+
+def test_a_role_that_tags_nothing_may_not_tag():
+    from components.delivery.image_record import record_statements
+
+    statements = record_statements("parameter-arn", "repository-arn", tag_deployed=False)
+    assert [s["Action"] for s in statements] == [["ssm:GetParameter", "ssm:PutParameter"], "ecr:DescribeImages"]

@@ -79,7 +79,7 @@ def test_succeeded_executions_are_forwarded_to_each_accounts_default_bus(sharing
         {"Sid": "PutOnPromotingAccountsBuses", "Effect": "Allow", "Action": "events:PutEvents", "Resource": [bus]}
     ]
     [trust] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert trust["Principal"] == {"Service": "events.amazonaws.com"} and trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert trust == {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
     assert_valid("events", "PutTargets", {"Rule": "publish-forward", "Targets": [{"Id": "1", "Arn": bus, "RoleArn": role.outputs["arn"]}]})
     assert sharing.outputs["promotion"]["downstreamAccounts"] == [OTHER]
 

@@ -72,6 +72,7 @@ class StaticTarget(pulumi.ComponentResource):
             saturation=[MetricRef("Static", "CpuPercent", dimensions, "cpu"), MetricRef("Static", "MemoryPercent", dimensions, "memory")],
         )
         self.failure_events: Sequence[FailureEvents] = [FailureEvents("static-publish-failed", "The site publisher gave up", {"source": ["static.publisher"]})]
+        self.outputs: dict[str, str] = {}
         # A manual publish writes no deployment record.
         self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = []
         self.register_outputs({"service_url": self.service_url})

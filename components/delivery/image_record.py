@@ -78,6 +78,12 @@ MANIFEST_MEDIA_TYPES = (
 )
 
 
+def registry_id(repository_url: str) -> str:
+    """The account of an ECR repository URL (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`): its registry id.
+    Every ECR call names it: without `--registry-id` ECR looks in the caller's own account."""
+    return repository_url.split(".", 1)[0]
+
+
 def digest_reference_commands(repository_url: str, repository_name: str) -> list[str]:
     """Bash lines that turn "$IMAGE_URI" into the digest reference of the image it names, checked
     against the registry; they fail for anything that is not an image of this repository.
@@ -94,20 +100,21 @@ def digest_reference_commands(repository_url: str, repository_name: str) -> list
         'case "$IMAGE_URI" in "$REPOSITORY_URI"@sha256:*) IMAGE_ID="imageDigest=${IMAGE_URI#"$REPOSITORY_URI"@}" ;; '
         '"$REPOSITORY_URI":*) IMAGE_ID="imageTag=${IMAGE_URI#"$REPOSITORY_URI":}" ;; '
         "*) echo \"Not an image of $REPOSITORY_URI: '$IMAGE_URI'\"; false ;; esac",
-        f'IMAGE_DETAILS="$(aws ecr describe-images --repository-name {shlex.quote(repository_name)} --image-ids "$IMAGE_ID" --query \'imageDetails[0]\' --output json)"',
+        f'IMAGE_DETAILS="$(aws ecr describe-images --registry-id {registry_id(repository_url)} --repository-name {shlex.quote(repository_name)} '
+        f'--image-ids "$IMAGE_ID" --query \'imageDetails[0]\' --output json)"',
         'IMAGE_DIGEST="$(jq -r .imageDigest <<<"$IMAGE_DETAILS")"',
         f'[[ "$IMAGE_DIGEST" =~ {DIGEST_PATTERN} ]] || {{ echo "No image $IMAGE_URI in {repository_name}"; false; }}',
         'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
     ]
 
 
-def record_commands(parameter_name: str, repository_url: str, repository_name: str) -> list[str]:
+def record_commands(parameter_name: str, repository_url: str, repository_name: str, *, tag_deployed: bool = True) -> list[str]:
     """Bash lines that record "$IMAGE_URI" as the image that runs, after a deployment succeeded:
     `digest_reference_commands`, then `record_resolved_commands`."""
-    return [*digest_reference_commands(repository_url, repository_name), *record_resolved_commands(parameter_name, repository_name)]
+    return [*digest_reference_commands(repository_url, repository_name), *record_resolved_commands(parameter_name, repository_url, repository_name, tag_deployed=tag_deployed)]
 
 
-def record_resolved_commands(parameter_name: str, repository_name: str) -> list[str]:
+def record_resolved_commands(parameter_name: str, repository_url: str, repository_name: str, *, tag_deployed: bool = True) -> list[str]:
     """Bash lines that record the image `digest_reference_commands` resolved (IMAGE_URI, IMAGE_DIGEST,
     IMAGE_DETAILS).
 
@@ -119,19 +126,25 @@ def record_resolved_commands(parameter_name: str, repository_name: str) -> list[
     media type it must guess: "Invalid parameter at 'ImageManifest' failed to satisfy constraint:
     'Invalid JSON syntax'", https://github.com/aws/containers-roadmap/issues/1873) and the digest,
     so ECR refuses rather than creates a different image if the bytes ever differ.
+
+    `tag_deployed` False (the repository belongs to another account, whose policy lets this one pull and
+    describe, never tag): the image is recorded and not tagged; the owner's registry keeps it as a verified image.
     """
     q = shlex.quote
-    repo = q(repository_name)
+    repo = f"--registry-id {registry_id(repository_url)} --repository-name {q(repository_name)}"
     commit_tag = f"^[0-9a-f]{{{SHORT_SHA_LENGTH}}}$"
     tag_image = (
-        f'IMAGE="$(aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
+        f'IMAGE="$(aws ecr batch-get-image {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
         f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --query 'images[0]' --output json)\" && "
         'MANIFEST="$(jq -r .imageManifest <<<"$IMAGE")" && MEDIA_TYPE="$(jq -r .imageManifestMediaType <<<"$IMAGE")" && '
-        f'aws ecr put-image --repository-name {repo} --image-tag "$DEPLOYED_TAG" --image-digest "$IMAGE_DIGEST" '
+        f'aws ecr put-image {repo} --image-tag "$DEPLOYED_TAG" --image-digest "$IMAGE_DIGEST" '
         '--image-manifest "$MANIFEST" --image-manifest-media-type "$MEDIA_TYPE" > /dev/null'
     )
+    record = f'aws ssm put-parameter --name {q(parameter_name)} --type String --overwrite --value "$IMAGE_URI" > /dev/null'
+    if not tag_deployed:
+        return [record, f'echo "Recorded $IMAGE_URI as the running image (not tagged: {registry_id(repository_url)} is another account\'s registry)"']
     return [
-        f'aws ssm put-parameter --name {q(parameter_name)} --type String --overwrite --value "$IMAGE_URI" > /dev/null',
+        record,
         f"""TAG="$(jq -r '[.imageTags[]? | select(test("{commit_tag}"))] | first // empty' <<<"$IMAGE_DETAILS")\"""",
         f'DEPLOYED_TAG="{DEPLOYED_TAG_PREFIX}$TAG"',
         'if [ -z "$TAG" ]; then echo "$IMAGE_URI has no commit tag; not tagged as deployed"; '
@@ -142,15 +155,10 @@ def record_resolved_commands(parameter_name: str, repository_name: str) -> list[
     ]
 
 
-def record_statements(parameter_arn: pulumi.Input[str], repository_arn: pulumi.Input[str]) -> list[Statement]:
-    """What `record_commands` (and the EKS step's read of the record) needs: the parameter, and
-    looking up, reading and tagging images of the repository."""
-    return [
-        {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn},
-        {
-            "Sid": "TagDeployedImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"],
-            "Resource": repository_arn,
-        },
-    ]
+def record_statements(parameter_arn: pulumi.Input[str], repository_arn: pulumi.Input[str], *, tag_deployed: bool = True) -> list[Statement]:
+    """What `record_commands` (and the EKS step's read of the record) needs: the parameter, and looking up
+    (with `tag_deployed`: reading and tagging) images of the repository."""
+    image = {"Sid": "TagDeployedImage", "Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"], "Resource": repository_arn}
+    if not tag_deployed:
+        image = {"Sid": "FindDeployedImage", "Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": repository_arn}
+    return [{"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn}, image]

@@ -84,7 +84,6 @@ class Collector(pulumi.ComponentResource):
             context=context,
             statements=collector_statements(repository_arn=upstream.repository_arn, bucket_arn=args.inbox_bucket_arn, key_arn=args.inbox_key_arn),
             role_description=f"Lambda role of {args.function_name}: reads the upstream's image tags, writes the promotion inbox",
-            role_conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
             logs_include_group=True,
         ).function
         rule = aws.cloudwatch.EventRule(

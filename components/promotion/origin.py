@@ -51,6 +51,9 @@ class ImageOrigin:
     """Stages after the deploy stages. Omitted: none."""
     approval_message: pulumi.Input[str] | None = None
     """The manual approval's text. Omitted: the pipeline's default (the source commit and the built image)."""
+    registry_is_own: bool = True
+    """The registry belongs to this stack's account. False: another account's (promoteFromAccount), which lets
+    this account pull and describe its images, not tag them. Omitted: this account's."""
 
 
 def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
@@ -180,4 +183,5 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
         location=origin.location,
         exports=lambda name, arn: {"promotesFrom": upstream_stack},
         approval_message=approval,
+        registry_is_own=not settings.promotion.promote_from_account,
     )

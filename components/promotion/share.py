@@ -79,7 +79,6 @@ def forward_pipeline_events(
         parent=parent,
         tags=tags,
         description=f"Lets EventBridge forward the succeeded executions of {pipeline_name} to the promoting accounts",
-        conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
     )
     for account, bus in zip(accounts, buses, strict=True):
         aws.cloudwatch.EventTarget(

@@ -90,7 +90,7 @@ def deploy_statements(
     ]
 
 
-def record_buildspec(parameter_name: str, repository_url: str, repository_name: str) -> dict:
+def record_buildspec(parameter_name: str, repository_url: str, repository_name: str, *, tag_deployed: bool = True) -> dict:
     """The record step's buildspec (version 0.2) as data: it records the image the deploy action
     deployed, as the digest reference imagedefinitions.json names."""
     return {
@@ -103,7 +103,7 @@ def record_buildspec(parameter_name: str, repository_url: str, repository_name: 
                     "set -euo pipefail",
                     f"IMAGE_URI=\"$(jq -r '.[0].imageUri' {IMAGE_DEFINITIONS_FILE})\"",
                     f'test -n "$IMAGE_URI" && test "$IMAGE_URI" != null || {{ echo "{IMAGE_DEFINITIONS_FILE} names no image"; exit 1; }}',
-                    *record_commands(parameter_name, repository_url, repository_name),
+                    *record_commands(parameter_name, repository_url, repository_name, tag_deployed=tag_deployed),
                 ],
             }
         },

@@ -122,7 +122,7 @@ def progressive(
     context: AwsContext,
 ) -> Progressive:
     """The roles, the smoke-test hook and the service's configuration for a blue-green, canary or linear strategy."""
-    tags, account = inputs.tags, {"StringEquals": {"aws:SourceAccount": context.account_id}}
+    tags = inputs.tags
     infrastructure = service_role(
         f"{name}-lb-role",
         "ecs.amazonaws.com",
@@ -130,7 +130,6 @@ def progressive(
         parent=parent,
         tags=tags,
         description="ECS infrastructure role: shifts the load balancer's traffic between the target groups",
-        conditions=account,
     )
     attachment = aws.iam.RolePolicyAttachment(
         f"{name}-lb-role-policy",
@@ -148,7 +147,6 @@ def progressive(
         parent=parent,
         tags=tags,
         description="ECS invokes the smoke-test lifecycle hook with this role",
-        conditions=account,
     )
     return Progressive(
         advanced_configuration={

@@ -6,7 +6,7 @@ documents.py; the offline plan's view of the target is report.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -119,7 +119,6 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task execution role: pulls the image, writes logs",
-            conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         # The app's own AWS permissions start empty: grant them on this role when the app needs them.
         task_role = service_role(
@@ -129,6 +128,7 @@ class EcsTarget(pulumi.ComponentResource):
             parent=self,
             tags=tags,
             description="ECS task role: the app's own AWS permissions",
+            # ECS documents aws:SourceAccount (and aws:SourceArn) for the task role's trust policy only.
             conditions={"StringEquals": {"aws:SourceAccount": context.account_id}},
         )
         family = physical_name(args.name_prefix, "task", 255)
@@ -263,6 +263,7 @@ class EcsTarget(pulumi.ComponentResource):
                 deployment_failed_pattern(context.arn("ecs", f"service/{args.name_prefix}-")),
             )
         ]
+        self.outputs: Mapping[str, pulumi.Input[str]] = {}
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
     def _progressive(self, name: str, args: EcsTargetArgs, context: AwsContext) -> Progressive:
@@ -279,7 +280,7 @@ class EcsTarget(pulumi.ComponentResource):
         imagedefinitions.json, so a stage rollback records the image it restored)."""
         inputs = args.inputs
         buildspec = pulumi.Output.all(inputs.repository_url, inputs.repository_name).apply(
-            lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository[0], repository[1]))
+            lambda repository: render_buildspec(record_buildspec(inputs.image_record.name, repository[0], repository[1], tag_deployed=inputs.tag_deployed_images))
         )
         return deploy_step(
             f"{name}-record",
@@ -288,7 +289,7 @@ class EcsTarget(pulumi.ComponentResource):
             description="Records the image the ECS deploy action deployed (pulumi up keeps it)",
             inputs=inputs,
             buildspec=buildspec,
-            statements=record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
+            statements=record_statements(inputs.image_record.parameter_arn, inputs.repository_arn, tag_deployed=inputs.tag_deployed_images),
             architecture=args.architecture,
             timeout_minutes=10,
             source_account=account_id,

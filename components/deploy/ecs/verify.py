@@ -34,21 +34,25 @@ MAX_CHECKS = 120
 
 
 def verify_statements(context: AwsContext, cluster_name: str, service_name: str) -> list[Statement]:
-    """What the verifier calls, on this service's ARNs only (ECS's service, service-deployment and
-    service-revision resource types), and CloudWatch metrics in the deployment namespace only."""
+    """What the verifier calls, on this service's ARNs only, and CloudWatch metrics in the deployment namespace only.
+
+    DescribeServiceDeployments and DescribeServiceRevisions are authorized against two resource types, both
+    required: the deployment (or revision) and the service it belongs to (Service Authorization Reference,
+    Amazon ECS), so each statement names the service too."""
+    service = context.arn("ecs", f"service/{cluster_name}/{service_name}")
     return [
-        {"Sid": "ListDeployments", "Effect": "Allow", "Action": "ecs:ListServiceDeployments", "Resource": context.arn("ecs", f"service/{cluster_name}/{service_name}")},
+        {"Sid": "ListDeployments", "Effect": "Allow", "Action": "ecs:ListServiceDeployments", "Resource": service},
         {
             "Sid": "DescribeDeployments",
             "Effect": "Allow",
             "Action": "ecs:DescribeServiceDeployments",
-            "Resource": context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"),
+            "Resource": [context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"), service],
         },
         {
             "Sid": "DescribeRevisions",
             "Effect": "Allow",
             "Action": "ecs:DescribeServiceRevisions",
-            "Resource": context.arn("ecs", f"service-revision/{cluster_name}/{service_name}/*"),
+            "Resource": [context.arn("ecs", f"service-revision/{cluster_name}/{service_name}/*"), service],
         },
         # The job result actions support no resource-level permissions (the job id is not an ARN).
         {"Sid": "AnswerPipeline", "Effect": "Allow", "Action": ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], "Resource": "*"},

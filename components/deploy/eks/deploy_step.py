@@ -41,7 +41,8 @@ from components.deploy.eks import verdict
 # https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html
 CREATED_CLUSTER_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 EXISTING_CLUSTER_ACCESS_POLICY = "AmazonEKSEditPolicy"
-# How often the deploy step polls the alarms while the rollout runs.
+# How often the deploy step polls the alarms while the rollout runs (the step's environment may set
+# ALARM_POLL_SECONDS to another interval).
 ALARM_POLL_SECONDS = 15
 # Server-side apply owner of every field the step sets.
 FIELD_MANAGER = "container-cicd-deploy"
@@ -79,10 +80,14 @@ def deploy_script(
     repository_name: str,
     create_namespace: bool,
     service_id: str,
+    tag_deployed: bool = True,
+    binding_resource: str = "targetgroupbindings.eks.amazonaws.com",
 ) -> str:
     """One bash program: apply with the chosen image, wait (watching new alarms), verify what runs,
     restore the known-good image and fail on a bad rollout, record the image on success; a pipeline
-    run ends with its deployment record (`verdict.finish_function`, Service dimension `service_id`)."""
+    run ends with its deployment record (`verdict.finish_function`, Service dimension `service_id`).
+    `binding_resource`: the TargetGroupBinding's `<resource>.<group>`, which an existing cluster's
+    administrators let the deploy identity manage (checked before anything is applied)."""
     q = shlex.quote
     target = f"deployment/{q(deployment)} --namespace {q(namespace)}"
     rollout = f"kubectl rollout status {target} --timeout={timeout_minutes}m"
@@ -126,10 +131,14 @@ def deploy_script(
             'if [ "$ALREADY" != "  " ]; then echo "Already in ALARM at the start (not held against this rollout):$ALREADY"; fi',
         ]
     if not create_namespace:
-        lines.append(
+        # An existing cluster: what its administrators apply once (the stack output clusterAdministratorManifests).
+        lines += [
             f'kubectl get namespace {q(namespace)} > /dev/null || finish FAILED "Namespace {namespace} does not exist: '
-            "the cluster's administrators create it (docs/eks.md, Existing cluster)\""
-        )
+            "the cluster's administrators apply the stack output clusterAdministratorManifests (docs/eks.md, Existing cluster); nothing applied\"",
+            f"kubectl auth can-i create {binding_resource} --namespace {q(namespace)} > /dev/null || finish FAILED "
+            f"\"The deploy identity may not create {binding_resource} in namespace {namespace}: the cluster's administrators apply the "
+            'stack output clusterAdministratorManifests (docs/eks.md, Existing cluster); nothing applied"',
+        ]
     lines += [
         'REASON=""',
         'if ! apply_with "$IMAGE_REF"; then REASON="kubectl apply failed"; else',
@@ -142,7 +151,7 @@ def deploy_script(
             '    NEW=""',
             '    for a in $(firing); do case "$ALREADY" in *" $a "*) ;; *) NEW="$NEW $a" ;; esac; done',
             '    if [ -n "$NEW" ]; then REASON="alarm entered ALARM:$NEW"; kill "$ROLLOUT"; break; fi',
-            f"    sleep {ALARM_POLL_SECONDS}",
+            f'    sleep "${{ALARM_POLL_SECONDS:-{ALARM_POLL_SECONDS}}}"',
             "  done",
         ]
     lines += [
@@ -161,7 +170,7 @@ def deploy_script(
         'if [ "$RUN" = pipeline ]; then',
         # IMAGE_URI, IMAGE_DIGEST and IMAGE_DETAILS are still those the digest reference resolved to.
         "  "
-        + " && ".join(record_resolved_commands(record_parameter, repository_name))
+        + " && ".join(record_resolved_commands(record_parameter, repository_url, repository_name, tag_deployed=tag_deployed))
         + ' || finish FAILED "Deployed and verified $IMAGE_REF but could not record it in the image record"',
         "fi",
         'echo "Running $IMAGE_REF"',
@@ -170,44 +179,54 @@ def deploy_script(
     return "\n".join(lines) + "\n"
 
 
+# The kubectl the CodeBuild images ship (/usr/local/bin/kubectl; aws/aws-codebuild-docker-images pins it in
+# each image's Dockerfile: 1.35 in amazonlinux-x86_64-standard:5.0 and amazonlinux-aarch64-standard:3.0 of
+# 2026). kubectl supports one minor version older or newer than the API server
+# (https://kubernetes.io/releases/version-skew-policy/#kubectl): the step checks that against the cluster's
+# version as EKS reports it, so a deployment never depends on a download at run time.
+KUBECTL_SKEW = 1
+
+
 def deploy_buildspec(
     *,
     cluster_name: str,
-    kubernetes_version: str,
-    kubectl_arch: str,
     manifests: dict,
     script: str,
 ) -> dict:
     """The deploy project's buildspec (version 0.2) as data; the manifests travel as an env variable."""
-    release = "https://dl.k8s.io/release"
     return {
         "version": 0.2,
         "env": {
             "shell": "bash",
             "variables": {
                 "CLUSTER_NAME": cluster_name,
-                "KUBERNETES_VERSION": kubernetes_version,
                 "MANIFESTS": manifests_json(manifests),
             },
         },
         "phases": {
-            "install": {
-                "on-failure": "ABORT",
-                "commands": [
-                    # kubectl of the cluster's minor version (kubectl supports +/-1 minor), checksum-verified.
-                    f'KUBECTL_VERSION="$(curl -fsSL {release}/stable-$KUBERNETES_VERSION.txt)"',
-                    f'curl -fsSLo /usr/local/bin/kubectl "{release}/$KUBECTL_VERSION/bin/linux/{kubectl_arch}/kubectl"',
-                    f'echo "$(curl -fsSL "{release}/$KUBECTL_VERSION/bin/linux/{kubectl_arch}/kubectl.sha256")  /usr/local/bin/kubectl" | sha256sum --check',
-                    "chmod +x /usr/local/bin/kubectl",
-                ],
-            },
             "pre_build": {
                 "on-failure": "ABORT",
-                "commands": ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"'],
+                "commands": [
+                    'aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"',
+                    *kubectl_skew_commands(),
+                ],
             },
             "build": {"on-failure": "ABORT", "commands": [script]},
         },
     }
+
+
+def kubectl_skew_commands() -> list[str]:
+    """Bash lines that stop the step before it touches the cluster when the image's kubectl is more than
+    KUBECTL_SKEW minor versions away from the cluster's (EKS may have upgraded the cluster itself)."""
+    return [
+        'CLUSTER_VERSION="$(aws eks describe-cluster --name "$CLUSTER_NAME" --region "$AWS_REGION" --query cluster.version --output text)"',
+        'KUBECTL_VERSION="$(kubectl version --client -o json | jq -r \'.clientVersion.major + "." + (.clientVersion.minor | rtrimstr("+"))\')"',
+        "SKEW=$(( ${KUBECTL_VERSION#*.} - ${CLUSTER_VERSION#*.} ))",
+        f'if [ "${{SKEW#-}}" -gt {KUBECTL_SKEW} ]; then echo "kubectl $KUBECTL_VERSION of the CodeBuild image cannot manage a Kubernetes $CLUSTER_VERSION cluster '
+        f'(kubectl supports {KUBECTL_SKEW} minor version either way): use a newer CodeBuild image or upgrade the cluster"; exit 1; fi',
+        'echo "kubectl $KUBECTL_VERSION, cluster $CLUSTER_VERSION"',
+    ]
 
 
 def render(spec: dict) -> str:

@@ -216,3 +216,42 @@ def workload(spec: WorkloadSpec, target_group_arn: str, *, include_namespace: bo
     items = [namespace(spec)] if include_namespace else []
     items += [deployment(spec), service(spec), target_group_binding(spec, target_group_arn)]
     return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def deploy_group(name_prefix: str) -> str:
+    """The Kubernetes group of the deploy identity's access entry on an existing cluster (not `system:`-prefixed,
+    as EKS requires): the administrators bind to it what no access policy grants."""
+    return f"{name_prefix}-deployers"
+
+
+def administrator_manifests(spec: WorkloadSpec, group: str) -> dict:
+    """What the administrators of an existing cluster apply once, before the first run, as one `v1` List: the
+    workload's namespace (cluster-scoped: the deploy identity may not create it), and a Role bound to the deploy
+    identity's group for the one kind its namespace-scoped AmazonEKSEditPolicy does not cover, TargetGroupBinding.
+    EKS access policies are fixed rule lists and name no custom resource
+    (https://docs.aws.amazon.com/eks/latest/userguide/access-policy-permissions.html); RoleBindings to an access
+    entry's groups add to them (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+    The verbs are those of `kubectl apply --server-side`: patch, create for a new object, get on a conflict."""
+    group_name, _, _ = spec.load_balancing.target_group_binding_api_version.partition("/")
+    role = f"{spec.name}-deploy"
+    rbac = "rbac.authorization.k8s.io"
+    return {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            namespace(spec),
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "Role",
+                "metadata": {"name": role, "namespace": spec.namespace, "labels": labels(spec)},
+                "rules": [{"apiGroups": [group_name], "resources": ["targetgroupbindings"], "verbs": ["get", "create", "patch"]}],
+            },
+            {
+                "apiVersion": f"{rbac}/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": role, "namespace": spec.namespace, "labels": labels(spec)},
+                "roleRef": {"apiGroup": rbac, "kind": "Role", "name": role},
+                "subjects": [{"apiGroup": rbac, "kind": "Group", "name": group}],
+            },
+        ],
+    }

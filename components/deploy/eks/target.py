@@ -12,7 +12,7 @@ and report.py (the offline plan's view).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,8 +24,8 @@ from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
 from components.deploy.eks.cluster import auto_mode_cluster, container_insights, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.config_apply import config_apply_trigger
 from components.deploy.step import DeployStep, StepVpc, deploy_step
-from components.iam import trust_policy
 from components.naming import physical_name
 from components.network.vpc import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
@@ -44,7 +44,8 @@ class EksTargetArgs:
     service_name: str
     """Name of the Deployment, Service and TargetGroupBinding."""
     kubernetes_version: str
-    """Kubernetes version of a created cluster, and of the deploy step's kubectl."""
+    """Kubernetes version of a created cluster (the deploy step checks its kubectl against the version the
+    cluster reports)."""
     spec_parameter_name: str
     """SSM parameter holding the digest of the rendered manifests; its change starts a config-apply run."""
     network_variant: str
@@ -144,7 +145,19 @@ class EksTarget(pulumi.ComponentResource):
         )
 
         step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id)
-        self._config_apply_trigger(name, args, spec, step, [access, *cluster_resources])
+        manifests_digest = pulumi.Output.all(lb.target_group_arn).apply(
+            lambda v: deploy_step_data.spec_digest(manifests.workload(spec, v[0], include_namespace=not args.existing_cluster_name))
+        )
+        config_apply_trigger(
+            name,
+            parent=self,
+            name_prefix=args.name_prefix,
+            spec_parameter_name=args.spec_parameter_name,
+            manifests_digest=manifests_digest,
+            project=step.project,
+            tags=inputs.tags,
+            ready=[access, *cluster_resources],
+        )
 
         self.stages: Sequence[StageContribution] = [
             StageContribution(
@@ -168,6 +181,12 @@ class EksTarget(pulumi.ComponentResource):
         # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
         # known-good image): the pipeline's failed-action events say it all.
         self.failure_events: Sequence[FailureEvents] = []
+        # An existing cluster's administrators apply these once before the first run (docs/eks.md).
+        self.outputs: Mapping[str, pulumi.Input[str]] = (
+            {"clusterAdministratorManifests": deploy_step_data.render(manifests.administrator_manifests(spec, manifests.deploy_group(args.name_prefix)))}
+            if args.existing_cluster_name
+            else {}
+        )
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": self.deploy_project_name})
 
     def _deploy_step(
@@ -195,8 +214,8 @@ class EksTarget(pulumi.ComponentResource):
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-deploy-https-out",
             security_group_id=deploy_sg.id,
-            # The cluster endpoint's ENIs, AWS APIs and dl.k8s.io (kubectl), through the NAT gateway.
-            description="HTTPS to the cluster API, AWS APIs and the kubectl download",
+            # The cluster endpoint's ENIs, and AWS APIs through the NAT gateway.
+            description="HTTPS to the cluster API and AWS APIs",
             ip_protocol="tcp",
             from_port=443,
             to_port=443,
@@ -234,7 +253,7 @@ class EksTarget(pulumi.ComponentResource):
                     subnet_arns=subnet_arns,
                     security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
-                *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn),
+                *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn, tag_deployed=inputs.tag_deployed_images),
                 verdict.metrics_statement(),
             ],
             architecture=args.architecture,
@@ -248,6 +267,8 @@ class EksTarget(pulumi.ComponentResource):
             cluster_name=cluster_name,
             principal_arn=step.role.arn,
             type="STANDARD",
+            # An existing cluster's administrators bind the TargetGroupBinding's Role to this group.
+            kubernetes_groups=[manifests.deploy_group(args.name_prefix)] if args.existing_cluster_name else None,
             tags=tags,
             opts=child,
         )
@@ -259,60 +280,6 @@ class EksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[access_entry]),
         )
         return step, access
-
-    def _config_apply_trigger(self, name: str, args: EksTargetArgs, spec: manifests.WorkloadSpec, step: DeployStep, ready: Sequence[pulumi.Resource]) -> None:
-        """`pulumi up` changes the manifests' digest in an SSM parameter; EventBridge sees the change and
-        starts the deploy project without IMAGE_URI, which applies the new spec with the recorded image.
-        The parameter's creation (first `up`) brings the bootstrap workload up the same way."""
-        tags = args.inputs.tags
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-spec-changed",
-            description=f"The EKS workload spec of {args.name_prefix} changed: apply it",
-            event_pattern=pulumi.Output.json_dumps(deploy_step_data.spec_change_pattern(args.spec_parameter_name)),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        events_role = aws.iam.Role(
-            f"{name}-spec-changed-role",
-            description=f"EventBridge: start the EKS deploy project of {args.name_prefix} when the workload spec changes",
-            assume_role_policy=trust_policy("events.amazonaws.com"),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=rule),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-spec-changed-role-policy",
-            role=events_role.id,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Sid": "StartDeploy", "Effect": "Allow", "Action": "codebuild:StartBuild", "Resource": step.project.arn}],
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=events_role),
-        )
-        target = aws.cloudwatch.EventTarget(
-            f"{name}-spec-changed-target",
-            rule=rule.name,
-            arn=step.project.arn,
-            role_arn=events_role.arn,
-            # For a CodeBuild target, the input is the StartBuild request.
-            input=pulumi.Output.json_dumps(deploy_step_data.start_build_input()),
-            opts=pulumi.ResourceOptions(parent=rule, depends_on=[policy]),
-        )
-        digest = pulumi.Output.all(args.inputs.load_balancer.target_group_arn).apply(
-            lambda v: deploy_step_data.spec_digest(manifests.workload(spec, v[0], include_namespace=not args.existing_cluster_name))
-        )
-        aws.ssm.Parameter(
-            f"{name}-spec",
-            name=args.spec_parameter_name,
-            description="Digest of the EKS workload manifests in the deploy project; a change starts a config-apply run",
-            type="String",
-            insecure_value=digest,
-            tags=tags,
-            # Written after everything the run needs: the project with the new manifests, its access
-            # to the cluster, and the rule and target that react to the write.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[step.project, target, *ready]),
-        )
 
 
 def deploy_access(args: EksTargetArgs, spec: manifests.WorkloadSpec, context: AwsContext) -> dict:
@@ -339,8 +306,6 @@ def deploy_buildspec(
     inputs = args.inputs
     return deploy_step_data.deploy_buildspec(
         cluster_name=cluster_name,
-        kubernetes_version=args.kubernetes_version,
-        kubectl_arch=manifests.NODE_ARCHITECTURE[args.architecture],
         manifests=manifests.workload(spec, target_group_arn, include_namespace=create_namespace),
         script=deploy_step_data.deploy_script(
             namespace=spec.namespace,
@@ -353,6 +318,8 @@ def deploy_buildspec(
             repository_name=repository_name,
             create_namespace=create_namespace,
             service_id=args.name_prefix,
+            tag_deployed=inputs.tag_deployed_images,
+            binding_resource=f"targetgroupbindings.{spec.load_balancing.target_group_binding_api_version.partition('/')[0]}",
         ),
     )
 
