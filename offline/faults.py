@@ -30,7 +30,7 @@ PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovid
 class Fault:
     name: str
     kind: str
-    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy."""
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy."""
     file: str
     """Path relative to the repository root."""
     old: str
@@ -123,6 +123,21 @@ FAULTS: tuple[Fault, ...] = (
         "components/delivery/image_record.py",
         """'--image-manifest "$MANIFEST" --image-manifest-media-type "$MEDIA_TYPE" > /dev/null'""",
         """'--image-manifest "$MANIFEST" > /dev/null'""",
+    ),
+    # Policy pack: a rule exempts what it must refuse.
+    Fault(
+        "traffic-shift-rule-exempts-blue-green",
+        "policy",
+        "policy/rules/ecs.py",
+        'if strategy in (None, "ROLLING"):',
+        'if strategy in (None, "ROLLING", "BLUE_GREEN"):',
+    ),
+    Fault(
+        "traffic-shift-rule-exempts-linear",
+        "policy",
+        "policy/rules/ecs.py",
+        'if strategy in (None, "ROLLING"):',
+        'if strategy in (None, "ROLLING", "LINEAR"):',
     ),
 )
 
