@@ -115,6 +115,7 @@ FAULTS: tuple[Fault, ...] = (
         'deployment_circuit_breaker={"enable": True, "rollback": True},',
         'deployment_circuit_breaker={"enable": True, "rollback": False},',
     ),
+    Fault("revert-tag-matches-anywhere-in-the-commit", "deploy", "tools/revert.py", "if revision_id.startswith(tag):", "if tag in revision_id:"),
     Fault("tags-mutable", "deploy", "components/delivery/registry.py", 'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
     Fault("deployed-by-tag", "deploy", "components/delivery/buildspec.py", """'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',""", """'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',"""),
     Fault(
