@@ -115,6 +115,13 @@ FAULTS: tuple[Fault, ...] = (
         'deployment_circuit_breaker={"enable": True, "rollback": True},',
         'deployment_circuit_breaker={"enable": True, "rollback": False},',
     ),
+    Fault(
+        "smoke-test-accepts-4xx",
+        "deploy",
+        "functions/ecs_smoke_test.py",
+        "return self.status is not None and 200 <= self.status <= 399",
+        "return self.status is not None and 200 <= self.status <= 499",
+    ),
     Fault("revert-tag-matches-anywhere-in-the-commit", "deploy", "tools/revert.py", "if revision_id.startswith(tag):", "if tag in revision_id:"),
     Fault("tags-mutable", "deploy", "components/delivery/registry.py", 'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
     Fault("deployed-by-tag", "deploy", "components/delivery/buildspec.py", """'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',""", """'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',"""),

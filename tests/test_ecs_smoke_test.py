@@ -121,6 +121,50 @@ def test_a_later_attempt_that_passes_succeeds(app):
     assert hook.run(event(details={"smokeTestAttempt": 1}), env(app, SMOKE_PATHS="[]")) == {"hookStatus": "SUCCEEDED"}
 
 
+# "A path answers well when its status is 200 to 399" (the hook's contract): a client error is a bad
+# answer like a server error, whether the new revision misroutes (404), refuses (401, 403), throttles (429)
+# or answers any other status up to 499, the top of the 4xx range.
+BAD_STATUSES = (400, 401, 403, 404, 429, 499, 500, 503)
+GOOD_STATUSES = (200, 204, 301, 302, 304, 399)
+
+
+def answering(app: App, path: str, status: int) -> None:
+    """`path` answers `status`; a redirect names a Location on the same server (the hook must not follow it)."""
+    headers = {"Location": f"http://127.0.0.1:{app.server_address[1]}/elsewhere"} if 300 <= status <= 399 else {}
+    app.routes[path] = (status, 0, headers)
+
+
+@pytest.mark.parametrize("status", BAD_STATUSES)
+def test_a_health_path_answering_a_4xx_or_5xx_fails_the_attempt(app, status, caplog):
+    answering(app, "/health", status)
+    config = hook.load_config(env(app, SMOKE_PATHS="[]"))
+    assert hook.attempt(config, None) == [hook.Probe("/health", status, None)]
+    assert hook.run(event(), env(app, SMOKE_PATHS="[]", MAX_ATTEMPTS="1")) == {"hookStatus": "FAILED"}
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        f"smoke test FAILED after 1 attempts against http://127.0.0.1:{app.server_address[1]}: /health -> status {status}"
+    ]
+
+
+@pytest.mark.parametrize("status", BAD_STATUSES)
+def test_a_smoke_path_answering_a_4xx_or_5xx_fails_the_attempt(app, status):
+    answering(app, "/health", 200)
+    answering(app, "/", 200)
+    answering(app, "/api/items", status)
+    answer = hook.run(event(), env(app))
+    assert answer == {"hookStatus": "IN_PROGRESS", "callBackDelay": 20, "hookDetails": {"smokeTestAttempt": 1}}
+    assert app.hits == ["/health", "/", "/api/items"]
+
+
+@pytest.mark.parametrize("status", GOOD_STATUSES)
+def test_every_path_answering_200_to_399_succeeds(app, status):
+    for path in ("/health", "/", "/api/items"):
+        answering(app, path, status)
+    config = hook.load_config(env(app))
+    assert [p.status for p in hook.attempt(config, None)] == [status] * 3
+    assert hook.run(event(), env(app)) == {"hookStatus": "SUCCEEDED"}
+    assert app.hits == ["/health", "/", "/api/items"] * 2  # no redirect followed
+
+
 def test_a_failing_health_path_gates_the_others(app, caplog):
     caplog.set_level(logging.INFO, logger="ecs_smoke_test")
     app.routes.update({"/health": (503, 0, {})})
