@@ -51,6 +51,14 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("pipeline-loses-upload-archive", "iam", "components/delivery/source.py", '                    "codecommit:UploadArchive",\n', ""),
     Fault("log-writers-lose-put-log-events", "iam", "components/iam.py", '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
+    # IAM: a grant loses the condition that confines it.
+    Fault(
+        "collector-kms-grant-without-encryption-context",
+        "iam",
+        "components/promotion/collector.py",
+        '            "Condition": {"StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]}},\n',
+        "",
+    ),
     # Ordering: a dependency the engine needs is lost.
     Fault(
         "service-without-listener-dependency",
