@@ -30,7 +30,7 @@ PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovid
 class Fault:
     name: str
     kind: str
-    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy."""
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy."""
     file: str
     """Path relative to the repository root."""
     old: str
@@ -51,6 +51,14 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("pipeline-loses-upload-archive", "iam", "components/delivery/source.py", '                    "codecommit:UploadArchive",\n', ""),
     Fault("log-writers-lose-put-log-events", "iam", "components/iam.py", '"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],', '"Action": ["logs:CreateLogStream"],'),
+    # IAM: a grant loses the condition that confines it.
+    Fault(
+        "collector-kms-grant-without-encryption-context",
+        "iam",
+        "components/promotion/collector.py",
+        '            "Condition": {"StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]}},\n',
+        "",
+    ),
     # Ordering: a dependency the engine needs is lost.
     Fault(
         "service-without-listener-dependency",
@@ -115,6 +123,14 @@ FAULTS: tuple[Fault, ...] = (
         'deployment_circuit_breaker={"enable": True, "rollback": True},',
         'deployment_circuit_breaker={"enable": True, "rollback": False},',
     ),
+    Fault(
+        "smoke-test-accepts-4xx",
+        "deploy",
+        "functions/ecs_smoke_test.py",
+        "return self.status is not None and 200 <= self.status <= 399",
+        "return self.status is not None and 200 <= self.status <= 499",
+    ),
+    Fault("revert-tag-matches-anywhere-in-the-commit", "deploy", "tools/revert.py", "if revision_id.startswith(tag):", "if tag in revision_id:"),
     Fault("tags-mutable", "deploy", "components/delivery/registry.py", 'image_tag_mutability="IMMUTABLE",', 'image_tag_mutability="MUTABLE",'),
     Fault("deployed-by-tag", "deploy", "components/delivery/buildspec.py", """'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',""", """'IMAGE_URI="$REPOSITORY_URI:$IMAGE_TAG"',"""),
     Fault(
@@ -123,6 +139,21 @@ FAULTS: tuple[Fault, ...] = (
         "components/delivery/image_record.py",
         """'--image-manifest "$MANIFEST" --image-manifest-media-type "$MEDIA_TYPE" > /dev/null'""",
         """'--image-manifest "$MANIFEST" > /dev/null'""",
+    ),
+    # Policy pack: a rule exempts what it must refuse.
+    Fault(
+        "traffic-shift-rule-exempts-blue-green",
+        "policy",
+        "policy/rules/ecs.py",
+        'if strategy in (None, "ROLLING"):',
+        'if strategy in (None, "ROLLING", "BLUE_GREEN"):',
+    ),
+    Fault(
+        "traffic-shift-rule-exempts-linear",
+        "policy",
+        "policy/rules/ecs.py",
+        'if strategy in (None, "ROLLING"):',
+        'if strategy in (None, "ROLLING", "LINEAR"):',
     ),
 )
 

@@ -5,6 +5,7 @@ the VerifyDeployment action; the verifier's role, parameters and records; the po
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -248,13 +249,24 @@ def test_the_rule_passes_every_strategy_as_wired(stack):
     assert [v for v in rules.run_rules(rules.subjects(stack.resources)) if v.rule == RULE] == []
 
 
-def test_the_rule_fires_without_rollback_alarms_or_a_lambda_hook(evaluate):
-    service = copy.deepcopy(evaluate("dev", deploymentStrategy="canary").one("aws:ecs/service:Service").inputs)
-    no_alarm = "ECS service deploys with strategy CANARY but no deployment alarm rolls it back: set alarms {alarmNames: [...], enable: true, rollback: true}"
-    no_hook = (
-        "ECS service deploys with strategy CANARY but runs no Lambda lifecycle hook: add deploymentConfiguration.lifecycleHooks "
-        "[{hookTargetArn: <function ARN>, roleArn: <role ECS invokes it with>, lifecycleStages: [POST_TEST_TRAFFIC_SHIFT]}] that tests the new revision"
+TRAFFIC_SHIFTING = {"blue-green": "BLUE_GREEN", "canary": "CANARY", "linear": "LINEAR"}
+
+
+def refusals(strategy: str) -> tuple[str, str]:
+    """The rule's two findings for a service of `strategy` (ECS's spelling): no rollback alarms, no Lambda hook."""
+    return (
+        f"ECS service deploys with strategy {strategy} but no deployment alarm rolls it back: set alarms {{alarmNames: [...], enable: true, rollback: true}}",
+        f"ECS service deploys with strategy {strategy} but runs no Lambda lifecycle hook: add deploymentConfiguration.lifecycleHooks "
+        "[{hookTargetArn: <function ARN>, roleArn: <role ECS invokes it with>, lifecycleStages: [POST_TEST_TRAFFIC_SHIFT]}] that tests the new revision",
     )
+
+
+@pytest.mark.parametrize("setting", TRAFFIC_SHIFTING, ids=TRAFFIC_SHIFTING.values())
+def test_the_rule_fires_without_rollback_alarms_or_a_lambda_hook(setting, evaluate):
+    """Every traffic-shifting strategy is held to the rule: none of them is exempt."""
+    service = copy.deepcopy(evaluate("dev", deploymentStrategy=setting).one("aws:ecs/service:Service").inputs)
+    assert service["deploymentConfiguration"]["strategy"] == TRAFFIC_SHIFTING[setting]
+    no_alarm, no_hook = refusals(TRAFFIC_SHIFTING[setting])
     service["alarms"]["rollback"] = False
     assert check(service) == [no_alarm]
     service["alarms"] = None
@@ -269,8 +281,29 @@ def test_the_rule_fires_without_rollback_alarms_or_a_lambda_hook(evaluate):
     assert check(service) == []
 
 
-def test_the_rule_leaves_rolling_services_alone(dev):
-    service = copy.deepcopy(dev.one("aws:ecs/service:Service").inputs)
+@pytest.mark.parametrize("setting", TRAFFIC_SHIFTING, ids=TRAFFIC_SHIFTING.values())
+def test_the_rule_refuses_a_bare_traffic_shifting_service_in_the_policy_pack(setting, evaluate):
+    """Through the pack as the engine runs it: a service of each strategy stripped of its alarms and hook is refused."""
+    result = evaluate("dev", deploymentStrategy=setting)
+    subjects = rules.subjects(result.resources)
+    bare = []
+    for subject in subjects:
+        if subject.type == rules.ECS_SERVICE:
+            props = copy.deepcopy(dict(subject.props))
+            props["alarms"] = None
+            del props["deploymentConfiguration"]["lifecycleHooks"]
+            subject = dataclasses.replace(subject, props=props)
+        bare.append(subject)
+    [service] = [s for s in subjects if s.type == rules.ECS_SERVICE]
+    found = [(v.urn, v.message) for v in rules.run_rules(bare) if v.rule == RULE]
+    assert found == [(service.urn, message) for message in refusals(TRAFFIC_SHIFTING[setting])]
+
+
+def test_the_rule_leaves_rolling_services_alone(evaluate):
+    """ROLLING needs neither: the circuit breaker rolls it back (ecs-circuit-breaker)."""
+    service = copy.deepcopy(evaluate("dev", deploymentStrategy="rolling").one("aws:ecs/service:Service").inputs)
+    assert service["deploymentConfiguration"]["strategy"] == "ROLLING"
+    assert "lifecycleHooks" not in service["deploymentConfiguration"]
     service["alarms"] = None
     assert check(service) == []
     del service["deploymentConfiguration"]

@@ -126,18 +126,26 @@ def test_stack_files_evaluate_whole(stack, dev, prod):
 
 
 def test_scripts_test_refuses_an_old_python_before_installing_anything(tmp_path):
-    """On Python 3.10 the install would take hundreds of MB before an ImportError: refuse at once."""
+    """On Python 3.10 the install would take hundreds of MB before an ImportError: refuse at once. The script
+    runs from a copy of the project without a .venv, with a stand-in Python that logs every call: it is asked
+    for its version only; no virtualenv is created and nothing is installed."""
+    import shutil
     import subprocess
-    import time
 
+    project = tmp_path / "project"
+    (project / "scripts").mkdir(parents=True)
+    shutil.copy2(ROOT / "scripts" / "test", project / "scripts" / "test")
+    for name in ("requirements.txt", "requirements-dev.txt", "constraints.txt"):
+        shutil.copy2(ROOT / name, project / name)
+    calls = tmp_path / "calls"
     fake = tmp_path / "python3.10"
-    fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-V" ]; then echo "Python 3.10.14"; exit 0; fi\nexit 1\n')
+    fake.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> {calls}\nif [ "$1" = "-V" ]; then echo "Python 3.10.14"; exit 0; fi\nexit 1\n')
     fake.chmod(0o755)
-    started = time.monotonic()
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "test")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)}, capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(["bash", str(project / "scripts" / "test")], env={"PATH": "/usr/bin:/bin", "PYTHON": str(fake)}, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"container-cicd needs Python 3.11 or newer; {fake} is Python 3.10.14. Set PYTHON=python3.11 (or newer) and run again.")
-    assert time.monotonic() - started < 5
+    assert calls.read_text().splitlines() == ["-c import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)", "-V"]
+    assert sorted(p.name for p in project.iterdir()) == ["constraints.txt", "requirements-dev.txt", "requirements.txt", "scripts"]
 
 
 def test_the_program_refuses_an_old_python_first():

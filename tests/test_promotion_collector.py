@@ -14,6 +14,9 @@ from botocore.stub import ANY, Stubber
 
 import functions.promotion_collector as collector
 from components.promotion import contract
+from components.promotion.collector import HANDLER
+from tests.iam_eval import Decision, allowed, decision
+from tests.test_iam import role_name_of, role_policies
 
 UPSTREAM = "123456789012"
 PIPELINE = "container-cicd-dev-app-pipeline"
@@ -21,6 +24,7 @@ REPOSITORY = "container-cicd-dev-app"
 REPOSITORY_URL = f"{UPSTREAM}.dkr.ecr.us-east-1.amazonaws.com/{REPOSITORY}"
 EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
 DIGEST = "sha256:" + "c" * 64
+SSE_CONFIG = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 ENV = {
     "UPSTREAM_ACCOUNT": UPSTREAM,
     "UPSTREAM_PIPELINE": PIPELINE,
@@ -217,3 +221,57 @@ def test_the_promoting_pipeline_starts_when_the_inbox_object_is_written(prod):
     assert target.inputs["arn"] == prod.one("aws:codepipeline/pipeline:Pipeline").outputs["arn"]
     # S3 sends the bucket's events to EventBridge (off by default).
     assert prod.named("promotion-inbox-events").inputs == {"bucket": bucket, "eventbridge": True}
+
+
+# ---- the collector's grant on the inbox key, evaluated as IAM would for S3's KMS call ----
+
+
+def collector_statements(result) -> list[dict]:
+    """The collector role's statements as the stack renders them (its inline policy)."""
+    [function] = [f for f in result.of_type("aws:lambda/function:Function") if f.inputs["handler"] == HANDLER]
+    role = role_name_of(result, function.inputs["role"])
+    return [statement for name, statement in role_policies(result) if name == role]
+
+
+def default_encryption(result, bucket: str) -> dict:
+    [config] = [c for c in result.of_type(SSE_CONFIG) if c.inputs["bucket"] == bucket]
+    [rule] = config.inputs["rules"]
+    return rule
+
+
+def s3_kms_request(s3_arn: str) -> dict:
+    """The condition keys of the kms:GenerateDataKey call S3 makes, with the writer's credentials, when it
+    encrypts a new object under the bucket's default SSE-KMS key: the encryption context is
+    {"aws:s3:arn": <object ARN>}, or <bucket ARN> when the bucket uses an S3 Bucket Key
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html, "Encryption context";
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/configuring-bucket-key.html)."""
+    return {
+        "kms:EncryptionContext:aws:s3:arn": s3_arn,
+        "kms:EncryptionContextKeys": ["aws:s3:arn"],
+        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+        "kms:CallerAccount": "123456789012",
+    }
+
+
+def test_the_collector_may_encrypt_the_inbox_object_and_no_other_buckets(prod):
+    statements = collector_statements(prod)
+    inbox = prod.named("promotion-inbox-bucket").outputs
+    rule = default_encryption(prod, inbox["bucket"])
+    key = rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"]
+    # The function writes with the bucket's default encryption (no SSE arguments): SSE-KMS under `key` with an
+    # S3 Bucket Key, so the context S3 sends is the bucket's ARN.
+    assert (rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"], rule["bucketKeyEnabled"]) == ("aws:kms", True)
+    assert decision(statements, "s3:PutObject", f"{inbox['arn']}/promotion.zip", {}) == Decision(True, "allowed by statement 'WritePromotion'")
+    assert decision(statements, "kms:GenerateDataKey", key, s3_kms_request(inbox["arn"])) == Decision(True, "allowed by statement 'EncryptPromotion'")
+    # Were the Bucket Key turned off, the context would be the object's ARN: still allowed.
+    assert allowed(statements, "kms:GenerateDataKey", key, s3_kms_request(f"{inbox['arn']}/promotion.zip"))
+    # The artifact store is encrypted under the same key: only the condition keeps the collector out of it.
+    artifacts = prod.named("artifacts-bucket").outputs
+    assert default_encryption(prod, artifacts["bucket"])["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == key
+    for other in (artifacts["arn"], f"{artifacts['arn']}/container-cicd-prod-app-pipeline/x.zip", f"{inbox['arn']}-other", f"{inbox['arn']}-other/promotion.zip"):
+        found = decision(statements, "kms:GenerateDataKey", key, s3_kms_request(other))
+        assert not found.allowed, other
+        assert found.reason.startswith(f"implicitly denied: no statement allows kms:GenerateDataKey on {key}; statement 'EncryptPromotion' (Allow) names"), found.reason
+    # Nor may it ask KMS for a data key directly, outside any S3 request.
+    assert not allowed(statements, "kms:GenerateDataKey", key, {"kms:CallerAccount": "123456789012"})
+    assert not allowed(statements, "kms:Decrypt", key, s3_kms_request(inbox["arn"]))

@@ -356,6 +356,50 @@ def test_unknown_tag_in_pipeline_history_starts_nothing():
             tool.revert(ecr, pipeline, TARGET, tag="abcdef0")
 
 
+# The tag is the commit's first 7 characters (the buildspec's IMAGE_TAG): a commit that holds the same 7
+# characters anywhere else was not built under that tag.
+NOT_TAGGED = {"middle": "0123" + TAG + "9" * 29, "end": "f" * 33 + TAG}
+
+
+def executions(*commits: str) -> dict:
+    """A ListPipelineExecutions page, newest first, one execution per commit."""
+    now = datetime.datetime(2026, 1, 1)
+    return {
+        "pipelineExecutionSummaries": [
+            {"pipelineExecutionId": f"e{n}", "status": "Succeeded", "startTime": now, "sourceRevisions": [{"actionName": "Checkout", "revisionId": commit}]}
+            for n, commit in zip(range(len(commits), 0, -1), commits, strict=True)
+        ]
+    }
+
+
+def test_a_commit_holding_the_tag_past_its_start_is_not_the_tags_commit(capsys):
+    assert all(len(c) == 40 and TAG in c and not c.startswith(TAG) for c in NOT_TAGGED.values())
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    image_found(ecr_stub)
+    pipeline_stub.add_response("list_pipeline_executions", executions(*NOT_TAGGED.values()), {"pipelineName": TARGET.pipeline})
+    # No get_pipeline or start_pipeline_execution queued: starting anything fails the test.
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "dev", "--tag", TAG], session_factory=Sessions(ecr, pipeline))
+    pipeline_stub.assert_no_pending_responses()
+    assert code == tool.EXIT_NOTHING_TO_REVERT == 2
+    assert capsys.readouterr() == (
+        "",
+        f"revert: no execution of {TARGET.pipeline} among the last 2 built a commit starting with {TAG!r}; nothing was started. Pass the full commit SHA with --commit instead.\n",
+    )
+
+
+def test_the_tags_commit_is_the_one_it_starts_even_behind_newer_commits_holding_it_elsewhere():
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    image_found(ecr_stub)
+    pipeline_stub.add_response("list_pipeline_executions", executions(NOT_TAGGED["middle"], NOT_TAGGED["end"], COMMIT), {"pipelineName": TARGET.pipeline})
+    pipeline_declaration(pipeline_stub)
+    started(pipeline_stub, COMMIT)  # the Stubber refuses any other revisionValue
+    with ecr_stub, pipeline_stub:
+        result = tool.revert(ecr, pipeline, TARGET, tag=TAG)
+    pipeline_stub.assert_no_pending_responses()
+    assert (result["commit"], result["tag"]) == (COMMIT, TAG)
+
+
 @pytest.mark.parametrize("commit", ["3f2c1e9", "z" * 40, COMMIT + "0"])
 def test_commit_must_be_a_full_sha(commit):
     with pytest.raises(tool.UsageError, match=r"is not a full 40-character commit SHA; use --tag for a short SHA"):
