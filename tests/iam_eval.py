@@ -93,7 +93,8 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+def wildcard(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM's `*` and `?` wildcards, matching the whole value."""
     if "${" in pattern:
         raise ValueError(f"{pattern!r}: policy variables are not supported by this evaluator")
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
@@ -104,16 +105,16 @@ def _action_matches(statement: Mapping[str, Any], action: str, label: str) -> bo
     if ("Action" in statement) == ("NotAction" in statement):
         raise ValueError(f"{label}: give exactly one of Action and NotAction")
     if "Action" in statement:
-        return any(_wildcard(a, action, ignore_case=True) for a in _as_list(statement["Action"]))
-    return not any(_wildcard(a, action, ignore_case=True) for a in _as_list(statement["NotAction"]))
+        return any(wildcard(a, action, ignore_case=True) for a in _as_list(statement["Action"]))
+    return not any(wildcard(a, action, ignore_case=True) for a in _as_list(statement["NotAction"]))
 
 
 def _resource_matches(statement: Mapping[str, Any], resource: str, label: str) -> bool:
     if ("Resource" in statement) == ("NotResource" in statement):
         raise ValueError(f"{label}: give exactly one of Resource and NotResource")
     if "Resource" in statement:
-        return any(_wildcard(r, resource) for r in _as_list(statement["Resource"]))
-    return not any(_wildcard(r, resource) for r in _as_list(statement["NotResource"]))
+        return any(wildcard(r, resource) for r in _as_list(statement["Resource"]))
+    return not any(wildcard(r, resource) for r in _as_list(statement["NotResource"]))
 
 
 def _text(value: Any) -> str:
@@ -130,7 +131,7 @@ def _arn_matches(pattern: str, value: str) -> bool:
     pattern_parts, value_parts = pattern.split(":", 5), value.split(":", 5)
     if len(pattern_parts) != 6 or len(value_parts) != 6:
         return False
-    return all(_wildcard(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
+    return all(wildcard(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
 
 
 def _positive_match(base: str, policy_value: str, request_value: str) -> bool:
@@ -141,7 +142,7 @@ def _positive_match(base: str, policy_value: str, request_value: str) -> bool:
     if core == "StringEqualsIgnoreCase":
         return policy_value.lower() == request_value.lower()
     if core == "StringLike":
-        return _wildcard(policy_value, request_value)
+        return wildcard(policy_value, request_value)
     if core in ("ArnEquals", "ArnLike"):
         return _arn_matches(policy_value, request_value)
     if core == "Bool":

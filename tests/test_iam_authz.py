@@ -1,10 +1,11 @@
-"""The IAM evaluator (tests/iam_authz.py) on cases with known answers from the IAM policy evaluation logic."""
+"""Which policies count for a request (tests/iam_authz.py), on cases with known answers from the IAM policy evaluation
+logic; the statements themselves are evaluated by tests/iam_eval.py (tests/test_iam_eval.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.iam_authz import Caller, Request, World, authorize, condition_holds, requests_for
+from tests.iam_authz import Caller, Request, World, authorize, requests_for
 
 A, B = "111111111111", "222222222222"
 ROLE = f"arn:aws:iam::{A}:role/verifier"
@@ -41,35 +42,6 @@ def test_a_condition_on_a_key_the_call_does_not_set_refuses():
     assert authorize(world(allow("cloudwatch:PutMetricData", "*", {"StringEquals": {"cloudwatch:namespace": "ContainerCicd/Deployments"}})), CALLER, request).allowed
     assert not authorize(world(allow("cloudwatch:PutMetricData", "*", {"StringEquals": {"cloudwatch:namespace": "Other"}})), CALLER, request).allowed
     assert not authorize(world(allow("cloudwatch:PutMetricData", "*", {"StringEquals": {"ecs:cluster": "x"}})), CALLER, request).allowed
-
-
-@pytest.mark.parametrize(
-    ("operator", "key", "expected", "context", "holds"),
-    [
-        ("StringEquals", "k", "v", {}, False),
-        ("StringEqualsIfExists", "k", "v", {}, True),
-        ("StringNotEquals", "k", "v", {}, True),
-        ("StringNotEquals", "k", "v", {"k": "v"}, False),
-        ("Null", "k", "true", {}, True),
-        ("Null", "k", "false", {}, False),
-        ("StringLike", "K", ["a*", "b?"], {"k": "bc"}, True),
-        ("StringLike", "k", "a*", {"k": "ba"}, False),
-        ("ArnLike", "aws:SourceArn", "arn:aws:s3:::bucket", {"aws:SourceArn": "arn:aws:s3:::bucket/key"}, False),
-        ("ArnLike", "aws:SourceArn", "arn:aws:s3:::bucket*", {"aws:SourceArn": "arn:aws:s3:::bucket/key"}, True),
-        ("ArnEquals", "k", "arn:aws:ecs:*:1:cluster/c", {"k": "arn:aws:ecs:us-east-1:1:cluster/c"}, True),
-        ("ForAnyValue:StringEquals", "k", ["a"], {"k": ["b", "a"]}, True),
-        ("ForAllValues:StringEquals", "k", ["a"], {"k": ["b", "a"]}, False),
-        ("ForAllValues:StringEquals", "k", ["a"], {}, True),
-        ("Bool", "aws:SecureTransport", "false", {"aws:SecureTransport": "true"}, False),
-    ],
-)
-def test_condition_operators(operator, key, expected, context, holds):
-    assert condition_holds(operator, key, expected, context) is holds
-
-
-def test_an_unknown_operator_is_an_error_not_a_guess():
-    with pytest.raises(ValueError, match="condition operator 'DateGreaterThan' is not known"):
-        condition_holds("DateGreaterThan", "aws:CurrentTime", "2020-01-01", {"aws:CurrentTime": "2021-01-01"})
 
 
 def test_explicit_deny_wins_and_not_action_excludes():
