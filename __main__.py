@@ -10,9 +10,10 @@ import pulumi  # noqa: E402
 
 from components.contracts import DeployInputs, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
-from components.delivery.image_record import ImageRecord, ImageRecordArgs
+from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
+from components.delivery.release import Release, ReleaseArgs
 from components.deploy import create_target, moved_out_of_target, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
@@ -38,20 +39,18 @@ artifacts = ArtifactStore(
 )
 pipeline_name = physical_name(settings.prefix, "pipeline", 100)
 
+# What a pipeline step outside the deploy target runs with: its logs and the pipeline's artifacts.
+step_context = StepContext(
+    log_retention_days=settings.log_retention_days,
+    log_key_arn=logs_key.key_arn,
+    artifact_statements=artifacts.read_write_statements(),
+    artifact_key_arn=artifacts.key_arn,
+    tags=tags,
+)
+
 # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
 # images another stack built and verified, by digest (docs/promotion.md).
-origin = image_origin(
-    settings,
-    artifacts,
-    StepContext(
-        log_retention_days=settings.log_retention_days,
-        log_key_arn=logs_key.key_arn,
-        artifact_statements=artifacts.read_write_statements(),
-        artifact_key_arn=artifacts.key_arn,
-        tags=tags,
-    ),
-    pipeline_name,
-)
+origin = image_origin(settings, artifacts, step_context, pipeline_name)
 
 # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
 image_record = ImageRecord(
@@ -59,8 +58,14 @@ image_record = ImageRecord(
     ImageRecordArgs(
         parameter_name=image_parameter_name(settings.project, settings.stack, settings.service_name),
         bootstrap_image=settings.workload.bootstrap_image,
+        known_good_parameter_name=known_good_parameter_name(settings.project, settings.stack, settings.service_name),
         tags=tags,
     ),
+)
+# After the gated deploy stage(s): the image that passed them, bake included, becomes the known-good image.
+release = Release(
+    "release",
+    ReleaseArgs(name_prefix=settings.prefix, image_record=image_record, environment=step_context, architecture=settings.build.architecture),
 )
 
 # The network and the load balancer belong to the stack, not to the deploy target: switching
@@ -150,7 +155,7 @@ pipeline = Pipeline(
         stages=origin.stages,
         tags=tags,
         deploy_stages=target.stages,
-        final_stages=origin.final_stages,
+        final_stages=[release.contribution, *origin.final_stages],
         gates=PipelineGates(
             topic_arn=notifications.topic_arn,
             topic_statements=notifications.publish_statements(),

@@ -18,6 +18,7 @@ the table below names the ones of every type this program creates with an explic
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from offline.mocks import Resource, StackResult
@@ -177,6 +178,19 @@ def _value(inputs: dict, path: str):
     return value
 
 
+def _without(inputs: dict, paths: tuple[str, ...] | list[str]) -> dict:
+    """`inputs` without the values at the dotted `paths`."""
+    out = copy.deepcopy(inputs)
+    for path in paths:
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
+
+
 def physical_name(r: Resource) -> tuple | None:
     """The resource's unique name in its account and region, or None when AWS or Pulumi picks it."""
     keys = PHYSICAL_NAME.get(r.type)
@@ -263,6 +277,11 @@ class Change:
         return sorted(
             r.urn for r in gone if r.type in STATEFUL and not r.retain_on_delete and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
         )
+
+    def effective_updates(self) -> list[tuple[Resource, Resource]]:
+        """The updates the engine sends: inputs that differ outside the resource's `ignore_changes` (an ignored
+        input keeps the state's value, so its difference changes nothing)."""
+        return [(old, new) for old, new in self.updated if _without(old.inputs, new.ignore_changes) != _without(new.inputs, new.ignore_changes)]
 
     def stale_ignored(self) -> list[str]:
         """Updates that keep, through `ignore_changes`, a reference to a resource the same update replaces or

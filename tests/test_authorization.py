@@ -105,8 +105,8 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
     registry, repository, url = repository_of(result, upstream)
     built = fake_aws.image([COMMIT[:7]])
     digest = built["imageDigest"]
-    record = result.named("image-record-parameter").inputs
-    d.cloud.set_parameter(record["name"], record["insecureValue"])
+    for record in (result.named("image-record-parameter").inputs, result.named("image-record-known-good").inputs):
+        d.cloud.set_parameter(record["name"], record["insecureValue"])
     variables = {
         "BuildVariables.IMAGE_URI": f"{url}@{digest}",
         "BuildVariables.IMAGE_DIGEST": digest,
@@ -126,6 +126,8 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
         run = d.step(d.project("check"), variables=variables, files={"promotion.json": json.dumps(promotion), "imagedefinitions.json": "[]"})
         assert run.code == 0, run.stdout
     deploy(d, variables, url, digest)
+    run = d.step(d.project("release"), variables=variables)
+    assert run.code == 0, run.stdout
     if d.project("publish"):
         run = d.step(d.project("publish"), variables=variables)
         assert run.code == 0, run.stdout

@@ -297,3 +297,12 @@ def test_analysis_follows_aliases():
     moved = _resource("new", logs, {"name": "/x"}, aliases=("urn:pulumi:dev::container-cicd::aws:cloudwatch/logGroup:LogGroup::old",))
     change = plan_change(before, _stack(moved))
     assert (change.created, change.deleted, len(change.updated)) == ([], [], 1)
+
+
+def test_an_ignored_input_is_not_an_update():
+    """`effective_updates`: what the engine sends; a difference in an ignore_changes path is none."""
+    old = _resource("p", "aws:ssm/parameter:Parameter", {"name": "/p", "insecureValue": "a", "description": "d"}, ignore_changes=("insecureValue",))
+    same = _resource("p", "aws:ssm/parameter:Parameter", {"name": "/p", "insecureValue": "b", "description": "d"}, ignore_changes=("insecureValue",))
+    other = _resource("p", "aws:ssm/parameter:Parameter", {"name": "/p", "insecureValue": "b", "description": "e"}, ignore_changes=("insecureValue",))
+    assert plan_change(_stack(old), _stack(same)).effective_updates() == []
+    assert [new.inputs["description"] for _, new in plan_change(_stack(old), _stack(other)).effective_updates()] == ["e"]

@@ -39,10 +39,10 @@ def rule_name(r, suffix):
 
 
 def deploy_stage_names(r):
-    """The deploy target's stages: after Build or Check (and Approve), before a building stack's Publish."""
+    """The deploy target's stages: after Build or Check (and Approve), before Release."""
     names = [s["name"] for s in r.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
     after = "Approve" if "Approve" in names else "Build"
-    return [n for n in names[names.index(after) + 1 :] if n != "Publish"]
+    return names[names.index(after) + 1 : names.index("Release")]
 
 
 def test_one_dashboard_per_stack_with_a_url(stack):

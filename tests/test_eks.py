@@ -322,6 +322,7 @@ def test_deploy_identity_iam_exactly(prod):
             # prod promotes from dev: the image it records is in dev's repository (the same account).
             "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/container-cicd-dev-app",
         },
+        {"Sid": "ReadKnownGoodImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": prod.named("image-record-known-good").outputs["arn"]},
         {
             "Sid": "DeploymentMetrics",
             "Effect": "Allow",

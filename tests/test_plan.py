@@ -434,15 +434,20 @@ digraph pipeline {
     s2_Deploy_a1 [label="VerifyDeployment\\nLambda"];
     s2_Deploy_a2 [label="RecordImage\\nCodeBuild"];
   }
-  subgraph cluster_s3_Publish {
+  subgraph cluster_s3_Release {
+    label="Release";
+    s3_Release_a0 [label="MarkKnownGood\\nCodeBuild"];
+  }
+  subgraph cluster_s4_Publish {
     label="Publish";
-    s3_Publish_a0 [label="MarkVerified\\nCodeBuild"];
+    s4_Publish_a0 [label="MarkVerified\\nCodeBuild"];
   }
   s0_Source_a0 -> s1_Build_a0 [ltail=cluster_s0_Source, lhead=cluster_s1_Build];
   s1_Build_a0 -> s2_Deploy_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Deploy];
   s2_Deploy_a0 -> s2_Deploy_a1;
   s2_Deploy_a1 -> s2_Deploy_a2;
-  s2_Deploy_a2 -> s3_Publish_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Publish];
+  s2_Deploy_a2 -> s3_Release_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Release];
+  s3_Release_a0 -> s4_Publish_a0 [ltail=cluster_s3_Release, lhead=cluster_s4_Publish];
   s2_Deploy_a0 -> s2_Deploy_a0 [label="rollback", style=dashed];
 }
 """
@@ -453,7 +458,7 @@ digraph architecture {
   node [shape=box, style=rounded];
   aws_codecommit_repository_Repository [label="CodeCommit repository"];
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
-  aws_codebuild_project_Project [label="CodeBuild project ×3"];
+  aws_codebuild_project_Project [label="CodeBuild project ×4"];
   aws_ecr_repository_Repository [label="ECR repository"];
   aws_s3_bucket_Bucket [label="S3 bucket"];
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];

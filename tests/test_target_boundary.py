@@ -128,7 +128,7 @@ def test_the_stack_runs_the_third_target(static):
 
 def test_the_targets_stage_follows_the_build_and_precedes_publish(static):
     stages = static.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
-    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Publish"]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Release", "Publish"]
     assert [(a["name"], a["provider"]) for a in stages[2]["actions"]] == [("PublishByHand", "Manual")]
 
 

@@ -270,9 +270,10 @@ def stack_target(result: StackResult) -> TargetModule | None:
 
 
 def _image_record(result: StackResult) -> Resource | None:
+    """The record of the image that runs (the ImageRecord's `<name>-parameter`; beside it, the known-good record)."""
     for record in by_urn([r for r in result.resources if r.type == IMAGE_RECORD_TYPE]):
         for r in descendants(result, record):
-            if r.type == "aws:ssm/parameter:Parameter":
+            if r.type == "aws:ssm/parameter:Parameter" and r.name == f"{record.name}-parameter":
                 return r
     return None
 

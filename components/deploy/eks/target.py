@@ -254,6 +254,8 @@ class EksTarget(pulumi.ComponentResource):
                     security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
                 *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn, tag_deployed=inputs.tag_deployed_images),
+                # What a failed rollout restores: the image that last passed its bake.
+                {"Sid": "ReadKnownGoodImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": inputs.image_record.known_good_arn},
                 verdict.metrics_statement(),
             ],
             architecture=args.architecture,
@@ -314,6 +316,7 @@ def deploy_buildspec(
             timeout_minutes=inputs.workload.deployment_timeout_minutes,
             alarm_names=inputs.alarm_names,
             record_parameter=inputs.image_record.name,
+            known_good_parameter=inputs.image_record.known_good_name,
             repository_url=repository_url,
             repository_name=repository_name,
             create_namespace=create_namespace,
