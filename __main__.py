@@ -72,7 +72,6 @@ load_balancer = LoadBalancer(
         name_prefix=settings.prefix,
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
-        container_port=settings.workload.container_port,
         health_check_path=settings.workload.health_check_path,
         network_variant=settings.network.vpc_id or f"created:{settings.network.vpc_cidr}",
         target_kind=settings.deploy_target.value,

@@ -259,7 +259,13 @@ def test_bootstrap_container(dev, evaluate):
     assert container["image"] == "public.ecr.aws/my/hello:1.0"
     assert container["environment"] == [{"name": "PORT", "value": "9000"}]
     assert custom.named("deploy-lb-tg").inputs["healthCheck"]["path"] == "/healthz"
-    assert custom.named("deploy-lb-tg").inputs["port"] == 9000
+    # The target group keeps its port; the tasks register with theirs, and the port rules open it.
+    assert custom.named("deploy-lb-tg").inputs["port"] == 8080
+    assert custom.one("aws:ecs/service:Service").inputs["loadBalancers"][0]["containerPort"] == 9000
+    assert {(r.name, r.inputs["fromPort"], r.inputs["toPort"]) for r in custom.resources if r.name in ("deploy-alb-to-service", "deploy-service-from-alb")} == {
+        ("deploy-alb-to-service", 9000, 9000),
+        ("deploy-service-from-alb", 9000, 9000),
+    }
 
 
 def test_service(dev):
@@ -301,6 +307,17 @@ def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
             listener for listener in result.of_type("aws:lb/listener:Listener") if any(a.get("targetGroupArn") == target_group for a in listener.inputs["defaultActions"])
         ]
         assert forwarding.ref in service.depends_on, (result.config, forwarding.name)
+
+
+def test_service_waits_for_the_rules_that_open_its_port(dev, evaluate):
+    """The service's create or update step ends when its tasks are healthy, which the load balancer sees
+    only through the rules on the container port: after a containerPort change, the new port's rules."""
+    for result in (dev, evaluate("dev", containerPort=9000)):
+        service = result.one("aws:ecs/service:Service")
+        port = service.inputs["loadBalancers"][0]["containerPort"]
+        rules = [r for r in result.resources if r.name in ("deploy-alb-to-service", "deploy-service-from-alb")]
+        assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(port, port)}
+        assert {r.ref for r in rules} <= set(service.depends_on)
 
 
 def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):

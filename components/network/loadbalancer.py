@@ -35,8 +35,6 @@ class LoadBalancerArgs:
     """VPC of the load balancer, its security group and target group."""
     public_subnet_ids: pulumi.Input[list[str]]
     """Subnets of the internet-facing load balancer (two AZs at least)."""
-    container_port: int
-    """Port the targets listen on."""
     health_check_path: str
     """Path the target group's health check requests."""
     network_variant: str
@@ -72,6 +70,18 @@ class LoadBalancerArgs:
 DEFAULT_NETWORK_VARIANT = "created:10.0.0.0/16"
 DEFAULT_TARGET_KIND = "ecs"
 DEFAULT_CONTAINER_PORT = 8080
+# A target group's port is only the default for targets registered without one; ECS registers each task
+# and the load balancer controller each pod with its own container port, and the health check uses the
+# port of each target ("traffic-port"):
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html
+# (Routing configuration). So it is the same for every stack, and a containerPort change keeps the target
+# group (port is replace-only) and what is registered in it: the tasks or pods move port in place.
+TARGET_GROUP_PORT = DEFAULT_CONTAINER_PORT
+# For the security group rules that open the container port between the load balancer and the tasks or
+# pods: a new port replaces them, so the new port's rule is created before the old one is deleted (at the
+# end of `pulumi up`, https://www.pulumi.com/docs/iac/concepts/options/replaceonchanges/) and what runs on
+# the old port stays reachable until what runs on the new one is.
+CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])
 
 
 def load_balancer_name(args: LoadBalancerArgs) -> str:
@@ -83,8 +93,9 @@ def load_balancer_name(args: LoadBalancerArgs) -> str:
 def target_group_name(args: LoadBalancerArgs, suffix: str = "tg") -> str:
     """`suffix` "tg-alt": the alternate target group of a traffic-shifting strategy, named by the same variant
     as the primary, so a change that replaces one replaces both under new names."""
-    # Target group names are at most 32 characters; port, vpc_id and target_type are replace-only.
-    variant = {"network": args.network_variant, "port": str(args.container_port), "target": args.target_kind}
+    # Target group names are at most 32 characters; vpc_id and target_type are replace-only. The port is
+    # TARGET_GROUP_PORT for every stack; it stays in the variant so that names keep their hashes.
+    variant = {"network": args.network_variant, "port": str(TARGET_GROUP_PORT), "target": args.target_kind}
     default = {"network": DEFAULT_NETWORK_VARIANT, "port": str(DEFAULT_CONTAINER_PORT), "target": DEFAULT_TARGET_KIND}
     return variant_name(args.name_prefix, suffix, 32, variant, default)
 
@@ -205,7 +216,7 @@ class LoadBalancer(pulumi.ComponentResource):
         return aws.lb.TargetGroup(
             resource_name,
             name=physical,
-            port=args.container_port,
+            port=TARGET_GROUP_PORT,
             protocol="HTTP",
             target_type="ip",
             vpc_id=args.vpc_id,
