@@ -41,10 +41,24 @@ SECONDS: dict[tuple[str, str], int] = {
 DEPLOY_RUN_SECONDS = 300
 
 
+def replaced_refs(change: Change) -> set[str]:
+    """The program's references of the resources the change replaces: their ids and ARNs are new."""
+    return {new.ref for _, new, _ in change.replaced}
+
+
+def changed(old: Resource, new: Resource, replaced: set[str], inputs: tuple[str, ...] | None = None) -> bool:
+    """`new` differs from `old` in its inputs (after `ignore_changes`), or takes one of them (of `inputs`, when
+    given) from a resource the change replaces, whose new id or ARN the engine passes on."""
+    effective = effective_inputs(old, new)
+    keys = inputs if inputs is not None else tuple({*old.inputs, *effective})
+    return any(old.inputs.get(k) != effective.get(k) or any(ref in replaced for ref in new.property_dependencies.get(k, ())) for k in keys)
+
+
 def touched(change: Change) -> set[str]:
     """URNs (in the program) of the resources the update creates, replaces or changes."""
+    replaced = replaced_refs(change)
     touched = {r.urn for r in change.created} | {new.urn for _, new, _ in change.replaced}
-    return touched | {new.urn for old, new in change.updated if effective_inputs(old, new) != old.inputs}
+    return touched | {new.urn for old, new in change.updated if changed(old, new, replaced)}
 
 
 def schedule(before: StackResult, after: StackResult, change: Change) -> Iterator[tuple[int, str, Resource | None, Resource | None]]:
@@ -55,8 +69,9 @@ def schedule(before: StackResult, after: StackResult, change: Change) -> Iterato
         steps[r.urn] = ("create", None, r)
     for old, new, _ in change.replaced:
         steps[new.urn] = ("replace", old, new)
+    replaced = replaced_refs(change)
     for old, new in change.updated:
-        if effective_inputs(old, new) != old.inputs:
+        if changed(old, new, replaced):
             steps[new.urn] = ("update", old, new)
     done: dict[str, int] = {}
 

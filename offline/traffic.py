@@ -48,7 +48,7 @@ import yaml
 
 from offline.changes import Change, effective_inputs
 from offline.mocks import Resource, StackResult
-from offline.steps import DEPLOY_RUN_SECONDS, schedule, touched
+from offline.steps import DEPLOY_RUN_SECONDS, changed, replaced_refs, schedule, touched
 
 LISTENER = "aws:lb/listener:Listener"
 RULE = "aws:lb/listenerRule:ListenerRule"
@@ -91,6 +91,8 @@ class Forward:
     target_group: str
     """The target group's physical name."""
     weight: int
+    share: float
+    """Percent of the listener's production traffic."""
     healthy: bool
     why: str
     """What is registered and reachable in it, or why nothing is."""
@@ -238,11 +240,12 @@ class _Simulation:
             if lb is None or lb_key not in self.world.carrying:
                 continue
             open_ports = self._open_ports(set(lb.inputs.get("securityGroups") or []))
-            for arn, weight in self._reached(listener):
-                if weight > 0:
-                    tg = self._by_arn(arn)
-                    healthy, why = self._health(arn, open_ports)
-                    found.append(Forward(listener.name, (tg.inputs.get("name") if tg else None) or arn, weight, healthy, why))
+            reached = [(arn, weight) for arn, weight in self._reached(listener) if weight > 0]
+            total = sum(weight for _, weight in reached)
+            for arn, weight in reached:
+                tg = self._by_arn(arn)
+                healthy, why = self._health(arn, open_ports)
+                found.append(Forward(listener.name, (tg.inputs.get("name") if tg else None) or arn, weight, round(100 * weight / total, 1), healthy, why))
         return found
 
     def _reached(self, listener: Resource) -> list[tuple[str, int]]:
@@ -332,7 +335,7 @@ def _apply(sim: _Simulation, kind: str, old: Resource | None, new: Resource) -> 
     if new.type != SERVICE:
         return
     groups, port = _service_groups(new, False)
-    if kind == "update" and old is not None and not any(old.inputs.get(k) != new.inputs.get(k) for k in DEPLOYING_INPUTS):
+    if kind == "update" and old is not None and not changed(old, new, replaced_refs(sim.change), DEPLOYING_INPUTS):
         return
     if kind == "update" and _shifts(new) and new.urn in w.presences:
         lb = (new.inputs.get("loadBalancers") or [{}])[0]

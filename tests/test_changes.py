@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from offline.changes import NOT_ANALYSED_PREFIXES, REPLACE_ONLY, STATEFUL, Change, plan_change
-from offline.traffic import Live
+from offline.interruptions import interruptions
+from offline.plan.change import change_section, change_warnings
+from offline.plan.sections import stack_settings
+from offline.traffic import Live, plan_traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 EXISTING_VPC = {
@@ -89,6 +92,53 @@ def changes(evaluate, ecs_config) -> dict[str, tuple[Change, object, object]]:
         new = evaluate(stack, **config(stack, after))
         planned[label] = (plan_change(old, new), old, new)
     return planned
+
+
+# The changes of CASES that interrupt production traffic in one `pulumi up`, by the explicit list the offline
+# plan warns about (offline/interruptions.py; docs/safety.md, "Traffic during a configuration change").
+DOCUMENTED_INTERRUPTIONS = {
+    "dev ecs -> eks": ["Switching deployTarget from ecs to eks in one `pulumi up`"],
+    "dev eks -> ecs": ["Switching deployTarget from eks to ecs in one `pulumi up`"],
+    "prod eks -> ecs": ["Switching deployTarget from eks to ecs in one `pulumi up`"],
+    "prod ecs -> eks": ["Switching deployTarget from ecs to eks in one `pulumi up`"],
+    "dev eks port": ["Changing containerPort from 8080 to 9000 on EKS"],
+    "prod eks port": ["Changing containerPort from 8080 to 9000 on EKS"],
+    "dev created -> existing vpc": ["Moving the stack to another VPC"],
+    "dev existing -> created vpc": ["Moving the stack to another VPC"],
+    "dev eks created -> existing vpc": ["Moving the stack to another VPC"],
+    "prod created -> existing vpc": ["Moving the stack to another VPC"],
+    "prod existing -> created vpc": ["Moving the stack to another VPC"],
+    "dev canary created -> existing vpc": ["Moving the stack to another VPC"],
+    # Safe while production is on the primary target group, which the plan cannot see: it always warns.
+    "dev canary -> rolling": ["Leaving canary for a rolling update while production traffic is on the alternate target group"],
+    "dev canary -> rolling, production on the alternate target group": ["Leaving canary for a rolling update while production traffic is on the alternate target group"],
+}
+
+
+@pytest.mark.parametrize("label", [c[0] for c in CASES])
+def test_something_healthy_is_behind_every_production_listener_at_every_step_unless_documented(changes, label):
+    """At every step of `pulumi up` (and of the EKS deploy project's run after it), each production listener
+    forwards only to target groups with something healthy registered in them, unless the change is one of the
+    documented interruptions, which the offline plan's change section then warns about."""
+    change, old, new = changes[label]
+    gaps = [str(g) for g in plan_traffic(old, new, change, LIVE.get(label, Live())).gaps]
+    documented = [i.title for i in interruptions(stack_settings(old), stack_settings(new), old, new)]
+    assert documented == DOCUMENTED_INTERRUPTIONS.get(label, [])
+    if not documented:
+        assert gaps == []
+    report = "\n".join(change_section(old, new))
+    assert [line.removeprefix("### Warning: ") for line in report.splitlines() if line.startswith("### Warning: ")] == documented
+    assert change_warnings(old, new) == documented
+
+
+def test_every_documented_interruption_is_seen_by_the_model_under_the_live_state_it_names(changes):
+    """The list holds nothing the model finds harmless: each entry has gaps (canary -> rolling: with production
+    left on the alternate target group)."""
+    for label in DOCUMENTED_INTERRUPTIONS:
+        if label == "dev canary -> rolling":
+            continue
+        change, old, new = changes[label]
+        assert plan_traffic(old, new, change, LIVE.get(label, Live())).gaps, label
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
