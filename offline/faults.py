@@ -84,6 +84,20 @@ FAULTS: tuple[Fault, ...] = (
         'CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])',
         "CONTAINER_PORT_RULE = pulumi.ResourceOptions()",
     ),
+    Fault(
+        "next-target-group-gets-traffic",
+        "network",
+        "components/network/loadbalancer.py",
+        '{"arn": next_group.arn, "weight": 0}',
+        '{"arn": next_group.arn, "weight": 100}',
+    ),
+    Fault(
+        "target-group-loses-its-old-urn",
+        "network",
+        "components/network/loadbalancer.py",
+        'aliases=[pulumi.Alias(name=f"{name}-tg")]',
+        "aliases=None",
+    ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
@@ -122,6 +136,13 @@ FAULTS: tuple[Fault, ...] = (
         'return tuple(f"alarm-{kind}" for kind in KINDS)',
     ),
     # Deployment safety.
+    Fault(
+        "next-target-beside-a-canary",
+        "deploy",
+        "components/settings/parse.py",
+        '    if strategy.shifts_traffic:\n        raise _fail(\n            "nextDeployTarget",',
+        '    if False:\n        raise _fail(\n            "nextDeployTarget",',
+    ),
     Fault(
         "circuit-breaker-does-not-roll-back",
         "deploy",

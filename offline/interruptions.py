@@ -95,8 +95,8 @@ def _leaving_traffic_shifting(before: Settings, after: Settings, old: StackResul
             "'services[0].loadBalancers[0].advancedConfiguration.productionListenerRule' --output text)\" "
             "--query 'Rules[0].Actions[0].ForwardConfig.TargetGroups'`. "
             f"If the target group ending in `-tg-alt` has the weight, deploy once more (`aws ecs update-service --cluster {cluster} --service {name} "
-            f"--force-new-deployment`, then `aws ecs wait services-stable --cluster {cluster} --services {name}`): ECS starts the new revision in "
-            "the primary target group and moves production there. Check again.",
+            f"--force-new-deployment`, then `aws ecs wait services-stable --cluster {cluster} --services {name}`, which gives up after 10 "
+            "minutes: repeat it until it returns): ECS starts the new revision in the primary target group and moves production there. Check again.",
             "2. `pulumi config set deploymentStrategy rolling`, `pulumi up`, before another deployment moves production back.",
         ),
         anchor="switching-strategies",

@@ -9,9 +9,9 @@ Who registers targets, and when they count as healthy (the load balancer routes 
 targets; a target group with none registered answers 503:
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html):
 - An ECS service registers its tasks in the target groups of its `loadBalancers`, on their
-  `containerPort`. With `waitForSteadyState` the provider's step ends when they are healthy
-  (terraform-provider-aws internal/service/ecs/service.go, wait_for_steady_state), so they count from the
-  end of the service's create or update step. An update that changes the task definition, load
+  `containerPort`. With `waitForSteadyState` the provider's step ends once the service is steady ("like aws
+  ecs wait services-stable": one deployment, as many running tasks as desired; pulumi-aws ecs.Service), so
+  they count from the end of the service's create or update step. An update that changes the task definition, load
   balancers or network configuration starts a deployment: ROLLING starts the new tasks in the target
   groups the new block names and stops the old ones (deregistered) once those are healthy
   (minimumHealthyPercent 100), all within the step; BLUE_GREEN, CANARY and LINEAR start the new
