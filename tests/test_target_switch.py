@@ -116,6 +116,15 @@ def test_a_next_ecs_target_rolls_with_no_alarms_and_no_traffic_shifting(evaluate
     assert [[a["name"] for a in s["actions"]] for s in result.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"] if s["name"] == "Deploy"] == [["DeployToEks"]]
 
 
+def test_the_plan_shows_the_deploy_target_and_names_the_next_one(evaluate):
+    from offline.plan import deploy_section
+
+    lines = deploy_section(evaluate("prod", nextDeployTarget="ecs"))
+    assert lines[0] == "- Deploy target: `eks` — component `deploy` `container-cicd:deploy:EksTarget`"
+    assert lines[1].startswith("- Next deploy target: `ecs` (nextDeployTarget) runs beside it with the recorded image, in its own target group ")
+    assert not any("aws:ecs/" in line for line in lines)
+
+
 def test_the_deploy_targets_target_group_answers_to_the_name_it_had(dev, prod, beside):
     """Stacks deployed before target groups were named for their target keep theirs; a next target's is new."""
     for result, kind in ((dev, "ecs"), (prod, "eks"), (beside, "ecs")):
