@@ -54,7 +54,8 @@ def test_leaving_canary_after_one_more_deployment_puts_production_back_on_the_pr
 )
 def test_a_port_change_on_eks_through_ecs_keeps_serving(evaluate, stack, eks):
     rolling = {"deploymentStrategy": "rolling"} if stack == "prod" else {}
-    on_ecs = {"deployTarget": "ecs", **({**PROD_EKS_KEYS_OFF, **rolling} if stack == "prod" else {})}
+    # dev's stack file runs ECS already.
+    on_ecs = {"deployTarget": "ecs", **PROD_EKS_KEYS_OFF, **rolling} if stack == "prod" else {}
     steps = [
         eks,
         {**eks, **rolling, "nextDeployTarget": "ecs"},
