@@ -64,8 +64,15 @@ FAULTS: tuple[Fault, ...] = (
         "service-without-listener-dependency",
         "ordering",
         "components/deploy/ecs/target.py",
+        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*port_rules, *(shifting.depends_on if shifting else ())]",
+    ),
+    Fault(
+        "service-without-port-rule-dependency",
+        "ordering",
+        "components/deploy/ecs/target.py",
+        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
         "depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]",
-        "depends_on=[*(shifting.depends_on if shifting else ())]",
     ),
     Fault("role-arn-without-policy", "ordering", "components/iam.py", "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
     Fault(
@@ -78,6 +85,27 @@ FAULTS: tuple[Fault, ...] = (
     Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py", "depends_on=[bucket_policy, key]", "depends_on=[key]"),
     # Network: wider or different exposure.
     Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py", "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
+    Fault(
+        "port-rules-updated-in-place",
+        "network",
+        "components/network/loadbalancer.py",
+        'CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])',
+        "CONTAINER_PORT_RULE = pulumi.ResourceOptions()",
+    ),
+    Fault(
+        "next-target-group-gets-traffic",
+        "network",
+        "components/network/loadbalancer.py",
+        '{"arn": next_group.arn, "weight": 0}',
+        '{"arn": next_group.arn, "weight": 100}',
+    ),
+    Fault(
+        "target-group-loses-its-old-urn",
+        "network",
+        "components/network/loadbalancer.py",
+        'aliases=[pulumi.Alias(name=f"{name}-tg")]',
+        "aliases=None",
+    ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
@@ -116,6 +144,13 @@ FAULTS: tuple[Fault, ...] = (
         'return tuple(f"alarm-{kind}" for kind in KINDS)',
     ),
     # Deployment safety.
+    Fault(
+        "next-target-beside-a-canary",
+        "deploy",
+        "components/settings/parse.py",
+        '    if strategy.shifts_traffic:\n        raise _fail(\n            "nextDeployTarget",',
+        '    if False:\n        raise _fail(\n            "nextDeployTarget",',
+    ),
     Fault(
         "circuit-breaker-does-not-roll-back",
         "deploy",

@@ -74,7 +74,8 @@ def test_counting_rules_have_no_targets(stack):
 
 def test_service_health_widgets_use_the_targets_metrics(stack):
     lb = stack.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
-    tg = stack.named("deploy-lb-tg").outputs["arnSuffix"]
+    # The deploy target's own target group (named for it).
+    [tg] = [r.outputs["arnSuffix"] for r in stack.of_type("aws:lb/targetGroup:TargetGroup") if r.name in ("deploy-lb-tg-ecs", "deploy-lb-tg-eks")]
     assert widget(stack, "Requests")["metrics"] == [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"label": "requests"}]]
     latency = widget(stack, "Target response time")["metrics"]
     assert [m[-1]["stat"] for m in latency] == ["p50", "p95", "p99"]
