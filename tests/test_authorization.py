@@ -25,6 +25,8 @@ from tests.iam_authz import Caller, authorize
 COMMIT = "3f2c1e9a4b5c6d7e8f90123456789abcdef01234"
 EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
 UPSTREAM_ACCOUNT, DOWNSTREAM_ACCOUNT = "111111111111", "222222222222"
+PLATFORM = "sha256:" + "e" * 64
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 EXISTING_CLUSTER = {
     "eksClusterName": "platform-prod",
     "vpcId": "vpc-0a1b2c3d4e5f60718",
@@ -193,7 +195,12 @@ def verify(d: Delivery, name: str, variables: dict, digest: str) -> None:
             found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
             return {"serviceDeployments": [found], "failures": []}
         if operation == "DescribeServiceRevisions":
-            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": [{"containerName": params["container"], "imageDigest": digest}]}], "failures": []}
+            # ECS reports the platform manifest's digest: the verifier reads the built index from the registry.
+            images = [{"containerName": params["container"], "imageDigest": PLATFORM}]
+            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": images}], "failures": []}
+        if operation == "BatchGetImage":
+            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": PLATFORM}]})
+            return {"images": [{"imageId": {"imageDigest": digest}, "imageManifest": index, "imageManifestMediaType": OCI_INDEX}], "failures": []}
         return {}
 
     answer = d.function(name, event, respond)

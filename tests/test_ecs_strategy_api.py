@@ -180,6 +180,7 @@ def test_the_verifier_s_role_grants_exactly_what_the_function_calls(dev):
         ("ecs:DescribeServiceDeployments", f"{ecs}:service/{service}"),
         ("ecs:DescribeServiceRevisions", f"{ecs}:service-revision/{service}/*"),
         ("ecs:DescribeServiceRevisions", f"{ecs}:service/{service}"),
+        ("ecr:BatchGetImage", dev.named("registry-repo").outputs["arn"]),
         ("codepipeline:PutJobSuccessResult", "*"),
         ("codepipeline:PutJobFailureResult", "*"),
         ("cloudwatch:PutMetricData", "*"),

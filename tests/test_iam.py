@@ -424,6 +424,7 @@ def lambda_needs(result, function) -> Need:
         needs |= need(("ecs:DescribeServiceDeployments",), f"{ecs}:service-deployment/{cluster}/{service}/1234567890")
         needs |= need(("ecs:DescribeServiceRevisions",), f"{ecs}:service-revision/{cluster}/{service}/1234567890")
         needs |= need(("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult", "cloudwatch:PutMetricData"), "*")
+        needs |= need(("ecr:BatchGetImage",), image_repository(result))
     return needs
 
 
