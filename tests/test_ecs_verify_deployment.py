@@ -96,7 +96,8 @@ class Aws:
     def index(self, *children, media_type="application/vnd.oci.image.index.v1+json"):
         """The registry's answer for the expected digest: an index over `children` (or, with another media type, a
         single manifest)."""
-        manifest = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": [{"digest": c, "mediaType": "application/vnd.oci.image.manifest.v1+json"} for c in children]})
+        entries = [{"digest": c, "mediaType": "application/vnd.oci.image.manifest.v1+json"} for c in children]
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
         expected = {"registryId": "123456789012", "repositoryName": "app", "imageIds": [{"imageDigest": DIGEST}], "acceptedMediaTypes": list(verify.MANIFEST_MEDIA_TYPES)}
         image = {"imageId": {"imageDigest": DIGEST}, "imageManifest": manifest, "imageManifestMediaType": media_type}
         self.ecr.add_response("batch_get_image", {"images": [image], "failures": []}, expected)
