@@ -190,6 +190,43 @@ FAULTS: tuple[Fault, ...] = (
         'if strategy in (None, "ROLLING"):',
         'if strategy in (None, "ROLLING", "LINEAR"):',
     ),
+    # Would AWS allow it, in the right account, and is "known good" only what passed its bake.
+    Fault(
+        "verifier-describe-without-its-service",
+        "iam",
+        "components/deploy/ecs/verify.py",
+        '"Resource": [context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"), service],',
+        '"Resource": context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"),',
+    ),
+    Fault(
+        "existing-cluster-without-deploy-group",
+        "rbac",
+        "components/deploy/eks/target.py",
+        "kubernetes_groups=[manifests.deploy_group(args.name_prefix)] if args.existing_cluster_name else None,",
+        "kubernetes_groups=None,",
+    ),
+    Fault(
+        "image-lookup-in-the-callers-registry",
+        "accounts",
+        "components/delivery/image_record.py",
+        "f'IMAGE_DETAILS=\"$(aws ecr describe-images --registry-id {registry_id(repository_url)} --repository-name {shlex.quote(repository_name)} '",
+        "f'IMAGE_DETAILS=\"$(aws ecr describe-images --repository-name {shlex.quote(repository_name)} '",
+    ),
+    Fault(
+        "eks-restores-the-deployed-record",
+        "rollback",
+        "components/deploy/eks/deploy_step.py",
+        "f'KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(known_good_parameter)} --query Parameter.Value --output text)\" '",
+        "f'KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)\" '",
+    ),
+    Fault(
+        "release-without-checking-what-runs",
+        "rollback",
+        "components/delivery/image_record.py",
+        '            \'[ "$RUNNING" = "$IMAGE_URI" ] || { echo "Release: $IMAGE_URI passed its bake, but $RUNNING runs now (deployed-image); not recorded as known good"; exit 1; }\',\n',
+        "",
+    ),
+    Fault("kubectl-skew-unchecked", "deploy", "components/deploy/eks/deploy_step.py", 'if [ "${{SKEW#-}}" -gt {KUBECTL_SKEW} ]', 'if [ "${{SKEW#-}}" -gt 9 ]'),
 )
 
 
