@@ -51,11 +51,15 @@ def variants(dev, prod, prod_ecs, evaluate) -> dict[str, tuple[StackResult, Stac
 
 
 @pytest.fixture(scope="module")
-def two_accounts() -> tuple[StackResult, StackResult]:
-    """dev in one account promoting to prod in another (promoteToAccounts / promoteFromAccount)."""
+def two_accounts(ecs_config) -> dict[str, tuple[StackResult, StackResult]]:
+    """dev in one account promoting to prod in another (promoteToAccounts / promoteFromAccount), prod on each target."""
     upstream = evaluate_stack("dev", {"promoteToAccounts": [DOWNSTREAM_ACCOUNT]}, account=UPSTREAM_ACCOUNT)
-    downstream = evaluate_stack("prod", {"promoteFromAccount": UPSTREAM_ACCOUNT}, stack_outputs={"organization/container-cicd/dev": upstream.outputs}, account=DOWNSTREAM_ACCOUNT)
-    return upstream, downstream
+    outputs = {"organization/container-cicd/dev": upstream.outputs}
+    downstream = {
+        target: evaluate_stack("prod", {**overrides, "promoteFromAccount": UPSTREAM_ACCOUNT}, stack_outputs=outputs, account=DOWNSTREAM_ACCOUNT)
+        for target, overrides in (("eks", {}), ("ecs", ecs_config("prod")))
+    }
+    return {target: (upstream, result) for target, result in downstream.items()}
 
 
 # -- the delivery, run ----------------------------------------------------------------------------
@@ -255,11 +259,12 @@ def test_kubernetes_allows_every_request_the_deploy_step_makes(delivered, label)
     assert kubernetes_refusals(d) == []
 
 
-def test_a_promotion_across_two_accounts_works_end_to_end(tmp_path, two_accounts):
-    """dev builds, deploys and publishes in its account; prod's collector, Check and deploy step read dev's
-    registry from the other account: every call lands in the registry that holds the image, and both
-    accounts' policies allow it."""
-    upstream, downstream = two_accounts
+@pytest.mark.parametrize("target", ["eks", "ecs"])
+def test_a_promotion_across_two_accounts_works_end_to_end(tmp_path, two_accounts, target):
+    """dev builds, deploys and publishes in its account; prod's collector, Check and deploy steps (EKS: the
+    deploy step; ECS: the verifier and the record step) read dev's registry from the other account: every call
+    lands in the registry that holds the image, and both accounts' policies allow it."""
+    upstream, downstream = two_accounts[target]
     dev_run = deliver(tmp_path / "dev", upstream, None)
     assert refusals(dev_run, upstream) == []
     prod_run = deliver(tmp_path / "prod", downstream, upstream)
