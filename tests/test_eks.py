@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from components.deploy.eks import deploy_step as eks_deploy
-from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name
+from components.deploy.eks.insights import eks_saturation_metrics
 from components.deploy.eks.manifests import IMAGE_PLACEHOLDER
 from tests.aws_models import assert_valid
 

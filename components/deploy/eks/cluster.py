@@ -1,5 +1,5 @@
 """The EKS Auto Mode cluster the target creates when no existing cluster is named: its IAM roles,
-secrets key and control-plane logging, and the Container Insights add-on with the metrics it publishes.
+secrets key and control-plane logging (its add-on: insights.py).
 
 Functions that create resources under the target component (`parent`): their names and parents are
 the ones they had as the target's methods, so no URN changed when they moved here.
@@ -13,7 +13,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import MetricRef
 from components.iam import trust_policy
 from components.kms import encryption_key
 from components.naming import variant_name
@@ -34,7 +33,6 @@ CLUSTER_ROLE_POLICIES = (
 )
 # The Auto Mode node role's managed policies (same guide). EKS creates the node role's access entry.
 NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
-CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
 
 
 def created_cluster_name(prefix: str, network: str) -> str:
@@ -42,16 +40,6 @@ def created_cluster_name(prefix: str, network: str) -> str:
     cluster of earlier versions (`<prefix>-eks`), nor of the cluster in another VPC, so a
     replacement can be created before the original is deleted."""
     return variant_name(prefix, "eks", 100, {"network": network, "compute": "auto-mode"}, {})
-
-
-def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, service_name: str) -> list[MetricRef]:
-    """Pod CPU and memory utilisation (percent of the limits) per Kubernetes service, from Container
-    Insights (the amazon-cloudwatch-observability add-on must be installed to publish them)."""
-    dimensions = {"ClusterName": cluster_name, "Namespace": namespace, "Service": service_name}
-    return [
-        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_cpu_utilization_over_pod_limit", dimensions, "cpu"),
-        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_memory_utilization_over_pod_limit", dimensions, "memory"),
-    ]
 
 
 def auto_mode_cluster(
@@ -151,49 +139,4 @@ def auto_mode_cluster(
         # from the stack (the workload) and the registry (the image). The role's policies must
         # outlive the cluster, or EKS cannot clean up what it created (pulumi_aws docs, role_arn).
         opts=pulumi.ResourceOptions(parent=parent, depends_on=attachments),
-    )
-
-
-def container_insights(name: str, cluster: aws.eks.Cluster, *, tags: dict[str, str], context: AwsContext, parent: pulumi.Resource) -> None:
-    """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
-    CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
-    (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
-    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
-    """
-    role = aws.iam.Role(
-        f"{name}-cloudwatch-agent-role",
-        description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
-        assume_role_policy=pulumi.Output.json_dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "pods.eks.amazonaws.com"},
-                        # Pod Identity needs TagSession as well as AssumeRole.
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                    }
-                ],
-            }
-        ),
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    attachment = aws.iam.RolePolicyAttachment(
-        f"{name}-cloudwatch-agent-policy",
-        role=role.name,
-        # The AWS-managed policy the add-on's documentation prescribes for its agent.
-        policy_arn=context.managed_policy("CloudWatchAgentServerPolicy"),
-        opts=pulumi.ResourceOptions(parent=role),
-    )
-    aws.eks.Addon(
-        f"{name}-container-insights",
-        cluster_name=cluster.name,
-        addon_name="amazon-cloudwatch-observability",
-        pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
-        resolve_conflicts_on_create="OVERWRITE",
-        resolve_conflicts_on_update="OVERWRITE",
-        tags=tags,
-        # The agent starts with the add-on: its role's policy must be attached by then.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attachment]),
     )

@@ -5,9 +5,9 @@ Pulumi never talks to the Kubernetes API: the cluster, its IAM, access entries a
 resources; the Kubernetes objects are data that the deploy step applies from inside the VPC. So
 `pulumi up` works from any machine with AWS credentials, whatever the endpoint's access (docs/eks.md).
 
-This module is the component; its parts are siblings: cluster.py (the created cluster, its roles and
-add-on), manifests.py (the workload), deploy_step.py (the step's buildspec, script and permissions)
-and report.py (the offline plan's view).
+This module is the component; its parts are siblings: cluster.py (the created cluster and its roles),
+insights.py (the Container Insights add-on and its metrics), manifests.py (the workload), deploy_step.py
+(the step's buildspec, script and permissions) and report.py (the offline plan's view).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployI
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
-from components.deploy.eks.cluster import auto_mode_cluster, container_insights, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.cluster import auto_mode_cluster, created_cluster_name
 from components.deploy.eks.config_apply import config_apply_trigger
+from components.deploy.eks.insights import container_insights, eks_saturation_metrics
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
