@@ -23,7 +23,7 @@ from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployI
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
-from components.deploy.eks.cluster import auto_mode_cluster, created_cluster_name
+from components.deploy.eks.cluster import ControlPlaneLogs, auto_mode_cluster, created_cluster_name
 from components.deploy.eks.config_apply import config_apply_trigger
 from components.deploy.eks.insights import container_insights, eks_saturation_metrics
 from components.deploy.step import DeployStep, StepVpc, deploy_step
@@ -112,6 +112,7 @@ class EksTarget(pulumi.ComponentResource):
                 network_variant=args.network_variant,
                 public_access_cidrs=args.public_access_cidrs,
                 subnet_ids=network.private_subnet_ids,
+                logs=ControlPlaneLogs(retention_days=inputs.log_retention_days, key_arn=inputs.log_key_arn, production=inputs.production),
                 tags=inputs.tags,
                 context=context,
                 parent=self,
