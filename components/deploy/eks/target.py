@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import pulumi
 import pulumi_aws as aws
@@ -30,7 +31,7 @@ from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.vpc import Network
-from components.settings import CpuArchitecture, EksLoadBalancing, Settings
+from components.settings import CpuArchitecture, EksLoadBalancing, Settings, standard_support_notice
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
@@ -346,9 +347,14 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
     return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix, network_variant(settings))}
 
 
+def today() -> date:
+    """The date the program runs on: what the EKS release calendar is read against."""
+    return date.today()
+
+
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
     cfg = own_settings(settings.eks, settings)
-    return EksTarget(
+    target = EksTarget(
         name,
         EksTargetArgs(
             inputs=inputs,
@@ -366,3 +372,8 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
         ),
         opts,
     )
+    # Shown by `pulumi preview` and `pulumi up` as the version's end of standard support nears, and after.
+    notice = standard_support_notice(cfg.kubernetes_version, today(), cfg.cluster_name)
+    if notice:
+        pulumi.log.warn(notice, resource=target)
+    return target
