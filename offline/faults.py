@@ -140,6 +140,14 @@ FAULTS: tuple[Fault, ...] = (
         "retain_on_delete=True)",
     ),
     Fault(
+        "eks-retired-kubernetes-version-allowed",
+        "deploy",
+        "components/settings/constants.py",
+        'EKS_KUBERNETES_VERSIONS = ("1.35", "1.36")',
+        'EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")',
+    ),
+    Fault("eks-support-end-not-warned", "deploy", "components/deploy/eks/target.py", "        pulumi.log.warn(notice, resource=target)\n", "        pass\n"),
+    Fault(
         "eks-addon-unpinned",
         "deploy",
         "components/deploy/eks/insights.py",
