@@ -47,7 +47,8 @@ class PlanView(Protocol):
         """The stack's settings, parsed from the config it was evaluated with."""
         ...
 
-    def today(self) -> date:
+    @property
+    def as_of(self) -> date:
         """The date the plan is made on (calendars, such as EKS's support dates, are read against it)."""
         ...
 

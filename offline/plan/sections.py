@@ -286,8 +286,7 @@ class StackView:
     """An evaluated stack as a target's report sees it (components.deploy.report.PlanView)."""
 
     result: StackResult
-    as_of: date = field(default_factory=date.today)
-    """The date the plan is made on."""
+    as_of: date = field(default_factory=date.today)  # the date the plan is made on
 
     def of_type(self, type_: str) -> list[Resource]:
         return of_type(self.result, type_)
@@ -300,9 +299,6 @@ class StackView:
 
     def settings(self) -> Settings:
         return stack_settings(self.result)
-
-    def today(self) -> date:
-        return self.as_of
 
 
 def deploy_section(result: StackResult) -> list[str]:
@@ -355,8 +351,7 @@ def deploy_time_section(result: StackResult) -> list[str]:
 
 
 def human_section(result: StackResult, today: date | None = None) -> list[str]:
-    """What a person has to do during or after `pulumi up` before the delivery works end to end, as of
-    `today` (omitted: the date it runs on)."""
+    """What a person has to do during or after `pulumi up` before the delivery works end to end (as of `today`, default: now)."""
     lines = []
     for connection in of_type(result, "aws:codeconnections/connection:Connection"):
         lines.append(

@@ -85,7 +85,7 @@ def _human_rows(view: PlanView) -> list[str]:
         if not get(cluster.inputs, "vpcConfig.endpointPublicAccess")
     ]
     eks = view.settings().eks
-    notice = standard_support_notice(eks.kubernetes_version, view.today(), eks.cluster_name) if eks else None
+    notice = standard_support_notice(eks.kubernetes_version, view.as_of, eks.cluster_name) if eks else None
     return rows + ([f"- {notice}"] if notice else [])
 
 
