@@ -7,7 +7,9 @@ ones in the state (A), matched by URN (or by an alias of it):
   then it is replaced, and the replacement is created *before* the old one is deleted (unless the
   resource sets `delete_before_replace`).
 So at the moment a resource is created (or its replacement is), every resource of A still exists:
-an explicit physical name it shares with one of them is refused by AWS ("already exists").
+an explicit physical name it shares with one of them is refused by AWS ("already exists"). So are the
+names of what AWS creates on a resource's behalf outside the state (EKS's control-plane log group), and
+of what earlier changes left in AWS (`retain_on_delete`, `Change.left_in_aws`).
 And a deletion stops the update when the resource is protected (`protect`), or when AWS refuses it
 (an ALB with deletion protection on).
 
@@ -19,8 +21,10 @@ the table below names the ones of every type this program creates with an explic
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from components.deploy.eks.cluster import control_plane_log_group_name
 from offline.mocks import Resource, StackResult
 
 # Inputs that force a replacement, per resource type (Terraform schema `ForceNew`, or a CustomizeDiff
@@ -207,6 +211,15 @@ def effective_inputs(old: Resource | None, new: Resource) -> dict:
     return inputs
 
 
+def implied_names(r: Resource) -> list[tuple]:
+    """Physical names AWS creates for `r` on its own when the stack has not: an EKS cluster that logs its
+    control plane gets `/aws/eks/<name>/cluster` with its first log events (EKS user guide,
+    control-plane-logs), and the group outlives the cluster."""
+    if r.type == "aws:eks/cluster:Cluster" and r.inputs.get("enabledClusterLogTypes") and r.inputs.get("name"):
+        return [("aws:cloudwatch/logGroup:LogGroup", (control_plane_log_group_name(r.inputs["name"]),))]
+    return []
+
+
 def replace_reasons(old: Resource, new: Resource) -> list[str]:
     """The replace-only inputs that differ between the state and the program (after `ignore_changes`), and
     the inputs `replace_on_changes` names that differ."""
@@ -250,20 +263,26 @@ class Change:
     updated: list[tuple[Resource, Resource]] = field(default_factory=list)
     deleted: list[Resource] = field(default_factory=list)
 
-    def collisions(self, before: StackResult) -> list[str]:
-        """Physical names a created resource (or a replacement) takes while a resource of `before` holds them."""
-        held: dict[tuple, Resource] = {}
+    def collisions(self, before: StackResult, left_in_aws: Sequence[tuple[tuple, Resource]] = ()) -> list[str]:
+        """Physical names a created resource (or a replacement) takes while a resource of `before` holds
+        them, AWS created them for one, or an earlier change left them in AWS (`left_in_aws`)."""
+        # name -> (who holds it, whether that is outside the state: then it holds it whatever this change does)
+        held: dict[tuple, tuple[Resource, bool]] = {name: (r, True) for name, r in left_in_aws}
+        for r in before.resources:
+            held.update({name: (r, True) for name in implied_names(r)})
         for r in before.resources:
             name = physical_name(r)
             if name is not None:
-                held[name] = r
+                held[name] = (r, False)
         found = []
         new_ones = [*self.created, *(new for old, new, _ in self.replaced if not new.delete_before_replace)]
         kept = {old.urn for old, _ in self.updated}
         for r in new_ones:
             name = physical_name(r)
-            holder = held.get(name) if name else None
-            if name is not None and holder is not None and holder.urn not in kept:
+            if name is None or name not in held:
+                continue
+            holder, outside = held[name]
+            if outside or holder.urn not in kept:
                 found.append(f"{r.type} {r.urn.rsplit('::', 1)[-1]} takes {name[1]}, held by {holder.urn}")
         return sorted(found)
 
@@ -277,6 +296,15 @@ class Change:
             if r.type == "aws:lb/loadBalancer:LoadBalancer" and r.inputs.get("enableDeletionProtection"):
                 found.append(f"ALB deletion protection: {r.urn}")
         return sorted(found)
+
+    def left_in_aws(self, before: StackResult) -> list[tuple[tuple, Resource]]:
+        """(physical name, resource) of what the deletions leave behind in AWS: resources kept by
+        `retain_on_delete`, and what AWS created on a deleted resource's behalf that the stack did not
+        manage. They hold their names for the changes that come after."""
+        managed = {name for r in before.resources if (name := physical_name(r)) is not None}
+        gone = [*self.deleted, *(old for old, _, _ in self.replaced)]
+        kept = [(name, r) for r in gone if r.retain_on_delete and (name := physical_name(r)) is not None]
+        return kept + [(name, r) for r in gone for name in implied_names(r) if name not in managed]
 
     def lost_state(self) -> list[str]:
         """Stateful resources deleted outright: not kept in AWS by `retain_on_delete`, and (KMS keys)

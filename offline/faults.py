@@ -83,6 +83,13 @@ FAULTS: tuple[Fault, ...] = (
         "opts=pulumi.ResourceOptions(parent=self),",
     ),
     Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py", "depends_on=[bucket_policy, key]", "depends_on=[key]"),
+    Fault(
+        "eks-cluster-before-its-log-group",
+        "ordering",
+        "components/deploy/eks/cluster.py",
+        "depends_on=[*attachments, log_group]",
+        "depends_on=attachments",
+    ),
     # Network: wider or different exposure.
     Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py", "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
     Fault(
@@ -125,6 +132,28 @@ FAULTS: tuple[Fault, ...] = (
         "opts=pulumi.ResourceOptions(parent=self),",
     ),
     Fault("build-log-retention-removed", "logs", "components/delivery/build.py", "            retention_in_days=args.log_retention_days,\n", ""),
+    Fault(
+        "eks-control-plane-log-group-kept-outside-production",
+        "logs",
+        "components/deploy/eks/cluster.py",
+        "retain_on_delete=logs.production)",
+        "retain_on_delete=True)",
+    ),
+    Fault(
+        "eks-retired-kubernetes-version-allowed",
+        "deploy",
+        "components/settings/constants.py",
+        'EKS_KUBERNETES_VERSIONS = ("1.35", "1.36")',
+        'EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")',
+    ),
+    Fault("eks-support-end-not-warned", "deploy", "components/deploy/eks/target.py", "        pulumi.log.warn(notice, resource=target)\n", "        pass\n"),
+    Fault(
+        "eks-addon-unpinned",
+        "deploy",
+        "components/deploy/eks/insights.py",
+        "        addon_version=CONTAINER_INSIGHTS_ADDON_VERSION,\n",
+        "",
+    ),
     # Encryption and transport.
     Fault(
         "artifact-bucket-tls-only-removed",

@@ -9,6 +9,7 @@ give the step that clears it; and nothing stateful is lost.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -165,16 +166,75 @@ def test_documented_blockers_say_how_to_clear_them():
 # comes from the registry), nor does the trigger parameter (a digest of the manifests).
 EKS_DISPOSABLE = ("aws:eks/cluster:Cluster::deploy-cluster", "aws:ssm/parameter:Parameter::deploy-spec")
 EKS_GOES = {"dev eks -> ecs", "dev eks created -> existing vpc", "prod eks -> ecs", "prod created -> existing vpc", "prod existing -> created vpc"}
+# Outside production the control-plane log group goes with its cluster: its name is fixed by EKS, and a
+# kept group would stop the next cluster of that name (components/deploy/eks/cluster.py). Production keeps it.
+NON_PRODUCTION_DISPOSABLE = ("aws:cloudwatch/logGroup:LogGroup::deploy-control-plane-logs",)
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
 def test_nothing_stateful_is_lost(changes, label):
     change, _, _ = changes[label]
     lost = change.lost_state()
-    disposable = [urn for urn in lost if urn.endswith(EKS_DISPOSABLE)]
+    stack = next(c[1] for c in CASES if c[0] == label)
+    disposable = [urn for urn in lost if urn.endswith(EKS_DISPOSABLE + (NON_PRODUCTION_DISPOSABLE if stack == "dev" else ()))]
     assert [urn for urn in lost if urn not in disposable] == []
     if label in EKS_GOES:
         assert any(urn.endswith(EKS_DISPOSABLE[0]) for urn in disposable), label
+        if stack == "dev":
+            assert any(urn.endswith(NON_PRODUCTION_DISPOSABLE) for urn in disposable), label
+
+
+# A change followed by another: what the first leaves in AWS (kept log groups, a group EKS created) still
+# holds its name when the second runs. (label, stack, configs in order.)
+SEQUENCES = [
+    ("dev eks -> ecs -> eks", "dev", [EKS, {}, EKS]),
+    ("prod eks -> ecs -> eks", "prod", [{}, "ecs", {}]),
+    ("dev eks -> destroy -> up", "dev", [EKS, None, EKS]),
+    ("prod eks -> destroy -> up", "prod", [{}, None, {}]),
+]
+# Production keeps the control-plane log group, so a cluster of the same name comes back only after the
+# documented step (docs/eks.md, "Control-plane logs"): import the kept group, or delete it.
+DOCUMENTED_RETURN_COLLISIONS = {
+    "prod eks -> ecs -> eks": ["deploy-control-plane-logs"],
+    "prod eks -> destroy -> up": ["deploy-control-plane-logs"],
+}
+
+
+@pytest.mark.parametrize("label", [s[0] for s in SEQUENCES])
+def test_what_a_change_leaves_in_aws_blocks_no_later_change_unless_documented(label, evaluate, ecs_config):
+    from offline.mocks import StackResult
+
+    stack, configs = next((s[1], s[2]) for s in SEQUENCES if s[0] == label)
+    empty = StackResult(stack=stack, config={}, resources=[], outputs={}, invokes=[])
+    results = [empty if c is None else evaluate(stack, **(ecs_config(stack) if c == "ecs" else c)) for c in configs]
+    left: list = []
+    found = []
+    for before, after in zip(results, results[1:], strict=False):
+        change = plan_change(before, after)
+        found += change.collisions(before, left)
+        left += change.left_in_aws(before)
+    assert sorted({c.split(" ", 2)[1] for c in found}) == DOCUMENTED_RETURN_COLLISIONS.get(label, [])
+
+
+def test_a_stack_deployed_before_the_control_plane_log_group_meets_the_group_eks_created(prod):
+    """The first `pulumi up` of a cluster that already logs: EKS created `/aws/eks/<cluster>/cluster` on
+    its own, so the stack's new group is refused ("already exists") until it is imported (docs/eks.md)."""
+    group = prod.named("deploy-control-plane-logs")
+    earlier = replace(prod, resources=[replace(r, depends_on=tuple(d for d in r.depends_on if d != group.ref)) for r in prod.resources if r is not group])
+    change = plan_change(earlier, prod)
+    assert [r.name for r in change.created] == ["deploy-control-plane-logs"]
+    cluster = prod.one("aws:eks/cluster:Cluster")
+    assert change.collisions(earlier) == [f"aws:cloudwatch/logGroup:LogGroup deploy-control-plane-logs takes ('/aws/eks/{cluster.inputs['name']}/cluster',), held by {cluster.urn}"]
+
+
+def test_the_documented_control_plane_log_group_steps_are_in_the_docs(prod):
+    eks = (ROOT / "docs" / "eks.md").read_text()
+    group = prod.named("deploy-control-plane-logs")
+    component = next(r for r in prod.resources if r.ref == group.parent_urn)
+    assert "### Control-plane logs" in eks
+    parent = component.urn.replace(":prod:", ":<stack>:")
+    assert f"pulumi import aws:cloudwatch/logGroup:LogGroup {group.name} /aws/eks/<cluster name>/cluster --parent 'deploy={parent}' --protect=false" in eks
+    assert "aws logs delete-log-group --log-group-name /aws/eks/<cluster name>/cluster" in eks
 
 
 @pytest.mark.parametrize("label", [c[0] for c in CASES])
@@ -362,3 +422,23 @@ def test_an_ignored_input_is_not_an_update():
     other = _resource("p", "aws:ssm/parameter:Parameter", {"name": "/p", "insecureValue": "b", "description": "e"}, ignore_changes=("insecureValue",))
     assert plan_change(_stack(old), _stack(same)).effective_updates() == []
     assert [new.inputs["description"] for _, new in plan_change(_stack(old), _stack(other)).effective_updates()] == ["e"]
+
+
+def test_analysis_holds_the_names_aws_creates_and_what_a_change_leaves_behind():
+    """An EKS cluster that logs holds its control-plane log group's name (EKS creates it); a deleted
+    resource kept by retain_on_delete, and a group EKS created for a deleted cluster, hold theirs afterwards."""
+    cluster, logs = "aws:eks/cluster:Cluster", "aws:cloudwatch/logGroup:LogGroup"
+    logging = _resource("c", cluster, {"name": "x", "enabledClusterLogTypes": ["api"]})
+    group = _resource("g", logs, {"name": "/aws/eks/x/cluster"})
+    assert plan_change(_stack(logging), _stack(logging, group)).collisions(_stack(logging)) == [
+        "aws:cloudwatch/logGroup:LogGroup g takes ('/aws/eks/x/cluster',), held by urn:pulumi:dev::container-cicd::aws:eks/cluster:Cluster::c"
+    ]
+    silent = _resource("c", cluster, {"name": "x"})
+    assert plan_change(_stack(silent), _stack(silent, group)).collisions(_stack(silent)) == []
+    both = _stack(logging, group)
+    assert plan_change(both, both).collisions(both) == []
+    kept = _resource("g", logs, {"name": "/aws/eks/x/cluster"}, retain_on_delete=True)
+    for before, held_by in ((_stack(logging, group), []), (_stack(logging, kept), ["g"]), (_stack(logging), ["c"])):
+        left = plan_change(before, _stack()).left_in_aws(before)
+        assert [r.name for _, r in left] == held_by
+        assert len(plan_change(_stack(), both).collisions(_stack(), left)) == len(held_by)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from offline.changes import implied_names, physical_name
 from offline.mocks import Resource, StackResult
 
 # Inputs by which a resource names *itself* (not a reference to another).
@@ -240,6 +241,38 @@ def test_eks_access_waits_for_the_cluster(name, evaluate):
         for r in result.of_type(type_):
             assert r.inputs["clusterName"] == cluster.outputs["name"]
             assert cluster.ref in dependency_closure(r, by_ref), (type_, r.name)
+
+
+def implied_without_the_stack(result: StackResult) -> list[str]:
+    """What AWS would create on a resource's behalf outside the stack (offline/changes.py `implied_names`: a
+    logging EKS cluster's control-plane log group) unless the stack creates it first: each must be a resource
+    of the stack, among the writer's dependencies (else the writer may start first and AWS creates its own)."""
+    by_ref = {r.ref: r for r in result.resources}
+    own = {name: r for r in result.resources if (name := physical_name(r)) is not None}
+    found = []
+    for r in result.resources:
+        for name in implied_names(r):
+            target = own.get(name)
+            if target is None:
+                found.append(f"{r.name} ({r.type}) makes AWS create {name[1][0]} ({name[0]}), which the stack does not create")
+            elif target.ref not in dependency_closure(r, by_ref):
+                found.append(f"{r.name} ({r.type}) may start before {target.name} ({target.type}) exists")
+    return found
+
+
+def test_what_aws_would_create_for_a_resource_the_stack_creates_first(variant):
+    assert implied_without_the_stack(variant) == []
+
+
+def test_the_implied_check_sees_a_missing_or_late_control_plane_log_group(prod):
+    cluster = prod.one("aws:eks/cluster:Cluster")
+    group = prod.named("deploy-control-plane-logs")
+    late = replace(prod, resources=[replace(cluster, depends_on=tuple(d for d in cluster.depends_on if d != group.ref)) if r is cluster else r for r in prod.resources])
+    assert implied_without_the_stack(late) == ["deploy-cluster (aws:eks/cluster:Cluster) may start before deploy-control-plane-logs (aws:cloudwatch/logGroup:LogGroup) exists"]
+    missing = replace(late, resources=[r for r in late.resources if r is not group])
+    assert implied_without_the_stack(missing) == [
+        f"deploy-cluster (aws:eks/cluster:Cluster) makes AWS create /aws/eks/{cluster.inputs['name']}/cluster (aws:cloudwatch/logGroup:LogGroup), which the stack does not create"
+    ]
 
 
 def test_the_check_sees_a_name_typed_twice(dev):

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from components.deploy.eks import deploy_step as eks_deploy
-from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name
+from components.deploy.eks.insights import eks_saturation_metrics
 from components.deploy.eks.manifests import IMAGE_PLACEHOLDER
 from tests.aws_models import assert_valid
 
@@ -78,7 +79,7 @@ def test_created_cluster_exact_resources(prod):
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 2,  # pods-from-alb, api-from-deploy
         "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,  # alb-to-pods, deploy-https-out
-        "aws:cloudwatch/logGroup:LogGroup": 1,
+        "aws:cloudwatch/logGroup:LogGroup": 2,  # the control plane's, the deploy step's
         "aws:codebuild/project:Project": 1,
         "aws:cloudwatch/eventRule:EventRule": 1,
         "aws:cloudwatch/eventTarget:EventTarget": 1,
@@ -110,6 +111,47 @@ def test_created_cluster_is_auto_mode_with_the_documented_arguments(prod):
     }
     assert len(CONTROL_PLANE_LOG_TYPES) == 5
     assert key.inputs["enableKeyRotation"] is True
+
+
+def test_control_plane_logs_go_to_a_group_the_stack_creates_first(prod, evaluate):
+    """EKS writes to `/aws/eks/<cluster>/cluster` and creates it itself when missing (no retention, no CMK,
+    never deleted): the stack creates it, with its retention and logs key, before the cluster."""
+    for result, retention, kept in ((prod, 90, True), (evaluate("dev", deployTarget="eks"), 14, False)):
+        cluster = result.one("aws:eks/cluster:Cluster")
+        group = result.named("deploy-control-plane-logs")
+        assert group.inputs == {
+            "name": f"/aws/eks/{cluster.inputs['name']}/cluster",
+            "retentionInDays": retention,
+            "kmsKeyId": result.named("logs-key").outputs["arn"],
+            "tags": group.inputs["tags"],
+        }
+        assert group.inputs["tags"] == cluster.inputs["tags"]
+        assert group.ref in cluster.depends_on
+        assert group.parent_urn == result.one("container-cicd:deploy:EksTarget").ref
+        # Kept in production (audit evidence), deleted with the cluster elsewhere; never protected (a switch deletes it).
+        assert (group.retain_on_delete, group.protect) == (kept, False)
+
+
+def test_the_logs_key_lets_cloudwatch_logs_encrypt_the_control_plane_group(prod):
+    """CloudWatch Logs encrypts the group's events with the stack's key, passing the group's ARN as encryption
+    context; the key policy must allow exactly that for this group (and AssociateKmsKey's DescribeKey)."""
+    from tests import iam_eval
+
+    group = prod.named("deploy-control-plane-logs")
+    policy = json.loads(prod.named("logs-key").inputs["policy"])
+    logs = [{k: v for k, v in s.items() if k != "Principal"} for s in policy["Statement"] if s["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}]
+    key = prod.named("logs-key").outputs["arn"]
+    assert group.outputs["arn"] == f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/eks/{PROD_CLUSTER}/cluster"
+    for action in ("kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"):
+        assert iam_eval.allowed(logs, action, key, {"kms:EncryptionContext:aws:logs:arn": group.outputs["arn"]}), action
+    # Another account's group is not this key's business.
+    assert not iam_eval.allowed(logs, "kms:GenerateDataKey", key, {"kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:210987654321:log-group:/aws/eks/x/cluster"})
+
+
+def test_an_existing_cluster_gets_no_control_plane_log_group(existing):
+    """Its logging (and its log group) belongs to the cluster's owners."""
+    assert [g.name for g in existing.of_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs.get("name", "").startswith("/aws/eks/")] == []
+    assert "deploy-control-plane-logs" not in {r.name for r in existing.resources}
 
 
 def test_cluster_and_node_roles(prod):

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import re
 import stat
+from datetime import date
 
 import pytest
 
@@ -406,6 +407,9 @@ PRIVATE = "has a private API endpoint only: the stack still comes up (the deploy
 EMAIL = "- Notification email subscriptions `ops@example.com`: each address confirms once"
 HTTPS = "- Notification https subscriptions `https://hooks.example.com/x`: each endpoint confirms"
 NOTHING = "- Nothing: no connection, subscription or private endpoint waits for a person."
+SUPPORT_ENDS = "- eksKubernetesVersion 1.35: EKS standard support ends on 2027-03-27 (in 26 days)."
+# Before prod's Kubernetes version (1.35) nears its end of standard support, and within the warning window.
+CALM, NEAR_THE_END = date(2026, 12, 7), date(2027, 3, 1)
 
 
 @pytest.mark.parametrize(
@@ -416,13 +420,15 @@ NOTHING = "- Nothing: no connection, subscription or private endpoint waits for 
         ("dev", {"sourceProvider": "github", "sourceRepository": "org/svc", "sourceConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/abc-123"}, [NOTHING]),
         ("prod", {}, [PRIVATE]),
         ("prod", {"eksPublicAccessCidrs": '["203.0.113.0/24"]'}, [NOTHING]),
+        ("prod", {"__today": NEAR_THE_END}, [PRIVATE, SUPPORT_ENDS]),
         ("dev", {"notificationEmails": '["ops@example.com"]', "notificationHttpsEndpoints": '["https://hooks.example.com/x"]'}, [EMAIL, HTTPS]),
     ],
 )
 def test_each_warning_appears_exactly_when_it_applies(stack, overrides, expected, evaluate):
     from offline.plan.sections import human_section
 
-    lines = human_section(evaluate(stack, **overrides))
+    today = overrides.get("__today", CALM)
+    lines = human_section(evaluate(stack, **{k: v for k, v in overrides.items() if k != "__today"}), today)
     assert len(lines) == len(expected)
     for line, start in zip(lines, expected, strict=True):
         assert start in line

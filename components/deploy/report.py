@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from components.settings import Settings
@@ -44,6 +45,11 @@ class PlanView(Protocol):
 
     def settings(self) -> Settings:
         """The stack's settings, parsed from the config it was evaluated with."""
+        ...
+
+    @property
+    def as_of(self) -> date:
+        """The date the plan is made on (calendars, such as EKS's support dates, are read against it)."""
         ...
 
 

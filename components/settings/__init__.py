@@ -22,6 +22,8 @@ from components.settings.constants import (
     DEREGISTRATION_DELAY_SECONDS,
     ECS_DEPLOY_ACTION_MAX_MINUTES,
     EKS_KUBERNETES_VERSIONS,
+    EKS_STANDARD_SUPPORT_ENDS,
+    EKS_SUPPORT_WARNING_DAYS,
     FARGATE_CPU_MEMORY,
     LOG_RETENTION_DAYS,
     PROJECT,
@@ -31,6 +33,7 @@ from components.settings.constants import (
 )
 from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_problem, time_zone_problem
 from components.settings.duration import WorstCase, linear_shifts, percent_text, worst_case
+from components.settings.eks import kubernetes_version_problem, standard_support_notice
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
 from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, Key
 from components.settings.model import (
@@ -65,6 +68,8 @@ __all__ = [
     "ECS_DEPLOY_ACTION_MAX_MINUTES",
     "ECS_ONLY",
     "EKS_KUBERNETES_VERSIONS",
+    "EKS_STANDARD_SUPPORT_ENDS",
+    "EKS_SUPPORT_WARNING_DAYS",
     "EKS_ONLY",
     "FARGATE_CPU_MEMORY",
     "KEYS",
@@ -99,10 +104,12 @@ __all__ = [
     "cidr_problem",
     "deployment_window_cron_problem",
     "git_branch_problem",
+    "kubernetes_version_problem",
     "linear_shifts",
     "load_settings",
     "parse_settings",
     "percent_text",
+    "standard_support_notice",
     "time_zone_problem",
     "worst_case",
 ]

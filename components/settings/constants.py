@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from components.settings.enums import CpuArchitecture
 
 PROJECT = "container-cicd"
@@ -25,9 +27,22 @@ BUILD_COMPUTE_TYPES: dict[CpuArchitecture, tuple[str, ...]] = {
     ),
 }
 
-# Kubernetes versions in EKS standard support (14 months after release; extended support costs
-# $0.60 instead of $0.10 per cluster hour). https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
-EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")
+# End of standard support of each Kubernetes minor version on EKS: the "End of standard support" column of
+# AWS's release calendar (https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar;
+# 1.34: "December 2, 2026"). Standard support lasts 14 months from the EKS release; extended support costs
+# $0.60 instead of $0.10 per cluster hour. At the end, EKS upgrades a cluster whose upgrade policy is
+# STANDARD (a created cluster's) to the next minor version itself
+# (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html). tests/test_eks_settings.py
+# fails once a version below passes its date while it is still allowed.
+EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
+    "1.34": date(2026, 12, 2),
+    "1.35": date(2027, 3, 27),
+    "1.36": date(2027, 8, 2),
+}
+# The versions a stack may name: those still in standard support (a stack never asks for extended support).
+EKS_KUBERNETES_VERSIONS = ("1.35", "1.36")
+# `pulumi preview` and `pulumi up` warn this many days before the configured version's standard support ends.
+EKS_SUPPORT_WARNING_DAYS = 90
 
 # Fargate's supported task cpu (CPU units) -> memory (MiB) combinations.
 # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size

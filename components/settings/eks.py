@@ -4,15 +4,66 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 
+from components.settings.constants import EKS_KUBERNETES_VERSIONS, EKS_STANDARD_SUPPORT_ENDS, EKS_SUPPORT_WARNING_DAYS
 from components.settings.enums import CpuArchitecture, EksLoadBalancing
-from components.settings.keys import KEYS
 from components.settings.model import EksSettings
 from components.settings.network import cidr_problem
 from components.settings.reading import _duplicates, _enum, _fail, _in_range, _Reader
 
 _EKS_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _next_minor(version: str) -> str | None:
+    """The allowed version one minor above `version` (EKS upgrades one minor version at a time)."""
+    major, _, minor = version.partition(".")
+    following = f"{major}.{int(minor) + 1}" if minor.isdigit() else ""
+    return following if following in EKS_KUBERNETES_VERSIONS else None
+
+
+def kubernetes_version_problem(version: str, existing_cluster: str | None) -> tuple[str, str] | None:
+    """(what is allowed, the fix) when `version` may not be named, else None. A version whose standard
+    support has ended gets its own message: EKS has upgraded (or is about to upgrade) such a cluster."""
+    allowed = ", ".join(EKS_KUBERNETES_VERSIONS)
+    if version in EKS_KUBERNETES_VERSIONS:
+        return None
+    if version not in EKS_STANDARD_SUPPORT_ENDS:
+        return f"allowed: {allowed} (EKS standard support)", f"set eksKubernetesVersion to {EKS_KUBERNETES_VERSIONS[-1]}"
+    ended = EKS_STANDARD_SUPPORT_ENDS[version].isoformat()
+    if existing_cluster:
+        return (
+            f"EKS standard support for {version} ended on {ended}; allowed: {allowed}",
+            f"set eksKubernetesVersion to the version cluster {existing_cluster!r} runs once its owners (or EKS) have upgraded it "
+            f"(aws eks describe-cluster --name {existing_cluster} --query cluster.version)",
+        )
+    upgrade = _next_minor(version) or EKS_KUBERNETES_VERSIONS[0]
+    return (
+        f"EKS standard support for {version} ended on {ended}, and EKS then upgrades the cluster to {upgrade} itself (upgrade policy STANDARD); allowed: {allowed}",
+        f"set eksKubernetesVersion to {upgrade} and run `pulumi up --refresh`, which upgrades the cluster if EKS has not yet (docs/eks.md, Kubernetes versions)",
+    )
+
+
+def standard_support_notice(version: str, today: date, existing_cluster: str | None = None) -> str | None:
+    """The warning `pulumi preview` and `pulumi up` show from EKS_SUPPORT_WARNING_DAYS before `version`'s
+    standard support ends (and after), or None. Pure: the caller passes the date."""
+    ends = EKS_STANDARD_SUPPORT_ENDS.get(version)
+    if ends is None or (ends - today).days > EKS_SUPPORT_WARNING_DAYS:
+        return None
+    upgrade = _next_minor(version) or "the next minor version"
+    days = (ends - today).days
+    when = f"ends on {ends.isoformat()} (in {days} days)" if days > 0 else f"ended on {ends.isoformat()} ({-days} days ago)" if days < 0 else f"ends today ({ends.isoformat()})"
+    if existing_cluster:
+        return (
+            f"eksKubernetesVersion {version}: EKS standard support {when}. Once cluster {existing_cluster!r} runs {upgrade} "
+            f"(its owners upgrade it, or EKS does under upgrade policy STANDARD), set eksKubernetesVersion to {upgrade}."
+        )
+    return (
+        f"eksKubernetesVersion {version}: EKS standard support {when}. Then EKS upgrades the cluster (upgrade policy STANDARD) "
+        f"to {upgrade} itself, and {version} in this stack asks EKS for a downgrade it refuses at the next `pulumi up --refresh`. "
+        f"Set eksKubernetesVersion to {upgrade} and run `pulumi up --refresh` (docs/eks.md, Kubernetes versions)."
+    )
 
 
 def _eks(reader: _Reader) -> EksSettings:
@@ -35,9 +86,9 @@ def _eks(reader: _Reader) -> EksSettings:
                 "remove eksPublicAccessCidrs, or remove eksClusterName",
             )
     version = reader.get("eksKubernetesVersion")
-    versions = KEYS["eksKubernetesVersion"].allowed_values
-    if version not in versions:
-        raise _fail("eksKubernetesVersion", version, f"allowed: {', '.join(versions)} (EKS standard support)", f"set eksKubernetesVersion to {versions[-1]}")
+    problem = kubernetes_version_problem(version, cluster)
+    if problem:
+        raise _fail("eksKubernetesVersion", version, *problem)
     cidrs = reader.get("eksPublicAccessCidrs")
     for block in cidrs:
         problem = cidr_problem(block)

@@ -349,7 +349,7 @@ KEYS: dict[str, Key] = _keys(
         "eksKubernetesVersion",
         "string",
         "1.35",
-        "Kubernetes version of the created cluster (or of the existing one); the manifests are validated against it.",
+        "Kubernetes version of the created cluster (or of the existing one), one in EKS standard support; the manifests are validated against it.",
         EKS_ONLY,
         allowed=EKS_KUBERNETES_VERSIONS,
     ),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import yaml
@@ -285,6 +286,7 @@ class StackView:
     """An evaluated stack as a target's report sees it (components.deploy.report.PlanView)."""
 
     result: StackResult
+    as_of: date = field(default_factory=date.today)  # the date the plan is made on
 
     def of_type(self, type_: str) -> list[Resource]:
         return of_type(self.result, type_)
@@ -348,8 +350,8 @@ def deploy_time_section(result: StackResult) -> list[str]:
     return lines + (module.report.deploy_time_rows(StackView(result)) if module else [])
 
 
-def human_section(result: StackResult) -> list[str]:
-    """What a person has to do during or after `pulumi up` before the delivery works end to end."""
+def human_section(result: StackResult, today: date | None = None) -> list[str]:
+    """What a person has to do during or after `pulumi up` before the delivery works end to end (as of `today`, default: now)."""
     lines = []
     for connection in of_type(result, "aws:codeconnections/connection:Connection"):
         lines.append(
@@ -360,7 +362,7 @@ def human_section(result: StackResult) -> list[str]:
         )
     module = stack_target(result)
     if module:
-        lines += module.report.human_rows(StackView(result))
+        lines += module.report.human_rows(StackView(result, as_of=today or date.today()))
     subscriptions = of_type(result, "aws:sns/topicSubscription:TopicSubscription")
     for protocol, how in (
         ("email", "each address confirms once by the link in AWS's email; until then it receives nothing"),

@@ -1,5 +1,5 @@
 """The EKS Auto Mode cluster the target creates when no existing cluster is named: its IAM roles,
-secrets key and control-plane logging, and the Container Insights add-on with the metrics it publishes.
+secrets key and control-plane logging with its log group (its add-on: insights.py).
 
 Functions that create resources under the target component (`parent`): their names and parents are
 the ones they had as the target's methods, so no URN changed when they moved here.
@@ -8,12 +8,12 @@ the ones they had as the target's methods, so no URN changed when they moved her
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import MetricRef
 from components.iam import trust_policy
 from components.kms import encryption_key
 from components.naming import variant_name
@@ -34,7 +34,6 @@ CLUSTER_ROLE_POLICIES = (
 )
 # The Auto Mode node role's managed policies (same guide). EKS creates the node role's access entry.
 NODE_ROLE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
-CONTAINER_INSIGHTS_NAMESPACE = "ContainerInsights"
 
 
 def created_cluster_name(prefix: str, network: str) -> str:
@@ -44,14 +43,42 @@ def created_cluster_name(prefix: str, network: str) -> str:
     return variant_name(prefix, "eks", 100, {"network": network, "compute": "auto-mode"}, {})
 
 
-def eks_saturation_metrics(cluster_name: pulumi.Input[str], namespace: str, service_name: str) -> list[MetricRef]:
-    """Pod CPU and memory utilisation (percent of the limits) per Kubernetes service, from Container
-    Insights (the amazon-cloudwatch-observability add-on must be installed to publish them)."""
-    dimensions = {"ClusterName": cluster_name, "Namespace": namespace, "Service": service_name}
-    return [
-        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_cpu_utilization_over_pod_limit", dimensions, "cpu"),
-        MetricRef(CONTAINER_INSIGHTS_NAMESPACE, "pod_memory_utilization_over_pod_limit", dimensions, "memory"),
-    ]
+def control_plane_log_group_name(cluster_name: str) -> str:
+    """Where EKS sends a cluster's control-plane logs: "The log group name format is
+    /aws/eks/my-cluster/cluster." https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html"""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
+@dataclass(frozen=True)
+class ControlPlaneLogs:
+    """The stack's CloudWatch Logs settings for the control-plane log group."""
+
+    retention_days: int
+    key_arn: pulumi.Input[str]
+    """The stack's logs key: its policy lets CloudWatch Logs of this region use it for any log group of the account."""
+    production: bool
+    """Keep the group in CloudWatch when the cluster goes (`retain_on_delete`)."""
+
+
+def control_plane_log_group(name: str, cluster_name: str, logs: ControlPlaneLogs, *, tags: dict[str, str], parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    """The group EKS writes the control-plane logs to, created before the cluster with the stack's
+    retention and key. Left to EKS, it appears with the first log events: no retention (kept and billed
+    forever), no customer managed key, and never deleted. terraform-aws-modules/terraform-aws-eks creates
+    it the same way and makes the cluster depend on it (main.tf, aws_cloudwatch_log_group.this).
+
+    The name is fixed by EKS, so a kept group would make CreateLogGroup of the next cluster of the same
+    name fail (switching deployTarget back, or `pulumi destroy` and `pulumi up`). A production stack keeps
+    it all the same (its logs are audit evidence; re-creating that cluster needs the one documented step,
+    docs/eks.md); any other stack's group goes with its cluster. Not protected: a target switch deletes
+    the cluster, and a protected group would stop it."""
+    return aws.cloudwatch.LogGroup(
+        f"{name}-control-plane-logs",
+        name=control_plane_log_group_name(cluster_name),
+        retention_in_days=logs.retention_days,
+        kms_key_id=logs.key_arn,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=logs.production),
+    )
 
 
 def auto_mode_cluster(
@@ -62,6 +89,7 @@ def auto_mode_cluster(
     network_variant: str,
     public_access_cidrs: Sequence[str],
     subnet_ids: pulumi.Input[Sequence[str]],
+    logs: ControlPlaneLogs,
     tags: dict[str, str],
     context: AwsContext,
     parent: pulumi.Resource,
@@ -69,6 +97,7 @@ def auto_mode_cluster(
     """An EKS Auto Mode cluster with plain pulumi-aws (no pulumi-eks: it needs the AWS CLI on the
     operator's machine and talks to the API endpoint). research.md Q4; pulumi_aws eks.Cluster
     "EKS Cluster with EKS Auto Mode"."""
+    cluster_name = created_cluster_name(name_prefix, network_variant)
     # Not protected: the key goes with the cluster it serves (a switch of deployTarget), and its
     # deletion waits 30 days, during which `aws kms cancel-key-deletion` brings it back.
     key = encryption_key(
@@ -115,12 +144,15 @@ def auto_mode_cluster(
         )
         for policy in NODE_ROLE_POLICIES
     ]
+    # First, or EKS creates the group itself with the cluster's first log events (terraform-provider-aws
+    # eks_cluster docs: depends_on "to prevent ordering issues with EKS automatically creating the log group first").
+    log_group = control_plane_log_group(name, cluster_name, logs, tags=tags, parent=parent)
     public = bool(public_access_cidrs)
     return aws.eks.Cluster(
         f"{name}-cluster",
         # name, role_arn and bootstrap_* are replace-only, and a cluster cannot move to another VPC:
         # the name carries the network, so a replacement is created under a new name first.
-        name=created_cluster_name(name_prefix, network_variant),
+        name=cluster_name,
         version=kubernetes_version,
         role_arn=cluster_role.arn,
         vpc_config={
@@ -150,50 +182,5 @@ def auto_mode_cluster(
         # Not protected: a switch of deployTarget deletes it, and everything it runs is re-created
         # from the stack (the workload) and the registry (the image). The role's policies must
         # outlive the cluster, or EKS cannot clean up what it created (pulumi_aws docs, role_arn).
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=attachments),
-    )
-
-
-def container_insights(name: str, cluster: aws.eks.Cluster, *, tags: dict[str, str], context: AwsContext, parent: pulumi.Resource) -> None:
-    """The CloudWatch Observability add-on publishes the Container Insights pod metrics that the
-    CPU and memory alarms watch; its agent gets CloudWatch rights through EKS Pod Identity
-    (built into Auto Mode). An existing cluster must run the add-on already (docs/eks.md).
-    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/install-CloudWatch-Observability-EKS-addon.html
-    """
-    role = aws.iam.Role(
-        f"{name}-cloudwatch-agent-role",
-        description="CloudWatch agent of the amazon-cloudwatch-observability add-on (EKS Pod Identity)",
-        assume_role_policy=pulumi.Output.json_dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "pods.eks.amazonaws.com"},
-                        # Pod Identity needs TagSession as well as AssumeRole.
-                        "Action": ["sts:AssumeRole", "sts:TagSession"],
-                    }
-                ],
-            }
-        ),
-        tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
-    attachment = aws.iam.RolePolicyAttachment(
-        f"{name}-cloudwatch-agent-policy",
-        role=role.name,
-        # The AWS-managed policy the add-on's documentation prescribes for its agent.
-        policy_arn=context.managed_policy("CloudWatchAgentServerPolicy"),
-        opts=pulumi.ResourceOptions(parent=role),
-    )
-    aws.eks.Addon(
-        f"{name}-container-insights",
-        cluster_name=cluster.name,
-        addon_name="amazon-cloudwatch-observability",
-        pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
-        resolve_conflicts_on_create="OVERWRITE",
-        resolve_conflicts_on_update="OVERWRITE",
-        tags=tags,
-        # The agent starts with the add-on: its role's policy must be attached by then.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[attachment]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*attachments, log_group]),
     )

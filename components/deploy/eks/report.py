@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get, show
-from components.settings import DeploymentStrategyKind, Settings
+from components.settings import DeploymentStrategyKind, Settings, standard_support_notice
 
 _CLUSTER = "aws:eks/cluster:Cluster"
 
@@ -77,13 +77,16 @@ def _deploy_time_rows(view: PlanView) -> list[str]:
 
 
 def _human_rows(view: PlanView) -> list[str]:
-    return [
+    rows = [
         f"- EKS cluster `{cluster.inputs.get('name')}` has a private API endpoint only: the stack still comes up (the deploy "
         "step runs inside the VPC), but kubectl from a laptop will not reach it. Use a host in the VPC, or list your "
         "operators' CIDRs in `eksPublicAccessCidrs`."
         for cluster in view.of_type(_CLUSTER)
         if not get(cluster.inputs, "vpcConfig.endpointPublicAccess")
     ]
+    eks = view.settings().eks
+    notice = standard_support_notice(eks.kubernetes_version, view.as_of, eks.cluster_name) if eks else None
+    return rows + ([f"- {notice}"] if notice else [])
 
 
 def _resolved_note(key: str, value: Any, settings: Settings) -> str:

@@ -5,15 +5,16 @@ Pulumi never talks to the Kubernetes API: the cluster, its IAM, access entries a
 resources; the Kubernetes objects are data that the deploy step applies from inside the VPC. So
 `pulumi up` works from any machine with AWS credentials, whatever the endpoint's access (docs/eks.md).
 
-This module is the component; its parts are siblings: cluster.py (the created cluster, its roles and
-add-on), manifests.py (the workload), deploy_step.py (the step's buildspec, script and permissions)
-and report.py (the offline plan's view).
+This module is the component; its parts are siblings: cluster.py (the created cluster and its roles),
+insights.py (the Container Insights add-on and its metrics), manifests.py (the workload), deploy_step.py
+(the step's buildspec, script and permissions) and report.py (the offline plan's view).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import pulumi
 import pulumi_aws as aws
@@ -23,13 +24,14 @@ from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployI
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
-from components.deploy.eks.cluster import auto_mode_cluster, container_insights, created_cluster_name, eks_saturation_metrics
+from components.deploy.eks.cluster import ControlPlaneLogs, auto_mode_cluster, created_cluster_name
 from components.deploy.eks.config_apply import config_apply_trigger
+from components.deploy.eks.insights import container_insights, eks_saturation_metrics
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.vpc import Network
-from components.settings import CpuArchitecture, EksLoadBalancing, Settings
+from components.settings import CpuArchitecture, EksLoadBalancing, Settings, standard_support_notice
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
@@ -111,6 +113,7 @@ class EksTarget(pulumi.ComponentResource):
                 network_variant=args.network_variant,
                 public_access_cidrs=args.public_access_cidrs,
                 subnet_ids=network.private_subnet_ids,
+                logs=ControlPlaneLogs(retention_days=inputs.log_retention_days, key_arn=inputs.log_key_arn, production=inputs.production),
                 tags=inputs.tags,
                 context=context,
                 parent=self,
@@ -344,9 +347,14 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
     return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix, network_variant(settings))}
 
 
+def today() -> date:
+    """The date the program runs on: what the EKS release calendar is read against."""
+    return date.today()
+
+
 def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
     cfg = own_settings(settings.eks, settings)
-    return EksTarget(
+    target = EksTarget(
         name,
         EksTargetArgs(
             inputs=inputs,
@@ -364,3 +372,8 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
         ),
         opts,
     )
+    # Shown by `pulumi preview` and `pulumi up` as the version's end of standard support nears, and after.
+    notice = standard_support_notice(cfg.kubernetes_version, today(), cfg.cluster_name)
+    if notice:
+        pulumi.log.warn(notice, resource=target)
+    return target
