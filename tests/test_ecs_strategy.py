@@ -262,6 +262,26 @@ def test_the_service_deploys_with_the_strategy_and_the_hook(evaluate, kind):
     assert (service["deploymentMinimumHealthyPercent"], service["deploymentMaximumPercent"]) == (100, 200)
 
 
+# The stack's deployment worst case plus 5 minutes, when that is more than the provider's 20-minute default:
+# blue-green 16, canary 21, linear 25 with their defaults, 60 at most with the longest bakes the settings allow.
+SERVICE_WAITS = [
+    ({}, None),
+    ({"deploymentStrategy": "blue-green"}, "21m"),
+    ({"deploymentStrategy": "canary"}, "26m"),
+    ({"deploymentStrategy": "linear"}, "30m"),
+    ({"deploymentStrategy": "canary", "deploymentTimeoutMinutes": 60, "canaryBakeMinutes": 49, "deploymentBakeMinutes": 0}, "65m"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "wait"), SERVICE_WAITS)
+def test_pulumi_up_waits_for_the_whole_deployment_as_long_as_it_can_take(evaluate, overrides, wait):
+    """`pulumi up` keeps waiting for the service's deployment (the provider then reports one ECS rolled back as an
+    error), for the strategy's worst case and a margin; a rolling update fits the provider's default."""
+    service = evaluate("dev", **overrides).one(SERVICE)
+    assert service.inputs["waitForSteadyState"] is True
+    assert service.custom_timeouts == ({} if wait is None else {"create": wait, "update": wait})
+
+
 def test_the_strategy_s_own_values_reach_the_service(evaluate):
     result = evaluate("dev", deploymentStrategy="canary", canaryPercent=2.5, canaryBakeMinutes=7, deploymentBakeMinutes=0)
     config = result.one(SERVICE).inputs["deploymentConfiguration"]

@@ -43,6 +43,15 @@ SMOKE_TEST_RETRY_DELAY_SECONDS = 15
 # Room for the function's start-up in one invocation, on top of its requests.
 LAMBDA_START_SECONDS = 5
 
+# `pulumi up` waits for the service's deployment (wait_for_steady_state): the provider's create and update wait
+# until the newest service deployment is SUCCESSFUL, through a blue-green, canary or linear deployment's hook and
+# bakes, and fail on ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED or STOPPED, for 20 minutes unless custom_timeouts say
+# otherwise (terraform-provider-aws internal/service/ecs/service.go: waitServiceStable; the wait on the deployment's
+# status came with https://github.com/hashicorp/terraform-provider-aws/pull/43434).
+PROVIDER_SERVICE_WAIT_MINUTES = 20
+# Past the deployment's worst case: ECS starting the deployment after the call, and the provider's last poll.
+SERVICE_WAIT_MARGIN_MINUTES = 5
+
 
 def smoke_test_attempts(n_paths: int) -> int:
     """The most attempts whose worst case (every request to its deadline, every retry delay) still answers
@@ -71,6 +80,15 @@ def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_
         "MAX_ATTEMPTS": str(smoke_test_attempts(n_paths)),
         "RETRY_DELAY_SECONDS": str(SMOKE_TEST_RETRY_DELAY_SECONDS),
     }
+
+
+def service_timeouts(strategy: DeploymentStrategySettings) -> pulumi.CustomTimeouts | None:
+    """How long `pulumi up` waits for the service's create or update: the strategy's worst case and a margin,
+    never less than the provider's default (None: the default suffices, as for a rolling update)."""
+    minutes = strategy.worst_case.minutes + SERVICE_WAIT_MARGIN_MINUTES
+    if minutes <= PROVIDER_SERVICE_WAIT_MINUTES:
+        return None
+    return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 
 
 def deployment_configuration(

@@ -31,7 +31,7 @@ from components.deploy.ecs.documents import (
     record_buildspec,
     render_buildspec,
 )
-from components.deploy.ecs.progressive import Progressive, deployment_configuration, progressive
+from components.deploy.ecs.progressive import Progressive, deployment_configuration, progressive, service_timeouts
 from components.deploy.ecs.verify import verifier
 from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
@@ -190,14 +190,15 @@ class EcsTarget(pulumi.ComponentResource):
             health_check_grace_period_seconds=30,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
-            # `pulumi up` returns only once the bootstrap tasks pass the health check.
+            # `pulumi up` returns only once the deployment it started is SUCCESSFUL (bakes included) and fails when
+            # ECS rolls it back; service_timeouts gives the wait the strategy's worst case (docs/safety.md).
             wait_for_steady_state=True,
             tags=tags,
             # No ignore_changes on task_definition: the task definition carries the recorded image, so
             # `pulumi up` applies size and environment changes and keeps the image the pipeline deployed.
             # Blue-green, canary, linear: the listener rules and the infrastructure role's managed policy
             # must exist first (the role ARN waits for inline policies only).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
             name="DeployToEcs",
