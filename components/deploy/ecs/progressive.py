@@ -23,7 +23,7 @@ from components.aws_context import AwsContext
 from components.contracts import DeployInputs
 from components.deploy.ecs.functions import functions_archive
 from components.iam import service_role
-from components.lambdas import FunctionVpc, StackFunction, stack_function
+from components.lambdas import INIT_LIMIT_SECONDS, FunctionVpc, StackFunction, stack_function
 from components.naming import physical_name
 from components.network.traffic_shift import TrafficShift
 from components.settings import SMOKE_TEST_HOOK_MAX_MINUTES, DeploymentStrategyKind, DeploymentStrategySettings
@@ -54,12 +54,14 @@ SERVICE_WAIT_MARGIN_MINUTES = 5
 
 
 def smoke_test_attempts(n_paths: int) -> int:
-    """The most attempts whose worst case (every request to its deadline, every retry delay) still answers
-    FAILED within SMOKE_TEST_HOOK_MAX_MINUTES: the deployment's worst case counts the hook at that much.
-    `n_paths` counts the health path. At least 1 (one attempt of 21 paths takes 105 s)."""
+    """The most attempts that still answer FAILED within SMOKE_TEST_HOOK_MAX_MINUTES, the time the deployment's
+    worst case counts for the hook: each attempt one invocation, which may run Lambda's init limit and the
+    function's whole timeout, with the retry delay between two. `n_paths` counts the health path. At least 1 (one
+    invocation of 21 paths takes 120 s)."""
     budget = SMOKE_TEST_HOOK_MAX_MINUTES * 60
+    invocation = INIT_LIMIT_SECONDS + smoke_test_timeout_seconds(n_paths)
     attempts = 1
-    while attempts < 100 and WORST_CASE_SECONDS(attempts + 1, SMOKE_TEST_RETRY_DELAY_SECONDS, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths) <= budget:
+    while attempts < 100 and (attempts + 1) * invocation + attempts * SMOKE_TEST_RETRY_DELAY_SECONDS <= budget:
         attempts += 1
     return attempts
 
