@@ -225,6 +225,8 @@ class EcsTarget(pulumi.ComponentResource):
             cluster_name=cluster_name,
             service_name=service_name,
             strategy=args.strategy.kind,
+            # ECS gets as long to finish the deployment as the deploy action gave it (at least its worst case).
+            max_wait_minutes=workload.deployment_timeout_minutes,
             run_order=2,
         )
         record = self._record_step(name, args, context.account_id)
