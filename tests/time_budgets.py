@@ -22,8 +22,7 @@ import boto3
 import botocore.config
 import yaml
 
-from components.settings import KEYS, PROJECT, Settings, SettingsError, parse_settings
-from components.settings.strategy import MAX_SMOKE_TEST_PATHS
+from components.settings import KEYS, MAX_SMOKE_TEST_PATHS, PROJECT, Settings, SettingsError, parse_settings
 from offline.mocks import StackResult
 from offline.stackfile import stack_config
 

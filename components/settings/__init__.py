@@ -18,6 +18,8 @@ Callers import from here, never from the modules.
 from components.settings.constants import (
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
+    CODEBUILD_ACTION_MAX_MINUTES,
+    CODEBUILD_QUEUED_TIMEOUT_MINUTES,
     DEFAULT_BOOTSTRAP_IMAGE,
     DEREGISTRATION_DELAY_SECONDS,
     ECS_DEPLOY_ACTION_MAX_MINUTES,
@@ -52,12 +54,14 @@ from components.settings.parse import load_settings, parse_settings
 from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError
 from components.settings.source import git_branch_problem
-from components.settings.strategy import STRATEGY_KEYS
+from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
 
 __all__ = [
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
     "BUILD_ONLY_KEYS",
+    "CODEBUILD_ACTION_MAX_MINUTES",
+    "CODEBUILD_QUEUED_TIMEOUT_MINUTES",
     "BUILD_COMPUTE_TYPES",
     "CRON_EXAMPLE",
     "DEFAULT_BOOTSTRAP_IMAGE",
@@ -69,6 +73,7 @@ __all__ = [
     "FARGATE_CPU_MEMORY",
     "KEYS",
     "LOG_RETENTION_DAYS",
+    "MAX_SMOKE_TEST_PATHS",
     "PROJECT",
     "SMOKE_TEST_HOOK_MAX_MINUTES",
     "STRATEGY_KEYS",
