@@ -16,6 +16,7 @@ Callers import from here, never from the modules.
 """
 
 from components.settings.constants import (
+    ALARM_DETECTION_MINUTES,
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
     CODEBUILD_ACTION_MAX_MINUTES,
@@ -57,6 +58,7 @@ from components.settings.source import git_branch_problem
 from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
 
 __all__ = [
+    "ALARM_DETECTION_MINUTES",
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
     "BUILD_ONLY_KEYS",

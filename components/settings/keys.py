@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any
 
 from components.settings.constants import (
+    ALARM_DETECTION_MINUTES,
     BOOTSTRAP_HEALTH_PATH,
     CODEBUILD_ACTION_MAX_MINUTES,
     CODEBUILD_QUEUED_TIMEOUT_MINUTES,
@@ -329,7 +330,15 @@ KEYS: dict[str, Key] = _keys(
     Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent.", minimum=10, maximum=100),
     Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent.", minimum=10, maximum=100),
     Key("manualApproval", "string", "auto", "Manual approval before Deploy; auto: on when production.", allowed=Toggle),
-    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off.", minimum=0, maximum=60),
+    Key(
+        "bakeTimeMinutes",
+        "integer",
+        10,
+        "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off, and a watch lasts "
+        f"at least {ALARM_DETECTION_MINUTES} (the time the alarms need to fire).",
+        minimum=0,
+        maximum=60,
+    ),
     Key(
         "deploymentWindowCron",
         "string",
