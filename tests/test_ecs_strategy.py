@@ -289,6 +289,27 @@ def test_pulumi_up_waits_for_the_whole_deployment_as_long_as_it_can_take(evaluat
     assert service.custom_timeouts == ({} if wait is None else {"create": wait, "update": wait})
 
 
+def test_the_safety_guide_states_the_waits_the_stack_sets():
+    """docs/safety.md's numbers for `pulumi up`'s wait are the ones the code computes."""
+    from components.deploy.ecs.progressive import PROVIDER_SERVICE_WAIT_MINUTES, SERVICE_WAIT_MARGIN_MINUTES, service_wait_minutes
+    from components.settings import ECS_DEPLOY_ACTION_MAX_MINUTES, parse_settings
+
+    def wait(**raw) -> int:
+        return service_wait_minutes(parse_settings(raw, "container-cicd", "dev").ecs.strategy)
+
+    text = " ".join((ROOT / "docs" / "safety.md").read_text().split())
+    canary = parse_settings({"production": True, "allowPlainHttp": True}, "container-cicd", "prod").ecs.strategy.worst_case.minutes
+    assert (
+        f"The provider waits {PROVIDER_SERVICE_WAIT_MINUTES} minutes unless told otherwise, less than canary's worst case with the production "
+        f"defaults ({canary}) and the {ECS_DEPLOY_ACTION_MAX_MINUTES} the settings allow"
+    ) in text
+    assert (
+        f"the strategy's worst case and {SERVICE_WAIT_MARGIN_MINUTES} minutes when that is longer: blue-green {wait(deploymentStrategy='blue-green')}, "
+        f"canary {wait(deploymentStrategy='canary')} and linear {wait(deploymentStrategy='linear')} minutes with their defaults, "
+        f"{ECS_DEPLOY_ACTION_MAX_MINUTES + SERVICE_WAIT_MARGIN_MINUTES} at most; a rolling update keeps the {wait()}."
+    ) in text
+
+
 def test_the_strategy_s_own_values_reach_the_service(evaluate):
     result = evaluate("dev", deploymentStrategy="canary", canaryPercent=2.5, canaryBakeMinutes=7, deploymentBakeMinutes=0)
     config = result.one(SERVICE).inputs["deploymentConfiguration"]

@@ -84,11 +84,17 @@ def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_
     }
 
 
-def service_timeouts(strategy: DeploymentStrategySettings) -> pulumi.CustomTimeouts | None:
+def service_wait_minutes(strategy: DeploymentStrategySettings) -> int:
     """How long `pulumi up` waits for the service's create or update: the strategy's worst case and a margin,
-    never less than the provider's default (None: the default suffices, as for a rolling update)."""
-    minutes = strategy.worst_case.minutes + SERVICE_WAIT_MARGIN_MINUTES
-    if minutes <= PROVIDER_SERVICE_WAIT_MINUTES:
+    never less than the provider's default."""
+    return max(PROVIDER_SERVICE_WAIT_MINUTES, strategy.worst_case.minutes + SERVICE_WAIT_MARGIN_MINUTES)
+
+
+def service_timeouts(strategy: DeploymentStrategySettings) -> pulumi.CustomTimeouts | None:
+    """The service's custom_timeouts for `service_wait_minutes`; None when the provider's default is that long
+    (a rolling update)."""
+    minutes = service_wait_minutes(strategy)
+    if minutes == PROVIDER_SERVICE_WAIT_MINUTES:
         return None
     return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 

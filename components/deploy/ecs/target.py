@@ -177,9 +177,10 @@ class EcsTarget(pulumi.ComponentResource):
             # beside the old one, which 200 % also allows.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            # A failed deployment rolls back by itself; ECS detects failures with the circuit breaker and the
-            # alarms for rolling and blue/green deployments alike
-            # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html).
+            # A failed deployment rolls back by itself. The breaker is documented for the ECS deployment controller
+            # (API_DeploymentCircuitBreaker), which every strategy uses, and for rolling and blue/green updates
+            # (deployment-failure-detection.html); canary and linear name the alarms. No source has ECS refuse it,
+            # so it stays on for all four (docs/safety.md).
             deployment_circuit_breaker={"enable": True, "rollback": True},
             # The service alarms (created after this target, names known up front) also roll a deployment
             # back when one fires while it is in progress (in a canary, during the bakes); the deploy action
