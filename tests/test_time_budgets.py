@@ -427,7 +427,21 @@ def step_tallies(tmp_path_factory, evaluate, dev, ecs_config) -> dict[str, tb.St
     return tallies
 
 
-LABELS = ("dev", "prod", "dev-eks", "prod-ecs", "dev-blue-green-longest", "dev-canary-longest", "dev-linear-longest", "prod-ecs-longest", "prod-shortest-bake", "dev-eks-longest")
+LABELS = (
+    "dev",
+    "prod",
+    "dev-eks",
+    "prod-ecs",
+    "dev-blue-green",
+    "dev-blue-green-longest",
+    "dev-canary",
+    "dev-canary-longest",
+    "dev-linear",
+    "dev-linear-longest",
+    "prod-ecs-longest",
+    "prod-shortest-bake",
+    "dev-eks-longest",
+)
 
 
 def context(label: str, variants, evaluate, step_tallies) -> Context:

@@ -126,6 +126,7 @@ def variants(ecs_overrides: Callable[[str], dict]) -> dict[str, tuple[str, dict[
         "prod-ecs": ("prod", prod_ecs),
     }
     for strategy in ("blue-green", "canary", "linear"):
+        out[f"dev-{strategy}"] = ("dev", {"deploymentStrategy": strategy})
         out[f"dev-{strategy}-longest"] = ("dev", longest("dev", strategy))
     bake = KEYS["bakeTimeMinutes"]
     out["prod-ecs-longest"] = ("prod", longest("prod", "canary", **prod_ecs, bakeTimeMinutes=bake.maximum))
