@@ -6,14 +6,17 @@ import sys
 if sys.version_info < (3, 11):  # noqa: UP036 - before anything that needs 3.11 is imported
     sys.exit(f"container-cicd needs Python 3.11 or newer; this is {sys.version.split()[0]}. Point Pulumi at a newer python3.")
 
+from dataclasses import replace  # noqa: E402
+
 import pulumi  # noqa: E402
 
 from components.contracts import DeployInputs, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
-from components.delivery.image_record import ImageRecord, ImageRecordArgs
+from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
-from components.deploy import create_target, moved_out_of_target, target_module
+from components.delivery.release import Release, ReleaseArgs
+from components.deploy import create_target, moved_out_of_target, next_target_args, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
@@ -38,20 +41,18 @@ artifacts = ArtifactStore(
 )
 pipeline_name = physical_name(settings.prefix, "pipeline", 100)
 
+# What a pipeline step outside the deploy target runs with: its logs and the pipeline's artifacts.
+step_context = StepContext(
+    log_retention_days=settings.log_retention_days,
+    log_key_arn=logs_key.key_arn,
+    artifact_statements=artifacts.read_write_statements(),
+    artifact_key_arn=artifacts.key_arn,
+    tags=tags,
+)
+
 # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
 # images another stack built and verified, by digest (docs/promotion.md).
-origin = image_origin(
-    settings,
-    artifacts,
-    StepContext(
-        log_retention_days=settings.log_retention_days,
-        log_key_arn=logs_key.key_arn,
-        artifact_statements=artifacts.read_write_statements(),
-        artifact_key_arn=artifacts.key_arn,
-        tags=tags,
-    ),
-    pipeline_name,
-)
+origin = image_origin(settings, artifacts, step_context, pipeline_name)
 
 # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
 image_record = ImageRecord(
@@ -59,8 +60,14 @@ image_record = ImageRecord(
     ImageRecordArgs(
         parameter_name=image_parameter_name(settings.project, settings.stack, settings.service_name),
         bootstrap_image=settings.workload.bootstrap_image,
+        known_good_parameter_name=known_good_parameter_name(settings.project, settings.stack, settings.service_name),
         tags=tags,
     ),
+)
+# After the gated deploy stage(s): the image that passed them, bake included, becomes the known-good image.
+release = Release(
+    "release",
+    ReleaseArgs(name_prefix=settings.prefix, image_record=image_record, environment=step_context, architecture=settings.build.architecture),
 )
 
 # The network and the load balancer belong to the stack, not to the deploy target: switching
@@ -72,11 +79,12 @@ load_balancer = LoadBalancer(
         name_prefix=settings.prefix,
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
-        container_port=settings.workload.container_port,
         health_check_path=settings.workload.health_check_path,
         network_variant=settings.network.vpc_id or f"created:{settings.network.vpc_cidr}",
         target_kind=settings.deploy_target.value,
         target_group_tags=target_module(settings).target_group_tags(settings),
+        # A switch of deployTarget in two steps: the next target's own target group, with no traffic yet.
+        next_target=next_target_args(settings),
         ingress_cidrs=settings.network.ingress_cidrs,
         certificate_arn=settings.network.certificate_arn,
         production=settings.production,
@@ -90,29 +98,29 @@ load_balancer = LoadBalancer(
 )
 
 # The only place that depends on deployTarget: the registry of targets picks the module.
-target = create_target(
-    "deploy",
-    settings,
-    DeployInputs(
-        workload=settings.workload,
-        network=network,
-        load_balancer=load_balancer,
-        image_record=image_record,
-        repository_url=origin.repository_url,
-        repository_arn=origin.repository_arn,
-        repository_name=origin.repository_name,
-        log_retention_days=settings.log_retention_days,
-        log_key_arn=logs_key.key_arn,
-        production=settings.production,
-        tags=tags,
-        artifact_statements=artifacts.read_write_statements(),
-        artifact_key_arn=artifacts.key_arn,
-        tag_deployed_images=origin.registry_is_own,
-        # Names known before the alarms exist: the target rolls back a deployment when one fires.
-        alarm_names=alarm_names(settings.prefix),
-    ),
-    pulumi.ResourceOptions(),
+inputs = DeployInputs(
+    workload=settings.workload,
+    network=network,
+    load_balancer=load_balancer.serving,
+    image_record=image_record,
+    repository_url=origin.repository_url,
+    repository_arn=origin.repository_arn,
+    repository_name=origin.repository_name,
+    log_retention_days=settings.log_retention_days,
+    log_key_arn=logs_key.key_arn,
+    production=settings.production,
+    tags=tags,
+    artifact_statements=artifacts.read_write_statements(),
+    artifact_key_arn=artifacts.key_arn,
+    tag_deployed_images=origin.registry_is_own,
+    # Names known before the alarms exist: the target rolls back a deployment when one fires.
+    alarm_names=alarm_names(settings.prefix),
 )
+target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
+# nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no
+# production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
+if load_balancer.next is not None:
+    create_target("deploy", settings.for_next_target(), replace(inputs, load_balancer=load_balancer.next, alarm_names=()), pulumi.ResourceOptions())
 
 safety = settings.safety
 notifications = Notifications(
@@ -150,7 +158,7 @@ pipeline = Pipeline(
         stages=origin.stages,
         tags=tags,
         deploy_stages=target.stages,
-        final_stages=origin.final_stages,
+        final_stages=[release.contribution, *origin.final_stages],
         gates=PipelineGates(
             topic_arn=notifications.topic_arn,
             topic_statements=notifications.publish_statements(),
@@ -201,5 +209,8 @@ pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
+if load_balancer.next is not None:
+    # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
+    pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)
 for output, value in {**origin.exports(pipeline.pipeline_name, pipeline.pipeline_arn), **target.outputs}.items():
     pulumi.export(output, value)

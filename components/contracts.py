@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import pulumi
 import pulumi_aws as aws
 
-from components.network.loadbalancer import LoadBalancer
+from components.network.loadbalancer import LoadBalancerView
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
@@ -89,9 +89,10 @@ class DeployInputs:
     workload: WorkloadSettings
     network: Network
     """The stack's VPC: the target runs its tasks or pods in the private subnets."""
-    load_balancer: LoadBalancer
-    """The stack's ALB: the target registers its tasks or pods in `load_balancer.target_group_arn` and
-    opens its workload's security group to `load_balancer.alb_security_group_id`."""
+    load_balancer: LoadBalancerView
+    """The stack's ALB as the target sees it: the target registers its tasks or pods in its own target group
+    (`load_balancer.target_group_arn`) and opens its workload's security group to
+    `load_balancer.alb_security_group_id`."""
     image_record: ImageRecord
     """The image that runs (`image_record.image`: the bootstrap image, then what the pipeline deployed
     last) and the parameter the target's deploy step records each deployment in."""

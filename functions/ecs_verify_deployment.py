@@ -33,8 +33,11 @@ classified below, and a test keeps it so):
         until MAX_WAIT_MINUTES after the deployment's createdAt, then fail (outcome FAILED).
     ROLLBACK_SUCCESSFUL -> fail, ROLLED_BACK; ROLLBACK_FAILED -> fail, FAILED; STOPPED -> fail, STOPPED
         (the message names the status and ECS's statusReason).
-    SUCCESSFUL -> the target service revision's containerImages must run the expected digest (or fail naming
-        both digests); then succeed.
+    SUCCESSFUL -> the target service revision's containerImages must run the expected digest, or a platform
+        manifest of it when the expected digest is an image index (what BuildKit pushes with provenance
+        attestations): the API reference says ECS resolves tags to digests but not which digest of an index it
+        reports, so both are accepted, and the index is read from the registry (ecr.batch_get_image) only when
+        the revision reports another digest. Anything else fails naming both digests; then succeed.
 A verdict writes the deployment record (`functions.deployment_record`) as one JSON line on stdout and puts its
 metrics (a metrics error is logged and noted in the job summary; it does not change the verdict). Any
 exception reports a job failure with its message: the job is never left hanging.
@@ -51,7 +54,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,13 +76,23 @@ MAX_PAGES = 20
 CONNECT_SECONDS, READ_SECONDS, ATTEMPTS = 2, 5, 3
 CLIENT_CONFIG = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS, retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
 CALL_WORST_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + sum(min(2 ** (n - 1), 20) + 5 for n in range(1, ATTEMPTS))
-# The most calls one invocation makes: every page of the listing, the deployment, its revision, the metrics and
-# the answer to CodePipeline.
-MAX_CALLS = MAX_PAGES + 4
+# The most calls one invocation makes: every page of the listing, the deployment, its revision, the built image
+# index (when the revision reports another digest), the metrics and the answer to CodePipeline.
+MAX_CALLS = MAX_PAGES + 5
 INVOCATION_WORST_SECONDS = MAX_CALLS * CALL_WORST_SECONDS
 DEFAULT_MAX_WAIT_MINUTES = 60
 PARAMETERS = ("cluster", "service", "expectedImage", "commit", "strategy", "startedAt", "container")
 IMAGE_PATTERN = re.compile(r"(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})")
+# A private ECR repository: <registry id>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>.
+ECR_REPOSITORY = re.compile(r"(?P<registry>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<name>.+)")
+# What batch_get_image may answer with: the stored manifest or index as it is (the record step's list).
+MANIFEST_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+INDEX_MEDIA_TYPES = MANIFEST_MEDIA_TYPES[0::2]
 # What the function's role needs, action -> resources (the service's own ARNs: describing a deployment or a
 # revision is authorized against it and its service; the CodePipeline job actions and PutMetricData take no
 # resource, PutMetricData is narrowed by its cloudwatch:namespace condition key).
@@ -88,6 +101,8 @@ IAM_ACTIONS = {
     "ecs:ListServiceDeployments": (_SERVICE,),
     "ecs:DescribeServiceDeployments": ("arn:${Partition}:ecs:${Region}:${Account}:service-deployment/${ClusterName}/${ServiceName}/*", _SERVICE),
     "ecs:DescribeServiceRevisions": ("arn:${Partition}:ecs:${Region}:${Account}:service-revision/${ClusterName}/${ServiceName}/*", _SERVICE),
+    # Reading the built image index, in the registry that holds it (the upstream's, for a promoting stack).
+    "ecr:BatchGetImage": ("arn:${Partition}:ecr:${Region}:${Account}:repository/${RepositoryName}",),
     "codepipeline:PutJobSuccessResult": ("*",),
     "codepipeline:PutJobFailureResult": ("*",),
     "cloudwatch:PutMetricData": ("*",),
@@ -180,6 +195,8 @@ class Clients:
     """boto3 CodePipeline client."""
     cloudwatch: Any
     """boto3 CloudWatch client."""
+    ecr: Callable[[str], Any]
+    """region -> boto3 ECR client (the registry's region)."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +248,27 @@ def running_images(ecs: Any, deployment: dict) -> dict[str, str | None]:
     return {image.get("containerName", "?"): image.get("imageDigest") for image in answer["serviceRevisions"][0].get("containerImages", [])}
 
 
+def index_children(ecr: Callable[[str], Any], image: str) -> set[str]:
+    """The platform manifests' digests of `image` when it is an image index in ECR; empty otherwise."""
+    reference = IMAGE_PATTERN.fullmatch(image)
+    repository = ECR_REPOSITORY.fullmatch(reference["repository"]) if reference else None
+    if reference is None or repository is None:
+        return set()
+    answer = ecr(repository["region"]).batch_get_image(
+        registryId=repository["registry"],
+        repositoryName=repository["name"],
+        imageIds=[{"imageDigest": reference["digest"]}],
+        acceptedMediaTypes=list(MANIFEST_MEDIA_TYPES),
+    )
+    found = answer.get("images") or []
+    if not found:
+        raise VerifyError(f"the registry does not return {image}: {answer.get('failures')}")
+    manifest = json.loads(found[0]["imageManifest"])
+    if (found[0].get("imageManifestMediaType") or manifest.get("mediaType")) not in INDEX_MEDIA_TYPES:
+        return set()
+    return {entry["digest"] for entry in manifest.get("manifests", []) if isinstance(entry, dict) and "digest" in entry}
+
+
 def _token(raw: str) -> tuple[str, int]:
     try:
         state = json.loads(raw)
@@ -279,11 +317,15 @@ def judge(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callabl
         return verdict(FINAL_OUTCOMES[status], f"ECS deployment {arn} ended {status}: {deployment.get('statusReason') or 'ECS gave no reason'}")
     images = running_images(clients.ecs, deployment)
     relevant = {params.container: images.get(params.container)} if params.container else images
-    if params.digest not in relevant.values():
-        running = ", ".join(f"{name}={digest}" for name, digest in relevant.items()) or "no container images"
-        reason = f"ECS deployment {arn} is SUCCESSFUL but its revision runs {running}, not the build's {params.digest}"
-        return verdict("FAILED", reason)
-    return verdict(records.SUCCEEDED, None)
+    if params.digest in relevant.values():
+        return verdict(records.SUCCEEDED, None)
+    platforms = index_children(clients.ecr, params.expected_image)
+    matched = sorted(d for d in relevant.values() if d in platforms)
+    if matched:
+        return replace(verdict(records.SUCCEEDED, None), summary=f"ECS deployment {arn} is SUCCESSFUL and runs {matched[0]}, a platform manifest of the build's {params.digest}")
+    running = ", ".join(f"{name}={digest}" for name, digest in relevant.items()) or "no container images"
+    reason = f"ECS deployment {arn} is SUCCESSFUL but its revision runs {running}, not the build's {params.digest}"
+    return verdict("FAILED", reason)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -320,5 +362,10 @@ def verify(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callab
 
 def handler(event: dict, context: object) -> dict:
     """Lambda entry point (handler `functions.ecs_verify_deployment.handler`)."""
-    clients = Clients(*(boto3.client(service, config=CLIENT_CONFIG) for service in ("ecs", "codepipeline", "cloudwatch")))
+    clients = Clients(
+        boto3.client("ecs", config=CLIENT_CONFIG),
+        boto3.client("codepipeline", config=CLIENT_CONFIG),
+        boto3.client("cloudwatch", config=CLIENT_CONFIG),
+        lambda region: boto3.client("ecr", region_name=region, config=CLIENT_CONFIG),
+    )
     return verify(event, clients, os.environ)

@@ -18,6 +18,7 @@ the table below names the ones of every type this program creates with an explic
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from offline.mocks import Resource, StackResult
@@ -188,12 +189,33 @@ def physical_name(r: Resource) -> tuple | None:
     return (r.type, values)
 
 
+def effective_inputs(old: Resource | None, new: Resource) -> dict:
+    """The inputs the engine sends for `new`: each `ignore_changes` path keeps the state's value (or stays
+    unset when the state has none), as the engine's processIgnoreChanges does before diffing."""
+    if old is None or not new.ignore_changes:
+        return new.inputs
+    inputs = json.loads(json.dumps(new.inputs))
+    for path in new.ignore_changes:
+        *parents, last = path.split(".")
+        target, source = inputs, old.inputs
+        for part in parents:
+            target, source = target.setdefault(part, {}), (source or {}).get(part) if isinstance(source, dict) else None
+        if isinstance(source, dict) and last in source:
+            target[last] = source[last]
+        else:
+            target.pop(last, None)
+    return inputs
+
+
 def replace_reasons(old: Resource, new: Resource) -> list[str]:
-    """The replace-only inputs that differ between the state and the program."""
+    """The replace-only inputs that differ between the state and the program (after `ignore_changes`), and
+    the inputs `replace_on_changes` names that differ."""
+    inputs = effective_inputs(old, new)
     keys = REPLACE_ONLY.get(new.type, ())
     if keys == ("*",):
-        keys = tuple(sorted((set(old.inputs) | set(new.inputs)) - {"tags", "tagsAll", "skipDestroy"}))
-    return [k for k in keys if _value(old.inputs, k) != _value(new.inputs, k)]
+        keys = tuple(sorted((set(old.inputs) | set(inputs)) - {"tags", "tagsAll", "skipDestroy"}))
+    keys = (*keys, *(k for k in new.replace_on_changes if k not in keys))
+    return [k for k in keys if _value(old.inputs, k) != _value(inputs, k)]
 
 
 def _known_urns(result: StackResult) -> dict[str, set[str]]:
@@ -263,6 +285,11 @@ class Change:
         return sorted(
             r.urn for r in gone if r.type in STATEFUL and not r.retain_on_delete and not (r.type == "aws:kms/key:Key" and (r.inputs.get("deletionWindowInDays") or 30) >= 7)
         )
+
+    def effective_updates(self) -> list[tuple[Resource, Resource]]:
+        """The updates the engine sends: inputs that differ outside the resource's `ignore_changes` (an ignored
+        input keeps the state's value, so its difference changes nothing)."""
+        return [(old, new) for old, new in self.updated if effective_inputs(old, new) != old.inputs]
 
     def stale_ignored(self) -> list[str]:
         """Updates that keep, through `ignore_changes`, a reference to a resource the same update replaces or

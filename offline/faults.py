@@ -64,8 +64,15 @@ FAULTS: tuple[Fault, ...] = (
         "service-without-listener-dependency",
         "ordering",
         "components/deploy/ecs/target.py",
+        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*port_rules, *(shifting.depends_on if shifting else ())]",
+    ),
+    Fault(
+        "service-without-port-rule-dependency",
+        "ordering",
+        "components/deploy/ecs/target.py",
+        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
         "depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]",
-        "depends_on=[*(shifting.depends_on if shifting else ())]",
     ),
     Fault("role-arn-without-policy", "ordering", "components/iam.py", "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
     Fault(
@@ -78,6 +85,27 @@ FAULTS: tuple[Fault, ...] = (
     Fault("trail-before-bucket-policy", "ordering", "components/safety/audit.py", "depends_on=[bucket_policy, key]", "depends_on=[key]"),
     # Network: wider or different exposure.
     Fault("alb-ingress-widened", "network", "components/network/loadbalancer.py", "cidr_ipv4=None if ipv6 else cidr,", 'cidr_ipv4=None if ipv6 else "0.0.0.0/0",'),
+    Fault(
+        "port-rules-updated-in-place",
+        "network",
+        "components/network/loadbalancer.py",
+        'CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])',
+        "CONTAINER_PORT_RULE = pulumi.ResourceOptions()",
+    ),
+    Fault(
+        "next-target-group-gets-traffic",
+        "network",
+        "components/network/loadbalancer.py",
+        '{"arn": next_group.arn, "weight": 0}',
+        '{"arn": next_group.arn, "weight": 100}',
+    ),
+    Fault(
+        "target-group-loses-its-old-urn",
+        "network",
+        "components/network/loadbalancer.py",
+        'aliases=[pulumi.Alias(name=f"{name}-tg")]',
+        "aliases=None",
+    ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
@@ -117,6 +145,13 @@ FAULTS: tuple[Fault, ...] = (
     ),
     # Deployment safety.
     Fault(
+        "next-target-beside-a-canary",
+        "deploy",
+        "components/settings/parse.py",
+        '    if strategy.shifts_traffic:\n        raise _fail(\n            "nextDeployTarget",',
+        '    if False:\n        raise _fail(\n            "nextDeployTarget",',
+    ),
+    Fault(
         "circuit-breaker-does-not-roll-back",
         "deploy",
         "components/deploy/ecs/target.py",
@@ -155,6 +190,44 @@ FAULTS: tuple[Fault, ...] = (
         'if strategy in (None, "ROLLING"):',
         'if strategy in (None, "ROLLING", "LINEAR"):',
     ),
+    # Would AWS allow it, in the right account, and is "known good" only what passed its bake.
+    Fault(
+        "verifier-describe-without-its-service",
+        "iam",
+        "components/deploy/ecs/verify.py",
+        '"Resource": [context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"), service],',
+        '"Resource": context.arn("ecs", f"service-deployment/{cluster_name}/{service_name}/*"),',
+    ),
+    Fault(
+        "existing-cluster-without-deploy-group",
+        "rbac",
+        "components/deploy/eks/target.py",
+        "kubernetes_groups=[manifests.deploy_group(args.name_prefix)] if args.existing_cluster_name else None,",
+        "kubernetes_groups=None,",
+    ),
+    Fault(
+        "image-lookup-in-the-callers-registry",
+        "accounts",
+        "components/delivery/image_record.py",
+        "f'IMAGE_DETAILS=\"$(aws ecr describe-images --registry-id {registry_id(repository_url)} --repository-name {shlex.quote(repository_name)} '",
+        "f'IMAGE_DETAILS=\"$(aws ecr describe-images --repository-name {shlex.quote(repository_name)} '",
+    ),
+    Fault(
+        "eks-restores-the-deployed-record",
+        "rollback",
+        "components/deploy/eks/deploy_step.py",
+        "f'KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(known_good_parameter)} --query Parameter.Value --output text)\" '",
+        "f'KNOWN_GOOD=\"$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)\" '",
+    ),
+    Fault(
+        "release-without-checking-what-runs",
+        "rollback",
+        "components/delivery/image_record.py",
+        '            \'[ "$RUNNING" = "$IMAGE_URI" ] || { echo "Release: $IMAGE_URI passed its bake, but $RUNNING runs now (deployed-image); '
+        "not recorded as known good\"; exit 1; }',\n",
+        "",
+    ),
+    Fault("kubectl-skew-unchecked", "deploy", "components/deploy/eks/deploy_step.py", 'if [ "${{SKEW#-}}" -gt {KUBECTL_SKEW} ]', 'if [ "${{SKEW#-}}" -gt 9 ]'),
     # Time: each wait's budget against its worst case (tests/test_time_budgets.py).
     Fault(
         "ecs-service-waits-the-provider-default",

@@ -40,6 +40,8 @@ class Resource:
     aliases: tuple[str, ...] = ()
     """URNs this resource was known by before (its own `aliases` option), as the engine computes them."""
     delete_before_replace: bool = False
+    replace_on_changes: tuple[str, ...] = ()
+    """Inputs whose change makes the engine replace the resource (its `replace_on_changes` option)."""
     secret_inputs: tuple[str, ...] = ()
     """Top-level input names whose value is (or holds) a secret; `inputs` shows them unwrapped."""
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             id=response.id,
             aliases=tuple(_alias_urns(request, self._qualified.get(request.parent))),
             delete_before_replace=bool(request.deleteBeforeReplace),
+            replace_on_changes=tuple(request.replaceOnChanges),
             secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
             property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
             custom_timeouts=_custom_timeouts(request),

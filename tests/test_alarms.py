@@ -63,7 +63,8 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(stack):
 def test_alarms_watch_the_targets_load_balancer_dimensions(stack):
     alarms = alarms_by_kind(stack)
     lb = stack.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
-    tg = stack.named("deploy-lb-tg").outputs["arnSuffix"]
+    # The deploy target's own target group (named for it).
+    [tg] = [r.outputs["arnSuffix"] for r in stack.of_type("aws:lb/targetGroup:TargetGroup") if r.name in ("deploy-lb-tg-ecs", "deploy-lb-tg-eks")]
     queries = {q["id"]: q for q in alarms["5xx-rate"].inputs["metricQueries"]}
     assert queries["lbErrors"]["metric"]["dimensions"] == {"LoadBalancer": lb}
     assert queries["requests"]["metric"]["dimensions"] == {"LoadBalancer": lb}

@@ -25,6 +25,8 @@ from tests.iam_authz import Caller, authorize
 COMMIT = "3f2c1e9a4b5c6d7e8f90123456789abcdef01234"
 EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
 UPSTREAM_ACCOUNT, DOWNSTREAM_ACCOUNT = "111111111111", "222222222222"
+PLATFORM = "sha256:" + "e" * 64
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 EXISTING_CLUSTER = {
     "eksClusterName": "platform-prod",
     "vpcId": "vpc-0a1b2c3d4e5f60718",
@@ -49,11 +51,15 @@ def variants(dev, prod, prod_ecs, evaluate) -> dict[str, tuple[StackResult, Stac
 
 
 @pytest.fixture(scope="module")
-def two_accounts() -> tuple[StackResult, StackResult]:
-    """dev in one account promoting to prod in another (promoteToAccounts / promoteFromAccount)."""
+def two_accounts(ecs_config) -> dict[str, tuple[StackResult, StackResult]]:
+    """dev in one account promoting to prod in another (promoteToAccounts / promoteFromAccount), prod on each target."""
     upstream = evaluate_stack("dev", {"promoteToAccounts": [DOWNSTREAM_ACCOUNT]}, account=UPSTREAM_ACCOUNT)
-    downstream = evaluate_stack("prod", {"promoteFromAccount": UPSTREAM_ACCOUNT}, stack_outputs={"organization/container-cicd/dev": upstream.outputs}, account=DOWNSTREAM_ACCOUNT)
-    return upstream, downstream
+    outputs = {"organization/container-cicd/dev": upstream.outputs}
+    downstream = {
+        target: evaluate_stack("prod", {**overrides, "promoteFromAccount": UPSTREAM_ACCOUNT}, stack_outputs=outputs, account=DOWNSTREAM_ACCOUNT)
+        for target, overrides in (("eks", {}), ("ecs", ecs_config("prod")))
+    }
+    return {target: (upstream, result) for target, result in downstream.items()}
 
 
 # -- the delivery, run ----------------------------------------------------------------------------
@@ -105,8 +111,8 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
     registry, repository, url = repository_of(result, upstream)
     built = fake_aws.image([COMMIT[:7]])
     digest = built["imageDigest"]
-    record = result.named("image-record-parameter").inputs
-    d.cloud.set_parameter(record["name"], record["insecureValue"])
+    for record in (result.named("image-record-parameter").inputs, result.named("image-record-known-good").inputs):
+        d.cloud.set_parameter(record["name"], record["insecureValue"])
     variables = {
         "BuildVariables.IMAGE_URI": f"{url}@{digest}",
         "BuildVariables.IMAGE_DIGEST": digest,
@@ -126,6 +132,8 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
         run = d.step(d.project("check"), variables=variables, files={"promotion.json": json.dumps(promotion), "imagedefinitions.json": "[]"})
         assert run.code == 0, run.stdout
     deploy(d, variables, url, digest)
+    run = d.step(d.project("release"), variables=variables)
+    assert run.code == 0, run.stdout
     if d.project("publish"):
         run = d.step(d.project("publish"), variables=variables)
         assert run.code == 0, run.stdout
@@ -191,7 +199,12 @@ def verify(d: Delivery, name: str, variables: dict, digest: str) -> None:
             found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
             return {"serviceDeployments": [found], "failures": []}
         if operation == "DescribeServiceRevisions":
-            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": [{"containerName": params["container"], "imageDigest": digest}]}], "failures": []}
+            # ECS reports the platform manifest's digest: the verifier reads the built index from the registry.
+            images = [{"containerName": params["container"], "imageDigest": PLATFORM}]
+            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": images}], "failures": []}
+        if operation == "BatchGetImage":
+            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": PLATFORM}]})
+            return {"images": [{"imageId": {"imageDigest": digest}, "imageManifest": index, "imageManifestMediaType": OCI_INDEX}], "failures": []}
         return {}
 
     answer = d.function(name, event, respond)
@@ -246,11 +259,12 @@ def test_kubernetes_allows_every_request_the_deploy_step_makes(delivered, label)
     assert kubernetes_refusals(d) == []
 
 
-def test_a_promotion_across_two_accounts_works_end_to_end(tmp_path, two_accounts):
-    """dev builds, deploys and publishes in its account; prod's collector, Check and deploy step read dev's
-    registry from the other account: every call lands in the registry that holds the image, and both
-    accounts' policies allow it."""
-    upstream, downstream = two_accounts
+@pytest.mark.parametrize("target", ["eks", "ecs"])
+def test_a_promotion_across_two_accounts_works_end_to_end(tmp_path, two_accounts, target):
+    """dev builds, deploys and publishes in its account; prod's collector, Check and deploy steps (EKS: the
+    deploy step; ECS: the verifier and the record step) read dev's registry from the other account: every call
+    lands in the registry that holds the image, and both accounts' policies allow it."""
+    upstream, downstream = two_accounts[target]
     dev_run = deliver(tmp_path / "dev", upstream, None)
     assert refusals(dev_run, upstream) == []
     prod_run = deliver(tmp_path / "prod", downstream, upstream)

@@ -39,10 +39,10 @@ def rule_name(r, suffix):
 
 
 def deploy_stage_names(r):
-    """The deploy target's stages: after Build or Check (and Approve), before a building stack's Publish."""
+    """The deploy target's stages: after Build or Check (and Approve), before Release."""
     names = [s["name"] for s in r.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
     after = "Approve" if "Approve" in names else "Build"
-    return [n for n in names[names.index(after) + 1 :] if n != "Publish"]
+    return names[names.index(after) + 1 : names.index("Release")]
 
 
 def test_one_dashboard_per_stack_with_a_url(stack):
@@ -74,7 +74,8 @@ def test_counting_rules_have_no_targets(stack):
 
 def test_service_health_widgets_use_the_targets_metrics(stack):
     lb = stack.one("aws:lb/loadBalancer:LoadBalancer").outputs["arnSuffix"]
-    tg = stack.named("deploy-lb-tg").outputs["arnSuffix"]
+    # The deploy target's own target group (named for it).
+    [tg] = [r.outputs["arnSuffix"] for r in stack.of_type("aws:lb/targetGroup:TargetGroup") if r.name in ("deploy-lb-tg-ecs", "deploy-lb-tg-eks")]
     assert widget(stack, "Requests")["metrics"] == [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", lb, {"label": "requests"}]]
     latency = widget(stack, "Target response time")["metrics"]
     assert [m[-1]["stat"] for m in latency] == ["p50", "p95", "p99"]

@@ -95,7 +95,7 @@ def test_existing_vpc_creates_no_network(existing_vpc):
     assert service["networkConfiguration"]["subnets"] == EXISTING_VPC["privateSubnetIds"]
     alb = existing_vpc.named("deploy-lb-alb").inputs
     assert alb["subnets"] == EXISTING_VPC["publicSubnetIds"]
-    assert existing_vpc.named("deploy-lb-tg").inputs["vpcId"] == EXISTING_VPC["vpcId"]
+    assert existing_vpc.named("deploy-lb-tg-ecs").inputs["vpcId"] == EXISTING_VPC["vpcId"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -114,7 +114,7 @@ def test_internet_facing_alb(dev, prod_ecs):
 
 
 def test_target_group_tuned_for_fast_deploys(dev):
-    tg = dev.named("deploy-lb-tg").inputs
+    tg = dev.named("deploy-lb-tg-ecs").inputs
     assert tg["deregistrationDelay"] <= 30
     hc = tg["healthCheck"]
     assert hc["interval"] * hc["healthyThreshold"] <= 30  # healthy within 30 s of passing checks
@@ -258,8 +258,14 @@ def test_bootstrap_container(dev, evaluate):
     [container] = containers(custom)
     assert container["image"] == "public.ecr.aws/my/hello:1.0"
     assert container["environment"] == [{"name": "PORT", "value": "9000"}]
-    assert custom.named("deploy-lb-tg").inputs["healthCheck"]["path"] == "/healthz"
-    assert custom.named("deploy-lb-tg").inputs["port"] == 9000
+    assert custom.named("deploy-lb-tg-ecs").inputs["healthCheck"]["path"] == "/healthz"
+    # The target group keeps its port; the tasks register with theirs, and the port rules open it.
+    assert custom.named("deploy-lb-tg-ecs").inputs["port"] == 8080
+    assert custom.one("aws:ecs/service:Service").inputs["loadBalancers"][0]["containerPort"] == 9000
+    assert {(r.name, r.inputs["fromPort"], r.inputs["toPort"]) for r in custom.resources if r.name in ("deploy-alb-to-service", "deploy-service-from-alb")} == {
+        ("deploy-alb-to-service", 9000, 9000),
+        ("deploy-service-from-alb", 9000, 9000),
+    }
 
 
 def test_service(dev):
@@ -273,7 +279,7 @@ def test_service(dev):
     assert s["cluster"] == dev.one("aws:ecs/cluster:Cluster").outputs["arn"]
     assert s["loadBalancers"] == [
         {
-            "targetGroupArn": dev.named("deploy-lb-tg").outputs["arn"],
+            "targetGroupArn": dev.named("deploy-lb-tg-ecs").outputs["arn"],
             "containerName": "app",
             "containerPort": 8080,
         }
@@ -303,6 +309,17 @@ def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
         assert forwarding.ref in service.depends_on, (result.config, forwarding.name)
 
 
+def test_service_waits_for_the_rules_that_open_its_port(dev, evaluate):
+    """The service's create or update step ends when its tasks are healthy, which the load balancer sees
+    only through the rules on the container port: after a containerPort change, the new port's rules."""
+    for result in (dev, evaluate("dev", containerPort=9000)):
+        service = result.one("aws:ecs/service:Service")
+        port = service.inputs["loadBalancers"][0]["containerPort"]
+        rules = [r for r in result.resources if r.name in ("deploy-alb-to-service", "deploy-service-from-alb")]
+        assert {(r.inputs["fromPort"], r.inputs["toPort"]) for r in rules} == {(port, port)}
+        assert {r.ref for r in rules} <= set(service.depends_on)
+
+
 def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
     """With certificateArn the service URL is https://<alb>: the forwarding listener must be on 443 (the port the
     security group opens and the URL implies), and port 80 only redirects there."""
@@ -312,7 +329,7 @@ def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
     https, http = listeners[443], listeners[80]
     assert https["protocol"] == "HTTPS" and https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert https["certificateArn"].endswith("certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
-    assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": r.named("deploy-lb-tg").outputs["arn"]}]
+    assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": r.named("deploy-lb-tg-ecs").outputs["arn"]}]
     assert http["protocol"] == "HTTP"
     assert http["defaultActions"] == [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
     assert r.outputs["serviceUrl"].startswith("https://")

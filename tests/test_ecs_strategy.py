@@ -44,18 +44,21 @@ def policy(result: StackResult, name: str) -> list[dict]:
 
 
 def test_a_second_target_group_checks_health_like_the_first(shifting):
-    primary, alternate = shifting.named("deploy-lb-tg").inputs, shifting.named("deploy-lb-tg-alt").inputs
+    primary, alternate = shifting.named("deploy-lb-tg-ecs").inputs, shifting.named("deploy-lb-tg-alt").inputs
     assert alternate["name"] == "container-cicd-dev-app-tg-alt"
     assert {k: v for k, v in alternate.items() if k != "name"} == {k: v for k, v in primary.items() if k != "name"}
 
 
 def test_the_alternate_takes_the_primarys_name_variant(evaluate):
-    """A port change replaces both target groups; the new names differ from the old and from each other."""
-    moved = evaluate("dev", deploymentStrategy="canary", containerPort=9000)
-    primary, alternate = moved.named("deploy-lb-tg").inputs["name"], moved.named("deploy-lb-tg-alt").inputs["name"]
+    """A move to another VPC replaces both target groups; the new names differ from the old and from each
+    other. A port change keeps both (their names carry no port)."""
+    moved = evaluate("dev", deploymentStrategy="canary", vpcCidr="10.1.0.0/16")
+    primary, alternate = moved.named("deploy-lb-tg-ecs").inputs["name"], moved.named("deploy-lb-tg-alt").inputs["name"]
     # Both new names end in a hash (the alternate's, shortened to ALB's 32 characters, of its full variant name).
-    assert (primary, alternate) == ("container-cicd-dev-app-tg-4a13d3", "container-cicd-dev-app-tg-465a79")
+    assert (primary, alternate) == ("container-cicd-dev-app-tg-10ac84", "container-cicd-dev-app-tg-53e6af")
     assert {primary, alternate}.isdisjoint({"container-cicd-dev-app-tg", "container-cicd-dev-app-tg-alt"})
+    ported = evaluate("dev", deploymentStrategy="canary", containerPort=9000)
+    assert (ported.named("deploy-lb-tg-ecs").inputs["name"], ported.named("deploy-lb-tg-alt").inputs["name"]) == ("container-cicd-dev-app-tg", "container-cicd-dev-app-tg-alt")
 
 
 def test_the_production_rule_forwards_everything_weighted_and_leaves_the_weights_to_ecs(shifting):
@@ -64,7 +67,7 @@ def test_the_production_rule_forwards_everything_weighted_and_leaves_the_weights
     assert rule.inputs["priority"] == 1
     assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
     assert rule.inputs["actions"] == [
-        {"type": "forward", "forward": {"targetGroups": [{"arn": arn(shifting, "deploy-lb-tg"), "weight": 100}, {"arn": arn(shifting, "deploy-lb-tg-alt"), "weight": 0}]}}
+        {"type": "forward", "forward": {"targetGroups": [{"arn": arn(shifting, "deploy-lb-tg-ecs"), "weight": 100}, {"arn": arn(shifting, "deploy-lb-tg-alt"), "weight": 0}]}}
     ]
     assert rule.ignore_changes == ("actions",)
 
@@ -84,7 +87,10 @@ def test_the_test_listener_answers_404_except_through_its_rule(shifting):
     rule = shifting.named("deploy-lb-test-rule")
     assert rule.inputs["listenerArn"] == arn(shifting, "deploy-lb-test")
     assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/*"]}}]
-    assert rule.inputs["actions"][0]["forward"]["targetGroups"] == [{"arn": arn(shifting, "deploy-lb-tg"), "weight": 0}, {"arn": arn(shifting, "deploy-lb-tg-alt"), "weight": 100}]
+    assert rule.inputs["actions"][0]["forward"]["targetGroups"] == [
+        {"arn": arn(shifting, "deploy-lb-tg-ecs"), "weight": 0},
+        {"arn": arn(shifting, "deploy-lb-tg-alt"), "weight": 100},
+    ]
     assert rule.ignore_changes == ("actions",)
 
 
@@ -252,7 +258,7 @@ def test_the_service_deploys_with_the_strategy_and_the_hook(evaluate, kind):
     assert service["deploymentConfiguration"] == {**EXPECTED_CONFIGURATION[kind], "lifecycleHooks": [hook]}
     assert service["loadBalancers"] == [
         {
-            "targetGroupArn": arn(result, "deploy-lb-tg"),
+            "targetGroupArn": arn(result, "deploy-lb-tg-ecs"),
             "containerName": "app",
             "containerPort": 8080,
             "advancedConfiguration": {
@@ -339,7 +345,7 @@ def test_rolling_names_its_strategy_and_adds_nothing(dev):
     service = dev.one(SERVICE).inputs
     assert service["deploymentConfiguration"] == {"strategy": "ROLLING"}
     assert "advancedConfiguration" not in service["loadBalancers"][0]
-    assert names(dev, RULE) == [] and names(dev, "aws:lb/targetGroup:TargetGroup") == ["deploy-lb-tg"]
+    assert names(dev, RULE) == [] and names(dev, "aws:lb/targetGroup:TargetGroup") == ["deploy-lb-tg-ecs"]
     assert names(dev, FUNCTION) == ["deploy-verify-function"]
     assert [r.name for r in dev.of_type("aws:lb/listener:Listener")] == ["deploy-lb-http"]
     assert not [r for r in dev.of_type("aws:iam/role:Role") if r.name in ("deploy-lb-role", "deploy-hook-role")]
@@ -357,7 +363,7 @@ def test_production_on_ecs_deploys_as_a_canary(prod_ecs):
 
 def test_target_group_alarms_watch_both_target_groups(shifting):
     alarms = {a.name.removeprefix("alarms-"): a.inputs for a in shifting.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    groups = {shifting.named("deploy-lb-tg").outputs["arnSuffix"], shifting.named("deploy-lb-tg-alt").outputs["arnSuffix"]}
+    groups = {shifting.named("deploy-lb-tg-ecs").outputs["arnSuffix"], shifting.named("deploy-lb-tg-alt").outputs["arnSuffix"]}
     for kind in ("unhealthy-targets", "latency-p95"):
         watched = {q["metric"]["dimensions"]["TargetGroup"] for q in alarms[kind]["metricQueries"] if "metric" in q}
         assert watched == groups, kind

@@ -180,6 +180,7 @@ def test_the_verifier_s_role_grants_exactly_what_the_function_calls(dev):
         ("ecs:DescribeServiceDeployments", f"{ecs}:service/{service}"),
         ("ecs:DescribeServiceRevisions", f"{ecs}:service-revision/{service}/*"),
         ("ecs:DescribeServiceRevisions", f"{ecs}:service/{service}"),
+        ("ecr:BatchGetImage", dev.named("registry-repo").outputs["arn"]),
         ("codepipeline:PutJobSuccessResult", "*"),
         ("codepipeline:PutJobFailureResult", "*"),
         ("cloudwatch:PutMetricData", "*"),
@@ -194,9 +195,9 @@ def test_the_verifier_s_role_grants_exactly_what_the_function_calls(dev):
 def test_the_verifier_function(dev):
     function = dev.named("deploy-verify-function").inputs
     # It checks the deployment for as long as the deploy action waits for it (deploymentTimeoutMinutes, 15 in dev);
-    # its timeout covers its longest invocation: 24 calls of at most 34 s, and 10 s for the handler.
+    # its timeout covers its longest invocation: 25 calls of at most 34 s, and 10 s for the handler.
     assert function["environment"] == {"variables": {"SERVICE_ID": "container-cicd-dev-app", "MAX_WAIT_MINUTES": "15"}}
-    assert (function["handler"], function["timeout"], function.get("vpcConfig")) == ("functions.ecs_verify_deployment.handler", 826, None)
+    assert (function["handler"], function["timeout"], function.get("vpcConfig")) == ("functions.ecs_verify_deployment.handler", 860, None)
     logs = dev.named("deploy-verify-logs")
     assert function["loggingConfig"] == {"logFormat": "Text", "logGroup": logs.outputs["name"]}
     assert logs.retain_on_delete and logs.inputs["kmsKeyId"] == dev.named("logs-key").outputs["arn"]

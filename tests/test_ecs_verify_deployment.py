@@ -46,13 +46,19 @@ class Aws:
 
     def __init__(self):
         self.invalid: list[str] = []
+        self.ecr_regions: list[str] = []
         made = {}
-        for service in ("ecs", "codepipeline", "cloudwatch"):
+        for service in ("ecs", "codepipeline", "cloudwatch", "ecr"):
             client = boto3.client(service, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
             client.meta.events.register("before-parameter-build", self._validate)
             made[service] = client
-        self.clients = verify.Clients(made["ecs"], made["codepipeline"], made["cloudwatch"])
-        self.ecs, self.codepipeline, self.cloudwatch = (Stubber(made[s]) for s in ("ecs", "codepipeline", "cloudwatch"))
+
+        def ecr(region):
+            self.ecr_regions.append(region)
+            return made["ecr"]
+
+        self.clients = verify.Clients(made["ecs"], made["codepipeline"], made["cloudwatch"], ecr)
+        self.ecs, self.codepipeline, self.cloudwatch, self.ecr = (Stubber(made[s]) for s in ("ecs", "codepipeline", "cloudwatch", "ecr"))
 
     def _validate(self, params, model, **_):
         self.invalid += validate(model.service_model.service_name, model.name, params)
@@ -87,10 +93,19 @@ class Aws:
         details = {"type": kind, "message": message, **({"externalExecutionId": external} if external else {})}
         self.codepipeline.add_response("put_job_failure_result", {}, {"jobId": JOB, "failureDetails": details})
 
+    def index(self, *children, media_type="application/vnd.oci.image.index.v1+json"):
+        """The registry's answer for the expected digest: an index over `children` (or, with another media type, a
+        single manifest)."""
+        entries = [{"digest": c, "mediaType": "application/vnd.oci.image.manifest.v1+json"} for c in children]
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
+        expected = {"registryId": "123456789012", "repositoryName": "app", "imageIds": [{"imageDigest": DIGEST}], "acceptedMediaTypes": list(verify.MANIFEST_MEDIA_TYPES)}
+        image = {"imageId": {"imageDigest": DIGEST}, "imageManifest": manifest, "imageManifestMediaType": media_type}
+        self.ecr.add_response("batch_get_image", {"images": [image], "failures": []}, expected)
+
     def run(self, event, env=ENV):
-        with self.ecs, self.codepipeline, self.cloudwatch:
+        with self.ecs, self.codepipeline, self.cloudwatch, self.ecr:
             result = verify.verify(event, self.clients, env, now=lambda: NOW)
-            for stub in (self.ecs, self.codepipeline, self.cloudwatch):
+            for stub in (self.ecs, self.codepipeline, self.cloudwatch, self.ecr):
                 stub.assert_no_pending_responses()
         assert self.invalid == []
         return result
@@ -174,6 +189,7 @@ def test_a_successful_deployment_running_another_digest_fails_naming_both(aws, c
     aws.list(brief(DEPLOYMENT, CREATED))
     aws.describe("SUCCESSFUL", finishedAt=FINISHED)
     aws.revision(("app", OTHER), ("log-router", "sha256:" + "c" * 64))
+    aws.index("sha256:" + "d" * 64)  # the build's index holds neither
     aws.metrics("DeploymentFailed", 270.5)
     message = f"ECS deployment {DEPLOYMENT} is SUCCESSFUL but its revision runs app={OTHER}, log-router={'sha256:' + 'c' * 64}, not the build's {DIGEST}"
     aws.failure(message)
@@ -181,10 +197,36 @@ def test_a_successful_deployment_running_another_digest_fails_naming_both(aws, c
     assert printed_records(capsys)[0]["reason"] == message
 
 
+def test_a_platform_manifest_of_the_built_index_is_the_built_image(aws, capsys):
+    """ECS may report the digest of the platform manifest it pulled rather than the index the task definition
+    names (the API reference does not say which): a manifest the build's index lists is the build's image."""
+    platform = "sha256:" + "e" * 64
+    aws.list(brief(DEPLOYMENT, CREATED))
+    aws.describe("SUCCESSFUL", finishedAt=FINISHED)
+    aws.revision(("app", platform))
+    aws.index("sha256:" + "d" * 64, platform)
+    aws.metrics("DeploymentSucceeded", 270.5)
+    aws.success(f"ECS deployment {DEPLOYMENT} is SUCCESSFUL and runs {platform}, a platform manifest of the build's {DIGEST}")
+    assert aws.run(job({**PARAMS, "expectedImage": f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{DIGEST}"}))["result"] == "success"
+    assert aws.ecr_regions == ["eu-west-1"]  # the registry's region, from the image reference
+    assert printed_records(capsys)[0]["outcome"] == "SUCCEEDED"
+
+
+def test_a_digest_that_is_not_an_index_has_no_platform_manifests(aws):
+    aws.list(brief(DEPLOYMENT, CREATED))
+    aws.describe("SUCCESSFUL", finishedAt=FINISHED)
+    aws.revision(("app", OTHER))
+    aws.index(OTHER, media_type="application/vnd.oci.image.manifest.v1+json")  # a manifest listing "children" is no index
+    aws.metrics("DeploymentFailed", 270.5)
+    aws.failure(f"ECS deployment {DEPLOYMENT} is SUCCESSFUL but its revision runs app={OTHER}, not the build's {DIGEST}")
+    assert aws.run(job())["result"] == "failure"
+
+
 def test_a_named_container_must_be_the_one_running_the_digest(aws):
     aws.list(brief(DEPLOYMENT, CREATED))
     aws.describe("SUCCESSFUL", finishedAt=FINISHED)
     aws.revision(("app", OTHER), ("sidecar", DIGEST))
+    aws.index("sha256:" + "d" * 64)
     aws.metrics("DeploymentFailed", 270.5)
     aws.failure(f"ECS deployment {DEPLOYMENT} is SUCCESSFUL but its revision runs app={OTHER}, not the build's {DIGEST}")
     assert aws.run(job({**PARAMS, "container": "app"}))["result"] == "failure"
@@ -218,14 +260,14 @@ def test_a_deployment_older_than_the_bound_fails_at_the_first_check(aws):
 def test_every_client_is_made_with_bounded_timeouts_and_retries(monkeypatch):
     """The function's timeout is sized from these (components/deploy/ecs/verify.py)."""
     made = {}
-    monkeypatch.setattr(verify.boto3, "client", lambda service, config=None: made.setdefault(service, config))
-    monkeypatch.setattr(verify, "verify", lambda event, clients, env: None)
+    monkeypatch.setattr(verify.boto3, "client", lambda service, region_name=None, config=None: made.setdefault(service, config))
+    monkeypatch.setattr(verify, "verify", lambda event, clients, env: clients.ecr("us-east-1"))
     verify.handler({}, None)
-    assert made == dict.fromkeys(("ecs", "codepipeline", "cloudwatch"), verify.CLIENT_CONFIG)
+    assert made == dict.fromkeys(("ecs", "codepipeline", "cloudwatch", "ecr"), verify.CLIENT_CONFIG)
     config = verify.CLIENT_CONFIG
     assert (config.connect_timeout, config.read_timeout, config.retries) == (2, 5, {"mode": "standard", "total_max_attempts": 3})
-    # 3 attempts of 2 + 5 s, backoffs of at most 1 + 5 and 2 + 5 s; 20 pages and 4 more calls.
-    assert (verify.CALL_WORST_SECONDS, verify.INVOCATION_WORST_SECONDS) == (34, 816)
+    # 3 attempts of 2 + 5 s, backoffs of at most 1 + 5 and 2 + 5 s; 20 pages and 5 more calls.
+    assert (verify.CALL_WORST_SECONDS, verify.INVOCATION_WORST_SECONDS) == (34, 850)
 
 
 def test_the_newest_deployment_is_looked_for_on_every_page_and_after_started_at(aws):

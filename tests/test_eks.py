@@ -322,6 +322,7 @@ def test_deploy_identity_iam_exactly(prod):
             # prod promotes from dev: the image it records is in dev's repository (the same account).
             "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/container-cicd-dev-app",
         },
+        {"Sid": "ReadKnownGoodImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": prod.named("image-record-known-good").outputs["arn"]},
         {
             "Sid": "DeploymentMetrics",
             "Effect": "Allow",
@@ -516,10 +517,12 @@ def test_rule_starts_the_deploy_project_on_a_spec_change_only(prod):
 
 def test_switching_target_keeps_every_urn_outside_the_deploy_target(dev, evaluate):
     """Source, registry, build, pipeline (and everything else outside the target) keep their URNs. The
-    target's own contributions come and go with it: ECS's deployment-failed notification rule."""
+    target's own contributions come and go with it: ECS's deployment-failed notification rule, and the
+    target group named for the target (each target has its own)."""
 
     def outside(result):
-        return {r.urn for r in result.resources if "container-cicd:deploy:" not in r.urn and "::notifications-deployment-failed" not in r.urn}
+        own = ("::notifications-deployment-failed", "::deploy-lb-tg-ecs", "::deploy-lb-tg-eks")
+        return {r.urn for r in result.resources if "container-cicd:deploy:" not in r.urn and "::notifications-deployment-failed" not in r.urn and not r.urn.endswith(own)}
 
     on_eks = evaluate("dev", deployTarget="eks")
     assert outside(dev) == outside(on_eks)

@@ -34,6 +34,7 @@ REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo"
 IMAGES = [fake_aws.image([tag]) for tag in ("900d111", "bad2222", "f1e3333")]
 GOOD, BAD_IMAGE, HOTFIX = (f"{REGISTRY}@{i['imageDigest']}" for i in IMAGES)
 RECORD = "/container-cicd/prod/app/deployed-image"
+KNOWN_GOOD = "/container-cicd/prod/app/known-good-image"
 SERVICE = "container-cicd-prod-app"
 COMMIT = "f1e3333a4b5c6d7e8f90123456789abcdef01234"
 BUILD_ID = "container-cicd-prod-app-deploy:0d6f3c1e-1111-2222-3333-444455556666"
@@ -68,6 +69,7 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
         timeout_minutes=15,
         alarm_names=alarms,
         record_parameter=RECORD,
+        known_good_parameter=KNOWN_GOOD,
         repository_url=REGISTRY,
         repository_name="repo",
         create_namespace=create_namespace,
@@ -75,10 +77,17 @@ def script(alarms: tuple[str, ...] = ("a-5xx", "a-latency"), create_namespace: b
     )
 
 
-def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, manifests_json: str | None = None, **env: str) -> tuple[int, list[str], str, str]:
+SAME = "same as the record"
+
+
+def run_step(
+    tmp_path: Path, body: str, *, record: str | None, running: str, known_good: str | None = SAME, manifests_json: str | None = None, **env: str
+) -> tuple[int, list[str], str, str]:
     """Run the step; return (exit code, calls, the image running afterwards, the record afterwards).
-    A pipeline run (IMAGE_URI) gets COMMIT_ID as the Deploy stage passes it; CodeBuild's build id is
-    always set. The step's standard output is kept in tmp_path / "stdout"."""
+    `record`: what the deployed-image record holds; `known_good`: what the known-good record holds (unless
+    given, the same: the last deployment passed its bake). A pipeline run (IMAGE_URI) gets COMMIT_ID as the
+    Deploy stage passes it; CodeBuild's build id is always set. The step's standard output is kept in
+    tmp_path / "stdout"."""
     if "IMAGE_URI" in env:
         env = {"COMMIT_ID": COMMIT, **env}
     cloud = fake_aws.FakeAws(tmp_path)
@@ -89,6 +98,9 @@ def run_step(tmp_path: Path, body: str, *, record: str | None, running: str, man
     cloud.repository("repo", IMAGES)
     if record is not None:
         cloud.set_parameter(RECORD, record)
+    known_good = record if known_good == SAME else known_good
+    if known_good is not None:
+        cloud.set_parameter(KNOWN_GOOD, known_good)
     (state / "running").write_text(running + "\n")
     calls = tmp_path / "calls"
     calls.touch()
@@ -278,12 +290,14 @@ def test_a_restore_that_fails_too_is_recorded_failed(tmp_path):
 
 
 def test_stage_rollback_execution_ends_green_with_the_good_image(tmp_path):
-    """The bad image passed its rollout (and was recorded); the alarm fired in the bake time; the stage
-    rollback re-runs the step with the previous execution's IMAGE_URI while the alarm still fires."""
+    """The bad image passed its rollout (and was recorded as what runs, never as known good); the alarm fired in
+    the bake time; the stage rollback re-runs the step with the previous execution's IMAGE_URI while the alarm
+    still fires."""
     code, calls, running, record = run_step(
         tmp_path,
         script(),
         record=BAD_IMAGE,
+        known_good=GOOD,
         running=BAD_IMAGE,
         IMAGE_URI=GOOD,
         FIRING_AT_START="a-5xx",
@@ -293,6 +307,32 @@ def test_stage_rollback_execution_ends_green_with_the_good_image(tmp_path):
     assert (running, record) == (GOOD, GOOD)
     assert f"aws ssm put-parameter --name {RECORD} --type String --overwrite --value {GOOD}" in calls
     assert outcome(tmp_path) == ("SUCCEEDED", None)
+
+
+def test_deploy_bake_fails_then_a_rollback_while_another_alarm_fires_restores_only_what_passed_its_bake(tmp_path):
+    """The sequence: BAD deploys and is verified (recorded as running, not known good); its bake fails (a-5xx); the
+    stage rollback runs the step with GOOD while a-5xx still fires, and a-latency newly fires during that rollout.
+    The step restores the known-good image, GOOD: never BAD, which never passed its bake."""
+    deploy, calls, running, record = run_step(tmp_path / "deploy", script(), record=GOOD, running=GOOD, IMAGE_URI=BAD_IMAGE)
+    assert (deploy, running, record) == (0, BAD_IMAGE, BAD_IMAGE)
+    known_good = fake_aws.FakeAws(tmp_path / "deploy").parameter(KNOWN_GOOD)
+    assert known_good == GOOD  # the deploy step records what runs; only the Release stage, after the bake, records known good
+    code, calls, running, record = run_step(
+        tmp_path / "rollback",
+        script(),
+        record=BAD_IMAGE,
+        known_good=known_good,
+        running=BAD_IMAGE,
+        IMAGE_URI=GOOD,
+        BAD=GOOD,
+        HANG="1",
+        FIRING_AT_START="a-5xx",
+        FIRING_LATER="a-5xx\ta-latency",
+    )
+    assert code == 1
+    assert applied(calls) == [GOOD, GOOD] and BAD_IMAGE not in applied(calls)
+    assert running == GOOD
+    assert outcome(tmp_path / "rollback") == ("ROLLED_BACK", f"alarm entered ALARM: a-latency; restored {GOOD}")
 
 
 def test_config_apply_run_applies_the_recorded_image_and_records_nothing(tmp_path):
@@ -310,7 +350,15 @@ def test_unreadable_record_fails_before_touching_the_cluster(tmp_path):
     code, calls, _, _ = run_step(tmp_path, script(), record=None, running=GOOD, IMAGE_URI=HOTFIX)
     assert code == 1
     assert not any(c.startswith("kubectl") for c in calls)
-    assert outcome(tmp_path) == ("FAILED", f"Cannot read the image record {RECORD}; nothing applied")
+    assert outcome(tmp_path) == ("FAILED", f"Cannot read the image record {KNOWN_GOOD}; nothing applied")
+
+
+def test_a_config_apply_run_keeps_the_image_that_runs_even_before_its_bake_passed(tmp_path):
+    """`pulumi up` changes the manifests while HOTFIX bakes (deployed, not yet known good): the config-apply run
+    applies HOTFIX, not the older known-good image, and records nothing."""
+    code, calls, running, record = run_step(tmp_path, script(), record=HOTFIX, known_good=GOOD, running=HOTFIX)
+    assert (code, applied(calls), running, record) == (0, [HOTFIX], HOTFIX, HOTFIX)
+    assert fake_aws.FakeAws(tmp_path).parameter(KNOWN_GOOD) == GOOD
 
 
 def test_record_failure_fails_the_step(tmp_path):

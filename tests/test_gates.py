@@ -32,10 +32,10 @@ def stages(r):
 
 
 def deploy_stages(r):
-    """Stages after Build or Check (and Approve), before a building stack's Publish: the deploy target's."""
+    """Stages after Build or Check (and Approve), before Release: the deploy target's."""
     names = [s["name"] for s in stages(r)]
     before = "Approve" if "Approve" in names else "Build" if "Build" in names else "Check"
-    end = names.index("Publish") if "Publish" in names else len(names)
+    end = names.index("Release")
     return stages(r)[names.index(before) + 1 : end]
 
 
@@ -70,7 +70,7 @@ def test_prod_approves_before_deploying(evaluate):
 def test_a_building_production_stack_approves_the_build(evaluate):
     r = evaluate("prod", promoteFrom=None)
     names = [s["name"] for s in stages(r)]
-    assert names == ["Source", "Build", "Approve", "Deploy", "Publish"]
+    assert names == ["Source", "Build", "Approve", "Deploy", "Release", "Publish"]
     [action] = stages(r)[names.index("Approve")]["actions"]
     assert action["configuration"] == {
         "NotificationArn": topic(r),
@@ -322,8 +322,9 @@ def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
     for group in groups:
         assert group.inputs["retentionInDays"] == expected_retention, group.name
         # A deploy target's groups, the promotion steps' (which go when the stack switches between building
-        # and promoting) and the created VPC's flow log group go with what they log.
-        in_target = any(f"container-cicd:{kind}:" in group.urn for kind in ("deploy", "promotion")) or group.name == "deploy-network-flow-logs"
+        # and promoting), the Release step's (a pipeline step's, kept like theirs) and the created VPC's flow log
+        # group go with what they log.
+        in_target = any(f"container-cicd:{kind}" in group.urn for kind in ("deploy:", "promotion:", "pipeline:Release")) or group.name == "deploy-network-flow-logs"
         assert (group.protect, group.retain_on_delete) == ((False, True) if in_target else (stack.stack == "prod", False)), group.name
 
 

@@ -424,6 +424,7 @@ def lambda_needs(result, function) -> Need:
         needs |= need(("ecs:DescribeServiceDeployments",), f"{ecs}:service-deployment/{cluster}/{service}/1234567890")
         needs |= need(("ecs:DescribeServiceRevisions",), f"{ecs}:service-revision/{cluster}/{service}/1234567890")
         needs |= need(("codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult", "cloudwatch:PutMetricData"), "*")
+        needs |= need(("ecr:BatchGetImage",), image_repository(result))
     return needs
 
 
@@ -445,8 +446,13 @@ def required_permissions(result) -> dict[str, Need]:
     record = result.named("image-record-parameter")
     for project in result.of_type("aws:codebuild/project:Project"):
         buildspec = project.inputs["source"]["buildspec"]
-        if "ssm put-parameter" in buildspec:  # a deploy step that records the image it deployed
+        known_good = result.named("image-record-known-good").outputs["arn"]
+        if project.name == "release-step-project":  # the Release step: what runs becomes known good
+            add(project.inputs["serviceRole"], need(("ssm:GetParameter",), record.outputs["arn"]) | need(("ssm:PutParameter",), known_good))
+        elif "ssm put-parameter" in buildspec:  # a deploy step that records the image it deployed
             add(project.inputs["serviceRole"], need(("ssm:GetParameter", "ssm:PutParameter"), record.outputs["arn"]))
+            if "known-good-image" in buildspec:  # ... and restores the known-good image on a failed rollout
+                add(project.inputs["serviceRole"], need(("ssm:GetParameter",), known_good))
         if "ecr put-image" in buildspec:  # ... and tags it deployed-<tag>
             add(project.inputs["serviceRole"], need(("ecr:BatchGetImage", "ecr:DescribeImages", "ecr:PutImage"), repository))
     for build in (p.inputs for p in result.of_type("aws:codebuild/project:Project") if p.name == "build-project"):

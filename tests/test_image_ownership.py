@@ -38,7 +38,7 @@ def ecs_two_steps():
 
 
 def test_the_stack_creates_the_record_with_the_bootstrap_image_and_leaves_its_value_to_the_pipeline(dev):
-    parameter = dev.one("aws:ssm/parameter:Parameter")
+    parameter = dev.named("image-record-parameter")
     assert (parameter.inputs["name"], parameter.inputs["type"], parameter.inputs["insecureValue"]) == (PARAMETER, "String", DEFAULT_BOOTSTRAP_IMAGE)
     assert parameter.ignore_changes == ("insecureValue",)
     # Read back from AWS on every up, once the parameter exists.
@@ -118,7 +118,7 @@ def test_ecs_deploy_stage_records_the_image_after_the_deploy_action(dev):
 def test_record_step_role_may_write_the_record_and_tag_images_only(dev):
     role_policy = json.loads(dev.named("deploy-record-role-policy").inputs["policy"])
     by_sid = {s["Sid"]: s for s in role_policy["Statement"]}
-    parameter_arn = dev.one("aws:ssm/parameter:Parameter").outputs["arn"]
+    parameter_arn = dev.named("image-record-parameter").outputs["arn"]
     repository_arn = dev.one("aws:ecr/repository:Repository").outputs["arn"]
     assert by_sid["RecordDeployedImage"] == {"Sid": "RecordDeployedImage", "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:PutParameter"], "Resource": parameter_arn}
     assert by_sid["TagDeployedImage"] == {
@@ -280,7 +280,7 @@ def test_eks_config_change_triggers_the_apply_and_replaces_nothing(eks_two_steps
     first, second = eks_two_steps
     change = plan_change(first, second)
     assert change.replaced == [] and change.created == [] and change.deleted == []
-    changed = {new.name for old, new in change.updated if old.inputs != new.inputs}
+    changed = {new.name for old, new in change.effective_updates()}
     # The digest changes (EventBridge starts the config-apply run) and the project gets the new manifests.
     assert changed == {"deploy-spec", "deploy-deploy-project"}
     assert first.named("deploy-spec").inputs["insecureValue"] != second.named("deploy-spec").inputs["insecureValue"]
@@ -292,7 +292,7 @@ def test_eks_up_after_a_pipeline_deployment_changes_nothing(prod):
     before = prod
     after = evaluate_stack("prod", ssm_parameters={PROD_PARAMETER: PROD_X})
     change = plan_change(before, after)
-    assert [new.name for old, new in change.updated if old.inputs != new.inputs] == []
+    assert [new.name for old, new in change.effective_updates()] == []
 
 
 def test_an_image_of_another_accounts_registry_is_recorded_and_never_tagged(tmp_path):

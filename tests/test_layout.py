@@ -16,7 +16,7 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 # The concerns under components/, each a sub-package whose modules mirror its type tokens
 # (container-cicd:pipeline:*, container-cicd:network:*, ...); the shared modules stay at the top.
 CONCERNS = {
-    "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record"},
+    "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release"},
     "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift"},
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin"},
     "safety": {"alarms", "notifications", "audit", "dashboard"},

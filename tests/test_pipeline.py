@@ -45,9 +45,9 @@ def test_artifact_store_is_the_kms_encrypted_bucket(dev):
 
 
 def test_stage_order_source_build_then_deploy(dev, prod):
-    """A building stack: Source, Build, the deploy stage(s), Publish last; a promoting one (prod): Source
-    (its inbox), Check instead of Build, and no Publish."""
-    for result, second, last in ((dev, "Build", "Publish"), (prod, "Check", "Deploy")):
+    """A building stack: Source, Build, the deploy stage(s), Release, Publish last; a promoting one (prod):
+    Source (its inbox), Check instead of Build, and no Publish."""
+    for result, second, last in ((dev, "Build", "Publish"), (prod, "Check", "Release")):
         names = stage_names(result)
         assert names[:2] == ["Source", second]
         deploy = [n for n in names[2:] if n.startswith("Deploy")]

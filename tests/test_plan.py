@@ -187,6 +187,37 @@ def test_set_overrides_reach_the_program(tmp_path, cached, capsys):
     assert "- Overrides: `desiredCount=3`" in report
 
 
+def test_from_plans_the_change_and_warns_about_a_documented_interruption(tmp_path, cached, capsys):
+    code, out, err = _run(["dev", "--set", "deployTarget=eks", "--from", "--no-checkov", "--out", str(tmp_path)], capsys)
+    assert code == plan.EXIT_OK
+    # The deployed configuration is the stack file as it is; the planned one has --set.
+    assert cached == [("dev", {"deployTarget": "eks"}), ("dev", {})]
+    assert err == "warning: Switching deployTarget from ecs to eks in one `pulumi up` (see the report's change section)\n"
+    change = _section((tmp_path / "plan.md").read_text(), "Change from the deployed configuration")
+    rows = [line for line in change.splitlines() if line.startswith("| ") and not line.startswith("| At")]
+    assert rows[1:3] == [
+        "| 10 | update lb/listener deploy-lb-http | deploy-lb-http → `container-cicd-dev-app-tg-37a8f9` 100 %: **EMPTY**, nothing is registered in it |",
+        "| 1465 | EKS deploy project run (after pulumi up) | deploy-lb-http → `container-cicd-dev-app-tg-37a8f9` 100 %: healthy, EKS pods of "
+        "container-cicd-dev-app-deploy on port 8080 |",
+    ]
+    assert "### Warning: Switching deployTarget from ecs to eks in one `pulumi up`" in change
+    assert "1. Bring eks up beside ecs, with no production traffic: `pulumi config set nextDeployTarget eks`" in change
+    assert "2. Move the traffic and remove ecs: `pulumi config set deployTarget eks`, `pulumi config rm nextDeployTarget`" in change
+
+
+def test_from_with_overrides_is_the_deployed_configuration_and_a_safe_change_says_so(tmp_path, cached, capsys):
+    code, out, err = _run(["dev", "--set", "desiredCount=3", "--from", "desiredCount=2", "--no-checkov", "--out", str(tmp_path)], capsys)
+    assert (code, err) == (plan.EXIT_OK, "")
+    assert cached == [("dev", {"desiredCount": "3"}), ("dev", {"desiredCount": "2"})]
+    assert "change: something healthy is behind every production listener at every step" in out
+    change = _section((tmp_path / "plan.md").read_text(), "Change from the deployed configuration")
+    assert change.rstrip().endswith("Something healthy is behind every production listener at every step.")
+    assert "### Warning" not in change
+    code, _, err = _run(["dev", "--from", "deployTaget=eks", "--no-checkov", "--out", str(tmp_path / "bad")], capsys)
+    assert code == plan.EXIT_SETTINGS_ERROR
+    assert err.startswith("settings error in stack dev: the deployed configuration (--from): container-cicd:deployTaget: unknown config key")
+
+
 def test_bad_key_is_a_settings_error_exit_2(tmp_path, cached, capsys):
     code, out, err = _run(["dev", "--set", "deployTaget=ecs", "--out", str(tmp_path)], capsys)
     assert code == plan.EXIT_SETTINGS_ERROR == 2
@@ -434,15 +465,20 @@ digraph pipeline {
     s2_Deploy_a1 [label="VerifyDeployment\\nLambda"];
     s2_Deploy_a2 [label="RecordImage\\nCodeBuild"];
   }
-  subgraph cluster_s3_Publish {
+  subgraph cluster_s3_Release {
+    label="Release";
+    s3_Release_a0 [label="MarkKnownGood\\nCodeBuild"];
+  }
+  subgraph cluster_s4_Publish {
     label="Publish";
-    s3_Publish_a0 [label="MarkVerified\\nCodeBuild"];
+    s4_Publish_a0 [label="MarkVerified\\nCodeBuild"];
   }
   s0_Source_a0 -> s1_Build_a0 [ltail=cluster_s0_Source, lhead=cluster_s1_Build];
   s1_Build_a0 -> s2_Deploy_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Deploy];
   s2_Deploy_a0 -> s2_Deploy_a1;
   s2_Deploy_a1 -> s2_Deploy_a2;
-  s2_Deploy_a2 -> s3_Publish_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Publish];
+  s2_Deploy_a2 -> s3_Release_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Release];
+  s3_Release_a0 -> s4_Publish_a0 [ltail=cluster_s3_Release, lhead=cluster_s4_Publish];
   s2_Deploy_a0 -> s2_Deploy_a0 [label="rollback", style=dashed];
 }
 """
@@ -453,7 +489,7 @@ digraph architecture {
   node [shape=box, style=rounded];
   aws_codecommit_repository_Repository [label="CodeCommit repository"];
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
-  aws_codebuild_project_Project [label="CodeBuild project ×3"];
+  aws_codebuild_project_Project [label="CodeBuild project ×4"];
   aws_ecr_repository_Repository [label="ECR repository"];
   aws_s3_bucket_Bucket [label="S3 bucket"];
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];

@@ -79,8 +79,8 @@ def test_prod_deploys_from_what_dev_exports(dev, prod):
 
 
 def test_the_promoting_stack_has_no_build_stage_build_project_or_registry(prod):
-    assert [s["name"] for s in stages(prod)] == ["Source", "Check", "Approve", "Deploy"]
-    assert sorted(p.name for p in prod.of_type(PROJECT)) == ["deploy-deploy-project", "promotion-check-step-project"]
+    assert [s["name"] for s in stages(prod)] == ["Source", "Check", "Approve", "Deploy", "Release"]
+    assert sorted(p.name for p in prod.of_type(PROJECT)) == ["deploy-deploy-project", "promotion-check-step-project", "release-step-project"]
     assert [p.name for p in prod.of_type(PROJECT) if p.inputs["environment"]["privilegedMode"]] == []
     for gone in ("aws:ecr/repository:Repository", "aws:codecommit/repository:Repository", "aws:codebuild/reportGroup:ReportGroup", "aws:codeconnections/connection:Connection"):
         assert prod.of_type(gone) == [], gone
@@ -139,9 +139,9 @@ def test_the_promoting_pipeline_is_a_valid_create_pipeline_request(variant, requ
 def test_dev_publishes_what_its_gated_deploy_verified(dev, prod_building):
     for result in (dev, prod_building):
         names = [s["name"] for s in stages(result)]
-        assert names[-2:] == ["Deploy", "Publish"]
+        assert names[-3:] == ["Deploy", "Release", "Publish"]
         publish = stages(result)[-1]
-        assert set(publish) == {"name", "actions"}, "Publish has no gates of its own: it runs only when Deploy succeeded"
+        assert set(publish) == {"name", "actions"}, "Publish has no gates of its own: it runs only when Deploy (and Release) succeeded"
         [action] = publish["actions"]
         assert (action["name"], action["provider"], action["inputArtifacts"]) == ("MarkVerified", "CodeBuild", ["BuildOutput"])
         assert json.loads(action["configuration"]["EnvironmentVariables"]) == [

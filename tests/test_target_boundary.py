@@ -128,7 +128,7 @@ def test_the_stack_runs_the_third_target(static):
 
 def test_the_targets_stage_follows_the_build_and_precedes_publish(static):
     stages = static.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
-    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Publish"]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Release", "Publish"]
     assert [(a["name"], a["provider"]) for a in stages[2]["actions"]] == [("PublishByHand", "Manual")]
 
 
@@ -163,10 +163,11 @@ def test_the_plan_and_diagrams_show_what_the_target_reports(static):
 
 def test_everything_outside_the_target_keeps_its_urn(static, dev):
     """Source, registry, build, pipeline, notifications, alarms: the same URNs as with ECS, except the
-    targets' own contributions (their children and their failure-event rules)."""
+    targets' own contributions (their children, their failure-event rules, their target groups)."""
 
     def outside(result: StackResult) -> set[str]:
-        return {r.urn for r in result.resources if "container-cicd:deploy:" not in r.urn and "-failed" not in r.urn.rsplit("::", 1)[-1]}
+        name = lambda r: r.urn.rsplit("::", 1)[-1]  # noqa: E731
+        return {r.urn for r in result.resources if "container-cicd:deploy:" not in r.urn and "-failed" not in name(r) and not name(r).startswith("deploy-lb-tg-")}
 
     assert outside(static) == outside(dev)
 

@@ -23,6 +23,7 @@ from tests import time_budgets as tb
 
 COMMIT = "3f2c1e9a4b5c6d7e8f90123456789abcdef01234"
 DIGEST = "sha256:" + "a" * 64
+PLATFORM = "sha256:" + "b" * 64
 
 # Resource types whose create, update or delete waits only for AWS's own state (available, active, propagated),
 # which no setting of this stack lengthens: the provider's default timeout is the budget AWS's own time is held to.
@@ -349,7 +350,13 @@ def verifier_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
             found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
             return {"serviceDeployments": [found], "failures": []}
         if operation == "DescribeServiceRevisions":
-            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": [{"containerName": params["container"], "imageDigest": DIGEST}]}], "failures": []}
+            # A platform manifest of the built index: the verifier reads the index to accept it (one more call).
+            images = [{"containerName": params["container"], "imageDigest": PLATFORM}]
+            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": images}], "failures": []}
+        if operation == "BatchGetImage":
+            index = {"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"digest": PLATFORM}]}
+            image = {"imageId": {"imageDigest": DIGEST}, "imageManifest": json.dumps(index), "imageManifestMediaType": index["mediaType"]}
+            return {"images": [image], "failures": []}
         return {}
 
     event = {
@@ -363,6 +370,7 @@ def verifier_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
     assert [op for _, op in run.calls] == ["ListServiceDeployments"] * MAX_PAGES + [
         "DescribeServiceDeployments",
         "DescribeServiceRevisions",
+        "BatchGetImage",
         "PutMetricData",
         "PutJobSuccessResult",
     ]
@@ -487,9 +495,10 @@ def test_a_wait_without_a_rule_fails_the_check(variants, evaluate, step_tallies)
     stages[-1] = {**stages[-1], "actions": [*stages[-1]["actions"], {"name": "Wait", "category": "Invoke", "owner": "AWS", "provider": "StepFunctions"}]}
     stages[-1]["onSuccess"] = {"condition": {"result": "FAIL", "rules": [{"name": "Tests", "ruleTypeId": {"provider": "LambdaInvoke"}, "configuration": {}}]}}
     changed = Resource(type=pipeline.type, name=pipeline.name, urn=pipeline.urn, parent_urn=None, custom=True, inputs={**pipeline.inputs, "stages": stages})
+    last = stages[-1]["name"]
     assert [p for p in check_pipeline(ctx, changed) if "no time rule" in p] == [
-        "stage Deploy: action Wait (Invoke/AWS/StepFunctions) has no time rule in tests/test_time_budgets.py",
-        "stage Deploy: onSuccess rule Tests (LambdaInvoke) has no time rule in tests/test_time_budgets.py",
+        f"stage {last}: action Wait (Invoke/AWS/StepFunctions) has no time rule in tests/test_time_budgets.py",
+        f"stage {last}: onSuccess rule Tests (LambdaInvoke) has no time rule in tests/test_time_budgets.py",
     ]
     function = next(f for f in ctx.result.of_type("aws:lambda/function:Function") if f.inputs["handler"] == "functions.ecs_smoke_test.handler")
     other = Resource(type=function.type, name="f", urn="urn:f", parent_urn=None, custom=True, inputs={**function.inputs, "handler": "functions.other.handler"})

@@ -31,7 +31,9 @@ class ImageRecordArgs:
     parameter_name: str
     """SSM parameter name, unique per project, stack and service (`/project/stack/service/...`)."""
     bootstrap_image: str
-    """What the parameter holds until the pipeline's first deployment."""
+    """What the parameters hold until the pipeline's first deployment."""
+    known_good_parameter_name: str
+    """SSM parameter of the image that last passed its bake (`/project/stack/service/...`)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
 
@@ -40,8 +42,19 @@ def parameter_name(project: str, stack: str, service: str) -> str:
     return f"/{project}/{stack}/{service}/deployed-image"
 
 
+def known_good_parameter_name(project: str, stack: str, service: str) -> str:
+    return f"/{project}/{stack}/{service}/known-good-image"
+
+
 class ImageRecord(pulumi.ComponentResource):
-    """Outputs: `name` (plain), `parameter_name`, `parameter_arn`, `image` (the value as it is in AWS at this `up`)."""
+    """Two records: the image the pipeline deployed last (what runs, what `pulumi up` keeps), and the image that
+    last passed its bake (what a failed rollout goes back to). A deployment is recorded in the first when its deploy
+    step verified it, and in the second only once its deploy stage succeeded with its bake (the Release stage):
+    a rollout whose bake fails was never known good, and a rollback never restores it.
+
+    Outputs: `name` (plain), `parameter_name`, `parameter_arn`, `image` (the value as it is in AWS at this `up`),
+    `known_good_name` (plain), `known_good_arn`.
+    """
 
     def __init__(self, name: str, args: ImageRecordArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:delivery:ImageRecord", name, None, opts)
@@ -63,7 +76,22 @@ class ImageRecord(pulumi.ComponentResource):
         """The parameter's name as a plain value, for deploy scripts."""
         self.parameter_arn = parameter.arn
         self.image: pulumi.Output[str] = live.insecure_value
-        self.register_outputs({"parameter_name": self.parameter_name, "image": self.image})
+        known_good = aws.ssm.Parameter(
+            f"{name}-known-good",
+            name=args.known_good_parameter_name,
+            description="Image that last passed its deploy stage and bake (written by the pipeline's Release stage); a failed rollout restores it",
+            type="String",
+            # Created with what runs: the bootstrap image in a new stack; in a stack that has deployed before
+            # this record existed, the image its deploy step recorded (a rollback never falls back to bootstrap).
+            insecure_value=self.image,
+            tags=args.tags,
+            # The Release stage owns the value after the first deployment.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["insecure_value"]),
+        )
+        self.known_good_name: str = args.known_good_parameter_name
+        """The known-good parameter's name as a plain value, for deploy scripts."""
+        self.known_good_arn = known_good.arn
+        self.register_outputs({"parameter_name": self.parameter_name, "image": self.image, "known_good_arn": self.known_good_arn})
 
 
 # The manifest media types the record step accepts from batch-get-image: all four, so ECR returns the
@@ -152,6 +180,33 @@ def record_resolved_commands(parameter_name: str, repository_url: str, repositor
         'then echo "$IMAGE_URI is already tagged $DEPLOYED_TAG"; '
         f"else {tag_image}; fi",
         'echo "Recorded $IMAGE_URI as the running image"',
+    ]
+
+
+def release_script(deployed_parameter: str, known_good_parameter: str) -> str:
+    """The Release step: record "$IMAGE_URI" (the digest reference the deploy stage verified) as known good, once
+    its deploy stage succeeded with its bake, and only while it is what runs: a `pulumi up` or a stage rollback
+    since has put another image in the deployed-image record, and then nothing is recorded and the step fails."""
+    q = shlex.quote
+    return (
+        "\n".join(
+            [
+                "set -euo pipefail",
+                f'[[ "$IMAGE_URI" =~ @{DIGEST_PATTERN[1:]} ]] || {{ echo "Release: IMAGE_URI \'$IMAGE_URI\' is not a digest reference; nothing recorded"; exit 1; }}',
+                f'RUNNING="$(aws ssm get-parameter --name {q(deployed_parameter)} --query Parameter.Value --output text)"',
+                '[ "$RUNNING" = "$IMAGE_URI" ] || { echo "Release: $IMAGE_URI passed its bake, but $RUNNING runs now (deployed-image); not recorded as known good"; exit 1; }',
+                f'aws ssm put-parameter --name {q(known_good_parameter)} --type String --overwrite --value "$IMAGE_URI" > /dev/null',
+                'echo "Recorded $IMAGE_URI as the known-good image"',
+            ]
+        )
+        + "\n"
+    )
+
+
+def release_statements(deployed_arn: pulumi.Input[str], known_good_arn: pulumi.Input[str]) -> list[Statement]:
+    return [
+        {"Sid": "ReadDeployedImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": deployed_arn},
+        {"Sid": "RecordKnownGoodImage", "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": known_good_arn},
     ]
 
 

@@ -17,6 +17,7 @@ import pulumi
 from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
 from components.deploy.report import TargetReport
+from components.network.loadbalancer import NextTargetArgs
 from components.network.traffic_shift import TrafficShiftArgs
 from components.settings import DeployTargetKind, Settings
 
@@ -58,6 +59,14 @@ def target_module(settings: Settings) -> TargetModule:
 def module_of_type(type_: str) -> TargetModule | None:
     """The registered target whose component has type token `type_` (how the offline plan finds it)."""
     return next((module for module in TARGETS.values() if module.type == type_), None)
+
+
+def next_target_args(settings: Settings) -> NextTargetArgs | None:
+    """What the load balancer adds for nextDeployTarget: the next target's own target group (its tags)."""
+    if settings.next_deploy_target is None:
+        return None
+    following = settings.for_next_target()
+    return NextTargetArgs(kind=following.deploy_target.value, target_group_tags=target_module(following).target_group_tags(following))
 
 
 def create_target(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> DeployTarget:

@@ -35,8 +35,6 @@ class LoadBalancerArgs:
     """VPC of the load balancer, its security group and target group."""
     public_subnet_ids: pulumi.Input[list[str]]
     """Subnets of the internet-facing load balancer (two AZs at least)."""
-    container_port: int
-    """Port the targets listen on."""
     health_check_path: str
     """Path the target group's health check requests."""
     network_variant: str
@@ -65,6 +63,33 @@ class LoadBalancerArgs:
     """When set (ECS blue-green, canary, linear): a second target group, the production listener rule ECS
     re-weights between the two, and the test listener. Omitted: one target group behind the listener's
     default action (a rolling update)."""
+    next_target: NextTargetArgs | None = None
+    """When set (nextDeployTarget): a target group for the next deploy target, in the listener's default
+    action with weight 0, so it gets no production traffic but its targets are health-checked (and ECS,
+    which requires a target group the load balancer uses, can register in it). Omitted: none."""
+
+
+@dataclass(frozen=True)
+class NextTargetArgs:
+    kind: str
+    """The next deploy target (nextDeployTarget): names its target group."""
+    target_group_tags: dict[str, str] = field(default_factory=dict)
+    """Tags that target needs on its target group. Omitted: the stack's tags only."""
+
+
+@dataclass(frozen=True)
+class LoadBalancerView:
+    """What a deploy target sees of the load balancer: the shared parts and its own target group."""
+
+    url: pulumi.Output[str]
+    listener: aws.lb.Listener
+    """The listener whose default action names the target group (depend on it before registering targets)."""
+    alb_security_group_id: pulumi.Output[str]
+    load_balancer_arn_suffix: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+    traffic_shift: TrafficShift | None
+    """Blue-green, canary, linear: the alternate target group, the rules and the test listener; else None."""
 
 
 # The variant of the names that stacks had before names carried one: those stacks keep their ALB
@@ -72,6 +97,18 @@ class LoadBalancerArgs:
 DEFAULT_NETWORK_VARIANT = "created:10.0.0.0/16"
 DEFAULT_TARGET_KIND = "ecs"
 DEFAULT_CONTAINER_PORT = 8080
+# A target group's port is only the default for targets registered without one; ECS registers each task
+# and the load balancer controller each pod with its own container port, and the health check uses the
+# port of each target ("traffic-port"):
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html
+# (Routing configuration). So it is the same for every stack, and a containerPort change keeps the target
+# group (port is replace-only) and what is registered in it: the tasks or pods move port in place.
+TARGET_GROUP_PORT = DEFAULT_CONTAINER_PORT
+# For the security group rules that open the container port between the load balancer and the tasks or
+# pods: a new port replaces them, so the new port's rule is created before the old one is deleted (at the
+# end of `pulumi up`, https://www.pulumi.com/docs/iac/concepts/options/replaceonchanges/) and what runs on
+# the old port stays reachable until what runs on the new one is.
+CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])
 
 
 def load_balancer_name(args: LoadBalancerArgs) -> str:
@@ -80,11 +117,13 @@ def load_balancer_name(args: LoadBalancerArgs) -> str:
     return variant_name(args.name_prefix, "alb", 32, {"network": args.network_variant}, {"network": DEFAULT_NETWORK_VARIANT})
 
 
-def target_group_name(args: LoadBalancerArgs, suffix: str = "tg") -> str:
+def target_group_name(args: LoadBalancerArgs, suffix: str = "tg", target_kind: str | None = None) -> str:
     """`suffix` "tg-alt": the alternate target group of a traffic-shifting strategy, named by the same variant
-    as the primary, so a change that replaces one replaces both under new names."""
-    # Target group names are at most 32 characters; port, vpc_id and target_type are replace-only.
-    variant = {"network": args.network_variant, "port": str(args.container_port), "target": args.target_kind}
+    as the primary, so a change that replaces one replaces both under new names. `target_kind`: the target
+    whose group it is (omitted: the deploy target's)."""
+    # Target group names are at most 32 characters; vpc_id and target_type are replace-only. The port is
+    # TARGET_GROUP_PORT for every stack; it stays in the variant so that names keep their hashes.
+    variant = {"network": args.network_variant, "port": str(TARGET_GROUP_PORT), "target": target_kind or args.target_kind}
     default = {"network": DEFAULT_NETWORK_VARIANT, "port": str(DEFAULT_CONTAINER_PORT), "target": DEFAULT_TARGET_KIND}
     return variant_name(args.name_prefix, suffix, 32, variant, default)
 
@@ -96,10 +135,11 @@ class LoadBalancer(pulumi.ComponentResource):
     and its URL, and replaces only the target group. Targets add their own security group rules from
     `alb_security_group_id` to their tasks or pods.
 
-    Outputs: `url`, `target_group_arn`, `alb_security_group_id`, `listener` (depend on it before
-    registering targets), `load_balancer_arn_suffix`, `target_group_arn_suffix` (CloudWatch dimensions),
-    `traffic_shift` (with `LoadBalancerArgs.traffic_shift`: the alternate target group, listener rules and
-    test listener; else None).
+    Each target's target group is named for it (`<name>-tg-ecs`, `<name>-tg-eks`), so that during a switch
+    (`LoadBalancerArgs.next_target`) both exist side by side and each keeps its state when the next target
+    becomes the deploy target; the deploy target's answers to the name it had before (`<name>-tg`).
+
+    Outputs: `url`, `serving` (the deploy target's `LoadBalancerView`), `next` (the next target's, or None).
     """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -149,8 +189,16 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         if args.waf:
             web_acl(name, metric_prefix=f"{args.name_prefix}-waf", load_balancer_arn=alb.arn, parent=self, tags=args.tags)
-        target_group = self._target_group(f"{name}-tg", target_group_name(args), args)
+        target_group = self._target_group(f"{name}-tg-{args.target_kind}", target_group_name(args), args.target_group_tags, args, aliases=[pulumi.Alias(name=f"{name}-tg")])
         forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
+        next_group: aws.lb.TargetGroup | None = None
+        if args.next_target is not None:
+            kind = args.next_target.kind
+            next_group = self._target_group(f"{name}-tg-{kind}", target_group_name(args, target_kind=kind), args.next_target.target_group_tags, args)
+            # Weight 0: no request reaches it, but a target group in a listener action is health-checked
+            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html).
+            weights: list[aws.lb.ListenerDefaultActionForwardTargetGroupArgsDict] = [{"arn": target_group.arn, "weight": 100}, {"arn": next_group.arn, "weight": 0}]
+            forward = [{"type": "forward", "forward": {"target_groups": weights}}]
         in_alb = pulumi.ResourceOptions(parent=alb)
         if args.certificate_arn:
             listener = aws.lb.Listener(
@@ -186,26 +234,27 @@ class LoadBalancer(pulumi.ComponentResource):
         # Blue-green, canary, linear: the second target group and the listener rules ECS shifts traffic with.
         self.traffic_shift: TrafficShift | None = None
         if args.traffic_shift is not None:
-            alternate = self._target_group(f"{name}-tg-alt", target_group_name(args, "tg-alt"), args)
+            alternate = self._target_group(f"{name}-tg-alt", target_group_name(args, "tg-alt"), args.target_group_tags, args)
             self.traffic_shift = traffic_shift(
                 name, args.traffic_shift, alb=alb, alb_sg=alb_sg, serving_listener=listener, primary=target_group, alternate=alternate, tags=args.tags
             )
         scheme = "https://" if args.certificate_arn else "http://"
         self.url = pulumi.Output.concat(scheme, alb.dns_name)
-        self.listener = listener
-        self.target_group_arn = target_group.arn
-        self.alb_security_group_id = alb_sg.id
-        self.load_balancer_arn_suffix = alb.arn_suffix
-        self.target_group_arn_suffix = target_group.arn_suffix
-        self.register_outputs({"url": self.url, "target_group_arn": self.target_group_arn})
 
-    def _target_group(self, resource_name: str, physical: str, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
-        """A target group of the service's port and health check (the primary, or a traffic-shifting
-        strategy's alternate: ECS requires both to check health alike)."""
+        def view(group: aws.lb.TargetGroup, shift: TrafficShift | None) -> LoadBalancerView:
+            return LoadBalancerView(self.url, listener, alb_sg.id, alb.arn_suffix, group.arn, group.arn_suffix, shift)
+
+        self.serving = view(target_group, self.traffic_shift)
+        self.next = view(next_group, None) if next_group is not None else None
+        self.register_outputs({"url": self.url, "target_group_arn": target_group.arn})
+
+    def _target_group(self, resource_name: str, physical: str, tags: dict[str, str], args: LoadBalancerArgs, aliases: list[pulumi.Alias] | None = None) -> aws.lb.TargetGroup:
+        """A target group of the service's health check (a target's, or a traffic-shifting strategy's
+        alternate: ECS requires both to check health alike), tagged with `tags` besides the stack's."""
         return aws.lb.TargetGroup(
             resource_name,
             name=physical,
-            port=args.container_port,
+            port=TARGET_GROUP_PORT,
             protocol="HTTP",
             target_type="ip",
             vpc_id=args.vpc_id,
@@ -219,6 +268,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 "healthy_threshold": HEALTHY_THRESHOLD,
                 "unhealthy_threshold": 3,
             },
-            tags={**args.tags, **args.target_group_tags},
-            opts=pulumi.ResourceOptions(parent=self),
+            tags={**args.tags, **tags},
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )

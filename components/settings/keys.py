@@ -130,6 +130,15 @@ EKS_ONLY = frozenset({DeployTargetKind.EKS})
 
 KEYS: dict[str, Key] = _keys(
     Key("deployTarget", "string", "ecs", "Where the service runs: ecs is ECS on Fargate, eks is Kubernetes on EKS.", allowed=DeployTargetKind),
+    Key(
+        "nextDeployTarget",
+        "string",
+        "",
+        "The first step of a switch of deployTarget: the other target runs beside it with the recorded image, in a target group of its "
+        "own that gets no production traffic (docs/safety.md, Switching deployTarget). The second step sets deployTarget to it and removes "
+        "this key. Empty: none.",
+        shape="'ecs' or 'eks', not deployTarget's value",
+    ),
     Key("production", "boolean", False, "Production stack: protects the registry, artifact bucket and log groups from deletion."),
     Key(
         "serviceName", "string", "app", "Short name of the service; prefixes physical names.", pattern=_SERVICE_NAME, shape="2-20 chars of a-z, 0-9 and '-', starting with a letter"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components.settings.duration import WorstCase, worst_case
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
@@ -171,6 +171,8 @@ class Settings:
     project: str
     stack: str
     deploy_target: DeployTargetKind
+    next_deploy_target: DeployTargetKind | None
+    """The target brought up beside deploy_target for a switch (nextDeployTarget); None: none."""
     production: bool
     service_name: str
     source: SourceSettings
@@ -181,13 +183,19 @@ class Settings:
     log_retention_days: int
     artifact_expiry_days: int
     ecs: EcsSettings | None
-    """Set only when deploy_target is ECS."""
+    """Set only when deploy_target or next_deploy_target is ECS."""
     tags: Mapping[str, str]
     safety: SafetySettings
     eks: EksSettings | None = None
-    """Set only when deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
+    """Set only when deploy_target or next_deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
     promotion: PromotionSettings = PromotionSettings(promote_from=None, promote_from_account=None, promote_to_accounts=())
     """Promotion between stacks. Omitted: the stack builds and shares with no other account."""
+
+    def for_next_target(self) -> Settings:
+        """The settings the next target is built from: its own part, as if it were the deploy target. (Its ECS
+        part, parsed while EKS is the target, deploys with a rolling update.)"""
+        assert self.next_deploy_target is not None, "for_next_target of a stack without nextDeployTarget"
+        return replace(self, deploy_target=self.next_deploy_target, next_deploy_target=None)
 
     @property
     def promotes(self) -> bool:

@@ -22,7 +22,7 @@ from components.settings.build import _build
 from components.settings.constants import PROJECT
 from components.settings.ecs import _ecs
 from components.settings.eks import _eks
-from components.settings.enums import DeployTargetKind
+from components.settings.enums import DeploymentStrategyKind, DeployTargetKind
 from components.settings.keys import KEYS
 from components.settings.model import PromotionSettings, RegistrySettings, Settings
 from components.settings.network import _network
@@ -47,14 +47,39 @@ def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
             raise SettingsError(f"{PROJECT}:{key}: unknown config key; {hint} Fix: rename or remove it with `pulumi config rm {key}`")
 
 
-def _check_target_keys(reader: _Reader, target: DeployTargetKind) -> None:
+def _check_target_keys(reader: _Reader, target: DeployTargetKind, next_target: DeployTargetKind | None) -> None:
     for key in reader.raw:
         spec = KEYS[key]
-        if target not in spec.targets and reader.is_set(key):
+        if target not in spec.targets and next_target not in spec.targets and reader.is_set(key):
             users = " and ".join(sorted(t.value for t in spec.targets))
             raise SettingsError(
                 f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
             )
+
+
+def _next_target(reader: _Reader, target: DeployTargetKind) -> DeployTargetKind | None:
+    """nextDeployTarget: the other target, or None."""
+    value = reader.get("nextDeployTarget")
+    if value in ("", None):
+        return None
+    others = [t for t in DeployTargetKind if t is not target]
+    if value not in {t.value for t in others}:
+        allowed = " or ".join(repr(t.value) for t in others)
+        raise _fail("nextDeployTarget", value, f"with deployTarget {target.value!r} the next target can be {allowed}", f"set it to {allowed}, or remove it")
+    return DeployTargetKind(value)
+
+
+def _next_target_strategy(next_target: DeployTargetKind, strategy: DeploymentStrategyKind) -> None:
+    """Leaving a blue-green, canary or linear ECS service in the switch's second step would delete the service
+    (its tasks deregistered) before ECS's production listener rule, which sends all traffic to them."""
+    if strategy.shifts_traffic:
+        raise _fail(
+            "nextDeployTarget",
+            next_target.value,
+            f"deploymentStrategy is {strategy.value!r}: the switch's second step would delete the ECS service before ECS's production "
+            "listener rule, which forwards every request to the service's target groups until it goes",
+            "set deploymentStrategy rolling and `pulumi up` first (docs/safety.md, Switching strategies), then set nextDeployTarget",
+        )
 
 
 class _Problems:
@@ -139,13 +164,17 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         problems.check(_check_unknown_keys, {key: raw[key]})
     reader = _Reader({k: v for k, v in raw.items() if k in KEYS})
     target = problems.check(_enum, reader, "deployTarget")
+    next_target = problems.check(_next_target, reader, target) if target is not None else None
     if target is not None:
-        problems.check(_check_target_keys, reader, target)
+        problems.check(_check_target_keys, reader, target, next_target)
     problems.check(_names, project, stack)
     service = problems.check(_service_name, reader) or KEYS["serviceName"].default
     production = problems.check(reader.get, "production") or False
     # How the target deploys; the deploy timeout's default and the ECS part follow it.
     strategy = problems.check(_strategy_kind, reader, target, production) if target is not None else None
+    if next_target is not None and strategy is not None:
+        problems.check(_next_target_strategy, next_target, strategy)
+    targets = {target, next_target}
     workload = problems.check(_workload, reader, strategy)
     promotion: PromotionSettings | None = problems.check(_promotion, reader, project, stack, organization)
     if promotion is not None and promotion.promote_from is not None:
@@ -160,13 +189,14 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         "network": problems.check(_network, reader, production),
         "log_retention_days": problems.check(_log_retention, reader),
         "artifact_expiry_days": problems.check(_in_range, reader, "artifactExpiryDays"),
-        # Each target's own settings, only for that target (its keys are refused on the other one above).
-        # (With deploymentStrategy wrong, its problem is reported and the ECS part not checked.)
+        # Each target's own settings, only for the deploy target and the next one (their keys are refused on
+        # the other one above). (With deploymentStrategy wrong, its problem is reported and the ECS part not
+        # checked.) A next ECS target is parsed while EKS is the target: its strategy is rolling.
         "ecs": problems.check(_ecs, reader, strategy, production, workload.deployment_timeout_minutes if workload else None)
-        if target is DeployTargetKind.ECS and strategy is not None
+        if DeployTargetKind.ECS in targets and strategy is not None
         else None,
         "safety": problems.check(_safety, reader, production),
-        "eks": problems.check(_eks, reader) if target is DeployTargetKind.EKS else None,
+        "eks": problems.check(_eks, reader) if DeployTargetKind.EKS in targets else None,
     }
     problems.check(_regions, reader, region)
     problems.raise_any()
@@ -175,6 +205,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         project=project,
         stack=stack,
         deploy_target=target,
+        next_deploy_target=next_target,
         production=production,
         service_name=service,
         source=parts["source"],

@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 from offline import checkov_scan, cost
 from offline.mocks import ROOT, StackResult, evaluate_stack
 from offline.plan import promotion
+from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
 from offline.plan.sections import (
@@ -96,6 +97,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override a config key as `pulumi config set KEY VALUE` would: the value is a string (arrays as JSON, e.g. '[\"10.0.0.0/8\"]'); an empty value removes the key",
     )
+    parser.add_argument(
+        "--from",
+        dest="deployed",
+        nargs="*",
+        action="extend",
+        default=None,
+        metavar="KEY=VALUE",
+        help="plan the change from the deployed configuration: the stack file with these overrides (none: the stack file as it is) "
+        "to the one planned (the stack file with --set); the report adds what each step does to production traffic, and warnings",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default: plan-out/<stack>)")
     parser.add_argument("--no-checkov", action="store_true", help="skip the checkov scan (about 5 s a stack); the report says it was not run")
     return parser.parse_args(argv)
@@ -125,6 +136,7 @@ def render_report(
     image_notes: Sequence[str],
     stack_file: Mapping[str, Any],
     checkov: checkov_scan.ScanResult | None = None,
+    deployed: StackResult | None = None,
 ) -> str:
     counts = result.count_by_type()
     custom = sum(1 for r in result.resources if r.custom)
@@ -142,6 +154,7 @@ def render_report(
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         promotion.summary_row(result),
         "",
+        *(["## Change from the deployed configuration", "", *change_section(deployed, result), ""] if deployed is not None else []),
         "## Configuration",
         "",
         *configuration_section(result, stack_file, overrides),
@@ -243,6 +256,7 @@ def render_files(
     stack_file: Mapping[str, Any],
     out: Path | None = None,
     checkov: checkov_scan.ScanResult | None = None,
+    deployed: StackResult | None = None,
 ) -> dict[str, str]:
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
@@ -255,7 +269,7 @@ def render_files(
     else:
         image_notes = []
     mermaid = {name: files[f"{name}.mmd"] for name in names}
-    files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file, checkov)
+    files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file, checkov, deployed)
     if out is not None:
         (out / "plan.md").write_text(files["plan.md"])
     return files
@@ -265,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         overrides = parse_overrides(args.sets)
+        deployed_overrides = parse_overrides(args.deployed) if args.deployed is not None else None
         if not (ROOT / f"Pulumi.{args.stack}.yaml").exists():
             raise UsageError(f"no stack file Pulumi.{args.stack}.yaml in {ROOT}")
     except UsageError as e:
@@ -273,8 +288,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from components.settings import SettingsError
 
+    deployed = None
     try:
         result = evaluate_stack(args.stack, overrides)
+        if deployed_overrides is not None:
+            try:
+                deployed = evaluate_stack(args.stack, deployed_overrides)
+            except SettingsError as e:
+                raise SettingsError(f"the deployed configuration (--from): {e}") from e
     except SettingsError as e:
         print(f"settings error in stack {args.stack}: {e}", file=sys.stderr)
         return EXIT_SETTINGS_ERROR
@@ -286,13 +307,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out or (ROOT / "plan-out" / args.stack)
     out.mkdir(parents=True, exist_ok=True)
     checkov = None if args.no_checkov else checkov_scan.scan(result)
-    render_files(result, overrides, violations, stack_config(args.stack), out, checkov)
+    render_files(result, overrides, violations, stack_config(args.stack), out, checkov, deployed)
     report = out / "plan.md"
 
     pipeline = pipeline_resource(result)
     stages = " → ".join(s.get("name", "?") for s in (pipeline.inputs.get("stages") or [])) if pipeline else "none"
     print(f"plan {args.stack}: {len(result.resources)} resources of {len(result.count_by_type())} types; pipeline: {stages}")
     print(f"report: {report}")
+    if deployed is not None:
+        warnings = change_warnings(deployed, result)
+        for title in warnings:
+            print(f"warning: {title} (see the report's change section)", file=sys.stderr)
+        if not warnings:
+            print("change: something healthy is behind every production listener at every step")
     if violations:
         print(f"policy: {len(violations)} violation(s):", file=sys.stderr)
         for v in violations:

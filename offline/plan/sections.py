@@ -259,8 +259,10 @@ def pipeline_section(result: StackResult) -> list[str]:
 
 
 def deploy_component(result: StackResult) -> Resource | None:
+    """The deploy target's component (with nextDeployTarget, the next target's is there too)."""
     found = by_urn([r for r in result.resources if r.type.startswith(DEPLOY_COMPONENT_PREFIX)])
-    return found[0] if found else None
+    module = TARGETS.get(result.config.get(f"{PROJECT}:deployTarget", KEYS["deployTarget"].default))
+    return next((r for r in found if module is not None and r.type == module.type), found[0] if found else None)
 
 
 def stack_target(result: StackResult) -> TargetModule | None:
@@ -270,9 +272,10 @@ def stack_target(result: StackResult) -> TargetModule | None:
 
 
 def _image_record(result: StackResult) -> Resource | None:
+    """The record of the image that runs (the ImageRecord's `<name>-parameter`; beside it, the known-good record)."""
     for record in by_urn([r for r in result.resources if r.type == IMAGE_RECORD_TYPE]):
         for r in descendants(result, record):
-            if r.type == "aws:ssm/parameter:Parameter":
+            if r.type == "aws:ssm/parameter:Parameter" and r.name == f"{record.name}-parameter":
                 return r
     return None
 
@@ -305,6 +308,13 @@ def deploy_section(result: StackResult) -> list[str]:
     view = StackView(result)
     key_settings = {**KEY_SETTINGS, **(module.report.key_settings if module else {})}
     lines = [f"- Deploy target: `{target_name}` — component `{target.name}` `{target.type}`"]
+    following = result.config.get(f"{PROJECT}:nextDeployTarget")
+    if following:
+        lines.append(
+            f"- Next deploy target: `{following}` (nextDeployTarget) runs beside it with the recorded image, in its own target group "
+            f"`{result.outputs.get('nextTargetGroupArn')}` with weight 0: no production traffic, no pipeline stage, no alarm. Check its "
+            "targets' health before the switch's second step (docs/safety.md, Switching deployTarget)."
+        )
     if "serviceUrl" in result.outputs:
         lines.append(f"- Service URL (mock): `{result.outputs['serviceUrl']}`")
     for r in descendants(result, target):

@@ -37,6 +37,7 @@ from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
 from components.logs import target_log_group
 from components.naming import physical_name
+from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.traffic_shift import TrafficShiftArgs
 from components.settings import CpuArchitecture, DeploymentStrategySettings, Settings, WorkloadSettings
 from components.workload import bootstrap_environment
@@ -102,7 +103,7 @@ class EcsTarget(pulumi.ComponentResource):
         network, lb = inputs.network, inputs.load_balancer
         context = AwsContext(self)
         region = context.region
-        service_sg = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
+        service_sg, port_rules = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
         cluster_name, service_name = physical_name(args.name_prefix, "cluster", 255), physical_name(args.name_prefix, "service", 255)
         cluster = aws.ecs.Cluster(
             f"{name}-cluster",
@@ -198,8 +199,12 @@ class EcsTarget(pulumi.ComponentResource):
             # No ignore_changes on task_definition: the task definition carries the recorded image, so
             # `pulumi up` applies size and environment changes and keeps the image the pipeline deployed.
             # Blue-green, canary, linear: the listener rules and the infrastructure role's managed policy
-            # must exist first (the role ARN waits for inline policies only).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)),
+            # must exist first (the role ARN waits for inline policies only). The port rules too: the step
+            # waits for tasks the load balancer reaches only through them (a new containerPort's rules are
+            # created before the service moves to it).
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)
+            ),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
             name="DeployToEcs",
@@ -299,8 +304,11 @@ class EcsTarget(pulumi.ComponentResource):
             source_account=account_id,
         )
 
-    def _service_security_group(self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]) -> aws.ec2.SecurityGroup:
-        """The tasks' security group: the container port from the load balancer, HTTPS out."""
+    def _service_security_group(
+        self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]
+    ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
+        """The tasks' security group: the container port from the load balancer, HTTPS out; and the two rules
+        that open the container port, which the service waits for (its tasks are healthy only through them)."""
         service_sg = aws.ec2.SecurityGroup(
             f"{name}-service-sg",
             description="Service: the container port from the load balancer only",
@@ -309,7 +317,8 @@ class EcsTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_sg = pulumi.ResourceOptions(parent=service_sg)
-        aws.vpc.SecurityGroupEgressRule(
+        port_rule = pulumi.ResourceOptions.merge(in_sg, CONTAINER_PORT_RULE)
+        to_service = aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-to-service",
             security_group_id=alb_sg_id,
             description="To the service's container port",
@@ -317,9 +326,9 @@ class EcsTarget(pulumi.ComponentResource):
             from_port=port,
             to_port=port,
             referenced_security_group_id=service_sg.id,
-            opts=in_sg,
+            opts=port_rule,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        from_alb = aws.vpc.SecurityGroupIngressRule(
             f"{name}-service-from-alb",
             security_group_id=service_sg.id,
             description="Container port from the load balancer",
@@ -327,7 +336,7 @@ class EcsTarget(pulumi.ComponentResource):
             from_port=port,
             to_port=port,
             referenced_security_group_id=alb_sg_id,
-            opts=in_sg,
+            opts=port_rule,
         )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-service-https-out",
@@ -340,7 +349,7 @@ class EcsTarget(pulumi.ComponentResource):
             cidr_ipv4="0.0.0.0/0",
             opts=in_sg,
         )
-        return service_sg
+        return service_sg, [to_service, from_alb]
 
 
 def target_group_tags(settings: Settings) -> dict[str, str]:

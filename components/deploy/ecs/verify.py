@@ -32,7 +32,7 @@ ACTION_NAME = "VerifyDeployment"
 TIMEOUT_SECONDS = INVOCATION_WORST_SECONDS + 10
 
 
-def verify_statements(context: AwsContext, cluster_name: str, service_name: str) -> list[Statement]:
+def verify_statements(context: AwsContext, cluster_name: str, service_name: str, repository_arn: pulumi.Input[str]) -> list[Statement]:
     """What the verifier calls, on this service's ARNs only, and CloudWatch metrics in the deployment namespace only.
 
     DescribeServiceDeployments and DescribeServiceRevisions are authorized against two resource types, both
@@ -52,6 +52,13 @@ def verify_statements(context: AwsContext, cluster_name: str, service_name: str)
             "Effect": "Allow",
             "Action": "ecs:DescribeServiceRevisions",
             "Resource": [context.arn("ecs", f"service-revision/{cluster_name}/{service_name}/*"), service],
+        },
+        {
+            # The built image index, read only when ECS reports a platform manifest's digest instead of the index's.
+            "Sid": "ReadBuiltIndex",
+            "Effect": "Allow",
+            "Action": "ecr:BatchGetImage",
+            "Resource": repository_arn,
         },
         # The job result actions support no resource-level permissions (the job id is not an ARN).
         {"Sid": "AnswerPipeline", "Effect": "Allow", "Action": ["codepipeline:PutJobSuccessResult", "codepipeline:PutJobFailureResult"], "Resource": "*"},
@@ -118,7 +125,7 @@ def verifier(
         code=functions_archive(),
         variables={"SERVICE_ID": name_prefix, "MAX_WAIT_MINUTES": str(max_wait_minutes)},
         context=context,
-        statements=verify_statements(context, cluster_name, service_name),
+        statements=verify_statements(context, cluster_name, service_name, inputs.repository_arn),
     )
     action = aws.codepipeline.PipelineStageActionArgs(
         name=ACTION_NAME,

@@ -9,12 +9,13 @@ buildspec, and the step applies them (`kubectl apply --server-side`) with one im
 - a config-apply run (started by EventBridge when `pulumi up` changed the manifests; no IMAGE_URI):
   the image the record says runs now, so a config change never changes the image.
 
-It reads the known-good image from the image record first, notes which alarms are already in ALARM,
-waits for the rollout while watching for alarms that *newly* enter ALARM, then checks what really runs
-(verdict.py: the Deployment's status, and the digest of every ready pod). On failure it re-applies
-the manifests with the known-good image (an explicit image, never "the previous revision"), waits for
-and checks that, and fails. A successful pipeline run records its image (also when it equals the
-known-good one, as in a stage rollback, which then ends green). Every pipeline run ends with its
+It reads the known-good image first (the image that last passed its deploy stage and bake: the Release
+stage's record, components/delivery/release.py), notes which alarms are already in ALARM, waits for the
+rollout while watching for alarms that *newly* enter ALARM, then checks what really runs (verdict.py: the
+Deployment's status, and the digest of every ready pod). On failure it re-applies the manifests with the
+known-good image (an explicit image, never "the previous revision"), waits for and checks that, and fails.
+A successful pipeline run records its image as the one that runs (also when it equals the known-good one,
+as in a stage rollback, which then ends green); it becomes known good only when the stage's bake passes. Every pipeline run ends with its
 deployment record and metrics (SUCCEEDED, ROLLED_BACK or FAILED); a config-apply run deploys no
 commit and writes none.
 """
@@ -76,6 +77,7 @@ def deploy_script(
     timeout_minutes: int,
     alarm_names: Sequence[str],
     record_parameter: str,
+    known_good_parameter: str,
     repository_url: str,
     repository_name: str,
     create_namespace: bool,
@@ -102,16 +104,19 @@ def deploy_script(
         *verdict.verify_function(namespace=namespace, deployment=deployment, container_name=container_name),
         # The digest an image reference names; empty for a tag (the bootstrap image).
         'digest_of() { [[ "$1" == *@sha256:* ]] && echo "${1##*@}"; }',
-        # The image that runs now, by the record: what a failed rollout goes back to.
-        f'KNOWN_GOOD="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
-        f'&& [ -n "$KNOWN_GOOD" ] || finish FAILED "Cannot read the image record {record_parameter}; nothing applied"',
+        # What a failed rollout goes back to: the image that last passed its bake (the Release stage's record),
+        # never one deployed since whose bake failed or has not ended.
+        f'KNOWN_GOOD="$(aws ssm get-parameter --name {q(known_good_parameter)} --query Parameter.Value --output text)" '
+        f'&& [ -n "$KNOWN_GOOD" ] || finish FAILED "Cannot read the image record {known_good_parameter}; nothing applied"',
         'if [ "$RUN" = pipeline ]; then',
         "  "
         + " && ".join(digest_reference_commands(repository_url, repository_name))
         + f' || finish FAILED "Nothing applied: the pipeline\'s image is not an image of {repository_name}"',
         '  IMAGE_REF="$IMAGE_URI"; DIGEST="$IMAGE_DIGEST"',
         "else",
-        '  IMAGE_REF="$KNOWN_GOOD"',
+        # A config-apply run keeps the image that runs now (the deploy step's record), whatever its bake.
+        f'  IMAGE_REF="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
+        f'&& [ -n "$IMAGE_REF" ] || finish FAILED "Cannot read the image record {record_parameter}; nothing applied"',
         "fi",
         'echo "Run: $RUN; image: $IMAGE_REF; known good: $KNOWN_GOOD"',
         "apply_with() {",

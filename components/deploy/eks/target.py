@@ -27,6 +27,7 @@ from components.deploy.eks.cluster import auto_mode_cluster, container_insights,
 from components.deploy.eks.config_apply import config_apply_trigger
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
+from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.vpc import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings
 from components.workload import bootstrap_environment
@@ -131,7 +132,7 @@ class EksTarget(pulumi.ComponentResource):
             from_port=workload.container_port,
             to_port=workload.container_port,
             referenced_security_group_id=node_security_group_id,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, CONTAINER_PORT_RULE),
         )
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-pods-from-alb",
@@ -141,7 +142,7 @@ class EksTarget(pulumi.ComponentResource):
             from_port=workload.container_port,
             to_port=workload.container_port,
             referenced_security_group_id=lb.alb_security_group_id,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, CONTAINER_PORT_RULE),
         )
 
         step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id)
@@ -254,6 +255,8 @@ class EksTarget(pulumi.ComponentResource):
                     security_group_arn=context.arn("ec2", pulumi.Output.concat("security-group/", deploy_sg.id)),
                 ),
                 *record_statements(inputs.image_record.parameter_arn, inputs.repository_arn, tag_deployed=inputs.tag_deployed_images),
+                # What a failed rollout restores: the image that last passed its bake.
+                {"Sid": "ReadKnownGoodImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": inputs.image_record.known_good_arn},
                 verdict.metrics_statement(),
             ],
             architecture=args.architecture,
@@ -316,6 +319,7 @@ def deploy_buildspec(
             timeout_minutes=inputs.workload.deployment_timeout_minutes,
             alarm_names=inputs.alarm_names,
             record_parameter=inputs.image_record.name,
+            known_good_parameter=inputs.image_record.known_good_name,
             repository_url=repository_url,
             repository_name=repository_name,
             create_namespace=create_namespace,
