@@ -22,6 +22,11 @@ from components.logs import target_log_group
 # is newer than the ECS service-deployment APIs of 2025 the verifier calls (ListServiceDeployments,
 # DescribeServiceDeployments, DescribeServiceRevisions). https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html
 RUNTIME = "python3.14"
+# "The Init phase is limited to 10 seconds. If all three tasks do not complete within 10 seconds, Lambda retries
+# the Init phase at the time of the first function invocation with the configured function timeout."
+# (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html) So an invocation answers at the
+# latest this long plus the function's timeout after it was asked.
+INIT_LIMIT_SECONDS = 10
 # Pure Python: Graviton is the cheaper architecture for the same work.
 ARCHITECTURE = "arm64"
 MEMORY_MIB = 128

@@ -32,7 +32,8 @@ failure logged (path and status, or the error).
 
 Attempts are counted in `hookDetails` (key `ATTEMPT_KEY`), which the contract above carries between
 invocations: no table, no clock. The count is the bound the wiring relies on: components/deploy/ecs/
-progressive.py sizes MAX_ATTEMPTS so that WORST_CASE_SECONDS fits the hook's budget. pulumi-aws documents a
+progressive.py sizes MAX_ATTEMPTS so that that many invocations, each as long as Lambda's init limit and the
+function's timeout, with RETRY_DELAY_SECONDS between them, fit the hook's budget. pulumi-aws documents a
 hook's `timeoutConfiguration` for PAUSE hooks only, so the wiring sets none; were the count lost, ECS's own
 default (24 hours, then ROLLBACK) would be the next bound, and the pipeline's deploy action fails at its
 timeout long before.
@@ -111,12 +112,12 @@ class Config:
 
 
 def WORST_CASE_SECONDS(attempts: int, delay: float, timeout: float, n_paths: int) -> float:
-    """The longest the hook can keep a deployment at POST_TEST_TRAFFIC_SHIFT, in seconds:
+    """The longest the hook's requests and pauses can keep a deployment at POST_TEST_TRAFFIC_SHIFT, in seconds:
     attempts x n_paths x timeout (every request runs to its deadline) + (attempts - 1) x delay.
 
     `n_paths` counts the health path: 1 + len(SMOKE_PATHS). One invocation is WORST_CASE_SECONDS(1, 0, timeout,
-    n_paths): size the Lambda timeout as that plus a few seconds for start-up. Not included: Lambda start-up
-    time and ECS's own latency in re-invoking, neither of which ECS or Lambda documents a bound for.
+    n_paths): size the Lambda timeout as that plus a few seconds for start-up. Not included: Lambda's start-up
+    (its init phase, limited to 10 s) and ECS's own latency in re-invoking, for which ECS documents no bound.
     """
     if attempts < 1 or n_paths < 1 or timeout <= 0 or delay < 0:
         raise ValueError(f"WORST_CASE_SECONDS: attempts {attempts} and n_paths {n_paths} must be >= 1, timeout {timeout} > 0, delay {delay} >= 0")

@@ -20,8 +20,9 @@ UserParameters (a JSON object; unknown keys are refused):
     startedAt      optional ISO 8601 time with an offset: only deployments created after it are considered.
     container      optional container name: its image must be the expected one. Omitted: any container.
 
-Environment: SERVICE_ID (required; the metrics' Service dimension), MAX_ATTEMPTS (1 to 1000 checks while the
-deployment is not final; unset: 30).
+Environment: SERVICE_ID (required; the metrics' Service dimension), MAX_WAIT_MINUTES (1 to 1440: how long after
+ECS created the deployment it may still be not final; unset: 60, the ECS deploy action's limit). The bound is in
+time, not in checks: CodePipeline documents no interval between continuations.
 
 Behaviour. First invocation: ecs.list_service_deployments (every page; the API documents no order, so the
 newest is the one created last) picks the newest deployment of the service. Each invocation then describes
@@ -29,7 +30,7 @@ THAT deployment (its ARN travels in the continuation token with the count of che
 started meanwhile never replaces it). Its status (every value of botocore's ServiceDeploymentStatus is
 classified below, and a test keeps it so):
     PENDING, IN_PROGRESS, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, STOP_REQUESTED -> not final: continue,
-        until MAX_ATTEMPTS checks, then fail (outcome FAILED).
+        until MAX_WAIT_MINUTES after the deployment's createdAt, then fail (outcome FAILED).
     ROLLBACK_SUCCESSFUL -> fail, ROLLED_BACK; ROLLBACK_FAILED -> fail, FAILED; STOPPED -> fail, STOPPED
         (the message names the status and ECS's statusReason).
     SUCCESSFUL -> the target service revision's containerImages must run the expected digest, or a platform
@@ -40,6 +41,10 @@ classified below, and a test keeps it so):
 A verdict writes the deployment record (`functions.deployment_record`) as one JSON line on stdout and puts its
 metrics (a metrics error is logged and noted in the job summary; it does not change the verdict). Any
 exception reports a job failure with its message: the job is never left hanging.
+
+Time. Every client answers within CLIENT_CONFIG's connect and read timeouts per attempt, with botocore's standard
+retries; one invocation makes at most MAX_CALLS calls, so it ends within INVOCATION_WORST_SECONDS
+(components/deploy/ecs/verify.py sizes the function's timeout from it).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from functions import deployment_record as records
@@ -65,6 +71,16 @@ MAX_TOKEN = 2048
 MAX_SUMMARY = 2048
 # A bound on ListServiceDeployments pages (100 each) when no startedAt narrows the list.
 MAX_PAGES = 20
+# ECS and CodePipeline answer these calls in well under a second; a call that hangs is cut and retried (botocore's
+# standard mode: 3 attempts, a backoff of at most min(2^(n-1), 20) s, and 5 s more when AWS asks for a later retry).
+CONNECT_SECONDS, READ_SECONDS, ATTEMPTS = 2, 5, 3
+CLIENT_CONFIG = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS, retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+CALL_WORST_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + sum(min(2 ** (n - 1), 20) + 5 for n in range(1, ATTEMPTS))
+# The most calls one invocation makes: every page of the listing, the deployment, its revision, the built image
+# index (when the revision reports another digest), the metrics and the answer to CodePipeline.
+MAX_CALLS = MAX_PAGES + 5
+INVOCATION_WORST_SECONDS = MAX_CALLS * CALL_WORST_SECONDS
+DEFAULT_MAX_WAIT_MINUTES = 60
 PARAMETERS = ("cluster", "service", "expectedImage", "commit", "strategy", "startedAt", "container")
 IMAGE_PATTERN = re.compile(r"(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})")
 # A private ECR repository: <registry id>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>.
@@ -161,14 +177,14 @@ def parse_parameters(raw: object) -> Parameters:
 
 
 def _settings(env: Mapping[str, str]) -> tuple[str, int]:
-    service_id, raw = env.get("SERVICE_ID", ""), env.get("MAX_ATTEMPTS", "30")
+    service_id, raw = env.get("SERVICE_ID", ""), env.get("MAX_WAIT_MINUTES", str(DEFAULT_MAX_WAIT_MINUTES))
     problems = [] if service_id else ["SERVICE_ID is not set; set it to the service's physical name prefix (the metrics' Service dimension)"]
-    attempts = int(raw) if raw.isdigit() else 0
-    if not 1 <= attempts <= 1000:
-        problems.append(f"MAX_ATTEMPTS={raw!r} is not allowed; use a whole number from 1 to 1000 (unset: 30)")
+    minutes = int(raw) if raw.isdigit() else 0
+    if not 1 <= minutes <= 1440:
+        problems.append(f"MAX_WAIT_MINUTES={raw!r} is not allowed; use a whole number of minutes from 1 to 1440 (unset: {DEFAULT_MAX_WAIT_MINUTES})")
     if problems:
         raise VerifyError("ecs_verify_deployment environment: " + "; ".join(problems), "ConfigurationError")
-    return service_id, attempts
+    return service_id, minutes
 
 
 @dataclass(frozen=True)
@@ -268,7 +284,7 @@ def judge(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callabl
     """The verdict on the job. VerifyError and AWS errors propagate."""
     data = event["CodePipeline.job"]["data"]
     params = parse_parameters(data["actionConfiguration"]["configuration"].get("UserParameters"))
-    service_id, max_attempts = _settings(env)
+    service_id, max_wait = _settings(env)
     if data.get("continuationToken"):
         arn, checks = _token(data["continuationToken"])
     else:
@@ -285,12 +301,16 @@ def judge(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callabl
         return Verdict(rec, summary=reason or f"ECS deployment {arn} is SUCCESSFUL and runs {params.digest}", service_id=service_id)
 
     if status in NOT_FINAL:
-        if checks >= max_attempts:
-            return verdict("FAILED", f"ECS deployment {arn} is still {status} after {checks} checks (MAX_ATTEMPTS={max_attempts})", now())
+        created = deployment.get("createdAt") or deployment.get("startedAt")
+        if created is None:
+            raise VerifyError(f"ECS reports no createdAt for deployment {arn}: how long it has run cannot be told")
+        waited = round((now() - created).total_seconds() / 60, 1)
+        if waited >= max_wait:
+            return verdict("FAILED", f"ECS deployment {arn} is still {status} {waited:g} min after ECS created it, at check {checks} (MAX_WAIT_MINUTES={max_wait})", now())
         token = json.dumps({"deployment": arn, "attempt": checks}, separators=(",", ":"))
         if len(token) > MAX_TOKEN:
             raise VerifyError(f"the continuation token for {arn} would be {len(token)} characters; CodePipeline takes {MAX_TOKEN}")
-        return Verdict(None, token, f"ECS deployment {arn} is {status}; check {checks} of {max_attempts}")
+        return Verdict(None, token, f"ECS deployment {arn} is {status}; check {checks}, {waited:g} of {max_wait} min since ECS created it")
     if status not in FINAL_OUTCOMES:
         raise VerifyError(f"ECS deployment {arn} has status {status!r}, which this function does not know; classify it in ecs_verify_deployment")
     if status != "SUCCESSFUL":
@@ -342,5 +362,10 @@ def verify(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callab
 
 def handler(event: dict, context: object) -> dict:
     """Lambda entry point (handler `functions.ecs_verify_deployment.handler`)."""
-    clients = Clients(boto3.client("ecs"), boto3.client("codepipeline"), boto3.client("cloudwatch"), lambda region: boto3.client("ecr", region_name=region))
+    clients = Clients(
+        boto3.client("ecs", config=CLIENT_CONFIG),
+        boto3.client("codepipeline", config=CLIENT_CONFIG),
+        boto3.client("cloudwatch", config=CLIENT_CONFIG),
+        lambda region: boto3.client("ecr", region_name=region, config=CLIENT_CONFIG),
+    )
     return verify(event, clients, os.environ)

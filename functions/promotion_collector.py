@@ -34,6 +34,14 @@ PROMOTION_FILE = "promotion.json"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 ENVIRONMENT = ("UPSTREAM_ACCOUNT", "UPSTREAM_PIPELINE", "UPSTREAM_REPOSITORY", "UPSTREAM_REPOSITORY_URL", "CONTAINER_NAME", "INBOX_BUCKET")
 
+# Each call is cut at these timeouts and retried by botocore's standard mode (a backoff of at most min(2^(n-1), 20)
+# s, and 5 s more when AWS asks for a later retry); the handler makes two calls, so one invocation ends within
+# INVOCATION_WORST_SECONDS (components/promotion/collector.py sizes the function's timeout from it).
+CONNECT_SECONDS, READ_SECONDS, ATTEMPTS = 2, 5, 3
+CALL_WORST_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + sum(min(2 ** (n - 1), 20) + 5 for n in range(1, ATTEMPTS))
+MAX_CALLS = 2
+INVOCATION_WORST_SECONDS = MAX_CALLS * CALL_WORST_SECONDS
+
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 
@@ -104,5 +112,7 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], ecr: Any, s3: Any) 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     import boto3
+    from botocore.config import Config
 
-    return handle(event, {name: os.environ[name] for name in ENVIRONMENT}, boto3.client("ecr"), boto3.client("s3"))
+    config = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS, retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+    return handle(event, {name: os.environ[name] for name in ENVIRONMENT}, boto3.client("ecr", config=config), boto3.client("s3", config=config))

@@ -30,7 +30,7 @@ PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovid
 class Fault:
     name: str
     kind: str
-    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy."""
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy, time."""
     file: str
     """Path relative to the repository root."""
     old: str
@@ -252,10 +252,35 @@ FAULTS: tuple[Fault, ...] = (
         "release-without-checking-what-runs",
         "rollback",
         "components/delivery/image_record.py",
-        '            \'[ "$RUNNING" = "$IMAGE_URI" ] || { echo "Release: $IMAGE_URI passed its bake, but $RUNNING runs now (deployed-image); not recorded as known good"; exit 1; }\',\n',
+        '            \'[ "$RUNNING" = "$IMAGE_URI" ] || { echo "Release: $IMAGE_URI passed its bake, but $RUNNING runs now (deployed-image); '
+        "not recorded as known good\"; exit 1; }',\n",
         "",
     ),
     Fault("kubectl-skew-unchecked", "deploy", "components/deploy/eks/deploy_step.py", 'if [ "${{SKEW#-}}" -gt {KUBECTL_SKEW} ]', 'if [ "${{SKEW#-}}" -gt 9 ]'),
+    # Time: each wait's budget against its worst case (tests/test_time_budgets.py).
+    Fault(
+        "ecs-service-waits-the-provider-default",
+        "time",
+        "components/deploy/ecs/progressive.py",
+        "return max(PROVIDER_SERVICE_WAIT_MINUTES, strategy.worst_case.minutes + SERVICE_WAIT_MARGIN_MINUTES)",
+        "return PROVIDER_SERVICE_WAIT_MINUTES",
+    ),
+    Fault(
+        "smoke-hook-ignores-lambda-init",
+        "time",
+        "components/deploy/ecs/progressive.py",
+        "invocation = INIT_LIMIT_SECONDS + smoke_test_timeout_seconds(n_paths)",
+        "invocation = smoke_test_timeout_seconds(n_paths)",
+    ),
+    Fault("verifier-waits-in-the-wrong-unit", "time", "functions/ecs_verify_deployment.py", "if waited >= max_wait:", "if waited >= max_wait * 60:"),
+    Fault(
+        "eks-deploy-step-short-of-its-calls",
+        "time",
+        "components/deploy/eks/target.py",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,",
+    ),
+    Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
 )
 
 

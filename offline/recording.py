@@ -47,6 +47,9 @@ class Resource:
     property_dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per top-level input, the mock monitor's URNs of the resources its value came from (what the
     engine hands a policy pack as property dependencies); inputs from no resource are left out."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The `custom_timeouts` option: operation (create, update, delete) -> duration as given ("26m");
+    an operation left out waits as long as the provider's default."""
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -85,8 +88,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             replace_on_changes=tuple(request.replaceOnChanges),
             secret_inputs=tuple(sorted(k for k, v in raw_inputs.items() if _holds_secret(v))),
             property_dependencies={k: tuple(v.urns) for k, v in request.propertyDependencies.items() if v.urns},
+            custom_timeouts=_custom_timeouts(request),
         )
         return response
+
+
+def _custom_timeouts(request) -> dict[str, str]:
+    if not request.HasField("customTimeouts"):
+        return {}
+    timeouts = request.customTimeouts
+    return {operation: getattr(timeouts, operation) for operation in ("create", "update", "delete") if getattr(timeouts, operation)}
 
 
 def _alias_urns(request, parent_qualified: str | None) -> list[str]:

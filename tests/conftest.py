@@ -32,6 +32,7 @@ gc.set_threshold(*GC_THRESHOLDS)
 HEAVY_FIRST = (
     "test_plan.py",
     "test_changes.py",
+    "test_time_budgets.py",
     "test_gates.py",
     "test_eks_verdict.py",
     "test_revert.py",

@@ -258,8 +258,10 @@ def test_a_strategy_switch_adds_or_removes_only_the_strategys_resources(changes)
     assert created == STRATEGY_RESOURCES
     assert change.replaced == [] and change.deleted == []
     updated = {new.urn.rsplit("::", 1)[-1] for old, new in change.updated if old.inputs != new.inputs}
-    # The pipeline: the verifier's UserParameters name the strategy (its deployment records do).
-    assert updated == {"deploy-service", "alarms-unhealthy-targets", "alarms-latency-p95", "alarms-5xx-rate", "dashboard-dashboard", "pipeline-pipeline"}
+    # The pipeline: the verifier's UserParameters name the strategy (its deployment records do). The verifier: it
+    # checks the deployment as long as the deploy action waits, deploymentTimeoutMinutes, whose default follows the strategy.
+    expected = {"deploy-service", "alarms-unhealthy-targets", "alarms-latency-p95", "alarms-5xx-rate", "dashboard-dashboard", "pipeline-pipeline"}
+    assert updated == {*expected, "deploy-verify-function"}
     back, _, _ = changes["dev canary -> rolling"]
     assert sorted(r.urn.rsplit("::", 1)[-1] for r in back.deleted) == STRATEGY_RESOURCES
     assert back.created == [] and back.replaced == []

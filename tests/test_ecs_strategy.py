@@ -190,33 +190,40 @@ def test_the_hook_s_environment_is_its_contract(evaluate):
         "HEALTH_PATH": "/ping",
         "SMOKE_PATHS": '["/api/status", "/"]',
         "REQUEST_TIMEOUT_SECONDS": "5",
-        "MAX_ATTEMPTS": "10",
+        "MAX_ATTEMPTS": "7",
         "RETRY_DELAY_SECONDS": "15",
     }
     # The function's own parser accepts it as it is.
     config = load_config(env)
-    # 10 attempts of 3 paths: 10 x 15 s + 9 x 15 s = 285 s, within the 5-minute budget.
-    assert (config.max_attempts, config.retry_delay, config.request_timeout, config.paths) == (10, 15, 5.0, ("/ping", "/api/status", "/"))
+    # 7 invocations of 3 paths, each up to Lambda's 10 s init limit and the 20 s timeout: 7 x 30 s + 6 x 15 s = 300 s.
+    assert (config.max_attempts, config.retry_delay, config.request_timeout, config.paths) == (7, 15, 5.0, ("/ping", "/api/status", "/"))
     assert (function["handler"], function["runtime"], function["timeout"]) == ("functions.ecs_smoke_test.handler", "python3.14", 20)
     assert function["loggingConfig"] == {"logFormat": "Text", "logGroup": result.named("deploy-smoke-test-logs").outputs["name"]}
 
 
 @pytest.mark.parametrize("n_paths", range(1, MAX_SMOKE_PATHS + 2))
 def test_the_hook_answers_failed_within_its_budget_for_any_number_of_paths(n_paths):
-    """The deployment's worst case counts the hook at SMOKE_TEST_HOOK_MAX_MINUTES: its own worst case
-    (every request to its deadline, every retry delay) must fit, and one more attempt must not."""
+    """The deployment's worst case counts the hook at SMOKE_TEST_HOOK_MAX_MINUTES: its own worst case (every
+    invocation for Lambda's 10 s init limit and its whole timeout, every retry delay) must fit, and one more
+    attempt must not."""
     budget = SMOKE_TEST_HOOK_MAX_MINUTES * 60
-    attempts = smoke_test_attempts(n_paths)
+    attempts, timeout = smoke_test_attempts(n_paths), smoke_test_timeout_seconds(n_paths)
+
+    def hook_seconds(n: int) -> int:
+        return n * (10 + timeout) + (n - 1) * 15
+
     assert 1 <= attempts <= 100
-    assert WORST_CASE_SECONDS(attempts, 15, 5, n_paths) <= budget
-    assert attempts == 100 or WORST_CASE_SECONDS(attempts + 1, 15, 5, n_paths) > budget
+    assert hook_seconds(attempts) <= budget
+    assert attempts == 100 or hook_seconds(attempts + 1) > budget
+    # An invocation's timeout covers its attempt's requests, every one to its deadline.
+    assert WORST_CASE_SECONDS(1, 15, 5, n_paths) < timeout
     # One invocation covers one attempt plus start-up, within Lambda's 900 s.
     assert smoke_test_timeout_seconds(n_paths) == math.ceil(5 * n_paths) + 5 <= 900
 
 
 def test_the_hook_s_sizes_for_the_default_and_the_largest_path_list():
-    assert (smoke_test_attempts(1), smoke_test_timeout_seconds(1)) == (15, 10)  # 15 x 5 s + 14 x 15 s = 285 s
-    assert (smoke_test_attempts(21), smoke_test_timeout_seconds(21)) == (2, 110)  # 2 x 105 s + 15 s = 225 s
+    assert (smoke_test_attempts(1), smoke_test_timeout_seconds(1)) == (9, 10)  # 9 x (10 s + 10 s) + 8 x 15 s = 300 s
+    assert (smoke_test_attempts(21), smoke_test_timeout_seconds(21)) == (2, 110)  # 2 x (10 s + 110 s) + 15 s = 255 s
 
 
 def test_the_code_package_is_the_functions_folder_file_by_file(shifting):
@@ -266,6 +273,47 @@ def test_the_service_deploys_with_the_strategy_and_the_hook(evaluate, kind):
     assert service["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert service["alarms"]["enable"] is True and service["alarms"]["rollback"] is True
     assert (service["deploymentMinimumHealthyPercent"], service["deploymentMaximumPercent"]) == (100, 200)
+
+
+# The stack's deployment worst case plus 5 minutes, when that is more than the provider's 20-minute default:
+# blue-green 16, canary 21, linear 25 with their defaults, 60 at most with the longest bakes the settings allow.
+SERVICE_WAITS = [
+    ({}, None),
+    ({"deploymentStrategy": "blue-green"}, "21m"),
+    ({"deploymentStrategy": "canary"}, "26m"),
+    ({"deploymentStrategy": "linear"}, "30m"),
+    ({"deploymentStrategy": "canary", "deploymentTimeoutMinutes": 60, "canaryBakeMinutes": 49, "deploymentBakeMinutes": 0}, "65m"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "wait"), SERVICE_WAITS)
+def test_pulumi_up_waits_for_the_whole_deployment_as_long_as_it_can_take(evaluate, overrides, wait):
+    """`pulumi up` keeps waiting for the service's deployment (the provider then reports one ECS rolled back as an
+    error), for the strategy's worst case and a margin; a rolling update fits the provider's default."""
+    service = evaluate("dev", **overrides).one(SERVICE)
+    assert service.inputs["waitForSteadyState"] is True
+    assert service.custom_timeouts == ({} if wait is None else {"create": wait, "update": wait})
+
+
+def test_the_safety_guide_states_the_waits_the_stack_sets():
+    """docs/safety.md's numbers for `pulumi up`'s wait are the ones the code computes."""
+    from components.deploy.ecs.progressive import PROVIDER_SERVICE_WAIT_MINUTES, SERVICE_WAIT_MARGIN_MINUTES, service_wait_minutes
+    from components.settings import ECS_DEPLOY_ACTION_MAX_MINUTES, parse_settings
+
+    def wait(**raw) -> int:
+        return service_wait_minutes(parse_settings(raw, "container-cicd", "dev").ecs.strategy)
+
+    text = " ".join((ROOT / "docs" / "safety.md").read_text().split())
+    canary = parse_settings({"production": True, "allowPlainHttp": True}, "container-cicd", "prod").ecs.strategy.worst_case.minutes
+    assert (
+        f"The provider waits {PROVIDER_SERVICE_WAIT_MINUTES} minutes unless told otherwise, less than canary's worst case with the production "
+        f"defaults ({canary}) and the {ECS_DEPLOY_ACTION_MAX_MINUTES} the settings allow"
+    ) in text
+    assert (
+        f"the strategy's worst case and {SERVICE_WAIT_MARGIN_MINUTES} minutes when that is longer: blue-green {wait(deploymentStrategy='blue-green')}, "
+        f"canary {wait(deploymentStrategy='canary')} and linear {wait(deploymentStrategy='linear')} minutes with their defaults, "
+        f"{ECS_DEPLOY_ACTION_MAX_MINUTES + SERVICE_WAIT_MARGIN_MINUTES} at most; a rolling update keeps the {wait()}."
+    ) in text
 
 
 def test_the_strategy_s_own_values_reach_the_service(evaluate):

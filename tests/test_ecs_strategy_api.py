@@ -194,8 +194,10 @@ def test_the_verifier_s_role_grants_exactly_what_the_function_calls(dev):
 
 def test_the_verifier_function(dev):
     function = dev.named("deploy-verify-function").inputs
-    assert function["environment"] == {"variables": {"SERVICE_ID": "container-cicd-dev-app", "MAX_ATTEMPTS": "120"}}
-    assert (function["handler"], function["timeout"], function.get("vpcConfig")) == ("functions.ecs_verify_deployment.handler", 60, None)
+    # It checks the deployment for as long as the deploy action waits for it (deploymentTimeoutMinutes, 15 in dev);
+    # its timeout covers its longest invocation: 25 calls of at most 34 s, and 10 s for the handler.
+    assert function["environment"] == {"variables": {"SERVICE_ID": "container-cicd-dev-app", "MAX_WAIT_MINUTES": "15"}}
+    assert (function["handler"], function["timeout"], function.get("vpcConfig")) == ("functions.ecs_verify_deployment.handler", 860, None)
     logs = dev.named("deploy-verify-logs")
     assert function["loggingConfig"] == {"logFormat": "Text", "logGroup": logs.outputs["name"]}
     assert logs.retain_on_delete and logs.inputs["kmsKeyId"] == dev.named("logs-key").outputs["arn"]

@@ -29,7 +29,7 @@ CREATED = datetime(2025, 7, 10, 13, 0, 0, tzinfo=UTC)
 STARTED = datetime(2025, 7, 10, 13, 0, 5, tzinfo=UTC)
 FINISHED = datetime(2025, 7, 10, 13, 4, 35, 500000, tzinfo=UTC)
 NOW = datetime(2025, 7, 10, 13, 10, 0, tzinfo=UTC)
-ENV = {"SERVICE_ID": "shop-dev-app", "MAX_ATTEMPTS": "3"}
+ENV = {"SERVICE_ID": "shop-dev-app", "MAX_WAIT_MINUTES": "30"}
 PARAMS = {"cluster": "cluster", "service": "app", "expectedImage": IMAGE, "commit": COMMIT, "strategy": "blue-green"}
 STATUSES = botocore.session.get_session().get_service_model("ecs").shape_for("ServiceDeploymentStatus").enum
 
@@ -165,7 +165,7 @@ def test_each_status_on_the_first_check(aws, capsys, status):
     if status in verify.NOT_FINAL:
         aws.describe(status)
         token = json.dumps({"deployment": DEPLOYMENT, "attempt": 1}, separators=(",", ":"))
-        aws.success(f"ECS deployment {DEPLOYMENT} is {status}; check 1 of 3", token=token)
+        aws.success(f"ECS deployment {DEPLOYMENT} is {status}; check 1, 10 of 30 min since ECS created it", token=token)
         assert aws.run(job()) == {"result": "continuation", "token": token}
         assert printed_records(capsys) == []  # no verdict, no record
     elif status == "SUCCESSFUL":
@@ -234,18 +234,40 @@ def test_a_named_container_must_be_the_one_running_the_digest(aws):
 
 def test_a_continuation_follows_its_own_deployment_and_stops_at_the_bound(aws, capsys):
     """Re-invoked with the token: no new listing (a deployment started meanwhile never replaces ours); the
-    count goes on; at MAX_ATTEMPTS checks the job fails with a FAILED record ending now."""
+    count goes on; once the deployment is MAX_WAIT_MINUTES old (ECS's createdAt, 13:00, against now, 13:10) the job
+    fails with a FAILED record ending now, however few checks CodePipeline made."""
     aws.describe("ROLLBACK_IN_PROGRESS")
     second = json.dumps({"deployment": DEPLOYMENT, "attempt": 2}, separators=(",", ":"))
-    aws.success(f"ECS deployment {DEPLOYMENT} is ROLLBACK_IN_PROGRESS; check 2 of 3", token=second)
+    aws.success(f"ECS deployment {DEPLOYMENT} is ROLLBACK_IN_PROGRESS; check 2, 10 of 30 min since ECS created it", token=second)
     assert aws.run(job(token=json.dumps({"deployment": DEPLOYMENT, "attempt": 1}))) == {"result": "continuation", "token": second}
 
     last = Aws()
     last.describe("IN_PROGRESS")
     last.metrics("DeploymentFailed", 595.0)  # 13:00:05 to now (13:10:00)
-    last.failure(f"ECS deployment {DEPLOYMENT} is still IN_PROGRESS after 3 checks (MAX_ATTEMPTS=3)")
-    assert last.run(job(token=second))["result"] == "failure"
+    last.failure(f"ECS deployment {DEPLOYMENT} is still IN_PROGRESS 10 min after ECS created it, at check 3 (MAX_WAIT_MINUTES=10)")
+    assert last.run(job(token=second), env={**ENV, "MAX_WAIT_MINUTES": "10"})["result"] == "failure"
     assert [(r["outcome"], r["finishedAt"]) for r in printed_records(capsys)] == [("FAILED", "2025-07-10T13:10:00.000Z")]
+
+
+def test_a_deployment_older_than_the_bound_fails_at_the_first_check(aws):
+    aws.list(brief(DEPLOYMENT, CREATED))
+    aws.describe("IN_PROGRESS")
+    aws.metrics("DeploymentFailed", 595.0)
+    aws.failure(f"ECS deployment {DEPLOYMENT} is still IN_PROGRESS 10 min after ECS created it, at check 1 (MAX_WAIT_MINUTES=9)")
+    assert aws.run(job(), env={**ENV, "MAX_WAIT_MINUTES": "9"})["result"] == "failure"
+
+
+def test_every_client_is_made_with_bounded_timeouts_and_retries(monkeypatch):
+    """The function's timeout is sized from these (components/deploy/ecs/verify.py)."""
+    made = {}
+    monkeypatch.setattr(verify.boto3, "client", lambda service, region_name=None, config=None: made.setdefault(service, config))
+    monkeypatch.setattr(verify, "verify", lambda event, clients, env: clients.ecr("us-east-1"))
+    verify.handler({}, None)
+    assert made == dict.fromkeys(("ecs", "codepipeline", "cloudwatch", "ecr"), verify.CLIENT_CONFIG)
+    config = verify.CLIENT_CONFIG
+    assert (config.connect_timeout, config.read_timeout, config.retries) == (2, 5, {"mode": "standard", "total_max_attempts": 3})
+    # 3 attempts of 2 + 5 s, backoffs of at most 1 + 5 and 2 + 5 s; 20 pages and 5 more calls.
+    assert (verify.CALL_WORST_SECONDS, verify.INVOCATION_WORST_SECONDS) == (34, 850)
 
 
 def test_the_newest_deployment_is_looked_for_on_every_page_and_after_started_at(aws):
@@ -254,7 +276,7 @@ def test_the_newest_deployment_is_looked_for_on_every_page_and_after_started_at(
     aws.list(brief(DEPLOYMENT, CREATED), expected={"cluster": "cluster", "service": "app", "maxResults": 100, "createdAt": {"after": after}, "nextToken": "page-2"})
     aws.describe("PENDING")
     token = json.dumps({"deployment": DEPLOYMENT, "attempt": 1}, separators=(",", ":"))
-    aws.success(f"ECS deployment {DEPLOYMENT} is PENDING; check 1 of 3", token=token)
+    aws.success(f"ECS deployment {DEPLOYMENT} is PENDING; check 1, 10 of 30 min since ECS created it", token=token)
     assert aws.run(job({**PARAMS, "startedAt": "2025-07-10T12:59:00Z"}))["token"] == token
 
 
@@ -326,11 +348,11 @@ def test_user_parameters_that_are_not_an_object_and_a_missing_service_id(aws):
     again = Aws()
     again.failure(
         "ecs_verify_deployment environment: SERVICE_ID is not set; set it to the service's physical name prefix (the metrics' Service dimension); "
-        "MAX_ATTEMPTS='0' is not allowed; use a whole number from 1 to 1000 (unset: 30)",
+        "MAX_WAIT_MINUTES='0' is not allowed; use a whole number of minutes from 1 to 1440 (unset: 60)",
         kind="ConfigurationError",
         external=None,
     )
-    assert again.run(job(), env={"MAX_ATTEMPTS": "0"})["result"] == "failure"
+    assert again.run(job(), env={"MAX_WAIT_MINUTES": "0"})["result"] == "failure"
 
 
 def test_a_continuation_token_that_is_not_ours_fails(aws):

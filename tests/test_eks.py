@@ -436,7 +436,8 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
     assert prod.named("deploy-deploy-logs").inputs["retentionInDays"] == 90
     assert project["environment"]["privilegedMode"] is False
     assert project["encryptionKey"] == prod.named("artifacts-key").outputs["arn"]
-    assert project["buildTimeout"] == 15 * 2 + 10
+    # Two rollout deadlines (deploy, restore) and 20 minutes for the step's other calls (tests/test_time_budgets.py).
+    assert project["buildTimeout"] == 15 * 2 + 20
 
 
 def test_deploy_buildspec(prod):

@@ -170,6 +170,21 @@ def test_bake_time_out_of_range_fails_in_settings():
         parse_settings({"bakeTimeMinutes": 61}, "container-cicd", "prod")
 
 
+@pytest.mark.parametrize("minutes", [1, 4])
+def test_a_bake_shorter_than_the_alarm_needs_to_fire_is_refused(minutes):
+    """The service alarm needs five one-minute periods of bad CPU or memory to enter ALARM: a shorter bake ends before
+    it could fire (tests/test_time_budgets.py holds the bake to the alarms the stack registers)."""
+    message = (
+        f"bakeTimeMinutes: {minutes} is not valid; the bake watches the service alarm, which enters ALARM only after 5 minutes of bad data "
+        "(the CPU and memory alarms' one-minute periods in a row), so a shorter bake cannot see it fire. "
+        "Fix: set bakeTimeMinutes to 5 or more, or to 0 to turn the watch off"
+    )
+    with pytest.raises(SettingsError) as refused:
+        parse_settings({"bakeTimeMinutes": minutes, "production": True, "allowPlainHttp": True}, "container-cicd", "prod")
+    assert str(refused.value) == message
+    assert parse_settings({"bakeTimeMinutes": 5, "production": True, "allowPlainHttp": True}, "container-cicd", "prod").safety.bake_time_minutes == 5
+
+
 # ---- entry conditions --------------------------------------------------------------------------
 
 

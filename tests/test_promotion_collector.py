@@ -159,6 +159,22 @@ def test_the_function_agrees_with_the_contract_and_its_deployment(prod):
     assert function["code"] == {"archive": {"promotion_collector.py": {"file": "functions/promotion_collector.py", "sha256": ANY}}}
 
 
+def test_its_clients_are_bounded_and_its_timeout_covers_both_calls(prod, monkeypatch):
+    """Each call is cut at 2 s to connect and 5 s to read, 3 attempts in botocore's standard mode (at most 34 s with
+    the backoffs); two calls and 10 s for the handler make the function's 78 s timeout."""
+    made = {}
+    monkeypatch.setattr("boto3.client", lambda service, config=None: made.setdefault(service, config))
+    monkeypatch.setattr(collector, "handle", lambda event, env, ecr, s3: {})
+    for name in collector.ENVIRONMENT:
+        monkeypatch.setenv(name, "x")
+    collector.handler({}, None)
+    assert sorted(made) == ["ecr", "s3"]
+    for config in made.values():
+        assert (config.connect_timeout, config.read_timeout, config.retries) == (2, 5, {"mode": "standard", "total_max_attempts": 3})
+    assert (collector.CALL_WORST_SECONDS, collector.INVOCATION_WORST_SECONDS) == (34, 68)
+    assert prod.one("aws:lambda/function:Function").inputs["timeout"] == 78
+
+
 # ---- the patterns against sample events (moto's EventBridge pattern engine as the authority) ----
 
 

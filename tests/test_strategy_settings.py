@@ -441,6 +441,7 @@ def applied(strategy: str) -> str:
                 "  - final bake: 5 min with both revisions running, then the old one stops",
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 f"  - worst case 21 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): {CANARY_TEXT}",
+                "  - `pulumi up` waits up to 26 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
                 applied("CANARY"),
                 VERIFIED,
             ],
@@ -453,6 +454,7 @@ def applied(strategy: str) -> str:
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 "  - worst case 25 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
                 "+ 5 min smoke-test hook on the test listener + 9 min 3 step bakes of 3 min (25 % a step) + 5 min final bake + 1 min old tasks drain (30 s) = 25 min",
+                "  - `pulumi up` waits up to 30 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
                 applied("LINEAR"),
                 VERIFIED,
             ],
@@ -465,6 +467,7 @@ def applied(strategy: str) -> str:
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
                 "  - worst case 16 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
                 "+ 5 min smoke-test hook on the test listener + 5 min final bake + 1 min old tasks drain (30 s) = 16 min",
+                "  - `pulumi up` waits up to 21 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
                 applied("BLUE_GREEN"),
                 VERIFIED,
             ],
@@ -480,6 +483,7 @@ def test_plan_rows_of_the_dev_stack_and_of_a_listed_test_audience(dev, evaluate)
         "- Deployment strategy: `rolling`: new tasks replace the old ones in place (no second target group, no test listener)",
         "  - worst case 6 min, within the deploy action's 15 min timeout (`deploymentTimeoutMinutes`): "
         "5 min new tasks start and turn healthy + 1 min old tasks drain (30 s) = 6 min",
+        "  - `pulumi up` waits up to 20 min (the provider's default) for the deployment it starts, and fails if ECS rolls it back",
         "  - applied: service `deploy-service` deploys with strategy `ROLLING`",
         VERIFIED,
     ]

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFACT, StageContribution, Statement
 from components.delivery import buildspec
 from components.iam import logs_statement, registry_login_statement, service_role
-from components.settings import CpuArchitecture
+from components.settings import CODEBUILD_QUEUED_TIMEOUT_MINUTES, CpuArchitecture
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Build(pulumi.ComponentResource):
                 "s3_logs": {"status": "DISABLED"},
             },
             build_timeout=args.timeout_minutes,
-            queued_timeout=60,
+            queued_timeout=CODEBUILD_QUEUED_TIMEOUT_MINUTES,
             encryption_key=args.artifact_key_arn,
             tags=args.tags,
             # role.arn waits for the role's policy: the first build finds its permissions.

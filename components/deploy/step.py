@@ -17,7 +17,7 @@ from components.contracts import BUILD_ARTIFACT, Statement, StepEnvironment
 from components.delivery.build import start_build_statement
 from components.iam import ServiceRole, logs_statement, service_role
 from components.logs import target_log_group
-from components.settings import CpuArchitecture
+from components.settings import CODEBUILD_QUEUED_TIMEOUT_MINUTES, CpuArchitecture
 
 COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
 
@@ -103,7 +103,7 @@ def deploy_step(
             "s3_logs": {"status": "DISABLED"},
         },
         build_timeout=timeout_minutes,
-        queued_timeout=60,
+        queued_timeout=CODEBUILD_QUEUED_TIMEOUT_MINUTES,
         # The pipeline's key, not the AWS managed aws/s3 key, for anything the project stores.
         encryption_key=inputs.artifact_key_arn,
         tags=inputs.tags,

@@ -13,11 +13,12 @@ from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
 from components.lambdas import stack_function
 from components.promotion.contract import INBOX_KEY, UpstreamContract, succeeded_pattern
+from functions.promotion_collector import INVOCATION_WORST_SECONDS
 
 FUNCTION_FILE = Path(__file__).resolve().parents[2] / "functions" / "promotion_collector.py"
 HANDLER = "promotion_collector.handler"
-# It makes two AWS calls; a slow registry answer still fits.
-TIMEOUT_SECONDS = 30
+# Its two calls, each cut by its client's timeouts and retries, and a few seconds for the handler itself.
+TIMEOUT_SECONDS = INVOCATION_WORST_SECONDS + 10
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,11 @@ Callers import from here, never from the modules.
 """
 
 from components.settings.constants import (
+    ALARM_DETECTION_MINUTES,
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
+    CODEBUILD_ACTION_MAX_MINUTES,
+    CODEBUILD_QUEUED_TIMEOUT_MINUTES,
     DEFAULT_BOOTSTRAP_IMAGE,
     DEREGISTRATION_DELAY_SECONDS,
     ECS_DEPLOY_ACTION_MAX_MINUTES,
@@ -55,12 +58,15 @@ from components.settings.parse import load_settings, parse_settings
 from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError
 from components.settings.source import git_branch_problem
-from components.settings.strategy import STRATEGY_KEYS
+from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
 
 __all__ = [
+    "ALARM_DETECTION_MINUTES",
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
     "BUILD_ONLY_KEYS",
+    "CODEBUILD_ACTION_MAX_MINUTES",
+    "CODEBUILD_QUEUED_TIMEOUT_MINUTES",
     "BUILD_COMPUTE_TYPES",
     "CRON_EXAMPLE",
     "DEFAULT_BOOTSTRAP_IMAGE",
@@ -74,6 +80,7 @@ __all__ = [
     "FARGATE_CPU_MEMORY",
     "KEYS",
     "LOG_RETENTION_DAYS",
+    "MAX_SMOKE_TEST_PATHS",
     "PROJECT",
     "SMOKE_TEST_HOOK_MAX_MINUTES",
     "STRATEGY_KEYS",

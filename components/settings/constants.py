@@ -107,6 +107,18 @@ DEREGISTRATION_DELAY_SECONDS = 30
 # https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html
 ECS_DEPLOY_ACTION_MAX_MINUTES = 60
 
+# How long the service alarm needs to enter ALARM once a metric turns bad: the longest evaluation window of the
+# alarms it combines (components/safety/alarms.py: CPU and memory over five one-minute periods in a row). A bake
+# (bakeTimeMinutes) shorter than this cannot see it fire.
+ALARM_DETECTION_MINUTES = 5
+
+# CodePipeline fails a CodeBuild action after 8 hours ("CodeBuild build action and test action: 8 hours",
+# https://docs.amazonaws.cn/en_us/codepipeline/latest/userguide/limits.html), its build's time in CodeBuild's
+# queue included.
+CODEBUILD_ACTION_MAX_MINUTES = 8 * 60
+# How long any of the stack's builds may wait in CodeBuild's queue before CodeBuild fails it (queued_timeout).
+CODEBUILD_QUEUED_TIMEOUT_MINUTES = 60
+
 # deploymentTimeoutMinutes when it is not set and ECS shifts traffic (blue-green, canary, linear): the
 # production default, a canary, takes up to 21 minutes (components/settings/duration.py), more than the
 # rolling default of 15.

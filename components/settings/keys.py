@@ -15,7 +15,10 @@ from enum import Enum
 from typing import Any
 
 from components.settings.constants import (
+    ALARM_DETECTION_MINUTES,
     BOOTSTRAP_HEALTH_PATH,
+    CODEBUILD_ACTION_MAX_MINUTES,
+    CODEBUILD_QUEUED_TIMEOUT_MINUTES,
     DEFAULT_BOOTSTRAP_IMAGE,
     ECS_DEPLOY_ACTION_MAX_MINUTES,
     EKS_KUBERNETES_VERSIONS,
@@ -177,7 +180,17 @@ KEYS: dict[str, Key] = _keys(
     Key("untaggedImageExpiryDays", "integer", 1, "Days after which untagged images expire.", minimum=1, maximum=365),
     Key("cpuArchitecture", "string", "x86_64", "CPU architecture of the build and the runtime.", allowed=CpuArchitecture),
     Key("buildComputeType", "string", "BUILD_GENERAL1_SMALL", "CodeBuild compute type."),
-    Key("buildTimeoutMinutes", "integer", 20, "CodeBuild build timeout in minutes.", minimum=5, maximum=2160),
+    # CodeBuild accepts up to 2160 minutes, but a build in the pipeline ends with CodePipeline's CodeBuild action
+    # (8 hours), which counts the time the build waited in CodeBuild's queue.
+    Key(
+        "buildTimeoutMinutes",
+        "integer",
+        20,
+        f"CodeBuild build timeout in minutes. CodePipeline ends a CodeBuild action after {CODEBUILD_ACTION_MAX_MINUTES // 60} hours, "
+        f"the build's {CODEBUILD_QUEUED_TIMEOUT_MINUTES} minutes at most in CodeBuild's queue included.",
+        minimum=5,
+        maximum=CODEBUILD_ACTION_MAX_MINUTES - CODEBUILD_QUEUED_TIMEOUT_MINUTES,
+    ),
     Key("logRetentionDays", "integer", 30, "Retention of every log group, in days (the values CloudWatch Logs accepts).", allowed=LOG_RETENTION_DAYS),
     # CodePipeline stage rollback re-runs the stage with the artifacts of its last successful execution
     # (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html); once they have
@@ -326,7 +339,15 @@ KEYS: dict[str, Key] = _keys(
     Key("alarmCpuPercent", "integer", 85, "Alarm when service CPU utilisation exceeds this percent.", minimum=10, maximum=100),
     Key("alarmMemoryPercent", "integer", 85, "Alarm when service memory utilisation exceeds this percent.", minimum=10, maximum=100),
     Key("manualApproval", "string", "auto", "Manual approval before Deploy; auto: on when production.", allowed=Toggle),
-    Key("bakeTimeMinutes", "integer", 10, "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off.", minimum=0, maximum=60),
+    Key(
+        "bakeTimeMinutes",
+        "integer",
+        10,
+        "Production: minutes the Deploy stage watches the service alarms before it succeeds; 0 turns the watch off, and a watch lasts "
+        f"at least {ALARM_DETECTION_MINUTES} (the time the alarms need to fire).",
+        minimum=0,
+        maximum=60,
+    ),
     Key(
         "deploymentWindowCron",
         "string",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from components.settings.constants import ALARM_DETECTION_MINUTES
 from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_problem, time_zone_problem
 from components.settings.model import AlarmThresholds, SafetySettings
 from components.settings.reading import _enum, _fail, _in_range, _Reader
@@ -54,6 +55,14 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
     bake_time = _in_range(reader, "bakeTimeMinutes")
     if reader.is_set("bakeTimeMinutes") and not production:
         raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)", "remove bakeTimeMinutes, or set production to true")
+    if 0 < bake_time < ALARM_DETECTION_MINUTES:
+        raise _fail(
+            "bakeTimeMinutes",
+            bake_time,
+            f"the bake watches the service alarm, which enters ALARM only after {ALARM_DETECTION_MINUTES} minutes of bad data (the CPU and memory "
+            "alarms' one-minute periods in a row), so a shorter bake cannot see it fire",
+            f"set bakeTimeMinutes to {ALARM_DETECTION_MINUTES} or more, or to 0 to turn the watch off",
+        )
     manual = _enum(reader, "manualApproval")
     return SafetySettings(
         notification_emails=emails,

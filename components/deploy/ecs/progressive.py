@@ -23,7 +23,7 @@ from components.aws_context import AwsContext
 from components.contracts import DeployInputs
 from components.deploy.ecs.functions import functions_archive
 from components.iam import service_role
-from components.lambdas import FunctionVpc, StackFunction, stack_function
+from components.lambdas import INIT_LIMIT_SECONDS, FunctionVpc, StackFunction, stack_function
 from components.naming import physical_name
 from components.network.traffic_shift import TrafficShift
 from components.settings import SMOKE_TEST_HOOK_MAX_MINUTES, DeploymentStrategyKind, DeploymentStrategySettings
@@ -43,14 +43,25 @@ SMOKE_TEST_RETRY_DELAY_SECONDS = 15
 # Room for the function's start-up in one invocation, on top of its requests.
 LAMBDA_START_SECONDS = 5
 
+# `pulumi up` waits for the service's deployment (wait_for_steady_state): the provider's create and update wait
+# until the newest service deployment is SUCCESSFUL, through a blue-green, canary or linear deployment's hook and
+# bakes, and fail on ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED or STOPPED, for 20 minutes unless custom_timeouts say
+# otherwise (terraform-provider-aws internal/service/ecs/service.go: waitServiceStable; the wait on the deployment's
+# status came with https://github.com/hashicorp/terraform-provider-aws/pull/43434).
+PROVIDER_SERVICE_WAIT_MINUTES = 20
+# Past the deployment's worst case: ECS starting the deployment after the call, and the provider's last poll.
+SERVICE_WAIT_MARGIN_MINUTES = 5
+
 
 def smoke_test_attempts(n_paths: int) -> int:
-    """The most attempts whose worst case (every request to its deadline, every retry delay) still answers
-    FAILED within SMOKE_TEST_HOOK_MAX_MINUTES: the deployment's worst case counts the hook at that much.
-    `n_paths` counts the health path. At least 1 (one attempt of 21 paths takes 105 s)."""
+    """The most attempts that still answer FAILED within SMOKE_TEST_HOOK_MAX_MINUTES, the time the deployment's
+    worst case counts for the hook: each attempt one invocation, which may run Lambda's init limit and the
+    function's whole timeout, with the retry delay between two. `n_paths` counts the health path. At least 1 (one
+    invocation of 21 paths takes 120 s)."""
     budget = SMOKE_TEST_HOOK_MAX_MINUTES * 60
+    invocation = INIT_LIMIT_SECONDS + smoke_test_timeout_seconds(n_paths)
     attempts = 1
-    while attempts < 100 and WORST_CASE_SECONDS(attempts + 1, SMOKE_TEST_RETRY_DELAY_SECONDS, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths) <= budget:
+    while attempts < 100 and (attempts + 1) * invocation + attempts * SMOKE_TEST_RETRY_DELAY_SECONDS <= budget:
         attempts += 1
     return attempts
 
@@ -71,6 +82,21 @@ def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_
         "MAX_ATTEMPTS": str(smoke_test_attempts(n_paths)),
         "RETRY_DELAY_SECONDS": str(SMOKE_TEST_RETRY_DELAY_SECONDS),
     }
+
+
+def service_wait_minutes(strategy: DeploymentStrategySettings) -> int:
+    """How long `pulumi up` waits for the service's create or update: the strategy's worst case and a margin,
+    never less than the provider's default."""
+    return max(PROVIDER_SERVICE_WAIT_MINUTES, strategy.worst_case.minutes + SERVICE_WAIT_MARGIN_MINUTES)
+
+
+def service_timeouts(strategy: DeploymentStrategySettings) -> pulumi.CustomTimeouts | None:
+    """The service's custom_timeouts for `service_wait_minutes`; None when the provider's default is that long
+    (a rolling update)."""
+    minutes = service_wait_minutes(strategy)
+    if minutes == PROVIDER_SERVICE_WAIT_MINUTES:
+        return None
+    return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m")
 
 
 def deployment_configuration(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from components.deploy.ecs.progressive import PROVIDER_SERVICE_WAIT_MINUTES, SERVICE_WAIT_MARGIN_MINUTES, service_wait_minutes
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport, get
 from components.settings import DeploymentStrategyKind, DeploymentStrategySettings, Settings, linear_shifts, percent_text
 
@@ -67,6 +68,7 @@ def _strategy_rows(view: PlanView) -> list[str]:
     worst = strategy.worst_case
     fits = "within" if worst.minutes <= timeout else "longer than"
     lines.append(f"  - worst case {worst.minutes} min, {fits} the deploy action's {timeout} min timeout (`deploymentTimeoutMinutes`): {worst.text}")
+    lines.append(_wait_row(strategy))
     for service in view.of_type(_SERVICE):
         lines += _applied_rows(service, strategy)
     for pipeline in view.of_type("aws:codepipeline/pipeline:Pipeline"):
@@ -78,6 +80,13 @@ def _strategy_rows(view: PlanView) -> list[str]:
                     "succeeds only when ECS reports the deployment SUCCESSFUL and its revision runs the build's digest"
                 )
     return lines
+
+
+def _wait_row(strategy: DeploymentStrategySettings) -> str:
+    """How long `pulumi up` waits for the deployment a change of the service starts."""
+    minutes = service_wait_minutes(strategy)
+    why = "the provider's default" if minutes == PROVIDER_SERVICE_WAIT_MINUTES else f"the worst case and {SERVICE_WAIT_MARGIN_MINUTES} min"
+    return f"  - `pulumi up` waits up to {minutes} min ({why}) for the deployment it starts, and fails if ECS rolls it back"
 
 
 def _applied_rows(service: Recorded, strategy: DeploymentStrategySettings) -> list[str]:

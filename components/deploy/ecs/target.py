@@ -31,7 +31,7 @@ from components.deploy.ecs.documents import (
     record_buildspec,
     render_buildspec,
 )
-from components.deploy.ecs.progressive import Progressive, deployment_configuration, progressive
+from components.deploy.ecs.progressive import Progressive, deployment_configuration, progressive, service_timeouts
 from components.deploy.ecs.verify import verifier
 from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
@@ -178,9 +178,10 @@ class EcsTarget(pulumi.ComponentResource):
             # beside the old one, which 200 % also allows.
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
-            # A failed deployment rolls back by itself; ECS detects failures with the circuit breaker and the
-            # alarms for rolling and blue/green deployments alike
-            # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html).
+            # A failed deployment rolls back by itself. The breaker is documented for the ECS deployment controller
+            # (API_DeploymentCircuitBreaker), which every strategy uses, and for rolling and blue/green updates
+            # (deployment-failure-detection.html); canary and linear name the alarms. No source has ECS refuse it,
+            # so it stays on for all four (docs/safety.md).
             deployment_circuit_breaker={"enable": True, "rollback": True},
             # The service alarms (created after this target, names known up front) also roll a deployment
             # back when one fires while it is in progress (in a canary, during the bakes); the deploy action
@@ -191,7 +192,8 @@ class EcsTarget(pulumi.ComponentResource):
             health_check_grace_period_seconds=30,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
-            # `pulumi up` returns only once the bootstrap tasks pass the health check.
+            # `pulumi up` returns only once the deployment it started is SUCCESSFUL (bakes included) and fails when
+            # ECS rolls it back; service_timeouts gives the wait the strategy's worst case (docs/safety.md).
             wait_for_steady_state=True,
             tags=tags,
             # No ignore_changes on task_definition: the task definition carries the recorded image, so
@@ -200,7 +202,9 @@ class EcsTarget(pulumi.ComponentResource):
             # must exist first (the role ARN waits for inline policies only). The port rules too: the step
             # waits for tasks the load balancer reaches only through them (a new containerPort's rules are
             # created before the service moves to it).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)
+            ),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
             name="DeployToEcs",
@@ -227,6 +231,8 @@ class EcsTarget(pulumi.ComponentResource):
             cluster_name=cluster_name,
             service_name=service_name,
             strategy=args.strategy.kind,
+            # ECS gets as long to finish the deployment as the deploy action gave it (at least its worst case).
+            max_wait_minutes=workload.deployment_timeout_minutes,
             run_order=2,
         )
         record = self._record_step(name, args, context.account_id)

@@ -21,16 +21,15 @@ from components.lambdas import StackFunction, stack_function
 from components.naming import physical_name
 from components.settings import DeploymentStrategyKind
 from functions.deployment_record import METRIC_NAMESPACE
+from functions.ecs_verify_deployment import INVOCATION_WORST_SECONDS
 
 ACTION_NAME = "VerifyDeployment"
 # One invocation lists the service's deployments (at most 20 pages), describes one deployment and its
-# revision, puts three metrics and answers CodePipeline: a few API calls, well within a minute.
-TIMEOUT_SECONDS = 60
-# Checks while the deployment is not final (the function's MAX_ATTEMPTS), then it fails the action.
-# CodePipeline chooses when it invokes the function again with the continuation token; the action's own
-# limit is 20 minutes without an answer and 24 hours in all
+# revision, puts the metrics and answers CodePipeline, each call cut by its client's timeouts and retries:
+# the function's worst case, and a few seconds for the handler itself. With Lambda's 10 s init limit it still
+# answers well within the 20 minutes after which CodePipeline fails a Lambda action that has not answered
 # (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
-MAX_CHECKS = 120
+TIMEOUT_SECONDS = INVOCATION_WORST_SECONDS + 10
 
 
 def verify_statements(context: AwsContext, cluster_name: str, service_name: str, repository_arn: pulumi.Input[str]) -> list[Statement]:
@@ -109,8 +108,12 @@ def verifier(
     cluster_name: str,
     service_name: str,
     strategy: DeploymentStrategyKind,
+    max_wait_minutes: int,
     run_order: int,
 ) -> Verifier:
+    """`max_wait_minutes`: how long after ECS created the deployment the verifier keeps checking it (in time:
+    CodePipeline chooses when it invokes the function again, and documents no interval); at least the
+    deployment's worst case, at most the Lambda action's 24 hours."""
     function = stack_function(
         f"{name}-verify",
         parent=parent,
@@ -120,7 +123,7 @@ def verifier(
         handler="functions.ecs_verify_deployment.handler",
         timeout_seconds=TIMEOUT_SECONDS,
         code=functions_archive(),
-        variables={"SERVICE_ID": name_prefix, "MAX_ATTEMPTS": str(MAX_CHECKS)},
+        variables={"SERVICE_ID": name_prefix, "MAX_WAIT_MINUTES": str(max_wait_minutes)},
         context=context,
         statements=verify_statements(context, cluster_name, service_name, inputs.repository_arn),
     )

@@ -263,8 +263,10 @@ class EksTarget(pulumi.ComponentResource):
                 verdict.metrics_statement(),
             ],
             architecture=args.architecture,
-            # The rollout may take the full deadline twice (deploy, then restore), plus set-up.
-            timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,
+            # The rollout may take the full deadline twice (deploy, then restore), plus the step's other commands:
+            # about 15 AWS and kubectl calls at a minute each (the AWS CLI's read timeout) and the alarm poll's last
+            # round, which tests/test_time_budgets.py counts on the step's longest run.
+            timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,
             source_account=context.account_id,
             vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
