@@ -78,12 +78,6 @@ EXEMPTIONS: tuple[Exemption, ...] = (
         "Metric dimensions are names, not resources: an alarm on a metric nobody publishes yet is INSUFFICIENT_DATA until the resource reports.",
     ),
     Exemption("aws:cloudwatch/dashboard:Dashboard", ("dashboardBody<json>*",), "Dashboard widgets name metrics, not resources; PutDashboard does not resolve them."),
-    Exemption(
-        "aws:lambda/function:Function",
-        ("environment.variables.SERVICE_ID",),
-        "The deployment records' service id is the stack's name prefix, a metric dimension value (functions/deployment_record.py); "
-        "the ECR and CodeCommit repositories carry the same string as their names, but the function names neither.",
-    ),
 )
 
 VARIANTS: dict[str, tuple[str, dict]] = {
