@@ -2,7 +2,7 @@
 
 The stand-in keeps the cluster as the step sees it: the image the Deployment runs (what the last `kubectl
 apply` set, in $STATE/running). A rollout of an image listed in BAD fails (or hangs, with HANG set, while an
-alarm fires); `get` answers a complete rollout of what was applied last, with every ready pod reporting the
+alarm fires; with HANG_ONCE only the first such rollout hangs and later ones complete); `get` answers a complete rollout of what was applied last, with every ready pod reporting the
 image it runs as containerd does (`<repository>@sha256:...`); DEPLOYMENT_PATCH and PODS_PATCH (jq, with
 $running) change those answers. It appends `kubectl <args>` to $CALLS (and `APPLIED <image>` after an apply),
 and one JSON line per call to $STATE/kubectl-requests.jsonl, with the objects an apply sent.
@@ -46,6 +46,8 @@ case "$1" in
     running="$(cat "$STATE/running")"
     case " ${BAD:-} " in
       *" $running "*)
+        # HANG_ONCE: the first such rollout hangs (until the script kills it), later ones complete.
+        if [ -n "${HANG_ONCE:-}" ]; then [ -e "$STATE/hung-once" ] && exit 0; touch "$STATE/hung-once"; exec sleep 20; fi
         # exec: the script's kill must hit the waiting process itself, as it does with kubectl.
         if [ -n "${HANG:-}" ]; then exec sleep 20; fi
         exit 1 ;;

@@ -324,8 +324,9 @@ def test_deploy_bake_fails_then_a_rollback_while_another_alarm_fires_restores_on
         known_good=known_good,
         running=BAD_IMAGE,
         IMAGE_URI=GOOD,
+        # The rollback's rollout waits while a-latency enters ALARM; the restore's rollout completes.
         BAD=GOOD,
-        HANG="1",
+        HANG_ONCE="1",
         FIRING_AT_START="a-5xx",
         FIRING_LATER="a-5xx\ta-latency",
     )
