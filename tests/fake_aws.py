@@ -27,6 +27,7 @@ from tests.aws_models import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(__file__).with_name("fake_aws_cli.py")
+FRONT = Path(__file__).with_name("fake_aws_cli.sh")
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -81,9 +82,12 @@ class FakeAws:
         self.bin.mkdir(parents=True, exist_ok=True)
         self.state.mkdir(parents=True, exist_ok=True)
         self.account, self.region = account, region
-        program = self.bin / "aws"
-        program.write_text(f"#!{sys.executable}\nimport runpy, sys\nsys.argv[0] = 'aws'\nrunpy.run_path({str(CLI)!r}, run_name='__main__')\n")
-        program.chmod(0o755)
+        (self.bin / "aws").write_text(FRONT.read_text())
+        program = self.bin / "aws-ecr"
+        # -S: no site-packages (the program needs none); the module's bytecode is cached after its first import.
+        program.write_text(f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(CLI.parent)!r})\nimport fake_aws_cli\nfake_aws_cli.main()\n")
+        for command in (self.bin / "aws", program):
+            command.chmod(0o755)
         _INSTALLED.append(self.state)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -112,13 +116,17 @@ class FakeAws:
         [found] = [i for i in self.images(repository, account=account) if i["imageDigest"] == digest]
         return found["imageTags"]
 
+    def _parameter_file(self, name: str, account: str | None, region: str | None) -> Path:
+        return self.state / "ssm" / (account or self.account) / f"{region or self.region}{name}"
+
     def set_parameter(self, name: str, value: str, *, account: str | None = None, region: str | None = None) -> None:
-        data = self._load()
-        data.setdefault("ssm", {})[f"{account or self.account}/{region or self.region}/{name}"] = value
-        self._save(data)
+        path = self._parameter_file(name, account, region)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value + "\n")
 
     def parameter(self, name: str, *, account: str | None = None, region: str | None = None) -> str | None:
-        return self._load().get("ssm", {}).get(f"{account or self.account}/{region or self.region}/{name}")
+        path = self._parameter_file(name, account, region)
+        return path.read_text().removesuffix("\n") if path.exists() else None
 
     def metric_data(self) -> list[dict] | None:
         sent = self.state / "metric-data"

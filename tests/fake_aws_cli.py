@@ -1,5 +1,7 @@
 """The stand-in `aws` command of the tests (installed by tests/fake_aws.py): the AWS CLI calls the product's bash
-steps make, answered from state files the way the services would, in the caller's account and region.
+steps make, answered from state files the way the services would, in the caller's account and region. This
+program answers ECR (and the docker stand-in's push); tests/fake_aws_cli.sh, the command itself, answers SSM,
+CloudWatch and EKS in bash and passes ECR here.
 
 Who calls: STANDIN_ACCOUNT (the account of the credentials the step runs with; CodeBuild gives a step
 its role's) and the region of `--region`, else AWS_REGION, else AWS_DEFAULT_REGION (CodeBuild sets both).
@@ -13,11 +15,13 @@ Each call appends one JSON line to $STATE/aws-requests.jsonl: {account, region, 
 checks it against botocore's model and IAM (tests/fake_aws.py). With CALLS set, `aws <args>` is also
 appended there, for tests that read the command lines.
 
-Behaviour switches (environment): FIRING_AT_START, FIRING_LATER (alarm names in ALARM at the first
-describe-alarms and at every later one; unset FIRING_LATER: as at the start), METRICS_FAIL (put-metric-data
-is throttled), SSM_FAILS (put-parameter is refused).
+Behaviour switches (environment, answered by fake_aws_cli.sh): FIRING_AT_START, FIRING_LATER (alarm names in
+ALARM at the first describe-alarms and at every later one; unset FIRING_LATER: as at the start), METRICS_FAIL
+(put-metric-data is throttled), SSM_FAILS (put-parameter is refused), CLUSTER_VERSION_REPORTED (what
+describe-cluster says of the cluster's version; unset: 1.35).
 
-Standard library and jmespath only (botocore's dependency): the program starts in a few milliseconds.
+Standard library only, started without site-packages (`python -S`): each call starts in a few milliseconds. `--query`
+takes the JMESPath subset the steps use: dotted names, `[n]` and the `[]` projection (anything else is refused).
 """
 
 from __future__ import annotations
@@ -25,10 +29,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
-
-import jmespath
 
 GLOBAL_WITH_VALUE = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--color", "--cli-read-timeout", "--cli-connect-timeout"}
 GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl", "--no-sign-request"}
@@ -142,45 +145,32 @@ def ecr(command: str, opts: dict, state: State, account: str, region: str) -> ob
 DEFAULT_ACCEPTED = ("application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
 
 
-def ssm(command: str, opts: dict, state: State, account: str, region: str) -> object:
-    parameters = state.section("ssm")
-    key = f"{account}/{region}/{opts.get('--name')}"
-    if command == "get-parameter":
-        if key not in parameters:
-            fail("ParameterNotFound", "", 254)
-        return {"Parameter": {"Name": opts["--name"], "Type": "String", "Value": parameters[key], "Version": 1}}
-    if command == "put-parameter":
-        if os.environ.get("SSM_FAILS"):
-            fail("AccessDeniedException", "not authorized to perform: ssm:PutParameter", 254)
-        if key in parameters and not opts.get("--overwrite"):
-            fail("ParameterAlreadyExists", "The parameter already exists.", 254)
-        parameters[key] = opts["--value"]
-        state.save()
-        return {"Version": 2, "Tier": "Standard"}
-    fail("InvalidAction", f"the stand-in does not answer ssm {command}")
-    return None
+_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d*)\]|\.")
 
 
-def cloudwatch(command: str, opts: dict, state: State, root: Path) -> object:
-    if command == "describe-alarms":
-        polled = root / "alarms-polled"
-        at_start = os.environ.get("FIRING_AT_START", "")
-        names = at_start if not polled.exists() else os.environ.get("FIRING_LATER", at_start)
-        polled.touch()
-        wanted = set(opts.get("--alarm-names") or [])  # type: ignore[arg-type]
-        return {"MetricAlarms": [{"AlarmName": n, "StateValue": "ALARM"} for n in names.split() if not wanted or n in wanted], "CompositeAlarms": []}
-    if command == "put-metric-data":
-        (root / "metric-data").write_text(str(opts.get("--metric-data")) + "\n")
-        if os.environ.get("METRICS_FAIL"):
-            fail("Throttling", "Rate exceeded")
-        return None
-    fail("InvalidAction", f"the stand-in does not answer cloudwatch {command}")
-    return None
+def query(expression: str, value: object) -> object:
+    """A JMESPath subset: `a.b`, `a[0]`, `a[].b` (a projection over a list)."""
+    if not expression:
+        return value
+    match = _STEP.match(expression)
+    if match is None or not match.group(0):
+        fail("ParamValidation", f"the stand-in does not take the query {expression!r}", 252)
+    assert match is not None
+    rest = expression[match.end() :]
+    if match.group(0) == ".":
+        return query(rest, value)
+    if match.group(1):
+        return query(rest, value.get(match.group(1)) if isinstance(value, dict) else None)
+    if match.group(2) == "":
+        return [query(rest, item) for item in value] if isinstance(value, list) else None
+    items = value if isinstance(value, list) else []
+    index = int(match.group(2))
+    return query(rest, items[index]) if index < len(items) else None
 
 
 def render(value: object, glob: dict[str, str]) -> str:
     if "--query" in glob:
-        value = jmespath.search(glob["--query"], value)
+        value = query(glob["--query"], value)
     if glob.get("--output") == "text":
         if value is None:
             return "None"
@@ -223,15 +213,6 @@ def main() -> None:
     state = State(root)
     if service == "ecr":
         answer = ecr(command, opts, state, account, region)
-    elif service == "ssm":
-        answer = ssm(command, opts, state, account, region)
-    elif service == "cloudwatch":
-        answer = cloudwatch(command, opts, state, root)
-    elif service == "eks" and command == "update-kubeconfig":
-        print(f"Updated context arn:aws:eks:{region}:{account}:cluster/{opts.get('--name')} in /root/.kube/config")
-        return
-    elif service == "eks" and command == "describe-cluster":
-        answer = {"cluster": {"name": opts.get("--name"), "version": os.environ.get("CLUSTER_VERSION_REPORTED", "1.35"), "status": "ACTIVE"}}
     else:
         fail("InvalidAction", f"the stand-in does not answer {service} {command}")
         return

@@ -2,10 +2,12 @@
 
 The stand-in keeps the cluster as the step sees it: the image the Deployment runs (what the last `kubectl
 apply` set, in $STATE/running). A rollout of an image listed in BAD fails (or hangs, with HANG set, while an
-alarm fires; with HANG_ONCE only the first such rollout hangs and later ones complete); `get` answers a complete rollout of what was applied last, with every ready pod reporting the
-image it runs as containerd does (`<repository>@sha256:...`); DEPLOYMENT_PATCH and PODS_PATCH (jq, with
-$running) change those answers. It appends `kubectl <args>` to $CALLS (and `APPLIED <image>` after an apply),
-and one JSON line per call to $STATE/kubectl-requests.jsonl, with the objects an apply sent.
+alarm fires; with HANG_ONCE only the first such rollout hangs and later ones complete); `get` answers a
+complete rollout of what was applied last, with every ready pod reporting the image it runs as containerd
+does (`<repository>@sha256:...`); DEPLOYMENT_PATCH and PODS_PATCH (jq, with $running) change those answers.
+`auth can-i` answers yes, unless CANNOT names the resource; `version` reports kubectl 1.<KUBECTL_CLIENT_MINOR>
+(unset: 1.35). It appends `kubectl <args>` to $CALLS (and `APPLIED <image>` after an apply), and one JSON line
+per call to $STATE/kubectl-requests.jsonl, with a copy of the file an apply sent.
 
 `requests` turns that log into the API requests the server authorizes (verb, API group, resource, namespace),
 and `allowed` evaluates one against RBAC rules (an EKS access policy's, or a Role's) the way the RBAC
@@ -22,6 +24,13 @@ from pathlib import Path
 
 KUBECTL = r"""#!/bin/bash
 echo "kubectl $*" >> "$CALLS"
+# The request log, without jq (a jq start costs 20 ms): the arguments as JSON strings, and for an apply a copy of
+# the file it sent.
+json() { local s="$1"; s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; printf '"%s"' "$s"; }
+logged=""; for a in "$@"; do logged+="${logged:+,}$(json "$a")"; done
+sent=null
+if [ "$1" = apply ]; then sent="$STATE/kubectl-applied-$RANDOM$RANDOM.json"; cp "${@: -1}" "$sent"; sent="$(json "$sent")"; fi
+printf '{"args":[%s],"file":%s}\n' "$logged" "$sent" >> "$STATE/kubectl-requests.jsonl"
 case "$1" in
   auth)
     # can-i: yes, unless CANNOT names the resource asked about.
@@ -33,14 +42,11 @@ case "$1" in
     exit 0 ;;
   apply)
     file="${@: -1}"
-    objects="$(jq -c '[.items[] | {apiVersion, kind, namespace: .metadata.namespace, name: .metadata.name}]' "$file")"
-    jq -cn --args --argjson objects "$objects" '{args: $ARGS.positional, objects: $objects}' -- "$@" >> "$STATE/kubectl-requests.jsonl"
     image="$(jq -r '.items[] | select(.kind == "Deployment") | .spec.template.spec.containers[0].image' "$file")"
     echo "$image" > "$STATE/running"
     echo "APPLIED $image" >> "$CALLS"
     exit 0 ;;
 esac
-jq -cn --args '{args: $ARGS.positional, objects: null}' -- "$@" >> "$STATE/kubectl-requests.jsonl"
 case "$1" in
   rollout)
     running="$(cat "$STATE/running")"
@@ -102,7 +108,15 @@ class FakeKubectl:
         log = self.state / "kubectl-requests.jsonl"
         entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         log.unlink(missing_ok=True)
-        return [r for entry in entries for r in requests(entry["args"], entry["objects"])]
+        return [r for entry in entries for r in requests(entry["args"], _objects(entry["file"]))]
+
+
+def _objects(file: str | None) -> list[dict] | None:
+    """What an apply sent: each item's apiVersion, kind, namespace and name."""
+    if file is None:
+        return None
+    items = json.loads(Path(file).read_text())["items"]
+    return [{"apiVersion": i["apiVersion"], "kind": i["kind"], "namespace": i["metadata"].get("namespace"), "name": i["metadata"]["name"]} for i in items]
 
 
 def _option(args: Sequence[str], *names: str) -> str | None:
