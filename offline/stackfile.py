@@ -9,6 +9,8 @@ https://yaml.org/spec/1.2.2/#1032-tag-resolution
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -71,11 +73,17 @@ def config_strings(config: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _file_config(text: str) -> dict[str, Any]:
+    """A stack file's config, read as the CLI reads it (YAML 1.2): `production: yes` is the string 'yes', which
+    the settings refuse. Parsed once per text (callers get a copy)."""
+    return dict((load(text) or {}).get("config") or {})
+
+
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT) -> dict[str, Any]:
     """The config of Pulumi.<stack>.yaml, with `overrides` (keys with or without the project namespace)."""
     path = root / f"Pulumi.{stack}.yaml"
-    # Read as the CLI reads it (YAML 1.2): `production: yes` is the string 'yes', which the settings refuse.
-    config = dict((load(path.read_text()) or {}).get("config") or {}) if path.exists() else {}
+    config = copy.deepcopy(_file_config(path.read_text())) if path.exists() else {}
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:

@@ -21,7 +21,8 @@ if str(ROOT) not in sys.path:
 
 from components.settings import KEYS, DeployTargetKind  # noqa: E402
 from offline import stackfile  # noqa: E402
-from offline.mocks import GC_THRESHOLDS, StackResult, evaluate_stack  # noqa: E402
+from offline.mocks import GC_THRESHOLDS, ORGANIZATION, PROJECT, StackResult, evaluate_stack, upstream_reference  # noqa: E402
+from offline.stackfile import stack_config  # noqa: E402
 
 # The whole test session allocates as an evaluation does (plans, checkov's graphs): the same thresholds.
 gc.set_threshold(*GC_THRESHOLDS)
@@ -30,6 +31,7 @@ gc.set_threshold(*GC_THRESHOLDS)
 # at a time) they start first, so no long file is left running alone at the end; the order of the tests
 # themselves does not matter (run them in random order with -p random_order --random-order -p no:xdist).
 HEAVY_FIRST = (
+    "test_authorization.py",
     "test_plan.py",
     "test_changes.py",
     "test_time_budgets.py",
@@ -74,26 +76,38 @@ def pytest_sessionfinish(session):
         shutil.rmtree(Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}", ignore_errors=True)
 
 
+# Evaluated stacks of this process, by stack and resolved config (read-only: every test shares them).
+_RESULTS: dict[str, StackResult] = {}
+
+
 def shared_evaluate(stack: str, overrides: dict) -> StackResult:
     """evaluate_stack, once per test run for all pytest-xdist workers: the first worker to evaluate a
-    stack file with these overrides leaves the result (plain data) in the run's directory, and the
-    other worker reads it instead of evaluating again (about half a second a stack). Without xdist:
-    evaluate_stack. The source cannot change during a run, so the key is the stack and the overrides."""
+    stack file with this config leaves the result (plain data) in the run's directory, and the other
+    worker reads it instead of evaluating again (about half a second a stack). The key is the stack and
+    the config the overrides resolve to, so `deployTarget=ecs` on dev is dev itself; the source cannot
+    change during a run. A promoting stack reads its upstream's outputs from the same cache."""
+    config = stack_config(stack, overrides)
+    key = hashlib.sha256(json.dumps([stack, config], sort_keys=True, default=repr).encode()).hexdigest()
+    if key in _RESULTS:
+        return _RESULTS[key]
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
-        return evaluate_stack(stack, overrides)
-    folder = Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}"
-    folder.mkdir(exist_ok=True)
-    key = hashlib.sha256(json.dumps([stack, overrides], sort_keys=True, default=repr).encode()).hexdigest()
-    path = folder / f"{key}.pickle"
-    try:
-        return pickle.loads(path.read_bytes())  # noqa: S301 - written by this run's own workers
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
-        pass
-    result = evaluate_stack(stack, overrides)
-    partial = path.with_name(f"{key}.{os.getpid()}.partial")
-    partial.write_bytes(pickle.dumps(result))
-    partial.replace(path)  # atomic: a reader sees the whole result or none
+    path = Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}" / f"{key}.pickle"
+    if run:
+        path.parent.mkdir(exist_ok=True)
+        try:
+            _RESULTS[key] = pickle.loads(path.read_bytes())  # noqa: S301 - written by this run's own workers
+            return _RESULTS[key]
+        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+            pass
+    upstream = upstream_reference(config)
+    outputs = None
+    if upstream and upstream.startswith(f"{ORGANIZATION}/{PROJECT}/") and (ROOT / f"Pulumi.{upstream.rsplit('/', 1)[-1]}.yaml").exists():
+        outputs = {upstream: shared_evaluate(upstream.rsplit("/", 1)[-1], {}).outputs}
+    result = _RESULTS[key] = evaluate_stack(stack, overrides, stack_outputs=outputs)
+    if run:
+        partial = path.with_name(f"{key}.{os.getpid()}.partial")
+        partial.write_bytes(pickle.dumps(result))
+        partial.replace(path)  # atomic: a reader sees the whole result or none
     return result
 
 
@@ -119,13 +133,9 @@ def prod_building() -> StackResult:
 @pytest.fixture(scope="session")
 def evaluate():
     """Evaluate a stack file with overrides: evaluate('dev', sourceProvider='github', ...)."""
-    cache: dict = {}
 
     def run(stack: str, **overrides) -> StackResult:
-        key = (stack, tuple(sorted((k, repr(v)) for k, v in overrides.items())))
-        if key not in cache:
-            cache[key] = shared_evaluate(stack, overrides)
-        return cache[key]
+        return shared_evaluate(stack, overrides)
 
     return run
 

@@ -118,6 +118,8 @@ class Run:
     stdout: str
     calls: list[tuple[Caller, fake_aws.Call]] = field(default_factory=list)
     kubernetes: list[fake_kubectl.KubeRequest] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    """The stand-ins' command lines, in order (`aws ...`, `kubectl ...`)."""
 
 
 def resolve(value: str, variables: Mapping[str, str]) -> str:
@@ -172,12 +174,15 @@ def run_step(
         **environment,
         **(env or {}),
     }
-    proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, env=process_env, capture_output=True, text=True, timeout=120)
+    commands_log = cloud.state / "calls"
+    before = len(commands_log.read_text().splitlines()) if commands_log.exists() else 0
+    proc = subprocess.run(["bash", "-c", "\n".join(lines)], cwd=work, env={"CALLS": str(commands_log), **process_env}, capture_output=True, text=True, timeout=120)
+    commands = commands_log.read_text().splitlines()[before:] if commands_log.exists() else []
     caller = caller_of(result, step.role_arn)
     calls = [(Caller(caller.role_arn, c.account, c.region, caller.partition), c) for c in cloud.calls()]
     cloud.clear_calls()
     kube = kubectl.requests() if kubectl else []
-    return Run(proc.returncode, proc.stdout + proc.stderr, calls, kube)
+    return Run(proc.returncode, proc.stdout + proc.stderr, calls, kube, commands)
 
 
 # -- Lambda functions ------------------------------------------------------------------------------

@@ -408,30 +408,17 @@ def variants(ecs_config) -> dict[str, tuple[str, dict]]:
 
 
 @pytest.fixture(scope="module")
-def step_tallies(tmp_path_factory, evaluate, dev, ecs_config) -> dict[str, tb.StepTally]:
-    """Every CodeBuild step kind run on its longest path against the stand-ins (the delivery of
-    tests/test_authorization.py: build, the EKS deploy step also rolling back, publish; the promotion's Check,
-    the ECS record step): step kind -> the most calls a run of it made."""
-    from tests import test_authorization as delivery
+def step_tallies(evaluate, dev, ecs_config) -> dict[str, tb.StepTally]:
+    """Every CodeBuild step kind run on its longest path against the stand-ins (the deliveries of tests/delivery.py,
+    shared with tests/test_authorization.py: build, the EKS deploy step also rolling back, Release, Publish; the
+    promotion's Check, the ECS record step): step kind -> the most calls a run of it made."""
+    from tests.delivery import delivered
 
     tallies: dict[str, tb.StepTally] = {}
-    real = runtime.run_step
-
-    def counted(result, project, cloud, **kwargs):
-        log = cloud.state / "calls"
-        before = log.read_text().splitlines() if log.exists() else []
-        run = real(result, project, cloud, **kwargs)
-        after = log.read_text().splitlines() if log.exists() else []
-        kind = tb.project_kind(project)
-        tallies[kind] = tallies.get(kind, tb.StepTally()).merge(tb.tally_lines(after[len(before) :]))
-        return run
-
-    runtime.run_step = counted
-    try:
-        delivery.deliver(tmp_path_factory.mktemp("eks"), evaluate("dev", deployTarget="eks"), None)
-        delivery.deliver(tmp_path_factory.mktemp("ecs"), evaluate("prod", **ecs_config("prod")), dev)
-    finally:
-        runtime.run_step = real
+    for label, result, upstream in (("dev-eks", evaluate("dev", deployTarget="eks"), None), ("prod-ecs", evaluate("prod", **ecs_config("prod")), dev)):
+        for project, run in delivered(label, result, upstream).runs:
+            kind = tb.project_kind(project)
+            tallies[kind] = tallies.get(kind, tb.StepTally()).merge(tb.tally_lines(run.commands))
     return tallies
 
 
