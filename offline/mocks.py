@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.sync_await import _sync_await
 
@@ -276,7 +277,7 @@ class CloudMocks(pulumi.runtime.Mocks):
 
 
 def _no_stack_trace() -> Any:
-    return pulumi_resource.source_pb2.StackTrace()
+    return source_pb2.StackTrace()
 
 
 def _abandon_pending_tasks() -> None:
