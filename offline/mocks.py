@@ -19,8 +19,8 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime.proto import source_pb2
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from offline.recording import RecordingMonitor, Resource
