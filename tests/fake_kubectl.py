@@ -66,11 +66,11 @@ case "$1" in
         jq '.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
           status: {observedGeneration: 4, replicas: .spec.replicas, updatedReplicas: .spec.replicas, availableReplicas: .spec.replicas,
           conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}}' <<<"$MANIFESTS" \
-          | jq --arg running "$running" "${DEPLOYMENT_PATCH:-.}" ;;
+          | if [ -n "${DEPLOYMENT_PATCH:-}" ]; then jq --arg running "$running" "$DEPLOYMENT_PATCH"; else cat; fi ;;
       pods)
         jq -n --arg running "$running" '{items: [range(2) as $i | {metadata: {name: "app-\($i)"}, status: {phase: "Running",
           conditions: [{type: "Ready", status: "True"}], containerStatuses: [{name: "app", ready: true, imageID: $running}]}}]}' \
-          | jq --arg running "$running" "${PODS_PATCH:-.}" ;;
+          | if [ -n "${PODS_PATCH:-}" ]; then jq --arg running "$running" "$PODS_PATCH"; else cat; fi ;;
     esac
     exit 0 ;;
 esac
