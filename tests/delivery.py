@@ -17,6 +17,7 @@ import pickle
 import shutil
 import tempfile
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from offline.mocks import StackResult
@@ -162,24 +163,7 @@ def verify(d: Delivery, name: str, variables: dict, digest: str) -> None:
     deployment = f"{prefix}:service-deployment/{params['cluster']}/{params['service']}/EZe5RNVLH6PPzHXINuP28"
     revision = f"{prefix}:service-revision/{params['cluster']}/{params['service']}/9313423515462893900"
 
-    def respond(service: str, operation: str, request: dict) -> dict:
-        from datetime import UTC, datetime
-
-        if operation == "ListServiceDeployments":
-            return {"serviceDeployments": [{"serviceDeploymentArn": deployment, "createdAt": datetime(2026, 1, 1, tzinfo=UTC), "status": "SUCCESSFUL"}]}
-        if operation == "DescribeServiceDeployments":
-            at = datetime(2026, 1, 1, tzinfo=UTC)
-            found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
-            return {"serviceDeployments": [found], "failures": []}
-        if operation == "DescribeServiceRevisions":
-            # ECS reports the platform manifest's digest: the verifier reads the built index from the registry.
-            images = [{"containerName": params["container"], "imageDigest": PLATFORM}]
-            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": images}], "failures": []}
-        if operation == "BatchGetImage":
-            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": PLATFORM}]})
-            return {"images": [{"imageId": {"imageDigest": digest}, "imageManifest": index, "imageManifestMediaType": OCI_INDEX}], "failures": []}
-        return {}
-
+    respond = verifier_answers(deployment, revision, params["container"], digest)
     answer = d.function(name, event, respond)
     assert answer["result"] == "success", answer
 
@@ -213,3 +197,27 @@ def delivered(label: str, result: StackResult, upstream: StackResult | None) -> 
     partial.write_bytes(pickle.dumps(done))
     partial.replace(path)
     return done
+
+
+def verifier_answers(deployment: str, revision: str, container: str, digest: str, pages: int = 1) -> runtime.Responder:
+    """ECS's and the registry's answers to the verifier for a SUCCESSFUL deployment whose revision reports a platform
+    manifest of the built index (so it reads the index: every call it can make). `pages`: how many pages of
+    deployments ListServiceDeployments answers."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    left = iter(range(pages, 0, -1))
+
+    def respond(service: str, operation: str, request: dict) -> dict:
+        if operation == "ListServiceDeployments":
+            page: dict = {"serviceDeployments": [{"serviceDeploymentArn": deployment, "createdAt": at, "status": "SUCCESSFUL"}]}
+            return {**page, "nextToken": "more"} if next(left) > 1 else page
+        if operation == "DescribeServiceDeployments":
+            found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
+            return {"serviceDeployments": [found], "failures": []}
+        if operation == "DescribeServiceRevisions":
+            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": [{"containerName": container, "imageDigest": PLATFORM}]}], "failures": []}
+        if operation == "BatchGetImage":
+            index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{"digest": PLATFORM}]})
+            return {"images": [{"imageId": {"imageDigest": digest}, "imageManifest": index, "imageManifestMediaType": OCI_INDEX}], "failures": []}
+        return {}
+
+    return respond

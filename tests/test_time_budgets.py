@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pytest
 
@@ -20,6 +19,7 @@ from offline.mocks import StackResult
 from offline.recording import Resource
 from tests import runtime
 from tests import time_budgets as tb
+from tests.delivery import verifier_answers
 
 COMMIT = "3f2c1e9a4b5c6d7e8f90123456789abcdef01234"
 DIGEST = "sha256:" + "a" * 64
@@ -338,26 +338,7 @@ def verifier_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
     prefix = "arn:aws:ecs:us-east-1:123456789012"
     deployment = f"{prefix}:service-deployment/{params['cluster']}/{params['service']}/d"
     revision = f"{prefix}:service-revision/{params['cluster']}/{params['service']}/1"
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    pages = iter(range(MAX_PAGES, 0, -1))
-
-    def respond(service: str, operation: str, request: dict) -> dict:
-        if operation == "ListServiceDeployments":
-            left = next(pages)
-            page: dict = {"serviceDeployments": [{"serviceDeploymentArn": deployment, "createdAt": at, "status": "SUCCESSFUL"}]}
-            return {**page, "nextToken": "more"} if left > 1 else page
-        if operation == "DescribeServiceDeployments":
-            found = {"serviceDeploymentArn": deployment, "status": "SUCCESSFUL", "createdAt": at, "startedAt": at, "finishedAt": at, "targetServiceRevision": {"arn": revision}}
-            return {"serviceDeployments": [found], "failures": []}
-        if operation == "DescribeServiceRevisions":
-            # A platform manifest of the built index: the verifier reads the index to accept it (one more call).
-            images = [{"containerName": params["container"], "imageDigest": PLATFORM}]
-            return {"serviceRevisions": [{"serviceRevisionArn": revision, "containerImages": images}], "failures": []}
-        if operation == "BatchGetImage":
-            index = {"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"digest": PLATFORM}]}
-            image = {"imageId": {"imageDigest": DIGEST}, "imageManifest": json.dumps(index), "imageManifestMediaType": index["mediaType"]}
-            return {"images": [image], "failures": []}
-        return {}
+    respond = verifier_answers(deployment, revision, params["container"], DIGEST, pages=MAX_PAGES)
 
     event = {
         "CodePipeline.job": {
