@@ -398,3 +398,27 @@ def test_the_image_is_replaced_by_container_name_only(tmp_path):
     expected = json.loads(json.dumps(MANIFESTS))
     expected["items"][1]["spec"]["template"]["spec"]["containers"][0]["image"] = GOOD
     assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("kubectl_minor", "cluster", "passes"),
+    [("35", "1.34", True), ("35", "1.36", True), ("35", "1.35", True), ("35", "1.37", False), ("35", "1.33", False), ("33", "1.36", False)],
+)
+def test_the_step_stops_when_the_images_kubectl_cannot_manage_the_cluster(tmp_path, kubectl_minor, cluster, passes):
+    """kubectl is supported within one minor version of the API server (the version EKS reports, which an upgrade
+    EKS made itself changes): outside it the step stops before it touches the cluster."""
+    from tests.fake_kubectl import FakeKubectl
+
+    cloud = fake_aws.FakeAws(tmp_path)
+    FakeKubectl(cloud.state, cloud.bin)
+    body = "set -uo pipefail\n" + "\n".join(eks_deploy.kubectl_skew_commands())
+    env = {"PATH": f"{cloud.bin}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls"), "CLUSTER_NAME": "c", **cloud.env()}
+    proc = subprocess.run(["bash", "-c", body], env={**env, "KUBECTL_CLIENT_MINOR": kubectl_minor, "CLUSTER_VERSION_REPORTED": cluster}, capture_output=True, text=True, timeout=30)
+    assert (proc.returncode == 0) is passes, proc.stdout
+    if passes:
+        assert proc.stdout.strip().endswith(f"kubectl 1.{kubectl_minor}, cluster {cluster}")
+    else:
+        assert proc.stdout.strip() == (
+            f"kubectl 1.{kubectl_minor} of the CodeBuild image cannot manage a Kubernetes {cluster} cluster "
+            "(kubectl supports 1 minor version either way): use a newer CodeBuild image or upgrade the cluster"
+        )
