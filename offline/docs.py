@@ -25,6 +25,7 @@ CONFIG_BLOCK = "\nconfig:\n"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
 COST_STACKS = ("dev", "prod")
+OUTPUTS_START, OUTPUTS_END = "<!-- outputs:start -->", "<!-- outputs:end -->"
 
 
 def config_reference() -> str:
@@ -93,6 +94,82 @@ def cost_section() -> str:
     return "\n".join(lines)
 
 
+# The kinds of stack whose exported outputs differ, each as a stack file with overrides. Every output the
+# program exports in one of them must be described in OUTPUTS (outputs_section raises otherwise).
+OUTPUT_VARIANTS: dict[str, tuple[str, dict]] = {
+    "building": ("dev", {}),
+    "promoting": ("prod", {}),
+    "connection": ("dev", {"sourceProvider": "github", "sourceRepository": "acme/orders"}),
+    "existing cluster": (
+        "dev",
+        {
+            "deployTarget": "eks",
+            "eksClusterName": "platform",
+            "vpcId": "vpc-0a1b2c3d4e5f60718",
+            "publicSubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+            "privateSubnetIds": ["subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60012"],
+        },
+    ),
+    "switching": ("dev", {"nextDeployTarget": "eks"}),
+}
+# Where an output that not every stack exports appears, by the variants that export it.
+OUTPUT_WHEN = {
+    frozenset(OUTPUT_VARIANTS): "every stack",
+    frozenset(OUTPUT_VARIANTS) - {"promoting"}: "a building stack",
+    frozenset({"promoting"}): "a promoting stack (`promoteFrom`)",
+    frozenset({"existing cluster"}): "an existing EKS cluster (`eksClusterName`)",
+    frozenset({"switching"}): "during a switch (`nextDeployTarget`)",
+}
+# What each exported output holds, in the order of the table.
+OUTPUTS = {
+    "serviceUrl": "The load balancer's URL: `http://` and its DNS name, `https://` with `certificateArn`.",
+    "pipelineName": "The pipeline's name (`aws codepipeline get-pipeline-state --name ...`).",
+    "pipelineConsoleUrl": "The pipeline in the AWS console.",
+    "sourceLocation": "Where the pipeline's source is. A building stack on CodeCommit: the repository's HTTPS clone URL,"
+    " whose last part is the repository name. On a connection (`sourceProvider` github, bitbucket or gitlab): the connection's ARN."
+    " A promoting stack: the S3 URL of its promotion inbox object (`s3://<bucket>/promotion.zip`), which the upstream's verified"
+    " images arrive in; there is nothing to push to.",
+    "repositoryUrl": "The ECR repository the deployed images are in: the stack's own on a building stack; on a promoting stack"
+    " the upstream stack's repository, which this stack reads and never writes.",
+    "notificationTopicArn": "The SNS topic of pipeline, deployment and alarm notifications.",
+    "alarmNames": "The service alarms (the Deploy stage's bake and rollback watch them).",
+    "dashboardUrl": "The CloudWatch dashboard of service health and delivery metrics.",
+    "promotion": "What a promoting stack reads from this one (registry, pipeline, account, region, CPU architecture, the accounts it grants): see docs/promotion.md.",
+    "promotesFrom": "The fully qualified name of the stack it promotes from.",
+    "clusterAdministratorManifests": "The namespace, role and binding the cluster's administrators apply once before the first deployment (docs/eks.md).",
+    "nextTargetGroupArn": "The next target's target group: check its targets are healthy before the switch's second step.",
+}
+
+
+@functools.cache
+def exported_outputs() -> dict[str, dict[str, object]]:
+    """The outputs each kind of stack in OUTPUT_VARIANTS exports, evaluated under mocks."""
+    from offline.mocks import evaluate_stack
+
+    return {kind: dict(evaluate_stack(stack, overrides).outputs) for kind, (stack, overrides) in OUTPUT_VARIANTS.items()}
+
+
+def outputs_section(exported: dict[str, dict[str, object]]) -> str:
+    """The table of stack outputs: every output the program exports in one of OUTPUT_VARIANTS, on which
+    stacks, and what it holds. An output without an entry in OUTPUTS (or one OUTPUTS describes that no
+    stack exports) is an error, so the table cannot miss one."""
+    names = {name for outputs in exported.values() for name in outputs}
+    if names != set(OUTPUTS):
+        raise ValueError(f"stack outputs and offline/docs.py OUTPUTS differ: undocumented {sorted(names - set(OUTPUTS))}, not exported {sorted(set(OUTPUTS) - names)}")
+    lines = [
+        "Stack outputs (`pulumi stack output <name>`):",
+        "",
+        "| Output | Exported by | What it holds |",
+        "|---|---|---|",
+    ]
+    for name, text in OUTPUTS.items():
+        kinds = frozenset(kind for kind, outputs in exported.items() if name in outputs)
+        if kinds not in OUTPUT_WHEN:
+            raise ValueError(f"output {name} is exported by {sorted(kinds)}: add that combination to OUTPUT_WHEN")
+        lines.append(f"| `{name}` | {OUTPUT_WHEN[kinds]} | {text} |")
+    return "\n".join(lines)
+
+
 def _replace(text: str, start: str, end: str, body: str) -> str:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -103,6 +180,8 @@ def render(readme: str) -> str:
     out = _replace(readme, START, END, config_reference())
     if COST_START in out:
         out = _replace(out, COST_START, COST_END, cost_section())
+    if OUTPUTS_START in out:
+        out = _replace(out, OUTPUTS_START, OUTPUTS_END, outputs_section(exported_outputs()))
     return out
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from components.settings import KEYS
 from offline import docs
 
@@ -44,6 +46,7 @@ def test_check_covers_readme_config_doc_and_pulumi_yaml(tmp_path, monkeypatch, c
     monkeypatch.setattr(docs, "ROOT", tmp_path)
     # The cost block evaluates both stacks (slow, tested above); the README's own block stands in for it.
     monkeypatch.setattr(docs, "cost_section", lambda: README.split(docs.COST_START, 1)[1].split(docs.COST_END, 1)[0].strip())
+    monkeypatch.setattr(docs, "exported_outputs", exported_per_readme)
     assert docs.main(["--check"]) == 0
     pulumi_yaml = tmp_path / "Pulumi.yaml"
     pulumi_yaml.write_text(pulumi_yaml.read_text().replace(" Allowed: 1024 to 65535.", ""))
@@ -51,6 +54,56 @@ def test_check_covers_readme_config_doc_and_pulumi_yaml(tmp_path, monkeypatch, c
     assert capsys.readouterr().err == "generated parts of Pulumi.yaml are out of date: run `python -m offline.docs`\n"
     assert docs.main([]) == 0 and docs.main(["--check"]) == 0
     assert " Allowed: 1024 to 65535." in pulumi_yaml.read_text()
+
+
+def exported_per_readme() -> dict[str, dict[str, None]]:
+    """What the README's outputs table says each kind of stack exports (standing in for the evaluations in
+    the tests that do not check the table itself)."""
+    block = README.split(docs.OUTPUTS_START, 1)[1].split(docs.OUTPUTS_END, 1)[0]
+    kinds_by_text = {text: kinds for kinds, text in docs.OUTPUT_WHEN.items()}
+    rows = {line.split("`")[1]: kinds_by_text[line.split(" | ")[1]] for line in block.splitlines() if line.startswith("| `")}
+    return {kind: {name: None for name, kinds in rows.items() if kind in kinds} for kind in docs.OUTPUT_VARIANTS}
+
+
+@pytest.fixture(scope="module")
+def exported(evaluate):
+    return {kind: dict(evaluate(stack, **overrides).outputs) for kind, (stack, overrides) in docs.OUTPUT_VARIANTS.items()}
+
+
+def test_readme_outputs_table_is_generated_from_what_the_program_exports(exported):
+    """Every output of every kind of stack has a row, which says on which stacks it exists: a new
+    `pulumi.export` fails this until it is described in offline/docs.py OUTPUTS."""
+    assert README.count(docs.OUTPUTS_START) == 1
+    block = README.split(docs.OUTPUTS_START, 1)[1].split(docs.OUTPUTS_END, 1)[0]
+    assert block.strip() == docs.outputs_section(exported)
+    rows = {line.split("`")[1]: line.split(" | ")[1] for line in block.splitlines() if line.startswith("| `")}
+    assert rows["serviceUrl"] == rows["sourceLocation"] == "every stack"
+    assert (rows["promotion"], rows["promotesFrom"]) == ("a building stack", "a promoting stack (`promoteFrom`)")
+    assert rows["clusterAdministratorManifests"] == "an existing EKS cluster (`eksClusterName`)"
+    assert rows["nextTargetGroupArn"] == "during a switch (`nextDeployTarget`)"
+
+
+def test_outputs_table_refuses_an_output_it_does_not_describe(exported):
+    extra = {**exported, "building": {**exported["building"], "serviceDomain": "app.example.com"}}
+    with pytest.raises(ValueError, match=r"^stack outputs and offline/docs.py OUTPUTS differ: undocumented \['serviceDomain'\], not exported \[\]$"):
+        docs.outputs_section(extra)
+    missing = {kind: {k: v for k, v in outputs.items() if k != "promotesFrom"} for kind, outputs in exported.items()}
+    with pytest.raises(ValueError, match=r"not exported \['promotesFrom'\]$"):
+        docs.outputs_section(missing)
+
+
+def test_source_location_and_repository_url_are_what_the_table_says_per_stack_kind(exported):
+    """sourceLocation: a clone URL whose last part is the repository name (the quick start's `basename`),
+    a connection ARN, or on a promoting stack the S3 URL of the inbox object; repositoryUrl on a promoting
+    stack is the upstream's repository."""
+    building, connection, promoting = exported["building"], exported["connection"], exported["promoting"]
+    assert building["sourceLocation"] == "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/container-cicd-dev-app"
+    assert str(connection["sourceLocation"]).startswith("arn:aws:codeconnections:us-east-1:123456789012:connection/")
+    assert promoting["sourceLocation"] == "s3://promotion-inbox-bucket-mock/promotion.zip"
+    assert promoting["repositoryUrl"] == building["repositoryUrl"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
+    assert str(building["serviceUrl"]).startswith("http://")
+    table = README.split(docs.OUTPUTS_START, 1)[1]
+    assert "the repository's HTTPS clone URL" in table and "the connection's ARN" in table and "(`s3://<bucket>/promotion.zip`)" in table
 
 
 def test_render_replaces_only_the_marked_block():
