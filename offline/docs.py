@@ -1,6 +1,7 @@
 """The generated parts of the project's documents, so they cannot drift from the code: the config
 reference in README.md and docs/config.md and Pulumi.yaml's `config:` block (all from settings.KEYS),
-and what the shipped stacks cost in README.md (offline/cost.py over the evaluated stack files).
+what the shipped stacks cost and the outputs they export in README.md (offline/cost.py over the
+evaluated stack files), and the inline facts of every page (offline/doc_numbers.py).
 
     python -m offline.docs          # rewrite the generated parts
     python -m offline.docs --check  # exit 1 when one of the files is out of date
@@ -16,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from components.settings import KEYS, DeployTargetKind
+from offline import doc_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -26,6 +28,7 @@ START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
 COST_STACKS = ("dev", "prod")
 OUTPUTS_START, OUTPUTS_END = "<!-- outputs:start -->", "<!-- outputs:end -->"
+EKS_VERSIONS_START, EKS_VERSIONS_END = "<!-- eks-versions:start -->", "<!-- eks-versions:end -->"
 
 
 def config_reference() -> str:
@@ -52,13 +55,27 @@ def config_reference() -> str:
 
 
 @functools.cache
+def cost_results() -> dict:
+    """The shipped stacks evaluated under mocks, by name."""
+    from offline.mocks import evaluate_stack
+
+    return {stack: evaluate_stack(stack) for stack in COST_STACKS}
+
+
+@functools.cache
+def cost_estimates() -> dict:
+    """offline/cost.py's estimate of each shipped stack, by name."""
+    from offline import cost
+
+    return {stack: cost.estimate(result) for stack, result in cost_results().items()}
+
+
+@functools.cache
 def cost_section() -> str:
     """One table of the shipped stacks' idle monthly cost, the items that dominate, the prices' date and sources."""
     from offline import cost
-    from offline.mocks import evaluate_stack
 
-    results = {stack: evaluate_stack(stack) for stack in COST_STACKS}
-    estimates = {stack: cost.estimate(result) for stack, result in results.items()}
+    results, estimates = cost_results(), cost_estimates()
     targets = {"ecs": "ECS on Fargate", "eks": "EKS Auto Mode"}
     shipped = " and ".join(f"`{stack}` ({targets[str(r.config.get('container-cicd:deployTarget', 'ecs'))]})" for stack, r in results.items())
     items = list(dict.fromkeys(line.item for e in estimates.values() for line in e.lines))
@@ -176,13 +193,28 @@ def _replace(text: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def render(readme: str) -> str:
-    out = _replace(readme, START, END, config_reference())
+def eks_versions_section() -> str:
+    """The Kubernetes versions' end of standard support (components/settings/constants.py) and which a
+    stack may name."""
+    from components.settings.constants import EKS_KUBERNETES_VERSIONS, EKS_STANDARD_SUPPORT_ENDS
+
+    lines = ["| Version | End of standard support |", "|---|---|"]
+    for version, end in EKS_STANDARD_SUPPORT_ENDS.items():
+        lines.append(f"| {version} | {end.isoformat()}{'' if version in EKS_KUBERNETES_VERSIONS else ' (no longer allowed)'} |")
+    return "\n".join(lines)
+
+
+def render(page: str) -> str:
+    """`page` with each generated block it has (config reference, costs, outputs, EKS versions) and its
+    inline facts rewritten."""
+    out = _replace(page, START, END, config_reference()) if START in page else page
     if COST_START in out:
         out = _replace(out, COST_START, COST_END, cost_section())
     if OUTPUTS_START in out:
         out = _replace(out, OUTPUTS_START, OUTPUTS_END, outputs_section(exported_outputs()))
-    return out
+    if EKS_VERSIONS_START in out:
+        out = _replace(out, EKS_VERSIONS_START, EKS_VERSIONS_END, eks_versions_section())
+    return doc_numbers.render_facts(out)
 
 
 def pulumi_config() -> str:
@@ -203,7 +235,7 @@ def render_pulumi_yaml(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    files = {README: render, CONFIG_DOC: render, PULUMI_YAML: render_pulumi_yaml}
+    files = {**dict.fromkeys(doc_numbers.pages(ROOT), render), README: render, CONFIG_DOC: render, PULUMI_YAML: render_pulumi_yaml}
     stale = []
     for path, generate in files.items():
         current = path.read_text()

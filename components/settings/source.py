@@ -8,6 +8,8 @@ from components.settings.enums import SourceProvider
 from components.settings.model import SourceSettings
 from components.settings.reading import _duplicates, _enum, _fail, _Reader
 
+# CodePipeline V2 trigger filters take at most 8 include patterns.
+MAX_FILE_PATHS = 8
 _CODECOMMIT_REPO = re.compile(r"^[\w.-]{1,100}$")
 # GitHub and Bitbucket: exactly owner/name; GitLab: group/[subgroup/...]project.
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -96,7 +98,6 @@ def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSe
     for pattern in file_paths:
         if not pattern or pattern.startswith("/"):
             raise _fail("sourceFilePaths", pattern, "allowed: glob patterns relative to the repository root", "write patterns like 'app/**'")
-    if len(file_paths) > 8:
-        # CodePipeline V2 trigger filters take at most 8 include patterns.
-        raise _fail("sourceFilePaths", list(file_paths), "at most 8 patterns", "merge patterns with ** globs")
+    if len(file_paths) > MAX_FILE_PATHS:
+        raise _fail("sourceFilePaths", list(file_paths), f"at most {MAX_FILE_PATHS} patterns", "merge patterns with ** globs")
     return SourceSettings(provider, repository, create, branch, connection_arn, file_paths)
