@@ -102,6 +102,17 @@ def _smoke_test_attempts(n_paths: int) -> Callable[[], str]:
     return value
 
 
+def _fargate_memory(cpu: int) -> Callable[[], str]:
+    """The task memory (MiB) Fargate pairs with `cpu` units, as `low-high`."""
+
+    def value() -> str:
+        from components.settings.constants import FARGATE_CPU_MEMORY
+
+        return f"{min(FARGATE_CPU_MEMORY[cpu])}-{max(FARGATE_CPU_MEMORY[cpu])}"
+
+    return value
+
+
 FACTS: dict[str, Callable[[], str]] = {
     "policy-rules": _policy_rules,
     "python": _python,
@@ -116,6 +127,8 @@ FACTS: dict[str, Callable[[], str]] = {
     # The smoke test's attempts for the health path alone, and with two more paths.
     "smoke-test-attempts-1": _smoke_test_attempts(1),
     "smoke-test-attempts-3": _smoke_test_attempts(3),
+    "fargate-memory-256": _fargate_memory(256),
+    "fargate-memory-512": _fargate_memory(512),
 }
 
 
@@ -158,7 +171,7 @@ NOT_PROSE = (
 
 # Words after a number that make it no count: "exits 2 on", "port 80 to".
 STOP = frozenset("a an and are as at before but by for from if in into is it its of on only or so than that the then to was when where which while with".split())
-NUMBER = re.compile(r"(?<![\w.$/#:+-])(\$)?(\d+(?:,\d{3})*(?:\.\d+)*)")
+NUMBER = re.compile(r"(?<![\w.$/#:+-])(\$)?(\d+(?:,\d{3})*(?:\.\d+)*(?:[-–]\d+(?:\.\d+)*)?)")
 UNIT = re.compile(r"\s?(?:-\s?)?(?:%|ms|s|seconds?|minutes?|min|hours?|h|days?|weeks?|months?|years?|GiB|GB|MiB|TB|vCPU)\b|\s?%")
 WORD = re.compile(r"[\s-](?:[×x]\s)?([a-zA-Z][\w-]*)")
 LIMIT = re.compile(r"(?:at most|at least|up to|more than|less than|default|defaults to|within|every|last|first|after|[×≈~])\s*$")

@@ -56,6 +56,7 @@ NOT_YET_PROVEN = [
     ("docs/eks.md", r"the 2026 CodeBuild images"),
     ("docs/safety.md", r"documents: 6 fields"),
     ("docs/safety.md", r"\$0\.50 per GB ingested into CloudWatch Logs\s+\(us-east-1, first 10 TB a month\) plus \$0\.03 per GB-month"),
+    ("docs/safety.md", r"\(10-15 more minutes for a created cluster\)"),
     ("docs/quickstart.md", r"fails after 15 minutes"),
     ("docs/troubleshooting.md", r"pushes work for 15 minutes"),
     # The history of the project.

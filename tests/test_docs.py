@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,39 @@ def test_render_rewrites_a_stale_cost_block():
     out = docs.render(text)
     assert "1.00 (1)" not in out and out.endswith("\nafter\n")
     assert f"{docs.COST_START}\n{docs.cost_section()}\n{docs.COST_END}" in out
+
+
+def test_every_document_says_a_target_switch_keeps_the_network_the_load_balancer_and_the_url():
+    """What the code does (tests/test_changes.py::test_a_target_switch_keeps_the_network_and_the_load_balancer:
+    the VPC, the ALB and its listener are updated in place, nothing is replaced, only the targets' own
+    target groups come and go), said the same way everywhere, and nowhere the opposite."""
+    pages = {p.relative_to(ROOT).as_posix(): p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]}
+    flat = {name: " ".join(text.split()) for name, text in pages.items()}
+    assert "The source, registry, build, pipeline, network and load balancer keep their URNs (tested), so the service URL stays" in flat["README.md"]
+    assert "the stack's VPC and ALB (so `serviceUrl` stays)" in flat["docs/eks.md"]
+    assert "switching `deployTarget` keeps the VPC, the ALB, its listeners and the service URL" in flat["docs/safety.md"]
+    assert "so switching targets does not replace them and the service URL stays (tested)" in flat["docs/architecture.md"]
+    assert contrary_to_a_kept_url(pages) == []
+    # What README.md once said.
+    old_sentence = (
+        "The source, registry, build and pipeline resources keep their URNs (tested); the deploy target's resources"
+        " — network, load balancer, cluster, service — are replaced, so the service URL changes."
+    )
+    old_readme = "`pulumi config set deployTarget eks` (or `ecs`) and `pulumi up`. " + old_sentence
+    assert contrary_to_a_kept_url({"README.md": old_readme}) == [f"README.md: {old_sentence}"]
+
+
+def contrary_to_a_kept_url(pages: dict[str, str]) -> list[str]:
+    """Sentences of a paragraph about switching deployTarget that say the URL, the network or the load
+    balancer changes."""
+    contrary = re.compile(r"(URL|`serviceUrl`)[^.]*\bchange|new (service )?URL|new `serviceUrl`|(network|load balancer)[^.]*\b(are|is) replaced")
+    switch = re.compile(r"deployTarget|target switch|switching targets|[Ss]witch a stack")
+    return [
+        f"{name}: {sentence}"
+        for name, text in pages.items()
+        # A paragraph, or one row of a table.
+        for paragraph in re.split(r"\n\s*\n|\n(?=\|)", text)
+        if switch.search(paragraph)
+        for sentence in re.split(r"(?<=\.)\s", " ".join(paragraph.split()))
+        if contrary.search(sentence)
+    ]
