@@ -76,21 +76,54 @@ def _waf(what: str) -> Callable[[], str]:
         from offline.docs import cost_estimates
 
         line = next(x for x in cost_estimates()["prod"].lines if x.item.startswith("WAF web ACL ("))
-        return re.search(r"\((\d+) rules\)", line.item).group(1) if what == "rules" else f"{line.monthly:.2f}"  # type: ignore[union-attr]
+        return re.findall(r"\((\d+) rules\)", line.item)[0] if what == "rules" else f"{line.monthly:.2f}"
 
     return value
 
 
-def _note_price(prefix: str) -> Callable[[], str]:
-    """The price a usage-billed note of offline/cost.py's production estimate states first."""
+def _note_price(prefix: str, nth: int = 0) -> Callable[[], str]:
+    """The `nth` price a usage-billed note of offline/cost.py's production estimate states."""
 
     def value() -> str:
         from offline.docs import cost_estimates
 
         note = next(n for n in cost_estimates()["prod"].notes if n.startswith(prefix))
-        return re.search(r"\$(\d+(?:\.\d+)?)", note).group(1)  # type: ignore[union-attr]
+        return re.findall(r"\$(\d+(?:\.\d+)?)", note)[nth]
 
     return value
+
+
+def _prod_on_fargate(what: str) -> Callable[[], str]:
+    """The production stack's pods (Pulumi.prod.yaml) as Fargate tasks of the same size, priced by
+    offline/cost.py: the replicas, each one's vCPU and GiB, the price per hour and per month."""
+
+    def value() -> str:
+        from offline.cost import FARGATE, HOURS_PER_MONTH
+        from offline.stackfile import stack_config
+
+        config = stack_config("prod")
+        replicas = int(config["container-cicd:desiredCount"])
+        vcpu, gib = int(config["container-cicd:eksPodCpuMillicores"]) / 1000, int(config["container-cicd:eksPodMemoryMiB"]) / 1024
+        per_vcpu, per_gb = FARGATE["X86_64"]
+        hour = replicas * (vcpu * per_vcpu + gib * per_gb)
+        values = {
+            "replicas": str(replicas),
+            "vcpu": f"{vcpu:g}",
+            "gib": f"{gib:g}",
+            "hour": f"{hour:.3f}",
+            "month": f"{hour * HOURS_PER_MONTH:.0f}",
+            "vcpu-hour": f"{per_vcpu:g}",
+            "gb-hour": f"{per_gb:g}",
+        }
+        return values[what]
+
+    return value
+
+
+def _eks_cluster_month() -> str:
+    from offline.cost import EKS_CLUSTER_HOUR, HOURS_PER_MONTH
+
+    return f"{EKS_CLUSTER_HOUR * HOURS_PER_MONTH:.0f}"
 
 
 def _smoke_test_attempts(n_paths: int) -> Callable[[], str]:
@@ -129,6 +162,10 @@ FACTS: dict[str, Callable[[], str]] = {
     "smoke-test-attempts-3": _smoke_test_attempts(3),
     "fargate-memory-256": _fargate_memory(256),
     "fargate-memory-512": _fargate_memory(512),
+    "eks-cluster-month": _eks_cluster_month,
+    **{f"prod-on-fargate-{what}": _prod_on_fargate(what) for what in ("replicas", "vcpu", "gib", "hour", "month", "vcpu-hour", "gb-hour")},
+    "price-flow-logs": _note_price("VPC flow logs"),
+    "price-logs-stored": _note_price("CloudWatch Logs:", 1),
 }
 
 
