@@ -243,7 +243,7 @@ def stated(page: str, text: str) -> list[Number]:
         money, value = m.group(1), m.group(2).rstrip(",")
         after, before = flat[m.end() : m.end() + 20], flat[max(0, m.start() - 20) : m.start()]
         word = WORD.match(after)
-        counted = word is not None and word.group(1).lower() not in STOP
+        counted = (word is not None and word.group(1).lower() not in STOP) or re.match(r"\s(?:at most|at least|or more|or fewer)\b", after) is not None
         if not (money or "." in value or UNIT.match(after) or counted or LIMIT.search(before)):
             continue
         context = " ".join(text[max(0, m.start() - 40) : m.end() + 30].split())
