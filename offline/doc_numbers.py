@@ -55,7 +55,7 @@ def _pulumi_sdk() -> str:
 
 
 def _eks_versions() -> str:
-    from components.settings.constants import EKS_KUBERNETES_VERSIONS
+    from components.settings import EKS_KUBERNETES_VERSIONS
 
     return " or ".join(EKS_KUBERNETES_VERSIONS)
 
@@ -139,7 +139,7 @@ def _fargate_memory(cpu: int) -> Callable[[], str]:
     """The task memory (MiB) Fargate pairs with `cpu` units, as `low-high`."""
 
     def value() -> str:
-        from components.settings.constants import FARGATE_CPU_MEMORY
+        from components.settings import FARGATE_CPU_MEMORY
 
         return f"{min(FARGATE_CPU_MEMORY[cpu])}-{max(FARGATE_CPU_MEMORY[cpu])}"
 

@@ -196,7 +196,7 @@ def _replace(text: str, start: str, end: str, body: str) -> str:
 def eks_versions_section() -> str:
     """The Kubernetes versions' end of standard support (components/settings/constants.py) and which a
     stack may name."""
-    from components.settings.constants import EKS_KUBERNETES_VERSIONS, EKS_STANDARD_SUPPORT_ENDS
+    from components.settings import EKS_KUBERNETES_VERSIONS, EKS_STANDARD_SUPPORT_ENDS
 
     lines = ["| Version | End of standard support |", "|---|---|"]
     for version, end in EKS_STANDARD_SUPPORT_ENDS.items():
