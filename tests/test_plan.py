@@ -359,13 +359,22 @@ def test_entry_conditions_come_from_the_recorded_pipeline(evaluate):
     window = evaluate("dev", deploymentWindowCron="* * 9-16 ? * MON-THU", deploymentWindowTimeZone="Europe/Berlin")
     assert _gates(window)[0] == (
         "- `Deploy` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
-        "(time zone `Europe/Berlin`); otherwise the execution stops here (FAIL) and must be retried"
+        "(time zone `Europe/Berlin`); outside it the execution waits here until the window opens"
     )
     alarm = evaluate("dev", blockDeployWhileAlarming="true")
     assert _gates(alarm)[0] == (
         "- `Deploy` entry: rule `ServiceHealthy` (CloudWatchAlarm): alarm `container-cicd-dev-app-alarm-service-unhealthy` "
         "must not be in `ALARM`; otherwise the execution stops here (FAIL) and must be retried"
     )
+    both = evaluate("dev", deploymentWindowCron="* * 9-16 ? * MON-THU", blockDeployWhileAlarming="true")
+    assert _gates(both) == [
+        "- `Build` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
+        "(time zone `UTC`); outside it the execution waits here until the window opens",
+        "- `Build` on success: rule `StillInDeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` (time zone `UTC`); otherwise FAIL",
+        "- `Deploy` entry: rule `ServiceHealthy` (CloudWatchAlarm): alarm `container-cicd-dev-app-alarm-service-unhealthy` "
+        "must not be in `ALARM`; otherwise the execution stops here (FAIL) and must be retried",
+        "- `Deploy` on failure: ROLLBACK",
+    ]
 
 
 def test_ecs_deployment_alarms_and_circuit_breaker_are_shown(dev, evaluate):

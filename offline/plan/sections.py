@@ -189,13 +189,14 @@ def _rule_text(rule: dict) -> str:
 
 def gates_lines(stages: Sequence[dict]) -> list[str]:
     """Entry conditions, approvals, success conditions and failure handling, stage by stage."""
-    lines = []
+    lines, held = [], {"DeploymentWindow": "outside it the execution waits here until the window opens"}  # as its rule reference says
     for stage in stages:
         name = stage.get("name")
         entry = get(stage, "beforeEntry.condition")
         if entry:
             for rule in entry.get("rules") or []:
-                lines.append(f"- `{name}` entry: {_rule_text(rule)}; otherwise the execution stops here ({entry.get('result')}) and must be retried")
+                otherwise = held.get(get(rule, "ruleTypeId.provider"), f"otherwise the execution stops here ({entry.get('result')}) and must be retried")
+                lines.append(f"- `{name}` entry: {_rule_text(rule)}; {otherwise}")
         for action in stage.get("actions") or []:
             if action.get("category") == "Approval":
                 lines.append(f"- `{name}`: action `{action.get('name')}` waits for a person to approve or reject it in the CodePipeline console")
