@@ -354,7 +354,8 @@ KEYS: dict[str, Key] = _keys(
         "",
         "Deploy only inside this window: a CodePipeline DeploymentWindow cron 'seconds minutes hours day-of-month month "
         "day-of-week [year]' (seconds '*', '?' in one day field), e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, "
-        "09:00-16:59). Empty: any time.",
+        "09:00-16:59). Empty: any time. With blockDeployWhileAlarming, the stage before Deploy waits for the window and checks it "
+        "again when done, and Deploy's entry then reads the alarm.",
     ),
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
