@@ -177,7 +177,7 @@ def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, 
     """`stage` with rollback on failure, the bake-time success condition and (first deploy stage) entry rules."""
     # One entry rule at most: with both gates the window moves to the stage before (`window_stage`).
     entry_rule = None
-    if first and gates.alarm_entry:
+    if first and gates.block_while_alarming and gates.alarm_name is not None:  # gates.alarm_entry
         entry_rule = _entry_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
     elif first and gates.deployment_window is not None:
         entry_rule = _entry_rule("DeploymentWindow", "DeploymentWindow", _window(gates))
