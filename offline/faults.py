@@ -298,6 +298,8 @@ FAULTS: tuple[Fault, ...] = (
         "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,",
     ),
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
+    # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
+    Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
 )
 
 
