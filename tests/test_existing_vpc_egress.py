@@ -137,6 +137,16 @@ def test_an_egress_the_vpc_does_not_report_is_refused_naming_the_fix_before_anyt
     assert registered == []
 
 
+def test_a_vpc_id_with_no_route_tables_is_a_settings_error(prod_in):
+    """No main route table: the id names no VPC of this account and region (DescribeRouteTables filters, and finds nothing)."""
+    message = (
+        f"vpcId: '{VPC}' is not valid; it has no route tables in this account and region (a VPC always has a main one), so private subnet "
+        f"{PRIVATE[0]} cannot be in it. Fix: set vpcId to the VPC of privateSubnetIds, in the region aws:region names"
+    )
+    with pytest.raises(SettingsError, match=f"^{re.escape(message)}$"):
+        prod_in(VpcState(route_tables={}, nat_gateways={}))
+
+
 @pytest.mark.parametrize("case", ["transit gateway", "private NAT gateway"])
 def test_with_testlistenercidrs_set_an_unreported_egress_is_the_users_to_list(prod_in, case):
     """The user's list wins: the subnet the VPC reports (its NAT gateway) is still opened."""

@@ -37,8 +37,14 @@ def _route_table_id(vpc_id: str, subnet_id: str) -> str:
     explicit = aws.ec2.get_route_tables(vpc_id=vpc_id, filters=[{"name": "association.subnet-id", "values": [subnet_id]}]).ids
     if explicit:
         return explicit[0]
-    # A subnet with no association of its own uses the main route table.
-    return aws.ec2.get_route_tables(vpc_id=vpc_id, filters=[{"name": "association.main", "values": ["true"]}]).ids[0]
+    # A subnet with no association of its own uses the main route table, which every VPC has.
+    main = aws.ec2.get_route_tables(vpc_id=vpc_id, filters=[{"name": "association.main", "values": ["true"]}]).ids
+    if not main:
+        raise SettingsError(
+            f"vpcId: {vpc_id!r} is not valid; it has no route tables in this account and region (a VPC always has a main one), so private subnet "
+            f"{subnet_id} cannot be in it. Fix: set vpcId to the VPC of privateSubnetIds, in the region aws:region names"
+        )
+    return main[0]
 
 
 def _target(route: aws.ec2.outputs.GetRouteTableRouteResult) -> str:
