@@ -75,7 +75,7 @@ def _nat_addresses(nat_id: str) -> tuple[list[str], str]:
     if nat.connectivity_type != "public":
         return [], f"private NAT gateway {nat_id}, which has no public address (its traffic leaves the VPC through another hop)"
     if nat.availability_mode == "regional":
-        return sorted({a.public_ip for a in nat.regional_nat_gateway_addresses if a.public_ip}), ""
+        return sorted({a.public_ip for a in nat.regional_nat_gateway_addresses or [] if a.public_ip}), ""
     secondary = [aws.ec2.get_elastic_ip(id=allocation).public_ip for allocation in nat.secondary_allocation_ids or []]
     return [nat.public_ip, *secondary], ""
 
@@ -84,7 +84,7 @@ def _egress(vpc_id: str, subnet_id: str) -> tuple[list[str], str]:
     """The public addresses `subnet_id`'s requests to the internet leave from, or none and where they go."""
     table_id = _route_table_id(vpc_id, subnet_id)
     table = aws.ec2.get_route_table(route_table_id=table_id)
-    default = [r for r in table.routes if r.cidr_block == DEFAULT_ROUTE]
+    default = [r for r in table.routes or [] if r.cidr_block == DEFAULT_ROUTE]
     if not default:
         return [], f"no route to the internet (no {DEFAULT_ROUTE} route in {table_id})"
     if default[0].nat_gateway_id:
