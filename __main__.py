@@ -19,6 +19,7 @@ from components.delivery.release import Release, ReleaseArgs
 from components.deploy import create_target, moved_out_of_target, next_target_args, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
+from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
 from components.promotion.origin import image_origin
@@ -30,6 +31,9 @@ from components.settings import load_settings
 
 settings = load_settings()
 tags = dict(settings.tags)
+# In an existing VPC, the addresses the smoke-test hook reaches the test listener from: read from the VPC
+# before anything is created, so a VPC the stack cannot read them from is refused first.
+existing_vpc_hook_sources = hook_sources(settings)
 
 # Every log group the stack creates is encrypted with this one key. It belongs to the stack, so a
 # deployTarget switch keeps it (and the old target's kept log groups readable).
@@ -92,7 +96,7 @@ load_balancer = LoadBalancer(
         waf=settings.network.waf,
         tags=tags,
         # ECS blue-green, canary, linear: the second target group, the listener rules and the test listener.
-        traffic_shift=target_module(settings).traffic_shift(settings, network.nat_public_ips),
+        traffic_shift=target_module(settings).traffic_shift(settings, [*network.nat_public_ips, *existing_vpc_hook_sources]),
     ),
     opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
 )

@@ -23,6 +23,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from offline import existing_vpc
 from offline.recording import RecordingMonitor, Resource
 from offline.stackfile import PROJECT, ROOT, config_strings, stack_config
 
@@ -273,7 +274,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "version": "1.35",
                 "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718", "endpointPrivateAccess": True, "endpointPublicAccess": False},
             }
-        return {}
+        # An existing VPC's route tables, NAT gateways and Elastic IPs (read at call time: a test may replace it).
+        return existing_vpc.answer(existing_vpc.ACCOUNT_VPC, token, args.args) or {}
 
 
 def _no_stack_trace() -> Any:

@@ -327,8 +327,8 @@ KEYS: dict[str, Key] = _keys(
         "array",
         [],
         "blue-green, canary, linear: CIDRs allowed to reach the test listener besides the smoke-test hook (not the whole internet: it serves the "
-        "unreleased revision). Empty: the hook only. With vpcId, list the VPC's NAT gateway Elastic IPs (/32) here: the hook reaches the "
-        "listener through them.",
+        "unreleased revision). Empty: the hook only. With vpcId the stack looks up the NAT gateway addresses the hook goes out through; "
+        "list the address here only when the private subnets reach the internet through something else (a transit gateway, a firewall).",
         ECS_ONLY,
     ),
     Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
