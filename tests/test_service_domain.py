@@ -146,6 +146,20 @@ def test_stacks_without_a_name_are_unchanged(dev, prod):
         assert result.outputs["serviceUrl"] == "http://" + result.one(ALB).outputs["dnsName"]
 
 
+def test_setting_the_name_changes_no_resource(dev, evaluate):
+    """What an upgrading stack with certificateArn adds: serviceDomain changes outputs only."""
+    named = evaluate("dev", serviceDomain=DOMAIN)
+    assert {r.urn: r.inputs for r in named.resources} == {r.urn: r.inputs for r in dev.resources}
+    assert set(named.outputs) - set(dev.outputs) == {"loadBalancerDnsName"}
+
+
+def test_no_role_of_the_stack_is_granted_route_53(evaluate):
+    """The record is the deployer's to write; nothing the stack runs (pipeline, steps, hook) calls Route 53."""
+    result = _https(evaluate, hostedZoneId=ZONE, deploymentStrategy="canary")
+    policies = [r for r in result.resources if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")]
+    assert policies and not [r.name for r in policies if "route53" in str(r.inputs.get("policy", "")).lower()]
+
+
 def test_with_a_zone_the_stack_creates_the_alias_record_after_the_load_balancer(evaluate):
     result = _https(evaluate, hostedZoneId=ZONE)
     alb = result.one(ALB)
