@@ -7,6 +7,9 @@ import pytest
 
 from components.network.dns import zone_problem
 from components.settings import KEYS, SettingsError, dns_name_problem, parse_settings
+from offline.changes import plan_change
+from offline.interruptions import interruptions
+from offline.plan.sections import stack_settings
 from offline.tfplan import to_plan
 from tests.aws_models import assert_valid, validate
 
@@ -239,3 +242,25 @@ def test_the_smoke_test_hook_keeps_requesting_the_test_listener_by_the_load_bala
     env = result.named("deploy-smoke-test-function").inputs["environment"]["variables"]
     assert env["TEST_BASE_URL"] == f"http://{result.one(ALB).outputs['dnsName']}:9000"
     assert result.named("deploy-lb-test").inputs["protocol"] == "HTTP"
+
+
+def test_a_new_load_balancer_takes_the_record_along_in_place(evaluate):
+    """Moving to another VPC replaces the ALB: the record's alias changes in place (no gap in DNS), serviceUrl stays,
+    and the plan's warning names the output that changes."""
+    old, new = _https(evaluate, hostedZoneId=ZONE), _https(evaluate, hostedZoneId=ZONE, vpcCidr="10.1.0.0/16")
+    change = plan_change(old, new)
+    [(before, after)] = [(o, n) for o, n in change.updated if o.type == RECORD]
+    assert before.inputs["aliases"][0]["name"] != after.inputs["aliases"][0]["name"] == new.one(ALB).outputs["dnsName"]
+    assert not [o for o, _, _ in change.replaced if o.type == RECORD] and not [r for r in change.deleted if r.type == RECORD]
+    assert new.outputs["serviceUrl"] == old.outputs["serviceUrl"] == "https://app.example.com"
+    [warning] = [w for w in interruptions(stack_settings(old), stack_settings(new), old, new) if w.title == "Moving the stack to another VPC"]
+    assert warning.cause.startswith("A load balancer cannot change VPC: a new one is created, with a new DNS name (`loadBalancerDnsName`; `serviceUrl` keeps serviceDomain).")
+
+
+def test_a_new_name_or_zone_replaces_the_record_before_the_old_one_goes(evaluate):
+    """Both are replace-only (record.go ForceNew): the new record is created first, the old one deleted last."""
+    old = _https(evaluate, hostedZoneId=ZONE)
+    for key, value, reason in (("serviceDomain", "www.example.com", "name"), ("hostedZoneId", "Z9876543210ZYXWVUTSRQ", "zoneId")):
+        new = evaluate("dev", **{"certificateArn": CERTIFICATE, "serviceDomain": DOMAIN, "hostedZoneId": ZONE, key: value})
+        [(record, reasons)] = [(n, why) for o, n, why in plan_change(old, new).replaced if o.type == RECORD]
+        assert reasons == [reason] and not record.delete_before_replace
