@@ -6,8 +6,8 @@ balancer's current addresses, and alias queries to an ELB load balancer are not 
 A only: the load balancer is IPv4 (no `ip_address_type`), so its name has no IPv6 address an AAAA record
 could answer with.
 
-The provider sends Route 53 a CREATE, not an UPSERT, while `allow_overwrite` stays false
-(hashicorp/terraform-provider-aws#6761), so a record someone made by hand is never taken over: the `pulumi up`
+The provider sends Route 53 a CREATE, not an UPSERT, while `allow_overwrite` stays false (terraform-provider-aws
+internal/service/route53/record.go, resourceRecordCreate), so a record someone made by hand is never taken over: the `pulumi up`
 that meets one fails with Route 53's InvalidChangeBatch ("already exists", or for a CNAME "conflicting RRSet")
 and nothing changes hands (docs/safety.md, "The service's name").
 """
