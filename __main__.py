@@ -91,6 +91,8 @@ load_balancer = LoadBalancer(
         next_target=next_target_args(settings),
         ingress_cidrs=settings.network.ingress_cidrs,
         certificate_arn=settings.network.certificate_arn,
+        service_domain=settings.network.service_domain,
+        hosted_zone_id=settings.network.hosted_zone_id,
         production=settings.production,
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
@@ -213,6 +215,9 @@ pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
+if settings.network.service_domain:
+    # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
+    pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
 if load_balancer.next is not None:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
     pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)

@@ -131,6 +131,10 @@ FAULTS: tuple[Fault, ...] = (
         "aliases=None",
     ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
+    Fault("service-url-names-the-alb", "network", "components/network/loadbalancer.py", "concat(scheme, args.service_domain or alb.dns_name)", "concat(scheme, alb.dns_name)"),
+    Fault("https-without-service-domain-accepted", "network", "components/settings/domain.py", "    elif certificate:\n", "    elif False:\n"),
+    Fault("dns-record-overwrites", "network", "components/network/dns.py", "        type=RECORD_TYPE,\n", "        type=RECORD_TYPE,\n        allow_overwrite=True,\n"),
+    Fault("dns-zone-not-checked", "network", "components/network/dns.py", "    if problem:\n        raise ZoneMismatch", "    if False:\n        raise ZoneMismatch"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
     Fault(

@@ -74,7 +74,7 @@ def test_the_production_rule_forwards_everything_weighted_and_leaves_the_weights
 
 def test_with_a_certificate_the_production_rule_is_on_the_https_listener(evaluate):
     cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-    result = evaluate("dev", deploymentStrategy="canary", certificateArn=cert)
+    result = evaluate("dev", deploymentStrategy="canary", certificateArn=cert, serviceDomain="app.example.com")
     assert result.named("deploy-lb-production-rule").inputs["listenerArn"] == arn(result, "deploy-lb-https")
     # The test listener stays plain HTTP: the hook requests it by the ALB's DNS name, no certificate names.
     assert result.named("deploy-lb-test").inputs["protocol"] == "HTTP"

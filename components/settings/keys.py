@@ -226,6 +226,8 @@ KEYS: dict[str, Key] = _keys(
     Key("natGateways", "string", "single", "NAT gateways of a created VPC: a single one is cheaper, one per AZ survives an AZ outage.", allowed=NatGateways),
     Key("ingressCidrs", "array", ["0.0.0.0/0"], "CIDRs allowed to reach the load balancer. The default is the whole internet: this is a public service."),
     Key("certificateArn", "string", "", "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP to it. Empty: HTTP only (production needs allowPlainHttp)."),
+    Key("serviceDomain", "string", "", "DNS name clients use (serviceUrl's host); required with certificateArn, which must cover it. Empty: the load balancer's DNS name."),
+    Key("hostedZoneId", "string", "", "Public Route 53 hosted zone of serviceDomain: the stack creates its alias A record to the load balancer. Empty: you point the name."),
     Key(
         "allowPlainHttp",
         "boolean",

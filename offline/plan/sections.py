@@ -319,7 +319,7 @@ def deploy_section(result: StackResult) -> list[str]:
             "targets' health before the switch's second step (docs/safety.md, Switching deployTarget)."
         )
     if "serviceUrl" in result.outputs:
-        lines.append(f"- Service URL (mock): `{result.outputs['serviceUrl']}`")
+        lines.append(f"- Service URL: `{result.outputs['serviceUrl']}` ({f'serviceDomain, to `{lb}`, mock' if (lb := result.outputs.get('loadBalancerDnsName')) else 'mock'})")
     for r in descendants(result, target):
         paths = key_settings.get(r.type)
         if not paths:
