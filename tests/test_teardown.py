@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from tools.revert import ROOT
 REGION = "us-east-1"
 OTHER_ACCOUNT = "210987654321"
 DEV_REPOSITORY = "container-cicd-dev-app"
+IMAGES = 25
+RECORDER = "tools.teardown calls"
 QUICKSTART = ROOT / "docs" / "quickstart.md"
 
 
@@ -64,13 +67,21 @@ def load_balancer(state: dict[str, Any]) -> dict[str, Any]:
     return next(r for r in state["deployment"]["resources"] if r["type"] == "aws:lb/loadBalancer:LoadBalancer")
 
 
+# One session for every test: it loads each service model once (a new session loads them again).
+_SESSION: list[boto3.session.Session] = []
+
+
 @pytest.fixture
 def aws(monkeypatch):
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # The load balancer needs a VPC, not moto's catalogue of public AMIs (most of a test's time otherwise).
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     with mock_aws():
-        yield boto3.session.Session(region_name=REGION)
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session(region_name=REGION))
+        yield _SESSION[0]
 
 
 def versioned_bucket(s3, name: str) -> None:
@@ -123,20 +134,23 @@ class World:
         for state in self.states.values():
             for bucket in buckets_of(state):
                 versioned_bucket(self.s3, bucket)
-        registry_with_images(self.ecr, DEV_REPOSITORY, 120)  # more than one BatchDeleteImage call takes
+        registry_with_images(self.ecr, DEV_REPOSITORY, IMAGES)
         self.prod_alb = protected_load_balancer(session, "container-cicd-prod-app-alb")
         alb = load_balancer(self.states["prod"])
         alb["id"] = alb["outputs"]["arn"] = self.prod_alb
         self.calls: list[tuple[str, str, dict]] = []
+        session.events.register("before-parameter-build", self._record, unique_id=RECORDER)
+
+    def close(self) -> None:
+        self.session.events.unregister("before-parameter-build", unique_id=RECORDER)
 
     def unprotect(self, stack: str) -> None:
         for r in self.states[stack]["deployment"]["resources"]:
             r.pop("protect", None)
 
     def session_factory(self, region: str | None):
-        session = boto3.session.Session(region_name=region)
-        session.events.register("before-parameter-build", self._record)
-        return session
+        assert region == REGION, region
+        return self.session
 
     def _record(self, model, params, **_):
         self.calls.append((model.service_model.signing_name, model.name, params))
@@ -149,8 +163,12 @@ class World:
 
 
 @pytest.fixture
-def world(aws, dev, prod) -> World:
-    return World(aws, dev, prod)
+def world(aws, dev, prod, monkeypatch) -> Iterator[World]:
+    # Three BatchDeleteImage calls' worth of images at ten a call (ECR takes 100 a call; fewer images, same paths).
+    monkeypatch.setattr(teardown, "ECR_BATCH", 10)
+    world = World(aws, dev, prod)
+    yield world
+    world.close()
 
 
 def mutating(calls) -> list[tuple[str, str]]:
@@ -164,10 +182,10 @@ def test_dry_run_is_the_default_and_changes_nothing(world, capsys):
         assert world.run("--stack", stack, "--dry-run") == teardown.EXIT_DONE
     assert mutating(world.calls) == []
     assert world.all_versions() == before
-    assert images(world.ecr, DEV_REPOSITORY) == 120
+    assert images(world.ecr, DEV_REPOSITORY) == IMAGES
     assert deletion_protection(world.session, world.prod_alb) == "true"
     out = capsys.readouterr().out
-    assert "empty repository container-cicd-dev-app: delete every image" in out and "holds 120 images" in out
+    assert "empty repository container-cicd-dev-app: delete every image" in out and f"holds {IMAGES} images" in out
     assert "holds 4 object versions and delete markers" in out
     assert "Nothing was changed. To perform these steps: venv/bin/python -m tools.teardown --stack dev --yes" in out
 
@@ -181,10 +199,11 @@ def test_building_stack_empties_its_buckets_of_every_version_and_its_own_registr
     assert {b: versions(world.s3, b) for b in prod_buckets} == dict.fromkeys(prod_buckets, 4)
     assert deletion_protection(world.session, world.prod_alb) == "true"
     assert images(world.ecr, DEV_REPOSITORY) == 0
-    assert {p["repositoryName"] for _, op, p in world.calls if op == "BatchDeleteImage"} == {DEV_REPOSITORY}
+    deletes = [p for _, op, p in world.calls if op == "BatchDeleteImage"]
+    assert [(p["repositoryName"], len(p["imageIds"])) for p in deletes] == [(DEV_REPOSITORY, 10), (DEV_REPOSITORY, 10), (DEV_REPOSITORY, 5)]
     assert {p["Bucket"] for _, op, p in world.calls if op == "DeleteObjects"} == set(dev_buckets)
     out = capsys.readouterr().out
-    assert "deleted 120 images" in out and "deleted 4 object versions and delete markers" in out
+    assert f"deleted {IMAGES} images" in out and "deleted 4 object versions and delete markers" in out
     assert out.rstrip().endswith("Then: pulumi destroy --stack dev")
 
 
@@ -192,7 +211,7 @@ def test_promoting_stack_never_names_the_upstream_registry(world, capsys):
     world.unprotect("prod")
     assert world.run("--stack", "prod") == teardown.EXIT_DONE
     assert world.run("--stack", "prod", "--yes") == teardown.EXIT_DONE
-    assert images(world.ecr, DEV_REPOSITORY) == 120
+    assert images(world.ecr, DEV_REPOSITORY) == IMAGES
     assert [(prefix, op) for prefix, op, _ in world.calls if prefix == "ecr"] == []
     assert versions(world.s3, "artifacts-bucket-mock-dev") == 4
     prod_buckets = buckets_of(world.states["prod"])
@@ -220,7 +239,7 @@ def test_resources_in_another_account_are_refused(world, capsys):
     state = json.loads(json.dumps(world.states["dev"]).replace(f":{ACCOUNT}:", f":{OTHER_ACCOUNT}:").replace(f"{ACCOUNT}.dkr", f"{OTHER_ACCOUNT}.dkr"))
     world.states["dev"] = state
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_REFUSED
-    assert mutating(world.calls) == [] and images(world.ecr, DEV_REPOSITORY) == 120
+    assert mutating(world.calls) == [] and images(world.ecr, DEV_REPOSITORY) == IMAGES
     err = capsys.readouterr().err
     assert f"repository container-cicd-dev-app is in account {OTHER_ACCOUNT}, region {REGION}; the credentials are account {ACCOUNT}'s" in err
 
@@ -237,7 +256,7 @@ def test_building_stack_whose_repository_url_names_another_registry_is_refused(w
     stack = world.states["dev"]["deployment"]["resources"][0]
     stack["outputs"]["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/container-cicd-prod-app"
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_REFUSED
-    assert images(world.ecr, DEV_REPOSITORY) == 120
+    assert images(world.ecr, DEV_REPOSITORY) == IMAGES
     assert f"repositoryUrl {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/container-cicd-prod-app names a repository that is not stack dev's own" in capsys.readouterr().err
 
 
@@ -276,3 +295,44 @@ def test_usage_errors_come_before_any_aws_call(capsys, tmp_path: Path):
     assert teardown.main(["--stack", "dev", "--yes", "--dry-run"], session_factory=no_session) == teardown.EXIT_USAGE
     assert teardown.main(["--stack", "nosuch"], session_factory=no_session) == teardown.EXIT_USAGE
     assert "Pulumi.nosuch.yaml does not exist" in capsys.readouterr().err
+
+
+def test_a_second_run_after_a_partial_destroy_skips_what_is_gone(world, capsys):
+    """The first `pulumi destroy` deleted the empty registry (the state no longer holds it; the outputs still
+    name it); a bucket in the state was deleted by hand."""
+    world.ecr.delete_repository(repositoryName=DEV_REPOSITORY, force=True)
+    resources = world.states["dev"]["deployment"]["resources"]
+    resources[:] = [r for r in resources if r["type"] != "aws:ecr/repository:Repository"]
+    bucket = buckets_of(world.states["dev"])[0]
+    world.s3.delete_objects(
+        Bucket=bucket,
+        Delete={
+            "Objects": [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in world.s3.list_object_versions(Bucket=bucket).get("Versions", []) + world.s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", [])
+            ]
+        },
+    )
+    world.s3.delete_bucket(Bucket=bucket)
+    assert world.run("--stack", "dev", "--yes") == teardown.EXIT_DONE
+    out = capsys.readouterr().out
+    assert f"- repository {DEV_REPOSITORY} is no longer in the state: already deleted" in out
+    assert "1. empty bucket artifacts-bucket-mock-dev: delete every object version and delete marker (S3 deletes only an empty bucket)\n   already deleted" in out
+
+
+def test_a_promoting_stack_leaves_another_accounts_registry_alone(world, capsys):
+    world.unprotect("prod")
+    world.states["prod"]["deployment"]["resources"][0]["outputs"]["repositoryUrl"] = f"{OTHER_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{DEV_REPOSITORY}"
+    assert world.run("--stack", "prod", "--yes") == teardown.EXIT_DONE
+    assert [op for prefix, op, _ in world.calls if prefix == "ecr"] == []
+    assert f"- left alone: repository {DEV_REPOSITORY} (account {OTHER_ACCOUNT}), which repositoryUrl names, belongs to dev" in capsys.readouterr().out
+
+
+def test_the_state_comes_from_pulumi_stack_export(tmp_path: Path, monkeypatch):
+    fake = tmp_path / "pulumi"
+    fake.write_text('#!/bin/sh\n[ "$*" = "stack export --stack dev" ] || { echo "unexpected: $*" >&2; exit 3; }\necho \'{"version": 3, "deployment": {"resources": []}}\'\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    assert teardown.read_state("dev", ROOT) == {"version": 3, "deployment": {"resources": []}}
+    with pytest.raises(RuntimeError, match="^pulumi stack export --stack prod failed: unexpected: stack export --stack prod$"):
+        teardown.read_state("prod", ROOT)

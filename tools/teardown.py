@@ -153,8 +153,11 @@ def _check_outputs(stack: str, prefix: str, promote_from: str | None, outputs: M
     own = {s.name for s in steps if s.kind == "repository"}
     if promote_from is not None and repository not in own:
         return [f"left alone: repository {repository} (account {registry_account}), which repositoryUrl names, belongs to {promote_from}, the stack {stack} promotes from"]
-    if repository != prefix or registry_account != account or repository not in own:
-        raise Refused(f"repositoryUrl {url} names a repository that is not stack {stack}'s own ({prefix} in account {account}, held in its state); nothing was changed")
+    if repository != prefix or registry_account != account:
+        raise Refused(f"repositoryUrl {url} names a repository that is not stack {stack}'s own ({prefix} in account {account}); nothing was changed")
+    if repository not in own:
+        # An empty repository goes with the first `pulumi destroy`; the outputs name it until the stack is gone.
+        return [f"repository {repository} is no longer in the state: already deleted"]
     return []
 
 
