@@ -336,3 +336,14 @@ def test_the_state_comes_from_pulumi_stack_export(tmp_path: Path, monkeypatch):
     assert teardown.read_state("dev", ROOT) == {"version": 3, "deployment": {"resources": []}}
     with pytest.raises(RuntimeError, match="^pulumi stack export --stack prod failed: unexpected: stack export --stack prod$"):
         teardown.read_state("prod", ROOT)
+
+
+def test_a_bucket_in_another_region_than_the_stack_files_is_refused(world, capsys):
+    bucket = next(r for r in world.states["dev"]["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket")
+    bucket["outputs"]["region"] = "eu-west-1"
+    assert world.run("--stack", "dev", "--yes") == teardown.EXIT_REFUSED
+    assert mutating(world.calls) == []
+    assert (
+        f"bucket artifacts-bucket-mock-dev is in account {ACCOUNT}, region eu-west-1; the credentials are account {ACCOUNT}'s and the stack file names region {REGION}"
+        in capsys.readouterr().err
+    )

@@ -115,16 +115,18 @@ def plan(stack: str, project: str, prefix: str, promote_from: str | None, state:
         out = resource.get("outputs") or {}
         arn = str(out.get("arn", ""))
         tag = (out.get("tags") or {}).get("stack")
-        step = _step(kind, out, urn, prefix)
+        step = _step(kind, str(resource.get("id", "")), out, urn, prefix)
         if step is None:
             if kind == "aws:codecommit/repository:Repository":
                 notes.append(f"pulumi destroy deletes the CodeCommit repository {resource.get('id')} with its history: push it elsewhere first if you need it")
             continue
         if tag not in (None, stack):
             raise Refused(f"{step.kind} {step.name} carries the tag stack={tag}, not stack={stack}; nothing was changed")
-        if _account_of(arn) not in (None, account) or _region_of(arn) not in (None, region):
+        # A bucket's ARN names neither: the provider's `region` attribute does, and every S3 call names the owner.
+        in_region = _region_of(arn) or out.get("region")
+        if _account_of(arn) not in (None, account) or in_region not in (None, region):
             raise Refused(
-                f"{step.kind} {step.name} is in account {_account_of(arn)}, region {_region_of(arn)}; the credentials are account {account}'s and the "
+                f"{step.kind} {step.name} is in account {_account_of(arn) or account}, region {in_region or region}; the credentials are account {account}'s and the "
                 f"stack file names region {region}: use the credentials of the stack's own account (aws sts get-caller-identity); nothing was changed"
             )
         steps.append(step)
@@ -132,9 +134,9 @@ def plan(stack: str, project: str, prefix: str, promote_from: str | None, state:
     return Plan(stack, account, region, tuple(steps), protected, tuple(notes))
 
 
-def _step(kind: str, out: Mapping[str, Any], urn: str, prefix: str) -> Step | None:
+def _step(kind: str, id_: str, out: Mapping[str, Any], urn: str, prefix: str) -> Step | None:
     if kind in BUCKET_TYPES:
-        return Step("bucket", str(out.get("bucket") or out.get("id")), urn)
+        return Step("bucket", str(out.get("bucket") or id_), urn)
     if kind == REPOSITORY_TYPE:
         name = str(out.get("name"))
         if name != prefix:
