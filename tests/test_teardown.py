@@ -273,6 +273,9 @@ def test_every_call_is_an_iam_action_the_docs_list(world):
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_DONE
     assert world.run("--stack", "prod", "--yes") == teardown.EXIT_DONE
     made = {(prefix, op) for prefix, op, _ in world.calls}
+    # A bucket or registry of the same name in another account is never touched (the docs say so).
+    assert {p.get("ExpectedBucketOwner") for prefix, _, p in world.calls if prefix == "s3"} == {ACCOUNT}
+    assert {p.get("registryId") for prefix, _, p in world.calls if prefix == "ecr"} == {ACCOUNT}
     assert made == set(teardown.IAM_ACTIONS) | set(teardown.NEEDS_NO_PERMISSION)
     for action in teardown.IAM_ACTIONS.values():
         resource_types(action)  # KeyError unless policy_sentry knows the action
