@@ -350,3 +350,38 @@ def test_a_bucket_in_another_region_than_the_stack_files_is_refused(world, capsy
         f"bucket artifacts-bucket-mock-dev is in account {ACCOUNT}, region eu-west-1; the credentials are account {ACCOUNT}'s and the stack file names region {REGION}"
         in capsys.readouterr().err
     )
+
+
+def _stubbed_ecr():
+    from botocore.stub import Stubber
+
+    ecr = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing").client("ecr")
+    return ecr, Stubber(ecr)
+
+
+INDEX, CHILD = f"sha256:{'a' * 64}", f"sha256:{'b' * 64}"
+
+
+def test_an_image_an_index_lists_is_deleted_in_the_round_after_the_index():
+    """ECR refuses to delete an image an image index lists while the index exists (ImageReferencedByManifestList)."""
+    ecr, stub = _stubbed_ecr()
+    call = {"repositoryName": DEV_REPOSITORY, "registryId": ACCOUNT}
+    stub.add_response("list_images", {"imageIds": [{"imageDigest": INDEX, "imageTag": "3f2c1e9"}, {"imageDigest": CHILD}]}, {**call, "maxResults": 1000})
+    refused = {"imageId": {"imageDigest": CHILD}, "failureCode": "ImageReferencedByManifestList", "failureReason": "referenced by an image index"}
+    stub.add_response("batch_delete_image", {"imageIds": [{"imageDigest": INDEX}], "failures": [refused]}, {**call, "imageIds": [{"imageDigest": INDEX}, {"imageDigest": CHILD}]})
+    stub.add_response("list_images", {"imageIds": [{"imageDigest": CHILD}]}, {**call, "maxResults": 1000})
+    stub.add_response("batch_delete_image", {"imageIds": [{"imageDigest": CHILD}], "failures": []}, {**call, "imageIds": [{"imageDigest": CHILD}]})
+    stub.add_response("list_images", {}, {**call, "maxResults": 1000})  # an empty repository: no imageIds
+    with stub:
+        assert teardown.empty_repository(ecr, DEV_REPOSITORY, ACCOUNT, dry_run=False) == "deleted 2 images"
+    stub.assert_no_pending_responses()
+
+
+def test_a_round_that_deletes_nothing_fails_with_ecrs_reason():
+    ecr, stub = _stubbed_ecr()
+    call = {"repositoryName": DEV_REPOSITORY, "registryId": ACCOUNT}
+    stub.add_response("list_images", {"imageIds": [{"imageDigest": CHILD}]}, {**call, "maxResults": 1000})
+    refused = {"imageId": {"imageDigest": CHILD}, "failureCode": "ImageReferencedByManifestList", "failureReason": "referenced by an image index"}
+    stub.add_response("batch_delete_image", {"failures": [refused]}, {**call, "imageIds": [{"imageDigest": CHILD}]})
+    with stub, pytest.raises(RuntimeError, match=f"^ECR deleted no image of {DEV_REPOSITORY}: ImageReferencedByManifestList referenced by an image index$"):
+        teardown.empty_repository(ecr, DEV_REPOSITORY, ACCOUNT, dry_run=False)

@@ -205,9 +205,9 @@ def empty_repository(ecr: Any, repository: str, account: str, dry_run: bool) -> 
     try:
         if dry_run:
             pages = ecr.get_paginator("list_images").paginate(repositoryName=repository, registryId=account)
-            return f"holds {len({i['imageDigest'] for p in pages for i in p['imageIds']})} images"
+            return f"holds {len({i['imageDigest'] for p in pages for i in p.get('imageIds') or []})} images"
         while True:
-            ids = ecr.list_images(repositoryName=repository, registryId=account, maxResults=ECR_LIST)["imageIds"]
+            ids = ecr.list_images(repositoryName=repository, registryId=account, maxResults=ECR_LIST).get("imageIds") or []
             digests = sorted({i["imageDigest"] for i in ids})
             if not digests:
                 return f"deleted {deleted} images"
