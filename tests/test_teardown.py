@@ -291,13 +291,17 @@ def test_the_quickstart_table_names_the_promotion_inbox_and_the_tool():
     assert "repositoryUrl" not in section.split("```bash", 1)[1]
 
 
-def test_usage_errors_come_before_any_aws_call(capsys, tmp_path: Path):
+def test_usage_errors_come_before_any_aws_call(capsys):
     def no_session(region):
         raise AssertionError("no AWS call expected")
 
-    assert teardown.main(["--stack", "dev", "--yes", "--dry-run"], session_factory=no_session) == teardown.EXIT_USAGE
-    assert teardown.main(["--stack", "nosuch"], session_factory=no_session) == teardown.EXIT_USAGE
-    assert "Pulumi.nosuch.yaml does not exist" in capsys.readouterr().err
+    def no_state(stack, root):
+        raise AssertionError("no state read expected")
+
+    assert teardown.main(["--stack", "dev", "--yes", "--dry-run"], session_factory=no_session, state_reader=no_state) == teardown.EXIT_USAGE
+    assert "teardown: argument --dry-run: not allowed with argument --yes" in capsys.readouterr().err
+    assert teardown.main(["--stack", "nosuch"], session_factory=no_session, state_reader=no_state) == teardown.EXIT_USAGE
+    assert "teardown: --stack: Pulumi.nosuch.yaml does not exist in " in capsys.readouterr().err
 
 
 def test_a_second_run_after_a_partial_destroy_skips_what_is_gone(world, capsys):
