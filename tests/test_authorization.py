@@ -37,6 +37,8 @@ def variants(dev, prod, prod_ecs, evaluate) -> dict[str, tuple[StackResult, Stac
     return {
         "dev": (dev, None),
         "dev-eks": (evaluate("dev", deployTarget="eks"), None),
+        # A created cluster running arm64: the step also applies the workload's (cluster-scoped) NodePool.
+        "dev-eks-arm64": (evaluate("dev", deployTarget="eks", cpuArchitecture="arm64"), None),
         "prod": (prod, dev),
         "prod-ecs": (prod_ecs, dev),
         "prod-existing-cluster": (evaluate("prod", **EXISTING_CLUSTER), dev),
@@ -90,10 +92,11 @@ def test_iam_allows_every_call_the_runtime_code_makes(variants, delivered, label
     assert refusals(d, *(r for r in (result, upstream) if r is not None)) == []
 
 
-@pytest.mark.parametrize("label", ["dev-eks", "prod", "prod-existing-cluster"])
+@pytest.mark.parametrize("label", ["dev-eks", "dev-eks-arm64", "prod", "prod-existing-cluster"])
 def test_kubernetes_allows_every_request_the_deploy_step_makes(delivered, label):
     d = delivered(label)
     assert {r.resource for r in d.kube} >= {"deployments", "services", "targetgroupbindings", "pods"}
+    assert ({"create", "patch"} <= {r.verb for r in d.kube if (r.group, r.resource, r.namespace) == ("karpenter.sh", "nodepools", None)}) == label.endswith("arm64")
     assert kubernetes_refusals(d) == []
 
 
