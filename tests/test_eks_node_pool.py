@@ -10,6 +10,7 @@ rules (`x-kubernetes-validations`) on the fields the manifests set, written out 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from pathlib import Path
 
@@ -26,6 +27,7 @@ CRD_VERSIONS = ("v1.0.0", "v1.9.1")
 ARM_SPEC = dataclasses.replace(SPEC, architecture=CpuArchitecture.ARM64, node_pool=SPEC.namespace)
 
 
+@functools.cache
 def crd_schema(release: str) -> dict:
     crd = yaml.safe_load((SCHEMAS / f"karpenter.sh_nodepools.{release}.yaml").read_text())
     assert (crd["spec"]["group"], crd["spec"]["names"]["kind"], crd["spec"]["scope"]) == ("karpenter.sh", "NodePool", "Cluster")
