@@ -389,6 +389,18 @@ def test_ecs_deployment_alarms_and_circuit_breaker_are_shown(dev, evaluate):
     assert f"  - container `app`: image `public.ecr.aws/docker/library/traefik:v3.7` {record}, ports [8080], log driver `awslogs`" in lines
 
 
+def test_eks_workload_on_arm64_shows_its_node_pool(evaluate):
+    from offline.plan.sections import deploy_section
+
+    lines = deploy_section(evaluate("dev", deployTarget="eks", cpuArchitecture="arm64"))
+    assert (
+        "- NodePool `container-cicd-dev-app` (cluster-scoped): nodes of NodeClass `default` with `kubernetes.io/arch` In arm64; "
+        "`karpenter.sh/capacity-type` In on-demand; `eks.amazonaws.com/instance-category` In c, m, r; "
+        "`eks.amazonaws.com/instance-generation` Gt 4"
+    ) in lines
+    assert '  - node selector `{"kubernetes.io/arch": "arm64"}`' in lines
+
+
 def test_eks_workload_shows_image_replicas_resources_probes_and_placement(prod):
     from offline.plan.sections import deploy_section
 
