@@ -201,7 +201,8 @@ NOT_PROSE = (
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
     re.compile(r"\b(?:January|February|March|April|May|June|July|August|September|October|November|December) \d{4}\b"),
     re.compile(r"^\s*(?:\d+\.|#+ \d+\.)\s", re.MULTILINE),
-    # Steps, exit codes, ports and addresses are names, not quantities.
+    # Steps, exit codes, ports, addresses and product names are names, not quantities.
+    re.compile(r"\bRoute 53\b"),
     re.compile(r"\b(?:[Ss]tep|exit code|exits?|port) \d+\b"),
     re.compile(r"\b\d+\.\d+\.\d+\.\d+(?:/\d+)?"),
 )

@@ -128,6 +128,10 @@ OUTPUT_VARIANTS: dict[str, tuple[str, dict]] = {
         },
     ),
     "switching": ("dev", {"nextDeployTarget": "eks"}),
+    "service domain": (
+        "dev",
+        {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789", "serviceDomain": "app.example.com"},
+    ),
 }
 # Where an output that not every stack exports appears, by the variants that export it.
 OUTPUT_WHEN = {
@@ -136,10 +140,11 @@ OUTPUT_WHEN = {
     frozenset({"promoting"}): "a promoting stack (`promoteFrom`)",
     frozenset({"existing cluster"}): "an existing EKS cluster (`eksClusterName`)",
     frozenset({"switching"}): "during a switch (`nextDeployTarget`)",
+    frozenset({"service domain"}): "a stack with `serviceDomain`",
 }
 # What each exported output holds, in the order of the table.
 OUTPUTS = {
-    "serviceUrl": "The load balancer's URL: `http://` and its DNS name, `https://` with `certificateArn`.",
+    "serviceUrl": "The service's URL: `https://` with `certificateArn`, else `http://`; its host is `serviceDomain` when set, else the load balancer's DNS name.",
     "pipelineName": "The pipeline's name (`aws codepipeline get-pipeline-state --name ...`).",
     "pipelineConsoleUrl": "The pipeline in the AWS console.",
     "sourceLocation": "Where the pipeline's source is. A building stack on CodeCommit: the repository's HTTPS clone URL,"
@@ -154,6 +159,7 @@ OUTPUTS = {
     "promotion": "What a promoting stack reads from this one (registry, pipeline, account, region, CPU architecture, the accounts it grants): see docs/promotion.md.",
     "promotesFrom": "The fully qualified name of the stack it promotes from.",
     "clusterAdministratorManifests": "The namespace, role and binding the cluster's administrators apply once before the first deployment (docs/eks.md).",
+    "loadBalancerDnsName": "The load balancer's DNS name, which `serviceDomain` must resolve to (the alias record the stack creates with `hostedZoneId`, or one you keep).",
     "nextTargetGroupArn": "The next target's target group: check its targets are healthy before the switch's second step.",
 }
 

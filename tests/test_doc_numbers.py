@@ -38,6 +38,7 @@ PROVEN = [
     ("docs/safety.md", r"and 64 lowercase hex", "tests/test_revert.py::test_usage_errors_exit_64_before_any_aws_client_exists"),
     ("docs/safety.md", r"requests in 5 minutes", "tests/test_edge.py::test_web_acl_rules_block_by_rate_and_keep_managed_rule_actions"),
     ("docs/plan.md", r"Usage errors use 64, not argparse's usual 2, so that 2", "tests/test_plan.py::test_usage_errors_exit_64_not_2"),
+    ("docs/eks.md", r"the default NodeClass's 80 GiB gp3", "tests/test_cost.py::test_docs_eks_states_the_priced_node_volume_and_instances"),
     # The exception rows are policy/checkov-exceptions.yaml's reasons, byte for byte.
     ("docs/policy.md", r"(?m)^\| CKV[^\n]*", "tests/test_checkov.py::test_docs_policy_shows_every_exception"),
 ]

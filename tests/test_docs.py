@@ -82,6 +82,7 @@ def test_readme_outputs_table_is_generated_from_what_the_program_exports(exporte
     assert (rows["promotion"], rows["promotesFrom"]) == ("a building stack", "a promoting stack (`promoteFrom`)")
     assert rows["clusterAdministratorManifests"] == "an existing EKS cluster (`eksClusterName`)"
     assert rows["nextTargetGroupArn"] == "during a switch (`nextDeployTarget`)"
+    assert rows["loadBalancerDnsName"] == "a stack with `serviceDomain`"
 
 
 def test_outputs_table_refuses_an_output_it_does_not_describe(exported):
@@ -102,7 +103,9 @@ def test_source_location_and_repository_url_are_what_the_table_says_per_stack_ki
     assert str(connection["sourceLocation"]).startswith("arn:aws:codeconnections:us-east-1:123456789012:connection/")
     assert promoting["sourceLocation"] == "s3://promotion-inbox-bucket-mock/promotion.zip"
     assert promoting["repositoryUrl"] == building["repositoryUrl"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/container-cicd-dev-app"
-    assert str(building["serviceUrl"]).startswith("http://")
+    assert str(building["serviceUrl"]).startswith("http://container-cicd-dev-app-alb-")
+    assert exported["service domain"]["serviceUrl"] == "https://app.example.com"
+    assert exported["service domain"]["loadBalancerDnsName"] == str(building["serviceUrl"]).removeprefix("http://")
     table = README.split(docs.OUTPUTS_START, 1)[1]
     assert "the repository's HTTPS clone URL" in table and "the connection's ARN" in table and "(`s3://<bucket>/promotion.zip`)" in table
 
