@@ -88,6 +88,7 @@ load_balancer = LoadBalancer(
         ingress_cidrs=settings.network.ingress_cidrs,
         certificate_arn=settings.network.certificate_arn,
         production=settings.production,
+        deletion_protection=settings.network.alb_deletion_protection,
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
         tags=tags,

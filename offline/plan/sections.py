@@ -115,6 +115,7 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         "auditTrail": settings.safety.audit_trail,
         "albAccessLogs": settings.network.alb_access_logs,
         "waf": settings.network.waf,
+        "albDeletionProtection": settings.network.alb_deletion_protection,
     }
     if key in toggles and value == "auto":
         on = toggles[key]
