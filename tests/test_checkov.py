@@ -375,6 +375,24 @@ def test_a_production_stack_that_turns_off_what_production_turns_on_fails_the_pl
     assert checkov_scan.judge(production, 1, [finding], exceptions).unexcepted == [finding]
 
 
+def test_ci_plans_the_stacks_scanned_here_a_renamed_dev_and_every_example():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = (root / ".ci" / "run").read_text()
+    plans = re.findall(r"^\s*\.venv/bin/python -m offline\.plan (.+)$", run, re.MULTILINE)
+    scanned = [
+        stack + "".join(f" --set {k}={v}" for k, v in overrides.items()) + ("" if label == stack else f" --out plan-out/{label}") for label, (stack, overrides) in STACKS.items()
+    ]
+    assert plans == [*scanned, '"$stack" --out "plan-out/$stack"']
+    assert "for source in examples/Pulumi.*.yaml Pulumi.dev.yaml; do" in run and "stack=ci-staging" in run
+    docs = (root / "docs" / "plan.md").read_text()
+    for stack, overrides in STACKS.values():
+        assert f"`{stack}" + "".join(f" --set {k}={v}" for k, v in overrides.items()) + "`" in docs
+    assert "a copy of dev under another stack name\n(`ci-staging`) and a copy of every file in `examples/`" in docs
+
+
 # ----------------------------------------------------------------------------------------------
 # The offline plan
 
