@@ -118,8 +118,7 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         "albDeletionProtection": settings.network.alb_deletion_protection,
     }
     if key in toggles and value == "auto":
-        on = toggles[key]
-        return f"→ {'on' if on else 'off'} (production is {str(settings.production).lower()})"
+        return f"→ {'on' if toggles[key] else 'off'} (production is {str(settings.production).lower()})"
     if key == "bakeTimeMinutes" and not settings.production:
         return "→ no bake time (production is false)"
     module = TARGETS.get(settings.deploy_target)
