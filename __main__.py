@@ -19,6 +19,7 @@ from components.delivery.release import Release, ReleaseArgs
 from components.deploy import create_target, moved_out_of_target, next_target_args, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
+from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
 from components.promotion.origin import image_origin
@@ -30,6 +31,9 @@ from components.settings import load_settings
 
 settings = load_settings()
 tags = dict(settings.tags)
+# In an existing VPC, the addresses the smoke-test hook reaches the test listener from: read from the VPC
+# before anything is created, so a VPC the stack cannot read them from is refused first.
+existing_vpc_hook_sources = hook_sources(settings)
 
 # Every log group the stack creates is encrypted with this one key. It belongs to the stack, so a
 # deployTarget switch keeps it (and the old target's kept log groups readable).
@@ -87,13 +91,15 @@ load_balancer = LoadBalancer(
         next_target=next_target_args(settings),
         ingress_cidrs=settings.network.ingress_cidrs,
         certificate_arn=settings.network.certificate_arn,
+        service_domain=settings.network.service_domain,
+        hosted_zone_id=settings.network.hosted_zone_id,
         production=settings.production,
         deletion_protection=settings.network.alb_deletion_protection,
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
         tags=tags,
         # ECS blue-green, canary, linear: the second target group, the listener rules and the test listener.
-        traffic_shift=target_module(settings).traffic_shift(settings, network.nat_public_ips),
+        traffic_shift=target_module(settings).traffic_shift(settings, [*network.nat_public_ips, *existing_vpc_hook_sources]),
     ),
     opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
 )
@@ -210,6 +216,9 @@ pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
+if settings.network.service_domain:
+    # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
+    pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
 if load_balancer.next is not None:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
     pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)

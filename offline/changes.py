@@ -38,7 +38,7 @@ from offline.mocks import Resource, StackResult
 # cloudwatch/metric_alarm.go, composite_alarm.go, dashboard.go; events/rule.go; ssm/parameter.go;
 # codestarnotifications/notification_rule.go; iam/role.go; wafv2/web_acl.go, web_acl_association.go;
 # lambda/function.go, permission.go; s3/bucket_notification.go; ecr/repository_policy.go; events/permission.go;
-# elbv2/listener_rule.go.
+# elbv2/listener_rule.go; route53/record.go.
 REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
     "aws:lb/targetGroup:TargetGroup": (
@@ -112,6 +112,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("securityGroupId",),
     "aws:wafv2/webAcl:WebAcl": ("name", "namePrefix", "scope"),
     "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
+    # The record's name and zone; its alias changes in place (an UPSERT of the same record).
+    "aws:route53/record:Record": ("zoneId", "name"),
     # A Lambda permission has no update: any change is a new statement.
     "aws:lambda/permission:Permission": ("*",),
     "aws:s3/bucketNotification:BucketNotification": ("bucket",),

@@ -27,6 +27,7 @@ SOURCES = {
     "kms": "https://aws.amazon.com/kms/pricing/",
     "cloudwatch": "https://aws.amazon.com/cloudwatch/pricing/",
     "waf": "https://aws.amazon.com/waf/pricing/",
+    "ebs": "https://aws.amazon.com/ebs/pricing/",
 }
 
 NAT_GATEWAY_HOUR = 0.045
@@ -34,12 +35,18 @@ PUBLIC_IPV4_HOUR = 0.005
 ALB_HOUR = 0.0225
 ALB_LCU_HOUR = 0.008
 EKS_CLUSTER_HOUR = 0.10
-# The node EKS Auto Mode's general-purpose pool most likely starts for small pods (AWS does not say
-# which): c6a.large, 2 vCPU / 4 GiB, plus the Auto Mode management fee (about 12% of the EC2 price).
-AUTO_MODE_NODE = "c6a.large"
-AUTO_MODE_NODE_HOUR = 0.0765 + 0.00918
+# The node EKS Auto Mode most likely starts for small pods (AWS does not say which), by the workload's
+# architecture: on amd64 the general-purpose pool's c6a.large, on arm64 the workload's NodePool's c6g.large
+# (Graviton; both pools allow on-demand C, M and R of generation 5 or newer), each 2 vCPU / 4 GiB, plus
+# the Auto Mode management fee, billed per instance (about 12% of the EC2 price).
+AUTO_MODE_NODES = {"x86_64": ("c6a.large", 0.0765 + 0.00918), "arm64": ("c6g.large", 0.068 + 0.00816)}
 AUTO_MODE_NODE_MILLICORES = 1930  # allocatable after the kubelet and system reservations
 AUTO_MODE_NODE_MIB = 3300
+# Each Auto Mode node also has an EBS volume of the default NodeClass's ephemeral storage: 80 GiB gp3 at
+# gp3's included 3,000 IOPS and 125 MiB/s (no charge beyond the GB-month).
+# https://docs.aws.amazon.com/eks/latest/userguide/create-node-class.html (Node Class Specification)
+AUTO_MODE_NODE_VOLUME_GIB = 80
+GP3_GB_MONTH = 0.08
 FARGATE = {"X86_64": (0.04048, 0.004445), "ARM64": (0.03238, 0.00356)}  # per vCPU-hour, per GB-hour
 KMS_KEY_MONTH = 1.00
 METRIC_ALARM_MONTH = 0.10
@@ -102,10 +109,20 @@ def estimate(result: StackResult) -> Estimate:
     if albs:
         lines.append(Line("Application Load Balancer (1 LCU)", albs, "", _monthly(ALB_HOUR + ALB_LCU_HOUR, albs)))
     clusters = count.get("aws:eks/cluster:Cluster", 0) + count.get("eks:index:Cluster", 0)
+    cluster_notes: list[str] = []
     if clusters:
         lines.append(Line("EKS cluster (standard support)", clusters, "", _monthly(EKS_CLUSTER_HOUR, clusters)))
-        nodes = _auto_mode_nodes(result)
-        lines.append(Line(f"EKS Auto Mode node ({AUTO_MODE_NODE} + fee)", nodes, "", _monthly(AUTO_MODE_NODE_HOUR, nodes)))
+        nodes, architecture = _auto_mode_nodes(result)
+        instance, hourly = AUTO_MODE_NODES[architecture]
+        lines.append(Line(f"EKS Auto Mode node ({instance} + fee)", nodes, "", _monthly(hourly, nodes)))
+        volume = f"EKS Auto Mode node volume ({AUTO_MODE_NODE_VOLUME_GIB} GiB gp3)"
+        lines.append(Line(volume, nodes, "", round(GP3_GB_MONTH * AUTO_MODE_NODE_VOLUME_GIB * nodes, 2)))
+        cluster_notes = [
+            f"EKS nodes: AWS picks the instance types; {instance} is an estimate, and pods spread over two AZs need a node in each",
+            "EKS control-plane logs (all five types) to CloudWatch Logs: vended-log ingestion $0.50 per GB (first 10 TB a month), then stored as other logs",
+            "Container Insights (the add-on on every node): its metrics, billed per observation (enhanced observability), "
+            "and the container and node logs its Fluent Bit sends to CloudWatch Logs ($0.50 per GB ingested)",
+        ]
     for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
         vcpu, gib = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
         arch = (task.inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
@@ -146,24 +163,23 @@ def estimate(result: StackResult) -> Estimate:
         "KMS requests (log groups under the stack's key, SSE-KMS buckets): $0.03 per 10,000 requests",
         "AWS free tiers (10 alarms, 3 dashboards) are not subtracted",
     ]
-    if clusters:
-        notes.append(f"EKS nodes: AWS picks the instance types; {AUTO_MODE_NODE} is an estimate, and pods spread over two AZs need a node in each")
+    notes += cluster_notes
     return Estimate(tuple(lines), tuple(n for n in notes if n))
 
 
-def _auto_mode_nodes(result: StackResult) -> int:
-    """Nodes the workload needs: its pods' requests over one node's allocatable, at least one per AZ
-    its replicas spread over (the Deployment spreads them across zones)."""
-    replicas, millicores, mib = _workload_requests(result)
+def _auto_mode_nodes(result: StackResult) -> tuple[int, str]:
+    """Nodes the workload needs, and their architecture: its pods' requests over one node's allocatable,
+    at least one per AZ its replicas spread over (the Deployment spreads them across zones)."""
+    replicas, millicores, mib, architecture = _workload_requests(result)
     by_cpu = math.ceil(replicas * millicores / AUTO_MODE_NODE_MILLICORES)
     by_memory = math.ceil(replicas * mib / AUTO_MODE_NODE_MIB)
-    return max(by_cpu, by_memory, min(replicas, 2), 1)
+    return max(by_cpu, by_memory, min(replicas, 2), 1), architecture
 
 
-def _workload_requests(result: StackResult) -> tuple[int, int, int]:
-    """(replicas, millicores, MiB) of the EKS workload, from the stack's settings."""
+def _workload_requests(result: StackResult) -> tuple[int, int, int, str]:
+    """(replicas, millicores, MiB, cpuArchitecture) of the EKS workload, from the stack's settings."""
     namespace = f"{PROJECT}:"
     raw = {key[len(namespace) :]: value for key, value in result.config.items() if key.startswith(namespace)}
     settings = parse_settings(raw, PROJECT, result.stack)
     eks = own_settings(settings.eks, settings)
-    return settings.workload.desired_count, eks.pod_cpu_millicores, eks.pod_memory_mib
+    return settings.workload.desired_count, eks.pod_cpu_millicores, eks.pod_memory_mib, settings.build.architecture.value

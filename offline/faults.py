@@ -131,6 +131,10 @@ FAULTS: tuple[Fault, ...] = (
         "aliases=None",
     ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
+    Fault("service-url-names-the-alb", "network", "components/network/loadbalancer.py", "concat(scheme, args.service_domain or alb.dns_name)", "concat(scheme, alb.dns_name)"),
+    Fault("https-without-service-domain-accepted", "network", "components/settings/domain.py", "    elif certificate:\n", "    elif False:\n"),
+    Fault("dns-record-overwrites", "network", "components/network/dns.py", "        type=RECORD_TYPE,\n", "        type=RECORD_TYPE,\n        allow_overwrite=True,\n"),
+    Fault("dns-zone-not-checked", "network", "components/network/dns.py", "    if problem:\n        raise ZoneMismatch", "    if False:\n        raise ZoneMismatch"),
     Fault("service-gets-public-ip", "network", "components/deploy/ecs/target.py", '"assign_public_ip": False,', '"assign_public_ip": True,'),
     # Alarms: one that means the opposite.
     Fault(
@@ -298,6 +302,8 @@ FAULTS: tuple[Fault, ...] = (
         "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,",
     ),
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
+    # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
+    Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
 )
 
 

@@ -136,7 +136,9 @@ def _vpc_move(before: Settings, after: Settings, _old: StackResult, _new: StackR
     return Interruption(
         title="Moving the stack to another VPC",
         cause=(
-            "A load balancer cannot change VPC: a new one is created, with a new DNS name (`serviceUrl`). The old one stops serving when the "
+            "A load balancer cannot change VPC: a new one is created, with a new DNS name "
+            + ("(`loadBalancerDnsName`; `serviceUrl` keeps serviceDomain). " if after.network.service_domain else "(`serviceUrl`). ")
+            + "The old one stops serving when the "
             "service moves to the new VPC, before `pulumi up` returns"
             + (", and the new one serves only after the deploy project's run registers the pods (EKS)." if after.deploy_target is DeployTargetKind.EKS else ".")
         ),

@@ -23,6 +23,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from offline import existing_vpc
 from offline.recording import RecordingMonitor, Resource
 from offline.stackfile import PROJECT, ROOT, config_strings, stack_config
 
@@ -154,6 +155,7 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:lb/loadBalancer:LoadBalancer":
             state.update(
                 dnsName=f"{physical}-1234567890.{region}.elb.amazonaws.com",
+                zoneId="Z35SXDOTRQ7X7K",  # us-east-1's canonical hosted zone of ALBs (an alias record names it), in every region
                 arnSuffix=f"app/{physical}/0123456789abcdef",
                 arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef", self.account),
             )
@@ -162,6 +164,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
                 arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef", self.account),
             )
+        elif typ == "aws:route53/record:Record":
+            rid, state["fqdn"] = f"{inputs['zoneId']}_{inputs['name']}_{inputs['type']}", inputs["name"]  # the provider's id: <zone>_<name>_<type>
         elif typ == "aws:ecs/cluster:Cluster":
             state["arn"] = _arn("ecs", region, f"cluster/{physical}", self.account)
         elif typ == "aws:ecs/service:Service":
@@ -262,6 +266,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 raise KeyError(f"ParameterNotFound: {name}")
             arn = _arn("ssm", region, f"parameter/{name.lstrip('/')}", self.account)
             return {"name": name, "id": name, "arn": arn, "type": "String", "value": value, "insecureValue": value, "version": 1}
+        if token == "aws:route53/getZone:getZone":  # every hosted zone is example.com's public zone
+            return {"zoneId": args.args["zoneId"], "id": args.args["zoneId"], "name": "example.com", "privateZone": False, "nameServers": ["ns-1.awsdns-01.org"]}
         if token == "aws:eks/getCluster:getCluster":
             cluster = args.args["name"]
             return {
@@ -273,7 +279,8 @@ class CloudMocks(pulumi.runtime.Mocks):
                 "version": "1.35",
                 "vpcConfig": {"clusterSecurityGroupId": "sg-0e0e0e0e0e0e0e0e0", "vpcId": "vpc-0a1b2c3d4e5f60718", "endpointPrivateAccess": True, "endpointPublicAccess": False},
             }
-        return {}
+        # An existing VPC's route tables, NAT gateways and Elastic IPs (read at call time: a test may replace it).
+        return existing_vpc.answer(existing_vpc.ACCOUNT_VPC, token, args.args) or {}
 
 
 def _no_stack_trace() -> Any:

@@ -10,7 +10,7 @@ Terraform resource under another name and casing. The conversion undoes what the
   (`encryptionConfigurations`) is the singular Terraform block (`encryption_configuration`);
 - blocks: the bridge flattens a `MaxItems: 1` block to an object; Terraform plan JSON keeps it a
   one-element list, which checkov's checks index (`image_scanning_configuration[0]`);
-- references: an input equal to another resource's id or ARN becomes a `configuration` expression
+- references: an input equal to another resource's id, ARN or DNS name becomes a `configuration` expression
   reference (`aws_s3_bucket.artifacts_bucket.id`), which checkov's graph uses to connect resources.
 
 What it cannot carry (components expanded only by their providers, Kubernetes objects, values known
@@ -64,7 +64,13 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+# Plurals the bridge made that the -ies/-s rule below would get wrong (Terraform's `alias` block).
+_IRREGULAR_SINGULARS = {"aliases": "alias"}
+
+
 def _singular(name: str) -> str:
+    if name in _IRREGULAR_SINGULARS:
+        return _IRREGULAR_SINGULARS[name]
     if name.endswith("ies"):
         return name[:-3] + "y"
     if name.endswith("s") and not name.endswith("ss"):
@@ -130,14 +136,15 @@ def convertible(r: Resource) -> bool:
 
 
 def _references(resources: list[Resource], by_urn: dict[str, str]) -> dict[str, list[str]]:
-    """`value -> [address.attribute, address]` for every resource's id and ARN (unambiguous values only)."""
+    """`value -> [address.attribute, address]` for every resource's id, ARN and DNS name (a load balancer's, which
+    an alias record names), unambiguous values only."""
     index: dict[str, list[str]] = {}
     ambiguous: set[str] = set()
     for r in resources:
         address = by_urn.get(r.urn)
         if address is None:
             continue
-        for attr, value in (("id", r.id), ("arn", r.outputs.get("arn"))):
+        for attr, value in (("id", r.id), ("arn", r.outputs.get("arn")), ("dns_name", r.outputs.get("dnsName"))):
             if not isinstance(value, str) or not value:
                 continue
             if value in index and index[value][1] != address:

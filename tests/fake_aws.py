@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -101,7 +102,10 @@ class FakeAws:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def _save(self, data: dict) -> None:
-        (self.state / STATE_FILE).write_text(json.dumps(data, indent=1, sort_keys=True))
+        # Replaced whole, as the stand-in `aws` saves it (tests/fake_aws_cli.py State).
+        partial = self.state / f"{STATE_FILE}.{os.getpid()}.partial"
+        partial.write_text(json.dumps(data, indent=1, sort_keys=True))
+        partial.replace(self.state / STATE_FILE)
 
     def repository(self, name: str, images: Iterable[dict] = (), *, account: str | None = None, region: str | None = None) -> None:
         """Create repository `name` (in the caller's account and region unless given) holding `images`."""

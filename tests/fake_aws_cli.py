@@ -26,6 +26,7 @@ takes the JMESPath subset the steps use: dotted names, `[n]` and the `[]` projec
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -69,15 +70,22 @@ def split(argv: list[str]) -> tuple[dict[str, str], dict[str, object]]:
 
 
 class State:
+    """The stand-in's state for one command. A step may run commands concurrently (`&`), so each holds the
+    state's lock from reading to exit, and a save replaces the file whole (a reader never sees half of it)."""
+
     def __init__(self, root: Path):
         self.path = root / "aws.json"
+        self._lock = (root / "aws.lock").open("a")
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # released when the process exits
         self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def section(self, name: str) -> dict:
         return self.data.setdefault(name, {})
 
     def save(self) -> None:
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        partial.replace(self.path)
 
 
 def image_id(spec: str) -> dict[str, str]:

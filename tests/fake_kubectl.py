@@ -79,8 +79,8 @@ exit 0
 
 # kind -> (API group, resource) of the kinds the deploy step applies; the group of a custom kind comes from
 # its apiVersion.
-RESOURCES = {"Namespace": "namespaces", "Deployment": "deployments", "Service": "services", "TargetGroupBinding": "targetgroupbindings"}
-CLUSTER_SCOPED = {"namespaces"}
+RESOURCES = {"Namespace": "namespaces", "NodePool": "nodepools", "Deployment": "deployments", "Service": "services", "TargetGroupBinding": "targetgroupbindings"}
+CLUSTER_SCOPED = {"namespaces", "nodepools"}
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from unittest import mock
 import boto3
 import yaml
 
+from components.deploy.eks.deploy_step import APPLIED_FILE
 from offline.mocks import StackResult
 from tests import fake_aws, fake_kubectl
 from tests.eks_access_policies import RULES
@@ -156,6 +157,9 @@ def run_step(
     lines = ["CODEBUILD_BUILD_SUCCEEDING=1", 'FAILED=""']
     for phase in PHASES:
         for command in (spec["phases"].get(phase) or {}).get("commands", []):
+            # CodeBuild runs each build in its own container, with its own /tmp; steps run here at once (pytest-xdist
+            # workers) share this machine's, so the EKS step's manifests file goes into the step's own folder.
+            command = command.replace(APPLIED_FILE, str(work / "applied.json"))
             if phase == "post_build":
                 lines.append(f'{command}\nrc=$?; if [ $rc -ne 0 ]; then FAILED="${{FAILED:-$rc}}"; fi')
             else:

@@ -12,13 +12,15 @@ access policy (or RBAC) its identity holds in the cluster.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from offline.mocks import StackResult, evaluate_stack
 from tests import runtime
 from tests.delivery import DOWNSTREAM_ACCOUNT, UPSTREAM_ACCOUNT, Delivery, deliver
 from tests.delivery import delivered as shared_delivery
-from tests.fake_kubectl import refused
+from tests.fake_kubectl import Grant, refused, requests
 from tests.iam_authz import authorize
 
 EXISTING_CLUSTER = {
@@ -95,6 +97,24 @@ def test_kubernetes_allows_every_request_the_deploy_step_makes(delivered, label)
     d = delivered(label)
     assert {r.resource for r in d.kube} >= {"deployments", "services", "targetgroupbindings", "pods"}
     assert kubernetes_refusals(d) == []
+
+
+def test_kubernetes_allows_the_arm64_node_pool_the_deploy_step_applies(evaluate):
+    """A created cluster running arm64: the step's apply also sends the workload's cluster-scoped NodePool (the
+    deliveries above run amd64 stacks; the apply's requests are the stand-in's, from the same manifests)."""
+    result = evaluate("dev", deployTarget="eks", cpuArchitecture="arm64")
+    deploy = next(step for name, step in runtime.steps(result).items() if name.endswith("-deploy"))
+    items = json.loads(deploy.buildspec["env"]["variables"]["MANIFESTS"])["items"]
+    sent = [{"apiVersion": i["apiVersion"], "kind": i["kind"], "namespace": i["metadata"].get("namespace"), "name": i["metadata"]["name"]} for i in items]
+    applied = requests(["apply", "--server-side", "-f", "applied.json"], sent)
+    assert {(r.verb, r.group, r.resource, r.namespace) for r in applied if r.resource == "nodepools"} == {
+        (verb, "karpenter.sh", "nodepools", None) for verb in ("get", "create", "patch")
+    }
+    grants = runtime.kubernetes_grants(result, deploy.role_arn)
+    assert refused(grants, applied) == []
+    # The check is real: the namespace-scoped access an existing cluster's deploy identity holds would refuse it.
+    narrowed = [Grant(g.rules, (items[0]["metadata"]["name"],)) for g in grants]
+    assert "create nodepools.karpenter.sh cluster-wide" in refused(narrowed, applied)
 
 
 @pytest.mark.parametrize("target", ["eks", "ecs"])

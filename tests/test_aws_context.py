@@ -44,7 +44,7 @@ def test_a_stack_in_another_partition_writes_only_that_partitions_arns(evaluate,
 
 
 def test_a_certificate_in_the_stacks_partition_and_region_is_used(evaluate):
-    result = evaluate("dev", **{"aws:region": "cn-north-1", "certificateArn": CN_CERTIFICATE})
+    result = evaluate("dev", **{"aws:region": "cn-north-1", "certificateArn": CN_CERTIFICATE, "serviceDomain": "app.example.cn"})
     https = [r for r in result.of_type("aws:lb/listener:Listener") if r.inputs.get("port") == 443]
     assert [r.inputs["certificateArn"] for r in https] == [CN_CERTIFICATE]
 
@@ -52,4 +52,4 @@ def test_a_certificate_in_the_stacks_partition_and_region_is_used(evaluate):
 def test_a_certificate_of_another_partition_is_refused_by_its_region(evaluate):
     """A region belongs to one partition, so the settings' region check refuses a foreign partition's ARN."""
     with pytest.raises(SettingsError, match=r"^certificateArn: .* the ARN is in cn-north-1, the stack in us-east-1"):
-        evaluate("dev", certificateArn=CN_CERTIFICATE)
+        evaluate("dev", certificateArn=CN_CERTIFICATE, serviceDomain="app.example.cn")

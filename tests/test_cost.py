@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from offline.cost import HOURS_PER_MONTH, Line, _workload_requests, estimate
+from offline.cost import AUTO_MODE_NODE_VOLUME_GIB, AUTO_MODE_NODES, HOURS_PER_MONTH, Line, _workload_requests, estimate
+
+EKS_DOC = (Path(__file__).resolve().parent.parent / "docs" / "eks.md").read_text()
 
 
 def test_dev_costs_exactly_its_hourly_resources(dev):
@@ -29,9 +33,42 @@ def test_prod_is_dominated_by_the_cluster_nodes_and_nat_gateways(prod):
     assert monthly["NAT gateway"] == round(0.045 * HOURS_PER_MONTH * 2, 2)  # one per AZ
     assert monthly["EKS cluster (standard support)"] == 73.0
     # 3 pods of 500m / 1 GiB fit one node, but they spread over two AZs: two nodes.
-    assert [line.quantity for line in e.lines if line.item.startswith("EKS Auto Mode node")] == [2]
+    assert [line.quantity for line in e.lines if line.item.startswith("EKS Auto Mode node (")] == [2]
     top = sorted(e.lines, key=lambda line: line.monthly, reverse=True)[:3]
     assert {line.item.split(" (")[0] for line in top} == {"EKS Auto Mode node", "EKS cluster", "NAT gateway"}
+
+
+def test_every_auto_mode_node_pays_for_its_80_gib_gp3_volume(prod):
+    lines = {line.item: line for line in estimate(prod).lines}
+    assert lines["EKS Auto Mode node volume (80 GiB gp3)"] == Line("EKS Auto Mode node volume (80 GiB gp3)", 2, "", round(0.08 * 80 * 2, 2))
+    assert lines["EKS Auto Mode node (c6a.large + fee)"].quantity == 2
+
+
+def test_an_arm64_cluster_is_priced_with_graviton_nodes_of_its_node_pool(evaluate):
+    """A created cluster on arm64 runs the workload on its NodePool's Graviton nodes (tests/test_eks_node_pool.py)."""
+    amd = {line.item: line for line in estimate(evaluate("dev", deployTarget="eks")).lines}
+    arm = {line.item: line for line in estimate(evaluate("dev", deployTarget="eks", cpuArchitecture="arm64")).lines}
+    assert "EKS Auto Mode node (c6a.large + fee)" in amd and "EKS Auto Mode node (c6g.large + fee)" not in amd
+    node = arm["EKS Auto Mode node (c6g.large + fee)"]
+    # EC2 on-demand plus the Auto Mode fee, which is billed per instance.
+    assert node == Line("EKS Auto Mode node (c6g.large + fee)", 1, "", round((0.068 + 0.00816) * HOURS_PER_MONTH, 2))
+    assert node.monthly < amd["EKS Auto Mode node (c6a.large + fee)"].monthly
+    assert arm["EKS Auto Mode node volume (80 GiB gp3)"].quantity == node.quantity
+
+
+def test_docs_eks_states_the_priced_node_volume_and_instances():
+    text = " ".join(EKS_DOC.split())
+    assert f"the default NodeClass's {AUTO_MODE_NODE_VOLUME_GIB} GiB gp3" in text
+    arm, amd = AUTO_MODE_NODES["arm64"], AUTO_MODE_NODES["x86_64"]
+    assert f"Graviton nodes as {arm[0]}, cheaper than the general-purpose pool's {amd[0]}" in text and arm[1] < amd[1]
+
+
+def test_cluster_logs_and_container_insights_are_named_among_the_usage_billed_items(prod, dev):
+    eks, ecs = estimate(prod).notes, estimate(dev).notes
+    control_plane = [n for n in eks if n.startswith("EKS control-plane logs (all five types) to CloudWatch Logs: vended-log ingestion $0.50 per GB")]
+    insights = [n for n in eks if n.startswith("Container Insights (the add-on on every node): its metrics, billed per observation")]
+    assert len(control_plane) == len(insights) == 1
+    assert not [n for n in ecs if n.startswith(("EKS", "Container Insights"))]
 
 
 def test_more_or_bigger_tasks_cost_more(evaluate):

@@ -165,7 +165,8 @@ def test_security_groups(dev):
 
 def test_load_balancer_ingress_is_exactly_the_configured_cidrs(evaluate):
     """ingressCidrs, IPv4 and IPv6, on every listener port: no rule wider than asked for."""
-    r = evaluate("dev", ingressCidrs=["203.0.113.0/24", "2001:db8::/32"], certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    r = evaluate("dev", ingressCidrs=["203.0.113.0/24", "2001:db8::/32"], certificateArn=certificate, serviceDomain="app.example.com")
     ingress = {(i["fromPort"], i.get("cidrIpv4"), i.get("cidrIpv6")) for n, i in sg_rules(r).items() if n.startswith("deploy-lb-alb-in-")}
     assert ingress == {
         (80, "203.0.113.0/24", None),
@@ -299,7 +300,7 @@ def test_deploy_stage_comes_from_the_target(dev):
 def test_service_waits_for_the_listener(dev, prod_ecs, evaluate):
     """ECS rejects a service whose target group no load balancer uses yet ("The target group ... does not have an
     associated load balancer"); the forwarding listener is what associates them, so the service must come after it."""
-    https = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    https = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789", serviceDomain="app.example.com")
     for result in (dev, prod_ecs, https):
         service = result.one("aws:ecs/service:Service")
         [target_group] = [lb["targetGroupArn"] for lb in service.inputs["loadBalancers"]]
@@ -321,9 +322,9 @@ def test_service_waits_for_the_rules_that_open_its_port(dev, evaluate):
 
 
 def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
-    """With certificateArn the service URL is https://<alb>: the forwarding listener must be on 443 (the port the
+    """With certificateArn the service URL is https://<serviceDomain>: the forwarding listener must be on 443 (the port the
     security group opens and the URL implies), and port 80 only redirects there."""
-    r = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    r = evaluate("dev", certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789", serviceDomain="app.example.com")
     listeners = {x.inputs["port"]: x.inputs for x in within(r, LB) if x.type == "aws:lb/listener:Listener"}
     assert set(listeners) == {80, 443}
     https, http = listeners[443], listeners[80]
@@ -332,4 +333,4 @@ def test_https_listener_serves_443_and_http_redirects_to_it(evaluate):
     assert https["defaultActions"] == [{"type": "forward", "targetGroupArn": r.named("deploy-lb-tg-ecs").outputs["arn"]}]
     assert http["protocol"] == "HTTP"
     assert http["defaultActions"] == [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
-    assert r.outputs["serviceUrl"].startswith("https://")
+    assert r.outputs["serviceUrl"] == "https://app.example.com"

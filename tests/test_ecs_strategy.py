@@ -74,7 +74,7 @@ def test_the_production_rule_forwards_everything_weighted_and_leaves_the_weights
 
 def test_with_a_certificate_the_production_rule_is_on_the_https_listener(evaluate):
     cert = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-    result = evaluate("dev", deploymentStrategy="canary", certificateArn=cert)
+    result = evaluate("dev", deploymentStrategy="canary", certificateArn=cert, serviceDomain="app.example.com")
     assert result.named("deploy-lb-production-rule").inputs["listenerArn"] == arn(result, "deploy-lb-https")
     # The test listener stays plain HTTP: the hook requests it by the ALB's DNS name, no certificate names.
     assert result.named("deploy-lb-test").inputs["protocol"] == "HTTP"
@@ -112,7 +112,8 @@ def test_one_nat_gateway_per_az_means_one_hook_source_each(evaluate):
     assert hooks == sorted(f"{result.named(f'deploy-network-nat-{i}-eip').outputs['publicIp']}/32" for i in (0, 1))
 
 
-def test_an_existing_vpc_opens_the_test_port_to_the_listed_cidrs_only(evaluate):
+def test_an_existing_vpc_opens_the_test_port_to_the_listed_cidrs_and_its_looked_up_nat_gateway(evaluate):
+    """The offline account's VPC (offline/existing_vpc.py): one NAT gateway, at 192.0.2.10."""
     result = evaluate(
         "dev",
         deploymentStrategy="canary",
@@ -121,7 +122,10 @@ def test_an_existing_vpc_opens_the_test_port_to_the_listed_cidrs_only(evaluate):
         privateSubnetIds=["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"],
         testListenerCidrs=["198.51.100.9/32"],
     )
-    assert [r.inputs["cidrIpv4"] for r in result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs.get("fromPort") == 9000] == ["198.51.100.9/32"]
+    assert [r.inputs["cidrIpv4"] for r in result.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs.get("fromPort") == 9000] == [
+        "198.51.100.9/32",
+        "192.0.2.10/32",
+    ]
 
 
 # ------------------------------------------------------------------------------------------

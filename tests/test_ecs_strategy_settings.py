@@ -1,6 +1,6 @@
-"""What the strategy settings refuse before any resource exists: a traffic-shifting strategy on an existing
-VPC without testListenerCidrs (the smoke-test hook could not reach the test listener), and more smoke-test
-paths than the hook takes."""
+"""What the strategy settings refuse before any resource exists: more smoke-test paths than the hook takes.
+A traffic-shifting strategy on an existing VPC is no settings question: the stack looks up where the hook
+goes out (tests/test_existing_vpc_egress.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from components.settings import PROJECT, SettingsError, parse_settings
+from components.settings import PROJECT, DeploymentStrategyKind, SettingsError, parse_settings
 from functions.ecs_smoke_test import MAX_SMOKE_PATHS
 
 EXISTING_VPC = {
@@ -16,11 +16,6 @@ EXISTING_VPC = {
     "publicSubnetIds": ["subnet-0a0a0a0a0a0a0a0a1", "subnet-0a0a0a0a0a0a0a0a2"],
     "privateSubnetIds": ["subnet-0b0b0b0b0b0b0b0b1", "subnet-0b0b0b0b0b0b0b0b2"],
 }
-NAT_REACH = (
-    "testListenerCidrs: [] is not valid; with vpcId 'vpc-0a1b2c3d4e5f60718' the smoke-test hook reaches the test listener through that "
-    "VPC's NAT gateways, whose public addresses the stack cannot look up. Fix: list each NAT gateway's Elastic IP as a /32 in "
-    "testListenerCidrs (with your testers' networks), or set deploymentStrategy: rolling"
-)
 
 
 def parse(**raw):
@@ -28,14 +23,14 @@ def parse(**raw):
 
 
 @pytest.mark.parametrize("kind", ["blue-green", "canary", "linear"])
-def test_an_existing_vpc_needs_the_nat_addresses_in_test_listener_cidrs(kind):
-    with pytest.raises(SettingsError, match=f"^{re.escape(NAT_REACH)}$"):
-        parse(deploymentStrategy=kind, **EXISTING_VPC)
+def test_an_existing_vpc_without_test_listener_cidrs_is_accepted(kind):
+    settings = parse(deploymentStrategy=kind, **EXISTING_VPC)
+    assert settings.ecs is not None and (settings.ecs.strategy.kind.value, settings.ecs.strategy.test_listener_cidrs) == (kind, ())
 
 
-def test_production_on_an_existing_vpc_is_refused_through_auto_too():
-    with pytest.raises(SettingsError, match=f"^{re.escape(NAT_REACH)}$"):
-        parse(production=True, allowPlainHttp=True, **EXISTING_VPC)
+def test_production_on_an_existing_vpc_keeps_its_default_canary():
+    settings = parse(production=True, allowPlainHttp=True, **EXISTING_VPC)
+    assert settings.ecs is not None and settings.ecs.strategy.kind is DeploymentStrategyKind.CANARY
 
 
 def test_an_existing_vpc_with_the_nat_addresses_listed_is_accepted():

@@ -16,6 +16,7 @@ from policy.rules import Subject, subjects
 from tests.aws_models import assert_valid, validate
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+DOMAIN = "app.example.com"
 BUCKET = "aws:s3/bucket:Bucket"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
@@ -50,7 +51,7 @@ def test_production_without_a_certificate_is_refused():
 
 
 def test_production_with_a_certificate_or_plain_http_opted_into_is_accepted():
-    assert parse(production=True, certificateArn=CERTIFICATE).network.certificate_arn == CERTIFICATE
+    assert parse(production=True, certificateArn=CERTIFICATE, serviceDomain=DOMAIN).network.certificate_arn == CERTIFICATE
     assert parse(production=True, allowPlainHttp=True).network.certificate_arn is None
 
 
@@ -58,7 +59,7 @@ def test_production_with_a_certificate_or_plain_http_opted_into_is_accepted():
     ("raw", "why"),
     [
         ({}, "only production stacks refuse plain HTTP"),
-        ({"production": True, "certificateArn": CERTIFICATE}, "with certificateArn, HTTP already redirects to HTTPS"),
+        ({"production": True, "certificateArn": CERTIFICATE, "serviceDomain": DOMAIN}, "with certificateArn, HTTP already redirects to HTTPS"),
     ],
 )
 def test_allow_plain_http_where_it_has_no_effect_is_refused(raw, why):
@@ -75,13 +76,13 @@ def test_the_shipped_prod_stack_opts_into_plain_http_by_name(prod):
 
 
 def test_with_a_certificate_https_uses_the_tls_policy_and_http_redirects(evaluate):
-    result = evaluate("prod", certificateArn=CERTIFICATE, allowPlainHttp=False)
+    result = evaluate("prod", certificateArn=CERTIFICATE, serviceDomain=DOMAIN, allowPlainHttp=False)
     listeners = {r.inputs["port"]: r.inputs for r in result.of_type(LISTENER)}
     assert sorted(listeners) == [80, 443]
     assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"] == TLS_POLICY == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners[443]["certificateArn"] == CERTIFICATE
     assert listeners[80]["defaultActions"] == [{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "statusCode": "HTTP_301"}}]
-    assert result.outputs["serviceUrl"].startswith("https://")
+    assert result.outputs["serviceUrl"] == "https://app.example.com"
 
 
 # ------------------------------------------------------------------------------------------

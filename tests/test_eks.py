@@ -503,6 +503,23 @@ def test_existing_cluster_with_the_controller_uses_its_api_and_label(evaluate):
 def test_arm64_on_an_existing_cluster_pins_arm64_nodes(evaluate):
     result = evaluate("dev", **EXISTING, cpuArchitecture="arm64")
     assert applied_manifests(result)[0]["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
+    # The cluster's owners provide the nodes: nothing cluster-scoped is applied there.
+    assert "NodePool" not in [item["kind"] for item in applied_manifests(result)]
+
+
+def test_arm64_on_a_created_auto_mode_cluster_applies_a_node_pool_its_pods_select(evaluate):
+    result = evaluate("dev", deployTarget="eks", cpuArchitecture="arm64")
+    items = applied_manifests(result)
+    assert [item["kind"] for item in items] == ["Namespace", "NodePool", "Deployment", "Service", "TargetGroupBinding"]
+    pool, deployment = items[1], items[2]
+    assert pool["metadata"]["name"] == items[0]["metadata"]["name"] == "container-cicd-dev-app"
+    assert pool["spec"]["template"]["spec"]["requirements"][0] == {"key": "kubernetes.io/arch", "operator": "In", "values": ["arm64"]}
+    assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
+    # The image is built on ARM, and the deploy step runs there too.
+    images = {p.inputs["name"]: p.inputs["environment"]["image"] for p in result.of_type("aws:codebuild/project:Project")}
+    assert set(images.values()) == {"aws/codebuild/amazonlinux-aarch64-standard:3.0"}
+    # The deploy identity may create the cluster-scoped pool: cluster admin of the cluster the stack owns.
+    assert result.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs["accessScope"] == {"type": "cluster"}
 
 
 # ---- config changes reach the cluster: the spec parameter, the rule, the target ----

@@ -170,17 +170,8 @@ def test_pod_size_ranges(key, value, low, high):
     )
 
 
-def test_arm64_with_a_created_auto_mode_cluster_is_refused_with_the_fix():
-    """The built-in general-purpose node pool offers amd64 nodes only; an arm64-only image would never schedule."""
-    fails(
-        "cpuArchitecture: 'arm64' is not valid; a created EKS Auto Mode cluster runs the workload on its general-purpose "
-        "node pool, which offers amd64 nodes only. Fix: set cpuArchitecture to x86_64, or set eksClusterName to a cluster "
-        "with an arm64 node pool",
-        deployTarget="eks",
-        cpuArchitecture="arm64",
-    )
-
-
-def test_arm64_is_accepted_on_an_existing_cluster_and_on_ecs():
+def test_arm64_is_accepted_on_a_created_cluster_an_existing_one_and_on_ecs():
+    """A created Auto Mode cluster gets a NodePool for it (tests/test_eks_node_pool.py); an existing cluster's owners provide arm64 nodes."""
+    assert parse(deployTarget="eks", cpuArchitecture="arm64").eks.cluster_name is None
     assert parse(deployTarget="eks", eksClusterName="platform", cpuArchitecture="arm64", **EXISTING_VPC).eks.cluster_name == "platform"
     assert parse(cpuArchitecture="arm64").eks is None

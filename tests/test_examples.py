@@ -97,7 +97,7 @@ def test_existing_eks_example_creates_no_cluster_and_deploys_into_the_named_one(
     assert association["accessScope"] == {"type": "namespace", "namespaces": ["container-cicd-existing-eks-orders"]}
 
 
-def test_https_example_serves_443_with_the_certificate_and_redirects_http():
+def test_https_example_serves_443_with_the_certificate_on_its_domain_and_redirects_http():
     result = example("https")
     listeners = {r.inputs["port"]: r.inputs for r in result.of_type("aws:lb/listener:Listener")}
     assert sorted(listeners) == [80, 443]
@@ -106,6 +106,10 @@ def test_https_example_serves_443_with_the_certificate_and_redirects_http():
     assert https["certificateArn"] == "arn:aws:acm:us-east-1:123456789012:certificate/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
     assert [a["type"] for a in https["defaultActions"]] == ["forward"]
     assert listeners[80]["defaultActions"] == [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+    # The URL names the domain the certificate covers; the stack points it at the load balancer.
+    assert result.outputs["serviceUrl"] == "https://web.example.com"
+    record = result.one("aws:route53/record:Record").inputs
+    assert (record["zoneId"], record["name"], record["type"]) == ("Z0123456789ABCDEFGHIJ", "web.example.com", "A")
 
 
 def test_arm64_example_builds_on_arm_and_runs_arm64_fargate_tasks():

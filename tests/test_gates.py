@@ -231,27 +231,59 @@ def test_alarm_entry_gate_alone_in_dev_grants_describe_alarms(evaluate):
     assert "WatchServiceAlarm" in role_statements(r)
 
 
-def test_window_and_alarm_entry_gate_are_never_one_condition():
-    """AWS: an alarm rule sharing an entry condition with a DeploymentWindow rule is not re-checked when the
-    window opens, and a stage takes one entry condition (see the next test), so the pair is refused."""
-    from components.delivery.pipeline import PipelineGates
+def _rule(name: str, provider: str, configuration: dict) -> dict:
+    return {"name": name, "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": provider, "version": "1"}, "configuration": configuration}
 
-    with pytest.raises(
-        SettingsError,
-        match=(
-            r"^blockDeployWhileAlarming: true is not valid; not together with deploymentWindowCron: both would share the "
-            r"deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens\. "
-            r"Fix: keep one of them"
-        ),
-    ):
-        parse_settings({"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True}, "container-cicd", "prod")
-    with pytest.raises(ValueError, match=r"^PipelineGates: deployment_window and block_while_alarming cannot share"):
-        PipelineGates(topic_arn="t", topic_statements=(), alarm_name="a", deployment_window=(WINDOW, "UTC"), block_while_alarming=True)
+
+@pytest.mark.parametrize("stack_name", sorted(STACKS))
+def test_window_and_alarm_gate_together_window_before_the_alarm(evaluate, stack_name):
+    """Both gates: the window around the stage before Deploy (entry and on success), the alarm alone on
+    Deploy's entry, so nothing waits between the last window check and the alarm check."""
+    name, overrides = STACKS[stack_name]
+    r = evaluate(name, **overrides, deploymentWindowCron=WINDOW, deploymentWindowTimeZone="Europe/Berlin", blockDeployWhileAlarming=True)
+    names = [s["name"] for s in stages(r)]
+    first = deploy_stages(r)[0]
+    before = stages(r)[names.index(first["name"]) - 1]
+    assert before["name"] == ("Approve" if name == "prod" else "Build")
+    window = {"Cron": WINDOW, "TimeZone": "Europe/Berlin"}
+    assert before["beforeEntry"] == {"condition": {"result": "FAIL", "rules": [_rule("DeploymentWindow", "DeploymentWindow", window)]}}
+    assert before["onSuccess"] == {"condition": {"result": "FAIL", "rules": [_rule("StillInDeploymentWindow", "DeploymentWindow", window)]}}
+    assert "onFailure" not in before
+    alarm = {"AlarmStates": "ALARM", "AlarmName": composite_alarm_name(f"container-cicd-{name}-app")}
+    assert first["beforeEntry"] == {"condition": {"result": "FAIL", "rules": [_rule("ServiceHealthy", "CloudWatchAlarm", alarm)]}}
+    # No other stage carries a window or an entry rule.
+    gated = {s["name"] for s in stages(r) if "beforeEntry" in s}
+    assert gated == {before["name"], first["name"]}
+    assert "WatchServiceAlarm" in role_statements(r)
+    assert parse_settings({"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True}, "container-cicd", "prod").safety.block_deploy_while_alarming
+
+
+def test_the_window_moves_only_when_the_alarm_gate_is_on(evaluate):
+    """The window alone stays on Deploy's entry; the stage before keeps no conditions."""
+    r = evaluate("dev", deploymentWindowCron=WINDOW)
+    names = [s["name"] for s in stages(r)]
+    first = deploy_stages(r)[0]
+    before = stages(r)[names.index(first["name"]) - 1]
+    assert [rule["name"] for rule in first["beforeEntry"]["condition"]["rules"]] == ["DeploymentWindow"]
+    assert "beforeEntry" not in before and "onSuccess" not in before
+
+
+def test_window_stage_refuses_a_stages_own_conditions():
+    import pulumi_aws as aws
+
+    from components.delivery.pipeline import PipelineGates, window_stage
+
+    gates = PipelineGates(topic_arn="t", topic_statements=(), alarm_name="a", deployment_window=(WINDOW, "UTC"), block_while_alarming=True)
+    assert gates.window_before_deploy
+    assert not PipelineGates(topic_arn="t", topic_statements=(), deployment_window=(WINDOW, "UTC"), block_while_alarming=True).window_before_deploy
+    stage = aws.codepipeline.PipelineStageArgs(name="Build", actions=[], on_success={"condition": {"result": "FAIL", "rules": []}})
+    with pytest.raises(ValueError, match=r"^stage 'Build' sets on_success itself and the pipeline gates set it too"):
+        window_stage(stage, gates)
 
 
 def test_a_stage_takes_only_one_entry_condition(evaluate):
-    """Why the window and the alarm gate cannot be split into two conditions of one stage: CreatePipeline
-    allows one (BeforeEntryConditions.conditions max 1), which the strict model check enforces."""
+    """Why the window and the alarm gate cannot be two conditions of one stage: CreatePipeline allows one
+    (BeforeEntryConditions.conditions max 1), which the strict model check enforces."""
     from tests.aws_models import validate
     from tests.test_source import create_pipeline_request
 
@@ -361,13 +393,18 @@ RULE_CONFIGURATION = {
 ALARM_STATES = {"ALARM", "OK", "INSUFFICIENT_DATA"}
 
 
-@pytest.mark.parametrize("entry", ["window", "alarm"])
+@pytest.mark.parametrize("entry", ["window", "alarm", "both"])
 def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
-    """Every gate at once (one entry rule: the pair is refused), strictly checked against the CodePipeline
-    API model (enums, lengths, ranges) and each rule's configuration against its reference page."""
+    """Every gate at once, strictly checked against the CodePipeline API model (enums, lengths, ranges, one
+    condition per block, at most five rules per condition) and each rule's configuration against its
+    reference page."""
     from tests.test_source import validate_pipeline  # the shared Pulumi-inputs -> API converter
 
-    gate = {"deploymentWindowCron": WINDOW} if entry == "window" else {"blockDeployWhileAlarming": True}
+    gate = {
+        "window": {"deploymentWindowCron": WINDOW},
+        "alarm": {"blockDeployWhileAlarming": True},
+        "both": {"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True},
+    }[entry]
     for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
         r = evaluate(name, **overrides, **gate)
         declaration = validate_pipeline(r)
@@ -375,18 +412,28 @@ def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
         [entry_condition] = first["beforeEntry"]["conditions"]
         assert entry_condition["result"] == "FAIL"
         [entry_rule] = entry_condition["rules"]
-        assert entry_rule["ruleTypeId"]["provider"] == {"window": "DeploymentWindow", "alarm": "CloudWatchAlarm"}[entry]
+        assert entry_rule["ruleTypeId"]["provider"] == {"window": "DeploymentWindow", "alarm": "CloudWatchAlarm", "both": "CloudWatchAlarm"}[entry]
         assert [c["result"] for c in first["onSuccess"]["conditions"]] == ["ROLLBACK"]
         assert first["onFailure"]["result"] == "ROLLBACK"
         rules = [
-            rule
+            (stage["name"], block, rule["ruleTypeId"]["provider"], rule)
             for stage in declaration["stages"]
             for block in ("beforeEntry", "onSuccess", "onFailure")
             for condition in stage.get(block, {}).get("conditions", [])
             for rule in condition["rules"]
         ]
-        assert len(rules) == 2
-        for rule in rules:
+        expected = {
+            "window": [("Deploy", "beforeEntry", "DeploymentWindow"), ("Deploy", "onSuccess", "CloudWatchAlarm")],
+            "alarm": [("Deploy", "beforeEntry", "CloudWatchAlarm"), ("Deploy", "onSuccess", "CloudWatchAlarm")],
+            "both": [
+                ("Approve", "beforeEntry", "DeploymentWindow"),
+                ("Approve", "onSuccess", "DeploymentWindow"),
+                ("Deploy", "beforeEntry", "CloudWatchAlarm"),
+                ("Deploy", "onSuccess", "CloudWatchAlarm"),
+            ],
+        }[entry]
+        assert [r[:3] for r in rules] == expected
+        for *_, rule in rules:
             required, optional = RULE_CONFIGURATION[rule["ruleTypeId"]["provider"]]
             keys = set(rule["configuration"])
             assert required <= keys <= required | optional, rule["name"]

@@ -359,13 +359,22 @@ def test_entry_conditions_come_from_the_recorded_pipeline(evaluate):
     window = evaluate("dev", deploymentWindowCron="* * 9-16 ? * MON-THU", deploymentWindowTimeZone="Europe/Berlin")
     assert _gates(window)[0] == (
         "- `Deploy` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
-        "(time zone `Europe/Berlin`); otherwise the execution stops here (FAIL) and must be retried"
+        "(time zone `Europe/Berlin`); outside it the execution waits here until the window opens"
     )
     alarm = evaluate("dev", blockDeployWhileAlarming="true")
     assert _gates(alarm)[0] == (
         "- `Deploy` entry: rule `ServiceHealthy` (CloudWatchAlarm): alarm `container-cicd-dev-app-alarm-service-unhealthy` "
         "must not be in `ALARM`; otherwise the execution stops here (FAIL) and must be retried"
     )
+    both = evaluate("dev", deploymentWindowCron="* * 9-16 ? * MON-THU", blockDeployWhileAlarming="true")
+    assert _gates(both) == [
+        "- `Build` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
+        "(time zone `UTC`); outside it the execution waits here until the window opens",
+        "- `Build` on success: rule `StillInDeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` (time zone `UTC`); otherwise FAIL",
+        "- `Deploy` entry: rule `ServiceHealthy` (CloudWatchAlarm): alarm `container-cicd-dev-app-alarm-service-unhealthy` "
+        "must not be in `ALARM`; otherwise the execution stops here (FAIL) and must be retried",
+        "- `Deploy` on failure: ROLLBACK",
+    ]
 
 
 def test_ecs_deployment_alarms_and_circuit_breaker_are_shown(dev, evaluate):
@@ -378,6 +387,18 @@ def test_ecs_deployment_alarms_and_circuit_breaker_are_shown(dev, evaluate):
     assert len(names) == 5
     record = "(what the image record `/container-cicd/dev/app/deployed-image` holds at this `pulumi up`)"
     assert f"  - container `app`: image `public.ecr.aws/docker/library/traefik:v3.7` {record}, ports [8080], log driver `awslogs`" in lines
+
+
+def test_eks_workload_on_arm64_shows_its_node_pool(evaluate):
+    from offline.plan.sections import deploy_section
+
+    lines = deploy_section(evaluate("dev", deployTarget="eks", cpuArchitecture="arm64"))
+    assert (
+        "- NodePool `container-cicd-dev-app` (cluster-scoped): nodes of NodeClass `default` with `kubernetes.io/arch` In arm64; "
+        "`karpenter.sh/capacity-type` In on-demand; `eks.amazonaws.com/instance-category` In c, m, r; "
+        "`eks.amazonaws.com/instance-generation` Gt 4"
+    ) in lines
+    assert '  - node selector `{"kubernetes.io/arch": "arm64"}`' in lines
 
 
 def test_eks_workload_shows_image_replicas_resources_probes_and_placement(prod):

@@ -543,8 +543,12 @@ def test_ingress_cidrs():
 
 def test_certificate_arn():
     arn = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
-    assert parse(certificateArn=arn).network.certificate_arn == arn
-    fails(r"^certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' is not valid; allowed: arn:aws:acm:", certificateArn="arn:aws:iam::123456789012:server-certificate/x")
+    assert parse(certificateArn=arn, serviceDomain="app.example.com").network.certificate_arn == arn
+    fails(
+        r"^certificateArn: 'arn:aws:iam::123456789012:server-certificate/x' is not valid; allowed: arn:aws:acm:",
+        certificateArn="arn:aws:iam::123456789012:server-certificate/x",
+        serviceDomain="app.example.com",
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -825,8 +829,8 @@ def test_arns_from_another_region_are_refused():
         match=r"^certificateArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1\. "
         r"Fix: use a certificate in us-east-1, or deploy the stack to eu-west-1 \(aws:region\)$",
     ):
-        parse_settings({"certificateArn": cert}, PROJECT, "dev", "us-east-1")
-    assert parse_settings({"certificateArn": cert}, PROJECT, "dev", "eu-west-1").network.certificate_arn == cert
+        parse_settings({"certificateArn": cert, "serviceDomain": "app.example.com"}, PROJECT, "dev", "us-east-1")
+    assert parse_settings({"certificateArn": cert, "serviceDomain": "app.example.com"}, PROJECT, "dev", "eu-west-1").network.certificate_arn == cert
     connection = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
     with pytest.raises(SettingsError, match=r"^sourceConnectionArn: '.*' is not valid; the ARN is in eu-west-1, the stack in us-east-1"):
         parse_settings({"sourceProvider": "github", "sourceRepository": "o/r", "sourceConnectionArn": connection}, PROJECT, "dev", "us-east-1")
@@ -836,7 +840,7 @@ def test_the_program_checks_arns_against_the_stack_region(evaluate):
     """load_settings hands aws:region from the stack file to the check."""
     cert = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
     with pytest.raises(SettingsError, match=r"^certificateArn: .* the ARN is in eu-west-1, the stack in us-east-1"):
-        evaluate("dev", certificateArn=cert)
+        evaluate("dev", certificateArn=cert, serviceDomain="app.example.com")
 
 
 # ------------------------------------------------------------------------------------------

@@ -62,17 +62,27 @@ class PipelineGates:
     rollback_on_failure: bool = True
     """Deploy stage on_failure ROLLBACK: re-deploys the last successful artifact of the stage."""
     deployment_window: tuple[str, str] | None = None
-    """(cron, time zone) of a DeploymentWindow entry rule. Omitted: deploy any time."""
+    """(cron, time zone) of a DeploymentWindow rule. Alone: on the first deploy stage's entry. With the alarm
+    entry gate: around the stage before the deploy stages instead (see `window_stage`). Omitted: deploy any time."""
     block_while_alarming: bool = False
-    """Entry rule: fail the deploy stage's entry while `alarm_name` is in ALARM. Not with `deployment_window`
-    (see `gate_stage`)."""
+    """Entry rule: fail the first deploy stage's entry while `alarm_name` is in ALARM."""
 
-    def __post_init__(self) -> None:
-        if self.deployment_window is not None and self.block_while_alarming:
-            # A stage has one entry condition (CodePipeline's BeforeEntryConditions.conditions: 1 item), and an
-            # alarm rule in one condition with a DeploymentWindow rule is not checked again once the window
-            # opens: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-CloudWatchAlarm.html
-            raise ValueError("PipelineGates: deployment_window and block_while_alarming cannot share the deploy stage's single entry condition; set one of them")
+    @property
+    def alarm_entry(self) -> bool:
+        """The first deploy stage's entry checks the alarm."""
+        return self.block_while_alarming and self.alarm_name is not None
+
+    @property
+    def window_before_deploy(self) -> bool:
+        """The window gates the stage before the deploy stages, so the alarm is checked after it opened.
+
+        CodePipeline's DeploymentWindow reference: with a DeploymentWindow and a CloudWatchAlarm rule in one
+        entry condition, "the CloudWatchAlarm alarm might succeed before the deployment window [...] opens.
+        After the deployment window opens, CodePipeline does not check the CloudWatchAlarm alarm again", and
+        a stage has one entry condition (BeforeEntryConditions.conditions: 1 item), so the two rules go on
+        different stages: https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html
+        """
+        return self.deployment_window is not None and self.alarm_entry
 
 
 def _rule_configuration(provider: str, configuration: dict[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
@@ -129,16 +139,48 @@ def approval_stage(topic_arn: pulumi.Input[str], message: pulumi.Input[str] = AP
     )
 
 
+def _window(gates: PipelineGates) -> dict[str, pulumi.Input[str]]:
+    """The DeploymentWindow rule's configuration."""
+    if gates.deployment_window is None:
+        raise ValueError("PipelineGates: no deployment_window to gate with")
+    cron, zone = gates.deployment_window
+    return {"Cron": cron, "TimeZone": zone}
+
+
+def window_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates) -> aws.codepipeline.PipelineStageArgs:
+    """The stage before the deploy stages (Approve, Build or Check) with the deployment window on both sides.
+
+    Entry: the execution waits for the window before the build runs or the approver is asked. On success: the
+    window again once the stage's actions are done, so a build that ended or an approval given after the
+    window closed goes no further (CodePipeline's stage declaration shows a DeploymentWindow rule in an
+    onSuccess condition: https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-requirements.html).
+    Nothing runs between that check and the deploy stage's entry, which reads the alarm: the alarm is checked
+    after the window opened, never before it (see `PipelineGates.window_before_deploy`).
+    """
+    entry = aws.codepipeline.PipelineStageBeforeEntryArgs(
+        condition=aws.codepipeline.PipelineStageBeforeEntryConditionArgs(result="FAIL", rules=[_entry_rule("DeploymentWindow", "DeploymentWindow", _window(gates))])
+    )
+    # On-success results are ROLLBACK or FAIL; rolling back a build or an approval would undo nothing.
+    success = aws.codepipeline.PipelineStageOnSuccessArgs(
+        condition=aws.codepipeline.PipelineStageOnSuccessConditionArgs(result="FAIL", rules=[_success_rule("StillInDeploymentWindow", "DeploymentWindow", _window(gates))])
+    )
+    return aws.codepipeline.PipelineStageArgs(
+        name=stage.name,
+        actions=stage.actions,
+        before_entry=_merge(stage, "before_entry", entry),
+        on_failure=stage.on_failure,
+        on_success=_merge(stage, "on_success", success),
+    )
+
+
 def gate_stage(stage: aws.codepipeline.PipelineStageArgs, gates: PipelineGates, first: bool) -> aws.codepipeline.PipelineStageArgs:
     """`stage` with rollback on failure, the bake-time success condition and (first deploy stage) entry rules."""
-    # One entry rule at most (PipelineGates refuses both): a stage has a single entry condition, and the two
-    # rules must not share one.
+    # One entry rule at most: with both gates the window moves to the stage before (`window_stage`).
     entry_rule = None
-    if first and gates.deployment_window is not None:
-        cron, zone = gates.deployment_window
-        entry_rule = _entry_rule("DeploymentWindow", "DeploymentWindow", {"Cron": cron, "TimeZone": zone})
-    elif first and gates.block_while_alarming and gates.alarm_name:
+    if first and gates.block_while_alarming and gates.alarm_name is not None:  # gates.alarm_entry
         entry_rule = _entry_rule("ServiceHealthy", "CloudWatchAlarm", {"AlarmName": gates.alarm_name})
+    elif first and gates.deployment_window is not None:
+        entry_rule = _entry_rule("DeploymentWindow", "DeploymentWindow", _window(gates))
     before_entry = (
         aws.codepipeline.PipelineStageBeforeEntryArgs(condition=aws.codepipeline.PipelineStageBeforeEntryConditionArgs(result="FAIL", rules=[entry_rule])) if entry_rule else None
     )
@@ -208,6 +250,10 @@ class Pipeline(pulumi.ComponentResource):
             if args.gates.manual_approval:
                 message = APPROVAL_TEXT if args.gates.approval_message is None else args.gates.approval_message
                 stage_args.append(approval_stage(args.gates.topic_arn, message))
+            if args.gates.window_before_deploy:
+                if len(stage_args) < 2:
+                    raise ValueError("PipelineArgs: the deployment window with the alarm entry gate needs a stage between Source and the deploy stages (Build or Check)")
+                stage_args[-1] = window_stage(stage_args[-1], args.gates)
             deploy_args = [gate_stage(s, args.gates, i == 0) for i, s in enumerate(deploy_args)]
         role = service_role(
             f"{name}-role",

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.naming import variant_name
 from components.network.access_logs import LOG_PREFIX, access_log_bucket
+from components.network.dns import alias_record
 from components.network.traffic_shift import TrafficShift, TrafficShiftArgs, traffic_shift
 from components.network.waf import web_acl
 
@@ -47,6 +48,12 @@ class LoadBalancerArgs:
     """Who may reach the listeners."""
     certificate_arn: str | None
     """When set: HTTPS on 443 with this ACM certificate and HTTP redirected to it. None: HTTP only."""
+    service_domain: str | None
+    """The name clients use: the service URL's host (the certificate must cover it). None: the load
+    balancer's DNS name."""
+    hosted_zone_id: str | None
+    """With service_domain: the Route 53 hosted zone in which the stack creates the name's alias record to the
+    load balancer. None: no record (whoever owns the name points it at the load balancer)."""
     production: bool
     """When True, the access-log bucket is protected (Pulumi refuses to delete it)."""
     deletion_protection: bool
@@ -141,7 +148,8 @@ class LoadBalancer(pulumi.ComponentResource):
     (`LoadBalancerArgs.next_target`) both exist side by side and each keeps its state when the next target
     becomes the deploy target; the deploy target's answers to the name it had before (`<name>-tg`).
 
-    Outputs: `url`, `serving` (the deploy target's `LoadBalancerView`), `next` (the next target's, or None).
+    Outputs: `url`, `dns_name` (the load balancer's own, which serviceDomain points at), `serving` (the deploy
+    target's `LoadBalancerView`), `next` (the next target's, or None).
     """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -241,14 +249,18 @@ class LoadBalancer(pulumi.ComponentResource):
                 name, args.traffic_shift, alb=alb, alb_sg=alb_sg, serving_listener=listener, primary=target_group, alternate=alternate, tags=args.tags
             )
         scheme = "https://" if args.certificate_arn else "http://"
-        self.url = pulumi.Output.concat(scheme, alb.dns_name)
+        # The certificate covers serviceDomain, never the load balancer's own *.elb.amazonaws.com name.
+        self.url = pulumi.Output.concat(scheme, args.service_domain or alb.dns_name)
+        self.dns_name = alb.dns_name
+        if args.service_domain and args.hosted_zone_id:
+            alias_record(name, domain=args.service_domain, zone_id=args.hosted_zone_id, alb=alb, parent=self)
 
         def view(group: aws.lb.TargetGroup, shift: TrafficShift | None) -> LoadBalancerView:
             return LoadBalancerView(self.url, listener, alb_sg.id, alb.arn_suffix, group.arn, group.arn_suffix, shift)
 
         self.serving = view(target_group, self.traffic_shift)
         self.next = view(next_group, None) if next_group is not None else None
-        self.register_outputs({"url": self.url, "target_group_arn": target_group.arn})
+        self.register_outputs({"url": self.url, "dns_name": self.dns_name, "target_group_arn": target_group.arn})
 
     def _target_group(self, resource_name: str, physical: str, tags: dict[str, str], args: LoadBalancerArgs, aliases: list[pulumi.Alias] | None = None) -> aws.lb.TargetGroup:
         """A target group of the service's health check (a target's, or a traffic-shifting strategy's

@@ -42,9 +42,10 @@ class TrafficShiftArgs:
     test_listener_cidrs: tuple[str, ...]
     """Who may reach the test listener besides the smoke-test hook (testListenerCidrs)."""
     hook_source_ips: Sequence[pulumi.Input[str]] = field(default_factory=tuple)
-    """Public addresses the smoke-test hook's requests leave the VPC from (the created VPC's NAT gateways);
-    the test port opens to each as a /32. Omitted: none (with an existing VPC they are in
-    `test_listener_cidrs`)."""
+    """Public addresses the smoke-test hook's requests leave the VPC from (the created VPC's NAT gateways,
+    or those looked up in an existing VPC); the test port opens to each as a /32. An address known as a
+    string names its rule, so a changed address is a new rule, created before the old one is deleted.
+    Omitted: none."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,16 @@ def _weighted(primary_arn: pulumi.Input[str], alternate_arn: pulumi.Input[str], 
             "forward": {"target_groups": [{"arn": primary_arn, "weight": weights[0]}, {"arn": alternate_arn, "weight": weights[1]}]},
         }
     ]
+
+
+def _hook_source(name: str, port: int, i: int, ip: pulumi.Input[str]) -> tuple[str, pulumi.Input[str], str]:
+    """A created NAT gateway's address is unknown until it exists: its rule is named by position. A looked-up
+    address names its own rule: when it changes, the next `pulumi up` creates the new address's rule and
+    then deletes the old one, and an unchanged address keeps its rule (a rule renamed by position instead
+    could be updated to a source another rule still holds, which EC2 refuses as a duplicate)."""
+    if isinstance(ip, str):
+        return (f"{name}-alb-in-test-hook-{ip.replace('.', '-')}", f"{ip}/32", f"Test port {port} from the smoke-test hook (NAT address {ip})")
+    return (f"{name}-alb-in-test-hook-{i}", pulumi.Output.concat(ip, "/32"), f"Test port {port} from the smoke-test hook (NAT gateway {i})")
 
 
 def traffic_shift(
@@ -111,10 +122,7 @@ def traffic_shift(
     )
     port = args.test_listener_port
     sources: list[tuple[str, pulumi.Input[str], str]] = [(f"{name}-alb-in-test-{i}", cidr, f"Test port {port} from {cidr}") for i, cidr in enumerate(args.test_listener_cidrs)]
-    sources += [
-        (f"{name}-alb-in-test-hook-{i}", pulumi.Output.concat(ip, "/32"), f"Test port {port} from the smoke-test hook (NAT gateway {i})")
-        for i, ip in enumerate(args.hook_source_ips)
-    ]
+    sources += [_hook_source(name, port, i, ip) for i, ip in enumerate(args.hook_source_ips)]
     for resource_name, cidr, description in sources:
         ipv6 = isinstance(cidr, str) and ":" in cidr
         aws.vpc.SecurityGroupIngressRule(

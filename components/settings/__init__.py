@@ -7,7 +7,7 @@ immutable `Settings` object, reporting every problem before a single resource is
 - keys.py: `KEYS`, every config key once with its default and what it accepts;
 - model.py: the `Settings` dataclasses;
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
-- source.py, network.py, workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py,
+- source.py, network.py (with domain.py), workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py,
   promotion.py: one part each;
 - duration.py: how long one ECS deployment can take at worst (a pure function of the strategy);
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
@@ -35,6 +35,7 @@ from components.settings.constants import (
     TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES,
 )
 from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_problem, time_zone_problem
+from components.settings.domain import dns_name_problem
 from components.settings.duration import WorstCase, linear_shifts, percent_text, worst_case
 from components.settings.eks import kubernetes_version_problem, standard_support_notice
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
@@ -110,6 +111,7 @@ __all__ = [
     "WorstCase",
     "cidr_problem",
     "deployment_window_cron_problem",
+    "dns_name_problem",
     "git_branch_problem",
     "kubernetes_version_problem",
     "linear_shifts",

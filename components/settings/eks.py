@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 from components.settings.constants import EKS_KUBERNETES_VERSIONS, EKS_STANDARD_SUPPORT_ENDS, EKS_SUPPORT_WARNING_DAYS
-from components.settings.enums import CpuArchitecture, EksLoadBalancing
+from components.settings.enums import EksLoadBalancing
 from components.settings.model import EksSettings
 from components.settings.network import cidr_problem
 from components.settings.reading import _duplicates, _enum, _fail, _in_range, _Reader
@@ -113,16 +113,6 @@ def _eks(reader: _Reader) -> EksSettings:
             load_balancing.value,
             "a created cluster runs EKS Auto Mode",
             "remove eksLoadBalancing, or set eksClusterName to a cluster that runs the AWS Load Balancer Controller",
-        )
-    if not cluster and reader.get("cpuArchitecture") == CpuArchitecture.ARM64.value:
-        # The image is built for one architecture and the pods are pinned to it; EKS Auto Mode's
-        # built-in general-purpose node pool offers amd64 only (system is tainted for add-ons).
-        # https://docs.aws.amazon.com/eks/latest/userguide/set-builtin-node-pools.html
-        raise _fail(
-            "cpuArchitecture",
-            "arm64",
-            "a created EKS Auto Mode cluster runs the workload on its general-purpose node pool, which offers amd64 nodes only",
-            "set cpuArchitecture to x86_64, or set eksClusterName to a cluster with an arm64 node pool",
         )
     container = reader.get("containerName")
     if not _DNS_LABEL.match(container):

@@ -226,6 +226,8 @@ KEYS: dict[str, Key] = _keys(
     Key("natGateways", "string", "single", "NAT gateways of a created VPC: a single one is cheaper, one per AZ survives an AZ outage.", allowed=NatGateways),
     Key("ingressCidrs", "array", ["0.0.0.0/0"], "CIDRs allowed to reach the load balancer. The default is the whole internet: this is a public service."),
     Key("certificateArn", "string", "", "ACM certificate ARN: serve HTTPS on 443 and redirect HTTP to it. Empty: HTTP only (production needs allowPlainHttp)."),
+    Key("serviceDomain", "string", "", "DNS name clients use (serviceUrl's host); required with certificateArn, which must cover it. Empty: the load balancer's DNS name."),
+    Key("hostedZoneId", "string", "", "Public Route 53 hosted zone of serviceDomain: the stack creates its alias A record to the load balancer. Empty: you point the name."),
     Key(
         "allowPlainHttp",
         "boolean",
@@ -328,8 +330,8 @@ KEYS: dict[str, Key] = _keys(
         "array",
         [],
         "blue-green, canary, linear: CIDRs allowed to reach the test listener besides the smoke-test hook (not the whole internet: it serves the "
-        "unreleased revision). Empty: the hook only. With vpcId, list the VPC's NAT gateway Elastic IPs (/32) here: the hook reaches the "
-        "listener through them.",
+        "unreleased revision). Empty: the hook only. With vpcId the stack looks up the NAT gateway addresses the hook goes out through; "
+        "list the address here only when the private subnets reach the internet through something else (a transit gateway, a firewall).",
         ECS_ONLY,
     ),
     Key("notificationEmails", "array", [], "Email addresses subscribed to the delivery topic (pipeline events, approvals, alarms). Each confirms once by email."),
@@ -355,7 +357,8 @@ KEYS: dict[str, Key] = _keys(
         "",
         "Deploy only inside this window: a CodePipeline DeploymentWindow cron 'seconds minutes hours day-of-month month "
         "day-of-week [year]' (seconds '*', '?' in one day field), e.g. '* * 9-16 ? * MON-THU' (Monday to Thursday, "
-        "09:00-16:59). Empty: any time.",
+        "09:00-16:59). Empty: any time. With blockDeployWhileAlarming, the stage before Deploy waits for the window and checks it "
+        "again when done, and Deploy's entry then reads the alarm.",
     ),
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),

@@ -54,6 +54,10 @@ class NetworkSettings:
     nat_gateways: NatGateways
     ingress_cidrs: tuple[str, ...]
     certificate_arn: str | None
+    service_domain: str | None
+    """The name clients use, serviceUrl's host (required with certificate_arn). None: the load balancer's DNS name."""
+    hosted_zone_id: str | None
+    """The Route 53 hosted zone the stack writes service_domain's alias record in. None: no record (the user points the name)."""
     alb_access_logs: bool
     """The ALB writes access logs to a stack-owned bucket."""
     waf: bool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from components.settings.domain import _domain
 from components.settings.keys import KEYS
 from components.settings.model import NetworkSettings
 from components.settings.reading import _duplicates, _enum, _fail, _Reader
@@ -83,6 +84,7 @@ def _network(reader: _Reader, production: bool) -> NetworkSettings:
     certificate = reader.get("certificateArn") or None
     if certificate and not _CERTIFICATE_ARN.match(certificate):
         raise _fail("certificateArn", certificate, "allowed: arn:aws:acm:<region>:<account>:certificate/<id>", "copy the ARN from the ACM console")
+    service_domain, hosted_zone_id = _domain(reader, certificate)
     plain = reader.get("allowPlainHttp")
     if production and not certificate and not plain:
         # The production posture: a public production service does not answer plain HTTP unless
@@ -104,6 +106,8 @@ def _network(reader: _Reader, production: bool) -> NetworkSettings:
         nat_gateways=_enum(reader, "natGateways"),
         ingress_cidrs=ingress,
         certificate_arn=certificate,
+        service_domain=service_domain,
+        hosted_zone_id=hosted_zone_id,
         alb_access_logs=_enum(reader, "albAccessLogs").resolve(production),
         waf=_enum(reader, "waf").resolve(production),
         alb_deletion_protection=_enum(reader, "albDeletionProtection").resolve(production),

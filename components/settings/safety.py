@@ -43,15 +43,6 @@ def _safety(reader: _Reader, production: bool) -> SafetySettings:
         raise _fail("deploymentWindowTimeZone", zone, problem, "set an IANA time zone name (python -c 'import zoneinfo; print(zoneinfo.available_timezones())' lists them)")
     if reader.is_set("deploymentWindowTimeZone") and cron is None:
         raise _fail("deploymentWindowTimeZone", zone, "only used with deploymentWindowCron", "set deploymentWindowCron too, or remove deploymentWindowTimeZone")
-    if cron is not None and reader.get("blockDeployWhileAlarming"):
-        # The deploy stage has one entry condition, and an alarm rule sharing it with a DeploymentWindow rule
-        # is not checked again once the window opens (rule-reference-CloudWatchAlarm.html, "Important").
-        raise _fail(
-            "blockDeployWhileAlarming",
-            True,
-            "not together with deploymentWindowCron: both would share the deploy stage's one entry condition, where CodePipeline does not re-check the alarm once the window opens",
-            "keep one of them (in production the bake time still rolls a deploy back while the alarm fires)",
-        )
     bake_time = _in_range(reader, "bakeTimeMinutes")
     if reader.is_set("bakeTimeMinutes") and not production:
         raise _fail("bakeTimeMinutes", bake_time, "only used when production is true (dev deploys do not bake)", "remove bakeTimeMinutes, or set production to true")

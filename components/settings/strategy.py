@@ -127,20 +127,6 @@ def _test_listener_cidrs(reader: _Reader) -> tuple[str, ...]:
     return cidrs
 
 
-def _check_hook_reach(reader: _Reader, cidrs: tuple[str, ...]) -> None:
-    """The smoke-test hook runs in the private subnets and reaches the internet-facing load balancer's test
-    listener through the NAT gateways. The stack opens the test port to the NAT gateways' addresses when it
-    creates the VPC; in an existing VPC it cannot look them up, so they must be listed."""
-    vpc = reader.get("vpcId")
-    if vpc and not cidrs:
-        raise _fail(
-            "testListenerCidrs",
-            [],
-            f"with vpcId {vpc!r} the smoke-test hook reaches the test listener through that VPC's NAT gateways, whose public addresses the stack cannot look up",
-            "list each NAT gateway's Elastic IP as a /32 in testListenerCidrs (with your testers' networks), or set deploymentStrategy: rolling",
-        )
-
-
 def _check_fits(reader: _Reader, strategy: DeploymentStrategySettings, named: str, timeout: int) -> None:
     """A deployment that shifts traffic must end within the deploy action's timeout; otherwise the action
     fails a deployment ECS would have finished (and CodePipeline rolls the stage back)."""
@@ -185,8 +171,6 @@ def _strategy(reader: _Reader, kind: DeploymentStrategyKind, production: bool, t
         test_listener_port=_in_range(reader, "testListenerPort"),
         test_listener_cidrs=_test_listener_cidrs(reader),
     )
-    if kind.shifts_traffic:
-        _check_hook_reach(reader, strategy.test_listener_cidrs)
     if timeout is not None and kind.shifts_traffic:
         _check_fits(reader, strategy, named, timeout)
     return strategy

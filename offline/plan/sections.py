@@ -189,13 +189,14 @@ def _rule_text(rule: dict) -> str:
 
 def gates_lines(stages: Sequence[dict]) -> list[str]:
     """Entry conditions, approvals, success conditions and failure handling, stage by stage."""
-    lines = []
+    lines, held = [], {"DeploymentWindow": "outside it the execution waits here until the window opens"}  # as its rule reference says
     for stage in stages:
         name = stage.get("name")
         entry = get(stage, "beforeEntry.condition")
         if entry:
             for rule in entry.get("rules") or []:
-                lines.append(f"- `{name}` entry: {_rule_text(rule)}; otherwise the execution stops here ({entry.get('result')}) and must be retried")
+                otherwise = held.get(get(rule, "ruleTypeId.provider"), f"otherwise the execution stops here ({entry.get('result')}) and must be retried")
+                lines.append(f"- `{name}` entry: {_rule_text(rule)}; {otherwise}")
         for action in stage.get("actions") or []:
             if action.get("category") == "Approval":
                 lines.append(f"- `{name}`: action `{action.get('name')}` waits for a person to approve or reject it in the CodePipeline console")
@@ -318,7 +319,7 @@ def deploy_section(result: StackResult) -> list[str]:
             "targets' health before the switch's second step (docs/safety.md, Switching deployTarget)."
         )
     if "serviceUrl" in result.outputs:
-        lines.append(f"- Service URL (mock): `{result.outputs['serviceUrl']}`")
+        lines.append(f"- Service URL: `{result.outputs['serviceUrl']}` ({f'serviceDomain, to `{lb}`, mock' if (lb := result.outputs.get('loadBalancerDnsName')) else 'mock'})")
     for r in descendants(result, target):
         paths = key_settings.get(r.type)
         if not paths:

@@ -359,7 +359,7 @@ def target_group_tags(settings: Settings) -> dict[str, str]:
 
 def traffic_shift_args(settings: Settings, hook_source_ips: Sequence[pulumi.Input[str]]) -> TrafficShiftArgs | None:
     """What the load balancer adds for a blue-green, canary or linear strategy; None for a rolling update.
-    `hook_source_ips`: the created VPC's NAT gateway addresses, where the smoke-test hook's requests come from."""
+    `hook_source_ips`: where the smoke-test hook's requests come from (the NAT gateway addresses of the VPC, created or looked up)."""
     strategy = own_settings(settings.ecs, settings).strategy
     if not strategy.kind.shifts_traffic:
         return None

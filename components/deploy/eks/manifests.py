@@ -31,6 +31,15 @@ IMAGE_PLACEHOLDER = "image.set-by-the-deploy-step.invalid/app:placeholder"
 # Nodes carry the well-known label kubernetes.io/arch with Go's architecture names.
 # https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-arch
 NODE_ARCHITECTURE = {CpuArchitecture.X86_64: "amd64", CpuArchitecture.ARM64: "arm64"}
+# What EKS Auto Mode's built-in general-purpose node pool launches: amd64 only (the system pool is tainted for
+# add-ons). https://docs.aws.amazon.com/eks/latest/userguide/set-builtin-node-pools.html
+GENERAL_PURPOSE_POOL_ARCHITECTURES = frozenset({"amd64"})
+# A custom NodePool (Karpenter's API, served by Auto Mode) for an architecture the built-in pools do not run.
+# https://docs.aws.amazon.com/eks/latest/userguide/create-node-pool.html
+NODE_POOL_API_VERSION = "karpenter.sh/v1"
+# The NodeClass every Auto Mode cluster with built-in pools has: the cluster's node role, its private
+# subnets and security group, and an 80 GiB gp3 volume per node (offline/cost.py prices it).
+DEFAULT_NODE_CLASS = {"group": "eks.amazonaws.com", "kind": "NodeClass", "name": "default"}
 # The namespace label that makes the load balancer controller's webhook inject a readiness gate, so
 # a new pod counts as Ready only once its ALB target is healthy and a rollout never outruns the
 # registration (target type ip only; injected into pods created after the TargetGroupBinding).
@@ -61,6 +70,19 @@ class WorkloadSpec:
     """The image's architecture: pods are pinned to nodes of it."""
     load_balancing: EksLoadBalancing
     """Whose webhook injects the readiness gate, and whose TargetGroupBinding API is used."""
+    node_pool: str | None = None
+    """Name of the NodePool applied with the workload for its architecture (a created Auto Mode cluster whose
+    built-in pools do not run it, see `node_pool_name`). None: the cluster's own nodes run the pods."""
+
+
+def node_pool_name(namespace: str, architecture: CpuArchitecture, *, created_cluster: bool) -> str | None:
+    """The NodePool the workload needs on a created Auto Mode cluster: one for an architecture the built-in
+    general-purpose pool does not run, named after the namespace (a NodePool is cluster-scoped; a label value, as
+    the pool's name becomes on its nodes, is at most 63 characters, like the namespace). None on an existing
+    cluster: its owners provide nodes of the image's architecture (docs/eks.md)."""
+    if not created_cluster or NODE_ARCHITECTURE[architecture] in GENERAL_PURPOSE_POOL_ARCHITECTURES:
+        return None
+    return namespace
 
 
 def namespace_name(prefix: str) -> str:
@@ -119,7 +141,8 @@ def deployment(spec: WorkloadSpec, image: str = IMAGE_PLACEHOLDER) -> dict:
                 "spec": {
                     "automountServiceAccountToken": False,
                     # The pipeline builds an image for one architecture; built-in Auto Mode pools differ
-                    # (general-purpose is amd64 only), so the pod says which nodes it needs.
+                    # (general-purpose is amd64 only), so the pod says which nodes it needs. On arm64 only
+                    # the workload's NodePool (`node_pool`) matches: the system pool's taint keeps pods off it.
                     "nodeSelector": {"kubernetes.io/arch": NODE_ARCHITECTURE[spec.architecture]},
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     "securityContext": {
@@ -180,6 +203,34 @@ def deployment(spec: WorkloadSpec, image: str = IMAGE_PLACEHOLDER) -> dict:
     }
 
 
+def node_pool(spec: WorkloadSpec) -> dict:
+    """The workload's NodePool on a created Auto Mode cluster: nodes of the image's architecture from the default
+    NodeClass, with the guardrails of the built-in pools (a custom pool inherits none of them): on-demand C, M
+    and R instances of generation 5 or newer (set-builtin-node-pools.html; auto-cost-control.html). Auto Mode
+    consolidates empty and underutilised nodes, so switching cpuArchitecture back leaves only the pool object.
+    Requirement keys: create-node-pool.html, "EKS Auto Mode Supported Labels"."""
+    if spec.node_pool is None:
+        raise ValueError(f"the workload on {NODE_ARCHITECTURE[spec.architecture]} nodes runs on the cluster's own node pools; it has no NodePool")
+    return {
+        "apiVersion": NODE_POOL_API_VERSION,
+        "kind": "NodePool",
+        "metadata": {"name": spec.node_pool, "labels": labels(spec)},
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeClassRef": dict(DEFAULT_NODE_CLASS),
+                    "requirements": [
+                        {"key": "kubernetes.io/arch", "operator": "In", "values": [NODE_ARCHITECTURE[spec.architecture]]},
+                        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+                        {"key": "eks.amazonaws.com/instance-category", "operator": "In", "values": ["c", "m", "r"]},
+                        {"key": "eks.amazonaws.com/instance-generation", "operator": "Gt", "values": ["4"]},
+                    ],
+                }
+            },
+        },
+    }
+
+
 def service(spec: WorkloadSpec) -> dict:
     """ClusterIP only: the ALB reaches the pods by IP through the TargetGroupBinding, not through
     a Kubernetes-provisioned load balancer."""
@@ -212,8 +263,10 @@ def target_group_binding(spec: WorkloadSpec, target_group_arn: str) -> dict:
 
 def workload(spec: WorkloadSpec, target_group_arn: str, *, include_namespace: bool) -> dict:
     """Everything the deploy step applies, as one `v1` List (in apply order). `include_namespace`:
-    False for an existing cluster, whose administrators own namespaces."""
+    False for an existing cluster, whose administrators own namespaces. The NodePool, when the workload has
+    one, comes before the Deployment, so its pods find nodes to start on at once."""
     items = [namespace(spec)] if include_namespace else []
+    items += [node_pool(spec)] if spec.node_pool else []
     items += [deployment(spec), service(spec), target_group_binding(spec, target_group_arn)]
     return {"apiVersion": "v1", "kind": "List", "items": items}
 

@@ -36,6 +36,11 @@ def _workload_rows(view: PlanView) -> list[str]:
         kinds = ", ".join(f"{i.get('kind')} `{get(i, 'metadata.name')}`" for i in items)
         lines.append(f"- Workload applied by the deploy project **{project.name}** (`kubectl apply --server-side`, in the VPC): {kinds}")
         for item in items:
+            if item.get("kind") == "NodePool":
+                template = get(item, "spec.template.spec") or {}
+                rules = "; ".join(f"`{r['key']}` {r['operator']} {', '.join(r.get('values') or [])}" for r in template.get("requirements") or [])
+                ref = template.get("nodeClassRef") or {}
+                lines.append(f"- NodePool `{get(item, 'metadata.name')}` (cluster-scoped): nodes of {ref.get('kind')} `{ref.get('name')}` with {rules}")
             if item.get("kind") != "Deployment":
                 continue
             spec = item.get("spec") or {}

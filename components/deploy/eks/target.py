@@ -72,8 +72,9 @@ class EksTargetArgs:
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
     workload = args.inputs.workload
+    namespace = manifests.namespace_name(args.name_prefix)
     return manifests.WorkloadSpec(
-        namespace=manifests.namespace_name(args.name_prefix),
+        namespace=namespace,
         name=args.service_name,
         workload=workload,
         environment=tuple((e["name"], e["value"]) for e in bootstrap_environment(workload)),
@@ -81,6 +82,7 @@ def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
         memory_mib=args.pod_memory_mib,
         architecture=args.architecture,
         load_balancing=args.load_balancing,
+        node_pool=manifests.node_pool_name(namespace, args.architecture, created_cluster=not args.existing_cluster_name),
     )
 
 
