@@ -94,6 +94,7 @@ load_balancer = LoadBalancer(
         service_domain=settings.network.service_domain,
         hosted_zone_id=settings.network.hosted_zone_id,
         production=settings.production,
+        deletion_protection=settings.network.alb_deletion_protection,
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
         tags=tags,

@@ -4,23 +4,29 @@ Used by the offline plan (`python -m offline.plan <stack>`, its "checkov" sectio
 The stack is exported as Terraform plan JSON (offline/tfplan.py) and scanned in-process by checkov's
 `terraform_plan` runner (the same runner as `checkov -f plan.json --framework terraform_plan`). A
 failure is accepted only when an exception names its check id, matches its resource address (a glob)
-and the stack; every other failure fails the offline plan (exit 3, as a policy violation does).
+and holds for the stack's settings (`when`: what the stack is, never its name); every other failure
+fails the offline plan (exit 3, as a policy violation does).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import logging
 import os
 import tempfile
 import time
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from components.settings import PROJECT, Settings, parse_settings
 from offline.mocks import ROOT, StackResult
 from offline.tfplan import to_plan
 
@@ -40,12 +46,70 @@ class Exception_:
     check_id: str
     resource: str
     """A Terraform address or an fnmatch glob over addresses."""
-    stacks: tuple[str, ...]
-    """Stack names the exception applies to; empty means every stack."""
+    when: tuple[tuple[str, Any], ...]
+    """(setting, value) pairs over the stack's evaluated settings, all of which must hold; empty: every stack.
+    A setting is a field path of `components.settings.Settings` (`production`, `network.waf`)."""
     reason: str
 
-    def matches(self, finding: Finding, stack: str) -> bool:
-        return finding.check_id == self.check_id and fnmatch.fnmatchcase(finding.resource, self.resource) and (not self.stacks or stack in self.stacks)
+    def applies(self, settings: Settings) -> bool:
+        return all(setting_value(settings, path) == value for path, value in self.when)
+
+    def matches(self, finding: Finding, settings: Settings) -> bool:
+        return finding.check_id == self.check_id and fnmatch.fnmatchcase(finding.resource, self.resource) and self.applies(settings)
+
+    @property
+    def when_text(self) -> str:
+        """`production: false, network.waf: false`, as the exceptions file and docs/policy.md write it."""
+        return ", ".join(f"{path}: {_yaml_scalar(value)}" for path, value in self.when)
+
+
+def _yaml_scalar(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def setting_value(settings: Any, path: str) -> Any:
+    """The value at a field path of the evaluated settings; an enum as its config spelling; None below a
+    part the stack does not have (`ecs.cpu` of an EKS stack)."""
+    value = settings
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return value.value if isinstance(value, Enum) else value
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls)}
+
+
+def when_problem(path: str, value: Any) -> str | None:
+    """What is wrong with the condition `path: value` of an exception's `when`, or None."""
+    cls: Any = Settings
+    optional = False
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        fields = _field_types(cls)
+        if part not in fields:
+            where = ".".join(parts[:i]) or "Settings"
+            return f"{'.'.join(parts[: i + 1])!r} is not a setting; {where} has {', '.join(sorted(fields))}"
+        kind = fields[part]
+        args = typing.get_args(kind)
+        if type(None) in args:
+            optional = True
+            [kind] = [a for a in args if a is not type(None)]
+        cls = kind
+    if value is None:
+        return None if optional else f"{path} is never null"
+    if dataclasses.is_dataclass(cls) or typing.get_origin(cls) is not None:
+        return f"{path} is a group or a list of settings; name one setting of it"
+    if isinstance(cls, type) and issubclass(cls, Enum):
+        allowed = [m.value for m in cls]
+        return None if value in allowed else f"{path} is one of {', '.join(map(repr, allowed))}, not {value!r}"
+    if cls is bool:
+        return None if isinstance(value, bool) else f"{path} is true or false, not {value!r}"
+    if cls in (int, float):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else f"{path} is a number, not {value!r}"
+    return None if isinstance(value, cls) else f"{path} is a {cls.__name__}, not {value!r}"
 
 
 @dataclass
@@ -59,17 +123,38 @@ class ScanResult:
     checkov_version: str = ""
 
 
+ENTRY_KEYS = ("check", "resource", "when", "reason")
+
+
 def load_exceptions(path: Path = EXCEPTIONS_FILE) -> list[Exception_]:
-    """The exceptions file's entries; each needs `check`, `resource` and a non-empty `reason`."""
+    """The exceptions file's entries; each needs `check`, `resource` and a non-empty `reason`, and its
+    optional `when` names settings of `components.settings.Settings` with values they can have."""
     data = yaml.safe_load(path.read_text()) or {}
     found = []
     for i, entry in enumerate(data.get("exceptions") or []):
+        where = f"{path.name}: exception #{i + 1} ({entry.get('check')} {entry.get('resource')})"
         missing = [k for k in ("check", "resource", "reason") if not str(entry.get(k) or "").strip()]
         if missing:
             raise ValueError(f"{path.name}: exception #{i + 1} ({entry}) lacks {', '.join(missing)}; every entry needs check, resource and reason")
-        stacks = entry.get("stacks") or []
-        found.append(Exception_(str(entry["check"]), str(entry["resource"]), tuple(str(s) for s in stacks), str(entry["reason"]).strip()))
+        unknown = [k for k in entry if k not in ENTRY_KEYS]
+        if unknown:
+            fix = "scope it by what the stack is, e.g. `when: {production: false}`" if "stacks" in unknown else f"use only {', '.join(ENTRY_KEYS)}"
+            raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))}; {fix}")
+        when = entry.get("when") or {}
+        if not isinstance(when, dict):
+            raise ValueError(f"{where}: when is {when!r}; write settings and their values, e.g. `when: {{production: false}}`")
+        for setting, value in when.items():
+            problem = when_problem(str(setting), value)
+            if problem:
+                raise ValueError(f"{where}: when: {problem}")
+        found.append(Exception_(str(entry["check"]), str(entry["resource"]), tuple((str(k), v) for k, v in when.items()), str(entry["reason"]).strip()))
     return found
+
+
+def stack_settings(result: StackResult) -> Settings:
+    """The settings the program evaluated `result` with (its config without the project's namespace)."""
+    raw = {k.split(":", 1)[1]: v for k, v in result.config.items() if k.startswith(f"{PROJECT}:")}
+    return parse_settings(raw, PROJECT, result.stack)
 
 
 _SCANNED: dict[str, tuple[int, list[Finding], str]] = {}
@@ -93,20 +178,29 @@ def _run_checkov(text: str) -> tuple[int, list[Finding], str]:
     from checkov.terraform.plan_runner import Runner
     from checkov.version import version
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "plan.json"
-        path.write_text(text)
-        report = Runner().run(root_folder=None, files=[str(path)], runner_filter=RunnerFilter(framework=["terraform_plan"], download_external_modules=False))
+    # checkov's graph builder logs its progress on the root logger ("Creating vertices"), which its import
+    # sets to INFO: quiet it for the scan, so the plan's output stays the plan's.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "plan.json"
+            path.write_text(text)
+            report = Runner().run(root_folder=None, files=[str(path)], runner_filter=RunnerFilter(framework=["terraform_plan"], download_external_modules=False))
+    finally:
+        root.setLevel(level)
     reports = report if isinstance(report, list) else [report]
     passed = sum(len(r.passed_checks) for r in reports)
     failed = sorted({Finding(c.check_id, c.resource, c.check_name) for r in reports for c in r.failed_checks}, key=lambda f: (f.check_id, f.resource))
     return passed, failed, version
 
 
-def judge(stack: str, passed: int, failed: Sequence[Finding], exceptions: Sequence[Exception_]) -> ScanResult:
-    result = ScanResult(stack=stack, passed=passed, failed=list(failed))
+def judge(settings: Settings, passed: int, failed: Sequence[Finding], exceptions: Sequence[Exception_]) -> ScanResult:
+    """Each failure excepted or not by what the stack is (its settings), never by its name."""
+    result = ScanResult(stack=settings.stack, passed=passed, failed=list(failed))
     for finding in failed:
-        match = next((e for e in exceptions if e.matches(finding, stack)), None)
+        match = next((e for e in exceptions if e.matches(finding, settings)), None)
         if match is None:
             result.unexcepted.append(finding)
         else:
@@ -118,7 +212,7 @@ def scan(result: StackResult, exceptions: Sequence[Exception_] | None = None) ->
     """Convert, scan and judge one evaluated stack."""
     start = time.monotonic()
     passed, failed, version = run_checkov(to_plan(result))
-    judged = judge(result.stack, passed, failed, load_exceptions() if exceptions is None else exceptions)
+    judged = judge(stack_settings(result), passed, failed, load_exceptions() if exceptions is None else exceptions)
     judged.seconds = time.monotonic() - start
     judged.checkov_version = version
     return judged

@@ -96,8 +96,18 @@ def tf_values(inputs: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             out[_singular(name)] = [tf_values(v) for v in value]
         else:
-            out[name] = value
+            out[name] = _number(value)
     return out
+
+
+def _number(value: Any) -> Any:
+    """A whole number as Terraform's plan writes it (80, not 80.0): the engine's protobuf values carry every
+    number as a float, and checkov compares attribute values as strings ("80" is not "80.0")."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_number(v) for v in value]
+    return value
 
 
 def _identifier(name: str) -> str:
@@ -143,11 +153,17 @@ def _references(resources: list[Resource], by_urn: dict[str, str]) -> dict[str, 
     return {k: v for k, v in index.items() if k not in ambiguous}
 
 
+def _referenced(value: str) -> str:
+    """The id or ARN a string input is built from: itself, or a log group's ARN before the `:*` stream
+    wildcard CloudTrail and others ask for (`"${aws_cloudwatch_log_group.x.arn}:*"` in Terraform)."""
+    return value.removesuffix(":*")
+
+
 def _expressions(values: dict[str, Any], refs: dict[str, list[str]], self_address: str) -> dict[str, Any]:
     expressions: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, str) and value in refs and refs[value][1] != self_address:
-            expressions[name] = {"references": list(refs[value])}
+        if isinstance(value, str) and _referenced(value) in refs and refs[_referenced(value)][1] != self_address:
+            expressions[name] = {"references": list(refs[_referenced(value)])}
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             found = [ref for v in value if v in refs and refs[v][1] != self_address for ref in refs[v]]
             expressions[name] = {"references": found} if found else {"constant_value": value}

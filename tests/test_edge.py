@@ -227,9 +227,34 @@ def test_waf_follows_production_unless_set(value, production, on):
 
 
 def test_prod_can_turn_the_edge_extras_off(evaluate):
-    result = evaluate("prod", waf="off", albAccessLogs="off")
+    result = evaluate("prod", waf="off", albAccessLogs="off", albDeletionProtection="off")
     assert result.of_type(WEB_ACL) == [] and result.of_type(ASSOCIATION) == []
     assert "accessLogs" not in result.one(ALB).inputs
+    assert result.one(ALB).inputs["enableDeletionProtection"] is False
+
+
+# ------------------------------------------------------------------------------------------
+# Deletion protection
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "production", "on"), [("auto", False, False), ("auto", True, True), ("on", False, True), ("off", True, False)])
+def test_deletion_protection_follows_production_unless_set(value, production, on):
+    extra = {"production": True, "allowPlainHttp": True} if production else {}
+    assert parse(albDeletionProtection=value, **extra).network.alb_deletion_protection is on
+
+
+def test_deletion_protection_outside_production_on_request(evaluate, dev, prod):
+    assert dev.one(ALB).inputs["enableDeletionProtection"] is False and prod.one(ALB).inputs["enableDeletionProtection"] is True
+    result = evaluate("dev", albDeletionProtection="on")
+    assert result.one(ALB).inputs["enableDeletionProtection"] is True
+    # Only the load balancer: dev's registry, buckets and log groups stay unprotected.
+    assert [r.name for r in result.resources if r.protect] == []
+
+
+def test_deletion_protection_takes_only_auto_on_or_off():
+    with pytest.raises(SettingsError, match=r"albDeletionProtection: 'yes' is not supported; use 'auto', 'on' or 'off'"):
+        parse(albDeletionProtection="yes")
 
 
 # ------------------------------------------------------------------------------------------

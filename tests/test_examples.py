@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from components.settings import PROJECT, parse_settings
-from offline import stackfile
+from offline import checkov_scan, stackfile, tfplan
 from offline.mocks import StackResult, evaluate
 from offline.stackfile import stack_config
+from policy.rules import run_rules, subjects
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -19,10 +20,17 @@ _cache: dict[str, StackResult] = {}
 
 
 def example(name: str) -> StackResult:
-    """examples/Pulumi.<name>.yaml as the stack <name>, evaluated through the real program."""
+    """examples/Pulumi.<name>.yaml as the stack <name>, evaluated through the real program; `staging` is
+    Pulumi.dev.yaml copied under another name (what a user does first)."""
     if name not in _cache:
-        _cache[name] = evaluate(name, stack_config(name, root=EXAMPLES))
+        _cache[name] = evaluate(name, stack_config("dev") if name == "staging" else stack_config(name, root=EXAMPLES))
     return _cache[name]
+
+
+# The load balancer's resources: every checkov exception that depends on the stack's settings (`when`)
+# names one of them, so scanning this part shows how each stack is judged at a fraction of a full scan's
+# time. CI (.ci/run) plans every example in full, checkov included.
+LOAD_BALANCER_TYPES = ("aws:lb/", "aws:wafv2/")
 
 
 def test_the_examples_are_the_documented_set():
@@ -123,3 +131,24 @@ def test_examples_hold_no_secrets_and_only_the_documentation_account():
         for word in json.dumps(stackfile.load(text)).replace('"', " ").split():
             if word.startswith("arn:aws:"):
                 assert ":123456789012:" in word
+
+
+def test_every_exception_that_depends_on_settings_is_about_the_load_balancer():
+    """What the next test scans covers every exception scoped by settings (widen LOAD_BALANCER_TYPES if not)."""
+    assert {tfplan.tf_type("aws:lb/listener:Listener"), tfplan.tf_type("aws:wafv2/webAcl:WebAcl")} == {"aws_lb_listener", "aws_wafv2_web_acl"}
+    prefixes = ("aws_lb.", "aws_lb_", "aws_wafv2_")
+    scoped = [e for e in checkov_scan.load_exceptions() if e.when]
+    assert scoped
+    assert [f"{e.check_id} {e.resource}" for e in scoped if not e.resource.startswith(prefixes)] == []
+
+
+@pytest.mark.parametrize("name", [*NAMES, "staging"])
+def test_each_example_and_a_renamed_dev_plan_without_violations_or_unexcepted_failures(name):
+    """`cp examples/Pulumi.<name>.yaml Pulumi.<name>.yaml && python -m offline.plan <name>` exits 0: no
+    policy violation, and every checkov failure of the load balancer is excepted for what the stack is."""
+    result = example(name)
+    assert run_rules(subjects(result.resources)) == []
+    part = StackResult(result.stack, result.config, [r for r in result.resources if r.type.startswith(LOAD_BALANCER_TYPES)], {}, [])
+    scan = checkov_scan.scan(part)
+    assert scan.failed, "outside production the load balancer has failures to except"
+    assert [f"{f.check_id} {f.resource}" for f in scan.unexcepted] == []

@@ -308,7 +308,7 @@ def test_configuration_lists_every_key_with_its_effective_value_and_origin(tmp_p
     rows = _config_rows(report)
     assert list(rows) == list(KEYS)  # every key once, in the table's order
     assert rows["allowPlainHttp"] == ("`true`", "`--set`")
-    assert rows["albAccessLogs"] == rows["waf"] == ("`auto` → on (production is true)", "default")
+    assert rows["albAccessLogs"] == rows["waf"] == rows["albDeletionProtection"] == ("`auto` → on (production is true)", "default")
     assert rows["desiredCount"] == ("`3`", "`--set`")
     assert rows["production"] == ("`true`", "`--set`")
     assert rows["imageRetentionCount"] == ("`20`", "stack file")

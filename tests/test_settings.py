@@ -273,6 +273,7 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "eksLoadBalancing",
         "albAccessLogs",
         "waf",
+        "albDeletionProtection",
         "deploymentStrategy",
     }
     assert KEYS["logRetentionDays"].allowed == LOG_RETENTION_DAYS

@@ -55,7 +55,9 @@ class LoadBalancerArgs:
     """With service_domain: the Route 53 hosted zone in which the stack creates the name's alias record to the
     load balancer. None: no record (whoever owns the name points it at the load balancer)."""
     production: bool
-    """When True, deletion protection is on (and the access-log bucket is protected)."""
+    """When True, the access-log bucket is protected (Pulumi refuses to delete it)."""
+    deletion_protection: bool
+    """When True, the ALB's deletion protection is on: AWS refuses to delete it."""
     access_log_expiry_days: int | None
     """When set: the ALB writes access logs to a stack-owned bucket that expires them after this many
     days. None: no access logs, no bucket."""
@@ -190,7 +192,7 @@ class LoadBalancer(pulumi.ComponentResource):
             security_groups=[alb_sg.id],
             subnets=args.public_subnet_ids,
             drop_invalid_header_fields=True,
-            enable_deletion_protection=args.production,
+            enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_policy),

@@ -242,6 +242,7 @@ KEYS: dict[str, Key] = _keys(
         "A WAFv2 web ACL on the ALB: AWS managed rule groups (common rules, known bad inputs, IP reputation list) and a per-IP rate limit; auto: on when production.",
         allowed=Toggle,
     ),
+    Key("albDeletionProtection", "string", "auto", "ALB deletion protection: AWS refuses to delete the load balancer while it is on; auto: on when production.", allowed=Toggle),
     Key("desiredCount", "integer", 2, "Running copies of the service (tasks or pods).", minimum=1, maximum=100),
     Key(
         "deploymentTimeoutMinutes",

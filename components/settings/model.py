@@ -62,6 +62,8 @@ class NetworkSettings:
     """The ALB writes access logs to a stack-owned bucket."""
     waf: bool
     """A WAFv2 web ACL is created and associated with the ALB."""
+    alb_deletion_protection: bool
+    """The ALB's deletion protection is on: AWS refuses to delete it (a replacement or `pulumi destroy` stops)."""
 
 
 @dataclass(frozen=True)

@@ -110,4 +110,5 @@ def _network(reader: _Reader, production: bool) -> NetworkSettings:
         hosted_zone_id=hosted_zone_id,
         alb_access_logs=_enum(reader, "albAccessLogs").resolve(production),
         waf=_enum(reader, "waf").resolve(production),
+        alb_deletion_protection=_enum(reader, "albDeletionProtection").resolve(production),
     )

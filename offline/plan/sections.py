@@ -115,10 +115,10 @@ def _resolved(key: str, value: Any, settings: Settings) -> str:
         "auditTrail": settings.safety.audit_trail,
         "albAccessLogs": settings.network.alb_access_logs,
         "waf": settings.network.waf,
+        "albDeletionProtection": settings.network.alb_deletion_protection,
     }
     if key in toggles and value == "auto":
-        on = toggles[key]
-        return f"→ {'on' if on else 'off'} (production is {str(settings.production).lower()})"
+        return f"→ {'on' if toggles[key] else 'off'} (production is {str(settings.production).lower()})"
     if key == "bakeTimeMinutes" and not settings.production:
         return "→ no bake time (production is false)"
     module = TARGETS.get(settings.deploy_target)
