@@ -52,7 +52,7 @@ def _upstream(reader: _Reader, project: str, stack: str, organization: str | Non
             "promoteFrom",
             value,
             "a stack cannot promote from itself",
-            "name the stack that builds the image (e.g. 'dev'), or remove promoteFrom to build in this stack",
+            f"name another stack, the one that builds the image{'' if stack == 'dev' else ' (e.g. ' + repr('dev') + ')'}, or remove promoteFrom to build in this stack",
         )
     return value
 
