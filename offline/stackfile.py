@@ -236,7 +236,7 @@ def _config_entry(key: str, line: int, value: yaml.Node) -> list[str]:
         unquoted = [isinstance(i, yaml.ScalarNode) and i.style is None and i.tag in _NUMBER_TAGS for i in value.value]
         numbers = [item.value for item, number in zip(value.value, unquoted, strict=True) if number]
         if numbers:
-            received = json.dumps([load(n) for n in numbers])[1:-1]
+            received = ", ".join(config_strings({key: load(n)})[key] for n in numbers)
             quoted = ", ".join(json.dumps(i.value) if isinstance(i, yaml.ScalarNode) else _typed(i) for i in value.value)
             return [
                 f"{key}: {', '.join(numbers)} (as typed, unquoted) {'is a number' if len(numbers) == 1 else 'are numbers'} to YAML, so the program "
