@@ -23,13 +23,15 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from components.settings import SettingsError
 from offline.recording import RecordingMonitor, Resource
-from offline.stackfile import ORGANIZATION, PROJECT, ROOT, config_strings, stack_config, upstream_reference, upstream_unknown
+from offline.stackfile import PROJECT, ROOT, config_strings, stack_config
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 UNIQUE_SUFFIX = "20261127000000000000000001"
+# What pulumi.get_organization() answers (the name self-managed backends use); StackReference names of
+# this project's stacks start with it.
+ORGANIZATION = "organization"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 # The garbage collector's thresholds while a program is evaluated (defaults: 700, 10, 10).
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -366,12 +368,18 @@ def evaluate_stack(
     outputs = dict(stack_outputs or {})
     upstream = upstream_reference(config)
     if upstream is not None and upstream not in outputs:
-        upstream_stack = upstream.removeprefix(f"{ORGANIZATION}/{PROJECT}/")
-        if "/" not in upstream_stack and upstream_stack != stack and (root / f"Pulumi.{upstream_stack}.yaml").exists():
-            outputs[upstream] = upstream_outputs(upstream_stack, root)
-        else:
-            raise upstream_unknown(stack, upstream_stack, config, ORGANIZATION)
+        from offline.upstream import upstream_outputs_of  # which evaluates the upstream's stack file with this module
+
+        outputs[upstream] = upstream_outputs_of(stack, upstream, config, root)
     return evaluate(stack, config, root, ssm_parameters, outputs, account)
+
+
+def upstream_reference(config: Mapping[str, Any]) -> str | None:
+    """The fully qualified name of the stack `config` promotes from (promoteFrom), or None."""
+    value = str(config.get(f"{PROJECT}:promoteFrom") or "")
+    if not value:
+        return None
+    return value if "/" in value else f"{ORGANIZATION}/{PROJECT}/{value}"
 
 
 _UPSTREAM_OUTPUTS: dict[tuple[str, str], dict[str, Any]] = {}
@@ -381,13 +389,5 @@ def upstream_outputs(stack: str, root: Path = ROOT) -> dict[str, Any]:
     """The outputs of Pulumi.<stack>.yaml as evaluated under mocks, computed once per process."""
     key = (str(root), stack)
     if key not in _UPSTREAM_OUTPUTS:
-        # While it is evaluated, a stack promoting from this one in turn (a cycle) reads no outputs, which it refuses.
-        _UPSTREAM_OUTPUTS[key] = {}
-        try:
-            _UPSTREAM_OUTPUTS[key] = dict(evaluate_stack(stack, root=root).outputs)
-        except BaseException as error:
-            del _UPSTREAM_OUTPUTS[key]
-            if isinstance(error, SettingsError):  # a problem of the promoting stack's plan, in the stack it promotes from
-                raise SettingsError(f"promoteFrom: {stack!r}: the stack it promotes from is refused: {error}") from error
-            raise
+        _UPSTREAM_OUTPUTS[key] = dict(evaluate_stack(stack, root=root).outputs)
     return _UPSTREAM_OUTPUTS[key]

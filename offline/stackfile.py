@@ -20,13 +20,10 @@ from typing import Any
 
 import yaml
 
-from components.settings import KEYS, SettingsError, parse_settings, settings_error
+from components.settings import KEYS, SettingsError, parse_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "container-cicd"
-# What pulumi.get_organization() answers offline (the name self-managed backends use); StackReference names of
-# this project's stacks start with it.
-ORGANIZATION = "organization"
 BOOL = "tag:yaml.org,2002:bool"
 INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
@@ -107,40 +104,16 @@ def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, root: P
     return config
 
 
-def upstream_reference(config: Mapping[str, Any]) -> str | None:
-    """The fully qualified name of the stack `config` promotes from (promoteFrom), or None."""
-    value = str(config.get(f"{PROJECT}:promoteFrom") or "")
-    if not value:
-        return None
-    return value if "/" in value else f"{ORGANIZATION}/{PROJECT}/{value}"
-
-
-def upstream_unknown(stack: str, upstream: str, config: Mapping[str, Any], organization: str) -> SettingsError:
-    """Every problem of a promoting stack whose upstream (a stack name, or 'organization/project/stack' of another
-    project) has no outputs offline, where they come from evaluating the upstream's stack file: the program's
-    own refusals, and (unless promoteFrom itself is refused) why the upstream is unknown."""
-    raw = {key.removeprefix(f"{PROJECT}:"): value for key, value in config_strings(config).items() if key.startswith(f"{PROJECT}:")}
+def settings_problems(stack: str, config: Mapping[str, Any], organization: str) -> list[str]:
+    """The settings' problems with a stack's config, as the program's `load_settings` reads it, without running it."""
+    strings = config_strings(config)
+    raw = {key.removeprefix(f"{PROJECT}:"): value for key, value in strings.items() if key.startswith(f"{PROJECT}:")}
+    others = [key for key in strings if not key.startswith(f"{PROJECT}:")]
     try:
-        parse_settings(raw, PROJECT, stack, str(config.get("aws:region") or "") or None, organization)
-        problems: list[str] = []
+        parse_settings(raw, PROJECT, stack, strings.get("aws:region") or None, organization, others)
     except SettingsError as error:
-        problems = list(error.problems)
-    if any(p.startswith("promoteFrom:") for p in problems):
-        return settings_error(problems)
-    if "/" in upstream:
-        unknown = (
-            f"promoteFrom: {upstream!r}: the offline plan reads the outputs of the stack a stack promotes from by evaluating that stack's "
-            "file, and this is not a stack of this project (`pulumi up` reads its outputs from the Pulumi backend). Fix: check this stack "
-            "with `pulumi preview`, or plan it offline with promoteFrom set to a stack of this project (e.g. --set promoteFrom=dev)"
-        )
-    else:
-        unknown = (
-            f"promoteFrom: {upstream!r}: the offline plan reads the outputs of the stack a stack promotes from by evaluating that stack's "
-            f"file, and there is no Pulumi.{upstream}.yaml. Fix: create the stack {upstream!r} that builds the image (`pulumi stack init "
-            f"{upstream}`, then `pulumi config set` its keys, or start from a building stack's file: `cp Pulumi.dev.yaml Pulumi.{upstream}.yaml`), "
-            "or promote from a stack that has a file"
-        )
-    return settings_error([*problems, unknown])
+        return list(error.problems)
+    return []
 
 
 # The sections of a stack file the CLI reads; it ignores any other top-level key (ProjectStack,

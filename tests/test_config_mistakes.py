@@ -12,6 +12,7 @@ from offline.mocks import ROOT, evaluate_stack
 from offline.stackfile import config_strings, file_problems, stack_config
 
 STACK = "mistake"
+UPSTREAM = "mistake-upstream"
 DEV = (ROOT / "Pulumi.dev.yaml").read_text()
 PROD = (ROOT / "Pulumi.prod.yaml").read_text()
 EKS_DEV = DEV.replace("deployTarget: ecs", "deployTarget: eks")
@@ -25,17 +26,21 @@ def _line(text: str, needle: str) -> int:
 
 @pytest.fixture
 def plan_file(tmp_path, capsys):
-    """Run `python -m offline.plan mistake ...` on a stack file with this text; (exit code, stderr)."""
-    path = ROOT / f"Pulumi.{STACK}.yaml"
+    """Run `python -m offline.plan mistake ...` on a stack file with this text (and the stack `upstream`'s file,
+    when given); (exit code, stderr)."""
+    paths = [ROOT / f"Pulumi.{STACK}.yaml", ROOT / f"Pulumi.{UPSTREAM}.yaml"]
 
-    def run(text: str, *sets: str) -> tuple[int, str]:
-        path.write_text(text)
+    def run(text: str, *sets: str, upstream: str | None = None) -> tuple[int, str]:
+        paths[0].write_text(text)
+        if upstream is not None:
+            paths[1].write_text(upstream)
         capsys.readouterr()
         code = plan.main([STACK, "--no-checkov", "--out", str(tmp_path), *[a for s in sets for a in ("--set", s)]])
         return code, capsys.readouterr().err
 
     yield run
-    path.unlink(missing_ok=True)
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 CASES = {
@@ -177,6 +182,26 @@ CASES = {
 def test_each_config_mistake_is_one_settings_error_listing_every_problem(plan_file, text, sets, message):
     code, err = plan_file(text, *sets)
     assert (code, err) == (plan.EXIT_SETTINGS_ERROR, f"{ERROR}{message}\n")
+
+
+PROMOTING = DEV.replace("imageRetentionCount: 20", f"promoteFrom: {UPSTREAM}")
+
+
+def test_promoting_from_a_stack_whose_own_config_is_refused_names_that_stack(plan_file):
+    code, err = plan_file(PROMOTING, upstream=DEV.replace("desiredCount: 1", "desiredCount: 0"))
+    assert (code, err) == (
+        plan.EXIT_SETTINGS_ERROR,
+        f"{ERROR}promoteFrom: '{UPSTREAM}': the stack it promotes from is refused: desiredCount: 0 is not valid; allowed: 1 to 100. Fix: set desiredCount between 1 and 100\n",
+    )
+
+
+def test_two_stacks_promoting_from_each_other_end_in_a_settings_error(plan_file):
+    code, err = plan_file(PROMOTING, upstream=DEV.replace("imageRetentionCount: 20", f"promoteFrom: {STACK}"))
+    assert (code, err) == (
+        plan.EXIT_SETTINGS_ERROR,
+        f"{ERROR}promoteFrom: stack 'organization/container-cicd/{UPSTREAM}' exports no 'promotion' output, so it is not a stack that builds "
+        "(or it was last deployed before promotion existed). Fix: run `pulumi up` on it first, or promote from a stack that builds\n",
+    )
 
 
 def test_a_stack_file_without_mistakes_has_no_file_problems():

@@ -49,7 +49,7 @@ from offline.plan.sections import (
     pipeline_section,
     show,
 )
-from offline.stackfile import PROJECT, config_strings, file_problems, stack_config
+from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
 
 __all__ = [
@@ -284,19 +284,10 @@ _ABOUT_THE_VALUE = (" is not valid;", " is not supported;", ": unknown config ke
 
 def _settings_problems(stack: str, overrides: Mapping[str, Any]) -> list[str]:
     """The settings' problems with the stack's config (as `load_settings` would read it), without running the program."""
-    from components.settings import SettingsError, parse_settings
-
     try:
-        config = config_strings(stack_config(stack, overrides))
+        return settings_problems(stack, stack_config(stack, overrides), ORGANIZATION)
     except yaml.YAMLError:  # not YAML: file_problems says where
         return []
-    raw = {k.removeprefix(f"{PROJECT}:"): v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
-    others = [k for k in config if not k.startswith(f"{PROJECT}:")]
-    try:
-        parse_settings(raw, PROJECT, stack, config.get("aws:region") or None, ORGANIZATION, others)
-    except SettingsError as error:
-        return list(error.problems)
-    return []
 
 
 def _key_of(problem: str) -> str:
