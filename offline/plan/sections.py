@@ -18,9 +18,8 @@ import yaml
 from components.deploy import TARGETS, TargetModule, module_of_type
 from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
-from offline.mocks import PROJECT, Resource, StackResult
+from offline.mocks import PROJECT, Resource, StackResult, config_strings
 from offline.plan.promotion import trigger_line as inbox_trigger
-from offline.stackfile import config_strings
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
