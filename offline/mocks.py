@@ -375,9 +375,9 @@ def evaluate_stack(
     outputs = dict(stack_outputs or {})
     upstream = upstream_reference(config)
     if upstream is not None and upstream not in outputs:
-        upstream_stack = upstream.rsplit("/", 1)[-1]
-        if upstream.startswith(f"{ORGANIZATION}/{PROJECT}/") and (root / f"Pulumi.{upstream_stack}.yaml").exists():
-            outputs[upstream] = upstream_outputs(upstream_stack, root)
+        from offline.upstream import upstream_outputs_of  # which evaluates the upstream's stack file with this module
+
+        outputs[upstream] = upstream_outputs_of(stack, upstream, config, root)
     return evaluate(stack, config, root, ssm_parameters, outputs, account)
 
 

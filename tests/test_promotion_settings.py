@@ -40,11 +40,19 @@ def test_a_stack_builds_unless_it_names_what_it_promotes_from():
 def test_a_stack_cannot_promote_from_itself(value):
     fails(
         f"promoteFrom: {value!r} is not valid; a stack cannot promote from itself. "
-        "Fix: name the stack that builds the image (e.g. 'dev'), or remove promoteFrom to build in this stack",
+        "Fix: name another stack, the one that builds the image (e.g. 'dev'), or remove promoteFrom to build in this stack",
         promoteFrom=value,
     )
     # The same project and stack name in another organisation is another stack.
     assert parse(promoteFrom="another-org/container-cicd/prod").promotes
+
+
+def test_dev_promoting_from_itself_is_not_told_to_promote_from_dev():
+    with pytest.raises(SettingsError) as raised:
+        parse("dev", promoteFrom="dev")
+    assert str(raised.value) == (
+        "promoteFrom: 'dev' is not valid; a stack cannot promote from itself. Fix: name another stack, the one that builds the image, or remove promoteFrom to build in this stack"
+    )
 
 
 @pytest.mark.parametrize("value", ["Dev", "project/stack", "a/b/c/d", "dev ", "../dev"])

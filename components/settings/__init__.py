@@ -17,6 +17,7 @@ Callers import from here, never from the modules.
 
 from components.settings.constants import (
     ALARM_DETECTION_MINUTES,
+    AWS_REGIONS,
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
     CODEBUILD_ACTION_MAX_MINUTES,
@@ -57,12 +58,13 @@ from components.settings.model import (
 from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
 from components.settings.promotion import BUILD_ONLY_KEYS
-from components.settings.reading import SettingsError
+from components.settings.reading import SettingsError, settings_error
 from components.settings.source import git_branch_problem
 from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
 
 __all__ = [
     "ALARM_DETECTION_MINUTES",
+    "AWS_REGIONS",
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
     "BUILD_ONLY_KEYS",
@@ -117,6 +119,7 @@ __all__ = [
     "linear_shifts",
     "load_settings",
     "parse_settings",
+    "settings_error",
     "percent_text",
     "standard_support_notice",
     "time_zone_problem",

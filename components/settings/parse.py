@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from components.settings.build import _build
-from components.settings.constants import PROJECT
+from components.settings.constants import AWS_REGIONS, PROJECT
 from components.settings.ecs import _ecs
 from components.settings.eks import _eks
 from components.settings.enums import DeploymentStrategyKind, DeployTargetKind
@@ -27,7 +27,7 @@ from components.settings.keys import KEYS
 from components.settings.model import PromotionSettings, RegistrySettings, Settings
 from components.settings.network import _network
 from components.settings.promotion import BUILD_ONLY_KEYS, _not_read_when_promoting, _promotion
-from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader
+from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader, settings_error
 from components.settings.safety import _safety
 from components.settings.source import _source
 from components.settings.strategy import _strategy_kind
@@ -37,6 +37,10 @@ from components.settings.workload import _workload
 # repository names ([a-z0-9]+ joined by single separators) and CloudTrail trail names (no adjacent '-').
 _NAME_RUNS = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _ARN_REGION = re.compile(r"^arn:[^:]+:[^:]+:([a-z0-9-]+):")
+# The shortest form of a decimal that ended in 0 as typed (1.30 -> 1.3), as the CLI hands it to the program.
+_ONE_DECIMAL = re.compile(r"^[0-9]+\.[0-9]$")
+# Namespaces of a stack's config that are not a misspelt project name.
+_OTHER_NAMESPACES = frozenset({"aws", "pulumi"})
 
 
 def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
@@ -48,13 +52,19 @@ def _check_unknown_keys(raw: Mapping[str, Any]) -> None:
 
 
 def _check_target_keys(reader: _Reader, target: DeployTargetKind, next_target: DeployTargetKind | None) -> None:
-    for key in reader.raw:
-        spec = KEYS[key]
-        if target not in spec.targets and next_target not in spec.targets and reader.is_set(key):
-            users = " and ".join(sorted(t.value for t in spec.targets))
-            raise SettingsError(
-                f"{key}: is set but deployTarget is {target.value!r}, and only {users} uses it; Fix: remove it (`pulumi config rm {key}`) or set deployTarget to {users}"
-            )
+    """Every key set for a target the stack does not use, in one message with the one command that removes them
+    all (`pulumi config rm-all`), so switching deployTarget takes one round, not one per key."""
+    stray = [key for key in reader.raw if target not in KEYS[key].targets and next_target not in KEYS[key].targets and reader.is_set(key)]
+    if not stray:
+        return
+    users = sorted({t.value for key in stray for t in KEYS[key].targets})
+    named = ", ".join(stray)
+    command = f"pulumi config rm {stray[0]}" if len(stray) == 1 else f"pulumi config rm-all {' '.join(stray)}"
+    raise SettingsError(
+        f"{named}: {'is' if len(stray) == 1 else 'are'} set but deployTarget is {target.value!r}, and only {' and '.join(users)} "
+        f"{'uses' if len(users) == 1 else 'use'} {'it' if len(stray) == 1 else 'them'}; Fix: remove {'it' if len(stray) == 1 else 'them'} (`{command}`) "
+        f"or set deployTarget to {' or '.join(users)}"
+    )
 
 
 def _next_target(reader: _Reader, target: DeployTargetKind) -> DeployTargetKind | None:
@@ -97,11 +107,8 @@ class _Problems:
             return None
 
     def raise_any(self) -> None:
-        if len(self.messages) == 1:
-            raise SettingsError(self.messages[0])
         if self.messages:
-            listed = "\n".join(f"- {m}" for m in self.messages)
-            raise SettingsError(f"{len(self.messages)} problems in the stack's config:\n{listed}")
+            raise settings_error(self.messages)
 
 
 def _names(project: str, stack: str) -> None:
@@ -133,6 +140,41 @@ def _log_retention(reader: _Reader) -> int:
     return retention
 
 
+def _other_namespace(key: str) -> None:
+    """A key of this project written in another namespace, or in a misspelt one: the program reads only its own."""
+    namespace, _, name = key.partition(":")
+    near = difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= 0.8
+    if name in KEYS or (near and namespace not in _OTHER_NAMESPACES):
+        raise SettingsError(
+            f"{key}: is in the namespace {namespace!r}, and this program reads only '{PROJECT}:' keys, so the value would be ignored. "
+            f"Fix: move it to {PROJECT}:{name} (`pulumi config rm {key}`, then `pulumi config set {PROJECT}:{name} <value>`)"
+        )
+
+
+def _region(region: str | None) -> None:
+    """aws:region, when set, is a region the AWS provider knows (unset: the provider reads AWS_REGION)."""
+    if region is not None and region not in AWS_REGIONS:
+        close = difflib.get_close_matches(region, AWS_REGIONS, n=2, cutoff=0.75)
+        raise _fail(
+            "aws:region",
+            region,
+            f"allowed: an AWS region, one of {', '.join(AWS_REGIONS)}",
+            f"set the stack's region, e.g. `pulumi config set aws:region {close[0] if close else 'us-east-1'}`" + (f" (closest: {' or '.join(map(repr, close))})" if close else ""),
+        )
+
+
+def _unquoted_number_hint(message: str, raw: Mapping[str, Any]) -> str:
+    """A string key's value refused for its form, when it may be what YAML made of an unquoted number: the CLI hands
+    the program the number's shortest form, so an unquoted 1.30 arrives as '1.3'."""
+    key = message.split(":", 1)[0]
+    value = raw.get(key)
+    if key not in KEYS or KEYS[key].type != "string" or not isinstance(value, str) or not _ONE_DECIMAL.match(value):
+        return message
+    if not message.startswith((f"{key}: {value!r} is not valid; allowed", f"{key}: {value!r} is not supported")):
+        return message
+    return f'{message}. If the stack file has {value}0 unquoted, YAML read the number {value}: quote it as you mean it ("{value}0")'
+
+
 def _regions(reader: _Reader, region: str | None) -> None:
     """ARNs of regional resources the stack uses in place must be in the stack's region: an ALB takes ACM
     certificates of its own region only, and a pipeline's source action runs in the pipeline's region."""
@@ -150,15 +192,26 @@ def _regions(reader: _Reader, region: str | None) -> None:
             )
 
 
-def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str | None = None, organization: str | None = None) -> Settings:
+def parse_settings(
+    raw: Mapping[str, Any],
+    project: str,
+    stack: str,
+    region: str | None = None,
+    organization: str | None = None,
+    other_keys: Collection[str] = (),
+) -> Settings:
     """Validate a stack's raw config (key without namespace -> value) into `Settings`.
 
     Pure: no Pulumi runtime needed, so every rule is testable directly. Every problem is reported at
     once (each part of the config stops at its first problem). `region`: the stack's aws:region, when
-    known, to check ARNs against it. `organization`: the stack's Pulumi organisation, when known, to
-    tell this stack from another organisation's stack of the same name in promoteFrom.
+    known, to check it and ARNs against it. `organization`: the stack's Pulumi organisation, when known, to
+    tell this stack from another organisation's stack of the same name in promoteFrom. `other_keys`: the
+    stack's config keys in other namespaces ('aws:region'), to refuse this project's keys written in another.
     """
     problems = _Problems()
+    for key in other_keys:
+        problems.check(_other_namespace, key)
+    problems.check(_region, region)
     unknown = [key for key in raw if key not in KEYS]
     for key in unknown:
         problems.check(_check_unknown_keys, {key: raw[key]})
@@ -199,6 +252,7 @@ def parse_settings(raw: Mapping[str, Any], project: str, stack: str, region: str
         "eks": problems.check(_eks, reader) if DeployTargetKind.EKS in targets else None,
     }
     problems.check(_regions, reader, region)
+    problems.messages = [_unquoted_number_hint(message, raw) for message in problems.messages]
     problems.raise_any()
     assert target is not None and promotion is not None
     return Settings(
@@ -236,4 +290,5 @@ def load_settings() -> Settings:
     every = {**get_config_env(), **CONFIG.get()}
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix) :]: value for key, value in every.items() if key.startswith(prefix)}
-    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None, pulumi.get_organization() or None)
+    others = [key for key in every if not key.startswith(prefix)]
+    return parse_settings(raw, pulumi.get_project(), pulumi.get_stack(), every.get("aws:region") or None, pulumi.get_organization() or None, others)

@@ -48,11 +48,12 @@ def _upstream(reader: _Reader, project: str, stack: str, organization: str | Non
     parts = value.split("/")
     itself = parts == [stack] or (parts[1:] == [project, stack] and organization in (None, parts[0]))
     if itself:
+        example = "" if stack == "dev" else " (e.g. 'dev')"  # never suggest the stack itself
         raise _fail(
             "promoteFrom",
             value,
             "a stack cannot promote from itself",
-            "name the stack that builds the image (e.g. 'dev'), or remove promoteFrom to build in this stack",
+            f"name another stack, the one that builds the image{example}, or remove promoteFrom to build in this stack",
         )
     return value
 

@@ -15,7 +15,20 @@ from components.settings.keys import KEYS, _number
 
 
 class SettingsError(ValueError):
-    """A stack's configuration is invalid. The message says how to fix it."""
+    """A stack's configuration is invalid. The message says how to fix it; `problems` lists each problem's
+    own message (one, or every problem of the config when several are reported at once)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) or (message,)
+
+
+def settings_error(problems: Sequence[str]) -> SettingsError:
+    """One error for every problem: the problem itself, or a numbered list of them all."""
+    if len(problems) == 1:
+        return SettingsError(problems[0])
+    listed = "\n".join(f"- {m}" for m in problems)
+    return SettingsError(f"{len(problems)} problems in the stack's config:\n{listed}", problems)
 
 
 def _shown(value: Any) -> str:
@@ -106,8 +119,20 @@ def _parse_array(key: str, value: Any) -> tuple[str, ...]:
             items = json.loads(value)
         except json.JSONDecodeError:
             items = None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+    if not isinstance(items, list):
         raise _fail(key, value, "expected a list of strings", f'write {key} as a YAML list, e.g. ["a", "b"]')
+    typed = [i for i in items if not isinstance(i, str)]
+    if typed:
+        # The CLI hands a stack file's list to the program as JSON: an unquoted 012345678901 arrives as the number
+        # 12345678901 (YAML reads digits as a number; the leading zero is gone before the program runs).
+        shown = ", ".join(json.dumps(i) for i in typed)
+        raise _fail(
+            key,
+            items,
+            f"expected a list of strings, and {shown} {'is not a string' if len(typed) == 1 else 'are not strings'} (YAML reads an unquoted "
+            "number, true or false as that type, and drops a number's leading zeros)",
+            f'quote each item in the stack file as you mean it, e.g. {key}: ["{typed[0]}"]',
+        )
     return tuple(items)
 
 

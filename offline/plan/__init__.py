@@ -30,8 +30,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
+
 from offline import checkov_scan, cost
-from offline.mocks import ROOT, StackResult, evaluate_stack
+from offline.mocks import ORGANIZATION, ROOT, StackResult, evaluate_stack
 from offline.plan import promotion
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
@@ -47,7 +49,7 @@ from offline.plan.sections import (
     pipeline_section,
     show,
 )
-from offline.stackfile import stack_config
+from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
 
 __all__ = [
@@ -275,6 +277,24 @@ def render_files(
     return files
 
 
+# The program's refusals of a value (or of an unknown key), which say again what a stack-file problem of the
+# same key says with the value as typed; its other problems of that key (set for the other target) stay.
+_ABOUT_THE_VALUE = (" is not valid;", " is not supported;", ": unknown config key;")
+
+
+def _settings_problems(stack: str, overrides: Mapping[str, Any]) -> list[str]:
+    """The settings' problems with the stack's config (as `load_settings` would read it), without running the program."""
+    try:
+        return settings_problems(stack, stack_config(stack, overrides), ORGANIZATION)
+    except yaml.YAMLError:  # not YAML: file_problems says where
+        return []
+
+
+def _key_of(problem: str) -> str:
+    """The key a settings problem names first, without this project's namespace."""
+    return problem.removeprefix(f"{PROJECT}:").split(":", 1)[0]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -286,8 +306,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage error: {e}", file=sys.stderr)
         return EXIT_USAGE
 
-    from components.settings import SettingsError
+    from components.promotion.contract import PromotionError
+    from components.settings import SettingsError, settings_error
 
+    # What only the stack file's text shows (offline/stackfile.py) comes with the settings' own problems, in one
+    # settings error that names each key once (a value refused as typed is not refused again as the program saw
+    # it); the program is not run on such a file.
+    problems = file_problems(ROOT / f"Pulumi.{args.stack}.yaml")
+    if problems:
+        flagged = {_key_of(p) for p in problems}
+        problems += [p for p in _settings_problems(args.stack, overrides) if not (_key_of(p) in flagged and any(w in p for w in _ABOUT_THE_VALUE))]
+        print(f"settings error in stack {args.stack}: {settings_error(problems)}", file=sys.stderr)
+        return EXIT_SETTINGS_ERROR
     deployed = None
     try:
         result = evaluate_stack(args.stack, overrides)
@@ -296,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 deployed = evaluate_stack(args.stack, deployed_overrides)
             except SettingsError as e:
                 raise SettingsError(f"the deployed configuration (--from): {e}") from e
-    except SettingsError as e:
+    except (SettingsError, PromotionError) as e:  # PromotionError: promoteFrom names a stack whose contract does not fit
         print(f"settings error in stack {args.stack}: {e}", file=sys.stderr)
         return EXIT_SETTINGS_ERROR
     except Exception as e:  # noqa: BLE001 - any other failure of the program is reported, not a traceback

@@ -18,7 +18,7 @@ import yaml
 from components.deploy import TARGETS, TargetModule, module_of_type
 from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
-from offline.mocks import PROJECT, Resource, StackResult
+from offline.mocks import PROJECT, Resource, StackResult, config_strings
 from offline.plan.promotion import trigger_line as inbox_trigger
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
@@ -83,8 +83,8 @@ def _short(key: str) -> str:
 
 
 def raw_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The project's config without its namespace: what `load_settings` hands to `parse_settings`."""
-    return {_short(k): v for k, v in config.items() if k.startswith(f"{PROJECT}:")}
+    """The project's config without its namespace, as the strings `load_settings` hands to `parse_settings`."""
+    return {_short(k): v for k, v in config_strings(config).items() if k.startswith(f"{PROJECT}:")}
 
 
 def stack_settings(result: StackResult) -> Settings:
