@@ -35,7 +35,7 @@ UNIQUE_SUFFIX = "20261127000000000000000001"
 ORGANIZATION = "organization"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 # The garbage collector's thresholds while a program is evaluated (defaults: 700, 10, 10).
-GC_THRESHOLDS = (50_000, 50, 100)
+GC_THRESHOLDS = (1_000_000, 50, 100)
 
 
 @dataclass

@@ -69,13 +69,8 @@ NOT_YET_PROVEN = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _costs_of_the_shared_stacks(dev, prod, monkeypatch):
-    """The cost facts from the session's evaluated stacks instead of evaluating them again."""
-    monkeypatch.setattr(docs, "cost_results", lambda: {"dev": dev, "prod": prod})
-    docs.cost_estimates.cache_clear()
-    yield
-    docs.cost_estimates.cache_clear()
+# The generated parts from the session's evaluated stacks instead of evaluating them again.
+pytestmark = pytest.mark.usefixtures("docs_from_shared_stacks")
 
 
 def _unchecked() -> list[doc_numbers.Number]:

@@ -11,6 +11,9 @@ import pytest
 from components.settings import KEYS
 from offline import docs
 
+# The generated parts from the session's evaluated stacks instead of evaluating them again.
+pytestmark = pytest.mark.usefixtures("docs_from_shared_stacks")
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 

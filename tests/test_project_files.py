@@ -10,6 +10,9 @@ import yaml
 from components.settings import KEYS, PROJECT, parse_settings
 from offline import docs, stackfile
 
+# The generated parts from the session's evaluated stacks instead of evaluating them again.
+pytestmark = pytest.mark.usefixtures("docs_from_shared_stacks")
+
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_YAML = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 CONFIG_DOC = (ROOT / "docs" / "config.md").read_text()
