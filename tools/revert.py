@@ -227,18 +227,18 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse exits 2, which here means "nothing to revert"
+    def error(self, message: str) -> NoReturn:  # argparse exits 2, which the tools use for their own outcome
         raise UsageError(message)
 
 
+def tool_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a tool in tools/: a usage error raises UsageError (the tool exits 64), its
+    description is the module docstring's first paragraph and its epilog the docstring from "Exit codes:"."""
+    return _Parser(prog=prog, description=doc.split("\n\n")[0], epilog=doc[doc.index("Exit codes:") :], formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = _Parser(
-        prog="python -m tools.revert",
-        description=doc.split("\n\n")[0],
-        epilog=doc[doc.index("Exit codes:") :],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = tool_parser("python -m tools.revert", __doc__ or "")
     parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--commit", help="full 40-character commit SHA the pipeline built before")

@@ -24,9 +24,9 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from tools.revert import ROOT, UsageError, read_settings, stack_target
+from tools.revert import ROOT, UsageError, read_settings, stack_target, tool_parser
 
 EXIT_DONE, EXIT_AWS_ERROR, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -274,16 +274,8 @@ def read_state(stack: str, root: Path) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse exits 2, which here means "refused"
-        raise UsageError(message)
-
-
 def parser() -> argparse.ArgumentParser:
-    doc = __doc__ or ""
-    parser = _Parser(
-        prog="python -m tools.teardown", description=doc.split("\n\n")[0], epilog=doc[doc.index("Exit codes:") :], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = tool_parser("python -m tools.teardown", __doc__ or "")
     parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region, and its state what it owns")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the steps and what each would delete, change nothing (the default)")
