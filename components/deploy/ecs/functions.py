@@ -1,4 +1,4 @@
-"""The ECS target's Lambda functions (the smoke-test hook, the deployment verifier): one code package from
+"""The ECS target's Lambda functions (the smoke-test hook, the canary judge hook, the deployment verifier): one code package from
 the repository's `functions/` folder; each function is made by `components.lambdas.stack_function`."""
 
 from __future__ import annotations
@@ -9,7 +9,14 @@ import pulumi
 # contents), so `pulumi up` updates the code only when one of them changed. A folder archive would also
 # pack the interpreter's __pycache__, which changes without a code change. Paths are relative to the
 # project directory, where the Pulumi CLI runs the program.
-FUNCTION_FILES = ("functions/__init__.py", "functions/deployment_record.py", "functions/ecs_smoke_test.py", "functions/ecs_verify_deployment.py")
+FUNCTION_FILES = (
+    "functions/__init__.py",
+    "functions/canary_judge.py",
+    "functions/deployment_record.py",
+    "functions/ecs_canary_hook.py",
+    "functions/ecs_smoke_test.py",
+    "functions/ecs_verify_deployment.py",
+)
 
 
 def functions_archive() -> pulumi.AssetArchive:
