@@ -12,7 +12,7 @@ One invocation, no waiting (the bakes ECS already waits between two shifts are t
 
 1. The deployment (DescribeServiceDeployments): while it rolls back, SUCCEEDED at once (a judge never holds a
    rollback). Its `startedAt` opens the judged window.
-2. The metrics (one GetMetricData call, and its next pages): per minute, for each of the two target groups,
+2. The metrics (one GetMetricData call): per minute, for each of the two target groups,
    RequestCount and HTTPCode_Target_5XX_Count (Sum) and TargetResponseTime at the rules' percentile, from
    PRE_MINUTES before the deployment started until the last whole minute.
 3. Which target group holds the old revision: ECS alternates the two groups' roles from one deployment to the
@@ -59,13 +59,14 @@ PRE_MINUTES = 15
 PERIOD_SECONDS = 60
 NAMESPACE = "AWS/ApplicationELB"
 # Two attempts of at most 2 s to connect and 5 s to read, and one backoff of at most 1 s plus the 5 s AWS may ask
-# for (botocore standard retries); the pages: a deployment fits the deploy action's 60 minutes, so the window holds
-# at most 75 points a metric, 450 in all, far below GetMetricData's 100,800 a call; a second page is allowed for.
+# for (botocore standard retries). One GetMetricData page: a deployment fits the deploy action's 60 minutes, so the
+# window holds at most 75 points a metric, 450 in all, far below the 100,800 one call returns
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html); a NextToken all the
+# same is an error (the deployment rolls back) rather than a verdict on part of the data.
 CONNECT_SECONDS, READ_SECONDS, ATTEMPTS = 2, 5, 2
 CLIENT_CONFIG = Config(connect_timeout=CONNECT_SECONDS, read_timeout=READ_SECONDS, retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
 CALL_WORST_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + sum(min(2 ** (n - 1), 20) + 5 for n in range(1, ATTEMPTS))
-MAX_PAGES = 2
-MAX_CALLS = 1 + MAX_PAGES
+MAX_CALLS = 2
 INVOCATION_WORST_SECONDS = MAX_CALLS * CALL_WORST_SECONDS
 
 logger = logging.getLogger("ecs_canary_hook")
@@ -156,23 +157,17 @@ def run(event: Mapping[str, Any], env: Mapping[str, str], ecs: Any, cloudwatch: 
     started = minute(deployment["startedAt"])
     start, end = started - dt.timedelta(minutes=PRE_MINUTES), minute(now())
     count = max(0, int((end - start).total_seconds() // PERIOD_SECONDS))
-    results: list[Mapping[str, Any]] = []
-    request: dict[str, Any] = {"MetricDataQueries": metric_queries(load_balancer, groups, rules.percentile), "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
-    for _ in range(MAX_PAGES):
-        page = cloudwatch.get_metric_data(**request)
-        results += page.get("MetricDataResults") or []
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
-    values = aligned(results, start, count)
+    page = cloudwatch.get_metric_data(MetricDataQueries=metric_queries(load_balancer, groups, rules.percentile), StartTime=start, EndTime=end, ScanBy="TimestampAscending")
+    if page.get("NextToken"):
+        raise RuntimeError(f"GetMetricData paginated {count} minutes of 6 metrics; the judge does not decide on part of the data")
+    values = aligned(page.get("MetricDataResults") or [], start, count)
     blank: list[float | None] = [None] * count
     series = [Series(values.get(f"r{g}", blank)[PRE_MINUTES:], values.get(f"e{g}", blank)[PRE_MINUTES:], values.get(f"l{g}", blank)[PRE_MINUTES:]) for g in (0, 1)]
     old = baseline_group([values.get(f"r{g}", blank)[:PRE_MINUTES] for g in (0, 1)])
     if old is None:
         judgement = Judgement(
             Verdict.NOT_ENOUGH_TRAFFIC,
-            f"not enough traffic: no minute in the {PRE_MINUTES} before the deployment in which one target group alone served requests, "
-            "so the old revision's group is unknown",
+            f"not enough traffic: no minute in the {PRE_MINUTES} before the deployment in which one target group alone served requests, so the old revision's group is unknown",
             rules.not_enough_traffic is NotEnoughTraffic.ROLLBACK,
         )
     else:

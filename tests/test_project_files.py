@@ -67,9 +67,12 @@ def test_number_keys_are_strings_in_pulumi_yaml_and_read_back_as_their_default()
     assert numbers == {
         "canaryPercent": {"type": "string", "description": KEYS["canaryPercent"].full_description, "default": "10"},
         "linearStepPercent": {"type": "string", "description": KEYS["linearStepPercent"].full_description, "default": "25"},
+        "canaryErrorFloorPercent": {"type": "string", "description": KEYS["canaryErrorFloorPercent"].full_description, "default": "0.5"},
     }
     settings = parse_settings({name: spec["default"] for name, spec in numbers.items()}, PROJECT, "dev")
     assert (settings.ecs.strategy.canary_percent, settings.ecs.strategy.linear_step_percent) == (10.0, 25.0)
+    canary = parse_settings({"deploymentStrategy": "canary", **{name: spec["default"] for name, spec in numbers.items()}}, PROJECT, "dev")
+    assert canary.ecs.strategy.judge.error_floor_percent == 0.5
 
 
 def test_pulumi_yaml_defaults_are_valid_settings():

@@ -260,9 +260,13 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "linearStepBakeMinutes",
         "deploymentBakeMinutes",
         "testListenerPort",
+        "canaryTolerancePercent",
+        "canaryErrorFloorPercent",
+        "canaryLatencyFloorMs",
+        "canaryMinRequests",
     }
     assert all(k.type in ("integer", "number") and k.minimum is not None and k.maximum is not None for k in BOUNDED)
-    assert {k.name for k in BOUNDED if k.type == "number"} == {"canaryPercent", "linearStepPercent"}
+    assert {k.name for k in BOUNDED if k.type == "number"} == {"canaryPercent", "linearStepPercent", "canaryErrorFloorPercent"}
     assert {k.name for k in ENUMS} == {
         "deployTarget",
         "sourceProvider",

@@ -74,7 +74,7 @@ def test_production_on_ecs_deploys_a_canary_that_fits_its_30_minute_default_time
     assert s.ecs.strategy.kind is DeploymentStrategyKind.CANARY
     assert (s.ecs.strategy.canary_percent, s.ecs.strategy.canary_bake_minutes, s.ecs.strategy.bake_minutes) == (10.0, 5, 5)
     assert s.workload.deployment_timeout_minutes == 30
-    assert s.ecs.strategy.worst_case.minutes == 21
+    assert s.ecs.strategy.worst_case.minutes == 23
 
 
 def test_an_explicit_strategy_or_timeout_wins_over_the_defaults():
@@ -222,8 +222,8 @@ def test_canary_percent_edges():
 
 
 def test_linear_step_percent_edges():
-    # 3 % makes 34 shifts: 33 step bakes must be short to fit the timeout.
-    assert strategy(deploymentStrategy="linear", linearStepPercent="3", linearStepBakeMinutes=0).linear_step_percent == 3.0
+    # 3 % makes 34 shifts: 33 step bakes must be short, and the canary judge's 34 invocations need a longer timeout.
+    assert strategy(deploymentStrategy="linear", linearStepPercent="3", linearStepBakeMinutes=0, deploymentTimeoutMinutes=48).linear_step_percent == 3.0
     assert strategy(deploymentStrategy="linear", linearStepPercent="100").linear_step_percent == 100.0
     for bad in (2.9, 100.1):
         out_of_range("linearStepPercent", bad, "3 to 100 in steps of 0.1", "3", "100", deploymentStrategy="linear")
@@ -332,6 +332,25 @@ def test_worst_case_of_each_strategy_with_the_defaults():
     )
 
 
+def test_the_canary_judge_counts_one_invocation_at_every_traffic_shift():
+    """55 s each (Lambda's init limit and the hook's timeout), rounded up to minutes together: canary 2 shifts, linear
+    one per step, blue-green and rolling none (no judge)."""
+    judged = {
+        k: worst_case(DeploymentStrategyKind(k), canary_percent=10.0, canary_bake_minutes=5, linear_step_percent=25.0, linear_step_bake_minutes=3, bake_minutes=5, judged=True)
+        for k in ("canary", "linear", "blue-green", "rolling")
+    }
+    assert judged["canary"].steps[3] == ("canary judge at 2 traffic shifts", 2)
+    assert judged["linear"].steps[3] == ("canary judge at 4 traffic shifts", 4)
+    assert judged["blue-green"] == worst("blue-green") and judged["rolling"] == worst("rolling")
+    assert worst_case(
+        DeploymentStrategyKind.LINEAR, canary_percent=10.0, canary_bake_minutes=5, linear_step_percent=3.0, linear_step_bake_minutes=0, bake_minutes=0, judged=True
+    ).steps[3] == (
+        "canary judge at 34 traffic shifts",
+        32,
+    )
+    assert [strategy(deploymentStrategy=k).worst_case.minutes for k in ("canary", "linear")] == [23, 29]
+
+
 def test_worst_case_with_zero_bakes():
     assert worst("canary", canary=(10.0, 0), bake=0).minutes == 11
     assert worst("linear", linear=(3.0, 0), bake=0).minutes == 11
@@ -361,28 +380,29 @@ def test_tiny_canary_percent():
 
 
 def test_the_worst_case_may_equal_the_timeout():
-    assert parse(deploymentStrategy="canary", deploymentTimeoutMinutes=21).ecs.strategy.worst_case.minutes == 21
-    assert parse(deploymentStrategy="linear", linearStepPercent="100", deploymentBakeMinutes=0, deploymentTimeoutMinutes=11).workload.deployment_timeout_minutes == 11
+    assert parse(deploymentStrategy="canary", deploymentTimeoutMinutes=23).ecs.strategy.worst_case.minutes == 23
+    assert parse(deploymentStrategy="linear", linearStepPercent="100", deploymentBakeMinutes=0, deploymentTimeoutMinutes=12).workload.deployment_timeout_minutes == 12
 
 
 CANARY_TEXT = (
-    "5 min new tasks start and turn healthy + 5 min smoke-test hook on the test listener + 5 min canary bake at 10 % + 5 min final bake + 1 min old tasks drain (30 s) = 21 min"
+    "5 min new tasks start and turn healthy + 5 min smoke-test hook on the test listener + 5 min canary bake at 10 % + 2 min canary judge at 2 traffic shifts "
+    "+ 5 min final bake + 1 min old tasks drain (30 s) = 23 min"
 )
 
 
 def test_one_minute_over_the_timeout_is_refused_with_the_breakdown_and_the_fix():
     fails(
-        f"deploymentTimeoutMinutes: 20 is too short for deploymentStrategy 'canary': a deployment can take {CANARY_TEXT}. "
-        "Fix: shorten the bakes by 1 minute (canaryBakeMinutes, deploymentBakeMinutes), or raise deploymentTimeoutMinutes to 21 (at most 60, the ECS deploy action's limit)",
+        f"deploymentTimeoutMinutes: 22 is too short for deploymentStrategy 'canary': a deployment can take {CANARY_TEXT}. "
+        "Fix: shorten the bakes by 1 minute (canaryBakeMinutes, deploymentBakeMinutes), or raise deploymentTimeoutMinutes to 23 (at most 60, the ECS deploy action's limit)",
         deploymentStrategy="canary",
-        deploymentTimeoutMinutes=20,
+        deploymentTimeoutMinutes=22,
     )
 
 
 def test_a_timeout_shorter_than_the_unbakeable_part_can_only_be_raised():
     fails(
         f"deploymentTimeoutMinutes: 10 is too short for deploymentStrategy 'canary' (auto: production is true): a deployment can take {CANARY_TEXT}. "
-        "Fix: raise deploymentTimeoutMinutes to 21 (at most 60, the ECS deploy action's limit)",
+        "Fix: raise deploymentTimeoutMinutes to 23 (at most 60, the ECS deploy action's limit)",
         deploymentTimeoutMinutes=10,
         **PRODUCTION,
     )
@@ -391,8 +411,8 @@ def test_a_timeout_shorter_than_the_unbakeable_part_can_only_be_raised():
 def test_past_the_actions_limit_only_shorter_bakes_help():
     fails(
         "deploymentTimeoutMinutes: 60 is too short for deploymentStrategy 'linear': a deployment can take 5 min new tasks start and turn healthy "
-        "+ 5 min smoke-test hook on the test listener + 99 min 33 step bakes of 3 min (3 % a step) + 5 min final bake + 1 min old tasks drain (30 s) "
-        "= 115 min. Fix: shorten the bakes by 55 minutes (linearStepBakeMinutes, deploymentBakeMinutes, or a larger linearStepPercent for fewer steps)",
+        "+ 5 min smoke-test hook on the test listener + 99 min 33 step bakes of 3 min (3 % a step) + 32 min canary judge at 34 traffic shifts "
+        "+ 5 min final bake + 1 min old tasks drain (30 s) = 147 min. Fix: shorten the bakes by 87 minutes (linearStepBakeMinutes, deploymentBakeMinutes, or a larger linearStepPercent for fewer steps)",
         deploymentStrategy="linear",
         linearStepPercent="3",
         deploymentTimeoutMinutes=60,
@@ -440,8 +460,8 @@ def applied(strategy: str) -> str:
                 "- Deployment strategy: `canary`: 10 % of production traffic for 5 min, then 100 %",
                 "  - final bake: 5 min with both revisions running, then the old one stops",
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
-                f"  - worst case 21 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): {CANARY_TEXT}",
-                "  - `pulumi up` waits up to 26 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
+                f"  - worst case 23 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): {CANARY_TEXT}",
+                "  - `pulumi up` waits up to 28 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
                 applied("CANARY"),
                 VERIFIED,
             ],
@@ -452,9 +472,10 @@ def applied(strategy: str) -> str:
                 "- Deployment strategy: `linear`: 25 % more production traffic every 3 min until 100 % (4 shifts)",
                 "  - final bake: 5 min with both revisions running, then the old one stops",
                 "  - test listener: port `9000`, reachable by the smoke-test hook; the smoke test requests `/ping`",
-                "  - worst case 25 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
-                "+ 5 min smoke-test hook on the test listener + 9 min 3 step bakes of 3 min (25 % a step) + 5 min final bake + 1 min old tasks drain (30 s) = 25 min",
-                "  - `pulumi up` waits up to 30 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
+                "  - worst case 29 min, within the deploy action's 30 min timeout (`deploymentTimeoutMinutes`): 5 min new tasks start and turn healthy "
+                "+ 5 min smoke-test hook on the test listener + 9 min 3 step bakes of 3 min (25 % a step) + 4 min canary judge at 4 traffic shifts "
+                "+ 5 min final bake + 1 min old tasks drain (30 s) = 29 min",
+                "  - `pulumi up` waits up to 34 min (the worst case and 5 min) for the deployment it starts, and fails if ECS rolls it back",
                 applied("LINEAR"),
                 VERIFIED,
             ],

@@ -188,3 +188,10 @@ TASK_START_ALLOWANCE_MINUTES = 5
 # documents the hook's timeout_configuration for PAUSE hooks only. So the hook itself answers FAILED once
 # it has run this long, which bounds the deployment's worst case.
 SMOKE_TEST_HOOK_MAX_MINUTES = 5
+
+# The canary judge hook (functions/ecs_canary_hook.py): ECS invokes it once at each production traffic shift of a
+# canary or linear deployment ("at every production traffic shift step",
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-linear.html) and it answers at once,
+# never IN_PROGRESS. One invocation lasts at most Lambda's 10 s init limit plus the function's timeout (its two
+# calls of at most 20 s each, and 5 s to start); tests/test_canary_wiring.py checks this against the function.
+CANARY_JUDGE_INVOCATION_MAX_SECONDS = 55

@@ -7,7 +7,8 @@ and the offline plan shows the breakdown. The steps, in the order a deployment g
 1. the new revision's tasks start and pass the ALB health check (`TASK_START_ALLOWANCE_MINUTES`);
 2. blue-green, canary, linear: the smoke-test hook on the test listener (`SMOKE_TEST_HOOK_MAX_MINUTES`);
 3. the production traffic shifts and the bakes between them (canary: one canary bake; linear: a bake
-   after every shift but the last; blue-green and rolling: none);
+   after every shift but the last; blue-green and rolling: none), and with the canary judge (canary, linear) one
+   invocation of its hook at every shift (`CANARY_JUDGE_INVOCATION_MAX_SECONDS` each, rounded up to minutes together);
 4. blue-green, canary, linear: the final bake, both revisions running, before the old one is stopped;
 5. the old tasks drain from the target group (`DEREGISTRATION_DELAY_SECONDS`, rounded up to a minute).
 """
@@ -17,7 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from components.settings.constants import DEREGISTRATION_DELAY_SECONDS, SMOKE_TEST_HOOK_MAX_MINUTES, TASK_START_ALLOWANCE_MINUTES
+from components.settings.constants import (
+    CANARY_JUDGE_INVOCATION_MAX_SECONDS,
+    DEREGISTRATION_DELAY_SECONDS,
+    SMOKE_TEST_HOOK_MAX_MINUTES,
+    TASK_START_ALLOWANCE_MINUTES,
+)
 from components.settings.enums import DeploymentStrategyKind
 
 
@@ -62,9 +68,10 @@ def worst_case(
     linear_step_percent: float,
     linear_step_bake_minutes: int,
     bake_minutes: int,
+    judged: bool = False,
 ) -> WorstCase:
     """The worst case of one deployment with strategy `kind` (resolved, not AUTO); the values a strategy
-    does not use are ignored."""
+    does not use are ignored. `judged`: the canary judge's hook runs at every production traffic shift."""
     assert kind is not DeploymentStrategyKind.AUTO, "resolve() auto first"
     steps: list[tuple[str, int]] = [("new tasks start and turn healthy", TASK_START_ALLOWANCE_MINUTES)]
     if kind.shifts_traffic:
@@ -74,6 +81,9 @@ def worst_case(
     elif kind is DeploymentStrategyKind.LINEAR:
         bakes = linear_shifts(linear_step_percent) - 1
         steps.append((f"{bakes} step bakes of {linear_step_bake_minutes} min ({percent_text(linear_step_percent)} a step)", bakes * linear_step_bake_minutes))
+    shifts = {DeploymentStrategyKind.CANARY: 2, DeploymentStrategyKind.LINEAR: linear_shifts(linear_step_percent)}.get(kind, 0)
+    if judged and shifts:
+        steps.append((f"canary judge at {shifts} traffic shifts", math.ceil(shifts * CANARY_JUDGE_INVOCATION_MAX_SECONDS / 60)))
     if kind.shifts_traffic:
         steps.append(("final bake", bake_minutes))
     steps.append((f"old tasks drain ({DEREGISTRATION_DELAY_SECONDS} s)", math.ceil(DEREGISTRATION_DELAY_SECONDS / 60)))

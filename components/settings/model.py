@@ -67,6 +67,38 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class CanaryJudgeSettings:
+    """The canary judge's rules (canary and linear): the canary* keys, as functions/canary_judge.py's Rules take them."""
+
+    metrics: tuple[str, ...]
+    """'errors', 'latency' or both (canaryMetrics), in that order."""
+    tolerance_percent: int
+    """canaryTolerancePercent: how much worse than the old revision the new one may be, relative."""
+    error_floor_percent: float
+    """canaryErrorFloorPercent: a 5xx rate at or below it never fails."""
+    latency_floor_ms: int
+    """canaryLatencyFloorMs: a latency at or below it never fails."""
+    min_requests: int
+    """canaryMinRequests: requests each revision needs on the compared minutes for a verdict."""
+    percentile: str
+    """canaryLatencyPercentile: p95 or p99."""
+    not_enough_traffic: str
+    """canaryNotEnoughTraffic: continue or rollback, at the last traffic shift."""
+
+    def rules_json(self) -> dict:
+        """The hook's RULES environment (functions/canary_judge.py, Rules.from_json)."""
+        return {
+            "metrics": list(self.metrics),
+            "tolerancePercent": self.tolerance_percent,
+            "errorFloorPercent": self.error_floor_percent,
+            "latencyFloorMs": self.latency_floor_ms,
+            "minRequests": self.min_requests,
+            "percentile": self.percentile,
+            "notEnoughTraffic": self.not_enough_traffic,
+        }
+
+
+@dataclass(frozen=True)
 class DeploymentStrategySettings:
     """How ECS moves the service to a new revision (deploymentStrategy and the keys of its strategy).
 
@@ -94,6 +126,9 @@ class DeploymentStrategySettings:
     """BLUE_GREEN, CANARY, LINEAR: the ALB port of the test listener."""
     test_listener_cidrs: tuple[str, ...]
     """BLUE_GREEN, CANARY, LINEAR: who may reach the test listener besides the smoke-test hook (empty: nobody)."""
+    judge: CanaryJudgeSettings | None = None
+    """CANARY, LINEAR: the canary judge's rules. None (rolling, blue-green, which never serve two revisions on the same
+    production minutes): no judge."""
 
     @property
     def worst_case(self) -> WorstCase:
@@ -105,6 +140,7 @@ class DeploymentStrategySettings:
             linear_step_percent=self.linear_step_percent,
             linear_step_bake_minutes=self.linear_step_bake_minutes,
             bake_minutes=self.bake_minutes,
+            judged=self.judge is not None,
         )
 
 

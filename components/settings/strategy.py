@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import replace
 
+from components.settings.canary import _canary_judge
 from components.settings.constants import ECS_DEPLOY_ACTION_MAX_MINUTES, TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES
 from components.settings.enums import DeploymentStrategyKind, DeployTargetKind
 from components.settings.model import DeploymentStrategySettings
@@ -21,6 +22,19 @@ from components.settings.network import cidr_problem
 from components.settings.reading import SettingsError, _duplicates, _enum, _fail, _in_range, _Reader
 
 _SHIFTING = frozenset(k for k in DeploymentStrategyKind if k.shifts_traffic)
+# The strategies the canary judge compares: both revisions serve production traffic on the same minutes.
+_JUDGED = frozenset({DeploymentStrategyKind.CANARY, DeploymentStrategyKind.LINEAR})
+
+# The canary judge's keys (components/settings/canary.py).
+JUDGE_KEYS = (
+    "canaryMetrics",
+    "canaryTolerancePercent",
+    "canaryErrorFloorPercent",
+    "canaryLatencyFloorMs",
+    "canaryMinRequests",
+    "canaryLatencyPercentile",
+    "canaryNotEnoughTraffic",
+)
 
 # The strategy keys and the strategies that use them (deploymentStrategy itself is read by every strategy).
 STRATEGY_KEYS: dict[str, frozenset[DeploymentStrategyKind]] = {
@@ -32,6 +46,18 @@ STRATEGY_KEYS: dict[str, frozenset[DeploymentStrategyKind]] = {
     "smokeTestPaths": _SHIFTING,
     "testListenerPort": _SHIFTING,
     "testListenerCidrs": _SHIFTING,
+    **{
+        key: _JUDGED
+        for key in (
+            "canaryMetrics",
+            "canaryTolerancePercent",
+            "canaryErrorFloorPercent",
+            "canaryLatencyFloorMs",
+            "canaryMinRequests",
+            "canaryLatencyPercentile",
+            "canaryNotEnoughTraffic",
+        )
+    },
 }
 
 # What makes a deployment of each strategy shorter, for the timeout error.
@@ -170,6 +196,7 @@ def _strategy(reader: _Reader, kind: DeploymentStrategyKind, production: bool, t
         smoke_test_paths=_smoke_test_paths(reader),
         test_listener_port=_in_range(reader, "testListenerPort"),
         test_listener_cidrs=_test_listener_cidrs(reader),
+        judge=_canary_judge(reader) if kind in _JUDGED else None,
     )
     if timeout is not None and kind.shifts_traffic:
         _check_fits(reader, strategy, named, timeout)
