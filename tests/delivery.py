@@ -1,5 +1,5 @@
 """One stack's delivery, run end to end against the stand-ins with the stack's own code and roles (tests/runtime.py):
-the build (or the promotion's collector and Check step), the deploy steps (ECS: the verifier and the record step;
+the build (or the promotion's collector and Check step), the deploy steps (ECS: the canary judge hook, the verifier and the record step;
 EKS: the deploy step, also rolling back and re-applying a changed spec), Release and Publish. What every step
 called, with its caller, is kept for the checks that ask what AWS would decide (tests/test_authorization.py) and
 how long each step may take (tests/test_time_budgets.py).
@@ -146,10 +146,41 @@ def deploy(d: Delivery, variables: dict, url: str, digest: str) -> None:
         again = d.step(d.project("deploy"), variables=None, env={"MANIFESTS": manifests})
         assert again.code == 0, again.stdout
         return
+    for name in [n for n, f in runtime.functions(d.result).items() if f.handler == "functions.ecs_canary_hook.handler"]:
+        judge(d, name)
     [verifier] = [n for n, f in runtime.functions(d.result).items() if f.handler == "functions.ecs_verify_deployment.handler"]
     verify(d, verifier, variables, digest)
     run = d.step(d.project("record"), variables=variables, files={"imagedefinitions.json": definitions})
     assert run.code == 0, run.stdout
+
+
+def judge(d: Delivery, name: str) -> None:
+    """The canary judge hook at a production traffic shift: ECS's lifecycle event for the stack's own service, the
+    deployment IN_PROGRESS, and CloudWatch's points for the two target groups (the old one served alone before)."""
+    service = d.result.one("aws:ecs/service:Service").inputs
+    cluster = service["cluster"].rsplit("/", 1)[-1]
+    region = str(d.result.config.get("aws:region", "us-east-1"))
+    prefix = f"arn:aws:ecs:{region}:{d.account}"
+    deployment = f"{prefix}:service-deployment/{cluster}/{service['name']}/EZe5RNVLH6PPzHXINuP28"
+    new, old = (f"{prefix}:service-revision/{cluster}/{service['name']}/{n}" for n in ("2", "1"))
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    event = {
+        "executionId": "e1",
+        "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT",
+        "resourceArn": deployment,
+        "executionDetails": {"serviceArn": f"{prefix}:service/{cluster}/{service['name']}", "targetServiceRevisionArn": new, "productionTrafficWeights": {new: 10, old: 90}},
+    }
+
+    def respond(service_name: str, operation: str, params: dict) -> dict:
+        if (service_name, operation) == ("ecs", "DescribeServiceDeployments"):
+            return {"serviceDeployments": [{"serviceDeploymentArn": params["serviceDeploymentArns"][0], "status": "IN_PROGRESS", "startedAt": started}]}
+        if (service_name, operation) == ("cloudwatch", "GetMetricData"):
+            minutes = [started.replace(minute=m) for m in range(0, 30)]
+            return {"MetricDataResults": [{"Id": q["Id"], "Timestamps": minutes, "Values": [100.0 if q["Id"] == "r0" else 0.0] * 30} for q in params["MetricDataQueries"]]}
+        raise AssertionError(f"the canary judge called {service_name} {operation}")
+
+    answer = d.function(name, event, respond)
+    assert answer == {"hookStatus": "SUCCEEDED"}, answer
 
 
 def verify(d: Delivery, name: str, variables: dict, digest: str) -> None:

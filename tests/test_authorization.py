@@ -82,7 +82,7 @@ def delivered(variants):
     return lambda label: shared_delivery(label, *variants[label])
 
 
-# A traffic-shifting strategy adds no runtime call (its smoke-test hook calls no AWS API): dev covers the ECS steps.
+# dev covers the ECS steps; prod-ecs deploys a canary, whose judge hook calls ECS and CloudWatch (the smoke-test hook calls no AWS API).
 @pytest.mark.parametrize("label", ["dev", "dev-eks", "prod", "prod-ecs", "prod-existing-cluster"])
 def test_iam_allows_every_call_the_runtime_code_makes(variants, delivered, label):
     result, upstream = variants[label]

@@ -35,8 +35,7 @@ def test_a_canary_clearly_worse_fails_although_no_fixed_threshold_would_fire():
     result = judge(steady(10, 100, 0.9, 0.2), steady(10, 900, 0.1, 0.2), RULES)
     assert result.verdict is Verdict.FAIL and result.rolls_back
     assert result.reason == (
-        "the new revision is worse: 5xx rate 0.90 % against the old revision's 0.10 % (limit 0.50 %) "
-        "(over 10 minute(s), 1000 requests to the new revision and 9000 to the old)"
+        "the new revision is worse: 5xx rate 0.90 % against the old revision's 0.10 % (limit 0.50 %) (over 10 minute(s), 1000 requests to the new revision and 9000 to the old)"
     )
 
 

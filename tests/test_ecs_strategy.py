@@ -149,9 +149,13 @@ def test_the_infrastructure_role_is_ecs_s_with_the_managed_load_balancer_policy(
 def test_ecs_invokes_the_hook_and_nothing_else(shifting):
     trust = json.loads(shifting.named("deploy-hook-role").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust == {"Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    judged = [f for f in shifting.of_type(FUNCTION) if f.name == "deploy-canary-judge-function"]
     assert policy(shifting, "deploy-hook-role-policy") == [
-        {"Sid": "InvokeSmokeTest", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn(shifting, "deploy-smoke-test-function")}
+        {"Sid": "InvokeSmokeTest", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn(shifting, "deploy-smoke-test-function")},
+        # Canary and linear: the canary judge hook too (tests/test_canary_wiring.py).
+        *({"Sid": "InvokeCanaryJudge", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": f.outputs["arn"]} for f in judged),
     ]
+    assert len(judged) == (shifting.config.get("container-cicd:deploymentStrategy") != "blue-green")
 
 
 def test_the_hook_s_role_writes_its_logs_and_manages_its_network_interfaces_in_its_subnets(shifting):
@@ -233,7 +237,7 @@ def test_the_hook_s_sizes_for_the_default_and_the_largest_path_list():
 
 def test_the_code_package_is_the_functions_folder_file_by_file(shifting):
     """Named files, not the folder: no __pycache__, so the package changes only with the code."""
-    names = [f"functions/{f}" for f in ("__init__.py", "deployment_record.py", "ecs_smoke_test.py", "ecs_verify_deployment.py")]
+    names = [f"functions/{f}" for f in ("__init__.py", "canary_judge.py", "deployment_record.py", "ecs_canary_hook.py", "ecs_smoke_test.py", "ecs_verify_deployment.py")]
     expected = {"archive": {name: {"file": name, "sha256": hashlib.sha256((ROOT / name).read_bytes()).hexdigest()} for name in names}}
     for function in shifting.of_type(FUNCTION):
         assert function.inputs["code"] == expected
@@ -260,7 +264,8 @@ def test_the_service_deploys_with_the_strategy_and_the_hook(evaluate, kind):
         "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
         "targetType": "AWS_LAMBDA",
     }
-    assert service["deploymentConfiguration"] == {**EXPECTED_CONFIGURATION[kind], "lifecycleHooks": [hook]}
+    hooks = [hook] if kind == "blue-green" else [hook, {**hook, "hookTargetArn": arn(result, "deploy-canary-judge-function"), "lifecycleStages": ["PRODUCTION_TRAFFIC_SHIFT"]}]
+    assert service["deploymentConfiguration"] == {**EXPECTED_CONFIGURATION[kind], "lifecycleHooks": hooks}
     assert service["loadBalancers"] == [
         {
             "targetGroupArn": arn(result, "deploy-lb-tg-ecs"),
@@ -281,13 +286,13 @@ def test_the_service_deploys_with_the_strategy_and_the_hook(evaluate, kind):
 
 
 # The stack's deployment worst case plus 5 minutes, when that is more than the provider's 20-minute default:
-# blue-green 16, canary 21, linear 25 with their defaults, 60 at most with the longest bakes the settings allow.
+# blue-green 16, canary 23, linear 29 with their defaults, 60 at most with the longest bakes the settings allow.
 SERVICE_WAITS = [
     ({}, None),
     ({"deploymentStrategy": "blue-green"}, "21m"),
-    ({"deploymentStrategy": "canary"}, "26m"),
-    ({"deploymentStrategy": "linear"}, "30m"),
-    ({"deploymentStrategy": "canary", "deploymentTimeoutMinutes": 60, "canaryBakeMinutes": 49, "deploymentBakeMinutes": 0}, "65m"),
+    ({"deploymentStrategy": "canary"}, "28m"),
+    ({"deploymentStrategy": "linear"}, "34m"),
+    ({"deploymentStrategy": "canary", "deploymentTimeoutMinutes": 60, "canaryBakeMinutes": 47, "deploymentBakeMinutes": 0}, "65m"),
 ]
 
 
@@ -386,7 +391,7 @@ def test_the_diagram_shows_the_test_listener_rules_and_the_hook_only_when_presen
 
     canary = architecture_mermaid(evaluate("dev", deploymentStrategy="canary"))
     assert 'aws_lb_listenerRule_ListenerRule["Listener rules: production, test listener (ECS sets the weights) ×2"]' in canary
-    assert 'aws_lambda_function_Function["Lambda function (verifier, smoke-test hook) ×2"]' in canary
+    assert 'aws_lambda_function_Function["Lambda function (verifier, smoke-test hook, canary judge) ×3"]' in canary
     assert 'aws_lambda_function_Function -. "smoke-tests the test listener" .-> aws_lb_listenerRule_ListenerRule' in canary
     assert 'aws_lb_listenerRule_ListenerRule -- "shifts to the new revision" --> aws_ecs_service_Service' in canary
     rolling = architecture_mermaid(dev)

@@ -522,7 +522,7 @@ digraph architecture {
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];
   aws_ecs_cluster_Cluster [label="ECS cluster"];
   aws_ecs_service_Service [label="ECS Fargate service"];
-  aws_lambda_function_Function [label="Lambda function (verifier, smoke-test hook)"];
+  aws_lambda_function_Function [label="Lambda function (verifier, smoke-test hook, canary judge)"];
   aws_sns_topic_Topic [label="SNS topic"];
   aws_cloudwatch_metricAlarm_MetricAlarm [label="CloudWatch alarm ×5"];
   aws_codecommit_repository_Repository -> aws_codepipeline_pipeline_Pipeline [label="source"];

@@ -412,7 +412,8 @@ def test_past_the_actions_limit_only_shorter_bakes_help():
     fails(
         "deploymentTimeoutMinutes: 60 is too short for deploymentStrategy 'linear': a deployment can take 5 min new tasks start and turn healthy "
         "+ 5 min smoke-test hook on the test listener + 99 min 33 step bakes of 3 min (3 % a step) + 32 min canary judge at 34 traffic shifts "
-        "+ 5 min final bake + 1 min old tasks drain (30 s) = 147 min. Fix: shorten the bakes by 87 minutes (linearStepBakeMinutes, deploymentBakeMinutes, or a larger linearStepPercent for fewer steps)",
+        "+ 5 min final bake + 1 min old tasks drain (30 s) = 147 min. "
+        "Fix: shorten the bakes by 87 minutes (linearStepBakeMinutes, deploymentBakeMinutes, or a larger linearStepPercent for fewer steps)",
         deploymentStrategy="linear",
         linearStepPercent="3",
         deploymentTimeoutMinutes=60,
@@ -448,7 +449,8 @@ VERIFIED = (
 
 
 def applied(strategy: str) -> str:
-    return f"  - applied: service `deploy-service` deploys with strategy `{strategy}`; lifecycle hook `container-cicd-dev-app-smoke-test` at POST_TEST_TRAFFIC_SHIFT"
+    judge = "" if strategy == "BLUE_GREEN" else ", `container-cicd-dev-app-canary-judge` at PRODUCTION_TRAFFIC_SHIFT"
+    return f"  - applied: service `deploy-service` deploys with strategy `{strategy}`; lifecycle hook `container-cicd-dev-app-smoke-test` at POST_TEST_TRAFFIC_SHIFT{judge}"
 
 
 @pytest.mark.parametrize(

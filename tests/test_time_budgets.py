@@ -372,12 +372,50 @@ def collector_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
     return run
 
 
+def canary_judge_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
+    """An invocation at a traffic shift that judges: the deployment, then the metrics (every call it makes)."""
+    from datetime import UTC, datetime
+
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    event = {
+        "lifecycleStage": "PRODUCTION_TRAFFIC_SHIFT",
+        "resourceArn": "arn:aws:ecs:us-east-1:123456789012:service-deployment/c/s/d",
+        "executionDetails": {"targetServiceRevisionArn": "r2", "productionTrafficWeights": {"r2": 100, "r1": 0}},
+    }
+
+    def respond(service: str, operation: str, request: dict) -> dict:
+        if operation == "DescribeServiceDeployments":
+            return {"serviceDeployments": [{"status": "IN_PROGRESS", "startedAt": started}]}
+        return {"MetricDataResults": []}
+
+    run = tb.invoke(function.inputs["handler"], function.inputs["environment"]["variables"], event, respond)
+    assert [op for _, op in run.calls] == ["DescribeServiceDeployments", "GetMetricData"]
+    return run
+
+
+def check_canary_judge(ctx: Context, function: Resource) -> list[str]:
+    """Its longest invocation fits its timeout, and the init limit and the timeout fit what the deployment's worst case
+    counts for one invocation at each traffic shift."""
+    from components.settings import CANARY_JUDGE_INVOCATION_MAX_SECONDS
+
+    problems = check_invocation(ctx, function)
+    held = tb.LAMBDA_INIT_LIMIT_SECONDS + function.inputs["timeout"]
+    if held > CANARY_JUDGE_INVOCATION_MAX_SECONDS:
+        problems.append(f"{function.name}: one invocation can hold a traffic shift {held:g} s, more than the {CANARY_JUDGE_INVOCATION_MAX_SECONDS} s the worst case counts")
+    return problems
+
+
 FUNCTIONS: dict[str, Check] = {
+    "functions.ecs_canary_hook.handler": check_canary_judge,
     "functions.ecs_smoke_test.handler": check_smoke_test,
     "functions.ecs_verify_deployment.handler": check_invocation,
     "promotion_collector.handler": check_invocation,
 }
-WORST_PATHS = {"functions.ecs_verify_deployment.handler": verifier_worst_path, "promotion_collector.handler": collector_worst_path}
+WORST_PATHS = {
+    "functions.ecs_verify_deployment.handler": verifier_worst_path,
+    "promotion_collector.handler": collector_worst_path,
+    "functions.ecs_canary_hook.handler": canary_judge_worst_path,
+}
 
 
 # -- the variants and the steps' longest runs ------------------------------------------------------

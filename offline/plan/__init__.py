@@ -35,6 +35,7 @@ import yaml
 from offline import checkov_scan, cost
 from offline.mocks import ORGANIZATION, ROOT, StackResult, evaluate_stack
 from offline.plan import promotion
+from offline.plan.canary import canary_section
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
@@ -168,6 +169,10 @@ def render_report(
         "## Deploy target",
         "",
         *deploy_section(result),
+        "",
+        "## Canary analysis",
+        "",
+        *canary_section(result),
         "",
         "## What `pulumi up` needs",
         "",

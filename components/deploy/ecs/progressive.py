@@ -5,6 +5,8 @@ service needs besides the load balancer's second target group, rules and test li
 - the infrastructure role ECS re-weights the listener rules and registers tasks with;
 - the smoke-test hook (functions/ecs_smoke_test.py) at POST_TEST_TRAFFIC_SHIFT, in the private subnets, and
   the role ECS invokes it with;
+- canary and linear: the canary judge hook (judge.py, functions/ecs_canary_hook.py) at PRODUCTION_TRAFFIC_SHIFT,
+  invoked with the same role;
 - the service's deploymentConfiguration and its load balancer's advancedConfiguration.
 
 A rolling update needs none of it: `deployment_configuration` then names ROLLING and nothing else.
@@ -22,6 +24,7 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 from components.contracts import DeployInputs
 from components.deploy.ecs.functions import functions_archive
+from components.deploy.ecs.judge import JUDGE_STAGE, canary_judge
 from components.iam import service_role
 from components.lambdas import INIT_LIMIT_SECONDS, FunctionVpc, StackFunction, stack_function
 from components.naming import physical_name
@@ -100,9 +103,10 @@ def service_timeouts(strategy: DeploymentStrategySettings) -> pulumi.CustomTimeo
 
 
 def deployment_configuration(
-    strategy: DeploymentStrategySettings, hook: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None
+    strategy: DeploymentStrategySettings, hook: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None, judge_arn: pulumi.Input[str] | None = None
 ) -> aws.ecs.ServiceDeploymentConfigurationArgsDict:
-    """The service's deploymentConfiguration block; `hook`: (function ARN, invoke role ARN) of the smoke test.
+    """The service's deploymentConfiguration block; `hook`: (function ARN, invoke role ARN) of the smoke test;
+    `judge_arn`: the canary judge's function, invoked with the same role.
 
     ROLLING is named too, not left out: the provider keeps a block the program leaves out (it is optional and
     computed), so a stack switched back from canary would keep deploying as a canary."""
@@ -118,6 +122,8 @@ def deployment_configuration(
         # No timeout_configuration: pulumi-aws documents it for PAUSE hooks only. The hook answers FAILED
         # within its own budget (smoke_test_attempts) instead.
         config["lifecycle_hooks"] = [{"hook_target_arn": hook[0], "role_arn": hook[1], "lifecycle_stages": [STAGE], "target_type": "AWS_LAMBDA"}]
+        if judge_arn is not None:
+            config["lifecycle_hooks"].append({"hook_target_arn": judge_arn, "role_arn": hook[1], "lifecycle_stages": [JUDGE_STAGE], "target_type": "AWS_LAMBDA"})
     return config
 
 
@@ -133,6 +139,8 @@ class Progressive:
     """What must exist before the service: the listener rules and the managed-policy attachment (a role's
     ARN does not wait for a managed policy)."""
     smoke_test: StackFunction
+    canary_judge: StackFunction | None
+    """Canary and linear: the judge hook at every production traffic shift. None: blue-green (no judge)."""
     hook_role_arn: pulumi.Output[str]
     infrastructure_role: aws.iam.Role
 
@@ -146,8 +154,11 @@ def progressive(
     name_prefix: str,
     shift: TrafficShift,
     context: AwsContext,
+    cluster_name: str,
+    service_name: str,
 ) -> Progressive:
-    """The roles, the smoke-test hook and the service's configuration for a blue-green, canary or linear strategy."""
+    """The roles, the smoke-test hook, the canary judge hook (canary, linear) and the service's configuration for a
+    blue-green, canary or linear strategy."""
     tags = inputs.tags
     infrastructure = service_role(
         f"{name}-lb-role",
@@ -164,12 +175,28 @@ def progressive(
         opts=pulumi.ResourceOptions(parent=infrastructure.role),
     )
     smoke_test = _smoke_test(name, parent=parent, inputs=inputs, strategy=strategy, name_prefix=name_prefix, test_url=shift.test_url, context=context)
+    judge = None
+    if strategy.judge is not None:
+        judge = canary_judge(
+            name,
+            parent=parent,
+            inputs=inputs,
+            rules=strategy.judge,
+            name_prefix=name_prefix,
+            shift=shift,
+            cluster_name=cluster_name,
+            service_name=service_name,
+            context=context,
+        )
+    invoke: list = [{"Sid": "InvokeSmokeTest", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": smoke_test.function.arn}]
+    if judge is not None:
+        invoke.append({"Sid": "InvokeCanaryJudge", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": judge.function.arn})
     hook_role = service_role(
         f"{name}-hook-role",
         "ecs.amazonaws.com",
-        # ECS invokes the hook with this role; no resource policy on the function is needed.
+        # ECS invokes the hooks with this role; no resource policy on the functions is needed.
         # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/blue-green-permissions.html
-        [{"Sid": "InvokeSmokeTest", "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": smoke_test.function.arn}],
+        invoke,
         parent=parent,
         tags=tags,
         description="ECS invokes the smoke-test lifecycle hook with this role",
@@ -181,9 +208,10 @@ def progressive(
             "test_listener_rule": shift.test_rule.arn,
             "role_arn": infrastructure.arn,
         },
-        deployment_configuration=deployment_configuration(strategy, (smoke_test.function.arn, hook_role.arn)),
+        deployment_configuration=deployment_configuration(strategy, (smoke_test.function.arn, hook_role.arn), judge.function.arn if judge else None),
         depends_on=[shift.production_rule, shift.test_rule, attachment],
         smoke_test=smoke_test,
+        canary_judge=judge,
         hook_role_arn=hook_role.arn,
         infrastructure_role=infrastructure.role,
     )

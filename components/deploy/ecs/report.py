@@ -137,7 +137,7 @@ REPORT = TargetReport(
         ("aws:ecs/cluster:Cluster", "ECS cluster"),
         (_SERVICE, "ECS Fargate service"),
         (_RULE, "Listener rules: production, test listener (ECS sets the weights)"),
-        (_FUNCTION, "Lambda function (verifier, smoke-test hook)"),
+        (_FUNCTION, "Lambda function (verifier, smoke-test hook, canary judge)"),
     ),
     architecture_edges=(
         ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", _SERVICE, "deploys"),

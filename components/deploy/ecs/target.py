@@ -149,7 +149,7 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        shifting = self._progressive(name, args, context) if args.strategy.kind.shifts_traffic else None
+        shifting = self._progressive(name, args, context, cluster_name, service_name) if args.strategy.kind.shifts_traffic else None
         load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
             "target_group_arn": lb.target_group_arn,
             "container_name": workload.container_name,
@@ -275,14 +275,24 @@ class EcsTarget(pulumi.ComponentResource):
         self.outputs: Mapping[str, pulumi.Input[str]] = {}
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
-    def _progressive(self, name: str, args: EcsTargetArgs, context: AwsContext) -> Progressive:
+    def _progressive(self, name: str, args: EcsTargetArgs, context: AwsContext, cluster_name: str, service_name: str) -> Progressive:
         shift = args.inputs.load_balancer.traffic_shift
         if shift is None:
             raise ValueError(
                 f"EcsTargetArgs: strategy {args.strategy.kind.value!r} shifts traffic between two target groups, but the load balancer has "
                 "one; create it with LoadBalancerArgs.traffic_shift (see traffic_shift_args)"
             )
-        return progressive(name, parent=self, inputs=args.inputs, strategy=args.strategy, name_prefix=args.name_prefix, shift=shift, context=context)
+        return progressive(
+            name,
+            parent=self,
+            inputs=args.inputs,
+            strategy=args.strategy,
+            name_prefix=args.name_prefix,
+            shift=shift,
+            context=context,
+            cluster_name=cluster_name,
+            service_name=service_name,
+        )
 
     def _record_step(self, name: str, args: EcsTargetArgs, account_id: pulumi.Input[str]) -> DeployStep:
         """After the ECS deploy action succeeded: record the image it deployed (read from the same
