@@ -129,3 +129,20 @@ def test_the_plan_states_the_judges_rules_in_words_and_what_it_does_not_judge(ev
         "Canary and linear deployments are judged (deploymentStrategy)."
     ]
     assert canary_section(prod)[0].startswith("- Not judged: EKS rolls the Deployment's pods in place; no second target group holds the old revision")
+
+
+def test_the_safety_guide_states_the_worst_cases_with_the_judge():
+    """docs/safety.md's worst cases are the settings' (the judge's minutes included)."""
+    from pathlib import Path
+
+    from components.settings import parse_settings
+
+    def worst(**raw):
+        return parse_settings(raw, "container-cicd", "dev").ecs.strategy.worst_case
+
+    text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "safety.md").read_text().split())
+    canary = parse_settings({"production": True, "allowPlainHttp": True}, "container-cicd", "prod").ecs.strategy.worst_case
+    parts = " + ".join(str(m) for _, m in canary.steps)
+    linear, blue_green = worst(deploymentStrategy="linear").minutes, worst(deploymentStrategy="blue-green").minutes
+    assert f"the production default takes at most {canary.minutes} ({parts}), linear's defaults (25 % every 3 minutes) {linear}, blue-green's {blue_green}." in text
+    assert "### Canary analysis" in text and "Why a hook and not metric-math alarms." in text

@@ -30,9 +30,10 @@ PROVEN = [
     ("docs/safety.md", r"\| [^|\n]*; [35] of [35] min \|", "tests/test_alarms.py::test_every_alarm_compares_in_the_intended_direction"),
     (
         "docs/safety.md",
-        r"at most 21 \(5 \+ 5 \+ 5 \+ 5 \+ 1\), linear's defaults \(25 % every 3 minutes\) 25,",
-        "tests/test_strategy_settings.py::test_worst_case_of_each_strategy_with_the_defaults",
+        r"at most 23 \(5 \+ 5 \+ 5 \+ 2 \+ 5 \+ 1\), linear's defaults \(25 % every 3 minutes\) 29,",
+        "tests/test_canary_wiring.py::test_the_safety_guide_states_the_worst_cases_with_the_judge",
     ),
+    ("docs/safety.md", r"5xx from 0\.1 % to 0\.9 %", "tests/test_canary_judge.py::test_a_canary_clearly_worse_fails_although_no_fixed_threshold_would_fire"),
     ("docs/safety.md", r"The provider waits 20 minutes[^.]*?65 at most", "tests/test_ecs_strategy.py::test_the_safety_guide_states_the_waits_the_stack_sets"),
     ("docs/safety.md", r"`--commit` \(40 hex\s+characters\)", "tests/test_revert.py::test_usage_errors_exit_64_before_any_aws_client_exists"),
     ("docs/safety.md", r"and 64 lowercase hex", "tests/test_revert.py::test_usage_errors_exit_64_before_any_aws_client_exists"),
