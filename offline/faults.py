@@ -304,6 +304,19 @@ FAULTS: tuple[Fault, ...] = (
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
     Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
+    # Canary analysis (issue 21): the judge compares the new revision with the old one on the same minutes.
+    Fault("judge-compares-canary-with-itself", "deploy", "functions/ecs_canary_hook.py", "judge(series[new], series[old], rules)", "judge(series[new], series[new], rules)"),
+    Fault(
+        "judge-not-enough-traffic-ignores-the-setting",
+        "deploy",
+        "functions/canary_judge.py",
+        "return Judgement(Verdict.NOT_ENOUGH_TRAFFIC, reason, rules.not_enough_traffic is NotEnoughTraffic.ROLLBACK)",
+        "return Judgement(Verdict.NOT_ENOUGH_TRAFFIC, reason, False)",
+    ),
+    Fault("judge-fails-a-shared-outage", "deploy", "functions/canary_judge.py", "return max(baseline * (1 + tolerance_percent / 100), floor)", "return floor"),
+    Fault("judge-hook-at-the-wrong-stage", "deploy", "components/deploy/ecs/judge.py", "JUDGE_STAGE = STAGE", 'JUDGE_STAGE = "POST_PRODUCTION_TRAFFIC_SHIFT"'),
+    Fault("judge-loses-get-metric-data", "iam", "components/deploy/ecs/judge.py", '"Action": "cloudwatch:GetMetricData"', '"Action": "cloudwatch:GetMetricStatistics"'),
+    Fault("worst-case-without-the-judge", "time", "components/settings/duration.py", "    if judged and shifts:\n", "    if False:\n"),
 )
 
 
