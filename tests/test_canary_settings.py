@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from components.settings import CanaryJudgeSettings, SettingsError, parse_settings
-from components.settings.keys import KEYS
-from components.settings.strategy import JUDGE_KEYS
+from components.settings import KEYS, STRATEGY_KEYS, CanaryJudgeSettings, DeploymentStrategyKind, SettingsError, parse_settings
 from functions.canary_judge import NotEnoughTraffic, Rules
 from offline.stackfile import PROJECT
 
@@ -46,7 +44,19 @@ def test_strategies_without_two_revisions_on_the_same_minutes_have_no_judge_and_
     )
 
 
+JUDGE_KEYS = [k for k, users in STRATEGY_KEYS.items() if users == {DeploymentStrategyKind.CANARY, DeploymentStrategyKind.LINEAR}]
+
+
 def test_every_judge_key_is_ecs_only():
+    assert JUDGE_KEYS == [
+        "canaryMetrics",
+        "canaryTolerancePercent",
+        "canaryErrorFloorPercent",
+        "canaryLatencyFloorMs",
+        "canaryMinRequests",
+        "canaryLatencyPercentile",
+        "canaryNotEnoughTraffic",
+    ]
     assert all(KEYS[k].targets == KEYS["canaryPercent"].targets for k in JUDGE_KEYS)
     fails(
         "canaryTolerancePercent: is set but deployTarget is 'eks', and only ecs uses it; Fix: remove it (`pulumi config rm canaryTolerancePercent`) or set deployTarget to ecs",

@@ -265,13 +265,17 @@ def test_a_strategy_switch_adds_or_removes_only_the_strategys_resources(changes)
     back, _, _ = changes["dev canary -> rolling"]
     assert sorted(r.urn.rsplit("::", 1)[-1] for r in back.deleted) == STRATEGY_RESOURCES
     assert back.created == [] and back.replaced == []
-    # The hook's log group stays in CloudWatch (retain_on_delete): its records outlive the strategy.
-    [logs] = [r for r in back.deleted if r.type == "aws:cloudwatch/logGroup:LogGroup"]
-    assert logs.retain_on_delete and back.lost_state() == []
+    # The hooks' log groups stay in CloudWatch (retain_on_delete): their records outlive the strategy.
+    logs = [r for r in back.deleted if r.type == "aws:cloudwatch/logGroup:LogGroup"]
+    assert len(logs) == 2 and all(log.retain_on_delete for log in logs) and back.lost_state() == []
 
 
 STRATEGY_RESOURCES = sorted(
     [
+        "deploy-canary-judge-function",
+        "deploy-canary-judge-logs",
+        "deploy-canary-judge-role",
+        "deploy-canary-judge-role-policy",
         "deploy-hook-role",
         "deploy-hook-role-policy",
         "deploy-lb-alb-in-test-hook-0",

@@ -127,8 +127,8 @@ class DeploymentStrategySettings:
     test_listener_cidrs: tuple[str, ...]
     """BLUE_GREEN, CANARY, LINEAR: who may reach the test listener besides the smoke-test hook (empty: nobody)."""
     judge: CanaryJudgeSettings | None = None
-    """CANARY, LINEAR: the canary judge's rules. None (rolling, blue-green, which never serve two revisions on the same
-    production minutes): no judge."""
+    """CANARY, LINEAR: the canary judge's rules. Omitted (None; rolling and blue-green, which never serve two revisions
+    on the same production minutes): no judge hook."""
 
     @property
     def worst_case(self) -> WorstCase:
