@@ -154,7 +154,8 @@ def run(event: Mapping[str, Any], env: Mapping[str, str], ecs: Any, cloudwatch: 
     details = event.get("executionDetails") or {}
     weight = (details.get("productionTrafficWeights") or {}).get(details.get("targetServiceRevisionArn"))
     last_shift = weight is None or float(weight) >= 100
-    started = minute(deployment["startedAt"])
+    # startedAt is set once the deployment runs (botocore ecs: ServiceDeployment); createdAt is the fallback.
+    started = minute(deployment.get("startedAt") or deployment["createdAt"])
     start, end = started - dt.timedelta(minutes=PRE_MINUTES), minute(now())
     count = max(0, int((end - start).total_seconds() // PERIOD_SECONDS))
     page = cloudwatch.get_metric_data(MetricDataQueries=metric_queries(load_balancer, groups, rules.percentile), StartTime=start, EndTime=end, ScanBy="TimestampAscending")

@@ -173,3 +173,8 @@ def test_one_invocation_fits_its_worst_case():
     """Two attempts of 7 s and one backoff of at most 6 s a call, two calls."""
     assert hook.CALL_WORST_SECONDS == 20
     assert hook.INVOCATION_WORST_SECONDS == 40
+
+
+def test_a_deployment_without_startedat_is_judged_from_its_creation():
+    answer = lambda op, p: {"serviceDeployments": [{"serviceDeploymentArn": p["serviceDeploymentArns"][0], "status": "IN_PROGRESS", "createdAt": STARTED}]}  # noqa: E731
+    assert run(event(), Client("ecs", answer), cloudwatch(0, new_errors=0.009)) == "FAILED"
