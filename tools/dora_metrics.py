@@ -245,7 +245,7 @@ def compute(
     leads = [d.lead_time_seconds for d in firsts if d.lead_time_seconds is not None]
     successes = sum(1 for d in changes if d.failure is None)
     days = (until - since).total_seconds() / 86400
-    rework = sum(1 for d in window if d.rework)
+    reworked = sum(1 for d in window if d.rework)
     return Report(
         since=since,
         until=until,
@@ -261,8 +261,8 @@ def compute(
         change_failure_rate=len(failed) / len(changes) if changes else None,
         recovery=durations(recoveries),
         unrecovered=len(failed) - len(recoveries),
-        rework=rework,
-        rework_rate=rework / len(window) if window else None,
+        rework=reworked,
+        rework_rate=reworked / len(window) if window else None,
     )
 
 
