@@ -304,6 +304,25 @@ FAULTS: tuple[Fault, ...] = (
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
     Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
+    # DORA metrics (tools/dora_metrics.py, tools/dora.py): a failure counted as success (CodePipeline's status
+    # is "Failed", so an ECS bake failure after a green record would pass), a revert not counted as rework,
+    # records taken in the order read instead of by time, and a promoting stack's commits looked up in its own pipeline.
+    Fault("dora-bake-failure-counted-as-success", "deploy", "tools/dora_metrics.py", 'FAILED_EXECUTION = "Failed"', 'FAILED_EXECUTION = "FAILED"'),
+    Fault("dora-revert-not-rework", "deploy", "tools/dora_metrics.py", 'rework = "revert"', "rework = None"),
+    Fault(
+        "dora-records-in-the-order-read",
+        "deploy",
+        "tools/dora_metrics.py",
+        'return sorted(kept.values(), key=lambda r: (r["finished"], r["started"], r["deployment"])), ignored',
+        "return list(kept.values()), ignored",
+    ),
+    Fault(
+        "dora-promotion-lead-time-from-own-pipeline",
+        "deploy",
+        "tools/dora.py",
+        "commits = stack_target(upstream, settings.service_name, project, region).pipeline",
+        "commits = own.pipeline",
+    ),
 )
 
 
