@@ -2,8 +2,8 @@
 
 Logs Insights sees one record at a time and cannot join it with the pipeline's executions or the commits' times,
 so the panels show what the records alone say: deployments and failures per day, the failure rate per week, and
-redeployed commits per week (reverts and rollbacks). Lead time, recovery time and the bake-time failures the ECS
-record cannot see come from `python -m tools.dora` (docs/dora.md). Functions used: `strcontains` returns 1 when
+redeployed commits per week (reverts and rollbacks). Lead time, recovery time and the failures a production bake
+finds after the record was written come from `python -m tools.dora` (docs/dora.md). Functions used: `strcontains` returns 1 when
 the string contains the value, else 0; `count_distinct` is approximate for many distinct values
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-operations-functions.html,
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Stats.html).
@@ -30,7 +30,7 @@ QUERIES: dict[str, str] = {
 }
 NOTE = (
     "**DORA from the deployment records.** Lead time for changes, failed-deployment recovery time and rework rate, "
-    "and the failures a production bake finds after the ECS record was written: `python -m tools.dora --stack <stack>` "
+    "and the failures a production bake finds after the record was written: `python -m tools.dora --stack <stack>` "
     "(docs/dora.md)."
 )
 
