@@ -101,6 +101,8 @@ def read_records(logs: Any, prefixes: Sequence[str], start: datetime, end: datet
     return found, groups
 
 
+# A stage rollback is a new execution with executionType ROLLBACK (automatic on failure, or RollbackStage)
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/stage-rollback.html).
 def read_executions(codepipeline: Any, pipeline: str, start: datetime) -> list[dict]:
     """Execution summaries started at or after `start` (the API lists the newest first)."""
     summaries: list[dict] = []
@@ -112,6 +114,10 @@ def read_executions(codepipeline: Any, pipeline: str, start: datetime) -> list[d
     return summaries
 
 
+# The CodeCommit and the CodeStarSourceConnection source actions both export CommitId and AuthorDate (ISO 8601)
+# (https://docs.aws.amazon.com/codepipeline/latest/userguide/reference-variables.html); ListActionExecutions returns
+# each action execution's outputVariables, kept for up to a year
+# (https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_ListActionExecutions.html).
 def read_action_outputs(codepipeline: Any, pipeline: str) -> tuple[dict[str, datetime], dict[str, str]]:
     """(commit -> its time, from the source action's CommitId and AuthorDate; execution id -> the COMMIT_ID its
     Build or Check stage exported), over the newest MAX_ACTION_PAGES pages of action executions."""
