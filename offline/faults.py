@@ -317,6 +317,25 @@ FAULTS: tuple[Fault, ...] = (
     Fault("judge-hook-at-the-wrong-stage", "deploy", "components/deploy/ecs/judge.py", "JUDGE_STAGE = STAGE", 'JUDGE_STAGE = "POST_PRODUCTION_TRAFFIC_SHIFT"'),
     Fault("judge-loses-get-metric-data", "iam", "components/deploy/ecs/judge.py", '"Action": "cloudwatch:GetMetricData"', '"Action": "cloudwatch:GetMetricStatistics"'),
     Fault("worst-case-without-the-judge", "time", "components/settings/duration.py", "    if judged and shifts:\n", "    if False:\n"),
+    # DORA metrics (tools/dora_metrics.py, tools/dora.py): a failure counted as success (CodePipeline's status
+    # is "Failed", so an ECS bake failure after a green record would pass), a revert not counted as rework,
+    # records taken in the order read instead of by time, and a promoting stack's commits looked up in its own pipeline.
+    Fault("dora-bake-failure-counted-as-success", "deploy", "tools/dora_metrics.py", 'FAILED_EXECUTION = "Failed"', 'FAILED_EXECUTION = "FAILED"'),
+    Fault("dora-revert-not-rework", "deploy", "tools/dora_metrics.py", 'rework = "revert"', "rework = None"),
+    Fault(
+        "dora-records-in-the-order-read",
+        "deploy",
+        "tools/dora_metrics.py",
+        'return sorted(kept.values(), key=lambda r: (r["finished"], r["started"], r["deployment"])), ignored',
+        "return list(kept.values()), ignored",
+    ),
+    Fault(
+        "dora-promotion-lead-time-from-own-pipeline",
+        "deploy",
+        "tools/dora.py",
+        "commits = stack_target(upstream, settings.service_name, project, region).pipeline",
+        "commits = own.pipeline",
+    ),
 )
 
 

@@ -20,6 +20,7 @@ SECTIONS = [
     "### Entry conditions and gates",
     "## Deploy target",
     "## What `pulumi up` needs",
+    "## Delivery metrics (DORA)",
     "## Needs a person at deploy time",
     "## Monthly cost while idle",
     "## Policy pack",

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 from components.contracts import ServiceMetrics
 from components.safety.alarms import MIN_REQUESTS_FOR_RATE
+from components.safety.dora import dora_widgets
 from components.settings import AlarmThresholds
 from functions.deployment_record import DIMENSION_NAME, DURATION_METRIC, FAILED_METRIC, METRIC_NAMESPACE, RECORD_TYPE, SUCCEEDED_METRIC
 
@@ -73,7 +74,7 @@ def deployment_records_query(log_groups: Sequence[str]) -> str:
 
 def deployment_widgets(region: pulumi.Input[str], service_id: str, log_groups: Sequence[pulumi.Input[str]], y: int) -> list[dict[str, Any]]:
     """Deployment duration and outcomes from the deployment records' metrics (namespace
-    ContainerCicd/Deployments, dimension Service), and the records themselves as a table."""
+    ContainerCicd/Deployments, dimension Service), the records themselves as a table, and the DORA panels over them."""
     service = [DIMENSION_NAME, service_id]
 
     def deployments(name: str, id_: str, label: str, stat: str) -> list[Any]:
@@ -125,6 +126,7 @@ def deployment_widgets(region: pulumi.Input[str], service_id: str, log_groups: S
                 },
             }
         )
+        widgets += dora_widgets(region, log_groups, y + 14)
     return widgets
 
 

@@ -39,6 +39,7 @@ from offline.plan.canary import canary_section
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
 from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
+from offline.plan.dora import dora_section
 from offline.plan.sections import (
     component_tree,
     configuration_section,
@@ -177,6 +178,10 @@ def render_report(
         "## What `pulumi up` needs",
         "",
         *deploy_time_section(result),
+        "",
+        "## Delivery metrics (DORA)",
+        "",
+        *dora_section(result),
         "",
         "## Needs a person at deploy time",
         "",
