@@ -110,6 +110,10 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
             run = supply.verify_image(d.result, d.project("verify"), d.cloud, variables)
             d.record(d.project("verify"), run)
             assert run.code == 0, run.stdout
+            # What VerifyImage exports (namespace SupplyVariables), for the steps that record the deployment.
+            bucket = result.outputs.get("recordsBucket")
+            variables["SupplyVariables.SBOM_URI"] = f"s3://{bucket}/sbom/{digest}.json" if bucket else ""
+            variables["SupplyVariables.SCAN_VERDICT"] = "PASSED" if bucket else ""
     else:
         d.cloud.repository(repository, [dict(built, imageTags=[COMMIT[:7], f"verified-{COMMIT[:7]}", f"execution-{EXECUTION}"])], account=registry)
         promotion = collect(d, registry, repository)
