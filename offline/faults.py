@@ -316,6 +316,7 @@ FAULTS: tuple[Fault, ...] = (
         "'SCAN_VERDICT=PASSED'",
     ),
     Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
+    Fault("verify-image-cannot-check-revocation", "iam", "components/supply/gate.py", "statements += verify_statements([profile_arn])", "pass"),
 )
 
 
