@@ -119,6 +119,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketNotification:BucketNotification": ("bucket",),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository",),
     "aws:cloudwatch/eventPermission:EventPermission": ("eventBusName", "statementId"),
+    # signer/signing_profile.go: every argument but tags is ForceNew (a profile cannot be changed, only cancelled).
+    "aws:signer/signingProfile:SigningProfile": ("name", "namePrefix", "platformId", "signatureValidityPeriod", "signingMaterial", "signingParameters"),
 }
 # Resources whose replacement the engine leaves to another provider's own rules: Kubernetes objects
 # (pulumi-kubernetes replaces a named object by deleting it first), providers, remote components.

@@ -47,7 +47,7 @@ PYTEST = (
 class Fault:
     name: str
     kind: str
-    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy, time."""
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy, time, supply."""
     file: str
     """Path relative to the repository root."""
     old: str
@@ -336,6 +336,17 @@ FAULTS: tuple[Fault, ...] = (
         "commits = stack_target(upstream, settings.service_name, project, region).pipeline",
         "commits = own.pipeline",
     ),
+    # Supply chain (building stack): the build stops signing, VerifyImage stops checking the signature or the scan's
+    # counts, or a threshold lets its own severity through.
+    Fault("build-does-not-sign", "supply", "components/delivery/buildspec.py", "                    *sign,\n", ""),
+    Fault("verify-image-skips-the-signature", "supply", "components/supply/verify.py", 'notation.verify_commands("IMAGE_URI", [profile_arn])', '["true"]'),
+        "verify-image-ignores-the-findings",
+        "supply",
+        "components/supply/verify.py",
+        "'if [ -n \"$FOUND\" ]; then SCAN_VERDICT=BLOCKED; else SCAN_VERDICT=PASSED; fi'",
+        "'SCAN_VERDICT=PASSED'",
+    Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
+    Fault("verify-image-cannot-check-revocation", "iam", "components/supply/gate.py", "statements += verify_statements([profile_arn])", "pass"),
 )
 
 

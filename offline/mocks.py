@@ -160,10 +160,10 @@ class CloudMocks(pulumi.runtime.Mocks):
                 arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef", self.account),
             )
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            state.update(
-                arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
-                arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef", self.account),
-            )
+            suffix = f"targetgroup/{physical}/0123456789abcdef"
+            state.update(arnSuffix=suffix, arn=_arn("elasticloadbalancing", region, suffix, self.account))
+        elif typ == "aws:signer/signingProfile:SigningProfile":
+            state["arn"] = _arn("signer", region, f"/signing-profiles/{physical}", self.account)
         elif typ == "aws:route53/record:Record":
             rid, state["fqdn"] = f"{inputs['zoneId']}_{inputs['name']}_{inputs['type']}", inputs["name"]  # the provider's id: <zone>_<name>_<type>
         elif typ == "aws:ecs/cluster:Cluster":

@@ -1,6 +1,7 @@
 """The stand-in `aws` command of the tests (installed by tests/fake_aws.py): the AWS CLI calls the product's bash
 steps make, answered from state files the way the services would, in the caller's account and region. This
-program answers ECR (and the docker stand-in's push); tests/fake_aws_cli.sh, the command itself, answers SSM,
+program answers ECR (and the docker stand-in's push) and S3's put-object (`aws s3api`, logged as botocore's `s3`:
+the object's body is kept in the state); tests/fake_aws_cli.sh, the command itself, answers SSM,
 CloudWatch and EKS in bash and passes ECR here.
 
 Who calls: STANDIN_ACCOUNT (the account of the credentials the step runs with; CodeBuild gives a step
@@ -149,6 +150,17 @@ def ecr(command: str, opts: dict, state: State, account: str, region: str) -> ob
     return None
 
 
+def s3api(command: str, opts: dict, state: State) -> object:
+    """put-object: the object is kept as `s3` -> `<bucket>/<key>` (its body's text) in the state."""
+    if command == "put-object":
+        body = Path(str(opts["--body"])).read_text()
+        state.section("s3")[f"{opts['--bucket']}/{opts['--key']}"] = body
+        state.save()
+        return {"ETag": '"' + hashlib.md5(body.encode()).hexdigest() + '"', "VersionId": "v1"}  # noqa: S324 - S3's ETag is an MD5
+    fail("InvalidAction", f"the stand-in does not answer s3api {command}")
+    return None
+
+
 # BatchGetImage without acceptedMediaTypes: ECR's documented default (tests/fake_aws.py keeps it equal).
 DEFAULT_ACCEPTED = ("application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
 
@@ -217,10 +229,14 @@ def main() -> None:
         with open(os.environ["CALLS"], "a") as calls:
             calls.write("aws " + " ".join(sys.argv[1:]) + "\n")
     with (root / "aws-requests.jsonl").open("a") as log:
-        log.write(json.dumps({"account": account, "region": region, "service": service, "command": command, "args": rest}) + "\n")
+        # `aws s3api` is the CLI's name of the S3 API (botocore's `s3`).
+        logged = "s3" if service == "s3api" else service
+        log.write(json.dumps({"account": account, "region": region, "service": logged, "command": command, "args": rest}) + "\n")
     state = State(root)
     if service == "ecr":
         answer = ecr(command, opts, state, account, region)
+    elif service == "s3api":
+        answer = s3api(command, opts, state)
     else:
         fail("InvalidAction", f"the stand-in does not answer {service} {command}")
         return

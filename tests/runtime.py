@@ -29,12 +29,19 @@ import boto3
 import yaml
 
 from components.deploy.eks.deploy_step import APPLIED_FILE
+from components.settings import CpuArchitecture
+from components.supply.notation import install_commands
 from offline.mocks import StackResult
-from tests import fake_aws, fake_kubectl
+from tests import fake_aws, fake_kubectl, fake_notation
 from tests.eks_access_policies import RULES
 from tests.iam_authz import Caller, Request, World, requests_for
 
 PHASES = ("install", "pre_build", "build", "post_build")
+# The signing tools' install downloads from the internet: a step runs the stand-in `notation` instead
+# (tests/fake_notation.py); the install's integrity checks have their own tests (tests/test_supply_chain.py).
+DOWNLOADS = frozenset(c for a in CpuArchitecture for c in install_commands(a))
+# What the install leaves behind: AWS Signer's root in the trust store the trust policies name.
+STAND_IN_INSTALL = 'echo stand-in-root > "$HOME/root.cert" && notation cert add --type signingAuthority --store aws-signer-ts "$HOME/root.cert"'
 VARIABLE = re.compile(r"#\{([A-Za-z0-9_]+\.[A-Za-z0-9_]+)\}")
 
 DOCKER = r"""#!/bin/bash
@@ -150,6 +157,7 @@ def run_step(
         (work / name).write_text(text)
     (cloud.bin / "docker").write_text(DOCKER)
     (cloud.bin / "docker").chmod(0o755)
+    fake_notation.install(cloud.bin)
     spec = step.buildspec
     environment = {k: str(v) for k, v in (spec.get("env", {}).get("variables") or {}).items()}
     if variables is not None:
@@ -157,6 +165,8 @@ def run_step(
     lines = ["CODEBUILD_BUILD_SUCCEEDING=1", 'FAILED=""']
     for phase in PHASES:
         for command in (spec["phases"].get(phase) or {}).get("commands", []):
+            if command in DOWNLOADS:
+                command = STAND_IN_INSTALL
             # CodeBuild runs each build in its own container, with its own /tmp; steps run here at once (pytest-xdist
             # workers) share this machine's, so the EKS step's manifests file goes into the step's own folder.
             command = command.replace(APPLIED_FILE, str(work / "applied.json"))

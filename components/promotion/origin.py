@@ -29,6 +29,9 @@ from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
 from components.settings import Settings
+from components.supply.gate import ScanGate, ScanGateArgs
+from components.supply.records import Records
+from components.supply.signing import SigningProfile
 
 Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
 
@@ -56,12 +59,16 @@ class ImageOrigin:
     this account pull and describe its images, not tag them. Omitted: this account's."""
 
 
-def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
-    return promoted(settings, artifacts, step_context) if settings.promotes else built(settings, artifacts, step_context, pipeline_name)
+def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
+    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
+    return promoted(settings, artifacts, step_context) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
 
 
-def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
+def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
     tags = dict(settings.tags)
+    supply = settings.supply
+    # The build signs with it; VerifyImage (and a promoting stack, through the contract) trusts it.
+    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if supply.signing else None
     source = Source(
         "source",
         SourceArgs(
@@ -104,7 +111,27 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             log_key_arn=step_context.log_key_arn,
             production=settings.production,
             tags=tags,
+            signing_profile_arn=signing.arn if signing is not None else None,
         ),
+    )
+    # Between Build and the approval: the scan of the pushed digest and the check of its signature.
+    gate = (
+        ScanGate(
+            "supply",
+            ScanGateArgs(
+                name_prefix=settings.prefix,
+                supply=supply,
+                repository_name=registry.repository_name,
+                repository_arn=registry.repository_arn,
+                pipeline_name=pipeline_name,
+                environment=step_context,
+                architecture=settings.build.architecture,
+                signing_profile_arn=signing.arn if signing is not None else None,
+                records=records,
+            ),
+        )
+        if supply.gated
+        else None
     )
     publish = Publish(
         "publish",
@@ -136,7 +163,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 
     return ImageOrigin(
         source=source.contribution,
-        stages=[build.contribution],
+        stages=[build.contribution, *([gate.contribution] if gate is not None else [])],
         final_stages=[publish.contribution],
         repository_url=registry.repository_url,
         repository_arn=registry.repository_arn,
