@@ -26,7 +26,7 @@ from components.promotion.origin import image_origin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.dashboard import Dashboard, DashboardArgs
-from components.safety.notifications import Notifications, NotificationsArgs
+from components.safety.notifications import Notifications, NotificationsArgs, gate_actions
 from components.settings import load_settings
 
 settings = load_settings()
@@ -139,6 +139,7 @@ notifications = Notifications(
         emails=safety.notification_emails,
         https_endpoints=safety.notification_https_endpoints,
         failure_events=target.failure_events,
+        gate_actions=gate_actions(origin.stages),
         tags=tags,
     ),
 )
