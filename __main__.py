@@ -10,7 +10,7 @@ from dataclasses import replace  # noqa: E402
 
 import pulumi  # noqa: E402
 
-from components.contracts import DeployInputs, StepContext
+from components.contracts import BUILD_NAMESPACE, SUPPLY_NAMESPACE, DeployInputs, GateVariables, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
@@ -122,6 +122,9 @@ inputs = DeployInputs(
     tag_deployed_images=origin.registry_is_own,
     # Names known before the alarms exist: the target rolls back a deployment when one fires.
     alarm_names=alarm_names(settings.prefix),
+    # The scan gate's SBOM and verdict for the deployment record: the Scan stage's VerifyImage exports them in a
+    # building stack, the Check stage (in the Build stage's namespace) in a promoting one.
+    gate_variables=GateVariables.in_namespace(BUILD_NAMESPACE if settings.promotes else SUPPLY_NAMESPACE) if settings.supply.scans else None,
 )
 target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
 # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no

@@ -113,3 +113,26 @@ def test_the_eks_record_takes_the_gate_variables_from_the_environment(env, expec
     rec = json.loads(done.stdout)
     assert list(rec) == list(records.FIELDS)
     assert (rec["sbom"], rec["scan"]) == expected
+
+
+# ---------------------------------------------------------------- the pipeline passes the gate's variables to the ECS verifier
+
+
+def verify_parameters(stack) -> dict:
+    actions = {a["name"]: a for s in stack.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"] for a in s["actions"]}
+    return json.loads(actions["VerifyDeployment"]["configuration"]["UserParameters"])
+
+
+def test_a_building_stack_records_what_its_scan_stage_exported(dev):
+    params = verify_parameters(dev)
+    assert (params["sbom"], params["scan"]) == ("#{SupplyVariables.SBOM_URI}", "#{SupplyVariables.SCAN_VERDICT}")
+
+
+def test_a_promoting_stack_on_ecs_records_what_its_check_stage_exported(prod_ecs):
+    params = verify_parameters(prod_ecs)
+    assert (params["sbom"], params["scan"]) == ("#{BuildVariables.SBOM_URI}", "#{BuildVariables.SCAN_VERDICT}")
+
+
+def test_without_a_scan_the_verifier_gets_neither_and_records_null(evaluate):
+    params = verify_parameters(evaluate("dev", scanSeverityThreshold="off"))
+    assert "sbom" not in params and "scan" not in params
