@@ -209,6 +209,7 @@ dashboard = Dashboard(
         service_id=settings.prefix,
         tags=tags,
         deployment_record_log_groups=target.deployment_record_log_groups,
+        scan_panels=settings.supply.scans,
     ),
 )
 
