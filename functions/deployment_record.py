@@ -21,10 +21,6 @@ exactly the keys in `FIELDS`, in that order:
     durationSeconds  finishedAt - startedAt in seconds (a number, 3 decimals, never negative).
     outcome          "SUCCEEDED" | "FAILED" | "ROLLED_BACK" | "STOPPED" (`OUTCOMES`).
     reason           null when SUCCEEDED; otherwise a sentence saying why (never empty).
-    sbom             "s3://<records bucket>/sbom/<digest>.json": the image's bill of materials (CycloneDX JSON),
-                     named by this record's digest; null when the stack's supply-chain gate does not scan.
-    scan             the supply-chain gate's scan verdict on the digest ("PASSED", `SCAN_VERDICTS`: a blocked image
-                     never deploys); null when the gate does not scan.
 
 Metrics (`metric_data`), in namespace `METRIC_NAMESPACE`, each with the one dimension `Service` = the
 service id, timestamped at `finishedAt`:
@@ -63,20 +59,14 @@ FIELDS = (
     "durationSeconds",
     "outcome",
     "reason",
-    "sbom",
-    "scan",
 )
 TARGETS = ("ecs", "eks")
 STRATEGIES = ("rolling", "blue-green", "canary", "linear")
 SUCCEEDED = "SUCCEEDED"
 OUTCOMES = (SUCCEEDED, "FAILED", "ROLLED_BACK", "STOPPED")
 
-SCAN_VERDICTS = ("PASSED",)
-
 COMMIT_PATTERN = re.compile(r"[0-9a-f]{7,40}")
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
-# An S3 bucket name (3 to 63 lowercase letters, digits, dots, hyphens) and the records bucket's SBOM key.
-SBOM_PATTERN = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/sbom/(?P<digest>sha256:[0-9a-f]{64})\.json")
 # CloudWatch's limit on a dimension value (botocore's cloudwatch model: DimensionValue max 1024).
 _MAX_DIMENSION_VALUE = 1024
 
@@ -106,8 +96,6 @@ def record(
     finished_at: datetime,
     outcome: str,
     reason: str | None = None,
-    sbom: str | None = None,
-    scan: str | None = None,
 ) -> dict:
     """The record as a dict with exactly `FIELDS`; ValueError naming every field that breaks the contract."""
     problems = []
@@ -128,9 +116,6 @@ def record(
         check(reason is None, "reason", reason, "a SUCCEEDED record has no reason (null)")
     else:
         check(bool(reason), "reason", reason, f"a {outcome} record says why in a non-empty sentence")
-    sbom_key = SBOM_PATTERN.fullmatch(sbom) if isinstance(sbom, str) else None
-    check(sbom is None or (sbom_key is not None and sbom_key["digest"] == digest), "sbom", sbom, f"use s3://<records bucket>/sbom/{digest}.json (this digest's SBOM) or null")
-    check(scan is None or scan in SCAN_VERDICTS, "scan", scan, f"use {' or '.join(SCAN_VERDICTS)} (a blocked image never deploys) or null")
     aware = started_at.tzinfo is not None and finished_at.tzinfo is not None
     check(aware, "startedAt/finishedAt", (started_at.isoformat(), finished_at.isoformat()), "pass time-zone-aware datetimes")
     if aware:
@@ -151,8 +136,6 @@ def record(
         "durationSeconds": round((finished_at - started_at).total_seconds(), 3),
         "outcome": outcome,
         "reason": reason,
-        "sbom": sbom,
-        "scan": scan,
     }
     return {field: values[field] for field in FIELDS}
 

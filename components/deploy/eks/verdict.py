@@ -88,9 +88,6 @@ def record_filter(service_id: str) -> str:
         "durationSeconds": "(($t1 - $t0) / 1000)",
         "outcome": "$outcome",
         "reason": f"(if $outcome == {json.dumps(records.SUCCEEDED)} then null else $reason end)",
-        # The supply-chain gate's variables, when the deploy action passes them (unset or empty: the gate did not scan).
-        "sbom": '($ENV.SBOM_URI // "" | if . == "" then null else . end)',
-        "scan": '($ENV.SCAN_VERDICT // "" | if . == "" then null else . end)',
     }
     if set(values) != set(records.FIELDS):
         raise ValueError(f"EKS deployment record: fields {sorted(values)} differ from the contract's {list(records.FIELDS)}")
