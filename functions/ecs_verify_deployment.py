@@ -180,11 +180,12 @@ def parse_parameters(raw: object) -> Parameters:
         problems.append(f"container {text['container']!r} is not allowed; give a container name or leave it out")
     # A pipeline variable the gate exported empty (it did not scan) resolves to "": the record says null.
     supply = {key: text[key] or None for key in ("sbom", "scan")}
-    sbom = records.SBOM_PATTERN.fullmatch(supply["sbom"]) if isinstance(supply["sbom"], str) else None
-    if supply["sbom"] is not None and (sbom is None or image is None or sbom["digest"] != image["digest"]):
+    sbom = supply["sbom"]
+    if sbom is not None and not (isinstance(sbom, str) and records.SBOM_URI_PATTERN.fullmatch(sbom) and image and sbom.endswith(f"/sbom/{image['digest']}.json")):
         problems.append(f"sbom {text['sbom']!r} is not allowed; give s3://<records bucket>/sbom/<the expected digest>.json, or leave it out")
-    if supply["scan"] is not None and supply["scan"] not in records.SCAN_VERDICTS:
-        problems.append(f"scan {text['scan']!r} is not allowed; use {' or '.join(records.SCAN_VERDICTS)}, or leave it out")
+    # Only a passing verdict reaches a deploy step: the gate fails the execution on any other.
+    if supply["scan"] is not None and supply["scan"] != records.SCAN_VERDICTS[0]:
+        problems.append(f"scan {text['scan']!r} is not allowed; use {records.SCAN_VERDICTS[0]}, or leave it out")
     if problems or image is None:
         raise VerifyError("UserParameters: " + "; ".join(problems), "ConfigurationError")
     return Parameters(
