@@ -304,6 +304,23 @@ FAULTS: tuple[Fault, ...] = (
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
     Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
+    # Supply chain, visibility: a blocked image goes unreported, a production stack without a scan passes the pack,
+    # and the ECS deployment record loses the gate's evidence.
+    Fault(
+        "image-blocked-rule-without-verify-image",
+        "alarm",
+        "components/safety/notifications.py",
+        'GATE_ACTIONS = ("ImageScan", "VerifyImage", "CheckVerified")',
+        'GATE_ACTIONS = ("ImageScan", "CheckVerified")',
+    ),
+    Fault("supply-gate-rule-passes-without-scan", "policy", "policy/rules/codepipeline.py", "        if not scanned:", "        if not (scanned or verified):"),
+    Fault(
+        "ecs-record-without-the-gate-variables",
+        "deploy",
+        "components/deploy/ecs/verify.py",
+        'supply = {"sbom": gate.sbom_uri, "scan": gate.scan_verdict} if gate else {}',
+        "supply: dict[str, str] = {}",
+    ),
 )
 
 

@@ -89,6 +89,11 @@ def test_the_scan_stage_after_the_first_deploy_stage_does_not_count():
     assert production_supply_chain_gate(stack(SOURCE, BUILD, DEPLOY_EKS, SCAN)) == [(PIPELINE_URN, NO_SCAN), (PIPELINE_URN, NO_VERIFY)]
 
 
+def test_a_signature_check_without_a_scan_fails_on_the_scan_alone():
+    verify_only = stage("Scan", action("VerifyImage", "Build", "CodeBuild", "container-cicd-prod-app-verify-image"))
+    assert production_supply_chain_gate(stack(SOURCE, BUILD, verify_only, DEPLOY_EKS)) == [(PIPELINE_URN, NO_SCAN)]
+
+
 def test_a_scan_without_a_signature_check_fails_on_the_signature_alone():
     without_verify = {"container-cicd-prod-app-verify-image": "version: 0.2\nphases:\n  build:\n    commands:\n    - echo 'signature not checked'\n"}
     assert production_supply_chain_gate(stack(SOURCE, BUILD, SCAN, DEPLOY_ECS, buildspecs=without_verify)) == [(PIPELINE_URN, NO_VERIFY)]
