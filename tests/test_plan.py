@@ -18,6 +18,7 @@ SECTIONS = [
     "## Configuration",
     "## Pipeline",
     "### Entry conditions and gates",
+    "## Supply chain",
     "## Deploy target",
     "## What `pulumi up` needs",
     "## Needs a person at deploy time",
