@@ -19,7 +19,7 @@ CONCERNS = {
     "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release"},
     "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "egress", "dns"},
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin"},
-    "safety": {"alarms", "notifications", "audit", "dashboard"},
+    "safety": {"alarms", "notifications", "audit", "dashboard", "supply_panels"},
     "supply": {"signing", "notation", "records"},
 }
 SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "lambdas", "settings"}
