@@ -314,8 +314,17 @@ def judge(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callabl
         started = deployment.get("startedAt") or deployment.get("createdAt") or now()
         end = finished or deployment.get("finishedAt") or deployment.get("stoppedAt") or now()
         fields = {"target": "ecs", "service": service_id, "commit": params.commit, "image": params.expected_image, "digest": params.digest}
-        fields |= {"sbom": params.sbom, "scan": params.scan}
-        rec = records.record(**fields, strategy=params.strategy, deployment=arn, started_at=started, finished_at=max(end, started), outcome=outcome, reason=reason)
+        rec = records.record(
+            **fields,
+            strategy=params.strategy,
+            deployment=arn,
+            started_at=started,
+            finished_at=max(end, started),
+            outcome=outcome,
+            reason=reason,
+            sbom=params.sbom,
+            scan=params.scan,
+        )
         return Verdict(rec, summary=reason or f"ECS deployment {arn} is SUCCESSFUL and runs {params.digest}", service_id=service_id)
 
     if status in NOT_FINAL:
