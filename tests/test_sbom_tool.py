@@ -8,6 +8,7 @@ verdicts as the VerifyImage step writes them (scan/<digest>.json).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from offline.mocks import ACCOUNT
+from tests.iam_authz import resource_types
 from tools import sbom
 from tools.revert import ROOT
 
@@ -180,7 +182,11 @@ def test_a_digest_without_a_verdict_and_a_damaged_sbom_are_reported_not_fatal(wo
 def test_every_call_names_the_callers_account_as_bucket_owner_and_only_reads(world):
     assert world.run("--stack", "dev", "--package", "zlib1g") == sbom.EXIT_FOUND
     s3_calls = [(op, params) for prefix, op, params in world.calls if prefix == "s3"]
-    assert {op for op, _ in s3_calls} == {"ListObjectsV2", "GetObject"}
+    assert {("s3", op) for op, _ in s3_calls} == set(sbom.IAM_ACTIONS)
+    for action in sbom.IAM_ACTIONS.values():
+        resource_types(action)  # KeyError unless policy_sentry knows the action
+    section = (ROOT / "docs" / "supply-chain.md").read_text().split("## Which deployed image contains a package", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"`((?:s3|kms):[A-Za-z]+)`", section)) == {*sbom.IAM_ACTIONS.values(), sbom.KMS_ACTION}
     assert {params["ExpectedBucketOwner"] for _, params in s3_calls} == {ACCOUNT}
     assert {params["Bucket"] for _, params in s3_calls} == {BUCKET}
     assert [op for prefix, op, _ in world.calls if prefix == "sts"] == ["GetCallerIdentity"]

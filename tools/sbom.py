@@ -34,6 +34,11 @@ from tools.revert import ROOT, UsageError, read_settings, tool_parser
 EXIT_FOUND, EXIT_AWS_ERROR, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 SBOM_PREFIX, SCAN_PREFIX = "sbom/", "scan/"
 RECORDS_OUTPUT = "recordsBucket"
+# What the caller's credentials must allow: the API call -> the IAM action it is authorized as (Service Authorization
+# Reference: ListObjectsV2 is s3:ListBucket). GetCallerIdentity needs no permission; reading an SSE-KMS object also
+# needs kms:Decrypt on its key (the pipeline's artifact key).
+IAM_ACTIONS: dict[tuple[str, str], str] = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "GetObject"): "s3:GetObject"}
+KMS_ACTION = "kms:Decrypt"
 UNKNOWN = "unknown"
 """Verdict and scan time of a digest whose scan/<digest>.json is missing."""
 
