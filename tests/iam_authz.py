@@ -168,6 +168,13 @@ BINDERS: dict[tuple[str, str], Binder] = {
     ("events", "event-bus"): lambda p, c: list(p["EventBusArns"]),
     ("lambda", "function"): lambda p, c: [build_arn("lambda", "function", c, FunctionName=p["FunctionName"])],
     ("kms", "key"): lambda p, c: [p["KeyId"]],
+    # SignPayload names the profile by name and owner; GetRevocationStatus by its version ARN (<profile ARN>/<version>).
+    ("signer", "signing-profile"): lambda p, c: (
+        [p["profileVersionArn"].rsplit("/", 1)[0]]
+        if "profileVersionArn" in p
+        else [build_arn("signer", "signing-profile", c, Account=p.get("profileOwner") or c.account, ProfileName=p["profileName"])]
+    ),
+    ("signer", "signing-job"): lambda p, c: [p["jobArn"]],
 }
 
 # Condition keys a call sets, per action, from its parameters (those the product's policies condition on).

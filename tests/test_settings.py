@@ -275,6 +275,8 @@ def test_every_integer_bound_of_today_is_on_its_key():
         "waf",
         "albDeletionProtection",
         "deploymentStrategy",
+        "scanSeverityThreshold",
+        "imageSigning",
     }
     assert KEYS["logRetentionDays"].allowed == LOG_RETENTION_DAYS
     assert KEYS["ecsCpu"].allowed == tuple(FARGATE_CPU_MEMORY)

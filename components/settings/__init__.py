@@ -8,7 +8,7 @@ immutable `Settings` object, reporting every problem before a single resource is
 - model.py: the `Settings` dataclasses;
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
 - source.py, network.py (with domain.py), workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py,
-  promotion.py: one part each;
+  promotion.py, supply.py: one part each;
 - duration.py: how long one ECS deployment can take at worst (a pure function of the strategy);
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
 
@@ -39,7 +39,7 @@ from components.settings.cron import CRON_EXAMPLE, deployment_window_cron_proble
 from components.settings.domain import dns_name_problem
 from components.settings.duration import WorstCase, linear_shifts, percent_text, worst_case
 from components.settings.eks import kubernetes_version_problem, standard_support_notice
-from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, ScanThreshold, Severity, SourceProvider, Toggle
 from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, Key
 from components.settings.model import (
     AlarmThresholds,
@@ -61,6 +61,7 @@ from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError, settings_error
 from components.settings.source import git_branch_problem
 from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
+from components.settings.supply import INSPECTOR_THRESHOLD_KEYS, SupplyChainSettings
 
 __all__ = [
     "ALARM_DETECTION_MINUTES",
@@ -81,6 +82,7 @@ __all__ = [
     "EKS_SUPPORT_WARNING_DAYS",
     "EKS_ONLY",
     "FARGATE_CPU_MEMORY",
+    "INSPECTOR_THRESHOLD_KEYS",
     "KEYS",
     "LOG_RETENTION_DAYS",
     "MAX_SMOKE_TEST_PATHS",
@@ -104,10 +106,13 @@ __all__ = [
     "PromotionSettings",
     "RegistrySettings",
     "SafetySettings",
+    "ScanThreshold",
     "Settings",
     "SettingsError",
+    "Severity",
     "SourceProvider",
     "SourceSettings",
+    "SupplyChainSettings",
     "Toggle",
     "WorkloadSettings",
     "WorstCase",

@@ -105,3 +105,37 @@ class DeploymentStrategyKind(StrEnum):
         ROLLING | BLUE_GREEN | LINEAR | CANARY)."""
         assert self is not DeploymentStrategyKind.AUTO, "resolve() auto first"
         return self.value.upper().replace("-", "_")
+
+
+class Severity(StrEnum):
+    """A vulnerability severity the scan gate can block at, most severe first (InspectorScan's levels)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical, 3 for low: a lower rank is more severe."""
+        return list(Severity).index(self)
+
+
+class ScanThreshold(StrEnum):
+    """scanSeverityThreshold: the least severe finding that blocks an image, `auto` (high in production,
+    critical otherwise) or `off` (no scan)."""
+
+    AUTO = "auto"
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    OFF = "off"
+
+    def resolve(self, production: bool) -> Severity | None:
+        """The severity that blocks, or None when the scan is off."""
+        if self is ScanThreshold.AUTO:
+            return Severity.HIGH if production else Severity.CRITICAL
+        if self is ScanThreshold.OFF:
+            return None
+        return Severity(self.value)

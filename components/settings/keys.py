@@ -22,7 +22,7 @@ from components.settings.constants import (
     LOG_RETENTION_DAYS,
     TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES,
 )
-from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider, Toggle
+from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, ScanThreshold, SourceProvider, Toggle
 from components.settings.key import ALL_TARGETS, Key, _keys, _number
 
 __all__ = ["ALL_TARGETS", "ECS_ONLY", "EKS_ONLY", "KEYS", "Key", "_number"]
@@ -267,6 +267,22 @@ KEYS: dict[str, Key] = _keys(
     ),
     Key("deploymentWindowTimeZone", "string", "UTC", "Time zone of deploymentWindowCron: UTC or an IANA time zone name such as Europe/Berlin."),
     Key("blockDeployWhileAlarming", "boolean", False, "Do not enter the Deploy stage while a service alarm is firing."),
+    Key(
+        "scanSeverityThreshold",
+        "string",
+        "auto",
+        "The scan gate: the least severe vulnerability (CodePipeline's InspectorScan action on the built digest, the upstream's SBOM in a "
+        "promoting stack) that stops the image before it deploys; off: no scan (refused in production). auto: high when production, else critical.",
+        allowed=ScanThreshold,
+    ),
+    Key(
+        "imageSigning",
+        "string",
+        "auto",
+        "The build signs each pushed digest with the stack's AWS Signer profile (Notation), and the image is verified against it before it "
+        "deploys; off: neither (refused in production). auto: on.",
+        allowed=Toggle,
+    ),
     Key("auditTrail", "string", "auto", "CloudTrail trail for this stack; auto: on when production (off under an organisation trail).", allowed=Toggle),
     Key(
         "eksClusterName",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from components.settings.duration import WorstCase, worst_case
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
+from components.settings.supply import SupplyChainSettings
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,8 @@ class Settings:
     """Set only when deploy_target or next_deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
     promotion: PromotionSettings = PromotionSettings(promote_from=None, promote_from_account=None, promote_to_accounts=())
     """Promotion between stacks. Omitted: the stack builds and shares with no other account."""
+    supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
+    """The supply-chain gate (scan threshold, image signing). Omitted: no gate (as with both keys off)."""
 
     def for_next_target(self) -> Settings:
         """The settings the next target is built from: its own part, as if it were the deploy target. (Its ECS

@@ -31,6 +31,7 @@ from components.settings.reading import SettingsError, _enum, _fail, _in_range, 
 from components.settings.safety import _safety
 from components.settings.source import _source
 from components.settings.strategy import _strategy_kind
+from components.settings.supply import _supply
 from components.settings.workload import _workload
 
 # Lowercase letters and digits in runs joined by single '-': the stack and service names end up in ECR
@@ -250,6 +251,7 @@ def parse_settings(
         else None,
         "safety": problems.check(_safety, reader, production),
         "eks": problems.check(_eks, reader) if DeployTargetKind.EKS in targets else None,
+        "supply": problems.check(_supply, reader, production),
     }
     problems.check(_regions, reader, region)
     problems.messages = [_unquoted_number_hint(message, raw) for message in problems.messages]
@@ -277,6 +279,7 @@ def parse_settings(
         safety=parts["safety"],
         eks=parts["eks"],
         promotion=promotion,
+        supply=parts["supply"],
     )
 
 

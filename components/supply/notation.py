@@ -1,0 +1,131 @@
+"""The Notation CLI and the AWS Signer plugin in a CodeBuild step: how they are installed (pinned, integrity-checked),
+and the bash that signs an image digest and verifies its signature against trusted signing profiles.
+
+Installed at run time, never trusted on download alone:
+- the Notation CLI: a pinned release from the Notary Project's GitHub releases, checked against its SHA-256
+  (the release's notation_<version>_checksums.txt)
+  https://github.com/notaryproject/notation/releases/tag/v1.3.2;
+- the AWS Signer plugin: AWS publishes it only under a `latest` path, with a detached GPG signature of the
+  plugin binary; the binary is installed only when that signature is good and made by the key whose fingerprint
+  AWS Signer's guide publishes (the key is downloaded, its fingerprint is pinned here)
+  https://docs.aws.amazon.com/signer/latest/developerguide/image-signing-prerequisites.html;
+- AWS Signer's Notation root certificate (the trust store `signingAuthority:aws-signer-ts`): pinned SHA-256.
+
+Every command here is one bash command string of a buildspec phase, reading the image from an environment
+variable, so the same text runs in the build, in VerifyImage and in the deploy steps.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Sequence
+
+from components.settings import CpuArchitecture
+
+NOTATION_VERSION = "1.3.2"
+"""The Notation CLI release every step installs."""
+NOTATION_SHA256 = {
+    CpuArchitecture.X86_64: "e1a0f060308086bf8020b2d31defb7c5348f133ca0dba6a1a7820ef3cbb6dfe5",
+    CpuArchitecture.ARM64: "34143c7b816a50104824278080a5cf12bbf855488e003f62e6acf27ed25c423c",
+}
+"""SHA-256 of notation_<NOTATION_VERSION>_linux_<arch>.tar.gz, as the release's checksums file lists it."""
+SIGNER_PLUGIN_VERSION = "1.0.2292"
+"""The AWS Signer plugin version this product was written against (aws/aws-signer-notation-plugin v1.0.2292). AWS
+serves only the latest build, so the step installs whatever AWS signed last and logs its version; the plugin's
+integrity rests on AWS's signature (SIGNER_KEY_FINGERPRINT), not on this number."""
+SIGNER_KEY_FINGERPRINT = "E84AF8A2A9B52F1F4435AE71A3B52DA65461CF90"
+"""The "AWS Signer Notation" OpenPGP key (rsa3072, 2023-04-24), as AWS Signer's guide prints its fingerprint."""
+SIGNER_ROOT_SHA256 = "0ccf529561f610b9eb7f9b0ee02fffe2f74f7ffdf0ac56348ca224e879461c9b"
+"""SHA-256 of the AWS Signer Notation root certificate file (aws-signer-notation-root.cert)."""
+PLUGIN = "com.amazonaws.signer.notation.plugin"
+"""The plugin's name, as `notation sign --plugin` takes it."""
+TRUST_STORE = "aws-signer-ts"
+"""The signingAuthority trust store the root certificate goes into (AWS Signer's guide names it so)."""
+_CDN = "https://d2hvyiie56hcat.cloudfront.net"
+_ARCH = {CpuArchitecture.X86_64: "amd64", CpuArchitecture.ARM64: "arm64"}
+REFUSING = "Refusing"
+"""The first word of the one line a step prints when it refuses an image: `Refusing <image>: <reason>`."""
+
+
+def install_commands(architecture: CpuArchitecture) -> list[str]:
+    """The buildspec commands that install Notation, the AWS Signer plugin and the trust store, each download checked
+    before anything of it runs; a failed check ends the step (nothing is signed or verified)."""
+    arch = _ARCH[architecture]
+    archive = f"notation_{NOTATION_VERSION}_linux_{arch}.tar.gz"
+    notation_url = f"https://github.com/notaryproject/notation/releases/download/v{NOTATION_VERSION}/{archive}"
+    plugin_dir = f'"$HOME/.config/notation/plugins/{PLUGIN}"'
+    script = f"""set -euo pipefail
+tools="$(mktemp -d)"
+curl -fsSL --retry 3 -o "$tools/{archive}" {notation_url}
+echo "{NOTATION_SHA256[architecture]}  $tools/{archive}" | sha256sum -c --quiet -
+tar -xzf "$tools/{archive}" -C "$tools" notation && install -m 0755 "$tools/notation" /usr/local/bin/notation
+curl -fsSL --retry 3 -o "$tools/plugin.zip" {_CDN}/linux/{arch}/plugin/latest/notation-aws-signer-plugin.zip
+curl -fsSL --retry 3 -o "$tools/plugin.sig" {_CDN}/linux/{arch}/plugin/latest/notation-{PLUGIN}.sig
+curl -fsSL --retry 3 -o "$tools/public.key" {_CDN}/linux/public.key
+export GNUPGHOME="$tools/gnupg" && mkdir -m 0700 "$GNUPGHOME"
+gpg --batch --quiet --import "$tools/public.key"
+unzip -q -o "$tools/plugin.zip" notation-{PLUGIN} -d "$tools"
+gpg --batch --status-fd 1 --verify "$tools/plugin.sig" "$tools/notation-{PLUGIN}" 2>/dev/null | grep -q "^\\[GNUPG:\\] VALIDSIG {SIGNER_KEY_FINGERPRINT} " \\
+  || {{ echo "The AWS Signer plugin's signature is not AWS's (key {SIGNER_KEY_FINGERPRINT}); not installing it" >&2; exit 1; }}
+mkdir -p {plugin_dir} && install -m 0755 "$tools/notation-{PLUGIN}" {plugin_dir}/
+curl -fsSL --retry 3 -o "$tools/aws-signer-notation-root.cert" {_CDN}/aws-signer-notation-root.cert
+echo "{SIGNER_ROOT_SHA256}  $tools/aws-signer-notation-root.cert" | sha256sum -c --quiet -
+notation cert add --type signingAuthority --store {TRUST_STORE} "$tools/aws-signer-notation-root.cert" >/dev/null
+notation version && notation plugin ls"""
+    return [_subshell(script)]
+
+
+def _subshell(script: str) -> str:
+    """One buildspec command: `set -e` and the helper variables stay inside it (CodeBuild runs a phase's commands
+    in one shell, and a later command must not inherit `set -e`)."""
+    return f"(\n{script}\n)"
+
+
+def registry_login_commands(image_var: str = "IMAGE_URI") -> list[str]:
+    """Notation's registry credentials for the image's registry: an ECR token in NOTATION_USERNAME/NOTATION_PASSWORD
+    (what `notation sign` and `notation verify` read when no credential store is set), never written to disk."""
+    return [
+        f'export NOTATION_USERNAME=AWS NOTATION_PASSWORD="$(aws ecr get-login-password --region "$(echo "${image_var}" | cut -d. -f4)")"',
+    ]
+
+
+def sign_commands(profile_arn: str, image_var: str = "IMAGE_URI") -> list[str]:
+    """Sign the digest reference in `$image_var` with the signing profile (AWS Signer signs through the plugin:
+    signer:SignPayload on the profile, as the step's role)."""
+    return [
+        *registry_login_commands(image_var),
+        f'notation sign --plugin {PLUGIN} --id {shlex.quote(profile_arn)} "${image_var}"',
+    ]
+
+
+def trust_policy(profile_arns: Sequence[str]) -> dict:
+    """Notation's trust policy: a signature is valid only when AWS Signer's root issued it, the profile is one of
+    `profile_arns`, and it is neither expired nor revoked (level strict; the plugin asks AWS Signer's
+    GetRevocationStatus)."""
+    return {
+        "version": "1.0",
+        "trustPolicies": [
+            {
+                "name": "supply-chain",
+                "registryScopes": ["*"],
+                "signatureVerification": {"level": "strict"},
+                "trustStores": [f"signingAuthority:{TRUST_STORE}"],
+                "trustedIdentities": list(profile_arns),
+            }
+        ],
+    }
+
+
+def verify_commands(image_var: str, profile_arns: Sequence[str]) -> list[str]:
+    """Verify that the digest reference in `$image_var` carries a valid signature by one of `profile_arns`; else print
+    `Refusing <image>: <reason>` and exit 1 (which ends the build at once)."""
+    policy = json.dumps(trust_policy(profile_arns), separators=(",", ":"))
+    return [
+        *registry_login_commands(image_var),
+        f'printf \'%s\' {shlex.quote(policy)} > "$HOME/trustpolicy.json" && notation policy import --force "$HOME/trustpolicy.json" >/dev/null',
+        f'case "${image_var}" in *@sha256:*) ;; *) echo "{REFUSING} ${image_var}: not a digest reference; only a digest names what was signed"; exit 1 ;; esac',
+        f'if ! verified="$(notation verify "${image_var}" 2>&1)"; then echo "$verified" >&2; '
+        f'echo "{REFUSING} ${image_var}: no valid signature by {" or ".join(profile_arns)} ($(echo "$verified" | tail -n 1))"; exit 1; fi',
+        'echo "$verified"',
+    ]
