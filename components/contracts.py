@@ -117,6 +117,13 @@ class DeployInputs:
     """Tag each deployed image `deployed-<commit tag>` in the repository. False when the repository belongs to
     another account (a promoting stack's upstream, promoteFromAccount), whose policy lets this account pull and
     describe images, not tag them. Omitted: tagged."""
+    trusted_signer: pulumi.Input[str] | None = None
+    """The AWS Signer profile whose signature an image must carry before the target runs it (the stack's own, or
+    a promoting stack's upstream's): a target that applies images itself (EKS's deploy step) verifies it before
+    anything is applied. Omitted: None (imageSigning off)."""
+    supply_variables: Sequence[tuple[str, str]] = ()
+    """(environment variable, `#{Namespace.NAME}`) pairs the deploy steps pass on to their deployment record:
+    SBOM_URI and SCAN_VERDICT of the stage that scanned the image. Omitted: none (no scan; the record says null)."""
 
 
 @dataclass(frozen=True)
