@@ -94,7 +94,9 @@ def test_an_unsigned_image_is_refused_with_the_fix(upstream):
     assert run.code != 0
     assert refusal(run) == (
         f"Refusing {upstream.image_uri}: no valid signature by {upstream.contract['signingProfileArn']} (Error: signature verification failed: "
-        f'no signature is associated with "{upstream.image_uri}", make sure the artifact was signed successfully)'
+        f'no signature is associated with "{upstream.image_uri}", make sure the artifact was signed successfully); if the upstream built it before '
+        "it signed its images, run the upstream's pipeline on that commit again (python -m tools.revert --stack <upstream> --commit <commit>): "
+        "its build signs the digest, and its next success promotes it"
     )
 
 
@@ -124,3 +126,36 @@ def test_an_image_without_an_upstream_sbom_is_refused(upstream):
         f"Refusing {upstream.image_uri}: the upstream keeps no SBOM of it (s3://{upstream.contract['recordsBucket']}/sbom/{upstream.digest}.json), "
         "so it cannot be rescanned; promote an image the upstream scanned (its Scan stage writes the SBOM)"
     )
+
+
+# ---- a revert by digest takes the same path ----
+
+
+class _Pipeline:
+    """CodePipeline's GetPipeline of the evaluated pipeline (its stages as the API returns them)."""
+
+    def __init__(self, result):
+        self.stages = [
+            {"name": s["name"], "actions": [{"name": a["name"], "actionTypeId": {"provider": a["provider"]}, "configuration": a.get("configuration") or {}} for a in s["actions"]]}
+            for s in result.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
+        ]
+
+    def get_pipeline(self, name: str) -> dict:
+        return {"pipeline": {"name": name, "stages": self.stages}}
+
+
+@pytest.mark.parametrize("variant", ["prod", "prod_ecs"])
+def test_a_revert_by_digest_enters_the_pipeline_before_the_gate_and_every_deploy_stage(variant, request):
+    """`tools.revert --digest` writes the inbox object the pipeline's Source reads (tools/promote.py); the stage after
+    Source is Check, whose step verifies the upstream's signature and rescans the SBOM, before any deploy stage."""
+    from tools.promote import inbox_of
+
+    result = request.getfixturevalue(variant)
+    pipeline = _Pipeline(result)
+    bucket, key = inbox_of(pipeline, "container-cicd-prod-app-pipeline")
+    assert (bucket, key) == (result.named("promotion-inbox-bucket").outputs["bucket"], "promotion.zip")
+    names = [s["name"] for s in pipeline.stages]
+    deploys = [i for i, s in enumerate(pipeline.stages) if any(a["name"].startswith("Deploy") for a in s["actions"])]
+    assert names[:2] == ["Source", "Check"] and deploys and min(deploys) > 1, names
+    script = runtime.steps(result)[CHECK].buildspec["phases"]["build"]["commands"][0]
+    assert script.index("verified-") < script.index("notation verify") < script.index("aws inspector-scan scan-sbom") < script.index("export IMAGE_URI")

@@ -109,13 +109,32 @@ def rescan_statements(upstream: UpstreamContract, own: OwnRecords, context: AwsC
     ]
 
 
+# What to do about an image the upstream's signing profile did not sign: its build signs a digest it finds
+# unsigned when its pipeline runs on the commit again (components/supply/notation.py, sign_built_commands).
+UNSIGNED_FIX = (
+    "if the upstream built it before it signed its images, run the upstream's pipeline on that commit again "
+    "(python -m tools.revert --stack <upstream> --commit <commit>): its build signs the digest, and its next success promotes it"
+)
+
+
+def signature_lines(profile_arn: str) -> list[str]:
+    """The upstream's signature of $IMAGE_URI, verified in a subshell (the verify commands end it on a refusal): a
+    refusal keeps the verifier's reason and adds what to do about it."""
+    body = "\n".join(notation.verify_commands("IMAGE_URI", [profile_arn]))
+    return [
+        f'VERIFIED="$( (\n{body}\n) 2>&1)" || {{ grep -v "^{notation.REFUSING} " <<<"$VERIFIED"; '
+        f'refuse "$(sed -n "s/^{notation.REFUSING} [^ ]*: //p" <<<"$VERIFIED" | tail -n 1); {UNSIGNED_FIX}"; }}',
+        'echo "$VERIFIED"',
+    ]
+
+
 def check_gate(supply: SupplyChainSettings, profile_arn: str, records_bucket: str, own_bucket: str, architecture: CpuArchitecture) -> scripts.CheckGate | None:
     """The gate's part of the Check step for this stack's settings; None when its gate is off."""
     if not supply.gated:
         return None
     lines: list[str] = []
     if supply.signing:
-        lines += notation.verify_commands("IMAGE_URI", [profile_arn])
+        lines += signature_lines(profile_arn)
     environment: dict[str, str] = {}
     if supply.threshold is not None:
         lines += rescan.rescan_lines(supply.threshold)
