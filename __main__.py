@@ -10,7 +10,7 @@ from dataclasses import replace  # noqa: E402
 
 import pulumi  # noqa: E402
 
-from components.contracts import DeployInputs, StepContext
+from components.contracts import BUILD_NAMESPACE, DeployInputs, GateVariables, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
@@ -121,9 +121,11 @@ inputs = DeployInputs(
     artifact_key_arn=artifacts.key_arn,
     tag_deployed_images=origin.registry_is_own,
     trusted_signer=origin.trusted_signer,
-    supply_variables=tuple(origin.supply_variables),
     # Names known before the alarms exist: the target rolls back a deployment when one fires.
     alarm_names=alarm_names(settings.prefix),
+    # The scan gate's SBOM and verdict for the deployment record: the Check stage (in the Build stage's namespace)
+    # exports them in a promoting stack; in a building stack the Scan stage's VerifyImage does.
+    gate_variables=GateVariables.in_namespace(BUILD_NAMESPACE) if settings.promotes and settings.supply.scans else None,
 )
 target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
 # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no

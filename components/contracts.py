@@ -33,6 +33,8 @@ IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
 # What the Build stage exports to later actions: the image as a digest reference, and the full commit id.
 IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 COMMIT_ID_VARIABLE = f"#{{{BUILD_NAMESPACE}.COMMIT_ID}}"
+# The supply-chain gate's namespace in a building stack (the Scan stage's VerifyImage action).
+SUPPLY_NAMESPACE = "SupplyVariables"
 
 # A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
 Statement = dict[str, Any]
@@ -83,6 +85,20 @@ class StepContext:
 
 
 @dataclass(frozen=True)
+class GateVariables:
+    """The supply-chain gate's pipeline variables a deploy step writes into the deployment record."""
+
+    sbom_uri: str
+    """`#{<namespace>.SBOM_URI}`: s3://<records bucket>/sbom/<digest>.json."""
+    scan_verdict: str
+    """`#{<namespace>.SCAN_VERDICT}`: PASSED."""
+
+    @classmethod
+    def in_namespace(cls, namespace: str) -> GateVariables:
+        return cls(sbom_uri=f"#{{{namespace}.SBOM_URI}}", scan_verdict=f"#{{{namespace}.SCAN_VERDICT}}")
+
+
+@dataclass(frozen=True)
 class DeployInputs:
     """What every deploy target receives from the rest of the stack."""
 
@@ -121,9 +137,9 @@ class DeployInputs:
     """The AWS Signer profile whose signature an image must carry before the target runs it (the stack's own, or
     a promoting stack's upstream's): a target that applies images itself (EKS's deploy step) verifies it before
     anything is applied. Omitted: None (imageSigning off)."""
-    supply_variables: Sequence[tuple[str, str]] = ()
-    """(environment variable, `#{Namespace.NAME}`) pairs the deploy steps pass on to their deployment record:
-    SBOM_URI and SCAN_VERDICT of the stage that scanned the image. Omitted: none (no scan; the record says null)."""
+    gate_variables: GateVariables | None = None
+    """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. None (the gate does not
+    scan): both are null."""
 
 
 @dataclass(frozen=True)

@@ -129,10 +129,18 @@ def test_the_deployed_image_comes_from_the_check_step_fed_by_the_inbox(variant, 
     assert spec["phases"]["build"]["commands"] == [scripts.check_script("app", gate.lines, gate.variables)]
 
 
-def test_the_eks_deploy_step_takes_the_checked_digest_reference(prod):
+def test_the_eks_deploy_step_takes_the_checked_digest_reference(prod, dev):
     [(_, deploy)] = [(s, a) for s, a in actions(prod) if a["name"] == "DeployToEks"]
     assert deploy["inputArtifacts"] == ["BuildOutput"]
-    assert {"name": "IMAGE_URI", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"} in json.loads(deploy["configuration"]["EnvironmentVariables"])
+    passed = json.loads(deploy["configuration"]["EnvironmentVariables"])
+    assert {"name": "IMAGE_URI", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"} in passed
+    # The Check step's evidence, for the deployment record; and the upstream's profile, which the step verifies again.
+    assert [v for v in passed if v["name"] in ("SBOM_URI", "SCAN_VERDICT")] == [
+        {"name": "SBOM_URI", "value": "#{BuildVariables.SBOM_URI}", "type": "PLAINTEXT"},
+        {"name": "SCAN_VERDICT", "value": "#{BuildVariables.SCAN_VERDICT}", "type": "PLAINTEXT"},
+    ]
+    spec = buildspec(prod, "deploy-deploy-project")
+    assert '"trustedIdentities":["' + dev.outputs["promotion"]["signingProfileArn"] + '"]' in spec["phases"]["build"]["commands"][0]
 
 
 def test_the_approval_names_commit_digest_and_upstream_execution(prod):

@@ -26,7 +26,7 @@ from components.delivery.build import Build, BuildArgs
 from components.delivery.registry import Registry, RegistryArgs
 from components.delivery.source import Source, SourceArgs, SourceContribution
 from components.naming import physical_name
-from components.promotion.check import SUPPLY_VARIABLES, OwnRecords
+from components.promotion.check import OwnRecords
 from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
@@ -62,10 +62,6 @@ class ImageOrigin:
     trusted_signer: pulumi.Input[str] | None = None
     """The signing profile whose signature every deployed image must carry: the stack's own, or in a promoting
     stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
-    supply_variables: Sequence[tuple[str, str]] = ()
-    """The pipeline variables that carry the scan's evidence to the deploy steps, as (environment variable,
-    `#{Namespace.NAME}`): SBOM_URI and SCAN_VERDICT of the stage that scanned (in a promoting stack the Check
-    action's, under the build's namespace). Omitted: none (scanSeverityThreshold off)."""
     records: Records | None = None
     """The stack's records bucket (SBOMs and scan verdicts). Omitted: None (no scan)."""
 
@@ -230,7 +226,5 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
         approval_message=approval,
         registry_is_own=not settings.promotion.promote_from_account,
         trusted_signer=upstream.signing_profile_arn if settings.supply.signing else None,
-        # The Check action scans and exports the evidence under the build's namespace, which it stands in for.
-        supply_variables=[(name, f"#{{{b}.{name}}}") for name in SUPPLY_VARIABLES] if settings.supply.scans else (),
         records=records,
     )

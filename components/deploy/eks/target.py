@@ -171,7 +171,7 @@ class EksTarget(pulumi.ComponentResource):
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE), *inputs.supply_variables])],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE), *gate_variables(inputs)])],
                 ),
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
@@ -341,6 +341,12 @@ def deploy_buildspec(
             verify=notation.verify_commands("IMAGE_URI", [signer]) if signer else (),
         ),
     )
+
+
+def gate_variables(inputs: DeployInputs) -> list[tuple[str, str]]:
+    """The scan's evidence the step writes into the deployment record (none without a scan: the record says null)."""
+    gate = inputs.gate_variables
+    return [("SBOM_URI", gate.sbom_uri), ("SCAN_VERDICT", gate.scan_verdict)] if gate else []
 
 
 def network_variant(settings: Settings) -> str:
