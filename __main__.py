@@ -120,6 +120,7 @@ inputs = DeployInputs(
     artifact_statements=artifacts.read_write_statements(),
     artifact_key_arn=artifacts.key_arn,
     tag_deployed_images=origin.registry_is_own,
+    trusted_signer=origin.trusted_signer,
     # Names known before the alarms exist: the target rolls back a deployment when one fires.
     alarm_names=alarm_names(settings.prefix),
     # The scan gate's SBOM and verdict for the deployment record: the Scan stage's VerifyImage exports them in a

@@ -133,6 +133,10 @@ class DeployInputs:
     """Tag each deployed image `deployed-<commit tag>` in the repository. False when the repository belongs to
     another account (a promoting stack's upstream, promoteFromAccount), whose policy lets this account pull and
     describe images, not tag them. Omitted: tagged."""
+    trusted_signer: pulumi.Input[str] | None = None
+    """The AWS Signer profile whose signature an image must carry before the target runs it (the stack's own, or
+    a promoting stack's upstream's): a target that applies images itself (EKS's deploy step) verifies it before
+    anything is applied. Omitted: None (imageSigning off)."""
     gate_variables: GateVariables | None = None
     """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. None (the gate does not
     scan): both are null."""

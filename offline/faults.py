@@ -304,6 +304,23 @@ FAULTS: tuple[Fault, ...] = (
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
     Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
+    # Supply chain, promotion and EKS: the promoting stack's Check and the EKS deploy step keep the gate.
+    Fault("check-skips-the-signature", "deploy", "components/promotion/check.py", "lines += signature_lines(profile_arn)", "lines += []"),
+    Fault("eks-applies-before-verifying", "deploy", "components/deploy/eks/deploy_step.py", "        *_verify_lines(verify),\n", ""),
+    Fault(
+        "rescan-ignores-the-threshold",
+        "deploy",
+        "components/promotion/rescan.py",
+        "levels = json.dumps([s.value for s in Severity if s.rank <= threshold.rank])",
+        "levels = json.dumps([Severity.CRITICAL.value])",
+    ),
+    Fault(
+        "upstream-sboms-not-decryptable",
+        "iam",
+        "components/promotion/share.py",
+        '"Action": "kms:Decrypt",\n            "Resource": "*",',
+        '"Action": "kms:DescribeKey",\n            "Resource": "*",',
+    ),
     # Supply chain, visibility: a blocked image goes unreported, a production stack without a scan passes the pack,
     # and the ECS deployment record loses the gate's evidence.
     Fault(

@@ -137,7 +137,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["repositoryUrl"] = f"{self.account}.dkr.ecr.{region}.amazonaws.com/{physical}"
             state["arn"] = _arn("ecr", region, f"repository/{physical}", self.account)
         elif typ == "aws:s3/bucket:Bucket":
-            bucket = inputs.get("bucket") or f"{name}-mock"
+            bucket = inputs.get("bucket") or (inputs["bucketPrefix"] + UNIQUE_SUFFIX if inputs.get("bucketPrefix") else f"{name}-mock")
             state.update(bucket=bucket, arn=_arn("s3", region, bucket, self.account))
             rid = bucket
         elif typ == "aws:codecommit/repository:Repository":
@@ -185,6 +185,10 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kms/key:Key":
             state["keyId"] = _key_id(name)
             state["arn"] = _arn("kms", region, f"key/{state['keyId']}", self.account)
+        elif typ == "aws:signer/signingProfile:SigningProfile":
+            # arn:<partition>:signer:<region>:<account>:/signing-profiles/<name> (the Service Authorization Reference's format).
+            state["arn"] = _arn("signer", region, f"/signing-profiles/{physical}", self.account)
+            state["versionArn"] = f"{state['arn']}/a1b2c3d4e5"
         elif typ == "aws:sns/topic:Topic":
             state["arn"] = _arn("sns", region, physical, self.account)
         elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":

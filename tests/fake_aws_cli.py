@@ -34,6 +34,8 @@ import re
 import sys
 from pathlib import Path
 
+import fake_supply_cli
+
 GLOBAL_WITH_VALUE = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--color", "--cli-read-timeout", "--cli-connect-timeout"}
 GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl", "--no-sign-request"}
 LISTS = {"--accepted-media-types", "--alarm-names", "--image-ids"}
@@ -216,11 +218,14 @@ def main() -> None:
     if os.environ.get("CALLS"):
         with open(os.environ["CALLS"], "a") as calls:
             calls.write("aws " + " ".join(sys.argv[1:]) + "\n")
+    logged = fake_supply_cli.logged_args(service, command, rest) if service in fake_supply_cli.SERVICES else rest
     with (root / "aws-requests.jsonl").open("a") as log:
-        log.write(json.dumps({"account": account, "region": region, "service": service, "command": command, "args": rest}) + "\n")
+        log.write(json.dumps({"account": account, "region": region, "service": service, "command": command, "args": logged}) + "\n")
     state = State(root)
     if service == "ecr":
         answer = ecr(command, opts, state, account, region)
+    elif service in fake_supply_cli.SERVICES:
+        answer = fake_supply_cli.answer(service, command, [a for a in rest if a not in GLOBAL_FLAGS], root)
     else:
         fail("InvalidAction", f"the stand-in does not answer {service} {command}")
         return

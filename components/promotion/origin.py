@@ -19,16 +19,21 @@ from typing import Any
 
 import pulumi
 
+from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, StageContribution, StepContext
 from components.delivery.artifacts import ArtifactStore
 from components.delivery.build import Build, BuildArgs
 from components.delivery.registry import Registry, RegistryArgs
 from components.delivery.source import Source, SourceArgs, SourceContribution
 from components.naming import physical_name
+from components.promotion.check import OwnRecords
 from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
+from components.promotion.share import records_key_policy
 from components.settings import Settings
+from components.supply.records import Records, RecordsArgs
+from components.supply.signing import SigningProfile
 
 Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
 
@@ -54,6 +59,11 @@ class ImageOrigin:
     registry_is_own: bool = True
     """The registry belongs to this stack's account. False: another account's (promoteFromAccount), which lets
     this account pull and describe its images, not tag them. Omitted: this account's."""
+    trusted_signer: pulumi.Input[str] | None = None
+    """The signing profile whose signature every deployed image must carry: the stack's own, or in a promoting
+    stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
+    records: Records | None = None
+    """The stack's records bucket (SBOMs and scan verdicts). Omitted: None (no scan)."""
 
 
 def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
@@ -106,6 +116,13 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             tags=tags,
         ),
     )
+    # The supply-chain gate's evidence, which the contract names: a promoting stack verifies the signature with this
+    # profile and rescans the SBOMs this bucket keeps (its policy and its key's let the promoting accounts read them).
+    accounts = settings.promotion.promote_to_accounts
+    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if settings.supply.signing else None
+    records = records_bucket(settings, artifacts, reader_accounts=accounts)
+    if records is not None and accounts:
+        records_key_policy("records-key-policy", artifacts.key_id, records.bucket_arn, accounts, AwsContext(records), records)
     publish = Publish(
         "publish",
         PublishArgs(
@@ -131,6 +148,9 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             region=publish.region,
             cpu_architecture=settings.build.architecture.value,
             downstream_accounts=settings.promotion.promote_to_accounts,
+            signing_profile_arn=signing.arn if signing else None,
+            records_bucket=records.bucket_name if records else None,
+            records_key_arn=artifacts.key_arn if records else None,
         )
         return {CONTRACT_OUTPUT: contract}
 
@@ -143,6 +163,8 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
         repository_name=registry.repository_name,
         location=source.location,
         exports=exports,
+        trusted_signer=signing.arn if signing else None,
+        records=records,
     )
 
 
@@ -150,8 +172,25 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
+def records_bucket(settings: Settings, artifacts: ArtifactStore, reader_accounts: Sequence[str] = ()) -> Records | None:
+    """The stack's records bucket (SBOMs and scan verdicts, by digest), when it scans; encrypted with the artifact key."""
+    if not settings.supply.scans:
+        return None
+    args = RecordsArgs(
+        expiry_days=settings.log_retention_days,
+        key_arn=artifacts.key_arn,
+        production=settings.production,
+        reader_accounts=reader_accounts,
+        tags=dict(settings.tags),
+        # S3's bucket_prefix takes at most 37 characters; the provider appends 26.
+        bucket_prefix=physical_name(settings.prefix, "records", 36) + "-",
+    )
+    return Records("records", args)
+
+
 def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext) -> ImageOrigin:
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
+    records = records_bucket(settings, artifacts)
     origin = Promoted(
         "promotion",
         PromotedArgs(
@@ -165,6 +204,8 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             expiry_days=settings.artifact_expiry_days,
             production=settings.production,
             tags=dict(settings.tags),
+            supply=settings.supply,
+            records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
         ),
     )
     upstream = origin.upstream
@@ -184,4 +225,6 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
         exports=lambda name, arn: {"promotesFrom": upstream_stack},
         approval_message=approval,
         registry_is_own=not settings.promotion.promote_from_account,
+        trusted_signer=upstream.signing_profile_arn if settings.supply.signing else None,
+        records=records,
     )
