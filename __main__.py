@@ -225,6 +225,9 @@ pulumi.export("dashboardUrl", dashboard.dashboard_url)
 if settings.network.service_domain:
     # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
     pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
+if origin.records is not None:
+    # Where the gate keeps each digest's SBOM and verdict: `python -m tools.sbom` reads it (docs/supply-chain.md).
+    pulumi.export("recordsBucket", origin.records.bucket_name)
 if load_balancer.next is not None:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
     pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)

@@ -234,3 +234,10 @@ def test_the_bucket_comes_from_pulumi_stack_output(tmp_path: Path, monkeypatch):
 )
 def test_purl_name(purl, name):
     assert sbom.purl_name(purl) == name
+
+
+def test_the_stacks_export_the_bucket_the_tool_reads(dev, prod, evaluate):
+    for result in (dev, prod):
+        bucket = next(r for r in result.of_type("aws:s3/bucket:Bucket") if r.parent_urn and "supply:Records" in r.parent_urn)
+        assert result.outputs[sbom.RECORDS_OUTPUT] == bucket.outputs["bucket"]
+    assert sbom.RECORDS_OUTPUT not in evaluate("dev", scanSeverityThreshold="off").outputs
