@@ -519,7 +519,8 @@ digraph architecture {
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
   aws_codebuild_project_Project [label="CodeBuild project ×4"];
   aws_ecr_repository_Repository [label="ECR repository"];
-  aws_s3_bucket_Bucket [label="S3 bucket"];
+  aws_signer_signingProfile_SigningProfile [label="AWS Signer profile"];
+  aws_s3_bucket_Bucket [label="S3 bucket ×2"];
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];
   aws_ecs_cluster_Cluster [label="ECS cluster"];
   aws_ecs_service_Service [label="ECS Fargate service"];
@@ -530,6 +531,7 @@ digraph architecture {
   aws_codepipeline_pipeline_Pipeline -> aws_codebuild_project_Project [label="runs"];
   aws_codepipeline_pipeline_Pipeline -> aws_s3_bucket_Bucket [label="artifacts"];
   aws_codebuild_project_Project -> aws_ecr_repository_Repository [label="pushes image"];
+  aws_codebuild_project_Project -> aws_signer_signingProfile_SigningProfile [label="signs, verifies"];
   aws_codepipeline_pipeline_Pipeline -> aws_ecs_service_Service [label="deploys"];
   aws_ecs_cluster_Cluster -> aws_ecs_service_Service [label="runs"];
   aws_lb_loadBalancer_LoadBalancer -> aws_ecs_service_Service [label="routes to"];
