@@ -32,3 +32,31 @@ def test_with_the_gate_off_the_section_says_so_in_one_line(evaluate):
     assert supply_section(evaluate("dev", scanSeverityThreshold="off", imageSigning="off")) == [
         "Off: scanSeverityThreshold and imageSigning are both off; images deploy without a scan or a signature check (refused in production)."
     ]
+
+
+def _signing_profile_arn(result) -> str:
+    [profile] = result.of_type("aws:signer/signingProfile:SigningProfile")
+    return profile.outputs["arn"]
+
+
+def test_a_promoting_stack_shows_its_check_and_its_eks_step_verifying_against_the_upstream_s_profile(dev, prod):
+    upstream = _signing_profile_arn(dev)
+    records = prod.outputs["recordsBucket"]
+    assert supply_section(prod) == [
+        "- Scan threshold: `high`: blocks an image with any critical or high finding",
+        "- Signing: this stack builds and signs nothing; it accepts only images signed by the profile of `dev` (its contract)",
+        f"- Records: SBOMs and verdicts in `{records}` (`sbom/<digest>.json`, `scan/<digest>.json`); `python -m tools.sbom --stack prod --package NAME`",
+        "- Scans: stage `Check`, action `CheckVerified` (the upstream's SBOM, with the Inspector Scan API)",
+        f"- Verifies the signature: stage `Check`, action `CheckVerified`, against `{upstream}`",
+        f"- Verifies the signature: stage `Deploy`, action `DeployToEks`, against `{upstream}`",
+        "- Blocked images: EventBridge rule `notifications-image-blocked` notifies the delivery topic",
+    ]
+
+
+def test_the_report_has_the_section_after_the_pipeline(prod):
+    from offline.plan import render_report
+
+    report = render_report(prod, {}, [], {"pipeline": "", "architecture": ""}, [], {})
+    section = report.split("## Supply chain\n\n", 1)[1].split("\n\n## ", 1)[0]
+    assert section.splitlines() == supply_section(prod)
+    assert report.index("## Pipeline") < report.index("## Supply chain") < report.index("## Deploy target")
