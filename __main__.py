@@ -10,7 +10,7 @@ from dataclasses import replace  # noqa: E402
 
 import pulumi  # noqa: E402
 
-from components.contracts import BUILD_NAMESPACE, SUPPLY_NAMESPACE, DeployInputs, GateVariables, StepContext
+from components.contracts import DeployInputs, GateVariables, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
@@ -123,9 +123,10 @@ inputs = DeployInputs(
     trusted_signer=origin.trusted_signer,
     # Names known before the alarms exist: the target rolls back a deployment when one fires.
     alarm_names=alarm_names(settings.prefix),
-    # The scan gate's SBOM and verdict for the deployment record: the Scan stage's VerifyImage exports them in a
-    # building stack, the Check stage (in the Build stage's namespace) in a promoting one.
-    gate_variables=GateVariables.in_namespace(BUILD_NAMESPACE if settings.promotes else SUPPLY_NAMESPACE) if settings.supply.scans else None,
+    # The scan gate's SBOM and verdict for the deployment record, from the action that exports them: the Scan stage's
+    # VerifyImage in a building stack, the Check stage's CheckVerified (in the Build stage's namespace) in a promoting
+    # one. A pipeline may only name a namespace one of its earlier actions declares.
+    gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
 )
 target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
 # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no

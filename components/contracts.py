@@ -35,6 +35,9 @@ IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 COMMIT_ID_VARIABLE = f"#{{{BUILD_NAMESPACE}.COMMIT_ID}}"
 # The supply-chain gate's namespace in a building stack (the Scan stage's VerifyImage action).
 SUPPLY_NAMESPACE = "SupplyVariables"
+# The gate actions that export SBOM_URI and SCAN_VERDICT, and their namespaces: a building stack's VerifyImage, a
+# promoting stack's CheckVerified (in the Build stage's namespace it stands in for).
+GATE_EXPORTERS = {"VerifyImage": SUPPLY_NAMESPACE, "CheckVerified": BUILD_NAMESPACE}
 
 # A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
 Statement = dict[str, Any]
@@ -96,6 +99,13 @@ class GateVariables:
     @classmethod
     def in_namespace(cls, namespace: str) -> GateVariables:
         return cls(sbom_uri=f"#{{{namespace}.SBOM_URI}}", scan_verdict=f"#{{{namespace}.SCAN_VERDICT}}")
+
+    @classmethod
+    def exported_by(cls, stages: Sequence[StageContribution]) -> GateVariables | None:
+        """The variables of the gate action among `stages` that exports them (`GATE_EXPORTERS`); None without one (a
+        pipeline may only name a namespace an earlier action of its own declares)."""
+        present = {str(action.name) for contribution in stages for action in contribution.stage.actions}
+        return next((cls.in_namespace(namespace) for action, namespace in GATE_EXPORTERS.items() if action in present), None)
 
 
 @dataclass(frozen=True)
