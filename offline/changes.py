@@ -99,6 +99,9 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": ("role", "name", "namePrefix"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
+    # kms/key_policy.go (key_id), signer/signing_profile.go (platform_id, name, name_prefix, signature_validity_period).
+    "aws:kms/keyPolicy:KeyPolicy": ("keyId",),
+    "aws:signer/signingProfile:SigningProfile": ("platformId", "name", "namePrefix", "signatureValidityPeriod"),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketLogging:BucketLogging": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("bucket",),

@@ -147,6 +147,8 @@ def test_a_successful_deployment_running_the_built_digest_succeeds_and_is_record
             "durationSeconds": 270.5,
             "outcome": "SUCCEEDED",
             "reason": None,
+            "sbom": None,
+            "scan": None,
         }
     ]
 
