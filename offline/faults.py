@@ -314,7 +314,13 @@ FAULTS: tuple[Fault, ...] = (
         "levels = json.dumps([s.value for s in Severity if s.rank <= threshold.rank])",
         "levels = json.dumps([Severity.CRITICAL.value])",
     ),
-    Fault("upstream-sboms-not-decryptable", "iam", "components/promotion/share.py", '"Action": "kms:Decrypt",\n            "Resource": "*",', '"Action": "kms:DescribeKey",\n            "Resource": "*",'),
+    Fault(
+        "upstream-sboms-not-decryptable",
+        "iam",
+        "components/promotion/share.py",
+        '"Action": "kms:Decrypt",\n            "Resource": "*",',
+        '"Action": "kms:DescribeKey",\n            "Resource": "*",',
+    ),
 )
 
 
