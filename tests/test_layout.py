@@ -20,7 +20,7 @@ CONCERNS = {
     "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "egress", "dns"},
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin", "rescan"},
     "safety": {"alarms", "notifications", "audit", "dashboard"},
-    "supply": {"signing", "notation", "records"},
+    "supply": {"signing", "notation", "records", "verify", "gate"},
 }
 SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "lambdas", "settings"}
 
