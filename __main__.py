@@ -28,6 +28,7 @@ from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.dashboard import Dashboard, DashboardArgs
 from components.safety.notifications import Notifications, NotificationsArgs, gate_actions
 from components.settings import load_settings
+from components.supply.records import Records, RecordsArgs
 
 settings = load_settings()
 tags = dict(settings.tags)
@@ -56,7 +57,24 @@ step_context = StepContext(
 
 # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
 # images another stack built and verified, by digest (docs/promotion.md).
-origin = image_origin(settings, artifacts, step_context, pipeline_name)
+# SBOMs and scan verdicts by digest, kept as long as the deployment records that name them.
+records = (
+    Records(
+        "records",
+        RecordsArgs(
+            expiry_days=settings.log_retention_days,
+            key_arn=artifacts.key_arn,
+            production=settings.production,
+            reader_accounts=settings.promotion.promote_to_accounts,
+            tags=tags,
+            # Named by the stack (S3's bucket_prefix takes at most 37 characters; the provider appends 26).
+            bucket_prefix=physical_name(settings.prefix, "records", 36) + "-",
+        ),
+    )
+    if settings.supply.scans
+    else None
+)
+origin = image_origin(settings, artifacts, step_context, pipeline_name, records)
 
 # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
 image_record = ImageRecord(
@@ -223,12 +241,11 @@ pulumi.export("serviceUrl", target.service_url)
 pulumi.export("notificationTopicArn", notifications.topic_arn)
 pulumi.export("alarmNames", pulumi.Output.from_input(list(alarms.alarm_names)))
 pulumi.export("dashboardUrl", dashboard.dashboard_url)
+if records is not None:
+    pulumi.export("recordsBucket", records.bucket_name)
 if settings.network.service_domain:
     # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
     pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
-if origin.records is not None:
-    # Where the gate keeps each digest's SBOM and verdict: `python -m tools.sbom` reads it (docs/supply-chain.md).
-    pulumi.export("recordsBucket", origin.records.bucket_name)
 if load_balancer.next is not None:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
     pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)

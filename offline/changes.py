@@ -99,6 +99,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": ("role", "name", "namePrefix"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
+    # kms/key_policy.go: key_id.
+    "aws:kms/keyPolicy:KeyPolicy": ("keyId",),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketLogging:BucketLogging": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("bucket",),
@@ -119,6 +121,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketNotification:BucketNotification": ("bucket",),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ("repository",),
     "aws:cloudwatch/eventPermission:EventPermission": ("eventBusName", "statementId"),
+    # signer/signing_profile.go: every argument but tags is ForceNew (a profile cannot be changed, only cancelled).
+    "aws:signer/signingProfile:SigningProfile": ("name", "namePrefix", "platformId", "signatureValidityPeriod", "signingMaterial", "signingParameters"),
 }
 # Resources whose replacement the engine leaves to another provider's own rules: Kubernetes objects
 # (pulumi-kubernetes replaces a named object by deleting it first), providers, remote components.

@@ -47,7 +47,7 @@ PYTEST = (
 class Fault:
     name: str
     kind: str
-    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy, time."""
+    """The class of mistake: iam, ordering, network, alarm, protection, logs, encryption, naming, deploy, policy, time, supply."""
     file: str
     """Path relative to the repository root."""
     old: str
@@ -304,12 +304,24 @@ FAULTS: tuple[Fault, ...] = (
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
     Fault("window-not-checked-again-on-success", "alarm", "components/delivery/pipeline.py", 'on_success=_merge(stage, "on_success", success),', "on_success=stage.on_success,"),
+    # Supply chain (building stack): the build stops signing, VerifyImage stops checking the signature or the scan's
+    # counts, or a threshold lets its own severity through.
+    Fault("build-does-not-sign", "supply", "components/delivery/buildspec.py", "                    *sign,\n", ""),
+    Fault("verify-image-skips-the-signature", "supply", "components/supply/verify.py", 'notation.verify_commands("IMAGE_URI", [profile_arn])', '["true"]'),
+    Fault(
+        "verify-image-ignores-the-findings",
+        "supply",
+        "components/supply/verify.py",
+        "'if [ -n \"$FOUND\" ]; then SCAN_VERDICT=BLOCKED; else SCAN_VERDICT=PASSED; fi'",
+        "'SCAN_VERDICT=PASSED'",
+    ),
+    Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
     # Supply chain, promotion and EKS: the promoting stack's Check and the EKS deploy step keep the gate.
-    Fault("check-skips-the-signature", "deploy", "components/promotion/check.py", "lines += signature_lines(profile_arn)", "lines += []"),
-    Fault("eks-applies-before-verifying", "deploy", "components/deploy/eks/deploy_step.py", "        *_verify_lines(verify),\n", ""),
+    Fault("check-skips-the-signature", "supply", "components/promotion/check.py", "lines += signature_lines(profile_arn)", "lines += []"),
+    Fault("eks-applies-before-verifying", "supply", "components/deploy/eks/deploy_step.py", "        *_verify_lines(verify),\n", ""),
     Fault(
         "rescan-ignores-the-threshold",
-        "deploy",
+        "supply",
         "components/promotion/rescan.py",
         "levels = json.dumps([s.value for s in Severity if s.rank <= threshold.rank])",
         "levels = json.dumps([Severity.CRITICAL.value])",

@@ -160,10 +160,10 @@ class CloudMocks(pulumi.runtime.Mocks):
                 arn=_arn("elasticloadbalancing", region, f"loadbalancer/app/{physical}/0123456789abcdef", self.account),
             )
         elif typ == "aws:lb/targetGroup:TargetGroup":
-            state.update(
-                arnSuffix=f"targetgroup/{physical}/0123456789abcdef",
-                arn=_arn("elasticloadbalancing", region, f"targetgroup/{physical}/0123456789abcdef", self.account),
-            )
+            suffix = f"targetgroup/{physical}/0123456789abcdef"
+            state.update(arnSuffix=suffix, arn=_arn("elasticloadbalancing", region, suffix, self.account))
+        elif typ == "aws:signer/signingProfile:SigningProfile":
+            state["arn"] = _arn("signer", region, f"/signing-profiles/{physical}", self.account)
         elif typ == "aws:route53/record:Record":
             rid, state["fqdn"] = f"{inputs['zoneId']}_{inputs['name']}_{inputs['type']}", inputs["name"]  # the provider's id: <zone>_<name>_<type>
         elif typ == "aws:ecs/cluster:Cluster":
@@ -185,10 +185,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kms/key:Key":
             state["keyId"] = _key_id(name)
             state["arn"] = _arn("kms", region, f"key/{state['keyId']}", self.account)
-        elif typ == "aws:signer/signingProfile:SigningProfile":
-            # arn:<partition>:signer:<region>:<account>:/signing-profiles/<name> (the Service Authorization Reference's format).
-            state["arn"] = _arn("signer", region, f"/signing-profiles/{physical}", self.account)
-            state["versionArn"] = f"{state['arn']}/a1b2c3d4e5"
         elif typ == "aws:sns/topic:Topic":
             state["arn"] = _arn("sns", region, physical, self.account)
         elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":

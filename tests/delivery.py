@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offline.mocks import StackResult
-from tests import fake_aws, fake_notation, fake_supply_cli, runtime
+from tests import fake_aws, fake_notation, fake_supply_cli, runtime, supply
 from tests.fake_kubectl import FakeKubectl
 from tests.iam_authz import Caller
 
@@ -56,6 +56,12 @@ class Delivery:
         self.ran.append(project)
         self.runs.append((project, run))
         return run
+
+    def record(self, project: str, run: runtime.Run) -> None:
+        """A step run outside `step` (with inputs of its own), kept as `step` keeps its runs."""
+        self.calls += run.calls
+        self.ran.append(project)
+        self.runs.append((project, run))
 
     def __getstate__(self) -> dict:
         """What a check reads (the stand-ins stay behind)."""
@@ -102,6 +108,11 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
         run = d.step(d.project("build"), variables=variables, files={"app/Dockerfile": "FROM scratch\n"}, source_version=COMMIT)
         assert run.code == 0, run.stdout
         assert d.cloud.images(repository, account=registry)[0]["imageDigest"] == digest
+        if d.project("verify"):  # the Scan stage: the signature and the scan of the built digest
+            run = supply.verify_image(d.result, d.project("verify"), d.cloud, variables)
+            d.record(d.project("verify"), run)
+            assert run.code == 0, run.stdout
+            variables.update({f"SupplyVariables.{name}": value for name, value in run.exported.items()})
     else:
         d.cloud.repository(repository, [dict(built, imageTags=[COMMIT[:7], f"verified-{COMMIT[:7]}", f"execution-{EXECUTION}"])], account=registry)
         upstream_evidence(d, registry, digest)

@@ -132,6 +132,10 @@ class FakeAws:
         path = self._parameter_file(name, account, region)
         return path.read_text().removesuffix("\n") if path.exists() else None
 
+    def objects(self) -> dict[str, str]:
+        """`<bucket>/<key>` -> the body of every object the steps put (`aws s3api put-object`)."""
+        return dict(self._load().get("s3", {}))
+
     def metric_data(self) -> list[dict] | None:
         sent = self.state / "metric-data"
         return json.loads(sent.read_text()) if sent.exists() else None

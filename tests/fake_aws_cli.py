@@ -1,6 +1,7 @@
 """The stand-in `aws` command of the tests (installed by tests/fake_aws.py): the AWS CLI calls the product's bash
 steps make, answered from state files the way the services would, in the caller's account and region. This
-program answers ECR (and the docker stand-in's push); tests/fake_aws_cli.sh, the command itself, answers SSM,
+program answers ECR (and the docker stand-in's push) and S3's put-object (`aws s3api`, logged as botocore's `s3`:
+the object's body is kept in the state); tests/fake_aws_cli.sh, the command itself, answers SSM,
 CloudWatch and EKS in bash and passes ECR here.
 
 Who calls: STANDIN_ACCOUNT (the account of the credentials the step runs with; CodeBuild gives a step
@@ -151,6 +152,24 @@ def ecr(command: str, opts: dict, state: State, account: str, region: str) -> ob
     return None
 
 
+def s3api(command: str, opts: dict, state: State, args: list[str]) -> object:
+    """put-object: the object is kept as `s3` -> `<bucket>/<key>` (its body's text) in the state; get-object writes it
+    to the outfile (the command's last, positional argument), NoSuchKey when there is none."""
+    if command == "get-object":
+        body = state.section("s3").get(f"{opts['--bucket']}/{opts['--key']}")
+        if body is None:
+            fail("NoSuchKey", "The specified key does not exist.")
+        Path(args[-1]).write_text(str(body))
+        return {"ContentLength": len(str(body).encode()), "ContentType": "application/json"}
+    if command == "put-object":
+        body = Path(str(opts["--body"])).read_text()
+        state.section("s3")[f"{opts['--bucket']}/{opts['--key']}"] = body
+        state.save()
+        return {"ETag": '"' + hashlib.md5(body.encode()).hexdigest() + '"', "VersionId": "v1"}  # noqa: S324 - S3's ETag is an MD5
+    fail("InvalidAction", f"the stand-in does not answer s3api {command}")
+    return None
+
+
 # BatchGetImage without acceptedMediaTypes: ECR's documented default (tests/fake_aws.py keeps it equal).
 DEFAULT_ACCEPTED = ("application/vnd.docker.distribution.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
 
@@ -220,10 +239,14 @@ def main() -> None:
             calls.write("aws " + " ".join(sys.argv[1:]) + "\n")
     logged = fake_supply_cli.logged_args(service, command, rest) if service in fake_supply_cli.SERVICES else rest
     with (root / "aws-requests.jsonl").open("a") as log:
-        log.write(json.dumps({"account": account, "region": region, "service": service, "command": command, "args": logged}) + "\n")
+        # `aws s3api` is the CLI's name of the S3 API (botocore's `s3`).
+        name = "s3" if service == "s3api" else service
+        log.write(json.dumps({"account": account, "region": region, "service": name, "command": command, "args": logged}) + "\n")
     state = State(root)
     if service == "ecr":
         answer = ecr(command, opts, state, account, region)
+    elif service == "s3api":
+        answer = s3api(command, opts, state, rest)
     elif service in fake_supply_cli.SERVICES:
         answer = fake_supply_cli.answer(service, command, [a for a in rest if a not in GLOBAL_FLAGS], root)
     else:

@@ -204,6 +204,9 @@ def verify(reference):
 
 def main():
     argv = sys.argv[1:]
+    if os.environ.get("CALLS"):
+        with open(os.environ["CALLS"], "a") as calls:
+            calls.write("notation " + " ".join(argv) + "\n")
     command, opts_rest = argv[0], argv[1:]
     if command == "version":
         print("Notation - a tool to sign and verify artifacts.\n\nVersion:     1.3.2\nGo version:  go1.23.4\nGit commit:  stand-in")

@@ -1,8 +1,7 @@
-"""The stand-in `aws` answers of the supply-chain gate's records and rescan (imported by tests/fake_aws_cli.py):
+"""The stand-in `aws` answers of the supply-chain gate's rescan (imported by tests/fake_aws_cli.py, which answers
+`s3api get-object` and `put-object` from its state's `s3` section, `<bucket>/<key>` -> body; bucket names are global,
+as in S3):
 
-- `s3api get-object --bucket B --key K OUTFILE` and `s3api put-object --bucket B --key K --body FILE
-  [--content-type T]`: objects are files `$STATE/s3/<bucket>/<key>` (bucket names are global, as in S3);
-  a missing object is NoSuchKey;
 - `inspector-scan scan-sbom --sbom file://F --output-format CYCLONE_DX_1_5`: the SBOM must be CycloneDX 1.5
   (ValidationException otherwise, as the API documents); the answer is the SBOM with Amazon Inspector's
   severity counts as metadata properties (`amazon:inspector:sbom_scanner:<severity>_vulnerabilities`) and one
@@ -16,7 +15,6 @@ Standard library only (the stand-in starts without site-packages).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ from pathlib import Path
 SEVERITIES = ("critical", "high", "medium", "low", "other")
 PROPERTY = "amazon:inspector:sbom_scanner:{}_vulnerabilities"
 SERVICES = ("s3api", "inspector-scan")
+"""The services whose logged arguments `logged_args` rewrites; fake_aws_cli.py answers s3api itself."""
 
 
 def fail(code: str, message: str, exit_code: int = 254) -> None:
@@ -47,10 +46,6 @@ def logged_args(service: str, command: str, args: list[str]) -> list[str]:
     return out
 
 
-def _object(root: Path, bucket: str, key: str) -> Path:
-    return root / "s3" / bucket / key
-
-
 def answer(service: str, command: str, args: list[str], root: Path) -> object:
     opts: dict[str, str] = {}
     positional: list[str] = []
@@ -62,18 +57,6 @@ def answer(service: str, command: str, args: list[str], root: Path) -> object:
         else:
             positional.append(args[i])
             i += 1
-    if (service, command) == ("s3api", "get-object"):
-        found = _object(root, opts["--bucket"], opts["--key"])
-        if not found.exists():
-            fail("NoSuchKey", "The specified key does not exist.")
-        Path(positional[0]).write_bytes(found.read_bytes())
-        return {"ContentLength": found.stat().st_size, "ContentType": "application/json"}
-    if (service, command) == ("s3api", "put-object"):
-        target = _object(root, opts["--bucket"], opts["--key"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        body = Path(opts["--body"]).read_bytes()
-        target.write_bytes(body)
-        return {"ETag": f'"{hashlib.md5(body).hexdigest()}"', "ServerSideEncryption": "aws:kms"}  # noqa: S324 - S3's ETag
     if (service, command) == ("inspector-scan", "scan-sbom"):
         return scan(opts, root)
     fail("InvalidAction", f"the stand-in does not answer {service} {command}")
@@ -109,16 +92,21 @@ def sbom(*purls: str) -> dict:
     return {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": components}
 
 
+def _state(state: Path) -> dict:
+    path = state / "aws.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def put(state: Path, bucket: str, key: str, document: dict) -> None:
-    """An object in the stand-in S3, as a pipeline step would have written it."""
-    target = _object(state, bucket, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(document))
+    """An object in the stand-in S3, as a pipeline step would have written it (tests/fake_aws_cli.py keeps objects)."""
+    data = _state(state)
+    data.setdefault("s3", {})[f"{bucket}/{key}"] = json.dumps(document)
+    (state / "aws.json").write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def get(state: Path, bucket: str, key: str) -> dict | None:
-    found = _object(state, bucket, key)
-    return json.loads(found.read_text()) if found.exists() else None
+    body = _state(state).get("s3", {}).get(f"{bucket}/{key}")
+    return json.loads(body) if body is not None else None
 
 
 def findings(state: Path, known: dict[str, str]) -> None:

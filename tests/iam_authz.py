@@ -236,7 +236,8 @@ class World:
 # (github.com/aws/aws-signer-notation-plugin internal/verifier/verifier.go, internal/client/client.go), and a signing
 # profile's cross-account permissions cannot grant it (AddProfilePermission takes only StartSigningJob, SignPayload,
 # GetSigningProfile and RevokeSignature: https://docs.aws.amazon.com/signer/latest/api/API_AddProfilePermission.html),
-# so verifying another account's signatures rests on the verifier's policy (AWS's own examples allow it on "*").
+# so verifying another account's signatures rests on the verifier's policy (AWS's own examples allow it on "*"; users
+# verify in production accounts what a dev account signed: github.com/nirmata/kyverno-notation-aws/issues/321).
 IDENTITY_ONLY = frozenset({"signer:GetRevocationStatus"})
 
 

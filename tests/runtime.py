@@ -41,9 +41,7 @@ PHASES = ("install", "pre_build", "build", "post_build")
 # (tests/fake_notation.py); the install's integrity checks have their own tests (tests/test_supply_chain.py).
 DOWNLOADS = frozenset(c for a in CpuArchitecture for c in install_commands(a))
 # What the install leaves behind: AWS Signer's root in the trust store the trust policies name.
-STAND_IN_INSTALL = (
-    'echo stand-in-root > "$HOME/aws-signer-notation-root.cert" && notation cert add --type signingAuthority --store aws-signer-ts "$HOME/aws-signer-notation-root.cert"'
-)
+STAND_IN_INSTALL = 'echo stand-in-root > "$HOME/root.cert" && notation cert add --type signingAuthority --store aws-signer-ts "$HOME/root.cert"'
 VARIABLE = re.compile(r"#\{([A-Za-z0-9_]+\.[A-Za-z0-9_]+)\}")
 
 DOCKER = r"""#!/bin/bash

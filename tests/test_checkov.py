@@ -67,6 +67,7 @@ EXPECTED_TYPES = {
     "aws:lb/loadBalancer:LoadBalancer": "aws_lb",
     "aws:lb/targetGroup:TargetGroup": "aws_lb_target_group",
     "aws:s3/bucket:Bucket": "aws_s3_bucket",
+    "aws:signer/signingProfile:SigningProfile": "aws_signer_signing_profile",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "aws_s3_bucket_lifecycle_configuration",
     "aws:s3/bucketLogging:BucketLogging": "aws_s3_bucket_logging",
     "aws:s3/bucketNotification:BucketNotification": "aws_s3_bucket_notification",

@@ -39,9 +39,9 @@ def rule_name(r, suffix):
 
 
 def deploy_stage_names(r):
-    """The deploy target's stages: after Build or Check (and Approve), before Release."""
+    """The deploy target's stages: after Build (and Scan) or Check (and Approve), before Release."""
     names = [s["name"] for s in r.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]]
-    after = "Approve" if "Approve" in names else "Build"
+    after = "Approve" if "Approve" in names else "Scan" if "Scan" in names else "Build"
     return names[names.index(after) + 1 : names.index("Release")]
 
 

@@ -32,9 +32,9 @@ def stages(r):
 
 
 def deploy_stages(r):
-    """Stages after Build or Check (and Approve), before Release: the deploy target's."""
+    """Stages after Build (and Scan) or Check (and Approve), before Release: the deploy target's."""
     names = [s["name"] for s in stages(r)]
-    before = "Approve" if "Approve" in names else "Build" if "Build" in names else "Check"
+    before = "Approve" if "Approve" in names else "Scan" if "Scan" in names else "Build" if "Build" in names else "Check"
     end = names.index("Release")
     return stages(r)[names.index(before) + 1 : end]
 
@@ -70,7 +70,7 @@ def test_prod_approves_before_deploying(evaluate):
 def test_a_building_production_stack_approves_the_build(evaluate):
     r = evaluate("prod", promoteFrom=None)
     names = [s["name"] for s in stages(r)]
-    assert names == ["Source", "Build", "Approve", "Deploy", "Release", "Publish"]
+    assert names == ["Source", "Build", "Scan", "Approve", "Deploy", "Release", "Publish"]
     [action] = stages(r)[names.index("Approve")]["actions"]
     assert action["configuration"] == {
         "NotificationArn": topic(r),
@@ -244,7 +244,7 @@ def test_window_and_alarm_gate_together_window_before_the_alarm(evaluate, stack_
     names = [s["name"] for s in stages(r)]
     first = deploy_stages(r)[0]
     before = stages(r)[names.index(first["name"]) - 1]
-    assert before["name"] == ("Approve" if name == "prod" else "Build")
+    assert before["name"] == ("Approve" if name == "prod" else "Scan")
     window = {"Cron": WINDOW, "TimeZone": "Europe/Berlin"}
     assert before["beforeEntry"] == {"condition": {"result": "FAIL", "rules": [_rule("DeploymentWindow", "DeploymentWindow", window)]}}
     assert before["onSuccess"] == {"condition": {"result": "FAIL", "rules": [_rule("StillInDeploymentWindow", "DeploymentWindow", window)]}}
@@ -356,7 +356,8 @@ def test_every_log_group_has_retention_and_is_protected_in_prod_only(stack):
         # A deploy target's groups, the promotion steps' (which go when the stack switches between building
         # and promoting), the Release step's (a pipeline step's, kept like theirs) and the created VPC's flow log
         # group go with what they log.
-        in_target = any(f"container-cicd:{kind}" in group.urn for kind in ("deploy:", "promotion:", "pipeline:Release")) or group.name == "deploy-network-flow-logs"
+        kinds = ("deploy:", "promotion:", "pipeline:Release", "supply:ScanGate")
+        in_target = any(f"container-cicd:{kind}" in group.urn for kind in kinds) or group.name == "deploy-network-flow-logs"
         if group.name == "deploy-control-plane-logs":
             # EKS fixes its name, so a kept group would stop the next cluster of that name: kept in production only
             # (components/deploy/eks/cluster.py).

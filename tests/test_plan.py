@@ -123,10 +123,10 @@ def test_diagram_files_are_mermaid_of_the_pipeline_and_architecture(tmp_path, ca
     assert re.findall(r'subgraph \w+\["(\w+)"\]', pipeline) == stages
     ids = re.findall(r"subgraph (\w+)\[", pipeline)
     chain = [f"  {a} --> {b}" for a, b in zip(ids, ids[1:], strict=False)]
-    assert chain[:2] + ["  s2_Deploy_a0 --> s2_Deploy_a1", "  s2_Deploy_a1 --> s2_Deploy_a2"] + chain[2:] == [
+    assert chain[:2] + ["  s2_Scan_a0 --> s2_Scan_a1"] + chain[2:3] + ["  s3_Deploy_a0 --> s3_Deploy_a1", "  s3_Deploy_a1 --> s3_Deploy_a2"] + chain[3:] == [
         line for line in pipeline.splitlines() if "-->" in line
-    ]  # stages in order, the Deploy stage's run orders (deploy, verify, record), then Publish
-    assert '  s2_Deploy -. "rollback" .-> s2_Deploy' in pipeline  # dev's Deploy stage rolls back on failure
+    ]  # stages in order, the Scan stage's (scan, verify) and the Deploy stage's run orders (deploy, verify, record), then Publish
+    assert '  s3_Deploy -. "rollback" .-> s3_Deploy' in pipeline  # dev's Deploy stage rolls back on failure
     assert 's0_Source_a0["Source<br/>CodeCommit"]' in pipeline
     architecture = (tmp_path / "architecture.mmd").read_text()
     for edge in (
@@ -369,9 +369,9 @@ def test_entry_conditions_come_from_the_recorded_pipeline(evaluate):
     )
     both = evaluate("dev", deploymentWindowCron="* * 9-16 ? * MON-THU", blockDeployWhileAlarming="true")
     assert _gates(both) == [
-        "- `Build` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
+        "- `Scan` entry: rule `DeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` "
         "(time zone `UTC`); outside it the execution waits here until the window opens",
-        "- `Build` on success: rule `StillInDeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` (time zone `UTC`); otherwise FAIL",
+        "- `Scan` on success: rule `StillInDeploymentWindow` (DeploymentWindow): only inside the window `* * 9-16 ? * MON-THU` (time zone `UTC`); otherwise FAIL",
         "- `Deploy` entry: rule `ServiceHealthy` (CloudWatchAlarm): alarm `container-cicd-dev-app-alarm-service-unhealthy` "
         "must not be in `ALARM`; otherwise the execution stops here (FAIL) and must be retried",
         "- `Deploy` on failure: ROLLBACK",
@@ -487,27 +487,34 @@ digraph pipeline {
     label="Build";
     s1_Build_a0 [label="BuildImage\\nCodeBuild"];
   }
-  subgraph cluster_s2_Deploy {
+  subgraph cluster_s2_Scan {
+    label="Scan";
+    s2_Scan_a0 [label="ImageScan\\nInspectorScan"];
+    s2_Scan_a1 [label="VerifyImage\\nCodeBuild"];
+  }
+  subgraph cluster_s3_Deploy {
     label="Deploy";
-    s2_Deploy_a0 [label="DeployToEcs\\nECS"];
-    s2_Deploy_a1 [label="VerifyDeployment\\nLambda"];
-    s2_Deploy_a2 [label="RecordImage\\nCodeBuild"];
+    s3_Deploy_a0 [label="DeployToEcs\\nECS"];
+    s3_Deploy_a1 [label="VerifyDeployment\\nLambda"];
+    s3_Deploy_a2 [label="RecordImage\\nCodeBuild"];
   }
-  subgraph cluster_s3_Release {
+  subgraph cluster_s4_Release {
     label="Release";
-    s3_Release_a0 [label="MarkKnownGood\\nCodeBuild"];
+    s4_Release_a0 [label="MarkKnownGood\\nCodeBuild"];
   }
-  subgraph cluster_s4_Publish {
+  subgraph cluster_s5_Publish {
     label="Publish";
-    s4_Publish_a0 [label="MarkVerified\\nCodeBuild"];
+    s5_Publish_a0 [label="MarkVerified\\nCodeBuild"];
   }
   s0_Source_a0 -> s1_Build_a0 [ltail=cluster_s0_Source, lhead=cluster_s1_Build];
-  s1_Build_a0 -> s2_Deploy_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Deploy];
-  s2_Deploy_a0 -> s2_Deploy_a1;
-  s2_Deploy_a1 -> s2_Deploy_a2;
-  s2_Deploy_a2 -> s3_Release_a0 [ltail=cluster_s2_Deploy, lhead=cluster_s3_Release];
-  s3_Release_a0 -> s4_Publish_a0 [ltail=cluster_s3_Release, lhead=cluster_s4_Publish];
-  s2_Deploy_a0 -> s2_Deploy_a0 [label="rollback", style=dashed];
+  s1_Build_a0 -> s2_Scan_a0 [ltail=cluster_s1_Build, lhead=cluster_s2_Scan];
+  s2_Scan_a0 -> s2_Scan_a1;
+  s2_Scan_a1 -> s3_Deploy_a0 [ltail=cluster_s2_Scan, lhead=cluster_s3_Deploy];
+  s3_Deploy_a0 -> s3_Deploy_a1;
+  s3_Deploy_a1 -> s3_Deploy_a2;
+  s3_Deploy_a2 -> s4_Release_a0 [ltail=cluster_s3_Deploy, lhead=cluster_s4_Release];
+  s4_Release_a0 -> s5_Publish_a0 [ltail=cluster_s4_Release, lhead=cluster_s5_Publish];
+  s3_Deploy_a0 -> s3_Deploy_a0 [label="rollback", style=dashed];
 }
 """
 
@@ -517,7 +524,7 @@ digraph architecture {
   node [shape=box, style=rounded];
   aws_codecommit_repository_Repository [label="CodeCommit repository"];
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
-  aws_codebuild_project_Project [label="CodeBuild project ×4"];
+  aws_codebuild_project_Project [label="CodeBuild project ×5"];
   aws_ecr_repository_Repository [label="ECR repository"];
   aws_signer_signingProfile_SigningProfile [label="AWS Signer profile"];
   aws_s3_bucket_Bucket [label="S3 bucket ×2"];

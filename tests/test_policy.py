@@ -129,7 +129,9 @@ def test_ecr_public_policy_fires_and_conditioned_grants_pass():
 
 
 def _stack(result) -> list[Subject]:
-    return subjects(result.resources)
+    """The stack's subjects, its one bucket the artifact bucket: the records bucket (built by the same function,
+    components/buckets.py) is left out so that each rule's finding names one bucket."""
+    return [s for s in subjects(result.resources) if "container-cicd:supply:Records" not in s.urn]
 
 
 def _replace(items: list[Subject], type_: str, **props) -> list[Subject]:
@@ -168,6 +170,12 @@ def test_ecr_scanning_fires_unless_enhanced_scanning_covers_the_repository(dev):
     assert rules.ecr_image_scanning([*stack, basic]) == expected
 
 
+def _one_bucket(result) -> list[Subject]:
+    """The stack without its records bucket, which private_bucket builds as it builds the artifact bucket: the S3
+    rules' tests break the artifact bucket's companions and expect that bucket alone to be named."""
+    return [s for s in _stack(result) if "container-cicd:supply:Records" not in s.urn]
+
+
 def _bucket(stack: list[Subject]) -> Subject:
     return next(s for s in stack if s.type == "aws:s3/bucket:Bucket")
 
@@ -177,7 +185,7 @@ def _without(stack: list[Subject], type_: str) -> list[Subject]:
 
 
 def test_s3_public_access_block_missing_or_partial_fires(dev):
-    stack = _stack(dev)
+    stack = _one_bucket(dev)
     bucket = _bucket(stack)
     assert rules.s3_public_access_blocked(_without(stack, rules.S3_PUBLIC_ACCESS_BLOCK[0])) == [
         (
@@ -202,7 +210,7 @@ def test_s3_public_access_block_of_another_bucket_does_not_count(dev):
 
 
 def test_s3_encryption_fires_without_kms(dev):
-    stack = _stack(dev)
+    stack = _one_bucket(dev)
     bucket = _bucket(stack)
     sse = rules.S3_ENCRYPTION[0]
     aes = _replace(stack, sse, rules=[{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}])
@@ -283,7 +291,7 @@ def test_s3_encryption_exemption_of_a_log_target_needs_sse_s3_throughout():
 
 
 def test_s3_versioning_fires_when_suspended_or_absent(dev):
-    stack = _stack(dev)
+    stack = _one_bucket(dev)
     bucket = _bucket(stack)
     suspended = _replace(stack, rules.S3_VERSIONING[0], versioningConfiguration={"status": "Suspended"})
     assert rules.s3_versioning(suspended) == [
@@ -293,7 +301,7 @@ def test_s3_versioning_fires_when_suspended_or_absent(dev):
 
 
 def test_s3_tls_only_fires_without_the_deny_statement(dev):
-    stack = _stack(dev)
+    stack = _one_bucket(dev)
     bucket = _bucket(stack)
     message = "S3 bucket artifacts-bucket accepts plain HTTP: add a bucket policy statement Deny Principal '*' Action 's3:*' with Condition Bool aws:SecureTransport 'false'"
     assert rules.s3_tls_only(_without(stack, rules.S3_POLICY[0])) == [(bucket.urn, message)]

@@ -198,7 +198,7 @@ def test_dev_publishes_what_its_gated_deploy_verified(dev, prod_building):
 
 
 def test_a_building_production_stack_cannot_silently_drop_its_images_when_it_starts_promoting(prod_building, prod):
-    """Its registry, source repository and build log group are protected: `pulumi up` stops at them
+    """Its registry, source repository, build log group and signing profile are protected: `pulumi up` stops at them
     (docs/promotion.md says how to hand them over), and nothing is lost on the way."""
     change = plan_change(prod_building, prod)
     blocked = sorted(b.split("::")[-1] for b in change.blocked_deletions())

@@ -30,6 +30,8 @@ ACTION_CONFIGURATION: dict[str, tuple[set[str], set[str]]] = {
     ),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodeBuild.html
     "CodeBuild": ({"ProjectName"}, {"PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"}),
+    # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-InspectorScan.html
+    "InspectorScan": ({"InspectorRunMode"}, {"ECRRepositoryName", "ImageTag", "CriticalThreshold", "HighThreshold", "MediumThreshold", "LowThreshold"}),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-ECS.html
     "ECS": ({"ClusterName", "ServiceName"}, {"FileName", "DeploymentTimeout"}),
     # https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-EKS.html

@@ -128,8 +128,8 @@ def test_the_stack_runs_the_third_target(static):
 
 def test_the_targets_stage_follows_the_build_and_precedes_publish(static):
     stages = static.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"]
-    assert [s["name"] for s in stages] == ["Source", "Build", "Deploy", "Release", "Publish"]
-    assert [(a["name"], a["provider"]) for a in stages[2]["actions"]] == [("PublishByHand", "Manual")]
+    assert [s["name"] for s in stages] == ["Source", "Build", "Scan", "Deploy", "Release", "Publish"]
+    assert [(a["name"], a["provider"]) for a in stages[3]["actions"]] == [("PublishByHand", "Manual")]
 
 
 def test_notifications_route_the_targets_failure_events_and_no_other_targets(static):

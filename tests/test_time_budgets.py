@@ -288,6 +288,7 @@ RESOURCES: dict[str, Check | str] = {
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             "aws:s3/bucketVersioning:BucketVersioning",
+            "aws:signer/signingProfile:SigningProfile",
             "aws:sns/topic:Topic",
             "aws:sns/topicPolicy:TopicPolicy",
             "aws:sns/topicSubscription:TopicSubscription",
@@ -310,6 +311,9 @@ ACTIONS = {
     ("Build", "AWS", "CodeBuild"): codebuild_action,
     ("Deploy", "AWS", "ECS"): ecs_action,
     ("Invoke", "AWS", "Lambda"): lambda_action,
+    # AWS's managed scan of an image: nothing the stack configures lengthens it, and CodePipeline ends it after the
+    # hour every action without a configurable timeout gets (https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html).
+    ("Invoke", "AWS", "InspectorScan"): no_budget,
 }
 
 CONDITIONS = {

@@ -55,6 +55,9 @@ LAMBDA_INIT_LIMIT_SECONDS = 10
 # timeout by default; its calls get the same allowance. A call that needs more (retries against a failing API) is
 # the build timeout's to cut.
 CALL_ALLOWANCE_SECONDS = 60
+# A download in a step (the signing tools): curl's --max-time bounds each attempt, --retry the attempts after the
+# first, with curl's backoff between them (1 s, doubling: https://curl.se/docs/manpage.html#--retry).
+DOWNLOAD = re.compile(r"curl [^\n]*--retry (\d+) --max-time (\d+)")
 
 
 def duration_minutes(text: str) -> float:
@@ -150,11 +153,13 @@ class StepTally:
 
     aws: int = 0
     kubectl: int = 0
+    notation: int = 0
+    """Notation CLI invocations (each may call the registry and AWS Signer)."""
     """kubectl invocations other than `rollout status`, whose deadline the buildspec states."""
     rollouts: int = 0
 
     def merge(self, other: StepTally) -> StepTally:
-        return StepTally(max(self.aws, other.aws), max(self.kubectl, other.kubectl), max(self.rollouts, other.rollouts))
+        return StepTally(max(self.aws, other.aws), max(self.kubectl, other.kubectl), max(self.notation, other.notation), max(self.rollouts, other.rollouts))
 
 
 def tally_lines(lines: list[str]) -> StepTally:
@@ -166,6 +171,8 @@ def tally_lines(lines: list[str]) -> StepTally:
             tally.kubectl += 1
         elif line.startswith("aws "):
             tally.aws += 1
+        elif line.startswith("notation "):
+            tally.notation += 1
     return tally
 
 
@@ -182,8 +189,11 @@ def step_worst_case(buildspec: str, tally: StepTally) -> StepWorstCase:
     if len(deadlines) != tally.rollouts:
         raise AssertionError(f"the buildspec states {len(deadlines)} rollout deadline(s), its longest run waited on {tally.rollouts}")
     polls = [float(a or b) for a, b in POLL_SLEEP.findall(buildspec)]
-    calls = tally.aws + tally.kubectl + len(polls)
+    calls = tally.aws + tally.kubectl + tally.notation + len(polls)
     parts = [(f"rollout deadline {d // 60} min", float(d)) for d in deadlines]
+    for retries, seconds in DOWNLOAD.findall(buildspec):
+        attempts = int(retries) + 1
+        parts.append((f"a download of {attempts} x {seconds} s", float(attempts * int(seconds) + 2 ** int(retries) - 1)))
     parts += [(f"a last poll of {p:g} s", p) for p in polls]
     parts.append((f"{calls} calls at {CALL_ALLOWANCE_SECONDS} s", float(calls * CALL_ALLOWANCE_SECONDS)))
     total = sum(s for _, s in parts)

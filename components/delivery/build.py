@@ -12,6 +12,8 @@ from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFAC
 from components.delivery import buildspec
 from components.iam import logs_statement, registry_login_statement, service_role
 from components.settings import CODEBUILD_QUEUED_TIMEOUT_MINUTES, CpuArchitecture
+from components.supply import notation
+from components.supply.signing import sign_statements, verify_statements
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class BuildArgs:
     """When True the log group is protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    signing_profile_arn: pulumi.Input[str] | None = None
+    """The AWS Signer profile the build signs each pushed digest with; the build role is the only one allowed to
+    sign with it. Omitted: images are not signed."""
 
 
 class Build(pulumi.ComponentResource):
@@ -83,12 +88,15 @@ class Build(pulumi.ComponentResource):
                 repository_arn=args.repository_arn,
                 report_group_arn=reports.arn,
                 artifact_statements=args.artifact_statements,
-            ),
+            )
+            # A re-run checks the signature it finds before it signs (notation.sign_built_commands).
+            + (sign_statements(args.signing_profile_arn) + verify_statements([args.signing_profile_arn]) if args.signing_profile_arn is not None else []),
             parent=self,
             tags=args.tags,
             description=f"CodeBuild service role of {args.project_name}",
         )
-        spec = pulumi.Output.all(args.repository_url, args.repository_name, reports.arn).apply(
+        signing = args.signing_profile_arn is not None
+        spec = pulumi.Output.all(args.repository_url, args.repository_name, reports.arn, args.signing_profile_arn).apply(
             lambda values: buildspec.render(
                 buildspec.buildspec(
                     app_path=args.app_path,
@@ -96,13 +104,17 @@ class Build(pulumi.ComponentResource):
                     repository_url=values[0],
                     repository_name=values[1],
                     report_group_arn=values[2],
+                    install=notation.install_commands(args.architecture) if signing else (),
+                    sign=notation.sign_built_commands(values[3]) if signing else (),
                 )
             )
         )
         project = aws.codebuild.Project(
             f"{name}-project",
             name=args.project_name,
-            description="Tests the app, builds and pushes its image, writes imagedefinitions.json",
+            description="Tests the app, builds, pushes and signs its image, writes imagedefinitions.json"
+            if signing
+            else "Tests the app, builds and pushes its image, writes imagedefinitions.json",
             service_role=role.arn,
             source={"type": "CODEPIPELINE", "buildspec": spec},
             artifacts={"type": "CODEPIPELINE"},

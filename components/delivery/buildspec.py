@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 import yaml
 
@@ -47,6 +48,8 @@ def buildspec(
     repository_url: str,
     repository_name: str,
     report_group_arn: str,
+    install: Sequence[str] = (),
+    sign: Sequence[str] = (),
 ) -> dict:
     """The buildspec (version 0.2) as data.
 
@@ -58,6 +61,10 @@ def buildspec(
     The build is idempotent per commit: when the repository already holds the commit's tag
     (a re-run, a revert to an old commit) it skips the docker build and push, which would
     fail on the immutable tag, and still writes the deploy artifact with that image's digest.
+
+    `install`: commands of the install phase (the signing tools). Omitted: no install phase. `sign`: commands that
+    sign `$IMAGE_URI` once the digest is known, before the deploy artifact is written (a failed signature fails the
+    build). Omitted: the image is not signed.
     """
     q = shlex.quote
     # A fixed, lowercase local name: Docker rejects upper-case repository names, which containerName allows.
@@ -77,6 +84,7 @@ def buildspec(
         'docker push "$TAGGED_IMAGE"; '
         "fi"
     )
+    phases: dict = {"install": {"on-failure": "ABORT", "commands": list(install)}} if install else {}
     return {
         "version": 0.2,
         "env": {
@@ -92,6 +100,7 @@ def buildspec(
             "exported-variables": ["IMAGE_TAG", "IMAGE_URI", "IMAGE_DIGEST", "COMMIT_ID"],
         },
         "phases": {
+            **phases,
             "pre_build": {
                 "on-failure": "ABORT",
                 "commands": [
@@ -130,6 +139,7 @@ def buildspec(
                     'IMAGE_URI="$REPOSITORY_URI@$IMAGE_DIGEST"',
                     # Separate from the assignments so a failing `aws` still fails its command.
                     "export IMAGE_DIGEST IMAGE_URI",
+                    *sign,
                     # The container name comes from the same Python value as the task definition's. ECS takes
                     # `registry/repository@sha256:<64 hex>` as a container image (ContainerDefinition.image,
                     # https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html).

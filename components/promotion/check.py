@@ -68,7 +68,8 @@ class PromotionCheckArgs:
     supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
     """This stack's gate: verify the upstream's signature (signing), rescan against `threshold`. Omitted: no gate."""
     records: OwnRecords | None = None
-    """This stack's records bucket, where the rescan keeps SBOM and verdict. Required when `supply` scans."""
+    """This stack's records bucket, where the rescan keeps SBOM and verdict. Omitted: none, which only a Check that
+    does not rescan takes (ValueError otherwise)."""
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ class PromotedArgs:
     supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
     """This stack's supply-chain gate, which the Check step applies to each promotion. Omitted: no gate."""
     records: OwnRecords | None = None
-    """This stack's records bucket (the rescan keeps SBOM and verdict there). Required when `supply` scans."""
+    """This stack's records bucket (the rescan keeps SBOM and verdict there). Omitted: none, which only a stack that
+    does not rescan takes."""
 
 
 class Promoted(pulumi.ComponentResource):

@@ -32,7 +32,8 @@ from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
 from components.promotion.share import records_key_policy
 from components.settings import Settings
-from components.supply.records import Records, RecordsArgs
+from components.supply.gate import ScanGate, ScanGateArgs
+from components.supply.records import Records
 from components.supply.signing import SigningProfile
 
 Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
@@ -62,16 +63,18 @@ class ImageOrigin:
     trusted_signer: pulumi.Input[str] | None = None
     """The signing profile whose signature every deployed image must carry: the stack's own, or in a promoting
     stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
-    records: Records | None = None
-    """The stack's records bucket (SBOMs and scan verdicts). Omitted: None (no scan)."""
 
 
-def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
-    return promoted(settings, artifacts, step_context) if settings.promotes else built(settings, artifacts, step_context, pipeline_name)
+def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
+    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
+    return promoted(settings, artifacts, step_context, records) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
 
 
-def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str) -> ImageOrigin:
+def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
     tags = dict(settings.tags)
+    supply = settings.supply
+    # The build signs with it; VerifyImage (and a promoting stack, through the contract) trusts it.
+    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if supply.signing else None
     source = Source(
         "source",
         SourceArgs(
@@ -114,15 +117,33 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             log_key_arn=step_context.log_key_arn,
             production=settings.production,
             tags=tags,
+            signing_profile_arn=signing.arn if signing is not None else None,
         ),
     )
     # The supply-chain gate's evidence, which the contract names: a promoting stack verifies the signature with this
-    # profile and rescans the SBOMs this bucket keeps (its policy and its key's let the promoting accounts read them).
+    # profile and rescans the SBOMs the records bucket keeps (its policy and its key's let the promoting accounts read them).
     accounts = settings.promotion.promote_to_accounts
-    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if settings.supply.signing else None
-    records = records_bucket(settings, artifacts, reader_accounts=accounts)
     if records is not None and accounts:
         records_key_policy("records-key-policy", artifacts.key_id, records.bucket_arn, accounts, AwsContext(records), records)
+    # Between Build and the approval: the scan of the pushed digest and the check of its signature.
+    gate = (
+        ScanGate(
+            "supply",
+            ScanGateArgs(
+                name_prefix=settings.prefix,
+                supply=supply,
+                repository_name=registry.repository_name,
+                repository_arn=registry.repository_arn,
+                pipeline_name=pipeline_name,
+                environment=step_context,
+                architecture=settings.build.architecture,
+                signing_profile_arn=signing.arn if signing is not None else None,
+                records=records,
+            ),
+        )
+        if supply.gated
+        else None
+    )
     publish = Publish(
         "publish",
         PublishArgs(
@@ -156,7 +177,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 
     return ImageOrigin(
         source=source.contribution,
-        stages=[build.contribution],
+        stages=[build.contribution, *([gate.contribution] if gate is not None else [])],
         final_stages=[publish.contribution],
         repository_url=registry.repository_url,
         repository_arn=registry.repository_arn,
@@ -164,7 +185,6 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
         location=source.location,
         exports=exports,
         trusted_signer=signing.arn if signing else None,
-        records=records,
     )
 
 
@@ -172,25 +192,9 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
-def records_bucket(settings: Settings, artifacts: ArtifactStore, reader_accounts: Sequence[str] = ()) -> Records | None:
-    """The stack's records bucket (SBOMs and scan verdicts, by digest), when it scans; encrypted with the artifact key."""
-    if not settings.supply.scans:
-        return None
-    args = RecordsArgs(
-        expiry_days=settings.log_retention_days,
-        key_arn=artifacts.key_arn,
-        production=settings.production,
-        reader_accounts=reader_accounts,
-        tags=dict(settings.tags),
-        # S3's bucket_prefix takes at most 37 characters; the provider appends 26.
-        bucket_prefix=physical_name(settings.prefix, "records", 36) + "-",
-    )
-    return Records("records", args)
-
-
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext) -> ImageOrigin:
+def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None) -> ImageOrigin:
+    """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
-    records = records_bucket(settings, artifacts)
     origin = Promoted(
         "promotion",
         PromotedArgs(
@@ -226,5 +230,4 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
         approval_message=approval,
         registry_is_own=not settings.promotion.promote_from_account,
         trusted_signer=upstream.signing_profile_arn if settings.supply.signing else None,
-        records=records,
     )

@@ -57,19 +57,19 @@ def install_commands(architecture: CpuArchitecture) -> list[str]:
     plugin_dir = f'"$HOME/.config/notation/plugins/{PLUGIN}"'
     script = f"""set -euo pipefail
 tools="$(mktemp -d)"
-curl -fsSL --retry 3 -o "$tools/{archive}" {notation_url}
+curl -fsSL --retry 2 --max-time 60 -o "$tools/{archive}" {notation_url}
 echo "{NOTATION_SHA256[architecture]}  $tools/{archive}" | sha256sum -c --quiet -
 tar -xzf "$tools/{archive}" -C "$tools" notation && install -m 0755 "$tools/notation" /usr/local/bin/notation
-curl -fsSL --retry 3 -o "$tools/plugin.zip" {_CDN}/linux/{arch}/plugin/latest/notation-aws-signer-plugin.zip
-curl -fsSL --retry 3 -o "$tools/plugin.sig" {_CDN}/linux/{arch}/plugin/latest/notation-{PLUGIN}.sig
-curl -fsSL --retry 3 -o "$tools/public.key" {_CDN}/linux/public.key
+curl -fsSL --retry 2 --max-time 60 -o "$tools/plugin.zip" {_CDN}/linux/{arch}/plugin/latest/notation-aws-signer-plugin.zip
+curl -fsSL --retry 2 --max-time 60 -o "$tools/plugin.sig" {_CDN}/linux/{arch}/plugin/latest/notation-{PLUGIN}.sig
+curl -fsSL --retry 2 --max-time 60 -o "$tools/public.key" {_CDN}/linux/public.key
 export GNUPGHOME="$tools/gnupg" && mkdir -m 0700 "$GNUPGHOME"
 gpg --batch --quiet --import "$tools/public.key"
 unzip -q -o "$tools/plugin.zip" notation-{PLUGIN} -d "$tools"
 gpg --batch --status-fd 1 --verify "$tools/plugin.sig" "$tools/notation-{PLUGIN}" 2>/dev/null | grep -q "^\\[GNUPG:\\] VALIDSIG {SIGNER_KEY_FINGERPRINT} " \\
   || {{ echo "The AWS Signer plugin's signature is not AWS's (key {SIGNER_KEY_FINGERPRINT}); not installing it" >&2; exit 1; }}
 mkdir -p {plugin_dir} && install -m 0755 "$tools/notation-{PLUGIN}" {plugin_dir}/
-curl -fsSL --retry 3 -o "$tools/aws-signer-notation-root.cert" {_CDN}/aws-signer-notation-root.cert
+curl -fsSL --retry 2 --max-time 60 -o "$tools/aws-signer-notation-root.cert" {_CDN}/aws-signer-notation-root.cert
 echo "{SIGNER_ROOT_SHA256}  $tools/aws-signer-notation-root.cert" | sha256sum -c --quiet -
 notation cert add --type signingAuthority --store {TRUST_STORE} "$tools/aws-signer-notation-root.cert" >/dev/null
 notation version && notation plugin ls"""
@@ -97,6 +97,28 @@ def sign_commands(profile_arn: str, image_var: str = "IMAGE_URI") -> list[str]:
         *registry_login_commands(image_var),
         f'notation sign --plugin {PLUGIN} --id {shlex.quote(profile_arn)} "${image_var}"',
     ]
+
+
+def sign_built_commands(profile_arn: str, image_var: str = "IMAGE_URI") -> list[str]:
+    """The build's signature of the digest it pushed. A re-run or a revert finds the image already in the registry
+    (IMAGE_EXISTS=true): when a valid signature by the profile is there it is kept (no second signature); when the
+    digest has none by the profile (built before signing was on) it is signed now; when its signature by the profile
+    is no longer valid (revoked, expired) the build refuses: re-signing would undo a revocation."""
+    arn = shlex.quote(profile_arn)
+    return [
+        *registry_login_commands(image_var),
+        *_import_trust_policy([profile_arn]),
+        f'signed=""; if [ "$IMAGE_EXISTS" = "true" ]; then signed="$(notation verify "${image_var}" 2>&1)" && signed=valid; fi; '
+        f'case "$signed" in valid) echo "${image_var} is already signed by {profile_arn}; not signing it again" ;; '
+        f'""|*"no signature is associated"*|*"match any trusted identities"*) notation sign --plugin {PLUGIN} --id {arn} "${image_var}" ;; '
+        f'*) echo "$signed" >&2; echo "{REFUSING} ${image_var}: its signature by {profile_arn} is no longer valid ($(echo "$signed" | tail -n 1)); '
+        'a revoked or expired signature is not renewed: build a new commit"; exit 1 ;; esac',
+    ]
+
+
+def _import_trust_policy(profile_arns: Sequence[str]) -> list[str]:
+    policy = json.dumps(trust_policy(profile_arns), separators=(",", ":"))
+    return [f'printf \'%s\' {shlex.quote(policy)} > "$HOME/trustpolicy.json" && notation policy import --force "$HOME/trustpolicy.json" >/dev/null']
 
 
 def trust_policy(profile_arns: Sequence[str]) -> dict:

@@ -105,7 +105,8 @@ def reader_statements(bucket_arn: pulumi.Input[str], accounts: Sequence[str]) ->
         {
             "Sid": "PromotingAccountsReadSboms",
             "Effect": "Allow",
-            "Principal": {"AWS": [f"arn:aws:iam::{account}:root" for account in accounts]},
+            # An account id as principal is that account's root: whom the account's own IAM policies allow.
+            "Principal": {"AWS": list(accounts)},
             "Action": "s3:GetObject",
             "Resource": pulumi.Output.concat(bucket_arn, f"/{SBOM_PREFIX}*"),
         }
