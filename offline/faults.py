@@ -333,23 +333,10 @@ FAULTS: tuple[Fault, ...] = (
         '"Action": "kms:Decrypt",\n            "Resource": "*",',
         '"Action": "kms:DescribeKey",\n            "Resource": "*",',
     ),
-    # Supply chain, visibility: a blocked image goes unreported, a production stack without a scan passes the pack,
-    # and the ECS deployment record loses the gate's evidence.
-    Fault(
-        "image-blocked-rule-without-verify-image",
-        "alarm",
-        "components/safety/notifications.py",
-        'GATE_ACTIONS = ("ImageScan", "VerifyImage", "CheckVerified")',
-        'GATE_ACTIONS = ("ImageScan", "CheckVerified")',
-    ),
+    # Supply chain, visibility: a blocked image unreported, an unscanned production pipeline passing the pack, the ECS record without the gate's evidence.
+    Fault("image-blocked-rule-without-verify-image", "alarm", "components/safety/notifications.py", '"VerifyImage", "CheckVerified")', '"CheckVerified")'),
     Fault("supply-gate-rule-passes-without-scan", "policy", "policy/rules/codepipeline.py", "        if not scanned:", "        if not (scanned or verified):"),
-    Fault(
-        "ecs-record-without-the-gate-variables",
-        "deploy",
-        "components/deploy/ecs/verify.py",
-        'supply = {"sbom": gate.sbom_uri, "scan": gate.scan_verdict} if gate else {}',
-        "supply: dict[str, str] = {}",
-    ),
+    Fault("ecs-record-without-the-gate-variables", "deploy", "components/deploy/ecs/verify.py", '{"sbom": gate.sbom_uri, "scan": gate.scan_verdict} if gate else {}', "{}"),
 )
 
 
