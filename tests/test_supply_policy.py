@@ -94,6 +94,14 @@ def test_a_signature_check_without_a_scan_fails_on_the_scan_alone():
     assert production_supply_chain_gate(stack(SOURCE, BUILD, verify_only, DEPLOY_EKS)) == [(PIPELINE_URN, NO_SCAN)]
 
 
+def test_the_build_that_signs_is_not_the_signature_check():
+    """The signing step looks at an existing signature before it signs (`notation verify`, then `notation sign`): that
+    is no check of what it signed, so without VerifyImage the signature is unchecked."""
+    signing_build = 'version: 0.2\nphases:\n  build:\n    commands:\n    - notation verify "$IMAGE_URI" || notation sign --plugin p --id arn "$IMAGE_URI"\n'
+    scan_only = stage("Scan", action("ImageScan", "Invoke", "InspectorScan"))
+    assert production_supply_chain_gate(stack(SOURCE, BUILD, scan_only, DEPLOY_ECS, buildspecs={"container-cicd-prod-app-build": signing_build})) == [(PIPELINE_URN, NO_VERIFY)]
+
+
 def test_a_scan_without_a_signature_check_fails_on_the_signature_alone():
     without_verify = {"container-cicd-prod-app-verify-image": "version: 0.2\nphases:\n  build:\n    commands:\n    - echo 'signature not checked'\n"}
     assert production_supply_chain_gate(stack(SOURCE, BUILD, SCAN, DEPLOY_ECS, buildspecs=without_verify)) == [(PIPELINE_URN, NO_VERIFY)]

@@ -15,6 +15,8 @@ _S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 # scan a promoted image's SBOM (the Inspector Scan API: CycloneDX 1.5 in, vulnerabilities out).
 VERIFY_COMMAND = "notation verify"
 SBOM_SCAN_COMMAND = "inspector-scan scan-sbom"
+# The step that signs may look at an existing signature first; it is not the check of what it signed.
+SIGN_COMMAND = "notation sign"
 
 
 @rule("codepipeline-artifacts-kms", "CodePipeline artifact stores are encrypted with a KMS key (checkov CKV_AWS_219).", types=(CODEPIPELINE,))
@@ -126,7 +128,7 @@ def _buildspec(projects: Mapping[str, Subject], action: Any) -> str:
     "production-supply-chain-gate",
     "In a production stack (the pipeline's artifact bucket is protected), the stages before the first deploy stage scan the image "
     "(an InspectorScan action, or a CodeBuild check running `aws inspector-scan scan-sbom`) and verify its signature "
-    "(a CodeBuild step running `notation verify`) (no checkov/cdk-nag equivalent).",
+    "(a CodeBuild step running `notation verify`, not the one that signs) (no checkov/cdk-nag equivalent).",
     types=(CODEPIPELINE, _CODEBUILD_PROJECT, *_S3_BUCKETS),
 )
 def production_supply_chain_gate(resources: Sequence[Subject]) -> list[tuple[str, str]]:
@@ -146,7 +148,7 @@ def production_supply_chain_gate(resources: Sequence[Subject]) -> list[tuple[str
             continue
         before = [a for stage in stages[:deploy] for a in _items(_get(stage, "actions"))]
         scanned = any(_get(a, "provider") == "InspectorScan" or SBOM_SCAN_COMMAND in _buildspec(projects, a) for a in before)
-        verified = any(VERIFY_COMMAND in _buildspec(projects, a) for a in before)
+        verified = any(VERIFY_COMMAND in b and SIGN_COMMAND not in b for b in (_buildspec(projects, a) for a in before))
         where = f"CodePipeline {_get(pipeline.props, 'name') or pipeline.name} deploys in stage {_get(stages[deploy], 'name')} of a production stack"
         if not scanned:
             found.append(
