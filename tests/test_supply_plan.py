@@ -60,3 +60,33 @@ def test_the_report_has_the_section_after_the_pipeline(prod):
     section = report.split("## Supply chain\n\n", 1)[1].split("\n\n## ", 1)[0]
     assert section.splitlines() == supply_section(prod)
     assert report.index("## Pipeline") < report.index("## Supply chain") < report.index("## Deploy target")
+
+
+def _building_lines(result, *, eks: bool) -> list[str]:
+    profile = _signing_profile_arn(result)
+    lines = [
+        "- Scan threshold: `critical`: blocks an image with any critical finding",
+        f"- Signing: the build signs each pushed digest with AWS Signer profile `{profile}` (platform `Notation-OCI-SHA384-ECDSA`); only the build's role may sign",
+        f"- Records: SBOMs and verdicts in `{result.outputs['recordsBucket']}` (`sbom/<digest>.json`, `scan/<digest>.json`); `python -m tools.sbom --stack dev --package NAME`",
+        "- Signs: stage `Build`, action `BuildImage`, with the stack's profile (the digest it pushed)",
+        "- Scans: stage `Scan`, action `ImageScan` (InspectorScan on `container-cicd-dev-app`:`#{BuildVariables.IMAGE_TAG}`; CriticalThreshold=0)",
+        f"- Verifies the signature: stage `Scan`, action `VerifyImage`, against `{profile}`",
+    ]
+    if eks:
+        lines.append(f"- Verifies the signature: stage `Deploy`, action `DeployToEks`, against `{profile}`")
+    return [*lines, "- Blocked images: EventBridge rule `notifications-image-blocked` notifies the delivery topic"]
+
+
+def test_a_building_stack_on_ecs_scans_and_verifies_in_its_scan_stage(dev):
+    assert supply_section(dev) == _building_lines(dev, eks=False)
+
+
+def test_a_building_stack_on_eks_verifies_again_in_its_deploy_step(evaluate):
+    result = evaluate("dev", deployTarget="eks")
+    assert supply_section(result) == _building_lines(result, eks=True)
+
+
+def test_a_production_threshold_sets_every_key_down_to_it(prod_building):
+    [scan] = [line for line in supply_section(prod_building) if line.startswith("- Scans:")]
+    assert scan.endswith("; CriticalThreshold=0, HighThreshold=0)")
+    assert supply_section(prod_building)[0] == "- Scan threshold: `high`: blocks an image with any critical or high finding"

@@ -22,6 +22,7 @@ RECORDS_TYPE = f"{PROJECT}:supply:Records"
 RULE_TYPE = "aws:cloudwatch/eventRule:EventRule"
 VERIFY_COMMAND = "notation verify"
 SBOM_SCAN_COMMAND = "inspector-scan scan-sbom"
+SIGN_COMMAND = "notation sign"
 # The Notation trust policy a verifying step writes (components/supply/notation.py: trust_policy), as it appears in
 # the buildspec: its trusted identities are the profiles whose signatures the step accepts.
 _TRUSTED = re.compile(r'"trustedIdentities":\s*(\[[^\]]*\])')
@@ -75,7 +76,9 @@ def gate_steps(result: StackResult) -> list[str]:
             buildspec = _buildspec(projects, action)
             if SBOM_SCAN_COMMAND in buildspec:
                 lines.append(f"- Scans: {where} (the upstream's SBOM, with the Inspector Scan API)")
-            if VERIFY_COMMAND in buildspec:
+            if SIGN_COMMAND in buildspec:
+                lines.append(f"- Signs: {where}, with the stack's profile (the digest it pushed)")
+            elif VERIFY_COMMAND in buildspec:
                 profiles = trusted_profiles(buildspec)
                 trusted = ", ".join(f"`{p}`" for p in profiles) or "the profiles its trust policy names"
                 lines.append(f"- Verifies the signature: {where}, against {trusted}")
