@@ -80,11 +80,9 @@ def test_the_variables_come_from_the_gate_action_that_exports_them():
 
 def test_a_building_stack_records_what_its_scan_stage_exported(dev):
     params = verify_parameters(dev)
-    actions = {a["name"] for s in dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"] for a in s["actions"]}
-    if "VerifyImage" in actions:
-        assert (params["sbom"], params["scan"]) == ("#{SupplyVariables.SBOM_URI}", "#{SupplyVariables.SCAN_VERDICT}")
-    else:  # a pipeline without the Scan stage has no SupplyVariables to name
-        assert "sbom" not in params and "scan" not in params
+    [verify_image] = [a for s in dev.one("aws:codepipeline/pipeline:Pipeline").inputs["stages"] for a in s["actions"] if a["name"] == "VerifyImage"]
+    assert verify_image["namespace"] == "SupplyVariables"
+    assert (params["sbom"], params["scan"]) == ("#{SupplyVariables.SBOM_URI}", "#{SupplyVariables.SCAN_VERDICT}")
 
 
 def test_a_promoting_stack_on_ecs_records_what_its_check_stage_exported(prod_ecs):
