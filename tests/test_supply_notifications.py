@@ -143,3 +143,10 @@ def test_gate_actions_come_from_the_stages_in_a_fixed_order():
     assert gate_actions(stages) == ("ImageScan", "VerifyImage", "CheckVerified")
     assert gate_actions([N(stage=N(actions=[N(name="BuildImage")]))]) == ()
     assert "<" not in IMAGE_BLOCKED_TEMPLATE.replace("<action>", "").replace("<stage>", "").replace("<pipeline>", "").replace("<execution>", "")
+
+
+def test_with_the_gate_off_no_rule_and_without_a_scan_only_verify_image(evaluate):
+    off = evaluate("dev", scanSeverityThreshold="off", imageSigning="off")
+    assert "notifications-image-blocked" not in {r.name for r in off.of_type("aws:cloudwatch/eventRule:EventRule")}
+    verify_only = evaluate("dev", scanSeverityThreshold="off")
+    assert doc(verify_only.named("notifications-image-blocked").inputs["eventPattern"])["detail"]["action"] == ["VerifyImage"]

@@ -139,3 +139,18 @@ def test_the_pack_passes_protect_from_the_engine_to_the_rule():
     reported: list[tuple[str, str | None]] = []
     policy.validate(StackValidationArgs(list(resources.values())), lambda message, urn=None: reported.append((message, urn)))
     assert reported == [(NO_SCAN, PIPELINE_URN), (NO_VERIFY, PIPELINE_URN)]
+
+
+def test_the_stacks_own_production_pipelines_pass_and_fail_without_their_gate_stage(prod, prod_building):
+    from policy.rules import subjects
+
+    for result, gate_stage in ((prod_building, "Scan"), (prod, "Check")):
+        stack_subjects = subjects(result.resources)
+        assert production_supply_chain_gate(stack_subjects) == []
+        pipeline = next(s for s in stack_subjects if s.type == "aws:codepipeline/pipeline:Pipeline")
+        props = {**pipeline.props, "stages": [st for st in pipeline.props["stages"] if st["name"] != gate_stage]}
+        without = [s if s is not pipeline else Subject(s.type, s.name, s.urn, props, s.dependencies, s.property_dependencies, s.protect) for s in stack_subjects]
+        assert [m.split(", but ", 1)[1].split(" (", 1)[0] for _, m in production_supply_chain_gate(without)] == [
+            "no stage before it scans the image",
+            "no stage before it verifies the image's signature",
+        ]
