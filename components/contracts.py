@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -104,7 +104,8 @@ class GateVariables:
     def exported_by(cls, stages: Sequence[StageContribution]) -> GateVariables | None:
         """The variables of the gate action among `stages` that exports them (`GATE_EXPORTERS`); None without one (a
         pipeline may only name a namespace an earlier action of its own declares)."""
-        present = {str(action.name) for contribution in stages for action in contribution.stage.actions}
+        # A stage's actions are plain args here (Input only in the type): the program builds them.
+        present = {str(action.name) for contribution in stages for action in cast(Sequence[aws.codepipeline.PipelineStageActionArgs], contribution.stage.actions)}
         return next((cls.in_namespace(namespace) for action, namespace in GATE_EXPORTERS.items() if action in present), None)
 
 
