@@ -149,7 +149,7 @@ class DeployInputs:
     a promoting stack's upstream's): a target that applies images itself (EKS's deploy step) verifies it before
     anything is applied. Omitted: None (imageSigning off)."""
     gate_variables: GateVariables | None = None
-    """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. None (the gate does not
+    """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. Omitted (the gate does not
     scan): both are null."""
 
 

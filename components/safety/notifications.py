@@ -49,7 +49,7 @@ class NotificationsArgs:
     pipeline's failed stages and actions report a failed deployment."""
     gate_actions: tuple[str, ...] = ()
     """The pipeline's supply-chain gate actions (`gate_actions(stages)`): a failure of one is reported as a blocked
-    image. Empty (the gate is off): no such rule."""
+    image. Omitted (the gate is off): no such rule."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
 
