@@ -298,8 +298,8 @@ FAULTS: tuple[Fault, ...] = (
         "eks-deploy-step-short-of-its-calls",
         "time",
         "components/deploy/eks/target.py",
-        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,",
-        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 20 +",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10 +",
     ),
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
