@@ -112,6 +112,7 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
             run = supply.verify_image(d.result, d.project("verify"), d.cloud, variables)
             d.record(d.project("verify"), run)
             assert run.code == 0, run.stdout
+            # What VerifyImage exported (namespace SupplyVariables), for the steps that record the deployment.
             variables.update({f"SupplyVariables.{name}": value for name, value in run.exported.items()})
     else:
         d.cloud.repository(repository, [dict(built, imageTags=[COMMIT[:7], f"verified-{COMMIT[:7]}", f"execution-{EXECUTION}"])], account=registry)

@@ -453,7 +453,8 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
     assert project["environment"]["privilegedMode"] is False
     assert project["encryptionKey"] == prod.named("artifacts-key").outputs["arn"]
     # Two rollout deadlines (deploy, restore) and 20 minutes for the step's other calls (tests/test_time_budgets.py).
-    assert project["buildTimeout"] == 15 * 2 + 20
+    # Twice the rollout deadline, the step's calls, and the signature check (the verifier's install at its slowest).
+    assert project["buildTimeout"] == 15 * 2 + 20 + eks_deploy.verify_minutes(CpuArchitecture.X86_64)
 
 
 def test_deploy_buildspec(prod):

@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 from components.settings import CpuArchitecture
 from components.supply import notation
 from tests import fake_aws, fake_notation, runtime, supply
@@ -207,8 +205,8 @@ def test_a_rerun_does_not_renew_a_revoked_signature(tmp_path, dev):
 # -- the pipeline and the roles ---------------------------------------------------------------------
 
 
-def test_scan_stage_sits_between_build_and_the_approval(evaluate):
-    result = evaluate("dev", manualApproval="on")
+def test_scan_stage_sits_between_build_and_the_approval(prod_building):
+    result = prod_building
     names = [s["name"] for s in stages(result)]
     assert names[: names.index("Scan") + 2] == ["Source", "Build", "Scan", "Approve"]
     scan, verify = stage(result, "Scan")["actions"]
@@ -218,19 +216,15 @@ def test_scan_stage_sits_between_build_and_the_approval(evaluate):
     assert verify["inputArtifacts"] == ["BuildOutput", "ScanReport"] and verify["configuration"]["PrimarySource"] == "BuildOutput"
 
 
-@pytest.mark.parametrize(
-    ("threshold", "keys"),
-    [
-        ("critical", {"CriticalThreshold": "0"}),
-        ("high", {"CriticalThreshold": "0", "HighThreshold": "0"}),
-        ("medium", {"CriticalThreshold": "0", "HighThreshold": "0", "MediumThreshold": "0"}),
-        ("low", {"CriticalThreshold": "0", "HighThreshold": "0", "MediumThreshold": "0", "LowThreshold": "0"}),
-    ],
-)
-def test_the_threshold_is_the_inspector_scan_configuration(evaluate, threshold, keys):
-    result = evaluate("dev", scanSeverityThreshold=threshold)
-    scan = stage(result, "Scan")["actions"][0]
-    assert scan["configuration"] == {"InspectorRunMode": "ECRImageScan", "ECRRepositoryName": REPOSITORY, "ImageTag": "#{BuildVariables.IMAGE_TAG}", **keys}
+def test_the_threshold_is_the_inspector_scan_configuration(dev, evaluate):
+    """critical (dev's default) sets one key, low all four; high is production's default (next test), and every
+    threshold's keys are SupplyChainSettings.thresholds (tests/test_supply_settings.py)."""
+    for result, keys in (
+        (dev, {"CriticalThreshold": "0"}),
+        (evaluate("dev", scanSeverityThreshold="low"), dict.fromkeys(("CriticalThreshold", "HighThreshold", "MediumThreshold", "LowThreshold"), "0")),
+    ):
+        scan = stage(result, "Scan")["actions"][0]
+        assert scan["configuration"] == {"InspectorRunMode": "ECRImageScan", "ECRRepositoryName": REPOSITORY, "ImageTag": "#{BuildVariables.IMAGE_TAG}", **keys}
 
 
 def test_production_scans_at_high_by_default(prod_building):
@@ -272,9 +266,8 @@ def test_the_signing_profile_is_notation_named_by_prefix_and_protected_in_produc
     assert not profile.protect and prod_building.one("aws:signer/signingProfile:SigningProfile").protect
 
 
-def test_records_expire_with_the_log_retention(evaluate):
-    result = evaluate("dev", logRetentionDays=90)
-    [rule] = result.named("records-lifecycle").inputs["rules"]
+def test_records_expire_with_the_log_retention(prod_building):
+    [rule] = prod_building.named("records-lifecycle").inputs["rules"]
     assert rule["expiration"] == {"days": 90} and rule["noncurrentVersionExpiration"] == {"noncurrentDays": 90}
 
 

@@ -34,7 +34,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, SOURCE_ARTIFACT, StageContribution, Statement, StepContext
-from components.deploy.step import deploy_step
+from components.deploy.step import deploy_step, download_minutes
 from components.naming import physical_name
 from components.promotion import rescan, scripts
 from components.promotion.contract import UpstreamContract
@@ -186,7 +186,8 @@ class PromotionCheck(pulumi.ComponentResource):
             buildspec=buildspec,
             statements=statements,
             architecture=args.architecture,
-            timeout_minutes=10,
+            # The tag check and the gate's calls, and (verifying) the verifier's install at its slowest.
+            timeout_minutes=10 + (download_minutes(notation.install_commands(args.architecture)) if supply.signing else 0),
             source_account=AwsContext(self).account_id,
         )
         action = aws.codepipeline.PipelineStageActionArgs(

@@ -87,7 +87,10 @@ def records_key_statements(accounts: Sequence[str], records_bucket_arn: pulumi.I
 def records_key_policy(
     name: str, key_id: pulumi.Input[str], records_bucket_arn: pulumi.Input[str], accounts: Sequence[str], context: AwsContext, parent: pulumi.Resource
 ) -> aws.kms.KeyPolicy:
-    """The records key's policy with the promoting accounts' grant (a key has one policy; this stack owns it)."""
+    """The records key's policy with the promoting accounts' grant (a key has one policy; this stack owns it). The key
+    itself sets no policy, so the two never fight over it; removing the grant (no promoteToAccounts any more) deletes
+    this resource, which puts KMS's default policy back (terraform-provider-aws internal/service/kms/key_policy.go,
+    resourceKeyPolicyDelete)."""
     return aws.kms.KeyPolicy(
         name,
         key_id=key_id,

@@ -35,9 +35,12 @@ import pulumi
 import yaml
 
 from components.aws_context import AWS_OWNED, AwsContext
-from components.contracts import Statement
+from components.contracts import GateVariables, Statement
 from components.delivery.image_record import digest_reference_commands, record_resolved_commands
 from components.deploy.eks import verdict
+from components.deploy.step import download_minutes
+from components.settings import CpuArchitecture
+from components.supply import notation
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
 # cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and
@@ -260,6 +263,16 @@ def kubectl_skew_commands() -> list[str]:
         f'(kubectl supports {KUBECTL_SKEW} minor version either way): use a newer CodeBuild image or upgrade the cluster"; exit 1; fi',
         'echo "kubectl $KUBECTL_VERSION, cluster $CLUSTER_VERSION"',
     ]
+
+
+def verify_minutes(architecture: CpuArchitecture) -> int:
+    """What verifying a signature adds to the step at worst: the verifier's install, and about 5 calls."""
+    return 5 + download_minutes(notation.install_commands(architecture))
+
+
+def gate_variables(gate: GateVariables | None) -> list[tuple[str, str]]:
+    """The scan's evidence the step writes into the deployment record (none without a scan: the record says null)."""
+    return [("SBOM_URI", gate.sbom_uri), ("SCAN_VERDICT", gate.scan_verdict)] if gate else []
 
 
 def render(spec: dict) -> str:

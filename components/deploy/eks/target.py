@@ -167,11 +167,12 @@ class EksTarget(pulumi.ComponentResource):
             ready=[access, *cluster_resources],
         )
 
+        gate = deploy_step_data.gate_variables(inputs.gate_variables)
         self.stages: Sequence[StageContribution] = [
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE), *gate_variables(inputs)])],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE), *gate])],
                 ),
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
@@ -270,9 +271,9 @@ class EksTarget(pulumi.ComponentResource):
             ],
             architecture=args.architecture,
             # The rollout may take the full deadline twice (deploy, then restore), plus the step's other commands:
-            # about 15 AWS and kubectl calls at a minute each (the AWS CLI's read timeout) and the alarm poll's last
-            # round, which tests/test_time_budgets.py counts on the step's longest run.
-            timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,
+            # about 15 AWS and kubectl calls at a minute each (the AWS CLI's read timeout; 5 more to verify a signature,
+            # after the verifier's install) and the alarm poll's last round: tests/test_time_budgets.py counts them.
+            timeout_minutes=workload.deployment_timeout_minutes * 2 + 20 + (deploy_step_data.verify_minutes(args.architecture) if inputs.trusted_signer is not None else 0),
             source_account=context.account_id,
             vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
@@ -341,12 +342,6 @@ def deploy_buildspec(
             verify=notation.verify_commands("IMAGE_URI", [signer]) if signer else (),
         ),
     )
-
-
-def gate_variables(inputs: DeployInputs) -> list[tuple[str, str]]:
-    """The scan's evidence the step writes into the deployment record (none without a scan: the record says null)."""
-    gate = inputs.gate_variables
-    return [("SBOM_URI", gate.sbom_uri), ("SCAN_VERDICT", gate.scan_verdict)] if gate else []
 
 
 def network_variant(settings: Settings) -> str:
