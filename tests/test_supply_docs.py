@@ -52,3 +52,8 @@ def test_readme_and_architecture_link_to_it():
     assert "[docs/supply-chain.md](docs/supply-chain.md)" in (ROOT / "README.md").read_text()
     assert "[supply-chain.md](supply-chain.md)" in (ROOT / "docs" / "architecture.md").read_text()
     assert "[supply-chain.md](supply-chain.md)" in (ROOT / "docs" / "policy.md").read_text()
+
+
+def test_the_plan_page_quotes_the_section_s_words():
+    plan_page = " ".join((ROOT / "docs" / "plan.md").read_text().split())
+    assert f"(`high`: {threshold_words(Severity.HIGH)})" in plan_page
