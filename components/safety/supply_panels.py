@@ -3,7 +3,7 @@ deployment records (`scan`, `sbom`, `digest`, `commit`: functions/deployment_rec
 
 A blocked image never deploys, so it has no deployment record: the notification "Image blocked by the supply-chain
 gate" (components/safety/notifications.py) reports it, and `python -m tools.sbom` lists the verdicts the records
-bucket keeps, blocked ones included.
+bucket keeps (a digest VerifyImage's own check refused among them).
 """
 
 from __future__ import annotations
