@@ -10,7 +10,7 @@ from dataclasses import replace  # noqa: E402
 
 import pulumi  # noqa: E402
 
-from components.contracts import DeployInputs, StepContext
+from components.contracts import DeployInputs, GateVariables, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
@@ -26,7 +26,7 @@ from components.promotion.origin import image_origin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.dashboard import Dashboard, DashboardArgs
-from components.safety.notifications import Notifications, NotificationsArgs
+from components.safety.notifications import Notifications, NotificationsArgs, gate_actions
 from components.settings import load_settings
 from components.supply.records import Records, RecordsArgs
 
@@ -67,6 +67,8 @@ records = (
             production=settings.production,
             reader_accounts=settings.promotion.promote_to_accounts,
             tags=tags,
+            # Named by the stack (S3's bucket_prefix takes at most 37 characters; the provider appends 26).
+            bucket_prefix=physical_name(settings.prefix, "records", 36) + "-",
         ),
     )
     if settings.supply.scans
@@ -136,8 +138,13 @@ inputs = DeployInputs(
     artifact_statements=artifacts.read_write_statements(),
     artifact_key_arn=artifacts.key_arn,
     tag_deployed_images=origin.registry_is_own,
+    trusted_signer=origin.trusted_signer,
     # Names known before the alarms exist: the target rolls back a deployment when one fires.
     alarm_names=alarm_names(settings.prefix),
+    # The scan gate's SBOM and verdict for the deployment record, from the action that exports them: the Scan stage's
+    # VerifyImage in a building stack, the Check stage's CheckVerified (in the Build stage's namespace) in a promoting
+    # one. A pipeline may only name a namespace one of its earlier actions declares.
+    gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
 )
 target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
 # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no
@@ -155,6 +162,7 @@ notifications = Notifications(
         emails=safety.notification_emails,
         https_endpoints=safety.notification_https_endpoints,
         failure_events=target.failure_events,
+        gate_actions=gate_actions(origin.stages),
         tags=tags,
     ),
 )
@@ -221,6 +229,7 @@ dashboard = Dashboard(
         service_id=settings.prefix,
         tags=tags,
         deployment_record_log_groups=target.deployment_record_log_groups,
+        scan_panels=settings.supply.scans,
     ),
 )
 

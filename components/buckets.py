@@ -25,6 +25,7 @@ def private_bucket(
     protect: bool,
     tags: dict[str, str],
     bucket_resource_name: str | None = None,
+    bucket_prefix: str | None = None,
 ) -> PrivateBucket:
     """A bucket with every public access path blocked, ACLs disabled and versioning on, encrypted with
     SSE-KMS under `key_arn`, or with SSE-S3 when `key_arn` is None (for writers that support only
@@ -33,10 +34,13 @@ def private_bucket(
 
     `bucket_resource_name`: the bucket's resource name. Omitted: `{name}-bucket`. Its companions are
     `{name}-public-access`, `{name}-ownership`, `{name}-encryption` and `{name}-versioning`.
+    `bucket_prefix`: the start of the bucket's name (at most 37 characters; the provider appends a unique suffix), so
+    that its name says whose it is. Omitted: the engine's name from the resource name.
     """
     bucket = aws.s3.Bucket(
         bucket_resource_name or f"{name}-bucket",
         force_destroy=False,
+        bucket_prefix=bucket_prefix,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )

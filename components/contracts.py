@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -33,6 +33,11 @@ IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
 # What the Build stage exports to later actions: the image as a digest reference, and the full commit id.
 IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 COMMIT_ID_VARIABLE = f"#{{{BUILD_NAMESPACE}.COMMIT_ID}}"
+# The supply-chain gate's namespace in a building stack (the Scan stage's VerifyImage action).
+SUPPLY_NAMESPACE = "SupplyVariables"
+# The gate actions that export SBOM_URI and SCAN_VERDICT, and their namespaces: a building stack's VerifyImage, a
+# promoting stack's CheckVerified (in the Build stage's namespace it stands in for).
+GATE_EXPORTERS = {"VerifyImage": SUPPLY_NAMESPACE, "CheckVerified": BUILD_NAMESPACE}
 
 # A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
 Statement = dict[str, Any]
@@ -83,6 +88,28 @@ class StepContext:
 
 
 @dataclass(frozen=True)
+class GateVariables:
+    """The supply-chain gate's pipeline variables a deploy step writes into the deployment record."""
+
+    sbom_uri: str
+    """`#{<namespace>.SBOM_URI}`: s3://<records bucket>/sbom/<digest>.json."""
+    scan_verdict: str
+    """`#{<namespace>.SCAN_VERDICT}`: PASSED."""
+
+    @classmethod
+    def in_namespace(cls, namespace: str) -> GateVariables:
+        return cls(sbom_uri=f"#{{{namespace}.SBOM_URI}}", scan_verdict=f"#{{{namespace}.SCAN_VERDICT}}")
+
+    @classmethod
+    def exported_by(cls, stages: Sequence[StageContribution]) -> GateVariables | None:
+        """The variables of the gate action among `stages` that exports them (`GATE_EXPORTERS`); None without one (a
+        pipeline may only name a namespace an earlier action of its own declares)."""
+        # A stage's actions are plain args here (Input only in the type): the program builds them.
+        present = {str(action.name) for contribution in stages for action in cast(Sequence[aws.codepipeline.PipelineStageActionArgs], contribution.stage.actions)}
+        return next((cls.in_namespace(namespace) for action, namespace in GATE_EXPORTERS.items() if action in present), None)
+
+
+@dataclass(frozen=True)
 class DeployInputs:
     """What every deploy target receives from the rest of the stack."""
 
@@ -117,6 +144,13 @@ class DeployInputs:
     """Tag each deployed image `deployed-<commit tag>` in the repository. False when the repository belongs to
     another account (a promoting stack's upstream, promoteFromAccount), whose policy lets this account pull and
     describe images, not tag them. Omitted: tagged."""
+    trusted_signer: pulumi.Input[str] | None = None
+    """The AWS Signer profile whose signature an image must carry before the target runs it (the stack's own, or
+    a promoting stack's upstream's): a target that applies images itself (EKS's deploy step) verifies it before
+    anything is applied. Omitted: None (imageSigning off)."""
+    gate_variables: GateVariables | None = None
+    """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. Omitted (the gate does not
+    scan): both are null."""
 
 
 @dataclass(frozen=True)

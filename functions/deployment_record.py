@@ -21,6 +21,9 @@ exactly the keys in `FIELDS`, in that order:
     durationSeconds  finishedAt - startedAt in seconds (a number, 3 decimals, never negative).
     outcome          "SUCCEEDED" | "FAILED" | "ROLLED_BACK" | "STOPPED" (`OUTCOMES`).
     reason           null when SUCCEEDED; otherwise a sentence saying why (never empty).
+    sbom             where the stack keeps the SBOM of the digest ("s3://<records bucket>/sbom/<digest>.json"),
+                     null when the stack does not scan (scanSeverityThreshold off) or the image was refused first.
+    scan             the scan verdict of the digest ("PASSED" | "BLOCKED", `SCAN_VERDICTS`), null like `sbom`.
 
 Metrics (`metric_data`), in namespace `METRIC_NAMESPACE`, each with the one dimension `Service` = the
 service id, timestamped at `finishedAt`:
@@ -59,11 +62,15 @@ FIELDS = (
     "durationSeconds",
     "outcome",
     "reason",
+    "sbom",
+    "scan",
 )
 TARGETS = ("ecs", "eks")
 STRATEGIES = ("rolling", "blue-green", "canary", "linear")
 SUCCEEDED = "SUCCEEDED"
 OUTCOMES = (SUCCEEDED, "FAILED", "ROLLED_BACK", "STOPPED")
+SCAN_VERDICTS = ("PASSED", "BLOCKED")
+SBOM_URI_PATTERN = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/sbom/sha256:[0-9a-f]{64}\.json")
 
 COMMIT_PATTERN = re.compile(r"[0-9a-f]{7,40}")
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
@@ -96,8 +103,11 @@ def record(
     finished_at: datetime,
     outcome: str,
     reason: str | None = None,
+    sbom: str | None = None,
+    scan: str | None = None,
 ) -> dict:
-    """The record as a dict with exactly `FIELDS`; ValueError naming every field that breaks the contract."""
+    """The record as a dict with exactly `FIELDS`; ValueError naming every field that breaks the contract.
+    `sbom`, `scan`: the supply-chain gate's evidence (SBOM_URI, SCAN_VERDICT); omitted: null (no scan)."""
     problems = []
 
     def check(ok: bool, field: str, value: object, allowed: str) -> None:
@@ -116,6 +126,8 @@ def record(
         check(reason is None, "reason", reason, "a SUCCEEDED record has no reason (null)")
     else:
         check(bool(reason), "reason", reason, f"a {outcome} record says why in a non-empty sentence")
+    check(sbom is None or bool(SBOM_URI_PATTERN.fullmatch(sbom)), "sbom", sbom, "use null or s3://<bucket>/sbom/<digest>.json")
+    check(scan is None or scan in SCAN_VERDICTS, "scan", scan, f"use null or one of {', '.join(SCAN_VERDICTS)}")
     aware = started_at.tzinfo is not None and finished_at.tzinfo is not None
     check(aware, "startedAt/finishedAt", (started_at.isoformat(), finished_at.isoformat()), "pass time-zone-aware datetimes")
     if aware:
@@ -136,6 +148,8 @@ def record(
         "durationSeconds": round((finished_at - started_at).total_seconds(), 3),
         "outcome": outcome,
         "reason": reason,
+        "sbom": sbom,
+        "scan": scan,
     }
     return {field: values[field] for field in FIELDS}
 

@@ -19,6 +19,9 @@ UserParameters (a JSON object; unknown keys are refused):
     strategy       "rolling" | "blue-green" | "canary" | "linear".
     startedAt      optional ISO 8601 time with an offset: only deployments created after it are considered.
     container      optional container name: its image must be the expected one. Omitted: any container.
+    sbom           optional "s3://<records bucket>/sbom/<digest>.json" of the expected digest, from the supply-chain
+                   gate's pipeline variable (SBOM_URI); omitted or empty: the gate did not scan (the record says null).
+    scan           optional scan verdict of the gate (SCAN_VERDICT: PASSED); omitted or empty: null in the record.
 
 Environment: SERVICE_ID (required; the metrics' Service dimension), MAX_WAIT_MINUTES (1 to 1440: how long after
 ECS created the deployment it may still be not final; unset: 60, the ECS deploy action's limit). The bound is in
@@ -81,7 +84,7 @@ CALL_WORST_SECONDS = ATTEMPTS * (CONNECT_SECONDS + READ_SECONDS) + sum(min(2 ** 
 MAX_CALLS = MAX_PAGES + 5
 INVOCATION_WORST_SECONDS = MAX_CALLS * CALL_WORST_SECONDS
 DEFAULT_MAX_WAIT_MINUTES = 60
-PARAMETERS = ("cluster", "service", "expectedImage", "commit", "strategy", "startedAt", "container")
+PARAMETERS = ("cluster", "service", "expectedImage", "commit", "strategy", "startedAt", "container", "sbom", "scan")
 IMAGE_PATTERN = re.compile(r"(?P<repository>[^@\s]+)@(?P<digest>sha256:[0-9a-f]{64})")
 # A private ECR repository: <registry id>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>.
 ECR_REPOSITORY = re.compile(r"(?P<registry>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(?P<name>.+)")
@@ -138,6 +141,10 @@ class Parameters:
     """Only deployments created after it count. Omitted: all deployments of the service."""
     container: str | None = None
     """The container that must run the expected image. Omitted: any container of the revision."""
+    sbom: str | None = None
+    """The digest's SBOM in the records bucket, for the record. Omitted: null (the gate did not scan)."""
+    scan: str | None = None
+    """The gate's scan verdict, for the record. Omitted: null."""
 
 
 def parse_parameters(raw: object) -> Parameters:
@@ -171,9 +178,19 @@ def parse_parameters(raw: object) -> Parameters:
             problems.append(f"startedAt {text['startedAt']!r} is not allowed; give an ISO 8601 time with an offset, e.g. 2025-07-10T13:15:39Z, or leave it out")
     if text["container"] is not None and not (isinstance(text["container"], str) and text["container"]):
         problems.append(f"container {text['container']!r} is not allowed; give a container name or leave it out")
+    # A pipeline variable the gate exported empty (it did not scan) resolves to "": the record says null.
+    supply = {key: text[key] or None for key in ("sbom", "scan")}
+    sbom = supply["sbom"]
+    if sbom is not None and not (isinstance(sbom, str) and records.SBOM_URI_PATTERN.fullmatch(sbom) and image and sbom.endswith(f"/sbom/{image['digest']}.json")):
+        problems.append(f"sbom {text['sbom']!r} is not allowed; give s3://<records bucket>/sbom/<the expected digest>.json, or leave it out")
+    # Only a passing verdict reaches a deploy step: the gate fails the execution on any other.
+    if supply["scan"] is not None and supply["scan"] != records.SCAN_VERDICTS[0]:
+        problems.append(f"scan {text['scan']!r} is not allowed; use {records.SCAN_VERDICTS[0]}, or leave it out")
     if problems or image is None:
         raise VerifyError("UserParameters: " + "; ".join(problems), "ConfigurationError")
-    return Parameters(text["cluster"], text["service"], text["expectedImage"], image["digest"], text["commit"], text["strategy"], started_at, text["container"])
+    return Parameters(
+        text["cluster"], text["service"], text["expectedImage"], image["digest"], text["commit"], text["strategy"], started_at, text["container"], supply["sbom"], supply["scan"]
+    )
 
 
 def _settings(env: Mapping[str, str]) -> tuple[str, int]:
@@ -297,7 +314,17 @@ def judge(event: Mapping, clients: Clients, env: Mapping[str, str], now: Callabl
         started = deployment.get("startedAt") or deployment.get("createdAt") or now()
         end = finished or deployment.get("finishedAt") or deployment.get("stoppedAt") or now()
         fields = {"target": "ecs", "service": service_id, "commit": params.commit, "image": params.expected_image, "digest": params.digest}
-        rec = records.record(**fields, strategy=params.strategy, deployment=arn, started_at=started, finished_at=max(end, started), outcome=outcome, reason=reason)
+        rec = records.record(
+            **fields,
+            strategy=params.strategy,
+            deployment=arn,
+            started_at=started,
+            finished_at=max(end, started),
+            outcome=outcome,
+            reason=reason,
+            sbom=params.sbom,
+            scan=params.scan,
+        )
         return Verdict(rec, summary=reason or f"ECS deployment {arn} is SUCCESSFUL and runs {params.digest}", service_id=service_id)
 
     if status in NOT_FINAL:

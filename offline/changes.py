@@ -99,6 +99,8 @@ REPLACE_ONLY: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": ("role", "name", "namePrefix"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId"),
+    # kms/key_policy.go: key_id.
+    "aws:kms/keyPolicy:KeyPolicy": ("keyId",),
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketLogging:BucketLogging": ("bucket", "expectedBucketOwner"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("bucket",),

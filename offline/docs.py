@@ -156,7 +156,8 @@ OUTPUTS = {
     "notificationTopicArn": "The SNS topic of pipeline, deployment and alarm notifications.",
     "alarmNames": "The service alarms (the Deploy stage's bake and rollback watch them).",
     "dashboardUrl": "The CloudWatch dashboard of service health and delivery metrics.",
-    "recordsBucket": "The bucket that keeps each verified digest's SBOM (sbom/<digest>.json) and scan verdict (scan/<digest>.json), expiring with logRetentionDays.",
+    "recordsBucket": "The bucket of the SBOM and scan verdict of each digest the supply-chain gate scanned (`sbom/<digest>.json`,"
+    " `scan/<digest>.json`), which `python -m tools.sbom` searches (docs/supply-chain.md). Expiring with logRetentionDays; not exported while `scanSeverityThreshold` is off.",
     "promotion": "What a promoting stack reads from this one (registry, pipeline, account, region, CPU architecture, the accounts it grants): see docs/promotion.md.",
     "promotesFrom": "The fully qualified name of the stack it promotes from.",
     "clusterAdministratorManifests": "The namespace, role and binding the cluster's administrators apply once before the first deployment (docs/eks.md).",

@@ -298,8 +298,8 @@ FAULTS: tuple[Fault, ...] = (
         "eks-deploy-step-short-of-its-calls",
         "time",
         "components/deploy/eks/target.py",
-        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,",
-        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10,",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 20 +",
+        "timeout_minutes=workload.deployment_timeout_minutes * 2 + 10 +",
     ),
     Fault("bake-shorter-than-its-alarm", "time", "components/settings/safety.py", "if 0 < bake_time < ALARM_DETECTION_MINUTES:", "if 0 < bake_time < 1:"),
     # Alarm: the window with the alarm gate is checked only on entry (a late approval deploys at night).
@@ -347,6 +347,27 @@ FAULTS: tuple[Fault, ...] = (
         "'SCAN_VERDICT=PASSED'",
     Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
     Fault("verify-image-cannot-check-revocation", "iam", "components/supply/gate.py", "statements += verify_statements([profile_arn])", "pass"),
+    # Supply chain, promotion and EKS: the promoting stack's Check and the EKS deploy step keep the gate.
+    Fault("check-skips-the-signature", "supply", "components/promotion/check.py", "lines += signature_lines(profile_arn)", "lines += []"),
+    Fault("eks-applies-before-verifying", "supply", "components/deploy/eks/deploy_step.py", "        *_verify_lines(verify),\n", ""),
+    Fault(
+        "rescan-ignores-the-threshold",
+        "supply",
+        "components/promotion/rescan.py",
+        "levels = json.dumps([s.value for s in Severity if s.rank <= threshold.rank])",
+        "levels = json.dumps([Severity.CRITICAL.value])",
+    ),
+    Fault(
+        "upstream-sboms-not-decryptable",
+        "iam",
+        "components/promotion/share.py",
+        '"Action": "kms:Decrypt",\n            "Resource": "*",',
+        '"Action": "kms:DescribeKey",\n            "Resource": "*",',
+    ),
+    # Supply chain, visibility: a blocked image unreported, an unscanned production pipeline passing the pack, the ECS record without the gate's evidence.
+    Fault("image-blocked-rule-without-verify-image", "alarm", "components/safety/notifications.py", '"VerifyImage", "CheckVerified")', '"CheckVerified")'),
+    Fault("supply-gate-rule-passes-without-scan", "policy", "policy/rules/codepipeline.py", "        if not scanned:", "        if not (scanned or verified):"),
+    Fault("ecs-record-without-the-gate-variables", "deploy", "components/deploy/ecs/verify.py", '{"sbom": gate.sbom_uri, "scan": gate.scan_verdict} if gate else {}', "{}"),
 )
 
 

@@ -137,7 +137,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["repositoryUrl"] = f"{self.account}.dkr.ecr.{region}.amazonaws.com/{physical}"
             state["arn"] = _arn("ecr", region, f"repository/{physical}", self.account)
         elif typ == "aws:s3/bucket:Bucket":
-            bucket = inputs.get("bucket") or f"{name}-mock"
+            bucket = inputs.get("bucket") or (inputs["bucketPrefix"] + UNIQUE_SUFFIX if inputs.get("bucketPrefix") else f"{name}-mock")
             state.update(bucket=bucket, arn=_arn("s3", region, bucket, self.account))
             rid = bucket
         elif typ == "aws:codecommit/repository:Repository":

@@ -51,6 +51,7 @@ def _validate_stack(rule: Rule):
                 props=r.props,
                 dependencies=tuple(d.urn for d in r.dependencies),
                 property_dependencies={k: tuple(d.urn for d in v) for k, v in r.property_dependencies.items()},
+                protect=bool(r.opts.protect),
             )
             for r in args.resources
         ]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from offline.mocks import StackResult
-from tests import fake_aws, runtime, supply
+from tests import fake_aws, fake_notation, fake_supply_cli, runtime, supply
 from tests.fake_kubectl import FakeKubectl
 from tests.iam_authz import Caller
 
@@ -30,6 +30,8 @@ EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
 UPSTREAM_ACCOUNT, DOWNSTREAM_ACCOUNT = "111111111111", "222222222222"
 PLATFORM = "sha256:" + "e" * 64
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+# The packages of the built image (its SBOM), none vulnerable unless a test says so.
+PACKAGES = ("pkg:pypi/flask@3.0.3", "pkg:deb/debian/openssl@3.0.15")
 
 
 class Delivery:
@@ -110,15 +112,15 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
             run = supply.verify_image(d.result, d.project("verify"), d.cloud, variables)
             d.record(d.project("verify"), run)
             assert run.code == 0, run.stdout
-            # What VerifyImage exports (namespace SupplyVariables), for the steps that record the deployment.
-            bucket = result.outputs.get("recordsBucket")
-            variables["SupplyVariables.SBOM_URI"] = f"s3://{bucket}/sbom/{digest}.json" if bucket else ""
-            variables["SupplyVariables.SCAN_VERDICT"] = "PASSED" if bucket else ""
+            # What VerifyImage exported (namespace SupplyVariables), for the steps that record the deployment.
+            variables.update({f"SupplyVariables.{name}": value for name, value in run.exported.items()})
     else:
         d.cloud.repository(repository, [dict(built, imageTags=[COMMIT[:7], f"verified-{COMMIT[:7]}", f"execution-{EXECUTION}"])], account=registry)
+        upstream_evidence(d, registry, digest)
         promotion = collect(d, registry, repository)
         run = d.step(d.project("check"), variables=variables, files={"promotion.json": json.dumps(promotion), "imagedefinitions.json": "[]"})
         assert run.code == 0, run.stdout
+        variables.update({f"BuildVariables.{name}": value for name, value in run.exported.items()})
     deploy(d, variables, url, digest)
     run = d.step(d.project("release"), variables=variables)
     assert run.code == 0, run.stdout
@@ -126,6 +128,15 @@ def deliver(tmp_path, result: StackResult, upstream: StackResult | None) -> Deli
         run = d.step(d.project("publish"), variables=variables)
         assert run.code == 0, run.stdout
     return d
+
+
+def upstream_evidence(d: Delivery, registry: str, digest: str) -> None:
+    """What the upstream's pipeline left of its supply-chain gate: its build's signature of the digest (by the profile
+    its contract names) and its scan's SBOM in its records bucket."""
+    if d.contract.get("signingProfileArn"):
+        fake_notation.sign_as(d.cloud.state, account=registry, region=d.cloud.region, digest=digest, profile_arn=d.contract["signingProfileArn"])
+    if d.contract.get("recordsBucket"):
+        fake_supply_cli.put(d.cloud.state, d.contract["recordsBucket"], f"sbom/{digest}.json", fake_supply_cli.sbom(*PACKAGES))
 
 
 def collect(d: Delivery, registry: str, repository: str) -> dict:

@@ -173,6 +173,8 @@ CUSTOM = {
     ("ecr", "get-login-password"): ("GetAuthorizationToken", {}),
     ("eks", "update-kubeconfig"): ("DescribeCluster", {"--name": "name"}),
 }
+# CLI service names that are not botocore's.
+SERVICE_MODELS = {"s3api": "s3"}
 GLOBAL_WITH_VALUE = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--color", "--cli-read-timeout", "--cli-connect-timeout"}
 GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl", "--no-sign-request"}
 
@@ -189,7 +191,7 @@ def _operations(service: str) -> dict[str, str]:
 
 def to_call(entry: dict) -> Call:
     """A logged stand-in call ({account, region, service, command, args}) as the API request it makes."""
-    service, command, args = entry["service"], entry["command"], list(entry["args"])
+    service, command, args = SERVICE_MODELS.get(entry["service"], entry["service"]), entry["command"], list(entry["args"])
     if (service, command) in CUSTOM:
         operation, options = CUSTOM[(service, command)]
         params = {}

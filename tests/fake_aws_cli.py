@@ -35,6 +35,8 @@ import re
 import sys
 from pathlib import Path
 
+import fake_supply_cli
+
 GLOBAL_WITH_VALUE = {"--region", "--output", "--query", "--profile", "--endpoint-url", "--color", "--cli-read-timeout", "--cli-connect-timeout"}
 GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl", "--no-sign-request"}
 LISTS = {"--accepted-media-types", "--alarm-names", "--image-ids"}
@@ -150,8 +152,15 @@ def ecr(command: str, opts: dict, state: State, account: str, region: str) -> ob
     return None
 
 
-def s3api(command: str, opts: dict, state: State) -> object:
-    """put-object: the object is kept as `s3` -> `<bucket>/<key>` (its body's text) in the state."""
+def s3api(command: str, opts: dict, state: State, args: list[str]) -> object:
+    """put-object: the object is kept as `s3` -> `<bucket>/<key>` (its body's text) in the state; get-object writes it
+    to the outfile (the command's last, positional argument), NoSuchKey when there is none."""
+    if command == "get-object":
+        body = state.section("s3").get(f"{opts['--bucket']}/{opts['--key']}")
+        if body is None:
+            fail("NoSuchKey", "The specified key does not exist.")
+        Path(args[-1]).write_text(str(body))
+        return {"ContentLength": len(str(body).encode()), "ContentType": "application/json"}
     if command == "put-object":
         body = Path(str(opts["--body"])).read_text()
         state.section("s3")[f"{opts['--bucket']}/{opts['--key']}"] = body
@@ -228,15 +237,18 @@ def main() -> None:
     if os.environ.get("CALLS"):
         with open(os.environ["CALLS"], "a") as calls:
             calls.write("aws " + " ".join(sys.argv[1:]) + "\n")
+    logged = fake_supply_cli.logged_args(service, command, rest) if service in fake_supply_cli.SERVICES else rest
     with (root / "aws-requests.jsonl").open("a") as log:
         # `aws s3api` is the CLI's name of the S3 API (botocore's `s3`).
-        logged = "s3" if service == "s3api" else service
-        log.write(json.dumps({"account": account, "region": region, "service": logged, "command": command, "args": rest}) + "\n")
+        name = "s3" if service == "s3api" else service
+        log.write(json.dumps({"account": account, "region": region, "service": name, "command": command, "args": logged}) + "\n")
     state = State(root)
     if service == "ecr":
         answer = ecr(command, opts, state, account, region)
     elif service == "s3api":
-        answer = s3api(command, opts, state)
+        answer = s3api(command, opts, state, rest)
+    elif service in fake_supply_cli.SERVICES:
+        answer = fake_supply_cli.answer(service, command, [a for a in rest if a not in GLOBAL_FLAGS], root)
     else:
         fail("InvalidAction", f"the stand-in does not answer {service} {command}")
         return

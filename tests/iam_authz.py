@@ -231,6 +231,16 @@ class World:
         return [s for pattern, statements in self.resource_policies if iam_eval.wildcard(pattern, resource) or resource.startswith(pattern + "/") for s in statements]
 
 
+# Actions IAM authorizes on the caller's identity policy alone, whoever owns the resources they name. AWS Signer's
+# GetRevocationStatus: the AWS Signer plugin asks it with the verifier's own credentials, in the verifier's account
+# (github.com/aws/aws-signer-notation-plugin internal/verifier/verifier.go, internal/client/client.go), and a signing
+# profile's cross-account permissions cannot grant it (AddProfilePermission takes only StartSigningJob, SignPayload,
+# GetSigningProfile and RevokeSignature: https://docs.aws.amazon.com/signer/latest/api/API_AddProfilePermission.html),
+# so verifying another account's signatures rests on the verifier's policy (AWS's own examples allow it on "*"; users
+# verify in production accounts what a dev account signed: github.com/nirmata/kyverno-notation-aws/issues/321).
+IDENTITY_ONLY = frozenset({"signer:GetRevocationStatus"})
+
+
 def authorize(world: World, caller: Caller, request: Request) -> Decision:
     """Would IAM allow `request` from `caller`'s role? Every resource must be allowed: by the role's identity
     policy within its account (or by a resource policy naming the role), and across accounts by both."""
@@ -248,7 +258,7 @@ def authorize(world: World, caller: Caller, request: Request) -> Decision:
         elif resource in world.key_policies and not theirs.allow:
             # A KMS key's policy decides first: IAM policies count only where it allows the account.
             reasons.append(f"{request.action} on {resource}: the key policy does not allow it")
-        elif owner and owner != caller.account:
+        elif owner and owner != caller.account and request.action not in IDENTITY_ONLY:
             if not (own.allow and theirs.allow):
                 missing = " and ".join(w for w, ok in (("the role's policy", own.allow), (f"the resource policy of account {owner}", theirs.allow)) if not ok)
                 reasons.append(f"{request.action} on {resource} (account {owner}) from account {caller.account}: not allowed by {missing}")

@@ -76,10 +76,14 @@ def world_from(*results: StackResult) -> World:
             world.owners[bucket.outputs["arn"]] = account
         for policy in result.of_type("aws:s3/bucketPolicy:BucketPolicy"):
             world.resource_policies.append((f"arn:aws:s3:::{policy.inputs['bucket']}", json.loads(policy.inputs["policy"])["Statement"]))
+        keys = {key.outputs["keyId"]: key.outputs["arn"] for key in result.of_type("aws:kms/key:Key")}
         for key in result.of_type("aws:kms/key:Key"):
             if key.inputs.get("policy"):
                 world.resource_policies.append((key.outputs["arn"], json.loads(key.inputs["policy"])["Statement"]))
                 world.key_policies.add(key.outputs["arn"])
+        for policy in result.of_type("aws:kms/keyPolicy:KeyPolicy"):
+            world.resource_policies.append((keys[policy.inputs["keyId"]], json.loads(policy.inputs["policy"])["Statement"]))
+            world.key_policies.add(keys[policy.inputs["keyId"]])
     return world
 
 
@@ -128,6 +132,8 @@ class Run:
     kubernetes: list[fake_kubectl.KubeRequest] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     """The stand-ins' command lines, in order (`aws ...`, `kubectl ...`)."""
+    exported: dict[str, str] = field(default_factory=dict)
+    """The buildspec's exported-variables as the step left them (what CodePipeline would put in its namespace)."""
 
 
 def resolve(value: str, variables: Mapping[str, str]) -> str:
@@ -175,6 +181,11 @@ def run_step(
             else:
                 # A failed command ends its phase and every later one but post_build.
                 lines.append(f'if [ -z "$FAILED" ]; then\n{command}\nrc=$?; if [ $rc -ne 0 ]; then FAILED=$rc; CODEBUILD_BUILD_SUCCEEDING=0; fi\nfi')
+    exported_file = work / "exported.env"
+    exported_file.unlink(missing_ok=True)
+    names = spec.get("env", {}).get("exported-variables") or []
+    if names:
+        lines.append(f'for v in {" ".join(names)}; do printf "%s=%s\\n" "$v" "${{!v:-}}"; done > {exported_file}')
     lines.append('exit "${FAILED:-0}"')
     process_env = {
         "PATH": f"{cloud.bin}:{os.environ['PATH']}",
@@ -196,7 +207,8 @@ def run_step(
     calls = [(Caller(caller.role_arn, c.account, c.region, caller.partition), c) for c in cloud.calls()]
     cloud.clear_calls()
     kube = kubectl.requests() if kubectl else []
-    return Run(proc.returncode, proc.stdout + proc.stderr, calls, kube, commands)
+    exported = dict(line.split("=", 1) for line in exported_file.read_text().splitlines()) if exported_file.exists() else {}
+    return Run(proc.returncode, proc.stdout + proc.stderr, calls, kube, commands, exported)
 
 
 # -- Lambda functions ------------------------------------------------------------------------------
@@ -269,12 +281,15 @@ def iam_requests(results: tuple[StackResult, ...] | list[StackResult], caller: C
     out = [requests_for(call.service, call.operation, call.params, at)]
     if (call.service, call.operation) == ("s3", "PutObject"):
         out += _sse_kms(results, at, call.params["Bucket"], call.params["Key"])
+    if (call.service, call.operation) == ("s3", "GetObject"):
+        out += _sse_kms(results, at, call.params["Bucket"], call.params["Key"], "kms:Decrypt")
     return out
 
 
-def _sse_kms(results, caller: Caller, bucket: str, key: str) -> list[Request]:
-    """kms:GenerateDataKey through S3: the encryption context is the bucket's ARN with an S3 Bucket Key, the
-    object's without (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html)."""
+def _sse_kms(results, caller: Caller, bucket: str, key: str, action: str = "kms:GenerateDataKey") -> list[Request]:
+    """kms:GenerateDataKey (a write) or kms:Decrypt (a read) through S3, as the caller: the encryption context is
+    the bucket's ARN with an S3 Bucket Key, the object's without
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html)."""
     for result in results:
         for config in result.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
             if config.inputs["bucket"] != bucket:
@@ -289,7 +304,7 @@ def _sse_kms(results, caller: Caller, bucket: str, key: str) -> list[Request]:
                 "kms:ViaService": f"s3.{caller.region}.amazonaws.com",
                 "kms:CallerAccount": caller.account,
             }
-            return [Request("kms:GenerateDataKey", (default["kmsMasterKeyId"],), context)]
+            return [Request(action, (default["kmsMasterKeyId"],), context)]
     raise AssertionError(f"no encryption configuration for bucket {bucket} in the stacks")
 
 

@@ -126,6 +126,13 @@ def test_a_promotion_across_two_accounts_works_end_to_end(tmp_path, two_accounts
     dev_run = deliver(tmp_path / "dev", upstream, None)
     assert refusals(dev_run, upstream) == []
     prod_run = deliver(tmp_path / "prod", downstream, upstream)
-    ecr = [(c.account, c.operation, c.params.get("registryId")) for _, c in prod_run.calls if c.service == "ecr"]
+    # The registry login names no registry: its token serves every registry the role may pull from.
+    ecr = [(c.account, c.operation, c.params.get("registryId")) for _, c in prod_run.calls if c.service == "ecr" and c.operation != "GetAuthorizationToken"]
     assert ecr and all(registry == UPSTREAM_ACCOUNT for _, _, registry in ecr), ecr
+    # The supply-chain gate across the accounts: the upstream's signature (read in its repository, its revocation
+    # asked of AWS Signer from this account) and its SBOM (read from its records bucket, decrypted with its key).
+    made = {(c.service, c.operation) for _, c in prod_run.calls}
+    assert {("ecr", "GetDownloadUrlForLayer"), ("signer", "GetRevocationStatus"), ("s3", "GetObject"), ("inspector-scan", "ScanSbom"), ("s3", "PutObject")} <= made
+    sbom = next(c for _, c in prod_run.calls if (c.service, c.operation) == ("s3", "GetObject"))
+    assert sbom.params["Bucket"] == upstream.outputs["promotion"]["recordsBucket"]
     assert refusals(prod_run, downstream, upstream) == []

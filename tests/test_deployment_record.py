@@ -46,12 +46,26 @@ def test_a_record_has_exactly_the_fields_in_order():
         "durationSeconds": 61.25,
         "outcome": "SUCCEEDED",
         "reason": None,
+        "sbom": None,
+        "scan": None,
     }
     assert records.json_line(rec) == (
         '{"recordType":"deployment","target":"eks","service":"shop-prod-app","commit":"0123456","image":"' + GOOD["image"] + '","digest":"' + GOOD["digest"] + '",'
         '"strategy":"rolling","deployment":"app-7c9f","startedAt":"2025-07-10T13:00:05.000Z","finishedAt":"2025-07-10T13:01:06.250Z",'
-        '"durationSeconds":61.25,"outcome":"SUCCEEDED","reason":null}'
+        '"durationSeconds":61.25,"outcome":"SUCCEEDED","reason":null,"sbom":null,"scan":null}'
     )
+
+
+def test_a_record_names_the_sbom_and_the_scan_verdict_of_the_digest():
+    sbom = "s3://container-cicd-prod-app-records/sbom/sha256:" + "a" * 64 + ".json"
+    rec = records.record(**GOOD, sbom=sbom, scan="PASSED")
+    assert (rec["sbom"], rec["scan"]) == (sbom, "PASSED")
+    with pytest.raises(
+        ValueError,
+        match=r"^deployment record: sbom 'sbom.json' is not allowed; use null or s3://<bucket>/sbom/<digest>.json; "
+        r"scan 'OK' is not allowed; use null or one of PASSED, BLOCKED$",
+    ):
+        records.record(**GOOD, sbom="sbom.json", scan="OK")
 
 
 def test_times_in_other_zones_are_written_in_utc():

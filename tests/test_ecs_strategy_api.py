@@ -149,12 +149,16 @@ def test_the_verifier_is_told_the_build_s_digest_and_commit(stack):
         "commit": "#{BuildVariables.COMMIT_ID}",
         "strategy": strategy,
         "container": "app",
+        # The supply-chain gate's evidence for the deployment record, from its VerifyImage action (tests/test_supply_record.py).
+        "sbom": "#{SupplyVariables.SBOM_URI}",
+        "scan": "#{SupplyVariables.SCAN_VERDICT}",
     }
     # As CodePipeline resolves the variables, the function accepts them.
     resolved = verify["configuration"]["UserParameters"].replace("#{BuildVariables.IMAGE_URI}", f"123456789012.dkr.ecr.us-east-1.amazonaws.com/app@{DIGEST}")
     resolved = resolved.replace("#{BuildVariables.COMMIT_ID}", "0123456789abcdef0123456789abcdef01234567")
+    resolved = resolved.replace("#{SupplyVariables.SBOM_URI}", f"s3://records-bucket-1a2b3c4/sbom/{DIGEST}.json").replace("#{SupplyVariables.SCAN_VERDICT}", "PASSED")
     parsed = verifier.parse_parameters(resolved)
-    assert (parsed.digest, parsed.strategy, parsed.container) == (DIGEST, strategy, "app")
+    assert (parsed.digest, parsed.strategy, parsed.container, parsed.scan) == (DIGEST, strategy, "app", "PASSED")
 
 
 def test_the_pipeline_may_invoke_the_verifier_only(dev):

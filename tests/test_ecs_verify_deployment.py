@@ -147,6 +147,8 @@ def test_a_successful_deployment_running_the_built_digest_succeeds_and_is_record
             "durationSeconds": 270.5,
             "outcome": "SUCCEEDED",
             "reason": None,
+            "sbom": None,
+            "scan": None,
         }
     ]
 
@@ -326,7 +328,7 @@ def test_a_failure_message_is_cut_to_what_codepipeline_takes(aws):
 def test_bad_user_parameters_are_a_configuration_error_naming_every_problem(aws):
     bad = {"cluster": "", "service": "app", "expectedImage": "repo:latest", "commit": "HEAD", "strategy": "big-bang", "startedAt": "yesterday", "region": "x"}
     aws.failure(
-        "UserParameters: 'region' is not a parameter; use cluster, service, expectedImage, commit, strategy, startedAt, container; "
+        "UserParameters: 'region' is not a parameter; use cluster, service, expectedImage, commit, strategy, startedAt, container, sbom, scan; "
         "cluster '' is not allowed; give the ECS cluster's name or ARN; "
         "expectedImage 'repo:latest' is not allowed; give the image by digest, <repository>@sha256:<64 hex>; "
         "commit 'HEAD' is not allowed; give the Git commit id (7 to 40 lowercase hex characters); "

@@ -15,6 +15,9 @@ from components.deploy.eks import deploy_step as eks_deploy
 from components.deploy.eks.cluster import CONTROL_PLANE_LOG_TYPES, created_cluster_name
 from components.deploy.eks.insights import eks_saturation_metrics
 from components.deploy.eks.manifests import IMAGE_PLACEHOLDER
+from components.settings import CpuArchitecture
+from components.supply import notation
+from components.supply.signing import signing_jobs_arn
 from tests.aws_models import assert_valid
 
 EXISTING = {
@@ -317,7 +320,8 @@ def test_alb_reaches_the_pods_on_the_container_port_only(request, fixture, node_
     )
 
 
-def test_deploy_identity_iam_exactly(prod):
+def test_deploy_identity_iam_exactly(prod, dev):
+    signer = dev.outputs["promotion"]["signingProfileArn"]
     trust = json.loads(prod.named("deploy-deploy-role").inputs["assumeRolePolicy"])
     assert trust["Statement"] == [
         {
@@ -372,6 +376,15 @@ def test_deploy_identity_iam_exactly(prod):
             "Resource": "*",
             "Condition": {"StringEquals": {"cloudwatch:namespace": "ContainerCicd/Deployments"}},
         },
+        # The image's signature, before anything is applied: by the upstream's profile (prod promotes from dev).
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Sid": "ReadSignatures",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/container-cicd-dev-app",
+        },
+        {"Sid": "SignatureRevocation", "Effect": "Allow", "Action": "signer:GetRevocationStatus", "Resource": [signer, signing_jobs_arn(signer)]},
         *artifacts,
     ]
     assert len(artifacts) == 3 and alarm_names
@@ -418,6 +431,9 @@ def test_deploy_stage_passes_the_built_image(prod):
                 [
                     {"name": "IMAGE_URI", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"},
                     {"name": "COMMIT_ID", "value": "#{BuildVariables.COMMIT_ID}", "type": "PLAINTEXT"},
+                    # The Check step's SBOM and verdict, for the deployment record.
+                    {"name": "SBOM_URI", "value": "#{BuildVariables.SBOM_URI}", "type": "PLAINTEXT"},
+                    {"name": "SCAN_VERDICT", "value": "#{BuildVariables.SCAN_VERDICT}", "type": "PLAINTEXT"},
                 ]
             ),
         },
@@ -437,16 +453,19 @@ def test_deploy_project_runs_in_the_vpc_with_its_own_role_and_logs(prod):
     assert project["environment"]["privilegedMode"] is False
     assert project["encryptionKey"] == prod.named("artifacts-key").outputs["arn"]
     # Two rollout deadlines (deploy, restore) and 20 minutes for the step's other calls (tests/test_time_budgets.py).
-    assert project["buildTimeout"] == 15 * 2 + 20
+    # Twice the rollout deadline, the step's calls, and the signature check (the verifier's install at its slowest).
+    assert project["buildTimeout"] == 15 * 2 + 20 + eks_deploy.verify_minutes(CpuArchitecture.X86_64)
 
 
 def test_deploy_buildspec(prod):
     spec = buildspec(prod)
     variables = spec["env"]["variables"]
     assert variables["CLUSTER_NAME"] == PROD_CLUSTER
-    # The image's kubectl, checked against the cluster's version; nothing is downloaded at run time.
+    # The image's kubectl, checked against the cluster's version; the only download is the signature verifier's
+    # install (Notation and its AWS Signer plugin, each checked before it runs: components/supply/notation.py).
     assert spec["phases"]["pre_build"]["commands"] == ['aws eks update-kubeconfig --name "$CLUSTER_NAME" --region "$AWS_REGION"', *eks_deploy.kubectl_skew_commands()]
-    assert "install" not in spec["phases"] and "curl" not in json.dumps(spec)
+    assert spec["phases"]["install"]["commands"] == notation.install_commands(CpuArchitecture.X86_64)
+    assert "curl" not in json.dumps({k: v for k, v in spec["phases"].items() if k != "install"})
     [script] = spec["phases"]["build"]["commands"]
     assert "kubectl rollout undo" not in script
     assert "aws ssm get-parameter --name /container-cicd/prod/app/deployed-image" in script

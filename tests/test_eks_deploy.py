@@ -139,7 +139,7 @@ def deployment_records(tmp_path: Path) -> list[dict]:
             rec = json.loads(line)
             assert list(rec) == list(records.FIELDS)
             times = {"started_at": records.parse_timestamp(rec["startedAt"]), "finished_at": records.parse_timestamp(rec["finishedAt"])}
-            same = {k: rec[k] for k in ("target", "service", "commit", "image", "digest", "strategy", "deployment", "outcome", "reason")}
+            same = {k: rec[k] for k in ("target", "service", "commit", "image", "digest", "strategy", "deployment", "outcome", "reason", "sbom", "scan")}
             assert records.record(**same, **times) == rec
             found.append(rec)
     return found

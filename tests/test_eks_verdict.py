@@ -27,8 +27,11 @@ def when_running(image: str, patch: str) -> str:
     return f"if $running == {json.dumps(image)} then {patch} else . end"
 
 
+SBOM_URI = f"s3://container-cicd-dev-app-records/sbom/{HOTFIX_DIGEST}.json"
+
+
 def test_a_verified_deployment_writes_its_record_and_metrics_exactly(tmp_path):
-    code, calls, running, record = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=HOTFIX, **CLOCK)
+    code, calls, running, record = run_step(tmp_path, script(), record=GOOD, running=GOOD, IMAGE_URI=HOTFIX, SBOM_URI=SBOM_URI, SCAN_VERDICT="PASSED", **CLOCK)
     assert (code, running, record) == (0, HOTFIX, HOTFIX)
     line = json.dumps(
         {
@@ -45,6 +48,8 @@ def test_a_verified_deployment_writes_its_record_and_metrics_exactly(tmp_path):
             "durationSeconds": 75.25,
             "outcome": "SUCCEEDED",
             "reason": None,
+            "sbom": SBOM_URI,
+            "scan": "PASSED",
         },
         separators=(",", ":"),
     )
@@ -61,6 +66,8 @@ def test_a_verified_deployment_writes_its_record_and_metrics_exactly(tmp_path):
         started_at=started,
         finished_at=finished,
         outcome="SUCCEEDED",
+        sbom=SBOM_URI,
+        scan="PASSED",
     )
     assert line == records.json_line(expected)
     sent = (tmp_path / "state" / "metric-data").read_text().strip()

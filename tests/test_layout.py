@@ -18,8 +18,8 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 CONCERNS = {
     "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release"},
     "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "egress", "dns"},
-    "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin"},
-    "safety": {"alarms", "notifications", "audit", "dashboard", "dora"},
+    "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin", "rescan"},
+    "safety": {"alarms", "notifications", "audit", "dashboard", "dora", "supply_panels"},
     "supply": {"signing", "notation", "records", "verify", "gate"},
 }
 SHARED = {"naming", "iam", "kms", "contracts", "workload", "aws_context", "buckets", "logs", "lambdas", "settings"}

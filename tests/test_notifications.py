@@ -169,7 +169,8 @@ def test_event_rules_route_to_the_topic(stack):
     rules = {r.name.removeprefix("notifications-") for r in stack.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith("notifications-")}
     # The deployment-failed rule is the ECS target's contribution; the EKS deploy step fails as a pipeline action.
     ecs = stack.one("container-cicd:deploy:EcsTarget") if stack.of_type("container-cicd:deploy:EcsTarget") else None
-    shared = {"image-findings", "pipeline-failed", "pipeline-executions", "approval-needed"}
+    # The image-blocked rule watches the supply-chain gate's actions (tests/test_supply_notifications.py).
+    shared = {"image-findings", "pipeline-failed", "pipeline-executions", "approval-needed", "image-blocked"}
     assert rules == (shared | {"deployment-failed"} if ecs else shared)
     for name in rules:
         target = stack.named(f"notifications-{name}-target").inputs

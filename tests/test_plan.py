@@ -18,6 +18,7 @@ SECTIONS = [
     "## Configuration",
     "## Pipeline",
     "### Entry conditions and gates",
+    "## Supply chain",
     "## Deploy target",
     "## What `pulumi up` needs",
     "## Delivery metrics (DORA)",
@@ -526,6 +527,7 @@ digraph architecture {
   aws_codepipeline_pipeline_Pipeline [label="CodePipeline V2"];
   aws_codebuild_project_Project [label="CodeBuild project ×5"];
   aws_ecr_repository_Repository [label="ECR repository"];
+  aws_signer_signingProfile_SigningProfile [label="AWS Signer profile"];
   aws_s3_bucket_Bucket [label="S3 bucket ×2"];
   aws_lb_loadBalancer_LoadBalancer [label="Application Load Balancer"];
   aws_ecs_cluster_Cluster [label="ECS cluster"];
@@ -537,6 +539,7 @@ digraph architecture {
   aws_codepipeline_pipeline_Pipeline -> aws_codebuild_project_Project [label="runs"];
   aws_codepipeline_pipeline_Pipeline -> aws_s3_bucket_Bucket [label="artifacts"];
   aws_codebuild_project_Project -> aws_ecr_repository_Repository [label="pushes image"];
+  aws_codebuild_project_Project -> aws_signer_signingProfile_SigningProfile [label="signs, verifies"];
   aws_codepipeline_pipeline_Pipeline -> aws_ecs_service_Service [label="deploys"];
   aws_ecs_cluster_Cluster -> aws_ecs_service_Service [label="runs"];
   aws_lb_loadBalancer_LoadBalancer -> aws_ecs_service_Service [label="routes to"];

@@ -34,6 +34,7 @@ RULE_ORDER = [
     "codepipeline-artifacts-kms",
     "codepipeline-rollback-mode",
     "codepipeline-promotion-checked",
+    "production-supply-chain-gate",
     "ecs-container-insights",
     "ecs-awslogs",
     "ecs-no-privileged",

@@ -179,3 +179,46 @@ def test_a_promoting_stack_refuses_an_upstream_in_another_region_at_deploy_time(
     moved = {**dev.outputs, "promotion": {**dev.outputs["promotion"], "region": "eu-west-1"}}
     with pytest.raises(PromotionError, match=r"^promoteFrom: stack 'organization/container-cicd/dev' runs in eu-west-1, this stack in us-east-1"):
         evaluate_stack("prod", stack_outputs={"organization/container-cicd/dev": moved})
+
+
+# ---- the supply-chain gate's fields: a downstream whose gate is on needs the upstream's evidence ----
+
+GATED = {
+    **CONTRACT,
+    "signingProfileArn": "arn:aws:signer:us-east-1:123456789012:/signing-profiles/dev_app_x",
+    "recordsBucket": "records",
+    "recordsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k",
+}
+HERE = {"own_account": "123456789012", "own_region": "us-east-1", "promote_from_account": None, "cpu_architecture": "x86_64"}
+
+
+@pytest.mark.parametrize(
+    ("contract", "gate", "message"),
+    [
+        (
+            CONTRACT,
+            {"verifies_signature": True},
+            f"{D} exports no signingProfileArn in its promotion contract (its imageSigning is off, or it was last deployed before image signing "
+            "existed), but this stack's imageSigning is on: it deploys only images the upstream's signing profile signed. Fix: upgrade "
+            "'organization/container-cicd/dev' first: set its imageSigning to on (or auto) and run `pulumi up` on it, then on this stack",
+        ),
+        (
+            {**GATED, "recordsKeyArn": None},
+            {"verifies_signature": True, "rescans": True},
+            f"{D} exports no recordsBucket and recordsKeyArn in its promotion contract (its scanSeverityThreshold is off, or it was last deployed "
+            "before the scan gate existed), but this stack rescans the upstream's SBOM of every promoted image (scanSeverityThreshold is not off). "
+            "Fix: upgrade 'organization/container-cicd/dev' first: set its scanSeverityThreshold (or remove it: auto) and run `pulumi up` on it, "
+            "then on this stack",
+        ),
+    ],
+    ids=["no signing profile", "no records bucket key"],
+)
+def test_a_gated_downstream_refuses_an_upstream_contract_without_the_gates_evidence(contract, gate, message):
+    with pytest.raises(PromotionError, match=f"^{re.escape(message)}$"):
+        check_contract("organization/container-cicd/dev", contract, **HERE, **gate)
+
+
+def test_a_downstream_without_the_gate_takes_an_upstream_contract_without_its_fields():
+    assert check_contract("organization/container-cicd/dev", CONTRACT, **HERE) == CONTRACT
+    both = {"verifies_signature": True, "rescans": True}
+    assert check_contract("organization/container-cicd/dev", GATED, **HERE, **both) == GATED

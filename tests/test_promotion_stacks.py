@@ -10,7 +10,10 @@ import pytest
 import yaml
 
 from components.promotion import scripts
+from components.promotion.check import check_gate
 from components.promotion.contract import CONTRACT_VERSION
+from components.settings import CpuArchitecture, Severity, SupplyChainSettings
+from components.supply import notation
 from offline.changes import plan_change
 from offline.mocks import ACCOUNT, evaluate_stack
 from tests.test_source import check_action_configuration, validate_pipeline
@@ -48,8 +51,13 @@ def test_dev_exports_its_promotion_contract(dev):
         "executionTagPrefix": "execution-",
         "cpuArchitecture": "x86_64",
         "downstreamAccounts": [],
+        # The supply-chain gate's evidence: the profile that signs every pushed digest, and where the SBOMs are.
+        "signingProfileArn": dev.one("aws:signer/signingProfile:SigningProfile").outputs["arn"],
+        "recordsBucket": dev.named("records-bucket").outputs["bucket"],
+        "recordsKeyArn": dev.named("artifacts-key").outputs["arn"],
     }
     assert dev.outputs["repositoryUrl"] == dev.outputs["promotion"]["repositoryUrl"]
+    assert dev.outputs["promotion"]["signingProfileArn"].startswith(f"arn:aws:signer:us-east-1:{ACCOUNT}:/signing-profiles/container_cicd_dev_app_")
 
 
 def test_prod_deploys_from_what_dev_exports(dev, prod):
@@ -61,7 +69,13 @@ def test_prod_deploys_from_what_dev_exports(dev, prod):
         "UPSTREAM_REGION": contract["region"],
         "UPSTREAM_REPOSITORY": contract["repositoryName"],
         "UPSTREAM_REPOSITORY_URL": contract["repositoryUrl"],
+        # The rescan: the upstream's SBOMs, and this stack's records bucket for its own copy and verdict.
+        "UPSTREAM_RECORDS_BUCKET": contract["recordsBucket"],
+        "RECORDS_BUCKET": prod.named("records-bucket").outputs["bucket"],
     }
+    # The signature is verified against the upstream's profile, fixed into the step at `pulumi up`.
+    script = buildspec(prod, "promotion-check-step-project")["phases"]["build"]["commands"][0]
+    assert f'"trustedIdentities":["{contract["signingProfileArn"]}"]' in script
     env = prod.one("aws:lambda/function:Function").inputs["environment"]["variables"]
     assert env == {
         "UPSTREAM_ACCOUNT": contract["accountId"],
@@ -96,21 +110,37 @@ def test_the_deployed_image_comes_from_the_check_step_fed_by_the_inbox(variant, 
     [(stage, check)] = [(s, a) for s, a in actions(result) if a["name"] == "CheckVerified"]
     assert stage == "Check"
     assert (check["provider"], check["namespace"], check["inputArtifacts"], check["outputArtifacts"]) == ("CodeBuild", "BuildVariables", ["SourceOutput"], ["BuildOutput"])
-    assert check["configuration"] == {"ProjectName": "container-cicd-prod-app-check"}
+    # The execution goes into the scan verdict the step keeps.
+    execution = json.dumps([{"name": "EXECUTION_ID", "value": "#{codepipeline.PipelineExecutionId}", "type": "PLAINTEXT"}])
+    assert check["configuration"] == {"ProjectName": "container-cicd-prod-app-check", "EnvironmentVariables": execution}
     # Only the Check step reads the inbox; everything after it deploys what the Check step produced.
     readers = {a["name"]: a.get("inputArtifacts", []) for _, a in actions(result) if a.get("inputArtifacts")}
     assert {name for name, inputs in readers.items() if "SourceOutput" in inputs} == {"CheckVerified"}
     assert all(inputs == ["BuildOutput"] for name, inputs in readers.items() if name != "CheckVerified")
     spec = buildspec(result, "promotion-check-step-project")
-    assert spec["env"]["exported-variables"] == ["IMAGE_URI", "IMAGE_TAG", "IMAGE_DIGEST", "COMMIT_ID", "UPSTREAM_EXECUTION_ID"]
+    assert spec["env"]["exported-variables"] == ["IMAGE_URI", "IMAGE_TAG", "IMAGE_DIGEST", "COMMIT_ID", "UPSTREAM_EXECUTION_ID", "SBOM_URI", "SCAN_VERDICT"]
     assert spec["artifacts"] == {"files": ["imagedefinitions.json"]}
-    assert spec["phases"]["build"]["commands"] == [scripts.check_script("app")]
+    # Production's gate (imageSigning on, threshold high): the upstream's signature, then the rescan.
+    env = spec["env"]["variables"]
+    signer = request.getfixturevalue("dev").outputs["promotion"]["signingProfileArn"]
+    gate = check_gate(SupplyChainSettings(threshold=Severity.HIGH, signing=True), signer, env["UPSTREAM_RECORDS_BUCKET"], env["RECORDS_BUCKET"], CpuArchitecture.X86_64)
+    assert gate is not None
+    assert spec["phases"]["install"]["commands"] == notation.install_commands(CpuArchitecture.X86_64)
+    assert spec["phases"]["build"]["commands"] == [scripts.check_script("app", gate.lines, gate.variables)]
 
 
-def test_the_eks_deploy_step_takes_the_checked_digest_reference(prod):
+def test_the_eks_deploy_step_takes_the_checked_digest_reference(prod, dev):
     [(_, deploy)] = [(s, a) for s, a in actions(prod) if a["name"] == "DeployToEks"]
     assert deploy["inputArtifacts"] == ["BuildOutput"]
-    assert {"name": "IMAGE_URI", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"} in json.loads(deploy["configuration"]["EnvironmentVariables"])
+    passed = json.loads(deploy["configuration"]["EnvironmentVariables"])
+    assert {"name": "IMAGE_URI", "value": "#{BuildVariables.IMAGE_URI}", "type": "PLAINTEXT"} in passed
+    # The Check step's evidence, for the deployment record; and the upstream's profile, which the step verifies again.
+    assert [v for v in passed if v["name"] in ("SBOM_URI", "SCAN_VERDICT")] == [
+        {"name": "SBOM_URI", "value": "#{BuildVariables.SBOM_URI}", "type": "PLAINTEXT"},
+        {"name": "SCAN_VERDICT", "value": "#{BuildVariables.SCAN_VERDICT}", "type": "PLAINTEXT"},
+    ]
+    spec = buildspec(prod, "deploy-deploy-project")
+    assert '"trustedIdentities":["' + dev.outputs["promotion"]["signingProfileArn"] + '"]' in spec["phases"]["build"]["commands"][0]
 
 
 def test_the_approval_names_commit_digest_and_upstream_execution(prod):
@@ -172,6 +202,7 @@ def test_a_building_production_stack_cannot_silently_drop_its_images_when_it_sta
     (docs/promotion.md says how to hand them over), and nothing is lost on the way."""
     change = plan_change(prod_building, prod)
     blocked = sorted(b.split("::")[-1] for b in change.blocked_deletions())
+    # The signing profile too: cancelling it would end the identity every image it signed names.
     assert blocked == ["build-logs", "registry-lifecycle", "registry-repo", "signing-profile", "source-repo"]
     assert change.collisions(prod_building) == []
 

@@ -134,7 +134,7 @@ def test_the_targets_stage_follows_the_build_and_precedes_publish(static):
 
 def test_notifications_route_the_targets_failure_events_and_no_other_targets(static):
     rules = {r.name: r for r in static.of_type("aws:cloudwatch/eventRule:EventRule") if r.name.startswith("notifications-")}
-    assert set(rules) == {f"notifications-{n}" for n in ("static-publish-failed", "image-findings", "pipeline-failed", "pipeline-executions", "approval-needed")}
+    assert set(rules) == {f"notifications-{n}" for n in ("static-publish-failed", "image-findings", "pipeline-failed", "pipeline-executions", "approval-needed", "image-blocked")}
     assert json.loads(rules["notifications-static-publish-failed"].inputs["eventPattern"]) == {"source": ["static.publisher"]}
 
 

@@ -192,7 +192,7 @@ def test_dry_run_is_the_default_and_changes_nothing(world, capsys):
 
 def test_building_stack_empties_its_buckets_of_every_version_and_its_own_registry(world, capsys):
     dev_buckets, prod_buckets = buckets_of(world.states["dev"]), buckets_of(world.states["prod"])
-    assert dev_buckets == ["artifacts-bucket-mock-dev", "records-bucket-mock-dev"]
+    assert dev_buckets == ["artifacts-bucket-mock-dev", "container-cicd-dev-app-records-20261127000000000000000001-dev"]
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_DONE
     assert {b: versions(world.s3, b) for b in dev_buckets} == dict.fromkeys(dev_buckets, 0)
     # prod's buckets and load balancer are another stack's: untouched.

@@ -337,7 +337,10 @@ def verifier_worst_path(ctx: Context, function: Resource) -> tb.Invocation:
     pipeline = ctx.result.one("aws:codepipeline/pipeline:Pipeline").inputs
     [action] = [a for s in pipeline["stages"] for a in s["actions"] if (a.get("configuration") or {}).get("FunctionName") == function.inputs["name"]]
     image = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/repo@{DIGEST}"
-    parameters = runtime.resolve(action["configuration"]["UserParameters"], {"BuildVariables.IMAGE_URI": image, "BuildVariables.COMMIT_ID": COMMIT})
+    # The supply-chain gate's variables, from VerifyImage (building) or CheckVerified (promoting).
+    evidence = (("SBOM_URI", f"s3://records-bucket/sbom/{DIGEST}.json"), ("SCAN_VERDICT", "PASSED"))
+    gate = {f"{ns}.{name}": value for ns in ("SupplyVariables", "BuildVariables") for name, value in evidence}
+    parameters = runtime.resolve(action["configuration"]["UserParameters"], {**gate, "BuildVariables.IMAGE_URI": image, "BuildVariables.COMMIT_ID": COMMIT})
     params = json.loads(parameters)
     prefix = "arn:aws:ecs:us-east-1:123456789012"
     deployment = f"{prefix}:service-deployment/{params['cluster']}/{params['service']}/d"

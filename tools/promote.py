@@ -7,7 +7,8 @@ registry with the upstream's verified tag (its Publish stage gave it `verified-<
 `execution-<execution id>` after deploying it); otherwise nothing is written and the exit code is 2.
 The tool writes promotion.zip into the stack's promotion inbox, exactly as the collector does after an
 upstream execution: the inbox's new object starts the pipeline, whose Check stage verifies the image
-again and whose gates (approval, alarms, bake time) apply as for any promotion.
+again (its tags, its signature by the upstream's profile, a rescan of its SBOM against this stack's threshold
+with today's vulnerability data) and whose gates (approval, alarms, bake time) apply as for any promotion.
 """
 
 from __future__ import annotations

@@ -15,6 +15,13 @@ is changed behind the pipeline's back, so the pipeline, the running service and 
 A stack that promotes from another (promoteFrom) builds nothing: it is reverted by the digest of an image
 its upstream verified, which the tool writes into the stack's promotion inbox (tools/promote.py).
 
+The supply-chain gate applies to a revert as to any change, because a revert deploys only through the
+pipeline. On a stack that builds, the Scan stage scans the digest again with today's vulnerability data (a
+revert to an image scanned long ago is rescanned, and refused if a finding at the threshold was published
+since) and VerifyImage checks its signature by the stack's profile. On a stack that promotes, the Check stage
+verifies the upstream's signature and rescans the upstream's SBOM of the digest against this stack's
+threshold. An image refused there is never deployed: the pipeline stops with `Refusing <image>: <reason>`.
+
 Exit codes: 0 the pipeline was started; 64 usage error (bad arguments, no such stack file, invalid stack
 settings; checked before any AWS call); 2 nothing to revert (the image is not in the registry, it has no
 commit tag, no earlier execution built its commit, or the upstream did not verify the digest; nothing

@@ -39,7 +39,7 @@ class ArtifactStoreArgs:
 class ArtifactStore(pulumi.ComponentResource):
     """Encrypted, versioned, private, TLS-only artifact bucket and its customer-managed KMS key.
 
-    Outputs: `bucket_name`, `bucket_arn`, `key_arn`.
+    Outputs: `bucket_name`, `bucket_arn`, `key_arn`, `key_id`.
     """
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
@@ -77,6 +77,7 @@ class ArtifactStore(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.key_arn = key.arn
+        self.key_id = key.key_id
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, "key_arn": self.key_arn})
 
     def read_write_statements(self) -> list[dict]:

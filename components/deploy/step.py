@@ -7,6 +7,7 @@ steps (components/promotion/) are built the same way, from a `StepContext` inste
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -111,3 +112,24 @@ def deploy_step(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     return DeployStep(project=project, role=role, log_group=log_group)
+
+
+_CURL = re.compile(r"curl [^\n]*?--retry (\d+)[^\n]*?--max-time (\d+)")
+
+
+def download_minutes(commands: Sequence[str]) -> int:
+    """The longest the downloads of `commands` (an install phase) can take, in whole minutes: every `curl` at its
+    `--max-time` for each of its tries (`--retry` more after the first), with curl's backoff between tries (1 s,
+    doubling). A `curl` without both bounds has no worst case: ValueError, so that an unbounded download cannot
+    slip into a step's timeout."""
+    seconds = 0
+    for command in commands:
+        for line in command.splitlines():
+            if "curl " not in line:
+                continue
+            bounded = _CURL.search(line)
+            if bounded is None:
+                raise ValueError(f"a download without --retry and --max-time has no worst case: {line.strip()}")
+            retries = int(bounded.group(1))
+            seconds += (retries + 1) * int(bounded.group(2)) + 2**retries - 1
+    return -(-seconds // 60)

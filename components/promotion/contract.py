@@ -7,7 +7,12 @@ StackReference and checks it against where it runs itself before any resource us
 - the upstream's pipeline (name, ARN): its "execution succeeded" events start a promotion;
 - the tags the upstream's Publish step gives an image it deployed and verified: `verified-<commit7>`
   and `execution-<pipeline execution id>` (which execution verified it);
-- the CPU architecture the images are built for, and the accounts the upstream grants access to.
+- the CPU architecture the images are built for, and the accounts the upstream grants access to;
+- the supply-chain gate's evidence: the AWS Signer profile that signs every pushed digest
+  (`signingProfileArn`, null when imageSigning is off) and the records bucket that keeps each verified
+  digest's SBOM as `sbom/<digest>.json` (`recordsBucket` and its key `recordsKeyArn`, null when
+  scanSeverityThreshold is off: no scan, no SBOM). A downstream whose own gate is on refuses a contract
+  without them: it verifies the upstream's signature and rescans the upstream's SBOM itself.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ EXECUTION_TAG_PREFIX = "execution-"
 # The object in a downstream's inbox whose creation starts its pipeline (functions/promotion_collector.py).
 INBOX_KEY = "promotion.zip"
 PROMOTION_FILE = "promotion.json"
+# The supply-chain gate's fields (added to version 1: an upstream deployed before them lacks them, and a
+# downstream whose gate is on says so instead of reporting a version mismatch).
+SIGNING_PROFILE_FIELD = "signingProfileArn"
+RECORDS_BUCKET_FIELD = "recordsBucket"
+RECORDS_KEY_FIELD = "recordsKeyArn"
 
 
 class PromotionError(Exception):
@@ -46,8 +56,12 @@ def contract_output(
     region: pulumi.Input[str],
     cpu_architecture: str,
     downstream_accounts: Sequence[str],
+    signing_profile_arn: pulumi.Input[str] | None = None,
+    records_bucket: pulumi.Input[str] | None = None,
+    records_key_arn: pulumi.Input[str] | None = None,
 ) -> pulumi.Output[dict[str, Any]]:
-    """What a building stack exports as `promotion`."""
+    """What a building stack exports as `promotion`. `signing_profile_arn`: None when the stack does not sign;
+    `records_bucket`/`records_key_arn`: None when it keeps no SBOM (no scan)."""
     return pulumi.Output.from_input(
         {
             "version": CONTRACT_VERSION,
@@ -62,6 +76,9 @@ def contract_output(
             "executionTagPrefix": EXECUTION_TAG_PREFIX,
             "cpuArchitecture": cpu_architecture,
             "downstreamAccounts": list(downstream_accounts),
+            SIGNING_PROFILE_FIELD: signing_profile_arn,
+            RECORDS_BUCKET_FIELD: records_bucket,
+            RECORDS_KEY_FIELD: records_key_arn,
         }
     )
 
@@ -74,8 +91,13 @@ def check_contract(
     own_region: str,
     promote_from_account: str | None,
     cpu_architecture: str,
+    verifies_signature: bool = False,
+    rescans: bool = False,
 ) -> Mapping[str, Any]:
-    """The upstream's contract, once it fits this stack; PromotionError naming the fix otherwise."""
+    """The upstream's contract, once it fits this stack; PromotionError naming the fix otherwise.
+
+    `verifies_signature` (this stack's imageSigning) needs the upstream's signing profile; `rescans` (this
+    stack's scanSeverityThreshold is not off) needs the upstream's records bucket, where its SBOMs are."""
     if not contract:
         raise PromotionError(
             f"promoteFrom: stack {upstream!r} exports no {CONTRACT_OUTPUT!r} output, so it is not a stack that builds "
@@ -115,6 +137,20 @@ def check_contract(
             f"cpuArchitecture: {cpu_architecture!r} does not match the images stack {upstream!r} builds ({contract.get('cpuArchitecture')!r}). "
             f"Fix: set cpuArchitecture to {contract.get('cpuArchitecture')!r}"
         )
+    if verifies_signature and not contract.get(SIGNING_PROFILE_FIELD):
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} exports no {SIGNING_PROFILE_FIELD} in its promotion contract (its imageSigning is off, or it "
+            "was last deployed before image signing existed), but this stack's imageSigning is on: it deploys only images the upstream's "
+            f"signing profile signed. Fix: upgrade {upstream!r} first: set its imageSigning to on (or auto) and run `pulumi up` on it, "
+            "then on this stack"
+        )
+    if rescans and not (contract.get(RECORDS_BUCKET_FIELD) and contract.get(RECORDS_KEY_FIELD)):
+        raise PromotionError(
+            f"promoteFrom: stack {upstream!r} exports no {RECORDS_BUCKET_FIELD} and {RECORDS_KEY_FIELD} in its promotion contract (its "
+            "scanSeverityThreshold is off, or it was last deployed before the scan gate existed), but this stack rescans the upstream's "
+            f"SBOM of every promoted image (scanSeverityThreshold is not off). Fix: upgrade {upstream!r} first: set its "
+            "scanSeverityThreshold (or remove it: auto) and run `pulumi up` on it, then on this stack"
+        )
     return contract
 
 
@@ -134,11 +170,20 @@ class UpstreamContract:
     pipeline_arn: pulumi.Output[str]
     cross_account: bool
     """The upstream runs in another account (promoteFromAccount)."""
+    signing_profile_arn: pulumi.Output[str]
+    """The upstream's AWS Signer profile (empty when it does not sign; refused when this stack verifies)."""
+    records_bucket: pulumi.Output[str]
+    """The upstream's records bucket, holding `sbom/<digest>.json` (empty when it does not scan)."""
+    records_key_arn: pulumi.Output[str]
+    """The KMS key that encrypts the upstream's records bucket (empty when it does not scan)."""
 
     @staticmethod
     def checked(upstream: str, checked: pulumi.Output[Mapping[str, Any]], cross_account: bool) -> UpstreamContract:
         def field(key: str) -> pulumi.Output[str]:
             return checked.apply(lambda contract: str(contract[key]))
+
+        def optional(key: str) -> pulumi.Output[str]:
+            return checked.apply(lambda contract: str(contract.get(key) or ""))
 
         return UpstreamContract(
             stack=upstream,
@@ -150,6 +195,9 @@ class UpstreamContract:
             pipeline_name=field("pipelineName"),
             pipeline_arn=field("pipelineArn"),
             cross_account=cross_account,
+            signing_profile_arn=optional(SIGNING_PROFILE_FIELD),
+            records_bucket=optional(RECORDS_BUCKET_FIELD),
+            records_key_arn=optional(RECORDS_KEY_FIELD),
         )
 
 

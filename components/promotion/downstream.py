@@ -18,11 +18,11 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 from components.contracts import StepContext
 from components.naming import physical_name
-from components.promotion.check import PromotionCheck, PromotionCheckArgs
+from components.promotion.check import OwnRecords, PromotionCheck, PromotionCheckArgs
 from components.promotion.collector import Collector, CollectorArgs
 from components.promotion.contract import CONTRACT_OUTPUT, UpstreamContract, check_contract
 from components.promotion.inbox import PromotionInbox, PromotionInboxArgs
-from components.settings import CpuArchitecture
+from components.settings import CpuArchitecture, SupplyChainSettings
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class PromotedArgs:
     """When True the inbox is protected from deletion."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
+    """This stack's supply-chain gate, which the Check step applies to each promotion. Omitted: no gate."""
+    records: OwnRecords | None = None
+    """This stack's records bucket (the rescan keeps SBOM and verdict there). Omitted: none, which only a stack that
+    does not rescan takes."""
 
 
 class Promoted(pulumi.ComponentResource):
@@ -67,6 +72,8 @@ class Promoted(pulumi.ComponentResource):
                 own_region=region,
                 promote_from_account=args.promote_from_account,
                 cpu_architecture=args.architecture.value,
+                verifies_signature=args.supply.signing,
+                rescans=args.supply.scans,
             )
 
         contract = pulumi.Output.all(reference.get_output(CONTRACT_OUTPUT), context.account_id, context.region).apply(checked)
@@ -107,6 +114,8 @@ class Promoted(pulumi.ComponentResource):
                 upstream=self.upstream,
                 environment=args.environment,
                 architecture=args.architecture,
+                supply=args.supply,
+                records=args.records,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

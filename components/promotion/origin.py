@@ -19,15 +19,18 @@ from typing import Any
 
 import pulumi
 
+from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, StageContribution, StepContext
 from components.delivery.artifacts import ArtifactStore
 from components.delivery.build import Build, BuildArgs
 from components.delivery.registry import Registry, RegistryArgs
 from components.delivery.source import Source, SourceArgs, SourceContribution
 from components.naming import physical_name
+from components.promotion.check import OwnRecords
 from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
+from components.promotion.share import records_key_policy
 from components.settings import Settings
 from components.supply.gate import ScanGate, ScanGateArgs
 from components.supply.records import Records
@@ -57,11 +60,14 @@ class ImageOrigin:
     registry_is_own: bool = True
     """The registry belongs to this stack's account. False: another account's (promoteFromAccount), which lets
     this account pull and describe its images, not tag them. Omitted: this account's."""
+    trusted_signer: pulumi.Input[str] | None = None
+    """The signing profile whose signature every deployed image must carry: the stack's own, or in a promoting
+    stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
 
 
 def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
     """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
-    return promoted(settings, artifacts, step_context) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
+    return promoted(settings, artifacts, step_context, records) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
 
 
 def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
@@ -114,6 +120,11 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             signing_profile_arn=signing.arn if signing is not None else None,
         ),
     )
+    # The supply-chain gate's evidence, which the contract names: a promoting stack verifies the signature with this
+    # profile and rescans the SBOMs the records bucket keeps (its policy and its key's let the promoting accounts read them).
+    accounts = settings.promotion.promote_to_accounts
+    if records is not None and accounts:
+        records_key_policy("records-key-policy", artifacts.key_id, records.bucket_arn, accounts, AwsContext(records), records)
     # Between Build and the approval: the scan of the pushed digest and the check of its signature.
     gate = (
         ScanGate(
@@ -158,6 +169,9 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             region=publish.region,
             cpu_architecture=settings.build.architecture.value,
             downstream_accounts=settings.promotion.promote_to_accounts,
+            signing_profile_arn=signing.arn if signing else None,
+            records_bucket=records.bucket_name if records else None,
+            records_key_arn=artifacts.key_arn if records else None,
         )
         return {CONTRACT_OUTPUT: contract}
 
@@ -170,6 +184,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
         repository_name=registry.repository_name,
         location=source.location,
         exports=exports,
+        trusted_signer=signing.arn if signing else None,
     )
 
 
@@ -177,7 +192,8 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext) -> ImageOrigin:
+def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None) -> ImageOrigin:
+    """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
     origin = Promoted(
         "promotion",
@@ -192,6 +208,8 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             expiry_days=settings.artifact_expiry_days,
             production=settings.production,
             tags=dict(settings.tags),
+            supply=settings.supply,
+            records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
         ),
     )
     upstream = origin.upstream
@@ -211,4 +229,5 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
         exports=lambda name, arn: {"promotesFrom": upstream_stack},
         approval_message=approval,
         registry_is_own=not settings.promotion.promote_from_account,
+        trusted_signer=upstream.signing_profile_arn if settings.supply.signing else None,
     )

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import yaml
 
@@ -66,13 +68,18 @@ def publish_script(repository_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_script(container_name: str) -> str:
+def check_script(container_name: str, gate: Sequence[str] = (), gate_variables: Sequence[str] = ()) -> str:
     """Verify the inbox's promotion.json against the upstream registry; write the build's deploy artifact.
 
     Reads UPSTREAM_REGISTRY_ID, UPSTREAM_REGION, UPSTREAM_REPOSITORY and UPSTREAM_REPOSITORY_URL from
     the environment (the buildspec's variables). Nothing from the inbox is deployed as it is: the image
     reference is rebuilt from the upstream repository's URL and the checked digest, and imagedefinitions.json
     is written here with this stack's container name.
+
+    `gate`: the supply-chain gate's lines (the signature by the upstream's profile, the rescan), run once the
+    tags are checked and IMAGE_URI is the digest reference, with `refuse REASON` (prints `Refusing <image>:
+    <reason>`, fails) defined; `gate_variables`: what they set and the step exports besides CHECK_VARIABLES.
+    Omitted: no gate (this stack's imageSigning and scanSeverityThreshold are off).
     """
     q = shlex.quote
     lines = [
@@ -97,8 +104,9 @@ def check_script(container_name: str) -> str:
         'IMAGE_DIGEST="$DIGEST"',
         'COMMIT_ID="$COMMIT"',
         'UPSTREAM_EXECUTION_ID="$EXECUTION"',
+        *(['refuse() { echo "Refusing $IMAGE_URI: $1"; exit 1; }', *gate] if gate else []),
         # CodeBuild reads exported-variables from the environment after the build; plain shell variables are not in it.
-        f"export {' '.join(CHECK_VARIABLES)}",
+        f"export {' '.join((*CHECK_VARIABLES, *gate_variables))}",
         f"jq -n --arg name {q(container_name)} --arg uri \"$IMAGE_URI\" '[{{name: $name, imageUri: $uri}}]' > {IMAGE_DEFINITIONS_FILE}",
         'echo "The upstream verified $IMAGE_URI (commit $COMMIT, upstream execution $EXECUTION)"',
     ]
@@ -121,23 +129,47 @@ def check_buildspec(
     region: str,
     repository_name: str,
     repository_url: str,
+    gate: CheckGate | None = None,
 ) -> dict:
-    """The Check step's buildspec (version 0.2): the upstream's registry in env, the build's exported variables and artifact."""
+    """The Check step's buildspec (version 0.2): the upstream's registry in env, the build's exported variables and artifact.
+    `gate`: what the supply-chain gate adds (its tools, its lines, its variables). Omitted: no gate."""
+    variables = {
+        "UPSTREAM_REGISTRY_ID": registry_id,
+        "UPSTREAM_REGION": region,
+        "UPSTREAM_REPOSITORY": repository_name,
+        "UPSTREAM_REPOSITORY_URL": repository_url,
+    }
+    phases: dict = {}
+    if gate is not None:
+        variables.update(gate.environment)
+        if gate.install:
+            phases["install"] = {"on-failure": "ABORT", "commands": list(gate.install)}
+    script = check_script(container_name, gate.lines, gate.variables) if gate else check_script(container_name)
+    phases["build"] = {"on-failure": "ABORT", "commands": [script]}
     return {
         "version": 0.2,
         "env": {
             "shell": "bash",
-            "variables": {
-                "UPSTREAM_REGISTRY_ID": registry_id,
-                "UPSTREAM_REGION": region,
-                "UPSTREAM_REPOSITORY": repository_name,
-                "UPSTREAM_REPOSITORY_URL": repository_url,
-            },
-            "exported-variables": list(CHECK_VARIABLES),
+            "variables": variables,
+            "exported-variables": [*CHECK_VARIABLES, *(gate.variables if gate else ())],
         },
-        "phases": {"build": {"on-failure": "ABORT", "commands": [check_script(container_name)]}},
+        "phases": phases,
         "artifacts": {"files": [IMAGE_DEFINITIONS_FILE]},
     }
+
+
+@dataclass(frozen=True)
+class CheckGate:
+    """What the supply-chain gate adds to the Check step."""
+
+    lines: Sequence[str]
+    """Bash run after the tag check, with IMAGE_URI, DIGEST and `refuse` defined."""
+    variables: Sequence[str] = ()
+    """What the lines set and the step exports (SBOM_URI, SCAN_VERDICT when it rescans). Omitted: none."""
+    install: Sequence[str] = ()
+    """The install phase's commands (the Notation CLI and its AWS Signer plugin). Omitted: no install phase."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The buildspec's variables the lines read. Omitted: none."""
 
 
 def render(spec: dict) -> str:

@@ -6,7 +6,12 @@
   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html), so a puller needs
   no KMS permission and no key policy has to name the other accounts;
 - its pipeline's "execution succeeded" events are forwarded to those accounts' default event buses,
-  where their collectors pick them up (each account allows this one on its bus: promoteFromAccount).
+  where their collectors pick them up (each account allows this one on its bus: promoteFromAccount);
+- the SBOMs its scan keeps: its records bucket's policy lets those accounts read `sbom/*`
+  (components/supply/records.py), and the key that encrypts the bucket lets them decrypt through S3
+  for that bucket only (`records_key_policy`): a promoting stack rescans the SBOM of what it promotes.
+  The signature needs no grant: it is an OCI referrer in the repository (pulled with the grant above),
+  and AWS Signer's revocation check is the verifier's own call.
 """
 
 from __future__ import annotations
@@ -43,6 +48,53 @@ def repository_policy(name: str, repository_name: pulumi.Input[str], accounts: S
         name,
         repository=repository_name,
         policy=policy_document([pull_statement(accounts, context)]),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def records_key_statements(accounts: Sequence[str], records_bucket_arn: pulumi.Input[str], context: AwsContext) -> list[Statement]:
+    """The key policy of the key that encrypts the records bucket: the account's IAM decides as with KMS's default
+    policy, and `accounts` may decrypt only through S3 and only objects of the records bucket. The bucket uses an
+    S3 Bucket Key, so S3 asks KMS with the bucket's ARN as encryption context
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html); a reader in another account needs the
+    key policy's grant besides its own IAM policy (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html)."""
+    return [
+        {
+            # KMS's default key policy: without it the account's own IAM policies could no longer use or administer the key.
+            # https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+            "Sid": "EnableIamPolicies",
+            "Effect": "Allow",
+            "Principal": {"AWS": context.arn("iam", "root", region=False)},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "PromotingAccountsReadSboms",
+            "Effect": "Allow",
+            "Principal": {"AWS": [context.arn("iam", "root", region=False, account=account) for account in accounts]},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": pulumi.Output.concat("s3.", context.region, ".amazonaws.com"),
+                    "kms:EncryptionContext:aws:s3:arn": records_bucket_arn,
+                }
+            },
+        },
+    ]
+
+
+def records_key_policy(
+    name: str, key_id: pulumi.Input[str], records_bucket_arn: pulumi.Input[str], accounts: Sequence[str], context: AwsContext, parent: pulumi.Resource
+) -> aws.kms.KeyPolicy:
+    """The records key's policy with the promoting accounts' grant (a key has one policy; this stack owns it). The key
+    itself sets no policy, so the two never fight over it; removing the grant (no promoteToAccounts any more) deletes
+    this resource, which puts KMS's default policy back (terraform-provider-aws internal/service/kms/key_policy.go,
+    resourceKeyPolicyDelete)."""
+    return aws.kms.KeyPolicy(
+        name,
+        key_id=key_id,
+        policy=policy_document(records_key_statements(accounts, records_bucket_arn, context)),
         opts=pulumi.ResourceOptions(parent=parent),
     )
 

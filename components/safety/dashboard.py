@@ -21,6 +21,7 @@ from components.aws_context import AwsContext
 from components.contracts import ServiceMetrics
 from components.safety.alarms import MIN_REQUESTS_FOR_RATE
 from components.safety.dora import dora_widgets
+from components.safety.supply_panels import supply_widgets
 from components.settings import AlarmThresholds
 from functions.deployment_record import DIMENSION_NAME, DURATION_METRIC, FAILED_METRIC, METRIC_NAMESPACE, RECORD_TYPE, SUCCEEDED_METRIC
 
@@ -139,9 +140,11 @@ def dashboard_body(
     alarm_arns: Sequence[pulumi.Input[str]],
     service_id: str = "",
     deployment_record_log_groups: Sequence[pulumi.Input[str]] = (),
+    scan_panels: bool = False,
 ) -> dict[str, Any]:
     """The dashboard body (CloudWatch dashboard body structure) as data. `service_id`: the deployment
-    metrics' Service dimension ("": no deployment panels)."""
+    metrics' Service dimension ("": no deployment panels). `scan_panels`: the supply-chain gate scans, so the
+    scan verdict of each deployment is shown below everything else."""
     lb, tg, alt = metrics.load_balancer, metrics.target_group, metrics.alternate_target_group
     elb = "AWS/ApplicationELB"
     # Response times of the service's targets: of the one target group, or with two (ECS blue-green, canary,
@@ -295,6 +298,8 @@ def dashboard_body(
     ]
     if service_id:
         widgets += deployment_widgets(region, service_id, deployment_record_log_groups, 26)
+    if scan_panels:
+        widgets += supply_widgets(region, deployment_record_log_groups, max(w["y"] + w["height"] for w in widgets))
     return {"widgets": widgets}
 
 
@@ -319,6 +324,8 @@ class DashboardArgs:
     deployment_record_log_groups: Sequence[pulumi.Input[str]] = ()
     """Log groups holding the deployment records, shown as a table. Omitted: no records table (the
     deployment metrics are still drawn)."""
+    scan_panels: bool = False
+    """The supply-chain gate scans images: show the scan verdict per deployment (from the records). Omitted: not shown."""
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -348,6 +355,7 @@ class Dashboard(pulumi.ComponentResource):
             alarm_arns=args.alarm_arns,
             service_id=args.service_id,
             deployment_record_log_groups=args.deployment_record_log_groups,
+            scan_panels=args.scan_panels,
         )
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",

@@ -1,5 +1,6 @@
 """Notifications: one KMS-encrypted SNS topic for everything delivery reports, and the EventBridge rules
-that route deployment failures, critical image findings and pipeline failures to it.
+that route deployment failures, critical image findings, pipeline failures and images the supply-chain gate
+blocked to it.
 
 Publishers: CloudWatch alarms (cloudwatch.amazonaws.com), EventBridge rules (events.amazonaws.com) and
 the pipeline's manual approval action (the pipeline's own role, granted by `publish_statements`).
@@ -12,7 +13,7 @@ so the first `pulumi up` in a new account works.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ class NotificationsArgs:
     failure_events: Sequence[FailureEvents] = ()
     """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
     pipeline's failed stages and actions report a failed deployment."""
+    gate_actions: tuple[str, ...] = ()
+    """The pipeline's supply-chain gate actions (`gate_actions(stages)`): a failure of one is reported as a blocked
+    image. Omitted (the gate is off): no such rule."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
 
@@ -157,6 +161,40 @@ def approval_needed_pattern(pipeline_name: str) -> dict[str, Any]:
     }
 
 
+# The actions of the supply-chain gate (docs/supply-chain.md): a building stack's Scan stage scans (ImageScan,
+# the InspectorScan action) and verifies (VerifyImage); a promoting stack's Check stage does both (CheckVerified).
+GATE_ACTIONS = ("ImageScan", "VerifyImage", "CheckVerified")
+
+
+def gate_actions(stages: Iterable[Any]) -> tuple[str, ...]:
+    """The gate actions among the pipeline stages' actions (StageContributions), in GATE_ACTIONS order."""
+    present = {str(action.name) for contribution in stages for action in contribution.stage.actions}
+    return tuple(a for a in GATE_ACTIONS if a in present)
+
+
+def image_blocked_pattern(pipeline_name: str, actions: Sequence[str]) -> dict[str, Any]:
+    """A gate action of the pipeline failed: the image was refused (scan above the threshold, no valid signature).
+
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html
+    """
+    return {
+        "source": ["aws.codepipeline"],
+        "detail-type": ["CodePipeline Action Execution State Change"],
+        "detail": {"pipeline": [pipeline_name], "state": ["FAILED"], "action": list(actions)},
+    }
+
+
+# What the topic receives for a blocked image: plain text (an InputTemplate that is not a JSON object is sent as
+# text; its <placeholders> are InputPathsMap keys, letters and digits only).
+# https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_InputTransformer.html
+IMAGE_BLOCKED_PATHS = {"pipeline": "$.detail.pipeline", "stage": "$.detail.stage", "action": "$.detail.action", "execution": "$.detail.execution-id"}
+IMAGE_BLOCKED_TEMPLATE = (
+    "Image blocked by the supply-chain gate: action <action> (stage <stage>) of pipeline <pipeline> failed in execution <execution>, "
+    "and nothing was deployed. The action's log says which digest was refused and why (a line starting with Refusing). "
+    "See: aws codepipeline list-action-executions --pipeline-name <pipeline> --filter pipelineExecutionId=<execution>"
+)
+
+
 class Notifications(pulumi.ComponentResource):
     """The delivery topic (KMS CMK with rotation, service-only publish, TLS only), its subscriptions and
     the EventBridge rules that feed it.
@@ -213,6 +251,8 @@ class Notifications(pulumi.ComponentResource):
             "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped", pipeline_executions_pattern(args.pipeline_name)),
             "approval-needed": (f"A manual approval of {args.pipeline_name} is waiting", approval_needed_pattern(args.pipeline_name)),
         }
+        if args.gate_actions:
+            rules["image-blocked"] = (f"The supply-chain gate of {args.pipeline_name} refused an image", image_blocked_pattern(args.pipeline_name, args.gate_actions))
         for suffix, (description, pattern) in rules.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{suffix}",
@@ -225,6 +265,9 @@ class Notifications(pulumi.ComponentResource):
                 f"{name}-{suffix}-target",
                 rule=rule.name,
                 arn=topic.arn,
+                input_transformer=(
+                    aws.cloudwatch.EventTargetInputTransformerArgs(input_paths=IMAGE_BLOCKED_PATHS, input_template=IMAGE_BLOCKED_TEMPLATE) if suffix == "image-blocked" else None
+                ),
                 opts=pulumi.ResourceOptions(parent=rule),
             )
         self.topic_arn = topic.arn

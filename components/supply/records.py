@@ -45,6 +45,8 @@ class RecordsArgs:
     """Accounts whose roles may read the SBOMs (`sbom/*`): the accounts of promoting stacks. Omitted: none."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the bucket. Omitted: untagged."""
+    bucket_prefix: str | None = None
+    """The start of the bucket's name (at most 37 characters): the stack's. Omitted: the engine's name."""
 
 
 class Records(pulumi.ComponentResource):
@@ -55,7 +57,7 @@ class Records(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RecordsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:supply:Records", name, None, opts)
-        created = private_bucket(name, key_arn=args.key_arn, parent=self, protect=args.production, tags=args.tags)
+        created = private_bucket(name, key_arn=args.key_arn, parent=self, protect=args.production, tags=args.tags, bucket_prefix=args.bucket_prefix)
         bucket = created.bucket
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",

@@ -73,3 +73,16 @@ def verify_statements(profile_arns: Sequence[pulumi.Input[str]]) -> list[Stateme
     for arn in profile_arns:
         resources += [arn, pulumi.Output.from_input(arn).apply(signing_jobs_arn)]
     return [{"Sid": "SignatureRevocation", "Effect": "Allow", "Action": "signer:GetRevocationStatus", "Resource": resources}]
+
+
+def signature_reader_statements(repository_arn: pulumi.Input[str], profile_arn: pulumi.Input[str], sid: str = "ReadSignatures") -> list[Statement]:
+    """What `notation verify` of an image of `repository_arn` needs besides GetRevocationStatus: an ECR login
+    (GetAuthorizationToken supports no resource-level permissions, and its token works for every registry the role
+    may pull from), then the image's manifest and the signature's (an OCI referrer in the same repository: ECR's
+    referrers need ecr:BatchGetImage, https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ListImageReferrers.html)
+    and the signature blob (GetDownloadUrlForLayer)."""
+    return [
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {"Sid": sid, "Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": repository_arn},
+        *verify_statements([profile_arn]),
+    ]

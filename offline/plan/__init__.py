@@ -17,7 +17,8 @@ policy violation. `--no-checkov` skips that scan.
 Exit codes (see docs/plan.md): 0 no findings; 1 the program failed for another reason;
 2 settings error; 3 policy violations or checkov failures not excepted; 64 usage error.
 
-Modules: sections.py (the report's sections), diagrams.py (one graph model, written as Mermaid and DOT).
+Modules: sections.py (the report's sections), supply.py (the supply-chain gate's section), diagrams.py (one graph
+model, written as Mermaid and DOT).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from offline.plan.sections import (
     pipeline_section,
     show,
 )
+from offline.plan.supply import supply_section
 from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
 
@@ -166,6 +168,10 @@ def render_report(
         "## Pipeline",
         "",
         *pipeline_section(result),
+        "",
+        "## Supply chain",
+        "",
+        *supply_section(result),
         "",
         "## Deploy target",
         "",

@@ -105,6 +105,7 @@ ARCHITECTURE_NODES: tuple[tuple[str, str], ...] = (
     ("aws:codepipeline/pipeline:Pipeline", "CodePipeline V2"),
     ("aws:codebuild/project:Project", "CodeBuild project"),
     ("aws:ecr/repository:Repository", "ECR repository"),
+    ("aws:signer/signingProfile:SigningProfile", "AWS Signer profile"),
     ("aws:s3/bucket:Bucket", "S3 bucket"),
     ("aws:lb/loadBalancer:LoadBalancer", "Application Load Balancer"),
 )
@@ -120,6 +121,7 @@ ARCHITECTURE_EDGES: tuple[ArchitectureEdge, ...] = (
     ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", "aws:codebuild/project:Project", "runs"),
     ArchitectureEdge("aws:codepipeline/pipeline:Pipeline", "aws:s3/bucket:Bucket", "artifacts"),
     ArchitectureEdge("aws:codebuild/project:Project", "aws:ecr/repository:Repository", "pushes image"),
+    ArchitectureEdge("aws:codebuild/project:Project", "aws:signer/signingProfile:SigningProfile", "signs, verifies"),
 )
 ARCHITECTURE_EDGES_AFTER_TARGET: tuple[ArchitectureEdge, ...] = (ArchitectureEdge("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "notifies"),)
 

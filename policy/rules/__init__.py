@@ -28,7 +28,7 @@ from .codebuild import (
     codebuild_no_plaintext_credentials,
     codebuild_privileged_only_for_docker,
 )
-from .codepipeline import CODEPIPELINE, codepipeline_artifacts_kms, codepipeline_promotion_checked, codepipeline_rollback_mode
+from .codepipeline import CODEPIPELINE, codepipeline_artifacts_kms, codepipeline_promotion_checked, codepipeline_rollback_mode, production_supply_chain_gate
 from .common import REGISTRY, ResourceCheck, Rule, StackCheck, Subject
 from .ecr import (
     ECR_PUBLIC_REPOSITORY,
@@ -104,7 +104,9 @@ def run_rules(resources: Sequence[Subject], rules: Sequence[Rule] = RULES) -> li
 def subjects(resources: Iterable[Any]) -> list[Subject]:
     """Subjects from offline.mocks.Resource records: inputs as props (what the engine validates per
     resource), the mock monitor's URNs so dependencies, property dependencies and parents resolve."""
-    return [Subject(r.type, r.name, r.ref or r.urn, r.inputs, tuple(r.depends_on), dict(getattr(r, "property_dependencies", {}))) for r in resources]
+    return [
+        Subject(r.type, r.name, r.ref or r.urn, r.inputs, tuple(r.depends_on), dict(getattr(r, "property_dependencies", {})), bool(getattr(r, "protect", False))) for r in resources
+    ]
 
 
 __all__ = [
@@ -170,6 +172,7 @@ __all__ = [
     "identity_policies",
     "kms_rotation",
     "log_group_retention",
+    "production_supply_chain_gate",
     "run_rules",
     "s3_kms_encryption",
     "s3_public_access_blocked",

@@ -1,14 +1,22 @@
 """CodePipeline rules: artifact stores use a KMS key; pipelines that roll back can; a promotion inbox is checked
-before anything deploys it."""
+before anything deploys it; a production pipeline scans and verifies an image before it deploys it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .common import _get, _items, rule
+from .common import Subject, _get, _items, rule, stack_rule
 
 CODEPIPELINE = "aws:codepipeline/pipeline:Pipeline"
+_CODEBUILD_PROJECT = "aws:codebuild/project:Project"
+_S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+# What a CodeBuild step runs to verify an image's signature (the Notation CLI with the AWS Signer plugin), and to
+# scan a promoted image's SBOM (the Inspector Scan API: CycloneDX 1.5 in, vulnerabilities out).
+VERIFY_COMMAND = "notation verify"
+SBOM_SCAN_COMMAND = "inspector-scan scan-sbom"
+# The step that signs may look at an existing signature first; it is not the check of what it signed.
+SIGN_COMMAND = "notation sign"
 
 
 @rule("codepipeline-artifacts-kms", "CodePipeline artifact stores are encrypted with a KMS key (checkov CKV_AWS_219).", types=(CODEPIPELINE,))
@@ -96,4 +104,65 @@ def codepipeline_promotion_checked(type_: str, props: Mapping[str, Any]) -> list
             f"CodePipeline takes an S3 object as its source ({', '.join(sorted(inbox))}) but no Build action in the stage right after Source reads it: "
             "nothing checks what was written into the bucket before it is deployed"
         )
+    return found
+
+
+def _first_deploy_stage(stages: list[Any]) -> int:
+    """The index of the first stage that deploys: one with a Deploy action (ECS), or named Deploy… (an EKS
+    deploy runs in a CodeBuild action, category Build, of such a stage); -1 when none."""
+    for index, stage in enumerate(stages):
+        if str(_get(stage, "name") or "").startswith("Deploy") or any(_get(a, "category") == "Deploy" for a in _items(_get(stage, "actions"))):
+            return index
+    return -1
+
+
+def _buildspec(projects: Mapping[str, Subject], action: Any) -> str:
+    if _get(action, "provider") != "CodeBuild":
+        return ""
+    project = projects.get(str(_get(action, "configuration", "ProjectName")))
+    buildspec = _get(project.props, "source", "buildspec") if project else None
+    return buildspec if isinstance(buildspec, str) else ""
+
+
+@stack_rule(
+    "production-supply-chain-gate",
+    "In a production stack (the pipeline's artifact bucket is protected), the stages before the first deploy stage scan the image "
+    "(an InspectorScan action, or a CodeBuild check running `aws inspector-scan scan-sbom`) and verify its signature "
+    "(a CodeBuild step running `notation verify`, not the one that signs) (no checkov/cdk-nag equivalent).",
+    types=(CODEPIPELINE, _CODEBUILD_PROJECT, *_S3_BUCKETS),
+)
+def production_supply_chain_gate(resources: Sequence[Subject]) -> list[tuple[str, str]]:
+    """A production deploy runs only an image that was scanned and whose signature was verified before it: in a
+    building stack the Scan stage (InspectorScan, then VerifyImage), in a promoting stack the Check stage (the
+    upstream's signature, a rescan of its SBOM). The program protects stateful resources in production only, so a
+    pipeline whose artifact store's bucket is protected is production's."""
+    protected = {r.urn for r in resources if r.type in _S3_BUCKETS and r.protect}
+    projects = {str(_get(r.props, "name")): r for r in resources if r.type == _CODEBUILD_PROJECT}
+    found = []
+    for pipeline in (r for r in resources if r.type == CODEPIPELINE):
+        if not protected & set(pipeline.property_dependencies.get("artifactStores", ())):
+            continue
+        stages = _items(_get(pipeline.props, "stages"))
+        deploy = _first_deploy_stage(stages)
+        if deploy < 0:
+            continue
+        before = [a for stage in stages[:deploy] for a in _items(_get(stage, "actions"))]
+        scanned = any(_get(a, "provider") == "InspectorScan" or SBOM_SCAN_COMMAND in _buildspec(projects, a) for a in before)
+        verified = any(VERIFY_COMMAND in b and SIGN_COMMAND not in b for b in (_buildspec(projects, a) for a in before))
+        where = f"CodePipeline {_get(pipeline.props, 'name') or pipeline.name} deploys in stage {_get(stages[deploy], 'name')} of a production stack"
+        if not scanned:
+            found.append(
+                (
+                    pipeline.urn,
+                    f"{where}, but no stage before it scans the image (an InspectorScan action, or a CodeBuild check running `aws {SBOM_SCAN_COMMAND}`): "
+                    "give the stack a scanSeverityThreshold (production refuses off)",
+                )
+            )
+        if not verified:
+            found.append(
+                (
+                    pipeline.urn,
+                    f"{where}, but no stage before it verifies the image's signature (a CodeBuild step running `{VERIFY_COMMAND}`): keep imageSigning on (production refuses off)",
+                )
+            )
     return found

@@ -28,6 +28,8 @@ class Subject:
     props: Mapping[str, Any]
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    protect: bool = False
+    """The resource option `protect`: the program sets it on stateful resources of a production stack only."""
 
 
 StackCheck = Callable[[Sequence[Subject]], list[tuple[str, str]]]

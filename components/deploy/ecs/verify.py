@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, Statement
+from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, GateVariables, Statement
 from components.deploy.ecs.functions import functions_archive
 from components.lambdas import StackFunction, stack_function
 from components.naming import physical_name
@@ -72,9 +72,11 @@ def verify_statements(context: AwsContext, cluster_name: str, service_name: str,
     ]
 
 
-def user_parameters(cluster_name: str, service_name: str, strategy: DeploymentStrategyKind, container_name: str) -> pulumi.Output[str]:
+def user_parameters(cluster_name: str, service_name: str, strategy: DeploymentStrategyKind, container_name: str, gate: GateVariables | None = None) -> pulumi.Output[str]:
     """The action's UserParameters: the build's digest reference and commit come from the Build stage's
-    variables, which CodePipeline resolves before it invokes the function."""
+    variables, which CodePipeline resolves before it invokes the function; with a scanning supply-chain gate, the
+    digest's SBOM and scan verdict come from the gate's, for the deployment record."""
+    supply = {"sbom": gate.sbom_uri, "scan": gate.scan_verdict} if gate else {}
     return pulumi.Output.json_dumps(
         {
             "cluster": cluster_name,
@@ -83,6 +85,7 @@ def user_parameters(cluster_name: str, service_name: str, strategy: DeploymentSt
             "commit": COMMIT_ID_VARIABLE,
             "strategy": strategy.value,
             "container": container_name,
+            **supply,
         }
     )
 
@@ -136,7 +139,7 @@ def verifier(
         run_order=run_order,
         configuration={
             "FunctionName": function.function.name,
-            "UserParameters": user_parameters(cluster_name, service_name, strategy, inputs.workload.container_name),
+            "UserParameters": user_parameters(cluster_name, service_name, strategy, inputs.workload.container_name, inputs.gate_variables),
         },
     )
     return Verifier(function=function, action=action)

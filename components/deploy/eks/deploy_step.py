@@ -14,6 +14,10 @@ stage's record, components/delivery/release.py), notes which alarms are already 
 rollout while watching for alarms that *newly* enter ALARM, then checks what really runs (verdict.py: the
 Deployment's status, and the digest of every ready pod). On failure it re-applies the manifests with the
 known-good image (an explicit image, never "the previous revision"), waits for and checks that, and fails.
+With imageSigning on, a pipeline run first verifies the image's signature against the trusted signing profile
+(the stack's own, or a promoting stack's upstream's) before anything is applied: a refused digest ends the run
+with `Refusing <image>: <reason>` and a FAILED deployment record, and nothing is applied. (A config-apply run and
+a restore apply images a pipeline run verified when it deployed them.)
 A successful pipeline run records its image as the one that runs (also when it equals the known-good one,
 as in a stage rollback, which then ends green); it becomes known good only when the stage's bake passes. Every pipeline run ends with its
 deployment record and metrics (SUCCEEDED, ROLLED_BACK or FAILED); a config-apply run deploys no
@@ -31,9 +35,12 @@ import pulumi
 import yaml
 
 from components.aws_context import AWS_OWNED, AwsContext
-from components.contracts import Statement
+from components.contracts import GateVariables, Statement
 from components.delivery.image_record import digest_reference_commands, record_resolved_commands
 from components.deploy.eks import verdict
+from components.deploy.step import download_minutes
+from components.settings import CpuArchitecture
+from components.supply import notation
 
 # A created cluster belongs to the stack, and the step must create the workload's namespace (a
 # cluster-scoped object): only the cluster-scoped AmazonEKSClusterAdminPolicy can (the Edit and
@@ -84,12 +91,15 @@ def deploy_script(
     service_id: str,
     tag_deployed: bool = True,
     binding_resource: str = "targetgroupbindings.eks.amazonaws.com",
+    verify: Sequence[str] = (),
 ) -> str:
     """One bash program: apply with the chosen image, wait (watching new alarms), verify what runs,
     restore the known-good image and fail on a bad rollout, record the image on success; a pipeline
     run ends with its deployment record (`verdict.finish_function`, Service dimension `service_id`).
     `binding_resource`: the TargetGroupBinding's `<resource>.<group>`, which an existing cluster's
-    administrators let the deploy identity manage (checked before anything is applied)."""
+    administrators let the deploy identity manage (checked before anything is applied). `verify`: bash lines that
+    verify $IMAGE_URI's signature, printing `Refusing <image>: <reason>` and exiting non-zero on a refusal
+    (components/supply/notation.py); omitted: no verification (imageSigning off)."""
     q = shlex.quote
     target = f"deployment/{q(deployment)} --namespace {q(namespace)}"
     rollout = f"kubectl rollout status {target} --timeout={timeout_minutes}m"
@@ -113,6 +123,7 @@ def deploy_script(
         + " && ".join(digest_reference_commands(repository_url, repository_name))
         + f' || finish FAILED "Nothing applied: the pipeline\'s image is not an image of {repository_name}"',
         '  IMAGE_REF="$IMAGE_URI"; DIGEST="$IMAGE_DIGEST"',
+        *_verify_lines(verify),
         "else",
         # A config-apply run keeps the image that runs now (the deploy step's record), whatever its bake.
         f'  IMAGE_REF="$(aws ssm get-parameter --name {q(record_parameter)} --query Parameter.Value --output text)" '
@@ -184,6 +195,22 @@ def deploy_script(
     return "\n".join(lines) + "\n"
 
 
+def _verify_lines(verify: Sequence[str]) -> list[str]:
+    """The pipeline run's signature check, before anything is applied: the lines run in a subshell (their `exit`
+    ends it, not the step), and a refusal ends the step with its `Refusing ...` line as the record's reason."""
+    if not verify:
+        return []
+    body = "\n".join(verify)
+    return [
+        # The refusal line is said once, by `finish`, with what follows from it.
+        f'  VERIFIED="$( (\n{body}\n) 2>&1)"; VERIFY_STATUS=$?; grep -v "^Refusing " <<<"$VERIFIED"',
+        '  if [ "$VERIFY_STATUS" -ne 0 ]; then',
+        '    REFUSAL="$(grep "^Refusing " <<<"$VERIFIED" | tail -n 1)"',
+        '    finish FAILED "${REFUSAL:-Refusing $IMAGE_URI: its signature could not be verified (see above)}; nothing applied"',
+        "  fi",
+    ]
+
+
 # The kubectl the CodeBuild images ship (/usr/local/bin/kubectl; aws/aws-codebuild-docker-images pins it in
 # each image's Dockerfile: 1.35 in amazonlinux-x86_64-standard:5.0 and amazonlinux-aarch64-standard:3.0 of
 # 2026). kubectl supports one minor version older or newer than the API server
@@ -197,8 +224,11 @@ def deploy_buildspec(
     cluster_name: str,
     manifests: dict,
     script: str,
+    install: Sequence[str] = (),
 ) -> dict:
-    """The deploy project's buildspec (version 0.2) as data; the manifests travel as an env variable."""
+    """The deploy project's buildspec (version 0.2) as data; the manifests travel as an env variable.
+    `install`: the install phase (the Notation CLI and its plugin, when the step verifies). Omitted: none."""
+    phases: dict = {"install": {"on-failure": "ABORT", "commands": list(install)}} if install else {}
     return {
         "version": 0.2,
         "env": {
@@ -209,6 +239,7 @@ def deploy_buildspec(
             },
         },
         "phases": {
+            **phases,
             "pre_build": {
                 "on-failure": "ABORT",
                 "commands": [
@@ -232,6 +263,16 @@ def kubectl_skew_commands() -> list[str]:
         f'(kubectl supports {KUBECTL_SKEW} minor version either way): use a newer CodeBuild image or upgrade the cluster"; exit 1; fi',
         'echo "kubectl $KUBECTL_VERSION, cluster $CLUSTER_VERSION"',
     ]
+
+
+def verify_minutes(architecture: CpuArchitecture) -> int:
+    """What verifying a signature adds to the step at worst: the verifier's install, and about 5 calls."""
+    return 5 + download_minutes(notation.install_commands(architecture))
+
+
+def gate_variables(gate: GateVariables | None) -> list[tuple[str, str]]:
+    """The scan's evidence the step writes into the deployment record (none without a scan: the record says null)."""
+    return [("SBOM_URI", gate.sbom_uri), ("SCAN_VERDICT", gate.scan_verdict)] if gate else []
 
 
 def render(spec: dict) -> str:

@@ -32,6 +32,8 @@ from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.vpc import Network
 from components.settings import CpuArchitecture, EksLoadBalancing, Settings, standard_support_notice
+from components.supply import notation
+from components.supply.signing import signature_reader_statements
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
@@ -165,11 +167,12 @@ class EksTarget(pulumi.ComponentResource):
             ready=[access, *cluster_resources],
         )
 
+        gate = deploy_step_data.gate_variables(inputs.gate_variables)
         self.stages: Sequence[StageContribution] = [
             StageContribution(
                 stage=aws.codepipeline.PipelineStageArgs(
                     name="Deploy",
-                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE)])],
+                    actions=[step.action("DeployToEks", run_order=1, variables=[("IMAGE_URI", IMAGE_URI_VARIABLE), ("COMMIT_ID", COMMIT_ID_VARIABLE), *gate])],
                 ),
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
@@ -241,8 +244,9 @@ class EksTarget(pulumi.ComponentResource):
         alarm_arns = [context.arn("cloudwatch", f"alarm:{alarm}") for alarm in inputs.alarm_names]
         subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids]))
         create_namespace = not args.existing_cluster_name
-        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_url, inputs.repository_name).apply(
-            lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], v[3], create_namespace=create_namespace))
+        signer = inputs.trusted_signer if inputs.trusted_signer is not None else ""
+        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_url, inputs.repository_name, signer).apply(
+            lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], v[3], create_namespace=create_namespace, signer=v[4]))
         )
         step = deploy_step(
             f"{name}-deploy",
@@ -263,12 +267,13 @@ class EksTarget(pulumi.ComponentResource):
                 # What a failed rollout restores: the image that last passed its bake.
                 {"Sid": "ReadKnownGoodImage", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": inputs.image_record.known_good_arn},
                 verdict.metrics_statement(),
+                *(signature_reader_statements(inputs.repository_arn, inputs.trusted_signer) if inputs.trusted_signer is not None else []),
             ],
             architecture=args.architecture,
             # The rollout may take the full deadline twice (deploy, then restore), plus the step's other commands:
-            # about 15 AWS and kubectl calls at a minute each (the AWS CLI's read timeout) and the alarm poll's last
-            # round, which tests/test_time_budgets.py counts on the step's longest run.
-            timeout_minutes=workload.deployment_timeout_minutes * 2 + 20,
+            # about 15 AWS and kubectl calls at a minute each (the AWS CLI's read timeout; 5 more to verify a signature,
+            # after the verifier's install) and the alarm poll's last round: tests/test_time_budgets.py counts them.
+            timeout_minutes=workload.deployment_timeout_minutes * 2 + 20 + (deploy_step_data.verify_minutes(args.architecture) if inputs.trusted_signer is not None else 0),
             source_account=context.account_id,
             vpc=StepVpc(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, security_group_ids=[deploy_sg.id]),
         )
@@ -312,11 +317,14 @@ def deploy_buildspec(
     repository_name: str,
     *,
     create_namespace: bool,
+    signer: str = "",
 ) -> dict:
+    """`signer`: the signing profile a pipeline run's image must be signed by; empty: no verification."""
     inputs = args.inputs
     return deploy_step_data.deploy_buildspec(
         cluster_name=cluster_name,
         manifests=manifests.workload(spec, target_group_arn, include_namespace=create_namespace),
+        install=notation.install_commands(args.architecture) if signer else (),
         script=deploy_step_data.deploy_script(
             namespace=spec.namespace,
             deployment=spec.name,
@@ -331,6 +339,7 @@ def deploy_buildspec(
             service_id=args.name_prefix,
             tag_deployed=inputs.tag_deployed_images,
             binding_resource=f"targetgroupbindings.{spec.load_balancing.target_group_binding_api_version.partition('/')[0]}",
+            verify=notation.verify_commands("IMAGE_URI", [signer]) if signer else (),
         ),
     )
 

@@ -72,8 +72,9 @@ def verify_function(*, namespace: str, deployment: str, container_name: str) -> 
 
 
 def record_filter(service_id: str) -> str:
-    """jq program (null input; arguments $commit $image $digest $deployment $outcome $reason, and $t0
-    $t1, start and end in epoch milliseconds) that prints the record with exactly `FIELDS`, in order."""
+    """jq program (null input; arguments $commit $image $digest $deployment $outcome $reason $sbom $scan, and
+    $t0 $t1, start and end in epoch milliseconds) that prints the record with exactly `FIELDS`, in order.
+    An empty $sbom or $scan (no scan) is null."""
     values = {
         "recordType": json.dumps(records.RECORD_TYPE),
         "target": json.dumps(TARGET),
@@ -88,6 +89,8 @@ def record_filter(service_id: str) -> str:
         "durationSeconds": "(($t1 - $t0) / 1000)",
         "outcome": "$outcome",
         "reason": f"(if $outcome == {json.dumps(records.SUCCEEDED)} then null else $reason end)",
+        "sbom": '(if $sbom == "" then null else $sbom end)',
+        "scan": '(if $scan == "" then null else $scan end)',
     }
     if set(values) != set(records.FIELDS):
         raise ValueError(f"EKS deployment record: fields {sorted(values)} differ from the contract's {list(records.FIELDS)}")
@@ -110,7 +113,8 @@ def metric_data_filter(service_id: str) -> str:
 
 def finish_function(service_id: str) -> list[str]:
     """Bash lines defining `finish OUTCOME REASON`: says the reason, writes the record and its metrics
-    on a pipeline run (RUN, COMMIT_ID, IMAGE_URI, DIGEST, START_MS), exits 0 for SUCCEEDED, else 1.
+    on a pipeline run (RUN, COMMIT_ID, IMAGE_URI, DIGEST, START_MS, and SBOM_URI and SCAN_VERDICT when the
+    pipeline passes the scan's evidence), exits 0 for SUCCEEDED, else 1.
 
     A failing put-metric-data is said in the log and changes nothing. The record is left out, with a
     line saying so, when the commit or digest it would carry is not what the contract takes (a run
@@ -119,7 +123,8 @@ def finish_function(service_id: str) -> list[str]:
     commit, digest = records.COMMIT_PATTERN.pattern, records.DIGEST_PATTERN.pattern
     record = (
         'jq -cn --arg commit "$COMMIT_ID" --arg image "$IMAGE_URI" --arg digest "$DIGEST" --arg deployment "$CODEBUILD_BUILD_ID" '
-        '--argjson t0 "$START_MS" --argjson t1 "$(date +%s%3N)" --arg outcome "$1" --arg reason "${2:-}" ' + q(record_filter(service_id))
+        '--argjson t0 "$START_MS" --argjson t1 "$(date +%s%3N)" --arg outcome "$1" --arg reason "${2:-}" '
+        '--arg sbom "${SBOM_URI:-}" --arg scan "${SCAN_VERDICT:-}" ' + q(record_filter(service_id))
     )
     return [
         "finish() {",
