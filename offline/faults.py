@@ -25,22 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Not copied: the virtualenv (the run uses the project's), VCS data and caches.
 IGNORED = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc")
 # tests/test_faults.py fails on every mutated tree by design (the fault's text is gone): it must not count as a catch.
-PYTEST = (
-    "-m",
-    "pytest",
-    "-q",
-    "-x",
-    "-p",
-    "no:randomly",
-    "-p",
-    "no:cacheprovider",
-    "-n",
-    "auto",
-    "--dist",
-    "loadfile",
-    "--ignore=tests/test_faults.py",
-    "--ignore=tests/test_urn_contract.py",
-)
+PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile")
+PYTEST += ("--ignore=tests/test_faults.py", "--ignore=tests/test_urn_contract.py")
 
 
 @dataclass(frozen=True)
@@ -340,11 +326,13 @@ FAULTS: tuple[Fault, ...] = (
     # counts, or a threshold lets its own severity through.
     Fault("build-does-not-sign", "supply", "components/delivery/buildspec.py", "                    *sign,\n", ""),
     Fault("verify-image-skips-the-signature", "supply", "components/supply/verify.py", 'notation.verify_commands("IMAGE_URI", [profile_arn])', '["true"]'),
+    Fault(
         "verify-image-ignores-the-findings",
         "supply",
         "components/supply/verify.py",
         "'if [ -n \"$FOUND\" ]; then SCAN_VERDICT=BLOCKED; else SCAN_VERDICT=PASSED; fi'",
         "'SCAN_VERDICT=PASSED'",
+    ),
     Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
     Fault("verify-image-cannot-check-revocation", "iam", "components/supply/gate.py", "statements += verify_statements([profile_arn])", "pass"),
 )
