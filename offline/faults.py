@@ -335,6 +335,10 @@ FAULTS: tuple[Fault, ...] = (
     ),
     Fault("threshold-lets-its-own-severity-through", "supply", "components/settings/supply.py", "if s.rank <= self.threshold.rank}", "if s.rank < self.threshold.rank}"),
     Fault("verify-image-cannot-check-revocation", "iam", "components/supply/gate.py", "statements += verify_statements([profile_arn])", "pass"),
+    # Signature lifetime: the build leaves its signature untagged (the untagged rule expires it while the image is kept),
+    # or the lifecycle policy's first rule no longer holds the signature tags.
+    Fault("build-does-not-tag-the-signature", "supply", "components/supply/notation.py", "        *keep_signature_commands(profile_arn, image_var),\n", ""),
+    Fault("signature-rule-misses-the-signatures", "supply", "components/delivery/registry.py", '[f"{SIGNATURE_TAG_PREFIX}*"]', '["signature-*"]'),
 )
 
 
