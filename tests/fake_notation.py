@@ -12,7 +12,12 @@ the real CLI's argument shapes (https://notaryproject.dev/docs/user-guides/cli-r
 - `notation policy import [--force] <file>`: the trust policy, checked for the fields the product writes;
 - `notation sign --plugin com.amazonaws.signer.notation.plugin --id <profile ARN> <reference>`;
 - `notation verify <reference>`: valid when a signature's profile is among the trusted identities of a trust policy
-  whose trust store holds a certificate; the real CLI's messages otherwise (exit 1).
+  whose trust store holds a certificate; the real CLI's messages otherwise (exit 1);
+- `notation inspect --output json <reference>`: v1.3's JSON (`mediaType`, `Signatures`: each signature manifest's
+  `digest`, its signed attributes with the AWS Signer plugin's profile version and job, the signed artifact).
+
+A signature is also what ECR stores: an untagged OCI image manifest (artifactType application/vnd.cncf.notary.signature,
+`subject` the image) in the image's repository in $STATE/aws.json, which the stand-in `aws` describes, gets and tags.
 
 Registry credentials: NOTATION_USERNAME and NOTATION_PASSWORD must be set (the steps give an ECR token), else the
 registry answers 401 as ECR would. The plugin's AWS calls (SignPayload, GetRevocationStatus) and the registry's
@@ -123,16 +128,8 @@ def sign(opts, reference):
             ["--profile-name", profile["name"], "--profile-owner", profile["account"], "--payload", payload, "--payload-format", "application/vnd.cncf.notary.payload.v1+json"],
         )
         job = f"arn:aws:signer:{profile['region']}:{profile['account']}:/signing-jobs/{uuid.uuid4()}"
-        signature = {"profile": opts["--id"], "profileVersionArn": f"{opts['--id']}/a1b2c3d4e5", "job": job}
-        manifest = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "artifactType": "application/vnd.cncf.notary.signature",
-                "subject": {"digest": digest},
-                "annotations": {"job": job},
-            }
-        )
+        manifest = signature_manifest(digest, job)
+        signature = {"profile": opts["--id"], "profileVersionArn": f"{opts['--id']}/a1b2c3d4e5", "job": job, "digest": digest_of(manifest)}
         log(
             "ecr",
             "put-image",
@@ -142,7 +139,64 @@ def sign(opts, reference):
         data = load("notation.json")
         data.setdefault("signatures", {}).setdefault(key, []).append(signature)
         save("notation.json", data)
+        registry = load("aws.json")
+        store(registry, f"{account}/{region}/{repository}", manifest)
+        save("aws.json", registry)
     print(f"Successfully signed {reference.split('@')[0]}@{digest}")
+
+
+SIGNATURE_ARTIFACT = "application/vnd.cncf.notary.signature"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def signature_manifest(subject: str, job: str) -> str:
+    """The signature's manifest as Notation pushes it (one per signature: the envelope blob differs per job)."""
+    envelope = {"mediaType": "application/jose+json", "digest": "sha256:" + hashlib.sha256(job.encode()).hexdigest(), "size": 2048}
+    document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": SIGNATURE_ARTIFACT, "subject": {"digest": subject}, "layers": [envelope]}
+    return json.dumps(document, separators=(",", ":"))
+
+
+def digest_of(manifest: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def store(registry: dict, repository_key: str, manifest: str) -> None:
+    """Keep a signature manifest in the stand-in registry's repository as ECR does: an untagged image."""
+    images = registry.setdefault("ecr", {}).setdefault(repository_key, [])
+    images.append({"imageDigest": digest_of(manifest), "imageTags": [], "imageManifest": manifest, "imageManifestMediaType": OCI_MANIFEST, "artifactMediaType": SIGNATURE_ARTIFACT})
+
+
+def inspect(opts, reference):
+    """`notation inspect --output json`: every signature of the artifact, parsed (nothing is verified)."""
+    if opts.get("--output", opts.get("-o")) != "json":
+        fail("the stand-in answers `notation inspect --output json` only")
+    with locked():
+        key, digest, repository, account, region = resolve(reference)
+        signatures = load("notation.json").get("signatures", {}).get(key, [])
+    listed = []
+    for signature in signatures:
+        envelope = "sha256:" + hashlib.sha256(signature["job"].encode()).hexdigest()
+        log("ecr", "get-download-url-for-layer", region, ["--registry-id", account, "--repository-name", repository, "--layer-digest", envelope])
+        attributes = {
+            "signingScheme": "notary.x509.signingAuthority",
+            "signingTime": "2026-12-07T23:00:00Z",
+            "com.amazonaws.signer.signingProfileVersion": signature["profileVersionArn"],
+            "com.amazonaws.signer.signingJob": signature["job"],
+        }
+        listed.append(
+            {
+                "mediaType": "application/jose+json",
+                "digest": signature["digest"],
+                "signatureAlgorithm": "ECDSA-SHA-384",
+                "signedAttributes": attributes,
+                "userDefinedAttributes": None,
+                "unsignedAttributes": {"signingAgent": "notation-go/1.3.2 aws-signer-notation-plugin/1.0.2292"},
+                "certificates": [],
+                "signedArtifact": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": digest, "size": 512},
+            }
+        )
+    # v1.3's inspectOutput: `Signatures` has no json tag, so the key is the Go field's name.
+    print(json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json", "Signatures": listed}, indent=2))
 
 
 def policy():
@@ -239,6 +293,9 @@ def main():
     elif command == "verify":
         opts, [reference] = options(opts_rest)
         verify(reference)
+    elif command == "inspect":
+        opts, [reference] = options(opts_rest)
+        inspect(opts, reference)
     else:
         fail(f"the stand-in does not answer notation {' '.join(argv)}")
 
@@ -267,10 +324,20 @@ def signatures(state: Path) -> dict[str, list[dict]]:
 
 
 def sign_as(state: Path, *, account: str, region: str, digest: str, profile_arn: str) -> None:
-    """A signature by `profile_arn` on a digest already in the stand-in registry (an image signed elsewhere)."""
+    """A signature by `profile_arn` on a digest already in the stand-in registry (an image signed elsewhere), stored
+    untagged next to the image, as `notation sign` leaves it."""
     path = state / STATE_FILE
     data = json.loads(path.read_text()) if path.exists() else {}
     head = profile_arn.split(":/signing-profiles/")[0]
-    job = f"{head}:/signing-jobs/0f0e0d0c-0b0a-0908-0706-050403020100"
-    data.setdefault("signatures", {}).setdefault(f"{account}/{region}/{digest}", []).append({"profile": profile_arn, "profileVersionArn": f"{profile_arn}/a1b2c3d4e5", "job": job})
+    job = f"{head}:/signing-jobs/0f0e0d0c-0b0a-0908-0706-{sum(map(len, data.get('signatures', {}).values())):012d}"
+    manifest = signature_manifest(digest, job)
+    signature = {"profile": profile_arn, "profileVersionArn": f"{profile_arn}/a1b2c3d4e5", "job": job, "digest": digest_of(manifest)}
+    data.setdefault("signatures", {}).setdefault(f"{account}/{region}/{digest}", []).append(signature)
     path.write_text(json.dumps(data, indent=1, sort_keys=True))
+    registry_path = state / "aws.json"
+    registry = json.loads(registry_path.read_text()) if registry_path.exists() else {}
+    for repository_key, images in registry.get("ecr", {}).items():
+        if repository_key.startswith(f"{account}/{region}/") and any(i["imageDigest"] == digest for i in images):
+            store(registry, repository_key, manifest)
+            registry_path.write_text(json.dumps(registry, indent=1, sort_keys=True))
+            return

@@ -1,4 +1,4 @@
-"""The fault-injection list (offline/faults.py) stays applicable to the current tree."""
+"""The fault-injection list (offline/fault_catalogue.py) stays applicable to the current tree."""
 
 from __future__ import annotations
 

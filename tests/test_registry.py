@@ -11,6 +11,8 @@ import pytest
 from components.delivery.registry import (
     DEPLOYED_IMAGE_RETENTION_COUNT,
     DEPLOYED_TAG_PREFIX,
+    SIGNATURE_RETENTION_COUNT,
+    SIGNATURE_TAG_PREFIX,
     VERIFIED_IMAGE_RETENTION_COUNT,
     VERIFIED_TAG_PREFIX,
     lifecycle_policy,
@@ -70,24 +72,30 @@ def test_lifecycle_policy_rules(dev):
         "rules": [
             {
                 "rulePriority": 1,
+                "description": "Keep the signatures of kept images (ECR deletes a signature with its image)",
+                "selection": {"tagStatus": "tagged", "tagPatternList": ["sig-*"], "countType": "imageCountMoreThan", "countNumber": 10000},
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
                 "description": "Keep the last 30 verified images",
                 "selection": {"tagStatus": "tagged", "tagPatternList": ["verified-*"], "countType": "imageCountMoreThan", "countNumber": 30},
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 2,
+                "rulePriority": 3,
                 "description": "Keep the last 10 deployed images",
                 "selection": {"tagStatus": "tagged", "tagPatternList": ["deployed-*"], "countType": "imageCountMoreThan", "countNumber": 10},
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 3,
+                "rulePriority": 4,
                 "description": "Expire untagged images after 1 days",
                 "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
                 "action": {"type": "expire"},
             },
             {
-                "rulePriority": 4,
+                "rulePriority": 5,
                 "description": "Keep the last 20 tagged images",
                 "selection": {"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 20},
                 "action": {"type": "expire"},
@@ -102,10 +110,10 @@ def test_lifecycle_policy_rules(dev):
 
 def test_lifecycle_counts_come_from_config(evaluate, prod_building):
     rules = json.loads(prod_building.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert rules[3]["selection"]["countNumber"] == KEYS["imageRetentionCount"].default
+    assert rules[4]["selection"]["countNumber"] == KEYS["imageRetentionCount"].default
     r = evaluate("dev", **CUSTOM)
     rules = json.loads(r.named("registry-lifecycle").inputs["policy"])["rules"]
-    assert [rule["selection"]["countNumber"] for rule in rules] == [30, 10, 3, 7]
+    assert [rule["selection"]["countNumber"] for rule in rules] == [10000, 30, 10, 3, 7]
 
 
 # The documented lifecycle policy parameters:
@@ -141,11 +149,15 @@ def test_lifecycle_policy_is_valid_for_ecr(retention, untagged_days):
         assert isinstance(sel["countNumber"], int) and sel["countNumber"] >= 1
     # A rule with tagStatus any must have the highest priority.
     assert all(r["rulePriority"] == max(priorities) for r in rules if r["selection"]["tagStatus"] == "any")
-    # The verified-images rule goes first, the deployed-images rule before every other rule that could
-    # also select deployed images (verified images are deployed ones kept longer).
+    # The signatures' rule goes first (no other rule may expire or count a signature of a kept image), then the
+    # verified-images rule, then the deployed-images rule before every other rule that could also select deployed
+    # images (verified images are deployed ones kept longer).
     by_pattern = {tuple(r["selection"].get("tagPatternList", ())): r["rulePriority"] for r in rules}
-    assert by_pattern[(f"{VERIFIED_TAG_PREFIX}*",)] == min(priorities)
-    assert by_pattern[(f"{DEPLOYED_TAG_PREFIX}*",)] == sorted(priorities)[1]
+    assert by_pattern[(f"{SIGNATURE_TAG_PREFIX}*",)] == min(priorities)
+    assert by_pattern[(f"{VERIFIED_TAG_PREFIX}*",)] == sorted(priorities)[1]
+    assert by_pattern[(f"{DEPLOYED_TAG_PREFIX}*",)] == sorted(priorities)[2]
+    # The signatures' bound is never reached by the signatures of the images the other rules keep at most.
+    assert SIGNATURE_RETENTION_COUNT > KEYS["imageRetentionCount"].maximum + DEPLOYED_IMAGE_RETENTION_COUNT + VERIFIED_IMAGE_RETENTION_COUNT
 
 
 # ------------------------------------------------------------------------------------------
@@ -178,7 +190,7 @@ def selects(selection: dict, image: Image) -> bool:
     return all(any(fnmatch.fnmatchcase(t, p) for t in image.tags) for p in selection["tagPatternList"])
 
 
-def expired_by(policy: str, images: list[Image]) -> set[str]:
+def expired_by(policy: str, images: list[Image], *, lower_rules_count_claimed: bool = True) -> set[str]:
     """Digests ECR would expire, following
     https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html:
 
@@ -188,12 +200,18 @@ def expired_by(policy: str, images: list[Image]) -> set[str]:
       expired"), so they may keep fewer other images, never more;
     - imageCountMoreThan sorts the selected images newest first by push time and expires those past
       countNumber; sinceImagePushed expires those older than countNumber days.
+
+    The guide's examples read the counting both ways: in "Filtering on multiple rules" Example A the lower rule counts
+    images the higher one matched, in Example B it "would see no images because all available images were already
+    seen by Rule 1" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_examples.html).
+    `lower_rules_count_claimed` False takes Example B's reading.
     """
     expired: set[str] = set()
     claimed: set[str] = set()  # matched by the tagging requirements of a higher-priority rule
     for rule in sorted(json.loads(policy)["rules"], key=lambda r: r["rulePriority"]):
         sel = rule["selection"]
-        selected = sorted((i for i in images if selects(sel, i)), key=lambda i: i.pushed_days_ago)
+        candidates = images if lower_rules_count_claimed else [i for i in images if i.digest not in claimed]
+        selected = sorted((i for i in candidates if selects(sel, i)), key=lambda i: i.pushed_days_ago)
         if sel["countType"] == "imageCountMoreThan":
             over = selected[sel["countNumber"] :]
         else:
@@ -258,3 +276,52 @@ def test_verified_images_outlive_newer_deployments_for_the_stacks_that_promote_t
 def test_untagged_images_still_expire():
     images = [Image("sha256:old", frozenset(), 5.0), Image("sha256:new", frozenset(), 0.5)]
     assert expired_by(lifecycle_policy(30, 1), images) == {"sha256:old"}
+
+
+# -- signatures: the build tags each signature it makes sig-<commit tag>-<12 hex> (components/supply/notation.py) -----
+
+
+def signed(images: list[Image], *, tagged: bool = True) -> list[Image]:
+    """The images with one Notation signature each, pushed a minute after its image; `tagged` as the build tags it,
+    else untagged (as Notation leaves it)."""
+    signatures = []
+    for image in images:
+        [commit] = [t for t in image.tags if len(t) == 7]
+        digest = image.digest.replace("sha256:", "sha256:5")[:71]
+        tags = frozenset({f"{SIGNATURE_TAG_PREFIX}{commit}-{digest[7:19]}"}) if tagged else frozenset()
+        signatures.append(Image(digest, tags, image.pushed_days_ago - 1 / 1440))
+    return images + signatures
+
+
+def signature_of(image: Image) -> str:
+    return image.digest.replace("sha256:", "sha256:5")[:71]
+
+
+# Sixty daily builds, every fifth deployed, every tenth verified: more than each rule keeps.
+BUILDS = history(builds=60, deployed=set(range(0, 60, 5)), verified=frozenset(range(0, 60, 10)))
+
+
+@pytest.mark.parametrize("lower_rules_count_claimed", [True, False])
+def test_every_kept_image_keeps_its_signature_and_keeps_what_it_kept_unsigned(lower_rules_count_claimed):
+    """A promoting stack's Check and a revert verify an image's signature days after its build: the signature lives as
+    long as the image, and no rule keeps another image, or fewer deployed and verified ones, because signatures exist.
+    (A signature whose image expired goes with it: ECR deletes referrers within 24 hours of their subject.)"""
+    policy = lifecycle_policy(20, 1)
+    images = signed(BUILDS)
+    expired = expired_by(policy, images, lower_rules_count_claimed=lower_rules_count_claimed)
+    kept = [i for i in BUILDS if i.digest not in expired]
+    assert kept and all(signature_of(i) not in expired for i in kept)
+    unsigned_kept = [i for i in BUILDS if i.digest not in expired_by(policy, BUILDS, lower_rules_count_claimed=lower_rules_count_claimed)]
+    served = [i for i in unsigned_kept if any(t.startswith(DEPLOYED_TAG_PREFIX) for t in i.tags)]
+    assert [i for i in kept if i in served] == served
+    if not lower_rules_count_claimed:
+        # The guide's Example B reading: a signature, seen by the first rule, is not one of the last N tagged images.
+        assert kept == unsigned_kept
+
+
+def test_an_untagged_signature_expires_while_its_image_is_kept():
+    """What the untagged rule does to a signature nobody tagged (and that the model is not vacuous)."""
+    images = signed(BUILDS, tagged=False)
+    expired = expired_by(lifecycle_policy(20, 1), images)
+    kept = [i for i in BUILDS if i.digest not in expired]
+    assert kept and all(signature_of(i) in expired for i in kept if i.pushed_days_ago > 1)

@@ -172,10 +172,60 @@ def test_the_build_signs_the_digest_it_pushed_with_the_stacks_profile(tmp_path, 
     cloud.repository(REPOSITORY)
     run = runtime.run_step(dev, project(dev, "build"), cloud, variables={}, files={"app/Dockerfile": "FROM scratch\n"}, source_version=COMMIT)
     assert run.code == 0, run.stdout
-    [image] = cloud.images(REPOSITORY)
+    [image] = [i for i in cloud.images(REPOSITORY) if COMMIT[:7] in i["imageTags"]]
     signed = fake_notation.signatures(cloud.state)[f"{fake_aws.ACCOUNT}/{fake_aws.REGION}/{image['imageDigest']}"]
     assert [s["profile"] for s in signed] == [profile_arn(dev)]
     assert [c.operation for _, c in run.calls if c.service == "signer"] == ["SignPayload"]
+
+
+def signature_tags(cloud, digest: str) -> list[list[str]]:
+    """The tags of each signature manifest the registry holds for `digest`, in push order."""
+    return [i["imageTags"] for i in cloud.images(REPOSITORY) if json.loads(i["imageManifest"]).get("subject") == {"digest": digest}]
+
+
+def test_the_build_tags_its_signature_so_the_registry_keeps_it_as_long_as_the_image(tmp_path, dev):
+    """Notation leaves the signature untagged, and the repository's untagged rule would expire it a day later while
+    the image is kept: a promoting stack's Check or a revert would then refuse a good image."""
+    cloud = fake_aws.FakeAws(tmp_path)
+    cloud.repository(REPOSITORY)
+    run = runtime.run_step(dev, project(dev, "build"), cloud, variables={}, files={"app/Dockerfile": "FROM scratch\n"}, source_version=COMMIT)
+    assert run.code == 0, run.stdout
+    built, signature = cloud.images(REPOSITORY)
+    assert json.loads(signature["imageManifest"])["subject"] == {"digest": built["imageDigest"]}
+    tag = f"sig-{COMMIT[:7]}-{signature['imageDigest'][7:19]}"
+    assert signature["imageTags"] == [tag]
+    [put] = [c for _, c in run.calls if c.operation == "PutImage" and c.params.get("imageTag") == tag]
+    assert put.params == {
+        "registryId": fake_aws.ACCOUNT,
+        "repositoryName": REPOSITORY,
+        "imageTag": tag,
+        "imageDigest": signature["imageDigest"],
+        "imageManifest": signature["imageManifest"],
+        "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",
+    }
+    assert f"Tagged signature {signature['imageDigest']} of {cloud_uri(dev, built)} {tag}: the registry keeps it as long as the image" in run.stdout
+
+
+def cloud_uri(result, image: dict) -> str:
+    return f"{result.outputs['repositoryUrl']}@{image['imageDigest']}"
+
+
+def test_a_rerun_tags_a_signature_left_untagged_once_and_only_the_stacks(tmp_path, dev):
+    """A build from before signatures were tagged (or one that stopped after signing) left the signature untagged: the
+    re-run or revert that finds it valid tags it; the next one finds it tagged. Another profile's signature is not the
+    stack's to keep."""
+    world = World(tmp_path, dev)
+    world.sign(OTHER_PROFILE)
+    world.sign(profile_arn(dev))
+    run = build(world, dev)
+    assert run.code == 0, run.stdout
+    foreign, own = fake_notation.signatures(world.cloud.state)[f"{fake_aws.ACCOUNT}/{fake_aws.REGION}/{world.digest}"]
+    assert signature_tags(world.cloud, world.digest) == [[], [f"sig-{COMMIT[:7]}-{own['digest'][7:19]}"]]
+    again = build(world, dev)
+    assert again.code == 0, again.stdout
+    assert f"Signature {own['digest']} of {world.uri} is already tagged sig-{COMMIT[:7]}-{own['digest'][7:19]}" in again.stdout
+    assert [c for _, c in again.calls if c.operation == "PutImage"] == []
+    assert foreign["digest"] != own["digest"]
 
 
 def test_a_rerun_keeps_a_valid_signature_and_signs_an_image_built_before_signing(tmp_path, dev):

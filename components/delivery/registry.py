@@ -22,6 +22,21 @@ DEPLOYED_IMAGE_RETENTION_COUNT = 10
 # kept longer than other deployed images.
 VERIFIED_TAG_PREFIX = "verified-"
 VERIFIED_IMAGE_RETENTION_COUNT = 30
+# The build tags the Notation signature it made of an image `sig-<commit tag>-<12 hex of the signature's digest>`
+# (components/supply/notation.py). ECR keeps the signature in this repository as an untagged OCI artifact whose
+# `subject` is the image, and lifecycle rules treat it as one more image
+# (https://github.com/aws/containers-roadmap/issues/2613): untagged, the untagged rule below would expire it after
+# `untaggedImageExpiryDays` while its image is kept, and every later verification (a promoting stack's Check, a
+# revert) would refuse a good image. ECR itself deletes a signature once its image is deleted: "When reference
+# artifacts are present in a repository, Amazon ECR lifecycle policies will automatically clean up those artifacts
+# within 24 hours of the deletion of the subject image"
+# (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-signing.html), so the rule for signature tags only
+# keeps them out of the other rules: it expires nothing unless far more signatures than kept images pile up.
+SIGNATURE_TAG_PREFIX = "sig-"
+# A bound, never reached while ECR removes each signature with its image: the other rules keep at most
+# imageRetentionCount (<= 1000) + 10 + 30 images, each with one signature of its build. A tenth of the 100,000 images
+# a repository may hold by default (https://docs.aws.amazon.com/AmazonECR/latest/userguide/service-quotas.html).
+SIGNATURE_RETENTION_COUNT = 10000
 
 
 @dataclass(frozen=True)
@@ -40,10 +55,13 @@ class RegistryArgs:
 
 
 def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int) -> str:
-    """ECR lifecycle policy: keep the last verified and deployed images, expire untagged images, keep the
-    newest N tagged ones.
+    """ECR lifecycle policy: keep the signatures of kept images, keep the last verified and deployed images, expire
+    untagged images, keep the newest N tagged ones.
 
-    The verified-images rule comes first and the deployed-images rule second because "an image that matches the tagging requirements of a
+    The signatures' rule comes first: "an image that matches the tagging requirements of a rule cannot be expired by a
+    rule with a lower priority", and an image a rule selects is not counted by the rules after it, so a signature tag
+    neither expires by the untagged rule nor takes one of the N places of the last rule. The verified-images rule comes
+    next and the deployed-images rule second because "an image that matches the tagging requirements of a
     rule cannot be expired by a rule with a lower priority"
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html): the 'keep the last
     N tagged' rule never removes an image that served traffic. Parameters as documented in
@@ -55,6 +73,17 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": "Keep the signatures of kept images (ECR deletes a signature with its image)",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": [f"{SIGNATURE_TAG_PREFIX}*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": SIGNATURE_RETENTION_COUNT,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": f"Keep the last {VERIFIED_IMAGE_RETENTION_COUNT} verified images",
                     "selection": {
                         "tagStatus": "tagged",
@@ -65,7 +94,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"Keep the last {DEPLOYED_IMAGE_RETENTION_COUNT} deployed images",
                     "selection": {
                         "tagStatus": "tagged",
@@ -76,7 +105,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 3,
+                    "rulePriority": 4,
                     "description": f"Expire untagged images after {untagged_image_expiry_days} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -87,7 +116,7 @@ def lifecycle_policy(image_retention_count: int, untagged_image_expiry_days: int
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 4,
+                    "rulePriority": 5,
                     "description": f"Keep the last {image_retention_count} tagged images",
                     "selection": {
                         "tagStatus": "tagged",

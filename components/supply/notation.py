@@ -21,6 +21,7 @@ import json
 import shlex
 from collections.abc import Sequence
 
+from components.delivery.registry import SIGNATURE_TAG_PREFIX
 from components.settings import CpuArchitecture
 
 NOTATION_VERSION = "1.3.2"
@@ -44,6 +45,12 @@ TRUST_STORE = "aws-signer-ts"
 """The signingAuthority trust store the root certificate goes into (AWS Signer's guide names it so)."""
 _CDN = "https://d2hvyiie56hcat.cloudfront.net"
 _ARCH = {CpuArchitecture.X86_64: "amd64", CpuArchitecture.ARM64: "arm64"}
+SIGNATURE_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+"""The manifest media type of a Notation signature in ECR: an OCI image manifest with artifactType
+application/vnd.cncf.notary.signature and the signed image as its `subject`."""
+PROFILE_VERSION_ATTRIBUTE = "com.amazonaws.signer.signingProfileVersion"
+"""The signed attribute in which the AWS Signer plugin names the profile version that signed (`<profile ARN>/<version>`;
+https://github.com/aws/aws-signer-notation-plugin/blob/main/internal/verifier/verifier.go)."""
 REFUSING = "Refusing"
 """The first word of the one line a step prints when it refuses an image: `Refusing <image>: <reason>`."""
 
@@ -113,7 +120,38 @@ def sign_built_commands(profile_arn: str, image_var: str = "IMAGE_URI") -> list[
         f'""|*"no signature is associated"*|*"match any trusted identities"*) notation sign --plugin {PLUGIN} --id {arn} "${image_var}" ;; '
         f'*) echo "$signed" >&2; echo "{REFUSING} ${image_var}: its signature by {profile_arn} is no longer valid ($(echo "$signed" | tail -n 1)); '
         'a revoked or expired signature is not renewed: build a new commit"; exit 1 ;; esac',
+        *keep_signature_commands(profile_arn, image_var),
     ]
+
+
+def keep_signature_commands(profile_arn: str, image_var: str = "IMAGE_URI", tag_var: str = "IMAGE_TAG") -> list[str]:
+    """Tag each signature by the profile on the digest in `$image_var` `sig-<$tag_var>-<12 hex of its digest>` (unique:
+    the repository's tags are immutable), so the registry keeps it as long as the image (components/delivery/
+    registry.py). A signature already carrying such a tag is left as it is. The signature's manifest goes back exactly
+    as batch-get-image returned it, with its media type and digest: ECR refuses rather than stores different bytes.
+    No signature by the profile, or a failed tag, fails the build: an untagged signature expires with the untagged
+    images, and every later verification of the image would refuse it."""
+    ecr = '--registry-id "${image%%.*}" --repository-name "$repository"'
+    # `notation inspect --output json` (1.3) lists the signatures under `Signatures`: the Go field has no json tag
+    # (https://github.com/notaryproject/notation/blob/v1.3.2/cmd/notation/inspect.go); each has the signature
+    # manifest's `digest` and the signed attributes, among them the plugin's profile version.
+    own = f'.Signatures[]? | select((.signedAttributes["{PROFILE_VERSION_ATTRIBUTE}"] // "") | startswith($profile)) | .digest'
+    script = f"""set -euo pipefail
+image="${image_var}"; repository="${{image#*/}}"; repository="${{repository%@*}}"
+signatures="$(notation inspect --output json "$image" | jq -r --arg profile {shlex.quote(profile_arn + "/")} {shlex.quote(own)})"
+[ -n "$signatures" ] || {{ echo "No signature by {profile_arn} on $image to keep" >&2; exit 1; }}
+for signature in $signatures; do
+  tag="{SIGNATURE_TAG_PREFIX}${tag_var}-${{signature:7:12}}"
+  details="$(aws ecr describe-images {ecr} --image-ids imageDigest="$signature" --query 'imageDetails[0]' --output json)"
+  if jq -e 'any(.imageTags[]?; startswith("{SIGNATURE_TAG_PREFIX}"))' <<<"$details" >/dev/null; then
+    echo "Signature $signature of $image is already tagged $(jq -r '.imageTags | join(" ")' <<<"$details")"; continue
+  fi
+  found="$(aws ecr batch-get-image {ecr} --image-ids imageDigest="$signature" --accepted-media-types {SIGNATURE_MEDIA_TYPE} --query 'images[0]' --output json)"
+  manifest="$(jq -r .imageManifest <<<"$found")"
+  aws ecr put-image {ecr} --image-tag "$tag" --image-digest "$signature" --image-manifest "$manifest" --image-manifest-media-type {SIGNATURE_MEDIA_TYPE} >/dev/null
+  echo "Tagged signature $signature of $image $tag: the registry keeps it as long as the image"
+done"""
+    return [_subshell(script)]
 
 
 def _import_trust_policy(profile_arns: Sequence[str]) -> list[str]:
