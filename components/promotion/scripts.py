@@ -49,10 +49,12 @@ def publish_script(repository_name: str) -> str:
         _shape("EXECUTION_ID", _EXECUTION, "a pipeline execution id", "Publish"),
         # The accepted media types name the index types too: without them ECR answers an image index (what
         # BuildKit pushes) with the failure UnsupportedImageType instead of its manifest.
+        # A file of its own (mktemp): two steps on one host never read each other's answer.
+        'IMAGE_JSON="$(mktemp)"',
         f'aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
-        f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --output json > /tmp/image.json",
-        "MANIFEST=\"$(jq -r '.images[0].imageManifest // empty' /tmp/image.json)\"",
-        "MEDIA_TYPE=\"$(jq -r '.images[0].imageManifestMediaType // empty' /tmp/image.json)\"",
+        f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --output json > \"$IMAGE_JSON\"",
+        "MANIFEST=\"$(jq -r '.images[0].imageManifest // empty' \"$IMAGE_JSON\")\"",
+        "MEDIA_TYPE=\"$(jq -r '.images[0].imageManifestMediaType // empty' \"$IMAGE_JSON\")\"",
         f'[ -n "$MANIFEST" ] || {{ echo "Publish: no image $IMAGE_DIGEST in {repository_name}"; exit 1; }}',
         # The verified tag first: an image that carries the execution tag (what the collector looks
         # for) therefore always carries the verified tag too.
