@@ -66,7 +66,8 @@ case "$1" in
       deployment/*)
         jq --arg running "$running" '(.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
           status: {observedGeneration: 4, replicas: .spec.replicas, updatedReplicas: .spec.replicas, availableReplicas: .spec.replicas,
-          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}})'" | (${DEPLOYMENT_PATCH:-.})" <<<"$MANIFESTS" ;;
+          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}})
+          '"| (${DEPLOYMENT_PATCH:-.})" <<<"$MANIFESTS" ;;
       pods)
         pod='{"metadata":{"name":"app-%s"},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"app","ready":true,"imageID":%s}]}}'
         id="$(json "$running")"
