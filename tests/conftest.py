@@ -6,7 +6,6 @@ import gc
 import hashlib
 import json
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from components.settings import KEYS, DeployTargetKind  # noqa: E402
 from offline import stackfile  # noqa: E402
 from offline.mocks import GC_THRESHOLDS, ORGANIZATION, PROJECT, StackResult, evaluate_stack, upstream_reference  # noqa: E402
 from offline.stackfile import stack_config  # noqa: E402
+from tests.shared import read_shared, shared_lock, write_shared  # noqa: E402
 
 # The whole test session allocates as an evaluation does (plans, checkov's graphs): the same thresholds.
 gc.set_threshold(*GC_THRESHOLDS)
@@ -94,24 +94,25 @@ def shared_evaluate(stack: str, overrides: dict) -> StackResult:
     path = Path(tempfile.gettempdir()) / f"{SHARED_STACKS_PREFIX}{run}" / f"{key}.pickle"
     if run:
         path.parent.mkdir(exist_ok=True)
-        try:
-            _RESULTS[key] = pickle.loads(path.read_bytes())  # noqa: S301 - written by this run's own workers
-            return _RESULTS[key]
-        except (FileNotFoundError, EOFError, pickle.UnpicklingError):
-            pass
+        if (shared := read_shared(path)) is not None:
+            _RESULTS[key] = shared
+            return shared
     upstream = upstream_reference(config)
     outputs = None
     if upstream and upstream.startswith(f"{ORGANIZATION}/{PROJECT}/") and (ROOT / f"Pulumi.{upstream.rsplit('/', 1)[-1]}.yaml").exists():
+        # Before this stack's lock is taken: a worker holds one lock at a time, so two never wait for each other.
         outputs = {upstream: shared_evaluate(upstream.rsplit("/", 1)[-1], {}).outputs}
-    result = _RESULTS[key] = evaluate_stack(stack, overrides, stack_outputs=outputs)
-    # What lives now (the modules an evaluation imports, the cached results) lives for the session: the
-    # collector stops scanning it again in every full collection (a quarter of an evaluation's time).
-    gc.collect()
-    gc.freeze()
-    if run:
-        partial = path.with_name(f"{key}.{os.getpid()}.partial")
-        partial.write_bytes(pickle.dumps(result))
-        partial.replace(path)  # atomic: a reader sees the whole result or none
+    with shared_lock(path if run else None):
+        if run and (shared := read_shared(path)) is not None:  # the other worker evaluated it while this one waited
+            _RESULTS[key] = shared
+            return shared
+        result = _RESULTS[key] = evaluate_stack(stack, overrides, stack_outputs=outputs)
+        # What lives now (the modules an evaluation imports, the cached results) lives for the session: the
+        # collector stops scanning it again in every full collection (a quarter of an evaluation's time).
+        gc.collect()
+        gc.freeze()
+        if run:
+            write_shared(path, result)
     return result
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import pickle
 import shutil
 import tempfile
 import uuid
@@ -24,6 +23,7 @@ from offline.mocks import StackResult
 from tests import fake_aws, fake_notation, fake_supply_cli, runtime, supply
 from tests.fake_kubectl import FakeKubectl
 from tests.iam_authz import Caller
+from tests.shared import read_shared, shared_lock, write_shared
 
 COMMIT = "3f2c1e9a4b5c6d7e8f90123456789abcdef01234"
 EXECUTION = "0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -243,16 +243,15 @@ def delivered(label: str, result: StackResult, upstream: StackResult | None) -> 
     folder = Path(tempfile.gettempdir()) / f"container-cicd-stacks-{run}"
     folder.mkdir(exist_ok=True)
     path = folder / f"delivery-{label}.pickle"
-    try:
-        _DELIVERED[label] = pickle.loads(path.read_bytes())  # noqa: S301 - written by this run's own workers
-        return _DELIVERED[label]
-    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
-        pass
-    done = _DELIVERED[label] = deliver(folder / f"delivery-{label}-{uuid.uuid4().hex}", result, upstream)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(pickle.dumps(done))
-    partial.replace(path)
-    return done
+    if (shared := read_shared(path)) is not None:
+        _DELIVERED[label] = shared
+        return shared
+    with shared_lock(path):  # tests/test_time_budgets.py and tests/test_authorization.py start with the same deliveries
+        if (shared := read_shared(path)) is None:
+            shared = deliver(folder / f"delivery-{label}-{uuid.uuid4().hex}", result, upstream)
+            write_shared(path, shared)
+    _DELIVERED[label] = shared
+    return shared
 
 
 def verifier_answers(deployment: str, revision: str, container: str, digest: str, pages: int = 1) -> runtime.Responder:

@@ -20,10 +20,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 from botocore import xform_name
 from botocore.model import ListShape, Shape, StructureShape
 
+from tests import aws_models
 from tests.aws_models import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +181,7 @@ GLOBAL_FLAGS = {"--no-cli-pager", "--no-paginate", "--debug", "--no-verify-ssl",
 
 @cache
 def _model(service: str):
-    return botocore.session.get_session().get_service_model(service)
+    return aws_models.session().get_service_model(service)
 
 
 @cache

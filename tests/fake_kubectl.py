@@ -49,7 +49,7 @@ case "$1" in
 esac
 case "$1" in
   rollout)
-    running="$(cat "$STATE/running")"
+    running="$(<"$STATE/running")"
     case " ${BAD:-} " in
       *" $running "*)
         # HANG_ONCE: the first such rollout hangs (until the script kills it), later ones complete.
@@ -60,17 +60,19 @@ case "$1" in
     esac
     exit 0 ;;
   get)
-    running="$(cat "$STATE/running")"
+    running="$(<"$STATE/running")"
     case "$2" in
+      # One jq each, the patch applied in the same program (a jq start costs 20 ms); the pods without a patch in bash.
       deployment/*)
-        jq '.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
+        jq --arg running "$running" '(.items[] | select(.kind == "Deployment") | {metadata: {generation: 4}, spec: {replicas: .spec.replicas, selector: .spec.selector},
           status: {observedGeneration: 4, replicas: .spec.replicas, updatedReplicas: .spec.replicas, availableReplicas: .spec.replicas,
-          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}}' <<<"$MANIFESTS" \
-          | if [ -n "${DEPLOYMENT_PATCH:-}" ]; then jq --arg running "$running" "$DEPLOYMENT_PATCH"; else cat; fi ;;
+          conditions: [{type: "Available", status: "True"}, {type: "Progressing", status: "True", reason: "NewReplicaSetAvailable"}]}})
+          '"| (${DEPLOYMENT_PATCH:-.})" <<<"$MANIFESTS" ;;
       pods)
-        jq -n --arg running "$running" '{items: [range(2) as $i | {metadata: {name: "app-\($i)"}, status: {phase: "Running",
-          conditions: [{type: "Ready", status: "True"}], containerStatuses: [{name: "app", ready: true, imageID: $running}]}}]}' \
-          | if [ -n "${PODS_PATCH:-}" ]; then jq --arg running "$running" "$PODS_PATCH"; else cat; fi ;;
+        pod='{"metadata":{"name":"app-%s"},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}],"containerStatuses":[{"name":"app","ready":true,"imageID":%s}]}}'
+        id="$(json "$running")"
+        pods="$(printf "{\"items\":[$pod,$pod]}" 0 "$id" 1 "$id")"
+        if [ -n "${PODS_PATCH:-}" ]; then jq --arg running "$running" "$PODS_PATCH" <<<"$pods"; else echo "$pods"; fi ;;
     esac
     exit 0 ;;
 esac

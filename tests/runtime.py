@@ -120,7 +120,9 @@ def steps(result: StackResult) -> dict[str, Step]:
     out = {}
     for project in result.of_type("aws:codebuild/project:Project"):
         inputs = project.inputs
-        out[inputs["name"]] = Step(inputs["name"], inputs["serviceRole"], yaml.safe_load(inputs["source"]["buildspec"]), passed.get(inputs["name"], ()))
+        # libyaml's safe loader (what yaml.safe_load does in pure Python, several times faster).
+        buildspec = yaml.load(inputs["source"]["buildspec"], Loader=yaml.CSafeLoader)  # noqa: S506 - a safe loader
+        out[inputs["name"]] = Step(inputs["name"], inputs["serviceRole"], buildspec, passed.get(inputs["name"], ()))
     return out
 
 

@@ -9,6 +9,7 @@ NOT_YET_PROVEN: a new number that is neither generated nor listed fails here.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -74,8 +75,10 @@ NOT_YET_PROVEN = [
 pytestmark = pytest.mark.usefixtures("docs_from_shared_stacks")
 
 
-def _unchecked() -> list[doc_numbers.Number]:
-    return [n for page in doc_numbers.pages() for n in doc_numbers.unchecked(str(page.relative_to(ROOT)), page.read_text())]
+@functools.cache
+def _unchecked() -> tuple[doc_numbers.Number, ...]:
+    """Scanned once per run (the pages cannot change during it; each scan renders their generated parts)."""
+    return tuple(n for page in doc_numbers.pages() for n in doc_numbers.unchecked(str(page.relative_to(ROOT)), page.read_text()))
 
 
 def _covered(number: doc_numbers.Number, entries) -> list[tuple]:

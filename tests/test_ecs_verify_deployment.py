@@ -8,12 +8,12 @@ import json
 from datetime import UTC, datetime
 
 import boto3
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 
 from functions import deployment_record as records
 from functions import ecs_verify_deployment as verify
+from tests import aws_models
 from tests.aws_models import validate
 
 JOB = "11111111-abcd-1111-abcd-111111abcdef"
@@ -31,7 +31,7 @@ FINISHED = datetime(2025, 7, 10, 13, 4, 35, 500000, tzinfo=UTC)
 NOW = datetime(2025, 7, 10, 13, 10, 0, tzinfo=UTC)
 ENV = {"SERVICE_ID": "shop-dev-app", "MAX_WAIT_MINUTES": "30"}
 PARAMS = {"cluster": "cluster", "service": "app", "expectedImage": IMAGE, "commit": COMMIT, "strategy": "blue-green"}
-STATUSES = botocore.session.get_session().get_service_model("ecs").shape_for("ServiceDeploymentStatus").enum
+STATUSES = aws_models.session().get_service_model("ecs").shape_for("ServiceDeploymentStatus").enum
 
 
 def job(params: dict | str = PARAMS, token: str | None = None) -> dict:

@@ -3,7 +3,8 @@ the addresses the smoke-test hook leaves the VPC from, looked up in the VPC's ro
 and Elastic IPs before anything is created; refused, naming the fix, only where the VPC does not report
 that address and testListenerCidrs is empty; and what the next `pulumi up` does when the addresses change.
 
-Each case replaces the offline account's VPC (offline/existing_vpc.py) and evaluates uncached."""
+Each case replaces the offline account's VPC (offline/existing_vpc.py) and evaluates uncached; the tests that read
+the VPC of TWO_NATS share one evaluation of it."""
 
 from __future__ import annotations
 
@@ -59,12 +60,28 @@ def prod_in(monkeypatch, ecs_config):
     return run
 
 
+@pytest.fixture(scope="module")
+def two_nats(ecs_config) -> tuple[StackResult, list[str]]:
+    """prod_in(TWO_NATS), evaluated once for the tests that read it, with every lookup and registration the
+    program made, in order ("invoke <token>", "register <name>")."""
+    events: list[str] = []
+    call, new_resource, evaluate = mocks.CloudMocks.call, mocks.CloudMocks.new_resource, mocks.evaluate
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(existing_vpc, "ACCOUNT_VPC", TWO_NATS)
+        # Only prod's own evaluation: the first one in a process evaluates the stack it promotes from (dev) first.
+        patch.setattr(mocks, "evaluate", lambda *args, **kwargs: events.clear() or evaluate(*args, **kwargs))
+        patch.setattr(mocks.CloudMocks, "call", lambda self, args: events.append(f"invoke {args.token}") or call(self, args))
+        patch.setattr(mocks.CloudMocks, "new_resource", lambda self, args: events.append(f"register {args.name}") or new_resource(self, args))
+        result = evaluate_stack("prod", {**ecs_config("prod"), **EXISTING})
+    return result, events
+
+
 def port_rules(result: StackResult) -> dict[str, str]:
     return {r.name: r.inputs["cidrIpv4"] for r in result.of_type(INGRESS) if r.inputs.get("fromPort") == TEST_PORT}
 
 
-def test_prod_on_ecs_in_an_existing_vpc_deploys_with_canary_and_opens_the_test_port_to_the_looked_up_addresses(prod_in):
-    result = prod_in(TWO_NATS)
+def test_prod_on_ecs_in_an_existing_vpc_deploys_with_canary_and_opens_the_test_port_to_the_looked_up_addresses(two_nats):
+    result, _ = two_nats
     assert result.one("aws:ecs/service:Service").inputs["deploymentConfiguration"]["strategy"] == "CANARY"
     assert port_rules(result) == {
         "deploy-lb-alb-in-test-hook-192-0-2-10": "192.0.2.10/32",
@@ -155,14 +172,10 @@ def test_with_testlistenercidrs_set_an_unreported_egress_is_the_users_to_list(pr
     assert port_rules(result) == {"deploy-lb-alb-in-test-0": "198.51.100.7/32", "deploy-lb-alb-in-test-hook-192-0-2-20": "192.0.2.20/32"}
 
 
-def test_order_the_vpc_is_read_before_any_resource_is_registered(prod_in, monkeypatch):
+def test_order_the_vpc_is_read_before_any_resource_is_registered(two_nats):
     """The rules name the addresses as plain strings, so they cannot be registered before the lookup; and
     the lookup comes before everything else, so a refusal leaves nothing half created."""
-    events: list[str] = []
-    call, new_resource = mocks.CloudMocks.call, mocks.CloudMocks.new_resource
-    monkeypatch.setattr(mocks.CloudMocks, "call", lambda self, args: events.append(f"invoke {args.token}") or call(self, args))
-    monkeypatch.setattr(mocks.CloudMocks, "new_resource", lambda self, args: events.append(f"register {args.name}") or new_resource(self, args))
-    prod_in(TWO_NATS)
+    _, events = two_nats
     lookups = [i for i, e in enumerate(events) if e.startswith("invoke aws:ec2/")]
     first_registration = next(i for i, e in enumerate(events) if e.startswith("register "))
     # Per subnet: its route tables (the second's: none, then the main one), the table, the NAT gateway; and
@@ -171,11 +184,11 @@ def test_order_the_vpc_is_read_before_any_resource_is_registered(prod_in, monkey
     assert max(lookups) < first_registration < events.index("register deploy-lb-alb-in-test-hook-192-0-2-10")
 
 
-def test_change_new_nat_addresses_replace_only_their_own_rules_on_the_next_up(prod_in):
+def test_change_new_nat_addresses_replace_only_their_own_rules_on_the_next_up(prod_in, two_nats):
     """nat-…01 replaced (new Elastic IPs .12 and .11 kept), .20 unchanged: the next `pulumi up` creates the
     rule of the new address, deletes the rule of the one gone, and leaves the others as they are. No rule
     is updated to another source (which could collide with a rule not yet deleted)."""
-    before = prod_in(TWO_NATS)
+    before, _ = two_nats
     moved = NatGatewayState(("192.0.2.12", "192.0.2.11"))
     after = prod_in(with_default_route(TWO_NATS, {"natGatewayId": "nat-00000000000000001"}, moved))
     change = plan_change(before, after)

@@ -260,7 +260,7 @@ def test_window_and_alarm_gate_together_window_before_the_alarm(evaluate, stack_
 
 def test_the_window_moves_only_when_the_alarm_gate_is_on(evaluate):
     """The window alone stays on Deploy's entry; the stage before keeps no conditions."""
-    r = evaluate("dev", deploymentWindowCron=WINDOW)
+    r = evaluate("dev", deploymentWindowCron=WINDOW, deploymentWindowTimeZone="Europe/Berlin")  # the stack tests/test_plan.py plans
     names = [s["name"] for s in stages(r)]
     first = deploy_stages(r)[0]
     before = stages(r)[names.index(first["name"]) - 1]
@@ -404,7 +404,8 @@ def test_gated_pipeline_is_a_valid_create_pipeline_request(evaluate, entry):
     gate = {
         "window": {"deploymentWindowCron": WINDOW},
         "alarm": {"blockDeployWhileAlarming": True},
-        "both": {"deploymentWindowCron": WINDOW, "blockDeployWhileAlarming": True},
+        # With the time zone: the stacks test_window_and_alarm_gate_together_window_before_the_alarm evaluates.
+        "both": {"deploymentWindowCron": WINDOW, "deploymentWindowTimeZone": "Europe/Berlin", "blockDeployWhileAlarming": True},
     }[entry]
     for name, overrides in (STACKS["prod-ecs"], STACKS["prod-eks"]):
         r = evaluate(name, **overrides, **gate)

@@ -31,8 +31,8 @@ def ecs_image(result) -> str:
 
 
 @pytest.fixture(scope="module")
-def ecs_two_steps():
-    first = evaluate_stack("dev")
+def ecs_two_steps(dev):
+    first = dev  # the session's dev: the first `pulumi up`, before the pipeline deployed
     second = evaluate_stack("dev", {"ecsCpu": 512, "ecsMemory": 1024, "desiredCount": 3}, ssm_parameters={PARAMETER: X})
     return first, second
 

@@ -8,13 +8,13 @@ import io
 import json
 import zipfile
 
-import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
 
 import functions.promotion_collector as collector
 from components.promotion import contract
 from components.promotion.collector import HANDLER
+from tests import aws_models
 from tests.iam_eval import Decision, allowed, decision
 from tests.test_iam import role_name_of, role_policies
 
@@ -58,7 +58,7 @@ def succeeded(pipeline: str = PIPELINE, account: str = UPSTREAM, state: str = "S
 
 
 def clients():
-    session = botocore.session.get_session()
+    session = aws_models.session()
     ecr = session.create_client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     s3 = session.create_client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     return ecr, s3, Stubber(ecr), Stubber(s3)
@@ -154,7 +154,7 @@ def test_the_function_agrees_with_the_contract_and_its_deployment(prod):
     function = prod.one("aws:lambda/function:Function").inputs
     assert sorted(function["environment"]["variables"]) == sorted(collector.ENVIRONMENT)
     assert function["handler"] == "promotion_collector.handler" and hasattr(collector, "handler")
-    runtimes = botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum
+    runtimes = aws_models.session().get_service_model("lambda").shape_for("Runtime").enum
     assert function["runtime"] in runtimes
     assert function["code"] == {"archive": {"promotion_collector.py": {"file": "functions/promotion_collector.py", "sha256": ANY}}}
 

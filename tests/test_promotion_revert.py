@@ -9,10 +9,10 @@ import json
 import re
 import zipfile
 
-import botocore.session
 import pytest
 from botocore.stub import ANY, Stubber
 
+from tests import aws_models
 from tools import promote
 from tools import revert as tool
 
@@ -23,7 +23,7 @@ INBOX = "promotion-inbox-bucket-0a1b2c3d"
 
 
 def clients():
-    session = botocore.session.get_session()
+    session = aws_models.session()
     made = {name: session.create_client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x") for name in ("ecr", "s3", "codepipeline")}
     return made, {name: Stubber(client) for name, client in made.items()}
 

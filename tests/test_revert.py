@@ -7,11 +7,11 @@ import datetime
 import re
 from pathlib import Path
 
-import botocore.session
 import pytest
 from botocore.stub import Stubber
 
 from components.delivery.buildspec import SHORT_SHA_LENGTH
+from tests import aws_models
 from tools import revert as tool
 
 COMMIT = "3f2c1e9a" + "0" * 32
@@ -22,7 +22,7 @@ DIGEST = "sha256:" + "a" * 64
 
 
 def clients():
-    session = botocore.session.get_session()
+    session = aws_models.session()
     ecr = session.create_client("ecr", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     pipeline = session.create_client("codepipeline", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     return ecr, pipeline, Stubber(ecr), Stubber(pipeline)
