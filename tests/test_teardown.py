@@ -261,7 +261,7 @@ def test_building_stack_whose_repository_url_names_another_registry_is_refused(w
 
 
 def test_a_bucket_tagged_for_another_stack_is_refused(world, capsys):
-    bucket = next(r for r in world.states["dev"]["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket")
+    bucket = next(r for r in world.states["dev"]["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket" and r["outputs"]["bucket"] == "artifacts-bucket-mock-dev")
     bucket["outputs"]["tags"] = {**bucket["outputs"]["tags"], "stack": "prod"}
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_REFUSED
     assert mutating(world.calls) == []
@@ -346,7 +346,7 @@ def test_the_state_comes_from_pulumi_stack_export(tmp_path: Path, monkeypatch):
 
 
 def test_a_bucket_in_another_region_than_the_stack_files_is_refused(world, capsys):
-    bucket = next(r for r in world.states["dev"]["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket")
+    bucket = next(r for r in world.states["dev"]["deployment"]["resources"] if r["type"] == "aws:s3/bucket:Bucket" and r["outputs"]["bucket"] == "artifacts-bucket-mock-dev")
     bucket["outputs"]["region"] = "eu-west-1"
     assert world.run("--stack", "dev", "--yes") == teardown.EXIT_REFUSED
     assert mutating(world.calls) == []
@@ -389,3 +389,12 @@ def test_a_round_that_deletes_nothing_fails_with_ecrs_reason():
     stub.add_response("batch_delete_image", {"failures": [refused]}, {**call, "imageIds": [{"imageDigest": CHILD}]})
     with stub, pytest.raises(RuntimeError, match=f"^ECR deleted no image of {DEV_REPOSITORY}: ImageReferencedByManifestList referenced by an image index$"):
         teardown.empty_repository(ecr, DEV_REPOSITORY, ACCOUNT, dry_run=False)
+
+
+def test_the_plan_does_not_depend_on_the_order_the_state_lists_its_resources_in(world, capsys):
+    assert world.run("--stack", "dev") == teardown.EXIT_DONE
+    first = capsys.readouterr().out
+    world.states["dev"]["deployment"]["resources"].reverse()
+    assert world.run("--stack", "dev") == teardown.EXIT_DONE
+    assert capsys.readouterr().out == first
+    assert first.index("empty bucket artifacts-bucket-mock-dev") < first.index("empty bucket container-cicd-dev-app-records-") < first.index("empty repository")

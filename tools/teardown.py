@@ -30,6 +30,7 @@ from tools.revert import ROOT, UsageError, read_settings, stack_target, tool_par
 
 EXIT_DONE, EXIT_AWS_ERROR, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+STEP_KINDS = ("bucket", "repository", "load-balancer")
 REPOSITORY_TYPE = "aws:ecr/repository:Repository"
 LOAD_BALANCER_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -131,6 +132,8 @@ def plan(stack: str, project: str, prefix: str, promote_from: str | None, state:
             )
         steps.append(step)
     notes += _check_outputs(stack, prefix, promote_from, outputs, steps, account)
+    # The same steps in the same order whatever order the state lists its resources in.
+    steps.sort(key=lambda s: (STEP_KINDS.index(s.kind), s.name))
     return Plan(stack, account, region, tuple(steps), protected, tuple(notes))
 
 
