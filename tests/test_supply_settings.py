@@ -81,3 +81,16 @@ def test_production_refuses_unsigned_images_with_key_value_allowed_and_fix():
 def test_unknown_threshold_names_the_allowed_values_and_the_closest():
     with pytest.raises(SettingsError, match=r"^scanSeverityThreshold: 'hihg' is not supported; use 'auto', 'critical', 'high', 'medium', 'low' or 'off'; did you mean 'high'\?$"):
         parse(scanSeverityThreshold="hihg")
+
+
+def test_in_the_china_regions_auto_does_not_scan_and_a_threshold_is_refused():
+    """CodePipeline documents no InspectorScan action in cn-north-1 and cn-northwest-1."""
+    for stack, raw in (("dev", {}), ("prod", PRODUCTION)):
+        assert parse_settings(raw, PROJECT, stack, region="cn-north-1").supply == SupplyChainSettings(threshold=None, signing=True)
+    message = (
+        "scanSeverityThreshold: 'high' is not valid; CodePipeline's InspectorScan action is not available in cn-northwest-1; allowed there: off. "
+        "Fix: set scanSeverityThreshold to off (the signature is still verified) and scan the images another way"
+    )
+    with pytest.raises(SettingsError, match=f"^{re.escape(message)}$"):
+        parse_settings({"scanSeverityThreshold": "high"}, PROJECT, "dev", region="cn-northwest-1")
+    assert parse_settings({}, PROJECT, "dev", region="us-east-1").supply.threshold is Severity.CRITICAL

@@ -330,7 +330,8 @@ KEYS: dict[str, Key] = _keys(
         "string",
         "auto",
         "The scan gate: the least severe vulnerability (CodePipeline's InspectorScan action on the built digest, the upstream's SBOM in a "
-        "promoting stack) that stops the image before it deploys; off: no scan (refused in production). auto: high when production, else critical.",
+        "promoting stack) that stops the image before it deploys; off: no scan (refused in production). auto: high when production, else critical; "
+        "off in cn-north-1 and cn-northwest-1, which have no InspectorScan action.",
         allowed=ScanThreshold,
     ),
     Key(

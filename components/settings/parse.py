@@ -251,7 +251,7 @@ def parse_settings(
         else None,
         "safety": problems.check(_safety, reader, production),
         "eks": problems.check(_eks, reader) if DeployTargetKind.EKS in targets else None,
-        "supply": problems.check(_supply, reader, production),
+        "supply": problems.check(_supply, reader, production, region),
     }
     problems.check(_regions, reader, region)
     problems.messages = [_unquoted_number_hint(message, raw) for message in problems.messages]

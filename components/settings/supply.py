@@ -52,9 +52,24 @@ class SupplyChainSettings:
         return Severity(str(severity).lower()).rank <= self.threshold.rank
 
 
-def _supply(reader: _Reader, production: bool) -> SupplyChainSettings:
+# "The CodePipeline action for InspectorScan is not available in the China (Beijing) and China (Ningxia)
+# Regions": https://docs.amazonaws.cn/en_us/codepipeline/latest/userguide/action-reference-InspectorScan.html
+NO_INSPECTOR_SCAN_REGIONS = ("cn-north-1", "cn-northwest-1")
+
+
+def _supply(reader: _Reader, production: bool, region: str | None = None) -> SupplyChainSettings:
     threshold = _enum(reader, "scanSeverityThreshold")
-    if production and threshold is ScanThreshold.OFF:
+    if region in NO_INSPECTOR_SCAN_REGIONS:
+        if threshold is ScanThreshold.AUTO:
+            threshold = ScanThreshold.OFF  # auto there: no scan; the signature is still verified
+        elif threshold is not ScanThreshold.OFF:
+            raise _fail(
+                "scanSeverityThreshold",
+                reader.get("scanSeverityThreshold"),
+                f"CodePipeline's InspectorScan action is not available in {region}; allowed there: off",
+                "set scanSeverityThreshold to off (the signature is still verified) and scan the images another way",
+            )
+    elif production and threshold is ScanThreshold.OFF:
         raise _fail(
             "scanSeverityThreshold",
             reader.get("scanSeverityThreshold"),
