@@ -52,9 +52,9 @@ def publish_script(repository_name: str) -> str:
         # A file of its own (mktemp): two steps on one host never read each other's answer.
         'IMAGE_JSON="$(mktemp)"',
         f'aws ecr batch-get-image --repository-name {repo} --image-ids imageDigest="$IMAGE_DIGEST" '
-        f"--accepted-media-types {' '.join(MANIFEST_MEDIA_TYPES)} --output json > \"$IMAGE_JSON\"",
-        "MANIFEST=\"$(jq -r '.images[0].imageManifest // empty' \"$IMAGE_JSON\")\"",
-        "MEDIA_TYPE=\"$(jq -r '.images[0].imageManifestMediaType // empty' \"$IMAGE_JSON\")\"",
+        f'--accepted-media-types {" ".join(MANIFEST_MEDIA_TYPES)} --output json > "$IMAGE_JSON"',
+        'MANIFEST="$(jq -r \'.images[0].imageManifest // empty\' "$IMAGE_JSON")"',
+        'MEDIA_TYPE="$(jq -r \'.images[0].imageManifestMediaType // empty\' "$IMAGE_JSON")"',
         f'[ -n "$MANIFEST" ] || {{ echo "Publish: no image $IMAGE_DIGEST in {repository_name}"; exit 1; }}',
         # The verified tag first: an image that carries the execution tag (what the collector looks
         # for) therefore always carries the verified tag too.
