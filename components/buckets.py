@@ -16,6 +16,22 @@ class PrivateBucket:
     public_access: aws.s3.BucketPublicAccessBlock
     """A bucket policy must wait for it (S3 refuses a policy while the block changes)."""
 
+    def expire(self, name: str, rule_id: str, *, days: int | None, noncurrent_days: int) -> aws.s3.BucketLifecycleConfiguration:
+        """One lifecycle rule over the whole bucket, `{name}-lifecycle`: current objects expire after `days` (None:
+        never), noncurrent versions after `noncurrent_days`, incomplete multipart uploads after a day. It waits for
+        the versioning (S3 refuses a lifecycle configuration while versioning changes)."""
+        rule: aws.s3.BucketLifecycleConfigurationRuleArgsDict = {"id": rule_id, "status": "Enabled", "filter": {}}
+        if days is not None:
+            rule["expiration"] = {"days": days}
+        rule["noncurrent_version_expiration"] = {"noncurrent_days": noncurrent_days}
+        rule["abort_incomplete_multipart_upload"] = {"days_after_initiation": 1}
+        return aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=self.bucket.id,
+            rules=[rule],
+            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.versioning]),
+        )
+
 
 def private_bucket(
     name: str,

@@ -52,22 +52,8 @@ class ArtifactStore(pulumi.ComponentResource):
             opts=stateful,
         )
         created = private_bucket(name, key_arn=key.arn, parent=self, protect=args.production, tags=args.tags)
-        bucket, versioning = created.bucket, created.versioning
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-artifacts",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": args.expiry_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.expiry_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[versioning]),
-        )
+        bucket = created.bucket
+        created.expire(name, "expire-artifacts", days=args.expiry_days, noncurrent_days=args.expiry_days)
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket.id,

@@ -64,20 +64,7 @@ class PromotionInbox(pulumi.ComponentResource):
         super().__init__("container-cicd:promotion:PromotionInbox", name, None, opts)
         created = private_bucket(name, key_arn=args.key_arn, parent=self, protect=args.production, tags=args.tags)
         bucket = created.bucket
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-earlier-promotions",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.expiry_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[created.versioning]),
-        )
+        created.expire(name, "expire-earlier-promotions", days=None, noncurrent_days=args.expiry_days)
         aws.s3.BucketPolicy(
             f"{name}-tls-only",
             bucket=bucket.id,

@@ -59,21 +59,7 @@ class Records(pulumi.ComponentResource):
         super().__init__("container-cicd:supply:Records", name, None, opts)
         created = private_bucket(name, key_arn=args.key_arn, parent=self, protect=args.production, tags=args.tags, bucket_prefix=args.bucket_prefix)
         bucket = created.bucket
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-records",
-                    "status": "Enabled",
-                    "filter": {},
-                    "expiration": {"days": args.expiry_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.expiry_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[created.versioning]),
-        )
+        created.expire(name, "expire-records", days=args.expiry_days, noncurrent_days=args.expiry_days)
         statements = [*tls_only_statements(bucket.arn), *reader_statements(bucket.arn, args.reader_accounts)]
         aws.s3.BucketPolicy(
             f"{name}-policy",
