@@ -46,18 +46,7 @@ STRATEGY_KEYS: dict[str, frozenset[DeploymentStrategyKind]] = {
     "smokeTestPaths": _SHIFTING,
     "testListenerPort": _SHIFTING,
     "testListenerCidrs": _SHIFTING,
-    **{
-        key: _JUDGED
-        for key in (
-            "canaryMetrics",
-            "canaryTolerancePercent",
-            "canaryErrorFloorPercent",
-            "canaryLatencyFloorMs",
-            "canaryMinRequests",
-            "canaryLatencyPercentile",
-            "canaryNotEnoughTraffic",
-        )
-    },
+    **{key: _JUDGED for key in JUDGE_KEYS},
 }
 
 # What makes a deployment of each strategy shorter, for the timeout error.
