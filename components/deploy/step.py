@@ -38,9 +38,23 @@ class DeployStep:
     role: ServiceRole
     log_group: aws.cloudwatch.LogGroup
 
-    def action(self, name: str, run_order: int, variables: Sequence[tuple[str, str]] = ()) -> aws.codepipeline.PipelineStageActionArgs:
-        """The Deploy-stage action that runs the step (CodeBuild actions need an input artifact)."""
+    def action(
+        self,
+        name: str,
+        run_order: int,
+        variables: Sequence[tuple[str, str]] = (),
+        *,
+        namespace: str | None = None,
+        more_inputs: Sequence[str] = (),
+    ) -> aws.codepipeline.PipelineStageActionArgs:
+        """The action that runs the step on the build's artifact (CodeBuild actions need an input artifact).
+
+        `namespace`: where the step's exported variables go. Omitted: none. `more_inputs`: artifacts besides the
+        build's; the build's stays the primary source (CodeBuild starts in it; the others are in
+        CODEBUILD_SRC_DIR_<name>). Omitted: the build's alone."""
         configuration: dict[str, pulumi.Input[str]] = {"ProjectName": self.project.name}
+        if more_inputs:
+            configuration["PrimarySource"] = BUILD_ARTIFACT
         if variables:
             configuration["EnvironmentVariables"] = pulumi.Output.json_dumps([{"name": k, "value": v, "type": "PLAINTEXT"} for k, v in variables])
         return aws.codepipeline.PipelineStageActionArgs(
@@ -50,7 +64,8 @@ class DeployStep:
             provider="CodeBuild",
             version="1",
             run_order=run_order,
-            input_artifacts=[BUILD_ARTIFACT],
+            namespace=namespace,
+            input_artifacts=[BUILD_ARTIFACT, *more_inputs],
             configuration=configuration,
         )
 

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import BUILD_ARTIFACT, BUILD_NAMESPACE, StageContribution, Statement, StepContext
+from components.contracts import BUILD_NAMESPACE, StageContribution, Statement, StepContext
 from components.delivery.buildspec import render
 from components.deploy.step import deploy_step
 from components.iam import registry_login_statement
@@ -151,27 +151,9 @@ class ScanGate(pulumi.ComponentResource):
             source_account=context.account_id,
         )
         b = BUILD_NAMESPACE
-        variables = [
-            {"name": "IMAGE_URI", "value": f"#{{{b}.IMAGE_URI}}", "type": "PLAINTEXT"},
-            {"name": "IMAGE_TAG", "value": f"#{{{b}.IMAGE_TAG}}", "type": "PLAINTEXT"},
-            {"name": "EXECUTION", "value": "#{codepipeline.PipelineExecutionId}", "type": "PLAINTEXT"},
-        ]
-        verify = aws.codepipeline.PipelineStageActionArgs(
-            name=VERIFY_ACTION,
-            category="Build",
-            owner="AWS",
-            provider="CodeBuild",
-            version="1",
-            run_order=2 if supply.scans else 1,
-            namespace=SUPPLY_NAMESPACE,
-            input_artifacts=[BUILD_ARTIFACT, SCAN_ARTIFACT] if supply.scans else [BUILD_ARTIFACT],
-            configuration={
-                "ProjectName": step.project.name,
-                # With two input artifacts CodeBuild needs the one it starts in; the SBOM's is CODEBUILD_SRC_DIR_ScanReport.
-                **({"PrimarySource": BUILD_ARTIFACT} if supply.scans else {}),
-                "EnvironmentVariables": pulumi.Output.json_dumps(variables),
-            },
-        )
+        variables = [("IMAGE_URI", f"#{{{b}.IMAGE_URI}}"), ("IMAGE_TAG", f"#{{{b}.IMAGE_TAG}}"), ("EXECUTION", "#{codepipeline.PipelineExecutionId}")]
+        # With the SBOM's artifact too, CodeBuild starts in the build's; the SBOM's is CODEBUILD_SRC_DIR_ScanReport.
+        verify = step.action(VERIFY_ACTION, 2 if supply.scans else 1, variables, namespace=SUPPLY_NAMESPACE, more_inputs=[SCAN_ARTIFACT] if supply.scans else [])
         actions = [verify]
         statements = [step.pipeline_statement("RunVerifyImage")]
         if supply.scans:
