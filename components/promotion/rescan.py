@@ -27,10 +27,11 @@ from components.settings import Severity
 # The scan's output: CycloneDX 1.5 (its metadata carries Amazon Inspector's counts).
 OUTPUT_FORMAT = "CYCLONE_DX_1_5"
 COUNT_PROPERTY_PREFIX = "amazon:inspector:sbom_scanner:"
-# Where the step keeps its files (the build container's own /tmp).
-SBOM_FILE = "/tmp/sbom.json"  # noqa: S108
-SCAN_FILE = "/tmp/scan.json"  # noqa: S108
-VERDICT_FILE = "/tmp/verdict.json"  # noqa: S108
+# Where the step keeps its files: a directory of its own (mktemp), so two steps on one host never read each
+# other's SBOM or answer.
+SBOM_FILE = '"$RESCAN_DIR/sbom.json"'
+SCAN_FILE = '"$RESCAN_DIR/scan.json"'
+VERDICT_FILE = '"$RESCAN_DIR/verdict.json"'
 # The counts as {critical, high, medium, low}: each severity's property, 0 when absent.
 COUNTS_FILTER = (
     f'[.sbom.metadata.properties[]? | select(.name | startswith("{COUNT_PROPERTY_PREFIX}")) '
@@ -61,6 +62,7 @@ def rescan_lines(threshold: Severity) -> list[str]:
         f'verdict: $verdict, scannedAt: $at, source: "ScanSbom", execution: $execution}}\' > {VERDICT_FILE}'
     )
     return [
+        'RESCAN_DIR="$(mktemp -d)"',
         'SBOM_KEY="sbom/$DIGEST.json"',
         f'aws s3api get-object --bucket "$UPSTREAM_RECORDS_BUCKET" --key "$SBOM_KEY" {SBOM_FILE} > /dev/null '
         '|| refuse "the upstream keeps no SBOM of it (s3://$UPSTREAM_RECORDS_BUCKET/$SBOM_KEY), so it cannot be rescanned; '
