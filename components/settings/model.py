@@ -210,6 +210,36 @@ class PromotionSettings:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Which requests the load balancer sends to a service (its `hosts` and `paths` in `services`): ALB host-header
+    and path-pattern conditions; a request matches when it matches every condition given (a host of `hosts` and a
+    pattern of `paths`)."""
+
+    hosts: tuple[str, ...] = ()
+    """Host names (host-header values, `*` and `?` wildcards allowed). Empty: any host."""
+    paths: tuple[str, ...] = ()
+    """Path patterns (path-pattern values, e.g. '/api/*'). Empty: any path."""
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """One service of the stack: an entry of `services`, or the stack itself when it has no `services` key."""
+
+    name: str
+    """The service's name: its physical names' prefix is '<project>-<stack>-<name>'."""
+    settings: Settings
+    """The whole settings as this service sees them: `service_name` is `name` and its own keys are applied over the
+    stack's top-level values (which are every service's defaults). Its `services` is empty."""
+    routing: Routing | None
+    """None: the listener's default action (at most one service); else the service's listener rule."""
+    priority: int | None
+    """The listener rule's priority (lower is evaluated first); None for the default service."""
+    implicit: bool = False
+    """True: the stack has no `services` key; this is its one service, with the logical names stacks had before
+    `services` existed (so their URNs are unchanged)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -235,12 +265,19 @@ class Settings:
     """Promotion between stacks. Omitted: the stack builds and shares with no other account."""
     supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
     """The supply-chain gate (scan threshold, image signing). Omitted: no gate (as with both keys off)."""
+    services: tuple[ServiceSettings, ...] = ()
+    """The `services` list, in its order. Empty: the stack is one service (see `service_list`)."""
 
     def for_next_target(self) -> Settings:
         """The settings the next target is built from: its own part, as if it were the deploy target. (Its ECS
         part, parsed while EKS is the target, deploys with a rolling update.)"""
         assert self.next_deploy_target is not None, "for_next_target of a stack without nextDeployTarget"
         return replace(self, deploy_target=self.next_deploy_target, next_deploy_target=None)
+
+    @property
+    def service_list(self) -> tuple[ServiceSettings, ...]:
+        """Every service the stack runs: the `services` entries, or the stack itself as its one implicit service."""
+        return self.services or (ServiceSettings(name=self.service_name, settings=self, routing=None, priority=None, implicit=True),)
 
     @property
     def promotes(self) -> bool:
