@@ -333,3 +333,9 @@ def test_every_problem_of_every_entry_is_reported_at_once_and_the_stacks_own_onc
         "services[2].name:",
         "services[2].alarmCpuPercent:",
     ]
+
+
+def test_a_service_named_like_the_stack_keeps_the_stacks_names():
+    """Moving a stack to `services`: the entry named serviceName has the prefix the stack's one service had."""
+    settings = parse({"serviceName": "shop", "services": [{"name": "shop"}, {"name": "api", "paths": ["/api/*"], "priority": "15"}]})
+    assert [(s.name, s.settings.prefix, s.priority) for s in settings.services] == [("shop", settings.prefix, None), ("api", "container-cicd-dev-api", 15)]
