@@ -220,4 +220,3 @@ def pipeline_mermaid(result: StackResult) -> str:
 
 def architecture_mermaid(result: StackResult) -> str:
     return to_mermaid(architecture_graph(result))
-
