@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -17,9 +17,7 @@ from components.delivery.image_record import ImageRecord
 from components.iam import Statement
 from components.network.loadbalancer import LoadBalancerView
 from components.network.vpc import Network
-from components.settings import Settings, WorkloadSettings
-
-T = TypeVar("T")
+from components.settings import WorkloadSettings
 
 # Artifact and variable-namespace names, declared once and used by every stage.
 SOURCE_ARTIFACT = "SourceOutput"
@@ -183,14 +181,6 @@ class FailureEvents:
     description: str
     pattern: dict[str, Any]
     """The EventBridge event pattern (values may be Outputs)."""
-
-
-def own_settings(value: T | None, settings: Settings) -> T:
-    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
-    the target; refuses to build a target from another target's settings."""
-    if value is None:
-        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
-    return value
 
 
 class DeployTarget(Protocol):
