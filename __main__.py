@@ -19,16 +19,16 @@ from components.delivery.release import Release, ReleaseArgs
 from components.deploy import create_target, moved_out_of_target, next_target_args, target_module
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
-from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
-from components.network.vpc import Network, network_args
-from components.promotion.origin import image_origin
+from components.network.vpc import Network
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.dashboard import Dashboard, DashboardArgs
 from components.safety.notifications import Notifications, NotificationsArgs, gate_actions
 from components.settings import load_settings
 from components.supply.records import Records, RecordsArgs
+from program.args import hook_sources, network_args
+from program.origin import image_origin
 
 settings = load_settings()
 tags = dict(settings.tags)

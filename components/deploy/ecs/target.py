@@ -20,7 +20,6 @@ from components.contracts import (
     FailureEvents,
     ServiceMetrics,
     StageContribution,
-    own_settings,
 )
 from components.delivery.image_record import record_statements
 from components.deploy.ecs.documents import (
@@ -39,7 +38,7 @@ from components.logs import target_log_group
 from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.traffic_shift import TrafficShiftArgs
-from components.settings import CpuArchitecture, DeploymentStrategySettings, Settings, WorkloadSettings
+from components.settings import CpuArchitecture, DeploymentStrategySettings, Settings, WorkloadSettings, own_settings
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
+from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
@@ -31,7 +31,7 @@ from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
 from components.network.loadbalancer import CONTAINER_PORT_RULE
 from components.network.vpc import Network
-from components.settings import CpuArchitecture, EksLoadBalancing, Settings, standard_support_notice
+from components.settings import CpuArchitecture, EksLoadBalancing, Settings, own_settings, standard_support_notice
 from components.supply import notation
 from components.supply.signing import signature_reader_statements
 from components.workload import bootstrap_environment
