@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from components.settings import KEYS, DeployTargetKind  # noqa: E402
-from offline import stackfile  # noqa: E402
+from offline import mocks, stackfile  # noqa: E402
 from offline.mocks import GC_THRESHOLDS, ORGANIZATION, PROJECT, StackResult, evaluate_stack, upstream_reference  # noqa: E402
 from offline.stackfile import stack_config  # noqa: E402
 from tests.shared import read_shared, shared_lock, write_shared  # noqa: E402
@@ -131,6 +131,19 @@ def shared_evaluate(stack: str, overrides: dict) -> StackResult:
         if run:
             write_shared(path, result)
     return result
+
+
+def _upstream_outputs(stack: str, root: Path = ROOT) -> dict:
+    """offline.mocks.upstream_outputs (what a promoting stack evaluated without `stack_outputs` reads of the stack
+    it promotes from) from the run's shared stacks: the upstream is then evaluated once per run, not once more in
+    each worker that evaluates a promoting stack directly."""
+    if root != ROOT:
+        return _stack_upstream_outputs(stack, root)
+    return dict(shared_evaluate(stack, {}).outputs)
+
+
+_stack_upstream_outputs = mocks.upstream_outputs
+mocks.upstream_outputs = _upstream_outputs
 
 
 @pytest.fixture(scope="session")
