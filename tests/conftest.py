@@ -136,8 +136,9 @@ def shared_evaluate(stack: str, overrides: dict) -> StackResult:
 def _upstream_outputs(stack: str, root: Path = ROOT) -> dict:
     """offline.mocks.upstream_outputs (what a promoting stack evaluated without `stack_outputs` reads of the stack
     it promotes from) from the run's shared stacks: the upstream is then evaluated once per run, not once more in
-    each worker that evaluates a promoting stack directly."""
-    if root != ROOT:
+    each worker that evaluates a promoting stack directly. An upstream that promotes in turn takes the module's own
+    way, which ends a cycle of promoteFrom (shared_evaluate would follow it forever)."""
+    if root != ROOT or upstream_reference(stack_config(stack, {})):
         return _stack_upstream_outputs(stack, root)
     return dict(shared_evaluate(stack, {}).outputs)
 
