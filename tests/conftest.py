@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pulumi.runtime import settings as pulumi_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -124,6 +125,12 @@ def shared_evaluate(stack: str, overrides: dict) -> StackResult:
             _RESULTS[key] = shared
             return shared
         result = _RESULTS[key] = evaluate_stack(stack, overrides, stack_outputs=outputs)
+        # The runtime still holds the program it ran (its stack resource, the mock monitor and through them every
+        # resource, output and task): let go of it, as the next evaluation does first, so the collection below
+        # frees it instead of freezing it for the session (what an evaluation leaves frozen: about 4,000 objects
+        # instead of 13,000; asyncio.all_tasks, which a failed evaluation calls, walks every task kept).
+        pulumi_settings.ROOT.set(None)
+        pulumi_settings.SETTINGS.monitor = None
         # What lives now (the modules an evaluation imports, the cached results) lives for the session: the
         # collector stops scanning it again in every full collection (a quarter of an evaluation's time).
         gc.collect()
