@@ -79,7 +79,8 @@ def setting_value(settings: Any, path: str) -> Any:
 
 
 def _field_types(cls: type) -> dict[str, Any]:
-    return {f.name: typing.get_type_hints(cls)[f.name] for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)  # evaluates every annotation of the class: once, not once a field
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
 def when_problem(path: str, value: Any) -> str | None:

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Not copied: the virtualenv (the run uses the project's), VCS data and caches.
 IGNORED = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.pyc")
 # tests/test_faults.py fails on every mutated tree by design (the fault's text is gone): it must not count as a catch.
-PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile")
+PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder")
 PYTEST += ("--ignore=tests/test_faults.py", "--ignore=tests/test_urn_contract.py")
 
 

@@ -58,6 +58,13 @@ CoreSchemaLoader.add_constructor(INT, _construct_int)
 
 
 def load(text: str) -> Any:
+    """`text` as the CLI reads it (YAML 1.2): a copy of what the text parses to, parsed once per process (the
+    project file, which the tools read for its name, takes 20 ms to parse)."""
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
     return yaml.load(text, Loader=CoreSchemaLoader)  # noqa: S506 - a SafeLoader subclass
 
 

@@ -185,8 +185,26 @@ def visible(r: Resource, s: Resource) -> bool:
     return not s.type.startswith("kubernetes:") or s.type == "kubernetes:core/v1:Namespace" or r.type.startswith("kubernetes:")
 
 
-def names(token: str, names_: set[str], arns: set[str]) -> bool:
-    return token in names_ or any(token == a or token.startswith((a + ":", a + "/")) for a in arns)
+class Identities:
+    """`names` over every candidate at once: which candidates (by position) a token names. A token names a
+    candidate when it is one of its names or ARNs, or one of its ARNs followed by `:` or `/`; so the ARNs to
+    look up are the token's own prefixes that end before a `:` or `/` (a few per token, not every ARN of the stack)."""
+
+    def __init__(self, candidates: list[tuple[Resource, set[str], set[str]]]):
+        self.whole: dict[str, set[int]] = {}
+        self.prefix: dict[str, set[int]] = {}
+        for i, (_, names_, arns) in enumerate(candidates):
+            for name in names_ | arns:
+                self.whole.setdefault(name, set()).add(i)
+            for arn in arns:
+                self.prefix.setdefault(arn, set()).add(i)
+
+    def named_by(self, token: str) -> list[int]:
+        found = set(self.whole.get(token, ()))
+        for end, char in enumerate(token):
+            if char in ":/" and token[:end] in self.prefix:
+                found |= self.prefix[token[:end]]
+        return sorted(found)
 
 
 def unordered_references(result: StackResult) -> Iterator[tuple[Violation, Exemption | None]]:
@@ -194,6 +212,7 @@ def unordered_references(result: StackResult) -> Iterator[tuple[Violation, Exemp
     by_ref = {r.ref: r for r in result.resources}
     # Local components have no physical identity; the remote pulumi-eks Cluster has (its name).
     candidates = [(s, *identities(s)) for s in result.resources if s.custom or s.type == "eks:index:Cluster"]
+    index = Identities(candidates)
     for r in result.resources:
         if not r.custom:
             continue
@@ -206,7 +225,7 @@ def unordered_references(result: StackResult) -> Iterator[tuple[Violation, Exemp
                 continue
             reported: set[tuple[str, ...]] = set()
             for token in dict.fromkeys(t for t in TOKEN_SEPARATORS.split(text) if t):
-                named = tuple(s for s, ns, arns in candidates if s.ref != r.ref and visible(r, s) and names(token, ns, arns))
+                named = tuple(s for s in (candidates[i][0] for i in index.named_by(token)) if s.ref != r.ref and visible(r, s))
                 # The same value can belong to several resources (a shared mock ARN, a namespace named like a
                 # repository): depending on one of them is enough.
                 key = tuple(s.ref for s in named)

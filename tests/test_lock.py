@@ -135,8 +135,8 @@ def run_test_script(project: Path) -> list[str]:
 
 def test_a_changed_lock_reinstalls_the_test_venv(project_copy):
     install = "-m pip install --quiet --disable-pip-version-check -r requirements-dev.txt"
-    assert run_test_script(project_copy) == [install, "-m pytest -n auto --dist loadfile -q"]
-    assert run_test_script(project_copy) == ["-m pytest -n auto --dist loadfile -q"]  # unchanged: no reinstall
+    assert run_test_script(project_copy) == [install, "-m pytest -n auto --dist loadfile --no-loadscope-reorder -q"]
+    assert run_test_script(project_copy) == ["-m pytest -n auto --dist loadfile --no-loadscope-reorder -q"]  # unchanged: no reinstall
     with (project_copy / "constraints.txt").open("a") as lock:
         lock.write("# changed\n")
-    assert run_test_script(project_copy) == [install, "-m pytest -n auto --dist loadfile -q"]
+    assert run_test_script(project_copy) == [install, "-m pytest -n auto --dist loadfile --no-loadscope-reorder -q"]

@@ -173,7 +173,7 @@ def test_set_values_are_strings_as_pulumi_config_set_stores_them():
     ("value", "code"),
     [("manualApproval=on", plan.EXIT_OK), ("manualApproval=off", plan.EXIT_OK), ("production=yes", plan.EXIT_SETTINGS_ERROR)],
 )
-def test_set_values_mean_what_they_mean_on_the_command_line(tmp_path, capsys, value, code):
+def test_set_values_mean_what_they_mean_on_the_command_line(tmp_path, cached, capsys, value, code):
     """`on` is a value of manualApproval, not YAML 1.1's true; `yes` is no boolean for production."""
     result, _, err = _run(["dev", "--set", value, "--out", str(tmp_path)], capsys)
     assert result == code, err
