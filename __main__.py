@@ -16,7 +16,7 @@ from components.delivery.image_record import ImageRecord, ImageRecordArgs, known
 from components.delivery.image_record import parameter_name as image_parameter_name
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
-from components.deploy import create_target, moved_out_of_target, next_target_args, target_module
+from components.deploy import moved_out_of_target
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.egress import hook_sources
@@ -29,6 +29,7 @@ from components.safety.dashboard import Dashboard, DashboardArgs
 from components.safety.notifications import Notifications, NotificationsArgs, gate_actions
 from components.settings import load_settings
 from components.supply.records import Records, RecordsArgs
+from program.targets import create_target
 
 settings = load_settings()
 tags = dict(settings.tags)
@@ -101,12 +102,7 @@ load_balancer = LoadBalancer(
         name_prefix=settings.prefix,
         vpc_id=network.vpc_id,
         public_subnet_ids=network.public_subnet_ids,
-        health_check_path=settings.workload.health_check_path,
         network_variant=settings.network.vpc_id or f"created:{settings.network.vpc_cidr}",
-        target_kind=settings.deploy_target.value,
-        target_group_tags=target_module(settings).target_group_tags(settings),
-        # A switch of deployTarget in two steps: the next target's own target group, with no traffic yet.
-        next_target=next_target_args(settings),
         ingress_cidrs=settings.network.ingress_cidrs,
         certificate_arn=settings.network.certificate_arn,
         service_domain=settings.network.service_domain,
@@ -116,8 +112,6 @@ load_balancer = LoadBalancer(
         access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
         waf=settings.network.waf,
         tags=tags,
-        # ECS blue-green, canary, linear: the second target group, the listener rules and the test listener.
-        traffic_shift=target_module(settings).traffic_shift(settings, [*network.nat_public_ips, *existing_vpc_hook_sources]),
     ),
     opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
 )
@@ -126,7 +120,10 @@ load_balancer = LoadBalancer(
 inputs = DeployInputs(
     workload=settings.workload,
     network=network,
-    load_balancer=load_balancer.serving,
+    # The target attaches itself: its target group(s), the listener's default action (ECS blue-green, canary,
+    # linear: also the listener rules and the test listener, open to these addresses).
+    load_balancer=load_balancer,
+    hook_source_ips=[*network.nat_public_ips, *existing_vpc_hook_sources],
     image_record=image_record,
     repository_url=origin.repository_url,
     repository_arn=origin.repository_arn,
@@ -146,11 +143,12 @@ inputs = DeployInputs(
     # one. A pipeline may only name a namespace one of its earlier actions declares.
     gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
 )
-target = create_target("deploy", settings, inputs, pulumi.ResourceOptions())
-# nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no
-# production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
-if load_balancer.next is not None:
-    create_target("deploy", settings.for_next_target(), replace(inputs, load_balancer=load_balancer.next, alarm_names=()), pulumi.ResourceOptions())
+# Every workload attaches inside this block; its end settles the listener's default action (loadbalancer.py).
+with load_balancer.attaching():
+    target = create_target("deploy", settings, inputs)
+    # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (weight 0,
+    # no production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
+    standby = create_target("deploy", settings.for_next_target(), replace(inputs, alarm_names=(), standby=True)) if settings.next_deploy_target else None
 
 safety = settings.safety
 notifications = Notifications(
@@ -246,8 +244,8 @@ if records is not None:
 if settings.network.service_domain:
     # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
     pulumi.export("loadBalancerDnsName", load_balancer.dns_name)
-if load_balancer.next is not None:
+if standby is not None:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
-    pulumi.export("nextTargetGroupArn", load_balancer.next.target_group_arn)
+    pulumi.export("nextTargetGroupArn", standby.attachment.target_group_arn)
 for output, value in {**origin.exports(pipeline.pipeline_name, pipeline.pipeline_arn), **target.outputs}.items():
     pulumi.export(output, value)
