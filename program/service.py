@@ -21,12 +21,13 @@ from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.naming import physical_name
 from components.network.attach import RouteArgs
-from components.promotion.origin import ImageOrigin, image_origin
+from components.promotion.origin import ImageOrigin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.dashboard import DashboardSection
 from components.safety.notifications import ServiceEvents, gate_actions
 from components.settings import ServiceSettings
 from program.naming import adopting, adopts_stack, service_resource_name
+from program.origin import image_origin
 from program.shared import SharedParts
 from program.targets import create_target
 

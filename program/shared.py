@@ -23,15 +23,15 @@ from components.deploy.eks.cluster import ControlPlaneLogs
 from components.deploy.eks.shared_cluster import EksCluster, EksClusterArgs
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
-from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
-from components.network.vpc import Network, network_args
-from components.promotion.origin import source_args
+from components.network.vpc import Network
 from components.promotion.share import records_key_policy
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.notifications import Notifications, NotificationsArgs
 from components.settings import DeployTargetKind, Settings
 from components.supply.records import Records, RecordsArgs
+from program.args import hook_sources, network_args
+from program.origin import source_args
 from program.targets import network_variant
 
 

@@ -39,7 +39,7 @@ from offline.plan import promotion
 from offline.plan.canary import canary_section
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
-from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
+from offline.plan.diagrams import Graph, architecture_graph, architecture_mermaid, pipeline_graph, pipeline_mermaid, to_dot, to_mermaid
 from offline.plan.dora import dora_section
 from offline.plan.sections import (
     component_tree,
@@ -242,10 +242,19 @@ def render_report(
     return "\n".join(lines)
 
 
+def plan_diagrams(result: StackResult) -> dict[str, Graph]:
+    """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
+    promotion path last."""
+    found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
+    if promotion.promotes(result):
+        found["promotion"] = promotion.promotion_graph(result)
+    return found
+
+
 def diagram_files(result: StackResult) -> dict[str, str]:
     """`<name>.mmd` and `<name>.dot` of every diagram, by file name."""
     files = {}
-    for name, graph in diagrams(result).items():
+    for name, graph in plan_diagrams(result).items():
         files[f"{name}.mmd"] = to_mermaid(graph)
         files[f"{name}.dot"] = to_dot(graph)
     return files
@@ -279,7 +288,7 @@ def render_files(
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
     files = diagram_files(result)
-    names = list(diagrams(result))
+    names = list(plan_diagrams(result))
     if out is not None:
         for name, text in files.items():
             (out / name).write_text(text)

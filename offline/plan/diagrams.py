@@ -220,15 +220,3 @@ def pipeline_mermaid(result: StackResult) -> str:
 
 def architecture_mermaid(result: StackResult) -> str:
     return to_mermaid(architecture_graph(result))
-
-
-def diagrams(result: StackResult) -> dict[str, Graph]:
-    """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
-    promotion path last."""
-    # promotion.py builds on this module's graph model.
-    from offline.plan.promotion import promotes, promotion_graph
-
-    found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
-    if promotes(result):
-        found["promotion"] = promotion_graph(result)
-    return found
