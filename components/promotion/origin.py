@@ -65,9 +65,15 @@ class ImageOrigin:
     stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
 
 
-def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
-    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
-    return promoted(settings, artifacts, step_context, records) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
+def image_origin(
+    settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None, upstream_service: str | None = None
+) -> ImageOrigin:
+    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none.
+    `upstream_service`: in a promoting stack with `services`, the service's name (it promotes from the same-named
+    service upstream). Omitted: a stack without services."""
+    if settings.promotes:
+        return promoted(settings, artifacts, step_context, records, upstream_service)
+    return built(settings, artifacts, step_context, pipeline_name, records)
 
 
 def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
@@ -192,8 +198,9 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None) -> ImageOrigin:
-    """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
+def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None, upstream_service: str | None = None) -> ImageOrigin:
+    """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans.
+    `upstream_service`: the service of a stack with `services` (see `PromotedArgs.upstream_service`)."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
     origin = Promoted(
         "promotion",
@@ -210,6 +217,7 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             tags=dict(settings.tags),
             supply=settings.supply,
             records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
+            upstream_service=upstream_service,
         ),
     )
     upstream = origin.upstream
