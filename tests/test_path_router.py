@@ -270,25 +270,25 @@ def test_bad_routes_are_refused_naming_the_pipeline_and_the_pattern():
 PROGRAM = """
 import pulumi
 from components.contracts import StepContext
-from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline
+from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline, function_name
 from components.delivery.pipeline import Pipeline, PipelineArgs
 from components.delivery.source import Source, SourceArgs
 from components.settings import SourceProvider
 
 environment = StepContext(log_retention_days=30, log_key_arn="arn:aws:kms:us-east-1:123456789012:key/logs", artifact_statements=[], artifact_key_arn=None, tags={"stack": "t"})
 routes = {"web": ("services/web/**",), "api": ("services/api/**", "shared/**")}
-pipelines = {}
+pipelines, shared = {}, None
 for service, paths in routes.items():
+    # The first service's Source creates the monorepo; the others read it.
     source = Source(f"{service}-source", SourceArgs(provider=SourceProvider.CODECOMMIT, repository="monorepo", branch="main", name_prefix=f"t-{service}",
-                    create_repository=False, connection_arn=None, file_paths=(), production=False))
+                    create_repository=True, connection_arn=None, file_paths=(), production=False, shared_repository=shared))
+    shared = shared or source.shared_repository()
     pipeline = Pipeline(f"{service}-pipeline", PipelineArgs(pipeline_name=f"t-{service}-pipeline", artifact_bucket_name="artifacts", artifact_key_arn="key",
                         artifact_statements=[], source=source.contribution, stages=[], started_by_router=ROUTED))
     pipelines[f"t-{service}-pipeline"] = RoutedPipeline(pipeline.pipeline_arn, paths)
-repository = Source("router-source", SourceArgs(provider=SourceProvider.CODECOMMIT, repository="monorepo", branch="main", name_prefix="t",
-                    create_repository=True, connection_arn=None, file_paths=(), production=False))
 if ROUTED:
-    PathRouter("path-router", PathRouterArgs(function_name="t-path-router", repository_name="monorepo",
-               repository_arn="arn:aws:codecommit:us-east-1:123456789012:monorepo", branch="main", pipelines=pipelines, environment=environment))
+    PathRouter("path-router", PathRouterArgs(function_name=function_name("t"), repository_name="monorepo",
+               repository_arn=shared.arn, branch="main", pipelines=pipelines, environment=environment))
 pulumi.export("accountId", "123456789012")
 """
 
@@ -302,6 +302,23 @@ def program(root: Path, routed: bool) -> StackResult:
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory) -> StackResult:
     return program(tmp_path_factory.mktemp("routed"), routed=True)
+
+
+def test_the_services_share_one_repository_which_one_source_creates(routed):
+    [repository] = routed.of_type("aws:codecommit/repository:Repository")
+    assert (repository.name, repository.inputs["repositoryName"]) == ("web-source-repo", REPOSITORY)
+    assert [t.name for t in routed.of_type("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate")] == ["web-source-approval-rule"]
+    assert not [i for i in routed.invokes if i[0] == "aws:codecommit/getRepository:getRepository"]
+    # Both pipelines read that one repository (their roles' ReadSource statements).
+    read = [json.loads(p.inputs["policy"]) for p in routed.of_type("aws:iam/rolePolicy:RolePolicy")]
+    sources = [s["Resource"] for doc in read for s in doc["Statement"] if s.get("Sid") == "ReadSource"]
+    assert sources == [repository.outputs["arn"]] * 2
+    with pytest.raises(ValueError, match=r"^SourceArgs.shared_repository: a github source reads its repository through its connection; only codecommit shares one$"):
+        from components.delivery.source import SharedRepository, Source, SourceArgs
+        from components.settings import SourceProvider
+
+        args = SourceArgs(SourceProvider.GITHUB, "o/r", "main", "t", False, None, (), False, shared_repository=SharedRepository("arn", "url"))
+        Source("x", args)
 
 
 def rules(result: StackResult) -> list[str]:
@@ -326,7 +343,7 @@ def test_routed_pipelines_have_no_start_rule_and_one_rule_sends_the_branch_pushe
     [permission] = routed.of_type("aws:lambda/permission:Permission")
     assert permission.inputs == {
         "action": "lambda:InvokeFunction",
-        "function": "t-path-router",
+        "function": "t-path-router",  # function_name("t")
         "principal": "events.amazonaws.com",
         "sourceArn": routed.named("path-router-on-push").outputs["arn"],
     }

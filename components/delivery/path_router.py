@@ -29,6 +29,7 @@ from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
 from components.delivery.source import SOURCE_ACTION, branch_push_pattern
 from components.lambdas import stack_function
+from components.naming import physical_name
 from functions.path_router import MAX_PATTERNS, invocation_worst_seconds, pattern_problem
 
 FUNCTION_FILE = Path(__file__).resolve().parents[2] / "functions" / "path_router.py"
@@ -41,6 +42,11 @@ LAMBDA_ENVIRONMENT_MAX_BYTES = 4096
 HANDLER_SECONDS = 10
 # CodeCommit's longest repository name (CreateRepository): the size a repository name not known yet may take.
 REPOSITORY_NAME_MAX = 100
+
+
+def function_name(stack_prefix: str) -> str:
+    """The router's physical name, from the stack's (shared parts') prefix; Lambda names take at most 64 characters."""
+    return physical_name(stack_prefix, "path-router", 64)
 
 
 @dataclass(frozen=True)
