@@ -372,5 +372,6 @@ FAULTS: tuple[Fault, ...] = (
         "if args.source.start_event_pattern is not None:",
     ),
     Fault("monorepo-created-by-every-service", "naming", "components/delivery/source.py", "if args.shared_repository is not None:", "if False:"),
+    Fault("connection-created-by-every-service", "naming", "components/delivery/source.py", "elif args.shared_connection_arn is not None:", "elif False:"),
     Fault("promoting-service-reads-another-service", "deploy", "components/promotion/contract.py", "return contracts[service]", "return next(iter(contracts.values()))"),
 )

@@ -390,3 +390,39 @@ def test_iam_allows_the_routers_calls_and_nothing_else(routed):
     ):
         [request] = runtime.iam_requests([routed], caller, runtime.fake_aws.Call(ACCOUNT, "us-east-1", service, operation, params))
         assert not authorize(world, caller, request).allowed, request
+
+
+# ---- connections: each service's filter is its pipeline's V2 trigger; one connection for every service ----
+
+CONNECTIONS = """
+from components.delivery.pipeline import Pipeline, PipelineArgs
+from components.delivery.source import Source, SourceArgs
+from components.settings import SourceProvider
+
+shared = None
+for service, paths in {"web": ("services/web/**",), "api": ("services/api/**", "shared/**")}.items():
+    source = Source(f"{service}-source", SourceArgs(provider=SourceProvider.GITHUB, repository="org/monorepo", branch="main", name_prefix=f"t-{service}",
+                    create_repository=False, connection_arn=None, file_paths=paths, production=False, shared_connection_arn=shared))
+    shared = shared or source.connection_arn
+    Pipeline(f"{service}-pipeline", PipelineArgs(pipeline_name=f"t-{service}-pipeline", artifact_bucket_name="artifacts", artifact_key_arn="key",
+             artifact_statements=[], source=source.contribution, stages=[]))
+"""
+
+
+def test_connection_services_filter_their_own_paths_through_one_connection(tmp_path):
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html: a push trigger's filePaths."""
+    (tmp_path / "__main__.py").write_text(CONNECTIONS)
+    result = evaluate("connections", {"aws:region": "us-east-1"}, root=tmp_path)
+    [connection] = result.of_type("aws:codeconnections/connection:Connection")
+    assert connection.name == "web-source-connection"
+    pipelines = {p.inputs["name"]: p.inputs for p in result.of_type("aws:codepipeline/pipeline:Pipeline")}
+    filters = {name: [push["filePaths"]["includes"] for push in p["triggers"][0]["gitConfiguration"]["pushes"]] for name, p in pipelines.items()}
+    assert filters == {"t-web-pipeline": [["services/web/**"]], "t-api-pipeline": [["services/api/**", "shared/**"]]}
+    for declaration in pipelines.values():
+        assert declaration["stages"][0]["actions"][0]["configuration"]["ConnectionArn"] == connection.outputs["arn"]
+    assert result.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    with pytest.raises(ValueError, match=r"^SourceArgs.shared_connection_arn: a codecommit source uses no connection; share its repository \(shared_repository\)$"):
+        from components.delivery.source import Source, SourceArgs
+        from components.settings import SourceProvider
+
+        Source("x", SourceArgs(SourceProvider.CODECOMMIT, "r", "main", "t", False, None, (), False, shared_connection_arn="arn"))
