@@ -6,7 +6,9 @@ One EventBridge rule per stack sends each "CodeCommit Repository State Change" o
 referenceUpdated: the events the single-pipeline start rule matches) here. The handler asks CodeCommit which files
 changed between the event's `oldCommitId` and `commitId` (GetDifferences, every page) and starts each pipeline
 whose filter matches one of them (StartPipelineExecution, pinned to the pushed commit). A branch created by the
-push has no old commit: every pipeline starts. Event shape:
+push has no old commit: every pipeline starts; so does a push whose changes cannot be read (more pages than it reads,
+or CodeCommit failing after the client's retries): one pipeline too many is safe, a push left undeployed is not.
+Event shape:
 https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html
 
 Filter semantics: those of CodePipeline V2's trigger `filePaths` (GitFilePathFilterCriteria), so a service's
@@ -210,12 +212,18 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], codecommit: Any, co
     if not old:
         to_start, reason = list(routes), "the push created the branch: every pipeline starts"
     else:
-        paths, complete = _differences(codecommit, env["REPOSITORY_NAME"], old, commit, routes)
+        try:
+            paths, complete = _differences(codecommit, env["REPOSITORY_NAME"], old, commit, routes)
+        except Exception as error:  # after botocore's retries: a push must not go undeployed because its diff failed
+            log.error("GetDifferences %s..%s failed: %s: %s", old, commit, type(error).__name__, error)
+            paths, complete, reason = [], False, f"the changes could not be read ({type(error).__name__}): every pipeline starts"
+        else:
+            reason = f"more than {MAX_DIFFERENCE_PAGES} pages of differences: every pipeline starts"
         if complete:
             to_start = pipelines_to_start(paths, routes)
             reason = f"{len(paths)} changed path(s)"
         else:
-            to_start, reason = list(routes), f"more than {MAX_DIFFERENCE_PAGES} pages of differences: every pipeline starts"
+            to_start = list(routes)
     started, failed = {}, {}
     for pipeline in to_start:
         try:

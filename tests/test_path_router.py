@@ -17,6 +17,7 @@ from components.delivery.source import SOURCE_ACTION
 from offline.mocks import StackResult, evaluate
 from tests import aws_models, runtime
 from tests.iam_authz import authorize
+from tests.test_dependencies import named_without_dependency
 
 ACCOUNT = "123456789012"
 REPOSITORY = "monorepo"
@@ -214,6 +215,17 @@ def test_a_push_larger_than_the_pages_it_reads_starts_every_pipeline():
     assert result["started"] == sorted(ROUTES)
 
 
+def test_a_push_whose_changes_cannot_be_read_starts_every_pipeline():
+    codecommit, codepipeline, cc, cp = clients()
+    cc.add_client_error("get_differences", service_error_code="CommitDoesNotExistException", service_message="no such commit")
+    for pipeline in ROUTES:
+        started(cp, pipeline)
+    with cc, cp:
+        result = router.handle(push(), ENV, codecommit, codepipeline)
+    assert result["reason"] == "the changes could not be read (CommitDoesNotExistException): every pipeline starts"
+    assert result["started"] == sorted(ROUTES)
+
+
 @pytest.mark.parametrize(
     "event",
     [push(branch="feature"), push(repository="other"), push(event="referenceDeleted"), {"detail": {}}],
@@ -347,6 +359,12 @@ def test_routed_pipelines_have_no_start_rule_and_one_rule_sends_the_branch_pushe
         "principal": "events.amazonaws.com",
         "sourceArn": routed.named("path-router-on-push").outputs["arn"],
     }
+
+
+def test_the_router_is_created_after_everything_it_names(routed):
+    """Its environment names the pipelines and the repository, its role their ARNs: the function waits for its role,
+    whose policy takes the pipelines' and the repository's ARNs from them (tests/test_dependencies.py's check)."""
+    assert named_without_dependency(routed) == []
 
 
 def test_the_function_gets_exactly_its_routes_and_the_runtime_the_lambda_api_knows(routed):
