@@ -349,13 +349,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("router-star-crosses-directories", "deploy", "functions/path_router.py", 'out.append("[^/]*")', 'out.append(".*")'),
     Fault("router-rename-counts-only-the-new-path", "deploy", "functions/path_router.py", 'for side in ("beforeBlob", "afterBlob"):', 'for side in ("afterBlob",):'),
     Fault("router-reads-one-page-of-differences", "deploy", "functions/path_router.py", "if not token or len(", "if True or len("),
-    Fault(
-        "router-start-not-pinned-to-the-commit",
-        "deploy",
-        "functions/path_router.py",
-        '                sourceRevisions=[{"actionName": env["SOURCE_ACTION"], "revisionType": "COMMIT_ID", "revisionValue": commit}],\n',
-        "",
-    ),
+    Fault("router-ignores-the-branch", "deploy", "functions/path_router.py", '        or detail.get("referenceName") != env["BRANCH"]\n', ""),
     Fault(
         "router-role-loses-get-differences",
         "iam",

@@ -13,7 +13,6 @@ from botocore.stub import Stubber
 
 import functions.path_router as router
 from components.delivery.path_router import HANDLER, LAMBDA_MAX_TIMEOUT_SECONDS, PathRouterArgs, RoutedPipeline, timeout_seconds
-from components.delivery.source import SOURCE_ACTION
 from offline.mocks import StackResult, evaluate
 from tests import aws_models, runtime
 from tests.iam_authz import authorize
@@ -25,7 +24,7 @@ BRANCH = "main"
 OLD, NEW = "a" * 40, "b" * 40
 EVENT_ID = "01234567-0123-0123-0123-012345678901"
 ROUTES = {"web-pipeline": ["services/web/**", "shared/**"], "api-pipeline": ["services/api/**", "shared/**"], "docs-pipeline": []}
-ENV = {"REPOSITORY_NAME": REPOSITORY, "BRANCH": BRANCH, "ROUTES": json.dumps(ROUTES), "SOURCE_ACTION": "Source"}
+ENV = {"REPOSITORY_NAME": REPOSITORY, "BRANCH": BRANCH, "ROUTES": json.dumps(ROUTES)}
 
 
 # ---- the filter semantics (CodePipeline's trigger glob syntax) ----
@@ -160,13 +159,12 @@ def started(stub: Stubber, pipeline: str) -> None:
     request = {
         "name": pipeline,
         "clientRequestToken": router.execution_token(EVENT_ID, pipeline),
-        "sourceRevisions": [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": NEW}],
     }
     aws_models.assert_valid("codepipeline", "StartPipelineExecution", request)
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": f"{pipeline}-execution"}, request)
 
 
-def test_a_push_reads_every_page_of_differences_and_starts_the_matching_pipelines_at_its_commit():
+def test_a_push_reads_every_page_of_differences_and_starts_the_matching_pipelines():
     codecommit, codepipeline, cc, cp = clients()
     differences(cc, ["README.md"], next_token="page-2")
     differences(cc, ["services/api/main.go"], token="page-2")
@@ -374,7 +372,6 @@ def test_the_function_gets_exactly_its_routes_and_the_runtime_the_lambda_api_kno
         "REPOSITORY_NAME": REPOSITORY,
         "BRANCH": BRANCH,
         "ROUTES": '{"t-web-pipeline":["services/web/**"],"t-api-pipeline":["services/api/**","shared/**"]}',
-        "SOURCE_ACTION": SOURCE_ACTION,
     }
     assert sorted(function["environment"]["variables"]) == sorted(router.ENVIRONMENT)
     assert function["runtime"] in aws_models.session().get_service_model("lambda").shape_for("Runtime").enum
