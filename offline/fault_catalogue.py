@@ -365,4 +365,36 @@ FAULTS: tuple[Fault, ...] = (
         "        settings = replace(settings, source=replace(stack.source, file_paths=settings.source.file_paths))\n",
         "        pass\n",
     ),
+    # Services' pipelines: the CodeCommit path router starts only the pipelines whose files a push changed, with the
+    # rights it needs and no more, at the pushed commit; a routed pipeline has no start rule of its own; a promoting
+    # service reads its same-named upstream service.
+    Fault(
+        "router-starts-every-pipeline",
+        "deploy",
+        "functions/path_router.py",
+        "return [name for name, includes in filters.items() if not includes or any(matches(path, includes) for path in paths)]",
+        "return list(filters)",
+    ),
+    Fault("router-star-crosses-directories", "deploy", "functions/path_router.py", 'out.append("[^/]*")', 'out.append(".*")'),
+    Fault("router-rename-counts-only-the-new-path", "deploy", "functions/path_router.py", 'for side in ("beforeBlob", "afterBlob"):', 'for side in ("afterBlob",):'),
+    Fault("router-reads-one-page-of-differences", "deploy", "functions/path_router.py", "if not token or len(", "if True or len("),
+    Fault("router-ignores-the-branch", "deploy", "functions/path_router.py", '        or detail.get("referenceName") != env["BRANCH"]\n', ""),
+    Fault(
+        "router-role-loses-get-differences",
+        "iam",
+        "components/delivery/path_router.py",
+        '        {"Sid": "ReadChangedFiles", "Effect": "Allow", "Action": "codecommit:GetDifferences", "Resource": repository_arn},\n',
+        "",
+    ),
+    Fault("router-invocable-without-source-arn", "iam", "components/delivery/path_router.py", "            source_arn=rule.arn,\n", ""),
+    Fault(
+        "routed-pipeline-keeps-its-start-rule",
+        "deploy",
+        "components/delivery/pipeline.py",
+        "if args.source.start_event_pattern is not None and not args.started_by_router:",
+        "if args.source.start_event_pattern is not None:",
+    ),
+    Fault("monorepo-created-by-every-service", "naming", "components/delivery/source.py", "if args.shared_repository is not None:", "if False:"),
+    Fault("connection-created-by-every-service", "naming", "components/delivery/source.py", "elif args.shared_connection_arn is not None:", "elif False:"),
+    Fault("promoting-service-reads-another-service", "deploy", "components/promotion/contract.py", "return contracts[service]", "return next(iter(contracts.values()))"),
 )

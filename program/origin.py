@@ -41,12 +41,15 @@ def image_origin(
     records: Records | None = None,
     naming: Naming = as_is,
     source: Source | None = None,
+    upstream_service: str | None = None,
 ) -> ImageOrigin:
     """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none.
     `naming`: the components' names and options (a service of several names its own). Omitted: `as_is`.
-    `source`: the stack's source, which its services' pipelines share (a monorepo). Omitted: the origin creates one."""
+    `source`: the stack's source, which its services' pipelines share (a monorepo). Omitted: the origin creates one.
+    `upstream_service`: in a promoting stack with `services`, the service's name (it promotes from the same-named
+    service upstream). Omitted: a stack without services."""
     if settings.promotes:
-        return promoted(settings, artifacts, step_context, records, naming)
+        return promoted(settings, artifacts, step_context, records, naming, upstream_service)
     return built(settings, artifacts, step_context, pipeline_name, records, naming, source)
 
 
@@ -183,7 +186,9 @@ def built(
 DEFAULT_ORGANIZATION = "organization"
 
 
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None, naming: Naming = as_is) -> ImageOrigin:
+def promoted(
+    settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None, naming: Naming = as_is, upstream_service: str | None = None
+) -> ImageOrigin:
     """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
     origin = Promoted(
@@ -201,6 +206,7 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             tags=dict(settings.tags),
             supply=settings.supply,
             records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
+            upstream_service=upstream_service,
         ),
         opts=naming("promotion")[1],
     )

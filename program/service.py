@@ -21,6 +21,7 @@ from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.naming import physical_name
 from components.network.attach import RouteArgs
+from components.promotion.contract import stack_exports
 from components.promotion.origin import ImageOrigin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.dashboard import DashboardSection
@@ -65,7 +66,9 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
     step_context = shared.step_context(settings)
     # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
     # images another stack built and verified, by digest (docs/promotion.md).
-    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)), shared.source)
+    # A promoting stack's named service promotes from the same-named service upstream.
+    upstream_service = None if service.implicit else service.name
+    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)), shared.source, upstream_service)
 
     # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
     image_record = ImageRecord(
@@ -228,16 +231,20 @@ def _cluster(shared: SharedParts) -> SharedCluster | None:
 
 
 def service_exports(parts: ServiceParts) -> Mapping[str, Any]:
-    """What the stack exports of one service: a stack of one service its outputs as they have always been; a named
-    service's under its name (`services.<name>.<output>`, one map output per service)."""
-    values: dict[str, Any] = {
+    """What the stack exports of one service (a stack of one service at the top level, as it always has; a named
+    service's in the `services` output under its name). Its image origin's outputs: `origin_exports`."""
+    return {
         "pipelineName": parts.pipeline.pipeline_name,
         "pipelineConsoleUrl": parts.pipeline.console_url,
         "sourceLocation": parts.origin.location,
         "repositoryUrl": parts.origin.repository_url,
         "serviceUrl": parts.target.service_url,
         "alarmNames": pulumi.Output.from_input(list(parts.alarms.alarm_names)),
-        **parts.origin.exports(parts.pipeline.pipeline_name, parts.pipeline.pipeline_arn),
         **parts.target.outputs,
     }
-    return values
+
+
+def origin_exports(services: Sequence[ServiceParts], *, implicit: bool) -> Mapping[str, Any]:
+    """The image origins' outputs: a stack of one service's `promotion` contract (or `promotesFrom`) as always; with
+    `services`, every building service's contract in `promotions` {service: contract} (stack_exports)."""
+    return stack_exports({parts.service.name: parts.origin.exports(parts.pipeline.pipeline_name, parts.pipeline.pipeline_arn) for parts in services}, implicit=implicit)
