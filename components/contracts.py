@@ -158,6 +158,10 @@ class DeployInputs:
     shared_cluster: SharedCluster | None = None
     """The cluster the stack's services share. Omitted (a stack of one service): the target creates its own, or uses
     the existing cluster its settings name."""
+    workload_connected: bool = False
+    """True: the stack opens the load balancer to the workload's security group once for all its services (EKS pods
+    share their nodes' group, and EC2 refuses the same rule twice), so the target adds no rule pair of its own.
+    Omitted: the target connects its workload (`Attachment.connect`)."""
     route: RouteArgs | None = None
     """The service's requests by host and path (a listener rule). Omitted: the listener's default action."""
     attachment_name: str | None = None

@@ -118,6 +118,8 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         # one. A pipeline may only name a namespace one of its earlier actions declares.
         gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
         shared_cluster=_cluster(shared),
+        # EKS services share their nodes' security group: the stack opens it once per port (`connect_shared_nodes`).
+        workload_connected=shared.eks_cluster is not None,
     )
     # The only place that depends on deployTarget: the registry of targets picks the module. (Called inside the load
     # balancer's `attaching()`: the caller's.)
@@ -225,9 +227,18 @@ def path_router(shared: SharedParts, services: Sequence[ServiceParts]) -> PathRo
 def _cluster(shared: SharedParts) -> SharedCluster | None:
     if shared.ecs_cluster is not None:
         return shared.ecs_cluster
-    if shared.eks_cluster is not None:
+    if shared.eks_cluster is not None and shared.eks_cluster.cluster is not None:
         return SharedCluster(shared.eks_cluster.cluster_name, shared.eks_cluster.cluster)
     return None
+
+
+def connect_shared_nodes(shared: SharedParts, services: Sequence[ServiceParts]) -> None:
+    """EKS services share their nodes' security group: one rule pair per container port for all of them (EC2 refuses
+    the same rule twice, and removing a service must not close a port another one listens on)."""
+    if shared.eks_cluster is None:
+        return
+    ports = [parts.service.settings.workload.container_port for parts in services]
+    shared.eks_cluster.open_to(services[0].target.attachment, ports, shared.settings.workload.container_port)
 
 
 def service_exports(parts: ServiceParts) -> Mapping[str, Any]:

@@ -13,6 +13,7 @@ import yaml
 from components.settings import Routing
 from offline.changes import physical_name, plan_change
 from offline.mocks import ORGANIZATION, StackResult, evaluate_stack
+from offline.mocks import _key_id as mock_key_id
 
 PROJECT, STACK = "container-cicd", "dev"
 # (name, routing, priority): the first is named like the stack's serviceName ("app"), the listener's default.
@@ -199,27 +200,51 @@ def mock_autonames_as_before(change) -> dict[str, str]:
 
 
 def as_before(value, renamed: dict[str, str]):
+    """`value` with the mocks' names (and KMS key ids) of renamed resources as they were before."""
     text = json.dumps(value)
     for new, old in sorted(renamed.items(), key=lambda item: -len(item[0])):
-        text = re.sub(rf"(?<![\w-]){re.escape(new)}-mock", f"{old}-mock", text)
+        text = re.sub(rf"(?<![\w-]){re.escape(new)}-mock", f"{old}-mock", text).replace(mock_key_id(new), mock_key_id(old))
     return json.loads(text)
 
 
-def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(dev, evaluate):
+@pytest.mark.parametrize("target", ["ecs", "eks"])
+def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(target, dev, evaluate):
     """`services: [{name: <serviceName>}, {name: api, paths: [/api/*]}]` on a stack of one service: the entry named
-    like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name."""
-    after = evaluate_services(evaluate, {}, MIGRATED)
-    change = plan_change(dev, after)
+    like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name; on EKS
+    the stack's cluster adopts the cluster the single service's target created."""
+    overrides = {} if target == "ecs" else {"deployTarget": "eks"}
+    before = dev if target == "ecs" else evaluate(STACK, **overrides)
+    after = evaluate_services(evaluate, overrides, MIGRATED)
+    change = plan_change(before, after)
     renamed = mock_autonames_as_before(change)
     # Replaced only in the mocks' eyes: what differs is a name the engine keeps.
     assert [(old.urn, k) for old, new, reasons in change.replaced for k in reasons if old.inputs.get(k) != as_before(new.inputs.get(k), renamed)] == []
     kept = {old.urn: new for old, new in [*change.updated, *((old, new) for old, new, _ in change.replaced)]}
-    assert [old.urn for old in dev.resources if old.urn in kept and physical_name(old) != physical_name(kept[old.urn])] == []
+    moved = [old.urn for old in before.resources if old.urn in kept and physical_name(old) != as_before_name(physical_name(kept[old.urn]), renamed)]
+    assert moved == []
     # What goes: the pipeline's own start rule on every push; the path router starts it now, on pushes to its files.
     assert sorted(r.name for r in change.deleted) == ["pipeline-start", "pipeline-start-role", "pipeline-start-role-policy", "pipeline-start-target"]
     # What is new is the second service's, and the path router.
     created = sorted(r.name for r in change.created if r.custom)
     assert created and all(name.startswith(("api-", "path-router-")) for name in created), created
+
+
+def as_before_name(name: tuple | None, renamed: dict[str, str]) -> tuple | None:
+    return None if name is None else (name[0], tuple(as_before(list(name[1]), renamed)))
+
+
+def test_eks_services_open_each_container_port_once(eks):
+    """EKS pods of every service carry the cluster's security group: one rule pair per port, owned by the stack's
+    cluster (EC2 refuses the same rule twice; removing a service must not close a port the others use)."""
+    rules = [
+        (r.type, r.inputs["securityGroupId"], r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"])
+        for r in eks.resources
+        if r.type.startswith("aws:vpc/securityGroup") and r.inputs.get("referencedSecurityGroupId")
+    ]
+    assert len(rules) == len(set(rules))
+    pods = [r for r in eks.resources if r.name.endswith(("-alb-to-pods", "-pods-from-alb"))]
+    assert sorted(r.name for r in pods) == ["eks-alb-to-pods", "eks-pods-from-alb"]
+    assert all("EksCluster" in r.urn for r in pods)
 
 
 TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{}/0123456789abcdef"
