@@ -336,4 +336,42 @@ FAULTS: tuple[Fault, ...] = (
     # or the lifecycle policy's first rule no longer holds the signature tags.
     Fault("build-does-not-tag-the-signature", "supply", "components/supply/notation.py", "        *keep_signature_commands(profile_arn, image_var),\n", ""),
     Fault("signature-rule-misses-the-signatures", "supply", "components/delivery/registry.py", '[f"{SIGNATURE_TAG_PREFIX}*"]', '["signature-*"]'),
+    # Load-balancer attach and routing (issue 22): a routed rule loses its host, a routed ECS service no longer waits
+    # for its rule, a default service's catch-all comes before the routes, the smoke test of a routed service misses
+    # its host or its path.
+    Fault(
+        "routed-rule-without-its-host-condition",
+        "network",
+        "components/network/attach.py",
+        '            conditions.append({"host_header": {"values": list(self.hosts)}})\n',
+        "            pass\n",
+    ),
+    Fault(
+        "service-not-depending-on-its-rule",
+        "ordering",
+        "components/network/loadbalancer.py",
+        "            ready = [self._route_rule(args.name, route)]\n",
+        "            self._route_rule(args.name, route)\n",
+    ),
+    Fault(
+        "default-catch-all-before-the-routes",
+        "network",
+        "components/network/loadbalancer.py",
+        "CATCH_ALL_AFTER_ROUTES if any(route is not None for route in routes) else CATCH_ALL_ALONE",
+        "CATCH_ALL_ALONE",
+    ),
+    Fault(
+        "smoke-test-without-the-host-header",
+        "deploy",
+        "functions/routed_smoke_test.py",
+        '            request.add_unredirected_header("Host", self.host)\n',
+        "            pass\n",
+    ),
+    Fault(
+        "smoke-test-outside-the-routed-path",
+        "deploy",
+        "components/deploy/ecs/progressive.py",
+        '"HEALTH_PATH": path_prefix + health_path,',
+        '"HEALTH_PATH": health_path,',
+    ),
 )
