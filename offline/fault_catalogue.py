@@ -397,4 +397,42 @@ FAULTS: tuple[Fault, ...] = (
     Fault("monorepo-created-by-every-service", "naming", "components/delivery/source.py", "if args.shared_repository is not None:", "if False:"),
     Fault("connection-created-by-every-service", "naming", "components/delivery/source.py", "elif args.shared_connection_arn is not None:", "elif False:"),
     Fault("promoting-service-reads-another-service", "deploy", "components/promotion/contract.py", "return contracts[service]", "return next(iter(contracts.values()))"),
+    # Load-balancer attach and routing (issue 22): a routed rule loses its host, a routed ECS service no longer waits
+    # for its rule, a default service's catch-all comes before the routes, the smoke test of a routed service misses
+    # its host or its path.
+    Fault(
+        "routed-rule-without-its-host-condition",
+        "network",
+        "components/network/attach.py",
+        '            conditions.append({"host_header": {"values": list(self.hosts)}})\n',
+        "            pass\n",
+    ),
+    Fault(
+        "service-not-depending-on-its-rule",
+        "ordering",
+        "components/network/loadbalancer.py",
+        "            ready = [self._route_rule(args.name, route)]\n",
+        "            self._route_rule(args.name, route)\n",
+    ),
+    Fault(
+        "default-catch-all-before-the-routes",
+        "network",
+        "components/network/loadbalancer.py",
+        "CATCH_ALL_AFTER_ROUTES if any(route is not None for route in routes) else CATCH_ALL_ALONE",
+        "CATCH_ALL_ALONE",
+    ),
+    Fault(
+        "smoke-test-without-the-host-header",
+        "deploy",
+        "functions/routed_smoke_test.py",
+        '            request.add_unredirected_header("Host", self.host)\n',
+        "            pass\n",
+    ),
+    Fault(
+        "smoke-test-outside-the-routed-path",
+        "deploy",
+        "components/deploy/ecs/progressive.py",
+        '"HEALTH_PATH": path_prefix + health_path,',
+        '"HEALTH_PATH": health_path,',
+    ),
 )
