@@ -224,9 +224,11 @@ def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(target, 
     assert moved == []
     # What goes: the pipeline's own start rule on every push; the path router starts it now, on pushes to its files.
     assert sorted(r.name for r in change.deleted) == ["pipeline-start", "pipeline-start-role", "pipeline-start-role-policy", "pipeline-start-target"]
-    # What is new is the second service's, and the path router.
+    # What is new is the second service's, its listener rule (named by its priority) and the path router; the first
+    # service stays the listener's default, with its target group.
     created = sorted(r.name for r in change.created if r.custom)
-    assert created and all(name.startswith(("api-", "path-router-")) for name in created), created
+    assert created and all(name.startswith(("api-", "path-router-")) for name in created if name != "deploy-lb-rule-20"), created
+    assert [r.inputs["priority"] for r in change.created if r.type == "aws:lb/listenerRule:ListenerRule"] == [20]
 
 
 def as_before_name(name: tuple | None, renamed: dict[str, str]) -> tuple | None:
