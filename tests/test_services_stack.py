@@ -320,3 +320,16 @@ def test_a_building_stack_exports_each_services_contract_and_a_promoting_one_pro
         assert named == {name}, name
         collector = next(r for r in own if r.type == "aws:lambda/function:Function" and "collector" in r.name)
         assert f"{PROJECT}-dev-{name}" in json.dumps(collector.inputs)
+
+
+def test_on_a_connection_each_pipeline_is_triggered_by_pushes_to_its_own_files(evaluate):
+    """GitHub (a CodeConnections connection): one connection for the monorepo, and each pipeline's V2 trigger filters
+    the branch's pushes by its service's sourceFilePaths; no path router."""
+    result = evaluate_services(evaluate, {"sourceProvider": "github", "sourceRepository": "acme/monorepo"})
+    assert len(result.of_type("aws:codeconnections/connection:Connection")) == 1
+    assert result.of_type("aws:lambda/function:Function") == [] or all("path-router" not in r.name for r in result.of_type("aws:lambda/function:Function"))
+    for name, _, _ in SERVICES:
+        [trigger] = pipeline_of(result, name)["triggers"]
+        [push] = trigger["gitConfiguration"]["pushes"]
+        assert push["filePaths"] == {"includes": [f"services/{name}/**"]}
+        assert push["branches"] == {"includes": ["main"]}
