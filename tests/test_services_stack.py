@@ -333,3 +333,19 @@ def test_on_a_connection_each_pipeline_is_triggered_by_pushes_to_its_own_files(e
         [push] = trigger["gitConfiguration"]["pushes"]
         assert push["filePaths"] == {"includes": [f"services/{name}/**"]}
         assert push["branches"] == {"includes": ["main"]}
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_per_service_resources_carry_their_services_tag(stack, request):
+    """Cost allocation per service: each service's pipeline, registry, build, target group and deploy resources are
+    tagged with its name; the shared ones with the stack's serviceName."""
+    result: StackResult = request.getfixturevalue(stack)
+    for name, _, _ in SERVICES:
+        tagged = [
+            r
+            for r in result.resources
+            if r.type
+            in ("aws:codepipeline/pipeline:Pipeline", "aws:ecr/repository:Repository", "aws:codebuild/project:Project", "aws:lb/targetGroup:TargetGroup", "aws:ecs/service:Service")
+            and prefix(name) in json.dumps(r.inputs.get("name"))
+        ]
+        assert tagged and {r.inputs["tags"]["service"] for r in tagged} == {name}, name
