@@ -349,3 +349,20 @@ def test_per_service_resources_carry_their_services_tag(stack, request):
             and prefix(name) in json.dumps(r.inputs.get("name"))
         ]
         assert tagged and {r.inputs["tags"]["service"] for r in tagged} == {name}, name
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks", "promoting"])
+def test_three_services_meet_the_policy_pack(stack, request):
+    from policy.rules import run_rules, subjects
+
+    result: StackResult = request.getfixturevalue(stack)
+    assert run_rules(subjects(result.resources)) == []
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_three_services_name_nothing_they_do_not_wait_for(stack, request):
+    """What tests/test_dependencies.py checks of the shipped stacks: a resource that names another (the shared
+    cluster, another service's rule) depends on it."""
+    from tests.test_dependencies import named_without_dependency
+
+    assert named_without_dependency(request.getfixturevalue(stack)) == []
