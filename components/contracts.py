@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.network.attach import Attachment, RouteArgs
 from components.network.loadbalancer import LoadBalancer
-from components.settings import Settings, WorkloadSettings
+from components.settings import WorkloadSettings
 
 if TYPE_CHECKING:
     from components.delivery.image_record import ImageRecord
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     # Only a type here: the network builds its flow-log role with components.iam, which imports
     # this module.
     from components.network.vpc import Network
-
-T = TypeVar("T")
 
 # Artifact and variable-namespace names, declared once and used by every stage.
 SOURCE_ARTIFACT = "SourceOutput"
@@ -201,14 +199,6 @@ class FailureEvents:
     description: str
     pattern: dict[str, Any]
     """The EventBridge event pattern (values may be Outputs)."""
-
-
-def own_settings(value: T | None, settings: Settings) -> T:
-    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
-    the target; refuses to build a target from another target's settings."""
-    if value is None:
-        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
-    return value
 
 
 class DeployTarget(Protocol):

@@ -12,9 +12,9 @@ import json
 import math
 from dataclasses import dataclass
 
-from components.contracts import own_settings
 from components.settings import parse_settings
 from offline.mocks import PROJECT, StackResult
+from program.targets import own_settings
 
 PRICES_READ = "2026-11-27"
 HOURS_PER_MONTH = 730

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pulumi
 
-from components.contracts import DeployInputs, DeployTarget, own_settings
+from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
 from components.deploy.report import TargetReport
 from components.network.attach import RouteArgs
 from components.settings import DeployTargetKind, ServiceSettings, Settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
+T = TypeVar("T")
+
+
+def own_settings(value: T | None, settings: Settings) -> T:
+    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
+    the target; refuses to build a target from another target's settings."""
+    if value is None:
+        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
+    return value
 
 
 @dataclass(frozen=True)
