@@ -16,7 +16,7 @@ import pulumi
 from components.contracts import DeployInputs, DeployTarget, GateVariables, SharedCluster
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
-from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline
+from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline, function_name
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.naming import physical_name
@@ -210,7 +210,7 @@ def path_router(shared: SharedParts, services: Sequence[ServiceParts]) -> PathRo
     return PathRouter(
         "path-router",
         PathRouterArgs(
-            function_name=physical_name(stack.prefix, "path-router", 64),
+            function_name=function_name(stack.prefix),
             repository_name=stack.source.repository,
             repository_arn=shared.source.repository_arn,
             branch=stack.source.branch,
