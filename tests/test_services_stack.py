@@ -366,3 +366,24 @@ def test_three_services_name_nothing_they_do_not_wait_for(stack, request):
     from tests.test_dependencies import named_without_dependency
 
     assert named_without_dependency(request.getfixturevalue(stack)) == []
+
+
+def test_each_ecs_service_deploys_with_its_own_strategy(evaluate):
+    """One cluster, a strategy per service: `api` a canary on its own route (its own alternate target group and its
+    production and test rules at its priority), the others rolling."""
+    config = services_config()
+    config[1]["deploymentStrategy"] = "canary"
+    result = evaluate(STACK, services=config)
+    services = {r.inputs["name"]: r.inputs for r in result.of_type("aws:ecs/service:Service")}
+    assert {name: s["deploymentConfiguration"]["strategy"] for name, s in services.items()} == {
+        f"{prefix('app')}-service": "ROLLING",
+        f"{prefix('api')}-service": "CANARY",
+        f"{prefix('admin')}-service": "ROLLING",
+    }
+    [balancer] = services[f"{prefix('api')}-service"]["loadBalancers"]
+    assert balancer["targetGroupArn"].split("/")[1] == f"{prefix('api')}-tg"
+    assert balancer["advancedConfiguration"]["alternateTargetGroupArn"].split("/")[1] == f"{prefix('api')}-tg-alt"
+    rules = {r.name: r.inputs for r in result.of_type("aws:lb/listenerRule:ListenerRule")}
+    for rule in ("api-deploy-lb-production-rule", "api-deploy-lb-test-rule"):
+        assert (rules[rule]["priority"], rules[rule]["conditions"]) == (20, [{"pathPattern": {"values": ["/api/*"]}}])
+    assert all("advancedConfiguration" not in lb for name, s in services.items() if "api" not in name for lb in s["loadBalancers"])
