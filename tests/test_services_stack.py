@@ -352,6 +352,14 @@ def test_per_service_resources_carry_their_services_tag(stack, request):
 
 
 @pytest.mark.parametrize("stack", ["ecs", "eks", "promoting"])
+def test_no_two_resources_share_a_urn(stack, request):
+    """The engine refuses a URN registered twice (two services' components under one name); the mocks do not."""
+    result: StackResult = request.getfixturevalue(stack)
+    urns = [r.urn for r in result.resources]
+    assert sorted({u for u in urns if urns.count(u) > 1}) == []
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks", "promoting"])
 def test_three_services_meet_the_policy_pack(stack, request):
     from policy.rules import run_rules, subjects
 
