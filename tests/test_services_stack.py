@@ -42,9 +42,13 @@ def ecs(evaluate) -> StackResult:
     return evaluate_services(evaluate, {})
 
 
+CONNECTION = {"sourceProvider": "github", "sourceRepository": "acme/monorepo"}
+
+
 @pytest.fixture(scope="module")
 def eks(evaluate) -> StackResult:
-    return evaluate_services(evaluate, {"deployTarget": "eks"})
+    """On EKS, and on GitHub (a connection) where the ECS stack is on CodeCommit: each source kind once."""
+    return evaluate_services(evaluate, {"deployTarget": "eks", **CONNECTION})
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +90,12 @@ def test_each_service_has_its_own_pipeline_build_and_registry(stack, request):
         assert variables["APP_PATH"] == f"services/{name}"
         assert variables["REPOSITORY_URI"].split("/")[-1] == prefix(name)
         # One monorepo: every pipeline reads the stack's one repository (the single service's, adopted) and branch.
-        assert pipeline["Source"]["configuration"]["RepositoryName"] == prefix("app")
-        assert pipeline["Source"]["configuration"]["BranchName"] == "main"
-        # Its deploy, record, release and publish steps are its own.
-        assert {pipeline[a]["configuration"]["ProjectName"] for a in ("RecordImage", "MarkKnownGood", "MarkVerified") if a in pipeline} <= {
-            f"{prefix(name)}-{step}" for step in ("record", "release", "publish")
-        }
-    assert [r.inputs["repositoryName"] for r in result.of_type("aws:codecommit/repository:Repository")] == [prefix("app")]
+        source = pipeline["Source"]["configuration"]
+        assert (source.get("RepositoryName") or source["FullRepositoryId"], source["BranchName"]) == ((prefix("app"), "main") if stack == "ecs" else ("acme/monorepo", "main"))
+        # Its record, release and publish steps are its own.
+        steps = ("RecordImage", "MarkKnownGood", "MarkVerified") if stack == "ecs" else ("MarkKnownGood", "MarkVerified")
+        assert [pipeline[a]["configuration"]["ProjectName"] for a in steps] == [f"{prefix(name)}-{step}" for step in ("record", "release", "publish")[-len(steps) :]]
+    assert len(result.of_type("aws:codecommit/repository:Repository")) == (1 if stack == "ecs" else 0)
 
 
 def test_ecs_services_share_one_cluster_each_with_its_own_service_and_task_definition(ecs):
@@ -322,12 +325,12 @@ def test_a_building_stack_exports_each_services_contract_and_a_promoting_one_pro
         assert f"{PROJECT}-dev-{name}" in json.dumps(collector.inputs)
 
 
-def test_on_a_connection_each_pipeline_is_triggered_by_pushes_to_its_own_files(evaluate):
+def test_on_a_connection_each_pipeline_is_triggered_by_pushes_to_its_own_files(eks):
     """GitHub (a CodeConnections connection): one connection for the monorepo, and each pipeline's V2 trigger filters
     the branch's pushes by its service's sourceFilePaths; no path router."""
-    result = evaluate_services(evaluate, {"sourceProvider": "github", "sourceRepository": "acme/monorepo"})
+    result = eks
     assert len(result.of_type("aws:codeconnections/connection:Connection")) == 1
-    assert result.of_type("aws:lambda/function:Function") == [] or all("path-router" not in r.name for r in result.of_type("aws:lambda/function:Function"))
+    assert [r.name for r in result.of_type("aws:lambda/function:Function") if "path-router" in r.name] == []
     for name, _, _ in SERVICES:
         [trigger] = pipeline_of(result, name)["triggers"]
         [push] = trigger["gitConfiguration"]["pushes"]
