@@ -160,7 +160,9 @@ class Attachment:
     def connect(self, name: str, workload_security_group_id: pulumi.Input[str], port: int, parent: pulumi.Resource, workload: str = "service") -> list[pulumi.Resource]:
         """The rule pair that lets the load balancer reach the workload on `port`: egress from the load balancer's
         security group and ingress into the workload's (`<name>-alb-to-<workload>`, `<name>-<workload>-from-alb`,
-        children of `parent`). Depend on both before the workload must be healthy."""
+        children of `parent`). Depend on both before the workload must be healthy. Workloads that share a security
+        group and a port (EKS services on one cluster's nodes) share one pair: EC2 refuses a second identical rule
+        (InvalidPermission.Duplicate), so connect once per security group and port."""
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), CONTAINER_PORT_RULE)
         whose = f"{workload}'" if workload.endswith("s") else f"{workload}'s"
         to_workload = aws.vpc.SecurityGroupEgressRule(
