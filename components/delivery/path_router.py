@@ -55,7 +55,7 @@ class RoutedPipeline:
 
     arn: pulumi.Input[str]
     """Its ARN (the Pipeline's output): the function may start it, and is created after it."""
-    file_paths: Sequence[str] = ()
+    file_paths: Sequence[str]
     """Glob patterns (CodePipeline's trigger syntax): a push that changes a matching file starts it. Empty: every push."""
 
 
