@@ -139,4 +139,4 @@ def test_functions_import_only_what_the_lambda_runtime_has(path):
             imported |= {f"{node.module}.{alias.name}" if node.module == "functions" else node.module or "" for alias in node.names}
     shared = {"functions.deployment_record", "functions.canary_judge", *({"functions.ecs_smoke_test"} if path.name == "routed_smoke_test.py" else ())}
     assert {name for name in imported if name.split(".")[0] not in allowed or (name.startswith("functions") and name not in shared)} == set()
-    assert len(FUNCTION_MODULES) == 7
+    assert len(FUNCTION_MODULES) == 8  # with the path router and the routed smoke-test hook

@@ -33,10 +33,10 @@ class EksClusterArgs:
     """The VPC's private subnets: the cluster's and its nodes'."""
     logs: ControlPlaneLogs
     """Retention, key and retention-on-delete of the control-plane log group."""
+    existing_cluster_name: str | None
+    """An existing cluster the services go into (eksClusterName): looked up, nothing created. None: created."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the taggable children. Omitted: untagged."""
-    existing_cluster_name: str | None = None
-    """An existing cluster the services go into (eksClusterName): looked up, nothing created. Omitted: created."""
 
 
 class EksCluster(pulumi.ComponentResource):
