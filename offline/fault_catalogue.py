@@ -43,15 +43,15 @@ FAULTS: tuple[Fault, ...] = (
         "service-without-listener-dependency",
         "ordering",
         "components/deploy/ecs/target.py",
-        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*attachment.ready, *port_rules, *(shifting.depends_on if shifting else ())]",
         "depends_on=[*port_rules, *(shifting.depends_on if shifting else ())]",
     ),
     Fault(
         "service-without-port-rule-dependency",
         "ordering",
         "components/deploy/ecs/target.py",
-        "depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())]",
-        "depends_on=[lb.listener, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*attachment.ready, *port_rules, *(shifting.depends_on if shifting else ())]",
+        "depends_on=[*attachment.ready, *(shifting.depends_on if shifting else ())]",
     ),
     Fault("role-arn-without-policy", "ordering", "components/iam.py", "arn=_once_granted(role.arn, policy)", "arn=role.arn"),
     Fault(
@@ -74,23 +74,23 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "port-rules-updated-in-place",
         "network",
-        "components/network/loadbalancer.py",
+        "components/network/attach.py",
         'CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])',
         "CONTAINER_PORT_RULE = pulumi.ResourceOptions()",
     ),
     Fault(
         "next-target-group-gets-traffic",
         "network",
-        "components/network/loadbalancer.py",
-        '{"arn": next_group.arn, "weight": 0}',
-        '{"arn": next_group.arn, "weight": 100}',
+        "components/network/attach.py",
+        '*({"arn": group.arn, "weight": 0} for group in standby)',
+        '*({"arn": group.arn, "weight": 100} for group in standby)',
     ),
     Fault(
         "target-group-loses-its-old-urn",
         "network",
         "components/network/loadbalancer.py",
-        'aliases=[pulumi.Alias(name=f"{name}-tg")]',
-        "aliases=None",
+        'aliases=None if args.standby else [pulumi.Alias(name=f"{args.name}-tg")],',
+        "aliases=None,",
     ),
     Fault("https-listener-port-changed", "network", "components/network/loadbalancer.py", "                port=443,\n", "                port=8443,\n"),
     Fault("service-url-names-the-alb", "network", "components/network/loadbalancer.py", "concat(scheme, args.service_domain or alb.dns_name)", "concat(scheme, alb.dns_name)"),
@@ -129,7 +129,7 @@ FAULTS: tuple[Fault, ...] = (
         'EKS_KUBERNETES_VERSIONS = ("1.35", "1.36")',
         'EKS_KUBERNETES_VERSIONS = ("1.34", "1.35", "1.36")',
     ),
-    Fault("eks-support-end-not-warned", "deploy", "components/deploy/eks/target.py", "        pulumi.log.warn(notice, resource=target)\n", "        pass\n"),
+    Fault("eks-support-end-not-warned", "deploy", "components/deploy/eks/target.py", "            pulumi.log.warn(notice, resource=self)\n", "            pass\n"),
     Fault(
         "eks-addon-unpinned",
         "deploy",
@@ -336,33 +336,4 @@ FAULTS: tuple[Fault, ...] = (
     # or the lifecycle policy's first rule no longer holds the signature tags.
     Fault("build-does-not-tag-the-signature", "supply", "components/supply/notation.py", "        *keep_signature_commands(profile_arn, image_var),\n", ""),
     Fault("signature-rule-misses-the-signatures", "supply", "components/delivery/registry.py", '[f"{SIGNATURE_TAG_PREFIX}*"]', '["signature-*"]'),
-    # Many services in one stack (components/settings/services.py): a refusal that guards a real failure is lost, so two
-    # services share a route or the default action, a rule priority, a name (their resources' names), more target groups
-    # and rules than the load balancer takes, a switch of deployTarget, or each service names its own CodeCommit repository.
-    Fault("services-duplicate-route-accepted", "network", "components/settings/services.py", "                if route in routes:\n", "                if False:\n"),
-    Fault("services-two-defaults-accepted", "network", "components/settings/services.py", "    if len(defaults) > 1:\n", "    if len(defaults) > 2:\n"),
-    Fault(
-        "services-priority-clash-accepted",
-        "network",
-        "components/settings/services.py",
-        "            if priority is not None and priority in priorities:\n",
-        "            if False:\n",
-    ),
-    Fault("services-duplicate-name-accepted", "naming", "components/settings/services.py", "        if name is not None and name in named:\n", "        if False:\n"),
-    Fault("services-over-the-alb-quota", "network", "components/settings/services.py", "    if count > MAX_SERVICES:\n", "    if count > 2 * MAX_SERVICES:\n"),
-    Fault("services-with-next-target-accepted", "deploy", "components/settings/services.py", '    if raw.get("nextDeployTarget") not in (None, ""):\n', "    if False:\n"),
-    Fault(
-        "services-too-many-condition-values",
-        "network",
-        "components/settings/services.py",
-        "    if len(hosts) + len(paths) > ALB_CONDITION_VALUES_PER_RULE:\n",
-        "    if False:\n",
-    ),
-    Fault(
-        "services-source-per-service-name",
-        "naming",
-        "components/settings/services.py",
-        "        settings = replace(settings, source=replace(stack.source, file_paths=settings.source.file_paths))\n",
-        "        pass\n",
-    ),
 )

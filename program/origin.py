@@ -3,12 +3,11 @@ here (source, registry, build, the supply-chain gate, Publish), or promoted from
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
 
-from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, StepContext
 from components.delivery.artifacts import ArtifactStore
 from components.delivery.build import Build, BuildArgs
@@ -20,39 +19,73 @@ from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.origin import ImageOrigin
 from components.promotion.publish import Publish, PublishArgs
-from components.promotion.share import records_key_policy
 from components.settings import Settings
 from components.supply.gate import ScanGate, ScanGateArgs
 from components.supply.records import Records
 from components.supply.signing import SigningProfile
 
-
-def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
-    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
-    return promoted(settings, artifacts, step_context, records) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
+Naming = Callable[[str], tuple[str, pulumi.ResourceOptions]]
+"""A component's logical name and options from its base name ("source", "build", ...): a stack's service names its own."""
 
 
-def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
+def as_is(base: str) -> tuple[str, pulumi.ResourceOptions]:
+    """The names a stack of one service has always had."""
+    return base, pulumi.ResourceOptions()
+
+
+def image_origin(
+    settings: Settings,
+    artifacts: ArtifactStore,
+    step_context: StepContext,
+    pipeline_name: str,
+    records: Records | None = None,
+    naming: Naming = as_is,
+    source: Source | None = None,
+    upstream_service: str | None = None,
+) -> ImageOrigin:
+    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none.
+    `naming`: the components' names and options (a service of several names its own). Omitted: `as_is`.
+    `source`: the stack's source, which its services' pipelines share (a monorepo). Omitted: the origin creates one.
+    `upstream_service`: in a promoting stack with `services`, the service's name (it promotes from the same-named
+    service upstream). Omitted: a stack without services."""
+    if settings.promotes:
+        return promoted(settings, artifacts, step_context, records, naming, upstream_service)
+    return built(settings, artifacts, step_context, pipeline_name, records, naming, source)
+
+
+def source_args(settings: Settings) -> SourceArgs:
+    """The source of a stack's (or a service's) settings: its repository and branch, its file-path filter."""
+    return SourceArgs(
+        provider=settings.source.provider,
+        repository=settings.source.repository,
+        branch=settings.source.branch,
+        name_prefix=settings.prefix,
+        create_repository=settings.source.create_repository,
+        production=settings.production,
+        connection_arn=settings.source.connection_arn,
+        file_paths=settings.source.file_paths,
+        tags=dict(settings.tags),
+    )
+
+
+def built(
+    settings: Settings,
+    artifacts: ArtifactStore,
+    step_context: StepContext,
+    pipeline_name: str,
+    records: Records | None = None,
+    naming: Naming = as_is,
+    shared_source: Source | None = None,
+) -> ImageOrigin:
     tags = dict(settings.tags)
     supply = settings.supply
     # The build signs with it; VerifyImage (and a promoting stack, through the contract) trusts it.
-    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if supply.signing else None
-    source = Source(
-        "source",
-        SourceArgs(
-            provider=settings.source.provider,
-            repository=settings.source.repository,
-            branch=settings.source.branch,
-            name_prefix=settings.prefix,
-            create_repository=settings.source.create_repository,
-            production=settings.production,
-            connection_arn=settings.source.connection_arn,
-            file_paths=settings.source.file_paths,
-            tags=tags,
-        ),
-    )
+    signing = SigningProfile(naming("signing")[0], prefix=settings.prefix, production=settings.production, tags=tags, opts=naming("signing")[1]) if supply.signing else None
+    source = shared_source or Source(naming("source")[0], source_args(settings), opts=naming("source")[1])
+    # Several services' pipelines read one source, each started by the pushes that change its own files.
+    source_stage = shared_source.for_paths(settings.source.file_paths) if shared_source is not None else source.contribution
     registry = Registry(
-        "registry",
+        naming("registry")[0],
         RegistryArgs(
             repository_name=settings.prefix,
             image_retention_count=settings.registry.image_retention_count,
@@ -60,9 +93,10 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             production=settings.production,
             tags=tags,
         ),
+        opts=naming("registry")[1],
     )
     build = Build(
-        "build",
+        naming("build")[0],
         BuildArgs(
             project_name=physical_name(settings.prefix, "build", 150),
             app_path=settings.build.app_path,
@@ -81,16 +115,12 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             tags=tags,
             signing_profile_arn=signing.arn if signing is not None else None,
         ),
+        opts=naming("build")[1],
     )
-    # The supply-chain gate's evidence, which the contract names: a promoting stack verifies the signature with this
-    # profile and rescans the SBOMs the records bucket keeps (its policy and its key's let the promoting accounts read them).
-    accounts = settings.promotion.promote_to_accounts
-    if records is not None and accounts:
-        records_key_policy("records-key-policy", artifacts.key_id, records.bucket_arn, accounts, AwsContext(records), records)
     # Between Build and the approval: the scan of the pushed digest and the check of its signature.
     gate = (
         ScanGate(
-            "supply",
+            naming("supply")[0],
             ScanGateArgs(
                 name_prefix=settings.prefix,
                 supply=supply,
@@ -102,12 +132,13 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
                 signing_profile_arn=signing.arn if signing is not None else None,
                 records=records,
             ),
+            opts=naming("supply")[1],
         )
         if supply.gated
         else None
     )
     publish = Publish(
-        "publish",
+        naming("publish")[0],
         PublishArgs(
             name_prefix=settings.prefix,
             pipeline_name=pipeline_name,
@@ -118,6 +149,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             downstream_accounts=settings.promotion.promote_to_accounts,
             tags=tags,
         ),
+        opts=naming("publish")[1],
     )
 
     def exports(name: pulumi.Output[str], arn: pulumi.Output[str]) -> Mapping[str, Any]:
@@ -138,7 +170,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
         return {CONTRACT_OUTPUT: contract}
 
     return ImageOrigin(
-        source=source.contribution,
+        source=source_stage,
         stages=[build.contribution, *([gate.contribution] if gate is not None else [])],
         final_stages=[publish.contribution],
         repository_url=registry.repository_url,
@@ -154,11 +186,13 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None) -> ImageOrigin:
+def promoted(
+    settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None, naming: Naming = as_is, upstream_service: str | None = None
+) -> ImageOrigin:
     """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
     origin = Promoted(
-        "promotion",
+        naming("promotion")[0],
         PromotedArgs(
             upstream_stack=upstream_stack,
             promote_from_account=settings.promotion.promote_from_account,
@@ -172,7 +206,9 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             tags=dict(settings.tags),
             supply=settings.supply,
             records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
+            upstream_service=upstream_service,
         ),
+        opts=naming("promotion")[1],
     )
     upstream = origin.upstream
     b = BUILD_NAMESPACE

@@ -127,7 +127,8 @@ FUNCTION_MODULES = sorted(p for p in (ROOT / "functions").glob("*.py") if p.name
 def test_functions_import_only_what_the_lambda_runtime_has(path):
     """A function is packaged as its module plus deployment_record.py and canary_judge.py: the standard library,
     boto3 and botocore (in the Lambda Python runtimes), functions.deployment_record and functions.canary_judge are
-    all it may import."""
+    all it may import. The routed smoke-test hook is packed with the ECS package (FUNCTION_FILES) and runs the smoke
+    test of functions.ecs_smoke_test."""
     allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", "functions"}
     imported = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -136,6 +137,6 @@ def test_functions_import_only_what_the_lambda_runtime_has(path):
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, f"{path.name}: relative import"
             imported |= {f"{node.module}.{alias.name}" if node.module == "functions" else node.module or "" for alias in node.names}
-    shared = {"functions.deployment_record", "functions.canary_judge"}
+    shared = {"functions.deployment_record", "functions.canary_judge", *({"functions.ecs_smoke_test"} if path.name == "routed_smoke_test.py" else ())}
     assert {name for name in imported if name.split(".")[0] not in allowed or (name.startswith("functions") and name not in shared)} == set()
-    assert len(FUNCTION_MODULES) == 6
+    assert len(FUNCTION_MODULES) == 8  # with the path router and the routed smoke-test hook

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -31,6 +31,21 @@ def approval_rule_content(branch: str) -> dict:
     }
 
 
+def branch_push_pattern(repository_arn: str, branch: str) -> dict:
+    """EventBridge pattern: a push to `branch` of the CodeCommit repository (the branch created or moved).
+    https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html"""
+    return {
+        "source": ["aws.codecommit"],
+        "detail-type": ["CodeCommit Repository State Change"],
+        "resources": [repository_arn],
+        "detail": {
+            "event": ["referenceCreated", "referenceUpdated"],
+            "referenceType": ["branch"],
+            "referenceName": [branch],
+        },
+    }
+
+
 @dataclass(frozen=True)
 class SourceArgs:
     provider: SourceProvider
@@ -46,11 +61,29 @@ class SourceArgs:
     connection_arn: str | None
     """Connection sources only. When None a connection is created, PENDING until confirmed in the console."""
     file_paths: Sequence[str]
-    """Connection sources only. When empty, a push of any file on the branch runs the pipeline."""
+    """Connection sources: the V2 trigger's file-path filter (includes). When empty, a push of any file on the branch
+    runs the pipeline. (CodeCommit has no trigger filters: a stack of several services routes its pushes with
+    components/delivery/path_router.py instead.)"""
     production: bool
     """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    shared_repository: SharedRepository | None = None
+    """codecommit only: the repository another service's Source of this stack created or looked up (its
+    `shared_repository()`), which this Source reads too: it creates none, looks none up and adds no approval rule
+    (one repository, one monorepo, several services). Omitted: `create_repository` decides."""
+    shared_connection_arn: pulumi.Input[str] | None = None
+    """Connection sources without `connection_arn`: the connection another service's Source of this stack created
+    (its `connection_arn`), which this Source uses too instead of creating one more to confirm by hand. Omitted:
+    `connection_arn` decides."""
+
+
+@dataclass(frozen=True)
+class SharedRepository:
+    """A CodeCommit repository several services' Sources read (a monorepo): what the others need of it."""
+
+    arn: pulumi.Input[str]
+    clone_url: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -68,21 +101,39 @@ class SourceContribution(StageContribution):
 class Source(pulumi.ComponentResource):
     """Where the pipeline's code comes from.
 
-    Outputs: `location` (clone URL for CodeCommit, connection ARN otherwise), `contribution`.
+    Outputs: `location` (clone URL for CodeCommit, connection ARN otherwise), `contribution`, `repository_arn`
+    (CodeCommit; None for a connection) and `connection_arn` (a connection's; None for CodeCommit).
     """
 
     def __init__(self, name: str, args: SourceArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.shared_repository is not None and args.provider is not SourceProvider.CODECOMMIT:
+            raise ValueError(f"SourceArgs.shared_repository: a {args.provider.value} source reads its repository through its connection; only codecommit shares one")
+        if args.shared_connection_arn is not None and args.provider is SourceProvider.CODECOMMIT:
+            raise ValueError("SourceArgs.shared_connection_arn: a codecommit source uses no connection; share its repository (shared_repository)")
         super().__init__("container-cicd:pipeline:Source", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, protect=args.production)
+        self._branch = args.branch
+        self.repository_arn: pulumi.Output[str] | None = None
+        """The CodeCommit repository's ARN (what the stack's path router reads); None for a connection source."""
+        self.connection_arn: pulumi.Output[str] | None = None
         if args.provider is SourceProvider.CODECOMMIT:
-            self.contribution, self.location = self._codecommit(name, args, child)
+            self.contribution, self.location, self.repository_arn = self._codecommit(name, args, child)
         else:
             self.contribution, self.location = self._connection(name, args, child)
+            self.connection_arn = self.location
         self.register_outputs({"location": self.location})
+
+    def shared_repository(self) -> SharedRepository:
+        """This CodeCommit Source's repository, for the other services' Sources (`SourceArgs.shared_repository`)."""
+        if self.repository_arn is None:
+            raise ValueError("Source.shared_repository: only a codecommit Source has a repository to share")
+        return SharedRepository(arn=self.repository_arn, clone_url=self.location)
 
     @staticmethod
     def _codecommit(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
-        if args.create_repository:
+        if args.shared_repository is not None:
+            arn, clone_url = pulumi.Output.from_input(args.shared_repository.arn), pulumi.Output.from_input(args.shared_repository.clone_url)
+        elif args.create_repository:
             repo = aws.codecommit.Repository(
                 f"{name}-repo",
                 repository_name=args.repository,
@@ -140,29 +191,20 @@ class Source(pulumi.ComponentResource):
                 "Resource": arn,
             }
         ]
-        pattern = arn.apply(
-            lambda repo_arn: {
-                "source": ["aws.codecommit"],
-                "detail-type": ["CodeCommit Repository State Change"],
-                "resources": [repo_arn],
-                "detail": {
-                    "event": ["referenceCreated", "referenceUpdated"],
-                    "referenceType": ["branch"],
-                    "referenceName": [args.branch],
-                },
-            }
-        )
+        pattern = arn.apply(lambda repo_arn: branch_push_pattern(repo_arn, args.branch))
         contribution = SourceContribution(
             stage=aws.codepipeline.PipelineStageArgs(name="Source", actions=[action]),
             pipeline_statements=statements,
             start_event_pattern=pattern,
         )
-        return contribution, clone_url
+        return contribution, clone_url, arn
 
     @staticmethod
     def _connection(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
         if args.connection_arn:
             connection_arn: pulumi.Input[str] = args.connection_arn
+        elif args.shared_connection_arn is not None:
+            connection_arn = args.shared_connection_arn
         else:
             connection = aws.codeconnections.Connection(
                 f"{name}-connection",
@@ -190,14 +232,7 @@ class Source(pulumi.ComponentResource):
                 "DetectChanges": "true",
             },
         )
-        push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
-            branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[args.branch]),
-            file_paths=(aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(args.file_paths)) if args.file_paths else None),
-        )
-        trigger = aws.codepipeline.PipelineTriggerArgs(
-            provider_type="CodeStarSourceConnection",
-            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(source_action_name=SOURCE_ACTION, pushes=[push]),
-        )
+        trigger = push_trigger(args.branch, args.file_paths)
         statements: list[Statement] = [
             {
                 "Sid": "UseConnection",
@@ -214,3 +249,23 @@ class Source(pulumi.ComponentResource):
             triggers=[trigger],
         )
         return contribution, pulumi.Output.from_input(connection_arn)
+
+    def for_paths(self, file_paths: Sequence[str]) -> SourceContribution:
+        """The Source stage of one of several pipelines reading this source (a stack's services), each started by the
+        pushes that change its `file_paths`: a connection's V2 trigger filter (empty: every push). A CodeCommit
+        source's contribution is the same for all of them (the stack's path router starts each pipeline)."""
+        if not self.contribution.triggers:
+            return self.contribution
+        return replace(self.contribution, triggers=[push_trigger(self._branch, file_paths)])
+
+
+def push_trigger(branch: str, file_paths: Sequence[str]) -> aws.codepipeline.PipelineTriggerArgs:
+    """A V2 trigger on pushes to `branch` that change a file of `file_paths` (empty: any file)."""
+    push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+        branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[branch]),
+        file_paths=(aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(file_paths)) if file_paths else None),
+    )
+    return aws.codepipeline.PipelineTriggerArgs(
+        provider_type="CodeStarSourceConnection",
+        git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(source_action_name=SOURCE_ACTION, pushes=[push]),
+    )

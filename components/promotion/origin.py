@@ -23,6 +23,13 @@ from components.contracts import StageContribution
 from components.delivery.source import SourceContribution
 
 Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
+Naming = Callable[[str], tuple[str, pulumi.ResourceOptions]]
+"""A component's logical name and options from its base name ("source", "build", ...): a stack's service names its own."""
+
+
+def as_is(base: str) -> tuple[str, pulumi.ResourceOptions]:
+    """The names a stack of one service has always had."""
+    return base, pulumi.ResourceOptions()
 
 
 @dataclass(frozen=True)

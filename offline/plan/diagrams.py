@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.deploy import module_of_type
 from components.deploy.report import ArchitectureEdge, TargetReport
 from offline.mocks import PROJECT, StackResult
+from program.targets import module_of_type
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
