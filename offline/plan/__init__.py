@@ -51,7 +51,9 @@ from offline.plan.sections import (
     pipeline_resource,
     pipeline_section,
     show,
+    stack_settings,
 )
+from offline.plan.services import has_services, routes, services_report, sharing_report
 from offline.plan.supply import supply_section
 from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
@@ -145,6 +147,7 @@ def render_report(
     deployed: StackResult | None = None,
 ) -> str:
     counts = result.count_by_type()
+    services = stack_settings(result).service_list if has_services(result) else ()
     custom = sum(1 for r in result.resources if r.custom)
     lines = [
         f"# Offline plan: stack `{result.stack}`",
@@ -160,6 +163,7 @@ def render_report(
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         promotion.summary_row(result),
         "",
+        *services_report(result, services),
         *(["## Change from the deployed configuration", "", *change_section(deployed, result), ""] if deployed is not None else []),
         "## Configuration",
         "",
@@ -196,6 +200,7 @@ def render_report(
         "## Monthly cost while idle",
         "",
         cost.estimate(result).markdown().rstrip(),
+        *sharing_report(result),
         "",
         "## Policy pack",
         "",
@@ -245,7 +250,8 @@ def render_report(
 def diagram_files(result: StackResult) -> dict[str, str]:
     """`<name>.mmd` and `<name>.dot` of every diagram, by file name."""
     files = {}
-    for name, graph in diagrams(result).items():
+    drawn = diagrams(result, routes(stack_settings(result).service_list) if has_services(result) else None)
+    for name, graph in drawn.items():
         files[f"{name}.mmd"] = to_mermaid(graph)
         files[f"{name}.dot"] = to_dot(graph)
     return files
@@ -279,7 +285,7 @@ def render_files(
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
     files = diagram_files(result)
-    names = list(diagrams(result))
+    names = list(dict.fromkeys(name.rsplit(".", 1)[0] for name in files))
     if out is not None:
         for name, text in files.items():
             (out / name).write_text(text)

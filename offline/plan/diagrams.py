@@ -16,8 +16,8 @@ from typing import Any
 from components.deploy import module_of_type
 from components.deploy.report import ArchitectureEdge, TargetReport
 from offline.mocks import PROJECT, StackResult
+from offline.plan.services import PIPELINE_TYPE, has_services, named_services, owners
 
-PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
 
 
@@ -222,13 +222,93 @@ def architecture_mermaid(result: StackResult) -> str:
     return to_mermaid(architecture_graph(result))
 
 
-def diagrams(result: StackResult) -> dict[str, Graph]:
+# ----------------------------------------------------------------------------------------------
+# A stack with `services`: each service's part in a subgraph of its own
+
+
+def _service_cluster_id(service: str) -> str:
+    return f"svc_{_node_id(service)}"
+
+
+def services_pipeline_graph(result: StackResult) -> Graph:
+    """One cluster per service (in the stack file's order) holding its pipeline's stages, chained in order, each
+    with its number of actions; a dashed self-edge marks a stage that rolls back. Actions are in the report's
+    Pipeline section: twenty pipelines' actions in one drawing would be unreadable."""
+    owner = owners(result)
+    clusters: list[Cluster] = []
+    edges: list[Edge] = []
+    for service in named_services(result.config):
+        cid = _service_cluster_id(service)
+        pipelines = sorted((r for r in result.of_type(PIPELINE_TYPE) if owner[r.urn] == service), key=lambda r: r.urn)
+        nodes: list[Node] = []
+        for p, pipeline in enumerate(pipelines):
+            stages = list(pipeline.inputs.get("stages") or [])
+            for i, stage in enumerate(stages):
+                actions = len(stage.get("actions") or [])
+                node = Node(f"{cid}_p{p}_s{i}", (str(stage.get("name")), f"{actions} action{'s' if actions != 1 else ''}"))
+                if i:
+                    edges.append(Edge(nodes[-1].id, node.id))
+                nodes.append(node)
+                onfailure = (stage.get("onFailure") or {}).get("result")
+                onsuccess = ((stage.get("onSuccess") or {}).get("condition") or {}).get("result")
+                if "ROLLBACK" in (onfailure, onsuccess):
+                    edges.append(Edge(node.id, node.id, "rollback", dashed=True))
+        label = f"{service}: {', '.join(str(p.inputs.get('name') or p.name) for p in pipelines) or 'no pipeline'}"
+        clusters.append(Cluster(cid, label, tuple(nodes) or (Node(f"{cid}_none", ("no pipeline",)),)))
+    return Graph("pipeline", clusters=tuple(clusters), edges=tuple(edges))
+
+
+def services_architecture_graph(result: StackResult, routes: dict[str, str] | None = None) -> Graph:
+    """The shared building blocks outside any cluster, and each service's own blocks (with their counts) in a
+    cluster of its own. An edge of the declared ones joins a service's block to its own blocks, or to a shared
+    block when the service has none of that type; the load balancer's edge to a service is labelled with the
+    service's route (`routes`, by service name) when given."""
+    owner = owners(result)
+    report = _target_report(result)
+    declared = (*ARCHITECTURE_NODES, *report.architecture_nodes, *ARCHITECTURE_NODES_AFTER_TARGET)
+    labels = dict(declared)
+    counts: dict[str | None, dict[str, int]] = {}
+    for r in result.resources:
+        if r.type in labels:
+            by_type = counts.setdefault(owner[r.urn], {})
+            by_type[r.type] = by_type.get(r.type, 0) + 1
+
+    def nodes_of(scope: str | None) -> tuple[Node, ...]:
+        present = counts.get(scope, {})
+        prefix = "" if scope is None else f"{_service_cluster_id(scope)}_"
+        return tuple(Node(f"{prefix}{_node_id(t)}", (f"{label}{f' ×{present[t]}' if present[t] > 1 else ''}",)) for t, label in declared if t in present)
+
+    services = named_services(result.config)
+    clusters = tuple(Cluster(_service_cluster_id(s), s, nodes_of(s) or (Node(f"{_service_cluster_id(s)}_none", ("no own resources",)),)) for s in services)
+    shared = counts.get(None, {})
+    declared_edges = sorted((*ARCHITECTURE_EDGES, *report.architecture_edges, *ARCHITECTURE_EDGES_AFTER_TARGET), key=lambda e: e.dashed)
+    edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed) for e in declared_edges if e.tail in shared and e.head in shared]
+    for s in services:
+        own = counts.get(s, {})
+        prefix = f"{_service_cluster_id(s)}_"
+        for e in declared_edges:
+            if e.tail not in own and e.head not in own:
+                continue
+            tail = prefix + _node_id(e.tail) if e.tail in own else _node_id(e.tail) if e.tail in shared else None
+            head = prefix + _node_id(e.head) if e.head in own else _node_id(e.head) if e.head in shared else None
+            if tail is None or head is None:
+                continue
+            label = routes[s] if routes and s in routes and e.tail == "aws:lb/loadBalancer:LoadBalancer" and e.tail in shared else e.label
+            edges.append(Edge(tail, head, label, dashed=e.dashed))
+    return Graph("architecture", nodes=nodes_of(None), clusters=clusters, edges=tuple(edges))
+
+
+def diagrams(result: StackResult, routes: dict[str, str] | None = None) -> dict[str, Graph]:
     """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
-    promotion path last."""
+    promotion path last. A stack with `services` draws each service's part in a subgraph of its own (its
+    load balancer edges labelled with `routes`, by service name)."""
     # promotion.py builds on this module's graph model.
     from offline.plan.promotion import promotes, promotion_graph
 
-    found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
+    if has_services(result):
+        found = {"pipeline": services_pipeline_graph(result), "architecture": services_architecture_graph(result, routes)}
+    else:
+        found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
     if promotes(result):
         found["promotion"] = promotion_graph(result)
     return found
