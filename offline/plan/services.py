@@ -130,9 +130,7 @@ def strategy_text(settings: Settings) -> str:
         return "rolling (Deployment)"
     if settings.ecs is None:
         return "-"
-    kind = settings.ecs.strategy.kind
-    resolved = kind.resolve(settings.production)
-    return resolved.value if resolved is kind else f"{resolved.value} (auto)"
+    return settings.ecs.strategy.kind.resolve(settings.production).value
 
 
 def size_text(settings: Settings) -> str:
