@@ -249,9 +249,9 @@ def render(page: str) -> str:
 
 
 def pulumi_config() -> str:
-    """Pulumi.yaml's `config:` block: every key's type, documented description and default, in KEYS order."""
+    """Pulumi.yaml's `config:` block: every declared key's type, documented description and default, in KEYS order."""
     block: dict[str, dict] = {}
-    for key in KEYS.values():
+    for key in (k for k in KEYS.values() if k.declared):
         spec: dict = {"type": key.pulumi_type, "description": key.full_description, "default": key.pulumi_default}
         if key.type == "array":
             spec["items"] = {"type": "string"}

@@ -30,8 +30,10 @@ def test_project_name_matches_the_settings_namespace():
 
 def test_pulumi_yaml_config_block_equals_keys_exactly():
     block = PULUMI_YAML["config"]
-    assert list(block) == list(KEYS), "Pulumi.yaml's config: keys must be KEYS, in the same order"
-    for name, key in KEYS.items():
+    declared = {name: key for name, key in KEYS.items() if key.declared}
+    assert list(block) == list(declared), "Pulumi.yaml's config: keys must be KEYS (but services), in the same order"
+    assert [name for name in KEYS if name not in declared] == ["services"]
+    for name, key in declared.items():
         expected = {"type": key.pulumi_type, "description": key.full_description, "default": key.pulumi_default}
         if key.type == "array":
             expected["items"] = {"type": "string"}
@@ -53,13 +55,14 @@ def test_render_pulumi_yaml_rewrites_only_the_config_block():
 
 def test_key_types_are_pulumi_config_types():
     for key in KEYS.values():
-        assert key.type in {"string", "integer", "boolean", "array", "number"}, key.name
-        python_type = {"string": str, "integer": int, "boolean": bool, "array": list, "number": float}[key.type]
+        assert key.type in {"string", "integer", "boolean", "array", "number", "objects"}, key.name
+        python_type = {"string": str, "integer": int, "boolean": bool, "array": list, "number": float, "objects": list}[key.type]
         assert type(key.default) is python_type, f"{key.name}: default {key.default!r} is not a {key.type}"
         assert key.description.strip() and key.targets, key.name
         # Pulumi config has no decimal type: Pulumi.yaml declares a number key a string, its default too.
         assert key.pulumi_type in {"string", "integer", "boolean", "array"}, key.name
-        assert (key.pulumi_type, key.pulumi_default) == (("string", f"{key.default:g}") if key.type == "number" else (key.type, key.default)), key.name
+        expected = ("string", f"{key.default:g}") if key.type == "number" else ("array", []) if key.type == "objects" else (key.type, key.default)
+        assert (key.pulumi_type, key.pulumi_default) == expected, key.name
 
 
 def test_number_keys_are_strings_in_pulumi_yaml_and_read_back_as_their_default():
@@ -167,7 +170,7 @@ def test_pyright_config_parses_and_checks_the_program_not_the_tests():
 
     text = (ROOT / "pyrightconfig.json").read_text()
     config = json.loads(re.sub(r"//[^\n]*", "", text))
-    assert config["include"] == ["components", "functions", "offline", "policy", "tools", "__main__.py"]
+    assert config["include"] == ["components", "functions", "offline", "policy", "program", "tools", "__main__.py"]
     assert config["typeCheckingMode"] in ("standard", "strict") and "tests" in config["exclude"]
 
 

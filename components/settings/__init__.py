@@ -9,6 +9,7 @@ immutable `Settings` object, reporting every problem before a single resource is
 - reading.py: the raw values' types and defaults, the shared checks, the message shape;
 - source.py, network.py (with domain.py), workload.py, build.py, ecs.py (with strategy.py), safety.py (with cron.py), eks.py,
   promotion.py, supply.py: one part each;
+- services.py: many services in one stack (`services`), each entry's settings the stack's parse with its keys over it;
 - duration.py: how long one ECS deployment can take at worst (a pure function of the strategy);
 - parse.py: what spans the parts, `parse_settings` and `load_settings`.
 
@@ -17,6 +18,7 @@ Callers import from here, never from the modules.
 
 from components.settings.constants import (
     ALARM_DETECTION_MINUTES,
+    ALB_MAX_RULE_PRIORITY,
     AWS_REGIONS,
     BOOTSTRAP_HEALTH_PATH,
     BUILD_COMPUTE_TYPES,
@@ -31,6 +33,7 @@ from components.settings.constants import (
     EKS_SUPPORT_WARNING_DAYS,
     FARGATE_CPU_MEMORY,
     LOG_RETENTION_DAYS,
+    MAX_SERVICES,
     PROJECT,
     SMOKE_TEST_HOOK_MAX_MINUTES,
     TASK_START_ALLOWANCE_MINUTES,
@@ -41,7 +44,7 @@ from components.settings.domain import dns_name_problem
 from components.settings.duration import WorstCase, linear_shifts, percent_text, worst_case
 from components.settings.eks import kubernetes_version_problem, standard_support_notice
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, ScanThreshold, Severity, SourceProvider, Toggle
-from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, Key
+from components.settings.keys import ALL_TARGETS, ECS_ONLY, EKS_ONLY, KEYS, PER_SERVICE_KEYS, Key
 from components.settings.model import (
     AlarmThresholds,
     BuildSettings,
@@ -63,12 +66,14 @@ from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
 from components.settings.promotion import BUILD_ONLY_KEYS
 from components.settings.reading import SettingsError, settings_error
+from components.settings.services import MAX_PRIORITY, PRIORITY_STEP
 from components.settings.source import git_branch_problem
 from components.settings.strategy import MAX_SMOKE_TEST_PATHS, STRATEGY_KEYS
 from components.settings.supply import INSPECTOR_THRESHOLD_KEYS, SupplyChainSettings
 
 __all__ = [
     "ALARM_DETECTION_MINUTES",
+    "ALB_MAX_RULE_PRIORITY",
     "AWS_REGIONS",
     "ALL_TARGETS",
     "BOOTSTRAP_HEALTH_PATH",
@@ -89,7 +94,11 @@ __all__ = [
     "INSPECTOR_THRESHOLD_KEYS",
     "KEYS",
     "LOG_RETENTION_DAYS",
+    "MAX_PRIORITY",
+    "MAX_SERVICES",
     "MAX_SMOKE_TEST_PATHS",
+    "PER_SERVICE_KEYS",
+    "PRIORITY_STEP",
     "PROJECT",
     "SMOKE_TEST_HOOK_MAX_MINUTES",
     "CANARY_JUDGE_INVOCATION_MAX_SECONDS",

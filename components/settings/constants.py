@@ -195,3 +195,21 @@ SMOKE_TEST_HOOK_MAX_MINUTES = 5
 # never IN_PROGRESS. One invocation lasts at most Lambda's 10 s init limit plus the function's timeout (its two
 # calls of at most 20 s each, and 5 s to start); tests/test_canary_wiring.py checks this against the function.
 CANARY_JUDGE_INVOCATION_MAX_SECONDS = 55
+
+# Application Load Balancer quotas a stack of many services (`services`) must fit: one load balancer routes them
+# all. Target groups per load balancer: 100 (not adjustable); rules per load balancer, default rules not counted:
+# 100; condition values and wildcards per rule: 5 each
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
+ALB_TARGET_GROUPS_PER_LOAD_BALANCER = 100
+ALB_RULES_PER_LOAD_BALANCER = 100
+ALB_CONDITION_VALUES_PER_RULE = 5
+ALB_WILDCARDS_PER_RULE = 5
+# A host-header or path-pattern value is at most 128 characters
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html); rule
+# priorities run from 1 to 50000 (botocore's elbv2 model, RulePriority).
+ALB_CONDITION_VALUE_MAX_LENGTH = 128
+ALB_MAX_RULE_PRIORITY = 50000
+# Each service may need two target groups (blue-green, canary and linear shift traffic between two) and two
+# rules (its production rule and its rule on the test listener), so 50 services fit both quotas whatever their
+# strategies.
+MAX_SERVICES = min(ALB_TARGET_GROUPS_PER_LOAD_BALANCER, ALB_RULES_PER_LOAD_BALANCER) // 2

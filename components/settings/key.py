@@ -23,8 +23,9 @@ class Key:
 
     name: str
     type: str
-    """string | integer | boolean | array (Pulumi config types), or number: a decimal such as 10.5, which
-    Pulumi.yaml declares a string (`pulumi_type`) since Pulumi config has no decimal type."""
+    """string | integer | boolean | array (Pulumi config types), number: a decimal such as 10.5, which
+    Pulumi.yaml declares a string (`pulumi_type`) since Pulumi config has no decimal type, or objects: a list of
+    mappings (structured config), which Pulumi.yaml does not declare (`declared`)."""
     default: Any
     description: str
     """What the key does, without what it accepts (that is rendered from the fields below)."""
@@ -58,8 +59,16 @@ class Key:
     def pulumi_type(self) -> str:
         """The type Pulumi.yaml declares: Pulumi config types are string, integer, boolean and array
         (https://github.com/pulumi/pulumi/blob/master/sdk/go/common/workspace/project.json, simpleConfigType),
-        so a number key is a string the settings read as a decimal."""
-        return "string" if self.type == "number" else self.type
+        so a number key is a string the settings read as a decimal, and a list of mappings an array (undeclared, `declared`)."""
+        return {"number": "string", "objects": "array"}.get(self.type, self.type)
+
+    @property
+    def declared(self) -> bool:
+        """Pulumi.yaml's `config:` block declares the key. Not a list of mappings: the project schema's config types are
+        string, integer, boolean and array, whose items are of those types too
+        (https://github.com/pulumi/pulumi/blob/master/sdk/go/common/workspace/project.json, configItemsType), and a CLI
+        refuses a stack value that does not match its declaration; an undeclared key of the project is passed as set."""
+        return self.type != "objects"
 
     @property
     def pulumi_default(self) -> Any:

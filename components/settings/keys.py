@@ -20,18 +20,28 @@ from components.settings.constants import (
     EKS_KUBERNETES_VERSIONS,
     FARGATE_CPU_MEMORY,
     LOG_RETENTION_DAYS,
+    MAX_SERVICES,
     TRAFFIC_SHIFT_DEPLOYMENT_TIMEOUT_MINUTES,
 )
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, ScanThreshold, SourceProvider, Toggle
 from components.settings.key import ALL_TARGETS, Key, _keys, _number
 
-__all__ = ["ALL_TARGETS", "ECS_ONLY", "EKS_ONLY", "KEYS", "Key", "_number"]
+__all__ = ["ALL_TARGETS", "ECS_ONLY", "EKS_ONLY", "KEYS", "PER_SERVICE_KEYS", "Key", "_number"]
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
 
 ECS_ONLY = frozenset({DeployTargetKind.ECS})
 EKS_ONLY = frozenset({DeployTargetKind.EKS})
+
+# The keys an entry of `services` may set for its own service (the top-level value is every service's default). The
+# others are stack-wide: one network, load balancer (one test listener), cluster, topic, promotion and set of gates.
+PER_SERVICE_KEYS = tuple(
+    "appPath sourceFilePaths containerName containerPort healthCheckPath bootstrapImage imageRetentionCount desiredCount deploymentTimeoutMinutes ecsCpu "
+    "ecsMemory deploymentStrategy canaryPercent canaryBakeMinutes linearStepPercent linearStepBakeMinutes deploymentBakeMinutes smokeTestPaths canaryMetrics "
+    "canaryTolerancePercent canaryErrorFloorPercent canaryLatencyFloorMs canaryMinRequests canaryLatencyPercentile canaryNotEnoughTraffic alarm5xxPercent "
+    "alarmLatencyP95Ms alarmUnhealthyTargets alarmCpuPercent alarmMemoryPercent eksPodCpuMillicores eksPodMemoryMiB".split()
+)
 
 KEYS: dict[str, Key] = _keys(
     Key("deployTarget", "string", "ecs", "Where the service runs: ecs is ECS on Fargate, eks is Kubernetes on EKS.", allowed=DeployTargetKind),
@@ -48,12 +58,22 @@ KEYS: dict[str, Key] = _keys(
     Key(
         "serviceName", "string", "app", "Short name of the service; prefixes physical names.", pattern=_SERVICE_NAME, shape="2-20 chars of a-z, 0-9 and '-', starting with a letter"
     ),
+    Key(
+        "services",
+        "objects",
+        [],
+        "Many services in one stack, sharing its network, load balancer and cluster, each with its own pipeline: entries of a `name` (serviceName's "
+        "rules), `hosts` and/or `paths` (its listener rule's host names and path patterns; without either: the listener's default, one service at most), "
+        f"`priority` (its rule's, lower first; default 10 x its position, from 1) and any of {', '.join(PER_SERVICE_KEYS)}, over the top-level value "
+        "(every service's default); the other keys are stack-wide. Empty: the stack is one service, serviceName.",
+        shape=f"at most {MAX_SERVICES} entries",
+    ),
     Key("sourceProvider", "string", "codecommit", "Where the code lives.", allowed=SourceProvider),
     Key("sourceRepository", "string", "", "CodeCommit repository name, or 'owner/name' for github/bitbucket/gitlab. Empty with codecommit: '<project>-<stack>-<serviceName>'."),
     Key("createSourceRepository", "boolean", True, "codecommit only: create the repository (true) or use an existing one named by sourceRepository (false)."),
     Key("sourceBranch", "string", "main", "Branch whose pushes run the pipeline."),
     Key("sourceConnectionArn", "string", "", "Existing CodeConnections/CodeStar connection ARN. Empty: a connection is created (confirm it once in the console)."),
-    Key("sourceFilePaths", "array", [], "Connection sources: glob patterns; a push runs the pipeline only when it changes a matching file (monorepos). Empty: any file."),
+    Key("sourceFilePaths", "array", [], "Connection sources (codecommit too, with services): globs; a push runs the pipeline only if a matching file changed. Empty: any file."),
     Key("appPath", "string", "app", "Folder in the repository that holds the Dockerfile and the app's tests."),
     Key(
         "containerName",

@@ -216,9 +216,9 @@ class Routing:
     pattern of `paths`)."""
 
     hosts: tuple[str, ...] = ()
-    """Host names (host-header values, `*` and `?` wildcards allowed). Empty: any host."""
+    """Host names (host-header values, `*` and `?` wildcards allowed). Omitted or empty: any host."""
     paths: tuple[str, ...] = ()
-    """Path patterns (path-pattern values, e.g. '/api/*'). Empty: any path."""
+    """Path patterns (path-pattern values, e.g. '/api/*'). Omitted or empty: any path."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ class ServiceSettings:
     """The listener rule's priority (lower is evaluated first); None for the default service."""
     implicit: bool = False
     """True: the stack has no `services` key; this is its one service, with the logical names stacks had before
-    `services` existed (so their URNs are unchanged)."""
+    `services` existed (so their URNs are unchanged). Omitted: False, an entry of `services`."""
 
 
 @dataclass(frozen=True)
@@ -259,14 +259,14 @@ class Settings:
     """Set only when deploy_target or next_deploy_target is ECS."""
     tags: Mapping[str, str]
     safety: SafetySettings
+    services: tuple[ServiceSettings, ...]
+    """The `services` list, in its order. Empty: the stack is one service (see `service_list`)."""
     eks: EksSettings | None = None
     """Set only when deploy_target or next_deploy_target is EKS. Omitted: None (no EKS settings, as for ECS)."""
     promotion: PromotionSettings = PromotionSettings(promote_from=None, promote_from_account=None, promote_to_accounts=())
     """Promotion between stacks. Omitted: the stack builds and shares with no other account."""
     supply: SupplyChainSettings = SupplyChainSettings(threshold=None, signing=False)
     """The supply-chain gate (scan threshold, image signing). Omitted: no gate (as with both keys off)."""
-    services: tuple[ServiceSettings, ...] = ()
-    """The `services` list, in its order. Empty: the stack is one service (see `service_list`)."""
 
     def for_next_target(self) -> Settings:
         """The settings the next target is built from: its own part, as if it were the deploy target. (Its ECS

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
@@ -27,8 +28,9 @@ from components.settings.keys import KEYS
 from components.settings.model import PromotionSettings, RegistrySettings, Settings
 from components.settings.network import _network
 from components.settings.promotion import BUILD_ONLY_KEYS, _not_read_when_promoting, _promotion
-from components.settings.reading import SettingsError, _enum, _fail, _in_range, _matching, _Reader, settings_error
+from components.settings.reading import SettingsError, _enum, _fail, _in_range, _Reader, settings_error
 from components.settings.safety import _safety
+from components.settings.services import TEST_LISTENER_KEYS, checked_name, parse_services
 from components.settings.source import _source
 from components.settings.strategy import _strategy_kind
 from components.settings.supply import _supply
@@ -127,10 +129,7 @@ def _names(project: str, stack: str) -> None:
 
 
 def _service_name(reader: _Reader) -> str:
-    service = _matching(reader, "serviceName")
-    if "--" in service:
-        raise _fail("serviceName", service, "two '-' in a row make names ECR and CloudTrail refuse", f"set serviceName to {re.sub('-+', '-', service)!r}")
-    return service
+    return checked_name(reader.get("serviceName"), "serviceName")
 
 
 def _log_retention(reader: _Reader) -> int:
@@ -208,7 +207,32 @@ def parse_settings(
     known, to check it and ARNs against it. `organization`: the stack's Pulumi organisation, when known, to
     tell this stack from another organisation's stack of the same name in promoteFrom. `other_keys`: the
     stack's config keys in other namespaces ('aws:region'), to refuse this project's keys written in another.
+    With `services`, each entry's settings are this parse of the config with the entry's keys over it (services.py).
     """
+    try:
+        entries = _Reader(raw).get("services") if "services" in raw else ()
+    except SettingsError as problem:
+        entries, shape = (), [str(problem)]
+    else:
+        shape = []
+    if not entries and not shape:
+        return _parse(raw, project, stack, region, organization, other_keys, many=False)
+    own = {key: value for key, value in raw.items() if key != "services"}
+    try:
+        settings: Settings | None = _parse(own, project, stack, region, organization, other_keys, many=True)
+        known: list[str] = []
+    except SettingsError as error:
+        settings, known = None, list(error.problems)
+    services, problems = parse_services(entries, own, settings, known, lambda merged: _parse(merged, project, stack, region, organization, (), many=True))
+    if known or shape or problems:
+        raise settings_error([*known, *shape, *problems])
+    assert settings is not None
+    return replace(settings, services=services)
+
+
+def _parse(raw: Mapping[str, Any], project: str, stack: str, region: str | None, organization: str | None, other_keys: Collection[str], many: bool) -> Settings:
+    """parse_settings of one service: the stack itself, or (`many`) the stack or one of its services in a stack with
+    `services`, whose test listener is checked for the whole stack and whose CodeCommit source filters by paths."""
     problems = _Problems()
     for key in other_keys:
         problems.check(_other_namespace, key)
@@ -216,7 +240,7 @@ def parse_settings(
     unknown = [key for key in raw if key not in KEYS]
     for key in unknown:
         problems.check(_check_unknown_keys, {key: raw[key]})
-    reader = _Reader({k: v for k, v in raw.items() if k in KEYS})
+    reader = _Reader({k: v for k, v in raw.items() if k in KEYS}, TEST_LISTENER_KEYS if many else frozenset())
     target = problems.check(_enum, reader, "deployTarget")
     next_target = problems.check(_next_target, reader, target) if target is not None else None
     if target is not None:
@@ -235,7 +259,7 @@ def parse_settings(
         for key in BUILD_ONLY_KEYS:
             problems.check(_not_read_when_promoting, reader, key, promotion.promote_from)
     parts = {
-        "source": problems.check(_source, reader, project, stack, service),
+        "source": problems.check(_source, reader, project, stack, service, many),
         "workload": workload,
         "image_retention_count": problems.check(_in_range, reader, "imageRetentionCount"),
         "untagged_image_expiry_days": problems.check(_in_range, reader, "untaggedImageExpiryDays"),
@@ -277,6 +301,7 @@ def parse_settings(
         ecs=parts["ecs"],
         tags=MappingProxyType({"project": project, "stack": stack, "service": service, "managed-by": "pulumi"}),
         safety=parts["safety"],
+        services=(),
         eks=parts["eks"],
         promotion=promotion,
         supply=parts["supply"],

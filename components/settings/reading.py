@@ -45,8 +45,12 @@ def _fail(key: str, value: Any, allowed: str, fix: str) -> SettingsError:
 class _Reader:
     """Typed access to the raw config strings, with the table's defaults."""
 
-    def __init__(self, raw: Mapping[str, Any]):
+    def __init__(self, raw: Mapping[str, Any], shared: frozenset[str] = frozenset()):
         self.raw = raw
+        self.shared = shared
+        """Keys whose use is checked once for a stack of many services (services.py), not by each part that reads them:
+        the test listener's keys, set at the top level, serve every service that shifts traffic. Empty: every key is
+        checked where it is read."""
 
     def is_set(self, key: str) -> bool:
         """Set to something other than its default.
@@ -136,12 +140,26 @@ def _parse_array(key: str, value: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _parse_objects(key: str, value: Any) -> tuple[Any, ...]:
+    """A list of mappings (a structured value, which the CLI hands over as JSON); each item is checked by its key's part."""
+    items = value
+    if isinstance(value, str):
+        try:
+            items = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError:
+            items = None
+    if not isinstance(items, list):
+        raise _fail(key, value, "expected a list of entries, each a mapping such as {name: api}", f"write {key} as a YAML list under the key, one `- name: ...` entry each")
+    return tuple(items)
+
+
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "string": _parse_string,
     "integer": _parse_integer,
     "number": _parse_number,
     "boolean": _parse_boolean,
     "array": _parse_array,
+    "objects": _parse_objects,
 }
 
 

@@ -36,7 +36,10 @@ def git_branch_problem(name: str) -> str | None:
     return None
 
 
-def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSettings:
+def _source(reader: _Reader, project: str, stack: str, service: str, path_router: bool = False) -> SourceSettings:
+    """`path_router`: the stack has `services`, whose CodeCommit pipelines a path router starts by the files a push
+    changed (components/delivery/path_router.py), so sourceFilePaths works with codecommit too. Omitted: only
+    connection sources filter by path (their pipeline's V2 trigger)."""
     provider = _enum(reader, "sourceProvider")
     repository = reader.get("sourceRepository")
     create = reader.get("createSourceRepository")
@@ -49,7 +52,7 @@ def _source(reader: _Reader, project: str, stack: str, service: str) -> SourceSe
                 "only github, bitbucket and gitlab sources use a connection",
                 "remove sourceConnectionArn, or set sourceProvider to the connection's host",
             )
-        if reader.is_set("sourceFilePaths"):
+        if reader.is_set("sourceFilePaths") and not path_router:
             raise _fail(
                 "sourceFilePaths",
                 list(reader.get("sourceFilePaths")),

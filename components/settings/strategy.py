@@ -95,7 +95,7 @@ def _named(reader: _Reader, kind: DeploymentStrategyKind, production: bool) -> s
 
 def _check_strategy_keys(reader: _Reader, kind: DeploymentStrategyKind, named: str) -> None:
     for key, users in STRATEGY_KEYS.items():
-        if kind not in users and reader.is_set(key):
+        if kind not in users and reader.is_set(key) and key not in reader.shared:
             listed = [k.value for k in DeploymentStrategyKind if k in users]
             head, last = ", ".join(listed[:-1]), listed[-1]
             users_text, verb, choice = (f"{head} and {last}", "use", f"{head} or {last}") if head else (last, "uses", last)
