@@ -110,6 +110,17 @@ class GateVariables:
 
 
 @dataclass(frozen=True)
+class SharedCluster:
+    """The cluster a stack of several services creates once for all of them (it belongs to the stack: removing a
+    service keeps it); each service's target runs in it (an ECS service, an EKS namespace)."""
+
+    name: str
+    """Its physical name, known before it exists."""
+    resource: aws.ecs.Cluster | aws.eks.Cluster
+    """The cluster, of the stack's deploy target."""
+
+
+@dataclass(frozen=True)
 class DeployInputs:
     """What every deploy target receives from the rest of the stack."""
 
@@ -151,6 +162,9 @@ class DeployInputs:
     gate_variables: GateVariables | None = None
     """The supply-chain gate's variables, for the deployment record's `sbom` and `scan`. Omitted (the gate does not
     scan): both are null."""
+    shared_cluster: SharedCluster | None = None
+    """The cluster the stack's services share. Omitted (a stack of one service): the target creates its own, or uses
+    the existing cluster its settings name."""
 
 
 @dataclass(frozen=True)

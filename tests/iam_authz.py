@@ -164,6 +164,7 @@ BINDERS: dict[tuple[str, str], Binder] = {
     ("ecs", "service-revision"): lambda p, c: list(p["serviceRevisionArns"]),
     ("s3", "object"): lambda p, c: [f"arn:{c.partition}:s3:::{p['Bucket']}/{p['Key']}"],
     ("codepipeline", "pipeline"): lambda p, c: [build_arn("codepipeline", "pipeline", c, PipelineName=p["name"])],
+    ("codecommit", "repository"): lambda p, c: [build_arn("codecommit", "repository", c, RepositoryName=p["repositoryName"])],
     ("codebuild", "project"): lambda p, c: [build_arn("codebuild", "project", c, ProjectName=_name_or_arn(p["projectName"]))],
     ("events", "event-bus"): lambda p, c: list(p["EventBusArns"]),
     ("lambda", "function"): lambda p, c: [build_arn("lambda", "function", c, FunctionName=p["FunctionName"])],

@@ -16,7 +16,7 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 # The concerns under components/, each a sub-package whose modules mirror its type tokens
 # (container-cicd:pipeline:*, container-cicd:network:*, ...); the shared modules stay at the top.
 CONCERNS = {
-    "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release"},
+    "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release", "path_router"},
     "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "egress", "dns"},
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin", "rescan"},
     "safety": {"alarms", "notifications", "audit", "dashboard", "dora", "supply_panels"},

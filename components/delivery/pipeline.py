@@ -39,6 +39,10 @@ class PipelineArgs:
     final_stages: Sequence[StageContribution] = ()
     """Stages after the deploy stages, without gates of their own: they run only once every deploy stage
     succeeded, its success conditions included (a building stack's Publish). Omitted: none."""
+    started_by_router: bool = False
+    """True: the stack's path router (components/delivery/path_router.py) starts this pipeline on the pushes that
+    change its files, so it gets no start rule of its own for its CodeCommit source's push events. Omitted: the
+    pipeline starts on every event of `source.start_event_pattern`."""
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,9 @@ class Pipeline(pulumi.ComponentResource):
             # role.arn waits for the role's policy: the first execution finds its permissions.
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if args.source.start_event_pattern is not None:
+        if args.started_by_router and args.source.start_event_pattern is None:
+            raise ValueError(f"PipelineArgs.started_by_router: {args.pipeline_name}'s source starts it by its own triggers (a connection); only a CodeCommit source is routed")
+        if args.source.start_event_pattern is not None and not args.started_by_router:
             self._start_on(name, args, pipeline)
         region = context.region
         self.pipeline_name = pipeline.name

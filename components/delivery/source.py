@@ -31,6 +31,21 @@ def approval_rule_content(branch: str) -> dict:
     }
 
 
+def branch_push_pattern(repository_arn: str, branch: str) -> dict:
+    """EventBridge pattern: a push to `branch` of the CodeCommit repository (the branch created or moved).
+    https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html"""
+    return {
+        "source": ["aws.codecommit"],
+        "detail-type": ["CodeCommit Repository State Change"],
+        "resources": [repository_arn],
+        "detail": {
+            "event": ["referenceCreated", "referenceUpdated"],
+            "referenceType": ["branch"],
+            "referenceName": [branch],
+        },
+    }
+
+
 @dataclass(frozen=True)
 class SourceArgs:
     provider: SourceProvider
@@ -46,7 +61,9 @@ class SourceArgs:
     connection_arn: str | None
     """Connection sources only. When None a connection is created, PENDING until confirmed in the console."""
     file_paths: Sequence[str]
-    """Connection sources only. When empty, a push of any file on the branch runs the pipeline."""
+    """Connection sources: the V2 trigger's file-path filter (includes). When empty, a push of any file on the branch
+    runs the pipeline. (CodeCommit has no trigger filters: a stack of several services routes its pushes with
+    components/delivery/path_router.py instead.)"""
     production: bool
     """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -140,18 +157,7 @@ class Source(pulumi.ComponentResource):
                 "Resource": arn,
             }
         ]
-        pattern = arn.apply(
-            lambda repo_arn: {
-                "source": ["aws.codecommit"],
-                "detail-type": ["CodeCommit Repository State Change"],
-                "resources": [repo_arn],
-                "detail": {
-                    "event": ["referenceCreated", "referenceUpdated"],
-                    "referenceType": ["branch"],
-                    "referenceName": [args.branch],
-                },
-            }
-        )
+        pattern = arn.apply(lambda repo_arn: branch_push_pattern(repo_arn, args.branch))
         contribution = SourceContribution(
             stage=aws.codepipeline.PipelineStageArgs(name="Source", actions=[action]),
             pipeline_statements=statements,

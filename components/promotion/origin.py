@@ -19,7 +19,6 @@ from typing import Any
 
 import pulumi
 
-from components.aws_context import AwsContext
 from components.contracts import BUILD_NAMESPACE, StageContribution, StepContext
 from components.delivery.artifacts import ArtifactStore
 from components.delivery.build import Build, BuildArgs
@@ -30,13 +29,19 @@ from components.promotion.check import OwnRecords
 from components.promotion.contract import CONTRACT_OUTPUT, contract_output
 from components.promotion.downstream import Promoted, PromotedArgs
 from components.promotion.publish import Publish, PublishArgs
-from components.promotion.share import records_key_policy
 from components.settings import Settings
 from components.supply.gate import ScanGate, ScanGateArgs
 from components.supply.records import Records
 from components.supply.signing import SigningProfile
 
 Exports = Callable[[pulumi.Output[str], pulumi.Output[str]], Mapping[str, Any]]
+Naming = Callable[[str], tuple[str, pulumi.ResourceOptions]]
+"""A component's logical name and options from its base name ("source", "build", ...): a stack's service names its own."""
+
+
+def as_is(base: str) -> tuple[str, pulumi.ResourceOptions]:
+    """The names a stack of one service has always had."""
+    return base, pulumi.ResourceOptions()
 
 
 @dataclass(frozen=True)
@@ -65,18 +70,21 @@ class ImageOrigin:
     stack the upstream's (from its contract). Omitted: None (imageSigning off: nothing verifies a signature)."""
 
 
-def image_origin(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
-    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none."""
-    return promoted(settings, artifacts, step_context, records) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records)
+def image_origin(
+    settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None, naming: Naming = as_is
+) -> ImageOrigin:
+    """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none.
+    `naming`: the components' names and options (a service of several names its own). Omitted: `as_is`."""
+    return promoted(settings, artifacts, step_context, records, naming) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records, naming)
 
 
-def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None) -> ImageOrigin:
+def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None, naming: Naming = as_is) -> ImageOrigin:
     tags = dict(settings.tags)
     supply = settings.supply
     # The build signs with it; VerifyImage (and a promoting stack, through the contract) trusts it.
-    signing = SigningProfile("signing", prefix=settings.prefix, production=settings.production, tags=tags) if supply.signing else None
+    signing = SigningProfile(naming("signing")[0], prefix=settings.prefix, production=settings.production, tags=tags, opts=naming("signing")[1]) if supply.signing else None
     source = Source(
-        "source",
+        naming("source")[0],
         SourceArgs(
             provider=settings.source.provider,
             repository=settings.source.repository,
@@ -88,9 +96,10 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             file_paths=settings.source.file_paths,
             tags=tags,
         ),
+        opts=naming("source")[1],
     )
     registry = Registry(
-        "registry",
+        naming("registry")[0],
         RegistryArgs(
             repository_name=settings.prefix,
             image_retention_count=settings.registry.image_retention_count,
@@ -98,9 +107,10 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             production=settings.production,
             tags=tags,
         ),
+        opts=naming("registry")[1],
     )
     build = Build(
-        "build",
+        naming("build")[0],
         BuildArgs(
             project_name=physical_name(settings.prefix, "build", 150),
             app_path=settings.build.app_path,
@@ -119,16 +129,12 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             tags=tags,
             signing_profile_arn=signing.arn if signing is not None else None,
         ),
+        opts=naming("build")[1],
     )
-    # The supply-chain gate's evidence, which the contract names: a promoting stack verifies the signature with this
-    # profile and rescans the SBOMs the records bucket keeps (its policy and its key's let the promoting accounts read them).
-    accounts = settings.promotion.promote_to_accounts
-    if records is not None and accounts:
-        records_key_policy("records-key-policy", artifacts.key_id, records.bucket_arn, accounts, AwsContext(records), records)
     # Between Build and the approval: the scan of the pushed digest and the check of its signature.
     gate = (
         ScanGate(
-            "supply",
+            naming("supply")[0],
             ScanGateArgs(
                 name_prefix=settings.prefix,
                 supply=supply,
@@ -140,12 +146,13 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
                 signing_profile_arn=signing.arn if signing is not None else None,
                 records=records,
             ),
+            opts=naming("supply")[1],
         )
         if supply.gated
         else None
     )
     publish = Publish(
-        "publish",
+        naming("publish")[0],
         PublishArgs(
             name_prefix=settings.prefix,
             pipeline_name=pipeline_name,
@@ -156,6 +163,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
             downstream_accounts=settings.promotion.promote_to_accounts,
             tags=tags,
         ),
+        opts=naming("publish")[1],
     )
 
     def exports(name: pulumi.Output[str], arn: pulumi.Output[str]) -> Mapping[str, Any]:
@@ -192,11 +200,11 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
 DEFAULT_ORGANIZATION = "organization"
 
 
-def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None) -> ImageOrigin:
+def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, records: Records | None = None, naming: Naming = as_is) -> ImageOrigin:
     """`records`: the stack's records bucket, where the Check step keeps the SBOM and verdict of what it rescans."""
     upstream_stack = settings.promotion.stack_reference(pulumi.get_organization() or DEFAULT_ORGANIZATION, settings.project)
     origin = Promoted(
-        "promotion",
+        naming("promotion")[0],
         PromotedArgs(
             upstream_stack=upstream_stack,
             promote_from_account=settings.promotion.promote_from_account,
@@ -211,6 +219,7 @@ def promoted(settings: Settings, artifacts: ArtifactStore, step_context: StepCon
             supply=settings.supply,
             records=OwnRecords(records.bucket_name, records.bucket_arn, artifacts.key_arn) if records else None,
         ),
+        opts=naming("promotion")[1],
     )
     upstream = origin.upstream
     b = BUILD_NAMESPACE

@@ -304,9 +304,13 @@ def dashboard_body(
 
 
 @dataclass(frozen=True)
-class DashboardArgs:
-    dashboard_name: str
-    """Physical dashboard name (unique per account)."""
+class DashboardSection:
+    """One service's part of the dashboard: its health, pipeline, deployments (and scans)."""
+
+    name: str
+    """Stem of the section's EventBridge rules' names (`<name>-<suffix>`): a single service's is the component's name."""
+    title: str
+    """The service's name, shown above its section when the dashboard has several."""
     pipeline_name: str
     """Pipeline whose executions the delivery metrics count."""
     deploy_stage_names: Sequence[pulumi.Input[str]]
@@ -316,51 +320,72 @@ class DashboardArgs:
     thresholds: AlarmThresholds
     """The alarms' thresholds, drawn on the graphs and used by the time-to-restore widget."""
     alarm_arns: Sequence[pulumi.Input[str]]
-    """Alarms shown in the dashboard's alarm status widget."""
+    """Alarms shown in the section's alarm status widget."""
     service_id: str
     """The deployment records' service id (the Service dimension of the ContainerCicd/Deployments metrics)."""
-    tags: dict[str, str] = field(default_factory=dict)
-    """Tags on the component's taggable children. Omitted: untagged."""
     deployment_record_log_groups: Sequence[pulumi.Input[str]] = ()
-    """Log groups holding the deployment records, shown as a table. Omitted: no records table (the
-    deployment metrics are still drawn)."""
+    """Log groups holding the deployment records, shown as a table. Omitted: no records table."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the section's rules. Omitted: untagged."""
+    previous_name: str | None = None
+    """The stem the section's rules had before (each keeps its state through an alias). Omitted: none."""
+
+
+@dataclass(frozen=True)
+class DashboardArgs:
+    dashboard_name: str
+    """Physical dashboard name (unique per account)."""
+    sections: Sequence[DashboardSection]
+    """One section per service, in this order, each under its service's name when there are several."""
     scan_panels: bool = False
-    """The supply-chain gate scans images: show the scan verdict per deployment (from the records). Omitted: not shown."""
+    """The supply-chain gate scans images: show each deployment's scan verdict (from the records). Omitted: not shown."""
+
+
+def stacked_body(bodies: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Sections' bodies one below the other: one section as it is; several each under a heading with its title."""
+    if len(bodies) == 1:
+        return bodies[0][1]
+    widgets: list[dict[str, Any]] = []
+    for title, body in bodies:
+        top = max((w["y"] + w["height"] for w in widgets), default=0)
+        widgets.append({"type": "text", "x": 0, "y": top, "width": 24, "height": 1, "properties": {"markdown": f"## {title}"}})
+        widgets += [w | {"y": w["y"] + top + 1} for w in body["widgets"]]
+    return {"widgets": widgets}
 
 
 class Dashboard(pulumi.ComponentResource):
-    """The stack's CloudWatch dashboard and the EventBridge rules that count pipeline events.
-
-    Outputs: `dashboard_name`, `dashboard_url`.
-    """
+    """The stack's CloudWatch dashboard and the EventBridge rules that count pipeline events. Outputs: `dashboard_name`, `dashboard_url`."""
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:dashboard:Dashboard", name, None, opts)
         region = AwsContext(self).region
-        rule_names: dict[str, pulumi.Input[str]] = {}
-        for suffix, pattern in delivery_event_patterns(args.pipeline_name, args.deploy_stage_names).items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{suffix}",
-                description=f"Counts {suffix} events of {args.pipeline_name} (AWS/Events MatchedEvents); no target",
-                event_pattern=pulumi.Output.json_dumps(pattern),
-                tags=args.tags,
-                opts=pulumi.ResourceOptions(parent=self),
+        bodies: list[tuple[str, dict[str, Any]]] = []
+        for section in args.sections:
+            rule_names: dict[str, pulumi.Input[str]] = {}
+            for suffix, pattern in delivery_event_patterns(section.pipeline_name, section.deploy_stage_names).items():
+                rule = aws.cloudwatch.EventRule(
+                    f"{section.name}-{suffix}",
+                    description=f"Counts {suffix} events of {section.pipeline_name} (AWS/Events MatchedEvents); no target",
+                    event_pattern=pulumi.Output.json_dumps(pattern),
+                    tags=section.tags,
+                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{section.previous_name}-{suffix}")] if section.previous_name else None),
+                )
+                rule_names[suffix] = rule.name
+            body = dashboard_body(
+                region=region,
+                metrics=section.metrics,
+                thresholds=section.thresholds,
+                rule_names=rule_names,
+                alarm_arns=section.alarm_arns,
+                service_id=section.service_id,
+                deployment_record_log_groups=section.deployment_record_log_groups,
+                scan_panels=args.scan_panels,
             )
-            rule_names[suffix] = rule.name
-        body = dashboard_body(
-            region=region,
-            metrics=args.metrics,
-            thresholds=args.thresholds,
-            rule_names=rule_names,
-            alarm_arns=args.alarm_arns,
-            service_id=args.service_id,
-            deployment_record_log_groups=args.deployment_record_log_groups,
-            scan_panels=args.scan_panels,
-        )
+            bodies.append((section.title, body))
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.dashboard_name,
-            dashboard_body=pulumi.Output.json_dumps(body),
+            dashboard_body=pulumi.Output.json_dumps(stacked_body(bodies)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.dashboard_name = dashboard.dashboard_name

@@ -36,14 +36,23 @@ PUBLISHERS = (
 class NotificationsArgs:
     topic_name: str
     """Physical topic name (unique per account and region)."""
-    pipeline_name: str
-    """Pipeline whose failed actions and stages are routed to the topic."""
-    repository_name: pulumi.Input[str]
-    """ECR repository whose CRITICAL/HIGH scan findings are routed to the topic."""
     emails: tuple[str, ...]
     """Email subscribers (notificationEmails). Empty: none (subscribe later, in the console or in config)."""
     https_endpoints: tuple[str, ...]
     """HTTPS subscribers (notificationHttpsEndpoints). Empty: none."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on the component's taggable children. Omitted: untagged."""
+
+
+@dataclass(frozen=True)
+class ServiceEvents:
+    """What one service reports to the topic (`Notifications.route`): its pipeline's failures, executions, approvals and
+    blocked images, its registry's findings and its deploy target's own failure events."""
+
+    pipeline_name: str
+    """Pipeline whose failed actions and stages are routed to the topic."""
+    repository_name: pulumi.Input[str]
+    """ECR repository whose CRITICAL/HIGH scan findings are routed to the topic."""
     failure_events: Sequence[FailureEvents] = ()
     """The deploy target's own deployment-failure events, each routed by one rule. Omitted: only the
     pipeline's failed stages and actions report a failed deployment."""
@@ -51,7 +60,7 @@ class NotificationsArgs:
     """The pipeline's supply-chain gate actions (`gate_actions(stages)`): a failure of one is reported as a blocked
     image. Omitted (the gate is off): no such rule."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags on the component's taggable children. Omitted: untagged."""
+    """Tags on the rules. Omitted: untagged."""
 
 
 def key_policy(account_root: pulumi.Input[str]) -> dict[str, Any]:
@@ -244,8 +253,19 @@ class Notifications(pulumi.ComponentResource):
                 endpoint_auto_confirms=False,
                 opts=pulumi.ResourceOptions(parent=topic),
             )
+        self.topic_arn = topic.arn
+        self.key_arn = key.arn
+        self._topic = topic
+        self.register_outputs({"topic_arn": self.topic_arn, "key_arn": self.key_arn})
+
+    def route(self, name: str, events: ServiceEvents, previous_name: str | None = None) -> None:
+        """One service's EventBridge rules to the topic, children of this component named `<name>-<suffix>`: a stack's
+        single service passes the component's own name (its rules' names are the component's), each of several
+        services its own. `previous_name`: the stem the rules had before (a rule keeps its state through an alias to
+        `<previous_name>-<suffix>`); omitted: none."""
+        args, topic = events, self._topic
         rules = {
-            **{events.rule_suffix: (events.description, events.pattern) for events in args.failure_events},
+            **{failure.rule_suffix: (failure.description, failure.pattern) for failure in args.failure_events},
             "image-findings": ("CRITICAL/HIGH vulnerabilities in a pushed image", image_findings_pattern(args.repository_name)),
             "pipeline-failed": (f"A stage or action of {args.pipeline_name} failed", pipeline_failures_pattern(args.pipeline_name)),
             "pipeline-executions": (f"An execution of {args.pipeline_name} started, succeeded, failed, was superseded or stopped", pipeline_executions_pattern(args.pipeline_name)),
@@ -254,12 +274,13 @@ class Notifications(pulumi.ComponentResource):
         if args.gate_actions:
             rules["image-blocked"] = (f"The supply-chain gate of {args.pipeline_name} refused an image", image_blocked_pattern(args.pipeline_name, args.gate_actions))
         for suffix, (description, pattern) in rules.items():
+            aliases = [pulumi.Alias(name=f"{previous_name}-{suffix}")] if previous_name else None
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{suffix}",
                 description=description,
                 event_pattern=pulumi.Output.json_dumps(pattern),
                 tags=args.tags,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
             )
             aws.cloudwatch.EventTarget(
                 f"{name}-{suffix}-target",
@@ -270,9 +291,6 @@ class Notifications(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=rule),
             )
-        self.topic_arn = topic.arn
-        self.key_arn = key.arn
-        self.register_outputs({"topic_arn": self.topic_arn, "key_arn": self.key_arn})
 
     def publish_statements(self) -> list[Statement]:
         """What a role needs to publish to the encrypted topic (the pipeline's manual approval does)."""

@@ -19,10 +19,12 @@ from components.contracts import (
     DeployInputs,
     FailureEvents,
     ServiceMetrics,
+    SharedCluster,
     StageContribution,
     own_settings,
 )
 from components.delivery.image_record import record_statements
+from components.deploy.ecs.cluster import ecs_cluster
 from components.deploy.ecs.documents import (
     deploy_statements,
     deployment_failed_pattern,
@@ -62,6 +64,9 @@ class EcsTargetArgs:
     strategy: DeploymentStrategySettings
     """How ECS moves the service to a new revision (deploymentStrategy). Blue-green, canary and linear need
     the load balancer's `traffic_shift` (its second target group, rules and test listener)."""
+    cluster: SharedCluster | None = None
+    """The cluster the stack's services share (it belongs to the stack: removing a service keeps it). Omitted: the
+    target creates its own cluster (`<name>-cluster`), as a stack of one service does."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
@@ -104,14 +109,14 @@ class EcsTarget(pulumi.ComponentResource):
         context = AwsContext(self)
         region = context.region
         service_sg, port_rules = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
-        cluster_name, service_name = physical_name(args.name_prefix, "cluster", 255), physical_name(args.name_prefix, "service", 255)
-        cluster = aws.ecs.Cluster(
-            f"{name}-cluster",
-            name=cluster_name,
-            settings=[{"name": "containerInsights", "value": "enabled"}],
-            tags=tags,
-            opts=child,
-        )
+        service_name = physical_name(args.name_prefix, "service", 255)
+        if args.cluster is None:
+            cluster_name = physical_name(args.name_prefix, "cluster", 255)
+            cluster = ecs_cluster(f"{name}-cluster", cluster_name, tags, child)
+        elif isinstance(args.cluster.resource, aws.ecs.Cluster):
+            cluster_name, cluster = args.cluster.name, args.cluster.resource
+        else:
+            raise ValueError(f"EcsTargetArgs.cluster: {args.cluster.name!r} is not an ECS cluster; give the ECS target the stack's ECS cluster")
         log_group = target_log_group(f"{name}-logs", f"/ecs/{args.name_prefix}-", inputs, parent=self)
         execution_role = service_role(
             f"{name}-execution-role",
@@ -265,11 +270,13 @@ class EcsTarget(pulumi.ComponentResource):
         self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = [verify.function.log_group.name]
         # ECS rolls a failed deployment back by itself; the deploy action then fails too, but this event
         # also covers deployments nobody started from the pipeline (a `pulumi up` that changes the task).
+        # Its own cluster holds only this service; in a shared cluster, the events of this service alone (its ARN).
+        failed = deployment_failed_pattern(context.arn("ecs", f"service/{args.name_prefix}-"))
         self.failure_events: Sequence[FailureEvents] = [
             FailureEvents(
                 "deployment-failed",
                 "ECS gave up on a deployment of this stack's service",
-                deployment_failed_pattern(context.arn("ecs", f"service/{args.name_prefix}-")),
+                failed if args.cluster is None else failed | {"resources": [service.arn]},
             )
         ]
         self.outputs: Mapping[str, pulumi.Input[str]] = {}
@@ -387,6 +394,7 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
             memory_mib=ecs.memory,
             architecture=settings.build.architecture,
             strategy=ecs.strategy,
+            cluster=inputs.shared_cluster,
         ),
         opts,
     )

@@ -70,6 +70,8 @@ class EksTargetArgs:
     architecture: CpuArchitecture
     """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image
     (cpuArchitecture)."""
+    cluster: aws.eks.Cluster | None = None
+    """The stack's cluster for all its services (its namespace). Omitted: `existing_cluster_name`, or its own."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
@@ -104,7 +106,10 @@ class EksTarget(pulumi.ComponentResource):
         context = AwsContext(self)
 
         cluster_resources: list[pulumi.Resource] = []
-        if args.existing_cluster_name:
+        if args.cluster is not None:  # the stack's, for all its services
+            cluster_resources, cluster_name, cluster_arn = [args.cluster], args.cluster.name, args.cluster.arn
+            node_security_group_id = args.cluster.vpc_config.cluster_security_group_id
+        elif args.existing_cluster_name:
             existing = aws.eks.get_cluster_output(name=args.existing_cluster_name, opts=invoke)
             cluster_name: pulumi.Output[str] = existing.name
             cluster_arn: pulumi.Output[str] = existing.arn
@@ -382,6 +387,7 @@ def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pul
             pod_cpu_millicores=cfg.pod_cpu_millicores,
             pod_memory_mib=cfg.pod_memory_mib,
             architecture=settings.build.architecture,
+            cluster=shared.resource if (shared := inputs.shared_cluster) is not None and isinstance(shared.resource, aws.eks.Cluster) else None,
         ),
         opts,
     )

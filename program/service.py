@@ -1,0 +1,201 @@
+"""One service's parts, from its `ServiceSettings` and the stack's shared parts: its image origin (source, registry,
+build, or promotion), image record, release, deploy target, alarms, pipeline, notification rules and dashboard section.
+
+Logical names: `program.naming` (the implicit service keeps today's; a named service prefixes its own). Physical names:
+from the service's prefix (project-stack-<service>). Tags: the service's (its `service` tag is its name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pulumi
+
+from components.contracts import DeployInputs, DeployTarget, GateVariables, SharedCluster
+from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
+from components.delivery.image_record import parameter_name as image_parameter_name
+from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
+from components.delivery.release import Release, ReleaseArgs
+from components.deploy import create_target
+from components.naming import physical_name
+from components.promotion.origin import ImageOrigin, image_origin
+from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
+from components.safety.dashboard import DashboardSection
+from components.safety.notifications import ServiceEvents, gate_actions
+from components.settings import ServiceSettings
+from program.naming import adopted_aliases, adopts_stack, service_resource_name
+from program.shared import SharedParts
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """What the stack exports of a service and shows of it on the dashboard."""
+
+    service: ServiceSettings
+    origin: ImageOrigin
+    target: DeployTarget
+    pipeline: Pipeline
+    alarms: Alarms
+    image_record: ImageRecord
+    dashboard: DashboardSection
+
+
+def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts:
+    settings, stack = service.settings, shared.settings
+    tags = dict(settings.tags)
+    safety = settings.safety
+
+    def name(base: str) -> str:
+        return service_resource_name(service, base)
+
+    def opts(base: str) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(aliases=adopted_aliases(service, base, stack.service_name))
+
+    # An entry named like the stack's serviceName takes over the single-service resources (names and rules).
+    adopting = adopts_stack(service, stack.service_name)
+    pipeline_name = physical_name(settings.prefix, "pipeline", 100)
+    step_context = shared.step_context(settings)
+    # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
+    # images another stack built and verified, by digest (docs/promotion.md).
+    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)))
+
+    # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
+    image_record = ImageRecord(
+        name("image-record"),
+        ImageRecordArgs(
+            parameter_name=image_parameter_name(settings.project, settings.stack, settings.service_name),
+            bootstrap_image=settings.workload.bootstrap_image,
+            known_good_parameter_name=known_good_parameter_name(settings.project, settings.stack, settings.service_name),
+            tags=tags,
+        ),
+        opts=opts("image-record"),
+    )
+    # After the gated deploy stage(s): the image that passed them, bake included, becomes the known-good image.
+    release = Release(
+        name("release"),
+        ReleaseArgs(name_prefix=settings.prefix, image_record=image_record, environment=step_context, architecture=settings.build.architecture),
+        opts=opts("release"),
+    )
+
+    load_balancer = shared.load_balancer
+    inputs = DeployInputs(
+        workload=settings.workload,
+        network=shared.network,
+        load_balancer=load_balancer.serving,
+        image_record=image_record,
+        repository_url=origin.repository_url,
+        repository_arn=origin.repository_arn,
+        repository_name=origin.repository_name,
+        log_retention_days=settings.log_retention_days,
+        log_key_arn=shared.logs_key.key_arn,
+        production=settings.production,
+        tags=tags,
+        artifact_statements=shared.artifacts.read_write_statements(),
+        artifact_key_arn=shared.artifacts.key_arn,
+        tag_deployed_images=origin.registry_is_own,
+        trusted_signer=origin.trusted_signer,
+        # Names known before the alarms exist: the target rolls back a deployment when one fires.
+        alarm_names=alarm_names(settings.prefix),
+        # The scan gate's SBOM and verdict for the deployment record, from the action that exports them: the Scan stage's
+        # VerifyImage in a building stack, the Check stage's CheckVerified (in the Build stage's namespace) in a promoting
+        # one. A pipeline may only name a namespace one of its earlier actions declares.
+        gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
+        shared_cluster=_cluster(shared),
+    )
+    # The only place that depends on deployTarget: the registry of targets picks the module.
+    target = create_target(name("deploy"), settings, inputs, opts("deploy"))
+    # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no
+    # production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
+    if load_balancer.next is not None:
+        create_target(name("deploy"), settings.for_next_target(), replace(inputs, load_balancer=load_balancer.next, alarm_names=()), opts("deploy"))
+
+    notifications = shared.notifications
+    notifications.route(
+        name("notifications"),
+        ServiceEvents(
+            pipeline_name=pipeline_name,
+            repository_name=origin.repository_name,
+            failure_events=target.failure_events,
+            gate_actions=gate_actions(origin.stages),
+            tags=tags,
+        ),
+        previous_name="notifications" if adopting else None,
+    )
+    alarms = Alarms(
+        name("alarms"),
+        AlarmsArgs(
+            name_prefix=settings.prefix,
+            metrics=target.metrics,
+            thresholds=safety.thresholds,
+            topic_arn=notifications.topic_arn,
+            tags=tags,
+        ),
+        opts=opts("alarms"),
+    )
+    pipeline = Pipeline(
+        name("pipeline"),
+        PipelineArgs(
+            pipeline_name=pipeline_name,
+            artifact_bucket_name=shared.artifacts.bucket_name,
+            artifact_key_arn=shared.artifacts.key_arn,
+            artifact_statements=shared.artifacts.read_write_statements(),
+            source=origin.source,
+            stages=origin.stages,
+            tags=tags,
+            deploy_stages=target.stages,
+            final_stages=[release.contribution, *origin.final_stages],
+            gates=PipelineGates(
+                topic_arn=notifications.topic_arn,
+                topic_statements=notifications.publish_statements(),
+                # An Output of the composite alarm: the pipeline is created after the alarm it watches.
+                alarm_name=alarms.composite_alarm_name,
+                manual_approval=safety.manual_approval,
+                approval_message=origin.approval_message,
+                # The bake time is a production gate; dev deploys succeed as soon as the target is healthy.
+                bake_time_minutes=safety.bake_time_minutes if settings.production else 0,
+                deployment_window=((safety.deployment_window_cron, safety.deployment_window_time_zone) if safety.deployment_window_cron else None),
+                block_while_alarming=safety.block_deploy_while_alarming,
+            ),
+        ),
+        opts=opts("pipeline"),
+    )
+    section = DashboardSection(
+        name=name("dashboard"),
+        title=service.name,
+        pipeline_name=pipeline_name,
+        deploy_stage_names=[c.stage.name for c in target.stages],
+        metrics=target.metrics,
+        thresholds=safety.thresholds,
+        alarm_arns=alarms.alarm_arns,
+        service_id=settings.prefix,
+        deployment_record_log_groups=target.deployment_record_log_groups,
+        tags=tags,
+        previous_name="dashboard" if adopting else None,
+    )
+    return ServiceParts(service=service, origin=origin, target=target, pipeline=pipeline, alarms=alarms, image_record=image_record, dashboard=section)
+
+
+def _cluster(shared: SharedParts) -> SharedCluster | None:
+    if shared.ecs_cluster is not None:
+        return shared.ecs_cluster
+    if shared.eks_cluster is not None:
+        return SharedCluster(shared.eks_cluster.cluster_name, shared.eks_cluster.cluster)
+    return None
+
+
+def service_exports(parts: ServiceParts) -> Mapping[str, Any]:
+    """What the stack exports of one service: a stack of one service its outputs as they have always been; a named
+    service's under its name (`services.<name>.<output>`, one map output per service)."""
+    values: dict[str, Any] = {
+        "pipelineName": parts.pipeline.pipeline_name,
+        "pipelineConsoleUrl": parts.pipeline.console_url,
+        "sourceLocation": parts.origin.location,
+        "repositoryUrl": parts.origin.repository_url,
+        "serviceUrl": parts.target.service_url,
+        "alarmNames": pulumi.Output.from_input(list(parts.alarms.alarm_names)),
+        **parts.origin.exports(parts.pipeline.pipeline_name, parts.pipeline.pipeline_arn),
+        **parts.target.outputs,
+    }
+    return values
