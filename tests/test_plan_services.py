@@ -4,6 +4,7 @@ stacks built here, no evaluation."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -31,6 +32,7 @@ def _stages(*names: str) -> list[dict]:
 
 
 WEB_STAGES = _stages("Source", "Build", "Deploy")
+ROUTES = json.dumps({"container-cicd-dev-web-pipeline": ["services/web/**", "shared/**"], "container-cicd-dev-other-pipeline": []})
 
 
 def stack(config: dict | None = None) -> StackResult:
@@ -48,6 +50,8 @@ def stack(config: dict | None = None) -> StackResult:
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-tg-ecs", lb, "api", name="container-cicd-dev-api-tg"),
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-v2-tg-ecs", lb, "api-v2", name="container-cicd-dev-api-v2-tg"),
         _resource("aws:kms/key:Key", "logs-key", None, "web"),
+        # The CodeCommit path router: one function for the stack, its routes by pipeline name.
+        _resource("aws:lambda/function:Function", "path-router", None, "web", environment={"variables": {"ROUTES": ROUTES}}),
         web_pipeline,
         _resource(
             "aws:codepipeline/pipeline:Pipeline", "web-pipeline-pipeline", web_pipeline, "web", name="container-cicd-dev-web-pipeline", stages=_stages("Source", "Build", "Deploy")
@@ -84,6 +88,7 @@ def test_each_resource_belongs_to_its_service_by_component_name_or_per_service_t
         "deploy-lb-api-tg-ecs": "api",
         "deploy-lb-api-v2-tg-ecs": "api-v2",
         "logs-key": None,
+        "path-router": None,
         "web-pipeline": "web",
         "web-pipeline-pipeline": "web",
         "api-pipeline": "api",
@@ -125,11 +130,11 @@ def test_routes_in_words():
 def test_summary_has_one_row_per_service_with_its_own_resources(services):
     rows = [row.markdown() for row in summary_rows(stack(), services)]
     assert rows == [
-        "| `web` | default action | rolling | 2 × 0.25 vCPU / 0.5 GB | `container-cicd-dev-web-pipeline` | every push | `container-cicd-dev-web-tg` | 0 |",
+        "| `web` | default action | rolling | 2 × 0.25 vCPU / 0.5 GB | `container-cicd-dev-web-pipeline` | `services/web/**`, `shared/**` (path router) "
+        "| `container-cicd-dev-web-tg` | 0 |",
         "| `api` | path `/api/*` (priority 20) | canary | 3 × 0.25 vCPU / 0.5 GB | `container-cicd-dev-api-pipeline` | `services/api/**` (trigger) "
         "| `container-cicd-dev-api-tg` | 2 + 1 composite |",
-        "| `api-v2` | host `v2.example.com` and path `/v2/*`, `/v2` (priority 30) | rolling | 2 × 0.25 vCPU / 0.5 GB | none "
-        "| `services/v2/**` (not applied) | `container-cicd-dev-api-v2-tg` | 0 |",
+        "| `api-v2` | host `v2.example.com` and path `/v2/*`, `/v2` (priority 30) | rolling | 2 × 0.25 vCPU / 0.5 GB | none | every push | `container-cicd-dev-api-v2-tg` | 0 |",
     ]
 
 
@@ -159,7 +164,7 @@ def test_pipeline_diagram_has_a_subgraph_per_service_with_its_stages_in_order():
 
 def test_architecture_diagram_draws_shared_parts_once_and_each_services_own_in_its_subgraph():
     graph = diagrams(stack(), {"api": "path /api/* (priority 20)"})["architecture"]
-    assert [n.lines for n in graph.nodes] == [("Application Load Balancer",)]
+    assert [n.lines for n in graph.nodes] == [("Application Load Balancer",), ("Lambda function (verifier, smoke-test hook, canary judge)",)]
     clusters = {c.id: [n.lines[0] for n in c.nodes] for c in graph.clusters}
     assert clusters == {
         "svc_web": ["CodePipeline V2"],

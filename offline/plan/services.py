@@ -23,6 +23,9 @@ PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
 METRIC_ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM_TYPE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
+FUNCTION_TYPE = "aws:lambda/function:Function"
+# The path router's function variable: {pipeline name: file patterns} (components/delivery/path_router.py).
+ROUTES_VARIABLE = "ROUTES"
 # Types that exist once per service, never as a shared part: one tagged with a service's name belongs to that
 # service even when its component hangs under a shared one (a target group under the load balancer), and even
 # when the service is the entry named like the stack's serviceName (whose tag the shared parts carry too).
@@ -147,8 +150,19 @@ def _physical(r: Resource) -> str:
     return f"`{r.inputs.get('name') or r.name}`"
 
 
-def _filters(settings: Settings, pipelines: Sequence[Resource]) -> str:
-    """The file paths whose changes start the service's pipeline, and what applies them."""
+def router_routes(result: StackResult) -> dict[str, list[str]]:
+    """The CodeCommit path router's routes (its function's ROUTES: file patterns by pipeline name); empty without one."""
+    found: dict[str, list[str]] = {}
+    for function in result.of_type(FUNCTION_TYPE):
+        routes = ((function.inputs.get("environment") or {}).get("variables") or {}).get(ROUTES_VARIABLE)
+        if isinstance(routes, str):
+            found.update(json.loads(routes))
+    return found
+
+
+def _filters(pipelines: Sequence[Resource], routes: Mapping[str, Sequence[str]]) -> str:
+    """The file paths whose changes start the service's pipeline, and what applies them: the pipeline's V2 push
+    trigger (connections) or the path router (CodeCommit); neither: every push to the branch starts it."""
     triggered = [
         path
         for p in pipelines
@@ -158,15 +172,16 @@ def _filters(settings: Settings, pipelines: Sequence[Resource]) -> str:
     ]
     if triggered:
         return ", ".join(f"`{p}`" for p in triggered) + " (trigger)"
-    if not settings.source.file_paths:
-        return "every push"
-    mechanism = "path router" if not settings.source.provider.uses_connection else "not applied"
-    return ", ".join(f"`{p}`" for p in settings.source.file_paths) + f" ({mechanism})"
+    routed = [str(p.inputs.get("name")) for p in pipelines if str(p.inputs.get("name")) in routes]
+    if routed:
+        paths = [path for name in routed for path in routes[name]]
+        return (", ".join(f"`{p}`" for p in paths) or "every push") + " (path router)"
+    return "every push"
 
 
 def summary_rows(result: StackResult, services: Sequence[ServiceSettings]) -> list[ServiceRow]:
     """One row per service, in the stack file's order: what it serves, how it deploys, and its own resources."""
-    owner = owners(result)
+    owner, routes = owners(result), router_routes(result)
     rows = []
     for service in services:
         mine = resources_of(result, service.name, owner)
@@ -181,7 +196,7 @@ def summary_rows(result: StackResult, services: Sequence[ServiceSettings]) -> li
                 strategy=strategy_text(service.settings),
                 size=size_text(service.settings),
                 pipeline=", ".join(_physical(p) for p in pipelines) or "none",
-                source_filters=_filters(service.settings, pipelines),
+                source_filters=_filters(pipelines, routes),
                 target_groups=", ".join(_physical(g) for g in groups) or "none",
                 alarms=f"{metric}" + (f" + {composite} composite" if composite else ""),
             )
