@@ -10,11 +10,14 @@ from dataclasses import replace
 import pytest
 
 from components.settings import PROJECT, DeploymentStrategyKind, Routing, ServiceSettings, parse_settings
+from offline.cost import estimate, savings
 from offline.mocks import StackResult
+from offline.plan import render_files
 from offline.plan.diagrams import diagrams, to_dot, to_mermaid
 from offline.plan.services import owners, route_text, services_section, summary_rows
 from offline.recording import Resource
 from tests.test_diagrams import parse
+from tests.test_examples import example
 
 STACK = f"urn:pulumi:dev::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-dev"
 SERVICES = [{"name": "web"}, {"name": "api", "paths": ["/api/*"]}, {"name": "api-v2", "hosts": ["v2.example.com"]}]
@@ -184,3 +187,42 @@ def test_the_grouped_diagrams_parse_with_mermaid():
     graphs = diagrams(stack(), {"api": "path /api/* (priority 20)"})
     code, lines = parse([{"name": f"services {name}", "text": to_mermaid(graph)} for name, graph in graphs.items()])
     assert [line.split(" (")[0] for line in lines] == ["ok services pipeline", "ok services architecture"] and code == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The services example (examples/Pulumi.services.yaml), evaluated through the real program
+
+
+def test_the_example_plan_has_one_row_per_service_and_what_sharing_saves():
+    result = example("services")
+    report = render_files(result, {}, [], {})["plan.md"]
+    section = report.split("## Services\n\n", 1)[1].split("\n## ", 1)[0]
+    prefix = "container-cicd-services"
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert [row.split(" | ")[:5] for row in rows] == [
+        ["| `orders`", "path `/orders`, `/orders/*` (priority 10)", "rolling", "1 × 0.25 vCPU / 0.5 GB", f"`{prefix}-orders-pipeline`"],
+        ["| `api`", "path `/api/*` (priority 20)", "rolling", "2 × 0.25 vCPU / 0.5 GB", f"`{prefix}-api-pipeline`"],
+        ["| `admin`", "host `admin.example.com` (priority 30)", "rolling", "1 × 0.5 vCPU / 1 GB", f"`{prefix}-admin-pipeline`"],
+    ]
+    assert all(row.endswith(" | 5 + 1 composite |") for row in rows)
+    assert section.rstrip().endswith("No service is the default: a request that no rule matches gets 404 from the load balancer.")
+    sharing = report.split("### What 3 services save by sharing\n\n", 1)[1].split("\n## ", 1)[0]
+    assert "| **Total** | **66.07** | **198.21** | **132.14** |" in sharing
+
+
+def test_the_examples_shared_parts_cost_what_a_single_service_stack_pays_for_them(dev):
+    """What docs/services.md's table assumes: a stack with services pays for one network, load balancer and cluster."""
+    shared = {s.item: s.shared for s in savings(estimate(example("services")), 3).items}
+    assert shared == {s.item: s.shared for s in savings(estimate(dev), 3).items}
+    # Each service's tasks at its own size and count: orders 1 and api 2 of the smaller size, admin 1 of the larger.
+    tasks = {line.item: line.quantity for line in estimate(example("services")).lines if line.item.startswith("Fargate task")}
+    assert tasks == {"Fargate task (0.25 vCPU, 0.5 GB, x86_64)": 3, "Fargate task (0.5 vCPU, 1 GB, x86_64)": 1}
+
+
+def test_the_examples_diagrams_group_by_service_and_parse():
+    graphs = diagrams(example("services"))
+    assert [c.label for c in graphs["pipeline"].clusters] == [f"{s}: container-cicd-services-{s}-pipeline" for s in ("orders", "api", "admin")]
+    assert [c.label for c in graphs["architecture"].clusters] == ["orders", "api", "admin"]
+    assert "Application Load Balancer" in [n.lines[0] for n in graphs["architecture"].nodes]
+    code, lines = parse([{"name": f"example {name}", "text": to_mermaid(graph)} for name, graph in graphs.items()])
+    assert [line.split(" (")[0] for line in lines] == ["ok example pipeline", "ok example architecture"] and code == 0
