@@ -14,12 +14,13 @@ import pulumi  # noqa: E402
 from components.naming import physical_name  # noqa: E402
 from components.safety.dashboard import Dashboard, DashboardArgs  # noqa: E402
 from components.settings import load_settings  # noqa: E402
-from program.service import build_service, service_exports  # noqa: E402
+from program.service import build_service, path_router, service_exports  # noqa: E402
 from program.shared import build_shared  # noqa: E402
 
 settings = load_settings()
 shared = build_shared(settings)
 services = [build_service(service, shared) for service in settings.service_list]
+path_router(shared, services)
 
 dashboard = Dashboard(
     "dashboard",

@@ -263,10 +263,14 @@ def _known_urns(result: StackResult) -> dict[str, set[str]]:
         parent = by_ref.get(r.parent_urn or "")
         if parent is not None:
             for parent_urn in urns(parent) - {parent.urn}:
-                qualified, parent_alias_name = parent_urn.split("::")[2], parent_urn.split("::", 3)[3]
+                qualified = parent_urn.split("::")[2]
                 stack_project = parent_urn.rsplit("::", 2)[0]
-                name = parent_alias_name + r.name[len(parent.name) :] if r.name.startswith(parent.name) else r.name
-                found.add(f"{stack_project}::{qualified}${r.type}::{name}")
+                # As the engine's inheritedChildAlias (pkg/resource/deploy/step_generator.go): a child named after its
+                # parent ("<parent>-logs") is known by the parent's former name in place of that prefix; and an alias
+                # of its own that names no parent names the parent's former URN.
+                names = {parent_urn.rsplit("::", 1)[1] + r.name[len(parent.name) :] if r.name.startswith(parent.name) else r.name}
+                names |= {alias.rsplit("::", 1)[1] for alias in r.aliases if alias.rsplit("::", 2)[0] + "::" + alias.split("::")[2] == r.urn.rsplit("::", 1)[0]}
+                found |= {f"{stack_project}::{qualified}${r.type}::{name}" for name in names}
         memo[r.urn] = found
         return found
 

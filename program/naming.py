@@ -5,8 +5,8 @@ are unchanged. A named service `s` prefixes each of its components' names: `f"{s
 "api-deploy"); the components derive their children's names from that name. Shared components (network, load
 balancer, logs key, artifacts, records, audit trail, notification topic) keep their names whatever the services.
 
-A named service whose name is the stack's `serviceName` adopts the single-service stack's resources: its components
-carry an alias to today's name (`adopted_aliases`), and their physical names are unchanged because its prefix
+A named service whose name is the stack's `serviceName` adopts the single-service stack's resources: its resources
+carry an alias to today's name (`adopting`), and their physical names are unchanged because its prefix
 (project-stack-<name>) is the stack's. So moving a stack to `services` replaces none of them.
 """
 
@@ -27,14 +27,18 @@ def adopts_stack(service: ServiceSettings, stack_service_name: str) -> bool:
     return not service.implicit and service.name == stack_service_name
 
 
-def adopted_aliases(service: ServiceSettings, base: str, stack_service_name: str) -> list[pulumi.Alias]:
-    """The aliases of `service`'s component `base`: its single-service name when it adopts the stack's resources
-    (children follow: the engine aliases a child whose name starts with its parent's name along with it)."""
-    return [pulumi.Alias(name=base)] if adopts_stack(service, stack_service_name) else []
+def adopting(service: ServiceSettings, stack_service_name: str) -> pulumi.ResourceOptions:
+    """The options of each of `service`'s components: when it adopts the stack's single-service resources, every
+    resource it creates (the component and all its children) named `<service>-<rest>` carries an alias to `<rest>`,
+    the name it had in the stack of one service. (A child named after its parent follows the parent's alias anyway;
+    this also covers the children named otherwise, such as the rules of a security group.) Otherwise no options."""
+    if not adopts_stack(service, stack_service_name):
+        return pulumi.ResourceOptions()
+    stem = f"{service.name}-"
 
+    def adopt(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.name.startswith(stem):
+            return None
+        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=args.name[len(stem) :])])))
 
-def service_options(service: ServiceSettings, base: str, stack_service_name: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
-    """`opts` (omitted: none) with the adopting aliases of `service`'s component `base`."""
-    aliases = adopted_aliases(service, base, stack_service_name)
-    own = pulumi.ResourceOptions(aliases=aliases) if aliases else pulumi.ResourceOptions()
-    return pulumi.ResourceOptions.merge(opts, own) if opts is not None else own
+    return pulumi.ResourceOptions(transformations=[adopt])

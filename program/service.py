@@ -7,7 +7,7 @@ from the service's prefix (project-stack-<service>). Tags: the service's (its `s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,6 +16,7 @@ import pulumi
 from components.contracts import DeployInputs, DeployTarget, GateVariables, SharedCluster
 from components.delivery.image_record import ImageRecord, ImageRecordArgs, known_good_parameter_name
 from components.delivery.image_record import parameter_name as image_parameter_name
+from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.deploy import create_target
@@ -25,7 +26,7 @@ from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.dashboard import DashboardSection
 from components.safety.notifications import ServiceEvents, gate_actions
 from components.settings import ServiceSettings
-from program.naming import adopted_aliases, adopts_stack, service_resource_name
+from program.naming import adopting, adopts_stack, service_resource_name
 from program.shared import SharedParts
 
 
@@ -50,16 +51,16 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
     def name(base: str) -> str:
         return service_resource_name(service, base)
 
-    def opts(base: str) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(aliases=adopted_aliases(service, base, stack.service_name))
+    def opts(_base: str) -> pulumi.ResourceOptions:
+        return adopting(service, stack.service_name)
 
     # An entry named like the stack's serviceName takes over the single-service resources (names and rules).
-    adopting = adopts_stack(service, stack.service_name)
+    adopts = adopts_stack(service, stack.service_name)
     pipeline_name = physical_name(settings.prefix, "pipeline", 100)
     step_context = shared.step_context(settings)
     # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
     # images another stack built and verified, by digest (docs/promotion.md).
-    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)))
+    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)), shared.source)
 
     # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
     image_record = ImageRecord(
@@ -121,7 +122,7 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
             gate_actions=gate_actions(origin.stages),
             tags=tags,
         ),
-        previous_name="notifications" if adopting else None,
+        previous_name="notifications" if adopts else None,
     )
     alarms = Alarms(
         name("alarms"),
@@ -146,6 +147,8 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
             tags=tags,
             deploy_stages=target.stages,
             final_stages=[release.contribution, *origin.final_stages],
+            # Several services on one CodeCommit branch: the stack's path router starts each pipeline (`path_router`).
+            started_by_router=routed(shared),
             gates=PipelineGates(
                 topic_arn=notifications.topic_arn,
                 topic_statements=notifications.publish_statements(),
@@ -172,9 +175,37 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         service_id=settings.prefix,
         deployment_record_log_groups=target.deployment_record_log_groups,
         tags=tags,
-        previous_name="dashboard" if adopting else None,
+        previous_name="dashboard" if adopts else None,
     )
     return ServiceParts(service=service, origin=origin, target=target, pipeline=pipeline, alarms=alarms, image_record=image_record, dashboard=section)
+
+
+def routed(shared: SharedParts) -> bool:
+    """The services' pipelines are started by the stack's path router: they share a CodeCommit source."""
+    return shared.source is not None and shared.source.repository_arn is not None
+
+
+def path_router(shared: SharedParts, services: Sequence[ServiceParts]) -> PathRouter | None:
+    """Several services on one CodeCommit branch: one rule on the branch's pushes, and a function that starts only the
+    pipelines whose sourceFilePaths a push changed (CodeCommit has no trigger filters). None otherwise."""
+    if not routed(shared):
+        return None
+    assert shared.source is not None and shared.source.repository_arn is not None
+    stack = shared.settings
+    return PathRouter(
+        "path-router",
+        PathRouterArgs(
+            function_name=physical_name(stack.prefix, "path-router", 64),
+            repository_name=stack.source.repository,
+            repository_arn=shared.source.repository_arn,
+            branch=stack.source.branch,
+            pipelines={
+                physical_name(parts.service.settings.prefix, "pipeline", 100): RoutedPipeline(arn=parts.pipeline.pipeline_arn, file_paths=parts.service.settings.source.file_paths)
+                for parts in services
+            },
+            environment=shared.step_context(stack),
+        ),
+    )
 
 
 def _cluster(shared: SharedParts) -> SharedCluster | None:

@@ -14,6 +14,7 @@ import pulumi
 from components.aws_context import AwsContext
 from components.contracts import SharedCluster, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
+from components.delivery.source import Source
 from components.deploy import moved_out_of_target, next_target_args, target_module
 from components.deploy.ecs.cluster import ecs_cluster
 from components.deploy.ecs.target import TYPE as ECS_TARGET_TYPE
@@ -25,6 +26,7 @@ from components.naming import physical_name
 from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.network.vpc import Network, network_args
+from components.promotion.origin import source_args
 from components.promotion.share import records_key_policy
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.notifications import Notifications, NotificationsArgs
@@ -51,6 +53,9 @@ class SharedParts:
     the cluster its target creates)."""
     eks_cluster: EksCluster | None
     """The created EKS cluster the services share: only in a stack of several services on EKS without eksClusterName."""
+    source: Source | None = None
+    """The repository (or connection) the services' pipelines share: only in a building stack of several services (a
+    stack of one service creates its source in its image origin, as it always has)."""
 
     def step_context(self, settings: Settings) -> StepContext:
         """What a pipeline step of a service (its settings) runs with: the stack's logs key and artifacts, its tags."""
@@ -153,6 +158,8 @@ def build_shared(settings: Settings) -> SharedParts:
             ),
         )
     shared_cluster = bool(settings.services)
+    # One monorepo for all services: its one repository (or connection), named "source" as a single service's was.
+    source = Source("source", source_args(settings)) if settings.services and not settings.promotes else None
     return SharedParts(
         settings=settings,
         logs_key=logs_key,
@@ -163,6 +170,7 @@ def build_shared(settings: Settings) -> SharedParts:
         notifications=notifications,
         ecs_cluster=_ecs_cluster(settings, tags) if shared_cluster and settings.deploy_target == DeployTargetKind.ECS else None,
         eks_cluster=_eks_cluster(settings, network, logs_key, tags) if shared_cluster and settings.deploy_target == DeployTargetKind.EKS else None,
+        source=source,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -91,8 +91,11 @@ class Source(pulumi.ComponentResource):
     def __init__(self, name: str, args: SourceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:pipeline:Source", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, protect=args.production)
+        self._branch = args.branch
+        self.repository_arn: pulumi.Output[str] | None = None
+        """The CodeCommit repository's ARN (what the stack's path router reads); None for a connection source."""
         if args.provider is SourceProvider.CODECOMMIT:
-            self.contribution, self.location = self._codecommit(name, args, child)
+            self.contribution, self.location, self.repository_arn = self._codecommit(name, args, child)
         else:
             self.contribution, self.location = self._connection(name, args, child)
         self.register_outputs({"location": self.location})
@@ -163,7 +166,7 @@ class Source(pulumi.ComponentResource):
             pipeline_statements=statements,
             start_event_pattern=pattern,
         )
-        return contribution, clone_url
+        return contribution, clone_url, arn
 
     @staticmethod
     def _connection(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
@@ -196,14 +199,7 @@ class Source(pulumi.ComponentResource):
                 "DetectChanges": "true",
             },
         )
-        push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
-            branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[args.branch]),
-            file_paths=(aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(args.file_paths)) if args.file_paths else None),
-        )
-        trigger = aws.codepipeline.PipelineTriggerArgs(
-            provider_type="CodeStarSourceConnection",
-            git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(source_action_name=SOURCE_ACTION, pushes=[push]),
-        )
+        trigger = push_trigger(args.branch, args.file_paths)
         statements: list[Statement] = [
             {
                 "Sid": "UseConnection",
@@ -220,3 +216,23 @@ class Source(pulumi.ComponentResource):
             triggers=[trigger],
         )
         return contribution, pulumi.Output.from_input(connection_arn)
+
+    def for_paths(self, file_paths: Sequence[str]) -> SourceContribution:
+        """The Source stage of one of several pipelines reading this source (a stack's services), each started by the
+        pushes that change its `file_paths`: a connection's V2 trigger filter (empty: every push). A CodeCommit
+        source's contribution is the same for all of them (the stack's path router starts each pipeline)."""
+        if not self.contribution.triggers:
+            return self.contribution
+        return replace(self.contribution, triggers=[push_trigger(self._branch, file_paths)])
+
+
+def push_trigger(branch: str, file_paths: Sequence[str]) -> aws.codepipeline.PipelineTriggerArgs:
+    """A V2 trigger on pushes to `branch` that change a file of `file_paths` (empty: any file)."""
+    push = aws.codepipeline.PipelineTriggerGitConfigurationPushArgs(
+        branches=aws.codepipeline.PipelineTriggerGitConfigurationPushBranchesArgs(includes=[branch]),
+        file_paths=(aws.codepipeline.PipelineTriggerGitConfigurationPushFilePathsArgs(includes=list(file_paths)) if file_paths else None),
+    )
+    return aws.codepipeline.PipelineTriggerArgs(
+        provider_type="CodeStarSourceConnection",
+        git_configuration=aws.codepipeline.PipelineTriggerGitConfigurationArgs(source_action_name=SOURCE_ACTION, pushes=[push]),
+    )

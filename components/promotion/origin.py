@@ -71,33 +71,53 @@ class ImageOrigin:
 
 
 def image_origin(
-    settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None, naming: Naming = as_is
+    settings: Settings,
+    artifacts: ArtifactStore,
+    step_context: StepContext,
+    pipeline_name: str,
+    records: Records | None = None,
+    naming: Naming = as_is,
+    source: Source | None = None,
 ) -> ImageOrigin:
     """`records`: the stack's records bucket (SBOMs and scan verdicts by digest). Omitted: the stack keeps none.
-    `naming`: the components' names and options (a service of several names its own). Omitted: `as_is`."""
-    return promoted(settings, artifacts, step_context, records, naming) if settings.promotes else built(settings, artifacts, step_context, pipeline_name, records, naming)
+    `naming`: the components' names and options (a service of several names its own). Omitted: `as_is`.
+    `source`: the stack's source, which its services' pipelines share (a monorepo). Omitted: the origin creates one."""
+    if settings.promotes:
+        return promoted(settings, artifacts, step_context, records, naming)
+    return built(settings, artifacts, step_context, pipeline_name, records, naming, source)
 
 
-def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContext, pipeline_name: str, records: Records | None = None, naming: Naming = as_is) -> ImageOrigin:
+def source_args(settings: Settings) -> SourceArgs:
+    """The source of a stack's (or a service's) settings: its repository and branch, its file-path filter."""
+    return SourceArgs(
+        provider=settings.source.provider,
+        repository=settings.source.repository,
+        branch=settings.source.branch,
+        name_prefix=settings.prefix,
+        create_repository=settings.source.create_repository,
+        production=settings.production,
+        connection_arn=settings.source.connection_arn,
+        file_paths=settings.source.file_paths,
+        tags=dict(settings.tags),
+    )
+
+
+def built(
+    settings: Settings,
+    artifacts: ArtifactStore,
+    step_context: StepContext,
+    pipeline_name: str,
+    records: Records | None = None,
+    naming: Naming = as_is,
+    shared_source: Source | None = None,
+) -> ImageOrigin:
     tags = dict(settings.tags)
     supply = settings.supply
     # The build signs with it; VerifyImage (and a promoting stack, through the contract) trusts it.
     signing = SigningProfile(naming("signing")[0], prefix=settings.prefix, production=settings.production, tags=tags, opts=naming("signing")[1]) if supply.signing else None
-    source = Source(
-        naming("source")[0],
-        SourceArgs(
-            provider=settings.source.provider,
-            repository=settings.source.repository,
-            branch=settings.source.branch,
-            name_prefix=settings.prefix,
-            create_repository=settings.source.create_repository,
-            production=settings.production,
-            connection_arn=settings.source.connection_arn,
-            file_paths=settings.source.file_paths,
-            tags=tags,
-        ),
-        opts=naming("source")[1],
-    )
+    source = shared_source or Source(naming("source")[0], source_args(settings), opts=naming("source")[1])
+    # Several services' pipelines read one source, each started by the pushes that change its own files.
+    source_stage = shared_source.for_paths(settings.source.file_paths) if shared_source is not None else source.contribution
     registry = Registry(
         naming("registry")[0],
         RegistryArgs(
@@ -184,7 +204,7 @@ def built(settings: Settings, artifacts: ArtifactStore, step_context: StepContex
         return {CONTRACT_OUTPUT: contract}
 
     return ImageOrigin(
-        source=source.contribution,
+        source=source_stage,
         stages=[build.contribution, *([gate.contribution] if gate is not None else [])],
         final_stages=[publish.contribution],
         repository_url=registry.repository_url,

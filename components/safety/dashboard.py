@@ -348,7 +348,7 @@ def stacked_body(bodies: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]
     widgets: list[dict[str, Any]] = []
     for title, body in bodies:
         top = max((w["y"] + w["height"] for w in widgets), default=0)
-        widgets.append({"type": "text", "x": 0, "y": top, "width": 24, "height": 1, "properties": {"markdown": f"## {title}"}})
+        widgets.append({"type": "text", "x": 0, "y": top, "width": 24, "height": 1, "properties": {"markdown": f"# {title}"}})
         widgets += [w | {"y": w["y"] + top + 1} for w in body["widgets"]]
     return {"widgets": widgets}
 

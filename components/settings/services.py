@@ -48,6 +48,8 @@ _HOST = re.compile(r"^[A-Za-z0-9.*?-]+$")
 _HOST_END = re.compile(r"\.[A-Za-z]+$")
 _PATH = re.compile(r"""^[A-Za-z0-9_\-.$/~"'@:+*?]+$""")
 
+_CONFIG_RM = re.compile(r" \(`pulumi config rm [^`]*`\)")
+
 ParseOne = Callable[[Mapping[str, Any]], Settings]
 """The stack's parse of one raw config, as a service of a stack with services (raises SettingsError)."""
 
@@ -112,7 +114,7 @@ def _entry_keys(where: str, entry: Mapping[str, Any]) -> list[str]:
             )
         else:
             close = difflib.get_close_matches(str(key), own, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"an entry takes {', '.join(ENTRY_KEYS)} and the per-service keys ({', '.join(PER_SERVICE_KEYS)})"
+            hint = f"did you mean {close[0]!r}?" if close else f"an entry takes {', '.join(ENTRY_KEYS)} and the per-service keys ({', '.join(PER_SERVICE_KEYS)})."
             problems.append(f"{where}.{key}: unknown key in a services entry; {hint} Fix: rename or remove it")
     return problems
 
@@ -186,7 +188,7 @@ def _priority(where: str, entry: Mapping[str, Any], index: int, routing: Routing
             f"{where}.priority",
             value,
             f"allowed: a whole number from 1 to {MAX_PRIORITY} (the listener evaluates rules from the lowest)",
-            f"set priority between 1 and {MAX_PRIORITY}, or remove it (default {PRIORITY_STEP} x the entry's position, from 1)",
+            f"set {where}.priority between 1 and {MAX_PRIORITY}, or remove it (default {PRIORITY_STEP} x the entry's position, from 1)",
         )
     return number
 
@@ -200,7 +202,9 @@ def _entry_settings(
     try:
         settings = parse(merged)
     except SettingsError as error:
-        return None, [f"{where}.{m}" for m in error.problems if not (m in known and m.split(":", 1)[0] not in entry)]
+        own = [m for m in error.problems if not (m in known and m.split(":", 1)[0] not in entry)]
+        # A key of the entry is removed from the entry, not with `pulumi config rm`.
+        return None, [f"{where}.{_CONFIG_RM.sub(' from the entry', m) if m.split(':', 1)[0] in entry else m}" for m in own]
     if stack is not None:
         # The source is the stack's (one repository, one branch, one connection); a service filters it by its own paths.
         settings = replace(settings, source=replace(stack.source, file_paths=settings.source.file_paths))
@@ -214,7 +218,7 @@ def parse_services(entries: Sequence[Any], raw: Mapping[str, Any], stack: Settin
     services: list[ServiceSettings] = []
     named: dict[str, int] = {}
     routes: dict[tuple[frozenset[str], frozenset[str]], int] = {}
-    priorities: dict[int, int] = {}
+    priorities: dict[int, tuple[int, bool]] = {}  # priority: (entry, whether by default)
     defaults: list[int] = []
     for index, entry in enumerate(entries):
         where = f"services[{index}]"
@@ -260,13 +264,14 @@ def parse_services(entries: Sequence[Any], raw: Mapping[str, Any], stack: Settin
                     )
                 routes.setdefault(route, index)
             if priority is not None and priority in priorities:
+                other, by_default = priorities[priority]
+                origin = f"services[{other}]'s{f' by default ({PRIORITY_STEP} x its position, from 1)' if by_default else ''}"
                 problems.append(
-                    f"{where}.priority: {priority} is not valid; services[{priorities[priority]}] has that priority too"
-                    f"{'' if 'priority' in entry else f' ({PRIORITY_STEP} x its position, from 1, as the entry gives none)'}, and each listener rule "
-                    f"needs its own. Fix: set {where}.priority to an unused value"
+                    f"{where}.priority: {priority}{'' if 'priority' in entry else ' (by default)'} is not valid; it is {origin} too, and each listener rule "
+                    f"needs a priority of its own. Fix: set {where}.priority to an unused value"
                 )
             elif priority is not None:
-                priorities[priority] = index
+                priorities[priority] = (index, "priority" not in entry)
         settings, own = _entry_settings(where, entry, name or KEYS["serviceName"].default, raw, stack, known, parse)
         problems += own
         if name is not None and settings is not None:

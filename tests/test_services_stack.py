@@ -1,0 +1,235 @@
+"""A stack of three services (issue: many services in one stack), evaluated whole under the recording mocks on ECS
+and on EKS: the shared parts once, and every per-service resource wired to its own service (pipeline, source filter,
+registry, build, image record, deploy target, alarms, notifications, dashboard section), none to another's."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from types import MappingProxyType
+
+import pytest
+import yaml
+
+import components.settings as settings_module
+from components.settings import Routing, ServiceSettings, Settings
+from offline.changes import physical_name, plan_change
+from offline.mocks import StackResult, evaluate_stack
+
+PROJECT, STACK = "container-cicd", "dev"
+# (name, routing, priority): the first is named like the stack's serviceName ("app"), the listener's default.
+SERVICES = (("app", None, None), ("api", Routing(paths=("/api/*",)), 20), ("admin", Routing(hosts=("admin.example.com",)), 30))
+
+
+def with_services(settings: Settings, entries=SERVICES) -> Settings:
+    """`settings` with a `services` list as the settings' parser builds it: each entry a whole Settings (its name, its
+    tag, its appPath and source filter over the stack's values)."""
+    services = []
+    for name, routing, priority in entries:
+        app = f"services/{name}"
+        own = replace(
+            settings,
+            service_name=name,
+            tags=MappingProxyType({**settings.tags, "service": name}),
+            source=replace(settings.source, file_paths=(f"{app}/**",)),
+            build=replace(settings.build, app_path=app),
+            services=(),
+        )
+        services.append(ServiceSettings(name=name, settings=own, routing=routing, priority=priority))
+    return replace(settings, services=tuple(services))
+
+
+_STACKS: dict[str, StackResult] = {}
+
+
+def evaluate_services(key: str, overrides: dict, entries=SERVICES) -> StackResult:
+    """Pulumi.dev.yaml with `overrides` and the `services` entries, evaluated once per process."""
+    if key not in _STACKS:
+        original = settings_module.load_settings
+        settings_module.load_settings = lambda *args, **kwargs: with_services(original(*args, **kwargs), entries)
+        try:
+            _STACKS[key] = evaluate_stack(STACK, overrides)
+        finally:
+            settings_module.load_settings = original
+    return _STACKS[key]
+
+
+@pytest.fixture(scope="module")
+def ecs() -> StackResult:
+    return evaluate_services("ecs", {})
+
+
+@pytest.fixture(scope="module")
+def eks() -> StackResult:
+    return evaluate_services("eks", {"deployTarget": "eks"})
+
+
+def prefix(service: str) -> str:
+    return f"{PROJECT}-{STACK}-{service}"
+
+
+def of_type(result: StackResult, type_: str) -> dict[str, dict]:
+    """The resources of `type_` by logical name: their inputs."""
+    return {r.name: r.inputs for r in result.of_type(type_)}
+
+
+def pipeline_of(result: StackResult, service: str) -> dict:
+    return next(r.inputs for r in result.of_type("aws:codepipeline/pipeline:Pipeline") if r.inputs["name"] == f"{prefix(service)}-pipeline")
+
+
+def actions(pipeline: dict) -> dict[str, dict]:
+    return {action["name"]: action for stage in pipeline["stages"] for action in stage["actions"]}
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_each_service_has_its_own_pipeline_build_and_registry(stack, request):
+    result: StackResult = request.getfixturevalue(stack)
+    repositories = {r.inputs["name"] for r in result.of_type("aws:ecr/repository:Repository")}
+    assert repositories == {prefix(name) for name, _, _ in SERVICES}
+    assert {r.inputs["name"] for r in result.of_type("aws:codepipeline/pipeline:Pipeline")} == {f"{prefix(name)}-pipeline" for name, _, _ in SERVICES}
+    builds = {r.inputs["name"]: r.inputs for r in result.of_type("aws:codebuild/project:Project")}
+    for name, _, _ in SERVICES:
+        pipeline = actions(pipeline_of(result, name))
+        # Its Build action runs its own build project, which builds its appPath and pushes to its own registry.
+        project = pipeline["BuildImage"]["configuration"]["ProjectName"]
+        assert project == f"{prefix(name)}-build"
+        variables = yaml.safe_load(builds[project]["source"]["buildspec"])["env"]["variables"]
+        assert variables["APP_PATH"] == f"services/{name}"
+        assert variables["REPOSITORY_URI"].split("/")[-1] == prefix(name)
+        # One monorepo: every pipeline reads the stack's one repository (the single service's, adopted) and branch.
+        assert pipeline["Source"]["configuration"]["RepositoryName"] == prefix("app")
+        assert pipeline["Source"]["configuration"]["BranchName"] == "main"
+        # Its deploy, record, release and publish steps are its own.
+        assert {pipeline[a]["configuration"]["ProjectName"] for a in ("RecordImage", "MarkKnownGood", "MarkVerified") if a in pipeline} <= {
+            f"{prefix(name)}-{step}" for step in ("record", "release", "publish")
+        }
+    assert [r.inputs["repositoryName"] for r in result.of_type("aws:codecommit/repository:Repository")] == [prefix("app")]
+
+
+def test_ecs_services_share_one_cluster_each_with_its_own_service_and_task_definition(ecs):
+    clusters = ecs.of_type("aws:ecs/cluster:Cluster")
+    # The stack's cluster, named as a stack of one service names it, and no service's child: removing a service keeps it.
+    assert [(c.name, c.inputs["name"], c.parent_urn) for c in clusters] == [("deploy-cluster", f"{prefix('app')}-cluster", clusters[0].parent_urn)]
+    assert "EcsTarget" not in clusters[0].urn
+    cluster_arn = f"arn:aws:ecs:us-east-1:123456789012:cluster/{prefix('app')}-cluster"
+    services = {r.inputs["name"]: r.inputs for r in ecs.of_type("aws:ecs/service:Service")}
+    assert set(services) == {f"{prefix(name)}-service" for name, _, _ in SERVICES}
+    for name, _, _ in SERVICES:
+        service = services[f"{prefix(name)}-service"]
+        assert service["cluster"] == cluster_arn
+        assert service["taskDefinition"].split("/")[-1] == f"{prefix(name)}-task:1"
+        # It rolls back on its own alarms only.
+        assert service["alarms"]["alarmNames"] and all(alarm.startswith(f"{prefix(name)}-alarm-") for alarm in service["alarms"]["alarmNames"])
+        deploy = actions(pipeline_of(ecs, name))["DeployToEcs"]["configuration"]
+        assert (deploy["ClusterName"], deploy["ServiceName"]) == (f"{prefix('app')}-cluster", f"{prefix(name)}-service")
+    families = sorted(r.inputs["family"] for r in ecs.of_type("aws:ecs/taskDefinition:TaskDefinition"))
+    assert families == sorted(f"{prefix(name)}-task" for name, _, _ in SERVICES)
+
+
+def rules_by_name(result: StackResult) -> dict[str, dict]:
+    return {r.name: json.loads(r.inputs["eventPattern"]) for r in result.of_type("aws:cloudwatch/eventRule:EventRule")}
+
+
+def test_ecs_deployment_failures_of_a_shared_cluster_are_reported_per_service(ecs):
+    rules = rules_by_name(ecs)
+    for name, _, _ in SERVICES:
+        pattern = rules[f"{name}-notifications-deployment-failed"]
+        # Its own service's ARN, not a prefix every service of the shared cluster matches.
+        assert pattern["resources"] == [f"arn:aws:ecs:us-east-1:123456789012:service/{prefix('app')}-cluster/{prefix(name)}-service"]
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_one_topic_and_each_service_routes_its_own_pipeline_and_registry(stack, request):
+    result: StackResult = request.getfixturevalue(stack)
+    assert [t.inputs["name"] for t in result.of_type("aws:sns/topic:Topic")] == [f"{prefix('app')}-delivery"]
+    rules = rules_by_name(result)
+    for name, _, _ in SERVICES:
+        pipeline = f"{prefix(name)}-pipeline"
+        for suffix in ("pipeline-failed", "pipeline-executions", "approval-needed", "image-blocked"):
+            assert rules[f"{name}-notifications-{suffix}"]["detail"]["pipeline"] == [pipeline], suffix
+        assert rules[f"{name}-notifications-image-findings"]["detail"]["repository-name"] == [prefix(name)]
+        for suffix in ("deploy-succeeded", "execution-failed"):
+            assert rules[f"{name}-dashboard-{suffix}"]["detail"]["pipeline"] == [pipeline]
+    targets = {r.name: r.inputs["arn"] for r in result.of_type("aws:cloudwatch/eventTarget:EventTarget") if "-notifications-" in r.name}
+    assert len(targets) == len([n for n in rules if "-notifications-" in n]) and set(targets.values()) == {f"arn:aws:sns:us-east-1:123456789012:{prefix('app')}-delivery"}
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_alarms_and_dashboard_sections_are_per_service(stack, request):
+    result: StackResult = request.getfixturevalue(stack)
+    composite = {r.inputs["alarmName"]: r.inputs["alarmRule"] for r in result.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm")}
+    assert set(composite) == {f"{prefix(name)}-alarm-service-unhealthy" for name, _, _ in SERVICES}
+    for name, _, _ in SERVICES:
+        watched = [part.split('"')[1] for part in composite[f"{prefix(name)}-alarm-service-unhealthy"].split("ALARM(")[1:]]
+        assert watched and all(alarm.startswith(f"{prefix(name)}-alarm-") for alarm in watched)
+    [dashboard] = result.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert dashboard.inputs["dashboardName"] == f"{prefix('app')}-delivery"
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    headings = [w["properties"]["markdown"] for w in widgets if w["type"] == "text" and w["properties"]["markdown"].startswith("# ")]
+    assert headings == [f"# {name}" for name, _, _ in SERVICES]
+    # Each section's deployment panels read its own records (the Service dimension is the service's prefix).
+    body = json.dumps(widgets)
+    assert all(f'"Service", "{prefix(name)}"' in body for name, _, _ in SERVICES)
+
+
+def test_codecommit_pushes_start_only_the_pipelines_whose_files_changed(ecs):
+    [router] = [r for r in ecs.of_type("aws:lambda/function:Function") if r.name == "path-router-function"]
+    routes = json.loads(router.inputs["environment"]["variables"]["ROUTES"])
+    assert routes == {f"{prefix(name)}-pipeline": [f"services/{name}/**"] for name, _, _ in SERVICES}
+    # No pipeline starts on every push by a rule of its own: the router's one rule on the branch.
+    starts = [name for name, pattern in rules_by_name(ecs).items() if pattern.get("source") == ["aws.codecommit"]]
+    assert starts == ["path-router-on-push"]
+
+
+def test_eks_services_share_one_cluster_each_in_its_own_namespace(eks):
+    clusters = eks.of_type("aws:eks/cluster:Cluster")
+    assert [c.name for c in clusters] == ["eks-cluster"] and "EksTarget" not in clusters[0].urn
+    cluster_name = clusters[0].inputs["name"]
+    steps = {r.inputs["name"]: r.inputs for r in eks.of_type("aws:codebuild/project:Project")}
+    entries = eks.of_type("aws:eks/accessEntry:AccessEntry")
+    assert len(entries) == len(SERVICES) and {e.inputs["clusterName"] for e in entries} == {cluster_name}
+    for name, _, _ in SERVICES:
+        buildspec = yaml.safe_load(steps[f"{prefix(name)}-deploy"]["source"]["buildspec"])
+        variables = buildspec["env"]["variables"]
+        assert variables["CLUSTER_NAME"] == cluster_name
+        items = json.loads(variables["MANIFESTS"])["items"]
+        # Its namespace, its Deployment, its image record; nothing of another service.
+        assert {item["metadata"]["name"] for item in items if item["kind"] == "Namespace"} == {prefix(name)}
+        assert {item["metadata"].get("namespace") for item in items if item["kind"] != "Namespace"} == {prefix(name)}
+        text = json.dumps(buildspec)
+        assert f"/{STACK}/{name}/deployed-image" in text and f"{prefix(name)}-alarm-" in text
+        assert not any(f"/{STACK}/{other}/" in text or f"{prefix(other)}-alarm-" in text for other, _, _ in SERVICES if other != name)
+
+
+MIGRATED = (("app", None, None), ("api", Routing(paths=("/api/*",)), 20))
+
+
+def mock_autonames_as_before(change) -> dict[str, str]:
+    """The mocks name a resource without a name of its own `<logical name>-mock`; the engine keeps the name in the
+    state for a resource it matched through an alias. So the names of `change`'s kept resources, new -> old."""
+    return {new.name: old.name for old, new in [*change.updated, *((old, new) for old, new, _ in change.replaced)] if new.name != old.name}
+
+
+def as_before(value, renamed: dict[str, str]):
+    text = json.dumps(value)
+    for new, old in sorted(renamed.items(), key=lambda item: -len(item[0])):
+        text = re.sub(rf"(?<![\w-]){re.escape(new)}-mock", f"{old}-mock", text)
+    return json.loads(text)
+
+
+def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(dev):
+    """`services: [{name: <serviceName>}, {name: api, paths: [/api/*]}]` on a stack of one service: the entry named
+    like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name."""
+    after = evaluate_services("migrated", {}, MIGRATED)
+    change = plan_change(dev, after)
+    renamed = mock_autonames_as_before(change)
+    # Replaced only in the mocks' eyes: what differs is a name the engine keeps.
+    assert [(old.urn, k) for old, new, reasons in change.replaced for k in reasons if old.inputs.get(k) != as_before(new.inputs.get(k), renamed)] == []
+    kept = {old.urn: new for old, new in [*change.updated, *((old, new) for old, new, _ in change.replaced)]}
+    assert [old.urn for old in dev.resources if old.urn in kept and physical_name(old) != physical_name(kept[old.urn])] == []
+    # What goes: the pipeline's own start rule on every push; the path router starts it now, on pushes to its files.
+    assert sorted(r.name for r in change.deleted) == ["pipeline-start", "pipeline-start-role", "pipeline-start-role-policy", "pipeline-start-target"]
+    # What is new is the second service's, and the path router.
+    created = sorted(r.name for r in change.created if r.custom)
+    assert created and all(name.startswith(("api-", "path-router-")) for name in created), created
