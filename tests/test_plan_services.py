@@ -205,6 +205,12 @@ def test_the_example_plan_has_one_row_per_service_and_what_sharing_saves():
         ["| `admin`", "host `admin.example.com` (priority 30)", "rolling", "1 × 0.5 vCPU / 1 GB", f"`{prefix}-admin-pipeline`"],
     ]
     assert all(row.endswith(" | 5 + 1 composite |") for row in rows)
+    # CodeCommit: the path router starts each pipeline on its own service's files.
+    assert [row.split(" | ")[5] for row in rows] == [
+        "`services/orders/**`, `shared/**` (path router)",
+        "`services/api/**`, `shared/**` (path router)",
+        "`services/admin/**` (path router)",
+    ]
     assert section.rstrip().endswith("No service is the default: a request that no rule matches gets 404 from the load balancer.")
     sharing = report.split("### What 3 services save by sharing\n\n", 1)[1].split("\n## ", 1)[0]
     assert "| **Total** | **66.07** | **198.21** | **132.14** |" in sharing
