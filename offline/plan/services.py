@@ -60,8 +60,8 @@ def has_services(result: StackResult) -> bool:
 def _top_level(resource: Resource, by_ref: Mapping[str, Resource]) -> Resource:
     """The component `resource` is under that the program created at the top (`resource` itself when it is one)."""
     current = resource
-    while current.parent_urn in by_ref and by_ref[current.parent_urn].type != STACK_TYPE:
-        current = by_ref[current.parent_urn]
+    while (parent := by_ref.get(current.parent_urn or "")) is not None and parent.type != STACK_TYPE:
+        current = parent
     return current
 
 
