@@ -19,7 +19,9 @@ from program.shared import build_shared  # noqa: E402
 
 settings = load_settings()
 shared = build_shared(settings)
-services = [build_service(service, shared) for service in settings.service_list]
+# Every service's target attaches itself inside this block; its end settles the listener's default action.
+with shared.load_balancer.attaching():
+    services = [build_service(service, shared) for service in settings.service_list]
 path_router(shared, services)
 
 dashboard = Dashboard(
@@ -38,9 +40,9 @@ if shared.records is not None:
 if settings.network.service_domain:
     # What serviceDomain points at (serviceUrl names serviceDomain): for a record kept outside the stack.
     pulumi.export("loadBalancerDnsName", shared.load_balancer.dns_name)
-if shared.load_balancer.next is not None:
+if services[0].standby is not None and not settings.services:
     # Check it before the switch's second step: aws elbv2 describe-target-health --target-group-arn <this>
-    pulumi.export("nextTargetGroupArn", shared.load_balancer.next.target_group_arn)
+    pulumi.export("nextTargetGroupArn", services[0].standby.attachment.target_group_arn)
 if not settings.services:
     # A stack of one service: its outputs as they have always been, at the top level.
     for output, value in service_exports(services[0]).items():

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 import pulumi
 import pulumi_aws as aws
 
-from components.network.loadbalancer import LoadBalancerView
+from components.network.attach import Attachment, RouteArgs
+from components.network.loadbalancer import LoadBalancer
 from components.settings import Settings, WorkloadSettings
 
 if TYPE_CHECKING:
@@ -127,10 +128,10 @@ class DeployInputs:
     workload: WorkloadSettings
     network: Network
     """The stack's VPC: the target runs its tasks or pods in the private subnets."""
-    load_balancer: LoadBalancerView
-    """The stack's ALB as the target sees it: the target registers its tasks or pods in its own target group
-    (`load_balancer.target_group_arn`) and opens its workload's security group to
-    `load_balancer.alb_security_group_id`."""
+    load_balancer: LoadBalancer
+    """The stack's ALB: the target attaches itself (`load_balancer.attach`, with `route`, `attachment_name` and
+    `standby` below), registers its tasks or pods in the target group it gets, and connects its workload's security
+    group to the load balancer's (`Attachment.connect`)."""
     image_record: ImageRecord
     """The image that runs (`image_record.image`: the bootstrap image, then what the pipeline deployed
     last) and the parameter the target's deploy step records each deployment in."""
@@ -165,6 +166,17 @@ class DeployInputs:
     shared_cluster: SharedCluster | None = None
     """The cluster the stack's services share. Omitted (a stack of one service): the target creates its own, or uses
     the existing cluster its settings name."""
+    route: RouteArgs | None = None
+    """The service's requests by host and path (a listener rule). Omitted: the listener's default action."""
+    attachment_name: str | None = None
+    """Stem of the names of what the target attaches to the load balancer. Omitted: the load balancer's own name
+    (the implicit service's names)."""
+    standby: bool = False
+    """nextDeployTarget: the target runs beside the deploy target in a target group of its own with weight 0 (no
+    production traffic). Omitted: it serves."""
+    hook_source_ips: Sequence[pulumi.Input[str]] = ()
+    """Public addresses the stack's functions reach the load balancer from (the NAT gateways' of a created VPC, or
+    those looked up in an existing one): a traffic-shifting target opens its test port to them. Omitted: none."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +231,11 @@ class DeployTarget(Protocol):
     @property
     def stages(self) -> Sequence[StageContribution]:
         """The Deploy stage(s), in order, appended after the Build stage."""
+        ...
+
+    @property
+    def attachment(self) -> Attachment:
+        """Its place on the load balancer (target group, rule, URL)."""
         ...
 
     @property

@@ -19,8 +19,8 @@ from components.delivery.image_record import parameter_name as image_parameter_n
 from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
-from components.deploy import create_target
 from components.naming import physical_name
+from components.network.attach import RouteArgs
 from components.promotion.origin import ImageOrigin, image_origin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.dashboard import DashboardSection
@@ -28,6 +28,7 @@ from components.safety.notifications import ServiceEvents, gate_actions
 from components.settings import ServiceSettings
 from program.naming import adopting, adopts_stack, service_resource_name
 from program.shared import SharedParts
+from program.targets import create_target
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class ServiceParts:
     service: ServiceSettings
     origin: ImageOrigin
     target: DeployTarget
+    standby: DeployTarget | None
+    """nextDeployTarget's target, beside `target` (weight 0); None without nextDeployTarget."""
     pipeline: Pipeline
     alarms: Alarms
     image_record: ImageRecord
@@ -48,14 +51,15 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
     tags = dict(settings.tags)
     safety = settings.safety
 
+    # An entry named like the stack's serviceName takes over the single-service resources (names and rules).
+    adopts = adopts_stack(service, stack.service_name)
+
     def name(base: str) -> str:
         return service_resource_name(service, base)
 
     def opts(_base: str) -> pulumi.ResourceOptions:
         return adopting(service, stack.service_name)
 
-    # An entry named like the stack's serviceName takes over the single-service resources (names and rules).
-    adopts = adopts_stack(service, stack.service_name)
     pipeline_name = physical_name(settings.prefix, "pipeline", 100)
     step_context = shared.step_context(settings)
     # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
@@ -80,11 +84,17 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         opts=opts("release"),
     )
 
-    load_balancer = shared.load_balancer
     inputs = DeployInputs(
         workload=settings.workload,
         network=shared.network,
-        load_balancer=load_balancer.serving,
+        # The target attaches itself: its target group(s), its listener rule (routed) or the listener's default action
+        # (ECS blue-green, canary, linear: also its rules on the test listener, open to the hook's addresses).
+        load_balancer=shared.load_balancer,
+        hook_source_ips=shared.hook_source_ips,
+        route=RouteArgs(priority=service.priority, hosts=service.routing.hosts, paths=service.routing.paths) if service.routing and service.priority else None,
+        # The implicit service, and the entry that adopts the stack's resources, keep the load balancer's own names
+        # (its target group and default action stay); another service's are its own.
+        attachment_name=None if service.implicit or adopts else name("deploy-lb"),
         image_record=image_record,
         repository_url=origin.repository_url,
         repository_arn=origin.repository_arn,
@@ -105,12 +115,12 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
         shared_cluster=_cluster(shared),
     )
-    # The only place that depends on deployTarget: the registry of targets picks the module.
+    # The only place that depends on deployTarget: the registry of targets picks the module. (Called inside the load
+    # balancer's `attaching()`: the caller's.)
     target = create_target(name("deploy"), settings, inputs, opts("deploy"))
-    # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (no
-    # production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
-    if load_balancer.next is not None:
-        create_target(name("deploy"), settings.for_next_target(), replace(inputs, load_balancer=load_balancer.next, alarm_names=()), opts("deploy"))
+    # nextDeployTarget: the other target beside it, with the recorded image, in its own target group (weight 0,
+    # no production traffic): it is in no pipeline stage, and no alarm watches it (docs/safety.md).
+    standby = create_target(name("deploy"), settings.for_next_target(), replace(inputs, alarm_names=(), standby=True), opts("deploy")) if settings.next_deploy_target else None
 
     notifications = shared.notifications
     notifications.route(
@@ -177,7 +187,7 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         tags=tags,
         previous_name="dashboard" if adopts else None,
     )
-    return ServiceParts(service=service, origin=origin, target=target, pipeline=pipeline, alarms=alarms, image_record=image_record, dashboard=section)
+    return ServiceParts(service=service, origin=origin, target=target, standby=standby, pipeline=pipeline, alarms=alarms, image_record=image_record, dashboard=section)
 
 
 def routed(shared: SharedParts) -> bool:

@@ -7,6 +7,7 @@ project-stack-serviceName) are the ones a stack of one service has always had.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -15,12 +16,11 @@ from components.aws_context import AwsContext
 from components.contracts import SharedCluster, StepContext
 from components.delivery.artifacts import ArtifactStore, ArtifactStoreArgs
 from components.delivery.source import Source
-from components.deploy import moved_out_of_target, next_target_args, target_module
+from components.deploy import moved_out_of_target
 from components.deploy.ecs.cluster import ecs_cluster
 from components.deploy.ecs.target import TYPE as ECS_TARGET_TYPE
 from components.deploy.eks.cluster import ControlPlaneLogs
 from components.deploy.eks.shared_cluster import EksCluster, EksClusterArgs
-from components.deploy.eks.target import network_variant
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
 from components.network.egress import hook_sources
@@ -32,6 +32,7 @@ from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.notifications import Notifications, NotificationsArgs
 from components.settings import DeployTargetKind, Settings
 from components.supply.records import Records, RecordsArgs
+from program.targets import network_variant
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class SharedParts:
     """SBOMs and scan verdicts by digest (None: the supply-chain gate does not scan)."""
     network: Network
     load_balancer: LoadBalancer
+    """Each service's target attaches itself to it (inside `load_balancer.attaching()`)."""
+    hook_source_ips: Sequence[pulumi.Input[str]]
+    """Where the stack's functions reach the load balancer from (a traffic-shifting target's test port opens to them)."""
     notifications: Notifications
     """The one delivery topic; each service routes its own rules to it (`Notifications.route`)."""
     ecs_cluster: SharedCluster | None
@@ -106,20 +110,13 @@ def build_shared(settings: Settings) -> SharedParts:
     # The network and the load balancer belong to the stack, not to the deploy target: switching
     # deployTarget keeps the VPC, the ALB and the service URL. (They were the target's children before.)
     network = Network("deploy-network", network_args(settings, logs_key.key_arn), opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")))
-    # The service the load balancer's default action and target group are for (until services attach themselves).
-    first = settings.service_list[0].settings
     load_balancer = LoadBalancer(
         "deploy-lb",
         LoadBalancerArgs(
             name_prefix=settings.prefix,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
-            health_check_path=first.workload.health_check_path,
             network_variant=settings.network.vpc_id or f"created:{settings.network.vpc_cidr}",
-            target_kind=settings.deploy_target.value,
-            target_group_tags=target_module(first).target_group_tags(first),
-            # A switch of deployTarget in two steps: the next target's own target group, with no traffic yet.
-            next_target=next_target_args(first),
             ingress_cidrs=settings.network.ingress_cidrs,
             certificate_arn=settings.network.certificate_arn,
             service_domain=settings.network.service_domain,
@@ -129,8 +126,6 @@ def build_shared(settings: Settings) -> SharedParts:
             access_log_expiry_days=settings.log_retention_days if settings.network.alb_access_logs else None,
             waf=settings.network.waf,
             tags=tags,
-            # ECS blue-green, canary, linear: the second target group, the listener rules and the test listener.
-            traffic_shift=target_module(first).traffic_shift(first, [*network.nat_public_ips, *existing_vpc_hook_sources]),
         ),
         opts=pulumi.ResourceOptions(aliases=moved_out_of_target("deploy")),
     )
@@ -167,6 +162,7 @@ def build_shared(settings: Settings) -> SharedParts:
         records=records,
         network=network,
         load_balancer=load_balancer,
+        hook_source_ips=[*network.nat_public_ips, *existing_vpc_hook_sources],
         notifications=notifications,
         ecs_cluster=_ecs_cluster(settings, tags) if shared_cluster and settings.deploy_target == DeployTargetKind.ECS else None,
         eks_cluster=_eks_cluster(settings, network, logs_key, tags) if shared_cluster and settings.deploy_target == DeployTargetKind.EKS else None,

@@ -17,7 +17,7 @@ OVERSIZE_ALLOWED: tuple[str, ...] = ()
 # (container-cicd:pipeline:*, container-cicd:network:*, ...); the shared modules stay at the top.
 CONCERNS = {
     "delivery": {"source", "artifacts", "build", "buildspec", "pipeline", "registry", "image_record", "release", "path_router"},
-    "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "egress", "dns"},
+    "network": {"vpc", "loadbalancer", "access_logs", "waf", "traffic_shift", "attach", "egress", "dns"},
     "promotion": {"contract", "scripts", "publish", "share", "inbox", "collector", "check", "downstream", "origin", "rescan"},
     "safety": {"alarms", "notifications", "audit", "dashboard", "dora", "supply_panels"},
     "supply": {"signing", "notation", "records", "verify", "gate"},

@@ -19,9 +19,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from components.deploy import TARGETS
 from policy import rules
 from policy.rules import RULES, Subject, run_rules, subjects
+from program.targets import TARGETS
 
 TARGET_NAMES = sorted(str(getattr(t, "value", t)) for t in TARGETS)
 RULE_NAMES = [r.name for r in RULES]

@@ -6,63 +6,43 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
-from types import MappingProxyType
 
 import pytest
 import yaml
 
-import components.settings as settings_module
-from components.settings import Routing, ServiceSettings, Settings
+from components.settings import Routing
 from offline.changes import physical_name, plan_change
-from offline.mocks import StackResult, evaluate_stack
+from offline.mocks import StackResult
 
 PROJECT, STACK = "container-cicd", "dev"
 # (name, routing, priority): the first is named like the stack's serviceName ("app"), the listener's default.
 SERVICES = (("app", None, None), ("api", Routing(paths=("/api/*",)), 20), ("admin", Routing(hosts=("admin.example.com",)), 30))
 
 
-def with_services(settings: Settings, entries=SERVICES) -> Settings:
-    """`settings` with a `services` list as the settings' parser builds it: each entry a whole Settings (its name, its
-    tag, its appPath and source filter over the stack's values)."""
-    services = []
+def services_config(entries=SERVICES) -> list[dict]:
+    """The `services` key of the stack file for `entries`: each its appPath and source filter under services/<name>."""
+    config = []
     for name, routing, priority in entries:
-        app = f"services/{name}"
-        own = replace(
-            settings,
-            service_name=name,
-            tags=MappingProxyType({**settings.tags, "service": name}),
-            source=replace(settings.source, file_paths=(f"{app}/**",)),
-            build=replace(settings.build, app_path=app),
-            services=(),
-        )
-        services.append(ServiceSettings(name=name, settings=own, routing=routing, priority=priority))
-    return replace(settings, services=tuple(services))
+        entry: dict = {"name": name, "appPath": f"services/{name}", "sourceFilePaths": [f"services/{name}/**"]}
+        if routing is not None:
+            entry |= {k: list(v) for k, v in (("hosts", routing.hosts), ("paths", routing.paths)) if v} | {"priority": priority}
+        config.append(entry)
+    return config
 
 
-_STACKS: dict[str, StackResult] = {}
-
-
-def evaluate_services(key: str, overrides: dict, entries=SERVICES) -> StackResult:
-    """Pulumi.dev.yaml with `overrides` and the `services` entries, evaluated once per process."""
-    if key not in _STACKS:
-        original = settings_module.load_settings
-        settings_module.load_settings = lambda *args, **kwargs: with_services(original(*args, **kwargs), entries)
-        try:
-            _STACKS[key] = evaluate_stack(STACK, overrides)
-        finally:
-            settings_module.load_settings = original
-    return _STACKS[key]
+def evaluate_services(evaluate, overrides: dict, entries=SERVICES) -> StackResult:
+    """Pulumi.dev.yaml with `overrides` and the `services` entries (evaluated once per test run)."""
+    return evaluate(STACK, services=services_config(entries), **overrides)
 
 
 @pytest.fixture(scope="module")
-def ecs() -> StackResult:
-    return evaluate_services("ecs", {})
+def ecs(evaluate) -> StackResult:
+    return evaluate_services(evaluate, {})
 
 
 @pytest.fixture(scope="module")
-def eks() -> StackResult:
-    return evaluate_services("eks", {"deployTarget": "eks"})
+def eks(evaluate) -> StackResult:
+    return evaluate_services(evaluate, {"deployTarget": "eks"})
 
 
 def prefix(service: str) -> str:
@@ -218,10 +198,10 @@ def as_before(value, renamed: dict[str, str]):
     return json.loads(text)
 
 
-def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(dev):
+def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(dev, evaluate):
     """`services: [{name: <serviceName>}, {name: api, paths: [/api/*]}]` on a stack of one service: the entry named
     like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name."""
-    after = evaluate_services("migrated", {}, MIGRATED)
+    after = evaluate_services(evaluate, {}, MIGRATED)
     change = plan_change(dev, after)
     renamed = mock_autonames_as_before(change)
     # Replaced only in the mocks' eyes: what differs is a name the engine keeps.

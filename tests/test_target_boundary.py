@@ -1,7 +1,7 @@
-"""The deploy-target boundary: a new target is one module plus one line in TARGETS.
+"""The deploy-target boundary: a new target is one module plus one line in TARGETS (program/targets.py).
 
 This file is that module: a throwaway "static" target (an Amplify app and a Deploy stage with a manual
-action), registered into TARGETS with monkeypatch. The whole stack evaluates with it, and the pipeline,
+action) that attaches itself to the load balancer, registered into TARGETS with monkeypatch. The whole stack evaluates with it, and the pipeline,
 notifications, alarms, dashboard, plan report and diagrams take everything target-specific from it.
 No other module is edited: the settings stand-in below replaces only what a real target adds to
 components/settings/ (its DeployTargetKind value), since the key table is settings' own.
@@ -20,10 +20,11 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-import components.deploy as deploy
 import components.settings as settings_module
+import program.targets as targets
 from components.contracts import DeployInputs, FailureEvents, MetricRef, ServiceMetrics, StageContribution
 from components.deploy.report import ArchitectureEdge, PlanView, Recorded, TargetReport
+from components.network.attach import AttachArgs
 from components.settings import Settings
 from offline.mocks import StackResult, evaluate_stack
 from offline.plan import render_files
@@ -47,6 +48,8 @@ SITE = "aws:amplify/app:App"
 class StaticTarget(pulumi.ComponentResource):
     def __init__(self, name: str, inputs: DeployInputs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
+        lb = inputs.load_balancer
+        self.attachment = lb.attach(AttachArgs(name=lb.pulumi_resource_name, target_kind="static", health_check_path=inputs.workload.health_check_path))
         aws.amplify.App(f"{name}-site", name=f"{name}-site", tags=inputs.tags, opts=pulumi.ResourceOptions(parent=self))
         self.stages: Sequence[StageContribution] = [
             StageContribution(
@@ -64,11 +67,11 @@ class StaticTarget(pulumi.ComponentResource):
                 ),
             )
         ]
-        self.service_url = inputs.load_balancer.url
+        self.service_url = self.attachment.url
         dimensions: dict[str, pulumi.Input[str]] = {"Site": name}
         self.metrics = ServiceMetrics(
-            load_balancer=inputs.load_balancer.load_balancer_arn_suffix,
-            target_group=inputs.load_balancer.target_group_arn_suffix,
+            load_balancer=self.attachment.load_balancer_arn_suffix,
+            target_group=self.attachment.target_group_arn_suffix,
             saturation=[MetricRef("Static", "CpuPercent", dimensions, "cpu"), MetricRef("Static", "MemoryPercent", dimensions, "memory")],
         )
         self.failure_events: Sequence[FailureEvents] = [FailureEvents("static-publish-failed", "The site publisher gave up", {"source": ["static.publisher"]})]
@@ -112,12 +115,12 @@ def static(dev) -> Iterator[StackResult]:
     third-target variant for every later test module."""
     with pytest.MonkeyPatch.context() as patch:
         # The one line in TARGETS.
-        patch.setitem(deploy.TARGETS, Kind.STATIC, deploy.TargetModule(TYPE, from_settings, lambda s: {}, REPORT))
+        patch.setitem(targets.TARGETS, Kind.STATIC, targets.TargetModule(TYPE, from_settings, REPORT))
         # Stands in for the DeployTargetKind value a real target adds to the settings.
         load = settings_module.load_settings
         patch.setattr(settings_module, "load_settings", lambda: dataclasses.replace(load(), deploy_target=Kind.STATIC, ecs=None))
         yield evaluate_stack("dev")
-    assert set(deploy.TARGETS) == {"ecs", "eks"}
+    assert set(targets.TARGETS) == {"ecs", "eks"}
 
 
 def test_the_stack_runs_the_third_target(static):

@@ -1,21 +1,46 @@
-"""Load balancer: the internet-facing ALB, its listeners and the target group in front of the service.
+"""Load balancer: the internet-facing ALB, its listeners, and the place each workload attaches itself to.
 
-One per stack, outside the deploy target, so ECS tasks and EKS pods sit behind the same, equally tuned
+One per stack, outside the deploy targets, so ECS tasks and EKS pods sit behind the same, equally tuned
 ALB, report the same CloudWatch metrics (AWS/ApplicationELB) to the alarms and the dashboard, and a
 switch of `deployTarget` keeps the load balancer and the service URL.
+
+Attaching. Each workload (a deploy target, one per service) calls `LoadBalancer.attach(AttachArgs)` itself and
+gets an `Attachment` (attach.py): its target group(s), the listener rule or default action that sends it its
+requests, for ECS blue-green, canary and linear the alternate target group, production rule and test rule on the
+one test listener (traffic_shift.py), and `Attachment.connect` for the security-group rule pair.
+
+Ordering. Pulumi registers a resource with the inputs it has when it is constructed, but two inputs depend on
+every workload that will attach: the serving listener's default action names the default workload's target
+group (and, during a deploy-target switch, the standby's with weight 0; with no default workload it answers
+404), and a traffic-shifting default workload's catch-all rules take priority 1 alone but must come after
+every routed rule. The workloads, meanwhile, need the listener first: an ECS service must depend on the listener
+or rule that associates its target group with the load balancer (ECS refuses a target group no listener uses).
+So attaching is a phase: `with load_balancer.attaching():` creates the serving listener whose default action (and
+the catch-all priority) is an Output that the end of the block settles from everything attached in it. Inside
+the block the listener and each rule exist as objects, so a service can name them in `depends_on`; the engine
+registers the listener once the block has ended, and the service after it. `attach` outside the block is
+refused. An exception inside the block fails those Outputs with it, so nothing waits for an input that will
+never come and no listener is registered with a half-known default action.
+
+Outputs: `url`, `dns_name` (the load balancer's own, which serviceDomain points at), `alb_security_group_id`,
+`arn_suffix`, `listener` (inside and after `attaching`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.naming import variant_name
 from components.network.access_logs import LOG_PREFIX, access_log_bucket
+from components.network.attach import CATCH_ALL_AFTER_ROUTES, CATCH_ALL_ALONE, AttachArgs, Attachment, Late, RouteArgs, forward
 from components.network.dns import alias_record
-from components.network.traffic_shift import TrafficShift, TrafficShiftArgs, traffic_shift
+from components.network.traffic_shift import ALL_PATHS, NOT_FOUND, TrafficShift, TrafficShiftArgs, shift_rules, test_listener
 from components.network.waf import web_acl
 
 # The deregistration delay is a settings fact: a deployment's worst case (settings' duration.py) counts it.
@@ -31,19 +56,15 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     name_prefix: str
-    """Physical-name prefix (project-stack-service) of the load balancer and target group."""
+    """Physical-name prefix (project-stack-service) of the load balancer, and of target groups whose attachment
+    names none."""
     vpc_id: pulumi.Input[str]
-    """VPC of the load balancer, its security group and target group."""
+    """VPC of the load balancer, its security group and target groups."""
     public_subnet_ids: pulumi.Input[list[str]]
     """Subnets of the internet-facing load balancer (two AZs at least)."""
-    health_check_path: str
-    """Path the target group's health check requests."""
     network_variant: str
     """What identifies the VPC (an existing VPC's id, or the CIDR of a created one): a new VPC replaces
-    the load balancer and target group, so their names carry it (see `variant_name`)."""
-    target_kind: str
-    """The deploy target whose tasks or pods the target group holds: switching targets gives the new
-    target a target group of its own, so the old one drains and goes with the old target."""
+    the load balancer and target groups, so their names carry it (see `variant_name`)."""
     ingress_cidrs: tuple[str, ...]
     """Who may reach the listeners."""
     certificate_arn: str | None
@@ -63,42 +84,8 @@ class LoadBalancerArgs:
     days. None: no access logs, no bucket."""
     waf: bool
     """When True, a WAFv2 web ACL (AWS managed rule groups, a per-IP rate limit) guards the ALB."""
-    target_group_tags: dict[str, str] = field(default_factory=dict)
-    """Tags the deploy target needs on its target group (EKS Auto Mode registers pods only in target
-    groups tagged with its cluster's name). Omitted: the stack's tags only."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
-    traffic_shift: TrafficShiftArgs | None = None
-    """When set (ECS blue-green, canary, linear): a second target group, the production listener rule ECS
-    re-weights between the two, and the test listener. Omitted: one target group behind the listener's
-    default action (a rolling update)."""
-    next_target: NextTargetArgs | None = None
-    """When set (nextDeployTarget): a target group for the next deploy target, in the listener's default
-    action with weight 0, so it gets no production traffic but its targets are health-checked (and ECS,
-    which requires a target group the load balancer uses, can register in it). Omitted: none."""
-
-
-@dataclass(frozen=True)
-class NextTargetArgs:
-    kind: str
-    """The next deploy target (nextDeployTarget): names its target group."""
-    target_group_tags: dict[str, str] = field(default_factory=dict)
-    """Tags that target needs on its target group. Omitted: the stack's tags only."""
-
-
-@dataclass(frozen=True)
-class LoadBalancerView:
-    """What a deploy target sees of the load balancer: the shared parts and its own target group."""
-
-    url: pulumi.Output[str]
-    listener: aws.lb.Listener
-    """The listener whose default action names the target group (depend on it before registering targets)."""
-    alb_security_group_id: pulumi.Output[str]
-    load_balancer_arn_suffix: pulumi.Output[str]
-    target_group_arn: pulumi.Output[str]
-    target_group_arn_suffix: pulumi.Output[str]
-    traffic_shift: TrafficShift | None
-    """Blue-green, canary, linear: the alternate target group, the rules and the test listener; else None."""
 
 
 # The variant of the names that stacks had before names carried one: those stacks keep their ALB
@@ -113,11 +100,6 @@ DEFAULT_CONTAINER_PORT = 8080
 # (Routing configuration). So it is the same for every stack, and a containerPort change keeps the target
 # group (port is replace-only) and what is registered in it: the tasks or pods move port in place.
 TARGET_GROUP_PORT = DEFAULT_CONTAINER_PORT
-# For the security group rules that open the container port between the load balancer and the tasks or
-# pods: a new port replaces them, so the new port's rule is created before the old one is deleted (at the
-# end of `pulumi up`, https://www.pulumi.com/docs/iac/concepts/options/replaceonchanges/) and what runs on
-# the old port stays reachable until what runs on the new one is.
-CONTAINER_PORT_RULE = pulumi.ResourceOptions(replace_on_changes=["from_port", "to_port"])
 
 
 def load_balancer_name(args: LoadBalancerArgs) -> str:
@@ -126,41 +108,43 @@ def load_balancer_name(args: LoadBalancerArgs) -> str:
     return variant_name(args.name_prefix, "alb", 32, {"network": args.network_variant}, {"network": DEFAULT_NETWORK_VARIANT})
 
 
-def target_group_name(args: LoadBalancerArgs, suffix: str = "tg", target_kind: str | None = None) -> str:
-    """`suffix` "tg-alt": the alternate target group of a traffic-shifting strategy, named by the same variant
-    as the primary, so a change that replaces one replaces both under new names. `target_kind`: the target
-    whose group it is (omitted: the deploy target's)."""
+def target_group_name(args: LoadBalancerArgs, target_kind: str, suffix: str = "tg", name_prefix: str | None = None) -> str:
+    """The target group of `target_kind`'s workload; `suffix` "tg-alt": the alternate target group of a
+    traffic-shifting strategy, named by the same variant as the primary, so a change that replaces one replaces
+    both under new names. `name_prefix`: the workload's physical-name prefix (omitted: the load balancer's)."""
     # Target group names are at most 32 characters; vpc_id and target_type are replace-only. The port is
     # TARGET_GROUP_PORT for every stack; it stays in the variant so that names keep their hashes.
-    variant = {"network": args.network_variant, "port": str(TARGET_GROUP_PORT), "target": target_kind or args.target_kind}
+    variant = {"network": args.network_variant, "port": str(TARGET_GROUP_PORT), "target": target_kind}
     default = {"network": DEFAULT_NETWORK_VARIANT, "port": str(DEFAULT_CONTAINER_PORT), "target": DEFAULT_TARGET_KIND}
-    return variant_name(args.name_prefix, suffix, 32, variant, default)
+    return variant_name(name_prefix or args.name_prefix, suffix, 32, variant, default)
+
+
+@dataclass
+class _Attached:
+    args: AttachArgs
+    target_group: aws.lb.TargetGroup
 
 
 class LoadBalancer(pulumi.ComponentResource):
-    """The stack's internet-facing ALB, its listeners and the deploy target's target group.
+    """The stack's internet-facing ALB and its listeners; workloads attach themselves (`attach`, inside
+    `attaching`).
 
-    It belongs to the stack, not to a deploy target: switching `deployTarget` keeps the load balancer
-    and its URL, and replaces only the target group. Targets add their own security group rules from
-    `alb_security_group_id` to their tasks or pods.
-
-    Each target's target group is named for it (`<name>-tg-ecs`, `<name>-tg-eks`), so that during a switch
-    (`LoadBalancerArgs.next_target`) both exist side by side and each keeps its state when the next target
-    becomes the deploy target; the deploy target's answers to the name it had before (`<name>-tg`).
-
-    Outputs: `url`, `dns_name` (the load balancer's own, which serviceDomain points at), `serving` (the deploy
-    target's `LoadBalancerView`), `next` (the next target's, or None).
+    It belongs to the stack, not to a deploy target: switching `deployTarget` keeps the load balancer and its
+    URL, and replaces only the target group. Each target's target group is named for it (`<name>-tg-ecs`,
+    `<name>-tg-eks`), so that during a switch (a standby attachment) both exist side by side and each keeps its
+    state when the next target becomes the deploy target; the serving one answers to the name it had before
+    (`<name>-tg`).
     """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("container-cicd:network:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name, self._args = name, args
         alb_sg = aws.ec2.SecurityGroup(
             f"{name}-alb-sg",
             description="Load balancer: listeners from the allowed CIDRs",
             vpc_id=args.vpc_id,
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         listener_ports = [80, 443] if args.certificate_arn else [80]
         for port in listener_ports:
@@ -199,79 +183,200 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         if args.waf:
             web_acl(name, metric_prefix=f"{args.name_prefix}-waf", load_balancer_arn=alb.arn, parent=self, tags=args.tags)
-        target_group = self._target_group(f"{name}-tg-{args.target_kind}", target_group_name(args), args.target_group_tags, args, aliases=[pulumi.Alias(name=f"{name}-tg")])
-        forward: list[aws.lb.ListenerDefaultActionArgsDict] = [{"type": "forward", "target_group_arn": target_group.arn}]
-        next_group: aws.lb.TargetGroup | None = None
-        if args.next_target is not None:
-            kind = args.next_target.kind
-            next_group = self._target_group(f"{name}-tg-{kind}", target_group_name(args, target_kind=kind), args.next_target.target_group_tags, args)
-            # Weight 0: no request reaches it, but a target group in a listener action is health-checked
-            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html).
-            weights: list[aws.lb.ListenerDefaultActionForwardTargetGroupArgsDict] = [{"arn": target_group.arn, "weight": 100}, {"arn": next_group.arn, "weight": 0}]
-            forward = [{"type": "forward", "forward": {"target_groups": weights}}]
-        in_alb = pulumi.ResourceOptions(parent=alb)
-        if args.certificate_arn:
-            listener = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=args.certificate_arn,
-                default_actions=forward,
-                tags=args.tags,
-                opts=in_alb,
+        self._alb, self._alb_sg = alb, alb_sg
+        scheme = "https://" if args.certificate_arn else "http://"
+        self._scheme = scheme
+        # The certificate covers serviceDomain, never the load balancer's own *.elb.amazonaws.com name.
+        self.url = pulumi.Output.concat(scheme, args.service_domain or alb.dns_name)
+        self.dns_name = alb.dns_name
+        self.alb_security_group_id = alb_sg.id
+        self.arn_suffix = alb.arn_suffix
+        if args.service_domain and args.hosted_zone_id:
+            alias_record(name, domain=args.service_domain, zone_id=args.hosted_zone_id, alb=alb, parent=self)
+        self.listener: aws.lb.Listener | None = None
+        self._test: tuple[TrafficShiftArgs, aws.lb.Listener] | None = None
+        self._attached: list[_Attached] = []
+        self._routed: dict[int, tuple[str, Late | None, pulumi.Resource]] = {}
+        self._late: list[Late] = []
+        self._phase = "new"
+        self.register_outputs({"url": self.url, "dns_name": self.dns_name})
+
+    @contextmanager
+    def attaching(self) -> Iterator[LoadBalancer]:
+        """The phase in which workloads attach; its end settles the default action and the catch-all priority."""
+        if self._phase != "new":
+            raise RuntimeError(f"LoadBalancer {self._name!r}: attaching() runs once; attach every workload of the stack in that one block")
+        self._default, self._catch_all = self._later(), self._later()
+        self.listener = self._serving_listener(self._default.output)
+        self._phase = "attaching"
+        try:
+            yield self
+            self._settle()
+        except BaseException as error:
+            for late in self._late:
+                late.fail(error)
+            raise
+        finally:
+            self._phase = "settled"
+
+    def attach(self, args: AttachArgs) -> Attachment:
+        """`args`' target group(s) on this load balancer and the rule or default action that sends them requests."""
+        if self._phase != "attaching" or self.listener is None:
+            raise RuntimeError(f"LoadBalancer.attach({args.name!r}): attach inside `with load_balancer.attaching():`, which settles the listener's default action")
+        self._refuse_conflicts(args)
+        route, kind = args.route, args.target_kind
+        group = self._target_group(
+            f"{args.name}-tg-{kind}",
+            target_group_name(self._args, kind, name_prefix=args.name_prefix),
+            args,
+            aliases=None if args.standby else [pulumi.Alias(name=f"{args.name}-tg")],
+        )
+        self._attached.append(_Attached(args, group))
+        shift: TrafficShift | None = None
+        ready: list[pulumi.Resource] = []
+        if args.traffic_shift is not None:
+            alternate = self._target_group(f"{args.name}-tg-alt", target_group_name(self._args, kind, "tg-alt", args.name_prefix), args)
+            shift = shift_rules(
+                args.name,
+                alb=self._alb,
+                serving_listener=self.listener,
+                test=self._test_listener(args.traffic_shift),
+                test_port=args.traffic_shift.test_listener_port,
+                primary=group,
+                alternate=alternate,
+                priority=route.priority if route else self._catch_all.output,
+                conditions=route.conditions() if route else [{"path_pattern": {"values": [ALL_PATHS]}}],
+                test_host=route.host if route else None,
+                path_prefix=route.path_prefix if route else "",
+                tags=self._args.tags,
             )
+            ready = [shift.production_rule, shift.test_rule]
+            if route is not None:
+                self._routed[route.priority] = (args.name, None, shift.production_rule)
+        elif route is not None:
+            ready = [self._route_rule(args.name, route)]
+        if route is None:
+            ready = [self.listener, *ready]
+        return Attachment(
+            url=self._url(route),
+            listener=self.listener,
+            ready=ready,
+            alb_security_group_id=self.alb_security_group_id,
+            load_balancer_arn_suffix=self.arn_suffix,
+            target_group_arn=group.arn,
+            target_group_arn_suffix=group.arn_suffix,
+            traffic_shift=shift,
+            route=route,
+        )
+
+    def _refuse_conflicts(self, args: AttachArgs) -> None:
+        """One serving workload per route and priority (and one default); a standby shifts no traffic."""
+        route, where = args.route, f"priority {args.route.priority}" if args.route else "the listener's default"
+        priority = route.priority if route else None
+        taken = [a.args.name for a in self._attached if a.args.standby == args.standby and (a.args.route.priority if a.args.route else None) == priority]
+        if taken:
+            raise ValueError(f"LoadBalancer.attach({args.name!r}): {taken[0]!r} already takes {where}; give each service a route and priority of its own")
+        if args.standby and args.traffic_shift is not None:
+            raise ValueError(f"LoadBalancer.attach({args.name!r}): a standby workload takes no traffic to shift; attach it without traffic_shift")
+        port = args.traffic_shift.test_listener_port if args.traffic_shift else None
+        if port is not None and self._test is not None and self._test[0].test_listener_port != port:
+            raise ValueError(f"LoadBalancer.attach({args.name!r}): test listener port {port}, but the one test listener is on {self._test[0].test_listener_port}")
+
+    def _later(self) -> Late:
+        late = Late()
+        self._late.append(late)
+        return late
+
+    def _route_rule(self, stem: str, route: RouteArgs) -> pulumi.Resource:
+        """A routed workload's rule: its route's conditions at its priority, forwarding to its target group (and a
+        standby's, settled at the end of attaching). The first of the two to attach creates it."""
+        existing = self._routed.get(route.priority)
+        if existing is not None:
+            return existing[2]
+        actions = self._later()
+        rule = aws.lb.ListenerRule(
+            f"{stem}-rule",
+            listener_arn=cast(aws.lb.Listener, self.listener).arn,
+            priority=route.priority,
+            actions=actions.output,
+            conditions=route.conditions(),
+            tags=self._args.tags,
+            opts=pulumi.ResourceOptions(parent=self._alb),
+        )
+        self._routed[route.priority] = (stem, actions, rule)
+        return rule
+
+    def _settle(self) -> None:
+        def groups(route: RouteArgs | None, standby: bool) -> list[aws.lb.TargetGroup]:
+            return [a.target_group for a in self._attached if a.args.route == route and a.args.standby == standby]
+
+        routes = {a.args.route for a in self._attached}
+        for route in routes:
+            serving, standby = groups(route, False), groups(route, True)
+            if standby and not serving:
+                where = f"priority {route.priority}" if route else "the listener's default"
+                raise ValueError(f"LoadBalancer: a standby workload on {where} has no serving workload beside it; attach the serving one too")
+            late = self._routed[route.priority][1] if route else None
+            if late is not None:
+                late.settle(forward(serving[0], standby))
+        default, standby = groups(None, False), groups(None, True)
+        self._default.settle(forward(default[0], standby) if default else [NOT_FOUND])
+        self._catch_all.settle(CATCH_ALL_AFTER_ROUTES if any(route is not None for route in routes) else CATCH_ALL_ALONE)
+
+    def _url(self, route: RouteArgs | None) -> pulumi.Output[str]:
+        """A routed workload's URL: its host (else the stack's), with its path prefix."""
+        if route is None:
+            return self.url
+        return pulumi.Output.concat(self._scheme, route.host or self._args.service_domain or self._alb.dns_name, route.path_prefix)
+
+    def _test_listener(self, args: TrafficShiftArgs) -> aws.lb.Listener:
+        if self._test is None:
+            self._test = (args, test_listener(self._name, args, alb=self._alb, alb_sg=self._alb_sg, tags=self._args.tags))
+        return self._test[1]
+
+    def _serving_listener(self, default_actions: pulumi.Input[Any]) -> aws.lb.Listener:
+        args, name, in_alb = self._args, self._name, pulumi.ResourceOptions(parent=self._alb)
+        if args.certificate_arn:
             aws.lb.Listener(
                 f"{name}-http",
-                load_balancer_arn=alb.arn,
+                load_balancer_arn=self._alb.arn,
                 port=80,
                 protocol="HTTP",
                 default_actions=[{"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}],
                 tags=args.tags,
                 opts=in_alb,
             )
-        else:
-            listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=forward,
+            return aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=self._alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=default_actions,
                 tags=args.tags,
                 opts=in_alb,
             )
-        # Blue-green, canary, linear: the second target group and the listener rules ECS shifts traffic with.
-        self.traffic_shift: TrafficShift | None = None
-        if args.traffic_shift is not None:
-            alternate = self._target_group(f"{name}-tg-alt", target_group_name(args, "tg-alt"), args.target_group_tags, args)
-            self.traffic_shift = traffic_shift(
-                name, args.traffic_shift, alb=alb, alb_sg=alb_sg, serving_listener=listener, primary=target_group, alternate=alternate, tags=args.tags
-            )
-        scheme = "https://" if args.certificate_arn else "http://"
-        # The certificate covers serviceDomain, never the load balancer's own *.elb.amazonaws.com name.
-        self.url = pulumi.Output.concat(scheme, args.service_domain or alb.dns_name)
-        self.dns_name = alb.dns_name
-        if args.service_domain and args.hosted_zone_id:
-            alias_record(name, domain=args.service_domain, zone_id=args.hosted_zone_id, alb=alb, parent=self)
+        return aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=self._alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=default_actions,
+            tags=args.tags,
+            opts=in_alb,
+        )
 
-        def view(group: aws.lb.TargetGroup, shift: TrafficShift | None) -> LoadBalancerView:
-            return LoadBalancerView(self.url, listener, alb_sg.id, alb.arn_suffix, group.arn, group.arn_suffix, shift)
-
-        self.serving = view(target_group, self.traffic_shift)
-        self.next = view(next_group, None) if next_group is not None else None
-        self.register_outputs({"url": self.url, "dns_name": self.dns_name, "target_group_arn": target_group.arn})
-
-    def _target_group(self, resource_name: str, physical: str, tags: dict[str, str], args: LoadBalancerArgs, aliases: list[pulumi.Alias] | None = None) -> aws.lb.TargetGroup:
-        """A target group of the service's health check (a target's, or a traffic-shifting strategy's
-        alternate: ECS requires both to check health alike), tagged with `tags` besides the stack's."""
+    def _target_group(self, resource_name: str, physical: str, args: AttachArgs, aliases: list[pulumi.Alias] | None = None) -> aws.lb.TargetGroup:
+        """A target group of the workload's health check (a workload's, or a traffic-shifting strategy's
+        alternate: ECS requires both to check health alike), tagged with its tags besides the stack's."""
         return aws.lb.TargetGroup(
             resource_name,
             name=physical,
             port=TARGET_GROUP_PORT,
             protocol="HTTP",
             target_type="ip",
-            vpc_id=args.vpc_id,
+            vpc_id=self._args.vpc_id,
             deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
             health_check={
                 "path": args.health_check_path,
@@ -282,6 +387,6 @@ class LoadBalancer(pulumi.ComponentResource):
                 "healthy_threshold": HEALTHY_THRESHOLD,
                 "unhealthy_threshold": 3,
             },
-            tags={**args.tags, **tags},
+            tags={**self._args.tags, **args.target_group_tags},
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
         )

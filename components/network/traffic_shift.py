@@ -9,14 +9,18 @@ traffic) a test listener rule; the service names them in loadBalancers[].advance
 - The production rule is a rule of its own on the serving listener, not the listener's default rule. ECS
   can take either (its infrastructure policy may modify listeners and rules), but a listener's default rule
   is no resource Pulumi manages: it is the listener's `default_actions`, and ignoring ECS's changes to it
-  would also hide a target group change of a rolling stack. The rule matches every path, so the default
-  action behind it is never reached while it exists.
+  would also hide a target group change of a rolling stack. The default workload's rule matches every path, so
+  the default action behind it is never reached while it exists; a routed workload's rule carries its route's
+  conditions and priority.
 - ECS rewrites both rules' forward actions to weighted target groups on every deployment (observed: CDK
   aws/aws-cdk#36649, terraform-aws-modules/terraform-aws-alb#409), so `actions` is in `ignore_changes`: a
   `pulumi up` after a deployment must not send traffic back to the target group ECS drained.
-- The test listener answers 404 by default and forwards through its rule only (terraform-aws-ecs's blue/green
-  example has the same shape); it speaks plain HTTP on `testListenerPort`, even with a certificate: the
-  smoke-test hook requests it by the load balancer's DNS name, which no certificate of the service names.
+- The test listener (one per load balancer) answers 404 by default and forwards through its rules only
+  (terraform-aws-ecs's blue/green example has the same shape): each shifting workload's test rule has the
+  conditions and priority of its production rule, so the smoke test of a host-routed workload sends its host
+  in the Host header and that of a path-routed one requests under its path (`TrafficShift.test_host`,
+  `test_url`). It speaks plain HTTP on `testListenerPort`, even with a certificate: the smoke-test hook requests
+  it by the load balancer's DNS name, which no certificate of the service names.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ ALL_PATHS = "/*"
 PRODUCTION_WEIGHTS = (100, 0)
 # Test traffic goes to the alternate target group, where the first deployment's new revision registers.
 TEST_WEIGHTS = (0, 100)
+# What a listener answers when no rule matches and no workload is its default.
+NOT_FOUND: aws.lb.ListenerDefaultActionArgsDict = {
+    "type": "fixed-response",
+    "fixed_response": {"content_type": "text/plain", "message_body": "Not found", "status_code": "404"},
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +66,11 @@ class TrafficShift:
     test_listener: aws.lb.Listener
     test_rule: aws.lb.ListenerRule
     test_url: pulumi.Output[str]
-    """http://<load balancer DNS name>:<test port>, the smoke test's TEST_BASE_URL."""
+    """http://<load balancer DNS name>:<test port>[<route's path prefix>], the smoke test's TEST_BASE_URL: a
+    path-routed workload's requests go under its path."""
+    test_host: str | None = None
+    """The Host header the smoke test sends (TEST_HOST_HEADER): a host-routed workload's host. None: none (the
+    load balancer's DNS name)."""
 
 
 def _weighted(primary_arn: pulumi.Input[str], alternate_arn: pulumi.Input[str], weights: tuple[int, int]) -> list[aws.lb.ListenerRuleActionArgsDict]:
@@ -79,46 +92,17 @@ def _hook_source(name: str, port: int, i: int, ip: pulumi.Input[str]) -> tuple[s
     return (f"{name}-alb-in-test-hook-{i}", pulumi.Output.concat(ip, "/32"), f"Test port {port} from the smoke-test hook (NAT gateway {i})")
 
 
-def traffic_shift(
-    name: str,
-    args: TrafficShiftArgs,
-    *,
-    alb: aws.lb.LoadBalancer,
-    alb_sg: aws.ec2.SecurityGroup,
-    serving_listener: aws.lb.Listener,
-    primary: aws.lb.TargetGroup,
-    alternate: aws.lb.TargetGroup,
-    tags: dict[str, str],
-) -> TrafficShift:
-    """The production rule on `serving_listener`, the test listener with its rule, and the test port's
-    ingress rules on the load balancer's security group."""
-    in_alb = pulumi.ResourceOptions(parent=alb, ignore_changes=["actions"])
-    production_rule = aws.lb.ListenerRule(
-        f"{name}-production-rule",
-        listener_arn=serving_listener.arn,
-        priority=1,
-        actions=_weighted(primary.arn, alternate.arn, PRODUCTION_WEIGHTS),
-        conditions=[{"path_pattern": {"values": [ALL_PATHS]}}],
-        tags=tags,
-        opts=in_alb,
-    )
-    test_listener = aws.lb.Listener(
+def test_listener(name: str, args: TrafficShiftArgs, *, alb: aws.lb.LoadBalancer, alb_sg: aws.ec2.SecurityGroup, tags: dict[str, str]) -> aws.lb.Listener:
+    """The load balancer's one test listener (404 unless a test rule matches) and the test port's ingress rules on
+    its security group: from `test_listener_cidrs` and from the smoke-test hook's addresses."""
+    listener = aws.lb.Listener(
         f"{name}-test",
         load_balancer_arn=alb.arn,
         port=args.test_listener_port,
         protocol="HTTP",
-        default_actions=[{"type": "fixed-response", "fixed_response": {"content_type": "text/plain", "message_body": "Not found", "status_code": "404"}}],
+        default_actions=[NOT_FOUND],
         tags=tags,
         opts=pulumi.ResourceOptions(parent=alb),
-    )
-    test_rule = aws.lb.ListenerRule(
-        f"{name}-test-rule",
-        listener_arn=test_listener.arn,
-        priority=1,
-        actions=_weighted(primary.arn, alternate.arn, TEST_WEIGHTS),
-        conditions=[{"path_pattern": {"values": [ALL_PATHS]}}],
-        tags=tags,
-        opts=in_alb,
     )
     port = args.test_listener_port
     sources: list[tuple[str, pulumi.Input[str], str]] = [(f"{name}-alb-in-test-{i}", cidr, f"Test port {port} from {cidr}") for i, cidr in enumerate(args.test_listener_cidrs)]
@@ -136,10 +120,50 @@ def traffic_shift(
             cidr_ipv6=cidr if ipv6 else None,
             opts=pulumi.ResourceOptions(parent=alb_sg),
         )
+    return listener
+
+
+def shift_rules(
+    name: str,
+    *,
+    alb: aws.lb.LoadBalancer,
+    serving_listener: aws.lb.Listener,
+    test: aws.lb.Listener,
+    test_port: int,
+    primary: aws.lb.TargetGroup,
+    alternate: aws.lb.TargetGroup,
+    priority: pulumi.Input[int],
+    conditions: list[aws.lb.ListenerRuleConditionArgsDict],
+    test_host: str | None,
+    path_prefix: str,
+    tags: dict[str, str],
+) -> TrafficShift:
+    """The production rule on `serving_listener` and the test rule on the test listener `test`: the same
+    `conditions` at the same `priority` (a routed workload's route; the default workload's every path)."""
+    in_alb = pulumi.ResourceOptions(parent=alb, ignore_changes=["actions"])
+    production_rule = aws.lb.ListenerRule(
+        f"{name}-production-rule",
+        listener_arn=serving_listener.arn,
+        priority=priority,
+        actions=_weighted(primary.arn, alternate.arn, PRODUCTION_WEIGHTS),
+        conditions=conditions,
+        tags=tags,
+        opts=in_alb,
+    )
+    test_rule = aws.lb.ListenerRule(
+        f"{name}-test-rule",
+        listener_arn=test.arn,
+        priority=priority,
+        actions=_weighted(primary.arn, alternate.arn, TEST_WEIGHTS),
+        conditions=conditions,
+        tags=tags,
+        opts=in_alb,
+    )
     return TrafficShift(
         alternate_target_group=alternate,
         production_rule=production_rule,
-        test_listener=test_listener,
+        test_listener=test,
         test_rule=test_rule,
-        test_url=pulumi.Output.concat("http://", alb.dns_name, f":{port}"),
+        test_url=pulumi.Output.concat("http://", alb.dns_name, f":{test_port}", path_prefix),
+        test_host=test_host,
     )

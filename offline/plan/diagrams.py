@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.deploy import module_of_type
 from components.deploy.report import ArchitectureEdge, TargetReport
 from offline.mocks import PROJECT, StackResult
 from offline.plan.services import PIPELINE_TYPE, has_services, named_services, owners
+from program.targets import module_of_type
 
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from components.deploy import TARGETS, TargetModule, module_of_type
 from components.deploy.report import Recorded, get, show
 from components.settings import KEYS, Key, Settings, parse_settings
 from offline.mocks import PROJECT, Resource, StackResult, config_strings
 from offline.plan.promotion import trigger_line as inbox_trigger
+from program.targets import TARGETS, TargetModule, module_of_type
 
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"

@@ -17,6 +17,7 @@ from components.contracts import DeployInputs, Statement
 from components.deploy.ecs.functions import functions_archive
 from components.lambdas import INIT_LIMIT_SECONDS, StackFunction, stack_function
 from components.naming import physical_name
+from components.network.attach import Attachment
 from components.network.traffic_shift import TrafficShift
 from components.settings import CANARY_JUDGE_INVOCATION_MAX_SECONDS, CanaryJudgeSettings
 from functions.ecs_canary_hook import STAGE
@@ -59,12 +60,12 @@ def canary_judge(
     inputs: DeployInputs,
     rules: CanaryJudgeSettings,
     name_prefix: str,
+    attachment: Attachment,
     shift: TrafficShift,
     cluster_name: str,
     service_name: str,
     context: AwsContext,
 ) -> StackFunction:
-    lb = inputs.load_balancer
     return stack_function(
         f"{name}-canary-judge",
         parent=parent,
@@ -74,7 +75,7 @@ def canary_judge(
         handler="functions.ecs_canary_hook.handler",
         timeout_seconds=TIMEOUT_SECONDS,
         code=functions_archive(),
-        variables=judge_environment(lb.load_balancer_arn_suffix, (lb.target_group_arn_suffix, shift.alternate_target_group.arn_suffix), rules),
+        variables=judge_environment(attachment.load_balancer_arn_suffix, (attachment.target_group_arn_suffix, shift.alternate_target_group.arn_suffix), rules),
         context=context,
         statements=judge_statements(context, cluster_name, service_name),
     )

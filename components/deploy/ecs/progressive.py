@@ -28,6 +28,7 @@ from components.deploy.ecs.judge import JUDGE_STAGE, canary_judge
 from components.iam import service_role
 from components.lambdas import INIT_LIMIT_SECONDS, FunctionVpc, StackFunction, stack_function
 from components.naming import physical_name
+from components.network.attach import Attachment
 from components.network.traffic_shift import TrafficShift
 from components.settings import SMOKE_TEST_HOOK_MAX_MINUTES, DeploymentStrategyKind, DeploymentStrategySettings
 from functions.ecs_smoke_test import STAGE, WORST_CASE_SECONDS
@@ -74,10 +75,11 @@ def smoke_test_timeout_seconds(n_paths: int) -> int:
     return math.ceil(WORST_CASE_SECONDS(1, 0, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths)) + LAMBDA_START_SECONDS
 
 
-def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_paths: Sequence[str]) -> dict[str, pulumi.Input[str]]:
-    """The hook's environment (its contract: functions/ecs_smoke_test.py)."""
+def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_paths: Sequence[str], host_header: str | None = None) -> dict[str, pulumi.Input[str]]:
+    """The hook's environment (its contract: functions/ecs_smoke_test.py). `test_url` carries a path-routed
+    service's path prefix; `host_header`: a host-routed service's host (its test rule matches on it)."""
     n_paths = 1 + len(smoke_paths)
-    return {
+    environment: dict[str, pulumi.Input[str]] = {
         "TEST_BASE_URL": test_url,
         "HEALTH_PATH": health_path,
         "SMOKE_PATHS": pulumi.Output.json_dumps(list(smoke_paths)),
@@ -85,6 +87,9 @@ def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_
         "MAX_ATTEMPTS": str(smoke_test_attempts(n_paths)),
         "RETRY_DELAY_SECONDS": str(SMOKE_TEST_RETRY_DELAY_SECONDS),
     }
+    if host_header is not None:
+        environment["TEST_HOST_HEADER"] = host_header
+    return environment
 
 
 def service_wait_minutes(strategy: DeploymentStrategySettings) -> int:
@@ -136,7 +141,7 @@ class Progressive:
     deployment_configuration: aws.ecs.ServiceDeploymentConfigurationArgsDict
     """The service's deploymentConfiguration block."""
     depends_on: Sequence[pulumi.Resource]
-    """What must exist before the service: the listener rules and the managed-policy attachment (a role's
+    """What must exist before the service besides its attachment's rules: the managed-policy attachment (a role's
     ARN does not wait for a managed policy)."""
     smoke_test: StackFunction
     canary_judge: StackFunction | None
@@ -152,6 +157,7 @@ def progressive(
     inputs: DeployInputs,
     strategy: DeploymentStrategySettings,
     name_prefix: str,
+    attachment: Attachment,
     shift: TrafficShift,
     context: AwsContext,
     cluster_name: str,
@@ -168,13 +174,13 @@ def progressive(
         tags=tags,
         description="ECS infrastructure role: shifts the load balancer's traffic between the target groups",
     )
-    attachment = aws.iam.RolePolicyAttachment(
+    policy = aws.iam.RolePolicyAttachment(
         f"{name}-lb-role-policy",
         role=infrastructure.role.name,
         policy_arn=context.managed_policy(LOAD_BALANCER_POLICY),
         opts=pulumi.ResourceOptions(parent=infrastructure.role),
     )
-    smoke_test = _smoke_test(name, parent=parent, inputs=inputs, strategy=strategy, name_prefix=name_prefix, test_url=shift.test_url, context=context)
+    smoke_test = _smoke_test(name, parent=parent, inputs=inputs, strategy=strategy, name_prefix=name_prefix, shift=shift, context=context)
     judge = None
     if strategy.judge is not None:
         judge = canary_judge(
@@ -183,6 +189,7 @@ def progressive(
             inputs=inputs,
             rules=strategy.judge,
             name_prefix=name_prefix,
+            attachment=attachment,
             shift=shift,
             cluster_name=cluster_name,
             service_name=service_name,
@@ -209,7 +216,7 @@ def progressive(
             "role_arn": infrastructure.arn,
         },
         deployment_configuration=deployment_configuration(strategy, (smoke_test.function.arn, hook_role.arn), judge.function.arn if judge else None),
-        depends_on=[shift.production_rule, shift.test_rule, attachment],
+        depends_on=[policy],
         smoke_test=smoke_test,
         canary_judge=judge,
         hook_role_arn=hook_role.arn,
@@ -218,7 +225,7 @@ def progressive(
 
 
 def _smoke_test(
-    name: str, *, parent: pulumi.Resource, inputs: DeployInputs, strategy: DeploymentStrategySettings, name_prefix: str, test_url: pulumi.Output[str], context: AwsContext
+    name: str, *, parent: pulumi.Resource, inputs: DeployInputs, strategy: DeploymentStrategySettings, name_prefix: str, shift: TrafficShift, context: AwsContext
 ) -> StackFunction:
     """The hook runs in the private subnets: its requests leave through the NAT gateways, whose addresses
     the test listener admits. Its security group lets it out to the test port only."""
@@ -252,7 +259,7 @@ def _smoke_test(
         handler="functions.ecs_smoke_test.handler",
         timeout_seconds=smoke_test_timeout_seconds(n_paths),
         code=functions_archive(),
-        variables=smoke_test_environment(test_url, inputs.workload.health_check_path, strategy.smoke_test_paths),
+        variables=smoke_test_environment(shift.test_url, inputs.workload.health_check_path, strategy.smoke_test_paths, shift.test_host),
         context=context,
         vpc=FunctionVpc(subnet_ids=network.private_subnet_ids, security_group_id=hook_sg.id),
         # The service's first deployment already runs the hook, which must get out of the private subnets by then.

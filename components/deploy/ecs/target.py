@@ -19,9 +19,7 @@ from components.contracts import (
     DeployInputs,
     FailureEvents,
     ServiceMetrics,
-    SharedCluster,
     StageContribution,
-    own_settings,
 )
 from components.delivery.image_record import record_statements
 from components.deploy.ecs.cluster import ecs_cluster
@@ -39,13 +37,15 @@ from components.deploy.step import DeployStep, deploy_step
 from components.iam import service_role
 from components.logs import target_log_group
 from components.naming import physical_name
-from components.network.loadbalancer import CONTAINER_PORT_RULE
+from components.network.attach import AttachArgs, Attachment
 from components.network.traffic_shift import TrafficShiftArgs
-from components.settings import CpuArchitecture, DeploymentStrategySettings, Settings, WorkloadSettings
+from components.settings import CpuArchitecture, DeploymentStrategySettings, WorkloadSettings
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
 TYPE = "container-cicd:deploy:EcsTarget"
+# The deploy target's kind: names its target group on the load balancer.
+KIND = "ecs"
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,8 @@ class EcsTargetArgs:
     """CPU architecture of the task and of the record step's CodeBuild image; must match the built image
     (cpuArchitecture)."""
     strategy: DeploymentStrategySettings
-    """How ECS moves the service to a new revision (deploymentStrategy). Blue-green, canary and linear need
-    the load balancer's `traffic_shift` (its second target group, rules and test listener)."""
-    cluster: SharedCluster | None = None
-    """The cluster the stack's services share (it belongs to the stack: removing a service keeps it). Omitted: the
-    target creates its own cluster (`<name>-cluster`), as a stack of one service does."""
+    """How ECS moves the service to a new revision (deploymentStrategy). Blue-green, canary and linear attach with
+    a second target group, a production rule and a test rule on the load balancer's test listener."""
 
 
 def container_definitions(workload: WorkloadSettings, image: str, log_group: str, region: str) -> list[dict]:
@@ -108,15 +105,26 @@ class EcsTarget(pulumi.ComponentResource):
         network, lb = inputs.network, inputs.load_balancer
         context = AwsContext(self)
         region = context.region
-        service_sg, port_rules = self._service_security_group(name, workload.container_port, network.vpc_id, lb.alb_security_group_id, tags)
-        service_name = physical_name(args.name_prefix, "service", 255)
-        if args.cluster is None:
+        attachment = lb.attach(
+            AttachArgs(
+                name=inputs.attachment_name or lb.pulumi_resource_name,
+                target_kind=KIND,
+                health_check_path=workload.health_check_path,
+                route=inputs.route,
+                traffic_shift=traffic_shift_args(args.strategy, inputs.hook_source_ips),
+                standby=inputs.standby,
+                name_prefix=args.name_prefix,
+            )
+        )
+        service_sg, port_rules = self._service_security_group(name, workload.container_port, network.vpc_id, attachment, tags)
+        service_name, shared = physical_name(args.name_prefix, "service", 255), inputs.shared_cluster
+        if shared is None:
             cluster_name = physical_name(args.name_prefix, "cluster", 255)
             cluster = ecs_cluster(f"{name}-cluster", cluster_name, tags, child)
-        elif isinstance(args.cluster.resource, aws.ecs.Cluster):
-            cluster_name, cluster = args.cluster.name, args.cluster.resource
+        elif isinstance(shared.resource, aws.ecs.Cluster):
+            cluster_name, cluster = shared.name, shared.resource
         else:
-            raise ValueError(f"EcsTargetArgs.cluster: {args.cluster.name!r} is not an ECS cluster; give the ECS target the stack's ECS cluster")
+            raise ValueError(f"DeployInputs.shared_cluster: {shared.name!r} is not an ECS cluster; give the ECS target the stack's ECS cluster")
         log_group = target_log_group(f"{name}-logs", f"/ecs/{args.name_prefix}-", inputs, parent=self)
         execution_role = service_role(
             f"{name}-execution-role",
@@ -154,9 +162,9 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        shifting = self._progressive(name, args, context, cluster_name, service_name) if args.strategy.kind.shifts_traffic else None
+        shifting = self._progressive(name, args, attachment, context, cluster_name, service_name)
         load_balancer: aws.ecs.ServiceLoadBalancerArgsDict = {
-            "target_group_arn": lb.target_group_arn,
+            "target_group_arn": attachment.target_group_arn,
             "container_name": workload.container_name,
             "container_port": workload.container_port,
         }
@@ -203,12 +211,13 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             # No ignore_changes on task_definition: the task definition carries the recorded image, so
             # `pulumi up` applies size and environment changes and keeps the image the pipeline deployed.
-            # Blue-green, canary, linear: the listener rules and the infrastructure role's managed policy
-            # must exist first (the role ARN waits for inline policies only). The port rules too: the step
-            # waits for tasks the load balancer reaches only through them (a new containerPort's rules are
-            # created before the service moves to it).
+            # The listener or rules that put its target groups on the load balancer must exist first (ECS refuses a
+            # target group no listener uses), and for blue-green, canary and linear the infrastructure role's
+            # managed policy (the role ARN waits for inline policies only). The port rules too: the step waits for
+            # tasks the load balancer reaches only through them (a new containerPort's rules are created before the
+            # service moves to it).
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[lb.listener, *port_rules, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)
+                parent=self, depends_on=[*attachment.ready, *port_rules, *(shifting.depends_on if shifting else ())], custom_timeouts=service_timeouts(args.strategy)
             ),
         )
         deploy_action = aws.codepipeline.PipelineStageActionArgs(
@@ -257,14 +266,15 @@ class EcsTarget(pulumi.ComponentResource):
                 ],
             )
         ]
-        self.service_url = lb.url
+        self.attachment = attachment
+        self.service_url = attachment.url
         self.cluster_name = cluster.name
         self.service_name = service.name
         self.metrics = ServiceMetrics(
-            load_balancer=lb.load_balancer_arn_suffix,
-            target_group=lb.target_group_arn_suffix,
+            load_balancer=attachment.load_balancer_arn_suffix,
+            target_group=attachment.target_group_arn_suffix,
             saturation=ecs_saturation_metrics(cluster.name, service.name),
-            alternate_target_group=lb.traffic_shift.alternate_target_group.arn_suffix if shifting and lb.traffic_shift else None,
+            alternate_target_group=attachment.traffic_shift.alternate_target_group.arn_suffix if attachment.traffic_shift else None,
         )
         # The verifier writes the deployment record (functions/deployment_record.py) to its log group.
         self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = [verify.function.log_group.name]
@@ -276,26 +286,24 @@ class EcsTarget(pulumi.ComponentResource):
             FailureEvents(
                 "deployment-failed",
                 "ECS gave up on a deployment of this stack's service",
-                failed if args.cluster is None else failed | {"resources": [service.arn]},
+                failed if shared is None else failed | {"resources": [service.arn]},
             )
         ]
         self.outputs: Mapping[str, pulumi.Input[str]] = {}
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "service_name": self.service_name})
 
-    def _progressive(self, name: str, args: EcsTargetArgs, context: AwsContext, cluster_name: str, service_name: str) -> Progressive:
-        shift = args.inputs.load_balancer.traffic_shift
-        if shift is None:
-            raise ValueError(
-                f"EcsTargetArgs: strategy {args.strategy.kind.value!r} shifts traffic between two target groups, but the load balancer has "
-                "one; create it with LoadBalancerArgs.traffic_shift (see traffic_shift_args)"
-            )
+    def _progressive(self, name: str, args: EcsTargetArgs, attachment: Attachment, context: AwsContext, cluster_name: str, service_name: str) -> Progressive | None:
+        """Blue-green, canary, linear: what the service needs besides its attachment's traffic shift. None: rolling."""
+        if attachment.traffic_shift is None:
+            return None
         return progressive(
             name,
             parent=self,
             inputs=args.inputs,
             strategy=args.strategy,
             name_prefix=args.name_prefix,
-            shift=shift,
+            attachment=attachment,
+            shift=attachment.traffic_shift,
             context=context,
             cluster_name=cluster_name,
             service_name=service_name,
@@ -322,7 +330,7 @@ class EcsTarget(pulumi.ComponentResource):
         )
 
     def _service_security_group(
-        self, name: str, port: int, vpc_id: pulumi.Input[str], alb_sg_id: pulumi.Input[str], tags: dict[str, str]
+        self, name: str, port: int, vpc_id: pulumi.Input[str], attachment: Attachment, tags: dict[str, str]
     ) -> tuple[aws.ec2.SecurityGroup, list[pulumi.Resource]]:
         """The tasks' security group: the container port from the load balancer, HTTPS out; and the two rules
         that open the container port, which the service waits for (its tasks are healthy only through them)."""
@@ -333,28 +341,7 @@ class EcsTarget(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        in_sg = pulumi.ResourceOptions(parent=service_sg)
-        port_rule = pulumi.ResourceOptions.merge(in_sg, CONTAINER_PORT_RULE)
-        to_service = aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-service",
-            security_group_id=alb_sg_id,
-            description="To the service's container port",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=service_sg.id,
-            opts=port_rule,
-        )
-        from_alb = aws.vpc.SecurityGroupIngressRule(
-            f"{name}-service-from-alb",
-            security_group_id=service_sg.id,
-            description="Container port from the load balancer",
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            referenced_security_group_id=alb_sg_id,
-            opts=port_rule,
-        )
+        port_rules = attachment.connect(name, service_sg.id, port, parent=service_sg, workload="service")
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-service-https-out",
             security_group_id=service_sg.id,
@@ -364,37 +351,14 @@ class EcsTarget(pulumi.ComponentResource):
             from_port=443,
             to_port=443,
             cidr_ipv4="0.0.0.0/0",
-            opts=in_sg,
+            opts=pulumi.ResourceOptions(parent=service_sg),
         )
-        return service_sg, [to_service, from_alb]
+        return service_sg, port_rules
 
 
-def target_group_tags(settings: Settings) -> dict[str, str]:
-    """ECS registers tasks in any target group its service names: no tags needed."""
-    return {}
-
-
-def traffic_shift_args(settings: Settings, hook_source_ips: Sequence[pulumi.Input[str]]) -> TrafficShiftArgs | None:
-    """What the load balancer adds for a blue-green, canary or linear strategy; None for a rolling update.
-    `hook_source_ips`: where the smoke-test hook's requests come from (the NAT gateway addresses of the VPC, created or looked up)."""
-    strategy = own_settings(settings.ecs, settings).strategy
+def traffic_shift_args(strategy: DeploymentStrategySettings, hook_source_ips: Sequence[pulumi.Input[str]]) -> TrafficShiftArgs | None:
+    """What the service attaches with for a blue-green, canary or linear strategy; None for a rolling update.
+    `hook_source_ips`: where the smoke-test hook's requests come from (the NAT gateway addresses of the VPC)."""
     if not strategy.kind.shifts_traffic:
         return None
     return TrafficShiftArgs(test_listener_port=strategy.test_listener_port, test_listener_cidrs=strategy.test_listener_cidrs, hook_source_ips=tuple(hook_source_ips))
-
-
-def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EcsTarget:
-    ecs = own_settings(settings.ecs, settings)
-    return EcsTarget(
-        name,
-        EcsTargetArgs(
-            inputs=inputs,
-            name_prefix=settings.prefix,
-            cpu_units=ecs.cpu,
-            memory_mib=ecs.memory,
-            architecture=settings.build.architecture,
-            strategy=ecs.strategy,
-            cluster=inputs.shared_cluster,
-        ),
-        opts,
-    )

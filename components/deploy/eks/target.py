@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws_context import AwsContext
-from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution, own_settings
+from components.contracts import COMMIT_ID_VARIABLE, IMAGE_URI_VARIABLE, DeployInputs, FailureEvents, ServiceMetrics, StageContribution
 from components.delivery.image_record import record_statements
 from components.deploy.eks import deploy_step as deploy_step_data
 from components.deploy.eks import manifests, verdict
@@ -29,15 +29,17 @@ from components.deploy.eks.config_apply import config_apply_trigger
 from components.deploy.eks.insights import container_insights, eks_saturation_metrics
 from components.deploy.step import DeployStep, StepVpc, deploy_step
 from components.naming import physical_name
-from components.network.loadbalancer import CONTAINER_PORT_RULE
+from components.network.attach import AttachArgs
 from components.network.vpc import Network
-from components.settings import CpuArchitecture, EksLoadBalancing, Settings, standard_support_notice
+from components.settings import CpuArchitecture, EksLoadBalancing, standard_support_notice
 from components.supply import notation
 from components.supply.signing import signature_reader_statements
 from components.workload import bootstrap_environment
 
 # Component type token: part of every child's URN, so it never changes.
 TYPE = "container-cicd:deploy:EksTarget"
+# The deploy target's kind: names its target group on the load balancer.
+KIND = "eks"
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,6 @@ class EksTargetArgs:
     architecture: CpuArchitecture
     """Architecture of the image (pods are pinned to it) and of the deploy step's CodeBuild image
     (cpuArchitecture)."""
-    cluster: aws.eks.Cluster | None = None
-    """The stack's cluster for all its services (its namespace). Omitted: `existing_cluster_name`, or its own."""
 
 
 def workload_spec(args: EksTargetArgs) -> manifests.WorkloadSpec:
@@ -99,16 +99,26 @@ class EksTarget(pulumi.ComponentResource):
     def __init__(self, name: str, args: EksTargetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         inputs, workload = args.inputs, args.inputs.workload
-        child = pulumi.ResourceOptions(parent=self)
         invoke = pulumi.InvokeOutputOptions(parent=self)
         spec = workload_spec(args)
         network, lb = inputs.network, inputs.load_balancer
         context = AwsContext(self)
+        attachment = lb.attach(
+            AttachArgs(
+                name=inputs.attachment_name or lb.pulumi_resource_name,
+                target_kind=KIND,
+                health_check_path=workload.health_check_path,
+                target_group_tags=target_group_tags(args),
+                route=inputs.route,
+                standby=inputs.standby,
+                name_prefix=args.name_prefix,
+            )
+        )
 
         cluster_resources: list[pulumi.Resource] = []
-        if args.cluster is not None:  # the stack's, for all its services
-            cluster_resources, cluster_name, cluster_arn = [args.cluster], args.cluster.name, args.cluster.arn
-            node_security_group_id = args.cluster.vpc_config.cluster_security_group_id
+        if (shared := shared_cluster(inputs)) is not None:  # the stack's, for all its services (each in its namespace)
+            cluster_resources, cluster_name, cluster_arn = [shared], shared.name, shared.arn
+            node_security_group_id = shared.vpc_config.cluster_security_group_id
         elif args.existing_cluster_name:
             existing = aws.eks.get_cluster_output(name=args.existing_cluster_name, opts=invoke)
             cluster_name: pulumi.Output[str] = existing.name
@@ -136,29 +146,10 @@ class EksTarget(pulumi.ComponentResource):
             container_insights(name, cluster, tags=inputs.tags, context=context, parent=self)
 
         # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-pods",
-            security_group_id=lb.alb_security_group_id,
-            description="To the pods' container port",
-            ip_protocol="tcp",
-            from_port=workload.container_port,
-            to_port=workload.container_port,
-            referenced_security_group_id=node_security_group_id,
-            opts=pulumi.ResourceOptions.merge(child, CONTAINER_PORT_RULE),
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-pods-from-alb",
-            security_group_id=node_security_group_id,
-            description="Container port from the load balancer",
-            ip_protocol="tcp",
-            from_port=workload.container_port,
-            to_port=workload.container_port,
-            referenced_security_group_id=lb.alb_security_group_id,
-            opts=pulumi.ResourceOptions.merge(child, CONTAINER_PORT_RULE),
-        )
+        attachment.connect(name, node_security_group_id, workload.container_port, parent=self, workload="pods")
 
-        step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id)
-        manifests_digest = pulumi.Output.all(lb.target_group_arn).apply(
+        step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id, attachment.target_group_arn)
+        manifests_digest = pulumi.Output.all(attachment.target_group_arn).apply(
             lambda v: deploy_step_data.spec_digest(manifests.workload(spec, v[0], include_namespace=not args.existing_cluster_name))
         )
         config_apply_trigger(
@@ -182,14 +173,15 @@ class EksTarget(pulumi.ComponentResource):
                 pipeline_statements=[step.pipeline_statement("RunDeploy")],
             )
         ]
-        self.service_url = lb.url
+        self.attachment = attachment
+        self.service_url = attachment.url
         self.cluster_name = cluster_name
         self.namespace = spec.namespace
         self.deploy_project_name = step.project.name
         self.deployment_record_log_groups: Sequence[pulumi.Output[str]] = [step.log_group.name]
         self.metrics = ServiceMetrics(
-            load_balancer=lb.load_balancer_arn_suffix,
-            target_group=lb.target_group_arn_suffix,
+            load_balancer=attachment.load_balancer_arn_suffix,
+            target_group=attachment.target_group_arn_suffix,
             saturation=eks_saturation_metrics(cluster_name, spec.namespace, spec.name),
         )
         # The deploy step is the pipeline's action and fails when the rollout does (after restoring the
@@ -201,6 +193,10 @@ class EksTarget(pulumi.ComponentResource):
             if args.existing_cluster_name
             else {}
         )
+        # Shown by `pulumi preview` and `pulumi up` as the version's end of standard support nears, and after.
+        notice = standard_support_notice(args.kubernetes_version, today(), args.existing_cluster_name)
+        if notice:
+            pulumi.log.warn(notice, resource=self)
         self.register_outputs({"service_url": self.service_url, "cluster_name": self.cluster_name, "deploy_project_name": self.deploy_project_name})
 
     def _deploy_step(
@@ -213,6 +209,7 @@ class EksTarget(pulumi.ComponentResource):
         context: AwsContext,
         network: Network,
         node_security_group_id: pulumi.Output[str],
+        target_group_arn: pulumi.Output[str],
     ) -> tuple[DeployStep, aws.eks.AccessPolicyAssociation]:
         inputs, workload = args.inputs, args.inputs.workload
         tags = inputs.tags
@@ -250,7 +247,7 @@ class EksTarget(pulumi.ComponentResource):
         subnet_arns = pulumi.Output.from_input(network.private_subnet_ids).apply(lambda ids: pulumi.Output.all(*[context.arn("ec2", f"subnet/{s}") for s in ids]))
         create_namespace = not args.existing_cluster_name
         signer = inputs.trusted_signer if inputs.trusted_signer is not None else ""
-        buildspec = pulumi.Output.all(cluster_name, inputs.load_balancer.target_group_arn, inputs.repository_url, inputs.repository_name, signer).apply(
+        buildspec = pulumi.Output.all(cluster_name, target_group_arn, inputs.repository_url, inputs.repository_name, signer).apply(
             lambda v: deploy_step_data.render(deploy_buildspec(args, spec, v[0], v[1], v[2], v[3], create_namespace=create_namespace, signer=v[4]))
         )
         step = deploy_step(
@@ -349,50 +346,22 @@ def deploy_buildspec(
     )
 
 
-def network_variant(settings: Settings) -> str:
-    """What decides the stack's VPC (the same value names the load balancer's variants)."""
-    return settings.network.vpc_id or f"created:{settings.network.vpc_cidr}"
-
-
-def spec_parameter_name(settings: Settings) -> str:
-    return f"/{settings.project}/{settings.stack}/{settings.service_name}/eks-workload-spec"
-
-
-def target_group_tags(settings: Settings) -> dict[str, str]:
+def target_group_tags(args: EksTargetArgs) -> dict[str, str]:
     """EKS Auto Mode's cluster role (AmazonEKSLoadBalancingPolicy) modifies, and in some policy
     versions registers targets in, only target groups tagged with the cluster's name (research.md Q1)."""
-    cfg = own_settings(settings.eks, settings)
-    return {"eks:eks-cluster-name": cfg.cluster_name or created_cluster_name(settings.prefix, network_variant(settings))}
+    shared = args.inputs.shared_cluster
+    return {"eks:eks-cluster-name": args.existing_cluster_name or (shared.name if shared else created_cluster_name(args.name_prefix, args.network_variant))}
+
+
+def shared_cluster(inputs: DeployInputs) -> aws.eks.Cluster | None:
+    """The stack's EKS cluster for all its services (`DeployInputs.shared_cluster`); None without one."""
+    if (shared := inputs.shared_cluster) is None:
+        return None
+    if not isinstance(shared.resource, aws.eks.Cluster):
+        raise ValueError(f"DeployInputs.shared_cluster: {shared.name!r} is not an EKS cluster; give the EKS target the stack's EKS cluster")
+    return shared.resource
 
 
 def today() -> date:
     """The date the program runs on: what the EKS release calendar is read against."""
     return date.today()
-
-
-def from_settings(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> EksTarget:
-    cfg = own_settings(settings.eks, settings)
-    target = EksTarget(
-        name,
-        EksTargetArgs(
-            inputs=inputs,
-            name_prefix=settings.prefix,
-            service_name=settings.service_name,
-            kubernetes_version=cfg.kubernetes_version,
-            spec_parameter_name=spec_parameter_name(settings),
-            network_variant=network_variant(settings),
-            existing_cluster_name=cfg.cluster_name,
-            public_access_cidrs=cfg.public_access_cidrs,
-            load_balancing=cfg.load_balancing,
-            pod_cpu_millicores=cfg.pod_cpu_millicores,
-            pod_memory_mib=cfg.pod_memory_mib,
-            architecture=settings.build.architecture,
-            cluster=shared.resource if (shared := inputs.shared_cluster) is not None and isinstance(shared.resource, aws.eks.Cluster) else None,
-        ),
-        opts,
-    )
-    # Shown by `pulumi preview` and `pulumi up` as the version's end of standard support nears, and after.
-    notice = standard_support_notice(cfg.kubernetes_version, today(), cfg.cluster_name)
-    if notice:
-        pulumi.log.warn(notice, resource=target)
-    return target
