@@ -146,6 +146,23 @@ def test_services_example_runs_three_services_each_with_its_own_pipeline_registr
     assert len(result.of_type("aws:lb/loadBalancer:LoadBalancer")) == len(result.of_type("aws:ec2/vpc:Vpc")) == 1
 
 
+def test_services_example_routes_by_path_and_host_to_each_services_target_group_and_404s_the_rest():
+    result = example("services")
+    [listener] = result.of_type("aws:lb/listener:Listener")
+    assert listener.inputs["defaultActions"] == [{"type": "fixed-response", "fixedResponse": {"messageBody": "Not found", "statusCode": "404", "contentType": "text/plain"}}]
+    groups = {r.outputs["arn"]: r.inputs["name"] for r in result.of_type("aws:lb/targetGroup:TargetGroup")}
+    rules = {
+        int(r.inputs["priority"]): (r.inputs["conditions"], [groups[a["targetGroupArn"]] for a in r.inputs["actions"]])
+        for r in result.of_type("aws:lb/listenerRule:ListenerRule")
+        if r.inputs["listenerArn"] == listener.outputs["arn"]
+    }
+    assert rules == {
+        10: ([{"pathPattern": {"values": ["/orders", "/orders/*"]}}], [result.named("deploy-lb-tg-ecs").inputs["name"]]),
+        20: ([{"pathPattern": {"values": ["/api/*"]}}], ["container-cicd-services-api-tg"]),
+        30: ([{"hostHeader": {"values": ["admin.example.com"]}}], ["container-cicd-services-admin-tg"]),
+    }
+
+
 def test_examples_hold_no_secrets_and_only_the_documentation_account():
     """The examples hold no secrets or real account ids other than the documentation account."""
     for name in NAMES:

@@ -52,6 +52,8 @@ def stack(config: dict | None = None) -> StackResult:
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-tg-ecs", lb, "web", name="container-cicd-dev-web-tg"),
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-tg-ecs", lb, "api", name="container-cicd-dev-api-tg"),
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-v2-tg-ecs", lb, "api-v2", name="container-cicd-dev-api-v2-tg"),
+        # A service's attachment to the load balancer: named after the service, tagged like the stack.
+        _resource("aws:lb/listenerRule:ListenerRule", "api-deploy-lb-rule", lb, "web"),
         _resource("aws:kms/key:Key", "logs-key", None, "web"),
         # The CodeCommit path router: one function for the stack, its routes by pipeline name.
         _resource("aws:lambda/function:Function", "path-router", None, "web", environment={"variables": {"ROUTES": ROUTES}}),
@@ -90,6 +92,7 @@ def test_each_resource_belongs_to_its_service_by_component_name_or_per_service_t
         "deploy-lb-tg-ecs": "web",
         "deploy-lb-api-tg-ecs": "api",
         "deploy-lb-api-v2-tg-ecs": "api-v2",
+        "api-deploy-lb-rule": "api",
         "logs-key": None,
         "path-router": None,
         "web-pipeline": "web",
@@ -171,7 +174,7 @@ def test_architecture_diagram_draws_shared_parts_once_and_each_services_own_in_i
     clusters = {c.id: [n.lines[0] for n in c.nodes] for c in graph.clusters}
     assert clusters == {
         "svc_web": ["CodePipeline V2"],
-        "svc_api": ["CodePipeline V2", "CloudWatch alarm ×2"],
+        "svc_api": ["CodePipeline V2", "Listener rules: production, test listener (ECS sets the weights)", "CloudWatch alarm ×2"],
         "svc_api_v2": ["ECS Fargate service"],
     }
 
@@ -205,6 +208,11 @@ def test_the_example_plan_has_one_row_per_service_and_what_sharing_saves():
         ["| `admin`", "host `admin.example.com` (priority 30)", "rolling", "1 × 0.5 vCPU / 1 GB", f"`{prefix}-admin-pipeline`"],
     ]
     assert all(row.endswith(" | 5 + 1 composite |") for row in rows)
+    # Each service's own target group, attached to the one load balancer.
+    # (orders adopts the stack's own names: its target group is the load balancer's first, named as before.)
+    groups = [result.named(name).inputs["name"] for name in ("deploy-lb-tg-ecs", "api-deploy-lb-tg-ecs", "admin-deploy-lb-tg-ecs")]
+    assert groups[1:] == [f"{prefix}-api-tg", f"{prefix}-admin-tg"]
+    assert [row.split(" | ")[6] for row in rows] == [f"`{g}`" for g in groups]
     # CodeCommit: the path router starts each pipeline on its own service's files.
     assert [row.split(" | ")[5] for row in rows] == [
         "`services/orders/**`, `shared/**` (path router)",

@@ -68,8 +68,9 @@ def _top_level(resource: Resource, by_ref: Mapping[str, Resource]) -> Resource:
 def owners(result: StackResult) -> dict[str, str | None]:
     """The service each resource belongs to, by URN; None: a shared part (or the stack has no `services`).
 
-    A resource belongs to named service `s` when the top-level component it is under is named `<s>-...` (the
-    longest such name, so that `api-v2-deploy` is `api-v2`'s, not `api`'s) and it carries no other service's tag;
+    A resource belongs to named service `s` when it or the top-level component it is under is named `<s>-...` (the
+    longest such name, so that `api-v2-deploy` is `api-v2`'s, not `api`'s: a service's attachment to the shared load
+    balancer is named after the service) and it carries no other named service's tag;
     or when it is of a per-service type (PER_SERVICE_TYPES) tagged `service: s`, or tagged `s` where `s` is not
     the stack's own serviceName (whose tag the shared parts carry)."""
     names = sorted(named_services(result.config), key=len, reverse=True)
@@ -81,7 +82,8 @@ def owners(result: StackResult) -> dict[str, str | None]:
     for r in result.resources:
         tag = (r.inputs.get("tags") or {}).get("service") if isinstance(r.inputs.get("tags"), Mapping) else None
         top = _top_level(r, by_ref).name
-        by_name = next((s for s in names if top.startswith(f"{s}-") and tag in (None, s)), None)
+        # A tag naming another service than the stack's own overrides the name (a service named like a shared part).
+        by_name = next((s for s in names if (top.startswith(f"{s}-") or r.name.startswith(f"{s}-")) and tag in (None, s, stack_service)), None)
         by_tag = tag if tag in names and (tag != stack_service or r.type in PER_SERVICE_TYPES) else None
         found[r.urn] = by_name or by_tag
     return found
