@@ -249,10 +249,7 @@ def _renamed(value: object, names: Mapping[str, str]) -> object:
 
 def _known_urns(result: StackResult) -> dict[str, set[str]]:
     """Every URN each resource answers to: its own and its aliases, and those it inherits from a
-    parent's aliases (the engine re-parents children along with their parent, and renames a child whose
-    name starts with its parent's name along with the parent: `api-pipeline-role` under `api-pipeline`,
-    aliased from `pipeline`, answers to `pipeline-role`; pulumi/pulumi tests/integration/aliases/python/
-    rename_component)."""
+    parent's aliases (the engine re-parents and renames children along with their parent)."""
     by_ref = {r.ref: r for r in result.resources}
     memo: dict[str, set[str]] = {}
 
