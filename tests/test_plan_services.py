@@ -14,7 +14,7 @@ from offline.cost import estimate, savings
 from offline.mocks import StackResult
 from offline.plan import render_files
 from offline.plan.diagrams import diagrams, to_dot, to_mermaid
-from offline.plan.services import owners, route_text, services_section, summary_rows
+from offline.plan.services import mermaid_notes, owners, route_text, services_section, summary_rows
 from offline.recording import Resource
 from tests.test_diagrams import parse
 from tests.test_examples import example
@@ -240,3 +240,12 @@ def test_the_examples_diagrams_group_by_service_and_parse():
     assert "Application Load Balancer" in [n.lines[0] for n in graphs["architecture"].nodes]
     code, lines = parse([{"name": f"example {name}", "text": to_mermaid(graph)} for name, graph in graphs.items()])
     assert [line.split(" (")[0] for line in lines] == ["ok example pipeline", "ok example architecture"] and code == 0
+
+
+def test_a_diagram_mermaid_would_refuse_is_named_with_the_way_to_read_it():
+    edges = "".join(f"  a{i} --> b{i}\n" for i in range(501))
+    assert mermaid_notes({"pipeline": "flowchart LR\n  a --> b\n", "architecture": f"flowchart LR\n{edges}"}) == [
+        f"The architecture diagram has {len(edges) + 13} characters and 501 edges, over what Mermaid draws by default "
+        "(50000 characters, 500 edges): read `architecture.dot` with Graphviz instead."
+    ]
+    assert mermaid_notes({"architecture": "flowchart LR\n" + "  %% x\n" * 8000}) != []

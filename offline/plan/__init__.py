@@ -53,7 +53,7 @@ from offline.plan.sections import (
     show,
     stack_settings,
 )
-from offline.plan.services import has_services, routes, services_report, sharing_report
+from offline.plan.services import has_services, mermaid_notes, routes, services_report, sharing_report
 from offline.plan.supply import supply_section
 from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
@@ -293,6 +293,7 @@ def render_files(
     else:
         image_notes = []
     mermaid = {name: files[f"{name}.mmd"] for name in names}
+    image_notes = [*mermaid_notes(mermaid), *image_notes]
     files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file, checkov, deployed)
     if out is not None:
         (out / "plan.md").write_text(files["plan.md"])

@@ -273,10 +273,16 @@ def services_architecture_graph(result: StackResult, routes: dict[str, str] | No
             by_type = counts.setdefault(owner[r.urn], {})
             by_type[r.type] = by_type.get(r.type, 0) + 1
 
+    # A service's node ids are short (its cluster's id and the type's place in `declared`): Mermaid refuses a diagram
+    # over 50,000 characters (its maxTextSize), and a stack may have as many services as the load balancer takes.
+    position = {t: i for i, (t, _) in enumerate(declared)}
+
+    def node_id(scope: str | None, type_: str) -> str:
+        return _node_id(type_) if scope is None else f"{_service_cluster_id(scope)}_{position[type_]}"
+
     def nodes_of(scope: str | None) -> tuple[Node, ...]:
         present = counts.get(scope, {})
-        prefix = "" if scope is None else f"{_service_cluster_id(scope)}_"
-        return tuple(Node(f"{prefix}{_node_id(t)}", (f"{label}{f' ×{present[t]}' if present[t] > 1 else ''}",)) for t, label in declared if t in present)
+        return tuple(Node(node_id(scope, t), (f"{label}{f' ×{present[t]}' if present[t] > 1 else ''}",)) for t, label in declared if t in present)
 
     services = named_services(result.config)
     clusters = tuple(Cluster(_service_cluster_id(s), s, nodes_of(s) or (Node(f"{_service_cluster_id(s)}_none", ("no own resources",)),)) for s in services)
@@ -285,12 +291,11 @@ def services_architecture_graph(result: StackResult, routes: dict[str, str] | No
     edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed) for e in declared_edges if e.tail in shared and e.head in shared]
     for s in services:
         own = counts.get(s, {})
-        prefix = f"{_service_cluster_id(s)}_"
         for e in declared_edges:
             if e.tail not in own and e.head not in own:
                 continue
-            tail = prefix + _node_id(e.tail) if e.tail in own else _node_id(e.tail) if e.tail in shared else None
-            head = prefix + _node_id(e.head) if e.head in own else _node_id(e.head) if e.head in shared else None
+            tail = node_id(s, e.tail) if e.tail in own else node_id(None, e.tail) if e.tail in shared else None
+            head = node_id(s, e.head) if e.head in own else node_id(None, e.head) if e.head in shared else None
             if tail is None or head is None:
                 continue
             label = routes[s] if routes and s in routes and e.tail == "aws:lb/loadBalancer:LoadBalancer" and e.tail in shared else e.label

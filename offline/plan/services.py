@@ -255,3 +255,22 @@ def sharing_report(result: StackResult) -> list[str]:
 def routes(services: Sequence[ServiceSettings]) -> dict[str, str]:
     """Each named service's route in words, by name (the architecture diagram's load balancer edges)."""
     return {s.name: route_text(s).replace("`", "") for s in services if not s.implicit}
+
+
+# What Mermaid renders at most by default (its config's maxTextSize and maxEdges; GitHub and GitLab keep the defaults):
+# a diagram over either is shown as an error instead.
+MERMAID_MAX_TEXT = 50_000
+MERMAID_MAX_EDGES = 500
+
+
+def mermaid_notes(mermaid: Mapping[str, str]) -> list[str]:
+    """A note for each diagram (Mermaid text by name) that Mermaid would refuse to draw: too long or too many edges."""
+    notes = []
+    for name, text in mermaid.items():
+        edges = sum(1 for line in text.splitlines() if "-->" in line or ".->" in line)
+        if len(text) > MERMAID_MAX_TEXT or edges > MERMAID_MAX_EDGES:
+            notes.append(
+                f"The {name} diagram has {len(text)} characters and {edges} edges, over what Mermaid draws by default "
+                f"({MERMAID_MAX_TEXT} characters, {MERMAID_MAX_EDGES} edges): read `{name}.dot` with Graphviz instead."
+            )
+    return notes
