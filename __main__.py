@@ -14,7 +14,7 @@ import pulumi  # noqa: E402
 from components.naming import physical_name  # noqa: E402
 from components.safety.dashboard import Dashboard, DashboardArgs  # noqa: E402
 from components.settings import load_settings  # noqa: E402
-from program.service import build_service, path_router, service_exports  # noqa: E402
+from program.service import build_service, connect_shared_nodes, origin_exports, path_router, service_exports  # noqa: E402
 from program.shared import build_shared  # noqa: E402
 
 settings = load_settings()
@@ -22,6 +22,7 @@ shared = build_shared(settings)
 # Every service's target attaches itself inside this block; its end settles the listener's default action.
 with shared.load_balancer.attaching():
     services = [build_service(service, shared) for service in settings.service_list]
+connect_shared_nodes(shared, services)
 path_router(shared, services)
 
 dashboard = Dashboard(
@@ -48,5 +49,7 @@ if not settings.services:
     for output, value in service_exports(services[0]).items():
         pulumi.export(output, value)
 else:
-    # Each service's outputs under its name (a named service's promotion contract included).
+    # Each service's outputs under its name.
     pulumi.export("services", {parts.service.name: service_exports(parts) for parts in services})
+for output, value in origin_exports(services, implicit=not settings.services).items():
+    pulumi.export(output, value)

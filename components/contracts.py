@@ -7,30 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, cast
 
 import pulumi
 import pulumi_aws as aws
 
+from components.delivery.buildspec import IMAGE_DEFINITIONS_FILE as IMAGE_DEFINITIONS_FILE
+from components.delivery.image_record import ImageRecord
+from components.iam import Statement
 from components.network.attach import Attachment, RouteArgs
 from components.network.loadbalancer import LoadBalancer
-from components.settings import Settings, WorkloadSettings
-
-if TYPE_CHECKING:
-    from components.delivery.image_record import ImageRecord
-
-    # Only a type here: the network builds its flow-log role with components.iam, which imports
-    # this module.
-    from components.network.vpc import Network
-
-T = TypeVar("T")
+from components.network.vpc import Network
+from components.settings import WorkloadSettings
 
 # Artifact and variable-namespace names, declared once and used by every stage.
 SOURCE_ARTIFACT = "SourceOutput"
 BUILD_ARTIFACT = "BuildOutput"
 SOURCE_NAMESPACE = "SourceVariables"
 BUILD_NAMESPACE = "BuildVariables"
-IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
+# IMAGE_DEFINITIONS_FILE (imported above) is the build's: the buildspec writes it, so it is declared there.
 # What the Build stage exports to later actions: the image as a digest reference, and the full commit id.
 IMAGE_URI_VARIABLE = f"#{{{BUILD_NAMESPACE}.IMAGE_URI}}"
 COMMIT_ID_VARIABLE = f"#{{{BUILD_NAMESPACE}.COMMIT_ID}}"
@@ -39,9 +34,6 @@ SUPPLY_NAMESPACE = "SupplyVariables"
 # The gate actions that export SBOM_URI and SCAN_VERDICT, and their namespaces: a building stack's VerifyImage, a
 # promoting stack's CheckVerified (in the Build stage's namespace it stands in for).
 GATE_EXPORTERS = {"VerifyImage": SUPPLY_NAMESPACE, "CheckVerified": BUILD_NAMESPACE}
-
-# A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
-Statement = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -166,6 +158,10 @@ class DeployInputs:
     shared_cluster: SharedCluster | None = None
     """The cluster the stack's services share. Omitted (a stack of one service): the target creates its own, or uses
     the existing cluster its settings name."""
+    workload_connected: bool = False
+    """True: the stack opens the load balancer to the workload's security group once for all its services (EKS pods
+    share their nodes' group, and EC2 refuses the same rule twice), so the target adds no rule pair of its own.
+    Omitted: the target connects its workload (`Attachment.connect`)."""
     route: RouteArgs | None = None
     """The service's requests by host and path (a listener rule). Omitted: the listener's default action."""
     attachment_name: str | None = None
@@ -215,14 +211,6 @@ class FailureEvents:
     description: str
     pattern: dict[str, Any]
     """The EventBridge event pattern (values may be Outputs)."""
-
-
-def own_settings(value: T | None, settings: Settings) -> T:
-    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
-    the target; refuses to build a target from another target's settings."""
-    if value is None:
-        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
-    return value
 
 
 class DeployTarget(Protocol):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import Statement
+# A policy statement as data: plain values or Outputs, serialised once with Output.json_dumps.
+Statement = dict[str, Any]
 
 # Services that AWS documents putting aws:SourceAccount / aws:SourceArn in the request context when they assume a
 # role (cross-service confused-deputy protection). A trust-policy condition on a key the service does not set makes

@@ -5,8 +5,10 @@ started by an EventBridge rule that cannot see which files a push changed.)
 One EventBridge rule per stack sends each "CodeCommit Repository State Change" of the branch (referenceCreated,
 referenceUpdated: the events the single-pipeline start rule matches) here. The handler asks CodeCommit which files
 changed between the event's `oldCommitId` and `commitId` (GetDifferences, every page) and starts each pipeline
-whose filter matches one of them (StartPipelineExecution, pinned to the pushed commit). A branch created by the
-push has no old commit: every pipeline starts. Event shape:
+whose filter matches one of them (StartPipelineExecution). A branch created by the
+push has no old commit: every pipeline starts; so does a push whose changes cannot be read (more pages than it reads,
+or CodeCommit failing after the client's retries): one pipeline too many is safe, a push left undeployed is not.
+Event shape:
 https://docs.aws.amazon.com/codecommit/latest/userguide/monitoring-events.html
 
 Filter semantics: those of CodePipeline V2's trigger `filePaths` (GitFilePathFilterCriteria), so a service's
@@ -36,7 +38,7 @@ fraction of a cent a month. Starting every pipeline on every push instead would 
 deployment, and its approval) per service per push.
 
 Standard library and boto3 only (the Lambda Python runtime's). Environment: REPOSITORY_NAME, BRANCH, ROUTES (JSON
-{pipeline name: [patterns]}), SOURCE_ACTION (the pipelines' source action, whose commit the start pins).
+{pipeline name: [patterns]}).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-ENVIRONMENT = ("REPOSITORY_NAME", "BRANCH", "ROUTES", "SOURCE_ACTION")
+ENVIRONMENT = ("REPOSITORY_NAME", "BRANCH", "ROUTES")
 # CodePipeline's limits on a trigger's file-path patterns (GitFilePathFilterCriteria).
 MAX_PATTERNS = 8
 MAX_PATTERN_LENGTH = 255
@@ -210,21 +212,29 @@ def handle(event: Mapping[str, Any], env: Mapping[str, str], codecommit: Any, co
     if not old:
         to_start, reason = list(routes), "the push created the branch: every pipeline starts"
     else:
-        paths, complete = _differences(codecommit, env["REPOSITORY_NAME"], old, commit, routes)
+        try:
+            paths, complete = _differences(codecommit, env["REPOSITORY_NAME"], old, commit, routes)
+        except Exception as error:  # after botocore's retries: a push must not go undeployed because its diff failed
+            log.error("GetDifferences %s..%s failed: %s: %s", old, commit, type(error).__name__, error)
+            paths, complete, reason = [], False, f"the changes could not be read ({type(error).__name__}): every pipeline starts"
+        else:
+            reason = f"more than {MAX_DIFFERENCE_PAGES} pages of differences: every pipeline starts"
         if complete:
             to_start = pipelines_to_start(paths, routes)
             reason = f"{len(paths)} changed path(s)"
         else:
-            to_start, reason = list(routes), f"more than {MAX_DIFFERENCE_PAGES} pages of differences: every pipeline starts"
+            to_start = list(routes)
     started, failed = {}, {}
     for pipeline in to_start:
         try:
             answer = codepipeline.start_pipeline_execution(
                 name=pipeline,
                 clientRequestToken=execution_token(str(event.get("id") or commit), pipeline),
-                # The execution builds the pushed commit, not whatever the branch holds when the source action runs.
-                # https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-trigger-source-overrides.html
-                sourceRevisions=[{"actionName": env["SOURCE_ACTION"], "revisionType": "COMMIT_ID", "revisionValue": commit}],
+                # Not pinned to the pushed commit (sourceRevisions): the Source action reads the branch's head when the
+                # execution reaches it, as it does when EventBridge starts a pipeline directly. Two pushes' invocations
+                # may run in either order, and a QUEUED pipeline runs its executions in the order they started: a pin
+                # could deploy the older commit last. The head the Source action reads holds the pushed changes, or
+                # newer ones (whose own push starts the pipelines they touch).
             )
             started[pipeline] = answer["pipelineExecutionId"]
         except Exception as error:  # every pipeline gets its start; the failures are raised together below

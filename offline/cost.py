@@ -12,8 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from components.contracts import own_settings
-from components.settings import parse_settings
+from components.settings import own_settings, parse_settings
 from offline.mocks import PROJECT, StackResult
 from offline.stackfile import config_strings
 

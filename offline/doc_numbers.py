@@ -15,6 +15,7 @@ Every other number needs an entry in tests/test_doc_numbers.py naming the test t
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 import tomllib
@@ -28,6 +29,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def pages(root: Path = ROOT) -> list[Path]:
     """The documents whose numbers are checked."""
     return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+# The stacks whose cost the documents state (README.md's cost table, the cost facts).
+COST_STACKS = ("dev", "prod")
+
+
+@functools.cache
+def cost_results() -> dict:
+    """The shipped stacks evaluated under mocks, by name."""
+    from offline.mocks import evaluate_stack
+
+    return {stack: evaluate_stack(stack) for stack in COST_STACKS}
+
+
+@functools.cache
+def cost_estimates() -> dict:
+    """offline/cost.py's estimate of each shipped stack, by name."""
+    from offline import cost
+
+    return {stack: cost.estimate(result) for stack, result in cost_results().items()}
 
 
 # Inline facts: <!-- fact:name -->value<!-- /fact -->, where name is one of FACTS or a constant of the
@@ -62,8 +83,6 @@ def _eks_versions() -> str:
 
 def _cost(stack: str) -> Callable[[], str]:
     def total() -> str:
-        from offline.docs import cost_estimates
-
         return f"{cost_estimates()[stack].total:.0f}"
 
     return total
@@ -73,8 +92,6 @@ def _waf(what: str) -> Callable[[], str]:
     """The production stack's WAF web ACL: its rules, or its monthly price (offline/cost.py's line)."""
 
     def value() -> str:
-        from offline.docs import cost_estimates
-
         line = next(x for x in cost_estimates()["prod"].lines if x.item.startswith("WAF web ACL ("))
         return re.findall(r"\((\d+) rules\)", line.item)[0] if what == "rules" else f"{line.monthly:.2f}"
 
@@ -85,8 +102,6 @@ def _note_price(prefix: str, nth: int = 0) -> Callable[[], str]:
     """The `nth` price a usage-billed note of offline/cost.py's production estimate states."""
 
     def value() -> str:
-        from offline.docs import cost_estimates
-
         note = next(n for n in cost_estimates()["prod"].notes if n.startswith(prefix))
         return re.findall(r"\$(\d+(?:\.\d+)?)", note)[nth]
 

@@ -26,7 +26,6 @@ PULUMI_YAML = ROOT / "Pulumi.yaml"
 CONFIG_BLOCK = "\nconfig:\n"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 COST_START, COST_END = "<!-- cost:start -->", "<!-- cost:end -->"
-COST_STACKS = ("dev", "prod")
 OUTPUTS_START, OUTPUTS_END = "<!-- outputs:start -->", "<!-- outputs:end -->"
 EKS_VERSIONS_START, EKS_VERSIONS_END = "<!-- eks-versions:start -->", "<!-- eks-versions:end -->"
 
@@ -55,27 +54,11 @@ def config_reference() -> str:
 
 
 @functools.cache
-def cost_results() -> dict:
-    """The shipped stacks evaluated under mocks, by name."""
-    from offline.mocks import evaluate_stack
-
-    return {stack: evaluate_stack(stack) for stack in COST_STACKS}
-
-
-@functools.cache
-def cost_estimates() -> dict:
-    """offline/cost.py's estimate of each shipped stack, by name."""
-    from offline import cost
-
-    return {stack: cost.estimate(result) for stack, result in cost_results().items()}
-
-
-@functools.cache
 def cost_section() -> str:
     """One table of the shipped stacks' idle monthly cost, the items that dominate, the prices' date and sources."""
     from offline import cost
 
-    results, estimates = cost_results(), cost_estimates()
+    results, estimates = doc_numbers.cost_results(), doc_numbers.cost_estimates()
     targets = {"ecs": "ECS on Fargate", "eks": "EKS Auto Mode"}
     shipped = " and ".join(f"`{stack}` ({targets[str(r.config.get('container-cicd:deployTarget', 'ecs'))]})" for stack, r in results.items())
     items = list(dict.fromkeys(line.item for e in estimates.values() for line in e.lines))
@@ -85,8 +68,8 @@ def cost_section() -> str:
         f"What the shipped stacks {shipped} cost per month while idle, counted from the resources each one"
         " creates at on-demand prices of us-east-1 (offline/cost.py). Cells are USD per month (quantity).",
         "",
-        "| Resource | " + " | ".join(f"`{s}`" for s in COST_STACKS) + " |",
-        "|---|" + "---:|" * len(COST_STACKS),
+        "| Resource | " + " | ".join(f"`{s}`" for s in doc_numbers.COST_STACKS) + " |",
+        "|---|" + "---:|" * len(doc_numbers.COST_STACKS),
     ]
     for item in items:
         cells = []
@@ -123,8 +106,8 @@ def services_cost_section() -> str:
 
     first, *others = SERVICES_COST_COUNTS
     lines = []
-    for stack, estimate in cost_estimates().items():
-        target = str(cost_results()[stack].config.get("container-cicd:deployTarget", "ecs"))
+    for stack, estimate in doc_numbers.cost_estimates().items():
+        target = str(doc_numbers.cost_results()[stack].config.get("container-cicd:deployTarget", "ecs"))
         lines += [f"`{stack}` ({target}) with {first} services:", "", cost.savings(estimate, first).markdown().rstrip(), ""]
         more = [f"{n} services save {cost.savings(estimate, n).saved:.2f}" for n in others]
         if more:

@@ -336,35 +336,6 @@ FAULTS: tuple[Fault, ...] = (
     # or the lifecycle policy's first rule no longer holds the signature tags.
     Fault("build-does-not-tag-the-signature", "supply", "components/supply/notation.py", "        *keep_signature_commands(profile_arn, image_var),\n", ""),
     Fault("signature-rule-misses-the-signatures", "supply", "components/delivery/registry.py", '[f"{SIGNATURE_TAG_PREFIX}*"]', '["signature-*"]'),
-    # Many services in one stack (components/settings/services.py): a refusal that guards a real failure is lost, so two
-    # services share a route or the default action, a rule priority, a name (their resources' names), more target groups
-    # and rules than the load balancer takes, a switch of deployTarget, or each service names its own CodeCommit repository.
-    Fault("services-duplicate-route-accepted", "network", "components/settings/services.py", "                if route in routes:\n", "                if False:\n"),
-    Fault("services-two-defaults-accepted", "network", "components/settings/services.py", "    if len(defaults) > 1:\n", "    if len(defaults) > 2:\n"),
-    Fault(
-        "services-priority-clash-accepted",
-        "network",
-        "components/settings/services.py",
-        "            if priority is not None and priority in priorities:\n",
-        "            if False:\n",
-    ),
-    Fault("services-duplicate-name-accepted", "naming", "components/settings/services.py", "        if name is not None and name in named:\n", "        if False:\n"),
-    Fault("services-over-the-alb-quota", "network", "components/settings/services.py", "    if count > MAX_SERVICES:\n", "    if count > 2 * MAX_SERVICES:\n"),
-    Fault("services-with-next-target-accepted", "deploy", "components/settings/services.py", '    if raw.get("nextDeployTarget") not in (None, ""):\n', "    if False:\n"),
-    Fault(
-        "services-too-many-condition-values",
-        "network",
-        "components/settings/services.py",
-        "    if len(hosts) + len(paths) > ALB_CONDITION_VALUES_PER_RULE:\n",
-        "    if False:\n",
-    ),
-    Fault(
-        "services-source-per-service-name",
-        "naming",
-        "components/settings/services.py",
-        "        settings = replace(settings, source=replace(stack.source, file_paths=settings.source.file_paths))\n",
-        "        pass\n",
-    ),
     # Services plan (offline plan, cost, change model): a resource attributed to a shorter service name, savings
     # counting every line as shared, tasks of two services of one size counted once, a renamed component's children
     # or generated names not followed.

@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from offline.fault_catalogue import FAULTS, Fault
+from offline.fault_catalogue import FAULTS as SINGLE_SERVICE_FAULTS
+from offline.fault_catalogue import Fault
+from offline.fault_catalogue_services import SERVICES_FAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not copied: the virtualenv (the run uses the project's), VCS data and caches.
@@ -29,6 +31,9 @@ IGNORED = shutil.ignore_patterns(".venv", ".git", "__pycache__", ".pytest_cache"
 PYTEST = ("-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "auto", "--dist", "loadfile")
 PYTEST += ("--ignore=tests/test_faults.py", "--ignore=tests/test_urn_contract.py")
 
+
+# The catalogue in two parts, each within the layout's size.
+FAULTS: tuple[Fault, ...] = (*SINGLE_SERVICE_FAULTS, *SERVICES_FAULTS)
 
 __all__ = ["FAULTS", "Fault", "applies", "inject", "main", "run_suite"]
 

@@ -26,6 +26,7 @@ from pulumi.runtime.sync_await import _sync_await
 from offline import existing_vpc
 from offline.recording import RecordingMonitor, Resource
 from offline.stackfile import PROJECT, ROOT, config_strings, stack_config
+from offline.upstream import upstream_outputs_of
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -375,9 +376,7 @@ def evaluate_stack(
     outputs = dict(stack_outputs or {})
     upstream = upstream_reference(config)
     if upstream is not None and upstream not in outputs:
-        from offline.upstream import upstream_outputs_of  # which evaluates the upstream's stack file with this module
-
-        outputs[upstream] = upstream_outputs_of(stack, upstream, config, root)
+        outputs[upstream] = upstream_outputs_of(stack, upstream, config, root, ORGANIZATION, upstream_outputs)
     return evaluate(stack, config, root, ssm_parameters, outputs, account)
 
 

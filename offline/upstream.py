@@ -1,10 +1,10 @@
 """The stack a promoting stack promotes from, offline: its outputs come from evaluating its own stack file
-(offline/mocks.py `upstream_outputs`), so what cannot be evaluated here is a settings error that says why
+(offline/mocks.py `upstream_outputs`, which the caller passes in), so what cannot be evaluated here is a settings error that says why
 and what to do, never a `KeyError` from the mocks."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +16,24 @@ from offline.stackfile import PROJECT, settings_problems
 _EVALUATING: set[tuple[str, str]] = set()
 
 
-def upstream_outputs_of(stack: str, upstream: str, config: Mapping[str, Any], root: Path) -> dict[str, Any]:
-    """The outputs of `upstream` ('organization/project/stack'), which `stack` with `config` promotes from.
+def upstream_outputs_of(
+    stack: str, upstream: str, config: Mapping[str, Any], root: Path, organization: str, outputs_of: Callable[[str, Path], Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The outputs of `upstream` ('organization/project/stack'), which `stack` with `config` promotes from, as
+    `outputs_of(<upstream's stack name>, root)` evaluates them.
 
     The stack's own settings problems come first (the program would refuse them before it reads the upstream)."""
-    from offline import mocks  # this module's caller
-
-    name = upstream.removeprefix(f"{mocks.ORGANIZATION}/{PROJECT}/")
+    name = upstream.removeprefix(f"{organization}/{PROJECT}/")
     if "/" in name or name == stack or not (root / f"Pulumi.{name}.yaml").exists():
-        raise upstream_unknown(stack, name, config, mocks.ORGANIZATION)
-    if problems := settings_problems(stack, config, mocks.ORGANIZATION):
+        raise upstream_unknown(stack, name, config, organization)
+    if problems := settings_problems(stack, config, organization):
         raise settings_error(problems)
     key = (str(root), name)
     if key in _EVALUATING:
         return {}
     _EVALUATING.add(key)
     try:
-        return mocks.upstream_outputs(name, root)
+        return dict(outputs_of(name, root))
     except SettingsError as error:  # the promoting stack's plan fails in the stack it promotes from: say which
         raise SettingsError(f"promoteFrom: {name!r}: the stack it promotes from is refused: {error}") from error
     finally:

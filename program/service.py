@@ -21,12 +21,14 @@ from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.naming import physical_name
 from components.network.attach import RouteArgs
-from components.promotion.origin import ImageOrigin, image_origin
+from components.promotion.contract import stack_exports
+from components.promotion.origin import ImageOrigin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
 from components.safety.dashboard import DashboardSection
 from components.safety.notifications import ServiceEvents, gate_actions
 from components.settings import ServiceSettings
 from program.naming import adopting, adopts_stack, service_resource_name
+from program.origin import image_origin
 from program.shared import SharedParts
 from program.targets import create_target
 
@@ -64,7 +66,9 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
     step_context = shared.step_context(settings)
     # Where the images come from: a source repository, a registry and a build here, or (promoteFrom) the
     # images another stack built and verified, by digest (docs/promotion.md).
-    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)), shared.source)
+    # A promoting stack's named service promotes from the same-named service upstream.
+    upstream_service = None if service.implicit else service.name
+    origin = image_origin(settings, shared.artifacts, step_context, pipeline_name, shared.records, lambda base: (name(base), opts(base)), shared.source, upstream_service)
 
     # The image that runs: the bootstrap image until the pipeline's deploy step records what it deployed.
     image_record = ImageRecord(
@@ -114,6 +118,8 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         # one. A pipeline may only name a namespace one of its earlier actions declares.
         gate_variables=GateVariables.exported_by(origin.stages) if settings.supply.scans else None,
         shared_cluster=_cluster(shared),
+        # EKS services share their nodes' security group: the stack opens it once per port (`connect_shared_nodes`).
+        workload_connected=shared.eks_cluster is not None,
     )
     # The only place that depends on deployTarget: the registry of targets picks the module. (Called inside the load
     # balancer's `attaching()`: the caller's.)
@@ -221,22 +227,35 @@ def path_router(shared: SharedParts, services: Sequence[ServiceParts]) -> PathRo
 def _cluster(shared: SharedParts) -> SharedCluster | None:
     if shared.ecs_cluster is not None:
         return shared.ecs_cluster
-    if shared.eks_cluster is not None:
+    if shared.eks_cluster is not None and shared.eks_cluster.cluster is not None:
         return SharedCluster(shared.eks_cluster.cluster_name, shared.eks_cluster.cluster)
     return None
 
 
+def connect_shared_nodes(shared: SharedParts, services: Sequence[ServiceParts]) -> None:
+    """EKS services share their nodes' security group: one rule pair per container port for all of them (EC2 refuses
+    the same rule twice, and removing a service must not close a port another one listens on)."""
+    if shared.eks_cluster is None:
+        return
+    ports = [parts.service.settings.workload.container_port for parts in services]
+    shared.eks_cluster.open_to(services[0].target.attachment, ports, shared.settings.workload.container_port)
+
+
 def service_exports(parts: ServiceParts) -> Mapping[str, Any]:
-    """What the stack exports of one service: a stack of one service its outputs as they have always been; a named
-    service's under its name (`services.<name>.<output>`, one map output per service)."""
-    values: dict[str, Any] = {
+    """What the stack exports of one service (a stack of one service at the top level, as it always has; a named
+    service's in the `services` output under its name). Its image origin's outputs: `origin_exports`."""
+    return {
         "pipelineName": parts.pipeline.pipeline_name,
         "pipelineConsoleUrl": parts.pipeline.console_url,
         "sourceLocation": parts.origin.location,
         "repositoryUrl": parts.origin.repository_url,
         "serviceUrl": parts.target.service_url,
         "alarmNames": pulumi.Output.from_input(list(parts.alarms.alarm_names)),
-        **parts.origin.exports(parts.pipeline.pipeline_name, parts.pipeline.pipeline_arn),
         **parts.target.outputs,
     }
-    return values
+
+
+def origin_exports(services: Sequence[ServiceParts], *, implicit: bool) -> Mapping[str, Any]:
+    """The image origins' outputs: a stack of one service's `promotion` contract (or `promotesFrom`) as always; with
+    `services`, every building service's contract in `promotions` {service: contract} (stack_exports)."""
+    return stack_exports({parts.service.name: parts.origin.exports(parts.pipeline.pipeline_name, parts.pipeline.pipeline_arn) for parts in services}, implicit=implicit)

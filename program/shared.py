@@ -23,15 +23,15 @@ from components.deploy.eks.cluster import ControlPlaneLogs
 from components.deploy.eks.shared_cluster import EksCluster, EksClusterArgs
 from components.logs import LogsKey, LogsKeyArgs
 from components.naming import physical_name
-from components.network.egress import hook_sources
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs
-from components.network.vpc import Network, network_args
-from components.promotion.origin import source_args
+from components.network.vpc import Network
 from components.promotion.share import records_key_policy
 from components.safety.audit import AuditTrail, AuditTrailArgs
 from components.safety.notifications import Notifications, NotificationsArgs
 from components.settings import DeployTargetKind, Settings
 from components.supply.records import Records, RecordsArgs
+from program.args import hook_sources, network_args
+from program.origin import source_args
 from program.targets import network_variant
 
 
@@ -56,7 +56,7 @@ class SharedParts:
     """The ECS cluster the services share: only in a stack of several services on ECS (a stack of one service keeps
     the cluster its target creates)."""
     eks_cluster: EksCluster | None
-    """The created EKS cluster the services share: only in a stack of several services on EKS without eksClusterName."""
+    """The EKS cluster the services share (created, or eksClusterName's): only in a stack of several services on EKS."""
     source: Source | None = None
     """The repository (or connection) the services' pipelines share: only in a building stack of several services (a
     stack of one service creates its source in its image origin, as it always has)."""
@@ -179,9 +179,10 @@ def _ecs_cluster(settings: Settings, tags: dict[str, str]) -> SharedCluster:
 
 
 def _eks_cluster(settings: Settings, network: Network, logs_key: LogsKey, tags: dict[str, str]) -> EksCluster | None:
-    """The services' one created cluster; None with eksClusterName (each service's namespace goes into that one)."""
+    """The services' one cluster: created (its name and its resources' names as a stack of one service had them, so a
+    stack that moves to `services` keeps them, see `_adopt_target_children`) or the existing eksClusterName."""
     eks = settings.eks
-    if eks is None or eks.cluster_name:
+    if eks is None:
         return None
     return EksCluster(
         "eks",
@@ -193,5 +194,27 @@ def _eks_cluster(settings: Settings, network: Network, logs_key: LogsKey, tags: 
             subnet_ids=network.private_subnet_ids,
             logs=ControlPlaneLogs(retention_days=settings.log_retention_days, key_arn=logs_key.key_arn, production=settings.production),
             tags=tags,
+            existing_cluster_name=eks.cluster_name,
         ),
+        opts=pulumi.ResourceOptions(transformations=[_adopt_target_children("eks", "container-cicd:deploy:EksTarget")]),
     )
+
+
+def _adopt_target_children(name: str, target_type: str) -> pulumi.ResourceTransformation:
+    """In a stack of one service, the cluster's resources were children of its target component `deploy`
+    (`deploy-cluster`, `deploy-node-role`, `deploy-alb-to-pods`, ...); as the stack's they are `<name>-...` children of
+    the stack's cluster component. Each carries an alias to its former name and parent, so a stack that moves to
+    `services` keeps its cluster (an alias that names nothing in the state is ignored)."""
+    previous = f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{target_type}::deploy"
+    stem = f"{name}-"
+
+    def adopt(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        if not args.name.startswith(stem) or args.resource is None:
+            return None
+        former = f"deploy-{args.name[len(stem) :]}"
+        # A direct child names the former parent; a deeper one is aliased under its own parent's former URN.
+        direct = isinstance(args.opts.parent, EksCluster) if args.opts is not None else False
+        alias = pulumi.Alias(name=former, parent=previous) if direct else pulumi.Alias(name=former)
+        return pulumi.ResourceTransformationResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(aliases=[alias])))
+
+    return adopt

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.contracts import DeployInputs, DeployTarget, own_settings
+from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
 from components.deploy.report import TargetReport
-from components.settings import DeployTargetKind, Settings
+from components.settings import DeployTargetKind, Settings, own_settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
 

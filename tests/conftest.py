@@ -169,11 +169,11 @@ def prod_ecs(evaluate) -> StackResult:
 def docs_from_shared_stacks(dev, prod, monkeypatch):
     """offline/docs.py's generated parts (cost facts, the outputs table) from the session's evaluated
     stacks instead of evaluating them again."""
-    from offline import docs
+    from offline import doc_numbers, docs
 
-    monkeypatch.setattr(docs, "cost_results", lambda: {"dev": dev, "prod": prod})
+    monkeypatch.setattr(doc_numbers, "cost_results", lambda: {"dev": dev, "prod": prod})
     variants = docs.OUTPUT_VARIANTS.items()
     monkeypatch.setattr(docs, "exported_outputs", lambda: {kind: dict(shared_evaluate(stack, dict(overrides)).outputs) for kind, (stack, overrides) in variants})
-    docs.cost_estimates.cache_clear()
+    doc_numbers.cost_estimates.cache_clear()
     yield
-    docs.cost_estimates.cache_clear()
+    doc_numbers.cost_estimates.cache_clear()

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from offline.plan import architecture_mermaid, pipeline_mermaid
-from offline.plan.diagrams import diagrams as plan_diagrams
+from offline.plan import architecture_mermaid, pipeline_mermaid, plan_diagrams
 from offline.plan.diagrams import to_mermaid
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -138,7 +138,7 @@ def test_a_new_number_in_a_page_fails_until_it_is_generated():
     assert [n.value for n in doc_numbers.unchecked("docs/quickstart.md", stale)] == ["$81"]
     fixed = doc_numbers.render_facts("It creates the `dev` stack (about $<!-- fact:cost-dev -->81<!-- /fact --> a month while it runs).")
     assert doc_numbers.unchecked("docs/quickstart.md", fixed) == []
-    assert f"$<!-- fact:cost-dev -->{docs.cost_estimates()['dev'].total:.0f}<!-- /fact -->" in fixed
+    assert f"$<!-- fact:cost-dev -->{doc_numbers.cost_estimates()['dev'].total:.0f}<!-- /fact -->" in fixed
 
 
 def test_inline_facts_are_the_code_s_values():
@@ -171,6 +171,6 @@ def test_the_policy_pack_count_and_the_costs_the_issue_found_stale_are_generated
     readme, policy, quickstart = ((ROOT / p).read_text() for p in ("README.md", "docs/policy.md", "docs/quickstart.md"))
     assert f"pack of <!-- fact:policy-rules -->{len(RULES)}<!-- /fact --> mandatory rules" in readme
     assert f"policy pack: <!-- fact:policy-rules -->{len(RULES)}<!-- /fact --> mandatory rules" in policy
-    totals = {stack: f"{e.total:.0f}" for stack, e in docs.cost_estimates().items()}
+    totals = {stack: f"{e.total:.0f}" for stack, e in doc_numbers.cost_estimates().items()}
     assert f"about $<!-- fact:cost-dev -->{totals['dev']}<!-- /fact --> a month" in quickstart
     assert f"about $<!-- fact:cost-prod -->{totals['prod']}<!-- /fact --> a month" in quickstart

@@ -41,6 +41,8 @@ class App(ThreadingHTTPServer):
     routes: dict[str, tuple[int, float, dict[str, str]]]
     hits: list[str]
     """Paths requested, in order."""
+    hosts: list[str | None]
+    """The Host header of each request, in order."""
     answered: list[str]
     """Paths whose answer the server had started to send, in order (after the route's delay)."""
 
@@ -53,6 +55,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.server.hits.append(self.path)
+        self.server.hosts.append(self.headers.get("Host"))
         status, delay, headers = self.server.routes.get(self.path, (404, 0.0, {}))
         time.sleep(delay)
         self.server.answered.append(self.path)  # before sending: the client cannot have the answer earlier
@@ -69,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def app():
     server = App(("127.0.0.1", 0), Handler)
-    server.routes, server.hits, server.answered = {}, [], []
+    server.routes, server.hits, server.answered, server.hosts = {}, [], [], []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
@@ -329,3 +332,30 @@ def test_worst_case_bounds_a_real_failing_run(app):
     assert [a["hookStatus"] for a in answers] == ["IN_PROGRESS", "FAILED"]
     assert app.hits == ["/health", "/"] * 2  # 2 attempts x 2 paths
     assert app.answered == ["/health"] * 2  # the run ended before either slow answer: each request was cut at its deadline
+
+
+def test_a_host_routed_services_hook_names_its_host_in_every_request(app):
+    """functions/routed_smoke_test.py: the test listener's rule of a host-routed service matches its host, so every
+    request names it; the plain hook (in the same process) goes on sending the URL's host."""
+    from functions import routed_smoke_test as routed
+
+    for path in ("/shop/health", "/shop/"):
+        app.routes[path] = (200, 0.0, {})
+    shop = env(app, HEALTH_PATH="/shop/health", SMOKE_PATHS='["/shop/"]', TEST_HOST_HEADER="shop.example.com")
+    assert routed.run(event(), shop) == {"hookStatus": "SUCCEEDED"}
+    assert (app.hits, app.hosts) == (["/shop/health", "/shop/"], ["shop.example.com"] * 2)
+    app.hits.clear()
+    app.hosts.clear()
+    assert hook.run(event(), shop)["hookStatus"] == "SUCCEEDED"
+    assert app.hosts == [f"127.0.0.1:{app.server_address[1]}"] * 2
+
+
+@pytest.mark.parametrize("host", [None, "*.example.com", "a b", ""])
+def test_a_host_routed_services_hook_without_a_plain_host_fails_without_testing(app, host, caplog):
+    from functions import routed_smoke_test as routed
+
+    assert routed.run(event(), env(app, TEST_HOST_HEADER=host)) == {"hookStatus": "FAILED"}
+    assert app.hits == []
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        f"smoke test FAILED before testing: TEST_HOST_HEADER={host!r} is not allowed; use the service's host name without wildcards, e.g. shop.example.com"
+    ]

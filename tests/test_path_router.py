@@ -13,10 +13,10 @@ from botocore.stub import Stubber
 
 import functions.path_router as router
 from components.delivery.path_router import HANDLER, LAMBDA_MAX_TIMEOUT_SECONDS, PathRouterArgs, RoutedPipeline, timeout_seconds
-from components.delivery.source import SOURCE_ACTION
 from offline.mocks import StackResult, evaluate
 from tests import aws_models, runtime
 from tests.iam_authz import authorize
+from tests.test_dependencies import named_without_dependency
 
 ACCOUNT = "123456789012"
 REPOSITORY = "monorepo"
@@ -24,7 +24,7 @@ BRANCH = "main"
 OLD, NEW = "a" * 40, "b" * 40
 EVENT_ID = "01234567-0123-0123-0123-012345678901"
 ROUTES = {"web-pipeline": ["services/web/**", "shared/**"], "api-pipeline": ["services/api/**", "shared/**"], "docs-pipeline": []}
-ENV = {"REPOSITORY_NAME": REPOSITORY, "BRANCH": BRANCH, "ROUTES": json.dumps(ROUTES), "SOURCE_ACTION": "Source"}
+ENV = {"REPOSITORY_NAME": REPOSITORY, "BRANCH": BRANCH, "ROUTES": json.dumps(ROUTES)}
 
 
 # ---- the filter semantics (CodePipeline's trigger glob syntax) ----
@@ -159,13 +159,12 @@ def started(stub: Stubber, pipeline: str) -> None:
     request = {
         "name": pipeline,
         "clientRequestToken": router.execution_token(EVENT_ID, pipeline),
-        "sourceRevisions": [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": NEW}],
     }
     aws_models.assert_valid("codepipeline", "StartPipelineExecution", request)
     stub.add_response("start_pipeline_execution", {"pipelineExecutionId": f"{pipeline}-execution"}, request)
 
 
-def test_a_push_reads_every_page_of_differences_and_starts_the_matching_pipelines_at_its_commit():
+def test_a_push_reads_every_page_of_differences_and_starts_the_matching_pipelines():
     codecommit, codepipeline, cc, cp = clients()
     differences(cc, ["README.md"], next_token="page-2")
     differences(cc, ["services/api/main.go"], token="page-2")
@@ -211,6 +210,17 @@ def test_a_push_larger_than_the_pages_it_reads_starts_every_pipeline():
     with cc, cp:
         result = router.handle(push(), ENV, codecommit, codepipeline)
     assert result["reason"] == f"more than {router.MAX_DIFFERENCE_PAGES} pages of differences: every pipeline starts"
+    assert result["started"] == sorted(ROUTES)
+
+
+def test_a_push_whose_changes_cannot_be_read_starts_every_pipeline():
+    codecommit, codepipeline, cc, cp = clients()
+    cc.add_client_error("get_differences", service_error_code="CommitDoesNotExistException", service_message="no such commit")
+    for pipeline in ROUTES:
+        started(cp, pipeline)
+    with cc, cp:
+        result = router.handle(push(), ENV, codecommit, codepipeline)
+    assert result["reason"] == "the changes could not be read (CommitDoesNotExistException): every pipeline starts"
     assert result["started"] == sorted(ROUTES)
 
 
@@ -270,25 +280,25 @@ def test_bad_routes_are_refused_naming_the_pipeline_and_the_pattern():
 PROGRAM = """
 import pulumi
 from components.contracts import StepContext
-from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline
+from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPipeline, function_name
 from components.delivery.pipeline import Pipeline, PipelineArgs
 from components.delivery.source import Source, SourceArgs
 from components.settings import SourceProvider
 
 environment = StepContext(log_retention_days=30, log_key_arn="arn:aws:kms:us-east-1:123456789012:key/logs", artifact_statements=[], artifact_key_arn=None, tags={"stack": "t"})
 routes = {"web": ("services/web/**",), "api": ("services/api/**", "shared/**")}
-pipelines = {}
+pipelines, shared = {}, None
 for service, paths in routes.items():
+    # The first service's Source creates the monorepo; the others read it.
     source = Source(f"{service}-source", SourceArgs(provider=SourceProvider.CODECOMMIT, repository="monorepo", branch="main", name_prefix=f"t-{service}",
-                    create_repository=False, connection_arn=None, file_paths=(), production=False))
+                    create_repository=True, connection_arn=None, file_paths=(), production=False, shared_repository=shared))
+    shared = shared or source.shared_repository()
     pipeline = Pipeline(f"{service}-pipeline", PipelineArgs(pipeline_name=f"t-{service}-pipeline", artifact_bucket_name="artifacts", artifact_key_arn="key",
                         artifact_statements=[], source=source.contribution, stages=[], started_by_router=ROUTED))
     pipelines[f"t-{service}-pipeline"] = RoutedPipeline(pipeline.pipeline_arn, paths)
-repository = Source("router-source", SourceArgs(provider=SourceProvider.CODECOMMIT, repository="monorepo", branch="main", name_prefix="t",
-                    create_repository=True, connection_arn=None, file_paths=(), production=False))
 if ROUTED:
-    PathRouter("path-router", PathRouterArgs(function_name="t-path-router", repository_name="monorepo",
-               repository_arn="arn:aws:codecommit:us-east-1:123456789012:monorepo", branch="main", pipelines=pipelines, environment=environment))
+    PathRouter("path-router", PathRouterArgs(function_name=function_name("t"), repository_name="monorepo",
+               repository_arn=shared.arn, branch="main", pipelines=pipelines, environment=environment))
 pulumi.export("accountId", "123456789012")
 """
 
@@ -302,6 +312,23 @@ def program(root: Path, routed: bool) -> StackResult:
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory) -> StackResult:
     return program(tmp_path_factory.mktemp("routed"), routed=True)
+
+
+def test_the_services_share_one_repository_which_one_source_creates(routed):
+    [repository] = routed.of_type("aws:codecommit/repository:Repository")
+    assert (repository.name, repository.inputs["repositoryName"]) == ("web-source-repo", REPOSITORY)
+    assert [t.name for t in routed.of_type("aws:codecommit/approvalRuleTemplate:ApprovalRuleTemplate")] == ["web-source-approval-rule"]
+    assert not [i for i in routed.invokes if i[0] == "aws:codecommit/getRepository:getRepository"]
+    # Both pipelines read that one repository (their roles' ReadSource statements).
+    read = [json.loads(p.inputs["policy"]) for p in routed.of_type("aws:iam/rolePolicy:RolePolicy")]
+    sources = [s["Resource"] for doc in read for s in doc["Statement"] if s.get("Sid") == "ReadSource"]
+    assert sources == [repository.outputs["arn"]] * 2
+    with pytest.raises(ValueError, match=r"^SourceArgs.shared_repository: a github source reads its repository through its connection; only codecommit shares one$"):
+        from components.delivery.source import SharedRepository, Source, SourceArgs
+        from components.settings import SourceProvider
+
+        args = SourceArgs(SourceProvider.GITHUB, "o/r", "main", "t", False, None, (), False, shared_repository=SharedRepository("arn", "url"))
+        Source("x", args)
 
 
 def rules(result: StackResult) -> list[str]:
@@ -326,10 +353,16 @@ def test_routed_pipelines_have_no_start_rule_and_one_rule_sends_the_branch_pushe
     [permission] = routed.of_type("aws:lambda/permission:Permission")
     assert permission.inputs == {
         "action": "lambda:InvokeFunction",
-        "function": "t-path-router",
+        "function": "t-path-router",  # function_name("t")
         "principal": "events.amazonaws.com",
         "sourceArn": routed.named("path-router-on-push").outputs["arn"],
     }
+
+
+def test_the_router_is_created_after_everything_it_names(routed):
+    """Its environment names the pipelines and the repository, its role their ARNs: the function waits for its role,
+    whose policy takes the pipelines' and the repository's ARNs from them (tests/test_dependencies.py's check)."""
+    assert named_without_dependency(routed) == []
 
 
 def test_the_function_gets_exactly_its_routes_and_the_runtime_the_lambda_api_knows(routed):
@@ -339,7 +372,6 @@ def test_the_function_gets_exactly_its_routes_and_the_runtime_the_lambda_api_kno
         "REPOSITORY_NAME": REPOSITORY,
         "BRANCH": BRANCH,
         "ROUTES": '{"t-web-pipeline":["services/web/**"],"t-api-pipeline":["services/api/**","shared/**"]}',
-        "SOURCE_ACTION": SOURCE_ACTION,
     }
     assert sorted(function["environment"]["variables"]) == sorted(router.ENVIRONMENT)
     assert function["runtime"] in aws_models.session().get_service_model("lambda").shape_for("Runtime").enum
@@ -373,3 +405,39 @@ def test_iam_allows_the_routers_calls_and_nothing_else(routed):
     ):
         [request] = runtime.iam_requests([routed], caller, runtime.fake_aws.Call(ACCOUNT, "us-east-1", service, operation, params))
         assert not authorize(world, caller, request).allowed, request
+
+
+# ---- connections: each service's filter is its pipeline's V2 trigger; one connection for every service ----
+
+CONNECTIONS = """
+from components.delivery.pipeline import Pipeline, PipelineArgs
+from components.delivery.source import Source, SourceArgs
+from components.settings import SourceProvider
+
+shared = None
+for service, paths in {"web": ("services/web/**",), "api": ("services/api/**", "shared/**")}.items():
+    source = Source(f"{service}-source", SourceArgs(provider=SourceProvider.GITHUB, repository="org/monorepo", branch="main", name_prefix=f"t-{service}",
+                    create_repository=False, connection_arn=None, file_paths=paths, production=False, shared_connection_arn=shared))
+    shared = shared or source.connection_arn
+    Pipeline(f"{service}-pipeline", PipelineArgs(pipeline_name=f"t-{service}-pipeline", artifact_bucket_name="artifacts", artifact_key_arn="key",
+             artifact_statements=[], source=source.contribution, stages=[]))
+"""
+
+
+def test_connection_services_filter_their_own_paths_through_one_connection(tmp_path):
+    """https://docs.aws.amazon.com/codepipeline/latest/userguide/pipelines-filter.html: a push trigger's filePaths."""
+    (tmp_path / "__main__.py").write_text(CONNECTIONS)
+    result = evaluate("connections", {"aws:region": "us-east-1"}, root=tmp_path)
+    [connection] = result.of_type("aws:codeconnections/connection:Connection")
+    assert connection.name == "web-source-connection"
+    pipelines = {p.inputs["name"]: p.inputs for p in result.of_type("aws:codepipeline/pipeline:Pipeline")}
+    filters = {name: [push["filePaths"]["includes"] for push in p["triggers"][0]["gitConfiguration"]["pushes"]] for name, p in pipelines.items()}
+    assert filters == {"t-web-pipeline": [["services/web/**"]], "t-api-pipeline": [["services/api/**", "shared/**"]]}
+    for declaration in pipelines.values():
+        assert declaration["stages"][0]["actions"][0]["configuration"]["ConnectionArn"] == connection.outputs["arn"]
+    assert result.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    with pytest.raises(ValueError, match=r"^SourceArgs.shared_connection_arn: a codecommit source uses no connection; share its repository \(shared_repository\)$"):
+        from components.delivery.source import Source, SourceArgs
+        from components.settings import SourceProvider
+
+        Source("x", SourceArgs(SourceProvider.CODECOMMIT, "r", "main", "t", False, None, (), False, shared_connection_arn="arn"))

@@ -561,10 +561,11 @@ def test_dot_files_connect_stages_and_actions(tmp_path, cached, capsys, monkeypa
 
 def test_dot_and_mermaid_draw_the_same_graph(dev, prod, evaluate):
     """Same nodes, clusters and edges in both languages, for every shipped stack and an EKS dev."""
-    from offline.plan.diagrams import diagrams, to_dot, to_mermaid
+    from offline.plan import plan_diagrams
+    from offline.plan.diagrams import to_dot, to_mermaid
 
     for result in (dev, prod, evaluate("dev", deployTarget="eks")):
-        for graph in diagrams(result).values():
+        for graph in plan_diagrams(result).values():
             dot, mermaid = to_dot(graph), to_mermaid(graph)
             nodes = [n.id for n in graph.nodes] + [n.id for c in graph.clusters for n in c.nodes]
             assert re.findall(r"^\s+(\w+) \[label=", dot, re.MULTILINE) == nodes

@@ -12,8 +12,8 @@ import pytest
 from components.settings import PROJECT, DeploymentStrategyKind, Routing, ServiceSettings, parse_settings
 from offline.cost import estimate, savings
 from offline.mocks import StackResult
-from offline.plan import render_files
-from offline.plan.diagrams import diagrams, to_dot, to_mermaid
+from offline.plan import plan_diagrams, render_files
+from offline.plan.diagrams import services_architecture_graph, services_graphs, to_dot, to_mermaid
 from offline.plan.services import mermaid_notes, owners, route_text, services_section, summary_rows
 from offline.recording import Resource
 from tests.test_diagrams import parse
@@ -151,7 +151,7 @@ def test_the_section_says_what_a_request_no_rule_matches_gets(services):
 
 
 def test_pipeline_diagram_has_a_subgraph_per_service_with_its_stages_in_order():
-    graph = diagrams(stack())["pipeline"]
+    graph = plan_diagrams(stack())["pipeline"]
     assert [(c.id, c.label) for c in graph.clusters] == [
         ("svc_web", "web: container-cicd-dev-web-pipeline"),
         ("svc_api", "api: container-cicd-dev-api-pipeline"),
@@ -169,7 +169,7 @@ def test_pipeline_diagram_has_a_subgraph_per_service_with_its_stages_in_order():
 
 
 def test_architecture_diagram_draws_shared_parts_once_and_each_services_own_in_its_subgraph():
-    graph = diagrams(stack(), {"api": "path /api/* (priority 20)"})["architecture"]
+    graph = services_architecture_graph(stack(), {"api": "path /api/* (priority 20)"})
     assert [n.lines for n in graph.nodes] == [("Application Load Balancer",), ("Lambda function (verifier, smoke-test hook, canary judge)",)]
     clusters = {c.id: [n.lines[0] for n in c.nodes] for c in graph.clusters}
     assert clusters == {
@@ -181,13 +181,13 @@ def test_architecture_diagram_draws_shared_parts_once_and_each_services_own_in_i
 
 def test_a_stack_without_services_keeps_its_single_service_diagrams():
     plain = stack({f"{PROJECT}:serviceName": "web"})
-    graph = diagrams(plain)["pipeline"]
+    graph = plan_diagrams(plain)["pipeline"]
     # The first pipeline by registration, its stages as clusters of actions: the single-service drawing.
     assert [c.label for c in graph.clusters] == ["Source", "Build", "Deploy"]
 
 
 def test_the_grouped_diagrams_parse_with_mermaid():
-    graphs = diagrams(stack(), {"api": "path /api/* (priority 20)"})
+    graphs = services_graphs(stack(), {"api": "path /api/* (priority 20)"})
     code, lines = parse([{"name": f"services {name}", "text": to_mermaid(graph)} for name, graph in graphs.items()])
     assert [line.split(" (")[0] for line in lines] == ["ok services pipeline", "ok services architecture"] and code == 0
 
@@ -234,7 +234,7 @@ def test_the_examples_shared_parts_cost_what_a_single_service_stack_pays_for_the
 
 
 def test_the_examples_diagrams_group_by_service_and_parse():
-    graphs = diagrams(example("services"))
+    graphs = plan_diagrams(example("services"))
     assert [c.label for c in graphs["pipeline"].clusters] == [f"{s}: container-cicd-services-{s}-pipeline" for s in ("orders", "api", "admin")]
     assert [c.label for c in graphs["architecture"].clusters] == ["orders", "api", "admin"]
     assert "Application Load Balancer" in [n.lines[0] for n in graphs["architecture"].nodes]

@@ -165,7 +165,7 @@ PRIORITY_RANGE = (
     "or remove it (default 10 x the entry's position, from 1)"
 )
 STACK_WIDE = (
-    "is stack-wide (one network, load balancer, cluster and pipeline settings for every service), and an entry takes only name, hosts, paths, "
+    "is stack-wide (one network, load balancer, cluster and set of gates for every service), and an entry takes only name, hosts, paths, "
     "priority and the per-service keys. Fix: set it at the top level"
 )
 

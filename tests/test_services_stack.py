@@ -12,18 +12,20 @@ import yaml
 
 from components.settings import Routing
 from offline.changes import physical_name, plan_change
-from offline.mocks import StackResult
+from offline.mocks import ORGANIZATION, StackResult, evaluate_stack
+from offline.mocks import _key_id as mock_key_id
 
 PROJECT, STACK = "container-cicd", "dev"
 # (name, routing, priority): the first is named like the stack's serviceName ("app"), the listener's default.
 SERVICES = (("app", None, None), ("api", Routing(paths=("/api/*",)), 20), ("admin", Routing(hosts=("admin.example.com",)), 30))
 
 
-def services_config(entries=SERVICES) -> list[dict]:
-    """The `services` key of the stack file for `entries`: each its appPath and source filter under services/<name>."""
+def services_config(entries=SERVICES, builds: bool = True) -> list[dict]:
+    """The `services` key of the stack file for `entries`: in a building stack each its appPath and source filter
+    under services/<name>."""
     config = []
     for name, routing, priority in entries:
-        entry: dict = {"name": name, "appPath": f"services/{name}", "sourceFilePaths": [f"services/{name}/**"]}
+        entry: dict = {"name": name} | ({"appPath": f"services/{name}", "sourceFilePaths": [f"services/{name}/**"]} if builds else {})
         if routing is not None:
             entry |= {k: list(v) for k, v in (("hosts", routing.hosts), ("paths", routing.paths)) if v} | {"priority": priority}
         config.append(entry)
@@ -43,6 +45,12 @@ def ecs(evaluate) -> StackResult:
 @pytest.fixture(scope="module")
 def eks(evaluate) -> StackResult:
     return evaluate_services(evaluate, {"deployTarget": "eks"})
+
+
+@pytest.fixture(scope="module")
+def promoting(ecs) -> StackResult:
+    """Pulumi.prod.yaml (EKS, promoteFrom: dev) with the same services, promoting from dev with them."""
+    return evaluate_stack("prod", {"services": services_config(builds=False)}, stack_outputs={f"{ORGANIZATION}/{PROJECT}/dev": ecs.outputs})
 
 
 def prefix(service: str) -> str:
@@ -192,24 +200,123 @@ def mock_autonames_as_before(change) -> dict[str, str]:
 
 
 def as_before(value, renamed: dict[str, str]):
+    """`value` with the mocks' names (and KMS key ids) of renamed resources as they were before."""
     text = json.dumps(value)
     for new, old in sorted(renamed.items(), key=lambda item: -len(item[0])):
-        text = re.sub(rf"(?<![\w-]){re.escape(new)}-mock", f"{old}-mock", text)
+        text = re.sub(rf"(?<![\w-]){re.escape(new)}-mock", f"{old}-mock", text).replace(mock_key_id(new), mock_key_id(old))
     return json.loads(text)
 
 
-def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(dev, evaluate):
+@pytest.mark.parametrize("target", ["ecs", "eks"])
+def test_moving_a_stack_to_services_keeps_every_resource_of_its_service(target, dev, evaluate):
     """`services: [{name: <serviceName>}, {name: api, paths: [/api/*]}]` on a stack of one service: the entry named
-    like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name."""
-    after = evaluate_services(evaluate, {}, MIGRATED)
-    change = plan_change(dev, after)
+    like serviceName adopts every former resource (same URN, or an alias to it), under the same physical name; on EKS
+    the stack's cluster adopts the cluster the single service's target created."""
+    overrides = {} if target == "ecs" else {"deployTarget": "eks"}
+    before = dev if target == "ecs" else evaluate(STACK, **overrides)
+    after = evaluate_services(evaluate, overrides, MIGRATED)
+    change = plan_change(before, after)
     renamed = mock_autonames_as_before(change)
     # Replaced only in the mocks' eyes: what differs is a name the engine keeps.
     assert [(old.urn, k) for old, new, reasons in change.replaced for k in reasons if old.inputs.get(k) != as_before(new.inputs.get(k), renamed)] == []
     kept = {old.urn: new for old, new in [*change.updated, *((old, new) for old, new, _ in change.replaced)]}
-    assert [old.urn for old in dev.resources if old.urn in kept and physical_name(old) != physical_name(kept[old.urn])] == []
+    moved = [old.urn for old in before.resources if old.urn in kept and physical_name(old) != as_before_name(physical_name(kept[old.urn]), renamed)]
+    assert moved == []
     # What goes: the pipeline's own start rule on every push; the path router starts it now, on pushes to its files.
     assert sorted(r.name for r in change.deleted) == ["pipeline-start", "pipeline-start-role", "pipeline-start-role-policy", "pipeline-start-target"]
-    # What is new is the second service's, and the path router.
+    # What is new is the second service's, its listener rule (named by its priority) and the path router; the first
+    # service stays the listener's default, with its target group.
     created = sorted(r.name for r in change.created if r.custom)
-    assert created and all(name.startswith(("api-", "path-router-")) for name in created), created
+    assert created and all(name.startswith(("api-", "path-router-")) for name in created if name != "deploy-lb-rule-20"), created
+    assert [r.inputs["priority"] for r in change.created if r.type == "aws:lb/listenerRule:ListenerRule"] == [20]
+
+
+def as_before_name(name: tuple | None, renamed: dict[str, str]) -> tuple | None:
+    return None if name is None else (name[0], tuple(as_before(list(name[1]), renamed)))
+
+
+def test_eks_services_open_each_container_port_once(eks):
+    """EKS pods of every service carry the cluster's security group: one rule pair per port, owned by the stack's
+    cluster (EC2 refuses the same rule twice; removing a service must not close a port the others use)."""
+    rules = [
+        (r.type, r.inputs["securityGroupId"], r.inputs.get("referencedSecurityGroupId"), r.inputs["fromPort"])
+        for r in eks.resources
+        if r.type.startswith("aws:vpc/securityGroup") and r.inputs.get("referencedSecurityGroupId")
+    ]
+    assert len(rules) == len(set(rules))
+    pods = [r for r in eks.resources if r.name.endswith(("-alb-to-pods", "-pods-from-alb"))]
+    assert sorted(r.name for r in pods) == ["eks-alb-to-pods", "eks-pods-from-alb"]
+    assert all("EksCluster" in r.urn for r in pods)
+
+
+TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{}/0123456789abcdef"
+
+
+def target_groups(result: StackResult) -> dict[str, str]:
+    """Each service's target group's physical name, by service (the tag-less name carries its prefix)."""
+    names = [r.inputs["name"] for r in result.of_type("aws:lb/targetGroup:TargetGroup")]
+    return {name: next(tg for tg in names if tg.startswith(f"{prefix(name)}-")) for name, _, _ in SERVICES}
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_the_load_balancer_routes_each_service_to_its_own_target_group(stack, request):
+    result: StackResult = request.getfixturevalue(stack)
+    groups = target_groups(result)
+    assert len(set(groups.values())) == len(SERVICES) == len(result.of_type("aws:lb/targetGroup:TargetGroup"))
+    rules = {r.inputs["priority"]: r.inputs for r in result.of_type("aws:lb/listenerRule:ListenerRule")}
+    expected = {}
+    for name, routing, priority in SERVICES:
+        if routing is None:
+            continue
+        conditions = [{"hostHeader": {"values": list(routing.hosts)}}] if routing.hosts else [{"pathPattern": {"values": list(routing.paths)}}]
+        expected[priority] = (conditions, [{"type": "forward", "targetGroupArn": TARGET_GROUP_ARN.format(groups[name])}])
+    assert {priority: (rule["conditions"], rule["actions"]) for priority, rule in rules.items()} == expected
+    # Requests no rule takes go to the default service, "app".
+    [listener] = result.of_type("aws:lb/listener:Listener")
+    assert listener.inputs["defaultActions"] == [{"type": "forward", "targetGroupArn": TARGET_GROUP_ARN.format(groups["app"])}]
+    # Each service's alarms watch its own target group.
+    for name, _, _ in SERVICES:
+        dimensions = [
+            q["metric"]["dimensions"].get("TargetGroup")
+            for alarm in result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+            if alarm.inputs["name"].startswith(f"{prefix(name)}-alarm-")
+            for q in alarm.inputs.get("metricQueries") or [{"metric": {"dimensions": alarm.inputs.get("dimensions") or {}}}]
+            if q.get("metric")
+        ]
+        assert {d for d in dimensions if d} == {f"targetgroup/{groups[name]}/0123456789abcdef"}, name
+
+
+def test_each_ecs_service_registers_in_its_own_target_group(ecs):
+    groups = target_groups(ecs)
+    for service in ecs.of_type("aws:ecs/service:Service"):
+        name = service.inputs["name"].removeprefix(f"{PROJECT}-{STACK}-").removesuffix("-service")
+        assert [lb["targetGroupArn"] for lb in service.inputs["loadBalancers"]] == [TARGET_GROUP_ARN.format(groups[name])]
+
+
+def test_each_eks_service_binds_its_own_target_group_tagged_for_the_shared_cluster(eks):
+    groups = target_groups(eks)
+    [cluster] = eks.of_type("aws:eks/cluster:Cluster")
+    for group in eks.of_type("aws:lb/targetGroup:TargetGroup"):
+        assert group.inputs["tags"]["eks:eks-cluster-name"] == cluster.inputs["name"]
+    steps = {r.inputs["name"]: r.inputs for r in eks.of_type("aws:codebuild/project:Project")}
+    for name, _, _ in SERVICES:
+        buildspec = yaml.safe_load(steps[f"{prefix(name)}-deploy"]["source"]["buildspec"])
+        bindings = [item for item in json.loads(buildspec["env"]["variables"]["MANIFESTS"])["items"] if item["kind"] == "TargetGroupBinding"]
+        assert [b["spec"]["targetGroupARN"] for b in bindings] == [TARGET_GROUP_ARN.format(groups[name])]
+
+
+def test_a_building_stack_exports_each_services_contract_and_a_promoting_one_promotes_each_from_its_namesake(ecs, promoting):
+    contracts = ecs.outputs["promotions"]
+    assert set(contracts) == {name for name, _, _ in SERVICES}
+    assert {name: c["repositoryName"] for name, c in contracts.items()} == {name: prefix(name) for name, _, _ in SERVICES}
+    assert {name: c["pipelineName"] for name, c in contracts.items()} == {name: f"{prefix(name)}-pipeline" for name, _, _ in SERVICES}
+    # prod's pipeline of each service collects what dev's same-named service verified, from its registry: every resource
+    # of the service names dev's same-named service's pipeline, registry and images, and no other service's (the
+    # records bucket is dev's stack's, named from its serviceName).
+    assert promoting.of_type("aws:ecr/repository:Repository") == []
+    for name, _, _ in SERVICES:
+        own = [r for r in promoting.resources if r.name.startswith(f"{name}-")]
+        named = {m for r in own for m in re.findall(rf"{PROJECT}-dev-(\w+)-(?!records)", json.dumps(r.inputs))}
+        assert named == {name}, name
+        collector = next(r for r in own if r.type == "aws:lambda/function:Function" and "collector" in r.name)
+        assert f"{PROJECT}-dev-{name}" in json.dumps(collector.inputs)

@@ -29,7 +29,7 @@ from typing import Any
 from components.naming import physical_name
 from functions.deployment_record import COMMIT_PATTERN, RECORD_TYPE
 from tools.dora_metrics import DEFAULT_REWORK_HOURS, Durations, Execution, Report, compute
-from tools.revert import ROOT, UsageError, read_settings, stack_target, tool_parser
+from tools.stack import ROOT, UsageError, read_settings, stack_target, tool_parser
 
 EXIT_PRINTED, EXIT_AWS_ERROR, EXIT_USAGE = 0, 1, 64
 DEFAULT_DAYS, MAX_DAYS = 30, 365

@@ -20,7 +20,7 @@ from typing import Any
 from components.promotion.contract import EXECUTION_TAG_PREFIX, VERIFIED_TAG_PREFIX
 from components.settings import Settings
 from functions.promotion_collector import promotion_document, promotion_zip, verified_commit
-from tools.revert import RevertError, UsageError, stack_target
+from tools.stack import RevertError, UsageError, stack_target
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 

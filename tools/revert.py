@@ -36,47 +36,19 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
-
-import yaml
+from typing import Any
 
 from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
-from components.naming import physical_name
-from components.settings import PROJECT, Settings, SettingsError, parse_settings
-from offline import stackfile
+from tools import promote
+from tools.stack import ROOT, RevertError, Target, UsageError, read_settings, stack_target, tool_parser
 
-ROOT = Path(__file__).resolve().parent.parent
 # sysexits.h: EX_USAGE. Distinct from 2 ("nothing to revert"), so a script can tell a typo from a missing image.
 EXIT_STARTED, EXIT_AWS_ERROR, EXIT_NOTHING_TO_REVERT, EXIT_USAGE = 0, 1, 2, 64
 _TAG = re.compile(rf"^[0-9a-f]{{{SHORT_SHA_LENGTH}}}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _DIGEST = re.compile(DIGEST_PATTERN)
-# Pulumi stack names: letters, digits, '-', '_', '.'; also keeps the stack file inside the project.
-_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # How many recent executions to search for the commit behind a tag.
 MAX_EXECUTIONS_SEARCHED = 500
-
-
-class RevertError(Exception):
-    """Nothing to revert: the image or its commit cannot be found. Nothing was changed."""
-
-
-class UsageError(Exception):
-    """The arguments or the stack file are wrong; found before any AWS call."""
-
-
-@dataclass(frozen=True)
-class Target:
-    pipeline: str
-    repository: str
-    region: str | None = None
-    """aws:region of the stack file; None: boto3's default (AWS_REGION or the profile), as the provider does."""
-
-
-def stack_target(stack: str, service: str = "app", project: str = PROJECT, region: str | None = None) -> Target:
-    """The pipeline and repository names the Pulumi program gives a stack (__main__.py: settings.prefix)."""
-    prefix = f"{project}-{stack}-{service}"
-    return Target(pipeline=physical_name(prefix, "pipeline", 100), repository=prefix, region=region)
 
 
 def read_stack(stack: str, root: Path = ROOT) -> Target:
@@ -86,31 +58,6 @@ def read_stack(stack: str, root: Path = ROOT) -> Target:
     if settings.promotes:
         raise UsageError(f"--stack: {stack} promotes from {settings.promotion.promote_from} and builds nothing; revert it with --digest")
     return stack_target(stack, settings.service_name, project, region)
-
-
-def read_settings(stack: str, root: Path = ROOT) -> tuple[str, Settings, str | None]:
-    """(project, settings, aws:region or None) of Pulumi.<stack>.yaml; UsageError when it is missing or invalid."""
-    if not _STACK.match(stack):
-        raise UsageError(f"--stack: {stack!r} is not a stack name; use letters, digits, '-', '_' or '.' (e.g. prod)")
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise UsageError(f"--stack: {path.name} does not exist in {root}; stacks with a file here: {', '.join(known) or 'none'}")
-    try:
-        project = str((stackfile.load((root / "Pulumi.yaml").read_text()) or {})["name"])
-        config = (stackfile.load(path.read_text()) or {}).get("config") or {}
-    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError) as error:
-        raise UsageError(f"cannot read Pulumi.yaml or {path.name}: {error}") from None
-    namespace = f"{project}:"
-    # Secrets ({secure: ...}) cannot be read without the passphrase and name nothing the revert needs:
-    # they are left out, so the settings check their defaults instead.
-    raw = {k[len(namespace) :]: v for k, v in config.items() if k.startswith(namespace) and not isinstance(v, dict)}
-    try:
-        settings = parse_settings(raw, project, stack)
-    except SettingsError as error:
-        raise UsageError(f"{path.name}: {error}") from None
-    region = config.get("aws:region")
-    return project, settings, str(region) if region else None
 
 
 @dataclass(frozen=True)
@@ -233,17 +180,6 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
     }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # argparse exits 2, which the tools use for their own outcome
-        raise UsageError(message)
-
-
-def tool_parser(prog: str, doc: str) -> argparse.ArgumentParser:
-    """The argument parser of a tool in tools/: a usage error raises UsageError (the tool exits 64), its
-    description is the module docstring's first paragraph and its epilog the docstring from "Exit codes:"."""
-    return _Parser(prog=prog, description=doc.split("\n\n")[0], epilog=doc[doc.index("Exit codes:") :], formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
 def parser() -> argparse.ArgumentParser:
     parser = tool_parser("python -m tools.revert", __doc__ or "")
     parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")
@@ -296,8 +232,6 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
 
 def _promote(stack: str, digest: str, session_factory: Callable[[str | None], Any], root: Path) -> int:
     """--digest: write an image the upstream verified into a promoting stack's inbox (tools/promote.py)."""
-    from tools import promote
-
     try:
         project, settings, region = read_settings(stack, root)
         target = promote.promotion_target(stack, settings, project, region)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from tools.revert import ROOT, UsageError, read_settings, tool_parser
+from tools.stack import ROOT, UsageError, read_settings, tool_parser
 
 EXIT_FOUND, EXIT_AWS_ERROR, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2, 64
 SBOM_PREFIX, SCAN_PREFIX = "sbom/", "scan/"

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import yaml
 
-from components.contracts import IMAGE_DEFINITIONS_FILE
-
+# The build's output artifact for the ECS deploy action: [{name, imageUri}] of the container it deploys.
+IMAGE_DEFINITIONS_FILE = "imagedefinitions.json"
 REPORTS_DIR = "reports"
 JUNIT_FILE = "junit.xml"
 # A commit's image tag: the first 7 characters of the commit id CodePipeline passed to the build.

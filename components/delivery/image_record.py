@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import Statement
 from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
 from components.delivery.registry import DEPLOYED_TAG_PREFIX
+from components.iam import Statement
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ CodePipeline V2 filters a trigger's file paths for connection sources (GitHub, B
 triggers, and the EventBridge rule that starts its pipeline sees the branch, not the files. So one rule per stack
 sends each push to the branch to a Lambda function (functions/path_router.py) that asks CodeCommit which files the
 push changed and starts only the pipelines whose patterns match one of them (the same glob rules as V2's filters;
-no patterns: every push), each pinned to the pushed commit. The pipelines it starts have no start rule of their own
+no patterns: every push). The pipelines it starts have no start rule of their own
 (`PipelineArgs.started_by_router`). A stack without `services` keeps its pipeline's own start rule.
 
 Cost: one invocation of a 128 MiB function per push to the branch (well under a second: one GetDifferences call
@@ -27,8 +27,9 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
-from components.delivery.source import SOURCE_ACTION, branch_push_pattern
+from components.delivery.source import branch_push_pattern
 from components.lambdas import stack_function
+from components.naming import physical_name
 from functions.path_router import MAX_PATTERNS, invocation_worst_seconds, pattern_problem
 
 FUNCTION_FILE = Path(__file__).resolve().parents[2] / "functions" / "path_router.py"
@@ -41,6 +42,11 @@ LAMBDA_ENVIRONMENT_MAX_BYTES = 4096
 HANDLER_SECONDS = 10
 # CodeCommit's longest repository name (CreateRepository): the size a repository name not known yet may take.
 REPOSITORY_NAME_MAX = 100
+
+
+def function_name(stack_prefix: str) -> str:
+    """The router's physical name, from the stack's (shared parts') prefix; Lambda names take at most 64 characters."""
+    return physical_name(stack_prefix, "path-router", 64)
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,6 @@ class PathRouterArgs:
     """The pipelines to route, by physical name (what StartPipelineExecution takes)."""
     environment: StepEnvironment
     """Retention and key of the function's log group, and the tags of the component's children."""
-    source_action: str = SOURCE_ACTION
-    """The pipelines' CodeCommit source action, whose commit each start pins. Omitted: the Source component's."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags of the rule. Omitted: the environment's tags."""
 
@@ -113,7 +117,6 @@ class PathRouter(pulumi.ComponentResource):
             "REPOSITORY_NAME": args.repository_name,
             "BRANCH": args.branch,
             "ROUTES": routes,
-            "SOURCE_ACTION": args.source_action,
         }
         size = sum(len(k.encode()) + (len(v.encode()) if isinstance(v, str) else REPOSITORY_NAME_MAX) for k, v in variables.items())
         if size > LAMBDA_ENVIRONMENT_MAX_BYTES:

@@ -68,6 +68,22 @@ class SourceArgs:
     """When True a created repository (the code) and connection (confirmed by hand) are protected."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the component's taggable children. Omitted: untagged."""
+    shared_repository: SharedRepository | None = None
+    """codecommit only: the repository another service's Source of this stack created or looked up (its
+    `shared_repository()`), which this Source reads too: it creates none, looks none up and adds no approval rule
+    (one repository, one monorepo, several services). Omitted: `create_repository` decides."""
+    shared_connection_arn: pulumi.Input[str] | None = None
+    """Connection sources without `connection_arn`: the connection another service's Source of this stack created
+    (its `connection_arn`), which this Source uses too instead of creating one more to confirm by hand. Omitted:
+    `connection_arn` decides."""
+
+
+@dataclass(frozen=True)
+class SharedRepository:
+    """A CodeCommit repository several services' Sources read (a monorepo): what the others need of it."""
+
+    arn: pulumi.Input[str]
+    clone_url: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
@@ -85,24 +101,39 @@ class SourceContribution(StageContribution):
 class Source(pulumi.ComponentResource):
     """Where the pipeline's code comes from.
 
-    Outputs: `location` (clone URL for CodeCommit, connection ARN otherwise), `contribution`.
+    Outputs: `location` (clone URL for CodeCommit, connection ARN otherwise), `contribution`, `repository_arn`
+    (CodeCommit; None for a connection) and `connection_arn` (a connection's; None for CodeCommit).
     """
 
     def __init__(self, name: str, args: SourceArgs, opts: pulumi.ResourceOptions | None = None):
+        if args.shared_repository is not None and args.provider is not SourceProvider.CODECOMMIT:
+            raise ValueError(f"SourceArgs.shared_repository: a {args.provider.value} source reads its repository through its connection; only codecommit shares one")
+        if args.shared_connection_arn is not None and args.provider is SourceProvider.CODECOMMIT:
+            raise ValueError("SourceArgs.shared_connection_arn: a codecommit source uses no connection; share its repository (shared_repository)")
         super().__init__("container-cicd:pipeline:Source", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, protect=args.production)
         self._branch = args.branch
         self.repository_arn: pulumi.Output[str] | None = None
         """The CodeCommit repository's ARN (what the stack's path router reads); None for a connection source."""
+        self.connection_arn: pulumi.Output[str] | None = None
         if args.provider is SourceProvider.CODECOMMIT:
             self.contribution, self.location, self.repository_arn = self._codecommit(name, args, child)
         else:
             self.contribution, self.location = self._connection(name, args, child)
+            self.connection_arn = self.location
         self.register_outputs({"location": self.location})
+
+    def shared_repository(self) -> SharedRepository:
+        """This CodeCommit Source's repository, for the other services' Sources (`SourceArgs.shared_repository`)."""
+        if self.repository_arn is None:
+            raise ValueError("Source.shared_repository: only a codecommit Source has a repository to share")
+        return SharedRepository(arn=self.repository_arn, clone_url=self.location)
 
     @staticmethod
     def _codecommit(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
-        if args.create_repository:
+        if args.shared_repository is not None:
+            arn, clone_url = pulumi.Output.from_input(args.shared_repository.arn), pulumi.Output.from_input(args.shared_repository.clone_url)
+        elif args.create_repository:
             repo = aws.codecommit.Repository(
                 f"{name}-repo",
                 repository_name=args.repository,
@@ -172,6 +203,8 @@ class Source(pulumi.ComponentResource):
     def _connection(name: str, args: SourceArgs, child: pulumi.ResourceOptions):
         if args.connection_arn:
             connection_arn: pulumi.Input[str] = args.connection_arn
+        elif args.shared_connection_arn is not None:
+            connection_arn = args.shared_connection_arn
         else:
             connection = aws.codeconnections.Connection(
                 f"{name}-connection",

@@ -6,6 +6,22 @@ The load balancer (loadbalancer.py) creates the resources; this module holds the
 (conditions, priorities, the URL and what the smoke test must send), so they are testable without mocks.
 ALB quotas (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html):
 5 condition values per rule, 100 rules per load balancer, 100 target groups per load balancer.
+
+Changing routes. Of a listener rule's inputs only `listener_arn` forces a replacement; `priority` is updated in
+place (SetRulePriorities, one rule per call) and `conditions` and `actions` too (ModifyRule)
+(terraform-provider-aws internal/service/elbv2/listener_rule.go, the provider behind pulumi-aws). A priority
+belongs to one rule of a listener at a time, so an update in which one rule takes a priority another gives up
+fails with PriorityInUse whichever goes first, and so would a rule created (create-before-delete) at the
+priority of one deleted at the end of the same update (a renamed service). Hence:
+- A plain routed rule is named by its priority (`<load balancer>-rule-<priority>`), not by its service: a new
+  host or path, or another service at that priority, updates the rule in place; a new priority is a new rule at
+  a priority no rule of this kind holds, created before the old one is deleted (both forward to the same target
+  group meanwhile); two services exchanging priorities update two rules' conditions and actions.
+- A traffic-shifting service's rules keep their names and ARNs (ECS holds them and owns their actions: a new rule
+  would forward to the target group ECS may have drained), so their priority moves in place. Moving one onto a
+  priority another rule gives up in the same update fails: go through an unused priority in two updates.
+- The default service's catch-all takes reserved priorities (1 alone, 50000 after routes) no route can take, so
+  adding the first route, which moves it from 1 to 50000, cannot clash.
 """
 
 from __future__ import annotations
@@ -99,8 +115,8 @@ class RouteArgs:
 @dataclass(frozen=True)
 class AttachArgs:
     name: str
-    """Stem of the attachment's resource names (`<name>-tg-<kind>`, `<name>-tg-alt`, `<name>-rule`,
-    `<name>-production-rule`, `<name>-test-rule`); the implicit service's is the load balancer's own name."""
+    """Stem of the attachment's resource names (`<name>-tg-<kind>`, `<name>-tg-alt`, `<name>-production-rule`,
+    `<name>-test-rule`); the implicit service's is the load balancer's own name."""
     target_kind: str
     """"ecs" | "eks": names the target group (`<name>-tg-<kind>`, its physical name's variant), so that a switch of
     deploy target gives the new target a target group of its own."""
@@ -110,7 +126,7 @@ class AttachArgs:
     """Tags the workload needs on its target group (EKS Auto Mode registers pods only in target groups tagged with
     its cluster's name). Omitted: the load balancer's tags only."""
     route: RouteArgs | None = None
-    """The requests it gets by host and path. None: the listener's default action (every request no rule takes)."""
+    """The requests it gets by host and path. Omitted: the listener's default action (every request no rule takes)."""
     traffic_shift: TrafficShiftArgs | None = None
     """When set (ECS blue-green, canary, linear): a second target group, a production rule that ECS re-weights
     between the two and a test rule on the load balancer's one test listener. Omitted: one target group."""

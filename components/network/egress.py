@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import pulumi_aws as aws
 
-from components.settings import DeployTargetKind, Settings, SettingsError
+from components.settings import SettingsError
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 # A NAT gateway in these states forwards nothing: the route to it is a blackhole.
@@ -114,14 +114,3 @@ def hook_egress_addresses(vpc_id: str, private_subnet_ids: Sequence[str], listed
         )
     listed = {ipaddress.ip_network(cidr, strict=False) for cidr in listed_cidrs}
     return tuple(sorted((a for a in found if ipaddress.ip_network(f"{a}/32") not in listed), key=ipaddress.ip_address))
-
-
-def hook_sources(settings: Settings) -> tuple[str, ...]:
-    """With vpcId and an ECS strategy that shifts traffic: the addresses the test port opens to for the
-    smoke-test hook (hook_egress_addresses). Otherwise none: a created VPC's NAT gateways are the network's
-    own outputs, and rolling and EKS have no test listener."""
-    ecs = settings.ecs
-    vpc_id = settings.network.vpc_id
-    if not vpc_id or settings.deploy_target is not DeployTargetKind.ECS or ecs is None or not ecs.strategy.kind.shifts_traffic:
-        return ()
-    return hook_egress_addresses(vpc_id, settings.network.private_subnet_ids, ecs.strategy.test_listener_cidrs)

@@ -289,13 +289,14 @@ class LoadBalancer(pulumi.ComponentResource):
 
     def _route_rule(self, stem: str, route: RouteArgs) -> pulumi.Resource:
         """A routed workload's rule: its route's conditions at its priority, forwarding to its target group (and a
-        standby's, settled at the end of attaching). The first of the two to attach creates it."""
+        standby's, settled at the end of attaching). The first of the two to attach creates it. Named by its
+        priority (attach.py: a new priority is a new rule, an exchange of priorities an update of each)."""
         existing = self._routed.get(route.priority)
         if existing is not None:
             return existing[2]
         actions = self._later()
         rule = aws.lb.ListenerRule(
-            f"{stem}-rule",
+            f"{self._name}-rule-{route.priority}",
             listener_arn=cast(aws.lb.Listener, self.listener).arn,
             priority=route.priority,
             actions=actions.output,

@@ -66,11 +66,11 @@ class TrafficShift:
     test_listener: aws.lb.Listener
     test_rule: aws.lb.ListenerRule
     test_url: pulumi.Output[str]
-    """http://<load balancer DNS name>:<test port>[<route's path prefix>], the smoke test's TEST_BASE_URL: a
-    path-routed workload's requests go under its path."""
+    """http://<load balancer DNS name>:<test port>, the smoke test's TEST_BASE_URL."""
     test_host: str | None = None
-    """The Host header the smoke test sends (TEST_HOST_HEADER): a host-routed workload's host. None: none (the
-    load balancer's DNS name)."""
+    """The Host header the smoke test sends: a host-routed workload's host. None: the load balancer's DNS name."""
+    test_path_prefix: str = ""
+    """What every path the smoke test requests starts with: a path-routed workload's prefix. Empty: none."""
 
 
 def _weighted(primary_arn: pulumi.Input[str], alternate_arn: pulumi.Input[str], weights: tuple[int, int]) -> list[aws.lb.ListenerRuleActionArgsDict]:
@@ -164,6 +164,7 @@ def shift_rules(
         production_rule=production_rule,
         test_listener=test,
         test_rule=test_rule,
-        test_url=pulumi.Output.concat("http://", alb.dns_name, f":{test_port}", path_prefix),
+        test_url=pulumi.Output.concat("http://", alb.dns_name, f":{test_port}"),
         test_host=test_host,
+        test_path_prefix=path_prefix,
     )

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.iam import service_role
-from components.settings import NatGateways, Settings
+from components.settings import NatGateways
 
 AZ_COUNT = 2
 
@@ -196,20 +196,3 @@ class Network(pulumi.ComponentResource):
             tags={**args.tags, "Name": f"{name}-flow-log"},
             opts=pulumi.ResourceOptions(parent=vpc),
         )
-
-
-def network_args(settings: Settings, log_key_arn: pulumi.Input[str]) -> NetworkArgs:
-    """The network every deploy target builds on, from the stack's settings; `log_key_arn`: the stack's
-    CloudWatch Logs key."""
-    net = settings.network
-    return NetworkArgs(
-        vpc_cidr=net.vpc_cidr,
-        nat_gateways=net.nat_gateways,
-        existing_vpc_id=net.vpc_id,
-        existing_public_subnet_ids=net.public_subnet_ids,
-        existing_private_subnet_ids=net.private_subnet_ids,
-        flow_log_group_prefix=f"/aws/vpc/{settings.prefix}-flow-logs-",
-        log_retention_days=settings.log_retention_days,
-        log_key_arn=log_key_arn,
-        tags=dict(settings.tags),
-    )

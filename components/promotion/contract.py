@@ -27,6 +27,8 @@ from components.delivery.registry import VERIFIED_TAG_PREFIX
 
 # The output's name, and the version of its shape: a downstream refuses a contract it does not know.
 CONTRACT_OUTPUT = "promotion"
+# A stack with `services`: one output, {service name: that service's contract} (each contract as `promotion` is).
+SERVICES_CONTRACT_OUTPUT = "promotions"
 CONTRACT_VERSION = 1
 # Tags of an image the upstream deployed and verified (tags are immutable: each is added once).
 EXECUTION_TAG_PREFIX = "execution-"
@@ -152,6 +154,61 @@ def check_contract(
             "scanSeverityThreshold (or remove it: auto) and run `pulumi up` on it, then on this stack"
         )
     return contract
+
+
+def stack_exports(exports: Mapping[str, Mapping[str, Any]], *, implicit: bool) -> dict[str, Any]:
+    """The stack outputs of its services' image origins (`ImageOrigin.exports` of each, by service name).
+
+    A stack without `services` (`implicit`): its one service's outputs, unchanged (`promotion` in a building stack).
+    With `services`: every service's contract in one `promotions` output, {service name: contract}; any other output
+    (a promoting stack's `promotesFrom`) once, which every service must give alike."""
+    if implicit:
+        [only] = exports.values()
+        return dict(only)
+    out: dict[str, Any] = {}
+    contracts: dict[str, Any] = {}
+    for service, outputs in exports.items():
+        for key, value in outputs.items():
+            if key == CONTRACT_OUTPUT:
+                contracts[service] = value
+            elif key in out and out[key] != value:
+                raise ValueError(f"stack_exports: service {service!r} exports {key}={value!r}, another service {out[key]!r}; a stack output has one value")
+            else:
+                out[key] = value
+    if contracts:
+        out[SERVICES_CONTRACT_OUTPUT] = contracts
+    return out
+
+
+def service_contract(upstream: str, contract: Mapping[str, Any] | None, contracts: Mapping[str, Any] | None, service: str | None) -> Mapping[str, Any] | None:
+    """The contract this stack's `service` promotes from, read from the upstream's `promotion` (`contract`) and
+    `promotions` (`contracts`) outputs: a stack without services (`service` None) from the upstream's one service,
+    a named service from the same-named service upstream. PromotionError naming the service when the upstream has
+    none of that name; None when the upstream exports no contract at all (check_contract says why)."""
+    names = ", ".join(sorted(contracts or {})) or "none"
+    if service is None:
+        if contract is None and contracts:
+            raise PromotionError(
+                f"promoteFrom: stack {upstream!r} has services ({names}) and exports their contracts in {SERVICES_CONTRACT_OUTPUT!r}, "
+                "but this stack has no services: each service promotes from the same-named service upstream. Fix: give this stack "
+                f"the services it promotes ({names}) in its `services` list"
+            )
+        return contract
+    if contracts and service in contracts:
+        return contracts[service]
+    if contracts:
+        raise PromotionError(
+            f"services: {service!r} promotes from the same-named service of stack {upstream!r}, which has no service {service!r} "
+            f"(its services: {names}). Fix: add a service {service!r} to {upstream!r} and run `pulumi up` on it first, or rename or "
+            "remove this one"
+        )
+    if contract is not None:
+        raise PromotionError(
+            f"services: {service!r} promotes from the same-named service of stack {upstream!r}, which has no services (its one "
+            f"service exports {CONTRACT_OUTPUT!r}). Fix: give {upstream!r} a `services` list with {service!r} and run `pulumi up` on "
+            "it first, or remove `services` from this stack"
+        )
+    return None
 
 
 @dataclass(frozen=True)

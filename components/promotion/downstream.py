@@ -20,7 +20,7 @@ from components.contracts import StepContext
 from components.naming import physical_name
 from components.promotion.check import OwnRecords, PromotionCheck, PromotionCheckArgs
 from components.promotion.collector import Collector, CollectorArgs
-from components.promotion.contract import CONTRACT_OUTPUT, UpstreamContract, check_contract
+from components.promotion.contract import CONTRACT_OUTPUT, SERVICES_CONTRACT_OUTPUT, UpstreamContract, check_contract, service_contract
 from components.promotion.inbox import PromotionInbox, PromotionInboxArgs
 from components.settings import CpuArchitecture, SupplyChainSettings
 
@@ -52,6 +52,9 @@ class PromotedArgs:
     records: OwnRecords | None = None
     """This stack's records bucket (the rescan keeps SBOM and verdict there). Omitted: none, which only a stack that
     does not rescan takes."""
+    upstream_service: str | None = None
+    """The service of a stack with `services`: it promotes from the same-named service of the upstream (its entry of
+    the `promotions` output). Omitted: a stack without services, which reads the upstream's `promotion` output."""
 
 
 class Promoted(pulumi.ComponentResource):
@@ -64,9 +67,10 @@ class Promoted(pulumi.ComponentResource):
         reference = pulumi.StackReference(f"{name}-upstream", stack_name=args.upstream_stack, opts=pulumi.ResourceOptions(parent=self))
 
         def checked(values: list[Any]) -> Any:
-            contract, account, region = values
+            contract, contracts, account, region = values
+            contract = service_contract(args.upstream_stack, contract, contracts, args.upstream_service)
             return check_contract(
-                args.upstream_stack,
+                args.upstream_stack if args.upstream_service is None else f"{args.upstream_stack} (service {args.upstream_service})",
                 contract,
                 own_account=account,
                 own_region=region,
@@ -76,7 +80,8 @@ class Promoted(pulumi.ComponentResource):
                 rescans=args.supply.scans,
             )
 
-        contract = pulumi.Output.all(reference.get_output(CONTRACT_OUTPUT), context.account_id, context.region).apply(checked)
+        contracts = reference.get_output(SERVICES_CONTRACT_OUTPUT)
+        contract = pulumi.Output.all(reference.get_output(CONTRACT_OUTPUT), contracts, context.account_id, context.region).apply(checked)
         self.upstream = UpstreamContract.checked(args.upstream_stack, contract, cross_account=args.promote_from_account is not None)
         if args.promote_from_account is not None:
             # One statement added to the bus's policy (PutPermission), not a whole policy that would

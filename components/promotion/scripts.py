@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from components.contracts import IMAGE_DEFINITIONS_FILE
-from components.delivery.buildspec import SHORT_SHA_LENGTH
+from components.delivery.buildspec import IMAGE_DEFINITIONS_FILE, SHORT_SHA_LENGTH
 from components.delivery.image_record import MANIFEST_MEDIA_TYPES
 from components.promotion.contract import EXECUTION_TAG_PREFIX, PROMOTION_FILE, VERIFIED_TAG_PREFIX
 

@@ -61,6 +61,7 @@ from components.settings.model import (
     Settings,
     SourceSettings,
     WorkloadSettings,
+    own_settings,
 )
 from components.settings.network import cidr_problem
 from components.settings.parse import load_settings, parse_settings
@@ -140,6 +141,7 @@ __all__ = [
     "kubernetes_version_problem",
     "linear_shifts",
     "load_settings",
+    "own_settings",
     "parse_settings",
     "settings_error",
     "percent_text",

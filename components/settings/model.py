@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from components.settings.duration import WorstCase, worst_case
 from components.settings.enums import CpuArchitecture, DeploymentStrategyKind, DeployTargetKind, EksLoadBalancing, NatGateways, SourceProvider
@@ -288,3 +289,14 @@ class Settings:
     def prefix(self) -> str:
         """Physical-name prefix: unique per project, stack and service in one account and region."""
         return f"{self.project}-{self.stack}-{self.service_name}"
+
+
+T = TypeVar("T")
+
+
+def own_settings(value: T | None, settings: Settings) -> T:
+    """A target's own part of the settings, which parse_settings sets exactly when deployTarget names
+    the target; refuses to build a target from another target's settings."""
+    if value is None:
+        raise ValueError(f"deployTarget is {settings.deploy_target.value!r}: this target's settings are not parsed for it")
+    return value

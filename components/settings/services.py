@@ -20,6 +20,8 @@ from components.settings.constants import (
     ALB_CONDITION_VALUE_MAX_LENGTH,
     ALB_CONDITION_VALUES_PER_RULE,
     ALB_MAX_RULE_PRIORITY,
+    ALB_RULES_PER_LOAD_BALANCER,
+    ALB_TARGET_GROUPS_PER_LOAD_BALANCER,
     ALB_WILDCARDS_PER_RULE,
     MAX_SERVICES,
 )
@@ -66,13 +68,14 @@ def checked_name(value: Any, key: str) -> str:
     return value
 
 
-def stack_problems(raw: Mapping[str, Any], stack: Settings | None, count: int) -> list[str]:
+def _stack_problems(raw: Mapping[str, Any], count: int) -> list[str]:
     """What a list of `count` services refuses in the stack's own keys."""
     problems = []
     if count > MAX_SERVICES:
         problems.append(
-            f"services: {count} entries are too many; allowed: at most {MAX_SERVICES}: the services share one load balancer, which takes 100 target "
-            "groups and 100 rules, and a service that shifts traffic needs two of each. Fix: split the services over two stacks"
+            f"services: {count} entries are too many; allowed: at most {MAX_SERVICES}: the services share one load balancer, which takes "
+            f"{ALB_TARGET_GROUPS_PER_LOAD_BALANCER} target groups and {ALB_RULES_PER_LOAD_BALANCER} rules, and a service that shifts traffic needs two "
+            "of each. Fix: split the services over two stacks"
         )
     if raw.get("nextDeployTarget") not in (None, ""):
         problems.append(
@@ -108,8 +111,8 @@ def _entry_keys(where: str, entry: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where}.serviceName: {_shown(value)} is not valid in an entry; the entry's `name` is its service's name. Fix: write it as name: {_shown(value)}")
         elif key in KEYS:
             problems.append(
-                f"{where}.{key}: {_shown(value)} is not valid in an entry; {key} is stack-wide (one network, load balancer, cluster and pipeline "
-                f"settings for every service), and an entry takes only name, hosts, paths, priority and the per-service keys. Fix: set it at the "
+                f"{where}.{key}: {_shown(value)} is not valid in an entry; {key} is stack-wide (one network, load balancer, cluster and set of "
+                f"gates for every service), and an entry takes only name, hosts, paths, priority and the per-service keys. Fix: set it at the "
                 f"top level (container-cicd:{key}) and remove it from the entry"
             )
         else:
@@ -214,7 +217,7 @@ def _entry_settings(
 def parse_services(entries: Sequence[Any], raw: Mapping[str, Any], stack: Settings | None, known: Sequence[str], parse: ParseOne) -> tuple[tuple[ServiceSettings, ...], list[str]]:
     """The services of `entries` (the `services` list), and every problem they have. `raw`: the stack's raw config
     without `services`; `stack`: its settings (None when they have problems, `known`); `parse`: the stack's parse."""
-    problems = stack_problems(raw, stack, len(entries))
+    problems = _stack_problems(raw, len(entries))
     services: list[ServiceSettings] = []
     named: dict[str, int] = {}
     routes: dict[tuple[frozenset[str], frozenset[str]], int] = {}

@@ -39,7 +39,7 @@ from offline.plan import promotion
 from offline.plan.canary import canary_section
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
-from offline.plan.diagrams import architecture_mermaid, diagrams, pipeline_mermaid, to_dot, to_mermaid
+from offline.plan.diagrams import Graph, architecture_graph, architecture_mermaid, pipeline_graph, pipeline_mermaid, services_graphs, to_dot, to_mermaid
 from offline.plan.dora import dora_section
 from offline.plan.sections import (
     component_tree,
@@ -51,9 +51,8 @@ from offline.plan.sections import (
     pipeline_resource,
     pipeline_section,
     show,
-    stack_settings,
 )
-from offline.plan.services import has_services, mermaid_notes, routes, services_report, sharing_report
+from offline.plan.services import has_services, mermaid_notes, services_report, sharing_report
 from offline.plan.supply import supply_section
 from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
@@ -147,7 +146,6 @@ def render_report(
     deployed: StackResult | None = None,
 ) -> str:
     counts = result.count_by_type()
-    services = stack_settings(result).service_list if has_services(result) else ()
     custom = sum(1 for r in result.resources if r.custom)
     lines = [
         f"# Offline plan: stack `{result.stack}`",
@@ -163,7 +161,7 @@ def render_report(
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         promotion.summary_row(result),
         "",
-        *services_report(result, services),
+        *services_report(result),
         *(["## Change from the deployed configuration", "", *change_section(deployed, result), ""] if deployed is not None else []),
         "## Configuration",
         "",
@@ -247,11 +245,19 @@ def render_report(
     return "\n".join(lines)
 
 
+def plan_diagrams(result: StackResult) -> dict[str, Graph]:
+    """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
+    promotion path last. A stack with `services` draws each service's part in a subgraph of its own."""
+    found = services_graphs(result) if has_services(result) else {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
+    if promotion.promotes(result):
+        found["promotion"] = promotion.promotion_graph(result)
+    return found
+
+
 def diagram_files(result: StackResult) -> dict[str, str]:
     """`<name>.mmd` and `<name>.dot` of every diagram, by file name."""
     files = {}
-    drawn = diagrams(result, routes(stack_settings(result).service_list) if has_services(result) else None)
-    for name, graph in drawn.items():
+    for name, graph in plan_diagrams(result).items():
         files[f"{name}.mmd"] = to_mermaid(graph)
         files[f"{name}.dot"] = to_dot(graph)
     return files

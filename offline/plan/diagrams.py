@@ -15,7 +15,8 @@ from typing import Any
 
 from components.deploy.report import ArchitectureEdge, TargetReport
 from offline.mocks import PROJECT, StackResult
-from offline.plan.services import PIPELINE_TYPE, has_services, named_services, owners
+from offline.plan.services import PIPELINE_TYPE, named_services, owners, stack_services
+from offline.plan.services import routes as service_routes
 from program.targets import module_of_type
 
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
@@ -303,17 +304,8 @@ def services_architecture_graph(result: StackResult, routes: dict[str, str] | No
     return Graph("architecture", nodes=nodes_of(None), clusters=clusters, edges=tuple(edges))
 
 
-def diagrams(result: StackResult, routes: dict[str, str] | None = None) -> dict[str, Graph]:
-    """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
-    promotion path last. A stack with `services` draws each service's part in a subgraph of its own (its
-    load balancer edges labelled with `routes`, by service name)."""
-    # promotion.py builds on this module's graph model.
-    from offline.plan.promotion import promotes, promotion_graph
-
-    if has_services(result):
-        found = {"pipeline": services_pipeline_graph(result), "architecture": services_architecture_graph(result, routes)}
-    else:
-        found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
-    if promotes(result):
-        found["promotion"] = promotion_graph(result)
-    return found
+def services_graphs(result: StackResult, routes: dict[str, str] | None = None) -> dict[str, Graph]:
+    """The pipeline and architecture diagrams of a stack with `services` (its load balancer edges labelled with
+    `routes`, by service name; omitted: each service's route as the stack file gives it)."""
+    routes = service_routes(stack_services(result)) if routes is None else routes
+    return {"pipeline": services_pipeline_graph(result), "architecture": services_architecture_graph(result, routes)}

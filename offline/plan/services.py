@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.settings import KEYS, DeployTargetKind, ServiceSettings, Settings
+from components.settings import KEYS, DeployTargetKind, ServiceSettings, Settings, parse_settings
 from offline import cost
 from offline.mocks import PROJECT, Resource, StackResult
+from offline.stackfile import config_strings
 
 SERVICES_KEY = f"{PROJECT}:services"
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -55,6 +56,12 @@ def named_services(config: Mapping[str, Any]) -> tuple[str, ...]:
 
 def has_services(result: StackResult) -> bool:
     return bool(named_services(result.config))
+
+
+def stack_services(result: StackResult) -> tuple[ServiceSettings, ...]:
+    """The stack's services as the program read them (`Settings.service_list`)."""
+    raw = {k.split(":", 1)[1]: v for k, v in config_strings(result.config).items() if k.startswith(f"{PROJECT}:")}
+    return parse_settings(raw, PROJECT, result.stack).service_list
 
 
 def _top_level(resource: Resource, by_ref: Mapping[str, Resource]) -> Resource:
@@ -228,11 +235,11 @@ def services_section(result: StackResult, services: Sequence[ServiceSettings]) -
     ]
 
 
-def services_report(result: StackResult, services: Sequence[ServiceSettings]) -> list[str]:
+def services_report(result: StackResult) -> list[str]:
     """The report's `## Services` section and its blank line; nothing for a stack without `services`."""
     if not has_services(result):
         return []
-    return ["## Services", "", *services_section(result, services), ""]
+    return ["## Services", "", *services_section(result, stack_services(result)), ""]
 
 
 def sharing_report(result: StackResult) -> list[str]:

@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.contracts import IMAGE_DEFINITIONS_FILE, MetricRef, Statement
+from components.contracts import MetricRef, Statement
+from components.delivery.buildspec import IMAGE_DEFINITIONS_FILE
 from components.delivery.image_record import record_commands
 from components.iam import logs_statement, registry_login_statement
 

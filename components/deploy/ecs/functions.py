@@ -17,7 +17,11 @@ FUNCTION_FILES = (
     "functions/ecs_smoke_test.py",
     "functions/ecs_verify_deployment.py",
 )
+# The smoke-test hook of a host-routed service (the same hook, naming the service's host): packed only with that
+# hook, so the other functions' code, and every stack without such a service, keep their archive.
+ROUTED_SMOKE_TEST = "functions/routed_smoke_test.py"
 
 
-def functions_archive() -> pulumi.AssetArchive:
-    return pulumi.AssetArchive({path: pulumi.FileAsset(path) for path in FUNCTION_FILES})
+def functions_archive(*extra: str) -> pulumi.AssetArchive:
+    """The package; `extra`: files packed besides FUNCTION_FILES (ROUTED_SMOKE_TEST)."""
+    return pulumi.AssetArchive({path: pulumi.FileAsset(path) for path in (*FUNCTION_FILES, *extra)})

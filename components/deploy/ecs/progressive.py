@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import DeployInputs
-from components.deploy.ecs.functions import functions_archive
+from components.deploy.ecs.functions import ROUTED_SMOKE_TEST, functions_archive
 from components.deploy.ecs.judge import JUDGE_STAGE, canary_judge
 from components.iam import service_role
 from components.lambdas import INIT_LIMIT_SECONDS, FunctionVpc, StackFunction, stack_function
@@ -75,14 +75,17 @@ def smoke_test_timeout_seconds(n_paths: int) -> int:
     return math.ceil(WORST_CASE_SECONDS(1, 0, SMOKE_TEST_REQUEST_TIMEOUT_SECONDS, n_paths)) + LAMBDA_START_SECONDS
 
 
-def smoke_test_environment(test_url: pulumi.Input[str], health_path: str, smoke_paths: Sequence[str], host_header: str | None = None) -> dict[str, pulumi.Input[str]]:
-    """The hook's environment (its contract: functions/ecs_smoke_test.py). `test_url` carries a path-routed
-    service's path prefix; `host_header`: a host-routed service's host (its test rule matches on it)."""
+def smoke_test_environment(
+    test_url: pulumi.Input[str], health_path: str, smoke_paths: Sequence[str], host_header: str | None = None, path_prefix: str = ""
+) -> dict[str, pulumi.Input[str]]:
+    """The hook's environment (its contract: functions/ecs_smoke_test.py, and functions/routed_smoke_test.py with
+    `host_header`). What a routed service's test rule matches: `host_header` its host (sent as the Host header),
+    `path_prefix` its path prefix (every path requested starts with it). Omitted: the load balancer's name, no prefix."""
     n_paths = 1 + len(smoke_paths)
     environment: dict[str, pulumi.Input[str]] = {
         "TEST_BASE_URL": test_url,
-        "HEALTH_PATH": health_path,
-        "SMOKE_PATHS": pulumi.Output.json_dumps(list(smoke_paths)),
+        "HEALTH_PATH": path_prefix + health_path,
+        "SMOKE_PATHS": pulumi.Output.json_dumps([path_prefix + path for path in smoke_paths]),
         "REQUEST_TIMEOUT_SECONDS": str(SMOKE_TEST_REQUEST_TIMEOUT_SECONDS),
         "MAX_ATTEMPTS": str(smoke_test_attempts(n_paths)),
         "RETRY_DELAY_SECONDS": str(SMOKE_TEST_RETRY_DELAY_SECONDS),
@@ -256,10 +259,11 @@ def _smoke_test(
         environment=inputs,
         function_name=physical_name(name_prefix, "smoke-test", 64),
         description="ECS lifecycle hook: smoke-tests the new revision through the test listener before production traffic moves",
-        handler="functions.ecs_smoke_test.handler",
+        # A host-routed service's hook names its host in every request (its test rule matches on it).
+        handler="functions.routed_smoke_test.handler" if shift.test_host else "functions.ecs_smoke_test.handler",
         timeout_seconds=smoke_test_timeout_seconds(n_paths),
-        code=functions_archive(),
-        variables=smoke_test_environment(shift.test_url, inputs.workload.health_check_path, strategy.smoke_test_paths, shift.test_host),
+        code=functions_archive(ROUTED_SMOKE_TEST) if shift.test_host else functions_archive(),
+        variables=smoke_test_environment(shift.test_url, inputs.workload.health_check_path, strategy.smoke_test_paths, shift.test_host, shift.test_path_prefix),
         context=context,
         vpc=FunctionVpc(subnet_ids=network.private_subnet_ids, security_group_id=hook_sg.id),
         # The service's first deployment already runs the hook, which must get out of the private subnets by then.

@@ -145,8 +145,10 @@ class EksTarget(pulumi.ComponentResource):
             node_security_group_id = cluster.vpc_config.cluster_security_group_id
             container_insights(name, cluster, tags=inputs.tags, context=context, parent=self)
 
-        # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group).
-        attachment.connect(name, node_security_group_id, workload.container_port, parent=self, workload="pods")
+        # The ALB reaches the pods' IPs on the container port (pods share the nodes' security group; with several
+        # services the stack opens each port once: inputs.workload_connected).
+        if not inputs.workload_connected:
+            attachment.connect(name, node_security_group_id, workload.container_port, parent=self, workload="pods")
 
         step, access = self._deploy_step(name, args, spec, cluster_name, cluster_arn, context, network, node_security_group_id, attachment.target_group_arn)
         manifests_digest = pulumi.Output.all(attachment.target_group_arn).apply(
