@@ -192,3 +192,14 @@ def test_each_example_and_a_renamed_dev_plan_without_violations_or_unexcepted_fa
     scan = checkov_scan.scan(part)
     assert scan.failed, "outside production the load balancer has failures to except"
     assert [f"{f.check_id} {f.resource}" for f in scan.unexcepted] == []
+
+
+def test_the_services_page_shows_the_services_example():
+    """docs/services.md's stack file is examples/Pulumi.services.yaml's (its routes, paths and filters), shortened."""
+    page = (ROOT / "docs" / "services.md").read_text()
+    shown = stackfile.load(page.split("```yaml\n", 1)[1].split("```", 1)[0])["config"]
+    example_config = stackfile.load((EXAMPLES / "Pulumi.services.yaml").read_text())["config"]
+    keys = ("name", "appPath", "sourceFilePaths", "paths", "hosts")
+    services = [{k: e[k] for k in keys if k in e} for e in example_config[f"{PROJECT}:services"]]
+    assert shown[f"{PROJECT}:services"] == services
+    assert {k: v for k, v in shown.items() if k != f"{PROJECT}:services"} == {k: example_config[k] for k in shown if k != f"{PROJECT}:services"}
