@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from offline.cost import AUTO_MODE_NODE_VOLUME_GIB, AUTO_MODE_NODES, HOURS_PER_MONTH, Line, Saving, Savings, _workload_requests, estimate, savings
+from offline.cost import (
+    AUTO_MODE_NODE_VOLUME_GIB,
+    AUTO_MODE_NODES,
+    HOURS_PER_MONTH,
+    Line,
+    Saving,
+    Savings,
+    _auto_mode_nodes,
+    _workload_requests,
+    estimate,
+    savings,
+)
+from offline.mocks import StackResult
 
 EKS_DOC = (Path(__file__).resolve().parent.parent / "docs" / "eks.md").read_text()
 
@@ -129,3 +141,17 @@ def test_savings_table_shows_each_shared_part_once_and_per_service_and_the_total
         "| Application Load Balancer (1 LCU) | 22.27 | 66.81 | 44.54 |",
         "| **Total** | **66.07** | **198.21** | **132.14** |",
     ]
+
+
+def test_eks_nodes_fit_every_services_pods_together():
+    """Each service's replicas at its own pod size, packed on the stack's one cluster (only its settings are read)."""
+    services = [
+        {"name": "web", "desiredCount": 3, "eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 512},
+        {"name": "api", "paths": ["/api/*"], "desiredCount": 2, "eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 512},
+        {"name": "admin", "hosts": ["admin.example.com"], "desiredCount": 1, "eksPodCpuMillicores": 500, "eksPodMemoryMiB": 2048},
+    ]
+    config = {"container-cicd:deployTarget": "eks", "container-cicd:services": services}
+    result = StackResult("dev", config, [], {}, [])
+    assert _workload_requests(result) == ([(3, 1000, 512), (2, 1000, 512), (1, 500, 2048)], "x86_64")
+    # 5,500 millicores need three nodes of 1,930; 4,608 MiB two of 3,300: the CPU decides.
+    assert _auto_mode_nodes(result) == (3, "x86_64")
