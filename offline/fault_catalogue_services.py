@@ -105,4 +105,56 @@ SERVICES_FAULTS: tuple[Fault, ...] = (
         '"HEALTH_PATH": path_prefix + health_path,',
         '"HEALTH_PATH": health_path,',
     ),
+    # The composition of many services (program/): each service wired to its own pipeline, target, cluster service or
+    # namespace, rules and dashboard section, and nothing of another's; the entry named like serviceName adopting the
+    # stack's resources; the stack's cluster opened once per port.
+    Fault(
+        "service-target-built-from-the-stack-settings",
+        "naming",
+        "program/service.py",
+        'target = create_target(name("deploy"), settings, inputs, opts("deploy"))',
+        'target = create_target(name("deploy"), stack, inputs, opts("deploy"))',
+    ),
+    Fault(
+        "services-attach-as-the-default",
+        "naming",
+        "program/service.py",
+        'attachment_name=None if service.implicit or adopts else name("deploy-lb"),',
+        "attachment_name=None,",
+    ),
+    Fault("service-cluster-of-its-own", "naming", "program/service.py", "shared_cluster=_cluster(shared),", "shared_cluster=None,"),
+    Fault(
+        "ecs-failure-rule-matches-the-whole-cluster", "alarm", "components/deploy/ecs/target.py", 'failed if shared is None else failed | {"resources": [service.arn]}', "failed"
+    ),
+    Fault(
+        "service-notifications-watch-the-stacks-pipeline",
+        "alarm",
+        "program/service.py",
+        "        ServiceEvents(\n            pipeline_name=pipeline_name,",
+        '        ServiceEvents(\n            pipeline_name=physical_name(stack.prefix, "pipeline", 100),',
+    ),
+    Fault(
+        "router-starts-each-pipeline-on-every-push",
+        "deploy",
+        "program/service.py",
+        "file_paths=parts.service.settings.source.file_paths)",
+        "file_paths=())",
+    ),
+    Fault(
+        "connection-pipelines-run-on-every-push",
+        "deploy",
+        "program/origin.py",
+        "shared_source.for_paths(settings.source.file_paths) if shared_source is not None",
+        "shared_source.contribution if shared_source is not None",
+    ),
+    Fault("dashboard-shows-one-service", "alarm", "__main__.py", "sections=[parts.dashboard for parts in services],", "sections=[services[0].dashboard],"),
+    Fault(
+        "eks-target-group-tagged-for-a-cluster-of-its-own",
+        "network",
+        "components/deploy/eks/target.py",
+        "(shared.name if shared else created_cluster_name(args.name_prefix, args.network_variant))",
+        "created_cluster_name(args.name_prefix, args.network_variant)",
+    ),
+    Fault("eks-services-each-open-the-shared-nodes", "network", "program/service.py", "workload_connected=shared.eks_cluster is not None,", "workload_connected=False,"),
+    Fault("adopting-service-keeps-no-former-name", "naming", "program/naming.py", "    if not adopts_stack(service, stack_service_name):\n", "    if True:\n"),
 )

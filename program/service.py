@@ -20,7 +20,6 @@ from components.delivery.path_router import PathRouter, PathRouterArgs, RoutedPi
 from components.delivery.pipeline import Pipeline, PipelineArgs, PipelineGates
 from components.delivery.release import Release, ReleaseArgs
 from components.naming import physical_name
-from components.network.attach import RouteArgs
 from components.promotion.contract import stack_exports
 from components.promotion.origin import ImageOrigin
 from components.safety.alarms import Alarms, AlarmsArgs, alarm_names
@@ -30,7 +29,7 @@ from components.settings import ServiceSettings
 from program.naming import adopting, adopts_stack, service_resource_name
 from program.origin import image_origin
 from program.shared import SharedParts
-from program.targets import create_target
+from program.targets import create_target, route_args
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def build_service(service: ServiceSettings, shared: SharedParts) -> ServiceParts
         # (ECS blue-green, canary, linear: also its rules on the test listener, open to the hook's addresses).
         load_balancer=shared.load_balancer,
         hook_source_ips=shared.hook_source_ips,
-        route=RouteArgs(priority=service.priority, hosts=service.routing.hosts, paths=service.routing.paths) if service.routing and service.priority else None,
+        route=route_args(service),
         # The implicit service, and the entry that adopts the stack's resources, keep the load balancer's own names
         # (its target group and default action stay); another service's are its own.
         attachment_name=None if service.implicit or adopts else name("deploy-lb"),

@@ -17,7 +17,8 @@ import pulumi
 from components.contracts import DeployInputs, DeployTarget
 from components.deploy import ecs, eks
 from components.deploy.report import TargetReport
-from components.settings import DeployTargetKind, Settings, own_settings
+from components.network.attach import RouteArgs
+from components.settings import DeployTargetKind, ServiceSettings, Settings, own_settings
 
 TargetFactory = Callable[[str, Settings, DeployInputs, pulumi.ResourceOptions], DeployTarget]
 
@@ -40,6 +41,13 @@ def network_variant(settings: Settings) -> str:
 def spec_parameter_name(settings: Settings) -> str:
     """The SSM parameter that holds the digest of an EKS service's rendered manifests."""
     return f"/{settings.project}/{settings.stack}/{settings.service_name}/eks-workload-spec"
+
+
+def route_args(service: ServiceSettings) -> RouteArgs | None:
+    """A service's route on the load balancer (DeployInputs.route); None: the listener's default (no routing)."""
+    if service.routing is None or service.priority is None:
+        return None
+    return RouteArgs(priority=service.priority, hosts=service.routing.hosts, paths=service.routing.paths)
 
 
 def ecs_target(name: str, settings: Settings, inputs: DeployInputs, opts: pulumi.ResourceOptions) -> ecs.EcsTarget:

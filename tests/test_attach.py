@@ -21,10 +21,10 @@ from components.delivery.image_record import ImageRecord, ImageRecordArgs
 from components.network.attach import CATCH_ALL_AFTER_ROUTES, AttachArgs, Attachment, RouteArgs
 from components.network.loadbalancer import LoadBalancer, LoadBalancerArgs, target_group_name
 from components.network.traffic_shift import TrafficShiftArgs
-from components.settings import parse_settings
-from offline.mocks import PROJECT, CloudMocks
+from components.settings import Routing, ServiceSettings, parse_settings
+from offline.mocks import PROJECT, CloudMocks, _abandon_pending_tasks
 from offline.recording import RecordingMonitor, Resource
-from program.targets import create_target
+from program.targets import create_target, route_args
 
 RULE, LISTENER, TG = "aws:lb/listenerRule:ListenerRule", "aws:lb/listener:Listener", "aws:lb/targetGroup:TargetGroup"
 EGRESS, INGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -283,6 +283,43 @@ def test_plain_rules_are_named_by_priority_so_exchanging_priorities_replaces_no_
     assert set(before) == set(after) and len(before) == 2
     assert {u.rsplit("::", 1)[-1]: v[1] for u, v in before.items()}["deploy-lb-rule-20"] == [{"pathPattern": {"values": ["/api/*"]}}]
     assert {u.rsplit("::", 1)[-1]: v[1] for u, v in after.items()}["deploy-lb-rule-20"] == [{"hostHeader": {"values": ["admin.example.com"]}}]
+
+
+def test_a_failure_while_attaching_fails_the_listener_instead_of_leaving_it_waiting():
+    """The default action is settled when the block ends; an exception in it fails the listener's registration with
+    that exception (no listener with a half-known default action, no program waiting for an input forever)."""
+
+    def build() -> dict[str, Any]:
+        lb = load_balancer()
+        with pytest.raises(RuntimeError, match="^a target failed$"), lb.attaching():
+            attach(lb, "web")
+            raise RuntimeError("a target failed")
+        return {}
+
+    with pytest.raises(RuntimeError, match="^a target failed$"):
+        Program(build)
+    _abandon_pending_tasks()
+
+
+def test_a_standby_never_stands_by_a_traffic_shifting_workload():
+    def build() -> dict[str, Any]:
+        lb = load_balancer()
+        with lb.attaching():
+            attach(lb, "shop", SHOP, SHIFT)
+            with pytest.raises(ValueError, match=r"^LoadBalancer.attach\('shop'\): a standby workload shifts no traffic and stands by no workload that does \(priority 40\)$"):
+                lb.attach(AttachArgs(name="shop", target_kind="eks", health_check_path="/health", route=SHOP, standby=True))
+            with pytest.raises(ValueError, match=r"a standby workload shifts no traffic"):
+                lb.attach(AttachArgs(name="web", target_kind="eks", health_check_path="/health", traffic_shift=SHIFT, standby=True))
+        return {}
+
+    Program(build)
+
+
+def test_route_args_from_a_services_settings():
+    settings = parse_settings({}, PROJECT, "dev")
+    assert route_args(ServiceSettings("app", settings, None, None, implicit=True)) is None
+    routed = ServiceSettings("shop", settings, Routing(hosts=("shop.example.com",), paths=("/shop/*",)), 40)
+    assert route_args(routed) == SHOP
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ offline/ may read it too (the plan shows the settings).
 
 A module "takes Settings" when `Settings` (or a name it is imported as, or a module-level alias whose value names
 it, such as `Factory = Callable[[str, Settings], X]`) appears in
-- the annotation of a parameter of a function, method or lambda-free callable it defines, or
+- the annotation of a parameter of a function or method it defines, or
 - the annotation of a field in a class body (a dataclass's or NamedTuple's fields are its constructor's
   parameters; a Protocol's attributes are what its implementers are handed).
 A return annotation does not count: handing out settings is not taking them.

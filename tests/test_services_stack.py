@@ -320,3 +320,49 @@ def test_a_building_stack_exports_each_services_contract_and_a_promoting_one_pro
         assert named == {name}, name
         collector = next(r for r in own if r.type == "aws:lambda/function:Function" and "collector" in r.name)
         assert f"{PROJECT}-dev-{name}" in json.dumps(collector.inputs)
+
+
+def test_on_a_connection_each_pipeline_is_triggered_by_pushes_to_its_own_files(evaluate):
+    """GitHub (a CodeConnections connection): one connection for the monorepo, and each pipeline's V2 trigger filters
+    the branch's pushes by its service's sourceFilePaths; no path router."""
+    result = evaluate_services(evaluate, {"sourceProvider": "github", "sourceRepository": "acme/monorepo"})
+    assert len(result.of_type("aws:codeconnections/connection:Connection")) == 1
+    assert result.of_type("aws:lambda/function:Function") == [] or all("path-router" not in r.name for r in result.of_type("aws:lambda/function:Function"))
+    for name, _, _ in SERVICES:
+        [trigger] = pipeline_of(result, name)["triggers"]
+        [push] = trigger["gitConfiguration"]["pushes"]
+        assert push["filePaths"] == {"includes": [f"services/{name}/**"]}
+        assert push["branches"] == {"includes": ["main"]}
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_per_service_resources_carry_their_services_tag(stack, request):
+    """Cost allocation per service: each service's pipeline, registry, build, target group and deploy resources are
+    tagged with its name; the shared ones with the stack's serviceName."""
+    result: StackResult = request.getfixturevalue(stack)
+    for name, _, _ in SERVICES:
+        tagged = [
+            r
+            for r in result.resources
+            if r.type
+            in ("aws:codepipeline/pipeline:Pipeline", "aws:ecr/repository:Repository", "aws:codebuild/project:Project", "aws:lb/targetGroup:TargetGroup", "aws:ecs/service:Service")
+            and prefix(name) in json.dumps(r.inputs.get("name"))
+        ]
+        assert tagged and {r.inputs["tags"]["service"] for r in tagged} == {name}, name
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks", "promoting"])
+def test_three_services_meet_the_policy_pack(stack, request):
+    from policy.rules import run_rules, subjects
+
+    result: StackResult = request.getfixturevalue(stack)
+    assert run_rules(subjects(result.resources)) == []
+
+
+@pytest.mark.parametrize("stack", ["ecs", "eks"])
+def test_three_services_name_nothing_they_do_not_wait_for(stack, request):
+    """What tests/test_dependencies.py checks of the shipped stacks: a resource that names another (the shared
+    cluster, another service's rule) depends on it."""
+    from tests.test_dependencies import named_without_dependency
+
+    assert named_without_dependency(request.getfixturevalue(stack)) == []

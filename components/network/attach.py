@@ -211,3 +211,20 @@ class Late:
     def fail(self, error: BaseException) -> None:
         if not self._future.done():
             self._future.set_exception(error)
+
+
+def reported_once(error: BaseException) -> None:
+    """The program raises `error` itself; each Output derived from a failed input would otherwise have asyncio log it
+    again ("exception was never retrieved") when collected. Other exceptions go to the handler as before."""
+    loop = asyncio.get_event_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("exception") is error:
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

@@ -38,7 +38,7 @@ import pulumi_aws as aws
 
 from components.naming import variant_name
 from components.network.access_logs import LOG_PREFIX, access_log_bucket
-from components.network.attach import CATCH_ALL_AFTER_ROUTES, CATCH_ALL_ALONE, AttachArgs, Attachment, Late, RouteArgs, forward
+from components.network.attach import CATCH_ALL_AFTER_ROUTES, CATCH_ALL_ALONE, AttachArgs, Attachment, Late, RouteArgs, forward, reported_once
 from components.network.dns import alias_record
 from components.network.traffic_shift import ALL_PATHS, NOT_FOUND, TrafficShift, TrafficShiftArgs, shift_rules, test_listener
 from components.network.waf import web_acl
@@ -126,14 +126,11 @@ class _Attached:
 
 
 class LoadBalancer(pulumi.ComponentResource):
-    """The stack's internet-facing ALB and its listeners; workloads attach themselves (`attach`, inside
-    `attaching`).
+    """The stack's internet-facing ALB and its listeners; workloads attach themselves (`attach`, in `attaching`).
 
-    It belongs to the stack, not to a deploy target: switching `deployTarget` keeps the load balancer and its
-    URL, and replaces only the target group. Each target's target group is named for it (`<name>-tg-ecs`,
-    `<name>-tg-eks`), so that during a switch (a standby attachment) both exist side by side and each keeps its
-    state when the next target becomes the deploy target; the serving one answers to the name it had before
-    (`<name>-tg`).
+    Switching `deployTarget` keeps the load balancer and its URL and replaces only the target group: each target's
+    is named for it (`<name>-tg-ecs`, `<name>-tg-eks`), so that during a switch (a standby attachment) both exist
+    and each keeps its state; the serving one answers to the name it had before (`<name>-tg`).
     """
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -198,6 +195,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self._attached: list[_Attached] = []
         self._routed: dict[int, tuple[str, Late | None, pulumi.Resource]] = {}
         self._late: list[Late] = []
+        self._catch_all: Late | None = None
         self._phase = "new"
         self.register_outputs({"url": self.url, "dns_name": self.dns_name})
 
@@ -206,7 +204,7 @@ class LoadBalancer(pulumi.ComponentResource):
         """The phase in which workloads attach; its end settles the default action and the catch-all priority."""
         if self._phase != "new":
             raise RuntimeError(f"LoadBalancer {self._name!r}: attaching() runs once; attach every workload of the stack in that one block")
-        self._default, self._catch_all = self._later(), self._later()
+        self._default, self._catch_all = self._later(), None
         self.listener = self._serving_listener(self._default.output)
         self._phase = "attaching"
         try:
@@ -215,6 +213,7 @@ class LoadBalancer(pulumi.ComponentResource):
         except BaseException as error:
             for late in self._late:
                 late.fail(error)
+            reported_once(error)
             raise
         finally:
             self._phase = "settled"
@@ -244,7 +243,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 test_port=args.traffic_shift.test_listener_port,
                 primary=group,
                 alternate=alternate,
-                priority=route.priority if route else self._catch_all.output,
+                priority=route.priority if route else self._catch_all_priority(),
                 conditions=route.conditions() if route else [{"path_pattern": {"values": [ALL_PATHS]}}],
                 test_host=route.host if route else None,
                 path_prefix=route.path_prefix if route else "",
@@ -276,11 +275,16 @@ class LoadBalancer(pulumi.ComponentResource):
         taken = [a.args.name for a in self._attached if a.args.standby == args.standby and (a.args.route.priority if a.args.route else None) == priority]
         if taken:
             raise ValueError(f"LoadBalancer.attach({args.name!r}): {taken[0]!r} already takes {where}; give each service a route and priority of its own")
-        if args.standby and args.traffic_shift is not None:
-            raise ValueError(f"LoadBalancer.attach({args.name!r}): a standby workload takes no traffic to shift; attach it without traffic_shift")
+        beside = [a.args.name for a in self._attached if a.args.route == route and a.args.standby != args.standby and (a.args.traffic_shift or args.traffic_shift)]
+        if beside or (args.standby and args.traffic_shift is not None):
+            raise ValueError(f"LoadBalancer.attach({args.name!r}): a standby workload shifts no traffic and stands by no workload that does ({where})")
         port = args.traffic_shift.test_listener_port if args.traffic_shift else None
         if port is not None and self._test is not None and self._test[0].test_listener_port != port:
             raise ValueError(f"LoadBalancer.attach({args.name!r}): test listener port {port}, but the one test listener is on {self._test[0].test_listener_port}")
+
+    def _catch_all_priority(self) -> pulumi.Output[Any]:
+        self._catch_all = self._later()
+        return self._catch_all.output
 
     def _later(self) -> Late:
         late = Late()
@@ -322,7 +326,8 @@ class LoadBalancer(pulumi.ComponentResource):
                 late.settle(forward(serving[0], standby))
         default, standby = groups(None, False), groups(None, True)
         self._default.settle(forward(default[0], standby) if default else [NOT_FOUND])
-        self._catch_all.settle(CATCH_ALL_AFTER_ROUTES if any(route is not None for route in routes) else CATCH_ALL_ALONE)
+        if self._catch_all is not None:
+            self._catch_all.settle(CATCH_ALL_AFTER_ROUTES if any(route is not None for route in routes) else CATCH_ALL_ALONE)
 
     def _url(self, route: RouteArgs | None) -> pulumi.Output[str]:
         """A routed workload's URL: its host (else the stack's), with its path prefix."""

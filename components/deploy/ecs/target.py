@@ -110,6 +110,8 @@ class EcsTarget(pulumi.ComponentResource):
                 name=inputs.attachment_name or lb.pulumi_resource_name,
                 target_kind=KIND,
                 health_check_path=workload.health_check_path,
+                # The service's tags (its `service` tag: cost allocation per service); a stack of one service's are the stack's.
+                target_group_tags=dict(tags),
                 route=inputs.route,
                 traffic_shift=traffic_shift_args(args.strategy, inputs.hook_source_ips),
                 standby=inputs.standby,

@@ -108,7 +108,7 @@ class EksTarget(pulumi.ComponentResource):
                 name=inputs.attachment_name or lb.pulumi_resource_name,
                 target_kind=KIND,
                 health_check_path=workload.health_check_path,
-                target_group_tags=target_group_tags(args),
+                target_group_tags={**inputs.tags, **target_group_tags(args)},
                 route=inputs.route,
                 standby=inputs.standby,
                 name_prefix=args.name_prefix,
