@@ -353,6 +353,7 @@ FAULTS: tuple[Fault, ...] = (
         "shared = [line for line in estimate.lines if line.item.startswith(SHARED_ITEMS)]",
         "shared = list(estimate.lines)",
     ),
+    Fault("listener-rule-owned-by-its-tag", "naming", "offline/plan/services.py", "        if len(targets) == 1 and None not in targets:", "        if False:"),
     Fault("eks-nodes-for-the-first-service-only", "policy", "offline/cost.py", "    for service in settings.service_list:", "    for service in settings.service_list[:1]:"),
     Fault("fargate-tasks-of-one-size-counted-once", "policy", "offline/cost.py", "found[item] = (quantity + count, ", "found[item] = (count, "),
     Fault(

@@ -27,7 +27,8 @@ def _resource(type_: str, logical: str, parent: Resource | None = None, service:
     custom = not type_.startswith(f"{PROJECT}:")
     ref = f"urn:pulumi:dev::{PROJECT}::{type_}::{logical}"
     tags = {"tags": {"service": service}} if service else {}
-    return Resource(type_, logical, ref, parent.ref if parent else STACK, custom, {**tags, **inputs}, ref=ref)
+    outputs = {"arn": inputs.pop("arn")} if "arn" in inputs else {}
+    return Resource(type_, logical, ref, parent.ref if parent else STACK, custom, {**tags, **inputs}, outputs=outputs, ref=ref)
 
 
 def _stages(*names: str) -> list[dict]:
@@ -51,9 +52,11 @@ def stack(config: dict | None = None) -> StackResult:
         _resource("aws:lb/listener:Listener", "deploy-lb-http", lb, "web"),
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-tg-ecs", lb, "web", name="container-cicd-dev-web-tg"),
         _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-tg-ecs", lb, "api", name="container-cicd-dev-api-tg"),
-        _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-v2-tg-ecs", lb, "api-v2", name="container-cicd-dev-api-v2-tg"),
+        _resource("aws:lb/targetGroup:TargetGroup", "deploy-lb-api-v2-tg-ecs", lb, "api-v2", name="container-cicd-dev-api-v2-tg", arn="arn:tg/api-v2"),
         # A service's attachment to the load balancer: named after the service, tagged like the stack.
         _resource("aws:lb/listenerRule:ListenerRule", "api-deploy-lb-rule", lb, "web"),
+        # A rule named by its priority and tagged like the stack: the service whose target group it forwards to.
+        _resource("aws:lb/listenerRule:ListenerRule", "deploy-lb-rule-30", lb, "web", actions=[{"type": "forward", "targetGroupArn": "arn:tg/api-v2"}]),
         _resource("aws:kms/key:Key", "logs-key", None, "web"),
         # The CodeCommit path router: one function for the stack, its routes by pipeline name.
         _resource("aws:lambda/function:Function", "path-router", None, "web", environment={"variables": {"ROUTES": ROUTES}}),
@@ -93,6 +96,7 @@ def test_each_resource_belongs_to_its_service_by_component_name_or_per_service_t
         "deploy-lb-api-tg-ecs": "api",
         "deploy-lb-api-v2-tg-ecs": "api-v2",
         "api-deploy-lb-rule": "api",
+        "deploy-lb-rule-30": "api-v2",
         "logs-key": None,
         "path-router": None,
         "web-pipeline": "web",
@@ -175,7 +179,7 @@ def test_architecture_diagram_draws_shared_parts_once_and_each_services_own_in_i
     assert clusters == {
         "svc_web": ["CodePipeline V2"],
         "svc_api": ["CodePipeline V2", "Listener rules: production, test listener (ECS sets the weights)", "CloudWatch alarm ×2"],
-        "svc_api_v2": ["ECS Fargate service"],
+        "svc_api_v2": ["ECS Fargate service", "Listener rules: production, test listener (ECS sets the weights)"],
     }
 
 

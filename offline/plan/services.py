@@ -22,6 +22,7 @@ SERVICES_KEY = f"{PROJECT}:services"
 STACK_TYPE = "pulumi:pulumi:Stack"
 PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 TARGET_GROUP_TYPE = "aws:lb/targetGroup:TargetGroup"
+RULE_TYPE = "aws:lb/listenerRule:ListenerRule"
 METRIC_ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
 COMPOSITE_ALARM_TYPE = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 FUNCTION_TYPE = "aws:lambda/function:Function"
@@ -34,7 +35,7 @@ PER_SERVICE_TYPES = frozenset(
     {
         PIPELINE_TYPE,
         TARGET_GROUP_TYPE,
-        "aws:lb/listenerRule:ListenerRule",
+        RULE_TYPE,
         METRIC_ALARM_TYPE,
         COMPOSITE_ALARM_TYPE,
         "aws:codebuild/project:Project",
@@ -93,6 +94,14 @@ def owners(result: StackResult) -> dict[str, str | None]:
         by_name = next((s for s in names if (top.startswith(f"{s}-") or r.name.startswith(f"{s}-")) and tag in (None, s, stack_service)), None)
         by_tag = tag if tag in names and (tag != stack_service or r.type in PER_SERVICE_TYPES) else None
         found[r.urn] = by_name or by_tag
+    # A listener rule (named and tagged as the load balancer's) belongs to the service whose target groups it forwards to.
+    group_owner = {g.outputs.get("arn"): found[g.urn] for g in result.of_type(TARGET_GROUP_TYPE)}
+    for rule in result.of_type(RULE_TYPE):
+        actions = rule.inputs.get("actions") or []
+        arns = [a.get("targetGroupArn") for a in actions] + [g.get("arn") for a in actions for g in (a.get("forward") or {}).get("targetGroups") or []]
+        targets = {group_owner.get(arn) for arn in arns if arn}
+        if len(targets) == 1 and None not in targets:
+            found[rule.urn] = targets.pop()
     return found
 
 
