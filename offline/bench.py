@@ -120,17 +120,17 @@ def parse_data(block: str) -> tuple[list[Measurement], Machine]:
     return measurements, Machine(**data["machine"])
 
 
-def block_of(text: str) -> str:
-    """The measured block of a document; ValueError when its markers are missing."""
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise ValueError(f"the document needs one {START} line and one {END} line after it, around the measured block")
-    return text.split(START, 1)[1].split(END, 1)[0].strip("\n")
+def block_of(text: str, start: str = START, end: str = END) -> str:
+    """The measured block of a document between `start` and `end`; ValueError when its markers are missing."""
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"the document needs one {start} line and one {end} line after it, around the measured block")
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
 
 
-def replace_block(text: str, block: str) -> str:
-    block_of(text)  # the markers are there, in order
-    before, rest = text.split(START, 1)
-    return f"{before}{START}\n{block}\n{END}{rest.split(END, 1)[1]}"
+def replace_block(text: str, block: str, start: str = START, end: str = END) -> str:
+    block_of(text, start, end)  # the markers are there, in order
+    before, rest = text.split(start, 1)
+    return f"{before}{start}\n{block}\n{end}{rest.split(end, 1)[1]}"
 
 
 def main(argv: list[str] | None = None, evaluate: Callable[[str], Any] | None = None, doc: Path | None = None) -> int:

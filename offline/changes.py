@@ -20,9 +20,10 @@ the table below names the ones of every type this program creates with an explic
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from components.deploy.eks.cluster import control_plane_log_group_name
 from offline.mocks import Resource, StackResult
@@ -237,9 +238,18 @@ def replace_reasons(old: Resource, new: Resource) -> list[str]:
     return [k for k in keys if _value(old.inputs, k) != _value(inputs, k)]
 
 
+def _renamed(value: object, names: Mapping[str, str]) -> object:
+    """`value` with every occurrence of a key of `names` in its strings replaced by its value."""
+    if isinstance(value, Mapping):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_renamed(v, names) for v in value]
+    return functools.reduce(lambda text, pair: text.replace(*pair), names.items(), value) if isinstance(value, str) else value
+
+
 def _known_urns(result: StackResult) -> dict[str, set[str]]:
     """Every URN each resource answers to: its own and its aliases, and those it inherits from a
-    parent's aliases (the engine re-parents children along with their parent)."""
+    parent's aliases (the engine re-parents and renames children along with their parent)."""
     by_ref = {r.ref: r for r in result.resources}
     memo: dict[str, set[str]] = {}
 
@@ -363,13 +373,25 @@ def plan_change(before: StackResult, after: StackResult) -> Change:
     known = _known_urns(after)
     change = Change()
     matched: set[str] = set()
+    pairs: list[tuple[Resource, Resource]] = []
     for r in after.resources:
         old = next((old_by_urn[u] for u in sorted(known[r.urn]) if u in old_by_urn and u not in matched), None)
         if old is None:
             change.created.append(r)
             continue
         matched.add(old.urn)
-        reasons = replace_reasons(old, r) if r.custom else []
+        pairs.append((old, r))
+    # A resource kept under a new logical name (an alias) keeps the name the provider generated from the old one
+    # (autonaming: `<logical name>-<random>`), so its id and ARN: what refers to it sees the old values.
+    kept = {
+        new_value: old_value
+        for old, r in pairs
+        if old.urn != r.urn and r.custom and not {"name", "namePrefix"} & set(r.inputs)
+        for new_value, old_value in ((r.id, old.id), (r.outputs.get("arn"), old.outputs.get("arn")), (r.outputs.get("name"), old.outputs.get("name")))
+        if isinstance(new_value, str) and isinstance(old_value, str) and new_value and new_value != old_value
+    }
+    for old, r in pairs:
+        reasons = replace_reasons(old, replace(r, inputs=_renamed(r.inputs, kept)) if kept else r) if r.custom else []
         if reasons:
             change.replaced.append((old, r, reasons))
         else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from components.settings import own_settings, parse_settings
 from offline.mocks import PROJECT, StackResult
+from offline.stackfile import config_strings
 
 PRICES_READ = "2026-11-27"
 HOURS_PER_MONTH = 730
@@ -122,13 +123,7 @@ def estimate(result: StackResult) -> Estimate:
             "Container Insights (the add-on on every node): its metrics, billed per observation (enhanced observability), "
             "and the container and node logs its Fluent Bit sends to CloudWatch Logs ($0.50 per GB ingested)",
         ]
-    for task in result.of_type("aws:ecs/taskDefinition:TaskDefinition"):
-        vcpu, gib = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
-        arch = (task.inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
-        per_vcpu, per_gb = FARGATE[arch]
-        tasks = result.one("aws:ecs/service:Service").inputs["desiredCount"]
-        item = f"Fargate task ({vcpu:g} vCPU, {gib:g} GB, {arch.lower()})"
-        lines.append(Line(item, tasks, "", _monthly(per_vcpu * vcpu + per_gb * gib, tasks)))
+    lines += _fargate_lines(result)
     keys = count.get("aws:kms/key:Key", 0)
     if keys:
         lines.append(Line("KMS customer managed key", keys, "", round(KMS_KEY_MONTH * keys, 2)))
@@ -166,19 +161,94 @@ def estimate(result: StackResult) -> Estimate:
     return Estimate(tuple(lines), tuple(n for n in notes if n))
 
 
+def _fargate_lines(result: StackResult) -> list[Line]:
+    """One line per task size: each ECS service's running tasks (its desiredCount) at its task definition's size."""
+    tasks = {t.outputs.get("arn"): t for t in result.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+    found: dict[str, tuple[float, float]] = {}
+    for service in result.of_type("aws:ecs/service:Service"):
+        task = tasks.get(service.inputs.get("taskDefinition"))
+        if task is None:
+            continue
+        vcpu, gib = int(task.inputs["cpu"]) / 1024, int(task.inputs["memory"]) / 1024
+        arch = (task.inputs.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+        per_vcpu, per_gb = FARGATE[arch]
+        count = service.inputs["desiredCount"]
+        item = f"Fargate task ({vcpu:g} vCPU, {gib:g} GB, {arch.lower()})"
+        quantity, monthly = found.get(item, (0, 0.0))
+        found[item] = (quantity + count, monthly + _monthly(per_vcpu * vcpu + per_gb * gib, count))
+    return [Line(item, quantity, "", round(monthly, 2)) for item, (quantity, monthly) in sorted(found.items())]
+
+
 def _auto_mode_nodes(result: StackResult) -> tuple[int, str]:
-    """Nodes the workload needs, and their architecture: its pods' requests over one node's allocatable,
-    at least one per AZ its replicas spread over (the Deployment spreads them across zones)."""
-    replicas, millicores, mib, architecture = _workload_requests(result)
-    by_cpu = math.ceil(replicas * millicores / AUTO_MODE_NODE_MILLICORES)
-    by_memory = math.ceil(replicas * mib / AUTO_MODE_NODE_MIB)
-    return max(by_cpu, by_memory, min(replicas, 2), 1), architecture
+    """Nodes the workloads need, and their architecture: every service's pods' requests over one node's
+    allocatable, at least one per AZ the replicas spread over (each Deployment spreads them across zones)."""
+    workloads, architecture = _workload_requests(result)
+    by_cpu = math.ceil(sum(replicas * millicores for replicas, millicores, _ in workloads) / AUTO_MODE_NODE_MILLICORES)
+    by_memory = math.ceil(sum(replicas * mib for replicas, _, mib in workloads) / AUTO_MODE_NODE_MIB)
+    return max(by_cpu, by_memory, min(max(replicas for replicas, _, _ in workloads), 2), 1), architecture
 
 
-def _workload_requests(result: StackResult) -> tuple[int, int, int, str]:
-    """(replicas, millicores, MiB, cpuArchitecture) of the EKS workload, from the stack's settings."""
+def _workload_requests(result: StackResult) -> tuple[list[tuple[int, int, int]], str]:
+    """(replicas, millicores, MiB) of each service's EKS workload, and the stack's cpuArchitecture, from its settings."""
     namespace = f"{PROJECT}:"
-    raw = {key[len(namespace) :]: value for key, value in result.config.items() if key.startswith(namespace)}
+    # As the program reads them: strings (a list such as `services` as JSON).
+    raw = {key[len(namespace) :]: value for key, value in config_strings(result.config).items() if key.startswith(namespace)}
     settings = parse_settings(raw, PROJECT, result.stack)
-    eks = own_settings(settings.eks, settings)
-    return settings.workload.desired_count, eks.pod_cpu_millicores, eks.pod_memory_mib, settings.build.architecture.value
+    workloads = []
+    for service in settings.service_list:
+        eks = own_settings(service.settings.eks, service.settings)
+        workloads.append((service.settings.workload.desired_count, eks.pod_cpu_millicores, eks.pod_memory_mib))
+    return workloads, settings.build.architecture.value
+
+
+# ----------------------------------------------------------------------------------------------
+# What a stack with `services` saves by sharing
+
+# The lines of an estimate that are the stack's shared parts (by the start of their item): the network's NAT
+# gateways and public addresses, the load balancer (and its web ACL), the EKS control plane. A stack with
+# `services` pays each once; one stack per service would pay each once per service.
+SHARED_ITEMS = ("NAT gateway", "Public IPv4 address", "Application Load Balancer", "WAF web ACL", "EKS cluster")
+
+
+@dataclass(frozen=True)
+class Saving:
+    item: str
+    shared: float
+    """Per month, once for every service."""
+    separate: float
+    """Per month, one stack per service."""
+
+    @property
+    def saved(self) -> float:
+        return round(self.separate - self.shared, 2)
+
+
+@dataclass(frozen=True)
+class Savings:
+    services: int
+    items: tuple[Saving, ...]
+
+    @property
+    def saved(self) -> float:
+        return round(sum(s.saved for s in self.items), 2)
+
+    def markdown(self) -> str:
+        rows = [
+            f"| Shared part | Once for {self.services} services | {self.services} stacks, one per service | Saved |",
+            "|---|---:|---:|---:|",
+        ]
+        rows += [f"| {s.item} | {s.shared:.2f} | {s.separate:.2f} | {s.saved:.2f} |" for s in self.items]
+        shared, separate = sum(s.shared for s in self.items), sum(s.separate for s in self.items)
+        rows.append(f"| **Total** | **{shared:.2f}** | **{separate:.2f}** | **{self.saved:.2f}** |")
+        return "\n".join(rows) + "\n"
+
+
+def savings(estimate: Estimate, services: int) -> Savings:
+    """What `services` services in one stack save on its shared parts (USD per month) against one stack per
+    service, each with the same stack-wide settings. Each service's own parts (tasks, alarms, dashboard) cost
+    the same either way and are not in it; nor are the nodes a cluster per service would add (each needs one in
+    every Availability Zone its pods spread over)."""
+    if services < 1:
+        raise ValueError(f"services: {services} is not allowed; a stack runs 1 service or more")
+    shared = [line for line in estimate.lines if line.item.startswith(SHARED_ITEMS)]
+    return Savings(services, tuple(Saving(line.item, line.monthly, round(line.monthly * services, 2)) for line in shared))

@@ -94,6 +94,27 @@ def cost_section() -> str:
     return "\n".join(lines)
 
 
+SERVICES_COST_START, SERVICES_COST_END = "<!-- services-cost:start -->", "<!-- services-cost:end -->"
+# The stack sizes the savings are shown for: the services example's, and the benchmark's.
+SERVICES_COST_COUNTS = (3, 20)
+
+
+def services_cost_section() -> str:
+    """What the shipped stacks' shared parts save when several services share them (offline/cost.py `savings`):
+    a table per stack for the first of SERVICES_COST_COUNTS, one sentence for the others."""
+    from offline import cost
+
+    first, *others = SERVICES_COST_COUNTS
+    lines = []
+    for stack, estimate in doc_numbers.cost_estimates().items():
+        target = str(doc_numbers.cost_results()[stack].config.get("container-cicd:deployTarget", "ecs"))
+        lines += [f"`{stack}` ({target}) with {first} services:", "", cost.savings(estimate, first).markdown().rstrip(), ""]
+        more = [f"{n} services save {cost.savings(estimate, n).saved:.2f}" for n in others]
+        if more:
+            lines += [f"With the same stack-wide settings, {', '.join(more)} a month.", ""]
+    return "\n".join(lines).rstrip()
+
+
 # The kinds of stack whose exported outputs differ, each as a stack file with overrides. Every output the
 # program exports in one of them must be described in OUTPUTS (outputs_section raises otherwise).
 OUTPUT_VARIANTS: dict[str, tuple[str, dict]] = {
@@ -203,6 +224,8 @@ def render(page: str) -> str:
         out = _replace(out, COST_START, COST_END, cost_section())
     if OUTPUTS_START in out:
         out = _replace(out, OUTPUTS_START, OUTPUTS_END, outputs_section(exported_outputs()))
+    if SERVICES_COST_START in out:
+        out = _replace(out, SERVICES_COST_START, SERVICES_COST_END, services_cost_section())
     if EKS_VERSIONS_START in out:
         out = _replace(out, EKS_VERSIONS_START, EKS_VERSIONS_END, eks_versions_section())
     return doc_numbers.render_facts(out)

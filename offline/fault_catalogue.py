@@ -336,4 +336,38 @@ FAULTS: tuple[Fault, ...] = (
     # or the lifecycle policy's first rule no longer holds the signature tags.
     Fault("build-does-not-tag-the-signature", "supply", "components/supply/notation.py", "        *keep_signature_commands(profile_arn, image_var),\n", ""),
     Fault("signature-rule-misses-the-signatures", "supply", "components/delivery/registry.py", '[f"{SIGNATURE_TAG_PREFIX}*"]', '["signature-*"]'),
+    # Services plan (offline plan, cost, change model): a resource attributed to a shorter service name, savings
+    # counting every line as shared, tasks of two services of one size counted once, a renamed component's children
+    # or generated names not followed.
+    Fault(
+        "services-owner-by-shortest-name",
+        "naming",
+        "offline/plan/services.py",
+        "names = sorted(named_services(result.config), key=len, reverse=True)",
+        "names = sorted(named_services(result.config), key=len)",
+    ),
+    Fault(
+        "savings-count-every-line-as-shared",
+        "policy",
+        "offline/cost.py",
+        "shared = [line for line in estimate.lines if line.item.startswith(SHARED_ITEMS)]",
+        "shared = list(estimate.lines)",
+    ),
+    Fault("listener-rule-owned-by-its-tag", "naming", "offline/plan/services.py", "        if len(targets) == 1 and None not in targets:", "        if False:"),
+    Fault("eks-nodes-for-the-first-service-only", "policy", "offline/cost.py", "    for service in settings.service_list:", "    for service in settings.service_list[:1]:"),
+    Fault("fargate-tasks-of-one-size-counted-once", "policy", "offline/cost.py", "found[item] = (quantity + count, ", "found[item] = (count, "),
+    Fault(
+        "alias-rename-ignores-the-child-name",
+        "naming",
+        "offline/changes.py",
+        'names = {parent_urn.rsplit("::", 1)[1] + r.name[len(parent.name) :] if r.name.startswith(parent.name) else r.name}',
+        "names = {r.name}",
+    ),
+    Fault(
+        "aliased-resource-gets-a-new-generated-name",
+        "naming",
+        "offline/changes.py",
+        "reasons = replace_reasons(old, replace(r, inputs=_renamed(r.inputs, kept)) if kept else r) if r.custom else []",
+        "reasons = replace_reasons(old, r) if r.custom else []",
+    ),
 )

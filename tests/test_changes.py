@@ -16,6 +16,7 @@ import pytest
 
 from offline.changes import NOT_ANALYSED_PREFIXES, REPLACE_ONLY, STATEFUL, Change, plan_change
 from offline.interruptions import interruptions
+from offline.mocks import Resource, StackResult
 from offline.plan.change import change_section, change_warnings
 from offline.plan.sections import stack_settings
 from offline.traffic import Live, plan_traffic
@@ -448,3 +449,33 @@ def test_analysis_holds_the_names_aws_creates_and_what_a_change_leaves_behind():
         left = plan_change(before, _stack()).left_in_aws(before)
         assert [r.name for _, r in left] == held_by
         assert len(plan_change(_stack(), both).collisions(_stack(), left)) == len(held_by)
+
+
+def _recorded(type_: str, name: str, parent: Resource | None = None, aliases: tuple[str, ...] = (), **inputs) -> Resource:
+    qualified = f"{parent.urn.split('::')[2]}${type_}" if parent else type_
+    urn = f"urn:pulumi:dev::container-cicd::{qualified}::{name}"
+    custom = not type_.startswith("container-cicd:")
+    outputs = {"arn": f"arn:aws:iam::123456789012:role/{name}-mock", "name": f"{name}-mock"} if custom else {}
+    return Resource(type_, name, urn, parent.ref if parent else None, custom, inputs, outputs=outputs, ref=urn, id=f"{name}-mock-id" if custom else "", aliases=aliases)
+
+
+def _renamed_component(name: str, alias_of: str | None = None) -> StackResult:
+    """A component `name` (aliased from `alias_of`) with an autonamed role `<name>-role`, the role's policy
+    `<name>-role-policy` naming it, and a policy named from the component, not from the role it is under."""
+    old_urn = f"urn:pulumi:dev::container-cicd::container-cicd:pipeline:Pipeline::{alias_of}"
+    component = _recorded("container-cicd:pipeline:Pipeline", name, aliases=(old_urn,) if alias_of else ())
+    role = _recorded("aws:iam/role:Role", f"{name}-role", component)
+    policy = _recorded("aws:iam/rolePolicy:RolePolicy", f"{name}-role-policy", role, role=role.id, policy="{}")
+    other = _recorded("aws:iam/rolePolicy:RolePolicy", f"{name}-extra", role, role=role.id, policy="{}")
+    return StackResult("dev", {}, [component, role, policy, other], {}, [])
+
+
+def test_a_renamed_component_keeps_its_children_named_from_it_and_their_generated_names():
+    """The engine renames a child whose name starts with its parent's along with the parent's alias, and the
+    provider keeps an aliased resource's generated name: the role policy naming the role is updated, not
+    replaced. A child named from the component but under another child keeps its new name: deleted, created."""
+    before, after = _renamed_component("pipeline"), _renamed_component("api-pipeline", alias_of="pipeline")
+    change = plan_change(before, after)
+    assert sorted(new.name for _, new in change.updated) == ["api-pipeline", "api-pipeline-role", "api-pipeline-role-policy"]
+    assert change.replaced == []
+    assert [r.name for r in change.created] == ["api-pipeline-extra"] and [r.name for r in change.deleted] == ["pipeline-extra"]

@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from offline.cost import AUTO_MODE_NODE_VOLUME_GIB, AUTO_MODE_NODES, HOURS_PER_MONTH, Line, _workload_requests, estimate
+from offline.cost import (
+    AUTO_MODE_NODE_VOLUME_GIB,
+    AUTO_MODE_NODES,
+    HOURS_PER_MONTH,
+    Line,
+    Saving,
+    Savings,
+    _auto_mode_nodes,
+    _workload_requests,
+    estimate,
+    savings,
+)
+from offline.mocks import StackResult
 
 EKS_DOC = (Path(__file__).resolve().parent.parent / "docs" / "eks.md").read_text()
 
@@ -90,3 +102,56 @@ def test_eks_node_estimate_refuses_another_targets_settings(dev):
     names the deploy target instead of failing an assert."""
     with pytest.raises(ValueError, match=r"^deployTarget is 'ecs': this target's settings are not parsed for it$"):
         _workload_requests(dev)
+
+
+def test_shared_parts_save_each_their_price_once_per_service_beyond_the_first(dev, prod):
+    """One stack per service pays the network, load balancer (and web ACL) and control plane once per service."""
+    found = savings(estimate(dev), 3)
+    nat, ips, alb = round(0.045 * HOURS_PER_MONTH, 2), round(0.005 * HOURS_PER_MONTH * 3, 2), round((0.0225 + 0.008) * HOURS_PER_MONTH, 2)
+    assert found == Savings(
+        3,
+        (
+            Saving("NAT gateway", nat, round(nat * 3, 2)),
+            Saving("Public IPv4 address", ips, round(ips * 3, 2)),
+            Saving("Application Load Balancer (1 LCU)", alb, round(alb * 3, 2)),
+        ),
+    )
+    assert found.saved == round(2 * (nat + ips + alb), 2)
+    # Tasks, keys, alarms and dashboards are each service's own: not among the shared parts.
+    assert {s.item for s in savings(estimate(prod), 2).items} == {
+        "NAT gateway",
+        "Public IPv4 address",
+        "Application Load Balancer (1 LCU)",
+        "EKS cluster (standard support)",
+        "WAF web ACL (4 rules)",
+    }
+    assert savings(estimate(prod), 2).items[3] == Saving("EKS cluster (standard support)", 73.0, 146.0)
+    assert savings(estimate(dev), 1).saved == 0
+    with pytest.raises(ValueError, match=r"^services: 0 is not allowed; a stack runs 1 service or more$"):
+        savings(estimate(dev), 0)
+
+
+def test_savings_table_shows_each_shared_part_once_and_per_service_and_the_total(dev):
+    text = savings(estimate(dev), 3).markdown()
+    assert text.splitlines() == [
+        "| Shared part | Once for 3 services | 3 stacks, one per service | Saved |",
+        "|---|---:|---:|---:|",
+        "| NAT gateway | 32.85 | 98.55 | 65.70 |",
+        "| Public IPv4 address | 10.95 | 32.85 | 21.90 |",
+        "| Application Load Balancer (1 LCU) | 22.27 | 66.81 | 44.54 |",
+        "| **Total** | **66.07** | **198.21** | **132.14** |",
+    ]
+
+
+def test_eks_nodes_fit_every_services_pods_together():
+    """Each service's replicas at its own pod size, packed on the stack's one cluster (only its settings are read)."""
+    services = [
+        {"name": "web", "desiredCount": 3, "eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 512},
+        {"name": "api", "paths": ["/api/*"], "desiredCount": 2, "eksPodCpuMillicores": 1000, "eksPodMemoryMiB": 512},
+        {"name": "admin", "hosts": ["admin.example.com"], "desiredCount": 1, "eksPodCpuMillicores": 500, "eksPodMemoryMiB": 2048},
+    ]
+    config = {"container-cicd:deployTarget": "eks", "container-cicd:services": services}
+    result = StackResult("dev", config, [], {}, [])
+    assert _workload_requests(result) == ([(3, 1000, 512), (2, 1000, 512), (1, 500, 2048)], "x86_64")
+    # 5,500 millicores need three nodes of 1,930; 4,608 MiB two of 3,300: the CPU decides.
+    assert _auto_mode_nodes(result) == (3, "x86_64")

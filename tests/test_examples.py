@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from components.settings import PROJECT, parse_settings
+from components.settings import PROJECT, Routing, parse_settings
 from offline import checkov_scan, stackfile, tfplan
 from offline.mocks import StackResult, evaluate
-from offline.stackfile import stack_config
+from offline.stackfile import config_strings, stack_config
 from policy.rules import run_rules, subjects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ LOAD_BALANCER_TYPES = ("aws:lb/", "aws:wafv2/")
 
 
 def test_the_examples_are_the_documented_set():
-    assert NAMES == ["arm64", "existing-eks", "existing-vpc", "github", "https"]
+    assert NAMES == ["arm64", "existing-eks", "existing-vpc", "github", "https", "services"]
     readme = (EXAMPLES / "README.md").read_text()
     for name in NAMES:
         assert f"[Pulumi.{name}.yaml](Pulumi.{name}.yaml)" in readme
@@ -123,6 +123,46 @@ def test_arm64_example_builds_on_arm_and_runs_arm64_fargate_tasks():
     assert {p.inputs["environment"]["type"] for p in result.of_type("aws:codebuild/project:Project")} == {"ARM_CONTAINER"}
 
 
+def test_services_example_runs_three_services_each_with_its_own_pipeline_registry_service_and_size():
+    result = example("services")
+    settings = parse_settings({k.split(":", 1)[1]: v for k, v in config_strings(result.config).items() if k.startswith(f"{PROJECT}:")}, PROJECT, "services")
+    routes = [(s.name, s.routing, s.priority) for s in settings.service_list]
+    assert routes == [
+        ("orders", Routing(paths=("/orders", "/orders/*")), 10),
+        ("api", Routing(paths=("/api/*",)), 20),
+        ("admin", Routing(hosts=("admin.example.com",)), 30),
+    ]
+    prefix = "container-cicd-services"
+    pipelines = {r.inputs["name"] for r in result.of_type("aws:codepipeline/pipeline:Pipeline")}
+    assert pipelines == {f"{prefix}-orders-pipeline", f"{prefix}-api-pipeline", f"{prefix}-admin-pipeline"}
+    assert {r.inputs["name"] for r in result.of_type("aws:ecr/repository:Repository")} == {f"{prefix}-orders", f"{prefix}-api", f"{prefix}-admin"}
+    # One ECS cluster, one service per entry, each with its own replicas and task size.
+    assert len(result.of_type("aws:ecs/cluster:Cluster")) == 1
+    services = {r.inputs["name"]: r.inputs["desiredCount"] for r in result.of_type("aws:ecs/service:Service")}
+    assert services == {f"{prefix}-orders-service": 1, f"{prefix}-api-service": 2, f"{prefix}-admin-service": 1}
+    sizes = {r.inputs["family"]: (r.inputs["cpu"], r.inputs["memory"]) for r in result.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+    assert sizes == {f"{prefix}-orders-task": ("256", "512"), f"{prefix}-api-task": ("256", "512"), f"{prefix}-admin-task": ("512", "1024")}
+    # One network and one load balancer for the three.
+    assert len(result.of_type("aws:lb/loadBalancer:LoadBalancer")) == len(result.of_type("aws:ec2/vpc:Vpc")) == 1
+
+
+def test_services_example_routes_by_path_and_host_to_each_services_target_group_and_404s_the_rest():
+    result = example("services")
+    [listener] = result.of_type("aws:lb/listener:Listener")
+    assert listener.inputs["defaultActions"] == [{"type": "fixed-response", "fixedResponse": {"messageBody": "Not found", "statusCode": "404", "contentType": "text/plain"}}]
+    groups = {r.outputs["arn"]: r.inputs["name"] for r in result.of_type("aws:lb/targetGroup:TargetGroup")}
+    rules = {
+        int(r.inputs["priority"]): (r.inputs["conditions"], [groups[a["targetGroupArn"]] for a in r.inputs["actions"]])
+        for r in result.of_type("aws:lb/listenerRule:ListenerRule")
+        if r.inputs["listenerArn"] == listener.outputs["arn"]
+    }
+    assert rules == {
+        10: ([{"pathPattern": {"values": ["/orders", "/orders/*"]}}], [result.named("deploy-lb-tg-ecs").inputs["name"]]),
+        20: ([{"pathPattern": {"values": ["/api/*"]}}], ["container-cicd-services-api-tg"]),
+        30: ([{"hostHeader": {"values": ["admin.example.com"]}}], ["container-cicd-services-admin-tg"]),
+    }
+
+
 def test_examples_hold_no_secrets_and_only_the_documentation_account():
     """The examples hold no secrets or real account ids other than the documentation account."""
     for name in NAMES:
@@ -152,3 +192,14 @@ def test_each_example_and_a_renamed_dev_plan_without_violations_or_unexcepted_fa
     scan = checkov_scan.scan(part)
     assert scan.failed, "outside production the load balancer has failures to except"
     assert [f"{f.check_id} {f.resource}" for f in scan.unexcepted] == []
+
+
+def test_the_services_page_shows_the_services_example():
+    """docs/services.md's stack file is examples/Pulumi.services.yaml's (its routes, paths and filters), shortened."""
+    page = (ROOT / "docs" / "services.md").read_text()
+    shown = stackfile.load(page.split("```yaml\n", 1)[1].split("```", 1)[0])["config"]
+    example_config = stackfile.load((EXAMPLES / "Pulumi.services.yaml").read_text())["config"]
+    keys = ("name", "appPath", "sourceFilePaths", "paths", "hosts")
+    services = [{k: e[k] for k in keys if k in e} for e in example_config[f"{PROJECT}:services"]]
+    assert shown[f"{PROJECT}:services"] == services
+    assert {k: v for k, v in shown.items() if k != f"{PROJECT}:services"} == {k: example_config[k] for k in shown if k != f"{PROJECT}:services"}

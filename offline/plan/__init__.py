@@ -39,7 +39,7 @@ from offline.plan import promotion
 from offline.plan.canary import canary_section
 from offline.plan.change import change_section, change_warnings
 from offline.plan.checks import checkov_section, policy_section, sorted_violations
-from offline.plan.diagrams import Graph, architecture_graph, architecture_mermaid, pipeline_graph, pipeline_mermaid, to_dot, to_mermaid
+from offline.plan.diagrams import Graph, architecture_graph, architecture_mermaid, pipeline_graph, pipeline_mermaid, services_graphs, to_dot, to_mermaid
 from offline.plan.dora import dora_section
 from offline.plan.sections import (
     component_tree,
@@ -52,6 +52,7 @@ from offline.plan.sections import (
     pipeline_section,
     show,
 )
+from offline.plan.services import has_services, mermaid_notes, services_report, sharing_report
 from offline.plan.supply import supply_section
 from offline.stackfile import PROJECT, file_problems, settings_problems, stack_config
 from policy.rules import RULES, Violation, run_rules, subjects
@@ -160,6 +161,7 @@ def render_report(
         f"- Overrides: {', '.join(f'`{k}={v}`' if v is not None else f'`{k}` removed' for k, v in overrides.items()) or 'none'}",
         promotion.summary_row(result),
         "",
+        *services_report(result),
         *(["## Change from the deployed configuration", "", *change_section(deployed, result), ""] if deployed is not None else []),
         "## Configuration",
         "",
@@ -196,6 +198,7 @@ def render_report(
         "## Monthly cost while idle",
         "",
         cost.estimate(result).markdown().rstrip(),
+        *sharing_report(result),
         "",
         "## Policy pack",
         "",
@@ -244,8 +247,8 @@ def render_report(
 
 def plan_diagrams(result: StackResult) -> dict[str, Graph]:
     """The plan's diagrams by file name stem, in the order the report shows them; a promoting stack's
-    promotion path last."""
-    found = {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
+    promotion path last. A stack with `services` draws each service's part in a subgraph of its own."""
+    found = services_graphs(result) if has_services(result) else {"pipeline": pipeline_graph(result), "architecture": architecture_graph(result)}
     if promotion.promotes(result):
         found["promotion"] = promotion.promotion_graph(result)
     return found
@@ -288,7 +291,7 @@ def render_files(
     """Every text file of the plan, by name: the diagrams' `.mmd` and `.dot`, and `plan.md`. With `out`,
     writes them there (and SVGs, when Graphviz is installed) before rendering the report that names them."""
     files = diagram_files(result)
-    names = list(plan_diagrams(result))
+    names = list(dict.fromkeys(name.rsplit(".", 1)[0] for name in files))
     if out is not None:
         for name, text in files.items():
             (out / name).write_text(text)
@@ -296,6 +299,7 @@ def render_files(
     else:
         image_notes = []
     mermaid = {name: files[f"{name}.mmd"] for name in names}
+    image_notes = [*mermaid_notes(mermaid), *image_notes]
     files["plan.md"] = render_report(result, overrides, violations, mermaid, image_notes, stack_file, checkov, deployed)
     if out is not None:
         (out / "plan.md").write_text(files["plan.md"])

@@ -15,9 +15,10 @@ from typing import Any
 
 from components.deploy.report import ArchitectureEdge, TargetReport
 from offline.mocks import PROJECT, StackResult
+from offline.plan.services import PIPELINE_TYPE, named_services, owners, stack_services
+from offline.plan.services import routes as service_routes
 from program.targets import module_of_type
 
-PIPELINE_TYPE = "aws:codepipeline/pipeline:Pipeline"
 DEPLOY_COMPONENT_PREFIX = f"{PROJECT}:deploy:"
 
 
@@ -220,3 +221,91 @@ def pipeline_mermaid(result: StackResult) -> str:
 
 def architecture_mermaid(result: StackResult) -> str:
     return to_mermaid(architecture_graph(result))
+
+
+# ----------------------------------------------------------------------------------------------
+# A stack with `services`: each service's part in a subgraph of its own
+
+
+def _service_cluster_id(service: str) -> str:
+    return f"svc_{_node_id(service)}"
+
+
+def services_pipeline_graph(result: StackResult) -> Graph:
+    """One cluster per service (in the stack file's order) holding its pipeline's stages, chained in order, each
+    with its number of actions; a dashed self-edge marks a stage that rolls back. Actions are in the report's
+    Pipeline section: twenty pipelines' actions in one drawing would be unreadable."""
+    owner = owners(result)
+    clusters: list[Cluster] = []
+    edges: list[Edge] = []
+    for service in named_services(result.config):
+        cid = _service_cluster_id(service)
+        pipelines = sorted((r for r in result.of_type(PIPELINE_TYPE) if owner[r.urn] == service), key=lambda r: r.urn)
+        nodes: list[Node] = []
+        for p, pipeline in enumerate(pipelines):
+            stages = list(pipeline.inputs.get("stages") or [])
+            for i, stage in enumerate(stages):
+                actions = len(stage.get("actions") or [])
+                node = Node(f"{cid}_p{p}_s{i}", (str(stage.get("name")), f"{actions} action{'s' if actions != 1 else ''}"))
+                if i:
+                    edges.append(Edge(nodes[-1].id, node.id))
+                nodes.append(node)
+                onfailure = (stage.get("onFailure") or {}).get("result")
+                onsuccess = ((stage.get("onSuccess") or {}).get("condition") or {}).get("result")
+                if "ROLLBACK" in (onfailure, onsuccess):
+                    edges.append(Edge(node.id, node.id, "rollback", dashed=True))
+        label = f"{service}: {', '.join(str(p.inputs.get('name') or p.name) for p in pipelines) or 'no pipeline'}"
+        clusters.append(Cluster(cid, label, tuple(nodes) or (Node(f"{cid}_none", ("no pipeline",)),)))
+    return Graph("pipeline", clusters=tuple(clusters), edges=tuple(edges))
+
+
+def services_architecture_graph(result: StackResult, routes: dict[str, str] | None = None) -> Graph:
+    """The shared building blocks outside any cluster, and each service's own blocks (with their counts) in a
+    cluster of its own. An edge of the declared ones joins a service's block to its own blocks, or to a shared
+    block when the service has none of that type; the load balancer's edge to a service is labelled with the
+    service's route (`routes`, by service name) when given."""
+    owner = owners(result)
+    report = _target_report(result)
+    declared = (*ARCHITECTURE_NODES, *report.architecture_nodes, *ARCHITECTURE_NODES_AFTER_TARGET)
+    labels = dict(declared)
+    counts: dict[str | None, dict[str, int]] = {}
+    for r in result.resources:
+        if r.type in labels:
+            by_type = counts.setdefault(owner[r.urn], {})
+            by_type[r.type] = by_type.get(r.type, 0) + 1
+
+    # A service's node ids are short (its cluster's id and the type's place in `declared`): Mermaid refuses a diagram
+    # over 50,000 characters (its maxTextSize), and a stack may have as many services as the load balancer takes.
+    position = {t: i for i, (t, _) in enumerate(declared)}
+
+    def node_id(scope: str | None, type_: str) -> str:
+        return _node_id(type_) if scope is None else f"{_service_cluster_id(scope)}_{position[type_]}"
+
+    def nodes_of(scope: str | None) -> tuple[Node, ...]:
+        present = counts.get(scope, {})
+        return tuple(Node(node_id(scope, t), (f"{label}{f' ×{present[t]}' if present[t] > 1 else ''}",)) for t, label in declared if t in present)
+
+    services = named_services(result.config)
+    clusters = tuple(Cluster(_service_cluster_id(s), s, nodes_of(s) or (Node(f"{_service_cluster_id(s)}_none", ("no own resources",)),)) for s in services)
+    shared = counts.get(None, {})
+    declared_edges = sorted((*ARCHITECTURE_EDGES, *report.architecture_edges, *ARCHITECTURE_EDGES_AFTER_TARGET), key=lambda e: e.dashed)
+    edges = [Edge(_node_id(e.tail), _node_id(e.head), e.label, dashed=e.dashed) for e in declared_edges if e.tail in shared and e.head in shared]
+    for s in services:
+        own = counts.get(s, {})
+        for e in declared_edges:
+            if e.tail not in own and e.head not in own:
+                continue
+            tail = node_id(s, e.tail) if e.tail in own else node_id(None, e.tail) if e.tail in shared else None
+            head = node_id(s, e.head) if e.head in own else node_id(None, e.head) if e.head in shared else None
+            if tail is None or head is None:
+                continue
+            label = routes[s] if routes and s in routes and e.tail == "aws:lb/loadBalancer:LoadBalancer" and e.tail in shared else e.label
+            edges.append(Edge(tail, head, label, dashed=e.dashed))
+    return Graph("architecture", nodes=nodes_of(None), clusters=clusters, edges=tuple(edges))
+
+
+def services_graphs(result: StackResult, routes: dict[str, str] | None = None) -> dict[str, Graph]:
+    """The pipeline and architecture diagrams of a stack with `services` (its load balancer edges labelled with
+    `routes`, by service name; omitted: each service's route as the stack file gives it)."""
+    routes = service_routes(stack_services(result)) if routes is None else routes
+    return {"pipeline": services_pipeline_graph(result), "architecture": services_architecture_graph(result, routes)}
