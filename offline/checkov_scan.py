@@ -197,11 +197,25 @@ def _run_checkov(text: str) -> tuple[int, list[Finding], str]:
     return passed, failed, version
 
 
+def as_judged(finding: Finding, settings: Settings) -> tuple[Finding, Settings]:
+    """A resource of a named service (`services`) is judged as the same resource of a one-service stack, under
+    that service's settings: `aws_lambda_function.api-deploy-verify-function` as `...deploy-verify-function` with
+    api's strategy and size. Its logical names are `<service>-<base>` (program/naming.py); the longest service name
+    that prefixes it wins, so `api-v2-...` is never api's. Anything else (a shared resource) is judged as it is."""
+    kind, _, name = finding.resource.partition(".")
+    for service in sorted(settings.services, key=lambda s: len(s.name), reverse=True):
+        if name.startswith(f"{service.name}-"):
+            return Finding(finding.check_id, f"{kind}.{name[len(service.name) + 1 :]}", finding.check_name), service.settings
+    return finding, settings
+
+
 def judge(settings: Settings, passed: int, failed: Sequence[Finding], exceptions: Sequence[Exception_]) -> ScanResult:
-    """Each failure excepted or not by what the stack is (its settings), never by its name."""
+    """Each failure excepted or not by what the stack is (its settings, a service's for its own resources), never by
+    its name."""
     result = ScanResult(stack=settings.stack, passed=passed, failed=list(failed))
     for finding in failed:
-        match = next((e for e in exceptions if e.matches(finding, settings)), None)
+        judged, judged_settings = as_judged(finding, settings)
+        match = next((e for e in exceptions if e.matches(judged, judged_settings)), None)
         if match is None:
             result.unexcepted.append(finding)
         else:

@@ -95,6 +95,15 @@ def scans(stacks) -> dict[str, checkov_scan.ScanResult]:
     return {label: checkov_scan.scan(result) for label, result in stacks.items()}
 
 
+@pytest.fixture(scope="module")
+def services_scan() -> checkov_scan.ScanResult:
+    """The full scan of examples/Pulumi.services.yaml (three services on a CodeCommit monorepo, as CI plans it): the
+    resources only a stack with `services` has (the path router, each service's own copies)."""
+    from tests.test_examples import example
+
+    return checkov_scan.scan(example("services"))
+
+
 def _values(result: StackResult, name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(address, planned values, configuration expressions) of the resource `name` in the stack's plan."""
     plan = tfplan.to_plan(result)
@@ -257,9 +266,30 @@ def test_every_checkov_failure_is_fixed_or_excepted(scans, label):
     assert [f"{f.check_id} {f.resource}: {f.check_name}" for f in scan.unexcepted] == []
 
 
-def test_no_exception_is_stale(scans):
-    """An entry that matches no failure of dev, prod or dev-on-EKS was fixed: remove it from the file."""
-    stale = checkov_scan.stale_exceptions(checkov_scan.load_exceptions(), list(scans.values()))
+def test_every_checkov_failure_of_a_stack_with_services_is_fixed_or_excepted(services_scan):
+    """Each service's own resources (`api-deploy-verify-function`) are excepted as a one-service stack's are, and the
+    path router has its own entries: CI's plan of the services example exits 0."""
+    assert services_scan.passed > 100 and services_scan.failed
+    assert any(f.resource == "aws_lambda_function.api-deploy-verify-function" for f, _ in services_scan.excepted)
+    assert [f"{f.check_id} {f.resource}: {f.check_name}" for f in services_scan.unexcepted] == []
+
+
+def test_a_services_resource_is_judged_as_its_service_never_by_a_shorter_name():
+    """`api-v2-...` belongs to api-v2, not api; a shared resource is judged under the stack's settings."""
+    settings = _settings(services=json.dumps([{"name": "api", "paths": ["/api/*"]}, {"name": "api-v2", "paths": ["/v2/*"], "ecsCpu": 512, "ecsMemory": 1024}]))
+    finding = checkov_scan.Finding("CKV_AWS_50", "aws_lambda_function.api-v2-deploy-verify-function", "x")
+    judged, service = checkov_scan.as_judged(finding, settings)
+    assert judged.resource == "aws_lambda_function.deploy-verify-function" and service.service_name == "api-v2" and service.ecs is not None and service.ecs.cpu == 512
+    shared = checkov_scan.Finding("CKV_AWS_150", "aws_lb.deploy-lb-alb", "x")
+    assert checkov_scan.as_judged(shared, settings) == (shared, settings)
+    # Only a named service's prefix is removed: a one-service stack's names are judged as they are.
+    assert checkov_scan.as_judged(finding, _settings()) == (finding, _settings())
+
+
+def test_no_exception_is_stale(scans, services_scan):
+    """An entry that matches no failure of dev, prod, dev-on-EKS, dev-canary or the services example was fixed:
+    remove it from the file."""
+    stale = checkov_scan.stale_exceptions(checkov_scan.load_exceptions(), [*scans.values(), services_scan])
     assert [f"{e.check_id} {e.resource}" for e in stale] == []
 
 
