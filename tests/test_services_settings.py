@@ -161,7 +161,8 @@ ROUTE_PATH = (
     "(an ALB path-pattern condition, compared with the path only, not the query). Fix: write a pattern such as '/api/*'"
 )
 PRIORITY_RANGE = (
-    "allowed: a whole number from 1 to 49999 (the listener evaluates rules from the lowest). Fix: set services[0].priority between 1 and 49999, "
+    "allowed: a whole number from 2 to 49999 (the listener evaluates rules from the lowest; 1 and 50000 are a traffic-shifting default service's). "
+    "Fix: set services[0].priority between 2 and 49999, "
     "or remove it (default 10 x the entry's position, from 1)"
 )
 STACK_WIDE = (
@@ -246,6 +247,10 @@ REFUSALS = {
         "Fix: set services[1].priority to an unused value",
     ),
     "priority 0": ({"services": [{"name": "api", "paths": ["/api/*"], "priority": 0}]}, f"services[0].priority: 0 is not valid; {PRIORITY_RANGE}"),
+    "priority 1, a traffic-shifting default's": (
+        {"services": [{"name": "api", "paths": ["/api/*"], "priority": 1}]},
+        f"services[0].priority: 1 is not valid; {PRIORITY_RANGE}",
+    ),
     "priority 50000, kept for a shifting default service's catch-all rule": (
         {"services": [{"name": "api", "paths": ["/api/*"], "priority": 50000}]},
         f"services[0].priority: 50000 is not valid; {PRIORITY_RANGE}",

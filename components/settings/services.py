@@ -40,6 +40,9 @@ PRIORITY_STEP = 10
 # Priorities an entry may give: the API's 1 to 50000 less its last, which stays free for the catch-all production rule
 # of a default service that shifts traffic, evaluated after every routed service's rule.
 MAX_PRIORITY = ALB_MAX_RULE_PRIORITY - 1
+# ... and its first: a traffic-shifting service alone holds its catch-all rule at 1, which moves to the last priority
+# (in place) when routed services join it; a routed rule taking 1 in that same update would clash with it.
+MIN_PRIORITY = 2
 
 # ALB listener-rule condition values
 # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html): a host name
@@ -186,12 +189,12 @@ def _priority(where: str, entry: Mapping[str, Any], index: int, routing: Routing
     if value is None:
         return PRIORITY_STEP * (index + 1)
     number = value if isinstance(value, int) and not isinstance(value, bool) else int(value) if isinstance(value, str) and value.strip().isdigit() else None
-    if number is None or not 1 <= number <= MAX_PRIORITY:
+    if number is None or not MIN_PRIORITY <= number <= MAX_PRIORITY:
         raise _fail(
             f"{where}.priority",
             value,
-            f"allowed: a whole number from 1 to {MAX_PRIORITY} (the listener evaluates rules from the lowest)",
-            f"set {where}.priority between 1 and {MAX_PRIORITY}, or remove it (default {PRIORITY_STEP} x the entry's position, from 1)",
+            f"allowed: a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} (the listener evaluates rules from the lowest; 1 and {ALB_MAX_RULE_PRIORITY} are a traffic-shifting default service's)",
+            f"set {where}.priority between {MIN_PRIORITY} and {MAX_PRIORITY}, or remove it (default {PRIORITY_STEP} x the entry's position, from 1)",
         )
     return number
 
