@@ -193,7 +193,8 @@ def _priority(where: str, entry: Mapping[str, Any], index: int, routing: Routing
         raise _fail(
             f"{where}.priority",
             value,
-            f"allowed: a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} (the listener evaluates rules from the lowest; 1 and {ALB_MAX_RULE_PRIORITY} are a traffic-shifting default service's)",
+            f"allowed: a whole number from {MIN_PRIORITY} to {MAX_PRIORITY} (the listener evaluates rules from the lowest; "
+            f"{MIN_PRIORITY - 1} and {ALB_MAX_RULE_PRIORITY} are a traffic-shifting default service's)",
             f"set {where}.priority between {MIN_PRIORITY} and {MAX_PRIORITY}, or remove it (default {PRIORITY_STEP} x the entry's position, from 1)",
         )
     return number
