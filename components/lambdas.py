@@ -119,3 +119,17 @@ def stack_function(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
     return StackFunction(function=function, role=role, log_group=log_group)
+
+
+def invoked_by_rule(name: str, rule: aws.cloudwatch.EventRule, function: aws.lambda_.Function) -> None:
+    """`rule` sends its events to `function`: the rule's target, and the function's permission for EventBridge to
+    invoke it, granted to this rule alone (SourceArn). EventBridge invokes the function asynchronously."""
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=pulumi.ResourceOptions(parent=function),
+    )
+    aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=pulumi.ResourceOptions(parent=rule))

@@ -28,7 +28,7 @@ import pulumi_aws as aws
 from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
 from components.delivery.source import branch_push_pattern
-from components.lambdas import stack_function
+from components.lambdas import invoked_by_rule, stack_function
 from components.naming import physical_name
 from functions.path_router import MAX_PATTERNS, invocation_worst_seconds, pattern_problem
 
@@ -148,16 +148,7 @@ class PathRouter(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # EventBridge invokes the function asynchronously; only this rule may (SourceArn).
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=pulumi.ResourceOptions(parent=function),
-        )
-        aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=pulumi.ResourceOptions(parent=rule))
+        invoked_by_rule(name, rule, function)
         self.function_name = function.name
         self.function_arn = function.arn
         self.rule_name = rule.name

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.aws_context import AwsContext
 from components.contracts import Statement, StepEnvironment
-from components.lambdas import stack_function
+from components.lambdas import invoked_by_rule, stack_function
 from components.promotion.contract import INBOX_KEY, UpstreamContract, succeeded_pattern
 from functions.promotion_collector import INVOCATION_WORST_SECONDS
 
@@ -94,15 +94,7 @@ class Collector(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.lambda_.Permission(
-            f"{name}-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
-            opts=pulumi.ResourceOptions(parent=function),
-        )
-        aws.cloudwatch.EventTarget(f"{name}-target", rule=rule.name, arn=function.arn, opts=pulumi.ResourceOptions(parent=rule))
+        invoked_by_rule(name, rule, function)
         self.function_name = function.name
         self.function_arn = function.arn
         self.rule_name = rule.name
