@@ -11,22 +11,10 @@ import pytest
 
 from offline import bench, bench_services
 from offline.bench_services import Measurement, Timing
+from tests.test_bench import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = bench.Machine(cpus=2, load=1.5, python="3.11.7", date="2026-12-08")
-
-
-class FakeClock:
-    """Each evaluation takes the next duration of `durations` (seconds): read at its start, then at its end."""
-
-    def __init__(self, durations: list[float]):
-        self.durations, self.now, self.started = list(durations), 0.0, False
-
-    def __call__(self) -> float:
-        if self.started:
-            self.now += self.durations.pop(0)
-        self.started = not self.started
-        return self.now
 
 
 def test_the_stack_has_one_default_service_the_others_routed_by_path_or_every_fourth_by_host():
