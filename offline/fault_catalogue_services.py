@@ -56,7 +56,7 @@ SERVICES_FAULTS: tuple[Fault, ...] = (
         '        {"Sid": "ReadChangedFiles", "Effect": "Allow", "Action": "codecommit:GetDifferences", "Resource": repository_arn},\n',
         "",
     ),
-    Fault("router-invocable-without-source-arn", "iam", "components/delivery/path_router.py", "            source_arn=rule.arn,\n", ""),
+    Fault("router-invocable-without-source-arn", "iam", "components/lambdas.py", "        source_arn=rule.arn,\n", ""),
     Fault(
         "routed-pipeline-keeps-its-start-rule",
         "deploy",
