@@ -291,7 +291,11 @@ USAGE_ERRORS = {
     "long tag": (["--stack", "dev", "--tag", "3f2c1e9a"], r"--tag: '3f2c1e9a' is not an image tag"),
     "unknown stack": (["--stack", "staging", "--tag", TAG], r"--stack: Pulumi\.staging\.yaml does not exist in .*; stacks with a file here: dev, prod"),
     "path as stack": (["--stack", "../prod", "--tag", TAG], r"--stack: '\.\./prod' is not a stack name"),
-    "unknown option": (["--stack", "dev", "--tag", TAG, "--service", "web"], r"unrecognized arguments: --service web"),
+    "unknown option": (["--stack", "dev", "--tag", TAG, "--region", "eu-west-1"], r"unrecognized arguments: --region eu-west-1"),
+    "service of a stack without services": (
+        ["--stack", "dev", "--tag", TAG, "--service", "web"],
+        r"--service: 'web' is not a service of stack dev; it has no services list and runs one service, app: omit --service\n",
+    ),
 }
 
 
