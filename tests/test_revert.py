@@ -434,6 +434,7 @@ def test_pulumi_up_keeps_the_reverted_image(ecs_config):
 def services_stack_dir(tmp_path: Path, stack: str = "dev") -> Path:
     """tmp_path with Pulumi.yaml and Pulumi.<stack>.yaml plus the `services` of tests/test_services_stack.py (app, api,
     admin; a promoting stack's entries build nothing): the stack file an operator of a stack with services has."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     document = stackfile.load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     document["config"]["container-cicd:services"] = services_config(builds=stack != "prod")
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
