@@ -157,4 +157,9 @@ SERVICES_FAULTS: tuple[Fault, ...] = (
     ),
     Fault("eks-services-each-open-the-shared-nodes", "network", "program/service.py", "workload_connected=shared.eks_cluster is not None,", "workload_connected=False,"),
     Fault("adopting-service-keeps-no-former-name", "naming", "program/naming.py", "    if not adopts_stack(service, stack_service_name):\n", "    if True:\n"),
+    # Operator tools in a stack with services: --service ignored (the tool acts on the stack's serviceName pipeline),
+    # not required, or a teardown that knows only the first service's registry.
+    Fault("tools-service-ignored", "naming", "tools/stack.py", "                return entry.settings\n", "                return settings\n"),
+    Fault("tools-service-not-required", "naming", "tools/stack.py", "        if service is None:\n", "        if False:\n"),
+    Fault("teardown-first-service-only", "naming", "tools/teardown.py", "for entry in settings.service_list}", "for entry in settings.service_list[:1]}"),
 )

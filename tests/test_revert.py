@@ -8,10 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 from components.delivery.buildspec import SHORT_SHA_LENGTH
+from offline import stackfile
 from tests import aws_models
+from tests.test_services_stack import services_config
 from tools import revert as tool
 
 COMMIT = "3f2c1e9a" + "0" * 32
@@ -291,7 +294,11 @@ USAGE_ERRORS = {
     "long tag": (["--stack", "dev", "--tag", "3f2c1e9a"], r"--tag: '3f2c1e9a' is not an image tag"),
     "unknown stack": (["--stack", "staging", "--tag", TAG], r"--stack: Pulumi\.staging\.yaml does not exist in .*; stacks with a file here: dev, prod"),
     "path as stack": (["--stack", "../prod", "--tag", TAG], r"--stack: '\.\./prod' is not a stack name"),
-    "unknown option": (["--stack", "dev", "--tag", TAG, "--service", "web"], r"unrecognized arguments: --service web"),
+    "unknown option": (["--stack", "dev", "--tag", TAG, "--region", "eu-west-1"], r"unrecognized arguments: --region eu-west-1"),
+    "service of a stack without services": (
+        ["--stack", "dev", "--tag", TAG, "--service", "web"],
+        r"--service: 'web' is not a service of stack dev; it has no services list and runs one service, app: omit --service\n",
+    ),
 }
 
 
@@ -422,3 +429,68 @@ def test_pulumi_up_keeps_the_reverted_image(ecs_config):
     prod_on_ecs = evaluate_stack("prod", ecs_config("prod"), ssm_parameters={"/container-cicd/prod/app/deployed-image": reverted})
     [container] = json.loads(prod_on_ecs.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
     assert container["image"] == reverted
+
+
+def services_stack_dir(tmp_path: Path, stack: str = "dev") -> Path:
+    """tmp_path with Pulumi.yaml and Pulumi.<stack>.yaml plus the `services` of tests/test_services_stack.py (app, api,
+    admin; a promoting stack's entries build nothing): the stack file an operator of a stack with services has."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    document = stackfile.load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    document["config"]["container-cicd:services"] = services_config(builds=stack != "prod")
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def test_a_stack_with_services_reverts_the_pipeline_and_repository_the_program_gives_the_named_service(tmp_path, evaluate):
+    root = services_stack_dir(tmp_path)
+    program = evaluate("dev", services=services_config())
+    targets = {name: tool.read_stack("dev", root, name) for name in ("app", "api", "admin")}
+    assert targets["api"] == tool.Target("container-cicd-dev-api-pipeline", "container-cicd-dev-api", "us-east-1")
+    assert {t.pipeline for t in targets.values()} == {r.inputs["name"] for r in program.of_type("aws:codepipeline/pipeline:Pipeline")}
+    assert {t.repository for t in targets.values()} == {r.inputs["name"] for r in program.of_type("aws:ecr/repository:Repository")}
+    assert {name: program.outputs["services"][name]["pipelineName"] for name in targets} == {name: t.pipeline for name, t in targets.items()}
+
+
+def test_cli_reverts_the_named_service_of_a_stack_with_services(tmp_path, capsys):
+    ecr, pipeline, ecr_stub, pipeline_stub = clients()
+    api = "container-cicd-dev-api"
+    ecr_stub.add_response(
+        "describe_images",
+        {"imageDetails": [{"repositoryName": api, "imageDigest": DIGEST, "imageTags": [TAG]}]},
+        {"repositoryName": api, "imageIds": [{"imageTag": TAG}]},
+    )
+    source = {"name": "Checkout", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"}}
+    declaration = {"name": f"{api}-pipeline", "roleArn": "arn:aws:iam::123456789012:role/pipeline", "stages": [{"name": "Source", "actions": [source]}]}
+    pipeline_stub.add_response("get_pipeline", {"pipeline": declaration}, {"name": f"{api}-pipeline"})
+    pipeline_stub.add_response(
+        "start_pipeline_execution",
+        {"pipelineExecutionId": "11111111-2222-3333-4444-555555555555"},
+        {"name": f"{api}-pipeline", "sourceRevisions": [{"actionName": "Checkout", "revisionType": "COMMIT_ID", "revisionValue": COMMIT}]},
+    )
+    with ecr_stub, pipeline_stub:
+        code = tool.main(["--stack", "dev", "--service", "api", "--commit", COMMIT], session_factory=Sessions(ecr, pipeline), root=services_stack_dir(tmp_path))
+    assert code == tool.EXIT_STARTED
+    pipeline_stub.assert_no_pending_responses()
+    assert capsys.readouterr().out.startswith(f"Started {api}-pipeline execution 11111111-2222-3333-4444-555555555555 on commit {COMMIT} (image {api}@{DIGEST}, tag {TAG}).")
+
+
+SERVICE_ERRORS = {
+    "missing": (
+        [],
+        "--service: stack dev has services (app, api, admin), each with its own pipeline and repository; name the one to act on with --service NAME",
+    ),
+    "unknown": (["--service", "web"], "--service: 'web' is not a service of stack dev; its services: app, api, admin"),
+}
+
+
+@pytest.mark.parametrize(("extra", "message"), SERVICE_ERRORS.values(), ids=SERVICE_ERRORS.keys())
+def test_a_stack_with_services_needs_one_of_its_service_names_before_any_aws_call(tmp_path, extra, message, capsys):
+    sessions = Sessions()
+    assert tool.main(["--stack", "dev", *extra, "--tag", TAG], session_factory=sessions, root=services_stack_dir(tmp_path)) == tool.EXIT_USAGE
+    assert sessions.regions == []
+    assert capsys.readouterr().err.startswith(f"revert: {message}\nusage: python -m tools.revert")
+
+
+def test_a_stack_without_services_takes_its_service_name_as_service():
+    assert tool.read_stack("dev", ROOT, "app") == tool.read_stack("dev") == tool.stack_target("dev", region="us-east-1")

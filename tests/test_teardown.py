@@ -17,10 +17,14 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
+from offline import stackfile
 from offline.mocks import ACCOUNT
 from tests.iam_authz import resource_types
+from tests.test_revert import services_stack_dir
+from tests.test_services_stack import services_config
 from tools import teardown
 from tools.revert import ROOT
 
@@ -398,3 +402,77 @@ def test_the_plan_does_not_depend_on_the_order_the_state_lists_its_resources_in(
     assert world.run("--stack", "dev") == teardown.EXIT_DONE
     assert capsys.readouterr().out == first
     assert first.index("empty bucket artifacts-bucket-mock-dev") < first.index("empty bucket container-cicd-dev-app-records-") < first.index("empty repository")
+
+
+SERVICES = ("app", "api", "admin")
+
+
+@pytest.fixture
+def services_world(aws, evaluate, tmp_path, monkeypatch) -> Iterator[tuple[World, Path]]:
+    """dev with services (app, api, admin: tests/test_services_stack.py), its state the program's, each service's
+    registry holding images; beside it prod's api registry, another stack's."""
+    monkeypatch.setattr(teardown, "ECR_BATCH", 10)
+    world = World.__new__(World)
+    world.session, world.s3, world.ecr, world.calls = aws, aws.client("s3"), aws.client("ecr"), []
+    world.states = {"dev": exported(evaluate("dev", services=services_config()))}
+    for bucket in buckets_of(world.states["dev"]):
+        versioned_bucket(world.s3, bucket)
+    for service in SERVICES:
+        registry_with_images(world.ecr, f"container-cicd-dev-{service}", 3)
+    registry_with_images(world.ecr, "container-cicd-prod-api", 3)
+    aws.events.register("before-parameter-build", world._record, unique_id=RECORDER)
+    yield world, services_stack_dir(tmp_path)
+    world.close()
+
+
+def test_a_stack_with_services_empties_every_services_repository_and_no_other(services_world, capsys):
+    world, root = services_world
+    assert teardown.main(["--stack", "dev", "--yes"], session_factory=world.session_factory, state_reader=lambda stack, _: world.states[stack], root=root) == teardown.EXIT_DONE
+    assert {s: images(world.ecr, f"container-cicd-dev-{s}") for s in SERVICES} == dict.fromkeys(SERVICES, 0)
+    assert images(world.ecr, "container-cicd-prod-api") == 3
+    assert {p["repositoryName"] for _, op, p in world.calls if op == "BatchDeleteImage"} == {f"container-cicd-dev-{s}" for s in SERVICES}
+    out = capsys.readouterr().out
+    for service in SERVICES:
+        assert f"empty repository container-cicd-dev-{service}: delete every image (it is created with force_delete off)\n   deleted 3 images" in out
+    # One note, the shared source's; none on the registries: each service's repositoryUrl names its own repository.
+    notes = [line for line in out.splitlines() if line.startswith("- ")]
+    assert notes == ["- pulumi destroy deletes the CodeCommit repository container-cicd-dev-app with its history: push it elsewhere first if you need it"]
+
+
+def test_a_service_whose_repository_url_names_another_services_repository_is_refused(services_world, capsys):
+    world, root = services_world
+    outputs = world.states["dev"]["deployment"]["resources"][0]["outputs"]
+    outputs["services"]["api"]["repositoryUrl"] = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/container-cicd-dev-admin"
+    assert teardown.main(["--stack", "dev", "--yes"], session_factory=world.session_factory, state_reader=lambda stack, _: world.states[stack], root=root) == teardown.EXIT_REFUSED
+    assert mutating(world.calls) == []
+    assert capsys.readouterr().err == (
+        f"teardown: refused: service api's repositoryUrl {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/container-cicd-dev-admin names a repository that is not "
+        f"service api's own (container-cicd-dev-api in account {ACCOUNT}); nothing was changed\n"
+    )
+
+
+def test_a_repository_of_a_service_the_stack_file_no_longer_lists_is_refused(services_world, capsys):
+    """The stack file dropped admin, the state (no `pulumi up` since) still holds its registry: not this stack's own
+    as the file reads, so nothing is emptied until the two agree."""
+    world, root = services_world
+    path = root / "Pulumi.dev.yaml"
+    document = stackfile.load(path.read_text())
+    document["config"]["container-cicd:services"] = [e for e in document["config"]["container-cicd:services"] if e["name"] != "admin"]
+    path.write_text(yaml.safe_dump(document))
+    assert teardown.main(["--stack", "dev", "--yes"], session_factory=world.session_factory, state_reader=lambda stack, _: world.states[stack], root=root) == teardown.EXIT_REFUSED
+    assert mutating(world.calls) == [] and images(world.ecr, "container-cicd-dev-admin") == 3
+    assert capsys.readouterr().err == (
+        "teardown: refused: repository container-cicd-dev-admin in the state is not this stack's own (container-cicd-dev-app, container-cicd-dev-api): "
+        "check serviceName and services in the stack file; nothing was changed\n"
+    )
+
+
+def test_a_promoting_stack_with_services_leaves_each_upstream_services_registry_alone():
+    stack = {"urn": "urn:pulumi:prod::container-cicd::pulumi:pulumi:Stack::container-cicd-prod", "type": "pulumi:pulumi:Stack", "custom": False}
+    upstream = {s: {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/container-cicd-dev-{s}"} for s in ("app", "api")}
+    state = {"deployment": {"resources": [stack | {"outputs": {"services": upstream}}]}}
+    prefixes = {s: f"container-cicd-prod-{s}" for s in ("app", "api")}
+    planned = teardown.plan("prod", "container-cicd", prefixes, "dev", state, ACCOUNT, REGION)
+    assert planned.steps == ()
+    note = "left alone: repository container-cicd-dev-{0} (account {1}), which service {0}'s repositoryUrl names, belongs to dev, the stack prod promotes from"
+    assert planned.notes == (note.format("app", ACCOUNT), note.format("api", ACCOUNT))

@@ -3,6 +3,7 @@
     venv/bin/python -m tools.dora --stack dev                # the last 30 days
     venv/bin/python -m tools.dora --stack prod --days 7      # a promoting stack: lead time from the upstream's commits
     venv/bin/python -m tools.dora --stack dev --json         # the same as one JSON document
+    venv/bin/python -m tools.dora --stack dev --service api  # a stack with services: one service's metrics
 
 It reads Pulumi.<stack>.yaml for the region and the service name and derives the names the program gives the
 stack's resources. It reads, with your AWS credentials and nothing else: the deployment records (CloudWatch Logs
@@ -10,7 +11,10 @@ FilterLogEvents over every log group of both deploy targets' record writers, kep
 deployTarget included), the pipeline's executions (ListPipelineExecutions) and its action executions
 (ListActionExecutions: the source action's CommitId and AuthorDate, the COMMIT_ID the Build or Check stage
 exported). A promoting stack's commits were built by its upstream: their times come from the upstream
-pipeline's source action. It changes nothing. docs/dora.md defines each metric (tools/dora_metrics.py).
+pipeline's source action. A stack with a `services` list deploys each service by its own pipeline and records
+(project-stack-<service>): --service names the one to measure, and is required there (a promoting stack's
+service: its commits come from the same-named upstream service); a stack without one runs one service, its
+serviceName, and takes --service only as that name. It changes nothing. docs/dora.md defines each metric (tools/dora_metrics.py).
 
 Exit codes: 0 printed; 64 usage error (arguments, stack file; checked before any AWS call); 1 an AWS error
 (credentials, access, network), nothing printed but the error.
@@ -29,7 +33,7 @@ from typing import Any
 from components.naming import physical_name
 from functions.deployment_record import COMMIT_PATTERN, RECORD_TYPE
 from tools.dora_metrics import DEFAULT_REWORK_HOURS, Durations, Execution, Report, compute
-from tools.stack import ROOT, UsageError, read_settings, stack_target, tool_parser
+from tools.stack import ROOT, UsageError, add_service_argument, read_settings, service_settings, stack_target, tool_parser
 
 EXIT_PRINTED, EXIT_AWS_ERROR, EXIT_USAGE = 0, 1, 64
 DEFAULT_DAYS, MAX_DAYS = 30, 365
@@ -64,8 +68,11 @@ def record_log_group_prefixes(name_prefix: str) -> tuple[str, ...]:
     return (f"/aws/lambda/{physical_name(name_prefix, 'verify', 64)}-", f"/aws/codebuild/{physical_name(name_prefix, 'deploy', 150)}-")
 
 
-def read_target(stack: str, root: Path = ROOT) -> Target:
-    project, settings, region = read_settings(stack, root)
+def read_target(stack: str, root: Path = ROOT, service: str | None = None) -> Target:
+    """What to read for the stack's service (`service_settings`): its pipeline, its record writers' log groups, and
+    the pipeline whose source action timed its commits (a promoting stack's: the same-named upstream service's)."""
+    project, stack_settings, region = read_settings(stack, root)
+    settings = service_settings(stack, stack_settings, service)
     own = stack_target(stack, settings.service_name, project, region)
     commits = own.pipeline
     upstream = settings.promotion.promote_from
@@ -219,6 +226,7 @@ def as_json(target: Target, report: Report, inputs: Inputs) -> str:
 def parser() -> Any:
     p = tool_parser("python -m tools.dora", __doc__ or "")
     p.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")
+    add_service_argument(p)
     p.add_argument("--days", default=str(DEFAULT_DAYS), help=f"the window: the last N days, 1 to {MAX_DAYS} (default {DEFAULT_DAYS})")
     p.add_argument("--rework-hours", default=str(DEFAULT_REWORK_HOURS), help=f"a change this soon after a failure is a fix, 1 to 168 (default {DEFAULT_REWORK_HOURS})")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
     try:
         args = parser().parse_args(argv)
         days, rework_hours = _bounded("--days", args.days, MAX_DAYS), _bounded("--rework-hours", args.rework_hours, 168)
-        target = read_target(args.stack, root)
+        target = read_target(args.stack, root, args.service)
     except UsageError as error:
         print(f"dora: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,6 +1,7 @@
 """Promote an image by digest into a promoting stack, through its pipeline (`python -m tools.revert --digest`).
 
     venv/bin/python -m tools.revert --stack prod --digest sha256:0a1b...   # an image the upstream verified
+    venv/bin/python -m tools.revert --stack prod --service api --digest sha256:0a1b...   # a stack with services
 
 The stack promotes from another stack of this project (promoteFrom). The image must be in the upstream's
 registry with the upstream's verified tag (its Publish stage gave it `verified-<commit7>` and
@@ -9,6 +10,10 @@ The tool writes promotion.zip into the stack's promotion inbox, exactly as the c
 upstream execution: the inbox's new object starts the pipeline, whose Check stage verifies the image
 again (its tags, its signature by the upstream's profile, a rescan of its SBOM against this stack's threshold
 with today's vulnerability data) and whose gates (approval, alarms, bake time) apply as for any promotion.
+
+In a stack with a `services` list each service promotes from the same-named service of the upstream: --service
+names it, and the image must be in that upstream service's registry, verified by that service's pipeline; the
+tool writes into that service's inbox.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ class PromotionTarget:
 
 
 def promotion_target(stack: str, settings: Settings, project: str, region: str | None) -> PromotionTarget:
-    """Names the Pulumi program gives the stack and its upstream (a stack of the same project)."""
+    """Names the Pulumi program gives the stack and its upstream (a stack of the same project). `settings`: the stack's,
+    or in a stack with `services` the service's (`tools.stack.service_settings`): a service promotes from the
+    same-named service upstream, whose names its service name gives (project-upstream-service)."""
     upstream = settings.promotion.promote_from
     if upstream is None:
         raise UsageError(f"--digest: stack {stack} builds its images (no promoteFrom); revert it with --commit or --tag")

@@ -4,6 +4,7 @@
     venv/bin/python -m tools.revert --stack dev --tag 3f2c1e9           # an image tag (the short commit SHA)
     venv/bin/python -m tools.revert --stack dev --digest sha256:4b1d...  # an image digest (e.g. from the record)
     venv/bin/python -m tools.revert --stack prod --digest sha256:0a1b... # a stack that promotes (tools/promote.py)
+    venv/bin/python -m tools.revert --stack dev --service api --tag 3f2c1e9   # a stack with services: name one
 
 It reads Pulumi.<stack>.yaml for the region and the service name, checks that the image exists in the
 stack's ECR repository, then starts the stack's pipeline on that image's commit (StartPipelineExecution
@@ -11,6 +12,10 @@ with a COMMIT_ID source revision override). The pipeline's build finds the image
 and skips building it, the deploy stage rolls out its digest reference with every gate of the stack
 (approval, alarms, bake time), and the deploy step records it, so a later `pulumi up` keeps it. Nothing
 is changed behind the pipeline's back, so the pipeline, the running service and the Pulumi state agree.
+
+A stack with a `services` list runs a pipeline and a repository per service (project-stack-<service>): --service
+names the one to revert, and is required there; a stack without one runs one service, its serviceName, and takes
+--service only as that name.
 
 A stack that promotes from another (promoteFrom) builds nothing: it is reverted by the digest of an image
 its upstream verified, which the tool writes into the stack's promotion inbox (tools/promote.py).
@@ -40,7 +45,7 @@ from typing import Any
 
 from components.delivery.buildspec import DIGEST_PATTERN, SHORT_SHA_LENGTH
 from tools import promote
-from tools.stack import ROOT, RevertError, Target, UsageError, read_settings, stack_target, tool_parser
+from tools.stack import ROOT, RevertError, Target, UsageError, add_service_argument, read_settings, service_settings, stack_target, tool_parser
 
 # sysexits.h: EX_USAGE. Distinct from 2 ("nothing to revert"), so a script can tell a typo from a missing image.
 EXIT_STARTED, EXIT_AWS_ERROR, EXIT_NOTHING_TO_REVERT, EXIT_USAGE = 0, 1, 2, 64
@@ -51,10 +56,12 @@ _DIGEST = re.compile(DIGEST_PATTERN)
 MAX_EXECUTIONS_SEARCHED = 500
 
 
-def read_stack(stack: str, root: Path = ROOT) -> Target:
-    """The stack's target from Pulumi.yaml and Pulumi.<stack>.yaml, read as the CLI reads them (YAML 1.2)
-    and validated by the program's own settings; UsageError when either is missing or invalid."""
-    project, settings, region = read_settings(stack, root)
+def read_stack(stack: str, root: Path = ROOT, service: str | None = None) -> Target:
+    """The target of the stack's service (`service_settings`) from Pulumi.yaml and Pulumi.<stack>.yaml, read as the
+    CLI reads them (YAML 1.2) and validated by the program's own settings; UsageError when either is missing or
+    invalid, or `service` does not name a service of the stack."""
+    project, stack_settings, region = read_settings(stack, root)
+    settings = service_settings(stack, stack_settings, service)
     if settings.promotes:
         raise UsageError(f"--stack: {stack} promotes from {settings.promotion.promote_from} and builds nothing; revert it with --digest")
     return stack_target(stack, settings.service_name, project, region)
@@ -183,6 +190,7 @@ def revert(ecr: Any, codepipeline: Any, target: Target, *, commit: str | None = 
 def parser() -> argparse.ArgumentParser:
     parser = tool_parser("python -m tools.revert", __doc__ or "")
     parser.add_argument("--stack", required=True, help="Pulumi stack; its Pulumi.<stack>.yaml gives the region and serviceName")
+    add_service_argument(parser)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--commit", help="full 40-character commit SHA the pipeline built before")
     which.add_argument("--tag", help=f"image tag in the stack's ECR repository: the commit's first {SHORT_SHA_LENGTH} characters")
@@ -206,8 +214,8 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
         args = parser().parse_args(argv)
         revision = check_revision(args.commit, args.tag, args.digest)
         if revision.digest is not None and read_settings(args.stack, root)[1].promotes:
-            return _promote(args.stack, revision.digest, session_factory, root)
-        target = read_stack(args.stack, root)
+            return _promote(args.stack, args.service, revision.digest, session_factory, root)
+        target = read_stack(args.stack, root, args.service)
     except UsageError as error:
         print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
         return EXIT_USAGE
@@ -230,11 +238,11 @@ def main(argv: list[str] | None = None, session_factory: Callable[[str | None], 
     return EXIT_STARTED
 
 
-def _promote(stack: str, digest: str, session_factory: Callable[[str | None], Any], root: Path) -> int:
-    """--digest: write an image the upstream verified into a promoting stack's inbox (tools/promote.py)."""
+def _promote(stack: str, service: str | None, digest: str, session_factory: Callable[[str | None], Any], root: Path) -> int:
+    """--digest: write an image the upstream verified into a promoting stack's (service's) inbox (tools/promote.py)."""
     try:
         project, settings, region = read_settings(stack, root)
-        target = promote.promotion_target(stack, settings, project, region)
+        target = promote.promotion_target(stack, service_settings(stack, settings, service), project, region)
         promote.check_digest(digest)
     except UsageError as error:
         print(f"revert: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)

@@ -10,7 +10,9 @@ each digest the supply-chain gate scanned, kept as long as the deployment record
 beside it (`scan/<digest>.json`). It lists each digest whose SBOM holds a component of that name (and
 version), with the component's version and purl, the verdict (PASSED: the image went on to the deploy
 stages; BLOCKED: it never ran) and when it was scanned, newest first. Names match case-insensitively, on
-the component's name or the name in its purl; a version matches exactly. Nothing is changed.
+the component's name or the name in its purl; a version matches exactly. Nothing is changed. The records
+bucket is the stack's: in a stack with `services` it holds every service's SBOMs, and the answer covers them
+all (there is no --service).
 
 Exit codes: 0 at least one digest holds the package; 2 no SBOM holds it (or the bucket holds no SBOM);
 64 usage error (arguments, stack file; checked before any AWS call); 1 an AWS or Pulumi CLI error (or the

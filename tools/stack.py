@@ -1,5 +1,6 @@
 """A stack as the operator tools see it: its file read and checked as the program would (`read_settings`), the
-names the program gives its pipeline and repository (`stack_target`), and how a tool reports a wrong argument
+service a tool acts on (`service_settings`: a stack with `services` runs a pipeline and a repository per service),
+the names the program gives its pipeline and repository (`stack_target`), and how a tool reports a wrong argument
 (`UsageError`, exit 64) or finds nothing to act on (`RevertError`, exit 2)."""
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Target:
 
 
 def stack_target(stack: str, service: str = "app", project: str = PROJECT, region: str | None = None) -> Target:
-    """The pipeline and repository names the Pulumi program gives a stack (__main__.py: settings.prefix)."""
+    """The pipeline and repository names the Pulumi program gives a stack's service (program/service.py: the
+    service's settings.prefix, project-stack-service; a stack without `services`: its serviceName)."""
     prefix = f"{project}-{stack}-{service}"
     return Target(pipeline=physical_name(prefix, "pipeline", 100), repository=prefix, region=region)
 
@@ -66,6 +68,32 @@ def read_settings(stack: str, root: Path = ROOT) -> tuple[str, Settings, str | N
         raise UsageError(f"{path.name}: {error}") from None
     region = config.get("aws:region")
     return project, settings, str(region) if region else None
+
+
+def service_settings(stack: str, settings: Settings, service: str | None) -> Settings:
+    """The settings of the service a tool acts on (`--service`): in a stack with `services`, the named entry's (its
+    prefix names its pipeline and repository), required; in a stack without, the stack's own, and --service, when
+    given, must be its serviceName (so one command line serves both kinds of stack). UsageError otherwise."""
+    if settings.services:
+        names = ", ".join(entry.name for entry in settings.services)
+        if service is None:
+            raise UsageError(f"--service: stack {stack} has services ({names}), each with its own pipeline and repository; name the one to act on with --service NAME")
+        for entry in settings.services:
+            if entry.name == service:
+                return entry.settings
+        raise UsageError(f"--service: {service!r} is not a service of stack {stack}; its services: {names}")
+    if service not in (None, settings.service_name):
+        raise UsageError(f"--service: {service!r} is not a service of stack {stack}; it has no services list and runs one service, {settings.service_name}: omit --service")
+    return settings
+
+
+def add_service_argument(parser: argparse.ArgumentParser) -> None:
+    """--service, for a tool that acts on one service's pipeline, repository or records (`service_settings`)."""
+    parser.add_argument(
+        "--service",
+        metavar="NAME",
+        help="the service to act on: required when the stack file has a services list (an entry's name); a stack without one runs one service, its serviceName (the default)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,9 +5,11 @@
 
 It reads the stack's state (`pulumi stack export`), which names every resource the stack created, and
 acts only on those: its versioned buckets (artifacts, audit and access logs, the promotion inbox) lose
-every object version and delete marker; its own ECR repository, when the stack builds, loses its images;
-its load balancer's deletion protection is turned off. The registry a promoting stack pulls from
-(repositoryUrl names the upstream's) is never touched. Resources marked `protect` are listed with the
+every object version and delete marker; its own ECR repository, when the stack builds, loses its images
+(a stack with a `services` list: every service's repository, project-stack-<service>, each checked against its
+service's repositoryUrl in the `services` output); its load balancer's deletion protection is turned off. The
+registry a promoting stack pulls from (repositoryUrl names the upstream's) is never touched. Log groups need no
+step: `pulumi destroy` deletes those the state holds, every service's included, whatever they contain. Resources marked `protect` are listed with the
 command that lifts it; the tool never lifts it, and --yes refuses while any remains.
 
 Exit codes: 0 done (or the dry run printed); 64 usage error (arguments, stack file); 2 refused, nothing
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.revert import ROOT, UsageError, read_settings, stack_target, tool_parser
+from tools.stack import ROOT, UsageError, read_settings, tool_parser
 
 EXIT_DONE, EXIT_AWS_ERROR, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2, 64
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
@@ -94,8 +96,10 @@ def _registry(url: str) -> tuple[str, str, str]:
     return labels[0], labels[3], repository
 
 
-def plan(stack: str, project: str, prefix: str, promote_from: str | None, state: Mapping[str, Any], account: str, region: str) -> Plan:
-    """The steps for exactly this stack, from its exported state; Refused when anything in it is another's."""
+def plan(stack: str, project: str, prefixes: Mapping[str | None, str], promote_from: str | None, state: Mapping[str, Any], account: str, region: str) -> Plan:
+    """The steps for exactly this stack, from its exported state; Refused when anything in it is another's.
+    `prefixes`: the name of each service's own repository by the service's name in the `services` output (None:
+    a stack without `services`, whose one service's outputs are the stack's)."""
     resources = (state.get("deployment") or {}).get("resources") or []
     own_urn = f"urn:pulumi:{stack}::{project}::"
     steps: list[Step] = []
@@ -116,7 +120,7 @@ def plan(stack: str, project: str, prefix: str, promote_from: str | None, state:
         out = resource.get("outputs") or {}
         arn = str(out.get("arn", ""))
         tag = (out.get("tags") or {}).get("stack")
-        step = _step(kind, str(resource.get("id", "")), out, urn, prefix)
+        step = _step(kind, str(resource.get("id", "")), out, urn, tuple(prefixes.values()))
         if step is None:
             if kind == "aws:codecommit/repository:Repository":
                 notes.append(f"pulumi destroy deletes the CodeCommit repository {resource.get('id')} with its history: push it elsewhere first if you need it")
@@ -131,35 +135,40 @@ def plan(stack: str, project: str, prefix: str, promote_from: str | None, state:
                 f"stack file names region {region}: use the credentials of the stack's own account (aws sts get-caller-identity); nothing was changed"
             )
         steps.append(step)
-    notes += _check_outputs(stack, prefix, promote_from, outputs, steps, account)
+    for service, prefix in prefixes.items():
+        service_outputs = outputs if service is None else ((outputs.get("services") or {}).get(service) or {})
+        notes += _check_outputs(stack, service, prefix, promote_from, service_outputs, steps, account)
     # The same steps in the same order whatever order the state lists its resources in.
     steps.sort(key=lambda s: (STEP_KINDS.index(s.kind), s.name))
     return Plan(stack, account, region, tuple(steps), protected, tuple(notes))
 
 
-def _step(kind: str, id_: str, out: Mapping[str, Any], urn: str, prefix: str) -> Step | None:
+def _step(kind: str, id_: str, out: Mapping[str, Any], urn: str, prefixes: tuple[str, ...]) -> Step | None:
     if kind in BUCKET_TYPES:
         return Step("bucket", str(out.get("bucket") or id_), urn)
     if kind == REPOSITORY_TYPE:
         name = str(out.get("name"))
-        if name != prefix:
-            raise Refused(f"repository {name} in the state is not this stack's own ({prefix}): check serviceName in the stack file; nothing was changed")
+        if name not in prefixes:
+            raise Refused(f"repository {name} in the state is not this stack's own ({', '.join(prefixes)}): check serviceName and services in the stack file; nothing was changed")
         return Step("repository", name, urn)
     if kind in LOAD_BALANCER_TYPES and out.get("enableDeletionProtection"):
         return Step("load-balancer", str(out.get("arn")), urn)
     return None
 
 
-def _check_outputs(stack: str, prefix: str, promote_from: str | None, outputs: Mapping[str, Any], steps: list[Step], account: str) -> list[str]:
+def _check_outputs(stack: str, service: str | None, prefix: str, promote_from: str | None, outputs: Mapping[str, Any], steps: list[Step], account: str) -> list[str]:
+    """`outputs`: the stack's (service None), or a named service's in the `services` output."""
     url = outputs.get("repositoryUrl")
     if not isinstance(url, str) or not url:
         return []
     registry_account, _, repository = _registry(url)
     own = {s.name for s in steps if s.kind == "repository"}
+    named = "repositoryUrl" if service is None else f"service {service}'s repositoryUrl"
     if promote_from is not None and repository not in own:
-        return [f"left alone: repository {repository} (account {registry_account}), which repositoryUrl names, belongs to {promote_from}, the stack {stack} promotes from"]
+        return [f"left alone: repository {repository} (account {registry_account}), which {named} names, belongs to {promote_from}, the stack {stack} promotes from"]
     if repository != prefix or registry_account != account:
-        raise Refused(f"repositoryUrl {url} names a repository that is not stack {stack}'s own ({prefix} in account {account}); nothing was changed")
+        whose = f"stack {stack}'s own" if service is None else f"service {service}'s own"
+        raise Refused(f"{named} {url} names a repository that is not {whose} ({prefix} in account {account}); nothing was changed")
     if repository not in own:
         # An empty repository goes with the first `pulumi destroy`; the outputs name it until the stack is gone.
         return [f"repository {repository} is no longer in the state: already deleted"]
@@ -305,11 +314,12 @@ def main(
         print(f"teardown: {error}\n{parser().format_usage().rstrip()}", file=sys.stderr)
         return EXIT_USAGE
     dry_run = not args.yes
-    prefix = stack_target(args.stack, settings.service_name, project, region).repository
+    # Each service's repository is named by its prefix (project-stack-<service>), as its pipeline is.
+    prefixes = {None if entry.implicit else entry.name: entry.settings.prefix for entry in settings.service_list}
     try:
         session = session_factory(region)
         account = session.client("sts").get_caller_identity()["Account"]
-        teardown = plan(args.stack, project, prefix, settings.promotion.promote_from, state_reader(args.stack, root), account, region or session.region_name)
+        teardown = plan(args.stack, project, prefixes, settings.promotion.promote_from, state_reader(args.stack, root), account, region or session.region_name)
     except Refused as error:
         print(f"teardown: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
